@@ -1,0 +1,383 @@
+/* message.c — request message decoding (rest-api.md §1.1) and protobuf-JSON
+ * value encoding (§1.2). One place for MLflow's type-error wording. */
+#include "message.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+
+static bool from_query(const mfd_request *req) {
+    return strcmp(req->method, "GET") == 0 && req->n_query > 0;
+}
+
+json_t *mfd_msg_body(mfd_request *req) {
+    if (req->json_parsed)
+        return req->json;
+    req->json_parsed = true;
+    json_t *root = NULL;
+    if (req->body && req->body_len > 0) {
+        root = json_loadb(req->body, req->body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        /* Legacy clients double-encode: a JSON string whose content is JSON. */
+        if (root && json_is_string(root)) {
+            json_t *inner = json_loadb(json_string_value(root), json_string_length(root),
+                                       JSON_DECODE_ANY, NULL);
+            json_decref(root);
+            root = inner;
+        }
+        if (root && !json_is_object(root)) {
+            json_decref(root);
+            root = NULL;
+        }
+    }
+    req->json = root ? root : json_object();
+    return req->json;
+}
+
+mfd_err mfd_missing_param(const char *display) {
+    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                       "Missing value for required parameter '%s'. See the API docs for more "
+                       "information about request parameters.",
+                       display);
+}
+
+static const char *json_type_name(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "dict";
+    case JSON_ARRAY:
+        return "list";
+    case JSON_STRING:
+        return "str";
+    case JSON_INTEGER:
+        return "int";
+    case JSON_REAL:
+        return "float";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "bool";
+    default:
+        return "NoneType";
+    }
+}
+
+static mfd_err type_error(const char *display, const json_t *v) {
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    mfd_err err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                              "Invalid value %s for parameter '%s' supplied. Hint: Value was of "
+                              "type '%s'. See the API docs for more information about request "
+                              "parameters.",
+                              text ? text : "?", display, json_type_name(v));
+    free(text);
+    return err;
+}
+
+static mfd_err query_type_error(const char *display, const char *value, const char *expected) {
+    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                       "Invalid value '%s' for parameter '%s' supplied: expected %s. See the API "
+                       "docs for more information about request parameters.",
+                       value, display, expected);
+}
+
+static const char *query_first(const mfd_request *req, const char *field) {
+    for (size_t i = 0; i < req->n_query; i++)
+        if (strcmp(req->query[i].key, field) == 0)
+            return req->query[i].value ? req->query[i].value : "";
+    return NULL;
+}
+
+bool mfd_parse_int64(const char *s, int64_t *out) {
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || isspace((unsigned char)*s))
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_double_text(const char *s, double *out) {
+    if (!strcmp(s, "NaN")) {
+        *out = NAN;
+        return true;
+    }
+    if (!strcmp(s, "Infinity")) {
+        *out = INFINITY;
+        return true;
+    }
+    if (!strcmp(s, "-Infinity")) {
+        *out = -INFINITY;
+        return true;
+    }
+    if (!*s || isspace((unsigned char)*s))
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || end == s || isnan(v) || isinf(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* protobuf's JSON rule: experiment_id(s) given as numbers become strings. */
+static bool number_as_string_field(const char *field) {
+    return !strcmp(field, "experiment_id") || !strcmp(field, "experiment_ids");
+}
+
+mfd_err mfd_json_string(mfd_request *req, json_t *obj, const char *field, const char *display,
+                        const char **out) {
+    *out = NULL;
+    json_t *v = json_object_get(obj, field);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_string(v)) {
+        *out = json_string_value(v);
+        return NULL;
+    }
+    if (json_is_integer(v) && number_as_string_field(field)) {
+        *out = mfd_arena_sprintf(req->arena, "%lld", (long long)json_integer_value(v));
+        return NULL;
+    }
+    return type_error(display, v);
+}
+
+mfd_err mfd_json_int64(json_t *obj, const char *field, const char *display, bool *present,
+                       int64_t *out) {
+    *present = false;
+    json_t *v = json_object_get(obj, field);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+    } else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+               fabs(json_real_value(v)) < 9.2e18) {
+        *out = (int64_t)json_real_value(v);
+    } else if (json_is_string(v) && mfd_parse_int64(json_string_value(v), out)) {
+        /* int64 may arrive quoted */
+    } else {
+        return type_error(display, v);
+    }
+    *present = true;
+    return NULL;
+}
+
+mfd_err mfd_json_double(json_t *obj, const char *field, const char *display, bool *present,
+                        double *out) {
+    *present = false;
+    json_t *v = json_object_get(obj, field);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+    } else if (json_is_string(v) && parse_double_text(json_string_value(v), out)) {
+        /* "NaN", "Infinity", "1.5" */
+    } else {
+        return type_error(display, v);
+    }
+    *present = true;
+    return NULL;
+}
+
+mfd_err mfd_json_bool(json_t *obj, const char *field, const char *display, bool *present,
+                      bool *out) {
+    *present = false;
+    json_t *v = json_object_get(obj, field);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_boolean(v))
+        return type_error(display, v);
+    *out = json_is_true(v);
+    *present = true;
+    return NULL;
+}
+
+mfd_err mfd_msg_string(mfd_request *req, const char *field, const char **out) {
+    if (from_query(req)) {
+        *out = query_first(req, field);
+        return NULL;
+    }
+    return mfd_json_string(req, mfd_msg_body(req), field, field, out);
+}
+
+mfd_err mfd_msg_required_string(mfd_request *req, const char *field, const char **out) {
+    mfd_err err = mfd_msg_string(req, field, out);
+    if (err)
+        return err;
+    if (!*out || !**out)
+        return mfd_missing_param(field);
+    return NULL;
+}
+
+mfd_err mfd_msg_run_id(mfd_request *req, const char **out) {
+    mfd_err err = mfd_msg_string(req, "run_id", out);
+    if (err)
+        return err;
+    if (!*out || !**out) {
+        if ((err = mfd_msg_string(req, "run_uuid", out)))
+            return err;
+    }
+    if (!*out || !**out)
+        return mfd_missing_param("run_id");
+    return NULL;
+}
+
+mfd_err mfd_msg_int64(mfd_request *req, const char *field, bool *present, int64_t *out) {
+    if (from_query(req)) {
+        const char *v = query_first(req, field);
+        *present = false;
+        if (!v)
+            return NULL;
+        if (!mfd_parse_int64(v, out))
+            return query_type_error(field, v, "an integer");
+        *present = true;
+        return NULL;
+    }
+    return mfd_json_int64(mfd_msg_body(req), field, field, present, out);
+}
+
+mfd_err mfd_msg_double(mfd_request *req, const char *field, bool *present, double *out) {
+    if (from_query(req)) {
+        const char *v = query_first(req, field);
+        *present = false;
+        if (!v)
+            return NULL;
+        if (!parse_double_text(v, out))
+            return query_type_error(field, v, "a number");
+        *present = true;
+        return NULL;
+    }
+    return mfd_json_double(mfd_msg_body(req), field, field, present, out);
+}
+
+mfd_err mfd_msg_bool(mfd_request *req, const char *field, bool *present, bool *out) {
+    if (from_query(req)) {
+        const char *v = query_first(req, field);
+        *present = false;
+        if (!v)
+            return NULL;
+        if (!strcasecmp(v, "true"))
+            *out = true;
+        else if (!strcasecmp(v, "false"))
+            *out = false;
+        else
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "Invalid boolean value '%s' for parameter '%s'", v, field);
+        *present = true;
+        return NULL;
+    }
+    return mfd_json_bool(mfd_msg_body(req), field, field, present, out);
+}
+
+static bool enum_lookup(const mfd_enum_value *table, const char *name, long number, bool by_name,
+                        int *out) {
+    for (const mfd_enum_value *e = table; e->name; e++) {
+        if (by_name ? strcmp(e->name, name) == 0 : e->number == number) {
+            *out = e->number;
+            return true;
+        }
+    }
+    return false;
+}
+
+mfd_err mfd_msg_enum(mfd_request *req, const char *field, const mfd_enum_value *table,
+                     bool *present, int *out) {
+    *present = false;
+    if (from_query(req)) {
+        const char *v = query_first(req, field);
+        if (!v)
+            return NULL;
+        int64_t n;
+        bool ok = mfd_parse_int64(v, &n) ? enum_lookup(table, NULL, (long)n, false, out)
+                                         : enum_lookup(table, v, 0, true, out);
+        if (!ok)
+            return query_type_error(field, v, "a valid enum value");
+        *present = true;
+        return NULL;
+    }
+    json_t *v = json_object_get(mfd_msg_body(req), field);
+    if (!v || json_is_null(v))
+        return NULL;
+    bool ok = false;
+    if (json_is_string(v))
+        ok = enum_lookup(table, json_string_value(v), 0, true, out);
+    else if (json_is_integer(v))
+        ok = enum_lookup(table, NULL, (long)json_integer_value(v), false, out);
+    if (!ok)
+        return type_error(field, v);
+    *present = true;
+    return NULL;
+}
+
+mfd_err mfd_msg_string_list(mfd_request *req, const char *field, const char ***out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (from_query(req)) {
+        size_t count = 0;
+        for (size_t i = 0; i < req->n_query; i++)
+            count += strcmp(req->query[i].key, field) == 0;
+        const char **list = mfd_arena_calloc(req->arena, count + 1, sizeof *list);
+        for (size_t i = 0, k = 0; i < req->n_query; i++)
+            if (strcmp(req->query[i].key, field) == 0)
+                list[k++] = req->query[i].value ? req->query[i].value : "";
+        *out = list;
+        *n = count;
+        return NULL;
+    }
+    json_t *v = json_object_get(mfd_msg_body(req), field);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_array(v)) {
+        /* A single string where a list is expected: protobuf rejects it. */
+        return type_error(field, v);
+    }
+    size_t count = json_array_size(v);
+    const char **list = mfd_arena_calloc(req->arena, count + 1, sizeof *list);
+    for (size_t i = 0; i < count; i++) {
+        json_t *e = json_array_get(v, i);
+        if (json_is_string(e))
+            list[i] = json_string_value(e);
+        else if (json_is_integer(e) && number_as_string_field(field))
+            list[i] = mfd_arena_sprintf(req->arena, "%lld", (long long)json_integer_value(e));
+        else
+            return type_error(field, e);
+    }
+    *out = list;
+    *n = count;
+    return NULL;
+}
+
+mfd_err mfd_msg_array(mfd_request *req, const char *field, json_t **out) {
+    *out = NULL;
+    json_t *v = json_object_get(mfd_msg_body(req), field);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_array(v))
+        return type_error(field, v);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (!json_is_object(json_array_get(v, i)))
+            return type_error(field, json_array_get(v, i));
+    *out = v;
+    return NULL;
+}
+
+json_t *mfd_json_from_double(double v) {
+    if (isnan(v))
+        return json_string("NaN");
+    if (isinf(v))
+        return json_string(v > 0 ? "Infinity" : "-Infinity");
+    return json_real(v);
+}
+
+void mfd_json_set_str(json_t *obj, const char *key, const char *value) {
+    if (value)
+        json_object_set_new(obj, key, json_string(value));
+}
+
+void mfd_json_set_int(json_t *obj, const char *key, int64_t value) {
+    json_object_set_new(obj, key, json_integer(value));
+}

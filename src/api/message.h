@@ -1,0 +1,62 @@
+/* message.h — reading request messages the way MLflow's server does
+ * (rest-api.md §1.1) and writing protobuf-JSON values (§1.2).
+ *
+ * Top-level fields come from the query string for a GET with a non-empty
+ * query, else from the JSON body. Nested messages (log-batch metrics, tags)
+ * are read with the mfd_json_* variants on a json_t object; `display` is the
+ * name used in error messages ("metrics[3].timestamp").
+ *
+ * Every getter: absent field -> *present=false (or *out=NULL) and NULL error;
+ * wrong type -> INVALID_PARAMETER_VALUE with MLflow's wording. */
+#ifndef MFD_MESSAGE_H
+#define MFD_MESSAGE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/request.h"
+
+typedef struct mfd_enum_value {
+    const char *name;
+    int number;
+} mfd_enum_value;
+
+/* The JSON body as an object ({} when absent or unparseable). */
+json_t *mfd_msg_body(mfd_request *req);
+
+mfd_err mfd_msg_string(mfd_request *req, const char *field, const char **out);
+/* Absent or "" -> "Missing value for required parameter '<field>'...". */
+mfd_err mfd_msg_required_string(mfd_request *req, const char *field, const char **out);
+/* run_id, falling back to run_uuid when run_id is absent or empty. */
+mfd_err mfd_msg_run_id(mfd_request *req, const char **out);
+mfd_err mfd_msg_int64(mfd_request *req, const char *field, bool *present, int64_t *out);
+mfd_err mfd_msg_double(mfd_request *req, const char *field, bool *present, double *out);
+mfd_err mfd_msg_bool(mfd_request *req, const char *field, bool *present, bool *out);
+mfd_err mfd_msg_enum(mfd_request *req, const char *field, const mfd_enum_value *table,
+                     bool *present, int *out);
+mfd_err mfd_msg_string_list(mfd_request *req, const char *field, const char ***out, size_t *n);
+/* A repeated message field (JSON array of objects); *out NULL when absent. */
+mfd_err mfd_msg_array(mfd_request *req, const char *field, json_t **out);
+
+mfd_err mfd_json_string(mfd_request *req, json_t *obj, const char *field, const char *display,
+                        const char **out);
+mfd_err mfd_json_int64(json_t *obj, const char *field, const char *display, bool *present,
+                       int64_t *out);
+mfd_err mfd_json_double(json_t *obj, const char *field, const char *display, bool *present,
+                        double *out);
+mfd_err mfd_json_bool(json_t *obj, const char *field, const char *display, bool *present,
+                      bool *out);
+
+mfd_err mfd_missing_param(const char *display);
+
+/* Response side. */
+json_t *mfd_json_from_double(double v); /* NaN/±Inf as "NaN"/"Infinity"/"-Infinity" */
+/* Convenience setters that take ownership semantics of jansson *_new. */
+void mfd_json_set_str(json_t *obj, const char *key, const char *value); /* skips NULL */
+void mfd_json_set_int(json_t *obj, const char *key, int64_t value);
+
+/* Parses a decimal int64 exactly ("12", "-3"; no junk, no overflow). */
+bool mfd_parse_int64(const char *s, int64_t *out);
+
+#endif

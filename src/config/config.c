@@ -1,0 +1,242 @@
+/* config.c — `mlflowd server` flags and their MLFLOW_* environment twins.
+ * Precedence: flag > environment > default, as with `mlflow server`. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { OPT_STRING, OPT_INT, OPT_SIZE, OPT_FLAG, OPT_NOFLAG } opt_kind;
+
+typedef struct option_spec {
+    const char *flag;
+    const char *env;
+    opt_kind kind;
+    size_t offset;
+    const char *help;
+} option_spec;
+
+#define FIELD(f) offsetof(mfd_config, f)
+
+static const option_spec options[] = {
+    {"--host", "MLFLOW_HOST", OPT_STRING, FIELD(host), "address to listen on (127.0.0.1)"},
+    {"-h", NULL, OPT_STRING, FIELD(host), NULL},
+    {"--port", "MLFLOW_PORT", OPT_INT, FIELD(port), "port to listen on (5000)"},
+    {"-p", NULL, OPT_INT, FIELD(port), NULL},
+    {"--backend-store-uri", "MLFLOW_BACKEND_STORE_URI", OPT_STRING, FIELD(backend_store_uri),
+     "tracking + registry database (sqlite:///mlflow.db)"},
+    {"--registry-store-uri", "MLFLOW_REGISTRY_STORE_URI", OPT_STRING, FIELD(registry_store_uri),
+     "registry database; must equal the backend store (default: the backend store)"},
+    {"--default-artifact-root", "MLFLOW_DEFAULT_ARTIFACT_ROOT", OPT_STRING,
+     FIELD(default_artifact_root),
+     "artifact root of new experiments (mlflow-artifacts:/ when serving artifacts, else ./mlruns)"},
+    {"--serve-artifacts", "MLFLOW_SERVE_ARTIFACTS", OPT_FLAG, FIELD(serve_artifacts),
+     "proxy artifact uploads/downloads through /api/2.0/mlflow-artifacts (on)"},
+    {"--no-serve-artifacts", NULL, OPT_NOFLAG, FIELD(serve_artifacts),
+     "turn the artifact proxy off"},
+    {"--artifacts-destination", "MLFLOW_ARTIFACTS_DESTINATION", OPT_STRING,
+     FIELD(artifacts_destination), "where proxied artifacts are stored (./mlartifacts)"},
+    {"--artifacts-only", "MLFLOW_ARTIFACTS_ONLY", OPT_FLAG, FIELD(artifacts_only),
+     "serve only the artifact proxy; tracking endpoints answer 503"},
+    {"--workers", "MLFLOW_WORKERS", OPT_INT, FIELD(workers),
+     "database connections / concurrent requests in the store (4)"},
+    {"-w", NULL, OPT_INT, FIELD(workers), NULL},
+    {"--static-prefix", "MLFLOW_STATIC_PREFIX", OPT_STRING, FIELD(static_prefix),
+     "URL prefix of the UI and /ajax-api routes, e.g. /mlflow"},
+    {"--app-name", "MLFLOW_APP_NAME", OPT_STRING, FIELD(app_name),
+     "basic-auth turns on users and permissions"},
+    {"--quiet", "MLFLOWD_QUIET", OPT_FLAG, FIELD(quiet), "no per-request log lines"},
+    {"--max-body-size", "MLFLOWD_MAX_BODY_SIZE", OPT_SIZE, FIELD(max_body_bytes),
+     "largest JSON request body in bytes (67108864); artifact uploads are streamed and unlimited"},
+    {"--max-connections", "MLFLOWD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections),
+     "simultaneous client connections (1024)"},
+};
+
+static void set_defaults(mfd_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = 5000;
+    cfg->backend_store_uri = "sqlite:///mlflow.db";
+    cfg->serve_artifacts = true;
+    cfg->artifacts_destination = "./mlartifacts";
+    cfg->workers = 4;
+    cfg->static_prefix = "";
+    cfg->max_body_bytes = 64u << 20;
+    cfg->max_connections = 1024;
+}
+
+static bool parse_bool(const char *s, bool *out) {
+    if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+        !strcasecmp(s, "on")) {
+        *out = true;
+        return true;
+    }
+    if (!strcasecmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+        !strcasecmp(s, "off") || !*s) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+static mfd_err apply(const option_spec *o, const char *name, const char *value, mfd_config *cfg) {
+    char *base = (char *)cfg;
+    char *end;
+    switch (o->kind) {
+    case OPT_STRING:
+        *(const char **)(base + o->offset) = value;
+        return NULL;
+    case OPT_INT: {
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || *end || end == value || v < 0 || v > INT_MAX)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: '%s' is not a valid number", name,
+                               value);
+        *(int *)(base + o->offset) = (int)v;
+        return NULL;
+    }
+    case OPT_SIZE: {
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (errno || *end || end == value || v == 0)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: '%s' is not a valid size in bytes",
+                               name, value);
+        *(size_t *)(base + o->offset) = (size_t)v;
+        return NULL;
+    }
+    case OPT_FLAG:
+    case OPT_NOFLAG: {
+        bool b = true;
+        if (value && !parse_bool(value, &b))
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: '%s' is not true or false", name,
+                               value);
+        *(bool *)(base + o->offset) = o->kind == OPT_FLAG ? b : !b;
+        return NULL;
+    }
+    }
+    return NULL;
+}
+
+void mfd_config_print_help(void) {
+    printf("Usage: mlflowd server [OPTIONS]\n\n"
+           "Runs the MLflow-compatible tracking server, model registry and artifact proxy.\n\n"
+           "Options (environment variable in brackets):\n");
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const option_spec *o = &options[i];
+        if (!o->help)
+            continue;
+        const char *arg = o->kind == OPT_FLAG || o->kind == OPT_NOFLAG ? "" : " VALUE";
+        printf("  %s%s\n      %s", o->flag, arg, o->help);
+        if (o->env)
+            printf(" [%s]", o->env);
+        printf("\n");
+    }
+    printf("  --help\n      show this help\n  --version\n      print the version\n");
+}
+
+mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_now) {
+    set_defaults(cfg);
+    *exit_now = false;
+    size_t n = sizeof options / sizeof options[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *v = options[i].env ? getenv(options[i].env) : NULL;
+        if (v) {
+            mfd_err err = apply(&options[i], options[i].env, v, cfg);
+            if (err)
+                return err;
+        }
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "--help")) {
+            mfd_config_print_help();
+            *exit_now = true;
+            return NULL;
+        }
+        if (!strcmp(arg, "--version")) {
+            printf("mlflowd %s\n", MFD_VERSION);
+            *exit_now = true;
+            return NULL;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const option_spec *o = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (strlen(options[i].flag) == name_len && !strncmp(options[i].flag, arg, name_len)) {
+                o = &options[i];
+                break;
+            }
+        }
+        if (!o)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "unknown option '%s' (see mlflowd server --help)", arg);
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value && o->kind != OPT_FLAG && o->kind != OPT_NOFLAG) {
+            if (a + 1 >= argc)
+                return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "option %s needs a value", o->flag);
+            value = argv[++a];
+        }
+        mfd_err err = apply(o, o->flag, value, cfg);
+        if (err)
+            return err;
+    }
+    if (cfg->port < 0 || cfg->port > 65535)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--port must be between 0 and 65535");
+    if (cfg->workers < 1)
+        cfg->workers = 1;
+    if (cfg->registry_store_uri && strcmp(cfg->registry_store_uri, cfg->backend_store_uri) != 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--registry-store-uri different from --backend-store-uri is not "
+                           "supported yet: keep the registry in the tracking database");
+    if (cfg->app_name && *cfg->app_name && strcmp(cfg->app_name, "basic-auth") != 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--app-name '%s' is not known; the only app is 'basic-auth'",
+                           cfg->app_name);
+    /* Normalise the static prefix to "" or "/x" without a trailing slash. */
+    if (cfg->static_prefix && *cfg->static_prefix) {
+        const char *p = cfg->static_prefix;
+        if (p[0] != '/')
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--static-prefix must start with '/'");
+        size_t len = strlen(p);
+        while (len > 1 && p[len - 1] == '/')
+            len--;
+        static char prefix_buf[256];
+        if (len >= sizeof prefix_buf)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--static-prefix is too long");
+        memcpy(prefix_buf, p, len);
+        prefix_buf[len] = '\0';
+        cfg->static_prefix = strcmp(prefix_buf, "/") == 0 ? "" : prefix_buf;
+    }
+    /* Artifact locations: absolute destination; default root depends on serving. */
+    static char dest_buf[4096], root_buf[4096 + 16];
+    const char *dest = cfg->artifacts_destination;
+    if (strstr(dest, "://") == NULL && dest[0] != '/') {
+        if (strncmp(dest, "file:", 5) == 0)
+            dest += 5;
+        char cwd[2048];
+        if (!getcwd(cwd, sizeof cwd))
+            return mfd_err_new(MFD_INTERNAL_ERROR, "cannot read the current directory");
+        const char *rel = dest;
+        if (rel[0] == '.' && rel[1] == '/')
+            rel += 2;
+        snprintf(dest_buf, sizeof dest_buf, "%s/%s", cwd, rel);
+        cfg->artifacts_destination = dest_buf;
+    } else if (strncmp(dest, "file://", 7) == 0) {
+        cfg->artifacts_destination = dest + 7;
+    }
+    if (!cfg->default_artifact_root || !*cfg->default_artifact_root) {
+        if (cfg->serve_artifacts) {
+            cfg->default_artifact_root = "mlflow-artifacts:/";
+        } else {
+            char cwd[2048];
+            if (!getcwd(cwd, sizeof cwd))
+                return mfd_err_new(MFD_INTERNAL_ERROR, "cannot read the current directory");
+            snprintf(root_buf, sizeof root_buf, "%s/mlruns", cwd);
+            cfg->default_artifact_root = root_buf;
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,36 @@
+/* config.h — server settings from flags and MLFLOW_* environment variables,
+ * read once at start into one immutable struct that is passed down. */
+#ifndef MFD_CONFIG_H
+#define MFD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+typedef struct mfd_config {
+    const char *host;              /* --host, MLFLOW_HOST; 127.0.0.1 */
+    int port;                      /* --port, MLFLOW_PORT; 5000 */
+    const char *backend_store_uri; /* --backend-store-uri; sqlite:///mlflow.db */
+    const char
+        *registry_store_uri; /* --registry-store-uri; = backend store (only that is supported) */
+    const char
+        *default_artifact_root; /* --default-artifact-root; mlflow-artifacts:/ when serving */
+    bool serve_artifacts;       /* --serve-artifacts/--no-serve-artifacts; on */
+    const char *artifacts_destination; /* --artifacts-destination; ./mlartifacts (made absolute) */
+    bool artifacts_only;               /* --artifacts-only */
+    int workers;                       /* --workers: DB connections + request concurrency hint; 4 */
+    const char *static_prefix;         /* --static-prefix; "" or "/prefix" */
+    const char *app_name;              /* --app-name (basic-auth) */
+    bool quiet;                        /* --quiet: no per-request log lines */
+    size_t max_body_bytes; /* --max-body-size, MLFLOW_MAX_BODY_SIZE: JSON bodies; 64 MiB */
+    int max_connections;   /* --max-connections; 1024 */
+} mfd_config;
+
+/* Parses `mlflowd server` arguments (argv[0] = "server") over the environment.
+ * On --help / --version sets *exit_now and prints; errors say what to fix.
+ * Strings point into argv/environ or static storage. */
+mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_now);
+void mfd_config_print_help(void);
+
+#endif

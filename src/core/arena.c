@@ -1,0 +1,151 @@
+/* arena.c — chunked bump allocator. Large requests get a chunk of their own so
+ * a 50 MB body does not force every later chunk to be 50 MB. */
+#include "arena.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CHUNK_SIZE = 16 * 1024, ALIGN = 16 };
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+} chunk;
+
+struct mfd_arena {
+    chunk *head;
+};
+
+static chunk *chunk_new(size_t cap) {
+    chunk *c = malloc(sizeof(chunk) + cap);
+    if (!c) {
+        fputs("mlflowd: out of memory\n", stderr);
+        abort();
+    }
+    c->next = NULL;
+    c->used = 0;
+    c->cap = cap;
+    return c;
+}
+
+mfd_arena *mfd_arena_new(void) {
+    mfd_arena *a = malloc(sizeof *a);
+    if (!a) {
+        fputs("mlflowd: out of memory\n", stderr);
+        abort();
+    }
+    a->head = chunk_new(CHUNK_SIZE - sizeof(chunk));
+    return a;
+}
+
+void mfd_arena_free(mfd_arena *arena) {
+    if (!arena)
+        return;
+    for (chunk *c = arena->head, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(arena);
+}
+
+void *mfd_arena_alloc(mfd_arena *arena, size_t size) {
+    size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (size == 0)
+        size = ALIGN;
+    chunk *c = arena->head;
+    if (c->cap - c->used < size) {
+        if (size > (CHUNK_SIZE - sizeof(chunk)) / 4) {
+            /* Big block: its own chunk, linked behind the head so the head keeps filling. */
+            chunk *big = chunk_new(size);
+            big->used = size;
+            big->next = c->next;
+            c->next = big;
+            return big->data;
+        }
+        c = chunk_new(CHUNK_SIZE - sizeof(chunk));
+        c->next = arena->head;
+        arena->head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+void *mfd_arena_calloc(mfd_arena *arena, size_t count, size_t size) {
+    if (size && count > SIZE_MAX / size) {
+        fputs("mlflowd: allocation overflow\n", stderr);
+        abort();
+    }
+    void *p = mfd_arena_alloc(arena, count * size);
+    memset(p, 0, count * size);
+    return p;
+}
+
+char *mfd_arena_strndup(mfd_arena *arena, const char *s, size_t n) {
+    char *p = mfd_arena_alloc(arena, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *mfd_arena_strdup(mfd_arena *arena, const char *s) {
+    return s ? mfd_arena_strndup(arena, s, strlen(s)) : NULL;
+}
+
+char *mfd_arena_vsprintf(mfd_arena *arena, const char *fmt, va_list ap) {
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        n = 0;
+    char *p = mfd_arena_alloc(arena, (size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *mfd_arena_sprintf(mfd_arena *arena, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = mfd_arena_vsprintf(arena, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void mfd_strbuf_init(mfd_strbuf *sb, mfd_arena *arena) {
+    sb->arena = arena;
+    sb->cap = 64;
+    sb->len = 0;
+    sb->data = mfd_arena_alloc(arena, sb->cap);
+    sb->data[0] = '\0';
+}
+
+void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n) {
+    if (sb->len + n + 1 > sb->cap) {
+        size_t cap = sb->cap * 2;
+        while (cap < sb->len + n + 1)
+            cap *= 2;
+        char *data = mfd_arena_alloc(sb->arena, cap);
+        memcpy(data, sb->data, sb->len);
+        sb->data = data;
+        sb->cap = cap;
+    }
+    memcpy(sb->data + sb->len, s, n);
+    sb->len += n;
+    sb->data[sb->len] = '\0';
+}
+
+void mfd_strbuf_append(mfd_strbuf *sb, const char *s) {
+    mfd_strbuf_appendn(sb, s, strlen(s));
+}
+
+void mfd_strbuf_appendf(mfd_strbuf *sb, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = mfd_arena_vsprintf(sb->arena, fmt, ap);
+    va_end(ap);
+    mfd_strbuf_append(sb, p);
+}

@@ -1,0 +1,38 @@
+/* arena.h — a bump allocator: one per request, freed at once when it ends.
+ *
+ * Everything a handler, the search compiler or the store builds for one request
+ * lives here, so nothing is freed piecemeal and nothing can leak. Memory is
+ * 16-byte aligned. Allocation never fails silently: on OOM the process aborts
+ * (a server that cannot allocate a few KB cannot answer anyway). */
+#ifndef MFD_ARENA_H
+#define MFD_ARENA_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct mfd_arena mfd_arena;
+
+mfd_arena *mfd_arena_new(void);
+void mfd_arena_free(mfd_arena *arena);
+
+void *mfd_arena_alloc(mfd_arena *arena, size_t size); /* uninitialised */
+void *mfd_arena_calloc(mfd_arena *arena, size_t count, size_t size);
+char *mfd_arena_strdup(mfd_arena *arena, const char *s);
+char *mfd_arena_strndup(mfd_arena *arena, const char *s, size_t n);
+char *mfd_arena_sprintf(mfd_arena *arena, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+char *mfd_arena_vsprintf(mfd_arena *arena, const char *fmt, va_list ap);
+
+/* A growable string built in the arena (old buffers are simply abandoned). */
+typedef struct mfd_strbuf {
+    mfd_arena *arena;
+    char *data;
+    size_t len, cap;
+} mfd_strbuf;
+
+void mfd_strbuf_init(mfd_strbuf *sb, mfd_arena *arena);
+void mfd_strbuf_append(mfd_strbuf *sb, const char *s);
+void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n);
+void mfd_strbuf_appendf(mfd_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,41 @@
+/* sql_params.c — growable list of bind values in an arena. */
+#include "sql_params.h"
+
+#include <string.h>
+
+static mfd_sql_value *push(mfd_sql_params *p, mfd_arena *arena) {
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        mfd_sql_value *values = mfd_arena_alloc(arena, cap * sizeof *values);
+        if (p->count)
+            memcpy(values, p->values, p->count * sizeof *values);
+        p->values = values;
+        p->cap = cap;
+    }
+    mfd_sql_value *v = &p->values[p->count++];
+    memset(v, 0, sizeof *v);
+    return v;
+}
+
+void mfd_sql_params_text(mfd_sql_params *p, mfd_arena *arena, const char *text) {
+    mfd_sql_value *v = push(p, arena);
+    v->kind = text ? MFD_SQL_TEXT : MFD_SQL_NULL;
+    v->text = text;
+}
+
+void mfd_sql_params_int64(mfd_sql_params *p, mfd_arena *arena, int64_t i) {
+    mfd_sql_value *v = push(p, arena);
+    v->kind = MFD_SQL_INT64;
+    v->i64 = i;
+}
+
+void mfd_sql_params_double(mfd_sql_params *p, mfd_arena *arena, double d) {
+    mfd_sql_value *v = push(p, arena);
+    v->kind = MFD_SQL_DOUBLE;
+    v->f64 = d;
+}
+
+void mfd_sql_params_append(mfd_sql_params *p, mfd_arena *arena, const mfd_sql_params *more) {
+    for (size_t i = 0; i < more->count; i++)
+        *push(p, arena) = more->values[i];
+}

@@ -1,0 +1,91 @@
+/* router.c — the path table walk.
+ *
+ * Versioned routes live at /api/<pattern> and [<prefix>]/ajax-api/<pattern>;
+ * bare routes (/health, /version) at their pattern. A path that matches some
+ * route with another method is a 405, anything else a 404. */
+#include "router.h"
+
+#include <string.h>
+
+static const mfd_route *const tables[] = {
+    mfd_api_misc_routes,          mfd_api_experiments_routes, mfd_api_runs_routes,
+    mfd_api_metrics_routes,       mfd_api_artifacts_routes,   mfd_api_registry_routes,
+    mfd_api_logged_models_routes, mfd_api_auth_routes,
+};
+
+/* Matches `path` against `pattern`; captures into req on success. */
+static bool match_pattern(mfd_request *req, const char *pattern, const char *path) {
+    const char *params[MFD_MAX_PATH_PARAMS];
+    size_t n_params = 0;
+    const char *p = pattern, *s = path;
+    while (*p) {
+        if (p[0] == '<') { /* <path>: the rest, at least one character */
+            if (!*s)
+                return false;
+            req->path_tail = s;
+            for (size_t i = 0; i < n_params; i++)
+                req->path_params[i] = params[i];
+            return true;
+        }
+        if (p[0] == '{') {
+            const char *close = strchr(p, '}');
+            const char *seg_end = strchr(s, '/');
+            size_t seg_len = seg_end ? (size_t)(seg_end - s) : strlen(s);
+            if (seg_len == 0 || n_params == MFD_MAX_PATH_PARAMS)
+                return false;
+            params[n_params++] = mfd_arena_strndup(req->arena, s, seg_len);
+            p = close + 1;
+            s += seg_len;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    if (*s)
+        return false;
+    for (size_t i = 0; i < n_params; i++)
+        req->path_params[i] = params[i];
+    req->path_tail = "";
+    return true;
+}
+
+mfd_route_match mfd_router_match(mfd_request *req, const char *static_prefix,
+                                 const mfd_route **route) {
+    const char *path = req->path;
+    const char *versioned = NULL;
+    bool ajax = false;
+    size_t prefix_len = strlen(static_prefix);
+    if (strncmp(path, "/api/", 5) == 0) {
+        versioned = path + 5;
+    } else if (strncmp(path, static_prefix, prefix_len) == 0 &&
+               strncmp(path + prefix_len, "/ajax-api/", 10) == 0) {
+        versioned = path + prefix_len + 10;
+        ajax = true;
+    }
+    bool path_known = false;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        for (const mfd_route *r = tables[t]; r->method; r++) {
+            const char *subject;
+            if (r->flags & MFD_ROUTE_BARE)
+                subject = path;
+            else if (!versioned || (ajax && (r->flags & MFD_ROUTE_NO_AJAX)) ||
+                     (!ajax && (r->flags & MFD_ROUTE_AJAX_ONLY)))
+                continue;
+            else
+                subject = versioned;
+            if (!match_pattern(req, r->pattern, subject))
+                continue;
+            if (strcmp(r->method, req->method) != 0) {
+                path_known = true;
+                continue;
+            }
+            req->ajax = ajax;
+            req->route = r->pattern;
+            *route = r;
+            return MFD_ROUTE_FOUND;
+        }
+    }
+    return path_known ? MFD_ROUTE_BAD_METHOD : MFD_ROUTE_NO_PATH;
+}

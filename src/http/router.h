@@ -1,0 +1,18 @@
+/* router.h — maps (method, path) to a route of the api tables. */
+#ifndef MFD_ROUTER_H
+#define MFD_ROUTER_H
+
+#include "api/api.h"
+
+typedef enum mfd_route_match {
+    MFD_ROUTE_FOUND,
+    MFD_ROUTE_NO_PATH,
+    MFD_ROUTE_BAD_METHOD
+} mfd_route_match;
+
+/* On MFD_ROUTE_FOUND sets *route and fills req->path_params, path_tail, ajax,
+ * route. static_prefix ("" or "/x") applies to /ajax-api/ paths only. */
+mfd_route_match mfd_router_match(mfd_request *req, const char *static_prefix,
+                                 const mfd_route **route);
+
+#endif

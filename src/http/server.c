@@ -1,0 +1,384 @@
+/* server.c — libmicrohttpd glue: one mfd_request per HTTP request.
+ *
+ * Lifecycle of a request (MHD calls the access handler several times):
+ *   1st call: headers are in. Route it; reject early (404/405/415/413/503)
+ *             without reading the body; streamed routes open their upload.
+ *   body calls: append to the in-memory body (JSON, capped) or write to the
+ *             upload file.
+ *   last call: run the handler, queue the response, log one line.
+ * request_completed() frees everything and removes an unfinished upload. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "router.h"
+
+struct mfd_server {
+    struct MHD_Daemon *daemon;
+    mfd_app *app;
+    int port;
+};
+
+typedef struct request_state {
+    mfd_request req;
+    mfd_response res;
+    const mfd_route *route;
+    mfd_strbuf body;
+    bool body_started;
+    mfd_err early_error; /* answer with this once the client's headers are in */
+    mfd_upload upload;
+    bool have_upload;
+    struct timespec started;
+} request_state;
+
+static double elapsed_ms(const struct timespec *start) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+static const char *lookup_header(const mfd_request *req, const char *name) {
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->server_data, MHD_HEADER_KIND,
+                                       name);
+}
+
+typedef struct query_collect {
+    mfd_request *req;
+    size_t cap;
+    bool bad_utf8;
+} query_collect;
+
+static bool valid_utf8(const char *s) {
+    json_t *probe = json_string(s); /* jansson's validator: one definition of valid */
+    bool ok = probe != NULL;
+    json_decref(probe);
+    return ok;
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind;
+    query_collect *qc = cls;
+    mfd_request *req = qc->req;
+    if (!valid_utf8(key) || (value && !valid_utf8(value)))
+        qc->bad_utf8 = true;
+    if (req->n_query == qc->cap) {
+        size_t cap = qc->cap ? qc->cap * 2 : 8;
+        mfd_kv *q = mfd_arena_alloc(req->arena, cap * sizeof *q);
+        if (req->n_query)
+            memcpy(q, req->query, req->n_query * sizeof *q);
+        req->query = q;
+        qc->cap = cap;
+    }
+    req->query[req->n_query].key = key;
+    req->query[req->n_query].value = value ? value : "";
+    req->n_query++;
+    return MHD_YES;
+}
+
+static json_t *error_body(mfd_err err) {
+    json_t *body = json_object();
+    json_object_set_new(body, "error_code", json_string(mfd_code_name(err->code)));
+    json_t *msg = json_string(err->message);
+    if (!msg) /* a message quoting invalid UTF-8 input */
+        msg = json_string("invalid request (message not representable as UTF-8)");
+    json_object_set_new(body, "message", msg);
+    return body;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *connection, request_state *st,
+                                     mfd_err err) {
+    mfd_response *res = &st->res;
+    struct MHD_Response *response;
+    int status;
+    if (err) {
+        if (res->fd >= 0) {
+            close(res->fd);
+            res->fd = -1;
+        }
+        json_decref(res->json);
+        res->json = error_body(err);
+        res->content_type = "application/json";
+        status = mfd_code_http_status(err->code);
+        if (res->status == 405 || res->status == 413) /* set by first_call_checks */
+            status = res->status;
+        if (err->code == MFD_INTERNAL_ERROR)
+            mfd_log_error("%s %s: %s", st->req.method, st->req.path, err->message);
+    } else {
+        status = res->status ? res->status : 200;
+    }
+    if (res->json) {
+        char *text = json_dumps(res->json, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text)
+            text = strdup("{}");
+        response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!res->content_type)
+            res->content_type = "application/json";
+    } else if (res->fd >= 0) {
+        response = MHD_create_response_from_fd_at_offset64(res->fd_size, res->fd, res->fd_offset);
+        res->fd = -1; /* MHD closes it */
+    } else {
+        response = MHD_create_response_from_buffer(
+            res->body_len, (void *)(res->body ? res->body : ""), MHD_RESPMEM_MUST_COPY);
+        if (!res->content_type)
+            res->content_type = "application/json";
+    }
+    if (!response)
+        return MHD_NO;
+    if (res->content_type)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    for (size_t i = 0; i < res->n_headers; i++)
+        MHD_add_response_header(response, res->headers[i].key, res->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(connection, (unsigned)status, response);
+    MHD_destroy_response(response);
+    if (!st->req.app->config->quiet)
+        mfd_log_info("\"%s %s\" %d %.2fms", st->req.method, st->req.path, status,
+                     elapsed_ms(&st->started));
+    mfd_err_free(err);
+    return ret;
+}
+
+static bool is_json_post(const mfd_route *route, const char *method) {
+    return !route->upload_begin && (!strcmp(method, "POST") || !strcmp(method, "PUT"));
+}
+
+/* Checks that run before the body is read. Returns an error to answer with. */
+static mfd_err first_call_checks(mfd_app *app, request_state *st,
+                                 struct MHD_Connection *connection) {
+    mfd_request *req = &st->req;
+    const mfd_config *cfg = app->config;
+    const mfd_route *route = NULL;
+    switch (mfd_router_match(req, cfg->static_prefix, &route)) {
+    case MFD_ROUTE_NO_PATH:
+        return mfd_err_new(MFD_ENDPOINT_NOT_FOUND, "No endpoint %s %s", req->method, req->path);
+    case MFD_ROUTE_BAD_METHOD:
+        st->res.status = 405;
+        return mfd_err_new(MFD_BAD_REQUEST, "Method %s is not allowed on %s", req->method,
+                           req->path);
+    case MFD_ROUTE_FOUND:
+        break;
+    }
+    st->route = route;
+    if ((route->flags & MFD_ROUTE_TRACKING) && cfg->artifacts_only)
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "Endpoint: %s disabled due to the mlflow server running in "
+                           "--artifacts-only mode. To enable tracking server functionality, run "
+                           "`mlflow server` without `--artifacts-only`",
+                           req->path);
+    if ((route->flags & MFD_ROUTE_ARTIFACTS) && !cfg->serve_artifacts)
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "Endpoint: %s disabled due to the mlflow server running with "
+                           "`--no-serve-artifacts`. To enable artifacts server functionality, run "
+                           "`mlflow server` with `--serve-artifacts`",
+                           req->path);
+    if (is_json_post(route, req->method)) {
+        const char *ct =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!ct)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Content-Type header is missing");
+        size_t media_len = strcspn(ct, ";");
+        while (media_len > 0 && (ct[media_len - 1] == ' ' || ct[media_len - 1] == '\t'))
+            media_len--;
+        if (media_len != strlen("application/json") ||
+            strncasecmp(ct, "application/json", media_len) != 0)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "Content-Type must be one of ['application/json']");
+    }
+    if (!route->upload_begin) {
+        const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > cfg->max_body_bytes) {
+            st->res.status = 413;
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "Request body of %s bytes exceeds the limit of %zu bytes", cl,
+                               cfg->max_body_bytes);
+        }
+    }
+    return NULL;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls) {
+    (void)version;
+    mfd_app *app = cls;
+    request_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        clock_gettime(CLOCK_MONOTONIC, &st->started);
+        *con_cls = st;
+        mfd_request *req = &st->req;
+        req->arena = mfd_arena_new();
+        req->app = app;
+        req->method = mfd_arena_strdup(req->arena, method);
+        req->path = mfd_arena_strdup(req->arena, url);
+        req->raw_path = req->path;
+        req->body = "";
+        req->header = lookup_header;
+        req->server_data = connection;
+        st->res.fd = -1;
+        st->upload.fd = -1;
+        query_collect qc = {req, 0, false};
+        MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &qc);
+        mfd_strbuf_init(&st->body, req->arena);
+        if (qc.bad_utf8)
+            st->early_error =
+                mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Query string is not valid UTF-8");
+        else
+            st->early_error = first_call_checks(app, st, connection);
+        if (!st->early_error && st->route->upload_begin) {
+            st->early_error = st->route->upload_begin(req, &st->upload);
+            if (!st->early_error) {
+                st->have_upload = true;
+                req->upload = &st->upload;
+            }
+        }
+        if (st->early_error) {
+            /* Answer now; MHD closes the connection rather than read a body we refuse. */
+            mfd_err err = st->early_error;
+            st->early_error = NULL;
+            return send_response(connection, st, err);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (st->have_upload) {
+            const char *p = upload_data;
+            size_t left = *upload_data_size;
+            while (left > 0 && !st->early_error) {
+                ssize_t n = write(st->upload.fd, p, left);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0)
+                    st->early_error =
+                        mfd_err_new(MFD_INTERNAL_ERROR, "cannot write upload: %s", strerror(errno));
+                else {
+                    p += n;
+                    left -= (size_t)n;
+                    st->upload.size += (uint64_t)n;
+                }
+            }
+        } else if (!st->early_error) {
+            if (st->body.len + *upload_data_size > app->config->max_body_bytes) {
+                st->res.status = 413;
+                st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                              "Request body exceeds the limit of %zu bytes",
+                                              app->config->max_body_bytes);
+            } else {
+                mfd_strbuf_appendn(&st->body, upload_data, *upload_data_size);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    /* Last call: the whole body is in. */
+    if (st->early_error) {
+        mfd_err err = st->early_error;
+        st->early_error = NULL;
+        return send_response(connection, st, err);
+    }
+    st->req.body = st->body.data;
+    st->req.body_len = st->body.len;
+    if (st->have_upload && st->upload.fd >= 0) {
+        close(st->upload.fd);
+        st->upload.fd = -1;
+    }
+    mfd_err err = st->route->handler(&st->req, &st->res);
+    return send_response(connection, st, err);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)connection;
+    (void)toe;
+    request_state *st = *con_cls;
+    if (!st)
+        return;
+    if (st->upload.fd >= 0)
+        close(st->upload.fd);
+    if (st->upload.temp_path) {
+        unlink(st->upload.temp_path); /* no-op once the handler renamed it into place */
+        free(st->upload.temp_path);
+    }
+    free(st->upload.state);
+    if (st->res.fd >= 0)
+        close(st->res.fd);
+    json_decref(st->res.json);
+    json_decref(st->req.json);
+    mfd_err_free(st->early_error);
+    mfd_arena_free(st->req.arena);
+    free(st);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    mfd_log_warn("http: %s", line);
+}
+
+mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
+    const mfd_config *cfg = app->config;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    int rc = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (rc != 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "cannot resolve --host '%s': %s", cfg->host,
+                           gai_strerror(rc));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, access_handler, app, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(256 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)(512 * 1024), MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!daemon)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
+                           errno ? strerror(errno) : "address in use or not available");
+    mfd_server *server = calloc(1, sizeof *server);
+    server->daemon = daemon;
+    server->app = app;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info ? info->port : cfg->port;
+    *out = server;
+    return NULL;
+}
+
+int mfd_server_port(const mfd_server *server) {
+    return server->port;
+}
+
+void mfd_server_stop(mfd_server *server) {
+    if (!server)
+        return;
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}

@@ -1,0 +1,129 @@
+/* main.c — the mlflowd command: `server`, `db upgrade`, and later `admin`,
+ * `kserve`. The only place that exits the process. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "artifacts/repo.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "store/db.h"
+#include "store/schema.h"
+
+static void usage(FILE *out) {
+    fprintf(out, "Usage: mlflowd COMMAND [OPTIONS]\n\n"
+                 "Commands:\n"
+                 "  server            run the tracking server (see mlflowd server --help)\n"
+                 "  db upgrade URI    create MLflow's schema in a new database, or check an\n"
+                 "                    existing one is at the revision mlflowd serves\n"
+                 "  --version         print the version\n");
+}
+
+static int fail(mfd_err err) {
+    mfd_log_error("%s", err->message);
+    mfd_err_free(err);
+    return 1;
+}
+
+static double ms_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int run_server(int argc, char **argv) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mfd_config cfg;
+    bool exit_now;
+    mfd_err err = mfd_config_from_args(argc, argv, &cfg, &exit_now);
+    if (err)
+        return fail(err);
+    if (exit_now)
+        return 0;
+    mfd_app app = {.config = &cfg};
+    if (!cfg.artifacts_only) {
+        if ((err = mfd_db_open(cfg.backend_store_uri, cfg.workers, &app.tracking_db)))
+            return fail(err);
+        if ((err = mfd_schema_tracking_init(app.tracking_db, cfg.default_artifact_root)))
+            return fail(err);
+    }
+    if (cfg.serve_artifacts &&
+        (err = mfd_artifact_repo_open(cfg.artifacts_destination, &app.artifacts)))
+        return fail(err);
+
+    /* Signals are taken synchronously by the main thread; server threads inherit the mask. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    mfd_server *server;
+    if ((err = mfd_server_start(&app, &server)))
+        return fail(err);
+    mfd_log_info("mlflowd %s (MLflow %s API) listening on http://%s:%d", MFD_VERSION,
+                 MFD_MLFLOW_API_VERSION, cfg.host, mfd_server_port(server));
+    if (!cfg.artifacts_only)
+        mfd_log_info("backend store: %s; default artifact root: %s", cfg.backend_store_uri,
+                     cfg.default_artifact_root);
+    mfd_log_info("artifact proxy: %s%s", cfg.serve_artifacts ? "on, destination " : "off",
+                 cfg.serve_artifacts ? cfg.artifacts_destination : "");
+    mfd_log_info("ready in %.1f ms", ms_since(&t0));
+    fflush(stderr);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    mfd_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    mfd_server_stop(server);
+    mfd_artifact_repo_close(app.artifacts);
+    mfd_db_close(app.tracking_db);
+    return 0;
+}
+
+static int run_db(int argc, char **argv) {
+    if (argc != 3 || strcmp(argv[1], "upgrade") != 0) {
+        fprintf(stderr, "Usage: mlflowd db upgrade URI\n");
+        return 2;
+    }
+    mfd_db *db;
+    mfd_err err = mfd_db_open(argv[2], 1, &db);
+    if (err)
+        return fail(err);
+    const char *root = getenv("MLFLOW_DEFAULT_ARTIFACT_ROOT");
+    err = mfd_schema_tracking_init(db, root && *root ? root : "mlflow-artifacts:/");
+    mfd_db_close(db);
+    if (err)
+        return fail(err);
+    mfd_log_info("database %s is at MLflow schema revision %s", argv[2], MFD_TRACKING_SCHEMA_HEAD);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *command = argv[1];
+    if (!strcmp(command, "--version") || !strcmp(command, "version")) {
+        printf("mlflowd %s\n", MFD_VERSION);
+        return 0;
+    }
+    if (!strcmp(command, "--help") || !strcmp(command, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(command, "server"))
+        return run_server(argc - 1, argv + 1);
+    if (!strcmp(command, "db"))
+        return run_db(argc - 1, argv + 1);
+    fprintf(stderr, "mlflowd: unknown command '%s'\n\n", command);
+    usage(stderr);
+    return 2;
+}

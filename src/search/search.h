@@ -1,0 +1,73 @@
+/* search.h — the whole face of the search module: filter and order_by strings
+ * of every MLflow search endpoint compiled to SQL fragments plus bound values.
+ *
+ * It knows SQL and the grammar of search-grammar.md, nothing else: no HTTP, no
+ * store. User values never appear in the SQL text, only as `?` placeholders
+ * whose values are in `params`, in order of appearance (where, then order_by).
+ * All memory comes from the arena. Errors are INVALID_PARAMETER_VALUE mfd_errs
+ * with MLflow's messages.
+ *
+ * Table aliases the fragments assume (the store writes the FROM clause):
+ *   runs: `runs r`; experiments: `experiments e`; registered models:
+ *   `registered_models rm`; model versions: `model_versions mv`; logged models:
+ *   `logged_models lm`. */
+#ifndef MFD_SEARCH_H
+#define MFD_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/arena.h"
+#include "../core/err.h"
+#include "../core/sql_params.h"
+
+typedef struct mfd_search_sql {
+    const char *where;    /* boolean SQL expression; "1=1" when there is no filter */
+    const char *order_by; /* comma list for ORDER BY (no keyword), tie-breakers included */
+    mfd_sql_params params;
+    bool match_nothing; /* e.g. an IN list that became empty: the store may skip the query */
+} mfd_search_sql;
+
+/* Input shape shared by the string-grammar endpoints. */
+typedef struct mfd_search_input {
+    const char *filter;          /* NULL or "" = no filter */
+    const char *const *order_by; /* each element one "<identifier> [ASC|DESC]" */
+    size_t n_order_by;
+} mfd_search_input;
+
+mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
+mfd_err mfd_search_experiments(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
+mfd_err mfd_search_registered_models(mfd_arena *arena, const mfd_search_input *in,
+                                     mfd_search_sql *out);
+mfd_err mfd_search_model_versions(mfd_arena *arena, const mfd_search_input *in,
+                                  mfd_search_sql *out);
+
+/* Logged models: order_by is structured, datasets restrict metric clauses. */
+typedef struct mfd_logged_model_order {
+    const char *field_name;
+    bool ascending;
+    const char *dataset_name, *dataset_digest; /* NULL when absent */
+} mfd_logged_model_order;
+
+typedef struct mfd_logged_model_dataset {
+    const char *dataset_name, *dataset_digest; /* digest may be NULL */
+} mfd_logged_model_dataset;
+
+typedef struct mfd_logged_model_search_input {
+    const char *filter;
+    const mfd_logged_model_order *order_by;
+    size_t n_order_by;
+    const mfd_logged_model_dataset *datasets;
+    size_t n_datasets;
+} mfd_logged_model_search_input;
+
+mfd_err mfd_search_logged_models(mfd_arena *arena, const mfd_logged_model_search_input *in,
+                                 mfd_search_sql *out);
+
+/* Offset page tokens: base64 of {"offset": N} (search-grammar.md §6).
+ * NULL or "" decodes to 0. encode returns an arena string. */
+mfd_err mfd_page_token_decode(const char *token, int64_t *offset);
+char *mfd_page_token_encode(mfd_arena *arena, int64_t offset);
+
+#endif

@@ -1,0 +1,85 @@
+/* db.h — the thin database layer: the whole face the stores see.
+ *
+ * One interface, one driver per engine (db_sqlite.c now, db_pg.c later). SQL
+ * text uses `?` placeholders everywhere; a driver that needs `$n` rewrites it.
+ * A mfd_db is a pool of connections for one URI; a request borrows one
+ * mfd_conn for its duration and gives it back. Prepared statements are cached
+ * per connection, keyed by SQL text, so the stores just pass their static SQL.
+ *
+ * Transactions: mfd_conn_begin(conn, write). On SQLite a write transaction
+ * also takes a process-wide writer lock so concurrent writers queue in-process
+ * instead of spinning in SQLite's busy handler. */
+#ifndef MFD_DB_H
+#define MFD_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/sql_params.h"
+
+typedef enum mfd_dialect { MFD_DIALECT_SQLITE, MFD_DIALECT_POSTGRES } mfd_dialect;
+
+typedef struct mfd_db mfd_db;
+typedef struct mfd_conn mfd_conn;
+typedef struct mfd_stmt mfd_stmt;
+
+/* Opens a pool for a URI: `sqlite:///relative.db`, `sqlite:////abs/path.db`,
+ * `sqlite://` or `sqlite:///:memory:` (one shared in-memory DB). */
+mfd_err mfd_db_open(const char *uri, int max_connections, mfd_db **out);
+void mfd_db_close(mfd_db *db);
+mfd_dialect mfd_db_dialect(const mfd_db *db);
+const char *mfd_db_uri(
+    const mfd_db *db); /* credentials are never logged: use for display only after redaction */
+
+mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out);
+void mfd_db_release(mfd_db *db, mfd_conn *conn);
+mfd_dialect mfd_conn_dialect(const mfd_conn *conn);
+
+mfd_err mfd_conn_begin(mfd_conn *conn, bool write);
+mfd_err mfd_conn_commit(mfd_conn *conn);
+void mfd_conn_rollback(mfd_conn *conn); /* safe to call when no transaction is open */
+
+/* Runs one or more statements with no parameters (DDL, pragmas). */
+mfd_err mfd_conn_exec(mfd_conn *conn, const char *sql);
+
+/* Prepares (or takes from the cache) a statement. Pass cache=false for SQL
+ * built per request (search) so the cache is not flooded. Always pair with
+ * mfd_stmt_done(). */
+mfd_err mfd_conn_prepare(mfd_conn *conn, const char *sql, bool cache, mfd_stmt **out);
+void mfd_stmt_done(mfd_stmt *stmt); /* resets and returns to the cache, or finalizes */
+
+/* Binding: indexes start at 1, like SQLite. Text is copied by the driver. */
+void mfd_stmt_bind_text(mfd_stmt *stmt, int index, const char *text); /* NULL binds NULL */
+void mfd_stmt_bind_textn(mfd_stmt *stmt, int index, const char *text, size_t len);
+void mfd_stmt_bind_int64(mfd_stmt *stmt, int index, int64_t value);
+void mfd_stmt_bind_double(mfd_stmt *stmt, int index, double value);
+void mfd_stmt_bind_null(mfd_stmt *stmt, int index);
+/* Binds params->values[i] to index first_index + i. */
+void mfd_stmt_bind_params(mfd_stmt *stmt, int first_index, const mfd_sql_params *params);
+
+typedef enum mfd_step { MFD_STEP_ROW, MFD_STEP_DONE, MFD_STEP_ERROR } mfd_step;
+
+/* On MFD_STEP_ERROR *err is set: a unique/primary-key violation has code
+ * MFD_RESOURCE_ALREADY_EXISTS (callers reword it), anything else
+ * MFD_INTERNAL_ERROR. Steps after the first call reuse the bindings. */
+mfd_step mfd_stmt_step(mfd_stmt *stmt, mfd_err *err);
+/* Runs a statement that returns no rows to completion; resets it for reuse. */
+mfd_err mfd_stmt_exec(mfd_stmt *stmt);
+void mfd_stmt_reset(mfd_stmt *stmt); /* keeps bindings' slots, clears values */
+
+/* Column access for the current row; columns start at 0. Text stays valid
+ * until the next step/reset/done: copy what you keep (mfd_arena_strdup). */
+bool mfd_stmt_is_null(mfd_stmt *stmt, int col);
+const char *mfd_stmt_text(mfd_stmt *stmt, int col); /* NULL for SQL NULL */
+size_t mfd_stmt_bytes(mfd_stmt *stmt, int col);
+int64_t mfd_stmt_int64(mfd_stmt *stmt, int col);
+double mfd_stmt_double(mfd_stmt *stmt, int col);
+
+int64_t mfd_conn_changes(mfd_conn *conn); /* rows changed by the last statement */
+
+/* True when the table exists in the connected database. */
+mfd_err mfd_conn_table_exists(mfd_conn *conn, const char *table, bool *exists);
+
+#endif

@@ -1,0 +1,24 @@
+/* schema.h — MLflow's schemas: create, check and stamp (schema.md §1, §5). */
+#ifndef MFD_SCHEMA_H
+#define MFD_SCHEMA_H
+
+#include "db.h"
+
+#define MFD_TRACKING_SCHEMA_HEAD "bf29a5ff90ea"
+#define MFD_AUTH_SCHEMA_HEAD     "0965eb92f5f0"
+#define MFD_AUTH_SCHEMA_INITIAL  "8606fa83a998"
+
+/* Startup contract of the tracking DB: an empty database gets the whole
+ * schema at head, stamped; a database at head is served as it is; any other
+ * revision is refused with what to do. Then experiment 0 "Default" is
+ * ensured with artifact location <default_artifact_root>/0. */
+mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root);
+
+/* Auth DB: empty -> create at head; legacy (users, no version table) ->
+ * stamp, add scorer_permissions, stamp head; at head -> as is. */
+mfd_err mfd_schema_auth_init(mfd_db *db);
+
+/* <root>/<id> with exactly one slash between (root may end in '/'). */
+char *mfd_artifact_path_join(const char *root, const char *child); /* malloc'd */
+
+#endif

@@ -1,0 +1,67 @@
+"""Process-level behaviour: health, version, routing errors, CLI, start-up."""
+import sqlite3
+import subprocess
+
+from conftest import BIN, assert_error
+
+
+def test_health_and_version(server):
+    r = server.get("/health")
+    assert r.status_code == 200 and r.text == "OK"
+    r = server.get("/version")
+    assert r.status_code == 200
+    major, minor = (int(x) for x in r.text.split(".")[:2])
+    assert (major, minor) >= (3, 4)  # the client enables OTLP export from 3.4
+
+
+def test_unknown_endpoint_is_json_404(server):
+    assert_error(server.get("/api/2.0/mlflow/no-such-thing"), 404, "ENDPOINT_NOT_FOUND")
+    assert_error(server.get("/ajax-api/2.0/mlflow/no-such-thing"), 404, "ENDPOINT_NOT_FOUND")
+
+
+def test_wrong_method_is_405(server):
+    r = server.post("/health")
+    assert r.status_code == 405
+    assert r.json()["error_code"] == "BAD_REQUEST"
+
+
+def test_new_database_has_default_experiment_and_stamp(server):
+    db = sqlite3.connect(f"{server.workdir}/mlflow.db")
+    assert db.execute("select version_num from alembic_version").fetchall() == [("bf29a5ff90ea",)]
+    row = db.execute("select experiment_id, name, artifact_location, lifecycle_stage "
+                     "from experiments").fetchall()
+    assert row == [(0, "Default", "mlflow-artifacts:/0", "active")]
+
+
+def test_cli_help_version_and_bad_flag():
+    out = subprocess.run([BIN, "server", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for flag in ["--host", "--port", "--backend-store-uri", "--default-artifact-root",
+                 "--serve-artifacts", "--no-serve-artifacts", "--artifacts-destination",
+                 "--artifacts-only", "--workers", "--static-prefix"]:
+        assert flag in out.stdout
+    out = subprocess.run([BIN, "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("mlflowd ")
+    out = subprocess.run([BIN, "server", "--no-such-flag"], capture_output=True, text=True)
+    assert out.returncode != 0 and "unknown option" in out.stderr
+
+
+def test_refuses_other_schema_revision(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("create table alembic_version (version_num varchar(32) not null)")
+    db.execute("insert into alembic_version values ('0584bdc529eb')")
+    db.execute("create table experiments (experiment_id integer primary key)")
+    db.commit()
+    out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True,
+                         text=True)
+    assert out.returncode != 0
+    assert "0584bdc529eb" in out.stderr and "mlflow db upgrade" in out.stderr
+
+
+def test_db_upgrade_creates_schema(tmp_path):
+    path = tmp_path / "new.db"
+    out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    db = sqlite3.connect(path)
+    assert db.execute("select version_num from alembic_version").fetchone() == ("bf29a5ff90ea",)
