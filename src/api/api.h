@@ -51,6 +51,13 @@ typedef struct mfd_route {
     mfd_upload_begin upload_begin;
 } mfd_route;
 
+/* Borrows the tracking DB connection for this request; the same one on every
+ * call, given back by the server when the request ends (rolling back any
+ * transaction left open by a failed handler). */
+mfd_err mfd_api_conn(mfd_request *req, struct mfd_conn **out);
+/* Gives the request's connection back early (before streaming a big body). */
+void mfd_api_conn_release(mfd_request *req);
+
 extern const mfd_route mfd_api_misc_routes[];
 extern const mfd_route mfd_api_experiments_routes[];
 extern const mfd_route mfd_api_runs_routes[];

@@ -50,6 +50,9 @@ typedef struct mfd_request {
     /* Set by the auth layer when it is on; NULL username = auth off. */
     const char *username;
     bool is_admin;
+    /* The tracking DB connection borrowed for this request (api/context.c);
+     * the server gives it back when the request ends. */
+    struct mfd_conn *conn;
     /* Lazily parsed JSON body (see api/message.h). */
     json_t *json;
     bool json_parsed;

@@ -318,6 +318,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     free(st->upload.state);
     if (st->res.fd >= 0)
         close(st->res.fd);
+    mfd_api_conn_release(&st->req);
     json_decref(st->res.json);
     json_decref(st->req.json);
     mfd_err_free(st->early_error);

@@ -1,0 +1,29 @@
+/* validate.h — MLflow's input rules shared by every service
+ * (search-grammar.md §8, rest-api.md limits). All failures are
+ * INVALID_PARAMETER_VALUE with MLflow's wording. */
+#ifndef MFD_VALIDATE_H
+#define MFD_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* Metric/param/tag key: non-empty, ^[/\w.\- :]*$, a normalised relative path,
+ * at most 250 characters. `kind` is "metric", "param" or "tag" (used in the
+ * message: "Invalid metric name: ..."). */
+mfd_err mfd_validate_key(const char *key, const char *kind);
+
+/* "<what> '<value…>' had length N, which exceeded length limit of M".
+ * Lengths count characters (code points), as Python does. */
+mfd_err mfd_validate_max_length(const char *value, size_t limit, const char *what);
+
+/* Number of UTF-8 code points in s. */
+size_t mfd_utf8_length(const char *s);
+/* Byte offset of the first `chars` code points (for truncating values). */
+size_t mfd_utf8_prefix_bytes(const char *s, size_t chars);
+
+/* 32-hex-style run ids in log-batch: ^[a-zA-Z0-9][\w\-]{0,255}$ */
+bool mfd_valid_run_id(const char *run_id);
+
+#endif

@@ -1,0 +1,29 @@
+/* ids.c — time and uuid4 hex ids from OpenSSL's CSPRNG. */
+#include "ids.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int64_t mfd_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mfd_uuid_hex(char out[33]) {
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) {
+        fputs("mlflowd: no randomness available\n", stderr);
+        abort();
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[32] = '\0';
+}
