@@ -1,0 +1,1 @@
+/* artifact_locations.c — (placeholder: filled in by the store work for this entity). */

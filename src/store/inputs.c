@@ -1,0 +1,1 @@
+/* inputs.c — (placeholder: filled in by the store work for this entity). */

@@ -1,0 +1,1 @@
+/* logged_models.c — (placeholder: filled in by the store work for this entity). */

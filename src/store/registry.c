@@ -1,0 +1,1 @@
+/* registry.c — (placeholder: filled in by the store work for this entity). */

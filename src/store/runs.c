@@ -1,0 +1,1 @@
+/* runs.c — (placeholder: filled in by the store work for this entity). */
