@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""mlflowd benchmarks: each figure printed next to its target.
+
+Starts the release binary on a fresh SQLite database in a temp dir, drives it
+over loopback HTTP with stdlib-only client processes (so the client's GIL is
+not what we measure), prints a table, and stops. Not a test: it never fails
+on a slow figure, it reports it.
+
+    /usr/bin/python3 bench/run.py --bin build/release/mlflowd [--only NAME ...]
+"""
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+RESULTS = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """A keep-alive HTTP/1.1 client, one per process."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def call(self, method, path, body=None, params=None):
+        if params:
+            from urllib.parse import urlencode
+            path += "?" + urlencode(params, doseq=True)
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        self.conn.request(method, path, body=data, headers=headers)
+        resp = self.conn.getresponse()
+        payload = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{method} {path} -> {resp.status} {payload[:300]!r}")
+        return json.loads(payload) if payload and payload[:1] in (b"{", b"[") else payload
+
+    def api(self, method, endpoint, body=None, params=None):
+        return self.call(method, "/api/2.0/mlflow/" + endpoint, body, params)
+
+
+def report(name, value, unit, target, better="higher"):
+    ok = value >= target if better == "higher" else value <= target
+    RESULTS.append((name, value, unit, target, better, ok))
+    cmp = ">=" if better == "higher" else "<="
+    print(f"  {name:<58} {value:>12,.1f} {unit:<10} target {cmp} {target:,} {unit}  "
+          f"{'OK' if ok else 'BELOW TARGET'}", flush=True)
+
+
+def start_server(binary, workdir, port):
+    log = open(os.path.join(workdir, "server.log"), "wb")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([binary, "server", "--port", str(port), "--quiet",
+                             "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db",
+                             "--artifacts-destination", f"{workdir}/artifacts"],
+                            cwd=workdir, stdout=log, stderr=log)
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/health")
+            if c.getresponse().status == 200:
+                return proc, (time.perf_counter() - t0) * 1000
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("server exited: " + open(os.path.join(workdir, "server.log")).read())
+        time.sleep(0.0005)
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- workloads (module-level so multiprocessing can pickle them) -----------
+
+def _log_batch_worker(args):
+    port, run_id, batches, offset = args
+    c = Client(port)
+    ts = int(time.time() * 1000)
+    for b in range(batches):
+        step0 = (offset + b) * 1000
+        metrics = [{"key": f"m{i % 10}", "value": i * 0.5, "timestamp": ts, "step": step0 + i}
+                   for i in range(1000)]
+        c.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": metrics})
+    return batches * 1000
+
+
+def _create_run_worker(args):
+    port, exp_id, seconds = args
+    c = Client(port)
+    n = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        c.api("POST", "runs/create", {"experiment_id": exp_id, "start_time": int(time.time() * 1000),
+                                      "tags": [{"key": "mlflow.user", "value": "bench"}]})
+        n += 1
+    return n
+
+
+def _populate_worker(args):
+    port, exp_id, count, seed = args
+    c = Client(port)
+    for i in range(count):
+        run = c.api("POST", "runs/create", {"experiment_id": exp_id, "start_time": 1_700_000_000_000 + seed * count + i})
+        rid = run["run"]["info"]["run_id"]
+        v = ((seed * count + i) * 7919) % 10007 / 10007.0
+        c.api("POST", "runs/log-batch", {
+            "run_id": rid,
+            "metrics": [{"key": "accuracy", "value": v, "timestamp": 1, "step": 0},
+                        {"key": "loss", "value": 1 - v, "timestamp": 1, "step": 0}],
+            "params": [{"key": "lr", "value": str(v)}, {"key": "model", "value": f"m{i % 5}"}],
+            "tags": [{"key": "team", "value": f"t{i % 3}"}]})
+    return count
+
+
+def bench_log_batch(port, clients=4, batches=25):
+    c = Client(port)
+    exp = c.api("POST", "experiments/create", {"name": "bench-log-batch"})["experiment_id"]
+    runs = [c.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+            for _ in range(clients)]
+    _log_batch_worker((port, runs[0], 2, 10_000))  # warm-up
+    with mp.Pool(clients) as pool:
+        t0 = time.perf_counter()
+        points = sum(pool.map(_log_batch_worker, [(port, runs[i], batches, 0) for i in range(clients)]))
+        dt = time.perf_counter() - t0
+    report(f"log-batch 1000 metrics ({clients} clients)", points / dt, "points/s", 80_000)
+    t0 = time.perf_counter()
+    points = _log_batch_worker((port, runs[0], batches, 100))
+    report("log-batch 1000 metrics (1 client)", points / (time.perf_counter() - t0), "points/s", 80_000)
+
+
+def bench_create_run(port, clients=8, seconds=5):
+    c = Client(port)
+    exp = c.api("POST", "experiments/create", {"name": "bench-create-run"})["experiment_id"]
+    with mp.Pool(clients) as pool:
+        t0 = time.perf_counter()
+        n = sum(pool.map(_create_run_worker, [(port, exp, seconds)] * clients))
+        dt = time.perf_counter() - t0
+    report(f"create-run ({clients} clients)", n / dt, "runs/s", 1_500)
+
+
+def bench_search_runs(port, runs=10_000, clients=8, repeats=50):
+    c = Client(port)
+    exp = c.api("POST", "experiments/create", {"name": "bench-search"})["experiment_id"]
+    per = runs // clients
+    with mp.Pool(clients) as pool:
+        pool.map(_populate_worker, [(port, exp, per, s) for s in range(clients)])
+    for max_results, target in ((100, 10), (1000, None)):
+        body = {"experiment_ids": [exp], "filter": "metrics.accuracy > 0.5 and params.model = 'm1'",
+                "order_by": ["metrics.loss DESC"], "max_results": max_results}
+        got = c.api("POST", "runs/search", body)
+        assert got.get("runs"), "search returned no runs"
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            c.api("POST", "runs/search", body)
+            times.append((time.perf_counter() - t0) * 1000)
+        name = f"search-runs filter+order over {runs:,} runs, page {max_results}, p50"
+        if target:
+            report(name, statistics.median(times), "ms", target, better="lower")
+        else:
+            print(f"  {name:<58} {statistics.median(times):>12,.1f} ms         (for reference)")
+
+
+def bench_metric_history(port, points=100_000, repeats=10):
+    c = Client(port)
+    exp = c.api("POST", "experiments/create", {"name": "bench-history"})["experiment_id"]
+    rid = c.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+    for b in range(points // 1000):
+        c.api("POST", "runs/log-batch", {"run_id": rid, "metrics": [
+            {"key": "loss", "value": 1.0 / (b * 1000 + i + 1), "timestamp": 1_700_000_000_000 + b * 1000 + i,
+             "step": b * 1000 + i} for i in range(1000)]})
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        token, got = None, 0
+        while True:  # exactly as MlflowClient.get_metric_history pages
+            params = {"run_id": rid, "run_uuid": rid, "metric_key": "loss", "max_results": 25000}
+            if token:
+                params["page_token"] = token
+            page = c.api("GET", "metrics/get-history", params=params)
+            got += len(page.get("metrics", []))
+            token = page.get("next_page_token")
+            if not token:
+                break
+        times.append((time.perf_counter() - t0) * 1000)
+        assert got == points, got
+    report(f"metric history of {points:,} points (client paging), p50", statistics.median(times),
+           "ms", 60, better="lower")
+
+
+BENCHES = {
+    "log_batch": bench_log_batch,
+    "create_run": bench_create_run,
+    "search_runs": bench_search_runs,
+    "metric_history": bench_metric_history,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--only", nargs="*", choices=sorted(BENCHES))
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="mlflowd-bench-")
+    print(f"mlflowd benchmarks ({os.cpu_count()} cores, SQLite in {workdir})")
+    try:
+        startups = []
+        for i in range(5):
+            d = os.path.join(workdir, f"startup{i}")
+            os.makedirs(d)
+            proc, ms = start_server(args.bin, d, free_port())
+            startups.append(ms)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+        report("start-up to first 200 on /health (fresh DB), median", statistics.median(startups),
+               "ms", 50, better="lower")
+        port = free_port()
+        proc, _ = start_server(args.bin, workdir, port)
+        time.sleep(0.5)
+        report("idle RSS after start-up", rss_mb(proc.pid), "MB", 15, better="lower")
+        try:
+            for name, fn in BENCHES.items():
+                if not args.only or name in args.only:
+                    fn(port)
+            print(f"  {'RSS after the benchmarks':<58} {rss_mb(proc.pid):>12,.1f} MB         (for reference)")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    below = [r for r in RESULTS if not r[5]]
+    print(f"{len(RESULTS) - len(below)} of {len(RESULTS)} figures meet their targets")
+
+
+if __name__ == "__main__":
+    main()

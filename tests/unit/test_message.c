@@ -1,0 +1,182 @@
+/* Request-message decoding rules of rest-api.md §1.1 and value encoding of §1.2. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/message.h"
+#include "api/validate.h"
+#include "test.h"
+
+static mfd_request make(const char *method, const char *body, mfd_kv *query, size_t n_query) {
+    mfd_request req;
+    memset(&req, 0, sizeof req);
+    req.arena = mfd_arena_new();
+    req.method = method;
+    req.body = body ? body : "";
+    req.body_len = body ? strlen(body) : 0;
+    req.query = query;
+    req.n_query = n_query;
+    return req;
+}
+
+static void done(mfd_request *req) {
+    json_decref(req->json);
+    mfd_arena_free(req->arena);
+}
+
+static bool fails_with(mfd_err err, const char *part) {
+    bool ok = err && err->code == MFD_INVALID_PARAMETER_VALUE && strstr(err->message, part);
+    mfd_err_free(err);
+    return ok;
+}
+
+static void test_int64_as_number_or_string(void) {
+    mfd_request req =
+        make("POST", "{\"a\": 12, \"b\": \"-34\", \"c\": 1.5, \"d\": \"x\", \"e\": true}", NULL, 0);
+    bool present;
+    int64_t v;
+    CHECK(!mfd_msg_int64(&req, "a", &present, &v) && present && v == 12);
+    CHECK(!mfd_msg_int64(&req, "b", &present, &v) && present && v == -34);
+    CHECK(
+        fails_with(mfd_msg_int64(&req, "c", &present, &v), "Invalid value 1.5 for parameter 'c'"));
+    CHECK(fails_with(mfd_msg_int64(&req, "d", &present, &v), "parameter 'd'"));
+    CHECK(fails_with(mfd_msg_int64(&req, "e", &present, &v), "type 'bool'"));
+    CHECK(!mfd_msg_int64(&req, "missing", &present, &v) && !present);
+    done(&req);
+}
+
+static void test_doubles_accept_nan_and_infinity_strings(void) {
+    mfd_request req = make("POST",
+                           "{\"n\": \"NaN\", \"i\": \"Infinity\", \"m\": \"-Infinity\", "
+                           "\"s\": \"1.5\", \"x\": 2, \"bad\": \"nope\"}",
+                           NULL, 0);
+    bool present;
+    double v;
+    CHECK(!mfd_msg_double(&req, "n", &present, &v) && isnan(v));
+    CHECK(!mfd_msg_double(&req, "i", &present, &v) && isinf(v) && v > 0);
+    CHECK(!mfd_msg_double(&req, "m", &present, &v) && isinf(v) && v < 0);
+    CHECK(!mfd_msg_double(&req, "s", &present, &v) && v == 1.5);
+    CHECK(!mfd_msg_double(&req, "x", &present, &v) && v == 2.0);
+    CHECK(fails_with(mfd_msg_double(&req, "bad", &present, &v), "parameter 'bad'"));
+    done(&req);
+}
+
+static void test_experiment_id_numbers_become_strings(void) {
+    mfd_request req = make("POST",
+                           "{\"experiment_id\": 7, \"experiment_ids\": [1, \"2\"], "
+                           "\"name\": 5}",
+                           NULL, 0);
+    const char *s;
+    CHECK(!mfd_msg_string(&req, "experiment_id", &s));
+    CHECK_STR(s, "7");
+    const char **list;
+    size_t n;
+    CHECK(!mfd_msg_string_list(&req, "experiment_ids", &list, &n) && n == 2);
+    CHECK_STR(list[0], "1");
+    CHECK_STR(list[1], "2");
+    CHECK(fails_with(mfd_msg_string(&req, "name", &s), "parameter 'name'"));
+    done(&req);
+}
+
+static void test_get_reads_query_with_repeated_keys(void) {
+    mfd_kv q[] = {{"experiment_ids", "1"},
+                  {"experiment_ids", "2"},
+                  {"max_results", "10"},
+                  {"flag", "True"},
+                  {"bad", "maybe"}};
+    mfd_request req = make("GET", "{\"max_results\": 99}", q, 5);
+    const char **list;
+    size_t n;
+    CHECK(!mfd_msg_string_list(&req, "experiment_ids", &list, &n) && n == 2);
+    CHECK_STR(list[1], "2");
+    bool present, b;
+    int64_t v;
+    CHECK(!mfd_msg_int64(&req, "max_results", &present, &v) && v == 10); /* query wins */
+    CHECK(!mfd_msg_bool(&req, "flag", &present, &b) && present && b);
+    CHECK(fails_with(mfd_msg_bool(&req, "bad", &present, &b), "Invalid boolean value"));
+    done(&req);
+}
+
+static void test_get_without_query_reads_body(void) {
+    mfd_request req = make("GET", "{\"run_uuid\": \"abc\"}", NULL, 0);
+    const char *id;
+    CHECK(!mfd_msg_run_id(&req, &id));
+    CHECK_STR(id, "abc");
+    done(&req);
+}
+
+static void test_run_id_falls_back_to_run_uuid_and_is_required(void) {
+    mfd_request req = make("POST", "{\"run_id\": \"\", \"run_uuid\": \"u1\"}", NULL, 0);
+    const char *id;
+    CHECK(!mfd_msg_run_id(&req, &id));
+    CHECK_STR(id, "u1");
+    done(&req);
+    req = make("POST", "{}", NULL, 0);
+    CHECK(fails_with(mfd_msg_run_id(&req, &id), "Missing value for required parameter 'run_id'"));
+    done(&req);
+}
+
+static void test_bad_or_double_encoded_bodies(void) {
+    mfd_request req = make("POST", "{not json", NULL, 0);
+    CHECK(json_object_size(mfd_msg_body(&req)) == 0); /* unparseable = {} */
+    done(&req);
+    req = make("POST", "\"{\\\"name\\\": \\\"x\\\"}\"", NULL, 0);
+    const char *s;
+    CHECK(!mfd_msg_string(&req, "name", &s));
+    CHECK_STR(s, "x");
+    done(&req);
+    req = make("POST", "[1,2]", NULL, 0);
+    CHECK(json_object_size(mfd_msg_body(&req)) == 0);
+    done(&req);
+}
+
+static void test_enum_by_name_or_number(void) {
+    static const mfd_enum_value view[] = {{"ACTIVE_ONLY", 1}, {"DELETED_ONLY", 2}, {"ALL", 3}, {0}};
+    mfd_request req =
+        make("POST", "{\"a\": \"ALL\", \"b\": 2, \"c\": \"NOPE\", \"d\": 9}", NULL, 0);
+    bool present;
+    int v;
+    CHECK(!mfd_msg_enum(&req, "a", view, &present, &v) && v == 3);
+    CHECK(!mfd_msg_enum(&req, "b", view, &present, &v) && v == 2);
+    CHECK(fails_with(mfd_msg_enum(&req, "c", view, &present, &v), "parameter 'c'"));
+    CHECK(fails_with(mfd_msg_enum(&req, "d", view, &present, &v), "parameter 'd'"));
+    done(&req);
+}
+
+static void test_double_encoding(void) {
+    json_t *v = mfd_json_from_double(NAN);
+    CHECK_STR(json_string_value(v), "NaN");
+    json_decref(v);
+    v = mfd_json_from_double(-INFINITY);
+    CHECK_STR(json_string_value(v), "-Infinity");
+    json_decref(v);
+    v = mfd_json_from_double(0.25);
+    CHECK(json_is_real(v) && json_real_value(v) == 0.25);
+    json_decref(v);
+}
+
+static void test_key_validation(void) {
+    CHECK(mfd_validate_key("loss/train.v1 a:b-c", "metric") == NULL);
+    CHECK(fails_with(mfd_validate_key("bad!", "metric"), "Invalid metric name: 'bad!'"));
+    CHECK(fails_with(mfd_validate_key("a//b", "param"), "Invalid param name"));
+    CHECK(fails_with(mfd_validate_key("../x", "tag"), "Invalid tag name"));
+    CHECK(fails_with(mfd_validate_key("a/./b", "tag"), "Invalid tag name"));
+    CHECK(fails_with(mfd_validate_key("x/", "tag"), "Invalid tag name"));
+    CHECK(fails_with(mfd_validate_key(".", "tag"), "Invalid tag name"));
+    char long_key[300];
+    memset(long_key, 'k', 251);
+    long_key[251] = '\0';
+    CHECK(fails_with(mfd_validate_key(long_key, "metric"), "exceeded length limit of 250"));
+    CHECK(mfd_utf8_length("h\xc3\xa9llo") == 5);
+    CHECK(mfd_utf8_prefix_bytes("h\xc3\xa9llo", 2) == 3);
+    CHECK(mfd_valid_run_id("0123abcd_-x") && !mfd_valid_run_id("_x") && !mfd_valid_run_id(""));
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_int64_as_number_or_string),
+              MFD_TEST(test_doubles_accept_nan_and_infinity_strings),
+              MFD_TEST(test_experiment_id_numbers_become_strings),
+              MFD_TEST(test_get_reads_query_with_repeated_keys),
+              MFD_TEST(test_get_without_query_reads_body),
+              MFD_TEST(test_run_id_falls_back_to_run_uuid_and_is_required),
+              MFD_TEST(test_bad_or_double_encoded_bodies), MFD_TEST(test_enum_by_name_or_number),
+              MFD_TEST(test_double_encoding), MFD_TEST(test_key_validation))
