@@ -6,7 +6,8 @@ TEST_DIR    := build/test
 PYTHON      := /usr/bin/python3
 ARGS        ?=
 
-.PHONY: all deps build build-test run test unit integration bench fuzz format clean
+.PHONY: all deps build build-test run test unit integration fuzz-smoke bench fuzz format clean
+FUZZ_SECONDS ?= 60
 
 all: build
 
@@ -30,15 +31,22 @@ build-test: deps $(TEST_DIR)/build.ninja
 run: build
 	./$(RELEASE_DIR)/mlflowd server $(ARGS)
 
-# Every test: C unit tests, then the HTTP integration suite against the
-# ASan+UBSan build.
-test: build-test unit integration
+# Every test: C unit tests, the HTTP integration suite against the ASan+UBSan
+# build, and a short libFuzzer smoke run of every parser from its seed corpus.
+test: build-test unit integration fuzz-smoke
 
 unit:
 	meson test -C $(TEST_DIR) --print-errorlogs
 
 integration:
 	MLFLOWD_BIN=$(CURDIR)/$(TEST_DIR)/mlflowd $(PYTHON) -m pytest -q tests/integration
+
+fuzz-smoke: deps
+	scripts/fuzz.sh 5
+
+# Longer fuzzing: make fuzz FUZZ_SECONDS=600
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: build
 	$(PYTHON) bench/run.py --bin $(CURDIR)/$(RELEASE_DIR)/mlflowd
