@@ -33,7 +33,7 @@ run: build
 
 # Every test: C unit tests, the HTTP integration suite against the ASan+UBSan
 # build, and a short libFuzzer smoke run of every parser from its seed corpus.
-test: build-test unit integration fuzz-smoke
+test: build-test unit fuzz-smoke integration
 
 unit:
 	meson test -C $(TEST_DIR) --print-errorlogs

@@ -27,6 +27,8 @@ typedef struct mfd_search_sql {
     const char *order_by; /* comma list for ORDER BY (no keyword), tie-breakers included */
     mfd_sql_params params;
     bool match_nothing; /* e.g. an IN list that became empty: the store may skip the query */
+    size_t n_where_params; /* params[0 .. n_where_params) belong to `where`, the rest to
+                              `order_by` (e.g. for a COUNT query without ORDER BY) */
 } mfd_search_sql;
 
 /* Input shape shared by the string-grammar endpoints. */
@@ -69,5 +71,24 @@ mfd_err mfd_search_logged_models(mfd_arena *arena, const mfd_logged_model_search
  * NULL or "" decodes to 0. encode returns an arena string. */
 mfd_err mfd_page_token_decode(const char *token, int64_t *offset);
 char *mfd_page_token_encode(mfd_arena *arena, int64_t offset);
+
+/* Logged-model page tokens (search-grammar.md §7): Base64 of the JSON
+ * {"experiment_ids": [...], "filter_string": str|null, "order_by": [...]|null,
+ * "offset": N}. The token is bound to its request: decode checks that the
+ * experiment ids, filter and order_by of `request` match the token's (empty
+ * filter = null, empty order_by = null, "" dataset name/digest = null) and
+ * returns its offset; NULL or "" decodes to 0 without checking. */
+typedef struct mfd_logged_model_page {
+    const char *const *experiment_ids;
+    size_t n_experiment_ids;
+    const char *filter;
+    const mfd_logged_model_order *order_by;
+    size_t n_order_by;
+} mfd_logged_model_page;
+
+char *mfd_logged_model_token_encode(mfd_arena *arena, const mfd_logged_model_page *request,
+                                    int64_t offset);
+mfd_err mfd_logged_model_token_decode(const char *token, const mfd_logged_model_page *request,
+                                      int64_t *offset);
 
 #endif
