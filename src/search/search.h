@@ -10,7 +10,29 @@
  * Table aliases the fragments assume (the store writes the FROM clause):
  *   runs: `runs r`; experiments: `experiments e`; registered models:
  *   `registered_models rm`; model versions: `model_versions mv`; logged models:
- *   `logged_models lm`. */
+ *   `logged_models lm`.
+ *
+ * How a store uses the result:
+ *   SELECT ... FROM runs r
+ *   WHERE r.experiment_id IN (?, ...) AND r.lifecycle_stage IN (?, ...)   -- the store's own
+ *     AND (<where>)                                                      -- params[0..n_where)
+ *   ORDER BY <order_by>                                                  -- params[n_where..)
+ *   LIMIT ? OFFSET ?
+ * i.e. bind the store's values, then all of `params` in order, then its own
+ * again. The SQL text never contains a string literal, so every `?` in it is
+ * a placeholder (a `?` -> `$n` rewrite for PostgreSQL is safe). Related
+ * tables are reached through correlated EXISTS / scalar subqueries, so rows
+ * are never duplicated: do not add DISTINCT (PostgreSQL would then reject
+ * ORDER BY expressions missing from the select list).
+ *
+ * What each where already contains beyond the filter: model versions exclude
+ * current_stage 'Deleted_Internal'; registered models and model versions
+ * exclude prompts unless the filter asks for them; logged models exclude
+ * lifecycle_stage 'deleted' (the caller adds `lm.experiment_id IN (...)`).
+ * Runs and experiments: the caller adds experiment ids and view type.
+ * Booleans (latest_metrics.is_nan) are read via CAST(... AS INTEGER), so
+ * 0/1 integers (SQLite) and PostgreSQL booleans both work. LIKE must be
+ * case-sensitive: on SQLite run `PRAGMA case_sensitive_like=true`. */
 #ifndef MFD_SEARCH_H
 #define MFD_SEARCH_H
 
@@ -26,7 +48,7 @@ typedef struct mfd_search_sql {
     const char *where;    /* boolean SQL expression; "1=1" when there is no filter */
     const char *order_by; /* comma list for ORDER BY (no keyword), tie-breakers included */
     mfd_sql_params params;
-    bool match_nothing; /* e.g. an IN list that became empty: the store may skip the query */
+    bool match_nothing;    /* e.g. an IN list that became empty: the store may skip the query */
     size_t n_where_params; /* params[0 .. n_where_params) belong to `where`, the rest to
                               `order_by` (e.g. for a COUNT query without ORDER BY) */
 } mfd_search_sql;
@@ -38,6 +60,7 @@ typedef struct mfd_search_input {
     size_t n_order_by;
 } mfd_search_input;
 
+/* On error *out is zeroed and the mfd_err (INVALID_PARAMETER_VALUE) says why. */
 mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
 mfd_err mfd_search_experiments(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
 mfd_err mfd_search_registered_models(mfd_arena *arena, const mfd_search_input *in,
@@ -78,6 +101,8 @@ char *mfd_page_token_encode(mfd_arena *arena, int64_t offset);
  * experiment ids, filter and order_by of `request` match the token's (empty
  * filter = null, empty order_by = null, "" dataset name/digest = null) and
  * returns its offset; NULL or "" decodes to 0 without checking. */
+/* encode returns an arena string, or NULL when a request string is not valid
+ * UTF-8 (it cannot be written as JSON). */
 typedef struct mfd_logged_model_page {
     const char *const *experiment_ids;
     size_t n_experiment_ids;
