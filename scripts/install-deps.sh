@@ -7,6 +7,7 @@ packages=(
   gcc make meson ninja-build pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev
   python3 python3-pytest python3-requests sqlite3 curl
+  postgresql-15 postgresql-client-15 python3-psycopg2
 )
 [ "${1:-}" = "--test" ] && packages+=()
 

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "artifacts/repo.h"
+#include "auth/auth.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "http/server.h"
@@ -47,6 +48,9 @@ static int run_server(int argc, char **argv) {
     if (exit_now)
         return 0;
     mfd_app app = {.config = &cfg};
+    /* First, so a bad auth config stops the start before anything else is open. */
+    if (cfg.auth && (err = mfd_auth_open(&cfg, &app.auth)))
+        return fail(err);
     if (!cfg.artifacts_only) {
         if ((err = mfd_db_open(cfg.backend_store_uri, cfg.workers, &app.tracking_db)))
             return fail(err);
@@ -71,7 +75,7 @@ static int run_server(int argc, char **argv) {
     mfd_log_info("mlflowd %s (MLflow %s API) listening on http://%s:%d", MFD_VERSION,
                  MFD_MLFLOW_API_VERSION, cfg.host, mfd_server_port(server));
     if (!cfg.artifacts_only)
-        mfd_log_info("backend store: %s; default artifact root: %s", cfg.backend_store_uri,
+        mfd_log_info("backend store: %s; default artifact root: %s", mfd_db_uri(app.tracking_db),
                      cfg.default_artifact_root);
     mfd_log_info("artifact proxy: %s%s", cfg.serve_artifacts ? "on, destination " : "off",
                  cfg.serve_artifacts ? cfg.artifacts_destination : "");
@@ -82,6 +86,7 @@ static int run_server(int argc, char **argv) {
     sigwait(&stop_signals, &sig);
     mfd_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mfd_server_stop(server);
+    mfd_auth_close(app.auth);
     mfd_artifact_repo_close(app.artifacts);
     mfd_db_close(app.tracking_db);
     return 0;
@@ -98,10 +103,12 @@ static int run_db(int argc, char **argv) {
         return fail(err);
     const char *root = getenv("MLFLOW_DEFAULT_ARTIFACT_ROOT");
     err = mfd_schema_tracking_init(db, root && *root ? root : "mlflow-artifacts:/");
+    if (!err)
+        mfd_log_info("database %s is at MLflow schema revision %s", mfd_db_uri(db),
+                     MFD_TRACKING_SCHEMA_HEAD);
     mfd_db_close(db);
     if (err)
         return fail(err);
-    mfd_log_info("database %s is at MLflow schema revision %s", argv[2], MFD_TRACKING_SCHEMA_HEAD);
     return 0;
 }
 

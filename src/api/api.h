@@ -36,6 +36,8 @@ enum mfd_route_flags {
     MFD_ROUTE_AJAX_ONLY = 1 << 2, /* only under /ajax-api/ */
     MFD_ROUTE_BARE = 1 << 3,      /* not versioned: pattern is the whole path (/health) */
     MFD_ROUTE_NO_AJAX = 1 << 4,   /* only under /api/ */
+    MFD_ROUTE_OWN_CONTENT_TYPE =
+        1 << 5, /* the handler checks Content-Type itself (auth's users/create, form posts) */
 };
 
 /* pattern: for versioned routes "<version>/<service path>", e.g.

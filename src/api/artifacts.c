@@ -1,18 +1,452 @@
-/* artifacts.c — temp probe. */
-#include "api.h"
-#include <stdio.h>
+/* artifacts.c — every artifact endpoint: the proxy under
+ * /api/2.0/mlflow-artifacts/ (rest-api.md §8.2), the run listing
+ * artifacts/list (§5.16), the UI downloads /get-artifact and
+ * /model-versions/get-artifact (§3), the logged-model artifact listing and
+ * download (§6.9) and the ajax upload-artifact (§8.3).
+ *
+ * Every client path goes through mfd_artifact_path_normalize() (§8.0), read
+ * from the request as sent (req->raw_path / raw_query) so that escapes the
+ * server's decoding would hide, such as %00, are seen. Files are streamed:
+ * downloads hand the server an fd, uploads are written to disk as they come. */
+#include <stdlib.h>
 #include <string.h>
-static mfd_err probe(mfd_request *req, mfd_response *res) {
-    json_t *o = json_object();
-    json_object_set_new(o, "path", json_stringn(req->path, strlen(req->path)));
-    json_object_set_new(o, "tail", json_string(req->path_tail));
-    json_t *q = json_array();
-    for (size_t i = 0; i < req->n_query; i++) json_array_append_new(q, json_pack("[ss]", req->query[i].key, req->query[i].value));
-    json_object_set_new(o, "q", q);
-    res->json = o;
+
+#include "api.h"
+#include "artifacts/repo.h"
+#include "message.h"
+#include "store/artifact_locations.h"
+
+enum { UI_UPLOAD_MAX_BYTES = 10 * 1024 * 1024 };
+
+static const char MPU_UNSUPPORTED[] =
+    "Multipart upload is not supported for the current artifact repository";
+
+static bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* --- reading paths from the request ------------------------------------ */
+
+/* The <path> tail of the route as the client sent it. req->path is
+ * req->raw_path with valid %XX escapes decoded, one byte each, so walking
+ * the raw path while counting decoded bytes finds where the tail starts. */
+static const char *raw_tail(const mfd_request *req, size_t *len) {
+    size_t path_len = strlen(req->path);
+    if (req->path_tail < req->path || req->path_tail > req->path + path_len || !req->raw_path) {
+        *len = strlen(req->path_tail);
+        return req->path_tail;
+    }
+    size_t skip = (size_t)(req->path_tail - req->path), decoded = 0;
+    const char *p = req->raw_path;
+    while (*p && decoded < skip) {
+        p += (p[0] == '%' && is_hex(p[1]) && is_hex(p[2])) ? 3 : 1;
+        decoded++;
+    }
+    *len = strlen(p);
+    return p;
+}
+
+/* The route's <path>, checked and normalised ("" = the root). */
+static mfd_err tail_path(mfd_request *req, const char **rel) {
+    size_t raw_len, len;
+    const char *raw = raw_tail(req, &raw_len);
+    const char *path = mfd_artifact_unescape(req->arena, raw, raw_len, false, &len);
+    return mfd_artifact_path_normalize(req->arena, path, len, rel);
+}
+
+/* The first value of query parameter `field` as sent, form-decoded with any
+ * NUL kept (*len); NULL when absent. */
+static const char *raw_query_value(mfd_request *req, const char *field, size_t *len) {
+    const char *q = req->raw_query ? req->raw_query : "";
+    while (*q) {
+        size_t pair_len = strcspn(q, "&");
+        size_t key_len = strcspn(q, "=&");
+        size_t k_len;
+        const char *key = mfd_artifact_unescape(req->arena, q, key_len, true, &k_len);
+        if (k_len == strlen(field) && !memcmp(key, field, k_len)) {
+            const char *value = q + key_len + (key_len < pair_len ? 1 : 0);
+            size_t value_len = pair_len - (size_t)(value - q);
+            return mfd_artifact_unescape(req->arena, value, value_len, true, len);
+        }
+        q += pair_len + (q[pair_len] ? 1 : 0);
+    }
     return NULL;
 }
+
+/* Query parameter `field` with its true length; NULL when absent. */
+static const char *query_field(mfd_request *req, const char *field, size_t *len) {
+    if (req->raw_query && *req->raw_query)
+        return raw_query_value(req, field, len);
+    for (size_t i = 0; i < req->n_query; i++) { /* no raw query: the decoded one */
+        if (!strcmp(req->query[i].key, field)) {
+            *len = strlen(req->query[i].value);
+            return req->query[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* A string field of the request message (GET query or JSON body, §1.1) with
+ * its true length; NULL when absent. */
+static mfd_err message_field(mfd_request *req, const char *field, const char **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    if (!strcmp(req->method, "GET") && req->n_query > 0) {
+        *out = query_field(req, field, len);
+        return NULL;
+    }
+    mfd_err err = mfd_msg_string(req, field, out);
+    if (!err && *out)
+        *len = json_string_length(json_object_get(mfd_msg_body(req), field));
+    return err;
+}
+
+/* An optional path field, checked and normalised; *rel = NULL when absent. */
+static mfd_err path_field(mfd_request *req, const char *field, const char **rel) {
+    const char *value;
+    size_t len;
+    *rel = NULL;
+    mfd_err err = message_field(req, field, &value, &len);
+    if (err || !value)
+        return err;
+    return mfd_artifact_path_normalize(req->arena, value, len, rel);
+}
+
+/* --- answers ------------------------------------------------------------ */
+
+/* RFC 6266 attr-char: what may stand unescaped in filename*=. */
+static bool is_attr_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("!#$&+-.^_`|~", c) != NULL;
+}
+
+/* MLflow's "attachment; filename=<name>" for plain ASCII names; names it
+ * cannot put in a header (non-ASCII: MLflow answers 500) get an ASCII
+ * fallback plus the exact UTF-8 name in filename*. */
+static const char *content_disposition(mfd_arena *arena, const char *name) {
+    bool plain = true;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p >= 0x80 || *p == '"' || *p == '\\' || *p == ';' || *p == ',')
+            plain = false;
+    if (plain)
+        return mfd_arena_sprintf(arena, "attachment; filename=%s", name);
+    mfd_strbuf fallback, encoded;
+    mfd_strbuf_init(&fallback, arena);
+    mfd_strbuf_init(&encoded, arena);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        char c = (*p >= 0x80 || *p == '"' || *p == '\\') ? '_' : (char)*p;
+        mfd_strbuf_appendn(&fallback, &c, 1);
+        if (is_attr_char(*p))
+            mfd_strbuf_appendn(&encoded, (const char *)p, 1);
+        else
+            mfd_strbuf_appendf(&encoded, "%%%02X", *p);
+    }
+    return mfd_arena_sprintf(arena, "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+                             fallback.data, encoded.data);
+}
+
+/* Streams file `rel` under `root` as an attachment (§8.2 headers). */
+static mfd_err send_file(mfd_request *req, mfd_response *res, const char *root, const char *rel) {
+    int fd;
+    uint64_t size;
+    mfd_err err = mfd_artifact_open(root, rel, &fd, &size);
+    if (err)
+        return err;
+    mfd_api_conn_release(req); /* nothing more to read from the DB while the file streams */
+    res->fd = fd;
+    res->fd_offset = 0;
+    res->fd_size = size;
+    res->content_type = mfd_artifact_mime_type(rel);
+    mfd_response_header(res, "Content-Disposition",
+                        content_disposition(req->arena, mfd_artifact_path_basename(rel)));
+    mfd_response_header(res, "X-Content-Type-Options", "nosniff");
+    return NULL;
+}
+
+/* FileInfo[] (§2) of directory `prefix/rel` under `root`; each entry's path
+ * is `rel/<name>`, or just the name when `basenames`. */
+static mfd_err list_files(mfd_request *req, const char *root, const char *prefix, const char *rel,
+                          bool basenames, json_t **out) {
+    mfd_artifact_file *files;
+    size_t n;
+    *out = NULL;
+    const char *dir = mfd_artifact_relpath_join(req->arena, prefix, rel);
+    mfd_err err = mfd_artifact_list(req->arena, root, dir, &files, &n);
+    if (err || n == 0)
+        return err;
+    json_t *array = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const char *path =
+            basenames ? files[i].name : mfd_artifact_relpath_join(req->arena, rel, files[i].name);
+        json_t *path_json = json_string(path);
+        if (!path_json) /* not UTF-8: put there by hand, never through the API */
+            continue;
+        json_t *info = json_object();
+        json_object_set_new(info, "path", path_json);
+        json_object_set_new(info, "is_dir", json_boolean(files[i].is_dir));
+        if (!files[i].is_dir && files[i].size > 0) /* empty files: omitted (behaviours #9) */
+            mfd_json_set_int(info, "file_size", files[i].size);
+        json_array_append_new(array, info);
+    }
+    if (json_array_size(array) == 0) {
+        json_decref(array);
+        array = NULL;
+    }
+    *out = array;
+    return NULL;
+}
+
+/* --- the proxy: /mlflow-artifacts/ (§8.2) ------------------------------ */
+
+static const char *destination(mfd_request *req) {
+    return mfd_artifact_repo_root(req->app->artifacts);
+}
+
+static mfd_err download_artifact(mfd_request *req, mfd_response *res) {
+    const char *rel;
+    mfd_err err = tail_path(req, &rel);
+    return err ? err : send_file(req, res, destination(req), rel);
+}
+
+static mfd_err begin_upload_artifact(mfd_request *req, mfd_upload *upload) {
+    const char *rel;
+    mfd_err err = tail_path(req, &rel);
+    if (!err && !*rel)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    return err ? err : mfd_artifact_upload_begin(destination(req), rel, upload);
+}
+
+static mfd_err upload_artifact(mfd_request *req, mfd_response *res) {
+    mfd_err err = mfd_artifact_upload_finish(req->upload);
+    if (!err)
+        res->json = json_object();
+    return err;
+}
+
+static mfd_err delete_artifact(mfd_request *req, mfd_response *res) {
+    const char *rel;
+    mfd_err err = tail_path(req, &rel);
+    if (!err && !*rel) /* never the whole destination */
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    if (!err)
+        err = mfd_artifact_delete(destination(req), rel);
+    if (!err)
+        res->json = json_object();
+    return err;
+}
+
+static mfd_err list_proxied_artifacts(mfd_request *req, mfd_response *res) {
+    const char *rel;
+    json_t *files;
+    mfd_err err = path_field(req, "path", &rel);
+    if (!err)
+        err = list_files(req, destination(req), rel ? rel : "", "", true, &files);
+    if (err)
+        return err;
+    res->json = json_object();
+    if (files)
+        json_object_set_new(res->json, "files", files);
+    return NULL;
+}
+
+/* create/complete/abort: checked like MLflow, then refused as the local
+ * destination cannot take parts; the client falls back to one PUT (§9). */
+static mfd_err multipart_upload(mfd_request *req, mfd_response *res) {
+    (void)res;
+    const char *rel, *path;
+    mfd_err err = tail_path(req, &rel);
+    if (!err)
+        err = mfd_msg_required_string(req, "path", &path);
+    if (!err && strstr(req->route, "/complete/")) {
+        json_t *parts;
+        if (!(err = mfd_msg_array(req, "parts", &parts)) && !parts)
+            err = mfd_missing_param("parts");
+    }
+    return err ? err : mfd_err_new(MFD_NOT_IMPLEMENTED, "%s", MPU_UNSUPPORTED);
+}
+
+/* --- artifacts of runs, model versions and logged models --------------- */
+
+/* Where `uri` keeps its files; `models:/<model_id>` (a registry source
+ * without a resolved storage_location) is followed to the logged model. */
+static mfd_err resolve_location(mfd_request *req, const char *uri, const char **root,
+                                const char **prefix) {
+    if (!strncmp(uri, "models:/", 8) && !strchr(uri + 8, '/')) {
+        mfd_conn *conn;
+        mfd_err err = mfd_api_conn(req, &conn);
+        if (!err)
+            err = mfd_artifact_location_logged_model(conn, req->arena, uri + 8, &uri);
+        if (err)
+            return err;
+    }
+    const char *dest = req->app->artifacts ? destination(req) : NULL;
+    return mfd_artifact_uri_resolve(req->arena, dest, uri, root, prefix);
+}
+
+static mfd_err run_location(mfd_request *req, const char *run_id, const char **uri) {
+    mfd_conn *conn;
+    mfd_err err = mfd_api_conn(req, &conn);
+    return err ? err : mfd_artifact_location_run(conn, req->arena, run_id, uri);
+}
+
+static mfd_err logged_model_location(mfd_request *req, const char **uri) {
+    mfd_conn *conn;
+    mfd_err err = mfd_api_conn(req, &conn);
+    return err ? err
+               : mfd_artifact_location_logged_model(conn, req->arena, req->path_params[0], uri);
+}
+
+/* {root_uri, files} listing of `rel` below a stored location (§5.16, §6.9). */
+static mfd_err list_location(mfd_request *req, mfd_response *res, const char *uri,
+                             const char *rel) {
+    const char *root, *prefix;
+    json_t *files = NULL;
+    mfd_err err = resolve_location(req, uri, &root, &prefix);
+    if (!err)
+        err = list_files(req, root, prefix, rel ? rel : "", false, &files);
+    if (err)
+        return err;
+    res->json = json_object();
+    json_object_set_new(res->json, "root_uri", json_string(uri));
+    if (files)
+        json_object_set_new(res->json, "files", files);
+    return NULL;
+}
+
+static mfd_err send_location_file(mfd_request *req, mfd_response *res, const char *uri,
+                                  const char *rel) {
+    const char *root, *prefix;
+    mfd_err err = resolve_location(req, uri, &root, &prefix);
+    if (!err && !*rel)
+        err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Artifact '' is a directory, not a file");
+    return err ? err
+               : send_file(req, res, root, mfd_artifact_relpath_join(req->arena, prefix, rel));
+}
+
+static mfd_err list_run_artifacts(mfd_request *req, mfd_response *res) {
+    const char *run_id, *rel, *uri;
+    mfd_err err = mfd_msg_run_id(req, &run_id);
+    if (!err)
+        err = path_field(req, "path", &rel);
+    if (!err)
+        err = run_location(req, run_id, &uri);
+    return err ? err : list_location(req, res, uri, rel);
+}
+
+/* A required path parameter of the UI downloads. */
+static mfd_err required_path(mfd_request *req, const char *field, const char **rel) {
+    mfd_err err = path_field(req, field, rel);
+    if (!err && (!*rel || !**rel))
+        err = mfd_missing_param(field);
+    return err;
+}
+
+static mfd_err get_run_artifact(mfd_request *req, mfd_response *res) {
+    const char *run_id, *rel, *uri;
+    mfd_err err = mfd_msg_run_id(req, &run_id);
+    if (!err)
+        err = required_path(req, "path", &rel);
+    if (!err)
+        err = run_location(req, run_id, &uri);
+    return err ? err : send_location_file(req, res, uri, rel);
+}
+
+static mfd_err get_model_version_artifact(mfd_request *req, mfd_response *res) {
+    const char *name, *version_text, *rel, *uri;
+    int64_t version;
+    mfd_conn *conn;
+    mfd_err err = mfd_msg_required_string(req, "name", &name);
+    if (!err)
+        err = mfd_msg_required_string(req, "version", &version_text);
+    if (!err && !mfd_parse_int64(version_text, &version))
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                          "Parameter 'version' must be an integer, got '%s'.", version_text);
+    if (!err)
+        err = required_path(req, "path", &rel);
+    if (!err)
+        err = mfd_api_conn(req, &conn);
+    if (!err)
+        err = mfd_artifact_location_model_version(conn, req->arena, name, version, &uri);
+    return err ? err : send_location_file(req, res, uri, rel);
+}
+
+static mfd_err list_logged_model_artifacts(mfd_request *req, mfd_response *res) {
+    const char *rel, *uri;
+    mfd_err err = path_field(req, "artifact_directory_path", &rel);
+    if (!err)
+        err = logged_model_location(req, &uri);
+    return err ? err : list_location(req, res, uri, rel);
+}
+
+static mfd_err get_logged_model_artifact(mfd_request *req, mfd_response *res) {
+    const char *rel, *uri;
+    mfd_err err = path_field(req, "artifact_file_path", &rel);
+    if (!err && (!rel || !*rel))
+        err = mfd_err_new(MFD_BAD_REQUEST,
+                          "Request must include the \"artifact_file_path\" query parameter.");
+    if (!err)
+        err = logged_model_location(req, &uri);
+    return err ? err : send_location_file(req, res, uri, rel);
+}
+
+/* --- the UI's upload (§8.3): ?run_uuid=&path=, raw body ≤ 10 MB --------- */
+
+static mfd_err begin_ui_upload(mfd_request *req, mfd_upload *upload) {
+    const char *uri, *root, *prefix, *rel = NULL;
+    size_t run_len, path_len;
+    const char *run_id = query_field(req, "run_uuid", &run_len);
+    const char *path = query_field(req, "path", &path_len);
+    mfd_err err = NULL;
+    if (!run_id || !*run_id)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Request must specify run_uuid.");
+    else if (!path || !path_len)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Request must specify path.");
+    else if (!(err = mfd_artifact_path_normalize(req->arena, path, path_len, &rel)) && !*rel)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    const char *length = err ? NULL : req->header(req, "Content-Length");
+    if (length && strtoull(length, NULL, 10) > UI_UPLOAD_MAX_BYTES)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                          "Artifact size is too large. Max size is 10MB.");
+    if (!err)
+        err = run_location(req, run_id, &uri);
+    if (!err)
+        err = resolve_location(req, uri, &root, &prefix);
+    mfd_api_conn_release(req); /* not held while the body arrives */
+    if (err)
+        return err;
+    return mfd_artifact_upload_begin(root, mfd_artifact_relpath_join(req->arena, prefix, rel),
+                                     upload);
+}
+
+static mfd_err ui_upload(mfd_request *req, mfd_response *res) {
+    if (req->upload->size == 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Request must specify data.");
+    if (req->upload->size > UI_UPLOAD_MAX_BYTES)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Artifact size is too large. Max size is 10MB.");
+    return upload_artifact(req, res);
+}
+
+#define PROXY    MFD_ROUTE_ARTIFACTS
+#define TRACKING MFD_ROUTE_TRACKING
+
 const mfd_route mfd_api_artifacts_routes[] = {
-    {"GET", "2.0/mlflow-artifacts/artifacts/<path>", probe, MFD_ROUTE_ARTIFACTS, NULL},
+    {"GET", "2.0/mlflow-artifacts/artifacts/<path>", download_artifact, PROXY, NULL},
+    {"PUT", "2.0/mlflow-artifacts/artifacts/<path>", upload_artifact, PROXY, begin_upload_artifact},
+    {"DELETE", "2.0/mlflow-artifacts/artifacts/<path>", delete_artifact, PROXY, NULL},
+    {"GET", "2.0/mlflow-artifacts/artifacts", list_proxied_artifacts, PROXY, NULL},
+    {"POST", "2.0/mlflow-artifacts/mpu/create/<path>", multipart_upload, PROXY, NULL},
+    {"POST", "2.0/mlflow-artifacts/mpu/complete/<path>", multipart_upload, PROXY, NULL},
+    {"POST", "2.0/mlflow-artifacts/mpu/abort/<path>", multipart_upload, PROXY, NULL},
+    {"GET", "2.0/mlflow/artifacts/list", list_run_artifacts, TRACKING, NULL},
+    {"GET", "2.0/mlflow/logged-models/{model_id}/artifacts/directories",
+     list_logged_model_artifacts, TRACKING, NULL},
+    {"GET", "2.0/mlflow/logged-models/{model_id}/artifacts/files", get_logged_model_artifact,
+     TRACKING | MFD_ROUTE_AJAX_ONLY, NULL},
+    {"POST", "2.0/mlflow/upload-artifact", ui_upload, TRACKING | MFD_ROUTE_AJAX_ONLY,
+     begin_ui_upload},
+    {"GET", "/get-artifact", get_run_artifact, TRACKING | MFD_ROUTE_BARE, NULL},
+    {"GET", "/model-versions/get-artifact", get_model_version_artifact, TRACKING | MFD_ROUTE_BARE,
+     NULL},
     {0},
 };

@@ -1,6 +1,250 @@
-/* metrics.c — route table of the metrics service (filled in as endpoints land). */
-#include "api.h"
+/* metrics.c — the metrics service: runs/log-metric and the metric history
+ * readers (rest-api.md §5.4, §5.14, §5.15 and the UI's get-history-bulk).
+ *
+ * Histories can hold 100,000s of points, so they are not built as jansson
+ * trees: the store streams rows into a text buffer that becomes the body. */
+#include <string.h>
+
+#include "runs_internal.h"
+#include "search/search.h"
+#include "store/metrics.h"
+
+enum {
+    MAX_RUNS_PER_BULK_REQUEST = 100,
+    MAX_RESULTS_PER_RUN = 2500,             /* get-history-bulk-interval */
+    MAX_RESULTS_GET_METRIC_HISTORY = 25000, /* rows per run, and the bulk cap */
+};
+
+/* POST runs/log-metric */
+static mfd_err log_metric(mfd_request *req, mfd_response *res) {
+    mfd_metric_log m = {0};
+    const char *run_id;
+    bool has_value, has_timestamp, has_step;
+    mfd_err err;
+    if ((err = mfd_msg_run_id(req, &run_id)) ||
+        (err = mfd_msg_required_string(req, "key", &m.key)) ||
+        (err = mfd_msg_double(req, "value", &has_value, &m.value)))
+        return err;
+    if (!has_value)
+        return mfd_missing_param("value");
+    if ((err = mfd_msg_int64(req, "timestamp", &has_timestamp, &m.timestamp)))
+        return err;
+    if (!has_timestamp)
+        return mfd_missing_param("timestamp");
+    if ((err = mfd_msg_int64(req, "step", &has_step, &m.step)) ||
+        (err = mfd_msg_string(req, "model_id", &m.model_id)) ||
+        (err = mfd_msg_string(req, "dataset_name", &m.dataset_name)) ||
+        (err = mfd_msg_string(req, "dataset_digest", &m.dataset_digest)))
+        return err;
+    if (!has_step)
+        m.step = 0;
+    if ((err = mfd_api_check_key(m.key, "name", "Metric name")))
+        return err;
+    if (m.timestamp < 0) {
+        mfd_strbuf value;
+        mfd_strbuf_init(&value, req->arena);
+        mfd_api_append_metric_value(&value, m.value, m.value != m.value);
+        const char *detail = mfd_arena_sprintf(req->arena,
+                                               "metric '%s' (value=%s). Timestamp must be a "
+                                               "nonnegative long (64-bit integer) ",
+                                               m.key, value.data);
+        return mfd_api_invalid_value("timestamp", json_integer(m.timestamp), detail);
+    }
+    mfd_conn *conn;
+    if ((err = mfd_api_conn(req, &conn)) ||
+        (err = mfd_metrics_log(conn, req->arena, run_id, &m, 1)))
+        return err;
+    res->json = json_object();
+    return NULL;
+}
+
+/* ---- streamed histories --------------------------------------------------------------------- */
+
+typedef struct history_writer {
+    mfd_strbuf body;
+    const char *key_json; /* the metric key, JSON-encoded once */
+    bool with_run_id;
+    const char *last_run_id;
+    mfd_strbuf run_json;
+    size_t rows;
+} history_writer;
+
+static void writer_init(history_writer *w, mfd_arena *arena, const char *key, bool with_run_id) {
+    memset(w, 0, sizeof *w);
+    mfd_strbuf_init(&w->body, arena);
+    mfd_strbuf_init(&w->run_json, arena);
+    mfd_strbuf key_text;
+    mfd_strbuf_init(&key_text, arena);
+    mfd_api_append_json_string(&key_text, key);
+    w->key_json = key_text.data;
+    w->with_run_id = with_run_id;
+    mfd_strbuf_append(&w->body, "{\"metrics\":[");
+}
+
+static void write_row(void *ctx, const char *run_id, int64_t timestamp, int64_t step, double value,
+                      bool is_nan) {
+    history_writer *w = ctx;
+    mfd_strbuf *b = &w->body;
+    mfd_strbuf_append(b, w->rows++ ? ",{\"key\":" : "{\"key\":");
+    mfd_strbuf_append(b, w->key_json);
+    mfd_strbuf_append(b, ",\"value\":");
+    mfd_api_append_metric_value(b, value, is_nan);
+    mfd_strbuf_append(b, ",\"timestamp\":");
+    mfd_api_append_int(b, timestamp);
+    mfd_strbuf_append(b, ",\"step\":");
+    mfd_api_append_int(b, step);
+    if (w->with_run_id) {
+        if (!w->last_run_id || strcmp(w->last_run_id, run_id) != 0) {
+            w->run_json.len = 0;
+            mfd_api_append_json_string(&w->run_json, run_id);
+            w->last_run_id = mfd_arena_strdup(w->body.arena, run_id);
+        }
+        mfd_strbuf_append(b, ",\"run_id\":");
+        mfd_strbuf_appendn(b, w->run_json.data, w->run_json.len);
+    }
+    mfd_strbuf_append(b, "}");
+}
+
+/* Ends the body: {"metrics":[...] [, "next_page_token": ...]}, or {} when empty. */
+static void writer_finish(history_writer *w, mfd_response *res, const char *next_page_token) {
+    if (w->rows == 0) {
+        res->body = "{}";
+        res->body_len = 2;
+    } else {
+        mfd_strbuf_append(&w->body, "]");
+        if (next_page_token) {
+            mfd_strbuf_append(&w->body, ",\"next_page_token\":");
+            mfd_api_append_json_string(&w->body, next_page_token);
+        }
+        mfd_strbuf_append(&w->body, "}");
+        res->body = w->body.data;
+        res->body_len = w->body.len;
+    }
+    res->content_type = "application/json";
+}
+
+/* GET metrics/get-history */
+static mfd_err get_history(mfd_request *req, mfd_response *res) {
+    const char *run_id, *key, *page_token;
+    bool has_max;
+    int64_t max_results = 0, offset;
+    mfd_err err;
+    if ((err = mfd_msg_run_id(req, &run_id)) ||
+        (err = mfd_msg_required_string(req, "metric_key", &key)) ||
+        (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)) ||
+        (err = mfd_msg_string(req, "page_token", &page_token)) ||
+        (err = mfd_page_token_decode(page_token, &offset)))
+        return err;
+    if (has_max && max_results < 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid value %lld for parameter 'max_results' supplied. It must be a "
+                           "positive integer",
+                           (long long)max_results);
+    /* absent or 0 = the whole history in one answer */
+    int64_t limit = has_max && max_results > 0 ? max_results : -1;
+    history_writer w;
+    writer_init(&w, req->arena, key, false);
+    mfd_conn *conn;
+    bool more;
+    if ((err = mfd_api_conn(req, &conn)) ||
+        (err = mfd_metrics_history(conn, run_id, key, offset, limit, write_row, &w, &more)))
+        return err;
+    writer_finish(&w, res, more ? mfd_page_token_encode(req->arena, offset + limit) : NULL);
+    return NULL;
+}
+
+/* GET metrics/get-history-bulk-interval */
+static mfd_err get_history_bulk_interval(mfd_request *req, mfd_response *res) {
+    const char **run_ids, *key;
+    size_t n_runs;
+    bool has_start, has_end, has_max;
+    int64_t start_step = 0, end_step = 0, max_results = MAX_RESULTS_PER_RUN;
+    mfd_err err;
+    if ((err = mfd_msg_string_list(req, "run_ids", &run_ids, &n_runs)))
+        return err;
+    if (n_runs == 0)
+        return mfd_missing_param("run_ids");
+    if (n_runs > MAX_RUNS_PER_BULK_REQUEST)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "GetMetricHistoryBulkInterval request must specify at most %d run_ids. "
+                           "Received %zu run_ids.",
+                           MAX_RUNS_PER_BULK_REQUEST, n_runs);
+    if ((err = mfd_msg_required_string(req, "metric_key", &key)) ||
+        (err = mfd_msg_int64(req, "start_step", &has_start, &start_step)) ||
+        (err = mfd_msg_int64(req, "end_step", &has_end, &end_step)) ||
+        (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)))
+        return err;
+    if (!has_max)
+        max_results = MAX_RESULTS_PER_RUN;
+    else if (max_results < 1 || max_results > MAX_RESULTS_PER_RUN)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "max_results must be between 1 and %d.",
+                           MAX_RESULTS_PER_RUN);
+    if (has_start != has_end)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "If either start step or end step are specified, both must be "
+                           "specified.");
+    if (has_start && start_step > end_step)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "end_step must be greater than start_step. Found start_step=%lld and "
+                           "end_step=%lld.",
+                           (long long)start_step, (long long)end_step);
+    history_writer w;
+    writer_init(&w, req->arena, key, true);
+    mfd_conn *conn;
+    if ((err = mfd_api_conn(req, &conn)) ||
+        (err = mfd_metrics_history_interval(conn, req->arena, run_ids, n_runs, key, has_start,
+                                            start_step, end_step, max_results,
+                                            MAX_RESULTS_GET_METRIC_HISTORY, write_row, &w)))
+        return err;
+    writer_finish(&w, res, NULL);
+    return NULL;
+}
+
+/* GET /ajax-api/2.0/mlflow/metrics/get-history-bulk (UI only) */
+static mfd_err get_history_bulk(mfd_request *req, mfd_response *res) {
+    const char **run_ids, *key;
+    size_t n_runs;
+    bool has_max;
+    int64_t max_results = MAX_RESULTS_GET_METRIC_HISTORY;
+    mfd_err err;
+    if ((err = mfd_msg_string_list(req, "run_id", &run_ids, &n_runs)))
+        return err;
+    if (n_runs == 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "GetMetricHistoryBulk request must specify at least one run_id.");
+    if (n_runs > MAX_RUNS_PER_BULK_REQUEST)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "GetMetricHistoryBulk request cannot specify more than %d run_ids. "
+                           "Received %zu run_ids.",
+                           MAX_RUNS_PER_BULK_REQUEST, n_runs);
+    if ((err = mfd_msg_string(req, "metric_key", &key)))
+        return err;
+    if (!key)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "GetMetricHistoryBulk request must specify a metric_key.");
+    if ((err = mfd_msg_int64(req, "max_results", &has_max, &max_results)))
+        return err;
+    if (!has_max || max_results > MAX_RESULTS_GET_METRIC_HISTORY)
+        max_results = MAX_RESULTS_GET_METRIC_HISTORY;
+    if (max_results < 0)
+        max_results = 0;
+    history_writer w;
+    writer_init(&w, req->arena, key, true);
+    mfd_conn *conn;
+    if ((err = mfd_api_conn(req, &conn)) ||
+        (err = mfd_metrics_history_bulk(conn, req->arena, run_ids, n_runs, key, max_results,
+                                        write_row, &w)))
+        return err;
+    writer_finish(&w, res, NULL);
+    return NULL;
+}
 
 const mfd_route mfd_api_metrics_routes[] = {
+    {"POST", "2.0/mlflow/runs/log-metric", log_metric, MFD_ROUTE_TRACKING, NULL},
+    {"GET", "2.0/mlflow/metrics/get-history", get_history, MFD_ROUTE_TRACKING, NULL},
+    {"GET", "2.0/mlflow/metrics/get-history-bulk-interval", get_history_bulk_interval,
+     MFD_ROUTE_TRACKING, NULL},
+    {"GET", "2.0/mlflow/metrics/get-history-bulk", get_history_bulk,
+     MFD_ROUTE_TRACKING | MFD_ROUTE_AJAX_ONLY, NULL},
     {0},
 };

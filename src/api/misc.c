@@ -1,5 +1,7 @@
-/* misc.c — unversioned endpoints: /health and /version (rest-api.md §3). */
+/* misc.c — unversioned endpoints: /health and /version (rest-api.md §3), and
+ * /ready for load balancers and Kubernetes readiness probes. */
 #include "api.h"
+#include "store/schema.h"
 
 static mfd_err health(mfd_request *req, mfd_response *res) {
     mfd_response_text(req, res, 200, "text/plain; charset=utf-8", "OK");
@@ -13,8 +15,22 @@ static mfd_err version(mfd_request *req, mfd_response *res) {
     return NULL;
 }
 
+/* 200 {"status": "ready"} when the tracking database answers and is at the
+ * schema head (always, with --artifacts-only); else 503 with the reason.
+ * /health only says the process is up. */
+static mfd_err ready(mfd_request *req, mfd_response *res) {
+    if (req->app->tracking_db) {
+        mfd_err err = mfd_schema_tracking_ready(req->app->tracking_db);
+        if (err)
+            return err;
+    }
+    res->json = json_pack("{s:s}", "status", "ready");
+    return NULL;
+}
+
 const mfd_route mfd_api_misc_routes[] = {
     {"GET", "/health", health, MFD_ROUTE_BARE, NULL},
     {"GET", "/version", version, MFD_ROUTE_BARE, NULL},
+    {"GET", "/ready", ready, MFD_ROUTE_BARE, NULL},
     {0},
 };

@@ -48,6 +48,11 @@ static const option_spec options[] = {
      "URL prefix of the UI and /ajax-api routes, e.g. /mlflow"},
     {"--app-name", "MLFLOW_APP_NAME", OPT_STRING, FIELD(app_name),
      "basic-auth turns on users and permissions"},
+    {"--auth", "MLFLOWD_AUTH", OPT_FLAG, FIELD(auth),
+     "turn on users and permissions (same as --app-name basic-auth)"},
+    {"--auth-config", "MLFLOW_AUTH_CONFIG_PATH", OPT_STRING, FIELD(auth_config_path),
+     "the auth INI file ([mlflow] default_permission, database_uri, admin_username, "
+     "admin_password, ...); built-in defaults when unset"},
     {"--quiet", "MLFLOWD_QUIET", OPT_FLAG, FIELD(quiet), "no per-request log lines"},
     {"--max-body-size", "MLFLOWD_MAX_BODY_SIZE", OPT_SIZE, FIELD(max_body_bytes),
      "largest JSON request body in bytes (67108864); artifact uploads are streamed and unlimited"},
@@ -195,6 +200,8 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--app-name '%s' is not known; the only app is 'basic-auth'",
                            cfg->app_name);
+    if (cfg->app_name && strcmp(cfg->app_name, "basic-auth") == 0)
+        cfg->auth = true;
     /* Normalise the static prefix to "" or "/x" without a trailing slash. */
     if (cfg->static_prefix && *cfg->static_prefix) {
         const char *p = cfg->static_prefix;

@@ -34,11 +34,12 @@ typedef struct mfd_request {
     mfd_arena *arena;
     struct mfd_app *app;
     const char *method;
-    const char *path;     /* URL path, percent-decoded by the server */
-    const char *raw_path; /* URL path as received (for artifact paths, see behaviours.md #10) */
-    const char *route;    /* the pattern that matched, for logs and auth rules */
-    bool ajax;            /* came in under /ajax-api/ */
-    mfd_kv *query;        /* form-decoded query pairs, in order */
+    const char *path;      /* URL path, percent-decoded by the server */
+    const char *raw_path;  /* URL path as received (for artifact paths, see behaviours.md #10) */
+    const char *raw_query; /* query string as received, without '?'; "" when none */
+    const char *route;     /* the pattern that matched, for logs and auth rules */
+    bool ajax;             /* came in under /ajax-api/ */
+    mfd_kv *query;         /* form-decoded query pairs, in order */
     size_t n_query;
     const char *body; /* NUL-terminated; "" when none (not for streamed routes) */
     size_t body_len;

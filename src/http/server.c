@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "core/log.h"
 #include "router.h"
 
@@ -41,6 +42,11 @@ typedef struct request_state {
     mfd_upload upload;
     bool have_upload;
     struct timespec started;
+    char *raw_uri; /* as received, escapes intact (see capture_raw_uri) */
+    /* Auth (src/auth): answered = a 401/403 (or an answer of the auth layer)
+     * is in `res`, sent once the body is drained so the client reads it
+     * instead of a reset; authorized = the rule was checked at the 1st call. */
+    bool auth_answered, authorized;
 } request_state;
 
 static double elapsed_ms(const struct timespec *start) {
@@ -152,7 +158,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
 }
 
 static bool is_json_post(const mfd_route *route, const char *method) {
-    return !route->upload_begin && (!strcmp(method, "POST") || !strcmp(method, "PUT"));
+    return !route->upload_begin && !(route->flags & MFD_ROUTE_OWN_CONTENT_TYPE) &&
+           (!strcmp(method, "POST") || !strcmp(method, "PUT"));
 }
 
 /* Checks that run before the body is read. Returns an error to answer with. */
@@ -210,6 +217,19 @@ static mfd_err first_call_checks(mfd_app *app, request_state *st,
     return NULL;
 }
 
+/* MHD hands us the request URI as received, before unescaping it; what we
+ * return becomes *con_cls. Artifact paths need the raw form: a decoded C
+ * string cannot show an escaped NUL (behaviours.md #10, rest-api.md §8.0). */
+static void *capture_raw_uri(void *cls, const char *uri, struct MHD_Connection *connection) {
+    (void)cls;
+    (void)connection;
+    request_state *st = calloc(1, sizeof *st);
+    st->raw_uri = strdup(uri ? uri : "");
+    st->res.fd = -1; /* request_completed() may see it before access_handler() does */
+    st->upload.fd = -1;
+    return st;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -217,8 +237,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
     (void)version;
     mfd_app *app = cls;
     request_state *st = *con_cls;
-    if (!st) {
-        st = calloc(1, sizeof *st);
+    if (!st || !st->req.arena) {
+        if (!st)
+            st = calloc(1, sizeof *st);
         clock_gettime(CLOCK_MONOTONIC, &st->started);
         *con_cls = st;
         mfd_request *req = &st->req;
@@ -227,6 +248,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         req->method = mfd_arena_strdup(req->arena, method);
         req->path = mfd_arena_strdup(req->arena, url);
         req->raw_path = req->path;
+        req->raw_query = "";
+        if (st->raw_uri) {
+            size_t path_len = strcspn(st->raw_uri, "?");
+            req->raw_path = mfd_arena_strndup(req->arena, st->raw_uri, path_len);
+            if (st->raw_uri[path_len] == '?')
+                req->raw_query = mfd_arena_strdup(req->arena, st->raw_uri + path_len + 1);
+        }
         req->body = "";
         req->header = lookup_header;
         req->server_data = connection;
@@ -235,11 +263,23 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         query_collect qc = {req, 0, false};
         MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &qc);
         mfd_strbuf_init(&st->body, req->arena);
-        if (qc.bad_utf8)
+        if (app->auth && !mfd_auth_is_unprotected(req->path))
+            st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->auth_answered);
+        if (st->early_error || st->auth_answered)
+            ; /* answered below, or once the body is drained */
+        else if (qc.bad_utf8)
             st->early_error =
                 mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Query string is not valid UTF-8");
         else
             st->early_error = first_call_checks(app, st, connection);
+        if (!st->early_error && !st->auth_answered && req->username &&
+            !mfd_auth_needs_body(app->auth, req)) {
+            /* The resource id is in the path or query: check before any upload is read. */
+            st->early_error = mfd_auth_authorize(app->auth, req, &st->res, &st->auth_answered);
+            st->authorized = true;
+        }
+        if (st->auth_answered && !st->early_error)
+            return MHD_YES;
         if (!st->early_error && st->route->upload_begin) {
             st->early_error = st->route->upload_begin(req, &st->upload);
             if (!st->early_error) {
@@ -256,6 +296,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        if (st->auth_answered) { /* refused: drain and drop the body */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
         if (st->have_upload) {
             const char *p = upload_data;
             size_t left = *upload_data_size;
@@ -291,13 +335,23 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         st->early_error = NULL;
         return send_response(connection, st, err);
     }
+    if (st->auth_answered)
+        return send_response(connection, st, NULL);
     st->req.body = st->body.data;
     st->req.body_len = st->body.len;
     if (st->have_upload && st->upload.fd >= 0) {
         close(st->upload.fd);
         st->upload.fd = -1;
     }
+    if (app->auth && st->req.username && !st->authorized) {
+        bool answered = false;
+        mfd_err auth_err = mfd_auth_authorize(app->auth, &st->req, &st->res, &answered);
+        if (auth_err || answered)
+            return send_response(connection, st, auth_err);
+    }
     mfd_err err = st->route->handler(&st->req, &st->res);
+    if (!err && app->auth && st->req.username && st->res.status < 400)
+        err = mfd_auth_after(app->auth, &st->req, &st->res); /* creator grants, filtering */
     return send_response(connection, st, err);
 }
 
@@ -316,6 +370,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         free(st->upload.temp_path);
     }
     free(st->upload.state);
+    free(st->raw_uri);
     if (st->res.fd >= 0)
         close(st->res.fd);
     mfd_api_conn_release(&st->req);
@@ -356,10 +411,11 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
     struct MHD_Daemon *daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, access_handler, app, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-        request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(256 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(512 * 1024), MHD_OPTION_END);
+        request_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, capture_raw_uri, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)600, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon)
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on %s:%d: %s", cfg->host, cfg->port,

@@ -1,14 +1,19 @@
 /* db.h — the thin database layer: the whole face the stores see.
  *
- * One interface, one driver per engine (db_sqlite.c now, db_pg.c later). SQL
- * text uses `?` placeholders everywhere; a driver that needs `$n` rewrites it.
+ * One interface, one driver per engine (db_sqlite.c, db_pg.c), chosen by the
+ * URI scheme in db.c. SQL text uses `?` placeholders everywhere; the
+ * PostgreSQL driver rewrites them to `$n` and sends values as text for the
+ * server to type from context (see db_pg.c for the SQL that is portable).
  * A mfd_db is a pool of connections for one URI; a request borrows one
  * mfd_conn for its duration and gives it back. Prepared statements are cached
  * per connection, keyed by SQL text, so the stores just pass their static SQL.
  *
  * Transactions: mfd_conn_begin(conn, write). On SQLite a write transaction
  * also takes a process-wide writer lock so concurrent writers queue in-process
- * instead of spinning in SQLite's busy handler. */
+ * instead of spinning in SQLite's busy handler. On PostgreSQL a write
+ * transaction is READ COMMITTED, a read one REPEATABLE READ (one snapshot);
+ * after any failed statement inside a transaction PostgreSQL refuses every
+ * further statement until rollback. */
 #ifndef MFD_DB_H
 #define MFD_DB_H
 
@@ -26,12 +31,17 @@ typedef struct mfd_conn mfd_conn;
 typedef struct mfd_stmt mfd_stmt;
 
 /* Opens a pool for a URI: `sqlite:///relative.db`, `sqlite:////abs/path.db`,
- * `sqlite://` or `sqlite:///:memory:` (one shared in-memory DB). */
+ * `sqlite://` or `sqlite:///:memory:` (one shared in-memory DB);
+ * `postgresql://user:pass@host:port/db[?params]` (also `postgres://` and
+ * SQLAlchemy's `postgresql+<driver>://`). */
 mfd_err mfd_db_open(const char *uri, int max_connections, mfd_db **out);
 void mfd_db_close(mfd_db *db);
 mfd_dialect mfd_db_dialect(const mfd_db *db);
-const char *mfd_db_uri(
-    const mfd_db *db); /* credentials are never logged: use for display only after redaction */
+/* The URI for logs and messages: its password is masked. */
+const char *mfd_db_uri(const mfd_db *db);
+/* Any database URI with the password (and password= query value) replaced
+ * by "***"; malloc'd. For logging URIs before (or without) opening them. */
+char *mfd_db_redact_uri(const char *uri);
 
 mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out);
 void mfd_db_release(mfd_db *db, mfd_conn *conn);

@@ -1,4 +1,4 @@
-/* db_sqlite.c — the SQLite driver of db.h.
+/* db_sqlite.c — the SQLite driver of db.h (reached through db.c's vtable).
  *
  * Invariants kept here:
  * - every connection runs with foreign_keys=ON, case_sensitive_like=ON (the
@@ -9,7 +9,7 @@
  *   queue on a mutex instead of sleeping in SQLite's busy handler;
  * - a cached statement is handed to one user at a time; a second concurrent
  *   user of the same SQL on the same connection gets a private statement. */
-#include "db.h"
+#include "db_driver.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -19,30 +19,40 @@
 
 enum { CACHE_SLOTS = 256 };
 
-struct mfd_stmt {
+typedef struct sqlite_db sqlite_db;
+typedef struct sqlite_conn sqlite_conn;
+typedef struct sqlite_stmt sqlite_stmt;
+
+struct sqlite_stmt {
+    mfd_stmt base; /* first: db.c dispatches on it */
     sqlite3_stmt *handle;
-    mfd_conn *conn;
+    sqlite_conn *conn;
     char *sql; /* owned; cache key */
     bool cached, in_use;
 };
 
-struct mfd_conn {
+struct sqlite_conn {
+    mfd_conn base;
     sqlite3 *handle;
-    mfd_db *db;
+    sqlite_db *db;
     bool in_write, in_txn;
-    mfd_stmt *cache[CACHE_SLOTS];
+    sqlite_stmt *cache[CACHE_SLOTS];
 };
 
-struct mfd_db {
-    char *uri;
+struct sqlite_db {
+    mfd_db base;
     char *path;
     int max_connections, open_connections;
-    mfd_conn **idle;
+    sqlite_conn **idle;
     int n_idle;
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
     pthread_mutex_t writer_lock;
 };
+
+#define DB(d)   ((sqlite_db *)(d))
+#define CONN(c) ((sqlite_conn *)(c))
+#define STMT(s) ((sqlite_stmt *)(s))
 
 static mfd_err sqlite_error(sqlite3 *handle, int rc, const char *what) {
     int ext = handle ? sqlite3_extended_errcode(handle) : rc;
@@ -80,13 +90,18 @@ static mfd_err parse_uri(const char *uri, char **path) {
     return NULL;
 }
 
-mfd_err mfd_db_open(const char *uri, int max_connections, mfd_db **out) {
+static mfd_err db_acquire(mfd_db *base, mfd_conn **out);
+static void db_release(mfd_db *base, mfd_conn *conn);
+static void db_close(mfd_db *base);
+static void conn_rollback(mfd_conn *base);
+
+static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     char *path = NULL;
     mfd_err err = parse_uri(uri, &path);
     if (err)
         return err;
-    mfd_db *db = calloc(1, sizeof *db);
-    db->uri = strdup(uri);
+    sqlite_db *db = calloc(1, sizeof *db);
+    db->base.driver = &mfd_db_sqlite_driver;
     db->path = path;
     db->max_connections =
         strcmp(path, ":memory:") == 0 ? 1 : (max_connections < 1 ? 1 : max_connections);
@@ -96,57 +111,44 @@ mfd_err mfd_db_open(const char *uri, int max_connections, mfd_db **out) {
     pthread_mutex_init(&db->writer_lock, NULL);
     /* Open one connection now so a bad path fails at start, not on the first request. */
     mfd_conn *conn;
-    if ((err = mfd_db_acquire(db, &conn))) {
-        mfd_db_close(db);
+    if ((err = db_acquire(&db->base, &conn))) {
+        db_close(&db->base);
         return err;
     }
-    mfd_db_release(db, conn);
-    *out = db;
+    db_release(&db->base, conn);
+    *out = &db->base;
     return NULL;
 }
 
-static void conn_close(mfd_conn *conn) {
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (conn->cache[i]) {
-            sqlite3_finalize(conn->cache[i]->handle);
-            free(conn->cache[i]->sql);
-            free(conn->cache[i]);
-        }
-    }
+static void stmt_free(sqlite_stmt *stmt) {
+    sqlite3_finalize(stmt->handle);
+    free(stmt->sql);
+    free(stmt);
+}
+
+static void conn_close(sqlite_conn *conn) {
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (conn->cache[i])
+            stmt_free(conn->cache[i]);
     sqlite3_close_v2(conn->handle);
     free(conn);
 }
 
-void mfd_db_close(mfd_db *db) {
-    if (!db)
-        return;
+static void db_close(mfd_db *base) {
+    sqlite_db *db = DB(base);
     for (int i = 0; i < db->n_idle; i++)
         conn_close(db->idle[i]);
     pthread_mutex_destroy(&db->pool_lock);
     pthread_cond_destroy(&db->pool_cond);
     pthread_mutex_destroy(&db->writer_lock);
     free(db->idle);
-    free(db->uri);
     free(db->path);
     free(db);
 }
 
-mfd_dialect mfd_db_dialect(const mfd_db *db) {
-    (void)db;
-    return MFD_DIALECT_SQLITE;
-}
-
-mfd_dialect mfd_conn_dialect(const mfd_conn *conn) {
-    (void)conn;
-    return MFD_DIALECT_SQLITE;
-}
-
-const char *mfd_db_uri(const mfd_db *db) {
-    return db->uri;
-}
-
-static mfd_err conn_open(mfd_db *db, mfd_conn **out) {
-    mfd_conn *conn = calloc(1, sizeof *conn);
+static mfd_err conn_open(sqlite_db *db, sqlite_conn **out) {
+    sqlite_conn *conn = calloc(1, sizeof *conn);
+    conn->base.driver = &mfd_db_sqlite_driver;
     conn->db = db;
     int rc =
         sqlite3_open_v2(db->path, &conn->handle,
@@ -177,42 +179,47 @@ static mfd_err conn_open(mfd_db *db, mfd_conn **out) {
     return NULL;
 }
 
-mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out) {
+static mfd_err db_acquire(mfd_db *base, mfd_conn **out) {
+    sqlite_db *db = DB(base);
     pthread_mutex_lock(&db->pool_lock);
     for (;;) {
         if (db->n_idle > 0) {
-            *out = db->idle[--db->n_idle];
+            *out = &db->idle[--db->n_idle]->base;
             pthread_mutex_unlock(&db->pool_lock);
             return NULL;
         }
         if (db->open_connections < db->max_connections) {
             db->open_connections++;
             pthread_mutex_unlock(&db->pool_lock);
-            mfd_err err = conn_open(db, out);
+            sqlite_conn *conn = NULL;
+            mfd_err err = conn_open(db, &conn);
             if (err) {
                 pthread_mutex_lock(&db->pool_lock);
                 db->open_connections--;
                 pthread_cond_signal(&db->pool_cond);
                 pthread_mutex_unlock(&db->pool_lock);
+                return err;
             }
-            return err;
+            *out = &conn->base;
+            return NULL;
         }
         pthread_cond_wait(&db->pool_cond, &db->pool_lock);
     }
 }
 
-void mfd_db_release(mfd_db *db, mfd_conn *conn) {
-    if (!conn)
-        return;
+static void db_release(mfd_db *base, mfd_conn *conn_base) {
+    sqlite_db *db = DB(base);
+    sqlite_conn *conn = CONN(conn_base);
     if (conn->in_txn)
-        mfd_conn_rollback(conn);
+        conn_rollback(conn_base);
     pthread_mutex_lock(&db->pool_lock);
     db->idle[db->n_idle++] = conn;
     pthread_cond_signal(&db->pool_cond);
     pthread_mutex_unlock(&db->pool_lock);
 }
 
-mfd_err mfd_conn_exec(mfd_conn *conn, const char *sql) {
+static mfd_err conn_exec(mfd_conn *base, const char *sql) {
+    sqlite_conn *conn = CONN(base);
     char *msg = NULL;
     int rc = sqlite3_exec(conn->handle, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
@@ -223,10 +230,11 @@ mfd_err mfd_conn_exec(mfd_conn *conn, const char *sql) {
     return NULL;
 }
 
-mfd_err mfd_conn_begin(mfd_conn *conn, bool write) {
+static mfd_err conn_begin(mfd_conn *base, bool write) {
+    sqlite_conn *conn = CONN(base);
     if (write)
         pthread_mutex_lock(&conn->db->writer_lock);
-    mfd_err err = mfd_conn_exec(conn, write ? "BEGIN IMMEDIATE" : "BEGIN");
+    mfd_err err = conn_exec(base, write ? "BEGIN IMMEDIATE" : "BEGIN");
     if (err) {
         if (write)
             pthread_mutex_unlock(&conn->db->writer_lock);
@@ -237,14 +245,15 @@ mfd_err mfd_conn_begin(mfd_conn *conn, bool write) {
     return NULL;
 }
 
-static void end_txn(mfd_conn *conn) {
+static void end_txn(sqlite_conn *conn) {
     if (conn->in_write)
         pthread_mutex_unlock(&conn->db->writer_lock);
     conn->in_txn = conn->in_write = false;
 }
 
-mfd_err mfd_conn_commit(mfd_conn *conn) {
-    mfd_err err = mfd_conn_exec(conn, "COMMIT");
+static mfd_err conn_commit(mfd_conn *base) {
+    sqlite_conn *conn = CONN(base);
+    mfd_err err = conn_exec(base, "COMMIT");
     if (err) {
         sqlite3_exec(conn->handle, "ROLLBACK", NULL, NULL, NULL);
     }
@@ -252,7 +261,8 @@ mfd_err mfd_conn_commit(mfd_conn *conn) {
     return err;
 }
 
-void mfd_conn_rollback(mfd_conn *conn) {
+static void conn_rollback(mfd_conn *base) {
+    sqlite_conn *conn = CONN(base);
     if (!conn->in_txn)
         return;
     sqlite3_exec(conn->handle, "ROLLBACK", NULL, NULL, NULL);
@@ -266,48 +276,46 @@ static unsigned hash_sql(const char *sql) {
     return h;
 }
 
-static mfd_err prepare_new(mfd_conn *conn, const char *sql, mfd_stmt **out) {
+static mfd_err prepare_new(sqlite_conn *conn, const char *sql, sqlite_stmt **out) {
     sqlite3_stmt *handle = NULL;
     int rc = sqlite3_prepare_v3(conn->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &handle, NULL);
     if (rc != SQLITE_OK)
         return sqlite_error(conn->handle, rc, "cannot prepare statement");
-    mfd_stmt *stmt = calloc(1, sizeof *stmt);
+    sqlite_stmt *stmt = calloc(1, sizeof *stmt);
+    stmt->base.driver = &mfd_db_sqlite_driver;
     stmt->handle = handle;
     stmt->conn = conn;
     *out = stmt;
     return NULL;
 }
 
-mfd_err mfd_conn_prepare(mfd_conn *conn, const char *sql, bool cache, mfd_stmt **out) {
+static mfd_err conn_prepare(mfd_conn *base, const char *sql, bool cache, mfd_stmt **out) {
+    sqlite_conn *conn = CONN(base);
     unsigned slot = hash_sql(sql) % CACHE_SLOTS;
-    mfd_stmt *hit = conn->cache[slot];
+    sqlite_stmt *hit = conn->cache[slot];
     if (cache && hit && !hit->in_use && strcmp(hit->sql, sql) == 0) {
         hit->in_use = true;
-        *out = hit;
+        *out = &hit->base;
         return NULL;
     }
-    mfd_stmt *stmt;
+    sqlite_stmt *stmt;
     mfd_err err = prepare_new(conn, sql, &stmt);
     if (err)
         return err;
     if (cache && (!hit || !hit->in_use)) {
-        if (hit) {
-            sqlite3_finalize(hit->handle);
-            free(hit->sql);
-            free(hit);
-        }
+        if (hit)
+            stmt_free(hit);
         stmt->sql = strdup(sql);
         stmt->cached = true;
         conn->cache[slot] = stmt;
     }
     stmt->in_use = true;
-    *out = stmt;
+    *out = &stmt->base;
     return NULL;
 }
 
-void mfd_stmt_done(mfd_stmt *stmt) {
-    if (!stmt)
-        return;
+static void stmt_done(mfd_stmt *base) {
+    sqlite_stmt *stmt = STMT(base);
     if (stmt->cached) {
         sqlite3_reset(stmt->handle);
         sqlite3_clear_bindings(stmt->handle);
@@ -318,56 +326,29 @@ void mfd_stmt_done(mfd_stmt *stmt) {
     }
 }
 
-void mfd_stmt_reset(mfd_stmt *stmt) {
-    sqlite3_reset(stmt->handle);
-    sqlite3_clear_bindings(stmt->handle);
+static void stmt_reset(mfd_stmt *base) {
+    sqlite3_reset(STMT(base)->handle);
+    sqlite3_clear_bindings(STMT(base)->handle);
 }
 
-void mfd_stmt_bind_text(mfd_stmt *stmt, int index, const char *text) {
-    if (text)
-        sqlite3_bind_text(stmt->handle, index, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(stmt->handle, index);
+static void bind_textn(mfd_stmt *base, int index, const char *text, size_t len) {
+    sqlite3_bind_text64(STMT(base)->handle, index, text, len, SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
-void mfd_stmt_bind_textn(mfd_stmt *stmt, int index, const char *text, size_t len) {
-    sqlite3_bind_text64(stmt->handle, index, text, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+static void bind_int64(mfd_stmt *base, int index, int64_t value) {
+    sqlite3_bind_int64(STMT(base)->handle, index, value);
 }
 
-void mfd_stmt_bind_int64(mfd_stmt *stmt, int index, int64_t value) {
-    sqlite3_bind_int64(stmt->handle, index, value);
+static void bind_double(mfd_stmt *base, int index, double value) {
+    sqlite3_bind_double(STMT(base)->handle, index, value);
 }
 
-void mfd_stmt_bind_double(mfd_stmt *stmt, int index, double value) {
-    sqlite3_bind_double(stmt->handle, index, value);
+static void bind_null(mfd_stmt *base, int index) {
+    sqlite3_bind_null(STMT(base)->handle, index);
 }
 
-void mfd_stmt_bind_null(mfd_stmt *stmt, int index) {
-    sqlite3_bind_null(stmt->handle, index);
-}
-
-void mfd_stmt_bind_params(mfd_stmt *stmt, int first_index, const mfd_sql_params *params) {
-    for (size_t i = 0; i < params->count; i++) {
-        const mfd_sql_value *v = &params->values[i];
-        int index = first_index + (int)i;
-        switch (v->kind) {
-        case MFD_SQL_NULL:
-            mfd_stmt_bind_null(stmt, index);
-            break;
-        case MFD_SQL_TEXT:
-            mfd_stmt_bind_text(stmt, index, v->text);
-            break;
-        case MFD_SQL_INT64:
-            mfd_stmt_bind_int64(stmt, index, v->i64);
-            break;
-        case MFD_SQL_DOUBLE:
-            mfd_stmt_bind_double(stmt, index, v->f64);
-            break;
-        }
-    }
-}
-
-mfd_step mfd_stmt_step(mfd_stmt *stmt, mfd_err *err) {
+static mfd_step stmt_step(mfd_stmt *base, mfd_err *err) {
+    sqlite_stmt *stmt = STMT(base);
     int rc = sqlite3_step(stmt->handle);
     if (rc == SQLITE_ROW)
         return MFD_STEP_ROW;
@@ -378,49 +359,78 @@ mfd_step mfd_stmt_step(mfd_stmt *stmt, mfd_err *err) {
     return MFD_STEP_ERROR;
 }
 
-mfd_err mfd_stmt_exec(mfd_stmt *stmt) {
+static mfd_err stmt_exec(mfd_stmt *base) {
     mfd_err err = NULL;
     mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
+    while ((s = stmt_step(base, &err)) == MFD_STEP_ROW)
         ;
     if (s == MFD_STEP_DONE)
-        sqlite3_reset(stmt->handle);
+        sqlite3_reset(STMT(base)->handle);
     return err;
 }
 
-bool mfd_stmt_is_null(mfd_stmt *stmt, int col) {
-    return sqlite3_column_type(stmt->handle, col) == SQLITE_NULL;
+static bool col_is_null(mfd_stmt *base, int col) {
+    return sqlite3_column_type(STMT(base)->handle, col) == SQLITE_NULL;
 }
 
-const char *mfd_stmt_text(mfd_stmt *stmt, int col) {
-    return (const char *)sqlite3_column_text(stmt->handle, col);
+static const char *col_text(mfd_stmt *base, int col) {
+    return (const char *)sqlite3_column_text(STMT(base)->handle, col);
 }
 
-size_t mfd_stmt_bytes(mfd_stmt *stmt, int col) {
-    return (size_t)sqlite3_column_bytes(stmt->handle, col);
+static size_t col_bytes(mfd_stmt *base, int col) {
+    return (size_t)sqlite3_column_bytes(STMT(base)->handle, col);
 }
 
-int64_t mfd_stmt_int64(mfd_stmt *stmt, int col) {
-    return sqlite3_column_int64(stmt->handle, col);
+static int64_t col_int64(mfd_stmt *base, int col) {
+    return sqlite3_column_int64(STMT(base)->handle, col);
 }
 
-double mfd_stmt_double(mfd_stmt *stmt, int col) {
-    return sqlite3_column_double(stmt->handle, col);
+static double col_double(mfd_stmt *base, int col) {
+    return sqlite3_column_double(STMT(base)->handle, col);
 }
 
-int64_t mfd_conn_changes(mfd_conn *conn) {
-    return sqlite3_changes64(conn->handle);
+static int64_t conn_changes(mfd_conn *base) {
+    return sqlite3_changes64(CONN(base)->handle);
 }
 
-mfd_err mfd_conn_table_exists(mfd_conn *conn, const char *table, bool *exists) {
+static mfd_err conn_table_exists(mfd_conn *base, const char *table, bool *exists) {
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(
-        conn, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", true, &stmt);
+    mfd_err err = conn_prepare(base, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                               true, &stmt);
     if (err)
         return err;
-    mfd_stmt_bind_text(stmt, 1, table);
-    mfd_step s = mfd_stmt_step(stmt, &err);
+    bind_textn(stmt, 1, table, strlen(table));
+    mfd_step s = stmt_step(stmt, &err);
     *exists = s == MFD_STEP_ROW;
-    mfd_stmt_done(stmt);
+    stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;
 }
+
+const mfd_db_driver mfd_db_sqlite_driver = {
+    .name = "sqlite",
+    .dialect = MFD_DIALECT_SQLITE,
+    .open = db_open,
+    .close = db_close,
+    .acquire = db_acquire,
+    .release = db_release,
+    .begin = conn_begin,
+    .commit = conn_commit,
+    .rollback = conn_rollback,
+    .exec = conn_exec,
+    .prepare = conn_prepare,
+    .done = stmt_done,
+    .bind_textn = bind_textn,
+    .bind_int64 = bind_int64,
+    .bind_double = bind_double,
+    .bind_null = bind_null,
+    .step = stmt_step,
+    .exec_stmt = stmt_exec,
+    .reset = stmt_reset,
+    .is_null = col_is_null,
+    .text = col_text,
+    .bytes = col_bytes,
+    .int64 = col_int64,
+    .float64 = col_double,
+    .changes = conn_changes,
+    .table_exists = conn_table_exists,
+};

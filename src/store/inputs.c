@@ -1,1 +1,284 @@
-/* inputs.c — (placeholder: filled in by the store work for this entity). */
+/* inputs.c — the inputs store: datasets, input edges with their tags, and
+ * model outputs of runs.
+ *
+ * Invariants kept here:
+ * - a (name, digest) dataset is written once and then reused by every run
+ *   that logs it, whatever its experiment;
+ * - a DATASET->RUN edge exists at most once per (dataset, run); its input
+ *   tags are written only when the edge is created;
+ * - reading the inputs of a page of runs costs a fixed number of queries. */
+#include "inputs.h"
+
+#include <string.h>
+
+#include "core/ids.h"
+#include "runs.h"
+
+static mfd_err finish(mfd_conn *conn, mfd_err err) {
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+/* Runs a one-column SELECT bound with two texts; *out = the first value or NULL. */
+static mfd_err select_uuid(mfd_conn *conn, mfd_arena *arena, const char *sql, const char *a,
+                           const char *b, const char **out) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, a);
+    mfd_stmt_bind_text(stmt, 2, b);
+    *out = NULL;
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW)
+        *out = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 0));
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static mfd_err insert_dataset(mfd_conn *conn, const char *uuid, int64_t experiment_id,
+                              const mfd_dataset *d) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn,
+        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, "
+        "dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, uuid);
+    mfd_stmt_bind_int64(stmt, 2, experiment_id);
+    mfd_stmt_bind_text(stmt, 3, d->name ? d->name : "");
+    mfd_stmt_bind_text(stmt, 4, d->digest ? d->digest : "");
+    mfd_stmt_bind_text(stmt, 5, d->source_type ? d->source_type : "");
+    mfd_stmt_bind_text(stmt, 6, d->source ? d->source : "");
+    mfd_stmt_bind_text(stmt, 7, d->schema);
+    mfd_stmt_bind_text(stmt, 8, d->profile);
+    err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+/* One edge; `conflict` is the ON CONFLICT action for an existing edge. */
+static mfd_err insert_edge(mfd_conn *conn, const char *sql, const char *source_id,
+                           const char *destination_id, int64_t step, const char **input_uuid,
+                           mfd_arena *arena) {
+    char uuid[33];
+    mfd_uuid_hex(uuid);
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, uuid);
+    mfd_stmt_bind_text(stmt, 2, source_id);
+    mfd_stmt_bind_text(stmt, 3, destination_id);
+    mfd_stmt_bind_int64(stmt, 4, step);
+    err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    if (input_uuid)
+        *input_uuid = mfd_arena_strdup(arena, uuid);
+    return err;
+}
+
+static mfd_err insert_input_tags(mfd_conn *conn, const char *input_uuid, const mfd_input_tag *tags,
+                                 size_t n) {
+    mfd_err err = NULL;
+    for (size_t i = 0; i < n && !err; i++) {
+        mfd_stmt *stmt;
+        if ((err = mfd_conn_prepare(conn,
+                                    "INSERT INTO input_tags (input_uuid, name, value) VALUES "
+                                    "(?, ?, ?) ON CONFLICT (input_uuid, name) DO UPDATE SET "
+                                    "value = excluded.value",
+                                    true, &stmt)))
+            return err;
+        mfd_stmt_bind_text(stmt, 1, input_uuid);
+        mfd_stmt_bind_text(stmt, 2, tags[i].key ? tags[i].key : "");
+        mfd_stmt_bind_text(stmt, 3, tags[i].value ? tags[i].value : "");
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+    }
+    return err;
+}
+
+static bool same_text(const char *a, const char *b) {
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static mfd_err log_dataset(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                           int64_t experiment_id, const mfd_dataset_input *input) {
+    const mfd_dataset *d = &input->dataset;
+    const char *dataset_uuid, *input_uuid;
+    mfd_err err =
+        select_uuid(conn, arena, "SELECT dataset_uuid FROM datasets WHERE name = ? AND digest = ?",
+                    d->name ? d->name : "", d->digest ? d->digest : "", &dataset_uuid);
+    if (!err && !dataset_uuid) {
+        char uuid[33];
+        mfd_uuid_hex(uuid);
+        dataset_uuid = mfd_arena_strdup(arena, uuid);
+        err = insert_dataset(conn, dataset_uuid, experiment_id, d);
+    }
+    if (!err)
+        err = select_uuid(conn, arena,
+                          "SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' AND "
+                          "source_id = ? AND destination_type = 'RUN' AND destination_id = ?",
+                          dataset_uuid, run_id, &input_uuid);
+    if (err || input_uuid)
+        return err;
+    err = insert_edge(conn,
+                      "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, "
+                      "destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, ?)",
+                      dataset_uuid, run_id, 0, &input_uuid, arena);
+    return err ? err : insert_input_tags(conn, input_uuid, input->tags, input->n_tags);
+}
+
+mfd_err mfd_inputs_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                       const mfd_dataset_input *datasets, size_t n_datasets,
+                       const char *const *model_ids, size_t n_models) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    int64_t experiment_id = 0;
+    err = mfd_runs_check_active(conn, run_id, &experiment_id);
+    for (size_t i = 0; i < n_datasets && !err; i++) {
+        bool repeated = false; /* the first of a (name, digest) wins */
+        for (size_t j = 0; j < i && !repeated; j++)
+            repeated = same_text(datasets[j].dataset.name, datasets[i].dataset.name) &&
+                       same_text(datasets[j].dataset.digest, datasets[i].dataset.digest);
+        if (!repeated)
+            err = log_dataset(conn, arena, run_id, experiment_id, &datasets[i]);
+    }
+    for (size_t i = 0; i < n_models && !err; i++)
+        err = insert_edge(conn,
+                          "INSERT INTO inputs (input_uuid, source_type, source_id, "
+                          "destination_type, destination_id, step) VALUES "
+                          "(?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, ?) ON CONFLICT DO NOTHING",
+                          run_id, model_ids[i], 0, NULL, arena);
+    return finish(conn, err);
+}
+
+mfd_err mfd_inputs_log_outputs(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                               const mfd_model_output *models, size_t count) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = mfd_runs_check_active(conn, run_id, NULL);
+    for (size_t i = 0; i < count && !err; i++)
+        err = insert_edge(conn,
+                          "INSERT INTO inputs (input_uuid, source_type, source_id, "
+                          "destination_type, destination_id, step) VALUES "
+                          "(?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?) ON CONFLICT (source_type, "
+                          "source_id, destination_type, destination_id) DO UPDATE SET "
+                          "step = excluded.step",
+                          run_id, models[i].model_id, models[i].step, NULL, arena);
+    return finish(conn, err);
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
+
+typedef struct io_loader {
+    mfd_arena *arena;
+    mfd_run_io *io;
+    size_t *capacity;          /* per run, of the array being filled */
+    const char **last_input;   /* per run: input_uuid of its last dataset input */
+    size_t *last_tag_capacity; /* per run: tag capacity of that last dataset input */
+} io_loader;
+
+static void *grow(mfd_arena *arena, void *items, size_t count, size_t *cap, size_t size) {
+    if (count < *cap)
+        return items;
+    size_t new_cap = *cap ? *cap * 2 : 4;
+    void *bigger = mfd_arena_alloc(arena, new_cap * size);
+    if (count)
+        memcpy(bigger, items, count * size);
+    *cap = new_cap;
+    return bigger;
+}
+
+static char *column(mfd_arena *arena, mfd_stmt *stmt, int col) {
+    return mfd_arena_strdup(arena, mfd_stmt_text(stmt, col));
+}
+
+/* Rows: run, input_uuid, name, digest, source_type, source, schema, profile,
+ * tag name, tag value (tag NULL when the input has none); ordered by run and
+ * input, so the rows of one input are contiguous. */
+static void dataset_row(void *ctx, size_t index, mfd_stmt *stmt) {
+    io_loader *l = ctx;
+    mfd_run_io *io = &l->io[index];
+    const char *input_uuid = mfd_stmt_text(stmt, 1);
+    if (!input_uuid)
+        return;
+    if (!l->last_input[index] || strcmp(l->last_input[index], input_uuid) != 0) {
+        io->datasets =
+            grow(l->arena, io->datasets, io->n_datasets, &l->capacity[index], sizeof *io->datasets);
+        mfd_dataset_input *in = &io->datasets[io->n_datasets++];
+        memset(in, 0, sizeof *in);
+        in->dataset = (mfd_dataset){column(l->arena, stmt, 2), column(l->arena, stmt, 3),
+                                    column(l->arena, stmt, 4), column(l->arena, stmt, 5),
+                                    column(l->arena, stmt, 6), column(l->arena, stmt, 7)};
+        l->last_input[index] = mfd_arena_strdup(l->arena, input_uuid);
+        l->last_tag_capacity[index] = 0;
+    }
+    if (mfd_stmt_is_null(stmt, 8))
+        return;
+    mfd_dataset_input *in = &io->datasets[io->n_datasets - 1];
+    mfd_input_tag *tags =
+        grow(l->arena, (void *)in->tags, in->n_tags, &l->last_tag_capacity[index], sizeof *tags);
+    tags[in->n_tags++] = (mfd_input_tag){column(l->arena, stmt, 8), column(l->arena, stmt, 9)};
+    in->tags = tags;
+}
+
+static void output_row(void *ctx, size_t index, mfd_stmt *stmt) {
+    io_loader *l = ctx;
+    mfd_run_io *io = &l->io[index];
+    io->model_outputs = grow(l->arena, io->model_outputs, io->n_model_outputs, &l->capacity[index],
+                             sizeof *io->model_outputs);
+    io->model_outputs[io->n_model_outputs++] =
+        (mfd_model_output){column(l->arena, stmt, 1), mfd_stmt_int64(stmt, 2)};
+}
+
+static void model_input_row(void *ctx, size_t index, mfd_stmt *stmt) {
+    io_loader *l = ctx;
+    mfd_run_io *io = &l->io[index];
+    io->model_inputs = grow(l->arena, io->model_inputs, io->n_model_inputs, &l->capacity[index],
+                            sizeof *io->model_inputs);
+    io->model_inputs[io->n_model_inputs++] = column(l->arena, stmt, 1);
+}
+
+mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids, size_t n,
+                        bool with_model_inputs, mfd_run_io *out) {
+    memset(out, 0, n * sizeof *out);
+    if (n == 0)
+        return NULL;
+    io_loader l = {arena, out, mfd_arena_calloc(arena, n, sizeof(size_t)),
+                   mfd_arena_calloc(arena, n, sizeof(char *)),
+                   mfd_arena_calloc(arena, n, sizeof(size_t))};
+    mfd_err err = mfd_runs_for_each_row(
+        conn, arena, run_ids, n,
+        "SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, "
+        "d.dataset_source, d.dataset_schema, d.dataset_profile, t.name, t.value "
+        "FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id "
+        "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid "
+        "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN (",
+        ") ORDER BY i.destination_id, i.input_uuid, t.name", dataset_row, &l);
+    if (err)
+        return err;
+    memset(l.capacity, 0, n * sizeof(size_t));
+    err = mfd_runs_for_each_row(conn, arena, run_ids, n,
+                                "SELECT source_id, destination_id, step FROM inputs "
+                                "WHERE source_type = 'RUN_OUTPUT' AND destination_type = "
+                                "'MODEL_OUTPUT' AND source_id IN (",
+                                ") ORDER BY source_id, step, destination_id", output_row, &l);
+    if (err || !with_model_inputs)
+        return err;
+    memset(l.capacity, 0, n * sizeof(size_t));
+    return mfd_runs_for_each_row(conn, arena, run_ids, n,
+                                 "SELECT source_id, destination_id FROM inputs "
+                                 "WHERE source_type = 'RUN_INPUT' AND destination_type = "
+                                 "'MODEL_INPUT' AND source_id IN (",
+                                 ") ORDER BY source_id, destination_id", model_input_row, &l);
+}

@@ -1,1 +1,582 @@
-/* logged_models.c — (placeholder: filled in by the store work for this entity). */
+/* logged_models.c — the logged-model store: create, read, finalize, delete,
+ * tags, params and the search page query (schema.md logged_models*).
+ *
+ * Invariants kept here:
+ * - a model's params, tags and metrics are always read in one transaction with
+ *   the model row, and returned in a stable order (params/tags by key,
+ *   metrics by name, timestamp, step, run);
+ * - a param key is written once: re-logging it with the same value is a
+ *   no-op, with another value a 400 (upstream's PK violation 500 is never
+ *   reached);
+ * - "deleted" is lifecycle_stage = 'deleted'; only get and search hide such
+ *   rows, every write works on them as upstream does. */
+#include "logged_models.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+
+static const char *const DELETED = "deleted";
+static const char *const ACTIVE = "active";
+
+static mfd_err not_found(const char *model_id) {
+    return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Logged model with ID '%s' not found.",
+                       model_id);
+}
+
+static char *copy_text(mfd_arena *arena, mfd_stmt *stmt, int col) {
+    const char *text = mfd_stmt_text(stmt, col);
+    return text ? mfd_arena_strdup(arena, text) : NULL;
+}
+
+/* ---- reading --------------------------------------------------------------------------------- */
+
+#define MODEL_COLUMNS                                                                              \
+    "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_timestamp_ms, "     \
+    "lm.last_updated_timestamp_ms, lm.status, lm.lifecycle_stage, lm.model_type, "                 \
+    "lm.source_run_id, lm.status_message"
+
+static void read_model_row(mfd_arena *arena, mfd_stmt *stmt, mfd_logged_model *m) {
+    memset(m, 0, sizeof *m);
+    m->model_id = copy_text(arena, stmt, 0);
+    m->experiment_id = mfd_arena_sprintf(arena, "%lld", (long long)mfd_stmt_int64(stmt, 1));
+    m->name = copy_text(arena, stmt, 2);
+    m->artifact_location = copy_text(arena, stmt, 3);
+    m->creation_timestamp_ms = mfd_stmt_int64(stmt, 4);
+    m->last_updated_timestamp_ms = mfd_stmt_int64(stmt, 5);
+    m->status = (int)mfd_stmt_int64(stmt, 6);
+    m->lifecycle_stage = copy_text(arena, stmt, 7);
+    m->model_type = copy_text(arena, stmt, 8);
+    m->source_run_id = copy_text(arena, stmt, 9);
+    m->status_message = copy_text(arena, stmt, 10);
+}
+
+/* Rows of (key, value) for one model into a growing arena array. */
+static mfd_err read_kv(mfd_conn *conn, mfd_arena *arena, const char *sql, const char *model_id,
+                       mfd_logged_model_kv **out, size_t *n_out) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, model_id);
+    size_t n = 0, cap = 0;
+    mfd_logged_model_kv *items = NULL;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            mfd_logged_model_kv *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
+            if (n)
+                memcpy(grown, items, n * sizeof *grown);
+            items = grown;
+        }
+        items[n].key = copy_text(arena, stmt, 0);
+        items[n].value = copy_text(arena, stmt, 1);
+        if (!items[n].value)
+            items[n].value = "";
+        n++;
+    }
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    *out = items;
+    *n_out = n;
+    return NULL;
+}
+
+static mfd_err read_metrics(mfd_conn *conn, mfd_arena *arena, mfd_logged_model *m) {
+    static const char *const SQL =
+        "SELECT metric_name, metric_value, metric_timestamp_ms, metric_step, dataset_name, "
+        "dataset_digest, model_id, run_id FROM logged_model_metrics WHERE model_id = ? "
+        "ORDER BY metric_name, metric_timestamp_ms, metric_step, run_id";
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, SQL, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, m->model_id);
+    size_t n = 0, cap = 0;
+    mfd_logged_model_metric *items = NULL;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            mfd_logged_model_metric *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
+            if (n)
+                memcpy(grown, items, n * sizeof *grown);
+            items = grown;
+        }
+        mfd_logged_model_metric *metric = &items[n++];
+        metric->key = copy_text(arena, stmt, 0);
+        metric->value_is_null = mfd_stmt_is_null(stmt, 1);
+        metric->value = metric->value_is_null ? 0 : mfd_stmt_double(stmt, 1);
+        metric->timestamp = mfd_stmt_int64(stmt, 2);
+        metric->step = mfd_stmt_int64(stmt, 3);
+        metric->dataset_name = copy_text(arena, stmt, 4);
+        metric->dataset_digest = copy_text(arena, stmt, 5);
+        metric->model_id = copy_text(arena, stmt, 6);
+        metric->run_id = copy_text(arena, stmt, 7);
+    }
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    m->metrics = items;
+    m->n_metrics = n;
+    return NULL;
+}
+
+static mfd_err read_children(mfd_conn *conn, mfd_arena *arena, mfd_logged_model *m) {
+    mfd_err err = read_kv(conn, arena,
+                          "SELECT tag_key, tag_value FROM logged_model_tags WHERE model_id = ? "
+                          "ORDER BY tag_key",
+                          m->model_id, &m->tags, &m->n_tags);
+    if (!err)
+        err = read_kv(conn, arena,
+                      "SELECT param_key, param_value FROM logged_model_params WHERE model_id = ? "
+                      "ORDER BY param_key",
+                      m->model_id, &m->params, &m->n_params);
+    if (!err)
+        err = read_metrics(conn, arena, m);
+    return err;
+}
+
+/* Reads the model row and its children inside the caller's transaction. */
+static mfd_err load_model(mfd_conn *conn, mfd_arena *arena, const char *model_id,
+                          bool allow_deleted, mfd_logged_model *out) {
+    static const char *const SQL =
+        "SELECT " MODEL_COLUMNS " FROM logged_models lm WHERE lm.model_id = ?";
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, SQL, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, model_id);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW)
+        read_model_row(arena, stmt, out);
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    if (s == MFD_STEP_DONE ||
+        (!allow_deleted && out->lifecycle_stage && !strcmp(out->lifecycle_stage, DELETED)))
+        return not_found(model_id);
+    return read_children(conn, arena, out);
+}
+
+mfd_err mfd_logged_models_get(mfd_conn *conn, mfd_arena *arena, const char *model_id,
+                              bool allow_deleted, mfd_logged_model *out) {
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    err = load_model(conn, arena, model_id, allow_deleted, out);
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
+/* ---- writing --------------------------------------------------------------------------------- */
+
+/* The experiment id of an existing model row (deleted or not), or 404. */
+static mfd_err model_experiment(mfd_conn *conn, const char *model_id, int64_t *experiment_id) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, "SELECT experiment_id FROM logged_models WHERE model_id = ?", true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, model_id);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW)
+        *experiment_id = mfd_stmt_int64(stmt, 0);
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    return s == MFD_STEP_DONE ? not_found(model_id) : NULL;
+}
+
+static mfd_err insert_params(mfd_conn *conn, const char *model_id, int64_t experiment_id,
+                             const mfd_logged_model_kv *params, size_t n_params) {
+    for (size_t i = 0; i < n_params; i++) {
+        mfd_stmt *stmt;
+        mfd_err err = mfd_conn_prepare(conn,
+                                       "SELECT param_value FROM logged_model_params WHERE "
+                                       "model_id = ? AND param_key = ?",
+                                       true, &stmt);
+        if (err)
+            return err;
+        mfd_stmt_bind_text(stmt, 1, model_id);
+        mfd_stmt_bind_text(stmt, 2, params[i].key);
+        mfd_step s = mfd_stmt_step(stmt, &err);
+        if (s == MFD_STEP_ROW) {
+            const char *old = mfd_stmt_text(stmt, 0);
+            if (!old)
+                old = "";
+            if (strcmp(old, params[i].value) != 0)
+                err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                  "Changing param values is not allowed. Param with key='%s' was "
+                                  "already logged with value='%s' for logged model ID='%s'. "
+                                  "Attempted logging new value '%s'.",
+                                  params[i].key, old, model_id, params[i].value);
+        }
+        mfd_stmt_done(stmt);
+        if (err)
+            return err;
+        if (s == MFD_STEP_ROW)
+            continue; /* same value again: nothing to do */
+        if ((err = mfd_conn_prepare(conn,
+                                    "INSERT INTO logged_model_params (model_id, experiment_id, "
+                                    "param_key, param_value) VALUES (?, ?, ?, ?)",
+                                    true, &stmt)))
+            return err;
+        mfd_stmt_bind_text(stmt, 1, model_id);
+        mfd_stmt_bind_int64(stmt, 2, experiment_id);
+        mfd_stmt_bind_text(stmt, 3, params[i].key);
+        mfd_stmt_bind_text(stmt, 4, params[i].value);
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+        if (err)
+            return err;
+    }
+    return NULL;
+}
+
+static mfd_err upsert_tags(mfd_conn *conn, const char *model_id, int64_t experiment_id,
+                           const mfd_logged_model_kv *tags, size_t n_tags) {
+    for (size_t i = 0; i < n_tags; i++) {
+        mfd_stmt *stmt;
+        mfd_err err = mfd_conn_prepare(
+            conn,
+            "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (model_id, tag_key) DO UPDATE SET "
+            "tag_value = excluded.tag_value",
+            true, &stmt);
+        if (err)
+            return err;
+        mfd_stmt_bind_text(stmt, 1, model_id);
+        mfd_stmt_bind_int64(stmt, 2, experiment_id);
+        mfd_stmt_bind_text(stmt, 3, tags[i].key);
+        mfd_stmt_bind_text(stmt, 4, tags[i].value);
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+        if (err)
+            return err;
+    }
+    return NULL;
+}
+
+/* Ends a write transaction: commit on success, roll back on `err`. */
+static mfd_err finish_write(mfd_conn *conn, mfd_err err) {
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
+/* A decimal integer id, nothing else ("7", not " 7" or "7a"). */
+static bool parse_id(const char *text, int64_t *out) {
+    if (!text || !*text)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end || isspace((unsigned char)*text))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The experiment's artifact location, checking it exists and is active. */
+static mfd_err active_experiment(mfd_conn *conn, mfd_arena *arena, const char *experiment_id,
+                                 int64_t *id, const char **artifact_location) {
+    if (!parse_id(experiment_id, id))
+        return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
+                           experiment_id);
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
+        true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_int64(stmt, 1, *id);
+    const char *stage = NULL;
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW) {
+        *artifact_location = copy_text(arena, stmt, 0);
+        stage = copy_text(arena, stmt, 1);
+    }
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    if (s == MFD_STEP_DONE)
+        return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
+                           experiment_id);
+    if (!stage || strcmp(stage, ACTIVE) != 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "The experiment %s must be in the 'active' state. Current state is "
+                           "%s.",
+                           experiment_id, stage ? stage : "None");
+    if (!*artifact_location)
+        *artifact_location = "";
+    return NULL;
+}
+
+static mfd_err create_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_logged_model_new *in,
+                             const char *model_id) {
+    int64_t experiment_id;
+    const char *root = NULL;
+    mfd_err err = active_experiment(conn, arena, in->experiment_id, &experiment_id, &root);
+    if (err)
+        return err;
+    size_t root_len = strlen(root);
+    const char *sep = root_len > 0 && root[root_len - 1] == '/' ? "" : "/";
+    char *location = mfd_arena_sprintf(arena, "%s%smodels/%s/artifacts", root, sep, model_id);
+    int64_t now = mfd_now_ms();
+    mfd_stmt *stmt;
+    if ((err = mfd_conn_prepare(
+             conn,
+             "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
+             "creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage, "
+             "model_type, source_run_id, status_message) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+             true, &stmt)))
+        return err;
+    mfd_stmt_bind_text(stmt, 1, model_id);
+    mfd_stmt_bind_int64(stmt, 2, experiment_id);
+    mfd_stmt_bind_text(stmt, 3, in->name);
+    mfd_stmt_bind_text(stmt, 4, location);
+    mfd_stmt_bind_int64(stmt, 5, now);
+    mfd_stmt_bind_int64(stmt, 6, now);
+    mfd_stmt_bind_int64(stmt, 7, MFD_LOGGED_MODEL_PENDING);
+    mfd_stmt_bind_text(stmt, 8, ACTIVE);
+    mfd_stmt_bind_text(stmt, 9, in->model_type);
+    mfd_stmt_bind_text(stmt, 10, in->source_run_id);
+    err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    if (!err)
+        err = insert_params(conn, model_id, experiment_id, in->params, in->n_params);
+    if (!err)
+        err = upsert_tags(conn, model_id, experiment_id, in->tags, in->n_tags);
+    return err;
+}
+
+mfd_err mfd_logged_models_create(mfd_conn *conn, mfd_arena *arena, const mfd_logged_model_new *in,
+                                 mfd_logged_model *out) {
+    char hex[33];
+    mfd_uuid_hex(hex);
+    char *model_id = mfd_arena_sprintf(arena, "m-%s", hex);
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = create_in_txn(conn, arena, in, model_id);
+    if (!err)
+        err = load_model(conn, arena, model_id, true, out);
+    return finish_write(conn, err);
+}
+
+/* Runs a prepared UPDATE whose last placeholder is the model id; 404 when no
+ * row matched. */
+static mfd_err run_update(mfd_conn *conn, mfd_stmt *stmt, int id_index, const char *model_id) {
+    mfd_stmt_bind_text(stmt, id_index, model_id);
+    mfd_err err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    if (!err && mfd_conn_changes(conn) == 0)
+        err = not_found(model_id);
+    return err;
+}
+
+mfd_err mfd_logged_models_finalize(mfd_conn *conn, mfd_arena *arena, const char *model_id,
+                                   int status, mfd_logged_model *out) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    err = mfd_conn_prepare(conn,
+                           "UPDATE logged_models SET status = ?, last_updated_timestamp_ms = ? "
+                           "WHERE model_id = ?",
+                           true, &stmt);
+    if (!err) {
+        mfd_stmt_bind_int64(stmt, 1, status);
+        mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
+        err = run_update(conn, stmt, 3, model_id);
+    }
+    if (!err)
+        err = load_model(conn, arena, model_id, true, out);
+    return finish_write(conn, err);
+}
+
+mfd_err mfd_logged_models_delete(mfd_conn *conn, const char *model_id) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    err = mfd_conn_prepare(conn,
+                           "UPDATE logged_models SET lifecycle_stage = ?, "
+                           "last_updated_timestamp_ms = ? WHERE model_id = ?",
+                           true, &stmt);
+    if (!err) {
+        mfd_stmt_bind_text(stmt, 1, DELETED);
+        mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
+        err = run_update(conn, stmt, 3, model_id);
+    }
+    return finish_write(conn, err);
+}
+
+mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id,
+                                   const mfd_logged_model_kv *tags, size_t n_tags) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    int64_t experiment_id;
+    err = model_experiment(conn, model_id, &experiment_id);
+    if (!err)
+        err = upsert_tags(conn, model_id, experiment_id, tags, n_tags);
+    return finish_write(conn, err);
+}
+
+/* Python's repr() of a str as MLflow's messages show keys: 'k', or "k" when
+ * the text holds a single quote and no double quote. */
+static char *py_repr(mfd_arena *arena, const char *s) {
+    bool single = strchr(s, '\'') != NULL, dbl = strchr(s, '"') != NULL;
+    char quote = single && !dbl ? '"' : '\'';
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_strbuf_appendn(&sb, &quote, 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '\\')
+            mfd_strbuf_append(&sb, "\\\\");
+        else if (*p == '\n')
+            mfd_strbuf_append(&sb, "\\n");
+        else if (*p == '\r')
+            mfd_strbuf_append(&sb, "\\r");
+        else if (*p == '\t')
+            mfd_strbuf_append(&sb, "\\t");
+        else if (*p == quote) {
+            mfd_strbuf_append(&sb, "\\");
+            mfd_strbuf_appendn(&sb, p, 1);
+        } else
+            mfd_strbuf_appendn(&sb, p, 1);
+    }
+    mfd_strbuf_appendn(&sb, &quote, 1);
+    return sb.data;
+}
+
+static mfd_err delete_tag_in_txn(mfd_conn *conn, mfd_arena *arena, const char *model_id,
+                                 const char *key) {
+    int64_t experiment_id;
+    mfd_err err = model_experiment(conn, model_id, &experiment_id);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    if ((err = mfd_conn_prepare(conn,
+                                "DELETE FROM logged_model_tags WHERE model_id = ? AND tag_key = ?",
+                                true, &stmt)))
+        return err;
+    mfd_stmt_bind_text(stmt, 1, model_id);
+    mfd_stmt_bind_text(stmt, 2, key);
+    err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    if (!err && mfd_conn_changes(conn) == 0)
+        err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST,
+                          "No tag with key %s found for model with ID %s.", py_repr(arena, key),
+                          py_repr(arena, model_id));
+    return err;
+}
+
+mfd_err mfd_logged_models_delete_tag(mfd_conn *conn, mfd_arena *arena, const char *model_id,
+                                     const char *key) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    return finish_write(conn, delete_tag_in_txn(conn, arena, model_id, key));
+}
+
+mfd_err mfd_logged_models_log_params(mfd_conn *conn, const char *model_id,
+                                     const mfd_logged_model_kv *params, size_t n_params) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    int64_t experiment_id;
+    err = model_experiment(conn, model_id, &experiment_id);
+    if (!err)
+        err = insert_params(conn, model_id, experiment_id, params, n_params);
+    return finish_write(conn, err);
+}
+
+/* ---- search ---------------------------------------------------------------------------------- */
+
+static mfd_err search_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_logged_models_query *q,
+                             mfd_logged_model **models, size_t *n_models, bool *more) {
+    mfd_strbuf sql;
+    mfd_strbuf_init(&sql, arena);
+    mfd_strbuf_append(&sql,
+                      "SELECT " MODEL_COLUMNS " FROM logged_models lm WHERE lm.experiment_id IN (");
+    for (size_t i = 0; i < q->n_experiment_ids; i++)
+        mfd_strbuf_append(&sql, i ? ", ?" : "?");
+    mfd_strbuf_append(&sql, ") AND lm.lifecycle_stage <> ?");
+    if (q->sql->where && *q->sql->where)
+        mfd_strbuf_appendf(&sql, " AND (%s)", q->sql->where);
+    if (q->sql->order_by && *q->sql->order_by)
+        mfd_strbuf_appendf(&sql, " ORDER BY %s", q->sql->order_by);
+    mfd_strbuf_append(&sql, " LIMIT ? OFFSET ?");
+
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql.data, false, &stmt);
+    if (err)
+        return err;
+    int index = 1;
+    for (size_t i = 0; i < q->n_experiment_ids; i++)
+        mfd_stmt_bind_int64(stmt, index++, q->experiment_ids[i]);
+    mfd_stmt_bind_text(stmt, index++, DELETED);
+    mfd_stmt_bind_params(stmt, index, &q->sql->params);
+    index += (int)q->sql->params.count;
+    mfd_stmt_bind_int64(stmt, index++, q->limit + 1);
+    mfd_stmt_bind_int64(stmt, index, q->offset);
+
+    size_t n = 0, cap = (size_t)q->limit + 1 < 64 ? (size_t)q->limit + 1 : 64;
+    mfd_logged_model *items = mfd_arena_alloc(arena, cap * sizeof *items);
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        if (n == cap) {
+            cap *= 2;
+            mfd_logged_model *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
+            memcpy(grown, items, n * sizeof *grown);
+            items = grown;
+        }
+        read_model_row(arena, stmt, &items[n++]);
+    }
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    *more = (int64_t)n > q->limit;
+    if (*more)
+        n = (size_t)q->limit;
+    for (size_t i = 0; i < n; i++)
+        if ((err = read_children(conn, arena, &items[i])))
+            return err;
+    *models = items;
+    *n_models = n;
+    return NULL;
+}
+
+mfd_err mfd_logged_models_search(mfd_conn *conn, mfd_arena *arena,
+                                 const mfd_logged_models_query *query, mfd_logged_model **models,
+                                 size_t *n_models, bool *more) {
+    *models = NULL;
+    *n_models = 0;
+    *more = false;
+    if (query->n_experiment_ids == 0 || query->sql->match_nothing || query->limit <= 0)
+        return NULL;
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    err = search_in_txn(conn, arena, query, models, n_models, more);
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}

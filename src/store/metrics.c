@@ -1,1 +1,463 @@
-/* metrics.c — (placeholder: filled in by the store work for this entity). */
+/* metrics.c — the metrics store: history rows, latest values and
+ * logged-model metrics, and the history readers (plain, bulk, sampled).
+ *
+ * Invariants kept here:
+ * - history holds one row per distinct (key, timestamp, step, value, is_nan)
+ *   of a run: an exact re-log hits the primary key and is skipped;
+ * - latest_metrics holds, per (run, key), the history row with the greatest
+ *   (step, timestamp, stored value) — NaN compares as its stored 0 — and is
+ *   maintained in the transaction that writes the history;
+ * - logging is one write transaction, one cached INSERT stepped per metric
+ *   and one upsert per distinct key (folded in memory first): the hot path
+ *   of log-batch does no allocation per metric. */
+#include "metrics.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runs.h"
+
+static mfd_err finish(mfd_conn *conn, mfd_err err) {
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
+/* MLflow's storage of a value: NaN -> (0, is_nan), ±Inf -> ±DBL_MAX. */
+static double stored_value(double value, bool *is_nan) {
+    *is_nan = isnan(value);
+    if (*is_nan)
+        return 0;
+    if (isinf(value))
+        return value > 0 ? DBL_MAX : -DBL_MAX;
+    return value;
+}
+
+static bool present(const char *s) {
+    return s && *s;
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+typedef struct latest_value {
+    const char *key;
+    double value;
+    bool is_nan;
+    int64_t timestamp, step;
+} latest_value;
+
+/* (step, timestamp, value) of a strictly greater than that of b. */
+static bool is_newer(const latest_value *a, const latest_value *b) {
+    if (a->step != b->step)
+        return a->step > b->step;
+    if (a->timestamp != b->timestamp)
+        return a->timestamp > b->timestamp;
+    return a->value > b->value;
+}
+
+static uint32_t hash_key(const char *key) {
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* Folds the metrics into one latest value per key (open addressing). */
+static size_t fold_latest(mfd_arena *arena, const mfd_metric_log *metrics, size_t count,
+                          latest_value **out) {
+    size_t slots = 16;
+    while (slots < count * 2)
+        slots *= 2;
+    uint32_t *table = mfd_arena_calloc(arena, slots, sizeof *table); /* index + 1; 0 = empty */
+    latest_value *latest = mfd_arena_alloc(arena, count * sizeof *latest);
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        latest_value v = {metrics[i].key, 0, false, metrics[i].timestamp, metrics[i].step};
+        v.value = stored_value(metrics[i].value, &v.is_nan);
+        size_t slot = hash_key(v.key) & (slots - 1);
+        while (table[slot] && strcmp(latest[table[slot] - 1].key, v.key) != 0)
+            slot = (slot + 1) & (slots - 1);
+        if (!table[slot]) {
+            latest[n] = v;
+            table[slot] = (uint32_t)++n;
+        } else if (is_newer(&v, &latest[table[slot] - 1])) {
+            latest[table[slot] - 1] = v;
+        }
+    }
+    *out = latest;
+    return n;
+}
+
+static mfd_err check_models_exist(mfd_conn *conn, const mfd_metric_log *metrics, size_t count) {
+    mfd_err err = NULL;
+    for (size_t i = 0; i < count && !err; i++) {
+        if (!present(metrics[i].model_id))
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen =
+                present(metrics[j].model_id) && !strcmp(metrics[j].model_id, metrics[i].model_id);
+        if (seen)
+            continue;
+        mfd_stmt *stmt;
+        if ((err = mfd_conn_prepare(conn, "SELECT 1 FROM logged_models WHERE model_id = ?", true,
+                                    &stmt)))
+            return err;
+        mfd_stmt_bind_text(stmt, 1, metrics[i].model_id);
+        mfd_step s = mfd_stmt_step(stmt, &err);
+        mfd_stmt_done(stmt);
+        if (s == MFD_STEP_DONE)
+            err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Logged model with ID '%s' not found.",
+                              metrics[i].model_id);
+    }
+    return err;
+}
+
+static mfd_err write_history(mfd_conn *conn, const char *run_id, const mfd_metric_log *metrics,
+                             size_t count) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "INSERT INTO metrics (key, value, timestamp, run_uuid, step, "
+                                   "is_nan) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 4, run_id); /* kept across executions */
+    for (size_t i = 0; i < count && !err; i++) {
+        bool is_nan;
+        double value = stored_value(metrics[i].value, &is_nan);
+        mfd_stmt_bind_text(stmt, 1, metrics[i].key);
+        mfd_stmt_bind_double(stmt, 2, value);
+        mfd_stmt_bind_int64(stmt, 3, metrics[i].timestamp);
+        mfd_stmt_bind_int64(stmt, 5, metrics[i].step);
+        mfd_stmt_bind_int64(stmt, 6, is_nan);
+        err = mfd_stmt_exec(stmt);
+    }
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+static mfd_err write_latest(mfd_conn *conn, const char *run_id, const latest_value *latest,
+                            size_t count) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn,
+        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, run_uuid) DO UPDATE SET "
+        "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
+        "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) > "
+        "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+        true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 6, run_id);
+    for (size_t i = 0; i < count && !err; i++) {
+        mfd_stmt_bind_text(stmt, 1, latest[i].key);
+        mfd_stmt_bind_double(stmt, 2, latest[i].value);
+        mfd_stmt_bind_int64(stmt, 3, latest[i].timestamp);
+        mfd_stmt_bind_int64(stmt, 4, latest[i].step);
+        mfd_stmt_bind_int64(stmt, 5, latest[i].is_nan);
+        err = mfd_stmt_exec(stmt);
+    }
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+static mfd_err write_model_metrics(mfd_conn *conn, const char *run_id, int64_t experiment_id,
+                                   const mfd_metric_log *metrics, size_t count) {
+    mfd_stmt *stmt = NULL;
+    mfd_err err = NULL;
+    for (size_t i = 0; i < count && !err; i++) {
+        const mfd_metric_log *m = &metrics[i];
+        if (!present(m->model_id))
+            continue;
+        if (!stmt && (err = mfd_conn_prepare(
+                          conn,
+                          "INSERT INTO logged_model_metrics (model_id, metric_name, "
+                          "metric_timestamp_ms, metric_step, metric_value, experiment_id, run_id, "
+                          "dataset_uuid, dataset_name, dataset_digest) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
+                          true, &stmt)))
+            return err;
+        bool is_nan;
+        mfd_stmt_bind_text(stmt, 1, m->model_id);
+        mfd_stmt_bind_text(stmt, 2, m->key);
+        mfd_stmt_bind_int64(stmt, 3, m->timestamp);
+        mfd_stmt_bind_int64(stmt, 4, m->step);
+        mfd_stmt_bind_double(stmt, 5, stored_value(m->value, &is_nan));
+        mfd_stmt_bind_int64(stmt, 6, experiment_id);
+        mfd_stmt_bind_text(stmt, 7, run_id);
+        mfd_stmt_bind_text(stmt, 8, present(m->dataset_name) ? m->dataset_name : NULL);
+        mfd_stmt_bind_text(stmt, 9, present(m->dataset_digest) ? m->dataset_digest : NULL);
+        err = mfd_stmt_exec(stmt);
+    }
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                          int64_t experiment_id, const mfd_metric_log *metrics, size_t count) {
+    if (count == 0)
+        return NULL;
+    mfd_err err = check_models_exist(conn, metrics, count);
+    if (!err)
+        err = write_history(conn, run_id, metrics, count);
+    if (!err) {
+        latest_value *latest;
+        size_t n = fold_latest(arena, metrics, count, &latest);
+        err = write_latest(conn, run_id, latest, n);
+    }
+    if (!err)
+        err = write_model_metrics(conn, run_id, experiment_id, metrics, count);
+    return err;
+}
+
+mfd_err mfd_metrics_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                        const mfd_metric_log *metrics, size_t count) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    int64_t experiment_id = 0;
+    err = mfd_runs_check_active(conn, run_id, &experiment_id);
+    if (!err)
+        err = mfd_metrics_write(conn, arena, run_id, experiment_id, metrics, count);
+    return finish(conn, err);
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
+
+/* The run is matched with a range of one value on purpose: with `run_uuid =
+ * ?` SQLite drops run_uuid from the ORDER BY as a constant and then cannot
+ * walk the primary key (key, timestamp, step, run_uuid, value, is_nan) in
+ * order, so it sorts the whole history in a temporary b-tree (twice the
+ * time of the scan). With the range it streams the index as it is. */
+static const char HISTORY_SQL[] =
+    "SELECT timestamp, step, value, is_nan FROM metrics WHERE key = ? AND run_uuid >= ? AND "
+    "run_uuid <= ? ORDER BY timestamp, step, run_uuid, value LIMIT ? OFFSET ?";
+
+mfd_err mfd_metrics_history(mfd_conn *conn, const char *run_id, const char *key, int64_t offset,
+                            int64_t limit, mfd_metric_row_fn row, void *ctx, bool *more) {
+    *more = false;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, HISTORY_SQL, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, key);
+    mfd_stmt_bind_text(stmt, 2, run_id);
+    mfd_stmt_bind_text(stmt, 3, run_id);
+    /* one row past the page tells whether another page follows */
+    mfd_stmt_bind_int64(stmt, 4, limit < 0 || limit == INT64_MAX ? INT64_MAX : limit + 1);
+    mfd_stmt_bind_int64(stmt, 5, offset);
+    int64_t n = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        if (limit >= 0 && n == limit) {
+            *more = true;
+            break;
+        }
+        row(ctx, run_id, mfd_stmt_int64(stmt, 0), mfd_stmt_int64(stmt, 1),
+            mfd_stmt_double(stmt, 2), mfd_stmt_int64(stmt, 3) != 0);
+        n++;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* "<head>?, ?, ...<tail>" with one placeholder per run id. */
+static const char *in_list_sql(mfd_arena *arena, const char *head, size_t n, const char *tail) {
+    mfd_strbuf sql;
+    mfd_strbuf_init(&sql, arena);
+    mfd_strbuf_append(&sql, head);
+    for (size_t i = 0; i < n; i++)
+        mfd_strbuf_append(&sql, i ? ", ?" : "?");
+    mfd_strbuf_append(&sql, tail);
+    return sql.data;
+}
+
+mfd_err mfd_metrics_history_bulk(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                                 size_t n_runs, const char *key, int64_t limit,
+                                 mfd_metric_row_fn row, void *ctx) {
+    if (n_runs == 0)
+        return NULL;
+    const char *sql = in_list_sql(arena,
+                                  "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
+                                  "WHERE key = ? AND run_uuid IN (",
+                                  n_runs, ") ORDER BY run_uuid, timestamp, step, value LIMIT ?");
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, key);
+    for (size_t i = 0; i < n_runs; i++)
+        mfd_stmt_bind_text(stmt, (int)i + 2, run_ids[i]);
+    mfd_stmt_bind_int64(stmt, (int)n_runs + 2, limit);
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
+        row(ctx, mfd_stmt_text(stmt, 0), mfd_stmt_int64(stmt, 1), mfd_stmt_int64(stmt, 2),
+            mfd_stmt_double(stmt, 3), mfd_stmt_int64(stmt, 4) != 0);
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+typedef struct step_list {
+    int64_t *steps;
+    size_t n, cap;
+} step_list;
+
+static void step_push(mfd_arena *arena, step_list *l, int64_t step) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int64_t *bigger = mfd_arena_alloc(arena, cap * sizeof *bigger);
+        if (l->n)
+            memcpy(bigger, l->steps, l->n * sizeof *bigger);
+        l->steps = bigger;
+        l->cap = cap;
+    }
+    l->steps[l->n++] = step;
+}
+
+static int compare_steps(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Runs a query over the run ids whose rows are integer columns and pushes
+ * them (all columns) onto `out`. */
+static mfd_err collect_steps(mfd_conn *conn, const char *sql, const char *key,
+                             const char *const *run_ids, size_t n_runs, int columns,
+                             mfd_arena *arena, step_list *out) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, key);
+    for (size_t i = 0; i < n_runs; i++)
+        mfd_stmt_bind_text(stmt, (int)i + 2, run_ids[i]);
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
+        for (int c = 0; c < columns; c++)
+            step_push(arena, out, mfd_stmt_int64(stmt, c));
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static size_t lower_bound(const int64_t *a, size_t n, int64_t v) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t upper_bound(const int64_t *a, size_t n, int64_t v) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The steps to return (upstream's _get_sampled_steps, quirks included):
+ * every run's min and max step inside the range, plus all distinct steps in
+ * range when there are at most max_results of them, else max_results evenly
+ * spaced ones and the last. Sorted, without duplicates. */
+static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                            size_t n_runs, const char *key, bool has_range, int64_t start,
+                            int64_t end, int64_t max_results, step_list *chosen) {
+    step_list all = {0}, extremes = {0};
+    mfd_err err = collect_steps(
+        conn,
+        in_list_sql(arena, "SELECT DISTINCT step FROM metrics WHERE key = ? AND run_uuid IN (",
+                    n_runs, ") ORDER BY step"),
+        key, run_ids, n_runs, 1, arena, &all);
+    if (!err)
+        err = collect_steps(conn,
+                            in_list_sql(arena,
+                                        "SELECT MIN(step), MAX(step) FROM metrics WHERE key = ? "
+                                        "AND run_uuid IN (",
+                                        n_runs, ") GROUP BY run_uuid"),
+                            key, run_ids, n_runs, 2, arena, &extremes);
+    if (err)
+        return err;
+    if (!has_range) {
+        start = 0;
+        end = all.n ? all.steps[all.n - 1] : 0;
+    }
+    for (size_t i = 0; i < extremes.n; i++)
+        if (extremes.steps[i] >= start && extremes.steps[i] <= end)
+            step_push(arena, chosen, extremes.steps[i]);
+    size_t start_idx = lower_bound(all.steps, all.n, start);
+    size_t end_idx = upper_bound(all.steps, all.n, end);
+    size_t in_range = end_idx > start_idx ? end_idx - start_idx : 0;
+    if ((int64_t)in_range <= max_results) {
+        for (size_t i = start_idx; i < end_idx; i++)
+            step_push(arena, chosen, all.steps[i]);
+    } else {
+        double interval = (double)in_range / (double)max_results;
+        for (int64_t i = 0; i < max_results; i++) {
+            size_t idx = start_idx + (size_t)((double)i * interval);
+            if (idx < in_range) /* upstream compares an absolute index with a count */
+                step_push(arena, chosen, all.steps[idx]);
+        }
+        step_push(arena, chosen, all.steps[end_idx - 1]);
+    }
+    if (chosen->n == 0)
+        return NULL;
+    qsort(chosen->steps, chosen->n, sizeof *chosen->steps, compare_steps);
+    size_t unique = 1;
+    for (size_t i = 1; i < chosen->n; i++)
+        if (chosen->steps[i] != chosen->steps[unique - 1])
+            chosen->steps[unique++] = chosen->steps[i];
+    chosen->n = unique;
+    return NULL;
+}
+
+mfd_err mfd_metrics_history_interval(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                                     size_t n_runs, const char *key, bool has_range,
+                                     int64_t start_step, int64_t end_step, int64_t max_results,
+                                     int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
+    if (n_runs == 0)
+        return NULL;
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    step_list steps = {0};
+    err = sample_steps(conn, arena, run_ids, n_runs, key, has_range, start_step, end_step,
+                       max_results, &steps);
+    for (size_t r = 0; r < n_runs && !err && steps.n; r++) {
+        mfd_stmt *stmt;
+        if ((err = mfd_conn_prepare(conn,
+                                    "SELECT timestamp, step, value, is_nan FROM metrics WHERE "
+                                    "run_uuid = ? AND key = ? AND step >= ? AND step <= ? "
+                                    "ORDER BY step, timestamp, value",
+                                    true, &stmt)))
+            break;
+        mfd_stmt_bind_text(stmt, 1, run_ids[r]);
+        mfd_stmt_bind_text(stmt, 2, key);
+        mfd_stmt_bind_int64(stmt, 3, steps.steps[0]);
+        mfd_stmt_bind_int64(stmt, 4, steps.steps[steps.n - 1]);
+        int64_t emitted = 0;
+        while (emitted < per_run_limit && mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
+            int64_t step = mfd_stmt_int64(stmt, 1);
+            if (!bsearch(&step, steps.steps, steps.n, sizeof step, compare_steps))
+                continue;
+            row(ctx, run_ids[r], mfd_stmt_int64(stmt, 0), step, mfd_stmt_double(stmt, 2),
+                mfd_stmt_int64(stmt, 3) != 0);
+            emitted++;
+        }
+        mfd_stmt_done(stmt);
+    }
+    return finish(conn, err);
+}

@@ -1,1 +1,657 @@
-/* registry.c — (placeholder: filled in by the store work for this entity). */
+/* registry.c — registered models: create, read, rename, update, delete,
+ * search, tags, aliases and latest versions (schema.md §3).
+ *
+ * Invariants kept here:
+ * - a registered model is always returned with its tags (by key), aliases
+ *   (by alias) and latest versions: for each stage among its live versions
+ *   the highest version, stages ordered by their lowest live version (the
+ *   order upstream's dict of stages ends up in), each with its tags;
+ * - rename relies on the schema's ON UPDATE CASCADE foreign keys to carry
+ *   versions, version tags, model tags and aliases to the new name; delete
+ *   removes all of them explicitly (the ORM cascade of upstream);
+ * - several models are completed with one query per kind of child (IN list
+ *   of their names), never one query per model. */
+#include "registry_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+
+char *mfd_registry_copy_text(mfd_arena *arena, mfd_stmt *stmt, int col) {
+    const char *text = mfd_stmt_text(stmt, col);
+    return text ? mfd_arena_strdup(arena, text) : NULL;
+}
+
+static int64_t int_or_zero(mfd_stmt *stmt, int col) {
+    return mfd_stmt_is_null(stmt, col) ? 0 : mfd_stmt_int64(stmt, col);
+}
+
+void mfd_registry_read_version(mfd_arena *arena, mfd_stmt *stmt, mfd_model_version *mv) {
+    memset(mv, 0, sizeof *mv);
+    mv->name = mfd_registry_copy_text(arena, stmt, 0);
+    mv->version = mfd_stmt_int64(stmt, 1);
+    mv->creation_time = int_or_zero(stmt, 2);
+    mv->last_updated_time = int_or_zero(stmt, 3);
+    mv->description = mfd_registry_copy_text(arena, stmt, 4);
+    mv->user_id = mfd_registry_copy_text(arena, stmt, 5);
+    mv->current_stage = mfd_registry_copy_text(arena, stmt, 6);
+    mv->source = mfd_registry_copy_text(arena, stmt, 7);
+    mv->run_id = mfd_registry_copy_text(arena, stmt, 8);
+    mv->status = mfd_registry_copy_text(arena, stmt, 9);
+    mv->status_message = mfd_registry_copy_text(arena, stmt, 10);
+    mv->run_link = mfd_registry_copy_text(arena, stmt, 11);
+    mv->storage_location = mfd_registry_copy_text(arena, stmt, 12);
+}
+
+static void *grow(mfd_arena *arena, void *items, size_t n, size_t *cap, size_t size) {
+    if (n < *cap)
+        return items;
+    *cap = *cap ? *cap * 2 : 8;
+    void *grown = mfd_arena_alloc(arena, *cap * size);
+    if (n)
+        memcpy(grown, items, n * size);
+    return grown;
+}
+
+void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_registry_tag **tags,
+                          size_t *n, size_t *cap) {
+    if (mfd_stmt_is_null(stmt, col))
+        return;
+    *tags = grow(arena, *tags, *n, cap, sizeof **tags);
+    (*tags)[(*n)++] = (mfd_registry_tag){mfd_registry_copy_text(arena, stmt, col),
+                                         mfd_registry_copy_text(arena, stmt, col + 1)};
+}
+
+mfd_err mfd_registry_finish_write(mfd_conn *conn, mfd_err err) {
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
+static mfd_err model_not_found(const char *name) {
+    return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Registered Model with name=%s not found",
+                       name);
+}
+
+/* Runs a one-row statement bound with `name` (and a second text when
+ * non-NULL); *found says whether a row came back. */
+static mfd_err exists(mfd_conn *conn, const char *sql, const char *name, const char *second,
+                      bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, name);
+    if (second)
+        mfd_stmt_bind_text(stmt, 2, second);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    *found = s == MFD_STEP_ROW;
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_registry_require_model(mfd_conn *conn, const char *name) {
+    bool found;
+    mfd_err err =
+        exists(conn, "SELECT 1 FROM registered_models WHERE name = ?", name, NULL, &found);
+    if (!err && !found)
+        err = model_not_found(name);
+    return err;
+}
+
+mfd_err mfd_registry_touch_model(mfd_conn *conn, const char *name, int64_t now) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, "UPDATE registered_models SET last_updated_time = ? WHERE name = ?", true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_int64(stmt, 1, now);
+    mfd_stmt_bind_text(stmt, 2, name);
+    err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+/* Executes a statement with no result rows, binding texts 1..n. */
+static mfd_err exec_texts(mfd_conn *conn, const char *sql, const char *const *texts, int n) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    for (int i = 0; i < n; i++)
+        mfd_stmt_bind_text(stmt, i + 1, texts[i]);
+    err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+/* ---- reading models with their children ------------------------------------------------------ */
+
+typedef struct name_entry {
+    const char *name;
+    mfd_registered_model *model;
+} name_entry;
+
+typedef struct name_index {
+    mfd_registered_model *models; /* in page order */
+    name_entry *sorted;           /* the same, sorted by name */
+    size_t n;
+} name_index;
+
+static int compare_entries(const void *a, const void *b) {
+    return strcmp(((const name_entry *)a)->name, ((const name_entry *)b)->name);
+}
+
+static void index_build(mfd_arena *arena, name_index *ix, mfd_registered_model *models, size_t n) {
+    ix->models = models;
+    ix->n = n;
+    ix->sorted = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ix->sorted);
+    for (size_t i = 0; i < n; i++)
+        ix->sorted[i] = (name_entry){models[i].name, &models[i]};
+    qsort(ix->sorted, n, sizeof *ix->sorted, compare_entries);
+}
+
+static mfd_registered_model *index_find(const name_index *ix, const char *name) {
+    name_entry key = {name, NULL};
+    name_entry *hit = bsearch(&key, ix->sorted, ix->n, sizeof key, compare_entries);
+    return hit ? hit->model : NULL;
+}
+
+/* Prepares `fmt` with its %s replaced by an IN list of n placeholders and
+ * binds the model names to them; returns the next free index. */
+static mfd_err prepare_for_names(mfd_conn *conn, mfd_arena *arena, const char *fmt,
+                                 const name_index *ix, mfd_stmt **stmt, int *next_index) {
+    mfd_strbuf list;
+    mfd_strbuf_init(&list, arena);
+    for (size_t i = 0; i < ix->n; i++)
+        mfd_strbuf_append(&list, i ? ", ?" : "?");
+    char *sql = mfd_arena_sprintf(arena, fmt, list.data);
+    mfd_err err = mfd_conn_prepare(conn, sql, ix->n == 1, stmt);
+    if (err)
+        return err;
+    for (size_t i = 0; i < ix->n; i++)
+        mfd_stmt_bind_text(*stmt, (int)i + 1, ix->models[i].name);
+    *next_index = (int)ix->n + 1;
+    return NULL;
+}
+
+static mfd_err load_model_tags(mfd_conn *conn, mfd_arena *arena, const name_index *ix) {
+    mfd_stmt *stmt;
+    int next;
+    mfd_err err = prepare_for_names(
+        conn, arena,
+        "WITH RECURSIVE " MFD_TAG_KEYS_CTE("registered_model_tags") " SELECT t.name, t.key, "
+        "t.value FROM k JOIN registered_model_tags t ON t.key = k.key WHERE t.name IN (%s) "
+        "ORDER BY t.name, t.key",
+        ix, &stmt, &next);
+    if (err)
+        return err;
+    mfd_registered_model *m = NULL;
+    size_t cap = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        const char *name = mfd_stmt_text(stmt, 0);
+        if (!m || strcmp(m->name, name) != 0) {
+            m = index_find(ix, name);
+            cap = 0;
+        }
+        if (m)
+            mfd_registry_add_tag(arena, stmt, 1, &m->tags, &m->n_tags, &cap);
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static mfd_err load_model_aliases(mfd_conn *conn, mfd_arena *arena, const name_index *ix) {
+    mfd_stmt *stmt;
+    int next;
+    mfd_err err = prepare_for_names(conn, arena,
+                                    "SELECT name, alias, version FROM registered_model_aliases "
+                                    "WHERE name IN (%s) ORDER BY name, alias",
+                                    ix, &stmt, &next);
+    if (err)
+        return err;
+    mfd_registered_model *m = NULL;
+    size_t cap = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        const char *name = mfd_stmt_text(stmt, 0);
+        if (!m || strcmp(m->name, name) != 0) {
+            m = index_find(ix, name);
+            cap = 0;
+        }
+        if (!m)
+            continue;
+        m->aliases = grow(arena, m->aliases, m->n_aliases, &cap, sizeof *m->aliases);
+        m->aliases[m->n_aliases++] =
+            (mfd_registry_alias){mfd_registry_copy_text(arena, stmt, 1), mfd_stmt_int64(stmt, 2)};
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static mfd_err load_latest_versions(mfd_conn *conn, mfd_arena *arena, const name_index *ix) {
+    mfd_stmt *stmt;
+    int next;
+    mfd_err err = prepare_for_names(
+        conn, arena,
+        "WITH RECURSIVE " MFD_TAG_KEYS_CTE("model_version_tags") ", g AS (SELECT name, "
+        "current_stage, MAX(version) AS latest, MIN(version) AS first_version "
+        "FROM model_versions WHERE name IN (%s) AND current_stage <> ? "
+        "GROUP BY name, current_stage) "
+        /* CROSS JOIN fixes SQLite's join order (g drives, mv by primary key);
+         * the equalities live in WHERE so PostgreSQL reads it as an inner join. */
+        "SELECT " MFD_MV_COLUMNS ", t.key, t.value FROM g CROSS JOIN model_versions mv "
+        "CROSS JOIN k LEFT JOIN model_version_tags t ON t.key = k.key AND t.name = mv.name "
+        "AND t.version = mv.version WHERE mv.name = g.name AND mv.version = g.latest "
+        "AND (t.key IS NOT NULL OR k.key IS NULL) ORDER BY mv.name, g.first_version, t.key",
+        ix, &stmt, &next);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, next, MFD_STAGE_DELETED_INTERNAL);
+    mfd_registered_model *m = NULL;
+    size_t cap = 0, tag_cap = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        const char *name = mfd_stmt_text(stmt, 0);
+        if (!m || strcmp(m->name, name) != 0) {
+            m = index_find(ix, name);
+            cap = 0;
+        }
+        if (!m)
+            continue;
+        mfd_model_version *last =
+            m->n_latest_versions ? &m->latest_versions[m->n_latest_versions - 1] : NULL;
+        if (!last || last->version != mfd_stmt_int64(stmt, 1)) {
+            m->latest_versions =
+                grow(arena, m->latest_versions, m->n_latest_versions, &cap, sizeof *last);
+            last = &m->latest_versions[m->n_latest_versions++];
+            mfd_registry_read_version(arena, stmt, last);
+            tag_cap = 0;
+        }
+        mfd_registry_add_tag(arena, stmt, MFD_MV_N_COLUMNS, &last->tags, &last->n_tags, &tag_cap);
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static mfd_err attach_children(mfd_conn *conn, mfd_arena *arena, mfd_registered_model *models,
+                               size_t n) {
+    if (n == 0)
+        return NULL;
+    name_index ix;
+    index_build(arena, &ix, models, n);
+    mfd_err err = load_model_tags(conn, arena, &ix);
+    if (!err)
+        err = load_model_aliases(conn, arena, &ix);
+    if (!err)
+        err = load_latest_versions(conn, arena, &ix);
+    return err;
+}
+
+static void read_model_row(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m) {
+    memset(m, 0, sizeof *m);
+    m->name = mfd_registry_copy_text(arena, stmt, 0);
+    m->creation_time = int_or_zero(stmt, 1);
+    m->last_updated_time = int_or_zero(stmt, 2);
+    m->description = mfd_registry_copy_text(arena, stmt, 3);
+}
+
+/* The whole model, inside the caller's transaction. */
+static mfd_err load_model(mfd_conn *conn, mfd_arena *arena, const char *name,
+                          mfd_registered_model *out) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "SELECT name, creation_time, last_updated_time, description "
+                                   "FROM registered_models WHERE name = ?",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, name);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW)
+        read_model_row(arena, stmt, out);
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    if (s == MFD_STEP_DONE)
+        return model_not_found(name);
+    return attach_children(conn, arena, out, 1);
+}
+
+mfd_err mfd_registry_get_model(mfd_conn *conn, mfd_arena *arena, const char *name,
+                               mfd_registered_model *out) {
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    err = load_model(conn, arena, name, out);
+    mfd_conn_rollback(conn);
+    return err;
+}
+
+mfd_err mfd_registry_search_models(mfd_conn *conn, mfd_arena *arena, const mfd_search_sql *search,
+                                   int64_t offset, int64_t limit, mfd_registered_model **out,
+                                   size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (search->match_nothing)
+        return NULL;
+    char *sql = mfd_arena_sprintf(arena,
+                                  "SELECT rm.name, rm.creation_time, rm.last_updated_time, "
+                                  "rm.description FROM registered_models rm WHERE (%s) "
+                                  "ORDER BY %s LIMIT ? OFFSET ?",
+                                  search->where, search->order_by);
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_params(stmt, 1, &search->params);
+    int index = (int)search->params.count + 1;
+    mfd_stmt_bind_int64(stmt, index, limit);
+    mfd_stmt_bind_int64(stmt, index + 1, offset);
+    if ((err = mfd_conn_begin(conn, false))) {
+        mfd_stmt_done(stmt);
+        return err;
+    }
+    mfd_registered_model *items = NULL;
+    size_t n = 0, cap = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        items = grow(arena, items, n, &cap, sizeof *items);
+        read_model_row(arena, stmt, &items[n++]);
+    }
+    mfd_stmt_done(stmt);
+    if (s != MFD_STEP_ERROR)
+        err = attach_children(conn, arena, items, n);
+    mfd_conn_rollback(conn);
+    if (err)
+        return err;
+    *out = items;
+    *n_out = n;
+    return NULL;
+}
+
+/* ---- writing models -------------------------------------------------------------------------- */
+
+static mfd_err upsert_model_tag(mfd_conn *conn, const char *name, const char *key,
+                                const char *value) {
+    const char *texts[] = {key, value ? value : "", name};
+    return exec_texts(conn,
+                      "INSERT INTO registered_model_tags (key, value, name) VALUES (?, ?, ?) "
+                      "ON CONFLICT (key, name) DO UPDATE SET value = excluded.value",
+                      texts, 3);
+}
+
+static bool tags_have_prompt(const mfd_registry_tag *tags, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tags[i].key, MFD_PROMPT_TAG_KEY) == 0)
+            return true;
+    return false;
+}
+
+/* handle_resource_already_exist_error: who holds the name decides the words. */
+static mfd_err name_taken(mfd_conn *conn, const char *name, bool new_is_prompt) {
+    bool old_is_prompt = false;
+    mfd_err err = exists(conn, "SELECT 1 FROM registered_model_tags WHERE name = ? AND key = ?",
+                         name, MFD_PROMPT_TAG_KEY, &old_is_prompt);
+    if (err)
+        return err;
+    const char *new_kind = new_is_prompt ? "Prompt" : "Registered Model";
+    if (old_is_prompt != new_is_prompt)
+        return mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS,
+                           "Tried to create a %s with name '%s', but the name is already taken by "
+                           "a %s. MLflow does not allow creating a model and a prompt with the "
+                           "same name.",
+                           new_is_prompt ? "prompt" : "registered model", name,
+                           old_is_prompt ? "prompt" : "registered model");
+    return mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS, "%s (name=%s) already exists.", new_kind, name);
+}
+
+mfd_err mfd_registry_create_model(mfd_conn *conn, mfd_arena *arena, const char *name,
+                                  const char *description, const mfd_registry_tag *tags,
+                                  size_t n_tags, mfd_registered_model *out) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    int64_t now = mfd_now_ms();
+    if (!(err = mfd_conn_prepare(conn,
+                                 "INSERT INTO registered_models (name, creation_time, "
+                                 "last_updated_time, description) VALUES (?, ?, ?, ?)",
+                                 true, &stmt))) {
+        mfd_stmt_bind_text(stmt, 1, name);
+        mfd_stmt_bind_int64(stmt, 2, now);
+        mfd_stmt_bind_int64(stmt, 3, now);
+        mfd_stmt_bind_text(stmt, 4, description);
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+    }
+    if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
+        mfd_err_free(err);
+        err = name_taken(conn, name, tags_have_prompt(tags, n_tags));
+    }
+    for (size_t i = 0; !err && i < n_tags; i++)
+        err = upsert_model_tag(conn, name, tags[i].key, tags[i].value);
+    if (!err)
+        err = load_model(conn, arena, name, out);
+    return mfd_registry_finish_write(conn, err);
+}
+
+mfd_err mfd_registry_rename_model(mfd_conn *conn, mfd_arena *arena, const char *name,
+                                  const char *new_name, mfd_registered_model *out) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    int64_t now = mfd_now_ms();
+    mfd_stmt *stmt;
+    err = mfd_registry_require_model(conn, name);
+    if (!err &&
+        !(err = mfd_conn_prepare(
+              conn, "UPDATE registered_models SET name = ?, last_updated_time = ? WHERE name = ?",
+              true, &stmt))) {
+        mfd_stmt_bind_text(stmt, 1, new_name);
+        mfd_stmt_bind_int64(stmt, 2, now);
+        mfd_stmt_bind_text(stmt, 3, name);
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+        if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
+            mfd_err_free(err);
+            err = mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS,
+                              "Registered Model (name=%s) already exists.", new_name);
+        }
+    }
+    if (!err && !(err = mfd_conn_prepare(
+                      conn, "UPDATE model_versions SET last_updated_time = ? WHERE name = ?", true,
+                      &stmt))) {
+        mfd_stmt_bind_int64(stmt, 1, now);
+        mfd_stmt_bind_text(stmt, 2, new_name);
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+    }
+    if (!err)
+        err = load_model(conn, arena, new_name, out);
+    return mfd_registry_finish_write(conn, err);
+}
+
+mfd_err mfd_registry_update_model(mfd_conn *conn, mfd_arena *arena, const char *name,
+                                  const char *description, mfd_registered_model *out) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    err = mfd_registry_require_model(conn, name);
+    if (!err && !(err = mfd_conn_prepare(conn,
+                                         "UPDATE registered_models SET description = ?, "
+                                         "last_updated_time = ? WHERE name = ?",
+                                         true, &stmt))) {
+        mfd_stmt_bind_text(stmt, 1, description);
+        mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
+        mfd_stmt_bind_text(stmt, 3, name);
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+    }
+    if (!err)
+        err = load_model(conn, arena, name, out);
+    return mfd_registry_finish_write(conn, err);
+}
+
+mfd_err mfd_registry_delete_model(mfd_conn *conn, const char *name) {
+    static const char *const deletes[] = {
+        "DELETE FROM model_version_tags WHERE name = ?",
+        "DELETE FROM registered_model_aliases WHERE name = ?",
+        "DELETE FROM model_versions WHERE name = ?",
+        "DELETE FROM registered_model_tags WHERE name = ?",
+        "DELETE FROM registered_models WHERE name = ?",
+    };
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = mfd_registry_require_model(conn, name);
+    for (size_t i = 0; !err && i < sizeof deletes / sizeof deletes[0]; i++)
+        err = exec_texts(conn, deletes[i], &name, 1);
+    return mfd_registry_finish_write(conn, err);
+}
+
+mfd_err mfd_registry_set_model_tag(mfd_conn *conn, const char *name, const char *key,
+                                   const char *value) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = mfd_registry_require_model(conn, name);
+    if (!err)
+        err = upsert_model_tag(conn, name, key, value);
+    return mfd_registry_finish_write(conn, err);
+}
+
+mfd_err mfd_registry_delete_model_tag(mfd_conn *conn, const char *name, const char *key) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = mfd_registry_require_model(conn, name);
+    const char *texts[] = {name, key};
+    if (!err)
+        err = exec_texts(conn, "DELETE FROM registered_model_tags WHERE name = ? AND key = ?",
+                         texts, 2);
+    return mfd_registry_finish_write(conn, err);
+}
+
+/* ---- latest versions and aliases ------------------------------------------------------------- */
+
+mfd_err mfd_registry_fill_aliases(mfd_conn *conn, mfd_arena *arena, mfd_model_version *mv) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "SELECT alias FROM registered_model_aliases "
+                                   "WHERE name = ? AND version = ? ORDER BY alias",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, mv->name);
+    mfd_stmt_bind_int64(stmt, 2, mv->version);
+    size_t cap = 0;
+    mv->aliases = NULL;
+    mv->n_aliases = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        mv->aliases = grow(arena, mv->aliases, mv->n_aliases, &cap, sizeof *mv->aliases);
+        mv->aliases[mv->n_aliases++] = mfd_registry_copy_text(arena, stmt, 0);
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_registry_latest_versions(mfd_conn *conn, mfd_arena *arena, const char *name,
+                                     const char *const *stages, size_t n_stages,
+                                     mfd_model_version **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    mfd_registered_model model;
+    err = load_model(conn, arena, name, &model);
+    size_t n = 0;
+    for (size_t i = 0; !err && i < model.n_latest_versions; i++) {
+        mfd_model_version *mv = &model.latest_versions[i];
+        bool wanted = n_stages == 0;
+        for (size_t k = 0; !wanted && k < n_stages; k++)
+            wanted = mv->current_stage && strcmp(stages[k], mv->current_stage) == 0;
+        if (!wanted)
+            continue;
+        model.latest_versions[n] = *mv;
+        err = mfd_registry_fill_aliases(conn, arena, &model.latest_versions[n]);
+        n++;
+    }
+    mfd_conn_rollback(conn);
+    if (err)
+        return err;
+    *out = model.latest_versions;
+    *n_out = n;
+    return NULL;
+}
+
+mfd_err mfd_registry_set_alias(mfd_conn *conn, const char *name, const char *alias,
+                               int64_t version) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = mfd_registry_require_version(conn, name, version);
+    mfd_stmt *stmt;
+    if (!err && !(err = mfd_conn_prepare(conn,
+                                         "INSERT INTO registered_model_aliases (alias, version, "
+                                         "name) VALUES (?, ?, ?) ON CONFLICT (name, alias) "
+                                         "DO UPDATE SET version = excluded.version",
+                                         true, &stmt))) {
+        mfd_stmt_bind_text(stmt, 1, alias);
+        mfd_stmt_bind_int64(stmt, 2, version);
+        mfd_stmt_bind_text(stmt, 3, name);
+        err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+    }
+    return mfd_registry_finish_write(conn, err);
+}
+
+mfd_err mfd_registry_delete_alias(mfd_conn *conn, const char *name, const char *alias) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = mfd_registry_require_model(conn, name);
+    const char *texts[] = {name, alias};
+    if (!err)
+        err = exec_texts(conn, "DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                         texts, 2);
+    return mfd_registry_finish_write(conn, err);
+}
+
+mfd_err mfd_registry_get_version_by_alias(mfd_conn *conn, mfd_arena *arena, const char *name,
+                                          const char *alias, mfd_model_version *out) {
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    bool found = false;
+    int64_t version = 0;
+    if (!(err = mfd_conn_prepare(conn,
+                                 "SELECT version FROM registered_model_aliases "
+                                 "WHERE name = ? AND alias = ?",
+                                 true, &stmt))) {
+        mfd_stmt_bind_text(stmt, 1, name);
+        mfd_stmt_bind_text(stmt, 2, alias);
+        mfd_step s = mfd_stmt_step(stmt, &err);
+        if (s == MFD_STEP_ROW) {
+            found = true;
+            version = mfd_stmt_int64(stmt, 0);
+        }
+        mfd_stmt_done(stmt);
+    }
+    if (!err && !found)
+        err =
+            mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Registered model alias %s not found.", alias);
+    if (!err)
+        err = mfd_registry_load_version(conn, arena, name, version, true, out);
+    mfd_conn_rollback(conn);
+    return err;
+}

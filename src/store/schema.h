@@ -18,6 +18,10 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root);
  * stamp, add scorer_permissions, stamp head; at head -> as is. */
 mfd_err mfd_schema_auth_init(mfd_db *db);
 
+/* Readiness (/ready): the tracking DB answers and is stamped at head.
+ * TEMPORARILY_UNAVAILABLE otherwise, saying which. */
+mfd_err mfd_schema_tracking_ready(mfd_db *db);
+
 /* <root>/<id> with exactly one slash between (root may end in '/'). */
 char *mfd_artifact_path_join(const char *root, const char *child); /* malloc'd */
 

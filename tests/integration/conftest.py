@@ -4,7 +4,18 @@ the mlflow client does.
 
 The binary is $MLFLOWD_BIN (the ASan+UBSan build under `make test`). When a
 server stops, its stderr is checked for sanitizer reports and a clean exit, so
-every test also proves no memory error or leak happened behind it."""
+every test also proves no memory error or leak happened behind it.
+
+One switch runs the whole suite on PostgreSQL: MLFLOWD_TEST_DB=postgres (with
+MLFLOWD_TEST_PG_URI, an admin URI such as `scripts/pg-test-server.sh start`
+prints; `make integration-pg` does all of it). Every server that is not given
+a --backend-store-uri then gets its own new database, dropped after its test
+(or module). Tests read a server's database with `db_connect(server)` /
+`db_query(server, sql, params)`, which speak SQLite or PostgreSQL alike with
+`?` placeholders and booleans as 0/1; in the PostgreSQL run,
+`sqlite3.connect("<server workdir>/mlflow.db")` is routed the same way so
+older tests keep working. Tests that need SQLite itself are marked
+`@pytest.mark.requires_sqlite` and deselected (and counted) in that run."""
 import os
 import re
 import signal
@@ -15,7 +26,31 @@ import time
 import pytest
 import requests
 
+from testdb import (PG_ADMIN_URI, TEST_DB, db_connect, db_query,  # noqa: F401 (for the tests)
+                    pg_create_database, pg_drop_database, route_sqlite_path, unroute_sqlite_path)
+
 BIN = os.environ.get("MLFLOWD_BIN", os.path.join(os.path.dirname(__file__), "../../build/test/mlflowd"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires_sqlite: needs the SQLite database file itself; "
+                            "deselected when MLFLOWD_TEST_DB=postgres")
+    config.addinivalue_line("markers", "requires_postgres: needs the PostgreSQL test cluster; "
+                            "runs only when MLFLOWD_TEST_DB=postgres")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselects (not skips) the other engine's tests; pytest counts them as deselected."""
+    other = "requires_sqlite" if TEST_DB == "postgres" else "requires_postgres"
+    elsewhere = [i for i in items if i.get_closest_marker(other)]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [i for i in items if not i.get_closest_marker(other)]
+
+
+def pytest_report_header(config):
+    return f"mlflowd test database: {TEST_DB}" + (
+        f" ({PG_ADMIN_URI.split('@')[-1]})" if TEST_DB == "postgres" else "")
 
 
 def free_port():
@@ -38,13 +73,23 @@ class Server:
         self.env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         self.session = requests.Session()
         self.proc = None
+        # The tracking database: the one given in args, else one the harness makes at start.
+        self.db_uri = next((a.split("=", 1)[1] if "=" in a else self.args[i + 1]
+                            for i, a in enumerate(self.args) if a.startswith("--backend-store-uri")),
+                           None)
 
     def start(self):
         os.makedirs(self.workdir, exist_ok=True)
         log = open(self.log_path, "ab")
         cmd = [BIN, "server", "--host", "127.0.0.1", "--port", str(self.port)]
         if not any(a.startswith("--backend-store-uri") for a in self.args):
-            cmd += ["--backend-store-uri", f"sqlite:///{self.workdir}/mlflow.db"]
+            sqlite_path = os.path.realpath(f"{self.workdir}/mlflow.db")
+            if TEST_DB == "postgres":
+                self.db_uri = self.db_uri or pg_create_database(sqlite_path)
+                route_sqlite_path(sqlite_path, self.db_uri)
+            else:
+                self.db_uri = f"sqlite:///{sqlite_path}"
+            cmd += ["--backend-store-uri", self.db_uri]
         if not any(a.startswith("--artifacts-destination") for a in self.args):
             cmd += ["--artifacts-destination", f"{self.workdir}/mlartifacts"]
         self.proc = subprocess.Popen(cmd + self.args, cwd=self.workdir, env=self.env,
@@ -78,6 +123,13 @@ class Server:
             text = self.log()
             assert not re.search(r"(AddressSanitizer|LeakSanitizer|runtime error:)", text), text[-20000:]
             assert self.proc.returncode == 0, f"mlflowd exit code {self.proc.returncode}\n{text[-5000:]}"
+
+    def drop_database(self):
+        """Drops the PostgreSQL database the harness made for this server (after stop)."""
+        if self.db_uri and self.db_uri.startswith("postgresql") and not any(
+                a.startswith("--backend-store-uri") for a in self.args):
+            unroute_sqlite_path(os.path.realpath(f"{self.workdir}/mlflow.db"))
+            pg_drop_database(self.db_uri)
 
     # --- HTTP helpers, shaped like the mlflow client's calls ---------------
     def get(self, path, params=None, **kw):
@@ -114,8 +166,12 @@ def make_server(tmp_path_factory):
         return s.start()
 
     yield make
-    for s in servers:
-        s.stop()
+    try:
+        for s in servers:
+            s.stop()
+    finally:
+        for s in servers:
+            s.drop_database()
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +179,10 @@ def server(tmp_path_factory):
     """One server shared by a test module (fresh DB per module)."""
     s = Server(tmp_path_factory.mktemp("mlflowd")).start()
     yield s
-    s.stop()
+    try:
+        s.stop()
+    finally:
+        s.drop_database()
 
 
 def assert_error(resp, status, code, message_part=None):

@@ -1,0 +1,54 @@
+/* runs_internal.h — what the files of the runs service share (runs.c,
+ * runs_batch.c, runs_search.c, runs_json.c, metrics.c) and nobody else sees:
+ * the Run message encoders, MLflow's key/length rules with JSON-path names,
+ * and the handlers that runs.c lists in its route table. */
+#ifndef MFD_API_RUNS_INTERNAL_H
+#define MFD_API_RUNS_INTERNAL_H
+
+#include <jansson.h>
+
+#include "api.h"
+#include "message.h"
+#include "store/runs.h"
+
+/* Limits of rest-api.md §5 (in characters). */
+enum {
+    MFD_RUNS_MAX_KEY_LENGTH = 250,
+    MFD_RUNS_MAX_PARAM_VALUE_LENGTH = 6000,
+    MFD_RUNS_MAX_TAG_VALUE_LENGTH = 8000,
+};
+
+extern const mfd_enum_value mfd_api_run_status_values[];
+extern const mfd_enum_value mfd_api_view_type_values[];
+
+/* Response shapes of rest-api.md §2; fields unset in the store are omitted. */
+json_t *mfd_api_run_info_json(const mfd_run_info *info);
+json_t *mfd_api_metric_json(const mfd_metric *metric);
+/* {info, data, inputs[, outputs]} */
+json_t *mfd_api_run_json(const mfd_run *run, bool with_outputs);
+
+/* A metric/param/tag key: MLflow's name rule (upstream's wording with the
+ * JSON path of the field, e.g. "metrics[3].name") and the 250-character limit
+ * reported under `length_name` ("Metric name", "Param key", "tags[0].key"). */
+mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_name);
+
+/* `value` cut to `limit` characters (code points); the value itself when
+ * shorter. MLflow truncates long param and run tag values silently. */
+const char *mfd_api_truncate(mfd_arena *arena, const char *value, size_t limit);
+
+/* "Invalid value <json> for parameter '<path>' supplied: <detail>" */
+mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detail);
+
+/* Streaming JSON text (metric histories): appends `s` as a JSON string,
+ * and numbers the way the encoder writes them. */
+void mfd_api_append_json_string(mfd_strbuf *sb, const char *s);
+void mfd_api_append_int(mfd_strbuf *sb, int64_t v);
+void mfd_api_append_metric_value(mfd_strbuf *sb, double value, bool is_nan);
+
+/* Handlers of runs.c's route table that live in the other files. */
+mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res);
+mfd_err mfd_api_runs_log_batch(mfd_request *req, mfd_response *res);
+mfd_err mfd_api_runs_log_inputs(mfd_request *req, mfd_response *res);
+mfd_err mfd_api_runs_log_outputs(mfd_request *req, mfd_response *res);
+
+#endif

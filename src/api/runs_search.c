@@ -1,0 +1,96 @@
+/* runs_search.c — POST runs/search (rest-api.md §5.9, search-grammar.md §2,
+ * §6, §9): the filter and order_by compiled by src/search, the experiment
+ * and view-type scope, offset page tokens, and the page of runs with their
+ * data, dataset inputs and model outputs. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "runs_internal.h"
+#include "search/search.h"
+
+enum { DEFAULT_MAX_RESULTS = 1000, MAX_RESULTS_LIMIT = 50000 };
+
+/* Experiment ids are integers in the database: text that is not one can match
+ * no run, so it is dropped rather than answered with an error. */
+static size_t parse_experiment_ids(mfd_arena *arena, const char **ids, size_t n, int64_t **out) {
+    int64_t *values = mfd_arena_alloc(arena, (n + 1) * sizeof *values);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(ids[i], &end, 10);
+        if (!errno && *ids[i] && !*end && end != ids[i])
+            values[count++] = v;
+    }
+    *out = values;
+    return count;
+}
+
+mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
+    const char **experiment_ids, **order_by, *filter, *page_token;
+    size_t n_experiment_ids, n_order_by;
+    bool has_view, has_max;
+    int view = 1;
+    int64_t max_results = DEFAULT_MAX_RESULTS;
+    mfd_err err;
+    if ((err = mfd_msg_string_list(req, "experiment_ids", &experiment_ids, &n_experiment_ids)) ||
+        (err = mfd_msg_string(req, "filter", &filter)) ||
+        (err = mfd_msg_enum(req, "run_view_type", mfd_api_view_type_values, &has_view, &view)) ||
+        (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)) ||
+        (err = mfd_msg_string_list(req, "order_by", &order_by, &n_order_by)) ||
+        (err = mfd_msg_string(req, "page_token", &page_token)))
+        return err;
+    if (!has_max)
+        max_results = DEFAULT_MAX_RESULTS;
+    if (max_results > MAX_RESULTS_LIMIT)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid value %lld for parameter 'max_results' supplied. It must be at "
+                           "most %d",
+                           (long long)max_results, MAX_RESULTS_LIMIT);
+    if (max_results < 1)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid value %lld for parameter 'max_results' supplied. It must be a "
+                           "positive integer",
+                           (long long)max_results);
+    if (!has_view)
+        view = 1;
+
+    mfd_search_input input = {filter, order_by, n_order_by};
+    mfd_search_sql sql;
+    int64_t offset;
+    if ((err = mfd_search_runs(req->arena, &input, &sql)) ||
+        (err = mfd_page_token_decode(page_token, &offset)))
+        return err;
+
+    int64_t *ids;
+    mfd_run_search search = {0};
+    search.n_experiment_ids =
+        parse_experiment_ids(req->arena, experiment_ids, n_experiment_ids, &ids);
+    search.experiment_ids = ids;
+    search.active = view == 1 || view == 3;
+    search.deleted = view == 2 || view == 3;
+    search.where = sql.where;
+    search.order_by = sql.order_by;
+    search.params = &sql.params;
+    search.offset = offset;
+    search.limit = max_results;
+
+    mfd_run *runs = NULL;
+    size_t count = 0;
+    mfd_conn *conn;
+    if (!sql.match_nothing && ((err = mfd_api_conn(req, &conn)) ||
+                               (err = mfd_runs_search(conn, req->arena, &search, &runs, &count))))
+        return err;
+    res->json = json_object();
+    if (count > 0) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < count; i++)
+            json_array_append_new(list, mfd_api_run_json(&runs[i], true));
+        json_object_set_new(res->json, "runs", list);
+    }
+    /* upstream hands out a token whenever the page is full */
+    if ((int64_t)count == max_results)
+        mfd_json_set_str(res->json, "next_page_token",
+                         mfd_page_token_encode(req->arena, offset + max_results));
+    return NULL;
+}

@@ -1,0 +1,118 @@
+/* uri.c — urlparse, unquote and pathlib normalisation as MLflow's checks
+ * use them (see uri.h). Pure functions over the request arena. */
+#include "uri.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+void mfd_uri_parse(mfd_arena *arena, const char *url, mfd_uri *out) {
+    static const char *const uses_params[] = {"",      "ftp",   "hdl",  "prospero", "http",  "imap",
+                                              "https", "shttp", "rtsp", "rtsps",    "rtspu", "sip",
+                                              "sips",  "mms",   "sftp", "tel",      NULL};
+    out->scheme = out->netloc = out->params = out->query = out->fragment = "";
+    const char *colon = strchr(url, ':');
+    if (colon && colon > url && isalpha((unsigned char)url[0])) {
+        bool ok = true;
+        for (const char *p = url; p < colon; p++)
+            ok = ok && (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.');
+        if (ok) {
+            char *scheme = mfd_arena_strndup(arena, url, (size_t)(colon - url));
+            for (char *p = scheme; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            out->scheme = scheme;
+            url = colon + 1;
+        }
+    }
+    if (url[0] == '/' && url[1] == '/') {
+        size_t len = strcspn(url + 2, "/?#");
+        out->netloc = mfd_arena_strndup(arena, url + 2, len);
+        url += 2 + len;
+    }
+    const char *hash = strchr(url, '#');
+    if (hash) {
+        out->fragment = hash + 1;
+        url = mfd_arena_strndup(arena, url, (size_t)(hash - url));
+    }
+    const char *question = strchr(url, '?');
+    if (question) {
+        out->query = question + 1;
+        url = mfd_arena_strndup(arena, url, (size_t)(question - url));
+    }
+    out->path = url;
+    for (size_t i = 0; uses_params[i]; i++) {
+        if (strcmp(uses_params[i], out->scheme) != 0)
+            continue;
+        const char *slash = strrchr(url, '/');
+        const char *semi = strchr(slash ? slash : url, ';');
+        if (semi) {
+            out->params = semi + 1;
+            out->path = mfd_arena_strndup(arena, url, (size_t)(semi - url));
+        }
+        break;
+    }
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *mfd_uri_unquote(mfd_arena *arena, const char *s, bool plus, bool *had_nul) {
+    char *out = mfd_arena_alloc(arena, strlen(s) + 1), *o = out;
+    if (had_nul)
+        *had_nul = false;
+    for (const char *p = s; *p; p++) {
+        if (p[0] == '%' && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+            char c = (char)(hex_value(p[1]) * 16 + hex_value(p[2]));
+            if (c == '\0' && had_nul)
+                *had_nul = true;
+            *o++ = c;
+            p += 2;
+        } else {
+            *o++ = plus && *p == '+' ? ' ' : *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *mfd_uri_normalise_path(mfd_arena *arena, const char *path) {
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_strbuf_append(&sb, path[0] == '/' ? "/" : "");
+    const char *p = path;
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (len > 0 && !(len == 1 && p[0] == '.')) {
+            if (sb.len > 0 && sb.data[sb.len - 1] != '/')
+                mfd_strbuf_append(&sb, "/");
+            mfd_strbuf_appendn(&sb, p, len);
+        }
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    return sb.data;
+}
+
+bool mfd_uri_is_local(const mfd_uri *uri) {
+    return uri->scheme[0] == '\0' || strcmp(uri->scheme, "file") == 0;
+}
+
+/* urlparse's hostname: the netloc without userinfo and port, lower-cased. */
+bool mfd_uri_has_remote_host(const mfd_uri *uri) {
+    if (strcmp(uri->scheme, "file") != 0 || !uri->netloc[0])
+        return false;
+    const char *host = strrchr(uri->netloc, '@');
+    host = host ? host + 1 : uri->netloc;
+    if (!*host)
+        return false;
+    return !(strcmp(host, ".") == 0 || strncasecmp(host, "localhost", 9) == 0 ||
+             strncmp(host, "127.0.0.1", 9) == 0);
+}

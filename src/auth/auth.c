@@ -1,0 +1,295 @@
+/* auth.c — the auth layer's life cycle and authentication: reading the INI,
+ * opening the auth DB, the startup admin, Basic credentials checked against
+ * users.password_hash through the verified-credential cache, the audit log
+ * and the signup form's CSRF token.
+ *
+ * Invariant: a request is authenticated only after this request read the
+ * user's row (so a deleted user or a changed password or admin flag takes
+ * effect at once, whichever replica changed it) and either the KDF or a
+ * cache entry made for exactly that password_hash vouched for the password. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth_internal.h"
+#include "core/log.h"
+#include "passwords.h"
+#include "store/schema.h"
+
+bool mfd_auth_parse_permission(const char *name, mfd_permission *out) {
+    static const char *const names[] = {"NO_PERMISSIONS", "READ", "EDIT", "MANAGE"};
+    for (int i = 0; name && i < 4; i++) {
+        if (!strcmp(name, names[i])) {
+            *out = (mfd_permission)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+mfd_err mfd_auth_check_permission_name(const char *name) {
+    mfd_permission unused;
+    if (mfd_auth_parse_permission(name, &unused))
+        return NULL;
+    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                       "Invalid permission '%s'. Valid permissions are: ('READ', 'EDIT', "
+                       "'MANAGE', 'NO_PERMISSIONS')",
+                       name ? name : "None");
+}
+
+/* Writes s quoted, with quotes, backslashes and control bytes escaped, so a
+ * crafted username cannot forge or split audit lines. */
+static void quote(char *out, size_t cap, const char *s) {
+    size_t n = 0;
+    if (cap < 8)
+        return;
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 6 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", *p);
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+}
+
+void mfd_auth_audit(const char *actor, const char *action, const char *resource,
+                    const char *target_user, const char *detail, const char *result) {
+    char q_actor[300], q_resource[600], q_user[300], q_detail[300];
+    quote(q_actor, sizeof q_actor, actor);
+    quote(q_resource, sizeof q_resource, resource);
+    quote(q_user, sizeof q_user, target_user);
+    quote(q_detail, sizeof q_detail, detail);
+    mfd_log_info("audit: actor=%s action=%s resource=%s user=%s detail=%s result=%s", q_actor,
+                 action, q_resource, q_user, q_detail, result);
+}
+
+bool mfd_auth_is_unprotected(const char *path) {
+    return strncmp(path, "/static", 7) == 0 || strncmp(path, "/favicon.ico", 12) == 0 ||
+           strncmp(path, "/health", 7) == 0;
+}
+
+mfd_auth *mfd_auth_of(const mfd_request *req) {
+    return req->app ? req->app->auth : NULL;
+}
+
+mfd_err mfd_auth_db_acquire(mfd_auth *auth, mfd_conn **out) {
+    return mfd_db_acquire(auth->db, out);
+}
+
+void mfd_auth_db_release(mfd_auth *auth, mfd_conn *conn) {
+    if (conn)
+        mfd_db_release(auth->db, conn);
+}
+
+void mfd_auth_forget_user(mfd_auth *auth, const char *username) {
+    mfd_credential_cache_forget_user(auth->cache, username);
+}
+
+mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused) {
+    *refused = false;
+    const char *header = req->header ? req->header(req, "Authorization") : NULL;
+    const char *username = NULL, *password = NULL;
+    if (!header || !mfd_auth_parse_basic(req->arena, header, &username, &password)) {
+        mfd_auth_refuse_unauthenticated(req, res);
+        *refused = true;
+        return NULL;
+    }
+    mfd_conn *conn;
+    mfd_err err = mfd_db_acquire(auth->db, &conn);
+    if (err)
+        return err;
+    mfd_auth_user user;
+    bool found = false;
+    err = mfd_auth_store_find_user(conn, req->arena, username, &user, &found);
+    mfd_db_release(auth->db, conn);
+    if (err)
+        return err;
+    bool ok = false;
+    if (found && user.password_hash) {
+        ok = mfd_credential_cache_check(auth->cache, username, password, user.password_hash);
+        if (!ok && mfd_auth_password_verify(user.password_hash, password)) {
+            mfd_credential_cache_put(auth->cache, username, password, user.password_hash);
+            ok = true;
+        }
+    }
+    if (!ok) {
+        mfd_auth_audit(username, "login", req->path, username,
+                       found ? "wrong password" : "unknown user", "denied");
+        mfd_auth_refuse_unauthenticated(req, res);
+        *refused = true;
+        return NULL;
+    }
+    req->username = user.username;
+    req->is_admin = user.is_admin;
+    return NULL;
+}
+
+/* --- CSRF token of the signup form ------------------------------------
+ * "<expiry unix seconds>.<hex HMAC-SHA256(key, expiry ':' username)>": only
+ * the user the form was served to can post it, within the hour. */
+static bool csrf_mac(mfd_auth *auth, long long expiry, const char *username, char hex[65]) {
+    char message[600];
+    snprintf(message, sizeof message, "%lld:%s", expiry, username ? username : "");
+    unsigned char mac[32];
+    unsigned int mac_len = 0;
+    if (!HMAC(EVP_sha256(), auth->csrf_key, sizeof auth->csrf_key, (unsigned char *)message,
+              strlen(message), mac, &mac_len) ||
+        mac_len != sizeof mac)
+        return false;
+    for (size_t i = 0; i < sizeof mac; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    return true;
+}
+
+char *mfd_auth_csrf_token(mfd_auth *auth, mfd_request *req) {
+    long long expiry = (long long)time(NULL) + 3600;
+    char hex[65];
+    if (!csrf_mac(auth, expiry, req->username, hex))
+        return mfd_arena_strdup(req->arena, "");
+    return mfd_arena_sprintf(req->arena, "%lld.%s", expiry, hex);
+}
+
+bool mfd_auth_csrf_valid(mfd_auth *auth, const mfd_request *req, const char *token) {
+    if (!token)
+        return false;
+    char *end;
+    long long expiry = strtoll(token, &end, 10);
+    char hex[65];
+    if (end == token || *end != '.' || expiry < (long long)time(NULL) ||
+        !csrf_mac(auth, expiry, req->username, hex))
+        return false;
+    return strlen(end + 1) == 64 && CRYPTO_memcmp(hex, end + 1, 64) == 0;
+}
+
+/* --- life cycle ------------------------------------------------------- */
+
+static const char *env_lookup(const char *name) {
+    return getenv(name);
+}
+
+static mfd_err ensure_admin(mfd_auth *auth) {
+    const mfd_auth_settings *s = auth->settings;
+    mfd_conn *conn;
+    mfd_err err = mfd_db_acquire(auth->db, &conn);
+    if (err)
+        return err;
+    mfd_arena *arena = mfd_arena_new();
+    mfd_auth_user user;
+    bool found = false;
+    err = mfd_auth_store_find_user(conn, arena, s->admin_username, &user, &found);
+    char *hash = NULL;
+    if (!err && !found) {
+        err = mfd_auth_password_check_rule(s->admin_password);
+        if (err) {
+            mfd_err wrapped = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: admin_password: %s",
+                                          mfd_auth_ini_source(auth->ini), err->message);
+            mfd_err_free(err);
+            err = wrapped;
+        }
+        if (!err)
+            err = mfd_auth_password_hash(s->admin_password, &hash);
+        if (!err)
+            err = mfd_auth_store_create_user(conn, arena, s->admin_username, hash, true, &user);
+        if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
+            mfd_err_free(err); /* another replica created it first */
+            err = NULL;
+        } else if (!err) {
+            mfd_log_info("created admin user '%s'; set a new password soon with PATCH "
+                         "/api/2.0/mlflow/users/update-password",
+                         s->admin_username);
+            mfd_auth_audit("mlflowd", "user.create", "user", s->admin_username, "admin at startup",
+                           "ok");
+        }
+    }
+    free(hash);
+    mfd_arena_free(arena);
+    mfd_db_release(auth->db, conn);
+    return err;
+}
+
+static void redact_uri(const char *uri, char *out, size_t cap);
+
+mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
+    mfd_auth *auth = calloc(1, sizeof *auth);
+    if (!auth)
+        abort();
+    auth->config = cfg;
+    mfd_err err = mfd_auth_ini_load(cfg->auth_config_path, env_lookup, &auth->ini);
+    if (err) {
+        free(auth);
+        return err;
+    }
+    auth->settings = mfd_auth_ini_settings(auth->ini);
+    mfd_auth_parse_permission(auth->settings->default_permission, &auth->default_permission);
+    if (auth->settings->sso_hook)
+        mfd_log_warn("%s: authorization_function '%s' selects the [sso] modes; this build "
+                     "checks Basic credentials only",
+                     mfd_auth_ini_source(auth->ini), auth->settings->authorization_function);
+    int pool = cfg->workers > 4 ? cfg->workers : 4;
+    err = mfd_db_open(auth->settings->database_uri, pool, &auth->db);
+    if (!err)
+        err = mfd_schema_auth_init(auth->db);
+    if (!err)
+        err = ensure_admin(auth);
+    if (!err && !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds)))
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot set up the credential cache (OpenSSL)");
+    if (!err) {
+        const char *secret = getenv("MLFLOW_FLASK_SERVER_SECRET_KEY");
+        unsigned int len = 0;
+        if (secret && *secret) {
+            if (!EVP_Digest(secret, strlen(secret), auth->csrf_key, &len, EVP_sha256(), NULL))
+                err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot hash the server secret key");
+        } else {
+            mfd_log_warn("MLFLOW_FLASK_SERVER_SECRET_KEY is not set: signup form tokens are "
+                         "signed with a random per-process key (set it, the same on every "
+                         "replica, when running several)");
+            if (RAND_bytes(auth->csrf_key, sizeof auth->csrf_key) != 1)
+                err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot draw a random key");
+        }
+    }
+    if (err) {
+        mfd_auth_close(auth);
+        return err;
+    }
+    char shown[1024];
+    redact_uri(auth->settings->database_uri, shown, sizeof shown);
+    mfd_log_info("auth: basic-auth on (%s), auth db %s, default permission %s, credential "
+                 "cache %d s",
+                 mfd_auth_ini_source(auth->ini), shown, auth->settings->default_permission,
+                 auth->settings->cache_ttl_seconds);
+    *out = auth;
+    return NULL;
+}
+
+/* The URI with any user:password@ replaced, for the start-up log line. */
+static void redact_uri(const char *uri, char *out, size_t cap) {
+    const char *scheme_end = strstr(uri, "://");
+    const char *host = scheme_end ? scheme_end + 3 : NULL;
+    const char *at = host ? strchr(host, '@') : NULL;
+    const char *slash = host ? strchr(host, '/') : NULL;
+    if (at && (!slash || at < slash))
+        snprintf(out, cap, "%.*s***%s", (int)(host - uri), uri, at);
+    else
+        snprintf(out, cap, "%s", uri);
+}
+
+void mfd_auth_close(mfd_auth *auth) {
+    if (!auth)
+        return;
+    mfd_credential_cache_free(auth->cache);
+    mfd_db_close(auth->db);
+    mfd_auth_ini_free(auth->ini);
+    OPENSSL_cleanse(auth->csrf_key, sizeof auth->csrf_key);
+    free(auth);
+}

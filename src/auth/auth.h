@@ -1,0 +1,89 @@
+/* auth.h — the basic-auth layer (auth.md): the whole face the HTTP server,
+ * main and the handlers see.
+ *
+ * Pipeline per request (server.c calls these in order):
+ *   mfd_auth_authenticate  — Basic credentials; refuses with 401
+ *   mfd_auth_authorize     — the endpoint's rule (rules.c); refuses with 403
+ *                            or answers an MLflow error (404/400)
+ *   handler
+ *   mfd_auth_after         — post-hooks for responses < 400: creator grants,
+ *                            renames/deletes carried to permission rows,
+ *                            search results filtered
+ * A refusal fills the mfd_response (text body and headers of auth.md §2.1)
+ * and sets *refused; the server sends it as it is. */
+#ifndef MFD_AUTH_H
+#define MFD_AUTH_H
+
+#include <stdbool.h>
+
+#include "api/api.h"
+#include "core/sql_params.h"
+#include "store/auth_store.h"
+
+typedef struct mfd_auth mfd_auth;
+
+typedef enum mfd_permission {
+    MFD_PERM_NO_PERMISSIONS,
+    MFD_PERM_READ,
+    MFD_PERM_EDIT,
+    MFD_PERM_MANAGE,
+} mfd_permission;
+
+/* Reads the INI (cfg->auth_config_path or built-in defaults), opens and
+ * upgrades the auth DB, creates the admin user if missing. */
+mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out);
+void mfd_auth_close(mfd_auth *auth);
+
+/* /static…, /favicon.ico and /health need no credentials (auth.md §2). */
+bool mfd_auth_is_unprotected(const char *path);
+
+/* Sets req->username and req->is_admin, or fills a 401 and sets *refused. */
+mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused);
+/* True when the rule for this request reads its resource id from the JSON
+ * body, so authorization must wait for the body (else it runs as soon as
+ * the headers are in, before an upload is read). */
+bool mfd_auth_needs_body(const mfd_auth *auth, const mfd_request *req);
+/* Admins pass. Otherwise applies the endpoint's rule: fills a 403 and sets
+ * *refused, or returns an MLflow error from the resource lookup. May also
+ * answer directly (e.g. runs/search over no readable experiment → `{}`). */
+mfd_err mfd_auth_authorize(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused);
+/* Post-hooks; call only when the handler succeeded (status < 400). */
+mfd_err mfd_auth_after(mfd_auth *auth, mfd_request *req, mfd_response *res);
+
+/* --- for search handlers: permission filtering inside the SQL ----------
+ * Produces a boolean SQL predicate over `column` that keeps only the
+ * resources the request's user may READ (explicit rows, else the default
+ * permission) and appends its bound values to `params`. *predicate is NULL
+ * when nothing is restricted (auth off, admin) and "1=0" when nothing is
+ * readable. kind: MFD_AUTH_EXPERIMENT (column holds the integer experiment
+ * id, e.g. "e.experiment_id" or "lm.experiment_id") or
+ * MFD_AUTH_REGISTERED_MODEL (column holds the model name, e.g. "rm.name").
+ * AND it into the WHERE of the page query (and of any count query). */
+mfd_err mfd_auth_readable_sql(mfd_request *req, mfd_auth_kind kind, const char *column,
+                              const char **predicate, mfd_sql_params *params);
+
+/* --- for the auth admin handlers (api/auth_admin.c) --------------------- */
+/* A request parameter read as MLflow's auth layer reads it (auth.md §2.2):
+ * GET query, POST/PATCH JSON body, DELETE body if JSON else query; numbers
+ * become their decimal text; 400 "Missing value for required parameter". */
+mfd_err mfd_auth_param(mfd_request *req, const char *name, const char **out);
+/* NULL when auth is off. */
+mfd_auth *mfd_auth_of(const mfd_request *req);
+mfd_err mfd_auth_db_acquire(mfd_auth *auth, struct mfd_conn **out);
+void mfd_auth_db_release(mfd_auth *auth, struct mfd_conn *conn);
+/* Drops the user's verified credentials (password/admin change, delete). */
+void mfd_auth_forget_user(mfd_auth *auth, const char *username);
+/* "READ" … → level; false for any other string (case-sensitive). */
+bool mfd_auth_parse_permission(const char *name, mfd_permission *out);
+/* 400 "Invalid permission '<p>'. Valid permissions are: (...)" or NULL. */
+mfd_err mfd_auth_check_permission_name(const char *name);
+/* One audit line on stderr: who did what to which resource, and the result.
+ * Values are quoted and escaped; never pass a password. */
+void mfd_auth_audit(const char *actor, const char *action, const char *resource,
+                    const char *target_user, const char *detail, const char *result);
+/* The signup form's CSRF token for this user (HMAC of the server secret),
+ * valid for an hour; and its check. Arena string. */
+char *mfd_auth_csrf_token(mfd_auth *auth, mfd_request *req);
+bool mfd_auth_csrf_valid(mfd_auth *auth, const mfd_request *req, const char *token);
+
+#endif

@@ -1,0 +1,100 @@
+/* auth_internal.h — state and helpers shared by the files of src/auth only. */
+#ifndef MFD_AUTH_INTERNAL_H
+#define MFD_AUTH_INTERNAL_H
+
+#include "auth.h"
+#include "config/auth_ini.h"
+#include "credential_cache.h"
+#include "store/db.h"
+
+struct mfd_auth {
+    const mfd_config *config;
+    mfd_auth_ini *ini;
+    const mfd_auth_settings *settings; /* inside ini */
+    mfd_permission default_permission;
+    mfd_db *db;
+    mfd_credential_cache *cache;
+    unsigned char csrf_key[32]; /* HMAC key of signup CSRF tokens */
+};
+
+/* --- rules.c: the endpoint -> permission table ----------------------- */
+
+/* Where a rule finds the resource it checks. */
+typedef enum mfd_rule_resource {
+    MFD_RES_NONE,             /* any authenticated user */
+    MFD_RES_NOBODY,           /* admins only */
+    MFD_RES_SELF,             /* param username == sender */
+    MFD_RES_EXPERIMENT_ID,    /* param experiment_id */
+    MFD_RES_EXPERIMENT_NAME,  /* param experiment_name -> its experiment */
+    MFD_RES_RUN,              /* param run_id (run_uuid) -> its experiment */
+    MFD_RES_RUN_QUERY,        /* query run_id or run_uuid (non-proto routes) */
+    MFD_RES_RUN_IDS_QUERY,    /* every query run_id / run_ids value */
+    MFD_RES_MODEL_NAME,       /* param name: registered model */
+    MFD_RES_MODEL_NAME_QUERY, /* query name (non-proto route) */
+    MFD_RES_LOGGED_MODEL,     /* path {model_id} -> its experiment */
+    MFD_RES_SCORER,           /* params experiment_id + name */
+    MFD_RES_SCORER_GRANT,     /* params experiment_id + scorer_name */
+    MFD_RES_ARTIFACT_PATH,    /* experiment = leading digits of the path tail */
+    MFD_RES_ARTIFACT_QUERY,   /* same, from the `path` query value */
+    MFD_RES_EXPERIMENT_IDS,   /* every body experiment_ids value */
+    MFD_RES_PROMPTLAB,        /* body experiment_id */
+    MFD_RES_TRACE_QUERY,      /* query request_id -> its experiment */
+    MFD_RES_RUNS_SEARCH,      /* no gate: body experiment_ids reduced to readable */
+    MFD_RES_LOGGED_MODELS_SEARCH,
+} mfd_rule_resource;
+
+/* What runs after a successful handler (auth.md §4). */
+typedef enum mfd_rule_after {
+    MFD_AFTER_NONE,
+    MFD_AFTER_GRANT_EXPERIMENT,
+    MFD_AFTER_GRANT_MODEL,
+    MFD_AFTER_GRANT_SCORER,
+    MFD_AFTER_DELETE_MODEL,
+    MFD_AFTER_RENAME_MODEL,
+    MFD_AFTER_DELETE_SCORER,
+    MFD_AFTER_FILTER_EXPERIMENTS,
+    MFD_AFTER_FILTER_MODELS,
+    MFD_AFTER_FILTER_MODEL_VERSIONS,
+    MFD_AFTER_FILTER_LOGGED_MODELS,
+} mfd_rule_after;
+
+typedef struct mfd_auth_rule {
+    const char *method;
+    const char *pattern; /* see rules.c for the spelling of patterns */
+    unsigned char spelling;
+    unsigned char need; /* mfd_permission level required */
+    unsigned char resource;
+    unsigned char after;
+} mfd_auth_rule;
+
+typedef struct mfd_rule_match {
+    const mfd_auth_rule *rule; /* NULL: no rule, no check */
+    const char *segment;       /* the first {x} of the pattern (model_id), arena */
+    const char *tail;          /* the <path> rest, arena; NULL when none */
+} mfd_rule_match;
+
+void mfd_auth_rule_find(const mfd_request *req, const char *static_prefix, mfd_rule_match *out);
+
+/* --- permissions.c ---------------------------------------------------- */
+/* The user's level on one resource: their row, else the default. */
+mfd_err mfd_auth_effective(mfd_auth *auth, mfd_auth_kind kind, const char *const key[2],
+                           const char *username, mfd_permission *out);
+
+/* --- basic.c ------------------------------------------------------------ */
+/* Parses `Basic <base64(user:password)>`; false when absent or malformed. */
+bool mfd_auth_parse_basic(mfd_arena *arena, const char *header, const char **username,
+                          const char **password);
+/* The 401 and 403 answers of auth.md §2.1. */
+void mfd_auth_refuse_unauthenticated(mfd_request *req, mfd_response *res);
+void mfd_auth_refuse_forbidden(mfd_request *req, mfd_response *res);
+/* The user's explicit rows of one kind, for filtering many resources. */
+typedef struct mfd_grant_set {
+    mfd_auth_grant *rows;
+    size_t n;
+    bool default_readable;
+} mfd_grant_set;
+mfd_err mfd_auth_load_grants(mfd_auth *auth, mfd_request *req, mfd_auth_kind kind,
+                             mfd_grant_set *set);
+bool mfd_auth_grant_readable(const mfd_grant_set *set, const char *key);
+
+#endif

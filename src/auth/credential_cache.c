@@ -1,0 +1,165 @@
+/* credential_cache.c — the verified-credential cache of credential_cache.h.
+ *
+ * A fixed table of SHARDS × SLOTS direct-mapped entries (a colliding put
+ * replaces the older entry, so memory is bounded whatever the traffic); each
+ * shard has its own mutex so concurrent requests rarely wait on each other. */
+#include "credential_cache.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { SHARDS = 16, SLOTS = 256, DIGEST_LEN = 32 };
+
+typedef struct entry {
+    unsigned char digest[DIGEST_LEN];
+    char *username;      /* owned */
+    char *password_hash; /* owned; what the credentials were verified against */
+    int64_t expires;     /* monotonic seconds; 0 = empty */
+} entry;
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    entry slots[SLOTS];
+} shard;
+
+struct mfd_credential_cache {
+    int ttl_seconds;
+    EVP_MAC_CTX *keyed; /* HMAC-SHA256 with the random key; duplicated per use */
+    shard shards[SHARDS];
+};
+
+static int64_t now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds) {
+    mfd_credential_cache *cache = calloc(1, sizeof *cache);
+    if (!cache)
+        return NULL;
+    cache->ttl_seconds = ttl_seconds;
+    unsigned char key[32];
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    cache->keyed = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac);
+    char digest_name[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!cache->keyed || RAND_bytes(key, sizeof key) != 1 ||
+        EVP_MAC_init(cache->keyed, key, sizeof key, params) != 1) {
+        OPENSSL_cleanse(key, sizeof key);
+        EVP_MAC_CTX_free(cache->keyed);
+        free(cache);
+        return NULL;
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    for (int s = 0; s < SHARDS; s++)
+        pthread_mutex_init(&cache->shards[s].lock, NULL);
+    return cache;
+}
+
+static void clear_entry(entry *e) {
+    free(e->username);
+    free(e->password_hash);
+    memset(e, 0, sizeof *e);
+}
+
+void mfd_credential_cache_free(mfd_credential_cache *cache) {
+    if (!cache)
+        return;
+    for (int s = 0; s < SHARDS; s++) {
+        for (int i = 0; i < SLOTS; i++)
+            clear_entry(&cache->shards[s].slots[i]);
+        pthread_mutex_destroy(&cache->shards[s].lock);
+    }
+    EVP_MAC_CTX_free(cache->keyed);
+    free(cache);
+}
+
+/* HMAC over len(username) ‖ username ‖ password: unambiguous even when the
+ * username contains ':'. */
+static bool credential_digest(mfd_credential_cache *cache, const char *username,
+                              const char *password, unsigned char out[DIGEST_LEN]) {
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(cache->keyed);
+    if (!ctx)
+        return false;
+    uint64_t ulen = strlen(username);
+    unsigned char len_bytes[8];
+    for (int i = 0; i < 8; i++)
+        len_bytes[i] = (unsigned char)(ulen >> (8 * i));
+    size_t out_len = 0;
+    bool ok = EVP_MAC_update(ctx, len_bytes, sizeof len_bytes) == 1 &&
+              EVP_MAC_update(ctx, (const unsigned char *)username, ulen) == 1 &&
+              EVP_MAC_update(ctx, (const unsigned char *)password, strlen(password)) == 1 &&
+              EVP_MAC_final(ctx, out, &out_len, DIGEST_LEN) == 1 && out_len == DIGEST_LEN;
+    EVP_MAC_CTX_free(ctx);
+    return ok;
+}
+
+static entry *slot_for(mfd_credential_cache *cache, const unsigned char *digest, shard **sh) {
+    unsigned s = digest[0] % SHARDS;
+    unsigned i = ((unsigned)digest[1] | (unsigned)digest[2] << 8) % SLOTS;
+    *sh = &cache->shards[s];
+    return &cache->shards[s].slots[i];
+}
+
+bool mfd_credential_cache_check(mfd_credential_cache *cache, const char *username,
+                                const char *password, const char *password_hash) {
+    unsigned char digest[DIGEST_LEN];
+    if (!cache || cache->ttl_seconds <= 0 || !password_hash ||
+        !credential_digest(cache, username, password, digest))
+        return false;
+    shard *sh;
+    entry *e = slot_for(cache, digest, &sh);
+    pthread_mutex_lock(&sh->lock);
+    bool hit = e->expires > now_seconds() && CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0 &&
+               strcmp(e->username, username) == 0 && strcmp(e->password_hash, password_hash) == 0;
+    pthread_mutex_unlock(&sh->lock);
+    return hit;
+}
+
+void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
+                              const char *password, const char *password_hash) {
+    unsigned char digest[DIGEST_LEN];
+    if (!cache || cache->ttl_seconds <= 0 || !password_hash ||
+        !credential_digest(cache, username, password, digest))
+        return;
+    char *user_copy = strdup(username), *hash_copy = strdup(password_hash);
+    if (!user_copy || !hash_copy) {
+        free(user_copy);
+        free(hash_copy);
+        return;
+    }
+    shard *sh;
+    entry *e = slot_for(cache, digest, &sh);
+    pthread_mutex_lock(&sh->lock);
+    clear_entry(e);
+    memcpy(e->digest, digest, DIGEST_LEN);
+    e->username = user_copy;
+    e->password_hash = hash_copy;
+    e->expires = now_seconds() + cache->ttl_seconds;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+void mfd_credential_cache_forget_user(mfd_credential_cache *cache, const char *username) {
+    if (!cache)
+        return;
+    for (int s = 0; s < SHARDS; s++) {
+        shard *sh = &cache->shards[s];
+        pthread_mutex_lock(&sh->lock);
+        for (int i = 0; i < SLOTS; i++)
+            if (sh->slots[i].expires && strcmp(sh->slots[i].username, username) == 0)
+                clear_entry(&sh->slots[i]);
+        pthread_mutex_unlock(&sh->lock);
+    }
+}

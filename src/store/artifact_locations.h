@@ -1,0 +1,25 @@
+/* artifact_locations.h — where the artifacts of a run, a model version or a
+ * logged model live: the small lookups the artifact endpoints need
+ * (rest-api.md §3 get-artifact, §5.16, §6.9). Each returns the stored URI
+ * (copied into the arena) or RESOURCE_DOES_NOT_EXIST with MLflow's message. */
+#ifndef MFD_STORE_ARTIFACT_LOCATIONS_H
+#define MFD_STORE_ARTIFACT_LOCATIONS_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "db.h"
+
+/* runs.artifact_uri of a run, deleted runs included ("" when NULL). */
+mfd_err mfd_artifact_location_run(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                                  const char **uri);
+/* A model version's download URI: storage_location, else source. Versions
+ * in stage Deleted_Internal do not exist. */
+mfd_err mfd_artifact_location_model_version(mfd_conn *conn, mfd_arena *arena, const char *name,
+                                            int64_t version, const char **uri);
+/* logged_models.artifact_location of a model that is not deleted. */
+mfd_err mfd_artifact_location_logged_model(mfd_conn *conn, mfd_arena *arena, const char *model_id,
+                                           const char **uri);
+
+#endif

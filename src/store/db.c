@@ -1,0 +1,230 @@
+/* db.c — the db.h dispatcher: picks the driver by URI scheme and forwards
+ * every call through the handle's vtable (db_driver.h).
+ *
+ * Kept here, the same for every engine: the URI shown in logs never carries
+ * a password (mfd_db_uri returns the masked copy made at open), text bound
+ * as NULL binds SQL NULL, and mfd_stmt_bind_params. */
+#include "db_driver.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *prefix;
+    const mfd_db_driver *driver;
+} schemes[] = {
+    {"sqlite:", &mfd_db_sqlite_driver},
+    {"postgresql:", &mfd_db_pg_driver},
+    {"postgresql+", &mfd_db_pg_driver}, /* SQLAlchemy's postgresql+psycopg2:// and friends */
+    {"postgres:", &mfd_db_pg_driver},
+};
+
+/* scheme://user:secret@host/... -> scheme://user:***@host/...; also masks a
+ * password=... query parameter. Anything unparsable is returned as is. */
+char *mfd_db_redact_uri(const char *uri) {
+    if (!uri)
+        return NULL;
+    size_t len = strlen(uri);
+    char *out = malloc(2 * len + 16); /* each masked field grows by at most 3 */
+    if (!out)
+        return NULL;
+    const char *authority = strstr(uri, "://");
+    const char *p = uri;
+    char *o = out;
+    if (authority) {
+        authority += 3;
+        const char *end = authority + strcspn(authority, "/?#");
+        const char *at = NULL;
+        for (const char *q = authority; q < end; q++)
+            if (*q == '@')
+                at = q; /* the last '@' ends the userinfo */
+        const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+        if (colon) {
+            size_t head = (size_t)(colon + 1 - uri);
+            memcpy(o, uri, head);
+            o += head;
+            memcpy(o, "***", 3);
+            o += 3;
+            p = at;
+        }
+    }
+    /* Copy the rest, masking the value of any password= parameter. */
+    while (*p) {
+        bool at_param = p > uri && (p[-1] == '?' || p[-1] == '&') &&
+                        strncmp(p, "password=", strlen("password=")) == 0;
+        if (at_param) {
+            memcpy(o, "password=***", strlen("password=***"));
+            o += strlen("password=***");
+            p += strcspn(p, "&#");
+            continue;
+        }
+        *o++ = *p++;
+    }
+    *o = '\0';
+    return out;
+}
+
+mfd_err mfd_db_open(const char *uri, int max_connections, mfd_db **out) {
+    const mfd_db_driver *driver = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strncmp(uri, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+            driver = schemes[i].driver;
+    if (!driver) {
+        char *shown = mfd_db_redact_uri(uri);
+        mfd_err err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                  "Unsupported database URI '%s': expected sqlite:///<path> or "
+                                  "postgresql://<user>:<password>@<host>:<port>/<database>",
+                                  shown ? shown : "");
+        free(shown);
+        return err;
+    }
+    mfd_db *db;
+    mfd_err err = driver->open(uri, max_connections, &db);
+    if (err)
+        return err;
+    db->driver = driver;
+    db->display_uri = mfd_db_redact_uri(uri);
+    *out = db;
+    return NULL;
+}
+
+void mfd_db_close(mfd_db *db) {
+    if (!db)
+        return;
+    free(db->display_uri);
+    db->display_uri = NULL;
+    db->driver->close(db);
+}
+
+mfd_dialect mfd_db_dialect(const mfd_db *db) {
+    return db->driver->dialect;
+}
+
+const char *mfd_db_uri(const mfd_db *db) {
+    return db->display_uri ? db->display_uri : "";
+}
+
+mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out) {
+    return db->driver->acquire(db, out);
+}
+
+void mfd_db_release(mfd_db *db, mfd_conn *conn) {
+    if (conn)
+        db->driver->release(db, conn);
+}
+
+mfd_dialect mfd_conn_dialect(const mfd_conn *conn) {
+    return conn->driver->dialect;
+}
+
+mfd_err mfd_conn_begin(mfd_conn *conn, bool write) {
+    return conn->driver->begin(conn, write);
+}
+
+mfd_err mfd_conn_commit(mfd_conn *conn) {
+    return conn->driver->commit(conn);
+}
+
+void mfd_conn_rollback(mfd_conn *conn) {
+    conn->driver->rollback(conn);
+}
+
+mfd_err mfd_conn_exec(mfd_conn *conn, const char *sql) {
+    return conn->driver->exec(conn, sql);
+}
+
+mfd_err mfd_conn_prepare(mfd_conn *conn, const char *sql, bool cache, mfd_stmt **out) {
+    return conn->driver->prepare(conn, sql, cache, out);
+}
+
+void mfd_stmt_done(mfd_stmt *stmt) {
+    if (stmt)
+        stmt->driver->done(stmt);
+}
+
+void mfd_stmt_bind_text(mfd_stmt *stmt, int index, const char *text) {
+    if (text)
+        stmt->driver->bind_textn(stmt, index, text, strlen(text));
+    else
+        stmt->driver->bind_null(stmt, index);
+}
+
+void mfd_stmt_bind_textn(mfd_stmt *stmt, int index, const char *text, size_t len) {
+    if (text)
+        stmt->driver->bind_textn(stmt, index, text, len);
+    else
+        stmt->driver->bind_null(stmt, index);
+}
+
+void mfd_stmt_bind_int64(mfd_stmt *stmt, int index, int64_t value) {
+    stmt->driver->bind_int64(stmt, index, value);
+}
+
+void mfd_stmt_bind_double(mfd_stmt *stmt, int index, double value) {
+    stmt->driver->bind_double(stmt, index, value);
+}
+
+void mfd_stmt_bind_null(mfd_stmt *stmt, int index) {
+    stmt->driver->bind_null(stmt, index);
+}
+
+void mfd_stmt_bind_params(mfd_stmt *stmt, int first_index, const mfd_sql_params *params) {
+    for (size_t i = 0; i < params->count; i++) {
+        const mfd_sql_value *v = &params->values[i];
+        int index = first_index + (int)i;
+        switch (v->kind) {
+        case MFD_SQL_NULL:
+            mfd_stmt_bind_null(stmt, index);
+            break;
+        case MFD_SQL_TEXT:
+            mfd_stmt_bind_text(stmt, index, v->text);
+            break;
+        case MFD_SQL_INT64:
+            mfd_stmt_bind_int64(stmt, index, v->i64);
+            break;
+        case MFD_SQL_DOUBLE:
+            mfd_stmt_bind_double(stmt, index, v->f64);
+            break;
+        }
+    }
+}
+
+mfd_step mfd_stmt_step(mfd_stmt *stmt, mfd_err *err) {
+    return stmt->driver->step(stmt, err);
+}
+
+mfd_err mfd_stmt_exec(mfd_stmt *stmt) {
+    return stmt->driver->exec_stmt(stmt);
+}
+
+void mfd_stmt_reset(mfd_stmt *stmt) {
+    stmt->driver->reset(stmt);
+}
+
+bool mfd_stmt_is_null(mfd_stmt *stmt, int col) {
+    return stmt->driver->is_null(stmt, col);
+}
+
+const char *mfd_stmt_text(mfd_stmt *stmt, int col) {
+    return stmt->driver->text(stmt, col);
+}
+
+size_t mfd_stmt_bytes(mfd_stmt *stmt, int col) {
+    return stmt->driver->bytes(stmt, col);
+}
+
+int64_t mfd_stmt_int64(mfd_stmt *stmt, int col) {
+    return stmt->driver->int64(stmt, col);
+}
+
+double mfd_stmt_double(mfd_stmt *stmt, int col) {
+    return stmt->driver->float64(stmt, col);
+}
+
+int64_t mfd_conn_changes(mfd_conn *conn) {
+    return conn->driver->changes(conn);
+}
+
+mfd_err mfd_conn_table_exists(mfd_conn *conn, const char *table, bool *exists) {
+    return conn->driver->table_exists(conn, table, exists);
+}

@@ -1,0 +1,371 @@
+/* db_pg.c — the PostgreSQL driver of db.h (libpq), reached through db.c.
+ *
+ * Invariants kept here:
+ * - The stores' SQL keeps db.h's `?` placeholders: each statement is
+ *   rewritten to `$n` once (db_pg_sql.c) and prepared once per connection
+ *   under a generated name; cached statements are keyed by their SQL text
+ *   like the SQLite driver's, uncached ones are deallocated in batches.
+ * - Values travel as text with unspecified types, so the server types each
+ *   parameter from its context: "1" bound as int64 is a valid BOOLEAN, "5" a
+ *   valid VARCHAR. When the context gives no type (`? IS NULL`, `SELECT ?`)
+ *   the statement is prepared again at its first step with types taken from
+ *   the bindings (int64 -> bigint, double -> double precision, text -> text);
+ *   inside a transaction both attempts run under a savepoint, so a failed
+ *   prepare leaves the transaction usable, as on SQLite.
+ * - Results are read whole; BOOLEAN columns read back as 1/0 (and "1"/"0"
+ *   as text), like SQLite's 0/1 integers.
+ * - A connection found broken between transactions is re-opened and the
+ *   statement retried once; one that breaks inside a transaction fails with
+ *   TEMPORARILY_UNAVAILABLE and is dropped from the pool at release.
+ * - COMMIT of a transaction in which a statement failed is a rollback on
+ *   PostgreSQL: it is reported as an error, never as success.
+ * - No process-wide writer lock: row locks serialise PostgreSQL's writers.
+ *   Write transactions are READ COMMITTED (MLflow's default), read ones
+ *   REPEATABLE READ so every statement sees one snapshot.
+ * - Credentials never appear in messages: only the masked URI is shown. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_pg.h"
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+static bool state_is(const char *state, const char *code) {
+    return state && strcmp(state, code) == 0;
+}
+
+static bool connection_lost(const pg_conn *conn, const char *state) {
+    return PQstatus(conn->handle) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
+           state_is(state, "57P01") || state_is(state, "57P02") || state_is(state, "57P03");
+}
+
+/* MLflow's error for a failed PostgreSQL call; res may be NULL (then the connection's error). */
+mfd_err mfd_pg_error(const pg_conn *conn, const PGresult *res, const char *what) {
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", primary ? primary : PQerrorMessage(conn->handle));
+    msg[strcspn(msg, "\n")] = '\0';
+    if (connection_lost(conn, state))
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "%s: lost the connection to the PostgreSQL database %s: %s", what,
+                           conn->db->shown, msg);
+    mfd_code code = MFD_INTERNAL_ERROR;
+    if (state_is(state, "23505"))
+        code = MFD_RESOURCE_ALREADY_EXISTS;
+    else if (state_is(state, "40001") || state_is(state, "40P01") || state_is(state, "55P03") ||
+             state_is(state, "53300"))
+        code = MFD_TEMPORARILY_UNAVAILABLE;
+    else if (state_is(state, "22001") || state_is(state, "22003") || state_is(state, "22P02") ||
+             state_is(state, "22021"))
+        code = MFD_BAD_REQUEST; /* what MLflow answers for SQLAlchemy DataError */
+    return mfd_err_new(code, "%s: %s%s%s (SQLSTATE %s)", what, msg, detail ? ". " : "",
+                       detail ? detail : "", state ? state : "none");
+}
+
+mfd_err mfd_pg_aborted_txn_error(void) {
+    return mfd_err_new(MFD_INTERNAL_ERROR,
+                       "SQL error: the transaction was aborted by an earlier failed statement "
+                       "(on PostgreSQL nothing runs after a failure until rollback)");
+}
+
+/* ---- connections --------------------------------------------------------------------------- */
+
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+static void drop_garbage(pg_conn *conn) {
+    for (int i = 0; i < conn->n_garbage; i++)
+        free(conn->garbage[i]);
+    conn->n_garbage = 0;
+}
+
+/* (Re)connects conn->handle; every prepared statement is to be prepared again. */
+mfd_err mfd_pg_conn_connect(pg_conn *conn) {
+    if (conn->handle)
+        PQfinish(conn->handle);
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
+                          "dbname", NULL};
+    const char *values[] = {"10", "mlflowd", "UTF8", conn->db->conninfo, NULL};
+    conn->handle = PQconnectdbParams(keys, values, 1);
+    conn->generation++;
+    drop_garbage(conn);
+    if (!conn->handle)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "out of memory connecting to PostgreSQL");
+    if (PQstatus(conn->handle) != CONNECTION_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn->handle));
+        msg[strcspn(msg, "\n")] = '\0';
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "cannot connect to the PostgreSQL database %s: %s", conn->db->shown, msg);
+    }
+    PQsetNoticeProcessor(conn->handle, ignore_notice, NULL);
+    /* Doubles print exactly (the default on PostgreSQL >= 12, needed before). */
+    PGresult *res = PQexec(conn->handle, "SET extra_float_digits = 3");
+    mfd_err err = PQresultStatus(res) == PGRES_COMMAND_OK ? NULL : mfd_pg_error(conn, res, "SQL error");
+    PQclear(res);
+    return err;
+}
+
+void mfd_pg_stmt_free(pg_stmt *stmt) {
+    PQclear(stmt->result);
+    for (int i = 0; i < stmt->n_params; i++)
+        free(stmt->values[i]);
+    free(stmt->values);
+    free(stmt->kinds);
+    free(stmt->pg_sql);
+    free(stmt->sql);
+    free(stmt);
+}
+
+static void conn_close(pg_conn *conn) {
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (conn->cache[i])
+            mfd_pg_stmt_free(conn->cache[i]);
+    drop_garbage(conn);
+    PQfinish(conn->handle);
+    free(conn);
+}
+
+bool mfd_pg_may_reconnect(const pg_conn *conn, PGTransactionStatusType before) {
+    return PQstatus(conn->handle) != CONNECTION_OK && !conn->in_txn &&
+           before != PQTRANS_INTRANS && before != PQTRANS_INERROR;
+}
+
+/* Runs a statement-less command. Between transactions, a broken connection is re-opened
+ * and the command retried once. */
+mfd_err mfd_pg_run_simple(pg_conn *conn, const char *sql, PGresult **out) {
+    for (int attempt = 0;; attempt++) {
+        PGTransactionStatusType before = PQtransactionStatus(conn->handle);
+        if (before == PQTRANS_INERROR && strncmp(sql, "ROLLBACK", 8) != 0)
+            return mfd_pg_aborted_txn_error();
+        PGresult *res = PQexec(conn->handle, sql);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (out)
+                *out = res;
+            else
+                PQclear(res);
+            return NULL;
+        }
+        bool retry = attempt == 0 && mfd_pg_may_reconnect(conn, before);
+        mfd_err err = retry ? mfd_pg_conn_connect(conn) : mfd_pg_error(conn, res, "SQL error");
+        PQclear(res);
+        if (err)
+            return err;
+    }
+}
+
+/* DEALLOCATEs the queued statements; only between transactions, where a
+ * failure cannot abort anybody's transaction. */
+static void flush_garbage(pg_conn *conn) {
+    if (conn->n_garbage == 0 || PQtransactionStatus(conn->handle) != PQTRANS_IDLE)
+        return;
+    char sql[GARBAGE_MAX * 32] = "";
+    size_t o = 0;
+    for (int i = 0; i < conn->n_garbage; i++)
+        o += (size_t)snprintf(sql + o, sizeof sql - o, "DEALLOCATE %s;", conn->garbage[i]);
+    drop_garbage(conn);
+    mfd_err err = mfd_pg_run_simple(conn, sql, NULL);
+    mfd_err_free(err); /* at worst the statements stay until the connection closes */
+}
+
+void mfd_pg_add_garbage(pg_conn *conn, const pg_stmt *stmt) {
+    if (stmt->generation != conn->generation)
+        return; /* not on the server */
+    if (conn->n_garbage == GARBAGE_MAX)
+        flush_garbage(conn);
+    if (conn->n_garbage < GARBAGE_MAX) /* else it stays on the server until the connection closes */
+        conn->garbage[conn->n_garbage++] = strdup(stmt->name);
+}
+
+/* postgresql+psycopg2://... -> postgresql://...; postgres:// and postgresql:// as they are. */
+static char *libpq_uri(const char *uri) {
+    const char *plus = "postgresql+";
+    if (strncmp(uri, plus, strlen(plus)) != 0)
+        return strdup(uri);
+    const char *rest = strstr(uri, "://");
+    char *out;
+    if (!rest || asprintf(&out, "postgresql%s", rest) < 0)
+        return strdup(uri);
+    return out;
+}
+
+static mfd_err db_acquire(mfd_db *base, mfd_conn **out);
+static void db_release(mfd_db *base, mfd_conn *conn);
+static void db_close(mfd_db *base);
+
+static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
+    pg_db *db = calloc(1, sizeof *db);
+    db->base.driver = &mfd_db_pg_driver;
+    db->conninfo = libpq_uri(uri);
+    db->shown = mfd_db_redact_uri(uri);
+    db->max_connections = max_connections < 1 ? 1 : max_connections;
+    db->idle = calloc((size_t)db->max_connections, sizeof *db->idle);
+    pthread_mutex_init(&db->pool_lock, NULL);
+    pthread_cond_init(&db->pool_cond, NULL);
+    /* Connect once now so a wrong URI or password fails at start, not on the first request. */
+    mfd_conn *conn;
+    mfd_err err = db_acquire(&db->base, &conn);
+    if (err) {
+        db_close(&db->base);
+        return err;
+    }
+    db_release(&db->base, conn);
+    *out = &db->base;
+    return NULL;
+}
+
+static void db_close(mfd_db *base) {
+    pg_db *db = DB(base);
+    for (int i = 0; i < db->n_idle; i++)
+        conn_close(db->idle[i]);
+    pthread_mutex_destroy(&db->pool_lock);
+    pthread_cond_destroy(&db->pool_cond);
+    free(db->idle);
+    free(db->conninfo);
+    free(db->shown);
+    free(db);
+}
+
+static mfd_err db_acquire(mfd_db *base, mfd_conn **out) {
+    pg_db *db = DB(base);
+    pthread_mutex_lock(&db->pool_lock);
+    for (;;) {
+        if (db->n_idle > 0) {
+            *out = &db->idle[--db->n_idle]->base;
+            pthread_mutex_unlock(&db->pool_lock);
+            return NULL;
+        }
+        if (db->open_connections < db->max_connections) {
+            db->open_connections++;
+            pthread_mutex_unlock(&db->pool_lock);
+            pg_conn *conn = calloc(1, sizeof *conn);
+            conn->base.driver = &mfd_db_pg_driver;
+            conn->db = db;
+            mfd_err err = mfd_pg_conn_connect(conn);
+            if (err) {
+                conn_close(conn);
+                pthread_mutex_lock(&db->pool_lock);
+                db->open_connections--;
+                pthread_cond_signal(&db->pool_cond);
+                pthread_mutex_unlock(&db->pool_lock);
+                return err;
+            }
+            *out = &conn->base;
+            return NULL;
+        }
+        pthread_cond_wait(&db->pool_cond, &db->pool_lock);
+    }
+}
+
+static void db_release(mfd_db *base, mfd_conn *conn_base) {
+    pg_db *db = DB(base);
+    pg_conn *conn = CONN(conn_base);
+    if (PQstatus(conn->handle) == CONNECTION_OK &&
+        PQtransactionStatus(conn->handle) != PQTRANS_IDLE)
+        mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
+    conn->in_txn = false;
+    if (conn->n_garbage >= GARBAGE_MAX / 2)
+        flush_garbage(conn);
+    bool broken = PQstatus(conn->handle) != CONNECTION_OK;
+    if (broken)
+        conn_close(conn);
+    pthread_mutex_lock(&db->pool_lock);
+    if (broken)
+        db->open_connections--;
+    else
+        db->idle[db->n_idle++] = conn;
+    pthread_cond_signal(&db->pool_cond);
+    pthread_mutex_unlock(&db->pool_lock);
+}
+
+/* ---- transactions and plain SQL ------------------------------------------------------------ */
+
+void mfd_pg_count_changes(pg_conn *conn, const PGresult *res) {
+    const char *status = PQcmdStatus((PGresult *)res);
+    static const char *const writes[] = {"INSERT", "UPDATE", "DELETE", "MERGE"};
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+        if (strncmp(status, writes[i], strlen(writes[i])) == 0)
+            conn->changes = strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
+}
+
+static mfd_err conn_exec(mfd_conn *base, const char *sql) {
+    pg_conn *conn = CONN(base);
+    PGresult *res = NULL;
+    mfd_err err = mfd_pg_run_simple(conn, sql, &res);
+    if (!err)
+        mfd_pg_count_changes(conn, res);
+    PQclear(res);
+    return err;
+}
+
+static mfd_err conn_begin(mfd_conn *base, bool write) {
+    pg_conn *conn = CONN(base);
+    mfd_err err = mfd_pg_run_simple(conn,
+                                    write ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                          : "BEGIN ISOLATION LEVEL REPEATABLE READ",
+                                    NULL);
+    conn->in_txn = err == NULL;
+    return err;
+}
+
+static mfd_err conn_commit(mfd_conn *base) {
+    pg_conn *conn = CONN(base);
+    mfd_err err;
+    if (PQtransactionStatus(conn->handle) == PQTRANS_INERROR) {
+        mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
+        err = mfd_pg_aborted_txn_error();
+    } else if ((err = mfd_pg_run_simple(conn, "COMMIT", NULL)) &&
+               PQtransactionStatus(conn->handle) != PQTRANS_IDLE) {
+        mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
+    }
+    conn->in_txn = false;
+    return err;
+}
+
+static void conn_rollback(mfd_conn *base) {
+    pg_conn *conn = CONN(base);
+    if (PQstatus(conn->handle) == CONNECTION_OK &&
+        PQtransactionStatus(conn->handle) != PQTRANS_IDLE)
+        mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
+    conn->in_txn = false;
+}
+
+static int64_t conn_changes(mfd_conn *base) {
+    return CONN(base)->changes;
+}
+
+const mfd_db_driver mfd_db_pg_driver = {
+    .name = "postgresql",
+    .dialect = MFD_DIALECT_POSTGRES,
+    .open = db_open,
+    .close = db_close,
+    .acquire = db_acquire,
+    .release = db_release,
+    .begin = conn_begin,
+    .commit = conn_commit,
+    .rollback = conn_rollback,
+    .exec = conn_exec,
+    .prepare = mfd_pg_conn_prepare,
+    .done = mfd_pg_stmt_done,
+    .bind_textn = mfd_pg_bind_textn,
+    .bind_int64 = mfd_pg_bind_int64,
+    .bind_double = mfd_pg_bind_double,
+    .bind_null = mfd_pg_bind_null,
+    .step = mfd_pg_stmt_step,
+    .exec_stmt = mfd_pg_stmt_exec,
+    .reset = mfd_pg_stmt_reset,
+    .is_null = mfd_pg_col_is_null,
+    .text = mfd_pg_col_text,
+    .bytes = mfd_pg_col_bytes,
+    .int64 = mfd_pg_col_int64,
+    .float64 = mfd_pg_col_double,
+    .changes = conn_changes,
+    .table_exists = mfd_pg_conn_table_exists,
+};

@@ -1,0 +1,132 @@
+/* runs.h — runs with their params and tags (schema.md §2 `runs`, `params`,
+ * `tags`): create, read, update, lifecycle, log-batch and the page loading of
+ * run search. Every write function runs in its own write transaction and
+ * checks that the run exists (RESOURCE_DOES_NOT_EXIST) and, for writes to
+ * its data, that it is active (INVALID_PARAMETER_VALUE). */
+#ifndef MFD_STORE_RUNS_H
+#define MFD_STORE_RUNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/sql_params.h"
+#include "db.h"
+#include "inputs.h"
+#include "metrics.h"
+
+#define MFD_RUN_NAME_TAG "mlflow.runName"
+
+/* A param or a run tag. */
+typedef struct mfd_run_tag {
+    const char *key, *value;
+} mfd_run_tag;
+
+typedef struct mfd_run_info {
+    const char *run_id;
+    const char *run_name; /* runs.name, else the mlflow.runName tag; NULL if neither */
+    const char *experiment_id;
+    const char *user_id; /* NULL when NULL in the row */
+    const char *status;  /* RUNNING, SCHEDULED, FINISHED, FAILED, KILLED */
+    bool has_start_time, has_end_time;
+    int64_t start_time, end_time;
+    const char *artifact_uri;
+    const char *lifecycle_stage; /* active / deleted */
+} mfd_run_info;
+
+typedef struct mfd_run {
+    mfd_run_info info;
+    mfd_run_tag *params;
+    size_t n_params;
+    mfd_run_tag *tags;
+    size_t n_tags;
+    mfd_metric *metrics; /* latest value per key */
+    size_t n_metrics;
+    mfd_run_io io;
+} mfd_run;
+
+typedef struct mfd_run_create {
+    const char *experiment_id; /* decimal text */
+    const char *user_id;       /* stored verbatim; NULL stored as "" */
+    const char *run_name;      /* NULL or "" = none */
+    int64_t start_time;
+    const mfd_run_tag *tags; /* stored as given (a repeated key: last value wins) */
+    size_t n_tags;
+} mfd_run_create;
+
+/* Creates a RUNNING run (rest-api.md §5.1): the experiment must exist (404)
+ * and be active (400); the name is run_name, else the mlflow.runName tag,
+ * else generated; out gets info and tags (no params/metrics/inputs). */
+mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *in, mfd_run *out);
+
+/* The whole run: info, params, tags, latest metrics, inputs (with model
+ * inputs) and outputs. Deleted runs too. */
+mfd_err mfd_runs_get(mfd_conn *conn, mfd_arena *arena, const char *run_id, mfd_run *out);
+
+/* runs/update: status (NULL = keep), end time, name (NULL/"" = keep; also
+ * upserts the mlflow.runName tag). Returns the updated info. */
+mfd_err mfd_runs_update(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *status,
+                        bool has_end_time, int64_t end_time, const char *run_name,
+                        mfd_run_info *out);
+
+/* delete: lifecycle 'deleted', deleted_time now; restore: 'active', NULL.
+ * No state precondition. */
+mfd_err mfd_runs_set_deleted(mfd_conn *conn, const char *run_id, bool deleted);
+
+/* Upsert; the mlflow.runName tag also renames the run (an empty name is
+ * ignored, as upstream does). */
+mfd_err mfd_runs_set_tag(mfd_conn *conn, const char *run_id, const char *key, const char *value);
+mfd_err mfd_runs_delete_tag(mfd_conn *conn, const char *run_id, const char *key);
+
+/* Params are immutable: the same value again is a no-op, another value is
+ * INVALID_PARAMETER_VALUE. */
+mfd_err mfd_runs_log_param(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
+                           const char *value);
+
+/* runs/log-batch after validation, in one transaction: params, then metrics
+ * (history, latest, logged-model rows), then tags. */
+mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                           const mfd_metric_log *metrics, size_t n_metrics,
+                           const mfd_run_tag *params, size_t n_params, const mfd_run_tag *tags,
+                           size_t n_tags);
+
+/* runs/log-model: appends `entry_json` (a JSON object) to the JSON array in
+ * tag mlflow.log-model.history, creating it. */
+mfd_err mfd_runs_append_logged_model(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                                     const char *entry_json);
+
+typedef struct mfd_run_search {
+    const int64_t *experiment_ids;
+    size_t n_experiment_ids;
+    bool active, deleted; /* lifecycle stages to include */
+    /* From the search compiler: a condition and an ORDER BY list over
+     * `runs r`, with their bound values (where's first). */
+    const char *where, *order_by;
+    const mfd_sql_params *params;
+    int64_t offset, limit;
+} mfd_run_search;
+
+/* One page of runs, each with params, tags, latest metrics, dataset inputs
+ * and model outputs (no model inputs), loaded in a few set-based queries. */
+mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
+                        size_t *count);
+
+/* For the other stores, inside their write transaction: the run must exist
+ * (404) and be active (400); returns its experiment id. */
+mfd_err mfd_runs_check_active(mfd_conn *conn, const char *run_id, int64_t *experiment_id);
+
+/* A random `<adjective>-<animal>-<n>` name of at most 20 characters. */
+const char *mfd_runs_random_name(mfd_arena *arena);
+
+/* Calls row(ctx, index, stmt) for every row of
+ *   <sql_head> IN (?, ...) <sql_tail>
+ * where the IN list holds run ids (in chunks) and the first selected column is
+ * the run id; index is the position of that id in run_ids. sql_tail must end
+ * with an ORDER BY whose first key is that run id column. */
+typedef void (*mfd_run_row_fn)(void *ctx, size_t index, mfd_stmt *stmt);
+mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                              size_t n, const char *sql_head, const char *sql_tail,
+                              mfd_run_row_fn row, void *ctx);
+
+#endif

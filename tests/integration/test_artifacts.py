@@ -1,0 +1,631 @@
+"""Artifact endpoints: the /mlflow-artifacts/ proxy (rest-api.md §8), the run
+listing artifacts/list (§5.16), the UI downloads /get-artifact and
+/model-versions/get-artifact (§3), logged-model artifacts (§6.9), the ajax
+upload (§8.3), and behaviours.md #8-#10.
+
+Runs, model versions and logged models are inserted straight into the test
+server's SQLite database so these tests do not depend on other endpoints."""
+import hashlib
+import http.client
+import os
+import sqlite3
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+
+from conftest import assert_error
+
+ART = "/api/2.0/mlflow-artifacts/artifacts"
+AJAX_ART = "/ajax-api/2.0/mlflow-artifacts/artifacts"
+SECRET = b"TOP SECRET - outside the artifact destination"
+MPU_MESSAGE = "Multipart upload is not supported for the current artifact repository"
+
+
+# --- helpers ---------------------------------------------------------------
+
+def destination(server):
+    return os.path.join(server.workdir, "mlartifacts")
+
+
+def raw_request(server, method, target, body=None, headers=None):
+    """Sends `target` byte for byte (no client-side quoting or dot-segment
+    removal); returns (status, headers dict, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def put_artifact(server, path, data, quote=True):
+    """PUT as the client does: the path in the URL (requests re-quotes it),
+    or pre-quoted with urllib.parse.quote."""
+    target = urllib.parse.quote(path) if quote else path
+    r = server.put(f"{ART}/{target}", data=data,
+                   headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {}
+    return r
+
+
+def get_artifact(server, path, quote=True):
+    target = urllib.parse.quote(path) if quote else path
+    return server.get(f"{ART}/{target}")
+
+
+def list_artifacts(server, path=None):
+    r = server.get(ART, params={"path": path} if path is not None else None)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def walk(server, path):
+    """The client's directory walk (§8.2): list, recurse into is_dir entries,
+    GET every file. Returns {relative path: bytes}."""
+    out = {}
+    for f in list_artifacts(server, path).get("files", []):
+        assert "/" not in f["path"], f  # basenames only
+        child = f"{path}/{f['path']}"
+        if f["is_dir"]:
+            assert "file_size" not in f
+            for sub, data in walk(server, child).items():
+                out[f"{f['path']}/{sub}"] = data
+        else:
+            r = get_artifact(server, child)
+            assert r.status_code == 200, r.text
+            assert f.get("file_size", 0) == len(r.content)
+            out[f["path"]] = r.content
+    return out
+
+
+def db(server):
+    return sqlite3.connect(os.path.join(server.workdir, "mlflow.db"))
+
+
+def insert_run(server, artifact_uri=None, lifecycle="active"):
+    run_id = uuid.uuid4().hex
+    uri = artifact_uri or f"mlflow-artifacts:/0/{run_id}/artifacts"
+    with db(server) as c:
+        c.execute(
+            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id,"
+            " status, start_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
+            " VALUES (?, 'r', 'UNKNOWN', '', '', 'u', 'RUNNING', ?, '', ?, ?, 0)",
+            (run_id, int(time.time() * 1000), lifecycle, uri))
+    return run_id, uri
+
+
+def insert_model_version(server, name, version, source, storage_location=None, stage="None"):
+    now = int(time.time() * 1000)
+    with db(server) as c:
+        c.execute("INSERT INTO registered_models (name, creation_time, last_updated_time)"
+                  " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (name, now, now))
+        c.execute("INSERT INTO model_versions (name, version, creation_time, last_updated_time,"
+                  " current_stage, source, status, storage_location)"
+                  " VALUES (?, ?, ?, ?, ?, ?, 'READY', ?)",
+                  (name, version, now, now, stage, source, storage_location))
+
+
+def insert_logged_model(server, lifecycle="active"):
+    model_id = "m-" + uuid.uuid4().hex
+    location = f"mlflow-artifacts:/0/models/{model_id}/artifacts"
+    now = int(time.time() * 1000)
+    with db(server) as c:
+        c.execute("INSERT INTO logged_models (model_id, experiment_id, name, artifact_location,"
+                  " creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage)"
+                  " VALUES (?, 0, 'model', ?, ?, ?, 1, ?)", (model_id, location, now, now, lifecycle))
+    return model_id, location
+
+
+def vm_hwm_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def secret_outside(server):
+    """A file next to (outside) the destination that no request may reveal."""
+    path = os.path.join(server.workdir, "secret.txt")
+    with open(path, "wb") as f:
+        f.write(SECRET)
+    return path
+
+
+# --- the proxy: files --------------------------------------------------------
+
+def test_binary_round_trip_is_byte_identical(server):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    put_artifact(server, "rt/blob.bin", data)
+    r = get_artifact(server, "rt/blob.bin")
+    assert r.status_code == 200
+    assert hashlib.sha256(r.content).digest() == hashlib.sha256(data).digest()
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert r.headers["Content-Disposition"] == "attachment; filename=blob.bin"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    with open(os.path.join(destination(server), "rt", "blob.bin"), "rb") as f:
+        assert f.read() == data
+
+
+@pytest.mark.parametrize("name,mime", [
+    ("MLmodel", "text/plain"), ("conda.yaml", "text/plain"), ("metrics.json", "text/plain"),
+    ("plot.png", "image/png"), ("index.html", "text/html"), ("model.pkl", "application/octet-stream"),
+    ("data.csv.gz", "text/csv"),
+])
+def test_download_content_type_follows_the_mime_rule(server, name, mime):
+    put_artifact(server, f"mime/{name}", b"x")
+    r = get_artifact(server, f"mime/{name}")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == mime
+    assert r.headers["Content-Disposition"] == f"attachment; filename={name}"
+
+
+def test_nested_directories_walk_like_the_client(server):
+    tree = {
+        "top.txt": b"top",
+        "model/MLmodel": b"flavors: {}\n",
+        "model/data/weights.bin": os.urandom(5000),
+        "model/data/deep/er/leaf.txt": b"leaf",
+        "plots/a.png": b"\x89PNG...",
+    }
+    for rel, data in tree.items():
+        put_artifact(server, f"walk/1/run/artifacts/{rel}", data)
+    assert walk(server, "walk/1/run/artifacts") == tree
+    listing = list_artifacts(server, "walk/1/run/artifacts")["files"]
+    assert [f["path"] for f in listing] == ["model", "plots", "top.txt"]  # sorted
+    assert listing[2] == {"path": "top.txt", "is_dir": False, "file_size": 3}
+    assert listing[0] == {"path": "model", "is_dir": True}
+
+
+def test_root_listing_and_missing_paths(server):
+    put_artifact(server, "rootlist/x.txt", b"1")
+    names = [f["path"] for f in list_artifacts(server)["files"]]
+    assert "rootlist" in names
+    assert list_artifacts(server, "does/not/exist") == {}
+
+
+def test_listing_a_file_path_is_empty(server):
+    """behaviours.md #8: the client tells files from dirs by an empty listing."""
+    put_artifact(server, "fileonly/f.txt", b"content")
+    assert list_artifacts(server, "fileonly/f.txt") == {}
+
+
+def test_empty_file_is_listed_without_size_and_downloads(server):
+    """behaviours.md #9."""
+    put_artifact(server, "empty/e.txt", b"")
+    assert list_artifacts(server, "empty") == {"files": [{"path": "e.txt", "is_dir": False}]}
+    r = get_artifact(server, "empty/e.txt")
+    assert r.status_code == 200 and r.content == b""
+
+
+def test_overwrite_replaces_the_file(server):
+    put_artifact(server, "ow/f.txt", b"first version, longer")
+    put_artifact(server, "ow/f.txt", b"second")
+    assert get_artifact(server, "ow/f.txt").content == b"second"
+    assert list_artifacts(server, "ow") == {"files": [{"path": "f.txt", "is_dir": False, "file_size": 6}]}
+    assert sorted(os.listdir(os.path.join(destination(server), "ow"))) == ["f.txt"]
+
+
+def test_upload_onto_a_directory_or_under_a_file_is_refused(server):
+    put_artifact(server, "clash/dir/f.txt", b"1")
+    assert_error(server.put(f"{ART}/clash/dir", data=b"x"), 400, "INVALID_PARAMETER_VALUE")
+    assert_error(server.put(f"{ART}/clash/dir/f.txt/g.txt", data=b"x"), 400,
+                 "INVALID_PARAMETER_VALUE")
+    assert get_artifact(server, "clash/dir/f.txt").content == b"1"
+
+
+def test_delete_file_tree_and_absent(server):
+    for rel in ["del/keep.txt", "del/f.txt", "del/tree/a.txt", "del/tree/sub/b.txt"]:
+        put_artifact(server, rel, b"x")
+    assert server.delete(f"{ART}/del/f.txt").json() == {}
+    assert server.delete(f"{ART}/del/tree").json() == {}
+    assert list_artifacts(server, "del") == {"files": [{"path": "keep.txt", "is_dir": False, "file_size": 1}]}
+    r = server.delete(f"{ART}/del/never/was")
+    assert r.status_code == 200 and r.json() == {}
+
+
+def test_missing_file_or_directory_download_is_404(server):
+    put_artifact(server, "dl/sub/f.txt", b"x")
+    assert_error(get_artifact(server, "dl/nothing.txt"), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert_error(get_artifact(server, "dl/sub"), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_ajax_twin_serves_the_same_files(server):
+    put_artifact(server, "ajax/f.txt", b"via api")
+    r = server.get(f"{AJAX_ART}/ajax/f.txt")
+    assert r.status_code == 200 and r.content == b"via api"
+    r = server.get(AJAX_ART, params={"path": "ajax"})
+    assert r.json() == {"files": [{"path": "f.txt", "is_dir": False, "file_size": 7}]}
+
+
+# --- escaped names (behaviours.md #10) ---------------------------------------
+
+NAMES = [
+    "100%.txt", "50%off.txt", "a+b.txt", "with space.txt", "été ü.txt", "日本語.csv",
+    "my img%step%3%timestamp%1700000000123.png", "semi;colon,comma.txt", "quote'tick.txt",
+]
+
+
+@pytest.mark.parametrize("quote", [False, True], ids=["requests-default", "urllib-quote"])
+def test_escaped_names_round_trip_exactly(server, quote):
+    base = f"esc-{int(quote)}"
+    for i, name in enumerate(NAMES):
+        put_artifact(server, f"{base}/{name}", f"content {i}".encode(), quote=quote)
+    on_disk = sorted(os.listdir(os.path.join(destination(server), base)))
+    assert on_disk == sorted(NAMES)
+    listed = [f["path"] for f in list_artifacts(server, base)["files"]]
+    assert listed == sorted(NAMES, key=lambda s: s.encode())
+    for i, name in enumerate(NAMES):
+        for q in (False, True):
+            r = get_artifact(server, f"{base}/{name}", quote=q)
+            assert r.status_code == 200, (name, r.text)
+            assert r.content == f"content {i}".encode()
+
+
+def test_bare_percent_sent_raw(server):
+    """The wire form MLflow's client produces for these names."""
+    status, _, _ = raw_request(server, "PUT", f"{ART}/rawpct/100%.txt", body=b"a")
+    assert status == 200
+    status, _, _ = raw_request(server, "PUT", f"{ART}/rawpct/50%25off.txt", body=b"b")
+    assert status == 200
+    assert sorted(os.listdir(os.path.join(destination(server), "rawpct"))) == ["100%.txt", "50%off.txt"]
+    assert raw_request(server, "GET", f"{ART}/rawpct/100%25.txt")[2] == b"a"
+    assert raw_request(server, "GET", f"{ART}/rawpct/50%25off.txt")[2] == b"b"
+
+
+def test_names_that_are_not_utf8_are_refused(server):
+    status, _, body = raw_request(server, "PUT", f"{ART}/bad/%FF.txt", body=b"x")
+    assert_refused(status, body)
+
+
+def test_non_ascii_download_has_a_valid_content_disposition(server):
+    put_artifact(server, "nonascii/résumé.txt", b"cv")
+    r = get_artifact(server, "nonascii/résumé.txt")
+    assert r.status_code == 200 and r.content == b"cv"
+    cd = r.headers["Content-Disposition"]
+    assert cd.startswith("attachment; ")
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9.txt" in cd
+
+
+# --- path safety (§8.0) on every route ---------------------------------------
+
+URL_FORMS = [
+    "../secret.txt", "a/../../secret.txt", "%2e%2e/secret.txt", "%2E%2E%2Fsecret.txt",
+    "%252e%252e/secret.txt", "%25252e%25252e%25252fsecret.txt", "/etc/passwd", "%2Fetc%2Fpasswd",
+    "a%5Cb", "..%5C..%5Csecret.txt", "a%23b", "C:%5Cx", "C:/x", "a%00b", "x/%00/../../secret.txt",
+    "a%0Ab", "a%0D%0AX-Evil:%201", "a%7Fb", "file:%2F%2F%2Fetc%2Fpasswd",
+]
+
+
+def assert_refused(status, body):
+    assert status == 400, body
+    assert SECRET not in body
+    assert b'"error_code":"INVALID_PARAMETER_VALUE"' in body.replace(b" ", b""), body
+    assert b"Invalid path" in body
+
+
+@pytest.mark.parametrize("form", URL_FORMS)
+def test_traversal_in_url_path_is_refused_on_every_route(server, form):
+    for method, prefix in [("GET", ART), ("PUT", ART), ("DELETE", ART), ("GET", AJAX_ART),
+                           ("POST", "/api/2.0/mlflow-artifacts/mpu/create"),
+                           ("POST", "/api/2.0/mlflow-artifacts/mpu/complete"),
+                           ("POST", "/api/2.0/mlflow-artifacts/mpu/abort")]:
+        body = b'{"path": "f", "parts": []}' if method == "POST" else (b"x" if method == "PUT" else None)
+        headers = {"Content-Type": "application/json"} if method == "POST" else {}
+        status, _, resp = raw_request(server, method, f"{prefix}/{form}", body=body, headers=headers)
+        assert_refused(status, resp)
+    assert os.path.exists(os.path.join(server.workdir, "secret.txt"))
+
+
+@pytest.fixture(scope="module")
+def targets(server):
+    """One record of each kind that an artifact query route can name."""
+    run_id, _ = insert_run(server)
+    insert_model_version(server, "safety-model", 1, f"mlflow-artifacts:/0/{run_id}/artifacts/model")
+    model_id, _ = insert_logged_model(server)
+    return {"run_id": run_id, "model_id": model_id}
+
+
+@pytest.mark.parametrize("form", URL_FORMS)
+def test_traversal_in_query_is_refused_on_every_route(server, targets, form):
+    run_id, model_id = targets["run_id"], targets["model_id"]
+    routes = [
+        ("GET", f"{ART}?path={form}"),
+        ("GET", f"/api/2.0/mlflow/artifacts/list?run_id={run_id}&run_uuid={run_id}&path={form}"),
+        ("GET", f"/get-artifact?run_id={run_id}&path={form}"),
+        ("GET", f"/model-versions/get-artifact?name=safety-model&version=1&path={form}"),
+        ("GET", f"/api/2.0/mlflow/logged-models/{model_id}/artifacts/directories"
+                f"?artifact_directory_path={form}"),
+        ("GET", f"/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files"
+                f"?artifact_file_path={form}"),
+        ("POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={run_id}&path={form}"),
+    ]
+    for method, target in routes:
+        status, _, body = raw_request(server, method, target, body=b"x" if method == "POST" else None)
+        assert_refused(status, body)
+
+
+def test_symlink_inside_destination_does_not_lead_outside(server, secret_outside):
+    dest = destination(server)
+    os.makedirs(dest, exist_ok=True)
+    os.symlink(server.workdir, os.path.join(dest, "evil-dir"))
+    os.symlink(secret_outside, os.path.join(dest, "evil-file"))
+    for target in [f"{ART}/evil-dir/secret.txt", f"{ART}/evil-file",
+                   f"{AJAX_ART}/evil-dir/secret.txt"]:
+        status, _, body = raw_request(server, "GET", target)
+        assert status == 404 and SECRET not in body, body
+    assert list_artifacts(server, "evil-dir") == {}
+    assert "evil-dir" not in [f["path"] for f in list_artifacts(server).get("files", [])]
+    # writing through the link is refused and creates nothing outside
+    assert_error(server.put(f"{ART}/evil-dir/planted.txt", data=b"x"), 400, "INVALID_PARAMETER_VALUE")
+    assert not os.path.exists(os.path.join(server.workdir, "planted.txt"))
+    # deleting through the link touches nothing outside; deleting the link removes only it
+    assert server.delete(f"{ART}/evil-dir/secret.txt").status_code == 200
+    assert server.delete(f"{ART}/evil-file").status_code == 200
+    with open(secret_outside, "rb") as f:
+        assert f.read() == SECRET
+    assert not os.path.lexists(os.path.join(dest, "evil-file"))
+    # a run whose artifact folder holds such a link
+    run_id, _ = insert_run(server)
+    run_dir = os.path.join(dest, "0", run_id, "artifacts")
+    os.makedirs(run_dir)
+    os.symlink(secret_outside, os.path.join(run_dir, "leak.txt"))
+    status, _, body = raw_request(server, "GET", f"/get-artifact?run_id={run_id}&path=leak.txt")
+    assert status == 404 and SECRET not in body
+    os.unlink(os.path.join(dest, "evil-dir"))
+
+
+# --- multipart (§8.2, §9) ------------------------------------------------------
+
+@pytest.mark.parametrize("action", ["create", "complete", "abort"])
+def test_multipart_is_not_implemented_on_a_local_destination(server, action):
+    body = {"path": "/tmp/local/big.bin", "num_parts": 3, "upload_id": "u", "parts": []}
+    r = server.post(f"/api/2.0/mlflow-artifacts/mpu/{action}/0/r/artifacts/big.bin", json=body)
+    assert r.status_code == 501
+    assert r.json() == {"error_code": "NOT_IMPLEMENTED", "message": MPU_MESSAGE}
+
+
+def test_multipart_create_requires_path(server):
+    r = server.post("/api/2.0/mlflow-artifacts/mpu/create/0/r/artifacts/big.bin", json={"num_parts": 2})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "path")
+
+
+# --- runs, model versions, logged models --------------------------------------
+
+def test_run_artifacts_list(server):
+    run_id, uri = insert_run(server)
+    prefix = f"0/{run_id}/artifacts"
+    put_artifact(server, f"{prefix}/model/MLmodel", b"m")
+    put_artifact(server, f"{prefix}/model/model.pkl", b"pkl!")
+    put_artifact(server, f"{prefix}/x.txt", b"xx")
+    ids = {"run_id": run_id, "run_uuid": run_id}
+    top = server.api("GET", "artifacts/list", params=ids)
+    assert top == {"root_uri": uri, "files": [{"path": "model", "is_dir": True},
+                                              {"path": "x.txt", "is_dir": False, "file_size": 2}]}
+    sub = server.api("GET", "artifacts/list", params={**ids, "path": "model"})
+    assert sub["files"] == [{"path": "model/MLmodel", "is_dir": False, "file_size": 1},
+                            {"path": "model/model.pkl", "is_dir": False, "file_size": 4}]
+    assert server.api("GET", "artifacts/list", params={**ids, "path": "x.txt"}) == {"root_uri": uri}
+    assert server.api("GET", "artifacts/list", params={"run_uuid": run_id, "path": "nope"}) == {"root_uri": uri}
+    r = server.get("/api/2.0/mlflow/artifacts/list", params={"run_id": "0" * 32})
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST", "Run with id=")
+    assert_error(server.get("/api/2.0/mlflow/artifacts/list"), 400, "INVALID_PARAMETER_VALUE", "run_id")
+
+
+@pytest.mark.parametrize("scheme", ["file", "plain"])
+def test_run_with_a_local_artifact_folder(server, tmp_path, scheme):
+    folder = tmp_path / "mlruns" / "1" / "abc" / "artifacts"
+    (folder / "model").mkdir(parents=True)
+    (folder / "model" / "MLmodel").write_bytes(b"local model")
+    uri = f"file://{folder}" if scheme == "file" else str(folder)
+    run_id, _ = insert_run(server, artifact_uri=uri)
+    listing = server.api("GET", "artifacts/list", params={"run_id": run_id, "path": "model"})
+    assert listing == {"root_uri": uri, "files": [{"path": "model/MLmodel", "is_dir": False, "file_size": 11}]}
+    r = server.get("/get-artifact", params={"run_id": run_id, "path": "model/MLmodel"})
+    assert r.status_code == 200 and r.content == b"local model"
+    assert r.headers["Content-Type"] == "text/plain"
+    # the ajax upload lands in that folder too
+    r = server.session.post(f"{server.url}/ajax-api/2.0/mlflow/upload-artifact",
+                            params={"run_uuid": run_id, "path": "notes/n.txt"}, data=b"note")
+    assert r.status_code == 200, r.text
+    assert (folder / "notes" / "n.txt").read_bytes() == b"note"
+
+
+def test_get_artifact_for_a_proxied_run(server):
+    run_id, _ = insert_run(server)
+    put_artifact(server, f"0/{run_id}/artifacts/model/MLmodel", b"proxied")
+    r = server.get("/get-artifact", params={"run_id": run_id, "path": "model/MLmodel"})
+    assert r.status_code == 200 and r.content == b"proxied"
+    assert r.headers["Content-Disposition"] == "attachment; filename=MLmodel"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    r = server.get("/get-artifact", params={"run_uuid": run_id, "path": "model/MLmodel"})
+    assert r.status_code == 200 and r.content == b"proxied"
+    assert_error(server.get("/get-artifact", params={"run_id": run_id, "path": "model/none"}),
+                 404, "RESOURCE_DOES_NOT_EXIST")
+    assert_error(server.get("/get-artifact", params={"run_id": "f" * 32, "path": "x"}),
+                 404, "RESOURCE_DOES_NOT_EXIST")
+    assert_error(server.get("/get-artifact", params={"run_id": run_id}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_model_version_get_artifact(server):
+    run_id, _ = insert_run(server)
+    put_artifact(server, f"0/{run_id}/artifacts/model/MLmodel", b"mv model")
+    src = f"mlflow-artifacts:/0/{run_id}/artifacts/model"
+    insert_model_version(server, "mv-art", 1, "models:/m-unresolved", storage_location=src)
+    insert_model_version(server, "mv-art", 2, src)  # no storage_location: the source
+    insert_model_version(server, "mv-art", 3, src, stage="Deleted_Internal")
+    for version in ("1", "2"):
+        r = server.get("/model-versions/get-artifact",
+                       params={"name": "mv-art", "version": version, "path": "MLmodel"})
+        assert r.status_code == 200 and r.content == b"mv model", r.text
+    r = server.get("/model-versions/get-artifact", params={"name": "mv-art", "version": "3", "path": "MLmodel"})
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+    r = server.get("/model-versions/get-artifact", params={"name": "mv-art", "version": "x", "path": "MLmodel"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "must be an integer")
+
+
+def test_model_version_with_a_models_uri_source_follows_the_logged_model(server):
+    model_id, location = insert_logged_model(server)
+    put_artifact(server, location.split(":", 1)[1].lstrip("/") + "/MLmodel", b"logged")
+    insert_model_version(server, "mv-models-uri", 1, f"models:/{model_id}")
+    r = server.get("/model-versions/get-artifact",
+                   params={"name": "mv-models-uri", "version": "1", "path": "MLmodel"})
+    assert r.status_code == 200 and r.content == b"logged"
+
+
+def test_logged_model_artifacts(server):
+    model_id, location = insert_logged_model(server)
+    prefix = location.split(":", 1)[1].lstrip("/")
+    put_artifact(server, f"{prefix}/MLmodel", b"lm")
+    put_artifact(server, f"{prefix}/data/model.pkl", b"weights")
+    base = f"/api/2.0/mlflow/logged-models/{model_id}/artifacts"
+    r = server.get(f"{base}/directories")
+    assert r.json() == {"root_uri": location, "files": [
+        {"path": "MLmodel", "is_dir": False, "file_size": 2}, {"path": "data", "is_dir": True}]}
+    r = server.get(f"{base}/directories", params={"artifact_directory_path": "data"})
+    assert r.json()["files"] == [{"path": "data/model.pkl", "is_dir": False, "file_size": 7}]
+    ajax = f"/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files"
+    r = server.get(ajax, params={"artifact_file_path": "data/model.pkl"})
+    assert r.status_code == 200 and r.content == b"weights"
+    assert_error(server.get(ajax), 400, "BAD_REQUEST", "artifact_file_path")
+    assert server.get(f"{base}/files", params={"artifact_file_path": "MLmodel"}).status_code == 404
+    deleted_id, _ = insert_logged_model(server, lifecycle="deleted")
+    r = server.get(f"/api/2.0/mlflow/logged-models/{deleted_id}/artifacts/directories")
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_ajax_upload_artifact(server):
+    run_id, _ = insert_run(server)
+    url = f"{server.url}/ajax-api/2.0/mlflow/upload-artifact"
+    r = server.session.post(url, params={"run_uuid": run_id, "path": "ui/up.txt"}, data=b"from ui")
+    assert r.status_code == 200, r.text
+    with open(os.path.join(destination(server), "0", run_id, "artifacts", "ui", "up.txt"), "rb") as f:
+        assert f.read() == b"from ui"
+    r = server.session.post(url, params={"run_uuid": run_id, "path": "ui/empty.txt"}, data=b"")
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "data")
+    # a declared size over 10 MB is refused before the body is read ...
+    target = f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={run_id}&path=ui/big.bin"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("POST", target)
+    conn.putheader("Content-Length", str(10 * 1024 * 1024 + 1))
+    conn.endheaders()
+    resp = conn.getresponse()
+    assert resp.status == 400 and b"10MB" in resp.read()
+    conn.close()
+    # ... and a chunked one once it turns out bigger
+    r = server.session.post(url, params={"run_uuid": run_id, "path": "ui/big.bin"},
+                            data=(b"x" * (1024 * 1024) for _ in range(11)))
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "10MB")
+    assert not os.path.exists(os.path.join(destination(server), "0", run_id, "artifacts", "ui", "big.bin"))
+    assert_error(server.session.post(url, params={"path": "a"}, data=b"x"), 400, "INVALID_PARAMETER_VALUE", "run_uuid")
+    assert_error(server.session.post(url, params={"run_uuid": run_id}, data=b"x"), 400, "INVALID_PARAMETER_VALUE", "path")
+    r = server.session.post(url, params={"run_uuid": "0" * 32, "path": "a"}, data=b"x")
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+    assert not os.path.exists(os.path.join(destination(server), "0", run_id, "artifacts", "ui", "empty.txt"))
+    # ajax only
+    r = server.session.post(f"{server.url}/api/2.0/mlflow/upload-artifact",
+                            params={"run_uuid": run_id, "path": "a"}, data=b"x")
+    assert r.status_code == 404
+
+
+# --- uploads in progress, memory ------------------------------------------------
+
+def test_upload_in_progress_is_invisible_and_an_aborted_one_leaves_nothing(server):
+    put_artifact(server, "inprogress/old.txt", b"old")
+    sock = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    sock.putrequest("PUT", f"{ART}/inprogress/old.txt")
+    sock.putheader("Content-Length", "1000000")
+    sock.endheaders()
+    sock.send(b"n" * 1000)
+    time.sleep(0.3)
+    folder = os.path.join(destination(server), "inprogress")
+    assert any(n.startswith(".mlflowd-upload-") for n in os.listdir(folder))
+    assert list_artifacts(server, "inprogress") == {"files": [{"path": "old.txt", "is_dir": False, "file_size": 3}]}
+    assert get_artifact(server, "inprogress/old.txt").content == b"old"
+    assert_error(server.get(f"{ART}/inprogress/" + next(n for n in os.listdir(folder) if n != "old.txt")),
+                 400, "INVALID_PARAMETER_VALUE")
+    sock.close()  # the client goes away mid-body
+    deadline = time.time() + 10
+    while time.time() < deadline and len(os.listdir(folder)) > 1:
+        time.sleep(0.05)
+    assert os.listdir(folder) == ["old.txt"]
+    assert get_artifact(server, "inprogress/old.txt").content == b"old"
+
+
+def test_large_files_stream_without_growing_memory(server):
+    size = 64 * 1024 * 1024
+    chunk = os.urandom(1024 * 1024)
+    put_artifact(server, "large/warmup.bin", chunk)
+    assert get_artifact(server, "large/warmup.bin").content == chunk
+    before = vm_hwm_kb(server.proc.pid)
+
+    def body():
+        for _ in range(size // len(chunk)):
+            yield chunk
+
+    r = server.put(f"{ART}/large/big.bin", data=body())
+    assert r.status_code == 200, r.text
+    digest = hashlib.sha256()
+    total = 0
+    with server.session.get(f"{server.url}{ART}/large/big.bin", stream=True, timeout=120) as r:
+        assert r.status_code == 200
+        for part in r.iter_content(1024 * 1024):
+            digest.update(part)
+            total += len(part)
+    assert total == size
+    assert digest.digest() == hashlib.sha256(chunk * (size // len(chunk))).digest()
+    grown_mb = (vm_hwm_kb(server.proc.pid) - before) / 1024
+    assert grown_mb < 24, f"peak RSS grew by {grown_mb:.1f} MB moving a 64 MB file"
+
+
+def test_concurrent_uploads_of_one_name_leave_one_whole_file(server):
+    payloads = [bytes([65 + i]) * 200_000 for i in range(6)]
+    errors = []
+
+    def upload(data):
+        try:
+            put_artifact(server, "race/f.bin", data)
+        except AssertionError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=upload, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert get_artifact(server, "race/f.bin").content in payloads
+    assert os.listdir(os.path.join(destination(server), "race")) == ["f.bin"]
+
+
+# --- server modes ---------------------------------------------------------------
+
+def test_no_serve_artifacts_answers_503(make_server):
+    s = make_server(args=["--no-serve-artifacts"])
+    for method, path in [("GET", f"{ART}/a.txt"), ("PUT", f"{ART}/a.txt"), ("DELETE", f"{ART}/a.txt"),
+                         ("GET", ART), ("GET", f"{AJAX_ART}/a.txt"),
+                         ("POST", "/api/2.0/mlflow-artifacts/mpu/create/a.txt")]:
+        r = s.session.request(method, s.url + path, data=b"x" if method == "PUT" else None,
+                              json={"path": "a"} if method == "POST" else None, timeout=30)
+        assert_error(r, 503, "TEMPORARILY_UNAVAILABLE", "--no-serve-artifacts")
+    # tracking routes still answer, but cannot reach proxied locations
+    run_id, _ = insert_run(s)
+    r = s.get("/api/2.0/mlflow/artifacts/list", params={"run_id": run_id})
+    assert_error(r, 501, "NOT_IMPLEMENTED", "--no-serve-artifacts")
+
+
+def test_artifacts_only_serves_artifacts_but_not_tracking(make_server):
+    s = make_server(args=["--artifacts-only"])
+    put_artifact(s, "only/f.txt", b"served")
+    assert get_artifact(s, "only/f.txt").content == b"served"
+    assert list_artifacts(s, "only")["files"][0]["path"] == "f.txt"
+    for path in ["/api/2.0/mlflow/artifacts/list?run_id=abc", "/get-artifact?run_id=abc&path=f",
+                 "/model-versions/get-artifact?name=a&version=1&path=f"]:
+        assert_error(s.get(path), 503, "TEMPORARILY_UNAVAILABLE", "--artifacts-only")

@@ -1,0 +1,214 @@
+"""runs/log-batch (rest-api.md §5.10; behaviours.md items 1, 2, 6, 7): limits,
+JSON-path error names, order of effects, latest-value folding within one
+batch, and all-or-nothing writes."""
+import os
+import sqlite3
+import time
+import uuid
+
+import pytest
+
+from conftest import assert_error
+
+URL = "/api/2.0/mlflow/runs/log-batch"
+
+
+def create_run(server, name=None):
+    body = {"experiment_id": "0", "start_time": 1700000000000}
+    if name:
+        body["run_name"] = name
+    return server.api("POST", "runs/create", body)["run"]["info"]["run_id"]
+
+
+def get_run(server, run_id):
+    return server.api("GET", "runs/get", params={"run_id": run_id, "run_uuid": run_id})["run"]
+
+
+def history(server, run_id, key):
+    return server.api("GET", "metrics/get-history",
+                      params={"run_id": run_id, "run_uuid": run_id, "metric_key": key}).get("metrics", [])
+
+
+def as_dict(items):
+    return {i["key"]: i["value"] for i in items}
+
+
+def db(server):
+    return sqlite3.connect(os.path.join(server.workdir, "mlflow.db"))
+
+
+def test_batch_writes_params_metrics_tags(server):
+    run_id = create_run(server, "batch")
+    body = {"run_id": run_id,
+            "metrics": [{"key": "loss", "value": 1.0, "timestamp": 10, "step": 0},
+                        {"key": "loss", "value": 0.5, "timestamp": 20, "step": 1},
+                        {"key": "acc", "value": "0.25", "timestamp": "30", "step": "2"},
+                        {"key": "x", "value": "-Infinity", "timestamp": 1}],
+            "params": [{"key": "lr", "value": "0.1"}, {"key": "opt", "value": "adam"}, {"key": "none"}],
+            "tags": [{"key": "team", "value": "a"}, {"key": "team", "value": "b"}, {"key": "empty"}]}
+    assert server.api("POST", "runs/log-batch", body) == {}
+    run = get_run(server, run_id)
+    assert as_dict(run["data"]["params"]) == {"lr": "0.1", "opt": "adam", "none": ""}
+    tags = as_dict(run["data"]["tags"])
+    assert tags["team"] == "b" and tags["empty"] == "" and tags["mlflow.runName"] == "batch"
+    metrics = {m["key"]: m for m in run["data"]["metrics"]}
+    assert metrics == {"loss": {"key": "loss", "value": 0.5, "timestamp": 20, "step": 1},
+                       "acc": {"key": "acc", "value": 0.25, "timestamp": 30, "step": 2},
+                       "x": {"key": "x", "value": -1.7976931348623157e308, "timestamp": 1, "step": 0}}
+    assert [m["value"] for m in history(server, run_id, "loss")] == [1.0, 0.5]
+    # an empty batch is fine
+    assert server.api("POST", "runs/log-batch", {"run_id": run_id}) == {}
+
+
+def test_batch_folds_latest_values(server):
+    run_id = create_run(server)
+    metrics = [{"key": "f", "value": v, "timestamp": t, "step": s}
+               for v, t, s in [(1.0, 100, 3), (5.0, 50, 3), (2.0, 100, 3), ("NaN", 1, 4), (7.0, 999, 2),
+                               (-3.0, 1, 4)]]
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": metrics})
+    latest = {m["key"]: m for m in get_run(server, run_id)["data"]["metrics"]}
+    assert latest["f"] == {"key": "f", "value": "NaN", "timestamp": 1, "step": 4}
+    # a later batch only replaces it with a greater (step, timestamp, value)
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
+        {"key": "f", "value": 100.0, "timestamp": 5000, "step": 3},
+        {"key": "f", "value": 0.5, "timestamp": 1, "step": 4}]})
+    latest = {m["key"]: m for m in get_run(server, run_id)["data"]["metrics"]}
+    assert latest["f"] == {"key": "f", "value": 0.5, "timestamp": 1, "step": 4}
+    with db(server) as conn:
+        assert conn.execute("SELECT count(*) FROM latest_metrics WHERE run_uuid=?", (run_id,)).fetchone()[0] == 1
+
+
+def test_batch_duplicates_are_skipped(server):
+    run_id = create_run(server)
+    m = {"key": "d", "value": 3.0, "timestamp": 7, "step": 1}
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": [m, m, dict(m, step=2)]})
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": [m]})
+    assert [(x["step"], x["value"]) for x in history(server, run_id, "d")] == [(1, 3.0), (2, 3.0)]
+
+
+def test_params_in_batch(server):
+    run_id = create_run(server)
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "params": [{"key": "p", "value": "1"}]})
+    # the same value again is skipped; a new key next to it is written
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "params": [{"key": "p", "value": "1"},
+                                                                       {"key": "q", "value": "2"}]})
+    assert as_dict(get_run(server, run_id)["data"]["params"]) == {"p": "1", "q": "2"}
+    # a changed value fails the whole batch: nothing of it is written
+    r = server.post(URL, {"run_id": run_id,
+                          "metrics": [{"key": "never", "value": 1, "timestamp": 1}],
+                          "params": [{"key": "r", "value": "3"}, {"key": "p", "value": "9"}],
+                          "tags": [{"key": "never", "value": "x"}]})
+    err = assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Changing param values is not allowed")
+    assert "'key': 'p'" in err["message"] and "'old_value': '1'" in err["message"]
+    assert "'new_value': '9'" in err["message"] and run_id in err["message"]
+    run = get_run(server, run_id)
+    assert as_dict(run["data"]["params"]) == {"p": "1", "q": "2"}
+    assert "metrics" not in run["data"] and "never" not in as_dict(run["data"]["tags"])
+    r = server.post(URL, {"run_id": run_id, "params": [{"key": "z", "value": "1"}, {"key": "z", "value": "1"}]})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Duplicate parameter keys have been submitted: ['z']")
+
+
+def test_truncation_in_batch(server):
+    run_id = create_run(server)
+    server.api("POST", "runs/log-batch", {"run_id": run_id,
+                                          "params": [{"key": "p", "value": "v" * 6500}],
+                                          "tags": [{"key": "t", "value": "w" * 9000}]})
+    data = get_run(server, run_id)["data"]
+    assert as_dict(data["params"])["p"] == "v" * 6000
+    assert as_dict(data["tags"])["t"] == "w" * 8000
+
+
+def test_run_name_tag_in_batch(server):
+    run_id = create_run(server, "first")
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "tags": [{"key": "mlflow.runName", "value": "second"}]})
+    run = get_run(server, run_id)
+    assert run["info"]["run_name"] == "second" and as_dict(run["data"]["tags"])["mlflow.runName"] == "second"
+
+
+def test_limits(server):
+    run_id = create_run(server)
+    many = [{"key": f"m{i}", "value": 1.0, "timestamp": 1} for i in range(1001)]
+    r = server.post(URL, {"run_id": run_id, "metrics": many})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "at most 1000 metrics. Got 1001 metrics")
+    r = server.post(URL, {"run_id": run_id, "params": [{"key": f"p{i}", "value": "1"} for i in range(101)]})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "at most 100 params")
+    r = server.post(URL, {"run_id": run_id, "tags": [{"key": f"t{i}", "value": "1"} for i in range(101)]})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "at most 100 tags")
+    r = server.post(URL, {"run_id": run_id, "metrics": many[:950],
+                          "params": [{"key": f"p{i}", "value": "1"} for i in range(51)]})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "at most 1000 metrics, params, and tags")
+    # exactly at the limits is fine
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": many[:1000]})
+    assert len(get_run(server, run_id)["data"]["metrics"]) == 1000
+
+
+@pytest.mark.parametrize("body, part", [
+    ({"metrics": [{"key": "a", "value": 1, "timestamp": 1}, {"key": "b", "value": 1}]}, "'metrics[1].timestamp'"),
+    ({"metrics": [{"key": "a", "timestamp": 1}]}, "'metrics[0].value'"),
+    ({"metrics": [{"value": 1, "timestamp": 1}]}, "'metrics[0].key'"),
+    ({"metrics": [{"key": "", "value": 1, "timestamp": 1}]}, "'metrics[0].key'"),
+    ({"params": [{"value": "1"}]}, "'params[0].key'"),
+    ({"tags": [{"key": "ok", "value": "1"}, {"value": "1"}]}, "'tags[1].key'"),
+    ({"metrics": [{"key": "a", "value": 1, "timestamp": 1}, {"key": "b!", "value": 1, "timestamp": 1}]},
+     "'metrics[1].name'"),
+    ({"metrics": [{"key": "a", "value": 1, "timestamp": -5}]}, "'metrics[0].timestamp'"),
+    ({"metrics": [{"key": "a", "value": "high", "timestamp": 1}]}, "metrics[0].value"),
+    ({"metrics": [{"key": "a", "value": 1, "timestamp": 1, "step": 1.5}]}, "metrics[0].step"),
+    ({"params": [{"key": "ok", "value": "1"}, {"key": "../up", "value": "1"}]}, "'params[1].key'"),
+    ({"tags": [{"key": "t" * 251, "value": "1"}]}, "'tags[0].key' exceeds the maximum length of 250"),
+    ({"params": [{"key": "p" * 251, "value": "1"}]}, "'Param key' exceeds the maximum length of 250"),
+    ({"metrics": [{"key": "m" * 251, "value": 1, "timestamp": 1}]}, "'Metric name' exceeds"),
+    ({"metrics": {"key": "a"}}, "metrics"),
+])
+def test_validation_messages(server, body, part):
+    run_id = create_run(server)
+    r = server.post(URL, dict(body, run_id=run_id))
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", part)
+    data = get_run(server, run_id)["data"]
+    assert "metrics" not in data and "params" not in data
+
+
+def test_run_checks(server):
+    r = server.post(URL, {"metrics": []})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "run_id")
+    r = server.post(URL, {"run_id": "bad id!"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid value \"bad id!\" for parameter 'run_id'")
+    r = server.post(URL, {"run_id": "1" * 32, "tags": [{"key": "t", "value": "v"}]})
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST", "1" * 32)
+    run_id = create_run(server)
+    server.api("POST", "runs/delete", {"run_id": run_id})
+    r = server.post(URL, {"run_id": run_id, "metrics": [{"key": "m", "value": 1, "timestamp": 1}]})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state")
+
+
+def test_model_metrics_in_batch(server):
+    run_id = create_run(server)
+    model_id = "m-" + uuid.uuid4().hex
+    now = int(time.time() * 1000)
+    with db(server) as conn:
+        conn.execute("INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
+                     "creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage) "
+                     "VALUES (?, 0, 'm', 'x', ?, ?, 1, 'active')", (model_id, now, now))
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
+        {"key": "acc", "value": 0.8, "timestamp": 5, "step": 1, "model_id": model_id,
+         "dataset_name": "ds", "dataset_digest": "dg"},
+        {"key": "plain", "value": 1.0, "timestamp": 5, "step": 1}]})
+    with db(server) as conn:
+        rows = conn.execute("SELECT metric_name, metric_value, run_id, experiment_id, dataset_name, dataset_digest "
+                            "FROM logged_model_metrics WHERE model_id=?", (model_id,)).fetchall()
+    assert rows == [("acc", 0.8, run_id, 0, "ds", "dg")]
+    assert {m["key"] for m in get_run(server, run_id)["data"]["metrics"]} == {"acc", "plain"}
+    r = server.post(URL, {"run_id": run_id, "metrics": [
+        {"key": "acc", "value": 0.8, "timestamp": 6, "model_id": "m-nope"}]})
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST", "m-nope")
+
+
+def test_batch_over_ajax_and_big_bodies(server):
+    run_id = create_run(server)
+    # ~1.5 MB: bigger than upstream's inert 1 MB check, accepted
+    tags = [{"key": f"big{i}", "value": "z" * 8000} for i in range(100)]
+    params = [{"key": f"p{i}", "value": "q" * 6000} for i in range(100)]
+    r = server.post("/ajax-api/2.0/mlflow/runs/log-batch", {"run_id": run_id, "tags": tags, "params": params})
+    assert r.status_code == 200 and r.json() == {}
+    data = get_run(server, run_id)["data"]
+    assert len(data["params"]) == 100 and len(data["tags"]) == 101

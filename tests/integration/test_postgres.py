@@ -1,0 +1,357 @@
+"""mlflowd on PostgreSQL: the schema it creates is MLflow's PostgreSQL schema (same
+columns in the same order as the SQLite appendix, with PostgreSQL's types), experiment
+ids count up from 1 after the Default experiment 0, a database MLflow laid down is served
+in place, replicas starting together on one new database serialise on an advisory lock,
+lost connections are re-opened, passwords never reach the log, and the db.h driver keeps
+its contract (tests/unit/test_db_conformance run against the cluster). Runs only in the
+PostgreSQL run (make integration-pg)."""
+import os
+import re
+import subprocess
+import threading
+import uuid
+
+import pytest
+import requests
+
+from conftest import BIN, Server, assert_error, db_query
+from testdb import PG_ADMIN_URI, PgConnection, pg_create_database, pg_drop_database
+
+pytestmark = pytest.mark.requires_postgres
+
+HERE = os.path.dirname(__file__)
+SQLITE_DDL = os.path.join(HERE, "../../src/store/schema_tracking.sql")
+PG_DDL = os.path.join(HERE, "../../src/store/schema_tracking_pg.sql")
+PG_AUTH_DDL = os.path.join(HERE, "../../src/store/schema_auth_pg.sql")
+HEAD = "bf29a5ff90ea"
+PASSWORD = PG_ADMIN_URI.split("://", 1)[1].split("@")[0].split(":", 1)[1]
+
+# SQLite type names of the appendix -> PostgreSQL's information_schema data_type.
+PG_TYPE = {"INTEGER": "integer", "BIGINT": "bigint", "TEXT": "text", "BOOLEAN": "boolean",
+           "FLOAT": "double precision", "JSON": "json"}
+
+
+@pytest.fixture
+def fresh_db(tmp_path):
+    """URI of a new, empty PostgreSQL database; dropped after the test."""
+    uri = pg_create_database(f"{tmp_path}/fresh-{uuid.uuid4().hex}")
+    yield uri
+    pg_drop_database(uri)
+
+
+def query(uri, sql, params=()):
+    conn = PgConnection(uri)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def appendix_columns():
+    """{table: [(column, (data_type, max_length))]} in column order, from the SQLite DDL."""
+    out = {}
+    for stmt in open(SQLITE_DDL).read().split(";\n"):
+        m = re.match(r'\s*CREATE TABLE "?(\w+)"? \((.*)\)\s*$', stmt, re.S)
+        if not m:
+            continue
+        cols = []
+        for line in m.group(2).splitlines():
+            if re.match(r"\s*(CONSTRAINT|PRIMARY|FOREIGN|UNIQUE|CHECK)\b", line):
+                continue
+            for name, typ in re.findall(r'"?(\w+)"? (VARCHAR\(\d+\)|INTEGER|BIGINT|TEXT|FLOAT|'
+                                        r"BOOLEAN|JSON)\b", line):
+                v = re.match(r"VARCHAR\((\d+)\)", typ)
+                cols.append((name, ("character varying", int(v.group(1))) if v
+                             else (PG_TYPE[typ], None)))
+        out[m.group(1)] = cols
+    return out
+
+
+def schema_snapshot(uri):
+    """Everything a migration would change: columns, constraints, indexes, sequences."""
+    return (query(uri, "SELECT table_name, column_name, ordinal_position, data_type, "
+                       "character_maximum_length, is_nullable, column_default, is_generated "
+                       "FROM information_schema.columns WHERE table_schema = current_schema() "
+                       "ORDER BY 1, 3"),
+            query(uri, "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                       "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+                       "ORDER BY 1, 2"),
+            query(uri, "SELECT indexname, indexdef FROM pg_indexes "
+                       "WHERE schemaname = current_schema() ORDER BY 1"))
+
+
+def db_upgrade(uri):
+    return subprocess.run([BIN, "db", "upgrade", uri], capture_output=True, text=True, timeout=120)
+
+
+def test_db_upgrade_creates_mlflow_postgres_schema(fresh_db):
+    out = db_upgrade(fresh_db)
+    assert out.returncode == 0, out.stderr
+    expected = appendix_columns()
+    assert len(expected) == 34
+    rows = query(fresh_db, "SELECT table_name, column_name, data_type, character_maximum_length "
+                           "FROM information_schema.columns WHERE table_schema = current_schema() "
+                           "ORDER BY table_name, ordinal_position")
+    got = {}
+    for table, column, data_type, length in rows:
+        got.setdefault(table, []).append((column, (data_type, length)))
+    assert got == expected
+    defaults = dict(((t, c), d) for t, c, d in query(
+        fresh_db, "SELECT table_name, column_name, column_default FROM information_schema.columns "
+                  "WHERE table_schema = current_schema() AND column_default IS NOT NULL"))
+    assert defaults[("experiments", "experiment_id")] == \
+        "nextval('experiments_experiment_id_seq'::regclass)"
+    assert defaults[("metrics", "is_nan")] == "false"
+    assert defaults[("metrics", "step")].startswith("'0'")
+    assert query(fresh_db, "SELECT is_generated, generation_expression FROM "
+                           "information_schema.columns WHERE table_name = 'spans' AND "
+                           "column_name = 'duration_ns'") == \
+        [("ALWAYS", "(end_time_unix_nano - start_time_unix_nano)")]
+    # Every index of the appendix, and PostgreSQL's names for the unnamed constraints.
+    indexes = {r[0] for r in query(fresh_db, "SELECT indexname FROM pg_indexes "
+                                             "WHERE schemaname = current_schema()")}
+    assert set(re.findall(r"CREATE (?:UNIQUE )?INDEX (\w+)", open(SQLITE_DDL).read())) <= indexes
+    constraints = {r[0] for r in query(fresh_db, "SELECT conname FROM pg_constraint")}
+    assert {"experiments_name_key", "runs_status_check", "runs_experiment_id_fkey",
+            "metrics_run_uuid_fkey", "model_versions_name_fkey",
+            "registered_model_alias_name_fkey"} <= constraints
+    # Booleans are native: no CHECK (is_nan IN (0, 1)) as on SQLite.
+    assert not [c for c in constraints if "is_nan" in c]
+    assert query(fresh_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    assert query(fresh_db, "SELECT experiment_id, name, artifact_location, lifecycle_stage "
+                           "FROM experiments") == [(0, "Default", "mlflow-artifacts:/0", "active")]
+    # Idempotent: a second upgrade finds the head and changes nothing.
+    before = schema_snapshot(fresh_db)
+    assert db_upgrade(fresh_db).returncode == 0
+    assert schema_snapshot(fresh_db) == before
+
+
+def test_experiment_ids_count_up_from_one_after_default(make_server, fresh_db):
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    ids = [s.api("POST", "experiments/create", {"name": f"e{i}"})["experiment_id"]
+           for i in range(3)]
+    assert ids == ["1", "2", "3"]
+    assert query(fresh_db, "SELECT last_value FROM experiments_experiment_id_seq") == [(3,)]
+    assert s.api("GET", "experiments/get", params={"experiment_id": "0"})["experiment"]["name"] \
+        == "Default"
+
+
+def lay_down_mlflow_database(uri):
+    """What `mlflow server` leaves in a new PostgreSQL database, plus some use of it."""
+    conn = PgConnection(uri)
+    conn.executescript(open(PG_DDL).read())
+    conn.execute("INSERT INTO alembic_version VALUES (?)", (HEAD,))
+    conn.execute("INSERT INTO experiments (experiment_id, name, artifact_location, "
+                 "lifecycle_stage, creation_time, last_update_time) "
+                 "VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active', 1, 1)")
+    conn.execute("INSERT INTO experiments (name, artifact_location, lifecycle_stage, "
+                 "creation_time, last_update_time) "
+                 "VALUES ('from-mlflow', 'mlflow-artifacts:/1', 'active', 2, 2)")
+    conn.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, "
+                 "user_id, status, start_time, source_version, lifecycle_stage, artifact_uri, "
+                 "experiment_id) VALUES (?, 'r', 'LOCAL', '', '', 'u', 'FINISHED', 5, '', "
+                 "'active', 'mlflow-artifacts:/1/r/artifacts', 1)", ("a" * 32,))
+    conn.execute("INSERT INTO metrics VALUES ('loss', 0, 7, ?, 3, true)", ("a" * 32,))
+    conn.execute("INSERT INTO latest_metrics VALUES ('loss', 0, 7, 3, true, ?)", ("a" * 32,))
+    conn.execute("INSERT INTO params VALUES ('lr', '0.1', ?)", ("a" * 32,))
+    conn.close()
+
+
+def test_existing_mlflow_postgres_database_served_in_place(make_server, fresh_db):
+    lay_down_mlflow_database(fresh_db)
+    before = schema_snapshot(fresh_db)
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    assert s.get("/ready").status_code == 200
+    names = {e["name"] for e in s.api("POST", "experiments/search",
+                                      {"max_results": 10})["experiments"]}
+    assert names == {"Default", "from-mlflow"}
+    run = s.api("GET", "runs/get", params={"run_id": "a" * 32})["run"]
+    assert run["data"]["params"] == [{"key": "lr", "value": "0.1"}]
+    [metric] = run["data"]["metrics"]
+    assert metric["key"] == "loss" and metric["step"] == 3 and metric["value"] == "NaN"
+    history = s.api("GET", "metrics/get-history", params={"run_id": "a" * 32,
+                                                          "metric_key": "loss"})["metrics"]
+    assert [m["value"] for m in history] == ["NaN"]
+    assert s.api("POST", "experiments/create", {"name": "new"})["experiment_id"] == "2"
+    assert schema_snapshot(fresh_db) == before
+
+
+def test_other_revision_is_refused(fresh_db):
+    lay_down_mlflow_database(fresh_db)
+    query(fresh_db, "UPDATE alembic_version SET version_num = '0584bdc529eb'")
+    out = db_upgrade(fresh_db)
+    assert out.returncode != 0
+    assert "0584bdc529eb" in out.stderr and "mlflow db upgrade" in out.stderr
+    assert PASSWORD not in out.stderr
+
+
+def test_replicas_starting_together_on_a_new_database(tmp_path, fresh_db):
+    servers = [Server(tmp_path / f"r{i}", args=[f"--backend-store-uri={fresh_db}"])
+               for i in range(3)]
+    errors = []
+
+    def start(s):
+        try:
+            s.start()
+        except Exception as e:  # reported below with the server's log
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors, errors
+        assert query(fresh_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+        assert query(fresh_db, "SELECT experiment_id FROM experiments") == [(0,)]
+        for i, s in enumerate(servers):  # each replica writes, all see every write
+            s.api("POST", "experiments/create", {"name": f"from-replica-{i}"})
+        for s in servers:
+            found = s.api("POST", "experiments/search", {"max_results": 10})["experiments"]
+            assert len(found) == 4
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_concurrent_db_upgrades_serialise(fresh_db):
+    procs = [subprocess.Popen([BIN, "db", "upgrade", fresh_db], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert query(fresh_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    assert query(fresh_db, "SELECT count(*) FROM experiments") == [(1,)]
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql+psycopg2"])
+def test_sqlalchemy_uri_forms_and_no_password_in_log(make_server, fresh_db, scheme):
+    uri = scheme + "://" + fresh_db.split("://", 1)[1]
+    s = make_server(args=[f"--backend-store-uri={uri}"])
+    assert s.api("POST", "experiments/create", {"name": "x"})["experiment_id"] == "1"
+    log = s.log()
+    assert PASSWORD not in log
+    assert f"{scheme}://postgres:***@" in log
+
+
+def test_wrong_password_fails_start_without_showing_it(fresh_db):
+    wrong = fresh_db.replace(f":{PASSWORD}@", ":not-the-Secret-42@")
+    out = db_upgrade(wrong)
+    assert out.returncode != 0
+    assert "not-the-Secret-42" not in out.stderr
+    assert "password authentication failed" in out.stderr and "***" in out.stderr
+
+
+def test_lost_connections_are_reopened(make_server, fresh_db):
+    s = make_server(args=[f"--backend-store-uri={fresh_db}", "--workers", "4"])
+    exp = s.api("POST", "experiments/create", {"name": "survivor"})["experiment_id"]
+    for _ in range(8):  # warm every pooled connection
+        s.api("GET", "experiments/get", params={"experiment_id": exp})
+    name = fresh_db.rsplit("/", 1)[1]
+    killed = query(PG_ADMIN_URI, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = ?", (name,))
+    assert killed
+    for _ in range(8):
+        assert s.api("GET", "experiments/get",
+                     params={"experiment_id": exp})["experiment"]["name"] == "survivor"
+    assert s.get("/ready").status_code == 200
+
+
+def test_not_ready_while_database_is_unreachable(make_server, fresh_db):
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    assert s.get("/ready").status_code == 200
+    name = fresh_db.rsplit("/", 1)[1]
+    query(PG_ADMIN_URI, f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+    query(PG_ADMIN_URI, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = ?", (name,))
+    try:
+        body = assert_error(s.get("/ready"), 503, "TEMPORARILY_UNAVAILABLE")
+        assert PASSWORD not in body["message"]
+        assert s.get("/health").status_code == 200
+    finally:
+        query(PG_ADMIN_URI, f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+    assert s.get("/ready").status_code == 200
+
+
+def test_duplicate_name_is_resource_already_exists(make_server, fresh_db):
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    s.api("POST", "experiments/create", {"name": "twice"})
+    r = s.post("/api/2.0/mlflow/experiments/create", json={"name": "twice"})
+    assert_error(r, 400, "RESOURCE_ALREADY_EXISTS")
+
+
+def test_concurrent_writers_do_not_conflict(make_server, fresh_db):
+    """No process-wide writer lock on PostgreSQL: parallel writers all succeed."""
+    s = make_server(args=[f"--backend-store-uri={fresh_db}", "--workers", "8"])
+    exp = s.api("POST", "experiments/create", {"name": "busy"})["experiment_id"]
+    failures = []
+
+    def work(i):
+        session = requests.Session()
+        try:
+            r = session.post(f"{s.url}/api/2.0/mlflow/runs/create",
+                             json={"experiment_id": exp, "start_time": 1})
+            run_id = r.json()["run"]["info"]["run_id"]
+            for step in range(10):
+                r = session.post(f"{s.url}/api/2.0/mlflow/runs/log-batch", json={
+                    "run_id": run_id,
+                    "metrics": [{"key": f"m{k}", "value": step * k, "timestamp": step,
+                                 "step": step} for k in range(20)],
+                    "params": [{"key": f"p{step}", "value": str(i)}],
+                    "tags": [{"key": "t", "value": str(step)}]})
+                if r.status_code != 200:
+                    failures.append(r.text)
+        except Exception as e:
+            failures.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    assert db_query(s, "SELECT count(*) FROM metrics") == [(8 * 10 * 20,)]
+    assert db_query(s, "SELECT count(*) FROM latest_metrics") == [(8 * 20,)]
+
+
+def test_auth_database_on_postgres(tmp_path, fresh_db):
+    """The basic-auth schema on PostgreSQL: created at head with SERIAL ids and BOOLEAN."""
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = READ\n"
+                   f"database_uri = {fresh_db}\n"
+                   "admin_username = admin\nadmin_password = password1234\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    s = Server(tmp_path / "srv", args=["--auth"],
+               env={"MLFLOW_AUTH_CONFIG_PATH": str(ini),
+                    "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret"}).start()
+    try:
+        assert PASSWORD not in s.log()
+        admin = requests.Session()
+        admin.auth = ("admin", "password1234")
+        r = admin.post(f"{s.url}/api/2.0/mlflow/users/create",
+                       json={"username": "bob", "password": "bob-password-1"})
+        assert r.status_code == 200, r.text
+        assert query(fresh_db, "SELECT version_num FROM alembic_version_auth") == \
+            [("0965eb92f5f0",)]
+        assert query(fresh_db, "SELECT username, is_admin FROM users ORDER BY id") == \
+            [("admin", 1), ("bob", 0)]
+        assert query(fresh_db, "SELECT data_type FROM information_schema.columns WHERE "
+                               "table_name = 'users' AND column_name = 'is_admin'") == \
+            [("boolean",)]
+        ids = query(fresh_db, "SELECT column_default FROM information_schema.columns "
+                              "WHERE column_name = 'id' ORDER BY table_name")
+        assert len(ids) == 4 and all(d[0].startswith("nextval(") for d in ids)
+    finally:
+        s.stop()
+
+
+def test_driver_conformance_on_postgres():
+    """The C test of db.h's contract, run against this cluster (and SQLite)."""
+    exe = os.path.join(os.path.dirname(BIN), "tests/unit/test_db_conformance")
+    if not os.path.exists(exe):
+        pytest.fail(f"{exe} is not built")
+    out = subprocess.run([exe], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, MLFLOWD_TEST_PG_URI=PG_ADMIN_URI))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "postgresql" in out.stdout, out.stdout

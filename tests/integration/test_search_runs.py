@@ -1,0 +1,243 @@
+"""POST runs/search end to end (rest-api.md §5.9, search-grammar.md §2, §6, §9,
+behaviours.md items 3-5): scope by experiments and view type, filters of every
+entity type, ordering with NaN and missing values, paging tokens, and the
+shape of each returned run."""
+import uuid
+
+import pytest
+
+from conftest import assert_error
+
+URL = "/api/2.0/mlflow/runs/search"
+
+
+def make_experiment(server):
+    return server.api("POST", "experiments/create", {"name": f"search-{uuid.uuid4().hex[:12]}"})["experiment_id"]
+
+
+def create_run(server, exp, name, start_time, metrics=(), params=(), tags=(), user="alice"):
+    run_id = server.api("POST", "runs/create", {"experiment_id": exp, "run_name": name, "user_id": user,
+                                                "start_time": start_time})["run"]["info"]["run_id"]
+    body = {"run_id": run_id,
+            "metrics": [{"key": k, "value": v, "timestamp": 1000, "step": 0} for k, v in metrics],
+            "params": [{"key": k, "value": v} for k, v in params],
+            "tags": [{"key": k, "value": v} for k, v in tags]}
+    server.api("POST", "runs/log-batch", body)
+    return run_id
+
+
+def search(server, exps, filter=None, order_by=None, view=None, max_results=None, token=None):
+    body = {"experiment_ids": exps}
+    if filter is not None:
+        body["filter"] = filter
+    if order_by is not None:
+        body["order_by"] = order_by
+    if view is not None:
+        body["run_view_type"] = view
+    if max_results is not None:
+        body["max_results"] = max_results
+    if token is not None:
+        body["page_token"] = token
+    return server.api("POST", "runs/search", body)
+
+
+def names(result):
+    return [r["info"]["run_name"] for r in result.get("runs", [])]
+
+
+@pytest.fixture(scope="module")
+def population(server):
+    """One experiment with runs covering every kind of value."""
+    exp = make_experiment(server)
+    runs = {
+        "r1": create_run(server, exp, "r1", 1000, metrics=[("acc", 0.5), ("loss", 3.0)],
+                         params=[("lr", "10"), ("model.name", "Forest"), ("opt", "adam")],
+                         tags=[("team", "vision"), ("env", "Prod")]),
+        "r2": create_run(server, exp, "r2", 2000, metrics=[("acc", 0.9), ("loss", "NaN")],
+                         params=[("lr", "2"), ("model.name", "forest")],
+                         tags=[("team", "nlp")], user="bob"),
+        "r3": create_run(server, exp, "r3", 3000, metrics=[("acc", 0.7), ("loss", 1.0)],
+                         params=[("lr", "100")], tags=[("env", "prod")]),
+        "r4": create_run(server, exp, "r4", 4000, metrics=[("loss", -2.0)]),
+    }
+    server.api("POST", "runs/update", {"run_id": runs["r3"], "status": "FINISHED", "end_time": 3500})
+    server.api("POST", "runs/log-inputs", {"run_id": runs["r1"], "datasets": [
+        {"tags": [{"key": "mlflow.data.context", "value": "training"}],
+         "dataset": {"name": "train-set", "digest": "abc", "source_type": "local", "source": "/d"}}]})
+    server.api("POST", "runs/log-inputs", {"run_id": runs["r2"], "datasets": [
+        {"tags": [{"key": "mlflow.data.context", "value": "eval"}],
+         "dataset": {"name": "eval-set", "digest": "def", "source_type": "local", "source": "/e"}}]})
+    server.api("POST", "runs/outputs", {"run_id": runs["r1"], "models": [{"model_id": "m-1", "step": 2}]})
+    return exp, runs
+
+
+def test_default_order_is_newest_first(server, population):
+    exp, _ = population
+    assert names(search(server, [exp])) == ["r4", "r3", "r2", "r1"]
+
+
+def test_scope_and_view_types(server, population):
+    exp, runs = population
+    other = make_experiment(server)
+    keep = create_run(server, other, "kept", 10)
+    gone = create_run(server, other, "gone", 20)
+    server.api("POST", "runs/delete", {"run_id": gone})
+    assert names(search(server, [other])) == ["kept"]
+    assert names(search(server, [other], view="ACTIVE_ONLY")) == ["kept"]
+    assert names(search(server, [other], view="DELETED_ONLY")) == ["gone"]
+    assert names(search(server, [other], view="ALL")) == ["gone", "kept"]
+    assert names(search(server, [other], view=3)) == ["gone", "kept"]
+    assert names(search(server, [other, exp])) == ["r4", "r3", "r2", "r1", "kept"]
+    assert search(server, []) == {}
+    assert search(server, ["999999"]) == {}
+    # experiment ids as JSON numbers work too
+    r = server.post(URL, {"experiment_ids": [int(other)]})
+    assert [x["info"]["run_id"] for x in r.json()["runs"]] == [keep]
+
+
+def test_runs_carry_data_inputs_and_outputs(server, population):
+    exp, runs = population
+    result = search(server, [exp], filter="attributes.run_name = 'r1'")
+    assert len(result["runs"]) == 1
+    run = result["runs"][0]
+    assert run["info"]["run_id"] == runs["r1"] and run["info"]["experiment_id"] == exp
+    assert run["info"]["status"] == "RUNNING" and run["info"]["lifecycle_stage"] == "active"
+    assert {p["key"]: p["value"] for p in run["data"]["params"]} == {"lr": "10", "model.name": "Forest", "opt": "adam"}
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    assert tags == {"mlflow.runName": "r1", "team": "vision", "env": "Prod"}
+    metrics = {m["key"]: m for m in run["data"]["metrics"]}
+    assert metrics["acc"] == {"key": "acc", "value": 0.5, "timestamp": 1000, "step": 0}
+    assert run["inputs"]["dataset_inputs"] == [
+        {"tags": [{"key": "mlflow.data.context", "value": "training"}],
+         "dataset": {"name": "train-set", "digest": "abc", "source_type": "local", "source": "/d"}}]
+    assert run["outputs"] == {"model_outputs": [{"model_id": "m-1", "step": 2}]}
+    r2 = search(server, [exp], filter="attributes.run_name = 'r2'")["runs"][0]
+    assert {m["key"]: m["value"] for m in r2["data"]["metrics"]}["loss"] == "NaN"
+    r4 = search(server, [exp], filter="run_name = 'r4'")["runs"][0]
+    assert r4["inputs"] == {} and r4["outputs"] == {}
+
+
+@pytest.mark.parametrize("filter, expected", [
+    ("metrics.acc > 0.6", ["r3", "r2"]),
+    ("metrics.acc >= 0.7", ["r3", "r2"]),
+    ("metrics.acc < 0.7", ["r1"]),
+    ("metrics.acc <= 0.7", ["r3", "r1"]),
+    ("metrics.acc = 0.9", ["r2"]),
+    ("metrics.acc != 0.9", ["r3", "r1"]),  # r4 has no acc: never matches, even for !=
+    ("metrics.loss = 0", ["r2"]),  # NaN is stored as 0
+    ("metrics.loss < 0", ["r4"]),
+    ("metric.acc > 0.6", ["r3", "r2"]),
+    ("metrics.acc>0.6", ["r3", "r2"]),
+    ("params.lr = '10'", ["r1"]),
+    ("params.lr != '10'", ["r3", "r2"]),
+    ("params.lr LIKE '1%'", ["r3", "r1"]),
+    ("params.lr like '1%'", ["r3", "r1"]),
+    ("params.`model.name` = 'forest'", ["r2"]),
+    ("params.model.name = 'Forest'", ["r1"]),
+    ("params.model.name LIKE 'f%'", ["r2"]),
+    ("params.model.name ILIKE 'f%'", ["r2", "r1"]),
+    ("param.opt = \"adam\"", ["r1"]),
+    ("parameters.opt = 'adam'", ["r1"]),
+    ("tags.team = 'nlp'", ["r2"]),
+    ("tags.team != 'nlp'", ["r1"]),
+    ("tag.env ILIKE 'PROD'", ["r3", "r1"]),
+    ("tags.env LIKE 'P%'", ["r1"]),
+    ("tags.`mlflow.runName` = 'r3'", ["r3"]),
+    ("attributes.status = 'FINISHED'", ["r3"]),
+    ("status != 'FINISHED'", ["r4", "r2", "r1"]),
+    ("attribute.user_id = 'bob'", ["r2"]),
+    ("run_name LIKE 'r%'", ["r4", "r3", "r2", "r1"]),
+    ("`Run name` = 'r2'", ["r2"]),
+    ("attributes.start_time > 2000", ["r4", "r3"]),
+    ("created <= 2000", ["r2", "r1"]),
+    ("attributes.end_time > 0", ["r3"]),  # NULL end times never match
+    ("datasets.name = 'train-set'", ["r1"]),
+    ("dataset.digest IN ('def', 'xyz')", ["r2"]),
+    ("dataset.context = 'eval'", ["r2"]),
+    ("metrics.acc > 0.1 and params.lr = '2'", ["r2"]),
+    ("metrics.acc > 0.1 AND tags.team = 'vision' AND params.opt LIKE 'a%'", ["r1"]),
+    ("params.lr = 'missing'", []),
+    ("", ["r4", "r3", "r2", "r1"]),
+])
+def test_filters(server, population, filter, expected):
+    exp, _ = population
+    assert names(search(server, [exp], filter=filter)) == expected
+
+
+def test_run_id_lists(server, population):
+    exp, runs = population
+    f = f"attributes.run_id IN ('{runs['r1']}', '{runs['r3']}')"
+    assert names(search(server, [exp], filter=f)) == ["r3", "r1"]
+    f = f"attributes.run_id NOT IN ('{runs['r1']}')"
+    assert names(search(server, [exp], filter=f)) == ["r4", "r3", "r2"]
+    # elements that are not all lower case are dropped: the list becomes empty
+    assert search(server, [exp], filter="attributes.run_id IN ('ABC')") == {}
+
+
+@pytest.mark.parametrize("order_by, expected", [
+    (["metrics.acc ASC"], ["r1", "r3", "r2", "r4"]),
+    (["metrics.acc DESC"], ["r2", "r3", "r1", "r4"]),  # missing last both ways
+    (["metrics.loss ASC"], ["r4", "r3", "r1", "r2"]),  # NaN after numbers
+    (["metrics.loss DESC"], ["r1", "r3", "r4", "r2"]),
+    (["params.lr"], ["r1", "r3", "r2", "r4"]),  # strings: "10" < "100" < "2", missing last
+    (["params.lr DESC"], ["r2", "r3", "r1", "r4"]),
+    (["tags.team ASC"], ["r2", "r1", "r4", "r3"]),  # missing ones then by start_time DESC
+    (["attributes.start_time ASC"], ["r1", "r2", "r3", "r4"]),
+    (["created DESC"], ["r4", "r3", "r2", "r1"]),
+    (["attributes.end_time ASC"], ["r3", "r4", "r2", "r1"]),
+    (["attributes.end_time DESC"], ["r3", "r4", "r2", "r1"]),
+    (["status", "run_name DESC"], ["r3", "r4", "r2", "r1"]),  # FINISHED < RUNNING
+    (["metric.acc desc"], ["r2", "r3", "r1", "r4"]),
+])
+def test_ordering(server, population, order_by, expected):
+    exp, _ = population
+    assert names(search(server, [exp], order_by=order_by)) == expected
+
+
+def test_paging(server, population):
+    exp, _ = population
+    page1 = search(server, [exp], max_results=3)
+    assert names(page1) == ["r4", "r3", "r2"]
+    assert page1["next_page_token"] == "eyJvZmZzZXQiOiAzfQ=="  # {"offset": 3}
+    page2 = search(server, [exp], max_results=3, token=page1["next_page_token"])
+    assert names(page2) == ["r1"] and "next_page_token" not in page2
+    # a full page always carries a token, even when nothing follows
+    full = search(server, [exp], max_results=4)
+    assert len(full["runs"]) == 4 and full["next_page_token"]
+    assert search(server, [exp], max_results=4, token=full["next_page_token"]) == {}
+    # ordering and filter apply across pages
+    p1 = search(server, [exp], order_by=["metrics.acc ASC"], max_results=2)
+    p2 = search(server, [exp], order_by=["metrics.acc ASC"], max_results=2, token=p1["next_page_token"])
+    assert names(p1) + names(p2) == ["r1", "r3", "r2", "r4"]
+
+
+@pytest.mark.parametrize("body, part", [
+    ({"max_results": 0}, "max_results"),
+    ({"max_results": -3}, "max_results"),
+    ({"max_results": 50001}, "max_results"),
+    ({"page_token": "!!!"}, "Invalid page token"),
+    ({"filter": "metrics.acc > 1 OR metrics.acc < 0"}, None),
+    ({"filter": "metrics.acc > '1'"}, None),
+    ({"filter": "params.lr = 10"}, None),
+    ({"filter": "lifecycle_stage = 'active'"}, "Invalid attribute key"),
+    ({"filter": "bogus.x = 'y'"}, "Invalid entity type"),
+    ({"order_by": ["metrics.acc", "metrics.acc DESC"]}, "duplicate"),
+    ({"order_by": ["metrics.acc sideways"]}, None),
+    ({"run_view_type": "SOME"}, "run_view_type"),
+])
+def test_search_errors(server, population, body, part):
+    exp, _ = population
+    r = server.post(URL, dict({"experiment_ids": [exp]}, **body))
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", part)
+
+
+def test_max_results_accepts_the_limit(server, population):
+    exp, _ = population
+    assert len(search(server, [exp], max_results=50000)["runs"]) == 4
+    assert len(search(server, [exp], max_results="2")["runs"]) == 2
+
+
+def test_search_over_ajax(server, population):
+    exp, _ = population
+    r = server.post("/ajax-api/2.0/mlflow/runs/search", {"experiment_ids": [exp], "max_results": 1})
+    assert r.status_code == 200 and names(r.json()) == ["r4"]

@@ -1,0 +1,154 @@
+/* The auth INI contract (config.md): MLflow's file loads unchanged, defaults
+ * fill the gaps, the environment wins, and unknown sections or keys, bad
+ * values and unsupported hooks stop the start with a message naming them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/auth_ini.h"
+#include "test.h"
+
+static const char *no_env(const char *name) {
+    (void)name;
+    return NULL;
+}
+
+static const char *some_env(const char *name) {
+    if (!strcmp(name, "MLFLOWD_MLFLOW_ADMIN_PASSWORD"))
+        return "from-the-environment";
+    if (!strcmp(name, "MLFLOWD_SSO_ISSUER"))
+        return "https://kc.example/realms/x";
+    return NULL;
+}
+
+static bool fails_with(const char *text, const char *part) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse(text, "auth config 'x.ini'", no_env, &ini);
+    bool ok = err && err->code == MFD_INVALID_PARAMETER_VALUE && strstr(err->message, part) &&
+              strstr(err->message, "x.ini");
+    if (!ok)
+        fprintf(stderr, "  message: %s\n", err ? err->message : "(no error)");
+    mfd_err_free(err);
+    mfd_auth_ini_free(ini);
+    return ok;
+}
+
+static void test_mlflow_packaged_file_loads(void) {
+    const char *text = "[mlflow]\n"
+                       "default_permission = READ\n"
+                       "database_uri = sqlite:///basic_auth.db\n"
+                       "admin_username = admin\n"
+                       "admin_password = password1234\n"
+                       "authorization_function = "
+                       "mlflow.server.auth:authenticate_request_basic_auth\n";
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse(text, "f", no_env, &ini);
+    CHECK(err == NULL);
+    mfd_err_free(err);
+    if (!ini)
+        return;
+    const mfd_auth_settings *s = mfd_auth_ini_settings(ini);
+    CHECK_STR(s->default_permission, "READ");
+    CHECK_STR(s->database_uri, "sqlite:///basic_auth.db");
+    CHECK_STR(s->admin_username, "admin");
+    CHECK_STR(s->admin_password, "password1234");
+    CHECK(!s->sso_hook);
+    CHECK_INT(s->cache_ttl_seconds, 300);
+    mfd_auth_ini_free(ini);
+}
+
+static void test_defaults_without_a_file(void) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_load(NULL, no_env, &ini);
+    CHECK(err == NULL);
+    mfd_err_free(err);
+    if (!ini)
+        return;
+    const mfd_auth_settings *s = mfd_auth_ini_settings(ini);
+    CHECK_STR(s->default_permission, "READ");
+    CHECK_STR(s->database_uri, "sqlite:///basic_auth.db");
+    CHECK_STR(s->admin_username, "admin");
+    CHECK_STR(s->admin_password, "password1234");
+    CHECK_STR(s->authorization_function, "mlflow.server.auth:authenticate_request_basic_auth");
+    mfd_auth_ini_free(ini);
+}
+
+static void test_case_comments_continuations_and_interpolation(void) {
+    const char *text = "; a comment\n"
+                       "# another\n"
+                       "[MLflow]\n"
+                       "Default_Permission: NO_PERMISSIONS\n"
+                       "admin_password = 100%% sure %(admin_username)s\n"
+                       "admin_username = boss\n"
+                       "auth_cache_ttl_seconds = 0\n"
+                       "[role_mappings]\n"
+                       "EDIT = dataingenieur,\n"
+                       "   dataanalyst\n"
+                       "[sso]\n"
+                       "issuer = https://kc/realms/a\n";
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse(text, "f", some_env, &ini);
+    CHECK(err == NULL);
+    if (err)
+        fprintf(stderr, "  %s\n", err->message);
+    mfd_err_free(err);
+    if (!ini)
+        return;
+    const mfd_auth_settings *s = mfd_auth_ini_settings(ini);
+    CHECK_STR(s->default_permission, "NO_PERMISSIONS");
+    CHECK_STR(s->admin_username, "boss");
+    CHECK_STR(s->admin_password, "from-the-environment"); /* the environment wins */
+    CHECK_INT(s->cache_ttl_seconds, 0);
+    CHECK_STR(mfd_auth_ini_get(ini, "role_mappings", "edit"), "dataingenieur,\ndataanalyst");
+    CHECK_STR(mfd_auth_ini_get(ini, "sso", "issuer"), "https://kc.example/realms/x");
+    CHECK_STR(mfd_auth_ini_get(ini, "sso", "algorithms"), "RS256");
+    mfd_auth_ini_free(ini);
+    ini = NULL;
+    err = mfd_auth_ini_parse("[mlflow]\nadmin_password = 100%% sure %(admin_username)s\n"
+                             "admin_username = boss\n",
+                             "f", no_env, &ini);
+    CHECK(err == NULL);
+    mfd_err_free(err);
+    if (ini)
+        CHECK_STR(mfd_auth_ini_settings(ini)->admin_password, "100% sure boss");
+    mfd_auth_ini_free(ini);
+}
+
+static void test_platform_sso_hook_is_accepted(void) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse(
+        "[mlflow]\nauthorization_function = platform.auth:authenticate_sso_request\n", "f", no_env,
+        &ini);
+    CHECK(err == NULL);
+    mfd_err_free(err);
+    CHECK(ini && mfd_auth_ini_settings(ini)->sso_hook);
+    mfd_auth_ini_free(ini);
+}
+
+static void test_errors_name_the_problem_and_the_file(void) {
+    CHECK(fails_with("[mlflow]\ndefualt_permission = READ\n", "unknown key 'defualt_permission'"));
+    CHECK(fails_with("[mlflow]\ndefault_permission = READ\n[mlfow]\n", "unknown section [mlfow]"));
+    CHECK(fails_with("default_permission = READ\n", "outside of a section"));
+    CHECK(fails_with("[mlflow]\ndefault_permission = read\n", "default_permission 'read'"));
+    CHECK(fails_with("[mlflow]\nauthorization_function = my.module:check\n",
+                     "authorization_function 'my.module:check' is not supported"));
+    CHECK(fails_with("[mlflow]\nauth_cache_ttl_seconds = soon\n", "auth_cache_ttl_seconds"));
+    CHECK(fails_with("[mlflow]\nadmin_password = 100% sure\n", "'%' must be followed"));
+    CHECK(fails_with("[mlflow]\nadmin_username = a\nadmin_username = b\n", "already set"));
+    CHECK(fails_with("[mlflow]\njust some words\n", "expected 'key = value'"));
+    CHECK(fails_with("[sso]\nissuer = x\nleeway_seconds = 900\n", "leeway_seconds"));
+    CHECK(fails_with("[role_mappings]\nsuperuser = x\n", "unknown key 'superuser'"));
+}
+
+static void test_missing_file_is_an_error(void) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_load("/nonexistent/basic_auth.ini", no_env, &ini);
+    CHECK(err && strstr(err->message, "/nonexistent/basic_auth.ini"));
+    mfd_err_free(err);
+    CHECK(ini == NULL);
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_mlflow_packaged_file_loads), MFD_TEST(test_defaults_without_a_file),
+              MFD_TEST(test_case_comments_continuations_and_interpolation),
+              MFD_TEST(test_platform_sso_hook_is_accepted),
+              MFD_TEST(test_errors_name_the_problem_and_the_file),
+              MFD_TEST(test_missing_file_is_an_error))

@@ -1,0 +1,303 @@
+/* db.h's contract, checked the same way on every engine: SQLite (in memory)
+ * always, PostgreSQL when MLFLOWD_TEST_PG_URI names an admin URI (then a
+ * scratch database is created and dropped; tests/integration/test_postgres.py
+ * runs this binary against the test cluster). The few places where the
+ * engines differ on purpose are asserted per dialect. */
+#include "store/db.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static mfd_db *db;
+static const char *engine;
+
+static bool pg(void) {
+    return mfd_db_dialect(db) == MFD_DIALECT_POSTGRES;
+}
+
+static void check_ok(mfd_err err, int line) {
+    if (err) {
+        fprintf(stderr, "%s line %d: unexpected error: %s\n", engine, line, err->message);
+        mfd_test_failed_checks++;
+        mfd_err_free(err);
+    }
+}
+#define OK(expr) check_ok((expr), __LINE__)
+
+/* Runs SQL with up to three text/NULL parameters; returns the error, if any. */
+static mfd_err run(mfd_conn *conn, const char *sql, const char *a, const char *b) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, a);
+    mfd_stmt_bind_text(stmt, 2, b);
+    err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+static int64_t scalar(mfd_conn *conn, const char *sql) {
+    mfd_stmt *stmt;
+    int64_t v = -1;
+    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
+    if (!err && mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
+        v = mfd_stmt_int64(stmt, 0);
+    if (!err)
+        mfd_stmt_done(stmt);
+    OK(err);
+    return v;
+}
+
+static void create_tables(mfd_conn *conn) {
+    OK(mfd_conn_exec(conn, "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT "
+                           "NULL UNIQUE, flag BOOLEAN NOT NULL, big BIGINT, val DOUBLE PRECISION)"));
+    OK(mfd_conn_exec(conn, pg() ? "CREATE TABLE s (id SERIAL PRIMARY KEY, name TEXT)"
+                                : "CREATE TABLE s (id INTEGER PRIMARY KEY, name TEXT)"));
+}
+
+static void test_values_round_trip(mfd_conn *conn) {
+    mfd_stmt *stmt;
+    OK(mfd_conn_prepare(conn, "INSERT INTO t (id, name, flag, big, val) VALUES (?, ?, ?, ?, ?)",
+                        true, &stmt));
+    const double vals[] = {0.1, 1.7976931348623157e308, -2.5e-300};
+    for (int i = 0; i < 3; i++) {
+        mfd_stmt_bind_int64(stmt, 1, i + 1);
+        mfd_stmt_bind_text(stmt, 2, i == 0 ? "it's a ? mark" : i == 1 ? "b" : "c");
+        mfd_stmt_bind_int64(stmt, 3, i % 2); /* 0/1 into BOOLEAN, as the stores do */
+        if (i == 2)
+            mfd_stmt_bind_null(stmt, 4);
+        else
+            mfd_stmt_bind_int64(stmt, 4, i == 0 ? INT64_MAX : INT64_MIN);
+        mfd_stmt_bind_double(stmt, 5, vals[i]);
+        OK(mfd_stmt_exec(stmt));
+        CHECK_INT(mfd_conn_changes(conn), 1);
+    }
+    mfd_stmt_done(stmt);
+    OK(mfd_conn_prepare(conn, "SELECT id, name, flag, big, val FROM t ORDER BY id", true, &stmt));
+    mfd_err err = NULL;
+    for (int i = 0; i < 3; i++) {
+        CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+        CHECK_INT(mfd_stmt_int64(stmt, 0), i + 1);
+        CHECK_INT(mfd_stmt_int64(stmt, 2), i % 2);
+        CHECK_STR(mfd_stmt_text(stmt, 2), i % 2 ? "1" : "0");
+        CHECK(mfd_stmt_double(stmt, 4) == vals[i]);
+    }
+    mfd_stmt_done(stmt);
+    OK(mfd_conn_prepare(conn, "SELECT name, big FROM t WHERE id = ?", true, &stmt));
+    mfd_stmt_bind_int64(stmt, 1, 1);
+    CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+    CHECK_STR(mfd_stmt_text(stmt, 0), "it's a ? mark");
+    CHECK_INT(mfd_stmt_bytes(stmt, 0), strlen("it's a ? mark"));
+    CHECK(mfd_stmt_int64(stmt, 1) == INT64_MAX);
+    CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_DONE);
+    mfd_stmt_reset(stmt);
+    mfd_stmt_bind_int64(stmt, 1, 3);
+    CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+    CHECK(mfd_stmt_is_null(stmt, 1) && mfd_stmt_text(stmt, 1) == NULL);
+    CHECK(!mfd_stmt_is_null(stmt, 0));
+    mfd_stmt_done(stmt);
+    OK(err);
+}
+
+static void test_unique_violation_and_changes(mfd_conn *conn) {
+    mfd_err err = run(conn, "INSERT INTO t (id, name, flag) VALUES (9, ?, ?)", "b", "0");
+    CHECK(err && err->code == MFD_RESOURCE_ALREADY_EXISTS);
+    mfd_err_free(err);
+    OK(run(conn, "UPDATE t SET flag = ? WHERE id <= ?", "1", "2"));
+    CHECK_INT(mfd_conn_changes(conn), 2);
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM t WHERE flag = 1"), pg() ? -1 : 2);
+    /* ^ PostgreSQL has no boolean = integer: compare booleans with a bound value. */
+    mfd_stmt *stmt;
+    OK(mfd_conn_prepare(conn, "SELECT count(*) FROM t WHERE flag = ?", true, &stmt));
+    mfd_stmt_bind_int64(stmt, 1, 1);
+    CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+    CHECK_INT(mfd_stmt_int64(stmt, 0), 2);
+    mfd_stmt_done(stmt);
+}
+
+/* `? IS NULL` gives PostgreSQL no type: the driver prepares it again with the
+ * bindings' types, inside a transaction without aborting it. */
+static void test_untyped_parameters_in_a_transaction(mfd_conn *conn) {
+    OK(mfd_conn_begin(conn, true));
+    mfd_stmt *stmt;
+    mfd_err err = NULL;
+    OK(mfd_conn_prepare(conn, "SELECT count(*) FROM t WHERE ? IS NULL OR name = ?", true, &stmt));
+    mfd_stmt_bind_null(stmt, 1);
+    mfd_stmt_bind_text(stmt, 2, "b");
+    CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+    CHECK_INT(mfd_stmt_int64(stmt, 0), 3);
+    mfd_stmt_done(stmt);
+    OK(mfd_conn_prepare(conn, "SELECT ?, ? + 1", false, &stmt));
+    mfd_stmt_bind_text(stmt, 1, "x");
+    mfd_stmt_bind_int64(stmt, 2, 41);
+    CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+    CHECK_STR(mfd_stmt_text(stmt, 0), "x");
+    CHECK_INT(mfd_stmt_int64(stmt, 1), 42);
+    mfd_stmt_done(stmt);
+    /* A statement that cannot be prepared leaves the transaction usable (as on SQLite). */
+    err = mfd_conn_prepare(conn, "SELECT no_such_column FROM t", true, &stmt);
+    CHECK(err != NULL);
+    mfd_err_free(err);
+    OK(run(conn, "INSERT INTO t (id, name, flag) VALUES (4, ?, ?)", "d", "1"));
+    OK(mfd_conn_commit(conn));
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM t"), 4);
+    OK(err);
+}
+
+/* After a failed statement PostgreSQL refuses everything until rollback, and
+ * its COMMIT is then a rollback: the driver must say so. SQLite goes on. */
+static void test_failed_statement_in_a_transaction(mfd_conn *conn) {
+    OK(mfd_conn_begin(conn, true));
+    OK(run(conn, "INSERT INTO t (id, name, flag) VALUES (5, ?, ?)", "e", "0"));
+    mfd_err err = run(conn, "INSERT INTO t (id, name, flag) VALUES (6, ?, ?)", "e", "0");
+    CHECK(err && err->code == MFD_RESOURCE_ALREADY_EXISTS);
+    mfd_err_free(err);
+    err = run(conn, "INSERT INTO t (id, name, flag) VALUES (7, ?, ?)", "g", "0");
+    CHECK(pg() ? err != NULL : err == NULL);
+    mfd_err_free(err);
+    err = mfd_conn_commit(conn);
+    CHECK(pg() ? err != NULL : err == NULL);
+    mfd_err_free(err);
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM t WHERE id >= 5"), pg() ? 0 : 2);
+    OK(run(conn, "DELETE FROM t WHERE id >= ?", "5", NULL));
+}
+
+static void test_portable_sql(mfd_conn *conn) {
+    mfd_stmt *stmt;
+    mfd_err err = NULL;
+    OK(mfd_conn_prepare(conn, "INSERT INTO s (name) VALUES (?) RETURNING id", true, &stmt));
+    for (int i = 1; i <= 2; i++) {
+        mfd_stmt_bind_text(stmt, 1, "n");
+        CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+        CHECK_INT(mfd_stmt_int64(stmt, 0), i);
+        mfd_stmt_reset(stmt);
+    }
+    mfd_stmt_done(stmt);
+    OK(mfd_conn_prepare(conn, "SELECT id FROM t ORDER BY id LIMIT -1 OFFSET ?", true, &stmt));
+    mfd_stmt_bind_int64(stmt, 1, 2);
+    int rows = 0;
+    while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
+        rows++;
+    CHECK_INT(rows, 2);
+    mfd_stmt_done(stmt);
+    OK(run(conn,
+           "INSERT INTO t (id, name, flag) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+           "name = excluded.name",
+           "renamed", "0"));
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM t WHERE name = 'renamed'"), 1);
+    bool exists = false;
+    OK(mfd_conn_table_exists(conn, "t", &exists));
+    CHECK(exists);
+    OK(mfd_conn_table_exists(conn, "nope", &exists));
+    CHECK(!exists);
+    OK(err);
+}
+
+/* The same cached SQL used twice at once, and many one-off statements. */
+static void test_statement_reuse(mfd_conn *conn) {
+    const char *sql = "SELECT id FROM t WHERE id >= ? ORDER BY id";
+    mfd_stmt *outer, *inner;
+    mfd_err err = NULL;
+    OK(mfd_conn_prepare(conn, sql, true, &outer));
+    mfd_stmt_bind_int64(outer, 1, 1);
+    int pairs = 0;
+    while (mfd_stmt_step(outer, &err) == MFD_STEP_ROW) {
+        OK(mfd_conn_prepare(conn, sql, true, &inner));
+        mfd_stmt_bind_int64(inner, 1, mfd_stmt_int64(outer, 0));
+        while (mfd_stmt_step(inner, &err) == MFD_STEP_ROW)
+            pairs++;
+        mfd_stmt_done(inner);
+    }
+    mfd_stmt_done(outer);
+    CHECK_INT(pairs, 4 + 3 + 2 + 1);
+    for (int i = 0; i < 300; i++) {
+        if (i == 150)
+            OK(mfd_conn_begin(conn, false));
+        char one_off[64];
+        snprintf(one_off, sizeof one_off, "SELECT %d + count(*) FROM t WHERE id > ?", i);
+        mfd_stmt *stmt;
+        OK(mfd_conn_prepare(conn, one_off, false, &stmt));
+        mfd_stmt_bind_int64(stmt, 1, 100);
+        CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+        CHECK_INT(mfd_stmt_int64(stmt, 0), i);
+        mfd_stmt_done(stmt);
+    }
+    OK(mfd_conn_commit(conn));
+    OK(err);
+}
+
+/* A connection the server dropped is re-opened between transactions. */
+static void test_reconnect(mfd_conn *conn) {
+    if (!pg())
+        return;
+    mfd_err err = mfd_conn_exec(conn, "SELECT pg_terminate_backend(pg_backend_pid())");
+    CHECK(err && err->code == MFD_TEMPORARILY_UNAVAILABLE);
+    mfd_err_free(err);
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM t"), 4);
+    OK(mfd_conn_begin(conn, true));
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM s"), 2);
+    OK(mfd_conn_commit(conn));
+}
+
+static void run_all(const char *uri) {
+    OK(mfd_db_open(uri, 2, &db));
+    if (!db)
+        return;
+    mfd_conn *conn;
+    OK(mfd_db_acquire(db, &conn));
+    create_tables(conn);
+    test_values_round_trip(conn);
+    test_unique_violation_and_changes(conn);
+    test_untyped_parameters_in_a_transaction(conn);
+    test_failed_statement_in_a_transaction(conn);
+    test_portable_sql(conn);
+    test_statement_reuse(conn);
+    test_reconnect(conn);
+    mfd_db_release(db, conn);
+    mfd_db_close(db);
+    db = NULL;
+}
+
+static void test_sqlite(void) {
+    engine = "sqlite";
+    run_all("sqlite://");
+    printf("sqlite: checked\n");
+}
+
+static void admin_exec(const char *admin_uri, const char *sql) {
+    mfd_db *admin;
+    OK(mfd_db_open(admin_uri, 1, &admin));
+    mfd_conn *conn;
+    OK(mfd_db_acquire(admin, &conn));
+    OK(mfd_conn_exec(conn, sql));
+    mfd_db_release(admin, conn);
+    mfd_db_close(admin);
+}
+
+static void test_postgresql(void) {
+    const char *admin = getenv("MLFLOWD_TEST_PG_URI");
+    if (!admin || !*admin) {
+        printf("postgresql: skipped (MLFLOWD_TEST_PG_URI is not set)\n");
+        return;
+    }
+    engine = "postgresql";
+    char name[64], sql[128], uri[1024];
+    snprintf(name, sizeof name, "mlflowd_conformance_%d", (int)getpid());
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE); ", name);
+    admin_exec(admin, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    admin_exec(admin, sql);
+    const char *slash = strrchr(admin, '/'), *query = strchr(admin, '?');
+    snprintf(uri, sizeof uri, "%.*s/%s%s", (int)(slash - admin), admin, name, query ? query : "");
+    run_all(uri);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+    admin_exec(admin, sql);
+    printf("postgresql: checked\n");
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_sqlite), MFD_TEST(test_postgresql))
