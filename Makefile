@@ -6,7 +6,8 @@ TEST_DIR    := build/test
 PYTHON      := /usr/bin/python3
 ARGS        ?=
 
-.PHONY: all deps build build-test run test unit integration fuzz-smoke bench fuzz format clean
+.PHONY: all deps build build-test run test unit integration integration-pg test-tools fuzz-smoke \
+        bench fuzz format clean
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -32,14 +33,28 @@ run: build
 	./$(RELEASE_DIR)/mlflowd server $(ARGS)
 
 # Every test: C unit tests, the HTTP integration suite against the ASan+UBSan
-# build, and a short libFuzzer smoke run of every parser from its seed corpus.
-test: build-test unit fuzz-smoke integration
+# build, and a short libFuzzer smoke run of every parser from its seed corpus;
+# then the integration suite again on PostgreSQL.
+test: build-test unit fuzz-smoke integration integration-pg
 
 unit:
 	meson test -C $(TEST_DIR) --print-errorlogs
 
-integration:
+# Node test servers the integration suite starts (s3rver for the S3 artifact tests).
+test-tools: deps
+	scripts/s3-test-server.sh install
+
+integration: test-tools
 	MLFLOWD_BIN=$(CURDIR)/$(TEST_DIR)/mlflowd $(PYTHON) -m pytest -q tests/integration
+
+# The integration suite on PostgreSQL 15: a throw-away cluster on 127.0.0.1:55432
+# (scripts/pg-test-server.sh), a new database per test server; the cluster is
+# removed afterwards even when tests fail. The pytest summary stays the last line.
+integration-pg: test-tools
+	@uri=$$(scripts/pg-test-server.sh start) || exit 1; \
+	MLFLOWD_TEST_DB=postgres MLFLOWD_TEST_PG_URI=$$uri MLFLOWD_BIN=$(CURDIR)/$(TEST_DIR)/mlflowd \
+	  $(PYTHON) -m pytest -q tests/integration; \
+	status=$$?; scripts/pg-test-server.sh stop; exit $$status
 
 fuzz-smoke: deps
 	scripts/fuzz.sh 5

@@ -6,10 +6,16 @@ set -euo pipefail
 packages=(
   gcc make meson ninja-build pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev
+  libxml2-dev
   python3 python3-pytest python3-requests sqlite3 curl
   postgresql-15 postgresql-client-15 python3-psycopg2
 )
 [ "${1:-}" = "--test" ] && packages+=()
+# Node.js runs the S3 test server (scripts/s3-test-server.sh). A Node from elsewhere (NodeSource
+# bundles npm) is used as it is; without one, Debian's nodejs and npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

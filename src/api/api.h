@@ -38,6 +38,7 @@ enum mfd_route_flags {
     MFD_ROUTE_NO_AJAX = 1 << 4,   /* only under /api/ */
     MFD_ROUTE_OWN_CONTENT_TYPE =
         1 << 5, /* the handler checks Content-Type itself (auth's users/create, form posts) */
+    MFD_ROUTE_PREFIXED = 1 << 6, /* bare route also served under the static prefix (web UI) */
 };
 
 /* pattern: for versioned routes "<version>/<service path>", e.g.
@@ -68,5 +69,6 @@ extern const mfd_route mfd_api_artifacts_routes[];
 extern const mfd_route mfd_api_registry_routes[];
 extern const mfd_route mfd_api_logged_models_routes[];
 extern const mfd_route mfd_api_auth_routes[];
+extern const mfd_route mfd_api_ui_routes[];
 
 #endif

@@ -147,15 +147,10 @@ static const char *content_disposition(mfd_arena *arena, const char *name) {
 
 /* Streams file `rel` under `root` as an attachment (§8.2 headers). */
 static mfd_err send_file(mfd_request *req, mfd_response *res, const char *root, const char *rel) {
-    int fd;
-    uint64_t size;
-    mfd_err err = mfd_artifact_open(root, rel, &fd, &size);
+    mfd_api_conn_release(req); /* nothing more to read from the DB while the file streams */
+    mfd_err err = mfd_artifact_download(root, rel, res);
     if (err)
         return err;
-    mfd_api_conn_release(req); /* nothing more to read from the DB while the file streams */
-    res->fd = fd;
-    res->fd_offset = 0;
-    res->fd_size = size;
     res->content_type = mfd_artifact_mime_type(rel);
     mfd_response_header(res, "Content-Disposition",
                         content_disposition(req->arena, mfd_artifact_path_basename(rel)));

@@ -41,13 +41,12 @@ static mfd_err log_metric(mfd_request *req, mfd_response *res) {
     if ((err = mfd_api_check_key(m.key, "name", "Metric name")))
         return err;
     if (m.timestamp < 0) {
-        mfd_strbuf value;
-        mfd_strbuf_init(&value, req->arena);
-        mfd_api_append_metric_value(&value, m.value, m.value != m.value);
+        char value[33];
+        value[mfd_api_format_metric_value(value, m.value, false)] = '\0';
         const char *detail = mfd_arena_sprintf(req->arena,
                                                "metric '%s' (value=%s). Timestamp must be a "
                                                "nonnegative long (64-bit integer) ",
-                                               m.key, value.data);
+                                               m.key, value);
         return mfd_api_invalid_value("timestamp", json_integer(m.timestamp), detail);
     }
     mfd_conn *conn;
@@ -62,10 +61,10 @@ static mfd_err log_metric(mfd_request *req, mfd_response *res) {
 
 typedef struct history_writer {
     mfd_strbuf body;
-    const char *key_json; /* the metric key, JSON-encoded once */
+    mfd_strbuf key_prefix; /* {"key":<key>,"value": — the key JSON-encoded once */
     bool with_run_id;
     const char *last_run_id;
-    mfd_strbuf run_json;
+    mfd_strbuf run_json; /* ,"run_id":<id>} of the current run */
     size_t rows;
 } history_writer;
 
@@ -73,36 +72,44 @@ static void writer_init(history_writer *w, mfd_arena *arena, const char *key, bo
     memset(w, 0, sizeof *w);
     mfd_strbuf_init(&w->body, arena);
     mfd_strbuf_init(&w->run_json, arena);
-    mfd_strbuf key_text;
-    mfd_strbuf_init(&key_text, arena);
-    mfd_api_append_json_string(&key_text, key);
-    w->key_json = key_text.data;
+    mfd_strbuf_init(&w->key_prefix, arena);
+    mfd_strbuf_append(&w->key_prefix, "{\"key\":");
+    mfd_api_append_json_string(&w->key_prefix, key);
+    mfd_strbuf_append(&w->key_prefix, ",\"value\":");
     w->with_run_id = with_run_id;
     mfd_strbuf_append(&w->body, "{\"metrics\":[");
 }
 
+/* One row per call, in three appends: the key prefix, the numbers composed
+ * on the stack, and the run id part (or the closing brace). */
 static void write_row(void *ctx, const char *run_id, int64_t timestamp, int64_t step, double value,
                       bool is_nan) {
     history_writer *w = ctx;
-    mfd_strbuf *b = &w->body;
-    mfd_strbuf_append(b, w->rows++ ? ",{\"key\":" : "{\"key\":");
-    mfd_strbuf_append(b, w->key_json);
-    mfd_strbuf_append(b, ",\"value\":");
-    mfd_api_append_metric_value(b, value, is_nan);
-    mfd_strbuf_append(b, ",\"timestamp\":");
-    mfd_api_append_int(b, timestamp);
-    mfd_strbuf_append(b, ",\"step\":");
-    mfd_api_append_int(b, step);
-    if (w->with_run_id) {
-        if (!w->last_run_id || strcmp(w->last_run_id, run_id) != 0) {
-            w->run_json.len = 0;
-            mfd_api_append_json_string(&w->run_json, run_id);
-            w->last_run_id = mfd_arena_strdup(w->body.arena, run_id);
-        }
-        mfd_strbuf_append(b, ",\"run_id\":");
-        mfd_strbuf_appendn(b, w->run_json.data, w->run_json.len);
+    if (w->rows++)
+        mfd_strbuf_appendn(&w->body, ",", 1);
+    mfd_strbuf_appendn(&w->body, w->key_prefix.data, w->key_prefix.len);
+    char numbers[128];
+    size_t n = mfd_api_format_metric_value(numbers, value, is_nan);
+    memcpy(numbers + n, ",\"timestamp\":", 13);
+    n += 13;
+    n += mfd_api_format_int(numbers + n, timestamp);
+    memcpy(numbers + n, ",\"step\":", 8);
+    n += 8;
+    n += mfd_api_format_int(numbers + n, step);
+    if (!w->with_run_id) {
+        numbers[n++] = '}';
+        mfd_strbuf_appendn(&w->body, numbers, n);
+        return;
     }
-    mfd_strbuf_append(b, "}");
+    mfd_strbuf_appendn(&w->body, numbers, n);
+    if (!w->last_run_id || strcmp(w->last_run_id, run_id) != 0) {
+        w->run_json.len = 0;
+        mfd_strbuf_append(&w->run_json, ",\"run_id\":");
+        mfd_api_append_json_string(&w->run_json, run_id);
+        mfd_strbuf_append(&w->run_json, "}");
+        w->last_run_id = mfd_arena_strdup(w->body.arena, run_id);
+    }
+    mfd_strbuf_appendn(&w->body, w->run_json.data, w->run_json.len);
 }
 
 /* Ends the body: {"metrics":[...] [, "next_page_token": ...]}, or {} when empty. */
@@ -135,6 +142,9 @@ static mfd_err get_history(mfd_request *req, mfd_response *res) {
         (err = mfd_msg_string(req, "page_token", &page_token)) ||
         (err = mfd_page_token_decode(page_token, &offset)))
         return err;
+    if (offset < 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid page token: the offset must not be negative");
     if (has_max && max_results < 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid value %lld for parameter 'max_results' supplied. It must be a "

@@ -39,11 +39,14 @@ const char *mfd_api_truncate(mfd_arena *arena, const char *value, size_t limit);
 /* "Invalid value <json> for parameter '<path>' supplied: <detail>" */
 mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detail);
 
-/* Streaming JSON text (metric histories): appends `s` as a JSON string,
- * and numbers the way the encoder writes them. */
+/* JSON text written directly (streamed metric histories). The format_*
+ * functions write at `out` without a NUL and return the length. */
 void mfd_api_append_json_string(mfd_strbuf *sb, const char *s);
-void mfd_api_append_int(mfd_strbuf *sb, int64_t v);
-void mfd_api_append_metric_value(mfd_strbuf *sb, double value, bool is_nan);
+size_t mfd_api_format_int(char out[24], int64_t v);
+/* "NaN", "Infinity", "-Infinity" as JSON strings, finite values as numbers
+ * that read back as the same double (Grisu2). */
+size_t mfd_api_format_metric_value(char out[32], double value, bool is_nan);
+size_t mfd_api_format_double(char out[32], double value);
 
 /* Handlers of runs.c's route table that live in the other files. */
 mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res);

@@ -1,6 +1,6 @@
 /* runs_json.c — the Run, RunInfo and Metric messages as protobuf JSON
- * (rest-api.md §2), MLflow's key and length rules with upstream's JSON-path
- * wording, and the fast text writers of the streamed metric histories. */
+ * (rest-api.md §2) and MLflow's key and length rules with upstream's
+ * JSON-path wording. */
 #include "runs_internal.h"
 
 #include <stdio.h>
@@ -250,43 +250,4 @@ const char *mfd_api_truncate(mfd_arena *arena, const char *value, size_t limit) 
         return "";
     size_t bytes = mfd_utf8_prefix_bytes(value, limit);
     return value[bytes] ? mfd_arena_strndup(arena, value, bytes) : value;
-}
-
-/* ---- streamed JSON text --------------------------------------------------------------------- */
-
-void mfd_api_append_json_string(mfd_strbuf *sb, const char *s) {
-    json_t *str = json_string(s ? s : "");
-    char *text = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-    mfd_strbuf_append(sb, text ? text : "\"\"");
-    free(text);
-    json_decref(str);
-}
-
-void mfd_api_append_int(mfd_strbuf *sb, int64_t v) {
-    char buf[24], *p = buf + sizeof buf;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    mfd_strbuf_appendn(sb, p, (size_t)(buf + sizeof buf - p));
-}
-
-void mfd_api_append_metric_value(mfd_strbuf *sb, double value, bool is_nan) {
-    if (is_nan) {
-        mfd_strbuf_append(sb, "\"NaN\"");
-        return;
-    }
-    /* Integral values print exactly as integers; the rest with 17 significant
-     * digits, which always reads back as the same double. */
-    if (value > -9e15 && value < 9e15 && value == (double)(int64_t)value) {
-        mfd_api_append_int(sb, (int64_t)value);
-        mfd_strbuf_append(sb, ".0");
-        return;
-    }
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "%.17g", value);
-    mfd_strbuf_appendn(sb, buf, (size_t)n);
 }

@@ -61,6 +61,9 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     if ((err = mfd_search_runs(req->arena, &input, &sql)) ||
         (err = mfd_page_token_decode(page_token, &offset)))
         return err;
+    if (offset < 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid page token: the offset must not be negative");
 
     int64_t *ids;
     mfd_run_search search = {0};

@@ -10,7 +10,7 @@
  *     partial file, and a failed upload leaves the old one in place.
  *   - Nothing here holds a whole file in memory: downloads hand an fd to the
  *     server, uploads are written by the server straight into the fd. */
-#include "repo.h"
+#include "backend.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,12 +24,9 @@
 
 #include "core/ids.h"
 
-struct mfd_artifact_repo {
-    char *root;
-};
-
 /* Where an upload goes; one malloc'd block (the server frees it with free()). */
 typedef struct upload_state {
+    mfd_artifact_upload_head head;
     const char *root, *parent, *temp_name, *leaf;
 } upload_state;
 
@@ -54,25 +51,11 @@ static mfd_err make_dirs(const char *path) {
     return NULL;
 }
 
-mfd_err mfd_artifact_repo_open(const char *destination, mfd_artifact_repo **out) {
+static mfd_err local_open(const char *destination, char **root) {
     mfd_err err = make_dirs(destination);
-    if (err)
-        return err;
-    mfd_artifact_repo *repo = calloc(1, sizeof *repo);
-    repo->root = strdup(destination);
-    *out = repo;
-    return NULL;
-}
-
-void mfd_artifact_repo_close(mfd_artifact_repo *repo) {
-    if (!repo)
-        return;
-    free(repo->root);
-    free(repo);
-}
-
-const char *mfd_artifact_repo_root(const mfd_artifact_repo *repo) {
-    return repo->root;
+    if (!err)
+        *root = strdup(destination);
+    return err;
 }
 
 /* errno values meaning "nothing usable there": absent, a file where a
@@ -140,7 +123,7 @@ static mfd_err io_error(const char *what, const char *rel) {
                        strerror(errno));
 }
 
-mfd_err mfd_artifact_open(const char *root, const char *rel, int *fd_out, uint64_t *size) {
+mfd_err mfd_artifact_local_open(const char *root, const char *rel, int *fd_out, uint64_t *size) {
     *fd_out = -1;
     if (!*rel)
         return not_found(rel);
@@ -168,6 +151,18 @@ mfd_err mfd_artifact_open(const char *root, const char *rel, int *fd_out, uint64
     return NULL;
 }
 
+static mfd_err local_download(const char *root, const char *rel, mfd_response *res) {
+    int fd;
+    uint64_t size;
+    mfd_err err = mfd_artifact_local_open(root, rel, &fd, &size);
+    if (err)
+        return err;
+    res->fd = fd;
+    res->fd_offset = 0;
+    res->fd_size = size;
+    return NULL;
+}
+
 static int compare_files(const void *a, const void *b) {
     return strcmp(((const mfd_artifact_file *)a)->name, ((const mfd_artifact_file *)b)->name);
 }
@@ -176,7 +171,7 @@ static bool is_upload_temp(const char *name) {
     return strncmp(name, MFD_ARTIFACT_UPLOAD_PREFIX, strlen(MFD_ARTIFACT_UPLOAD_PREFIX)) == 0;
 }
 
-mfd_err mfd_artifact_list(mfd_arena *arena, const char *root, const char *rel,
+static mfd_err local_list(mfd_arena *arena, const char *root, const char *rel,
                           mfd_artifact_file **files, size_t *n_files) {
     *files = NULL;
     *n_files = 0;
@@ -261,7 +256,7 @@ static int remove_tree(int parent, const char *name) {
     return -1;
 }
 
-mfd_err mfd_artifact_delete(const char *root, const char *rel) {
+static mfd_err local_remove(const char *root, const char *rel) {
     if (!*rel)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
     size_t parent_len;
@@ -283,7 +278,7 @@ mfd_err mfd_artifact_delete(const char *root, const char *rel) {
     return rc == 0 ? NULL : io_error("delete", rel);
 }
 
-mfd_err mfd_artifact_upload_begin(const char *root, const char *rel, mfd_upload *upload) {
+static mfd_err local_upload_begin(const char *root, const char *rel, mfd_upload *upload) {
     if (!*rel)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
     size_t parent_len;
@@ -318,6 +313,7 @@ mfd_err mfd_artifact_upload_begin(const char *root, const char *rel, mfd_upload 
     size_t root_len = strlen(root), leaf_len = strlen(leaf), temp_len = strlen(temp_name);
     upload_state *state =
         malloc(sizeof *state + root_len + 1 + parent_len + 1 + temp_len + 1 + leaf_len + 1);
+    state->head.ops = &mfd_artifact_local_ops;
     char *p = (char *)(state + 1);
     state->root = memcpy(p, root, root_len + 1);
     p += root_len + 1;
@@ -338,7 +334,7 @@ mfd_err mfd_artifact_upload_begin(const char *root, const char *rel, mfd_upload 
     return NULL;
 }
 
-mfd_err mfd_artifact_upload_finish(mfd_upload *upload) {
+static mfd_err local_upload_finish(mfd_upload *upload) {
     const upload_state *state = upload->state;
     const char *parent = state->parent;
     int dir = open_dir(state->root, parent, strlen(parent), false);
@@ -364,3 +360,13 @@ mfd_err mfd_artifact_upload_finish(mfd_upload *upload) {
     upload->temp_path = NULL;
     return NULL;
 }
+
+const mfd_artifact_ops mfd_artifact_local_ops = {
+    .name = "local",
+    .open = local_open,
+    .download = local_download,
+    .list = local_list,
+    .remove = local_remove,
+    .upload_begin = local_upload_begin,
+    .upload_finish = local_upload_finish,
+};

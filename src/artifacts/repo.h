@@ -1,12 +1,17 @@
 /* repo.h — the artifacts module's whole face: path safety (path.c), the
- * Content-Type rule (mime.c) and file operations under a root directory
- * (local.c) for the proxied destination behind /api/2.0/mlflow-artifacts/
- * and for runs whose artifact URI is a local directory.
+ * Content-Type rule (mime.c) and file operations under a root location for
+ * the proxied destination behind /api/2.0/mlflow-artifacts/ and for runs
+ * whose artifact URI the server can reach.
+ *
+ * A root is a local directory (local.c) or an S3 location
+ * "s3://bucket[/prefix]" (s3.c); repo.c sends each operation to the
+ * storage that the root names, so callers never branch on the kind.
  *
  * Every relative path given to the file operations must come out of
- * mfd_artifact_path_normalize(). The operations never follow a symbolic link
- * below the root (each component is opened with O_NOFOLLOW), so nothing
- * placed inside a root can lead a request outside it. */
+ * mfd_artifact_path_normalize(). Local operations never follow a symbolic
+ * link below the root (each component is opened with O_NOFOLLOW), so
+ * nothing placed inside a root can lead a request outside it; S3 keys are
+ * the root's prefix + "/" + that path, so they stay below the prefix. */
 #ifndef MFD_ARTIFACT_REPO_H
 #define MFD_ARTIFACT_REPO_H
 
@@ -24,10 +29,13 @@
 
 typedef struct mfd_artifact_repo mfd_artifact_repo;
 
-/* Opens the destination (a local directory, created if missing). */
+/* Opens the destination: a local directory (created if missing), or
+ * s3://bucket[/prefix] (checked, and the S3 settings read from the
+ * environment; nothing is sent to S3 until the first request). */
 mfd_err mfd_artifact_repo_open(const char *destination, mfd_artifact_repo **out);
 void mfd_artifact_repo_close(mfd_artifact_repo *repo);
-/* The destination's directory: the root for proxied artifact paths. */
+/* The destination as a root for proxied artifact paths: the absolute
+ * directory, or the normalised "s3://bucket[/prefix]". */
 const char *mfd_artifact_repo_root(const mfd_artifact_repo *repo);
 
 /* --- path.c ---------------------------------------------------------- */
@@ -61,15 +69,16 @@ const char *mfd_artifact_mime_type(const char *path);
 
 /* --- uri.c ----------------------------------------------------------- */
 
-/* Maps a stored artifact URI to the local directory `root` and the path
- * `prefix` below it that hold its files: mlflow-artifacts:/p and
+/* Maps a stored artifact URI to the root and the path `prefix` below it
+ * that hold its files: mlflow-artifacts:/p and
  * http(s)://.../api/2.0/mlflow-artifacts/artifacts/p -> (destination, p);
- * file: URIs and plain paths -> (that directory, ""). A proxied URI while
- * `destination` is NULL (proxy off), or another scheme: 501 NOT_IMPLEMENTED. */
+ * file: URIs and plain paths -> (that directory, ""); s3://bucket/key ->
+ * (that S3 location, ""). A proxied URI while `destination` is NULL (proxy
+ * off), or another scheme: 501 NOT_IMPLEMENTED. */
 mfd_err mfd_artifact_uri_resolve(mfd_arena *arena, const char *destination, const char *uri,
                                  const char **root, const char **prefix);
 
-/* --- local.c: file operations under `root` --------------------------- */
+/* --- file operations under `root` (repo.c: local.c or s3.c) ---------- */
 
 typedef struct mfd_artifact_file {
     const char *name; /* the entry's base name */
@@ -77,23 +86,31 @@ typedef struct mfd_artifact_file {
     int64_t size; /* bytes, for files */
 } mfd_artifact_file;
 
-/* Opens the regular file `rel` for streaming. A missing file, a directory,
- * a symbolic link or anything but a regular file: 404 RESOURCE_DOES_NOT_EXIST. */
+/* Sets the body of `res` to file `rel`, streamed: an open fd (res->fd,
+ * fd_offset, fd_size) for a local file, a reader (res->reader) that passes
+ * an S3 object on as it arrives. A missing file, a directory, a symbolic
+ * link or anything but a regular file: 404 RESOURCE_DOES_NOT_EXIST. */
+mfd_err mfd_artifact_download(const char *root, const char *rel, mfd_response *res);
+/* Opens the regular local file `rel` for streaming (404 as above). Local
+ * roots only: an S3 root answers 501; use mfd_artifact_download(). */
 mfd_err mfd_artifact_open(const char *root, const char *rel, int *fd, uint64_t *size);
-/* The immediate children of directory `rel`, sorted by name. A missing path
- * or a file gives no entries (behaviours.md #8); symbolic links, special
- * files and in-progress uploads are not listed. */
+/* The immediate children of directory `rel`, sorted by name (bytes). A
+ * missing path or a file gives no entries (behaviours.md #8); symbolic
+ * links, special files and in-progress uploads are not listed. On S3 a
+ * "directory" is a common key prefix ending in '/'. */
 mfd_err mfd_artifact_list(mfd_arena *arena, const char *root, const char *rel,
                           mfd_artifact_file **files, size_t *n_files);
 /* Deletes the file or the whole directory tree `rel` (not the root itself);
  * a missing path is success. Symbolic links are removed, never followed. */
 mfd_err mfd_artifact_delete(const char *root, const char *rel);
-/* Starts a streamed upload to file `rel`: creates the missing parent
- * directories and a hidden temporary file beside the target, and fills
- * upload->fd / temp_path / state for the server to write the body into. */
+/* Starts a streamed upload to file `rel` and fills upload->fd / temp_path /
+ * state for the server to write the body into. Local: creates the missing
+ * parent directories and a hidden temporary file beside the target. S3: a
+ * temporary file under $TMPDIR. The state is one malloc'd block. */
 mfd_err mfd_artifact_upload_begin(const char *root, const char *rel, mfd_upload *upload);
 /* Once the body is in (fd closed): renames the temporary file over the
- * target, so readers see the old file or the new one, never a part. */
+ * target, or sends it to S3 (one PUT, or a multipart upload for big
+ * files), so readers see the old file or the new one, never a part. */
 mfd_err mfd_artifact_upload_finish(mfd_upload *upload);
 
 #endif

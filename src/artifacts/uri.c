@@ -7,8 +7,11 @@
  *        -> root = the proxied destination, prefix = <p>
  *   file:///abs, file:/abs, file://localhost/abs, /abs, relative/dir
  *        -> root = that directory, prefix = ""
+ *   s3://bucket/key/prefix
+ *        -> root = that location (read with the server's S3 settings, as
+ *           `mlflow server` does with its boto3 credentials), prefix = ""
  *
- * Anything else (s3://, gs://, ...) is storage this server does not reach. */
+ * Anything else (gs://, wasbs://, ...) is storage this server does not reach. */
 #include "repo.h"
 
 #include <ctype.h>
@@ -93,12 +96,20 @@ mfd_err mfd_artifact_uri_resolve(mfd_arena *arena, const char *destination, cons
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid artifact URI '%s'", uri);
         *root = path;
         return NULL;
+    } else if (!strcmp(scheme, "s3")) {
+        /* "s3://" + bucket + key prefix, as stored (keys are not %-decoded,
+         * like MLflow's urlparse); s3.c checks the bucket name. */
+        const char *p = rest;
+        if (p[0] != '/' || p[1] != '/' || p[2] == '/' || !p[2] || strchr(p, '?') || strchr(p, '#'))
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid artifact URI '%s'", uri);
+        *root = mfd_arena_sprintf(arena, "s3:%s", p);
+        return NULL;
     } else if (!*scheme) {
         *root = uri; /* a plain local path */
         return NULL;
     }
     return mfd_err_new(MFD_NOT_IMPLEMENTED,
-                       "Artifacts at '%s' are not reachable from this server: it serves local "
-                       "and proxied (mlflow-artifacts:) locations only",
+                       "Artifacts at '%s' are not reachable from this server: it serves local, "
+                       "S3 (s3:) and proxied (mlflow-artifacts:) locations only",
                        uri);
 }

@@ -3,10 +3,13 @@
  * users.password_hash through the verified-credential cache, the audit log
  * and the signup form's CSRF token.
  *
- * Invariant: a request is authenticated only after this request read the
+ * Invariant: a request reaches its handler only after this request read the
  * user's row (so a deleted user or a changed password or admin flag takes
  * effect at once, whichever replica changed it) and either the KDF or a
- * cache entry made for exactly that password_hash vouched for the password. */
+ * cache entry made for exactly that password_hash vouched for the password.
+ * For cached credentials the row is read in gate.c, in the same auth-DB
+ * transaction as the permission lookup; a request refused earlier (404 of
+ * an unknown route, 415, 413, 503) may be answered before that read. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -98,11 +101,23 @@ void mfd_auth_forget_user(mfd_auth *auth, const char *username) {
 
 mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused) {
     *refused = false;
+    mfd_auth_request *st = mfd_auth_request_state(auth, req);
     const char *header = req->header ? req->header(req, "Authorization") : NULL;
     const char *username = NULL, *password = NULL;
     if (!header || !mfd_auth_parse_basic(req->arena, header, &username, &password)) {
         mfd_auth_refuse_unauthenticated(req, res);
         *refused = true;
+        return NULL;
+    }
+    /* Verified recently: no KDF and no query now; the user's row is re-read
+     * together with the permission lookup when the request is authorized. */
+    char *cached_hash = mfd_credential_cache_find(auth->cache, username, password);
+    if (cached_hash) {
+        st->pending = true;
+        st->password_hash = mfd_arena_strdup(req->arena, cached_hash);
+        free(cached_hash);
+        req->username = username;
+        req->is_admin = false;
         return NULL;
     }
     mfd_conn *conn;
@@ -115,14 +130,9 @@ mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *re
     mfd_db_release(auth->db, conn);
     if (err)
         return err;
-    bool ok = false;
-    if (found && user.password_hash) {
-        ok = mfd_credential_cache_check(auth->cache, username, password, user.password_hash);
-        if (!ok && mfd_auth_password_verify(user.password_hash, password)) {
-            mfd_credential_cache_put(auth->cache, username, password, user.password_hash);
-            ok = true;
-        }
-    }
+    bool ok = found && user.password_hash && mfd_auth_password_verify(user.password_hash, password);
+    if (ok)
+        mfd_credential_cache_put(auth->cache, username, password, user.password_hash);
     if (!ok) {
         mfd_auth_audit(username, "login", req->path, username,
                        found ? "wrong password" : "unknown user", "denied");
@@ -132,6 +142,7 @@ mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *re
     }
     req->username = user.username;
     req->is_admin = user.is_admin;
+    st->user_id = user.id;
     return NULL;
 }
 
@@ -244,6 +255,8 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
         err = ensure_admin(auth);
     if (!err && !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot set up the credential cache (OpenSSL)");
+    if (!err && !(auth->resources = mfd_resource_cache_new()))
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     if (!err) {
         const char *secret = getenv("MLFLOW_FLASK_SERVER_SECRET_KEY");
         unsigned int len = 0;
@@ -288,6 +301,7 @@ void mfd_auth_close(mfd_auth *auth) {
     if (!auth)
         return;
     mfd_credential_cache_free(auth->cache);
+    mfd_resource_cache_free(auth->resources);
     mfd_db_close(auth->db);
     mfd_auth_ini_free(auth->ini);
     OPENSSL_cleanse(auth->csrf_key, sizeof auth->csrf_key);

@@ -42,7 +42,7 @@ mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *re
 /* True when the rule for this request reads its resource id from the JSON
  * body, so authorization must wait for the body (else it runs as soon as
  * the headers are in, before an upload is read). */
-bool mfd_auth_needs_body(const mfd_auth *auth, const mfd_request *req);
+bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req);
 /* Admins pass. Otherwise applies the endpoint's rule: fills a 403 and sets
  * *refused, or returns an MLflow error from the resource lookup. May also
  * answer directly (e.g. runs/search over no readable experiment → `{}`). */
@@ -61,6 +61,17 @@ mfd_err mfd_auth_after(mfd_auth *auth, mfd_request *req, mfd_response *res);
  * AND it into the WHERE of the page query (and of any count query). */
 mfd_err mfd_auth_readable_sql(mfd_request *req, mfd_auth_kind kind, const char *column,
                               const char **predicate, mfd_sql_params *params);
+
+/* The same, applied to a compiled search: ANDs the predicate in front of
+ * sql->where (its values first, n_where_params adjusted) or sets
+ * match_nothing. No-op when auth is off or the user is an admin. Call it
+ * right after mfd_search_experiments / _registered_models / _logged_models
+ * / _model_versions, e.g.
+ *   mfd_auth_restrict_search(req, MFD_AUTH_EXPERIMENT, "e.experiment_id", &sql)
+ *   mfd_auth_restrict_search(req, MFD_AUTH_REGISTERED_MODEL, "rm.name", &sql) */
+struct mfd_search_sql;
+mfd_err mfd_auth_restrict_search(mfd_request *req, mfd_auth_kind kind, const char *column,
+                                 struct mfd_search_sql *sql);
 
 /* --- for the auth admin handlers (api/auth_admin.c) --------------------- */
 /* A request parameter read as MLflow's auth layer reads it (auth.md §2.2):

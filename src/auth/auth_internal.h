@@ -7,6 +7,13 @@
 #include "credential_cache.h"
 #include "store/db.h"
 
+/* resource_cache.c: run / logged model id -> experiment id (immutable). */
+typedef struct mfd_resource_cache mfd_resource_cache;
+mfd_resource_cache *mfd_resource_cache_new(void);
+void mfd_resource_cache_free(mfd_resource_cache *cache);
+bool mfd_resource_cache_get(mfd_resource_cache *cache, const char *id, int64_t *experiment_id);
+void mfd_resource_cache_put(mfd_resource_cache *cache, const char *id, int64_t experiment_id);
+
 struct mfd_auth {
     const mfd_config *config;
     mfd_auth_ini *ini;
@@ -14,6 +21,7 @@ struct mfd_auth {
     mfd_permission default_permission;
     mfd_db *db;
     mfd_credential_cache *cache;
+    mfd_resource_cache *resources;
     unsigned char csrf_key[32]; /* HMAC key of signup CSRF tokens */
 };
 
@@ -75,10 +83,26 @@ typedef struct mfd_rule_match {
 
 void mfd_auth_rule_find(const mfd_request *req, const char *static_prefix, mfd_rule_match *out);
 
-/* --- permissions.c ---------------------------------------------------- */
-/* The user's level on one resource: their row, else the default. */
-mfd_err mfd_auth_effective(mfd_auth *auth, mfd_auth_kind kind, const char *const key[2],
-                           const char *username, mfd_permission *out);
+/* --- per-request notes (req->auth_state) ------------------------------- */
+struct mfd_auth_request {
+    mfd_rule_match match;      /* the rule of this request, found once */
+    bool pending;              /* vouched for by the credential cache: the user's row is re-read
+                                  (and the hash compared) when the request is authorized */
+    const char *password_hash; /* the hash the cached credentials were verified against */
+    int64_t user_id;           /* 0 until the row was read */
+};
+typedef struct mfd_auth_request mfd_auth_request;
+/* The request's notes, made (and its rule matched) on first use. */
+mfd_auth_request *mfd_auth_request_state(mfd_auth *auth, mfd_request *req);
+
+/* --- permissions.c: reading requests, levels, readable sets ------------ */
+const char *mfd_auth_query_first(const mfd_request *req, const char *name);
+/* True when this request's validator parameters come from the JSON body. */
+bool mfd_auth_params_in_body(const mfd_request *req);
+mfd_err mfd_auth_json_text(mfd_request *req, json_t *v, const char *name, const char **out);
+mfd_err mfd_auth_param_run_id(mfd_request *req, const char **out);
+/* A stored permission name as a level (unknown names: NO_PERMISSIONS). */
+mfd_permission mfd_auth_level_of(const char *name);
 
 /* --- basic.c ------------------------------------------------------------ */
 /* Parses `Basic <base64(user:password)>`; false when absent or malformed. */
@@ -95,6 +119,13 @@ typedef struct mfd_grant_set {
 } mfd_grant_set;
 mfd_err mfd_auth_load_grants(mfd_auth *auth, mfd_request *req, mfd_auth_kind kind,
                              mfd_grant_set *set);
+/* The same on a connection the caller holds. */
+mfd_err mfd_auth_list_grants(mfd_conn *conn, mfd_request *req, mfd_auth_kind kind,
+                             mfd_grant_set *set);
+/* Keeps the readable ids of the body's experiment_ids (runs and logged
+ * model search); sets *answered with `{}` in res when none is left. */
+mfd_err mfd_auth_reduce_experiment_ids(mfd_request *req, const mfd_grant_set *set,
+                                       mfd_response *res, bool *answered);
 bool mfd_auth_grant_readable(const mfd_grant_set *set, const char *key);
 
 #endif

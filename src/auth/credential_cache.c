@@ -113,19 +113,20 @@ static entry *slot_for(mfd_credential_cache *cache, const unsigned char *digest,
     return &cache->shards[s].slots[i];
 }
 
-bool mfd_credential_cache_check(mfd_credential_cache *cache, const char *username,
-                                const char *password, const char *password_hash) {
+char *mfd_credential_cache_find(mfd_credential_cache *cache, const char *username,
+                                const char *password) {
     unsigned char digest[DIGEST_LEN];
-    if (!cache || cache->ttl_seconds <= 0 || !password_hash ||
-        !credential_digest(cache, username, password, digest))
-        return false;
+    if (!cache || cache->ttl_seconds <= 0 || !credential_digest(cache, username, password, digest))
+        return NULL;
     shard *sh;
     entry *e = slot_for(cache, digest, &sh);
+    char *hash = NULL;
     pthread_mutex_lock(&sh->lock);
-    bool hit = e->expires > now_seconds() && CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0 &&
-               strcmp(e->username, username) == 0 && strcmp(e->password_hash, password_hash) == 0;
+    if (e->expires > now_seconds() && CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0 &&
+        strcmp(e->username, username) == 0)
+        hash = strdup(e->password_hash);
     pthread_mutex_unlock(&sh->lock);
-    return hit;
+    return hash;
 }
 
 void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,

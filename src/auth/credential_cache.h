@@ -19,10 +19,11 @@ typedef struct mfd_credential_cache mfd_credential_cache;
 mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds);
 void mfd_credential_cache_free(mfd_credential_cache *cache);
 
-/* True when these credentials were verified against exactly `password_hash`
- * less than the TTL ago. */
-bool mfd_credential_cache_check(mfd_credential_cache *cache, const char *username,
-                                const char *password, const char *password_hash);
+/* The password_hash these credentials were verified against less than the
+ * TTL ago (malloc'd copy, NULL when unknown): the caller confirms it is
+ * still the user's current hash when it next reads the user's row. */
+char *mfd_credential_cache_find(mfd_credential_cache *cache, const char *username,
+                                const char *password);
 void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
                               const char *password, const char *password_hash);
 void mfd_credential_cache_forget_user(mfd_credential_cache *cache, const char *username);

@@ -114,12 +114,11 @@ static mfd_err filter_items(mfd_auth *auth, mfd_request *req, mfd_response *res,
 mfd_err mfd_auth_after(mfd_auth *auth, mfd_request *req, mfd_response *res) {
     if (!req->username)
         return NULL;
-    mfd_rule_match m;
-    mfd_auth_rule_find(req, auth->config->static_prefix, &m);
-    if (!m.rule)
+    const mfd_rule_match *m = &mfd_auth_request_state(auth, req)->match;
+    if (!m->rule)
         return NULL;
     json_t *out = res->json;
-    switch ((mfd_rule_after)m.rule->after) {
+    switch ((mfd_rule_after)m->rule->after) {
     case MFD_AFTER_NONE:
         return NULL;
     case MFD_AFTER_GRANT_EXPERIMENT:
@@ -148,7 +147,7 @@ mfd_err mfd_auth_after(mfd_auth *auth, mfd_request *req, mfd_response *res) {
     }
     if (req->is_admin || !out)
         return NULL;
-    switch ((mfd_rule_after)m.rule->after) {
+    switch ((mfd_rule_after)m->rule->after) {
     case MFD_AFTER_FILTER_EXPERIMENTS:
         return filter_items(auth, req, res, MFD_AUTH_EXPERIMENT, "experiments", NULL,
                             "experiment_id");

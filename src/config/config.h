@@ -22,8 +22,8 @@ typedef struct mfd_config {
     int workers;                       /* --workers: DB connections + request concurrency hint; 4 */
     const char *static_prefix;         /* --static-prefix; "" or "/prefix" */
     const char *app_name;              /* --app-name (basic-auth) */
-    bool auth;                    /* --auth, MLFLOWD_AUTH; or --app-name basic-auth: auth layer on */
-    const char *auth_config_path; /* --auth-config, MLFLOW_AUTH_CONFIG_PATH; NULL = defaults */
+    bool auth;                         /* --auth, MLFLOWD_AUTH, or --app-name basic-auth */
+    const char *auth_config_path;      /* --auth-config, MLFLOW_AUTH_CONFIG_PATH; NULL = defaults */
     bool quiet;                        /* --quiet: no per-request log lines */
     size_t max_body_bytes; /* --max-body-size, MLFLOW_MAX_BODY_SIZE: JSON bodies; 64 MiB */
     int max_connections;   /* --max-connections; 1024 */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/arena.h"
 #include "core/err.h"
@@ -51,6 +52,7 @@ typedef struct mfd_request {
     /* Set by the auth layer when it is on; NULL username = auth off. */
     const char *username;
     bool is_admin;
+    struct mfd_auth_request *auth_state; /* the auth layer's per-request notes, in the arena */
     /* The tracking DB connection borrowed for this request (api/context.c);
      * the server gives it back when the request ends. */
     struct mfd_conn *conn;
@@ -58,6 +60,19 @@ typedef struct mfd_request {
     json_t *json;
     bool json_parsed;
 } mfd_request;
+
+/* A body made by a callback while it is sent (an object streamed from S3).
+ * read() puts up to `max` bytes of the body, from offset `pos`, in `buf` and
+ * returns how many (> 0; it blocks until it has some), -1 at the end of a
+ * body of unknown size, or -2 when the body cannot be completed (the server
+ * then drops the connection); libmicrohttpd's content-reader contract.
+ * free() runs exactly once when the response is over, sent or not. */
+typedef struct mfd_body_reader {
+    ssize_t (*read)(void *closure, uint64_t pos, char *buf, size_t max);
+    void (*free)(void *closure);
+    void *closure;
+    uint64_t size; /* Content-Length; UINT64_MAX = unknown (sent chunked) */
+} mfd_body_reader;
 
 typedef struct mfd_response {
     int status;               /* 0 = 200 */
@@ -67,6 +82,7 @@ typedef struct mfd_response {
     size_t body_len;
     int fd; /* file body: streamed then closed by the server; -1 = none */
     uint64_t fd_offset, fd_size;
+    mfd_body_reader reader; /* callback body when reader.read is set (and json, fd are not) */
     mfd_kv headers[8];
     size_t n_headers;
 } mfd_response;

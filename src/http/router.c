@@ -10,7 +10,7 @@
 static const mfd_route *const tables[] = {
     mfd_api_misc_routes,          mfd_api_experiments_routes, mfd_api_runs_routes,
     mfd_api_metrics_routes,       mfd_api_artifacts_routes,   mfd_api_registry_routes,
-    mfd_api_logged_models_routes, mfd_api_auth_routes,
+    mfd_api_logged_models_routes, mfd_api_auth_routes,        mfd_api_ui_routes,
 };
 
 /* Matches `path` against `pattern`; captures into req on success. */
@@ -64,12 +64,17 @@ mfd_route_match mfd_router_match(mfd_request *req, const char *static_prefix,
         versioned = path + prefix_len + 10;
         ajax = true;
     }
+    /* MFD_ROUTE_PREFIXED bare routes (the web UI) answer at <prefix><pattern> too. */
+    const char *unprefixed = path;
+    if (prefix_len && strncmp(path, static_prefix, prefix_len) == 0 &&
+        (path[prefix_len] == '/' || path[prefix_len] == '\0'))
+        unprefixed = path + prefix_len;
     bool path_known = false;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         for (const mfd_route *r = tables[t]; r->method; r++) {
             const char *subject;
             if (r->flags & MFD_ROUTE_BARE)
-                subject = path;
+                subject = (r->flags & MFD_ROUTE_PREFIXED) ? unprefixed : path;
             else if (!versioned || (ajax && (r->flags & MFD_ROUTE_NO_AJAX)) ||
                      (!ajax && (r->flags & MFD_ROUTE_AJAX_ONLY)))
                 continue;

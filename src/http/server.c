@@ -105,6 +105,13 @@ static json_t *error_body(mfd_err err) {
     return body;
 }
 
+/* Frees a callback body (mfd_body_reader) that was not handed to MHD. */
+static void drop_reader(mfd_response *res) {
+    if (res->reader.read && res->reader.free)
+        res->reader.free(res->reader.closure);
+    res->reader.read = NULL;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *connection, request_state *st,
                                      mfd_err err) {
     mfd_response *res = &st->res;
@@ -115,6 +122,7 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
             close(res->fd);
             res->fd = -1;
         }
+        drop_reader(res);
         json_decref(res->json);
         res->json = error_body(err);
         res->content_type = "application/json";
@@ -136,6 +144,11 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
     } else if (res->fd >= 0) {
         response = MHD_create_response_from_fd_at_offset64(res->fd_size, res->fd, res->fd_offset);
         res->fd = -1; /* MHD closes it */
+    } else if (res->reader.read) {
+        response = MHD_create_response_from_callback(res->reader.size, 64 * 1024, res->reader.read,
+                                                     res->reader.closure, res->reader.free);
+        if (response)
+            res->reader.read = NULL; /* MHD calls free() when done */
     } else {
         response = MHD_create_response_from_buffer(
             res->body_len, (void *)(res->body ? res->body : ""), MHD_RESPMEM_MUST_COPY);
@@ -373,6 +386,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     free(st->raw_uri);
     if (st->res.fd >= 0)
         close(st->res.fd);
+    drop_reader(&st->res);
     mfd_api_conn_release(&st->req);
     json_decref(st->res.json);
     json_decref(st->req.json);

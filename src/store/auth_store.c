@@ -14,7 +14,7 @@
 typedef struct kind_sql {
     int n_keys;
     const char *lookup, *get, *insert, *upsert, *update, *delete_one, *delete_all, *list,
-        *delete_user_rows;
+        *delete_user_rows, *confirm_lookup;
 } kind_sql;
 
 static const kind_sql kinds[] = {
@@ -37,6 +37,9 @@ static const kind_sql kinds[] = {
             "SELECT experiment_id, NULL, user_id, permission FROM experiment_permissions "
             "WHERE user_id = ? ORDER BY id",
             "DELETE FROM experiment_permissions WHERE user_id = ?",
+            "SELECT u.id, CASE WHEN u.is_admin THEN 1 ELSE 0 END, (SELECT p.permission FROM "
+            "experiment_permissions p WHERE p.experiment_id = ? AND p.user_id = u.id) "
+            "FROM users u WHERE u.username = ? AND u.password_hash = ?",
         },
     [MFD_AUTH_REGISTERED_MODEL] =
         {
@@ -57,6 +60,9 @@ static const kind_sql kinds[] = {
             "SELECT name, NULL, user_id, permission FROM registered_model_permissions "
             "WHERE user_id = ? ORDER BY id",
             "DELETE FROM registered_model_permissions WHERE user_id = ?",
+            "SELECT u.id, CASE WHEN u.is_admin THEN 1 ELSE 0 END, (SELECT p.permission FROM "
+            "registered_model_permissions p WHERE p.name = ? AND p.user_id = u.id) "
+            "FROM users u WHERE u.username = ? AND u.password_hash = ?",
         },
     [MFD_AUTH_SCORER] =
         {
@@ -79,6 +85,9 @@ static const kind_sql kinds[] = {
             "SELECT experiment_id, scorer_name, user_id, permission FROM scorer_permissions "
             "WHERE user_id = ? ORDER BY id",
             "DELETE FROM scorer_permissions WHERE user_id = ?",
+            "SELECT u.id, CASE WHEN u.is_admin THEN 1 ELSE 0 END, (SELECT p.permission FROM "
+            "scorer_permissions p WHERE p.experiment_id = ? AND p.scorer_name = ? AND "
+            "p.user_id = u.id) FROM users u WHERE u.username = ? AND u.password_hash = ?",
         },
 };
 
@@ -165,6 +174,28 @@ mfd_err mfd_auth_store_find_user(mfd_conn *conn, mfd_arena *arena, const char *u
         const char *hash = mfd_stmt_text(stmt, 2);
         out->password_hash = hash ? mfd_arena_strdup(arena, hash) : NULL;
         out->is_admin = mfd_stmt_int64(stmt, 3) != 0;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_auth_store_confirm_user(mfd_conn *conn, const char *username, const char *password_hash,
+                                    int64_t *id, bool *is_admin, bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "SELECT id, CASE WHEN is_admin THEN 1 ELSE 0 END FROM users "
+                                   "WHERE username = ? AND password_hash = ?",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, username);
+    mfd_stmt_bind_text(stmt, 2, password_hash);
+    *found = false;
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW) {
+        *found = true;
+        *id = mfd_stmt_int64(stmt, 0);
+        *is_admin = mfd_stmt_int64(stmt, 1) != 0;
     }
     mfd_stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;
@@ -281,6 +312,32 @@ mfd_err mfd_auth_store_lookup(mfd_conn *conn, mfd_auth_kind kind, const char *co
         const char *p = mfd_stmt_text(stmt, 0);
         snprintf(permission, cap, "%s", p ? p : "");
         *found = true;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_auth_store_confirm_and_lookup(mfd_conn *conn, mfd_auth_kind kind,
+                                          const char *const key[2], const char *username,
+                                          const char *password_hash, mfd_auth_confirmed *out) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, kinds[kind].confirm_lookup, true, &stmt);
+    if (err)
+        return err;
+    int next = bind_keys(stmt, 1, kind, key);
+    mfd_stmt_bind_text(stmt, next, username);
+    mfd_stmt_bind_text(stmt, next + 1, password_hash);
+    memset(out, 0, sizeof *out);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW) {
+        out->user_found = true;
+        out->user_id = mfd_stmt_int64(stmt, 0);
+        out->is_admin = mfd_stmt_int64(stmt, 1) != 0;
+        const char *p = mfd_stmt_text(stmt, 2);
+        if (p) {
+            snprintf(out->permission, sizeof out->permission, "%s", p);
+            out->permission_found = true;
+        }
     }
     mfd_stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;

@@ -39,6 +39,10 @@ typedef struct mfd_auth_grant {
 /* --- users ------------------------------------------------------------ */
 mfd_err mfd_auth_store_find_user(mfd_conn *conn, mfd_arena *arena, const char *username,
                                  mfd_auth_user *out, bool *found);
+/* The hot path of cached credentials: *found when the user still exists
+ * with exactly this password_hash; gives their id and admin flag. */
+mfd_err mfd_auth_store_confirm_user(mfd_conn *conn, const char *username, const char *password_hash,
+                                    int64_t *id, bool *is_admin, bool *found);
 /* RESOURCE_DOES_NOT_EXIST "User with username=<u> not found" when absent. */
 mfd_err mfd_auth_store_get_user(mfd_conn *conn, mfd_arena *arena, const char *username,
                                 mfd_auth_user *out);
@@ -56,6 +60,18 @@ mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username);
  * *found false when there is no row. */
 mfd_err mfd_auth_store_lookup(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
                               const char *username, char *permission, size_t cap, bool *found);
+/* confirm_user and lookup in one statement (the common request: cached
+ * credentials, one resource to check). */
+typedef struct mfd_auth_confirmed {
+    bool user_found; /* the user exists with exactly that password_hash */
+    int64_t user_id;
+    bool is_admin;
+    bool permission_found;
+    char permission[32];
+} mfd_auth_confirmed;
+mfd_err mfd_auth_store_confirm_and_lookup(mfd_conn *conn, mfd_auth_kind kind,
+                                          const char *const key[2], const char *username,
+                                          const char *password_hash, mfd_auth_confirmed *out);
 /* All rows of one user, in creation order. */
 mfd_err mfd_auth_store_list_grants(mfd_conn *conn, mfd_arena *arena, mfd_auth_kind kind,
                                    int64_t user_id, mfd_auth_grant **out, size_t *n);

@@ -14,11 +14,18 @@
  *   prepare leaves the transaction usable, as on SQLite.
  * - Results are read whole; BOOLEAN columns read back as 1/0 (and "1"/"0"
  *   as text), like SQLite's 0/1 integers.
- * - A connection found broken between transactions is re-opened and the
- *   statement retried once; one that breaks inside a transaction fails with
- *   TEMPORARILY_UNAVAILABLE and is dropped from the pool at release.
- * - COMMIT of a transaction in which a statement failed is a rollback on
- *   PostgreSQL: it is reported as an error, never as success.
+ * - Between transactions, a connection the server closed while it sat idle
+ *   (restart, failover, idle timeout) is noticed before anything is sent on
+ *   it and re-opened, so no statement ever runs twice; a connection that
+ *   breaks under a statement fails it with TEMPORARILY_UNAVAILABLE (only
+ *   BEGIN/SET and Parse, which may repeat, are retried on a new connection)
+ *   and a broken connection is dropped from the pool at release.
+ * - A failed statement aborts a PostgreSQL transaction (SQLite's goes on).
+ *   The driver then rolls it back at once and opens a stand-in transaction,
+ *   so what the store runs next (typically a SELECT to word the error)
+ *   works; but the unit is lost: its COMMIT rolls back and returns the first
+ *   failure, never success. Stores must not expect to recover from a failed
+ *   statement and commit (use INSERT ... ON CONFLICT instead).
  * - No process-wide writer lock: row locks serialise PostgreSQL's writers.
  *   Write transactions are READ COMMITTED (MLflow's default), read ones
  *   REPEATABLE READ so every statement sees one snapshot.
@@ -66,6 +73,29 @@ mfd_err mfd_pg_error(const pg_conn *conn, const PGresult *res, const char *what)
                        detail ? detail : "", state ? state : "none");
 }
 
+static const char *begin_sql(bool write) {
+    return write ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+}
+
+static void forget_failure(pg_conn *conn) {
+    free(conn->txn_failure);
+    conn->txn_failure = NULL;
+}
+
+mfd_err mfd_pg_statement_failed(pg_conn *conn, const PGresult *res) {
+    mfd_err err = mfd_pg_error(conn, res, "SQL error");
+    if (conn->in_txn && PQstatus(conn->handle) == CONNECTION_OK &&
+        PQtransactionStatus(conn->handle) == PQTRANS_INERROR) {
+        if (!conn->txn_failure) {
+            conn->txn_failure = strdup(err->message);
+            conn->txn_failure_code = err->code;
+        }
+        PQclear(PQexec(conn->handle, "ROLLBACK"));
+        PQclear(PQexec(conn->handle, begin_sql(conn->txn_write)));
+    }
+    return err;
+}
+
 mfd_err mfd_pg_aborted_txn_error(void) {
     return mfd_err_new(MFD_INTERNAL_ERROR,
                        "SQL error: the transaction was aborted by an earlier failed statement "
@@ -102,12 +132,14 @@ mfd_err mfd_pg_conn_connect(pg_conn *conn) {
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn->handle));
         msg[strcspn(msg, "\n")] = '\0';
         return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                           "cannot connect to the PostgreSQL database %s: %s", conn->db->shown, msg);
+                           "cannot connect to the PostgreSQL database %s: %s", conn->db->shown,
+                           msg);
     }
     PQsetNoticeProcessor(conn->handle, ignore_notice, NULL);
     /* Doubles print exactly (the default on PostgreSQL >= 12, needed before). */
     PGresult *res = PQexec(conn->handle, "SET extra_float_digits = 3");
-    mfd_err err = PQresultStatus(res) == PGRES_COMMAND_OK ? NULL : mfd_pg_error(conn, res, "SQL error");
+    mfd_err err =
+        PQresultStatus(res) == PGRES_COMMAND_OK ? NULL : mfd_pg_error(conn, res, "SQL error");
     PQclear(res);
     return err;
 }
@@ -128,18 +160,39 @@ static void conn_close(pg_conn *conn) {
         if (conn->cache[i])
             mfd_pg_stmt_free(conn->cache[i]);
     drop_garbage(conn);
+    forget_failure(conn);
     PQfinish(conn->handle);
     free(conn);
 }
 
 bool mfd_pg_may_reconnect(const pg_conn *conn, PGTransactionStatusType before) {
-    return PQstatus(conn->handle) != CONNECTION_OK && !conn->in_txn &&
-           before != PQTRANS_INTRANS && before != PQTRANS_INERROR;
+    return PQstatus(conn->handle) != CONNECTION_OK && !conn->in_txn && before != PQTRANS_INTRANS &&
+           before != PQTRANS_INERROR;
 }
 
-/* Runs a statement-less command. Between transactions, a broken connection is re-opened
- * and the command retried once. */
+mfd_err mfd_pg_check_alive(pg_conn *conn) {
+    PGTransactionStatusType status = PQtransactionStatus(conn->handle);
+    if (conn->in_txn || status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+        return NULL;
+    if (PQstatus(conn->handle) == CONNECTION_OK)
+        PQconsumeInput(conn->handle); /* reads a pending FATAL or EOF; never blocks */
+    return PQstatus(conn->handle) == CONNECTION_OK ? NULL : mfd_pg_conn_connect(conn);
+}
+
+/* Commands that may run twice: retried once on a new connection if the old one
+ * broke under them outside a transaction. */
+static bool safe_to_repeat(const char *sql) {
+    static const char *const prefixes[] = {"BEGIN", "SET ", "DEALLOCATE "};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(sql, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 mfd_err mfd_pg_run_simple(pg_conn *conn, const char *sql, PGresult **out) {
+    mfd_err err = mfd_pg_check_alive(conn);
+    if (err)
+        return err;
     for (int attempt = 0;; attempt++) {
         PGTransactionStatusType before = PQtransactionStatus(conn->handle);
         if (before == PQTRANS_INERROR && strncmp(sql, "ROLLBACK", 8) != 0)
@@ -153,8 +206,8 @@ mfd_err mfd_pg_run_simple(pg_conn *conn, const char *sql, PGresult **out) {
                 PQclear(res);
             return NULL;
         }
-        bool retry = attempt == 0 && mfd_pg_may_reconnect(conn, before);
-        mfd_err err = retry ? mfd_pg_conn_connect(conn) : mfd_pg_error(conn, res, "SQL error");
+        bool retry = attempt == 0 && safe_to_repeat(sql) && mfd_pg_may_reconnect(conn, before);
+        err = retry ? mfd_pg_conn_connect(conn) : mfd_pg_statement_failed(conn, res);
         PQclear(res);
         if (err)
             return err;
@@ -271,6 +324,7 @@ static void db_release(mfd_db *base, mfd_conn *conn_base) {
         PQtransactionStatus(conn->handle) != PQTRANS_IDLE)
         mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
     conn->in_txn = false;
+    forget_failure(conn);
     if (conn->n_garbage >= GARBAGE_MAX / 2)
         flush_garbage(conn);
     bool broken = PQstatus(conn->handle) != CONNECTION_OK;
@@ -307,18 +361,23 @@ static mfd_err conn_exec(mfd_conn *base, const char *sql) {
 
 static mfd_err conn_begin(mfd_conn *base, bool write) {
     pg_conn *conn = CONN(base);
-    mfd_err err = mfd_pg_run_simple(conn,
-                                    write ? "BEGIN ISOLATION LEVEL READ COMMITTED"
-                                          : "BEGIN ISOLATION LEVEL REPEATABLE READ",
-                                    NULL);
+    mfd_err err = mfd_pg_run_simple(conn, begin_sql(write), NULL);
     conn->in_txn = err == NULL;
+    conn->txn_write = write;
+    forget_failure(conn);
     return err;
 }
 
 static mfd_err conn_commit(mfd_conn *base) {
     pg_conn *conn = CONN(base);
     mfd_err err;
-    if (PQtransactionStatus(conn->handle) == PQTRANS_INERROR) {
+    if (conn->txn_failure) {
+        mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
+        err = mfd_err_new(conn->txn_failure_code,
+                          "%s (on PostgreSQL the transaction ended at that failed statement: "
+                          "nothing of it was committed)",
+                          conn->txn_failure);
+    } else if (PQtransactionStatus(conn->handle) == PQTRANS_INERROR) {
         mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
         err = mfd_pg_aborted_txn_error();
     } else if ((err = mfd_pg_run_simple(conn, "COMMIT", NULL)) &&
@@ -326,6 +385,7 @@ static mfd_err conn_commit(mfd_conn *base) {
         mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
     }
     conn->in_txn = false;
+    forget_failure(conn);
     return err;
 }
 
@@ -335,6 +395,7 @@ static void conn_rollback(mfd_conn *base) {
         PQtransactionStatus(conn->handle) != PQTRANS_IDLE)
         mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
     conn->in_txn = false;
+    forget_failure(conn);
 }
 
 static int64_t conn_changes(mfd_conn *base) {

@@ -29,6 +29,7 @@ struct pg_stmt {
     bool typed;          /* the context types no parameter: prepare with the bindings' types */
     bool cached, in_use;
     char **values; /* n_params owned strings; NULL = SQL NULL */
+    int nul_param; /* a bound text with a NUL byte (PostgreSQL refuses them); 0 = none */
     mfd_sql_kind *kinds;
     PGresult *result; /* the executed statement's rows, NULL before the first step */
     int row, n_rows;
@@ -41,6 +42,11 @@ struct pg_conn {
     unsigned generation; /* bumped by each (re)connect: server-side statements are gone */
     unsigned next_name;
     bool in_txn; /* between mfd_conn_begin and commit/rollback: never reconnect silently */
+    bool txn_write;
+    /* The first failed statement of the open transaction: PostgreSQL aborted it,
+     * the driver rolled it back and opened a stand-in that cannot commit. */
+    char *txn_failure;
+    mfd_code txn_failure_code;
     int64_t changes;
     char *garbage[GARBAGE_MAX]; /* names of dropped statements still on the server */
     int n_garbage;
@@ -62,13 +68,16 @@ struct pg_db {
 #define CONN(c) ((pg_conn *)(c))
 #define STMT(s) ((pg_stmt *)(s))
 
-
 /* db_pg.c */
 mfd_err mfd_pg_error(const pg_conn *conn, const PGresult *res, const char *what);
 mfd_err mfd_pg_aborted_txn_error(void);
+/* The error of a failed statement; inside a transaction, also rolls it back and
+ * opens the stand-in (see db_pg.c). */
+mfd_err mfd_pg_statement_failed(pg_conn *conn, const PGresult *res);
 mfd_err mfd_pg_conn_connect(pg_conn *conn);
-/* Runs SQL without parameters; *out (if given) receives the last result. A connection
- * found broken between transactions is re-opened and the SQL retried once. */
+/* Outside a transaction: re-opens the connection if the server closed it. */
+mfd_err mfd_pg_check_alive(pg_conn *conn);
+/* Runs SQL without parameters; *out (if given) receives the last result. */
 mfd_err mfd_pg_run_simple(pg_conn *conn, const char *sql, PGresult **out);
 /* True when a failure with status `before` broke the connection outside any
  * transaction, so re-connecting and retrying loses nothing. */

@@ -96,6 +96,9 @@ static mfd_err ensure_prepared(pg_stmt *stmt, bool require) {
 
 mfd_err mfd_pg_conn_prepare(mfd_conn *base, const char *sql, bool cache, mfd_stmt **out) {
     pg_conn *conn = CONN(base);
+    mfd_err err = mfd_pg_check_alive(conn);
+    if (err)
+        return err;
     unsigned slot = hash_sql(sql) % CACHE_SLOTS;
     pg_stmt *hit = conn->cache[slot];
     if (cache && hit && !hit->in_use && strcmp(hit->sql, sql) == 0) {
@@ -110,7 +113,7 @@ mfd_err mfd_pg_conn_prepare(mfd_conn *base, const char *sql, bool cache, mfd_stm
     stmt->values = calloc((size_t)stmt->n_params + 1, sizeof *stmt->values);
     stmt->kinds = calloc((size_t)stmt->n_params + 1, sizeof *stmt->kinds);
     snprintf(stmt->name, sizeof stmt->name, "mfd_%u", ++conn->next_name);
-    mfd_err err = ensure_prepared(stmt, false);
+    err = ensure_prepared(stmt, false);
     if (err) {
         mfd_pg_stmt_free(stmt);
         return err;
@@ -130,6 +133,7 @@ mfd_err mfd_pg_conn_prepare(mfd_conn *base, const char *sql, bool cache, mfd_stm
 }
 
 static void clear_values(pg_stmt *stmt) {
+    stmt->nul_param = 0;
     for (int i = 0; i < stmt->n_params; i++) {
         free(stmt->values[i]);
         stmt->values[i] = NULL;
@@ -155,13 +159,16 @@ void mfd_pg_stmt_done(mfd_stmt *base) {
     }
 }
 
-/* Takes ownership of value. Indexes outside the statement are ignored, like SQLite's range error. */
+/* Takes ownership of value. Indexes outside the statement are ignored, like SQLite's range error.
+ */
 static void set_value(mfd_stmt *base, int index, char *value, mfd_sql_kind kind) {
     pg_stmt *stmt = STMT(base);
     if (index < 1 || index > stmt->n_params) {
         free(value);
         return;
     }
+    if (stmt->nul_param == index)
+        stmt->nul_param = 0;
     free(stmt->values[index - 1]);
     stmt->values[index - 1] = value;
     stmt->kinds[index - 1] = kind;
@@ -169,6 +176,8 @@ static void set_value(mfd_stmt *base, int index, char *value, mfd_sql_kind kind)
 
 void mfd_pg_bind_textn(mfd_stmt *stmt, int index, const char *text, size_t len) {
     set_value(stmt, index, strndup(text, len), MFD_SQL_TEXT);
+    if (memchr(text, '\0', len) && index >= 1 && index <= STMT(stmt)->n_params)
+        STMT(stmt)->nul_param = index; /* refused at the next step, never cut short */
 }
 
 void mfd_pg_bind_int64(mfd_stmt *stmt, int index, int64_t value) {
@@ -187,37 +196,35 @@ void mfd_pg_bind_null(mfd_stmt *stmt, int index) {
     set_value(stmt, index, NULL, MFD_SQL_NULL);
 }
 
-/* Runs the prepared statement and keeps its whole result. Between
- * transactions a broken connection is re-opened and the run retried once. */
+/* Runs the prepared statement and keeps its whole result. Never retried: a
+ * statement the server may have run is not sent again. */
 static mfd_err execute(pg_stmt *stmt) {
     pg_conn *conn = stmt->conn;
-    for (int attempt = 0;; attempt++) {
-        PGTransactionStatusType before = PQtransactionStatus(conn->handle);
-        if (before == PQTRANS_INERROR)
-            return mfd_pg_aborted_txn_error();
-        mfd_err err = ensure_prepared(stmt, true);
-        if (err)
-            return err;
-        PGresult *res = PQexecPrepared(conn->handle, stmt->name, stmt->n_params,
-                                       (const char *const *)stmt->values, NULL, NULL, 0);
-        ExecStatusType status = PQresultStatus(res);
-        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-            mfd_pg_count_changes(conn, res);
-            stmt->result = res;
-            stmt->n_rows = PQntuples(res);
-            stmt->row = -1;
-            return NULL;
-        }
-        bool reconnect = attempt == 0 && mfd_pg_may_reconnect(conn, before);
-        if (!reconnect) {
-            err = mfd_pg_error(conn, res, "SQL error");
-            PQclear(res);
-            return err;
-        }
+    mfd_err err = mfd_pg_check_alive(conn);
+    if (err)
+        return err;
+    if (PQtransactionStatus(conn->handle) == PQTRANS_INERROR)
+        return mfd_pg_aborted_txn_error();
+    if (stmt->nul_param)
+        return mfd_err_new(MFD_BAD_REQUEST,
+                           "SQL error: value %d contains a NUL character, which PostgreSQL "
+                           "cannot store in text",
+                           stmt->nul_param);
+    if ((err = ensure_prepared(stmt, true)))
+        return err;
+    PGresult *res = PQexecPrepared(conn->handle, stmt->name, stmt->n_params,
+                                   (const char *const *)stmt->values, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus(res);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        err = mfd_pg_statement_failed(conn, res);
         PQclear(res);
-        if ((err = mfd_pg_conn_connect(conn)))
-            return err;
+        return err;
     }
+    mfd_pg_count_changes(conn, res);
+    stmt->result = res;
+    stmt->n_rows = PQntuples(res);
+    stmt->row = -1;
+    return NULL;
 }
 
 mfd_step mfd_pg_stmt_step(mfd_stmt *base, mfd_err *err) {

@@ -298,7 +298,7 @@ static mfd_err conn_prepare(mfd_conn *base, const char *sql, bool cache, mfd_stm
         *out = &hit->base;
         return NULL;
     }
-    sqlite_stmt *stmt;
+    sqlite_stmt *stmt = NULL;
     mfd_err err = prepare_new(conn, sql, &stmt);
     if (err)
         return err;

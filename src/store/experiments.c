@@ -138,19 +138,28 @@ static mfd_err read_one(mfd_conn *conn, mfd_arena *arena, const char *sql, int64
     return NULL;
 }
 
-static const char SELECT_BY_ID[] = "SELECT " EXPERIMENT_COLUMNS ", t.key, t.value "
-                                   "FROM experiments e LEFT JOIN experiment_tags t "
-                                   "ON t.experiment_id = e.experiment_id "
-                                   "WHERE e.experiment_id = ? ORDER BY t.key";
+/* experiment_tags is keyed (key, experiment_id) with no index on the id:
+ * the CTE k lists the distinct keys by walking that key (one seek each,
+ * ending with a NULL row) so each tag lookup is a primary-key seek. */
+#define TAG_KEYS_CTE                                                                               \
+    "k(key) AS (SELECT MIN(key) FROM experiment_tags UNION ALL SELECT (SELECT MIN(key) FROM "      \
+    "experiment_tags WHERE key > k.key) FROM k WHERE k.key IS NOT NULL)"
+#define TAGS_JOIN                                                                                  \
+    " CROSS JOIN k LEFT JOIN experiment_tags t ON t.key = k.key AND "                              \
+    "t.experiment_id = e.experiment_id "
+#define TAG_ROWS_ONLY "(t.key IS NOT NULL OR k.key IS NULL)"
 
-static const char SELECT_BY_NAME[] = "SELECT " EXPERIMENT_COLUMNS ", t.key, t.value "
-                                     "FROM experiments e LEFT JOIN experiment_tags t "
-                                     "ON t.experiment_id = e.experiment_id "
-                                     "WHERE e.name = ? ORDER BY t.key";
+static const char SELECT_BY_ID[] = "WITH RECURSIVE " TAG_KEYS_CTE " SELECT " EXPERIMENT_COLUMNS
+                                   ", t.key, t.value FROM experiments e" TAGS_JOIN
+                                   "WHERE e.experiment_id = ? AND " TAG_ROWS_ONLY " ORDER BY t.key";
+
+static const char SELECT_BY_NAME[] = "WITH RECURSIVE " TAG_KEYS_CTE " SELECT " EXPERIMENT_COLUMNS
+                                     ", t.key, t.value FROM experiments e" TAGS_JOIN
+                                     "WHERE e.name = ? AND " TAG_ROWS_ONLY " ORDER BY t.key";
 
 mfd_err mfd_experiments_get(mfd_conn *conn, mfd_arena *arena, const char *experiment_id,
                             mfd_experiment *out) {
-    int64_t id;
+    int64_t id = 0;
     if (!parse_id(experiment_id, &id))
         return not_found(experiment_id ? experiment_id : "");
     bool found = false;
@@ -184,13 +193,10 @@ mfd_err mfd_experiments_search(mfd_conn *conn, mfd_arena *arena, const mfd_searc
      * bound values (if any) come first, then the filter's. */
     char *sql = mfd_arena_sprintf(
         arena,
-        "WITH page AS (SELECT " EXPERIMENT_COLUMNS ", ROW_NUMBER() OVER (ORDER BY %s) AS rn "
-        "FROM experiments e WHERE (%s) AND e.lifecycle_stage IN (?, ?) "
-        "ORDER BY rn LIMIT ? OFFSET ?) "
-        "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, "
-        "e.creation_time, e.last_update_time, t.key, t.value "
-        "FROM page e LEFT JOIN experiment_tags t ON t.experiment_id = e.experiment_id "
-        "ORDER BY e.rn, t.key",
+        "WITH RECURSIVE page AS (SELECT " EXPERIMENT_COLUMNS ", ROW_NUMBER() OVER (ORDER BY %s) "
+        "AS rn FROM experiments e WHERE (%s) AND e.lifecycle_stage IN (?, ?) "
+        "ORDER BY rn LIMIT ? OFFSET ?), " TAG_KEYS_CTE " SELECT " EXPERIMENT_COLUMNS
+        ", t.key, t.value FROM page e" TAGS_JOIN "WHERE " TAG_ROWS_ONLY " ORDER BY e.rn, t.key",
         search->order_by, search->where);
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
@@ -334,7 +340,7 @@ mfd_err mfd_experiments_rename(mfd_conn *conn, const char *experiment_id, const 
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    int64_t id;
+    int64_t id = 0;
     char stage[16];
     err = lookup_stage(conn, experiment_id, &id, stage);
     /* Upstream answers INVALID_STATE (a 500 the client retries); a 400 says the same. */
@@ -366,7 +372,7 @@ static mfd_err change_stage(mfd_conn *conn, const char *experiment_id, const cha
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    int64_t id;
+    int64_t id = 0;
     char stage[16];
     err = lookup_stage(conn, experiment_id, &id, stage);
     if (!err && strcmp(stage, from) != 0)
@@ -412,7 +418,7 @@ mfd_err mfd_experiments_set_tag(mfd_conn *conn, const char *experiment_id, const
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    int64_t id;
+    int64_t id = 0;
     err = require_active(conn, experiment_id, &id);
     if (!err)
         err = upsert_tag(conn, id, key, value);
@@ -423,7 +429,7 @@ mfd_err mfd_experiments_delete_tag(mfd_conn *conn, const char *experiment_id, co
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    int64_t id;
+    int64_t id = 0;
     err = require_active(conn, experiment_id, &id);
     mfd_stmt *stmt;
     if (!err && !(err = mfd_conn_prepare(

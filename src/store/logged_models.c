@@ -326,7 +326,7 @@ static mfd_err active_experiment(mfd_conn *conn, mfd_arena *arena, const char *e
 
 static mfd_err create_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_logged_model_new *in,
                              const char *model_id) {
-    int64_t experiment_id;
+    int64_t experiment_id = 0;
     const char *root = NULL;
     mfd_err err = active_experiment(conn, arena, in->experiment_id, &experiment_id, &root);
     if (err)
@@ -430,7 +430,7 @@ mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id,
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    int64_t experiment_id;
+    int64_t experiment_id = 0;
     err = model_experiment(conn, model_id, &experiment_id);
     if (!err)
         err = upsert_tags(conn, model_id, experiment_id, tags, n_tags);
@@ -466,7 +466,7 @@ static char *py_repr(mfd_arena *arena, const char *s) {
 
 static mfd_err delete_tag_in_txn(mfd_conn *conn, mfd_arena *arena, const char *model_id,
                                  const char *key) {
-    int64_t experiment_id;
+    int64_t experiment_id = 0;
     mfd_err err = model_experiment(conn, model_id, &experiment_id);
     if (err)
         return err;
@@ -499,7 +499,7 @@ mfd_err mfd_logged_models_log_params(mfd_conn *conn, const char *model_id,
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    int64_t experiment_id;
+    int64_t experiment_id = 0;
     err = model_experiment(conn, model_id, &experiment_id);
     if (!err)
         err = insert_params(conn, model_id, experiment_id, params, n_params);

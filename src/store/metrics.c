@@ -259,8 +259,8 @@ mfd_err mfd_metrics_history(mfd_conn *conn, const char *run_id, const char *key,
             *more = true;
             break;
         }
-        row(ctx, run_id, mfd_stmt_int64(stmt, 0), mfd_stmt_int64(stmt, 1),
-            mfd_stmt_double(stmt, 2), mfd_stmt_int64(stmt, 3) != 0);
+        row(ctx, run_id, mfd_stmt_int64(stmt, 0), mfd_stmt_int64(stmt, 1), mfd_stmt_double(stmt, 2),
+            mfd_stmt_int64(stmt, 3) != 0);
         n++;
     }
     mfd_stmt_done(stmt);

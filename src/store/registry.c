@@ -182,12 +182,14 @@ static mfd_err prepare_for_names(mfd_conn *conn, mfd_arena *arena, const char *f
 static mfd_err load_model_tags(mfd_conn *conn, mfd_arena *arena, const name_index *ix) {
     mfd_stmt *stmt;
     int next;
-    mfd_err err = prepare_for_names(
-        conn, arena,
-        "WITH RECURSIVE " MFD_TAG_KEYS_CTE("registered_model_tags") " SELECT t.name, t.key, "
-        "t.value FROM k JOIN registered_model_tags t ON t.key = k.key WHERE t.name IN (%s) "
-        "ORDER BY t.name, t.key",
-        ix, &stmt, &next);
+    mfd_err err =
+        prepare_for_names(conn, arena,
+                          "WITH RECURSIVE " MFD_TAG_KEYS_CTE(
+                              "registered_model_tags") " SELECT t.name, t.key, "
+                                                       "t.value FROM k JOIN registered_model_tags "
+                                                       "t ON t.key = k.key WHERE t.name IN (%s) "
+                                                       "ORDER BY t.name, t.key",
+                          ix, &stmt, &next);
     if (err)
         return err;
     mfd_registered_model *m = NULL;
@@ -239,16 +241,23 @@ static mfd_err load_latest_versions(mfd_conn *conn, mfd_arena *arena, const name
     int next;
     mfd_err err = prepare_for_names(
         conn, arena,
-        "WITH RECURSIVE " MFD_TAG_KEYS_CTE("model_version_tags") ", g AS (SELECT name, "
-        "current_stage, MAX(version) AS latest, MIN(version) AS first_version "
-        "FROM model_versions WHERE name IN (%s) AND current_stage <> ? "
-        "GROUP BY name, current_stage) "
-        /* CROSS JOIN fixes SQLite's join order (g drives, mv by primary key);
-         * the equalities live in WHERE so PostgreSQL reads it as an inner join. */
-        "SELECT " MFD_MV_COLUMNS ", t.key, t.value FROM g CROSS JOIN model_versions mv "
-        "CROSS JOIN k LEFT JOIN model_version_tags t ON t.key = k.key AND t.name = mv.name "
-        "AND t.version = mv.version WHERE mv.name = g.name AND mv.version = g.latest "
-        "AND (t.key IS NOT NULL OR k.key IS NULL) ORDER BY mv.name, g.first_version, t.key",
+        "WITH RECURSIVE " MFD_TAG_KEYS_CTE(
+            "model_version_tags") ", g AS (SELECT name, "
+                                  "current_stage, MAX(version) AS latest, MIN(version) AS "
+                                  "first_version "
+                                  "FROM model_versions WHERE name IN (%s) AND current_stage <> ? "
+                                  "GROUP BY name, current_stage) "
+                                  /* CROSS JOIN fixes SQLite's join order (g drives, mv by primary
+                                   * key); the equalities live in WHERE so PostgreSQL reads it as an
+                                   * inner join. */
+                                  "SELECT " MFD_MV_COLUMNS
+                                  ", t.key, t.value FROM g CROSS JOIN model_versions mv "
+                                  "CROSS JOIN k LEFT JOIN model_version_tags t ON t.key = k.key "
+                                  "AND t.name = mv.name "
+                                  "AND t.version = mv.version WHERE mv.name = g.name AND "
+                                  "mv.version = g.latest "
+                                  "AND (t.key IS NOT NULL OR k.key IS NULL) ORDER BY mv.name, "
+                                  "g.first_version, t.key",
         ix, &stmt, &next);
     if (err)
         return err;
@@ -279,8 +288,8 @@ static mfd_err load_latest_versions(mfd_conn *conn, mfd_arena *arena, const name
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
-static mfd_err attach_children(mfd_conn *conn, mfd_arena *arena, mfd_registered_model *models,
-                               size_t n) {
+mfd_err mfd_registry_complete_models(mfd_conn *conn, mfd_arena *arena, mfd_registered_model *models,
+                                     size_t n) {
     if (n == 0)
         return NULL;
     name_index ix;
@@ -293,7 +302,7 @@ static mfd_err attach_children(mfd_conn *conn, mfd_arena *arena, mfd_registered_
     return err;
 }
 
-static void read_model_row(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m) {
+void mfd_registry_read_model(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m) {
     memset(m, 0, sizeof *m);
     m->name = mfd_registry_copy_text(arena, stmt, 0);
     m->creation_time = int_or_zero(stmt, 1);
@@ -314,13 +323,13 @@ static mfd_err load_model(mfd_conn *conn, mfd_arena *arena, const char *name,
     mfd_stmt_bind_text(stmt, 1, name);
     mfd_step s = mfd_stmt_step(stmt, &err);
     if (s == MFD_STEP_ROW)
-        read_model_row(arena, stmt, out);
+        mfd_registry_read_model(arena, stmt, out);
     mfd_stmt_done(stmt);
     if (s == MFD_STEP_ERROR)
         return err;
     if (s == MFD_STEP_DONE)
         return model_not_found(name);
-    return attach_children(conn, arena, out, 1);
+    return mfd_registry_complete_models(conn, arena, out, 1);
 }
 
 mfd_err mfd_registry_get_model(mfd_conn *conn, mfd_arena *arena, const char *name,
@@ -331,48 +340,6 @@ mfd_err mfd_registry_get_model(mfd_conn *conn, mfd_arena *arena, const char *nam
     err = load_model(conn, arena, name, out);
     mfd_conn_rollback(conn);
     return err;
-}
-
-mfd_err mfd_registry_search_models(mfd_conn *conn, mfd_arena *arena, const mfd_search_sql *search,
-                                   int64_t offset, int64_t limit, mfd_registered_model **out,
-                                   size_t *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    if (search->match_nothing)
-        return NULL;
-    char *sql = mfd_arena_sprintf(arena,
-                                  "SELECT rm.name, rm.creation_time, rm.last_updated_time, "
-                                  "rm.description FROM registered_models rm WHERE (%s) "
-                                  "ORDER BY %s LIMIT ? OFFSET ?",
-                                  search->where, search->order_by);
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_params(stmt, 1, &search->params);
-    int index = (int)search->params.count + 1;
-    mfd_stmt_bind_int64(stmt, index, limit);
-    mfd_stmt_bind_int64(stmt, index + 1, offset);
-    if ((err = mfd_conn_begin(conn, false))) {
-        mfd_stmt_done(stmt);
-        return err;
-    }
-    mfd_registered_model *items = NULL;
-    size_t n = 0, cap = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        items = grow(arena, items, n, &cap, sizeof *items);
-        read_model_row(arena, stmt, &items[n++]);
-    }
-    mfd_stmt_done(stmt);
-    if (s != MFD_STEP_ERROR)
-        err = attach_children(conn, arena, items, n);
-    mfd_conn_rollback(conn);
-    if (err)
-        return err;
-    *out = items;
-    *n_out = n;
-    return NULL;
 }
 
 /* ---- writing models -------------------------------------------------------------------------- */
@@ -417,12 +384,18 @@ mfd_err mfd_registry_create_model(mfd_conn *conn, mfd_arena *arena, const char *
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
+    /* Checked first: after a failed INSERT PostgreSQL runs nothing more in the
+     * transaction, and the message depends on what holds the name. */
+    bool taken = false;
+    err = exists(conn, "SELECT 1 FROM registered_models WHERE name = ?", name, NULL, &taken);
+    if (!err && taken)
+        err = name_taken(conn, name, tags_have_prompt(tags, n_tags));
     mfd_stmt *stmt;
     int64_t now = mfd_now_ms();
-    if (!(err = mfd_conn_prepare(conn,
-                                 "INSERT INTO registered_models (name, creation_time, "
-                                 "last_updated_time, description) VALUES (?, ?, ?, ?)",
-                                 true, &stmt))) {
+    if (!err && !(err = mfd_conn_prepare(conn,
+                                         "INSERT INTO registered_models (name, creation_time, "
+                                         "last_updated_time, description) VALUES (?, ?, ?, ?)",
+                                         true, &stmt))) {
         mfd_stmt_bind_text(stmt, 1, name);
         mfd_stmt_bind_int64(stmt, 2, now);
         mfd_stmt_bind_int64(stmt, 3, now);
@@ -430,9 +403,10 @@ mfd_err mfd_registry_create_model(mfd_conn *conn, mfd_arena *arena, const char *
         err = mfd_stmt_exec(stmt);
         mfd_stmt_done(stmt);
     }
-    if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
+    if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS && !taken) { /* lost a race */
         mfd_err_free(err);
-        err = name_taken(conn, name, tags_have_prompt(tags, n_tags));
+        err = mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS, "Registered Model (name=%s) already exists.",
+                          name);
     }
     for (size_t i = 0; !err && i < n_tags; i++)
         err = upsert_model_tag(conn, name, tags[i].key, tags[i].value);

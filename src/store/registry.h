@@ -1,6 +1,7 @@
 /* registry.h — the model registry store (schema.md §3; rest-api.md §7):
- * registered models with their tags and aliases (registry.c) and model
- * versions with their tags (registry_versions.c).
+ * registered models with their tags and aliases (registry.c), model
+ * versions with their tags (registry_versions.c) and both searches
+ * (registry_search.c).
  *
  * Every function takes the request's connection (and an arena for results)
  * and runs its own transaction. Names and stage names arrive validated and

@@ -41,6 +41,11 @@ mfd_err mfd_registry_load_version(mfd_conn *conn, mfd_arena *arena, const char *
                                   int64_t version, bool with_aliases, mfd_model_version *out);
 /* The alias names of a model that point at `mv->version`. */
 mfd_err mfd_registry_fill_aliases(mfd_conn *conn, mfd_arena *arena, mfd_model_version *mv);
+/* Columns name, creation_time, last_updated_time, description. */
+void mfd_registry_read_model(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m);
+/* Attaches tags, aliases and latest versions to n models (one query each). */
+mfd_err mfd_registry_complete_models(mfd_conn *conn, mfd_arena *arena, mfd_registered_model *models,
+                                     size_t n);
 /* Bumps registered_models.last_updated_time. */
 mfd_err mfd_registry_touch_model(mfd_conn *conn, const char *name, int64_t now);
 

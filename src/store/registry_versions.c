@@ -1,6 +1,6 @@
 /* registry_versions.c — model versions: create, read, update, stage
  * transitions, soft delete, download URI, search and version tags
- * (schema.md §3).
+ * (schema.md §3). Searches are in registry_search.c.
  *
  * Invariants kept here:
  * - version numbers are 1 + the highest number the model ever had: the MAX
@@ -46,13 +46,14 @@ mfd_err mfd_registry_require_version(mfd_conn *conn, const char *name, int64_t v
 mfd_err mfd_registry_load_version(mfd_conn *conn, mfd_arena *arena, const char *name,
                                   int64_t version, bool with_aliases, mfd_model_version *out) {
     mfd_stmt *stmt;
-    mfd_err err =
-        mfd_conn_prepare(conn,
-                         "SELECT " MFD_MV_COLUMNS ", t.key, t.value FROM model_versions mv "
-                         "LEFT JOIN model_version_tags t ON t.name = mv.name "
-                         "AND t.version = mv.version WHERE mv.name = ? AND mv.version = ? "
-                         "AND mv.current_stage <> ? ORDER BY t.key",
-                         true, &stmt);
+    static const char SQL[] = "WITH RECURSIVE " MFD_TAG_KEYS_CTE(
+        "model_version_tags") " SELECT " MFD_MV_COLUMNS
+                              ", t.key, t.value FROM model_versions mv CROSS JOIN k LEFT JOIN "
+                              "model_version_tags t "
+                              "ON t.key = k.key AND t.name = mv.name AND t.version = mv.version "
+                              "WHERE mv.name = ? AND mv.version = ? AND mv.current_stage <> ? "
+                              "AND (t.key IS NOT NULL OR k.key IS NULL) ORDER BY t.key";
+    mfd_err err = mfd_conn_prepare(conn, SQL, true, &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, name);
@@ -480,68 +481,7 @@ mfd_err mfd_registry_delete_version_tag(mfd_conn *conn, const char *name, int64_
     return mfd_registry_finish_write(conn, err);
 }
 
-/* ---- search and source lookups --------------------------------------------------------------- */
-
-static void bind_range(mfd_stmt *stmt, int index, const mfd_sql_params *params, size_t first,
-                       size_t count) {
-    mfd_sql_params view = {params->values + first, count, count};
-    mfd_stmt_bind_params(stmt, index, &view);
-}
-
-mfd_err mfd_registry_search_versions(mfd_conn *conn, mfd_arena *arena, const mfd_search_sql *search,
-                                     int64_t offset, int64_t limit, mfd_model_version **out,
-                                     size_t *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    if (search->match_nothing)
-        return NULL;
-    /* Numbered by a window over the search order so the tag join keeps it;
-     * the order fragment comes first in the text, so do its values. */
-    char *sql = mfd_arena_sprintf(
-        arena,
-        "WITH RECURSIVE page AS (SELECT " MFD_MV_COLUMNS ", ROW_NUMBER() OVER (ORDER BY %s) "
-        "AS rn FROM model_versions mv WHERE (%s) ORDER BY rn LIMIT ? OFFSET ?), "
-        MFD_TAG_KEYS_CTE("model_version_tags") " SELECT " MFD_MV_COLUMNS ", t.key, t.value "
-        "FROM page mv CROSS JOIN k LEFT JOIN model_version_tags t ON t.key = k.key "
-        "AND t.name = mv.name AND t.version = mv.version "
-        "WHERE t.key IS NOT NULL OR k.key IS NULL ORDER BY mv.rn, t.key",
-        search->order_by, search->where);
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
-    if (err)
-        return err;
-    size_t n_where = search->n_where_params, n_order = search->params.count - n_where;
-    bind_range(stmt, 1, &search->params, n_where, n_order);
-    bind_range(stmt, 1 + (int)n_order, &search->params, 0, n_where);
-    mfd_stmt_bind_int64(stmt, 1 + (int)search->params.count, limit);
-    mfd_stmt_bind_int64(stmt, 2 + (int)search->params.count, offset);
-    mfd_model_version *items = NULL;
-    size_t n = 0, cap = 0, tag_cap = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        mfd_model_version *last = n ? &items[n - 1] : NULL;
-        if (!last || last->version != mfd_stmt_int64(stmt, 1) ||
-            strcmp(last->name, mfd_stmt_text(stmt, 0)) != 0) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                mfd_model_version *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
-                if (n)
-                    memcpy(grown, items, n * sizeof *grown);
-                items = grown;
-            }
-            last = &items[n++];
-            mfd_registry_read_version(arena, stmt, last);
-            tag_cap = 0;
-        }
-        mfd_registry_add_tag(arena, stmt, MFD_MV_N_COLUMNS, &last->tags, &last->n_tags, &tag_cap);
-    }
-    mfd_stmt_done(stmt);
-    if (s == MFD_STEP_ERROR)
-        return err;
-    *out = items;
-    *n_out = n;
-    return NULL;
-}
+/* ---- source lookups --------------------------------------------------------------- */
 
 mfd_err mfd_registry_run_artifact_uri(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                                       const char **uri) {

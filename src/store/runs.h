@@ -112,6 +112,10 @@ typedef struct mfd_run_search {
 mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
                         size_t *count);
 
+/* The run's row alone (no params, tags or metrics; run_name straight from
+ * runs.name); RESOURCE_DOES_NOT_EXIST when there is none. */
+mfd_err mfd_runs_read_info(mfd_conn *conn, mfd_arena *arena, const char *run_id, mfd_run_info *out);
+
 /* For the other stores, inside their write transaction: the run must exist
  * (404) and be active (400); returns its experiment id. */
 mfd_err mfd_runs_check_active(mfd_conn *conn, const char *run_id, int64_t *experiment_id);

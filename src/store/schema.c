@@ -265,8 +265,8 @@ mfd_err mfd_schema_auth_init(mfd_db *db) {
         if (!err)
             err = mfd_conn_table_exists(conn, "scorer_permissions", &has_scorers);
         if (!err && !has_scorers)
-            err = mfd_conn_exec(conn, is_pg(conn) ? scorer_permissions_pg_ddl
-                                                  : scorer_permissions_ddl);
+            err = mfd_conn_exec(conn,
+                                is_pg(conn) ? scorer_permissions_pg_ddl : scorer_permissions_ddl);
         if (!err)
             err = stamp(conn, "alembic_version_auth", MFD_AUTH_SCHEMA_HEAD);
     } else if (strcmp(version, MFD_AUTH_SCHEMA_HEAD) != 0) {
@@ -294,9 +294,9 @@ mfd_err mfd_schema_tracking_ready(mfd_db *db) {
     err = read_version(conn, "alembic_version", version, sizeof version, &stamped);
     mfd_db_release(db, conn);
     if (err) {
-        mfd_err unavailable = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                                          "the tracking database is not reachable: %s",
-                                          err->message);
+        mfd_err unavailable =
+            mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "the tracking database is not reachable: %s",
+                        err->message);
         mfd_err_free(err);
         return unavailable;
     }

@@ -194,3 +194,68 @@ def assert_error(resp, status, code, message_part=None):
     if message_part is not None:
         assert message_part in body["message"], body["message"]
     return body
+
+
+# --- S3 (sso-and-deploy.md §6.3) -----------------------------------------------
+
+class S3Server:
+    """s3rver 3.7.1 on a free loopback port with bucket `mlflow`. `env` is what
+    mlflowd needs to reach it; s3rver accepts requests without a signature, so
+    tests read and write objects with plain `requests` calls (`url(key)`), and
+    `log()` shows every request it served."""
+
+    bucket = "mlflow"
+
+    def __init__(self, workdir):
+        self.workdir = str(workdir)
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.env = {"MLFLOW_S3_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "S3RVER",
+                    "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_DEFAULT_REGION": "us-east-1"}
+        self.proc = None
+
+    def url(self, key=""):
+        return f"{self.endpoint}/{self.bucket}/{key}"
+
+    def start(self):
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        subprocess.run([os.path.join(root, "scripts", "s3-test-server.sh"), "install"], check=True)
+        s3rver = os.path.join(root, "tests", "tools", "node_modules", ".bin", "s3rver")
+        log = open(os.path.join(self.workdir, "s3rver.log"), "ab")
+        # s3rver makes continuation tokens with DES: OpenSSL 3 has it in the legacy provider only.
+        self.proc = subprocess.Popen(
+            ["node", "--openssl-legacy-provider", s3rver, "-d", os.path.join(self.workdir, "data"), "-a", "127.0.0.1",
+             "-p", str(self.port), "--configure-bucket", self.bucket],
+            stdout=log, stderr=log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"s3rver exited with {self.proc.returncode}")
+            try:
+                if requests.get(self.url(), timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("s3rver did not answer in 30 s")
+
+    def log(self):
+        """s3rver's request log: one line per request with its method and URL."""
+        with open(os.path.join(self.workdir, "s3rver.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """One s3rver for the whole run; tests keep apart by key prefix."""
+    s = S3Server(tmp_path_factory.mktemp("s3rver")).start()
+    yield s
+    s.stop()

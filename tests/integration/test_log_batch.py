@@ -1,14 +1,12 @@
 """runs/log-batch (rest-api.md §5.10; behaviours.md items 1, 2, 6, 7): limits,
 JSON-path error names, order of effects, latest-value folding within one
 batch, and all-or-nothing writes."""
-import os
-import sqlite3
 import time
 import uuid
 
 import pytest
 
-from conftest import assert_error
+from conftest import assert_error, db_connect
 
 URL = "/api/2.0/mlflow/runs/log-batch"
 
@@ -34,7 +32,8 @@ def as_dict(items):
 
 
 def db(server):
-    return sqlite3.connect(os.path.join(server.workdir, "mlflow.db"))
+    """The server's database, SQLite or PostgreSQL."""
+    return db_connect(server)
 
 
 def test_batch_writes_params_metrics_tags(server):

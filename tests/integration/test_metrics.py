@@ -3,14 +3,12 @@ the history readers get-history (paging), get-history-bulk-interval (step
 sampling) and the UI's get-history-bulk (rest-api.md §5.4, §5.14, §5.15;
 schema.md §2; behaviours.md item 6)."""
 import bisect
-import os
-import sqlite3
 import time
 import uuid
 
 import pytest
 
-from conftest import assert_error
+from conftest import assert_error, db_connect
 
 DBL_MAX = 1.7976931348623157e308
 
@@ -39,7 +37,8 @@ def latest(server, run_id):
 
 
 def db(server):
-    return sqlite3.connect(os.path.join(server.workdir, "mlflow.db"))
+    """The server's database, SQLite or PostgreSQL."""
+    return db_connect(server)
 
 
 def test_log_metric_and_read_history(server):
@@ -206,6 +205,12 @@ def test_history_order_and_paging(server):
     r = server.get("/api/2.0/mlflow/metrics/get-history",
                    params={"run_id": run_id, "metric_key": "h", "page_token": "not a token"})
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", "page token")
+    r = server.get("/api/2.0/mlflow/metrics/get-history",
+                   params={"run_id": run_id, "metric_key": "h", "page_token": "eyJvZmZzZXQiOiAtNX0="})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "page token")
+    r = server.get("/api/2.0/mlflow/metrics/get-history",
+                   params={"run_id": run_id, "metric_key": "h", "max_results": -1})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "max_results")
     r = server.get("/api/2.0/mlflow/metrics/get-history", params={"run_id": run_id})
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", "metric_key")
 

@@ -59,7 +59,7 @@ def appendix_columns():
             if re.match(r"\s*(CONSTRAINT|PRIMARY|FOREIGN|UNIQUE|CHECK)\b", line):
                 continue
             for name, typ in re.findall(r'"?(\w+)"? (VARCHAR\(\d+\)|INTEGER|BIGINT|TEXT|FLOAT|'
-                                        r"BOOLEAN|JSON)\b", line):
+                                        r"BOOLEAN|JSON)(?=[ ,]|$)", line):
                 v = re.match(r"VARCHAR\((\d+)\)", typ)
                 cols.append((name, ("character varying", int(v.group(1))) if v
                              else (PG_TYPE[typ], None)))
@@ -249,7 +249,7 @@ def test_lost_connections_are_reopened(make_server, fresh_db):
     for _ in range(8):  # warm every pooled connection
         s.api("GET", "experiments/get", params={"experiment_id": exp})
     name = fresh_db.rsplit("/", 1)[1]
-    killed = query(PG_ADMIN_URI, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    killed = query(PG_ADMIN_URI, "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                                  "WHERE datname = ?", (name,))
     assert killed
     for _ in range(8):

@@ -4,13 +4,12 @@ and DELETE; GET with query parameters (repeated keys for lists); versions as str
 import base64
 import json
 import os
-import sqlite3
 import time
 import uuid
 
 import pytest
 
-from conftest import assert_error
+from conftest import TEST_DB, assert_error, db_connect
 
 API = "/api/2.0/mlflow/"
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -29,7 +28,8 @@ def token(offset):
 
 
 def db(server):
-    conn = sqlite3.connect(f"{server.workdir}/mlflow.db", timeout=30)
+    """The server's tracking database (SQLite or PostgreSQL), autocommitting."""
+    conn = db_connect(server)
     conn.isolation_level = None
     return conn
 
@@ -126,8 +126,10 @@ def test_create_registered_model_errors(server):
                      400, "INVALID_PARAMETER_VALUE", message)
         assert_error(server.get(API + "registered-models/get", {"name": n}), 404,
                      "RESOURCE_DOES_NOT_EXIST")
-    m = create_model(server, tags=[{"key": "k", "value": "v" * 100000}])
-    assert len(m["tags"][0]["value"]) == 100000
+    # the API limit; PostgreSQL's VARCHAR(5000) column is narrower (as for upstream there)
+    long_value = "v" * (100000 if TEST_DB == "sqlite" else 5000)
+    m = create_model(server, tags=[{"key": "k", "value": long_value}])
+    assert m["tags"][0]["value"] == long_value
 
 
 def test_get_registered_model_errors(server):

@@ -2,14 +2,13 @@
 and outputs (rest-api.md §5.1-§5.13, behaviours.md items 1, 6 and 7), spoken
 to exactly as the mlflow client does."""
 import json
-import os
 import re
 import sqlite3
 import uuid
 
 import pytest
 
-from conftest import assert_error
+from conftest import assert_error, db_connect
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -42,7 +41,8 @@ def params_of(run):
 
 
 def db(server):
-    conn = sqlite3.connect(os.path.join(server.workdir, "mlflow.db"))
+    """The server's database, SQLite or PostgreSQL (rows addressable by name)."""
+    conn = db_connect(server)
     conn.row_factory = sqlite3.Row
     return conn
 

@@ -216,6 +216,7 @@ def test_paging(server, population):
     ({"max_results": -3}, "max_results"),
     ({"max_results": 50001}, "max_results"),
     ({"page_token": "!!!"}, "Invalid page token"),
+    ({"page_token": "eyJvZmZzZXQiOiAtNX0="}, "Invalid page token"),  # {"offset": -5}
     ({"filter": "metrics.acc > 1 OR metrics.acc < 0"}, None),
     ({"filter": "metrics.acc > '1'"}, None),
     ({"filter": "params.lr = 10"}, None),

@@ -199,7 +199,10 @@ static void test_uri_resolution(void) {
     check_resolve(d, "./mlruns/1", "./mlruns/1", "", MFD_OK);
     check_resolve(d, "mlflow-artifacts:/../../etc", NULL, NULL, MFD_INVALID_PARAMETER_VALUE);
     check_resolve(NULL, "mlflow-artifacts:/1/r", NULL, NULL, MFD_NOT_IMPLEMENTED);
-    check_resolve(d, "s3://bucket/1/r", NULL, NULL, MFD_NOT_IMPLEMENTED);
+    check_resolve(d, "s3://bucket/1/r", "s3://bucket/1/r", "", MFD_OK);
+    check_resolve(d, "S3://bucket/1/r/", "s3://bucket/1/r/", "", MFD_OK);
+    check_resolve(d, "s3:bucket/1", NULL, NULL, MFD_INVALID_PARAMETER_VALUE);
+    check_resolve(d, "gs://bucket/1/r", NULL, NULL, MFD_NOT_IMPLEMENTED);
     check_resolve(d, "http://h/other/path", NULL, NULL, MFD_NOT_IMPLEMENTED);
     check_resolve(d, "file://otherhost/x", NULL, NULL, MFD_NOT_IMPLEMENTED);
     check_resolve(d, "", NULL, NULL, MFD_INVALID_PARAMETER_VALUE);

@@ -1,0 +1,262 @@
+/* s3_upload.c — uploads to the S3 storage (s3.c): the server spools the
+ * request body into a temporary file under $TMPDIR (upload_begin), then
+ * upload_finish sends that file to S3 — with one PutObject, or from
+ * MLFLOWD_S3_MULTIPART_THRESHOLD bytes on as a multipart upload
+ * (CreateMultipartUpload, UploadPart per part, CompleteMultipartUpload).
+ *
+ * Invariants kept here:
+ *   - Bodies stream from the file (libcurl reads it piece by piece): memory
+ *     does not grow with the size of the upload.
+ *   - Readers see the old object or the new one, never a part: S3 makes an
+ *     object visible only when its PutObject or CompleteMultipartUpload
+ *     succeeds. A multipart upload that fails after it was created is
+ *     aborted, so S3 keeps no orphaned parts of it.
+ *   - The temporary file stays in upload->temp_path, which the server
+ *     removes when the request ends, whatever happened. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "s3_internal.h"
+
+enum { MAX_KEY_BYTES = 1024, MAX_PARTS = 10000 };
+
+/* One malloc'd block: the head, then the strings. */
+typedef struct s3_upload_state {
+    mfd_artifact_upload_head head;
+    const char *bucket, *key, *rel;
+} s3_upload_state;
+
+mfd_err mfd_artifact_s3_upload_begin(const char *root, const char *rel, mfd_upload *upload) {
+    const mfd_s3_settings *s = mfd_s3_settings_get();
+    if (s->problem)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "S3 is not configured: %s", s->problem);
+    mfd_arena *arena = mfd_arena_new();
+    mfd_s3_location loc;
+    mfd_err err = mfd_s3_location_parse(arena, root, &loc);
+    const char *key = err ? NULL : mfd_s3_key(arena, &loc, rel);
+    if (!err && strlen(key) > MAX_KEY_BYTES)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                          "Artifact path '%s' is too long: S3 keys have at most %d bytes", rel,
+                          MAX_KEY_BYTES);
+    if (err) {
+        mfd_arena_free(arena);
+        return err;
+    }
+    const char *tmpdir = getenv("TMPDIR");
+    char *path = mfd_arena_sprintf(arena, "%s/mlflowd-s3-upload-XXXXXX",
+                                   tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        err = mfd_err_new(MFD_INTERNAL_ERROR,
+                          "cannot create a temporary file for artifact '%s' "
+                          "(%s): %s",
+                          rel, path, strerror(errno));
+        mfd_arena_free(arena);
+        return err;
+    }
+    size_t bucket_len = strlen(loc.bucket), key_len = strlen(key), rel_len = strlen(rel);
+    s3_upload_state *state = malloc(sizeof *state + bucket_len + key_len + rel_len + 3);
+    char *p = (char *)(state + 1);
+    state->head.ops = &mfd_artifact_s3_ops;
+    state->bucket = memcpy(p, loc.bucket, bucket_len + 1);
+    p += bucket_len + 1;
+    state->key = memcpy(p, key, key_len + 1);
+    p += key_len + 1;
+    state->rel = memcpy(p, rel, rel_len + 1);
+    upload->fd = fd;
+    upload->temp_path = strdup(path);
+    upload->size = 0;
+    upload->state = state;
+    mfd_arena_free(arena);
+    return NULL;
+}
+
+static mfd_err answer_error(mfd_arena *arena, const mfd_s3_response *res,
+                            const s3_upload_state *st) {
+    return mfd_s3_error(arena, res->status, res->body, res->body_len,
+                        mfd_arena_sprintf(arena, "Cannot store artifact '%s'", st->rel));
+}
+
+static mfd_err put_object(CURL *curl, mfd_arena *arena, const s3_upload_state *st, int fd,
+                          uint64_t size) {
+    mfd_s3_request req = {.method = "PUT",
+                          .bucket = st->bucket,
+                          .key = st->key,
+                          .content_type = mfd_artifact_mime_type(st->rel),
+                          .body_fd = fd,
+                          .body_size = size};
+    mfd_s3_response res;
+    mfd_err err = mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res);
+    if (!err && res.status != 200)
+        err = answer_error(arena, &res, st);
+    return err;
+}
+
+/* The UploadId of a CreateMultipartUpload answer, or NULL. */
+static const char *upload_id_of(mfd_arena *arena, const mfd_s3_response *res) {
+    xmlDoc *doc = mfd_s3_xml_parse(res->body, res->body_len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    const char *id =
+        root && !xmlStrcmp(root->name, (const xmlChar *)"InitiateMultipartUploadResult")
+            ? mfd_s3_xml_text(arena, root, "UploadId")
+            : NULL;
+    xmlFreeDoc(doc);
+    return id && *id ? id : NULL;
+}
+
+static mfd_err create_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
+                                const char **upload_id) {
+    mfd_s3_param query[1] = {{"uploads", ""}};
+    mfd_s3_request req = {.method = "POST",
+                          .bucket = st->bucket,
+                          .key = st->key,
+                          .query = query,
+                          .n_query = 1,
+                          .content_type = mfd_artifact_mime_type(st->rel),
+                          .body_fd = -1};
+    mfd_s3_response res;
+    mfd_err err = mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res);
+    if (!err && res.status != 200)
+        err = answer_error(arena, &res, st);
+    if (!err && !(*upload_id = upload_id_of(arena, &res)))
+        err = mfd_err_new(MFD_INTERNAL_ERROR,
+                          "Cannot store artifact '%s': S3 started a multipart upload without an "
+                          "UploadId",
+                          st->rel);
+    return err;
+}
+
+/* Sends part `number` (from 1): bytes [offset, +len) of the file. */
+static mfd_err upload_part(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
+                           const char *upload_id, int number, int fd, uint64_t offset, uint64_t len,
+                           const char **etag) {
+    mfd_arena *scratch = mfd_arena_new();
+    mfd_s3_param query[2] = {{"partNumber", mfd_arena_sprintf(scratch, "%d", number)},
+                             {"uploadId", upload_id}};
+    mfd_s3_request req = {.method = "PUT",
+                          .bucket = st->bucket,
+                          .key = st->key,
+                          .query = query,
+                          .n_query = 2,
+                          .body_fd = fd,
+                          .body_offset = offset,
+                          .body_size = len};
+    mfd_s3_response res;
+    mfd_err err = mfd_s3_perform(curl, scratch, mfd_s3_settings_get(), &req, &res);
+    if (!err && res.status != 200)
+        err = answer_error(scratch, &res, st);
+    if (!err && (!res.etag || !*res.etag))
+        err = mfd_err_new(MFD_INTERNAL_ERROR,
+                          "Cannot store artifact '%s': S3 took part %d without an ETag", st->rel,
+                          number);
+    if (!err)
+        *etag = mfd_arena_strdup(arena, res.etag);
+    mfd_arena_free(scratch);
+    return err;
+}
+
+static mfd_err complete_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
+                                  const char *upload_id, const char **etags, int n_parts) {
+    mfd_strbuf body;
+    mfd_strbuf_init(&body, arena);
+    mfd_strbuf_append(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload "
+                             "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for (int i = 0; i < n_parts; i++)
+        mfd_strbuf_appendf(&body, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
+                           mfd_s3_xml_escape(arena, etags[i]));
+    mfd_strbuf_append(&body, "</CompleteMultipartUpload>");
+    mfd_s3_param query[1] = {{"uploadId", upload_id}};
+    mfd_s3_request req = {.method = "POST",
+                          .bucket = st->bucket,
+                          .key = st->key,
+                          .query = query,
+                          .n_query = 1,
+                          .content_type = "application/xml",
+                          .body = body.data,
+                          .body_len = body.len,
+                          .body_fd = -1};
+    mfd_s3_response res;
+    mfd_err err = mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res);
+    if (err)
+        return err;
+    /* S3 may answer 200 and still fail: the body is then an <Error>. */
+    xmlDoc *doc = res.status == 200 ? mfd_s3_xml_parse(res.body, res.body_len) : NULL;
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    bool done = root && !xmlStrcmp(root->name, (const xmlChar *)"CompleteMultipartUploadResult");
+    xmlFreeDoc(doc);
+    if (done)
+        return NULL;
+    mfd_s3_response failed = res;
+    if (failed.status == 200)
+        failed.status = 500;
+    return answer_error(arena, &failed, st);
+}
+
+static void abort_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
+                            const char *upload_id) {
+    mfd_s3_param query[1] = {{"uploadId", upload_id}};
+    mfd_s3_request req = {.method = "DELETE",
+                          .bucket = st->bucket,
+                          .key = st->key,
+                          .query = query,
+                          .n_query = 1,
+                          .body_fd = -1};
+    mfd_s3_response res;
+    mfd_err_free(mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res));
+}
+
+static mfd_err put_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st, int fd,
+                             uint64_t size) {
+    uint64_t part_size = mfd_s3_settings_get()->part_size;
+    if ((size + part_size - 1) / part_size > MAX_PARTS)
+        part_size = (size + MAX_PARTS - 1) / MAX_PARTS;
+    int n_parts = (int)((size + part_size - 1) / part_size);
+    const char *upload_id;
+    mfd_err err = create_multipart(curl, arena, st, &upload_id);
+    if (err)
+        return err;
+    const char **etags = mfd_arena_calloc(arena, (size_t)n_parts, sizeof *etags);
+    for (int i = 0; i < n_parts && !err; i++) {
+        uint64_t offset = (uint64_t)i * part_size;
+        uint64_t len = size - offset < part_size ? size - offset : part_size;
+        err = upload_part(curl, arena, st, upload_id, i + 1, fd, offset, len, &etags[i]);
+    }
+    if (!err)
+        err = complete_multipart(curl, arena, st, upload_id, etags, n_parts);
+    if (err)
+        abort_multipart(curl, arena, st, upload_id);
+    return err;
+}
+
+mfd_err mfd_artifact_s3_upload_finish(mfd_upload *upload) {
+    const s3_upload_state *st = upload->state;
+    int fd = open(upload->temp_path, O_RDONLY | O_CLOEXEC);
+    struct stat info;
+    if (fd < 0 || fstat(fd, &info) != 0) {
+        mfd_err err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot read the upload of artifact '%s': %s",
+                                  st->rel, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    uint64_t size = (uint64_t)info.st_size;
+    mfd_arena *arena = mfd_arena_new();
+    CURL *curl = mfd_s3_handle();
+    mfd_err err;
+    if (!curl)
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
+    else if (size >= mfd_s3_settings_get()->multipart_threshold)
+        err = put_multipart(curl, arena, st, fd, size);
+    else
+        err = put_object(curl, arena, st, fd, size);
+    if (curl)
+        curl_easy_cleanup(curl);
+    close(fd);
+    mfd_arena_free(arena);
+    return err;
+}

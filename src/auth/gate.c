@@ -1,0 +1,375 @@
+/* gate.c — the authorization step of auth.md §2 steps 3–5 for one request.
+ *
+ * In two phases, so no request ever holds an auth-DB connection while it
+ * waits for a tracking-DB one (the reverse order happens in the post-hooks,
+ * and two pools taken in both orders could deadlock):
+ *   1. plan: read the resource ids the rule names and resolve runs, logged
+ *      models and traces to their experiment (tracking DB, or the resource
+ *      cache for the immutable run/model -> experiment mapping);
+ *   2. decide: in one read transaction on the auth DB, re-read the user's
+ *      row when the credentials came from the cache (a changed password, a
+ *      deleted user or a changed admin flag shows at once, whichever replica
+ *      made the change), then look up the user's level on each resource.
+ * Admins skip phase 2's checks; an error of phase 1 (missing parameter, run
+ * not found) is only answered once the user is known not to be an admin,
+ * since upstream never validates an admin's request. */
+#include <string.h>
+
+#include "api/message.h"
+#include "auth_internal.h"
+#include "store/auth_store.h"
+
+typedef enum { PLAN_ALLOW, PLAN_DENY, PLAN_CHECKS, PLAN_DEFAULT, PLAN_SELF, PLAN_REDUCE } plan_kind;
+
+typedef struct check_item {
+    mfd_auth_kind kind;
+    const char *key[2];
+} check_item;
+
+typedef struct plan {
+    plan_kind kind;
+    mfd_permission need;
+    check_item *items;
+    size_t n, cap;
+    const char *self; /* PLAN_SELF: the username the request is about */
+} plan;
+
+mfd_auth_request *mfd_auth_request_state(mfd_auth *auth, mfd_request *req) {
+    if (!req->auth_state) {
+        mfd_auth_request *st = mfd_arena_calloc(req->arena, 1, sizeof *st);
+        mfd_auth_rule_find(req, auth->config->static_prefix, &st->match);
+        req->auth_state = st;
+    }
+    return req->auth_state;
+}
+
+static void add_check(mfd_request *req, plan *p, mfd_auth_kind kind, const char *key0,
+                      const char *key1) {
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4;
+        check_item *items = mfd_arena_alloc(req->arena, cap * sizeof *items);
+        if (p->n)
+            memcpy(items, p->items, p->n * sizeof *items);
+        p->items = items;
+        p->cap = cap;
+    }
+    p->items[p->n++] = (check_item){kind, {key0, key1}};
+    p->kind = PLAN_CHECKS;
+}
+
+/* The experiment of a run or logged model: the resource cache, else the
+ * tracking DB (404 when it does not exist). */
+static mfd_err experiment_of(mfd_auth *auth, mfd_request *req, const char *id, bool logged_model,
+                             const char **experiment_id) {
+    int64_t cached;
+    if (mfd_resource_cache_get(auth->resources, id, &cached)) {
+        *experiment_id = mfd_arena_sprintf(req->arena, "%lld", (long long)cached);
+        return NULL;
+    }
+    mfd_conn *conn;
+    mfd_err err = mfd_api_conn(req, &conn);
+    if (!err)
+        err = logged_model
+                  ? mfd_auth_store_logged_model_experiment(conn, req->arena, id, experiment_id)
+                  : mfd_auth_store_run_experiment(conn, req->arena, id, experiment_id);
+    int64_t number;
+    if (!err && mfd_parse_int64(*experiment_id, &number))
+        mfd_resource_cache_put(auth->resources, id, number);
+    return err;
+}
+
+static mfd_err query_required(const mfd_request *req, const char *name, const char *alt,
+                              const char *message, const char **out) {
+    *out = mfd_auth_query_first(req, name);
+    if ((!*out || !**out) && alt)
+        *out = mfd_auth_query_first(req, alt);
+    if (!*out || !**out)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s", message);
+    return NULL;
+}
+
+/* The experiment named by an artifact path: its leading digits before '/'. */
+static void plan_artifact_path(mfd_request *req, plan *p, const char *path) {
+    size_t digits = 0;
+    while (path && path[digits] >= '0' && path[digits] <= '9')
+        digits++;
+    if (digits == 0 || path[digits] != '/')
+        p->kind = PLAN_DEFAULT;
+    else
+        add_check(req, p, MFD_AUTH_EXPERIMENT, mfd_arena_strndup(req->arena, path, digits), NULL);
+}
+
+static mfd_err plan_each_run(mfd_auth *auth, mfd_request *req, plan *p) {
+    for (size_t i = 0; i < req->n_query; i++) {
+        if (strcmp(req->query[i].key, "run_id") != 0 && strcmp(req->query[i].key, "run_ids") != 0)
+            continue;
+        const char *experiment_id;
+        mfd_err err = experiment_of(auth, req, req->query[i].value, false, &experiment_id);
+        if (err)
+            return err;
+        add_check(req, p, MFD_AUTH_EXPERIMENT, experiment_id, NULL);
+    }
+    if (p->n == 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "GetMetricHistoryBulk request must specify at least one run_id.");
+    return NULL;
+}
+
+/* Phase 1: what must be checked, from the request and the tracking DB. */
+static mfd_err make_plan(mfd_auth *auth, mfd_request *req, const mfd_rule_match *m, plan *p) {
+    const char *a = NULL, *b = NULL;
+    mfd_conn *conn;
+    mfd_err err = NULL;
+    p->need = (mfd_permission)m->rule->need;
+    switch ((mfd_rule_resource)m->rule->resource) {
+    case MFD_RES_NONE:
+        p->kind = PLAN_ALLOW;
+        return NULL;
+    case MFD_RES_NOBODY:
+        p->kind = PLAN_DENY;
+        return NULL;
+    case MFD_RES_SELF:
+        p->kind = PLAN_SELF;
+        return mfd_auth_param(req, "username", &p->self);
+    case MFD_RES_EXPERIMENT_ID:
+        if (!(err = mfd_auth_param(req, "experiment_id", &a)))
+            add_check(req, p, MFD_AUTH_EXPERIMENT, a, NULL);
+        return err;
+    case MFD_RES_EXPERIMENT_NAME:
+        if (!(err = mfd_auth_param(req, "experiment_name", &a)) &&
+            !(err = mfd_api_conn(req, &conn)))
+            err = mfd_auth_store_experiment_by_name(conn, req->arena, a, &b);
+        if (!err)
+            add_check(req, p, MFD_AUTH_EXPERIMENT, b, NULL);
+        return err;
+    case MFD_RES_RUN:
+        if (!(err = mfd_auth_param_run_id(req, &a)) &&
+            !(err = experiment_of(auth, req, a, false, &b)))
+            add_check(req, p, MFD_AUTH_EXPERIMENT, b, NULL);
+        return err;
+    case MFD_RES_RUN_QUERY:
+        if (!(err = query_required(req, "run_id", "run_uuid",
+                                   "Request must specify run_id or run_uuid parameter", &a)) &&
+            !(err = experiment_of(auth, req, a, false, &b)))
+            add_check(req, p, MFD_AUTH_EXPERIMENT, b, NULL);
+        return err;
+    case MFD_RES_RUN_IDS_QUERY:
+        return plan_each_run(auth, req, p);
+    case MFD_RES_MODEL_NAME:
+        if (!(err = mfd_auth_param(req, "name", &a)))
+            add_check(req, p, MFD_AUTH_REGISTERED_MODEL, a, NULL);
+        return err;
+    case MFD_RES_MODEL_NAME_QUERY:
+        if (!(err = query_required(req, "name", NULL, "Request must specify name parameter", &a)))
+            add_check(req, p, MFD_AUTH_REGISTERED_MODEL, a, NULL);
+        return err;
+    case MFD_RES_LOGGED_MODEL:
+        if (!(err = experiment_of(auth, req, m->segment, true, &b)))
+            add_check(req, p, MFD_AUTH_EXPERIMENT, b, NULL);
+        return err;
+    case MFD_RES_SCORER:
+    case MFD_RES_SCORER_GRANT:
+        if (!(err = mfd_auth_param(req, "experiment_id", &a)))
+            err = mfd_auth_param(req, m->rule->resource == MFD_RES_SCORER ? "name" : "scorer_name",
+                                 &b);
+        if (!err)
+            add_check(req, p, MFD_AUTH_SCORER, a, b);
+        return err;
+    case MFD_RES_ARTIFACT_PATH:
+        plan_artifact_path(req, p, m->tail);
+        return NULL;
+    case MFD_RES_ARTIFACT_QUERY:
+        plan_artifact_path(req, p, mfd_auth_query_first(req, "path"));
+        return NULL;
+    case MFD_RES_EXPERIMENT_IDS: {
+        const char **ids = NULL;
+        size_t n = 0;
+        err = mfd_msg_string_list(req, "experiment_ids", &ids, &n);
+        if (!err && n == 0)
+            err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                              "SearchDatasets request must specify at least one experiment_id.");
+        for (size_t i = 0; !err && i < n; i++)
+            add_check(req, p, MFD_AUTH_EXPERIMENT, ids[i], NULL);
+        return err;
+    }
+    case MFD_RES_PROMPTLAB:
+        err = mfd_auth_json_text(req, json_object_get(mfd_msg_body(req), "experiment_id"),
+                                 "experiment_id", &a);
+        if (!err && (!a || !*a))
+            err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                              "CreatePromptlabRun request must specify experiment_id.");
+        if (!err)
+            add_check(req, p, MFD_AUTH_EXPERIMENT, a, NULL);
+        return err;
+    case MFD_RES_TRACE_QUERY:
+        if (!(err = query_required(req, "request_id", NULL,
+                                   "Request must specify request_id parameter", &a)) &&
+            !(err = mfd_api_conn(req, &conn)))
+            err = mfd_auth_store_trace_experiment(conn, req->arena, a, &b);
+        if (!err)
+            add_check(req, p, MFD_AUTH_EXPERIMENT, b, NULL);
+        return err;
+    case MFD_RES_RUNS_SEARCH:
+    case MFD_RES_LOGGED_MODELS_SEARCH:
+        p->kind = PLAN_REDUCE;
+        return NULL;
+    }
+    p->kind = PLAN_ALLOW;
+    return NULL;
+}
+
+/* Phase 2 for the common request — cached credentials, one resource — in
+ * one statement. */
+static mfd_err decide_one(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_auth_request *st,
+                          const plan *p, bool *allowed, bool *unauthenticated) {
+    mfd_auth_confirmed c;
+    mfd_err err = mfd_auth_store_confirm_and_lookup(conn, p->items[0].kind, p->items[0].key,
+                                                    req->username, st->password_hash, &c);
+    if (err)
+        return err;
+    if (!c.user_found) {
+        *unauthenticated = true;
+        return NULL;
+    }
+    st->pending = false;
+    st->user_id = c.user_id;
+    req->is_admin = c.is_admin;
+    mfd_permission have =
+        c.permission_found ? mfd_auth_level_of(c.permission) : auth->default_permission;
+    *allowed = req->is_admin || (have >= p->need && have != MFD_PERM_NO_PERMISSIONS);
+    return NULL;
+}
+
+/* Phase 2 on one auth-DB connection. */
+static mfd_err decide_on(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_auth_request *st,
+                         const plan *p, bool *allowed, bool *unauthenticated,
+                         mfd_grant_set *grants) {
+    mfd_err err = NULL;
+    if (st->pending) {
+        bool found = false, is_admin = false;
+        err = mfd_auth_store_confirm_user(conn, req->username, st->password_hash, &st->user_id,
+                                          &is_admin, &found);
+        if (err)
+            return err;
+        if (!found) {
+            *unauthenticated = true;
+            return NULL;
+        }
+        st->pending = false;
+        req->is_admin = is_admin;
+    }
+    if (req->is_admin)
+        return NULL;
+    switch (p->kind) {
+    case PLAN_ALLOW:
+        return NULL;
+    case PLAN_DENY:
+        *allowed = false;
+        return NULL;
+    case PLAN_DEFAULT:
+        *allowed = auth->default_permission >= p->need;
+        return NULL;
+    case PLAN_SELF:
+        *allowed = p->self && strcmp(p->self, req->username) == 0;
+        return NULL;
+    case PLAN_REDUCE:
+        grants->default_readable = auth->default_permission >= MFD_PERM_READ;
+        return mfd_auth_list_grants(conn, req, MFD_AUTH_EXPERIMENT, grants);
+    case PLAN_CHECKS:
+        break;
+    }
+    for (size_t i = 0; !err && i < p->n && *allowed; i++) {
+        char name[64];
+        bool found = false;
+        err = mfd_auth_store_lookup(conn, p->items[i].kind, p->items[i].key, req->username, name,
+                                    sizeof name, &found);
+        mfd_permission have = found ? mfd_auth_level_of(name) : auth->default_permission;
+        *allowed = have >= p->need && have != MFD_PERM_NO_PERMISSIONS;
+    }
+    return err;
+}
+
+static mfd_err decide(mfd_auth *auth, mfd_request *req, mfd_auth_request *st, const plan *p,
+                      bool *allowed, bool *unauthenticated, mfd_grant_set *grants) {
+    mfd_conn *conn;
+    mfd_err err = mfd_db_acquire(auth->db, &conn);
+    if (err)
+        return err;
+    if (st->pending && p->kind == PLAN_CHECKS && p->n == 1) {
+        err = decide_one(auth, conn, req, st, p, allowed, unauthenticated);
+        mfd_db_release(auth->db, conn);
+        return err;
+    }
+    /* Several statements: one read transaction, so one consistent view and
+     * one lock round-trip. */
+    size_t statements = (st->pending ? 1 : 0) + (p->kind == PLAN_CHECKS   ? p->n
+                                                 : p->kind == PLAN_REDUCE ? 1
+                                                                          : 0);
+    bool in_txn = statements > 1 && mfd_conn_begin(conn, false) == NULL;
+    err = decide_on(auth, conn, req, st, p, allowed, unauthenticated, grants);
+    if (in_txn) {
+        if (err)
+            mfd_conn_rollback(conn);
+        else
+            err = mfd_conn_commit(conn);
+    }
+    mfd_db_release(auth->db, conn);
+    return err;
+}
+
+bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req) {
+    const mfd_auth_rule *rule = mfd_auth_request_state(auth, req)->match.rule;
+    if (!rule)
+        return false;
+    switch ((mfd_rule_resource)rule->resource) {
+    case MFD_RES_SELF:
+    case MFD_RES_EXPERIMENT_ID:
+    case MFD_RES_EXPERIMENT_NAME:
+    case MFD_RES_RUN:
+    case MFD_RES_MODEL_NAME:
+    case MFD_RES_SCORER:
+    case MFD_RES_SCORER_GRANT:
+    case MFD_RES_EXPERIMENT_IDS:
+        return mfd_auth_params_in_body(req);
+    case MFD_RES_PROMPTLAB:
+    case MFD_RES_RUNS_SEARCH:
+    case MFD_RES_LOGGED_MODELS_SEARCH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+mfd_err mfd_auth_authorize(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused) {
+    *refused = false;
+    mfd_auth_request *st = mfd_auth_request_state(auth, req);
+    if (!st->pending && (req->is_admin || !st->match.rule))
+        return NULL;
+    plan p = {.kind = PLAN_ALLOW};
+    mfd_err plan_err = NULL;
+    if (st->match.rule && !req->is_admin)
+        plan_err = make_plan(auth, req, &st->match, &p);
+    bool allowed = true, unauthenticated = false;
+    mfd_grant_set grants = {0};
+    mfd_err err = decide(auth, req, st, &p, &allowed, &unauthenticated, &grants);
+    if (err || unauthenticated || req->is_admin) {
+        mfd_err_free(plan_err); /* admins are never validated */
+        if (unauthenticated) {
+            mfd_auth_forget_user(auth, req->username);
+            mfd_auth_audit(req->username, "login", req->path, req->username,
+                           "credentials changed since verified", "denied");
+            mfd_auth_refuse_unauthenticated(req, res);
+            *refused = true;
+        }
+        return err;
+    }
+    if (plan_err)
+        return plan_err;
+    if (p.kind == PLAN_REDUCE)
+        return mfd_auth_reduce_experiment_ids(req, &grants, res, refused);
+    if (!allowed) {
+        mfd_auth_refuse_forbidden(req, res);
+        *refused = true;
+    }
+    return NULL;
+}

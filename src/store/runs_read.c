@@ -1,0 +1,282 @@
+/* runs_read.c — the runs store, reading side: one run (GetRun) and a page
+ * of runs (SearchRuns) with their params, tags, latest metrics, inputs and
+ * outputs.
+ *
+ * Invariant kept here: reading a page of runs costs a fixed number of
+ * queries (run rows, tags, params, latest metrics, inputs, outputs; the IN
+ * lists cut in chunks of IN_LIST_CHUNK ids), never one query per run. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runs.h"
+
+enum { IN_LIST_CHUNK = 500 };
+
+/* The columns read_info() reads, in its order. */
+#define RUN_COLUMNS                                                                                \
+    "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, "         \
+    "r.artifact_uri, r.lifecycle_stage"
+
+static char *dup_column(mfd_arena *arena, mfd_stmt *stmt, int col) {
+    return mfd_arena_strdup(arena, mfd_stmt_text(stmt, col));
+}
+
+static mfd_err run_not_found(const char *run_id) {
+    return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found", run_id);
+}
+
+/* Ends the read transaction, passing `err` through. */
+static mfd_err finish(mfd_conn *conn, mfd_err err) {
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
+/* Reads RUN_COLUMNS starting at column 0. */
+static void read_info(mfd_stmt *stmt, mfd_arena *arena, mfd_run_info *info) {
+    memset(info, 0, sizeof *info);
+    info->run_id = dup_column(arena, stmt, 0);
+    info->run_name = dup_column(arena, stmt, 1);
+    info->experiment_id = mfd_arena_sprintf(arena, "%lld", (long long)mfd_stmt_int64(stmt, 2));
+    info->user_id = dup_column(arena, stmt, 3);
+    info->status = dup_column(arena, stmt, 4);
+    info->has_start_time = !mfd_stmt_is_null(stmt, 5);
+    info->start_time = mfd_stmt_int64(stmt, 5);
+    info->has_end_time = !mfd_stmt_is_null(stmt, 6);
+    info->end_time = mfd_stmt_int64(stmt, 6);
+    info->artifact_uri = dup_column(arena, stmt, 7);
+    info->lifecycle_stage = dup_column(arena, stmt, 8);
+}
+
+mfd_err mfd_runs_read_info(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                           mfd_run_info *info) {
+    static const char sql[] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.run_uuid = ?";
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, run_id);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW)
+        read_info(stmt, arena, info);
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    return s == MFD_STEP_ROW ? NULL : run_not_found(run_id);
+}
+
+/* ---- reading runs --------------------------------------------------------------------------- */
+
+typedef struct id_slot {
+    const char *id;
+    size_t index;
+} id_slot;
+
+static int compare_slots(const void *a, const void *b) {
+    return strcmp(((const id_slot *)a)->id, ((const id_slot *)b)->id);
+}
+
+mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                              size_t n, const char *sql_head, const char *sql_tail,
+                              mfd_run_row_fn row, void *ctx) {
+    if (n == 0)
+        return NULL;
+    id_slot *sorted = mfd_arena_alloc(arena, n * sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = (id_slot){run_ids[i], i};
+    qsort(sorted, n, sizeof *sorted, compare_slots);
+    for (size_t start = 0; start < n; start += IN_LIST_CHUNK) {
+        size_t m = n - start < IN_LIST_CHUNK ? n - start : IN_LIST_CHUNK;
+        mfd_strbuf sql;
+        mfd_strbuf_init(&sql, arena);
+        mfd_strbuf_append(&sql, sql_head);
+        for (size_t i = 0; i < m; i++)
+            mfd_strbuf_append(&sql, i ? ", ?" : "?");
+        mfd_strbuf_append(&sql, sql_tail);
+        mfd_stmt *stmt;
+        /* single-run reads (GetRun) repeat the same text: worth caching */
+        mfd_err err = mfd_conn_prepare(conn, sql.data, m == 1, &stmt);
+        if (err)
+            return err;
+        for (size_t i = 0; i < m; i++)
+            mfd_stmt_bind_text(stmt, (int)i + 1, sorted[start + i].id);
+        mfd_step s;
+        while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+            id_slot key = {mfd_stmt_text(stmt, 0), 0};
+            if (!key.id)
+                continue;
+            const id_slot *hit = bsearch(&key, sorted + start, m, sizeof *sorted, compare_slots);
+            if (hit)
+                row(ctx, hit->index, stmt);
+        }
+        mfd_stmt_done(stmt);
+        if (s == MFD_STEP_ERROR)
+            return err;
+    }
+    return NULL;
+}
+
+/* Appends to per-run arrays that double in the arena. */
+typedef struct run_loader {
+    mfd_arena *arena;
+    mfd_run *runs;
+    size_t *capacity;
+} run_loader;
+
+static void *grow(mfd_arena *arena, void *items, size_t count, size_t *cap, size_t size) {
+    if (count < *cap)
+        return items;
+    size_t new_cap = *cap ? *cap * 2 : 8;
+    void *bigger = mfd_arena_alloc(arena, new_cap * size);
+    if (count)
+        memcpy(bigger, items, count * size);
+    *cap = new_cap;
+    return bigger;
+}
+
+static void tag_row(void *ctx, size_t index, mfd_stmt *stmt) {
+    run_loader *l = ctx;
+    mfd_run *run = &l->runs[index];
+    run->tags = grow(l->arena, run->tags, run->n_tags, &l->capacity[index], sizeof *run->tags);
+    const char *value = mfd_stmt_text(stmt, 2);
+    run->tags[run->n_tags++] = (mfd_run_tag){dup_column(l->arena, stmt, 1),
+                                             mfd_arena_strdup(l->arena, value ? value : "")};
+}
+
+static void param_row(void *ctx, size_t index, mfd_stmt *stmt) {
+    run_loader *l = ctx;
+    mfd_run *run = &l->runs[index];
+    run->params =
+        grow(l->arena, run->params, run->n_params, &l->capacity[index], sizeof *run->params);
+    const char *value = mfd_stmt_text(stmt, 2);
+    run->params[run->n_params++] = (mfd_run_tag){dup_column(l->arena, stmt, 1),
+                                                 mfd_arena_strdup(l->arena, value ? value : "")};
+}
+
+static void metric_row(void *ctx, size_t index, mfd_stmt *stmt) {
+    run_loader *l = ctx;
+    mfd_run *run = &l->runs[index];
+    run->metrics =
+        grow(l->arena, run->metrics, run->n_metrics, &l->capacity[index], sizeof *run->metrics);
+    run->metrics[run->n_metrics++] = (mfd_metric){
+        .key = dup_column(l->arena, stmt, 1),
+        .value = mfd_stmt_double(stmt, 2),
+        .is_nan = mfd_stmt_int64(stmt, 3) != 0,
+        .timestamp = mfd_stmt_int64(stmt, 4),
+        .step = mfd_stmt_int64(stmt, 5),
+    };
+}
+
+/* Params, tags and latest metrics of every run, then the name fallback. */
+static mfd_err load_run_data(mfd_conn *conn, mfd_arena *arena, mfd_run *runs, size_t n) {
+    const char **ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = runs[i].info.run_id;
+    run_loader loader = {arena, runs, mfd_arena_calloc(arena, n + 1, sizeof(size_t))};
+    mfd_err err = mfd_runs_for_each_row(conn, arena, ids, n,
+                                        "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (",
+                                        ") ORDER BY run_uuid, key", tag_row, &loader);
+    if (err)
+        return err;
+    memset(loader.capacity, 0, n * sizeof(size_t));
+    err = mfd_runs_for_each_row(conn, arena, ids, n,
+                                "SELECT run_uuid, key, value FROM params WHERE run_uuid IN (",
+                                ") ORDER BY run_uuid, key", param_row, &loader);
+    if (err)
+        return err;
+    memset(loader.capacity, 0, n * sizeof(size_t));
+    err = mfd_runs_for_each_row(
+        conn, arena, ids, n,
+        "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics "
+        "WHERE run_uuid IN (",
+        ") ORDER BY run_uuid, key", metric_row, &loader);
+    if (err)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        mfd_run_info *info = &runs[i].info;
+        if (info->run_name && *info->run_name)
+            continue;
+        for (size_t t = 0; t < runs[i].n_tags; t++)
+            if (strcmp(runs[i].tags[t].key, MFD_RUN_NAME_TAG) == 0)
+                info->run_name = runs[i].tags[t].value;
+    }
+    return NULL;
+}
+
+mfd_err mfd_runs_get(mfd_conn *conn, mfd_arena *arena, const char *run_id, mfd_run *out) {
+    memset(out, 0, sizeof *out);
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    err = mfd_runs_read_info(conn, arena, run_id, &out->info);
+    if (!err)
+        err = load_run_data(conn, arena, out, 1);
+    if (!err)
+        err = mfd_inputs_load(conn, arena, &out->info.run_id, 1, true, &out->io);
+    return finish(conn, err);
+}
+
+mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
+                        size_t *count) {
+    *runs = NULL;
+    *count = 0;
+    if (in->n_experiment_ids == 0 || (!in->active && !in->deleted) || in->limit <= 0)
+        return NULL;
+    mfd_strbuf sql;
+    mfd_strbuf_init(&sql, arena);
+    mfd_strbuf_append(&sql, "SELECT " RUN_COLUMNS " FROM runs r WHERE r.experiment_id IN (");
+    for (size_t i = 0; i < in->n_experiment_ids; i++)
+        mfd_strbuf_append(&sql, i ? ", ?" : "?");
+    mfd_strbuf_append(&sql, in->active && in->deleted ? ") AND r.lifecycle_stage IN (?, ?)"
+                                                      : ") AND r.lifecycle_stage = ?");
+    mfd_strbuf_appendf(
+        &sql, " AND (%s) ORDER BY %s LIMIT ? OFFSET ?", in->where && *in->where ? in->where : "1=1",
+        in->order_by && *in->order_by ? in->order_by : "r.start_time DESC, r.run_uuid ASC");
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    if ((err = mfd_conn_prepare(conn, sql.data, false, &stmt)))
+        return finish(conn, err);
+    int index = 1;
+    for (size_t i = 0; i < in->n_experiment_ids; i++)
+        mfd_stmt_bind_int64(stmt, index++, in->experiment_ids[i]);
+    if (in->active)
+        mfd_stmt_bind_text(stmt, index++, "active");
+    if (in->deleted)
+        mfd_stmt_bind_text(stmt, index++, "deleted");
+    if (in->params) {
+        mfd_stmt_bind_params(stmt, index, in->params);
+        index += (int)in->params->count;
+    }
+    mfd_stmt_bind_int64(stmt, index++, in->limit);
+    mfd_stmt_bind_int64(stmt, index, in->offset);
+
+    mfd_run *page = NULL;
+    size_t n = 0, cap = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        page = grow(arena, page, n, &cap, sizeof *page);
+        memset(&page[n], 0, sizeof *page);
+        read_info(stmt, arena, &page[n].info);
+        n++;
+    }
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return finish(conn, err);
+    if ((err = load_run_data(conn, arena, page, n)))
+        return finish(conn, err);
+    const char **ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ids);
+    mfd_run_io *io = mfd_arena_calloc(arena, n + 1, sizeof *io);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = page[i].info.run_id;
+    if ((err = mfd_inputs_load(conn, arena, ids, n, false, io)))
+        return finish(conn, err);
+    for (size_t i = 0; i < n; i++)
+        page[i].io = io[i];
+    *runs = page;
+    *count = n;
+    return finish(conn, NULL);
+}

@@ -1,0 +1,480 @@
+"""The artifact proxy and run artifacts on S3 (rest-api.md §8, sso-and-deploy.md §6.3): the
+round trips of test_artifacts.py with --artifacts-destination s3://..., runs whose
+artifact URI is s3://..., multipart uploads, streaming in bounded memory, and failures.
+
+The S3 server is s3rver (fixture `s3_server`). It checks the access key id but not
+SigV4 signatures; tests/unit/test_sigv4.c checks those against AWS's examples.
+Tests read what mlflowd wrote straight from s3rver (it takes unsigned requests)."""
+import hashlib
+import http.client
+import os
+import threading
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+from conftest import Server, assert_error
+
+ART = "/api/2.0/mlflow-artifacts/artifacts"
+NS = "{*}"  # any namespace: s3rver's differs from S3's
+MIB = 1024 * 1024
+PREFIX = "proxy"  # the destination's key prefix
+# Small enough that a test file goes multipart; the part size is S3's minimum.
+S3_LIMITS = {"MLFLOWD_S3_MULTIPART_THRESHOLD": str(6 * MIB), "MLFLOWD_S3_PART_SIZE": str(5 * MIB)}
+MPU_MESSAGE = "Multipart upload is not supported for the current artifact repository"
+
+
+# --- helpers -------------------------------------------------------------------
+
+def s3_keys(s3, prefix):
+    """{key: size} of every object under `prefix`, read from s3rver directly."""
+    out, token = {}, None
+    while True:
+        params = {"list-type": "2", "prefix": prefix}
+        if token:
+            params["continuation-token"] = token
+        r = requests.get(s3.url(), params=params, timeout=30)
+        assert r.status_code == 200, r.text
+        root = ET.fromstring(r.content)
+        for c in root.findall(f"{NS}Contents"):
+            out[c.find(f"{NS}Key").text] = int(c.find(f"{NS}Size").text)
+        if root.findtext(f"{NS}IsTruncated") != "true":
+            return out
+        token = root.findtext(f"{NS}NextContinuationToken")
+
+
+def s3_get(s3, key):
+    return requests.get(s3.url(urllib.parse.quote(key)), timeout=60)
+
+
+def s3_put(s3, key, data, session=None):
+    r = (session or requests).put(s3.url(urllib.parse.quote(key)), data=data, timeout=60)
+    assert r.status_code == 200, r.text
+
+
+def raw_request(server, method, target, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def put_artifact(server, path, data, quote=True):
+    target = urllib.parse.quote(path) if quote else path
+    r = server.put(f"{ART}/{target}", data=data, headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {}
+
+
+def get_artifact(server, path, quote=True):
+    return server.get(f"{ART}/{urllib.parse.quote(path) if quote else path}")
+
+
+def list_artifacts(server, path=None):
+    r = server.get(ART, params={"path": path} if path is not None else None)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def walk(server, path):
+    """The client's directory walk: list, recurse into is_dir entries, GET each file."""
+    out = {}
+    for f in list_artifacts(server, path).get("files", []):
+        assert "/" not in f["path"], f
+        child = f"{path}/{f['path']}"
+        if f["is_dir"]:
+            assert "file_size" not in f
+            for sub, data in walk(server, child).items():
+                out[f"{f['path']}/{sub}"] = data
+        else:
+            r = get_artifact(server, child)
+            assert r.status_code == 200, r.text
+            assert f.get("file_size", 0) == len(r.content)
+            out[f["path"]] = r.content
+    return out
+
+
+def vm_hwm_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def start_server(tmp_path_factory, s3, args, env=None):
+    s = Server(tmp_path_factory.mktemp("mlflowd-s3"), args=args, env=dict(s3.env, **(env or {})))
+    return s.start()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, s3_server):
+    """mlflowd proxying artifacts to s3://mlflow/proxy (default root: mlflow-artifacts:/)."""
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", f"s3://mlflow/{PREFIX}/"],
+                     S3_LIMITS)
+    yield s
+    try:
+        s.stop()
+    finally:
+        s.drop_database()
+
+
+# --- the proxy: files ------------------------------------------------------------
+
+def test_binary_round_trip_is_byte_identical(server, s3_server):
+    data = os.urandom(3 * MIB + 17)
+    put_artifact(server, "rt/blob.bin", data)
+    r = get_artifact(server, "rt/blob.bin")
+    assert r.status_code == 200
+    assert hashlib.sha256(r.content).digest() == hashlib.sha256(data).digest()
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert r.headers["Content-Length"] == str(len(data))
+    assert r.headers["Content-Disposition"] == "attachment; filename=blob.bin"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert s3_get(s3_server, f"{PREFIX}/rt/blob.bin").content == data
+
+
+def test_big_upload_goes_multipart_and_round_trips(server, s3_server):
+    data = os.urandom(13 * MIB + 5)  # parts of 5, 5 and 3 MiB
+    put_artifact(server, "mp/big.bin", data)
+    direct = s3_get(s3_server, f"{PREFIX}/mp/big.bin")
+    assert direct.content == data
+    log = s3_server.log()
+    assert f"{PREFIX}/mp/big.bin?uploads" in log  # CreateMultipartUpload
+    assert log.count(f"{PREFIX}/mp/big.bin?partNumber=") == 3, log[-3000:]
+    r = get_artifact(server, "mp/big.bin")
+    assert r.status_code == 200 and hashlib.sha256(r.content).digest() == hashlib.sha256(data).digest()
+    # No unfinished multipart upload is left behind (s3rver keeps those in ._S3rver_uploads).
+    assert os.path.isdir(os.path.join(s3_server.workdir, "data", "mlflow"))
+    uploads = os.path.join(s3_server.workdir, "data", "mlflow", "._S3rver_uploads")
+    assert not os.path.isdir(uploads) or os.listdir(uploads) == []
+
+
+def test_single_put_below_the_threshold(server, s3_server):
+    data = os.urandom(6 * MIB - 1)
+    put_artifact(server, "mp/small.bin", data)
+    direct = s3_get(s3_server, f"{PREFIX}/mp/small.bin")
+    assert direct.content == data
+    assert f"{PREFIX}/mp/small.bin?" not in s3_server.log()  # one PutObject
+
+
+def test_content_type_is_stored_with_the_object(server, s3_server):
+    put_artifact(server, "ct/MLmodel", b"flavors: {}\n")
+    put_artifact(server, "ct/plot.png", b"\x89PNG")
+    assert s3_get(s3_server, f"{PREFIX}/ct/MLmodel").headers["Content-Type"].startswith("text/plain")
+    assert s3_get(s3_server, f"{PREFIX}/ct/plot.png").headers["Content-Type"] == "image/png"
+    assert get_artifact(server, "ct/plot.png").headers["Content-Type"] == "image/png"
+
+
+def test_nested_directories_walk_like_the_client(server, s3_server):
+    # Every directory holds a file of its own: s3rver 3.7.1 leaves out the CommonPrefix of a
+    # directory that holds only directories (its listing walk skips them; S3 and MinIO do not).
+    tree = {
+        "top.txt": b"top",
+        "model/MLmodel": b"flavors: {}\n",
+        "model/data/weights.bin": os.urandom(5000),
+        "model/data/deep/x.txt": b"x",
+        "model/data/deep/er/leaf.txt": b"leaf",
+        "plots/a.png": b"\x89PNG...",
+    }
+    for rel, data in tree.items():
+        put_artifact(server, f"walk/1/run/artifacts/{rel}", data)
+    assert walk(server, "walk/1/run/artifacts") == tree
+    listing = list_artifacts(server, "walk/1/run/artifacts")["files"]
+    assert [f["path"] for f in listing] == ["model", "plots", "top.txt"]
+    assert listing[2] == {"path": "top.txt", "is_dir": False, "file_size": 3}
+    assert listing[0] == {"path": "model", "is_dir": True}
+    assert set(s3_keys(s3_server, f"{PREFIX}/walk/")) == {f"{PREFIX}/walk/1/run/artifacts/{k}" for k in tree}
+
+
+def test_root_listing_and_missing_paths(server):
+    put_artifact(server, "rootlist/x.txt", b"1")
+    names = [f["path"] for f in list_artifacts(server)["files"]]
+    assert "rootlist" in names
+    assert list_artifacts(server, "does/not/exist") == {}
+
+
+def test_listing_a_file_path_is_empty(server):
+    put_artifact(server, "fileonly/f.txt", b"content")
+    assert list_artifacts(server, "fileonly/f.txt") == {}
+
+
+def test_empty_file_is_listed_without_size_and_downloads(server, s3_server):
+    put_artifact(server, "empty/e.txt", b"")
+    assert list_artifacts(server, "empty") == {"files": [{"path": "e.txt", "is_dir": False}]}
+    r = get_artifact(server, "empty/e.txt")
+    assert r.status_code == 200 and r.content == b""
+    assert s3_keys(s3_server, f"{PREFIX}/empty/") == {f"{PREFIX}/empty/e.txt": 0}
+
+
+def test_overwrite_replaces_the_file(server):
+    put_artifact(server, "ow/f.txt", b"first version, longer")
+    put_artifact(server, "ow/f.txt", b"second")
+    assert get_artifact(server, "ow/f.txt").content == b"second"
+    assert list_artifacts(server, "ow") == {"files": [{"path": "f.txt", "is_dir": False, "file_size": 6}]}
+
+
+def test_listing_pages_through_more_than_a_thousand_keys(server, s3_server):
+    """ListObjectsV2 answers at most 1000 keys a page: the rest come by continuation token."""
+    with requests.Session() as session:
+        for i in range(1003):
+            s3_put(s3_server, f"{PREFIX}/many/f{i:04d}.txt", b"x", session)
+        s3_put(s3_server, f"{PREFIX}/many/sub/deeper.txt", b"yy", session)
+    files = list_artifacts(server, "many")["files"]
+    assert len(files) == 1004
+    assert files[-1] == {"path": "sub", "is_dir": True}
+    assert files[0] == {"path": "f0000.txt", "is_dir": False, "file_size": 1}
+    assert server.delete(f"{ART}/many").json() == {}
+    assert list_artifacts(server, "many") == {}
+    assert s3_keys(s3_server, f"{PREFIX}/many/") == {}
+
+
+def test_delete_file_tree_and_absent(server, s3_server):
+    for rel in ["del/keep.txt", "del/f.txt", "del/tree/a.txt", "del/tree/sub/b.txt", "del/treeish.txt"]:
+        put_artifact(server, rel, b"x")
+    assert server.delete(f"{ART}/del/f.txt").json() == {}
+    assert server.delete(f"{ART}/del/tree").json() == {}
+    assert list_artifacts(server, "del") == {"files": [
+        {"path": "keep.txt", "is_dir": False, "file_size": 1},
+        {"path": "treeish.txt", "is_dir": False, "file_size": 1}]}
+    assert set(s3_keys(s3_server, f"{PREFIX}/del/")) == {f"{PREFIX}/del/keep.txt", f"{PREFIX}/del/treeish.txt"}
+    r = server.delete(f"{ART}/del/never/was")
+    assert r.status_code == 200 and r.json() == {}
+
+
+def test_missing_file_or_directory_download_is_404(server):
+    put_artifact(server, "dl/sub/f.txt", b"x")
+    assert_error(get_artifact(server, "dl/nothing.txt"), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert_error(get_artifact(server, "dl/sub"), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_concurrent_uploads_of_one_name_leave_one_whole_file(server):
+    payloads = [bytes([65 + i]) * 200_000 for i in range(6)]
+    errors = []
+
+    def upload(data):
+        try:
+            put_artifact(server, "race/f.bin", data)
+        except AssertionError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=upload, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert get_artifact(server, "race/f.bin").content in payloads
+
+
+def test_unsafe_paths_are_refused_before_s3(server, s3_server):
+    for form in ["../secret.txt", "%2e%2e/secret.txt", "a%00b", "/etc/passwd", ".mlflowd-upload-x"]:
+        for method in ["GET", "PUT", "DELETE"]:
+            status, body = raw_request(server, method, f"{ART}/{form}", body=b"x" if method == "PUT" else None)
+            assert status == 400 and b"Invalid path" in body, (method, form, body)
+    assert_error(server.get(ART, params={"path": "../x"}), 400, "INVALID_PARAMETER_VALUE")
+    assert not any(".." in k for k in s3_keys(s3_server, ""))
+
+
+def test_multipart_endpoints_answer_501_so_the_client_uses_one_put(server):
+    """mlflowd streams a single PUT to S3 in parts itself (MLFLOWD_S3_MULTIPART_THRESHOLD)."""
+    for action in ["create", "complete", "abort"]:
+        r = server.post(f"/api/2.0/mlflow-artifacts/mpu/{action}/mp/x.bin",
+                        {"path": "x.bin", "num_parts": 2, "upload_id": "u", "parts": []})
+        assert r.status_code == 501
+        assert r.json() == {"error_code": "NOT_IMPLEMENTED", "message": MPU_MESSAGE}
+
+
+# --- escaped names (behaviours.md #10) ----------------------------------------------
+
+NAMES = [
+    "100%.txt", "50%off.txt", "a+b.txt", "with space.txt", "été ü.txt", "日本語.csv",
+    "my img%step%3%timestamp%1700000000123.png", "semi;colon,comma.txt", "quote'tick.txt",
+    "amp&lt;.txt", "tilde~eq=q?.txt",
+]
+
+
+@pytest.mark.parametrize("quote", [False, True], ids=["requests-default", "urllib-quote"])
+def test_escaped_names_round_trip_exactly(server, s3_server, quote):
+    base = f"esc-{int(quote)}"
+    for i, name in enumerate(NAMES):
+        target = name.replace("?", "%3F") if not quote else name
+        put_artifact(server, f"{base}/{target}", f"content {i}".encode(), quote=quote)
+    assert sorted(s3_keys(s3_server, f"{PREFIX}/{base}/")) == sorted(f"{PREFIX}/{base}/{n}" for n in NAMES)
+    listed = [f["path"] for f in list_artifacts(server, base)["files"]]
+    assert listed == sorted(NAMES, key=lambda s: s.encode())
+    for i, name in enumerate(NAMES):
+        r = get_artifact(server, f"{base}/{name}")
+        assert r.status_code == 200, (name, r.text)
+        assert r.content == f"content {i}".encode()
+
+
+def test_bare_percent_sent_raw(server, s3_server):
+    assert raw_request(server, "PUT", f"{ART}/rawpct/100%.txt", body=b"a")[0] == 200
+    assert raw_request(server, "PUT", f"{ART}/rawpct/50%25off.txt", body=b"b")[0] == 200
+    assert sorted(s3_keys(s3_server, f"{PREFIX}/rawpct/")) == [f"{PREFIX}/rawpct/100%.txt",
+                                                               f"{PREFIX}/rawpct/50%off.txt"]
+    assert raw_request(server, "GET", f"{ART}/rawpct/100%25.txt")[1] == b"a"
+
+
+# --- runs: proxied to S3, and s3:// artifact URIs -------------------------------------
+
+def test_run_with_proxied_artifacts_on_s3(server, s3_server):
+    run = server.api("POST", "runs/create", {"experiment_id": "0"})["run"]["info"]
+    run_id, uri = run["run_id"], run["artifact_uri"]
+    assert uri == f"mlflow-artifacts:/0/{run_id}/artifacts"
+    url = f"{server.url}/ajax-api/2.0/mlflow/upload-artifact"
+    r = server.session.post(url, params={"run_uuid": run_id, "path": "ui/up.txt"}, data=b"from ui")
+    assert r.status_code == 200, r.text
+    assert s3_get(s3_server, f"{PREFIX}/0/{run_id}/artifacts/ui/up.txt").content == b"from ui"
+    listing = server.api("GET", "artifacts/list", params={"run_id": run_id, "path": "ui"})
+    assert listing == {"root_uri": uri, "files": [{"path": "ui/up.txt", "is_dir": False, "file_size": 7}]}
+    r = server.get("/get-artifact", params={"run_id": run_id, "path": "ui/up.txt"})
+    assert r.status_code == 200 and r.content == b"from ui"
+    assert r.headers["Content-Type"] == "text/plain"
+
+
+@pytest.fixture(scope="module")
+def direct_server(tmp_path_factory, s3_server):
+    """mlflowd whose experiments live at s3://mlflow/direct/<id> (the client writes there
+    itself); the proxy still works, on a local destination."""
+    s = start_server(tmp_path_factory, s3_server, ["--default-artifact-root", "s3://mlflow/direct"])
+    yield s
+    try:
+        s.stop()
+    finally:
+        s.drop_database()
+
+
+def test_run_artifacts_on_an_s3_default_root(direct_server, s3_server):
+    s = direct_server
+    exp_id = s.api("POST", "experiments/create", {"name": "on-s3"})["experiment_id"]
+    exp = s.api("GET", "experiments/get", params={"experiment_id": exp_id})["experiment"]
+    assert exp["artifact_location"] == f"s3://mlflow/direct/{exp_id}"
+    run = s.api("POST", "runs/create", {"experiment_id": exp_id})["run"]["info"]
+    run_id, uri = run["run_id"], run["artifact_uri"]
+    assert uri == f"s3://mlflow/direct/{exp_id}/{run_id}/artifacts"
+    key = f"direct/{exp_id}/{run_id}/artifacts"
+    s3_put(s3_server, f"{key}/model/MLmodel", b"flavors: {}\n")
+    s3_put(s3_server, f"{key}/model/data/w.bin", b"\x00" * 10)
+    s3_put(s3_server, f"{key}/metrics.json", b"")
+    listing = s.api("GET", "artifacts/list", params={"run_id": run_id})
+    assert listing == {"root_uri": uri, "files": [
+        {"path": "metrics.json", "is_dir": False}, {"path": "model", "is_dir": True}]}
+    listing = s.api("GET", "artifacts/list", params={"run_id": run_id, "run_uuid": run_id, "path": "model"})
+    assert listing["files"] == [{"path": "model/MLmodel", "is_dir": False, "file_size": 12},
+                                {"path": "model/data", "is_dir": True}]
+    assert s.api("GET", "artifacts/list", params={"run_id": run_id, "path": "model/MLmodel"}) == {"root_uri": uri}
+    assert s.api("GET", "artifacts/list", params={"run_id": run_id, "path": "nothing"}) == {"root_uri": uri}
+    r = s.get("/get-artifact", params={"run_id": run_id, "path": "model/MLmodel"})
+    assert r.status_code == 200 and r.content == b"flavors: {}\n"
+    assert_error(s.get("/get-artifact", params={"run_id": run_id, "path": "model/none"}),
+                 404, "RESOURCE_DOES_NOT_EXIST")
+    r = s.session.post(f"{s.url}/ajax-api/2.0/mlflow/upload-artifact",
+                       params={"run_uuid": run_id, "path": "notes/n.txt"}, data=b"note")
+    assert r.status_code == 200, r.text
+    assert s3_get(s3_server, f"{key}/notes/n.txt").content == b"note"
+
+
+def test_model_version_download_from_s3(direct_server, s3_server):
+    s = direct_server
+    s3_put(s3_server, "direct/models/m1/MLmodel", b"registered")
+    s.api("POST", "registered-models/create", {"name": "s3-model"})
+    s.api("POST", "model-versions/create", {"name": "s3-model", "source": "s3://mlflow/direct/models/m1"})
+    r = s.get("/model-versions/get-artifact", params={"name": "s3-model", "version": "1", "path": "MLmodel"})
+    assert r.status_code == 200 and r.content == b"registered"
+
+
+# --- memory, aborted transfers, failures -------------------------------------------
+
+def test_large_transfers_stream_without_growing_memory(server, s3_server):
+    size = 64 * MIB
+    chunk = os.urandom(MIB)
+    put_artifact(server, "large/warmup.bin", chunk * 7)  # multipart once, to warm up
+    assert get_artifact(server, "large/warmup.bin").content == chunk * 7
+    before = vm_hwm_kb(server.proc.pid)
+    r = server.put(f"{ART}/large/big.bin", data=(chunk for _ in range(size // MIB)))
+    assert r.status_code == 200, r.text
+    assert s3_keys(s3_server, f"{PREFIX}/large/big.bin") == {f"{PREFIX}/large/big.bin": size}
+    digest, total = hashlib.sha256(), 0
+    with server.session.get(f"{server.url}{ART}/large/big.bin", stream=True, timeout=120) as r:
+        assert r.status_code == 200
+        assert r.headers["Content-Length"] == str(size)
+        for part in r.iter_content(MIB):
+            digest.update(part)
+            total += len(part)
+    assert total == size
+    assert digest.digest() == hashlib.sha256(chunk * (size // MIB)).digest()
+    grown_mb = (vm_hwm_kb(server.proc.pid) - before) / 1024
+    assert grown_mb < 24, f"peak RSS grew by {grown_mb:.1f} MB moving a 64 MB file through S3"
+
+
+def test_client_leaving_mid_download_frees_the_transfer(server):
+    put_artifact(server, "leave/big.bin", os.urandom(8 * MIB))
+    for _ in range(3):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", f"{ART}/leave/big.bin")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read(100_000)
+        conn.close()  # mid-body; the server log is checked for leaks at stop
+    assert len(get_artifact(server, "leave/big.bin").content) == 8 * MIB
+
+
+def test_unreachable_s3_answers_503(tmp_path_factory, s3_server):
+    from conftest import free_port
+    dead = f"http://127.0.0.1:{free_port()}"
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://mlflow/x"],
+                     {"MLFLOW_S3_ENDPOINT_URL": dead})
+    try:
+        assert_error(get_artifact(s, "a.txt"), 503, "TEMPORARILY_UNAVAILABLE", "S3")
+        assert_error(s.get(ART, params={"path": "a"}), 503, "TEMPORARILY_UNAVAILABLE")
+        assert_error(s.put(f"{ART}/a.txt", data=b"x"), 503, "TEMPORARILY_UNAVAILABLE")
+        assert_error(s.delete(f"{ART}/a.txt"), 503, "TEMPORARILY_UNAVAILABLE")
+    finally:
+        s.stop()
+        s.drop_database()
+
+
+def test_wrong_access_key_is_refused_by_s3(tmp_path_factory, s3_server):
+    """s3rver checks the access key id of the SigV4 Authorization header."""
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://mlflow/x"],
+                     {"AWS_ACCESS_KEY_ID": "NOT-S3RVER"})
+    try:
+        body = assert_error(s.put(f"{ART}/a.txt", data=b"x"), 500, "INTERNAL_ERROR")
+        assert "InvalidAccessKeyId" in body["message"] and "AWS_ACCESS_KEY_ID" in body["message"]
+        assert_error(s.get(ART), 500, "INTERNAL_ERROR", "InvalidAccessKeyId")
+    finally:
+        s.stop()
+        s.drop_database()
+
+
+def test_missing_bucket_is_404_not_500(tmp_path_factory, s3_server):
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://no-such-bucket/x"])
+    try:
+        assert_error(get_artifact(s, "a.txt"), 404, "RESOURCE_DOES_NOT_EXIST")
+        assert_error(s.get(ART), 404, "RESOURCE_DOES_NOT_EXIST", "NoSuchBucket")
+    finally:
+        s.stop()
+        s.drop_database()
+
+
+@pytest.mark.parametrize("args,env,message", [
+    (["--artifacts-destination", "s3://x/p"], {}, "bucket name"),
+    (["--artifacts-destination", "s3://ok-bucket"], {"MLFLOW_S3_ENDPOINT_URL": "ftp://h"},
+     "MLFLOW_S3_ENDPOINT_URL"),
+    (["--artifacts-destination", "s3://ok-bucket"], {"AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY"),
+    (["--artifacts-destination", "s3://ok-bucket"], {"MLFLOWD_S3_PART_SIZE": "1000"}, "MLFLOWD_S3_PART_SIZE"),
+])
+def test_bad_s3_settings_stop_the_start(tmp_path_factory, s3_server, args, env, message):
+    s = Server(tmp_path_factory.mktemp("mlflowd-s3"), args=args, env=dict(s3_server.env, **env))
+    with pytest.raises(RuntimeError) as e:
+        s.start()
+    assert message in str(e.value)
+    s.drop_database()

@@ -1,0 +1,120 @@
+/* The runs service's text rules: doubles written by Grisu2 read back as the
+ * same value, integers and metric values as JSON, MLflow's key rules with
+ * JSON-path names, and value truncation by characters. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/runs_internal.h"
+#include "test.h"
+
+static const char *fmt_double(char *buf, double v) {
+    buf[mfd_api_format_double(buf, v)] = '\0';
+    return buf;
+}
+
+static void test_double_forms(void) {
+    char buf[40];
+    CHECK_STR(fmt_double(buf, 1.0), "1.0");
+    CHECK_STR(fmt_double(buf, 0.1), "0.1");
+    CHECK_STR(fmt_double(buf, -2.5), "-2.5");
+    CHECK_STR(fmt_double(buf, 0.0), "0.0");
+    CHECK_STR(fmt_double(buf, 100.0), "100.0");
+    CHECK_STR(fmt_double(buf, 0.001), "0.001");
+    CHECK_STR(fmt_double(buf, 1e-7), "1e-7");
+    CHECK_STR(fmt_double(buf, 1e21), "1e+21");
+    CHECK_STR(fmt_double(buf, 2.0 / 3), "0.6666666666666666");
+    CHECK_STR(fmt_double(buf, 1.7976931348623157e308), "1.7976931348623157e+308");
+    CHECK_STR(fmt_double(buf, -1.7976931348623157e308), "-1.7976931348623157e+308");
+    CHECK_STR(fmt_double(buf, 5e-324), "5e-324");
+}
+
+static uint64_t state = 0x9E3779B97F4A7C15u;
+static uint64_t next_random(void) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+}
+
+static void test_double_round_trips(void) {
+    char buf[40];
+    int bad = 0;
+    for (int i = 0; i < 300000; i++) {
+        uint64_t bits = next_random();
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (i % 3 == 1)
+            v = (double)(next_random() % 2000001) / 1000.0 - 1000.0;
+        if (i % 3 == 2)
+            v = (double)next_random() / (double)UINT64_MAX;
+        if (!isfinite(v))
+            continue;
+        fmt_double(buf, v);
+        if (strtod(buf, NULL) != v && bad++ < 5)
+            fprintf(stderr, "%.17g written as %s\n", v, buf);
+    }
+    CHECK_INT(bad, 0);
+}
+
+static void test_integers_and_metric_values(void) {
+    char buf[40];
+    buf[mfd_api_format_int(buf, INT64_MIN)] = '\0';
+    CHECK_STR(buf, "-9223372036854775808");
+    buf[mfd_api_format_int(buf, 0)] = '\0';
+    CHECK_STR(buf, "0");
+    buf[mfd_api_format_int(buf, 1700000000000)] = '\0';
+    CHECK_STR(buf, "1700000000000");
+    buf[mfd_api_format_metric_value(buf, 0, true)] = '\0';
+    CHECK_STR(buf, "\"NaN\"");
+    buf[mfd_api_format_metric_value(buf, NAN, false)] = '\0';
+    CHECK_STR(buf, "\"NaN\"");
+    buf[mfd_api_format_metric_value(buf, -INFINITY, false)] = '\0';
+    CHECK_STR(buf, "\"-Infinity\"");
+    buf[mfd_api_format_metric_value(buf, 0.25, false)] = '\0';
+    CHECK_STR(buf, "0.25");
+}
+
+static bool fails_with(mfd_err err, const char *part) {
+    bool ok = err && err->code == MFD_INVALID_PARAMETER_VALUE && strstr(err->message, part);
+    if (err && !ok)
+        fprintf(stderr, "message: %s\n", err->message);
+    mfd_err_free(err);
+    return ok;
+}
+
+static void test_key_rules(void) {
+    CHECK(mfd_api_check_key("loss", "name", "Metric name") == NULL);
+    CHECK(mfd_api_check_key("a/b.c d-e_f:g", "name", "Metric name") == NULL);
+    CHECK(mfd_api_check_key("größe", "name", "Metric name") == NULL);
+    CHECK(fails_with(mfd_api_check_key("a!b", "metrics[2].name", "Metric name"),
+                     "Invalid value \"a!b\" for parameter 'metrics[2].name' supplied: Names may "
+                     "only contain"));
+    CHECK(fails_with(mfd_api_check_key("a//b", "key", "Param key"), "would resolve to 'a/b'"));
+    CHECK(fails_with(mfd_api_check_key("a/./b", "key", "Param key"), "would resolve to 'a/b'"));
+    CHECK(fails_with(mfd_api_check_key("a/../b", "key", "Param key"), "would resolve to 'b'"));
+    CHECK(fails_with(mfd_api_check_key("/a", "key", "Param key"), "would resolve to '/a'"));
+    CHECK(fails_with(mfd_api_check_key("a/", "key", "Param key"), "would resolve to 'a'"));
+    CHECK(fails_with(mfd_api_check_key(".", "key", "Param key"), "would resolve to '.'"));
+    CHECK(fails_with(mfd_api_check_key("..x", "key", "Param key"), "would resolve to '..x'"));
+    char long_key[252];
+    memset(long_key, 'k', 251);
+    long_key[251] = '\0';
+    CHECK(fails_with(mfd_api_check_key(long_key, "tags[0].key", "tags[0].key"),
+                     "'tags[0].key' exceeds the maximum length of 250 characters"));
+    long_key[250] = '\0';
+    CHECK(mfd_api_check_key(long_key, "key", "Param key") == NULL);
+}
+
+static void test_truncation_counts_characters(void) {
+    mfd_arena *arena = mfd_arena_new();
+    CHECK_STR(mfd_api_truncate(arena, "short", 6000), "short");
+    CHECK_STR(mfd_api_truncate(arena, "ééé", 2), "éé");
+    CHECK_STR(mfd_api_truncate(arena, NULL, 2), "");
+    mfd_arena_free(arena);
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_double_forms), MFD_TEST(test_double_round_trips),
+              MFD_TEST(test_integers_and_metric_values), MFD_TEST(test_key_rules),
+              MFD_TEST(test_truncation_counts_characters))
