@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "auth/auth.h"
 #include "message.h"
 #include "search/search.h"
 #include "store/experiments.h"
@@ -221,6 +222,7 @@ static mfd_err search_experiments(mfd_request *req, mfd_response *res) {
     mfd_search_sql sql;
     int64_t offset = 0;
     if ((err = mfd_search_experiments(req->arena, &in, &sql)) ||
+        (err = mfd_auth_restrict_search(req, MFD_AUTH_EXPERIMENT, "e.experiment_id", &sql)) ||
         (err = mfd_page_token_decode(page_token, &offset)))
         return err;
     mfd_conn *conn;

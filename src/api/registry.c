@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth.h"
 #include "message.h"
 #include "registry_api.h"
 #include "search/search.h"
@@ -296,6 +297,7 @@ static mfd_err search_models(mfd_request *req, mfd_response *res) {
     mfd_registered_model *models;
     size_t n;
     if ((err = mfd_search_registered_models(req->arena, &in, &sql)) ||
+        (err = mfd_auth_restrict_search(req, MFD_AUTH_REGISTERED_MODEL, "rm.name", &sql)) ||
         (err = mfd_page_token_decode(page_token, &offset)) || (err = mfd_api_conn(req, &conn)) ||
         (err = mfd_registry_search_models(conn, req->arena, &sql, offset, max_results + 1, &models,
                                           &n)))

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "message.h"
 #include "registry_api.h"
 #include "search/search.h"
@@ -375,6 +376,7 @@ mfd_err mfd_registry_api_search_versions(mfd_request *req, mfd_response *res) {
     mfd_model_version *versions;
     size_t n;
     if ((err = mfd_search_model_versions(req->arena, &in, &sql)) ||
+        (err = mfd_auth_restrict_search(req, MFD_AUTH_REGISTERED_MODEL, "mv.name", &sql)) ||
         (err = mfd_page_token_decode(page_token, &offset)) || (err = mfd_api_conn(req, &conn)) ||
         (err = mfd_registry_search_versions(conn, req->arena, &sql, offset, max_results + 1,
                                             &versions, &n)))
