@@ -6,9 +6,10 @@ TEST_DIR    := build/test
 PYTHON      := /usr/bin/python3
 ARGS        ?=
 
-.PHONY: all deps build build-test run test unit integration integration-pg test-tools fuzz-smoke \
-        bench fuzz format clean
+.PHONY: all deps build build-test run test unit e2e integration integration-pg test-tools fuzz-smoke \
+        bench fuzz format clean hardening soak
 FUZZ_SECONDS ?= 60
+SOAK_REQUESTS ?= 200000
 
 all: build
 
@@ -34,11 +35,18 @@ run: build
 
 # Every test: C unit tests, the HTTP integration suite against the ASan+UBSan
 # build, and a short libFuzzer smoke run of every parser from its seed corpus;
-# then the integration suite again on PostgreSQL.
-test: build-test unit fuzz-smoke integration integration-pg
+# the release binary's hardening (PIE, RELRO, BIND_NOW, stack protector, FORTIFY);
+# the web UI end-to-end in headless Chromium; then the integration suite again on PostgreSQL.
+test: build-test unit fuzz-smoke hardening e2e integration integration-pg
 
 unit:
 	meson test -C $(TEST_DIR) --print-errorlogs
+
+# The web UI (web/) in headless Chromium against the ASan+UBSan build: node --test runs
+# tests/e2e/*.test.mjs, one file at a time. Screenshots and the performance report
+# (perf-report.txt) land in build/e2e-screenshots/.
+e2e: build-test
+	MLFLOWD_BIN=$(CURDIR)/$(TEST_DIR)/mlflowd node --test --test-concurrency=1 tests/e2e/
 
 # Node test servers the integration suite starts (s3rver for the S3 artifact tests).
 test-tools: deps
@@ -58,6 +66,17 @@ integration-pg: test-tools
 
 fuzz-smoke: deps
 	scripts/fuzz.sh 5
+
+# The release binary carries the hardening meson.build and -Db_pie=true ask for.
+hardening: build
+	scripts/check-hardening.sh $(RELEASE_DIR)/mlflowd
+
+# Nightly-style soak (a few minutes): mixed reads and writes at 64 connections against
+# the ASan+UBSan build; fails on any error, RSS growth or sanitizer report at stop.
+# tests/integration/test_soak.py runs a brief one. More: make soak SOAK_REQUESTS=1000000
+soak: build-test
+	$(PYTHON) bench/soak.py --bin $(CURDIR)/$(TEST_DIR)/mlflowd --connections 64 \
+	  --requests $(SOAK_REQUESTS)
 
 # Longer fuzzing: make fuzz FUZZ_SECONDS=600
 fuzz: deps

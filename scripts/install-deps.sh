@@ -9,9 +9,11 @@ packages=(
   libxml2-dev
   python3 python3-pytest python3-requests sqlite3 curl
   postgresql-15 postgresql-client-15 python3-psycopg2
+  chromium fonts-dejavu-core  # web UI e2e tests (tests/e2e): headless Chromium, a font for screenshots
 )
 [ "${1:-}" = "--test" ] && packages+=()
-# Node.js runs the S3 test server (scripts/s3-test-server.sh). A Node from elsewhere (NodeSource
+# Node.js builds the web UI (web/build-ui.sh: npm ci, esbuild) and runs the S3 test server
+# (scripts/s3-test-server.sh) and the e2e tests. A Node from elsewhere (NodeSource
 # bundles npm) is used as it is; without one, Debian's nodejs and npm.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm)

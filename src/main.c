@@ -12,6 +12,8 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "http/health.h"
+#include "http/metrics.h"
 #include "http/server.h"
 #include "store/db.h"
 #include "store/schema.h"
@@ -72,6 +74,12 @@ static int run_server(int argc, char **argv) {
     mfd_server *server;
     if ((err = mfd_server_start(&app, &server)))
         return fail(err);
+    mfd_metrics_set_db_pool_size(cfg.artifacts_only ? 0 : cfg.workers);
+    mfd_health *health = NULL;
+    if (cfg.health_port && (err = mfd_health_start(&app, cfg.health_host, cfg.health_port, &health))) {
+        mfd_server_stop(server);
+        return fail(err);
+    }
     mfd_log_info("mlflowd %s (MLflow %s API) listening on http://%s:%d", MFD_VERSION,
                  MFD_MLFLOW_API_VERSION, cfg.host, mfd_server_port(server));
     if (!cfg.artifacts_only)
@@ -79,12 +87,16 @@ static int run_server(int argc, char **argv) {
                      cfg.default_artifact_root);
     mfd_log_info("artifact proxy: %s%s", cfg.serve_artifacts ? "on, destination " : "off",
                  cfg.serve_artifacts ? cfg.artifacts_destination : "");
+    if (health)
+        mfd_log_info("health, readiness and metrics on http://%s:%d (/health, /ready, /metrics)",
+                     cfg.health_host, mfd_health_port(health));
     mfd_log_info("ready in %.1f ms", ms_since(&t0));
     fflush(stderr);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
     mfd_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    mfd_health_stop(health);
     mfd_server_stop(server);
     mfd_auth_close(app.auth);
     mfd_artifact_repo_close(app.artifacts);

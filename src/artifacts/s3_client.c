@@ -400,6 +400,8 @@ mfd_err mfd_s3_perform(CURL *curl, mfd_arena *arena, const mfd_s3_settings *s,
                 curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
         }
         rc = curl_easy_perform(curl);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL); /* it lives on this stack */
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(headers);
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

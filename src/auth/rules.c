@@ -87,6 +87,9 @@ static const mfd_auth_rule rules[] = {
     RULE("POST", "2.0/mlflow/registered-models/create", BOTH, ANY, NONE, GRANT_MODEL),
     RULE("GET", "2.0/mlflow/registered-models/search", BOTH, ANY, NONE, FILTER_MODELS),
     RULE("GET", "2.0/mlflow/model-versions/search", BOTH, ANY, NONE, FILTER_MODEL_VERSIONS),
+    /* mlflowd's KServe hand-off (sso-and-deploy.md R-KS-1, R-KS-4) */
+    RULE("GET", "2.0/mlflowd/kserve/manifest", BOTH, R, MODEL_NAME, NONE),
+    RULE("POST", "2.0/mlflowd/kserve/apply", BOTH, M, MODEL_NAME, NONE),
     /* §3.4 logged models */
     RULE("POST", "2.0/mlflow/logged-models/search", BOTH, ANY, LOGGED_MODELS_SEARCH,
          FILTER_LOGGED_MODELS),

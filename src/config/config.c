@@ -58,6 +58,25 @@ static const option_spec options[] = {
      "largest JSON request body in bytes (67108864); artifact uploads are streamed and unlimited"},
     {"--max-connections", "MLFLOWD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections),
      "simultaneous client connections (1024)"},
+    {"--health-port", "MLFLOWD_HEALTH_PORT", OPT_INT, FIELD(health_port),
+     "also serve /health, /ready and /metrics (without auth) on this port (0 = off)"},
+    {"--health-host", "MLFLOWD_HEALTH_HOST", OPT_STRING, FIELD(health_host),
+     "address of the --health-port listener (0.0.0.0)"},
+    {"--kserve-namespace", "MLFLOWD_KSERVE_NAMESPACE", OPT_STRING, FIELD(kserve_namespace),
+     "namespace of generated KServe InferenceServices (default)"},
+    {"--kserve-service-account", "MLFLOWD_KSERVE_SERVICE_ACCOUNT", OPT_STRING,
+     FIELD(kserve_service_account),
+     "service account of the predictor, holding the S3 secret (mlflow-kserve)"},
+    {"--kserve-runtime", "MLFLOWD_KSERVE_RUNTIME", OPT_STRING, FIELD(kserve_runtime),
+     "serving runtime of the predictor (kserve-mlserver; empty = KServe selects)"},
+    {"--kserve-apply", "MLFLOWD_KSERVE_APPLY", OPT_FLAG, FIELD(kserve_apply),
+     "allow creating/updating InferenceServices through the Kubernetes API (off)"},
+    {"--kserve-api-url", "MLFLOWD_KSERVE_API_URL", OPT_STRING, FIELD(kserve_api_url),
+     "Kubernetes API server (https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)"},
+    {"--kserve-token-file", "MLFLOWD_KSERVE_TOKEN_FILE", OPT_STRING, FIELD(kserve_token_file),
+     "bearer token for the Kubernetes API (the pod's service account token)"},
+    {"--kserve-ca-file", "MLFLOWD_KSERVE_CA_FILE", OPT_STRING, FIELD(kserve_ca_file),
+     "CA certificates of the Kubernetes API (the service account's ca.crt)"},
 };
 
 static void set_defaults(mfd_config *cfg) {
@@ -71,6 +90,12 @@ static void set_defaults(mfd_config *cfg) {
     cfg->static_prefix = "";
     cfg->max_body_bytes = 64u << 20;
     cfg->max_connections = 1024;
+    cfg->health_host = "0.0.0.0";
+    cfg->kserve_namespace = "default";
+    cfg->kserve_service_account = "mlflow-kserve";
+    cfg->kserve_runtime = "kserve-mlserver";
+    cfg->kserve_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+    cfg->kserve_ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
 }
 
 static bool parse_bool(const char *s, bool *out) {
@@ -192,6 +217,8 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--port must be between 0 and 65535");
     if (cfg->workers < 1)
         cfg->workers = 1;
+    if (cfg->health_port > 65535)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--health-port must be between 0 and 65535");
     if (cfg->registry_store_uri && strcmp(cfg->registry_store_uri, cfg->backend_store_uri) != 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--registry-store-uri different from --backend-store-uri is not "

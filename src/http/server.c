@@ -24,6 +24,7 @@
 
 #include "auth/auth.h"
 #include "core/log.h"
+#include "metrics.h"
 #include "router.h"
 
 struct mfd_server {
@@ -163,6 +164,10 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
         MHD_add_response_header(response, res->headers[i].key, res->headers[i].value);
     enum MHD_Result ret = MHD_queue_response(connection, (unsigned)status, response);
     MHD_destroy_response(response);
+    mfd_metrics_observe_request(st->req.route, st->req.method, status,
+                                elapsed_ms(&st->started) / 1e3,
+                                mfd_metrics_auth_decision(st->req.app->auth != NULL,
+                                                          st->req.username != NULL, status));
     if (!st->req.app->config->quiet)
         mfd_log_info("\"%s %s\" %d %.2fms", st->req.method, st->req.path, status,
                      elapsed_ms(&st->started));

@@ -4,8 +4,13 @@
  * The rewriter knows just enough of PostgreSQL's lexer to never touch a `?`
  * that is data: '...' literals (with '' inside, and E'...' with backslash
  * escapes), "..." identifiers, -- line comments and nested block comments.
- * It also turns SQLite's "no limit" spelling `LIMIT -1` into `LIMIT ALL`,
- * which PostgreSQL requires (SQLite knows no LIMIT ALL). */
+ * It also makes two SQLite spellings mean the same on PostgreSQL:
+ * - `LIMIT -1` ("no limit") becomes `LIMIT ALL` (SQLite knows no LIMIT ALL);
+ * - `x LIKE pattern` gets `ESCAPE ''`: SQLite's LIKE has no escape character
+ *   (search-grammar.md: `\` is an ordinary character), PostgreSQL's default
+ *   is `\`. The pattern operand ends at a `,`, `;` or `)` of its own level or
+ *   at a keyword that cannot continue an expression (AND, OR, THEN, ...);
+ *   an explicit ESCAPE is kept. */
 #include "db_pg_sql.h"
 
 #include <ctype.h>
@@ -57,35 +62,97 @@ static bool is_identifier_char(char c) {
     return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
 }
 
-/* At sql[i]: the keyword LIMIT, blanks, "-1", then no more digits? Returns the
- * length of "LIMIT<blanks>-1", or 0. */
+/* Is the keyword `word` at sql[i], as a whole word? */
+static bool keyword_at(const char *sql, size_t i, const char *word) {
+    size_t n = strlen(word);
+    return strncasecmp(sql + i, word, n) == 0 && !is_identifier_char(sql[i + n]) &&
+           (i == 0 || !is_identifier_char(sql[i - 1]));
+}
+
+/* At sql[i]: LIMIT, blanks, "-1" and no more digits? Returns its length, or 0. */
 static size_t limit_minus_one(const char *sql, size_t i) {
-    if (strncasecmp(sql + i, "LIMIT", 5) != 0 || (i > 0 && is_identifier_char(sql[i - 1])))
+    if (!keyword_at(sql, i, "LIMIT"))
         return 0;
     size_t j = i + 5;
-    if (!isspace((unsigned char)sql[j]))
-        return 0;
     while (isspace((unsigned char)sql[j]))
         j++;
-    if (sql[j] != '-' || sql[j + 1] != '1' || is_identifier_char(sql[j + 2]))
+    if (j == i + 5 || sql[j] != '-' || sql[j + 1] != '1' || is_identifier_char(sql[j + 2]))
         return 0;
     return j + 2 - i;
 }
 
+/* Words that end the pattern operand of a LIKE at its own nesting level. */
+static bool ends_like_operand(const char *sql, size_t i) {
+    static const char *const words[] = {
+        "AND",   "OR",        "THEN",   "ELSE",   "WHEN",   "END",       "ORDER",  "GROUP",
+        "LIMIT", "OFFSET",    "HAVING", "UNION",  "EXCEPT", "INTERSECT", "WHERE",  "FROM",
+        "JOIN",  "LEFT",      "RIGHT",  "INNER",  "CROSS",  "FULL",      "WINDOW", "FETCH",
+        "FOR",   "RETURNING", "ON",     "ESCAPE", "IS",     "NOT",       "IN",     "BETWEEN"};
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (keyword_at(sql, i, words[k]))
+            return true;
+    return false;
+}
+
+typedef struct out_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} out_buf;
+
+static void put(out_buf *b, const char *s, size_t n) {
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+enum { MAX_LIKE_NESTING = 16 };
+
+/* LIKE patterns open at nesting levels: each gets ESCAPE '' where its operand ends. */
+typedef struct like_stack {
+    int depth[MAX_LIKE_NESTING], cases[MAX_LIKE_NESTING];
+    int n;
+} like_stack;
+
+static void close_likes(like_stack *likes, out_buf *b, int depth, int cases, bool escape_given) {
+    while (likes->n > 0 && likes->depth[likes->n - 1] == depth &&
+           likes->cases[likes->n - 1] == cases) {
+        likes->n--;
+        if (!escape_given) {
+            bool spaced = b->len > 0 && isspace((unsigned char)b->data[b->len - 1]);
+            put(b, spaced ? "ESCAPE '' " : " ESCAPE ''", 10);
+        }
+        escape_given = false;
+    }
+}
+
 char *mfd_pg_sql_rewrite(const char *sql, int *n_params) {
-    size_t len = strlen(sql), count = 0;
-    for (size_t i = 0; i < len; i++)
-        count += sql[i] == '?';
-    /* Each one-byte `?` becomes "$n" (at most 8 bytes for any count that fits in
-     * memory); each 8-or-more-byte "LIMIT -1" grows by at most one byte. */
-    char *out = malloc(len + count * 8 + len / 8 + 1);
-    if (!out)
-        return NULL;
-    size_t i = 0, o = 0;
-    int n = 0;
+    out_buf b = {0};
+    like_stack likes = {.n = 0};
+    int n = 0, depth = 0, cases = 0;
+    size_t i = 0, len = strlen(sql);
+    put(&b, "", 0);
     while (i < len) {
         char c = sql[i];
         size_t next = i + 1;
+        bool word_start = is_identifier_char(c) && (i == 0 || !is_identifier_char(sql[i - 1]));
+        if (likes.n > 0 && ((c == ')' && depth == likes.depth[likes.n - 1]) || c == ';' ||
+                            (c == ',' && depth == likes.depth[likes.n - 1]) ||
+                            (word_start && depth == likes.depth[likes.n - 1] &&
+                             cases == likes.cases[likes.n - 1] && ends_like_operand(sql, i))))
+            close_likes(&likes, &b, depth, cases, word_start && keyword_at(sql, i, "ESCAPE"));
         if (c == '\'') {
             bool escaped = i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
                            (i == 1 || !is_identifier_char(sql[i - 2]));
@@ -97,23 +164,45 @@ char *mfd_pg_sql_rewrite(const char *sql, int *n_params) {
         } else if (c == '/' && sql[i + 1] == '*') {
             next = skip_block_comment(sql, i);
         } else if (c == '?') {
-            o += (size_t)snprintf(out + o, 9, "$%d", ++n);
+            char num[16];
+            put(&b, num, (size_t)snprintf(num, sizeof num, "$%d", ++n));
             i++;
             continue;
-        } else if ((c == 'L' || c == 'l') && limit_minus_one(sql, i)) {
-            size_t skip = limit_minus_one(sql, i);
-            memcpy(out + o, "LIMIT ALL", 9);
-            o += 9;
-            i += skip;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == ')') {
+            depth--;
+        } else if (word_start && limit_minus_one(sql, i)) {
+            put(&b, "LIMIT ALL", 9);
+            i += limit_minus_one(sql, i);
             continue;
+        } else if (word_start && keyword_at(sql, i, "CASE")) {
+            cases++;
+            next = i + 4;
+        } else if (word_start && keyword_at(sql, i, "END")) {
+            cases--;
+            next = i + 3;
+        } else if (word_start && (keyword_at(sql, i, "LIKE") || keyword_at(sql, i, "ILIKE"))) {
+            next = i + (keyword_at(sql, i, "LIKE") ? 4 : 5);
+            if (likes.n < MAX_LIKE_NESTING) {
+                likes.depth[likes.n] = depth;
+                likes.cases[likes.n++] = cases;
+            }
+        } else if (word_start) {
+            while (is_identifier_char(sql[next]))
+                next++;
         }
-        memcpy(out + o, sql + i, next - i);
-        o += next - i;
+        put(&b, sql + i, next - i);
         i = next;
     }
-    out[o] = '\0';
+    while (likes.n > 0)
+        close_likes(&likes, &b, likes.depth[likes.n - 1], likes.cases[likes.n - 1], false);
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
     *n_params = n;
-    return out;
+    return b.data;
 }
 
 void mfd_pg_sql_format_double(double value, char *out, size_t out_len) {

@@ -199,63 +199,90 @@ def assert_error(resp, status, code, message_part=None):
 # --- S3 (sso-and-deploy.md §6.3) -----------------------------------------------
 
 class S3Server:
-    """s3rver 3.7.1 on a free loopback port with bucket `mlflow`. `env` is what
-    mlflowd needs to reach it; s3rver accepts requests without a signature, so
-    tests read and write objects with plain `requests` calls (`url(key)`), and
-    `log()` shows every request it served."""
+    """s3rver 3.7.1 with bucket `mlflow`, behind tests/tools/s3-verify-proxy.js, which checks
+    every request's SigV4 signature with AWS's signer (s3rver checks none) before passing it on.
+    `env` points mlflowd at the proxy. Tests read and write objects straight at s3rver with plain
+    `requests` calls (`url(key)`; s3rver takes unsigned requests); `log()` is s3rver's request
+    log, `verify_log()` the proxy's ("ok METHOD PATH" / "refused CODE METHOD PATH: why")."""
 
     bucket = "mlflow"
 
     def __init__(self, workdir):
         self.workdir = str(workdir)
-        self.port = free_port()
+        self.port = free_port()  # s3rver
+        self.proxy_port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.env = {"MLFLOW_S3_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "S3RVER",
-                    "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_DEFAULT_REGION": "us-east-1"}
-        self.proc = None
+        self.env = {"MLFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{self.proxy_port}",
+                    "AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER",
+                    "AWS_DEFAULT_REGION": "us-east-1"}
+        self.procs = []
 
     def url(self, key=""):
         return f"{self.endpoint}/{self.bucket}/{key}"
 
-    def start(self):
-        root = os.path.join(os.path.dirname(__file__), "..", "..")
-        subprocess.run([os.path.join(root, "scripts", "s3-test-server.sh"), "install"], check=True)
-        s3rver = os.path.join(root, "tests", "tools", "node_modules", ".bin", "s3rver")
-        log = open(os.path.join(self.workdir, "s3rver.log"), "ab")
-        # s3rver makes continuation tokens with DES: OpenSSL 3 has it in the legacy provider only.
-        self.proc = subprocess.Popen(
-            ["node", "--openssl-legacy-provider", s3rver, "-d", os.path.join(self.workdir, "data"), "-a", "127.0.0.1",
-             "-p", str(self.port), "--configure-bucket", self.bucket],
-            stdout=log, stderr=log)
+    def _spawn(self, args, log_name):
+        log = open(os.path.join(self.workdir, log_name), "ab")
+        proc = subprocess.Popen(["node"] + args, stdout=log, stderr=log)
+        self.procs.append(proc)
+        return proc
+
+    def _wait(self, proc, url, name):
         deadline = time.time() + 30
         while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"s3rver exited with {self.proc.returncode}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}")
             try:
-                if requests.get(self.url(), timeout=1).status_code == 200:
-                    return self
+                requests.get(url, timeout=1)
+                return
             except requests.ConnectionError:
                 time.sleep(0.05)
-        raise RuntimeError("s3rver did not answer in 30 s")
+        raise RuntimeError(f"{name} did not answer in 30 s")
+
+    def start(self):
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        tools = os.path.join(root, "tests", "tools")
+        subprocess.run([os.path.join(root, "scripts", "s3-test-server.sh"), "install"], check=True)
+        # s3rver makes continuation tokens with DES: OpenSSL 3 has it in the legacy provider only.
+        s3rver = self._spawn(
+            ["--openssl-legacy-provider", os.path.join(tools, "node_modules", ".bin", "s3rver"),
+             "-d", os.path.join(self.workdir, "data"), "-a", "127.0.0.1", "-p", str(self.port),
+             "--configure-bucket", self.bucket], "s3rver.log")
+        self._wait(s3rver, self.url(), "s3rver")
+        proxy = self._spawn([os.path.join(tools, "s3-verify-proxy.js"), str(self.proxy_port),
+                             str(self.port)], "verify-proxy.log")
+        self._wait(proxy, f"http://127.0.0.1:{self.proxy_port}/", "s3-verify-proxy")
+        return self
+
+    def _read(self, name):
+        with open(os.path.join(self.workdir, name), "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
     def log(self):
         """s3rver's request log: one line per request with its method and URL."""
-        with open(os.path.join(self.workdir, "s3rver.log"), "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return self._read("s3rver.log")
+
+    def verify_log(self):
+        return self._read("verify-proxy.log")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
-    """One s3rver for the whole run; tests keep apart by key prefix."""
-    s = S3Server(tmp_path_factory.mktemp("s3rver")).start()
+    """One s3rver (+ signature-checking proxy) for the whole run; tests keep apart by key prefix."""
+    s = S3Server(tmp_path_factory.mktemp("s3rver"))
+    try:
+        s.start()
+    except Exception:
+        s.stop()
+        raise
     yield s
     s.stop()

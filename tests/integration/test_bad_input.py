@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -243,14 +244,13 @@ UTF8_QUERIES = [
 
 @pytest.mark.parametrize("target", [c[1] for c in UTF8_QUERIES], ids=[c[0] for c in UTF8_QUERIES])
 def test_invalid_utf8_in_query_is_400(server, target):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        conn.putrequest("GET", API + target, skip_accept_encoding=True)
-        conn.endheaders()
-        resp = conn.getresponse()
+    # sent byte for byte: http.client refuses a raw non-ASCII request line
+    head = b"GET " + (API + target).encode("latin-1") + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as s:
+        s.sendall(head)
+        resp = http.client.HTTPResponse(s)
+        resp.begin()
         status, headers, body = resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
     check_error(status, headers, body, 400, INVALID)
 
 
@@ -513,8 +513,8 @@ def head_of(path, extra=b""):
 
 def test_body_at_the_limit_is_read(limited):
     name = unique("limit")
-    body = json.dumps({"name": name, "pad": "x" * LIMIT}).encode()
-    body = json.dumps({"name": name, "pad": "x" * (LIMIT - (len(body) - LIMIT) - LIMIT)}).encode()
+    base = len(json.dumps({"name": name, "pad": ""}).encode())
+    body = json.dumps({"name": name, "pad": "x" * (LIMIT - base)}).encode()
     assert len(body) == LIMIT
     status, _, answer = post_raw(limited, "experiments/create", body)
     assert status == 200, answer
@@ -683,7 +683,8 @@ def test_symlinks_are_never_followed_on_any_artifact_route(server, world, outsid
                 continue  # below
             headers = JSON_CT if method == "POST" and "mpu" in target else {}
             status, _, answer = raw(server, method, target, body=body, headers=headers)
-            never_5xx(status, answer)
+            if "mpu" not in target:  # multipart: 501 on a local destination (§8.2)
+                never_5xx(status, answer)
             assert SECRET not in answer, (target, answer[:200])
             if status == 200 and method == "GET" and answer.startswith(b"{"):
                 listed = [f["path"] for f in json.loads(answer).get("files", [])]
@@ -704,7 +705,9 @@ def test_symlinks_are_never_followed_on_any_artifact_route(server, world, outsid
                    f"{ART}/{world['exp']}/{run2}/artifacts/secret.txt"):
         status, _, answer = raw(server, "GET", target)
         never_5xx(status, answer)
-        assert SECRET not in answer and b"secret.txt" not in answer, (target, answer[:200])
+        assert SECRET not in answer, (target, answer[:200])
+        if status == 200 and "list" in target:
+            assert "secret.txt" not in [f["path"] for f in json.loads(answer).get("files", [])]
 
 
 def test_dot_segment_before_a_drive_name(server):
@@ -734,12 +737,9 @@ def quoted(value, double_ok=True):
     return None
 
 
-def like(pattern, value, ci=False):
-    """SQL LIKE without an escape character (search-grammar.md §1)."""
+def like(pattern, value):
+    """SQL LIKE without an escape character (search-grammar.md §1), case-sensitive."""
     rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    if ci:
-        return re.fullmatch(rx, value.lower(), re.S) is not None if pattern.lower() == pattern \
-            else re.fullmatch(rx.lower(), value.lower(), re.S) is not None
     return re.fullmatch(rx, value, re.S) is not None
 
 
@@ -832,7 +832,6 @@ def search_logged(server, m, flt):
 
 
 def urlencode(params):
-    import urllib.parse
     return urllib.parse.urlencode(params)
 
 
@@ -878,8 +877,6 @@ def test_sql_metacharacters_match_literally(server, meta, field):
         if q is None:
             continue
         for op in OPS:
-            if entity == "experiments" and op == "ILIKE" and ident == "name":
-                pass
             flt = f"{ident} {op} {q}"
             status, headers, body, got = search(server, meta, flt)
             if status != 200:
@@ -896,7 +893,7 @@ INJECTIONS = [
     "params.p = 'x' OR '1'='1'", "params.p = 'x'; DELETE FROM runs", "params.p = 'x' --",
     "params.p = 'x' /*", "params.p = 'a'b'", "params.p = \"a'b", "params.p = a'b",
     "params.`p'; DROP TABLE runs; --` = 'x'", "tags.\"t\" = 'x\\'", "params.p LIKE '%' ESCAPE '\\'",
-    "attributes.run_name IN ('a''b')", "params.p = '%' UNION SELECT run_uuid FROM runs",
+    "attributes.run_name IN ('a''b')", "params.p = 'zz' UNION SELECT run_uuid FROM runs",
     "metrics.m > 0 OR 1=1", "metrics.m > 1e999999", "attributes.start_time > '1; --'",
     "datasets.name = 'x') OR ('1'='1",
 ]

@@ -455,6 +455,19 @@ def test_wrong_access_key_is_refused_by_s3(tmp_path_factory, s3_server):
         s.drop_database()
 
 
+def test_a_wrong_secret_fails_the_signature_check(tmp_path_factory, s3_server):
+    """The control for the signature check: the right key id with another secret."""
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://mlflow/wrong-secret"],
+                     {"AWS_SECRET_ACCESS_KEY": "not-the-secret"})
+    try:
+        assert_error(s.put(f"{ART}/a.txt", data=b"x"), 500, "INTERNAL_ERROR", "SignatureDoesNotMatch")
+        assert_error(s.get(ART), 500, "INTERNAL_ERROR", "SignatureDoesNotMatch")
+        assert_error(get_artifact(s, "a.txt"), 500, "INTERNAL_ERROR", "SignatureDoesNotMatch")
+    finally:
+        s.stop()
+        s.drop_database()
+
+
 def test_missing_bucket_is_404_not_500(tmp_path_factory, s3_server):
     s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://no-such-bucket/x"])
     try:
@@ -478,3 +491,16 @@ def test_bad_s3_settings_stop_the_start(tmp_path_factory, s3_server, args, env, 
         s.start()
     assert message in str(e.value)
     s.drop_database()
+
+
+def test_every_request_was_signed_right(server, s3_server):
+    """Run last: AWS's signer (tests/tools/s3-verify-proxy.js) accepted every request mlflowd
+    sent in this file, but for those the tests above made wrong on purpose."""
+    put_artifact(server, "signed/x.txt", b"x")
+    assert list_artifacts(server, "signed")["files"][0]["path"] == "x.txt"
+    assert server.delete(f"{ART}/signed").json() == {}
+    lines = s3_server.verify_log().splitlines()
+    assert sum(line.startswith("ok ") for line in lines) >= 3
+    on_purpose = ("unknown access key NOT-S3RVER", "no SigV4 Authorization header", "wrong-secret")
+    refused = [line for line in lines if line.startswith("refused")]
+    assert all(any(p in line for p in on_purpose) for line in refused), refused

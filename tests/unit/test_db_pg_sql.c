@@ -30,7 +30,7 @@ static void test_question_marks_that_are_data_are_kept(void) {
     check_rewrite("SELECT E'\\'?' || ?", "SELECT E'\\'?' || $1", 1);
     /* A plain literal ending in a backslash does not escape its closing quote. */
     check_rewrite("SELECT 'a\\' || ?", "SELECT 'a\\' || $1", 1);
-    check_rewrite("x LIKE ? ESCAPE '\\'", "x LIKE $1 ESCAPE '\\'", 1);
+    check_rewrite("x LIKE ? ESCAPE '\\'", "x LIKE $1 ESCAPE '\\'", 1); /* kept as written */
     check_rewrite("SELECT 'unterminated ?", "SELECT 'unterminated ?", 0);
 }
 
@@ -41,6 +41,27 @@ static void test_sqlite_limit_minus_one_becomes_limit_all(void) {
     check_rewrite("SELECT 1 LIMIT -10", "SELECT 1 LIMIT -10", 0);
     check_rewrite("SELECT nolimit -1", "SELECT nolimit -1", 0);
     check_rewrite("SELECT 'LIMIT -1'", "SELECT 'LIMIT -1'", 0);
+}
+
+/* SQLite's LIKE has no escape character; PostgreSQL's is `\` unless told ESCAPE ''. */
+static void test_like_gets_no_escape_character(void) {
+    check_rewrite("SELECT 1 FROM t WHERE name LIKE ?",
+                  "SELECT 1 FROM t WHERE name LIKE $1 ESCAPE ''", 1);
+    check_rewrite("lower(name) LIKE lower(?) AND x = ?",
+                  "lower(name) LIKE lower($1) ESCAPE '' AND x = $2", 2);
+    check_rewrite("(a NOT LIKE ?) OR b", "(a NOT LIKE $1 ESCAPE '') OR b", 1);
+    check_rewrite("SELECT a LIKE 'x%', b FROM t", "SELECT a LIKE 'x%' ESCAPE '', b FROM t", 0);
+    check_rewrite("CASE WHEN k LIKE ? THEN 1 ELSE 0 END",
+                  "CASE WHEN k LIKE $1 ESCAPE '' THEN 1 ELSE 0 END", 1);
+    check_rewrite("x LIKE CASE WHEN c THEN ? ELSE ? END ORDER BY y",
+                  "x LIKE CASE WHEN c THEN $1 ELSE $2 END ESCAPE '' ORDER BY y", 2);
+    check_rewrite("x like '%' || ? || '%'", "x like '%' || $1 || '%' ESCAPE ''", 1);
+    check_rewrite("EXISTS (SELECT 1 FROM tags WHERE key = ? AND value LIKE ?) AND y ILIKE ?;",
+                  "EXISTS (SELECT 1 FROM tags WHERE key = $1 AND value LIKE $2 ESCAPE '') AND y "
+                  "ILIKE $3 ESCAPE '';",
+                  3);
+    check_rewrite("SELECT unlike, likely, 'LIKE' FROM t -- LIKE\n",
+                  "SELECT unlike, likely, 'LIKE' FROM t -- LIKE\n", 0);
 }
 
 static void test_doubles_round_trip_as_text(void) {
@@ -81,4 +102,5 @@ static void test_uri_passwords_are_masked(void) {
 MFD_TEST_MAIN(MFD_TEST(test_placeholders_numbered_in_order),
               MFD_TEST(test_question_marks_that_are_data_are_kept),
               MFD_TEST(test_sqlite_limit_minus_one_becomes_limit_all),
+              MFD_TEST(test_like_gets_no_escape_character),
               MFD_TEST(test_doubles_round_trip_as_text), MFD_TEST(test_uri_passwords_are_masked))

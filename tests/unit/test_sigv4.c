@@ -438,9 +438,13 @@ static void test_locations(void) {
     check_location("s3://mlflow//pre", "mlflow", "pre", "", "pre");
     mfd_arena *a = mfd_arena_new();
     mfd_s3_location loc;
-    const char *bad[] = {"s3://", "s3://ab/x", "s3://bad bucket/x", "s3://b@d.host/x",
-                         "s3://"
-                         "a123456789a123456789a123456789a123456789a123456789a123456789abcd"};
+    const char *bad[] = {
+        "s3://",
+        "s3://ab/x",
+        "s3://bad bucket/x",
+        "s3://b@d.host/x",
+        "s3://a123456789a123456789a123456789a123456789a123456789a123456789abcd", /* 64 */
+    };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         mfd_err err = mfd_s3_location_parse(a, bad[i], &loc);
         CHECK(err != NULL);

@@ -1,0 +1,51 @@
+/* token_cache.h — who a verified bearer token (or session cookie, or set of
+ * trusted identity headers) turned out to be, so the signature, the claim
+ * checks, the role mapping and the user/binding lookup run once per token
+ * instead of once per request.
+ *
+ * Keyed by SHA-256 of the credential with a kind prefix (the credential is
+ * never stored); an entry expires at the earlier of the token's `exp` and
+ * the auth cache TTL. Bounded: a fixed table of direct-mapped slots (a
+ * colliding put replaces the older entry), one mutex per shard. */
+#ifndef MFD_AUTH_TOKEN_CACHE_H
+#define MFD_AUTH_TOKEN_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+
+enum { MFD_TOKEN_DIGEST_LEN = 32 };
+
+/* The outcome of one SSO sign-in, as requests use it. */
+typedef struct mfd_sso_identity {
+    const char *username;
+    int64_t user_id;
+    int level;      /* mfd_permission mapped from the roles */
+    bool is_admin;  /* for this request */
+    bool allowed;   /* holds one of allowed_groups (else: 403) */
+    const char *roles; /* '\n'-joined, for the who-am-i endpoint */
+    int64_t expires_at; /* unix seconds: the token's exp, the session's end; 0 = none */
+    int method;         /* mfd_auth_method */
+    const char *csrf;   /* session CSRF token; NULL otherwise */
+} mfd_sso_identity;
+
+typedef struct mfd_token_cache mfd_token_cache;
+
+mfd_token_cache *mfd_token_cache_new(void);
+void mfd_token_cache_free(mfd_token_cache *cache);
+
+/* SHA-256(kind ‖ 0 ‖ credential). */
+void mfd_token_cache_digest(const char *kind, const char *credential,
+                            unsigned char out[MFD_TOKEN_DIGEST_LEN]);
+
+/* Copies the entry's identity into `arena`; false when absent or expired. */
+bool mfd_token_cache_get(mfd_token_cache *cache, const unsigned char *digest, mfd_arena *arena,
+                         mfd_sso_identity *out);
+/* Remembers until `until` (unix seconds); strings are copied. */
+void mfd_token_cache_put(mfd_token_cache *cache, const unsigned char *digest,
+                         const mfd_sso_identity *identity, int64_t until);
+void mfd_token_cache_forget(mfd_token_cache *cache, const unsigned char *digest);
+void mfd_token_cache_forget_user(mfd_token_cache *cache, const char *username);
+
+#endif

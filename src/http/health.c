@@ -1,0 +1,125 @@
+/* health.c — the probe listener of --health-port: GET /health, /ready and
+ * /metrics on their own address, without auth.
+ *
+ * Kubernetes probes and Prometheus connect to the pod IP, while the API
+ * port may be bound to 127.0.0.1 behind an oauth2-proxy sidecar
+ * (sso-and-deploy.md R-HELM-4). This listener answers only those three
+ * read-only paths, from one polling thread, and never reads a body. */
+#include "health.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "metrics.h"
+#include "store/schema.h"
+
+struct mfd_health {
+    struct MHD_Daemon *daemon;
+    int port;
+};
+
+static enum MHD_Result answer(struct MHD_Connection *connection, unsigned status,
+                              const char *content_type, const char *body) {
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!response)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    enum MHD_Result ret = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    return ret;
+}
+
+/* The same answers as /ready on the API port (api/misc.c). */
+static enum MHD_Result ready(mfd_app *app, struct MHD_Connection *connection) {
+    mfd_err err = app->tracking_db ? mfd_schema_tracking_ready(app->tracking_db) : NULL;
+    if (!err)
+        return answer(connection, 200, "application/json", "{\"status\":\"ready\"}");
+    json_t *body = json_pack("{s:s,s:s}", "error_code", mfd_code_name(err->code), "message",
+                             err->message);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    enum MHD_Result ret = answer(connection, (unsigned)mfd_code_http_status(err->code),
+                                 "application/json", text ? text : "{}");
+    free(text);
+    json_decref(body);
+    mfd_err_free(err);
+    return ret;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls) {
+    (void)version;
+    (void)upload_data;
+    mfd_app *app = cls;
+    if (!*con_cls) { /* headers in: wait for the (ignored) body */
+        *con_cls = app;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return answer(connection, 405, "text/plain; charset=utf-8", "method not allowed\n");
+    if (!strcmp(url, "/health"))
+        return answer(connection, 200, "text/plain; charset=utf-8", "OK");
+    if (!strcmp(url, "/ready"))
+        return ready(app, connection);
+    if (!strcmp(url, "/metrics")) {
+        mfd_arena *arena = mfd_arena_new();
+        enum MHD_Result ret =
+            answer(connection, 200, MFD_METRICS_CONTENT_TYPE, mfd_metrics_render(arena));
+        mfd_arena_free(arena);
+        return ret;
+    }
+    return answer(connection, 404, "text/plain; charset=utf-8",
+                  "not found: this port serves /health, /ready and /metrics\n");
+}
+
+mfd_err mfd_health_start(mfd_app *app, const char *host, int port, mfd_health **out) {
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    int rc = getaddrinfo(host, port_text, &hints, &ai);
+    if (rc != 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "cannot resolve --health-host '%s': %s",
+                           host, gai_strerror(rc));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, access_handler, app, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!daemon)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on --health-host %s:%d: %s", host,
+                           port, errno ? strerror(errno) : "address in use or not available");
+    mfd_health *health = calloc(1, sizeof *health);
+    health->daemon = daemon;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    health->port = info ? info->port : port;
+    *out = health;
+    return NULL;
+}
+
+int mfd_health_port(const mfd_health *health) {
+    return health->port;
+}
+
+void mfd_health_stop(mfd_health *health) {
+    if (!health)
+        return;
+    MHD_stop_daemon(health->daemon);
+    free(health);
+}

@@ -1,0 +1,142 @@
+/* apply.c — create or update an InferenceService with Kubernetes server-side
+ * apply (sso-and-deploy.md §5.4, R-KS-4): one PATCH with field manager
+ * `mlflowd`, authenticated with the pod's service account token.
+ *
+ * The token is read from its file at every call (kubelet rotates projected
+ * tokens) and never logged. The body is the manifest as YAML, which is what
+ * application/apply-patch+yaml names. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kserve.h"
+
+enum { MAX_ANSWER = 4 << 20, MAX_TOKEN = 64 << 10 };
+
+static size_t collect(char *data, size_t size, size_t n, void *closure) {
+    mfd_strbuf *sb = closure;
+    if (sb->len + size * n > MAX_ANSWER)
+        return 0;
+    mfd_strbuf_appendn(sb, data, size * n);
+    return size * n;
+}
+
+static mfd_err read_token(mfd_arena *arena, const char *path, const char **token) {
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return mfd_err_new(MFD_INTERNAL_ERROR,
+                           "cannot read the Kubernetes token file '%s': mount the service "
+                           "account token or set --kserve-token-file",
+                           path ? path : "(none)");
+    char *buf = mfd_arena_alloc(arena, MAX_TOKEN + 1);
+    size_t n = fread(buf, 1, MAX_TOKEN, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    *token = buf;
+    return NULL;
+}
+
+static const char *default_api_url(mfd_arena *arena) {
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+    const char *port = getenv("KUBERNETES_SERVICE_PORT");
+    if (!host || !*host)
+        return NULL;
+    bool v6 = strchr(host, ':') != NULL;
+    return mfd_arena_sprintf(arena, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "",
+                             port && *port ? port : "443");
+}
+
+/* The Kubernetes Status message of an error answer, else the raw text. */
+static const char *status_message(mfd_arena *arena, const char *body) {
+    json_t *status = json_loads(body, 0, NULL);
+    const char *message = json_string_value(json_object_get(status, "message"));
+    const char *copy = mfd_arena_strdup(arena, message ? message : body);
+    json_decref(status);
+    return copy;
+}
+
+mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
+                         const json_t *manifest, json_t **result) {
+    const char *api = cluster->api_url && *cluster->api_url ? cluster->api_url
+                                                             : default_api_url(arena);
+    if (!api)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "no Kubernetes API server: not running in a pod "
+                                               "(KUBERNETES_SERVICE_HOST unset) and no "
+                                               "--kserve-api-url given");
+    json_t *metadata = json_object_get(manifest, "metadata");
+    const char *ns = json_string_value(json_object_get(metadata, "namespace"));
+    const char *name = json_string_value(json_object_get(metadata, "name"));
+    if (!ns || !name)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "the manifest has no namespace or name");
+    const char *token;
+    mfd_err err = read_token(arena, cluster->token_file, &token);
+    if (err)
+        return err;
+    size_t api_len = strlen(api);
+    while (api_len > 0 && api[api_len - 1] == '/')
+        api_len--;
+    /* ns and name are DNS labels: nothing to escape in the path. */
+    const char *url = mfd_arena_sprintf(
+        arena,
+        "%.*s/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices/%s"
+        "?fieldManager=mlflowd&force=true",
+        (int)api_len, api, ns, name);
+    const char *body = mfd_kserve_yaml(arena, manifest);
+
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "cannot start an HTTP client");
+    struct curl_slist *headers = NULL;
+    headers = curl_slist_append(headers, "Content-Type: application/apply-patch+yaml");
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (*token)
+        headers = curl_slist_append(headers, mfd_arena_sprintf(arena, "Authorization: Bearer %s",
+                                                               token));
+    mfd_strbuf answer;
+    mfd_strbuf_init(&answer, arena);
+    mfd_strbuf_append(&answer, "");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PATCH");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (cluster->ca_file && *cluster->ca_file && !strncmp(api, "https:", 6))
+        curl_easy_setopt(curl, CURLOPT_CAINFO, cluster->ca_file);
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK)
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "cannot reach the Kubernetes API at %.*s: %s",
+                           (int)api_len, api, curl_easy_strerror(rc));
+    if (status == 200 || status == 201) {
+        *result = json_loads(answer.data, 0, NULL);
+        if (!*result)
+            return mfd_err_new(MFD_INTERNAL_ERROR, "the Kubernetes API answered %ld without JSON",
+                               status);
+        return NULL;
+    }
+    const char *message = status_message(arena, answer.data);
+    if (status == 400 || status == 422)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "the Kubernetes API refused InferenceService %s/%s: %s", ns, name,
+                           message);
+    if (status >= 500)
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "the Kubernetes API answered %ld for InferenceService %s/%s: %s", status,
+                           ns, name, message);
+    return mfd_err_new(MFD_INTERNAL_ERROR,
+                       "the Kubernetes API answered %ld for InferenceService %s/%s: %s (does the "
+                       "service account have the Role of kserve.manageInferenceServices?)",
+                       status, ns, name, message);
+}

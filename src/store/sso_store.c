@@ -1,0 +1,543 @@
+/* sso_store.c — SQL of mlflowd's SSO tables (sso_store.h).
+ *
+ * Invariants kept here: a username is bound to at most one (issuer, subject)
+ * and the reverse (primary key + unique constraint); binding and snapshot
+ * writes happen in one write transaction, entered only when a read showed
+ * that something must change, and re-decided inside it (another replica may
+ * have done it first). Flags are INTEGER 0/1 so the SQL is the same on
+ * SQLite and PostgreSQL. */
+#include "sso_store.h"
+
+#include <string.h>
+
+#include "core/ids.h"
+
+static const char *const create_sql[] = {
+    "CREATE TABLE IF NOT EXISTS mlflowd_sso_identities (\n"
+    "  issuer VARCHAR(1024) NOT NULL,\n"
+    "  subject VARCHAR(255) NOT NULL,\n"
+    "  username VARCHAR(255) NOT NULL,\n"
+    "  permission VARCHAR(32) NOT NULL,\n"
+    "  is_admin INTEGER NOT NULL,\n"
+    "  allowed INTEGER NOT NULL,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  updated_at BIGINT NOT NULL,\n"
+    "  CONSTRAINT mlflowd_sso_identities_pk PRIMARY KEY (issuer, subject),\n"
+    "  CONSTRAINT mlflowd_sso_identities_username UNIQUE (username)\n"
+    ")",
+    "CREATE TABLE IF NOT EXISTS mlflowd_access_tokens (\n"
+    "  token_id VARCHAR(32) NOT NULL,\n"
+    "  user_id INTEGER NOT NULL,\n"
+    "  name VARCHAR(255) NOT NULL,\n"
+    "  secret_hash VARCHAR(64) NOT NULL,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  expires_at BIGINT NOT NULL,\n"
+    "  CONSTRAINT mlflowd_access_tokens_pk PRIMARY KEY (token_id)\n"
+    ")",
+    "CREATE TABLE IF NOT EXISTS mlflowd_sessions (\n"
+    "  id_hash VARCHAR(64) NOT NULL,\n"
+    "  kind VARCHAR(16) NOT NULL,\n"
+    "  username VARCHAR(255),\n"
+    "  data TEXT NOT NULL,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  expires_at BIGINT NOT NULL,\n"
+    "  CONSTRAINT mlflowd_sessions_pk PRIMARY KEY (id_hash)\n"
+    ")",
+};
+
+mfd_err mfd_sso_store_init(mfd_db *db) {
+    mfd_conn *conn;
+    mfd_err err = mfd_db_acquire(db, &conn);
+    if (err)
+        return err;
+    for (size_t i = 0; !err && i < sizeof create_sql / sizeof create_sql[0]; i++)
+        err = mfd_conn_exec(conn, create_sql[i]);
+    mfd_db_release(db, conn);
+    return err;
+}
+
+static mfd_err exec_done(mfd_stmt *stmt) {
+    mfd_err err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+static int64_t now_seconds(void) {
+    return mfd_now_ms() / 1000;
+}
+
+/* --- identities ----------------------------------------------------------- */
+
+typedef struct user_row {
+    bool found;
+    int64_t id;
+    bool is_admin;
+    const char *password_hash;
+} user_row;
+
+static mfd_err read_user(mfd_conn *conn, mfd_arena *arena, const char *username, user_row *u) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "SELECT id, CASE WHEN is_admin THEN 1 ELSE 0 END, password_hash "
+                                   "FROM users WHERE username = ?",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, username);
+    memset(u, 0, sizeof *u);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW) {
+        u->found = true;
+        u->id = mfd_stmt_int64(stmt, 0);
+        u->is_admin = mfd_stmt_int64(stmt, 1) != 0;
+        const char *h = mfd_stmt_text(stmt, 2);
+        u->password_hash = h ? mfd_arena_strdup(arena, h) : NULL;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+typedef struct identity_row {
+    bool found;
+    const char *issuer, *subject, *username;
+    mfd_sso_snapshot snap;
+} identity_row;
+
+static mfd_err read_identity(mfd_conn *conn, mfd_arena *arena, const char *sql, const char *a,
+                             const char *b, identity_row *r) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, a);
+    if (b)
+        mfd_stmt_bind_text(stmt, 2, b);
+    memset(r, 0, sizeof *r);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW) {
+        r->found = true;
+        r->issuer = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 0));
+        r->subject = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 1));
+        r->username = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 2));
+        r->snap.permission = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 3));
+        r->snap.is_admin = mfd_stmt_int64(stmt, 4) != 0;
+        r->snap.allowed = mfd_stmt_int64(stmt, 5) != 0;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+#define IDENTITY_COLUMNS "issuer, subject, username, permission, is_admin, allowed"
+
+static mfd_err identity_by_subject(mfd_conn *conn, mfd_arena *arena, const char *issuer,
+                                   const char *subject, identity_row *r) {
+    return read_identity(conn, arena,
+                         "SELECT " IDENTITY_COLUMNS " FROM mlflowd_sso_identities "
+                         "WHERE issuer = ? AND subject = ?",
+                         issuer, subject, r);
+}
+
+static mfd_err identity_by_username(mfd_conn *conn, mfd_arena *arena, const char *username,
+                                    identity_row *r) {
+    return read_identity(conn, arena,
+                         "SELECT " IDENTITY_COLUMNS " FROM mlflowd_sso_identities "
+                         "WHERE username = ?",
+                         username, NULL, r);
+}
+
+static bool same_snapshot(const mfd_sso_snapshot *a, const mfd_sso_snapshot *b) {
+    return !strcmp(a->permission, b->permission) && a->is_admin == b->is_admin &&
+           a->allowed == b->allowed;
+}
+
+static mfd_err create_user(mfd_conn *conn, const char *username, bool is_admin) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "INSERT INTO users (username, password_hash, is_admin) "
+                                   "VALUES (?, ?, CASE WHEN ? = 1 THEN TRUE ELSE FALSE END)",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, username);
+    mfd_stmt_bind_text(stmt, 2, MFD_SSO_UNUSABLE_PASSWORD);
+    mfd_stmt_bind_int64(stmt, 3, is_admin ? 1 : 0);
+    return exec_done(stmt);
+}
+
+static mfd_err set_user_admin(mfd_conn *conn, int64_t user_id, bool is_admin) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, "UPDATE users SET is_admin = CASE WHEN ? = 1 THEN TRUE ELSE FALSE END WHERE id = ?",
+        true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_int64(stmt, 1, is_admin ? 1 : 0);
+    mfd_stmt_bind_int64(stmt, 2, user_id);
+    return exec_done(stmt);
+}
+
+static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *subject,
+                               const char *username, const mfd_sso_snapshot *snap) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "INSERT INTO mlflowd_sso_identities (" IDENTITY_COLUMNS
+                                   ", created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   true, &stmt);
+    if (err)
+        return err;
+    int64_t now = now_seconds();
+    mfd_stmt_bind_text(stmt, 1, issuer);
+    mfd_stmt_bind_text(stmt, 2, subject);
+    mfd_stmt_bind_text(stmt, 3, username);
+    mfd_stmt_bind_text(stmt, 4, snap->permission);
+    mfd_stmt_bind_int64(stmt, 5, snap->is_admin);
+    mfd_stmt_bind_int64(stmt, 6, snap->allowed);
+    mfd_stmt_bind_int64(stmt, 7, now);
+    mfd_stmt_bind_int64(stmt, 8, now);
+    return exec_done(stmt);
+}
+
+static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *subject,
+                               const mfd_sso_snapshot *snap) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "UPDATE mlflowd_sso_identities SET permission = ?, is_admin = ?, "
+                                   "allowed = ?, updated_at = ? WHERE issuer = ? AND subject = ?",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, snap->permission);
+    mfd_stmt_bind_int64(stmt, 2, snap->is_admin);
+    mfd_stmt_bind_int64(stmt, 3, snap->allowed);
+    mfd_stmt_bind_int64(stmt, 4, now_seconds());
+    mfd_stmt_bind_text(stmt, 5, issuer);
+    mfd_stmt_bind_text(stmt, 6, subject);
+    return exec_done(stmt);
+}
+
+/* One pass of the binding decision. With write=false it only reads and sets
+ * *must_write when a change is due; with write=true it makes the changes. */
+static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, const char *subject,
+                         const char *username, const mfd_sso_snapshot *snap, bool mirror_admin,
+                         bool write, mfd_sso_binding *out, bool *must_write) {
+    memset(out, 0, sizeof *out);
+    identity_row by_subject, by_username;
+    user_row user;
+    mfd_err err = identity_by_subject(conn, arena, issuer, subject, &by_subject);
+    if (err)
+        return err;
+    if (by_subject.found && strcmp(by_subject.username, username) != 0) {
+        out->result = MFD_SSO_USERNAME_MISMATCH;
+        out->bound_username = by_subject.username;
+        return NULL;
+    }
+    if (!by_subject.found) {
+        if ((err = identity_by_username(conn, arena, username, &by_username)))
+            return err;
+        if (by_username.found) {
+            out->result = MFD_SSO_SUBJECT_MISMATCH;
+            return NULL;
+        }
+    }
+    if ((err = read_user(conn, arena, username, &user)))
+        return err;
+    out->result = MFD_SSO_BOUND;
+    bool admin_wanted = mirror_admin ? snap->is_admin : user.is_admin;
+    bool change = !user.found || !by_subject.found ||
+                  !same_snapshot(&by_subject.snap, snap) ||
+                  (user.found && mirror_admin && user.is_admin != snap->is_admin);
+    if (!write) {
+        *must_write = change;
+        out->user_id = user.id;
+        out->user_is_admin = user.is_admin;
+        return NULL;
+    }
+    if (!user.found) {
+        if ((err = create_user(conn, username, admin_wanted)) ||
+            (err = read_user(conn, arena, username, &user)))
+            return err;
+        out->created = true;
+    } else if (mirror_admin && user.is_admin != snap->is_admin) {
+        if ((err = set_user_admin(conn, user.id, snap->is_admin)))
+            return err;
+        user.is_admin = snap->is_admin;
+    }
+    if (!by_subject.found) {
+        if ((err = insert_identity(conn, issuer, subject, username, snap)))
+            return err;
+        if (!out->created) {
+            out->newly_bound = true;
+            out->password_hash = user.password_hash;
+        }
+    } else if (!same_snapshot(&by_subject.snap, snap)) {
+        if ((err = update_snapshot(conn, issuer, subject, snap)))
+            return err;
+    }
+    out->user_id = user.id;
+    out->user_is_admin = user.is_admin;
+    return NULL;
+}
+
+mfd_err mfd_sso_store_bind(mfd_conn *conn, mfd_arena *arena, const char *issuer,
+                           const char *subject, const char *username, const mfd_sso_snapshot *snap,
+                           bool mirror_admin, mfd_sso_binding *out) {
+    bool must_write = false;
+    mfd_err err = bind_pass(conn, arena, issuer, subject, username, snap, mirror_admin, false, out,
+                            &must_write);
+    if (err || out->result != MFD_SSO_BOUND || !must_write)
+        return err;
+    /* Two tries: a concurrent first sign-in of the same user on another
+     * connection makes our insert fail; the second pass then sees its rows. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((err = mfd_conn_begin(conn, true)))
+            return err;
+        err = bind_pass(conn, arena, issuer, subject, username, snap, mirror_admin, true, out,
+                        &must_write);
+        if (!err)
+            return mfd_conn_commit(conn);
+        mfd_conn_rollback(conn);
+        if (err->code != MFD_RESOURCE_ALREADY_EXISTS || attempt == 1)
+            return err;
+        mfd_err_free(err);
+    }
+    return NULL;
+}
+
+mfd_err mfd_sso_store_make_password_unusable(mfd_conn *conn, int64_t user_id) {
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    err = mfd_conn_prepare(conn, "UPDATE users SET password_hash = ? WHERE id = ?", true, &stmt);
+    if (!err) {
+        mfd_stmt_bind_text(stmt, 1, MFD_SSO_UNUSABLE_PASSWORD);
+        mfd_stmt_bind_int64(stmt, 2, user_id);
+        err = exec_done(stmt);
+    }
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
+mfd_err mfd_sso_store_get_binding(mfd_conn *conn, mfd_arena *arena, const char *username,
+                                  const char **issuer, const char **subject,
+                                  mfd_sso_snapshot *snap, bool *found) {
+    identity_row r;
+    mfd_err err = identity_by_username(conn, arena, username, &r);
+    if (err)
+        return err;
+    *found = r.found;
+    if (r.found) {
+        *issuer = r.issuer;
+        *subject = r.subject;
+        *snap = r.snap;
+    }
+    return NULL;
+}
+
+static mfd_err delete_where(mfd_conn *conn, const char *sql, const char *text, int64_t number,
+                            bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    if (text)
+        mfd_stmt_bind_text(stmt, 1, text);
+    else
+        mfd_stmt_bind_int64(stmt, 1, number);
+    err = exec_done(stmt);
+    if (!err && found)
+        *found = mfd_conn_changes(conn) > 0;
+    return err;
+}
+
+mfd_err mfd_sso_store_delete_binding(mfd_conn *conn, const char *username, bool *found) {
+    return delete_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username, 0,
+                        found);
+}
+
+/* --- personal access tokens ------------------------------------------------- */
+
+mfd_err mfd_sso_store_token_insert(mfd_conn *conn, const mfd_sso_token *t) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "INSERT INTO mlflowd_access_tokens (token_id, user_id, name, "
+                                   "secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, t->token_id);
+    mfd_stmt_bind_int64(stmt, 2, t->user_id);
+    mfd_stmt_bind_text(stmt, 3, t->name);
+    mfd_stmt_bind_text(stmt, 4, t->secret_hash);
+    mfd_stmt_bind_int64(stmt, 5, t->created_at);
+    mfd_stmt_bind_int64(stmt, 6, t->expires_at);
+    return exec_done(stmt);
+}
+
+static void read_token(mfd_stmt *stmt, mfd_arena *arena, mfd_sso_token *t) {
+    memset(t, 0, sizeof *t);
+    t->token_id = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 0));
+    t->user_id = mfd_stmt_int64(stmt, 1);
+    t->name = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 2));
+    t->secret_hash = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 3));
+    t->created_at = mfd_stmt_int64(stmt, 4);
+    t->expires_at = mfd_stmt_int64(stmt, 5);
+    t->username = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 6));
+    t->user_is_admin = mfd_stmt_int64(stmt, 7) != 0;
+    if (!mfd_stmt_is_null(stmt, 8)) {
+        t->has_snapshot = true;
+        t->snap.permission = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 8));
+        t->snap.is_admin = mfd_stmt_int64(stmt, 9) != 0;
+        t->snap.allowed = mfd_stmt_int64(stmt, 10) != 0;
+    }
+}
+
+#define TOKEN_SELECT                                                                               \
+    "SELECT t.token_id, t.user_id, t.name, t.secret_hash, t.created_at, t.expires_at, "            \
+    "u.username, CASE WHEN u.is_admin THEN 1 ELSE 0 END, i.permission, i.is_admin, i.allowed "     \
+    "FROM mlflowd_access_tokens t JOIN users u ON u.id = t.user_id "                               \
+    "LEFT JOIN mlflowd_sso_identities i ON i.username = u.username "
+
+mfd_err mfd_sso_store_token_find(mfd_conn *conn, mfd_arena *arena, const char *token_id,
+                                 mfd_sso_token *out, bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, TOKEN_SELECT "WHERE t.token_id = ?", true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, token_id);
+    *found = false;
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW) {
+        read_token(stmt, arena, out);
+        *found = true;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_sso_store_token_list(mfd_conn *conn, mfd_arena *arena, int64_t user_id,
+                                 mfd_sso_token **out, size_t *n) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, TOKEN_SELECT "WHERE t.user_id = ? ORDER BY t.created_at, t.token_id", true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_int64(stmt, 1, user_id);
+    size_t cap = 8, count = 0;
+    mfd_sso_token *rows = mfd_arena_alloc(arena, cap * sizeof *rows);
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        if (count == cap) {
+            mfd_sso_token *bigger = mfd_arena_alloc(arena, 2 * cap * sizeof *rows);
+            memcpy(bigger, rows, count * sizeof *rows);
+            rows = bigger;
+            cap *= 2;
+        }
+        read_token(stmt, arena, &rows[count++]);
+    }
+    mfd_stmt_done(stmt);
+    *out = rows;
+    *n = count;
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_sso_store_token_delete(mfd_conn *conn, const char *token_id, int64_t user_id,
+                                   bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "DELETE FROM mlflowd_access_tokens WHERE token_id = ? AND "
+                                   "(user_id = ? OR ? < 0)",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, token_id);
+    mfd_stmt_bind_int64(stmt, 2, user_id);
+    mfd_stmt_bind_int64(stmt, 3, user_id);
+    err = exec_done(stmt);
+    if (!err)
+        *found = mfd_conn_changes(conn) > 0;
+    return err;
+}
+
+/* --- sessions ----------------------------------------------------------------- */
+
+mfd_err mfd_sso_store_session_put(mfd_conn *conn, const char *id_hash, const char *kind,
+                                  const char *username, const char *data, int64_t expires_at) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "INSERT INTO mlflowd_sessions (id_hash, kind, username, data, "
+                                   "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) "
+                                   "ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, "
+                                   "expires_at = excluded.expires_at",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, id_hash);
+    mfd_stmt_bind_text(stmt, 2, kind);
+    mfd_stmt_bind_text(stmt, 3, username);
+    mfd_stmt_bind_text(stmt, 4, data);
+    mfd_stmt_bind_int64(stmt, 5, now_seconds());
+    mfd_stmt_bind_int64(stmt, 6, expires_at);
+    return exec_done(stmt);
+}
+
+mfd_err mfd_sso_store_session_delete(mfd_conn *conn, const char *id_hash) {
+    return delete_where(conn, "DELETE FROM mlflowd_sessions WHERE id_hash = ?", id_hash, 0, NULL);
+}
+
+mfd_err mfd_sso_store_session_get(mfd_conn *conn, mfd_arena *arena, const char *id_hash,
+                                  const char *kind, bool take, const char **username,
+                                  const char **data, int64_t *expires_at, bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, "SELECT kind, username, data, expires_at FROM mlflowd_sessions WHERE id_hash = ?",
+        true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, id_hash);
+    *found = false;
+    bool exists = false;
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW) {
+        exists = true;
+        const char *k = mfd_stmt_text(stmt, 0);
+        *expires_at = mfd_stmt_int64(stmt, 3);
+        if (k && !strcmp(k, kind) && *expires_at > now_seconds()) {
+            const char *u = mfd_stmt_text(stmt, 1);
+            *username = u ? mfd_arena_strdup(arena, u) : NULL;
+            *data = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 2));
+            *found = true;
+        }
+    }
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    if (exists && (take || !*found))
+        err = mfd_sso_store_session_delete(conn, id_hash);
+    return err;
+}
+
+mfd_err mfd_sso_store_session_sweep(mfd_conn *conn, int64_t now) {
+    mfd_stmt *stmt;
+    mfd_err err =
+        mfd_conn_prepare(conn, "DELETE FROM mlflowd_sessions WHERE expires_at < ?", true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_int64(stmt, 1, now);
+    return exec_done(stmt);
+}
+
+mfd_err mfd_sso_store_forget_user(mfd_conn *conn, int64_t user_id, const char *username) {
+    mfd_err err = delete_where(conn, "DELETE FROM mlflowd_access_tokens WHERE user_id = ?", NULL,
+                               user_id, NULL);
+    if (!err)
+        err = delete_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username,
+                           0, NULL);
+    if (!err)
+        err = delete_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
+                           NULL);
+    return err;
+}

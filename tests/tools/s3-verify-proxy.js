@@ -1,0 +1,146 @@
+// s3-verify-proxy.js — a SigV4-checking front for s3rver (sso-and-deploy.md §6.3, item 2).
+//
+// s3rver accepts any SigV4 signature. This proxy, on 127.0.0.1, recomputes the signature of
+// every request with AWS's own signer (@smithy/signature-v4, the one in the AWS SDK for
+// JavaScript): same credentials, the region and service of the request's credential scope, its
+// x-amz-date and its signed headers. A request it cannot verify gets S3's 403
+// SignatureDoesNotMatch (or 400 XAmzContentSHA256Mismatch / BadDigest for a body that is not the
+// one signed) and never reaches s3rver; the others are passed on unchanged. One line per request
+// on stdout: "ok METHOD PATH" or "refused CODE METHOD PATH: why".
+//
+//   node s3-verify-proxy.js LISTEN_PORT S3RVER_PORT [ACCESS_KEY SECRET]   (S3RVER S3RVER)
+'use strict';
+
+const crypto = require('crypto');
+const http = require('http');
+const { SignatureV4 } = require('@smithy/signature-v4');
+const { Hash } = require('@smithy/hash-node');
+
+const [listenPort, upstreamPort] = process.argv.slice(2, 4).map(Number);
+const accessKeyId = process.argv[4] || 'S3RVER';
+const secretAccessKey = process.argv[5] || 'S3RVER';
+const SKEW_MS = 15 * 60 * 1000; // S3's RequestTimeTooSkewed limit
+const AUTH_RE =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
+
+function refuse(req, res, status, code, why) {
+  console.log(`refused ${code} ${req.method} ${req.url}: ${why}`);
+  res.writeHead(status, { 'Content-Type': 'application/xml' });
+  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
+    `<Message>${why.replace(/[<&>]/g, '_')}</Message></Error>`);
+}
+
+// The query as S3 reads it: each name and value %-decoded once ('+' is a plus).
+function parseQuery(raw) {
+  const query = {};
+  for (const pair of raw ? raw.split('&') : []) {
+    const eq = pair.indexOf('=');
+    const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
+    const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+    query[key] = key in query ? [].concat(query[key], value) : value;
+  }
+  return query;
+}
+
+function signingDate(amzDate) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate || '');
+  return m ? new Date(Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
+}
+
+// Why the signature of `req` is wrong, or null when it is the one AWS's signer makes.
+async function checkSignature(req) {
+  const auth = AUTH_RE.exec(req.headers.authorization || '');
+  if (!auth) return ['AccessDenied', 'no SigV4 Authorization header'];
+  const [, key, day, region, service, signedHeaders, signature] = auth;
+  if (key !== accessKeyId) return ['InvalidAccessKeyId', `unknown access key ${key}`];
+  const date = signingDate(req.headers['x-amz-date']);
+  if (!date) return ['AccessDenied', 'no valid x-amz-date header'];
+  if (Math.abs(Date.now() - date.getTime()) > SKEW_MS) return ['RequestTimeTooSkewed', 'date'];
+  if (req.headers['x-amz-date'].slice(0, 8) !== day) return ['SignatureDoesNotMatch', 'scope date'];
+  if (!('x-amz-content-sha256' in req.headers))
+    return ['InvalidRequest', 'x-amz-content-sha256 is missing'];
+  const names = signedHeaders.split(';');
+  for (const required of ['host', 'x-amz-date', 'x-amz-content-sha256'])
+    if (!names.includes(required)) return ['AccessDenied', `${required} is not signed`];
+  for (const name of Object.keys(req.headers))
+    if (name.startsWith('x-amz-') && !names.includes(name))
+      return ['AccessDenied', `header ${name} is not signed`];
+  const headers = {};
+  for (const name of names) {
+    if (!(name in req.headers)) return ['SignatureDoesNotMatch', `signed header ${name} absent`];
+    headers[name] = req.headers[name];
+  }
+  const q = req.url.indexOf('?');
+  const request = {
+    method: req.method,
+    protocol: 'http:',
+    hostname: (req.headers.host || '').split(':')[0],
+    path: q < 0 ? req.url : req.url.slice(0, q),
+    query: parseQuery(q < 0 ? '' : req.url.slice(q + 1)),
+    headers,
+  };
+  const signer = new SignatureV4({
+    credentials: { accessKeyId, secretAccessKey },
+    region,
+    service,
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath: false, // S3: the path is signed as sent, encoded once
+    applyChecksum: false,
+  });
+  const expected = await signer.sign(request, { signingDate: date });
+  const want = /Signature=([0-9a-f]{64})/.exec(expected.headers.authorization)[1];
+  if (want !== signature) return ['SignatureDoesNotMatch', `signature ${signature}, want ${want}`];
+  return null;
+}
+
+function forward(req, res, body) {
+  const headers = { ...req.headers };
+  delete headers.expect;
+  const upstream = http.request(
+    { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers },
+    (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  upstream.on('error', (err) => {
+    res.writeHead(502);
+    res.end(String(err));
+  });
+  if (body) upstream.end(body);
+  else req.pipe(upstream);
+}
+
+http
+  .createServer(async (req, res) => {
+    let problem;
+    try {
+      problem = await checkSignature(req);
+    } catch (err) {
+      problem = ['SignatureDoesNotMatch', `cannot check: ${err.message}`];
+    }
+    if (problem) {
+      req.resume();
+      return refuse(req, res, problem[0] === 'InvalidRequest' ? 400 : 403, ...problem);
+    }
+    const payloadHash = req.headers['x-amz-content-sha256'];
+    if (payloadHash === 'UNSIGNED-PAYLOAD') {
+      console.log(`ok ${req.method} ${req.url}`);
+      return forward(req, res, null);
+    }
+    // A signed payload: the body must be the one whose hash was signed (and match Content-MD5).
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const sha256 = crypto.createHash('sha256').update(body).digest('hex');
+      if (sha256 !== payloadHash)
+        return refuse(req, res, 400, 'XAmzContentSHA256Mismatch', `body hash ${sha256}`);
+      const md5 = req.headers['content-md5'];
+      if (md5 && md5 !== crypto.createHash('md5').update(body).digest('base64'))
+        return refuse(req, res, 400, 'BadDigest', 'Content-MD5 does not match the body');
+      console.log(`ok ${req.method} ${req.url}`);
+      forward(req, res, body);
+    });
+  })
+  .listen(listenPort, '127.0.0.1', () => console.log(`listening on 127.0.0.1:${listenPort}`));
