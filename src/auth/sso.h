@@ -56,6 +56,7 @@ typedef struct mfd_sso_settings {
     mfd_cidr *proxies;
     size_t n_proxies;
     mfd_strlist mappings[MAP_LEVELS]; /* role names and /group/paths per level */
+    char derived_redirect_uri[2048];  /* <external_url>/oidc/callback */
 } mfd_sso_settings;
 
 /* --- sso_config.c ----------------------------------------------------------- */

@@ -48,6 +48,15 @@ static const known_key known_keys[] = {
     {"sso", "redirect_uri", NULL},
     {"sso", "scopes", "openid profile email"},
     {"sso", "jwks_cache_seconds", "300"},
+    /* mlflowd additions to config.md (README.md, Authentication) */
+    {"sso", "basic_auth", "true"},
+    {"sso", "token_types", "ID, Bearer"},
+    {"sso", "create_permission", "EDIT"},
+    {"sso", "jwks_refetch_seconds", "30"},
+    {"sso", "ca_file", NULL},
+    {"sso", "external_url", NULL},
+    {"sso", "session_seconds", "28800"},
+    {"sso", "cookie_secure", "true"},
 };
 
 enum { N_KEYS = sizeof known_keys / sizeof known_keys[0] };
@@ -244,7 +253,7 @@ static mfd_err parse_text(mfd_auth_ini *ini, char *text) {
         char *key = trim(s);
         int index = find_key(section, key);
         if (index < 0) {
-            char known[512];
+            char known[1024];
             list_known_keys(known, sizeof known, section);
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                "%s, line %d: unknown key '%s' in section [%s] (known keys: %s)",

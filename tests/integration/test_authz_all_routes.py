@@ -90,6 +90,8 @@ def read_routes():
             macros[m.group(1)] = ((m.group(5) or "").strip().strip('"'), m.group(6))
         for m in re.finditer(r"const mfd_route mfd_api_(\w+)_routes\[\]\s*=\s*\{(.*?)\n\};",
                              text, re.S):
+            if m.group(1) not in tables:
+                continue  # not served (yet)
             found.add(m.group(1))
             body = m.group(2)
             for r in re.finditer(r'\{\s*"(GET|HEAD|POST|PUT|PATCH|DELETE)"\s*,\s*"([^"]*)"\s*,'
