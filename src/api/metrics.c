@@ -157,7 +157,8 @@ static mfd_err get_history(mfd_request *req, mfd_response *res) {
     mfd_conn *conn;
     bool more;
     if ((err = mfd_api_conn(req, &conn)) ||
-        (err = mfd_metrics_history(conn, run_id, key, offset, limit, write_row, &w, &more)))
+        (err = mfd_metrics_history(conn, req->arena, run_id, key, offset, limit, write_row, &w,
+                                   &more)))
         return err;
     writer_finish(&w, res, more ? mfd_page_token_encode(req->arena, offset + limit) : NULL);
     return NULL;

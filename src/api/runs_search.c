@@ -72,6 +72,8 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     search.experiment_ids = ids;
     search.active = view == 1 || view == 3;
     search.deleted = view == 2 || view == 3;
+    search.joins = sql.joins;
+    search.n_join_params = sql.n_join_params;
     search.where = sql.where;
     search.order_by = sql.order_by;
     search.params = &sql.params;

@@ -115,6 +115,16 @@ mfd_permission mfd_auth_level_of(const char *name) {
     return MFD_PERM_NO_PERMISSIONS;
 }
 
+mfd_permission mfd_auth_effective(const mfd_auth *auth, const mfd_auth_request *st, bool found,
+                                  mfd_permission row) {
+    if (st && st->sso) {
+        if (auth->sso_authoritative || !found || row < st->mapped)
+            return st->mapped;
+        return row;
+    }
+    return found ? row : auth->default_permission;
+}
+
 /* --- readable sets (search filtering) ----------------------------------- */
 
 mfd_err mfd_auth_list_grants(mfd_conn *conn, mfd_request *req, mfd_auth_kind kind,
@@ -134,9 +144,16 @@ mfd_err mfd_auth_list_grants(mfd_conn *conn, mfd_request *req, mfd_auth_kind kin
 
 mfd_err mfd_auth_load_grants(mfd_auth *auth, mfd_request *req, mfd_auth_kind kind,
                              mfd_grant_set *set) {
-    set->rows = NULL;
-    set->n = 0;
-    set->default_readable = auth->default_permission >= MFD_PERM_READ;
+    const mfd_auth_request *st = req->auth_state;
+    memset(set, 0, sizeof *set);
+    set->default_readable =
+        mfd_auth_effective(auth, st, false, MFD_PERM_NO_PERMISSIONS) >= MFD_PERM_READ;
+    set->rows_only_raise = st && st->sso;
+    /* Rows cannot change the answer: authoritative SSO, or floor with the
+     * mapped level already readable. */
+    set->rows_ignored = st && st->sso && (auth->sso_authoritative || set->default_readable);
+    if (set->rows_ignored)
+        return NULL;
     mfd_conn *conn;
     mfd_err err = mfd_db_acquire(auth->db, &conn);
     if (err)
@@ -146,10 +163,16 @@ mfd_err mfd_auth_load_grants(mfd_auth *auth, mfd_request *req, mfd_auth_kind kin
     return err;
 }
 
+/* Whether an explicit row makes its resource readable under this set's rule. */
+static bool row_readable(const mfd_grant_set *set, const mfd_auth_grant *row) {
+    bool readable = mfd_auth_level_of(row->permission) >= MFD_PERM_READ;
+    return set->rows_only_raise ? readable || set->default_readable : readable;
+}
+
 bool mfd_auth_grant_readable(const mfd_grant_set *set, const char *key) {
-    for (size_t i = 0; key && i < set->n; i++)
+    for (size_t i = 0; key && !set->rows_ignored && i < set->n; i++)
         if (!strcmp(set->rows[i].key[0], key))
-            return mfd_auth_level_of(set->rows[i].permission) >= MFD_PERM_READ;
+            return row_readable(set, &set->rows[i]);
     return set->default_readable;
 }
 
@@ -169,7 +192,7 @@ mfd_err mfd_auth_readable_sql(mfd_request *req, mfd_auth_kind kind, const char *
     mfd_strbuf_init(&sql, req->arena);
     size_t listed = 0;
     for (size_t i = 0; i < set.n; i++) {
-        bool readable = mfd_auth_level_of(set.rows[i].permission) >= MFD_PERM_READ;
+        bool readable = row_readable(&set, &set.rows[i]);
         if (readable == set.default_readable)
             continue;
         int64_t id = 0;
@@ -204,8 +227,15 @@ mfd_err mfd_auth_restrict_search(mfd_request *req, mfd_auth_kind kind, const cha
     size_t n_auth = params.count;
     sql->where = mfd_arena_sprintf(req->arena, "(%s) AND (%s)", predicate,
                                    sql->where && *sql->where ? sql->where : "1=1");
-    mfd_sql_params_append(&params, req->arena, &sql->params);
-    sql->params = params;
+    /* Layout is joins, where, order_by: the predicate's values go after the joins'. */
+    mfd_sql_params merged = {0};
+    mfd_sql_params joins = {sql->params.values, sql->n_join_params, 0};
+    mfd_sql_params rest = {sql->params.values + sql->n_join_params,
+                           sql->params.count - sql->n_join_params, 0};
+    mfd_sql_params_append(&merged, req->arena, &joins);
+    mfd_sql_params_append(&merged, req->arena, &params);
+    mfd_sql_params_append(&merged, req->arena, &rest);
+    sql->params = merged;
     sql->n_where_params += n_auth;
     return NULL;
 }

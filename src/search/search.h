@@ -45,11 +45,13 @@
 #include "../core/sql_params.h"
 
 typedef struct mfd_search_sql {
+    const char *joins;    /* "" or JOIN clauses to place right after the FROM table (runs only) */
     const char *where;    /* boolean SQL expression; "1=1" when there is no filter */
     const char *order_by; /* comma list for ORDER BY (no keyword), tie-breakers included */
     mfd_sql_params params;
     bool match_nothing;    /* e.g. an IN list that became empty: the store may skip the query */
-    size_t n_where_params; /* params[0 .. n_where_params) belong to `where`, the rest to
+    size_t n_join_params;  /* params[0 .. n_join_params) belong to `joins` */
+    size_t n_where_params; /* the next n_where_params belong to `where`, the rest to
                               `order_by` (e.g. for a COUNT query without ORDER BY) */
 } mfd_search_sql;
 

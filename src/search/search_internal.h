@@ -166,6 +166,10 @@ void mfd_search_list_cmp(mfd_search_builder *b, const char *column, mfd_search_c
  * integral, else CAST(? AS DOUBLE PRECISION) so PostgreSQL compares numerically. */
 void mfd_search_number_cmp(mfd_search_builder *b, const char *column, mfd_search_cmp cmp,
                            const mfd_search_number *number, bool integer_column);
+/* Fills `out` from a joins (may be NULL), a where and an order_by builder
+ * (an empty where is "1=1"); params are laid out joins, where, order_by. */
+mfd_err mfd_search_finish_joined(mfd_search_builder *joins, mfd_search_builder *where,
+                                 mfd_search_builder *order, mfd_search_sql *out);
 /* Fills `out` from a where and an order_by builder (an empty where is "1=1"). */
 mfd_err mfd_search_finish(mfd_search_builder *where, mfd_search_builder *order,
                           mfd_search_sql *out);

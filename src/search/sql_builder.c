@@ -133,13 +133,23 @@ void mfd_search_number_cmp(mfd_search_builder *b, const char *column, mfd_search
 
 mfd_err mfd_search_finish(mfd_search_builder *where, mfd_search_builder *order,
                           mfd_search_sql *out) {
+    return mfd_search_finish_joined(NULL, where, order, out);
+}
+
+mfd_err mfd_search_finish_joined(mfd_search_builder *joins, mfd_search_builder *where,
+                                 mfd_search_builder *order, mfd_search_sql *out) {
     memset(out, 0, sizeof *out);
-    size_t total = where->params.count + order->params.count;
+    size_t n_join = joins ? joins->params.count : 0;
+    size_t total = n_join + where->params.count + order->params.count;
     if (total > MFD_SEARCH_MAX_PARAMS)
         return mfd_search_error("Search is too large: it needs %zu bound values (at most %d)",
                                 total, MFD_SEARCH_MAX_PARAMS);
+    out->joins = joins ? joins->sql.data : "";
     out->where = where->n_terms ? where->sql.data : "1=1";
     out->order_by = order->sql.data;
+    if (joins)
+        mfd_sql_params_append(&out->params, where->arena, &joins->params);
+    out->n_join_params = n_join;
     mfd_sql_params_append(&out->params, where->arena, &where->params);
     mfd_sql_params_append(&out->params, where->arena, &order->params);
     out->n_where_params = where->params.count;

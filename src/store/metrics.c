@@ -13,6 +13,7 @@
 #include "metrics.h"
 
 #include <float.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,20 +231,130 @@ mfd_err mfd_metrics_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
-/* The run is matched with a range of one value on purpose: with `run_uuid =
- * ?` SQLite drops run_uuid from the ORDER BY as a constant and then cannot
- * walk the primary key (key, timestamp, step, run_uuid, value, is_nan) in
- * order, so it sorts the whole history in a temporary b-tree (twice the
- * time of the scan). With the range it streams the index as it is. */
-static const char HISTORY_SQL[] =
+/* Reading plans. metrics' primary key (key, timestamp, step, run_uuid,
+ * value, is_nan) holds a key's rows of EVERY run in time order; walking it is
+ * the cheapest read when the requested runs own most of the key's rows (one
+ * run logging a long history). When many other rows share the key (every run
+ * of a sweep logs "loss"), it reads theirs too, so we read just the requested
+ * runs' rows through index_metrics_run_uuid and order them in C. SQLite keeps
+ * no statistics here, so the store measures with two bounded index-only
+ * counts: the runs' rows, and the key's rows up to KEY_WALK_FACTOR times that.
+ * PostgreSQL plans from its own statistics: the key walk's SQL is left to it. */
+enum { KEY_WALK_FACTOR = 4 };
+
+static mfd_err count_rows(mfd_conn *conn, const char *sql, const char *text, int64_t cap,
+                          int64_t *out) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, text);
+    if (cap > 0)
+        mfd_stmt_bind_int64(stmt, 2, cap);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    *out = s == MFD_STEP_ROW ? mfd_stmt_int64(stmt, 0) : 0;
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static mfd_err choose_key_walk(mfd_conn *conn, const char *const *run_ids, size_t n_runs,
+                               const char *key, bool *key_walk) {
+    *key_walk = true;
+    if (mfd_conn_dialect(conn) != MFD_DIALECT_SQLITE)
+        return NULL;
+    int64_t run_rows = 0, n, key_rows;
+    for (size_t i = 0; i < n_runs; i++) {
+        mfd_err err = count_rows(conn,
+                                 "SELECT count(*) FROM metrics INDEXED BY index_metrics_run_uuid "
+                                 "WHERE run_uuid = ?",
+                                 run_ids[i], 0, &n);
+        if (err)
+            return err;
+        run_rows += n;
+    }
+    int64_t cap = run_rows * KEY_WALK_FACTOR + 1;
+    mfd_err err =
+        count_rows(conn, "SELECT count(*) FROM (SELECT 1 FROM metrics WHERE key = ? LIMIT ?) k",
+                   key, cap, &key_rows);
+    if (!err)
+        *key_walk = key_rows < cap;
+    return err;
+}
+
+static const char *run_rows_sql(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                const char *columns, const char *extra) {
+    const char *from = !key_walk && mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE
+                           ? " FROM metrics INDEXED BY index_metrics_run_uuid"
+                           : " FROM metrics";
+    return mfd_arena_sprintf(arena, "SELECT %s%s WHERE run_uuid = ? AND key = ?%s", columns, from,
+                             extra);
+}
+
+typedef struct metric_row {
+    int64_t step, timestamp;
+    double value; /* as stored: NaN is 0 with is_nan set, and sorts as 0 */
+    bool is_nan;
+} metric_row;
+
+typedef struct row_list {
+    metric_row *rows;
+    size_t n, cap;
+} row_list;
+
+static void row_push(mfd_arena *arena, row_list *l, metric_row r) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        metric_row *bigger = mfd_arena_alloc(arena, l->cap * sizeof *bigger);
+        if (l->n)
+            memcpy(bigger, l->rows, l->n * sizeof *bigger);
+        l->rows = bigger;
+    }
+    l->rows[l->n++] = r;
+}
+
+static int cmp_i64(int64_t a, int64_t b) {
+    return (a > b) - (a < b);
+}
+
+/* get-history order: (timestamp, step, value). */
+static int compare_by_time(const void *a, const void *b) {
+    const metric_row *x = a, *y = b;
+    int c = cmp_i64(x->timestamp, y->timestamp);
+    if (!c)
+        c = cmp_i64(x->step, y->step);
+    return c ? c : (x->value > y->value) - (x->value < y->value);
+}
+
+/* get-history-bulk-interval order: (step, timestamp, value). */
+static int compare_by_step(const void *a, const void *b) {
+    const metric_row *x = a, *y = b;
+    int c = cmp_i64(x->step, y->step);
+    if (!c)
+        c = cmp_i64(x->timestamp, y->timestamp);
+    return c ? c : (x->value > y->value) - (x->value < y->value);
+}
+
+/* Sorts unless already in order (rows usually arrive in logging order). */
+static void sort_rows(row_list *l, int (*compare)(const void *, const void *)) {
+    for (size_t i = 1; i < l->n; i++) {
+        if (compare(&l->rows[i - 1], &l->rows[i]) > 0) {
+            qsort(l->rows, l->n, sizeof *l->rows, compare);
+            return;
+        }
+    }
+}
+
+/* The key walk (see above): with `run_uuid = ?` SQLite would drop run_uuid
+ * from the ORDER BY as a constant and then sort instead of streaming the
+ * index, hence the one-value range. */
+static const char HISTORY_KEY_WALK_SQL[] =
     "SELECT timestamp, step, value, is_nan FROM metrics WHERE key = ? AND run_uuid >= ? AND "
     "run_uuid <= ? ORDER BY timestamp, step, run_uuid, value LIMIT ? OFFSET ?";
 
-mfd_err mfd_metrics_history(mfd_conn *conn, const char *run_id, const char *key, int64_t offset,
-                            int64_t limit, mfd_metric_row_fn row, void *ctx, bool *more) {
-    *more = false;
+static mfd_err history_key_walk(mfd_conn *conn, const char *run_id, const char *key, int64_t offset,
+                                int64_t limit, mfd_metric_row_fn row, void *ctx, bool *more) {
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, HISTORY_SQL, true, &stmt);
+    mfd_err err = mfd_conn_prepare(conn, HISTORY_KEY_WALK_SQL, true, &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, key);
@@ -265,6 +376,56 @@ mfd_err mfd_metrics_history(mfd_conn *conn, const char *run_id, const char *key,
     }
     mfd_stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* Reads the run's rows of the metric (optionally only steps in [lo, hi]). */
+static mfd_err read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk, const char *run_id,
+                             const char *key, const int64_t *step_range, row_list *out) {
+    mfd_stmt *stmt;
+    mfd_err err =
+        mfd_conn_prepare(conn,
+                         run_rows_sql(conn, arena, key_walk, "timestamp, step, value, is_nan",
+                                      step_range ? " AND step >= ? AND step <= ?" : ""),
+                         true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, run_id);
+    mfd_stmt_bind_text(stmt, 2, key);
+    if (step_range) {
+        mfd_stmt_bind_int64(stmt, 3, step_range[0]);
+        mfd_stmt_bind_int64(stmt, 4, step_range[1]);
+    }
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
+        row_push(arena, out,
+                 (metric_row){mfd_stmt_int64(stmt, 1), mfd_stmt_int64(stmt, 0),
+                              mfd_stmt_double(stmt, 2), mfd_stmt_int64(stmt, 3) != 0});
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
+                            int64_t offset, int64_t limit, mfd_metric_row_fn row, void *ctx,
+                            bool *more) {
+    *more = false;
+    bool key_walk = false;
+    mfd_err err = choose_key_walk(conn, &run_id, 1, key, &key_walk);
+    if (err || key_walk)
+        return err ? err : history_key_walk(conn, run_id, key, offset, limit, row, ctx, more);
+    row_list rows = {0};
+    if ((err = read_run_rows(conn, arena, false, run_id, key, NULL, &rows)))
+        return err;
+    sort_rows(&rows, compare_by_time);
+    size_t first = offset > 0 ? (size_t)offset : 0;
+    for (size_t i = first; i < rows.n; i++) {
+        if (limit >= 0 && (int64_t)(i - first) == limit) {
+            *more = true;
+            break;
+        }
+        row(ctx, run_id, rows.rows[i].timestamp, rows.rows[i].step, rows.rows[i].value,
+            rows.rows[i].is_nan);
+    }
+    return NULL;
 }
 
 /* "<head>?, ?, ...<tail>" with one placeholder per run id. */
@@ -325,24 +486,49 @@ static int compare_steps(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Runs a query over the run ids whose rows are integer columns and pushes
- * them (all columns) onto `out`. */
-static mfd_err collect_steps(mfd_conn *conn, const char *sql, const char *key,
-                             const char *const *run_ids, size_t n_runs, int columns,
-                             mfd_arena *arena, step_list *out) {
+/* Appends every step of the run's metric (one pass over its rows, in index
+ * order, no SQL sort) to `all`, and the run's min and max step to `extremes`. */
+static mfd_err collect_run_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                 const char *run_id, const char *key, step_list *all,
+                                 step_list *extremes) {
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
+    mfd_err err =
+        mfd_conn_prepare(conn, run_rows_sql(conn, arena, key_walk, "step", ""), true, &stmt);
     if (err)
         return err;
-    mfd_stmt_bind_text(stmt, 1, key);
-    for (size_t i = 0; i < n_runs; i++)
-        mfd_stmt_bind_text(stmt, (int)i + 2, run_ids[i]);
+    mfd_stmt_bind_text(stmt, 1, run_id);
+    mfd_stmt_bind_text(stmt, 2, key);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
     mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
-        for (int c = 0; c < columns; c++)
-            step_push(arena, out, mfd_stmt_int64(stmt, c));
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        int64_t step = mfd_stmt_int64(stmt, 0);
+        step_push(arena, all, step);
+        lo = step < lo ? step : lo;
+        hi = step > hi ? step : hi;
+    }
     mfd_stmt_done(stmt);
-    return s == MFD_STEP_ERROR ? err : NULL;
+    if (s == MFD_STEP_ERROR)
+        return err;
+    if (lo <= hi) {
+        step_push(arena, extremes, lo);
+        step_push(arena, extremes, hi);
+    }
+    return NULL;
+}
+
+/* Sorts (only when needed: rows usually come in step order) and removes
+ * duplicates in place. */
+static void sort_unique(step_list *l) {
+    bool sorted = true;
+    for (size_t i = 1; i < l->n && sorted; i++)
+        sorted = l->steps[i - 1] <= l->steps[i];
+    if (!sorted)
+        qsort(l->steps, l->n, sizeof *l->steps, compare_steps);
+    size_t unique = l->n ? 1 : 0;
+    for (size_t i = 1; i < l->n; i++)
+        if (l->steps[i] != l->steps[unique - 1])
+            l->steps[unique++] = l->steps[i];
+    l->n = unique;
 }
 
 static size_t lower_bound(const int64_t *a, size_t n, int64_t v) {
@@ -373,24 +559,22 @@ static size_t upper_bound(const int64_t *a, size_t n, int64_t v) {
  * every run's min and max step inside the range, plus all distinct steps in
  * range when there are at most max_results of them, else max_results evenly
  * spaced ones and the last. Sorted, without duplicates. */
-static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
-                            size_t n_runs, const char *key, bool has_range, int64_t start,
-                            int64_t end, int64_t max_results, step_list *chosen) {
+static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                            const char *const *run_ids, size_t n_runs, const char *key,
+                            bool has_range, int64_t start, int64_t end, int64_t max_results,
+                            step_list *chosen) {
     step_list all = {0}, extremes = {0};
-    mfd_err err = collect_steps(
-        conn,
-        in_list_sql(arena, "SELECT DISTINCT step FROM metrics WHERE key = ? AND run_uuid IN (",
-                    n_runs, ") ORDER BY step"),
-        key, run_ids, n_runs, 1, arena, &all);
-    if (!err)
-        err = collect_steps(conn,
-                            in_list_sql(arena,
-                                        "SELECT MIN(step), MAX(step) FROM metrics WHERE key = ? "
-                                        "AND run_uuid IN (",
-                                        n_runs, ") GROUP BY run_uuid"),
-                            key, run_ids, n_runs, 2, arena, &extremes);
+    mfd_err err = NULL;
+    for (size_t r = 0; r < n_runs && !err; r++) {
+        bool repeated = false; /* a run id given twice counts once, as in SQL's IN */
+        for (size_t k = 0; k < r && !repeated; k++)
+            repeated = strcmp(run_ids[k], run_ids[r]) == 0;
+        if (!repeated)
+            err = collect_run_steps(conn, arena, key_walk, run_ids[r], key, &all, &extremes);
+    }
     if (err)
         return err;
+    sort_unique(&all);
     if (!has_range) {
         start = 0;
         end = all.n ? all.steps[all.n - 1] : 0;
@@ -413,14 +597,27 @@ static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, const char *const 
         }
         step_push(arena, chosen, all.steps[end_idx - 1]);
     }
-    if (chosen->n == 0)
-        return NULL;
-    qsort(chosen->steps, chosen->n, sizeof *chosen->steps, compare_steps);
-    size_t unique = 1;
-    for (size_t i = 1; i < chosen->n; i++)
-        if (chosen->steps[i] != chosen->steps[unique - 1])
-            chosen->steps[unique++] = chosen->steps[i];
-    chosen->n = unique;
+    sort_unique(chosen);
+    return NULL;
+}
+
+/* One run's rows whose step was chosen, ordered by (step, timestamp, value)
+ * in C: the step range is read once and only the kept rows are sorted. */
+static mfd_err stream_run_interval(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                   const char *run_id, const char *key, const step_list *steps,
+                                   int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
+    row_list rows = {0}, kept = {0};
+    int64_t range[2] = {steps->steps[0], steps->steps[steps->n - 1]};
+    mfd_err err = read_run_rows(conn, arena, key_walk, run_id, key, range, &rows);
+    if (err)
+        return err;
+    for (size_t i = 0; i < rows.n; i++)
+        if (bsearch(&rows.rows[i].step, steps->steps, steps->n, sizeof(int64_t), compare_steps))
+            row_push(arena, &kept, rows.rows[i]);
+    sort_rows(&kept, compare_by_step);
+    for (size_t i = 0; i < kept.n && (int64_t)i < per_run_limit; i++)
+        row(ctx, run_id, kept.rows[i].timestamp, kept.rows[i].step, kept.rows[i].value,
+            kept.rows[i].is_nan);
     return NULL;
 }
 
@@ -434,30 +631,13 @@ mfd_err mfd_metrics_history_interval(mfd_conn *conn, mfd_arena *arena, const cha
     if (err)
         return err;
     step_list steps = {0};
-    err = sample_steps(conn, arena, run_ids, n_runs, key, has_range, start_step, end_step,
-                       max_results, &steps);
-    for (size_t r = 0; r < n_runs && !err && steps.n; r++) {
-        mfd_stmt *stmt;
-        if ((err = mfd_conn_prepare(conn,
-                                    "SELECT timestamp, step, value, is_nan FROM metrics WHERE "
-                                    "run_uuid = ? AND key = ? AND step >= ? AND step <= ? "
-                                    "ORDER BY step, timestamp, value",
-                                    true, &stmt)))
-            break;
-        mfd_stmt_bind_text(stmt, 1, run_ids[r]);
-        mfd_stmt_bind_text(stmt, 2, key);
-        mfd_stmt_bind_int64(stmt, 3, steps.steps[0]);
-        mfd_stmt_bind_int64(stmt, 4, steps.steps[steps.n - 1]);
-        int64_t emitted = 0;
-        while (emitted < per_run_limit && mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
-            int64_t step = mfd_stmt_int64(stmt, 1);
-            if (!bsearch(&step, steps.steps, steps.n, sizeof step, compare_steps))
-                continue;
-            row(ctx, run_ids[r], mfd_stmt_int64(stmt, 0), step, mfd_stmt_double(stmt, 2),
-                mfd_stmt_int64(stmt, 3) != 0);
-            emitted++;
-        }
-        mfd_stmt_done(stmt);
-    }
+    bool key_walk = false;
+    err = choose_key_walk(conn, run_ids, n_runs, key, &key_walk);
+    if (!err)
+        err = sample_steps(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
+                           end_step, max_results, &steps);
+    for (size_t r = 0; r < n_runs && !err && steps.n; r++)
+        err = stream_run_interval(conn, arena, key_walk, run_ids[r], key, &steps, per_run_limit,
+                                  row, ctx);
     return finish(conn, err);
 }

@@ -48,8 +48,9 @@ typedef void (*mfd_metric_row_fn)(void *ctx, const char *run_id, int64_t timesta
 
 /* History of one metric ordered by (timestamp, step, value), skipping `offset`
  * rows; limit < 0 = all rows. *more is set when rows remain after the limit. */
-mfd_err mfd_metrics_history(mfd_conn *conn, const char *run_id, const char *key, int64_t offset,
-                            int64_t limit, mfd_metric_row_fn row, void *ctx, bool *more);
+mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
+                            int64_t offset, int64_t limit, mfd_metric_row_fn row, void *ctx,
+                            bool *more);
 
 /* Histories of several runs ordered by (run_uuid, timestamp, step, value),
  * at most `limit` rows in all (the UI's get-history-bulk). */

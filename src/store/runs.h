@@ -100,10 +100,11 @@ typedef struct mfd_run_search {
     const int64_t *experiment_ids;
     size_t n_experiment_ids;
     bool active, deleted; /* lifecycle stages to include */
-    /* From the search compiler: a condition and an ORDER BY list over
-     * `runs r`, with their bound values (where's first). */
-    const char *where, *order_by;
+    /* From the search compiler: JOIN clauses, a condition and an ORDER BY
+     * list over `runs r`, with their bound values (the joins' first). */
+    const char *joins, *where, *order_by;
     const mfd_sql_params *params;
+    size_t n_join_params;
     int64_t offset, limit;
 } mfd_run_search;
 

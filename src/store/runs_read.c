@@ -226,7 +226,8 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
         return NULL;
     mfd_strbuf sql;
     mfd_strbuf_init(&sql, arena);
-    mfd_strbuf_append(&sql, "SELECT " RUN_COLUMNS " FROM runs r WHERE r.experiment_id IN (");
+    mfd_strbuf_appendf(&sql, "SELECT " RUN_COLUMNS " FROM runs r%s WHERE r.experiment_id IN (",
+                       in->joins ? in->joins : "");
     for (size_t i = 0; i < in->n_experiment_ids; i++)
         mfd_strbuf_append(&sql, i ? ", ?" : "?");
     mfd_strbuf_append(&sql, in->active && in->deleted ? ") AND r.lifecycle_stage IN (?, ?)"
@@ -240,7 +241,13 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     mfd_stmt *stmt;
     if ((err = mfd_conn_prepare(conn, sql.data, false, &stmt)))
         return finish(conn, err);
+    /* Bind in text order: join keys, experiment ids, stages, where+order values, page. */
     int index = 1;
+    size_t n_join = in->params ? in->n_join_params : 0;
+    for (size_t i = 0; i < n_join; i++) {
+        const mfd_sql_value *v = &in->params->values[i];
+        mfd_stmt_bind_text(stmt, index++, v->text);
+    }
     for (size_t i = 0; i < in->n_experiment_ids; i++)
         mfd_stmt_bind_int64(stmt, index++, in->experiment_ids[i]);
     if (in->active)
@@ -248,8 +255,9 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     if (in->deleted)
         mfd_stmt_bind_text(stmt, index++, "deleted");
     if (in->params) {
-        mfd_stmt_bind_params(stmt, index, in->params);
-        index += (int)in->params->count;
+        mfd_sql_params rest = {in->params->values + n_join, in->params->count - n_join, 0};
+        mfd_stmt_bind_params(stmt, index, &rest);
+        index += (int)rest.count;
     }
     mfd_stmt_bind_int64(stmt, index++, in->limit);
     mfd_stmt_bind_int64(stmt, index, in->offset);

@@ -334,3 +334,45 @@ def test_history_bulk_for_the_ui(server):
     # UI only: not under /api/
     r = server.get("/api/2.0/mlflow/metrics/get-history-bulk", params={"run_id": runs[0], "metric_key": "b"})
     assert r.status_code == 404
+
+
+def test_history_is_the_same_whichever_reading_plan_serves_it(server):
+    """The store walks the metrics primary key while the asked-for run owns most
+    of a key's rows, and reads that run's rows by run index (sorting in C) once
+    other runs' rows dominate the key: both plans must give the same pages and
+    samples."""
+    key = "plan_probe_" + uuid.uuid4().hex[:8]
+    exp = server.api("POST", "experiments/create", {"name": "plans-" + uuid.uuid4().hex})
+    run_a = server.api("POST", "runs/create", {"experiment_id": exp["experiment_id"]})
+    rid = run_a["run"]["info"]["run_id"]
+    # out of order, ties on timestamp and step, a NaN, repeated steps
+    metrics = [{"key": key, "value": v, "timestamp": ts, "step": st}
+               for ts, st, v in [(5, 2, 1.0), (1, 9, 3.0), (5, 1, 2.0), (5, 1, 1.5), (3, 4, "NaN"),
+                                 (9, 0, -1.0), (2, 4, 7.0), (2, 4, 6.0)]]
+    server.api("POST", "runs/log-batch", {"run_id": rid, "metrics": metrics})
+
+    def history(page_size):
+        pages, token = [], None
+        while True:
+            q = {"run_id": rid, "run_uuid": rid, "metric_key": key, "max_results": page_size}
+            if token:
+                q["page_token"] = token
+            got = server.api("GET", "metrics/get-history", params=q)
+            pages.append(got.get("metrics", []))
+            token = got.get("next_page_token")
+            if not token:
+                return pages
+
+    def sampled():
+        return server.api("GET", "metrics/get-history-bulk-interval",
+                          params={"run_ids": [rid], "metric_key": key, "max_results": 3})
+
+    alone = (history(3), history(100), sampled())
+    flat = [(m["timestamp"], m["step"]) for p in alone[1] for m in p]
+    assert flat == sorted(flat) and len(flat) == 8
+    other = server.api("POST", "runs/create", {"experiment_id": exp["experiment_id"]})
+    server.api("POST", "runs/log-batch", {"run_id": other["run"]["info"]["run_id"], "metrics": [
+        {"key": key, "value": 0.5, "timestamp": 4 + i % 3, "step": i} for i in range(100)]})
+    shared = (history(3), history(100), sampled())
+    assert shared == alone
+    assert [len(p) for p in shared[0]] == [3, 3, 2]

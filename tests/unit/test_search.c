@@ -150,11 +150,11 @@ static void db_open(void) {
     sqlite3_free(msg);
 }
 
-/* Runs SELECT <column> FROM <from> WHERE <where> ORDER BY <order_by> and
- * returns the ids comma-joined (or "SQL ERROR: ..."). */
+/* Runs SELECT <column> FROM <from> <joins> WHERE <where> ORDER BY <order_by>
+ * and returns the ids comma-joined (or "SQL ERROR: ..."). */
 static const char *db_ids(const char *column, const char *from, const mfd_search_sql *s) {
-    const char *sql = mfd_arena_sprintf(arena, "SELECT %s FROM %s WHERE %s ORDER BY %s", column,
-                                        from, s->where, s->order_by);
+    const char *sql = mfd_arena_sprintf(arena, "SELECT %s FROM %s%s WHERE %s ORDER BY %s", column,
+                                        from, s->joins ? s->joins : "", s->where, s->order_by);
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return mfd_arena_sprintf(arena, "SQL ERROR: %s in %s", sqlite3_errmsg(db), sql);
@@ -365,8 +365,8 @@ static void test_runs_filters_execute(void) {
     CHECK_STR(s.where, "r.start_time > CAST(? AS DOUBLE PRECISION) AND r.end_time < ?");
     CHECK(s.params.values[0].kind == MFD_SQL_DOUBLE && s.params.values[1].kind == MFD_SQL_INT64);
     s = COMPILE(RUNS, "metrics.m > 1", NO_ORDER);
-    CHECK_STR(s.where, "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid "
-                       "AND m.key = ? AND m.value > ?)");
+    CHECK_STR(s.where, "r.run_uuid IN (SELECT m.run_uuid FROM latest_metrics m WHERE m.key = ? "
+                       "AND m.value > ?)");
     CHECK(s.params.values[1].kind == MFD_SQL_DOUBLE); /* metric values compare as doubles */
     teardown();
 }
@@ -392,14 +392,16 @@ static void test_runs_order_by_execute(void) {
     s = COMPILE(RUNS, NULL, ORDER("status"));
     CHECK_STR(s.order_by, "CASE WHEN r.status IS NULL THEN 1 ELSE 0 END, r.status ASC, "
                           "r.start_time DESC, r.run_uuid ASC");
-    /* Values go in order of appearance: where first, then order_by. */
+    /* Values go in order of appearance: the order_by keys' joins, then where. */
     s = COMPILE(RUNS, "params.p = 'v'", ORDER("metrics.m", "tags.`a b` DESC"));
+    CHECK_INT(s.n_join_params, 2);
     CHECK_INT(s.n_where_params, 2);
-    CHECK_INT(s.params.count, 6);
-    CHECK_STR(param_text(&s, 0), "p");
-    CHECK_STR(param_text(&s, 1), "v");
-    CHECK_STR(param_text(&s, 2), "m");
-    CHECK_STR(param_text(&s, 5), "a b");
+    CHECK_INT(s.params.count, 4);
+    CHECK_STR(param_text(&s, 0), "m");
+    CHECK_STR(param_text(&s, 1), "a b");
+    CHECK_STR(param_text(&s, 2), "p");
+    CHECK_STR(param_text(&s, 3), "v");
+    CHECK(strstr(s.joins, "LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid") != NULL);
 
     CHECK_ERROR(RUNS, NULL, ORDER("metrics.acc", "metric.acc DESC"), "duplicate fields");
     CHECK_ERROR(RUNS, NULL, ORDER("created", "start_time"), "`order_by` contains duplicate");
