@@ -7,7 +7,7 @@ PYTHON      := /usr/bin/python3
 ARGS        ?=
 
 .PHONY: all deps build build-test run test unit e2e integration integration-pg test-tools fuzz-smoke \
-        bench fuzz format clean hardening soak
+        bench fuzz format clean hardening soak deploy-checks
 FUZZ_SECONDS ?= 60
 SOAK_REQUESTS ?= 200000
 
@@ -37,7 +37,7 @@ run: build
 # build, and a short libFuzzer smoke run of every parser from its seed corpus;
 # the release binary's hardening (PIE, RELRO, BIND_NOW, stack protector, FORTIFY);
 # the web UI end-to-end in headless Chromium; then the integration suite again on PostgreSQL.
-test: build-test unit fuzz-smoke hardening e2e integration integration-pg
+test: build-test unit fuzz-smoke hardening e2e deploy-checks integration integration-pg
 
 unit:
 	meson test -C $(TEST_DIR) --print-errorlogs
@@ -48,9 +48,19 @@ unit:
 e2e: build-test
 	MLFLOWD_BIN=$(CURDIR)/$(TEST_DIR)/mlflowd node --test --test-concurrency=1 tests/e2e/
 
-# Node test servers the integration suite starts (s3rver for the S3 artifact tests).
+# The container image and the Helm chart, checked without Docker or a cluster (tests/deploy):
+# the Dockerfile's runtime packages against the release binary's libraries, yamllint,
+# values.schema.json with ajv-cli, rendered manifests against golden files (with helm where it
+# is installed, else skipped with the reason) and the chart's R-HELM requirements.
+deploy-checks: build
+	@scripts/install-deps.sh --deploy-checks
+	MLFLOWD_RELEASE_BIN=$(CURDIR)/$(RELEASE_DIR)/mlflowd $(PYTHON) -m pytest -q -rs tests/deploy
+
+# Node test servers the integration suite starts (s3rver for the S3 artifact tests, the OIDC
+# issuers for the single sign-on tests).
 test-tools: deps
 	scripts/s3-test-server.sh install
+	scripts/oidc-test-tools.sh install
 
 integration: test-tools
 	MLFLOWD_BIN=$(CURDIR)/$(TEST_DIR)/mlflowd $(PYTHON) -m pytest -q tests/integration

@@ -5,13 +5,16 @@ set -euo pipefail
 
 packages=(
   gcc make meson ninja-build pkg-config clang libclang-rt-14-dev
-  libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev libjose-dev
   libxml2-dev
   python3 python3-pytest python3-requests sqlite3 curl
   postgresql-15 postgresql-client-15 python3-psycopg2
   chromium fonts-dejavu-core  # web UI e2e tests (tests/e2e): headless Chromium, a font for screenshots
 )
 [ "${1:-}" = "--test" ] && packages+=()
+# make deploy-checks: yamllint, and Go with Sprig for tests/deploy/render (helm template).
+[ "${1:-}" = "--deploy-checks" ] && packages+=(yamllint python3-yaml golang-go
+  golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev)
 # Node.js builds the web UI (web/build-ui.sh: npm ci, esbuild) and runs the S3 test server
 # (scripts/s3-test-server.sh) and the e2e tests. A Node from elsewhere (NodeSource
 # bundles npm) is used as it is; without one, Debian's nodejs and npm.

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin/admin.h"
 #include "api/api.h"
 #include "artifacts/repo.h"
 #include "auth/auth.h"
@@ -24,6 +25,11 @@ static void usage(FILE *out) {
                  "  server            run the tracking server (see mlflowd server --help)\n"
                  "  db upgrade URI    create MLflow's schema in a new database, or check an\n"
                  "                    existing one is at the revision mlflowd serves\n"
+                 "  admin init-db     create the PostgreSQL role and databases (idempotent)\n"
+                 "  admin init-bucket create the S3 bucket of the artifacts destination\n"
+                 "  admin keycloak    create the Keycloak client, mappers, roles and groups\n"
+                 "  kserve manifest   print the KServe InferenceService of a model version\n"
+                 "  kserve apply      create/update it through the Kubernetes API\n"
                  "  --version         print the version\n");
 }
 
@@ -142,6 +148,10 @@ int main(int argc, char **argv) {
         return run_server(argc - 1, argv + 1);
     if (!strcmp(command, "db"))
         return run_db(argc - 1, argv + 1);
+    if (!strcmp(command, "admin"))
+        return mfd_admin_main(argc - 1, argv + 1);
+    if (!strcmp(command, "kserve"))
+        return mfd_admin_kserve_main(argc - 1, argv + 1);
     fprintf(stderr, "mlflowd: unknown command '%s'\n\n", command);
     usage(stderr);
     return 2;

@@ -96,6 +96,7 @@ typedef struct mfd_http_call {
     const char *aws_sigv4;      /* "aws:amz:<region>:<service>" to sign with; NULL = no */
     const char *aws_user;       /* access key:secret for the signature */
     const char *payload_sha256; /* x-amz-content-sha256 (signed requests) */
+    const char *extra_header;   /* one more "Name: value" line; NULL = none */
     const char *ca_file;        /* NULL = the system's */
     bool insecure;              /* skip TLS checks (test setups) */
 } mfd_http_call;

@@ -156,8 +156,7 @@ void mfd_admin_note(mfd_admin_report *report, mfd_change change, const char *fmt
 
 void mfd_admin_summary(const mfd_admin_report *report) {
     printf("%s: %d created, %d updated, %d unchanged\n", report->command,
-           report->counts[MFD_CREATED], report->counts[MFD_UPDATED],
-           report->counts[MFD_UNCHANGED]);
+           report->counts[MFD_CREATED], report->counts[MFD_UPDATED], report->counts[MFD_UNCHANGED]);
     fflush(stdout);
 }
 

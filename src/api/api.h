@@ -69,6 +69,7 @@ extern const mfd_route mfd_api_artifacts_routes[];
 extern const mfd_route mfd_api_registry_routes[];
 extern const mfd_route mfd_api_logged_models_routes[];
 extern const mfd_route mfd_api_auth_routes[];
+extern const mfd_route mfd_api_sso_routes[];
 extern const mfd_route mfd_api_ui_routes[];
 extern const mfd_route mfd_api_prometheus_routes[];
 extern const mfd_route mfd_api_kserve_routes[];

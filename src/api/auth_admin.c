@@ -161,6 +161,15 @@ static mfd_err update_password(mfd_request *req, mfd_response *res) {
     mfd_err err = mfd_auth_param(req, "username", &username);
     if (!err)
         err = mfd_auth_param(req, "password", &password);
+    /* A single-sign-on user has no password (its access follows the IdP's roles); a
+     * self-set one would open a second door with other rules. Admins may still set one. */
+    bool bound = false;
+    if (!err && !req->is_admin && !(err = mfd_auth_sso_bound(req, username, &bound)) && bound)
+        err = mfd_err_new(MFD_PERMISSION_DENIED,
+                          "User %s signs in with single sign-on and has no password; create a "
+                          "personal access token (POST /api/2.0/mlflowd/tokens/create) for API "
+                          "clients",
+                          username);
     /* Upstream applies no rule here; auth.md recommends the same 12 characters. */
     if (!err)
         err = mfd_auth_password_check_rule(password);

@@ -22,7 +22,10 @@
 #include "auth_internal.h"
 #include "core/log.h"
 #include "passwords.h"
+#include "sso.h"
+#include "sso_http.h"
 #include "store/schema.h"
+#include "store/sso_store.h"
 
 bool mfd_auth_parse_permission(const char *name, mfd_permission *out) {
     static const char *const names[] = {"NO_PERMISSIONS", "READ", "EDIT", "MANAGE"};
@@ -77,9 +80,17 @@ void mfd_auth_audit(const char *actor, const char *action, const char *resource,
                  action, q_resource, q_user, q_detail, result);
 }
 
+/* Exact paths, so that no static prefix or look-alike (/healthz, /static/ajax-api/…)
+ * makes an API route public. */
 bool mfd_auth_is_unprotected(const char *path) {
-    return strncmp(path, "/static", 7) == 0 || strncmp(path, "/favicon.ico", 12) == 0 ||
-           strncmp(path, "/health", 7) == 0;
+    static const char *const exact[] = {"/health",      "/ready",         "/favicon.ico",
+                                        "/oidc/login",  "/oidc/callback", "/oidc/info",
+                                        "/static-files"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (!strcmp(path, exact[i]))
+            return true;
+    return strncmp(path, "/static-files/", 14) == 0 && !strstr(path, "/ajax-api/") &&
+           !strstr(path, "/api/");
 }
 
 mfd_auth *mfd_auth_of(const mfd_request *req) {
@@ -97,15 +108,89 @@ void mfd_auth_db_release(mfd_auth *auth, mfd_conn *conn) {
 
 void mfd_auth_forget_user(mfd_auth *auth, const char *username) {
     mfd_credential_cache_forget_user(auth->cache, username);
+    if (auth->sso)
+        mfd_token_cache_forget_user(mfd_sso_cache(auth->sso), username);
 }
+
+/* A browser opening a page (not an API call) while the native login is on. */
+static bool wants_login_page(mfd_auth *auth, const mfd_request *req) {
+    const mfd_sso_settings *s = mfd_sso_settings_of(auth->sso);
+    if (!s->enabled || !s->native || !req->header)
+        return false;
+    const char *accept = req->header(req, "Accept");
+    return !strcmp(req->method, "GET") && accept && strstr(accept, "text/html") &&
+           strncmp(req->path, "/api/", 5) != 0 && !strstr(req->path, "/ajax-api/");
+}
+
+static void refuse_unauthenticated(mfd_auth *auth, mfd_request *req, mfd_response *res,
+                                   bool *refused) {
+    const mfd_sso_settings *s = mfd_sso_settings_of(auth->sso);
+    *refused = true;
+    if (wants_login_page(auth, req)) {
+        char *next = mfd_sso_form_escape_arena(req->arena, req->path);
+        mfd_response_text(req, res, 302, "text/html; charset=utf-8", "");
+        mfd_response_header(res, "Location",
+                            mfd_arena_sprintf(req->arena, "/oidc/login?next=%s", next));
+        return;
+    }
+    mfd_auth_refuse_unauthenticated(req, res);
+    if (s->enabled && s->bearer)
+        mfd_response_header(res, "WWW-Authenticate", "Bearer realm=\"mlflow\"");
+}
+
+static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *username,
+                                  const char *password, mfd_response *res, bool *refused);
 
 mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused) {
     *refused = false;
-    mfd_auth_request *st = mfd_auth_request_state(auth, req);
+    mfd_auth_request_state(auth, req);
+    const mfd_sso_settings *s = mfd_sso_settings_of(auth->sso);
+    /* Precedence (R-SSO-1): Bearer > Basic > trusted headers > session. */
+    const char *bearer = mfd_sso_bearer_token(auth, req);
+    if (bearer)
+        return mfd_sso_authenticate_bearer(auth, req, bearer, res, refused);
     const char *header = req->header ? req->header(req, "Authorization") : NULL;
     const char *username = NULL, *password = NULL;
-    if (!header || !mfd_auth_parse_basic(req->arena, header, &username, &password)) {
-        mfd_auth_refuse_unauthenticated(req, res);
+    if (header && *header) {
+        if (!mfd_auth_parse_basic(req->arena, header, &username, &password) ||
+            (s->enabled && !s->basic)) {
+            refuse_unauthenticated(auth, req, res, refused);
+            return NULL;
+        }
+        return authenticate_basic(auth, req, username, password, res, refused);
+    }
+    bool handled = false;
+    mfd_err err = mfd_sso_authenticate_headers(auth, req, res, refused, &handled);
+    if (!err && !handled)
+        err = mfd_sso_authenticate_session(auth, req, res, refused, &handled);
+    if (!err && !handled)
+        refuse_unauthenticated(auth, req, res, refused);
+    return err;
+}
+
+/* A werkzeug scrypt hash (of a throw-away string) at the default cost, verified
+ * for unknown users so that their answer takes as long as a wrong password. */
+static const char dummy_hash[] =
+    "scrypt:32768:8:1$Zq7mW2xN4pR8tV1c$8506771a4bbe414f3ea04aa6d30b9421c34e78e48dc4dca18e515effd"
+    "e4fd6686e2c98719380272cf13e6215c2d1cb17450178127679c947060c51e722460b44";
+
+static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *username,
+                                  const char *password, mfd_response *res, bool *refused) {
+    mfd_auth_request *st = req->auth_state;
+    st->method = MFD_AUTH_METHOD_BASIC;
+    if (mfd_auth_token_shaped(password)) {
+        mfd_token_outcome outcome;
+        mfd_err err = mfd_auth_token_authenticate(auth, req, username, password, &outcome);
+        if (err || outcome == MFD_TOKEN_OK)
+            return err;
+        mfd_auth_audit(username, "login", req->path, username,
+                       outcome == MFD_TOKEN_FORBIDDEN ? "not in any of the allowed groups"
+                                                      : "invalid access token",
+                       "denied");
+        if (outcome == MFD_TOKEN_FORBIDDEN)
+            mfd_auth_refuse_forbidden(req, res);
+        else
+            mfd_auth_refuse_unauthenticated(req, res);
         *refused = true;
         return NULL;
     }
@@ -130,7 +215,12 @@ mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *re
     mfd_db_release(auth->db, conn);
     if (err)
         return err;
-    bool ok = found && user.password_hash && mfd_auth_password_verify(user.password_hash, password);
+    /* Unknown users (and users without a password) cost one derivation too,
+     * so the answer's timing does not tell which usernames exist. */
+    const char *against = found && user.password_hash && user.password_hash[0] != '!'
+                              ? user.password_hash
+                              : dummy_hash;
+    bool ok = mfd_auth_password_verify(against, password) && against != dummy_hash;
     if (ok)
         mfd_credential_cache_put(auth->cache, username, password, user.password_hash);
     if (!ok) {
@@ -243,14 +333,18 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
     }
     auth->settings = mfd_auth_ini_settings(auth->ini);
     mfd_auth_parse_permission(auth->settings->default_permission, &auth->default_permission);
-    if (auth->settings->sso_hook)
-        mfd_log_warn("%s: authorization_function '%s' selects the [sso] modes; this build "
-                     "checks Basic credentials only",
+    if (!auth->settings->sso_hook && mfd_auth_ini_get(auth->ini, "sso", "issuer"))
+        mfd_log_warn("%s: [sso] is set but authorization_function '%s' does not select it "
+                     "(use 'mlflowd:sso'): only Basic credentials are checked",
                      mfd_auth_ini_source(auth->ini), auth->settings->authorization_function);
     int pool = cfg->workers > 4 ? cfg->workers : 4;
     err = mfd_db_open(auth->settings->database_uri, pool, &auth->db);
     if (!err)
         err = mfd_schema_auth_init(auth->db);
+    if (!err)
+        err = mfd_sso_store_init(auth->db);
+    if (!err && (err = mfd_sso_open(auth, &auth->sso)) == NULL)
+        auth->sso_authoritative = mfd_sso_settings_of(auth->sso)->authoritative;
     if (!err)
         err = ensure_admin(auth);
     if (!err && !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds)))
@@ -300,6 +394,7 @@ static void redact_uri(const char *uri, char *out, size_t cap) {
 void mfd_auth_close(mfd_auth *auth) {
     if (!auth)
         return;
+    mfd_sso_close(auth->sso);
     mfd_credential_cache_free(auth->cache);
     mfd_resource_cache_free(auth->resources);
     mfd_db_close(auth->db);

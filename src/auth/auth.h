@@ -15,6 +15,7 @@
 #define MFD_AUTH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "api/api.h"
 #include "core/sql_params.h"
@@ -34,7 +35,8 @@ typedef enum mfd_permission {
 mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out);
 void mfd_auth_close(mfd_auth *auth);
 
-/* /static…, /favicon.ico and /health need no credentials (auth.md §2). */
+/* /static-files/…, /favicon.ico, /health, /ready and the native login's
+ * /oidc/login, /oidc/callback, /oidc/info need no credentials. */
 bool mfd_auth_is_unprotected(const char *path);
 
 /* Sets req->username and req->is_admin, or fills a 401 and sets *refused. */
@@ -96,5 +98,59 @@ void mfd_auth_audit(const char *actor, const char *action, const char *resource,
  * valid for an hour; and its check. Arena string. */
 char *mfd_auth_csrf_token(mfd_auth *auth, mfd_request *req);
 bool mfd_auth_csrf_valid(mfd_auth *auth, const mfd_request *req, const char *token);
+
+/* --- single sign-on, for api/sso_api.c (README.md, Authentication) ------
+ * Personal access tokens of the request's user (an admin: of anyone);
+ * `token` (arena) is the secret, shown once. */
+typedef struct mfd_auth_token_info {
+    const char *id, *name, *username;
+    int64_t created_at, expires_at; /* ms; expires_at 0 = never */
+} mfd_auth_token_info;
+mfd_err mfd_auth_token_create(mfd_request *req, const char *username, const char *name,
+                              int64_t expires_in_days, mfd_auth_token_info *info,
+                              const char **token);
+mfd_err mfd_auth_token_list(mfd_request *req, const char *username, mfd_auth_token_info **out,
+                            size_t *n);
+mfd_err mfd_auth_token_delete(mfd_request *req, const char *token_id);
+
+/* Who the request's user is and how their level was decided. */
+typedef struct mfd_auth_whoami {
+    const char *username;
+    bool is_admin;
+    const char *auth_method;  /* basic, access_token, bearer, trusted_header, session */
+    bool sso;                 /* the level comes from the role mapping */
+    const char *permission;   /* mapped level (sso) or default_permission */
+    const char *mapping_mode; /* authoritative, floor; NULL for local users */
+    const char *const *roles; /* sso: the roles/groups seen */
+    size_t n_roles;
+    int64_t expires_at;     /* unix seconds: token exp / session end; 0 = none */
+    const char *csrf_token; /* session: the token logout (and forms) send */
+} mfd_auth_whoami;
+void mfd_auth_whoami_of(mfd_request *req, mfd_auth_whoami *out);
+
+/* The [role_mappings] and how SSO is set up (read-only, for the UI). */
+typedef struct mfd_auth_sso_view {
+    bool sso_enabled, basic, bearer, trusted_header, native;
+    const char *mapping_mode, *unmapped_permission, *create_permission, *default_permission;
+    const char *level_names[5];    /* admin, MANAGE, EDIT, USE, READ */
+    const char *const *entries[5]; /* role names and /group/paths */
+    size_t n_entries[5];
+    const char *const *allowed_groups;
+    size_t n_allowed_groups;
+} mfd_auth_sso_view;
+void mfd_auth_sso_view_of(mfd_request *req, mfd_auth_sso_view *out);
+
+/* Whether the user signs in with single sign-on (has an (iss, sub) binding). */
+mfd_err mfd_auth_sso_bound(mfd_request *req, const char *username, bool *bound);
+/* Removes the SSO binding of a username (admins; the next sign-in binds
+ * anew). 404 when it has none. */
+mfd_err mfd_auth_unbind(mfd_request *req, const char *username);
+
+/* The native login's endpoints (GET /oidc/login, GET /oidc/callback, POST
+ * /oidc/logout); 404 when the native mode is off. */
+mfd_err mfd_auth_oidc_login(mfd_request *req, mfd_response *res);
+mfd_err mfd_auth_oidc_callback(mfd_request *req, mfd_response *res);
+mfd_err mfd_auth_oidc_logout(mfd_request *req, mfd_response *res);
+bool mfd_auth_native_login_on(const mfd_request *req);
 
 #endif

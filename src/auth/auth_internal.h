@@ -14,6 +14,8 @@ void mfd_resource_cache_free(mfd_resource_cache *cache);
 bool mfd_resource_cache_get(mfd_resource_cache *cache, const char *id, int64_t *experiment_id);
 void mfd_resource_cache_put(mfd_resource_cache *cache, const char *id, int64_t experiment_id);
 
+struct mfd_sso;
+
 struct mfd_auth {
     const mfd_config *config;
     mfd_auth_ini *ini;
@@ -23,6 +25,8 @@ struct mfd_auth {
     mfd_credential_cache *cache;
     mfd_resource_cache *resources;
     unsigned char csrf_key[32]; /* HMAC key of signup CSRF tokens */
+    struct mfd_sso *sso;        /* single sign-on (sso.h); settings only when off */
+    bool sso_authoritative;     /* [sso] mapping_mode = authoritative */
 };
 
 /* --- rules.c: the endpoint -> permission table ----------------------- */
@@ -90,6 +94,15 @@ struct mfd_auth_request {
                                   (and the hash compared) when the request is authorized */
     const char *password_hash; /* the hash the cached credentials were verified against */
     int64_t user_id;           /* 0 until the row was read */
+    int method;                /* mfd_auth_method (sso.h) */
+    /* Single sign-on: the user's level comes from the role mapping. In
+     * authoritative mode `mapped` is the level on every resource; in floor
+     * mode explicit grants can only raise it. Never written to rows. */
+    bool sso;
+    mfd_permission mapped;
+    const char *roles;  /* '\n'-joined, arena */
+    int64_t expires_at; /* unix seconds; 0 = none */
+    const char *csrf;   /* session CSRF token (native login) */
 };
 typedef struct mfd_auth_request mfd_auth_request;
 /* The request's notes, made (and its rule matched) on first use. */
@@ -103,6 +116,11 @@ mfd_err mfd_auth_json_text(mfd_request *req, json_t *v, const char *name, const 
 mfd_err mfd_auth_param_run_id(mfd_request *req, const char **out);
 /* A stored permission name as a level (unknown names: NO_PERMISSIONS). */
 mfd_permission mfd_auth_level_of(const char *name);
+/* The request's user's level on a resource, given its explicit row (found):
+ * MLflow's rule (row, else default_permission) for local users, the SSO
+ * rule (mapped level; floor: max(row, mapped)) for SSO users. */
+mfd_permission mfd_auth_effective(const mfd_auth *auth, const mfd_auth_request *st, bool found,
+                                  mfd_permission row);
 
 /* --- basic.c ------------------------------------------------------------ */
 /* Parses `Basic <base64(user:password)>`; false when absent or malformed. */
@@ -111,11 +129,15 @@ bool mfd_auth_parse_basic(mfd_arena *arena, const char *header, const char **use
 /* The 401 and 403 answers of auth.md §2.1. */
 void mfd_auth_refuse_unauthenticated(mfd_request *req, mfd_response *res);
 void mfd_auth_refuse_forbidden(mfd_request *req, mfd_response *res);
+/* Answers `err` (freed) as MLflow's JSON error body with its status. */
+void mfd_auth_refuse_error(mfd_request *req, mfd_response *res, mfd_err err);
 /* The user's explicit rows of one kind, for filtering many resources. */
 typedef struct mfd_grant_set {
     mfd_auth_grant *rows;
     size_t n;
     bool default_readable;
+    bool rows_ignored;    /* SSO authoritative: rows are not read */
+    bool rows_only_raise; /* SSO floor: a row never lowers the mapped level */
 } mfd_grant_set;
 mfd_err mfd_auth_load_grants(mfd_auth *auth, mfd_request *req, mfd_auth_kind kind,
                              mfd_grant_set *set);

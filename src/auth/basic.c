@@ -73,3 +73,14 @@ void mfd_auth_refuse_unauthenticated(mfd_request *req, mfd_response *res) {
 void mfd_auth_refuse_forbidden(mfd_request *req, mfd_response *res) {
     mfd_response_text(req, res, 403, "text/html; charset=utf-8", "Permission denied");
 }
+
+void mfd_auth_refuse_error(mfd_request *req, mfd_response *res, mfd_err err) {
+    (void)req;
+    json_decref(res->json);
+    res->json = json_object();
+    json_object_set_new(res->json, "error_code", json_string(mfd_code_name(err->code)));
+    json_object_set_new(res->json, "message", json_string(err->message));
+    res->status = mfd_code_http_status(err->code);
+    res->content_type = "application/json";
+    mfd_err_free(err);
+}

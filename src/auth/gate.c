@@ -17,6 +17,7 @@
 
 #include "api/message.h"
 #include "auth_internal.h"
+#include "sso.h"
 #include "store/auth_store.h"
 
 typedef enum { PLAN_ALLOW, PLAN_DENY, PLAN_CHECKS, PLAN_DEFAULT, PLAN_SELF, PLAN_REDUCE } plan_kind;
@@ -234,8 +235,9 @@ static mfd_err decide_one(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_
     st->pending = false;
     st->user_id = c.user_id;
     req->is_admin = c.is_admin;
-    mfd_permission have =
-        c.permission_found ? mfd_auth_level_of(c.permission) : auth->default_permission;
+    mfd_permission have = mfd_auth_effective(auth, st, c.permission_found,
+                                             c.permission_found ? mfd_auth_level_of(c.permission)
+                                                                : MFD_PERM_NO_PERMISSIONS);
     *allowed = req->is_admin || (have >= p->need && have != MFD_PERM_NO_PERMISSIONS);
     return NULL;
 }
@@ -267,13 +269,15 @@ static mfd_err decide_on(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_a
         *allowed = false;
         return NULL;
     case PLAN_DEFAULT:
-        *allowed = auth->default_permission >= p->need;
+        *allowed = mfd_auth_effective(auth, st, false, MFD_PERM_NO_PERMISSIONS) >= p->need;
         return NULL;
     case PLAN_SELF:
         *allowed = p->self && strcmp(p->self, req->username) == 0;
         return NULL;
     case PLAN_REDUCE:
-        grants->default_readable = auth->default_permission >= MFD_PERM_READ;
+        grants->default_readable =
+            mfd_auth_effective(auth, st, false, MFD_PERM_NO_PERMISSIONS) >= MFD_PERM_READ;
+        grants->rows_only_raise = st->sso;
         return mfd_auth_list_grants(conn, req, MFD_AUTH_EXPERIMENT, grants);
     case PLAN_CHECKS:
         break;
@@ -283,7 +287,8 @@ static mfd_err decide_on(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_a
         bool found = false;
         err = mfd_auth_store_lookup(conn, p->items[i].kind, p->items[i].key, req->username, name,
                                     sizeof name, &found);
-        mfd_permission have = found ? mfd_auth_level_of(name) : auth->default_permission;
+        mfd_permission have = mfd_auth_effective(
+            auth, st, found, found ? mfd_auth_level_of(name) : MFD_PERM_NO_PERMISSIONS);
         *allowed = have >= p->need && have != MFD_PERM_NO_PERMISSIONS;
     }
     return err;
@@ -340,11 +345,64 @@ bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req) {
     }
 }
 
+/* Creating an experiment or registered model: SSO users need the
+ * configured level ([sso] create_permission, EDIT by default). */
+static bool is_creation(const mfd_auth_rule *rule) {
+    return rule->resource == MFD_RES_NONE &&
+           (rule->after == MFD_AFTER_GRANT_EXPERIMENT || rule->after == MFD_AFTER_GRANT_MODEL);
+}
+
+/* SSO users in authoritative mode: the mapped level is the level on every
+ * resource, so no resource is looked up and no row is read. */
+static mfd_err authorize_authoritative(mfd_request *req, mfd_auth_request *st, mfd_response *res,
+                                       bool *refused) {
+    const mfd_auth_rule *rule = st->match.rule;
+    mfd_permission need = (mfd_permission)rule->need;
+    bool allowed;
+    const char *self = NULL;
+    mfd_err err = NULL;
+    switch ((mfd_rule_resource)rule->resource) {
+    case MFD_RES_NONE:
+        allowed = true;
+        break;
+    case MFD_RES_NOBODY:
+        allowed = false;
+        break;
+    case MFD_RES_SELF:
+        if ((err = mfd_auth_param(req, "username", &self)))
+            return err;
+        allowed = !strcmp(self, req->username);
+        break;
+    case MFD_RES_RUNS_SEARCH:
+    case MFD_RES_LOGGED_MODELS_SEARCH:
+        if (st->mapped < MFD_PERM_READ) {
+            res->json = json_object(); /* nothing readable: an empty page */
+            *refused = true;
+        }
+        return NULL;
+    default:
+        allowed = st->mapped >= need && st->mapped != MFD_PERM_NO_PERMISSIONS;
+    }
+    if (!allowed) {
+        mfd_auth_refuse_forbidden(req, res);
+        *refused = true;
+    }
+    return NULL;
+}
+
 mfd_err mfd_auth_authorize(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused) {
     *refused = false;
     mfd_auth_request *st = mfd_auth_request_state(auth, req);
     if (!st->pending && (req->is_admin || !st->match.rule))
         return NULL;
+    if (st->sso && is_creation(st->match.rule) &&
+        st->mapped < mfd_sso_settings_of(auth->sso)->create_level) {
+        mfd_auth_refuse_forbidden(req, res);
+        *refused = true;
+        return NULL;
+    }
+    if (st->sso && auth->sso_authoritative)
+        return authorize_authoritative(req, st, res, refused);
     plan p = {.kind = PLAN_ALLOW};
     mfd_err plan_err = NULL;
     if (st->match.rule && !req->is_admin)

@@ -120,8 +120,8 @@ static mfd_err fetch_all(mfd_jwks *j) {
         j->keys = keys;
         j->expires_at = now_seconds() + ttl;
         pthread_mutex_unlock(&j->lock);
-        mfd_log_info("sso: fetched %zu signing key(s) from %s (cached %d s)",
-                     json_array_size(keys), url, ttl);
+        mfd_log_info("sso: fetched %zu signing key(s) from %s (cached %d s)", json_array_size(keys),
+                     url, ttl);
     }
     json_decref(jwks);
     json_decref(discovery);

@@ -182,7 +182,8 @@ void mfd_auth_rule_find(const mfd_request *req, const char *static_prefix, mfd_r
     memset(out, 0, sizeof *out);
     const char *path = req->path;
     size_t prefix_len = strlen(static_prefix);
-    bool prefixed = strncmp(path, static_prefix, prefix_len) == 0;
+    bool prefixed = strncmp(path, static_prefix, prefix_len) == 0 &&
+                    (path[prefix_len] == '/' || path[prefix_len] == '\0');
     const char *versioned = NULL;
     bool ajax = false;
     if (strncmp(path, "/api/", 5) == 0) {
@@ -204,15 +205,20 @@ void mfd_auth_rule_find(const mfd_request *req, const char *static_prefix, mfd_r
         case BOTH:
             subject = versioned;
             break;
-        case BARE:
-            subject = prefixed ? path + prefix_len : NULL;
+        case BARE: /* served at <pattern> and, for some, <prefix><pattern>: check both */
+            subject = path;
             break;
         default:
             subject = path;
         }
         if (!subject || strcmp(r->method, req->method) != 0)
             continue;
-        if (match(req, r->pattern, subject, out)) {
+        bool hit = match(req, r->pattern, subject, out);
+        if (!hit && r->spelling == BARE && prefix_len && prefixed) {
+            out->segment = out->tail = NULL;
+            hit = match(req, r->pattern, path + prefix_len, out);
+        }
+        if (hit) {
             out->rule = r;
             return;
         }

@@ -46,11 +46,11 @@ typedef struct mfd_sso_settings {
     bool enabled; /* authorization_function selects the [sso] modes */
     bool basic, bearer, trusted_header, native;
     const char *issuer, *discovery_url, *jwks_url, *ca_file; /* owned by the ini */
-    mfd_strlist audiences, allowed_azp, algorithms, username_claims, role_claims,
-        allowed_groups, token_types;
+    mfd_strlist audiences, allowed_azp, algorithms, username_claims, role_claims, allowed_groups,
+        token_types;
     const char *scopes, *client_id, *client_secret, *redirect_uri, *external_url;
     int leeway_seconds, jwks_cache_seconds, jwks_refetch_seconds, session_seconds;
-    bool authoritative;                  /* mapping_mode */
+    bool authoritative;                    /* mapping_mode */
     mfd_permission unmapped, create_level; /* unmapped_permission, create_permission */
     bool cookie_secure;
     mfd_cidr *proxies;
@@ -120,9 +120,11 @@ mfd_err mfd_sso_authenticate_session(mfd_auth *auth, mfd_request *req, mfd_respo
 /* --- tokens.c ----------------------------------------------------------------- */
 /* True when `password` has the shape of a personal access token. */
 bool mfd_auth_token_shaped(const char *password);
+typedef enum { MFD_TOKEN_INVALID, MFD_TOKEN_OK, MFD_TOKEN_FORBIDDEN } mfd_token_outcome;
 /* Checks a personal access token given as the Basic password; sets the
- * request's user (with the SSO snapshot for SSO users) or *valid false. */
+ * request's user (with the SSO snapshot for SSO users) when OK; FORBIDDEN:
+ * an SSO user outside the allowed groups. */
 mfd_err mfd_auth_token_authenticate(mfd_auth *auth, mfd_request *req, const char *username,
-                                    const char *token, bool *valid);
+                                    const char *token, mfd_token_outcome *outcome);
 
 #endif

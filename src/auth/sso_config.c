@@ -82,8 +82,7 @@ static mfd_err read_int(const mfd_auth_ini *ini, const char *key, int min, int m
 
 static mfd_err read_bool(const mfd_auth_ini *ini, const char *key, bool *out) {
     const char *v = get(ini, key);
-    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") ||
-        !strcmp(v, "1"))
+    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
         *out = true;
     else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off") ||
              !strcmp(v, "0"))
@@ -108,7 +107,8 @@ static mfd_err read_modes(const mfd_auth_ini *ini, mfd_sso_settings *s) {
         else if (!strcasecmp(m, "native"))
             s->native = true;
         else
-            err = bad(ini, "modes", m, "unknown mode (known: basic, bearer, trusted_header, native)");
+            err =
+                bad(ini, "modes", m, "unknown mode (known: basic, bearer, trusted_header, native)");
     }
     mfd_strlist_free(&modes);
     return err;
@@ -187,10 +187,11 @@ static mfd_err check_modes(const mfd_auth_ini *ini, mfd_sso_settings *s) {
         return NULL;
     if ((s->bearer || s->native) && !s->issuer) {
         mfd_log_warn("%s: authorization_function selects single sign-on but [sso] issuer (or "
-                     "MLFLOWD_SSO_ISSUER) is not set: bearer tokens and the native login stay "
-                     "off until it is",
+                     "MLFLOWD_SSO_ISSUER) is not set: bearer tokens are refused and the native "
+                     "login is off until it is",
                      mfd_auth_ini_source(ini));
-        s->bearer = s->native = false;
+        s->native = false;
+        return NULL;
     }
     if (s->bearer && !s->audiences.n)
         return bad(ini, "audiences", "", "required for the bearer mode (the aud values to accept)");
@@ -285,8 +286,8 @@ mfd_err mfd_sso_settings_load(const mfd_auth_ini *ini, mfd_sso_settings **out) {
 void mfd_sso_settings_free(mfd_sso_settings *s) {
     if (!s)
         return;
-    mfd_strlist *lists[] = {&s->audiences,       &s->allowed_azp,    &s->algorithms,
-                            &s->username_claims, &s->role_claims,    &s->allowed_groups,
+    mfd_strlist *lists[] = {&s->audiences,       &s->allowed_azp, &s->algorithms,
+                            &s->username_claims, &s->role_claims, &s->allowed_groups,
                             &s->token_types};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         mfd_strlist_free(lists[i]);

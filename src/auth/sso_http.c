@@ -129,3 +129,18 @@ char *mfd_sso_form_escape(const char *s) {
     *o = '\0';
     return out;
 }
+
+char *mfd_sso_form_escape_arena(mfd_arena *arena, const char *s) {
+    char *e = mfd_sso_form_escape(s);
+    char *copy = mfd_arena_strdup(arena, e);
+    free(e);
+    return copy;
+}
+
+void mfd_sso_http_init(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* reference counted by libcurl */
+}
+
+void mfd_sso_http_cleanup(void) {
+    curl_global_cleanup();
+}

@@ -7,15 +7,16 @@
 
 #include <stddef.h>
 
+#include "core/arena.h"
 #include "core/err.h"
 
 typedef struct mfd_sso_http_call {
     const char *url;
-    const char *form;      /* POST this application/x-www-form-urlencoded body; NULL = GET */
-    const char *user;      /* HTTP Basic credentials (client authentication); NULL = none */
+    const char *form; /* POST this application/x-www-form-urlencoded body; NULL = GET */
+    const char *user; /* HTTP Basic credentials (client authentication); NULL = none */
     const char *password;
-    const char *ca_file;   /* NULL = the system's CAs */
-    size_t max_bytes;      /* larger answers fail */
+    const char *ca_file; /* NULL = the system's CAs */
+    size_t max_bytes;    /* larger answers fail */
 } mfd_sso_http_call;
 
 typedef struct mfd_sso_http_answer {
@@ -30,7 +31,12 @@ typedef struct mfd_sso_http_answer {
 mfd_err mfd_sso_http(const mfd_sso_http_call *call, mfd_sso_http_answer *out);
 void mfd_sso_http_answer_free(mfd_sso_http_answer *answer);
 
-/* x-www-form-urlencoded escaping into a malloc'd string. */
+/* x-www-form-urlencoded escaping into a malloc'd string / the arena. */
 char *mfd_sso_form_escape(const char *s);
+char *mfd_sso_form_escape_arena(mfd_arena *arena, const char *s);
+
+/* libcurl's global state, around the life of the auth layer. */
+void mfd_sso_http_init(void);
+void mfd_sso_http_cleanup(void);
 
 #endif

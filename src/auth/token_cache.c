@@ -13,7 +13,7 @@ enum { SHARDS = 16, SLOTS = 512 };
 
 typedef struct entry {
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
-    int64_t until; /* 0 = empty */
+    int64_t until;       /* 0 = empty */
     mfd_sso_identity id; /* strings owned */
 } entry;
 

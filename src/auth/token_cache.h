@@ -21,10 +21,10 @@ enum { MFD_TOKEN_DIGEST_LEN = 32 };
 typedef struct mfd_sso_identity {
     const char *username;
     int64_t user_id;
-    int level;      /* mfd_permission mapped from the roles */
-    bool is_admin;  /* for this request */
-    bool allowed;   /* holds one of allowed_groups (else: 403) */
-    const char *roles; /* '\n'-joined, for the who-am-i endpoint */
+    int level;          /* mfd_permission mapped from the roles */
+    bool is_admin;      /* for this request */
+    bool allowed;       /* holds one of allowed_groups (else: 403) */
+    const char *roles;  /* '\n'-joined, for the who-am-i endpoint */
     int64_t expires_at; /* unix seconds: the token's exp, the session's end; 0 = none */
     int method;         /* mfd_auth_method */
     const char *csrf;   /* session CSRF token; NULL otherwise */

@@ -350,7 +350,8 @@ static mfd_err validate(mfd_auth_ini *ini) {
     const char *fn = s->authorization_function;
     if (!strcmp(fn, basic_function) || !strcmp(fn, "mlflowd:basic")) {
         s->sso_hook = false;
-    } else if (ends_with(fn, ":authenticate_sso_request") || !strcmp(fn, "mlflowd:sso")) {
+    } else if (ends_with(fn, ":authenticate_sso_request") || !strcmp(fn, "mlflowd:sso") ||
+               !strcmp(fn, "builtin:sso")) {
         s->sso_hook = true;
     } else {
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,

@@ -58,6 +58,8 @@ static const option_spec options[] = {
      "largest JSON request body in bytes (67108864); artifact uploads are streamed and unlimited"},
     {"--max-connections", "MLFLOWD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections),
      "simultaneous client connections (1024)"},
+    {"--max-header-size", "MLFLOWD_MAX_HEADER_SIZE", OPT_SIZE, FIELD(max_header_bytes),
+     "largest request header block in bytes (32768, at most 196608); larger gets 431"},
     {"--health-port", "MLFLOWD_HEALTH_PORT", OPT_INT, FIELD(health_port),
      "also serve /health, /ready and /metrics (without auth) on this port (0 = off)"},
     {"--health-host", "MLFLOWD_HEALTH_HOST", OPT_STRING, FIELD(health_host),
@@ -90,6 +92,7 @@ static void set_defaults(mfd_config *cfg) {
     cfg->static_prefix = "";
     cfg->max_body_bytes = 64u << 20;
     cfg->max_connections = 1024;
+    cfg->max_header_bytes = 32u << 10;
     cfg->health_host = "0.0.0.0";
     cfg->kserve_namespace = "default";
     cfg->kserve_service_account = "mlflow-kserve";
@@ -217,6 +220,9 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--port must be between 0 and 65535");
     if (cfg->workers < 1)
         cfg->workers = 1;
+    if (cfg->max_header_bytes < 1024 || cfg->max_header_bytes > 196608)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--max-header-size must be from 1024 to 196608 bytes");
     if (cfg->health_port > 65535)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--health-port must be between 0 and 65535");
     if (cfg->registry_store_uri && strcmp(cfg->registry_store_uri, cfg->backend_store_uri) != 0)

@@ -40,8 +40,8 @@ static enum MHD_Result ready(mfd_app *app, struct MHD_Connection *connection) {
     mfd_err err = app->tracking_db ? mfd_schema_tracking_ready(app->tracking_db) : NULL;
     if (!err)
         return answer(connection, 200, "application/json", "{\"status\":\"ready\"}");
-    json_t *body = json_pack("{s:s,s:s}", "error_code", mfd_code_name(err->code), "message",
-                             err->message);
+    json_t *body =
+        json_pack("{s:s,s:s}", "error_code", mfd_code_name(err->code), "message", err->message);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     enum MHD_Result ret = answer(connection, (unsigned)mfd_code_http_status(err->code),
                                  "application/json", text ? text : "{}");

@@ -89,8 +89,8 @@ static series_slot *find_slot(const char *route, int method, int status) {
     return NULL;
 }
 
-void mfd_metrics_observe_request(const char *route, const char *method, int status,
-                                 double seconds, mfd_metrics_auth auth) {
+void mfd_metrics_observe_request(const char *route, const char *method, int status, double seconds,
+                                 mfd_metrics_auth auth) {
     int64_t expected = 0;
     atomic_compare_exchange_strong_explicit(&start_time, &expected, (int64_t)time(NULL),
                                             memory_order_relaxed, memory_order_relaxed);

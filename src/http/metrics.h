@@ -24,8 +24,8 @@ typedef enum mfd_metrics_auth {
 /* One answered request. `route` is the matched route pattern (static
  * storage, e.g. "2.0/mlflow/runs/get" or "/health"), NULL when no route
  * matched; `method` any string (unknown methods are counted as "other"). */
-void mfd_metrics_observe_request(const char *route, const char *method, int status,
-                                 double seconds, mfd_metrics_auth auth);
+void mfd_metrics_observe_request(const char *route, const char *method, int status, double seconds,
+                                 mfd_metrics_auth auth);
 
 /* The auth decision for a request from what the server knows at the end:
  * auth on or off, whether a user was authenticated, the status sent. */

@@ -48,7 +48,10 @@ typedef struct mfd_request {
     const char *path_params[MFD_MAX_PATH_PARAMS]; /* {name} segments, in pattern order */
     const char *path_tail; /* the <path> rest of an artifact route; "" when empty */
     const char *(*header)(const struct mfd_request *req, const char *name);
-    void *server_data; /* the server's connection, for header() */
+    /* Every value of a repeated header, joined with ", " (arena); NULL when absent. */
+    const char *(*header_all)(const struct mfd_request *req, const char *name);
+    void *server_data;     /* the server's connection, for header() */
+    const char *peer_addr; /* the TCP peer's address as text ("127.0.0.1", "::1"); NULL unknown */
     /* Set by the auth layer when it is on; NULL username = auth off. */
     const char *username;
     bool is_admin;

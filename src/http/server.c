@@ -62,6 +62,58 @@ static const char *lookup_header(const mfd_request *req, const char *name) {
                                        name);
 }
 
+typedef struct header_join {
+    const mfd_request *req;
+    const char *name;
+    mfd_strbuf out;
+    bool any;
+} header_join;
+
+static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+    (void)kind;
+    header_join *j = cls;
+    if (strcasecmp(key, j->name) == 0 && value) {
+        if (j->any)
+            mfd_strbuf_append(&j->out, ", ");
+        mfd_strbuf_append(&j->out, value);
+        j->any = true;
+    }
+    return MHD_YES;
+}
+
+/* Every line of a repeated header (X-Forwarded-Groups), joined. */
+static const char *lookup_header_all(const mfd_request *req, const char *name) {
+    header_join j = {req, name, {0}, false};
+    mfd_strbuf_init(&j.out, req->arena);
+    MHD_get_connection_values((struct MHD_Connection *)req->server_data, MHD_HEADER_KIND,
+                              join_header, &j);
+    return j.any ? j.out.data : NULL;
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+/* The peer's address as text, for the trusted-proxy rule of the auth layer. */
+static const char *peer_address(mfd_arena *arena, struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char text[INET6_ADDRSTRLEN] = "";
+    if (!info || !info->client_addr)
+        return NULL;
+    if (info->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)info->client_addr)->sin_addr, text,
+                  sizeof text);
+    else if (info->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)info->client_addr)->sin6_addr, text,
+                  sizeof text);
+    return *text ? mfd_arena_strdup(arena, text) : NULL;
+}
+
 typedef struct query_collect {
     mfd_request *req;
     size_t cap;
@@ -128,7 +180,7 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
         res->json = error_body(err);
         res->content_type = "application/json";
         status = mfd_code_http_status(err->code);
-        if (res->status == 405 || res->status == 413) /* set by first_call_checks */
+        if (res->status == 405 || res->status == 413 || res->status == 431) /* set early */
             status = res->status;
         if (err->code == MFD_INTERNAL_ERROR)
             mfd_log_error("%s %s: %s", st->req.method, st->req.path, err->message);
@@ -275,13 +327,24 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         }
         req->body = "";
         req->header = lookup_header;
+        req->header_all = lookup_header_all;
         req->server_data = connection;
+        req->peer_addr = peer_address(req->arena, connection);
         st->res.fd = -1;
         st->upload.fd = -1;
         query_collect qc = {req, 0, false};
         MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &qc);
         mfd_strbuf_init(&st->body, req->arena);
-        if (app->auth && !mfd_auth_is_unprotected(req->path))
+        size_t header_bytes = 0;
+        MHD_get_connection_values(connection, MHD_HEADER_KIND, count_header, &header_bytes);
+        if (header_bytes > app->config->max_header_bytes) {
+            st->res.status = 431;
+            st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                          "Request headers of %zu bytes exceed the limit of %zu "
+                                          "bytes (--max-header-size)",
+                                          header_bytes, app->config->max_header_bytes);
+        }
+        if (!st->early_error && app->auth && !mfd_auth_is_unprotected(req->path))
             st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->auth_answered);
         if (st->early_error || st->auth_answered)
             ; /* answered below, or once the body is drained */

@@ -60,8 +60,8 @@ static const char *status_message(mfd_arena *arena, const char *body) {
 
 mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
                          const json_t *manifest, json_t **result) {
-    const char *api = cluster->api_url && *cluster->api_url ? cluster->api_url
-                                                             : default_api_url(arena);
+    const char *api =
+        cluster->api_url && *cluster->api_url ? cluster->api_url : default_api_url(arena);
     if (!api)
         return mfd_err_new(MFD_INTERNAL_ERROR, "no Kubernetes API server: not running in a pod "
                                                "(KUBERNETES_SERVICE_HOST unset) and no "
@@ -71,7 +71,7 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     const char *name = json_string_value(json_object_get(metadata, "name"));
     if (!ns || !name)
         return mfd_err_new(MFD_INTERNAL_ERROR, "the manifest has no namespace or name");
-    const char *token;
+    const char *token = "";
     mfd_err err = read_token(arena, cluster->token_file, &token);
     if (err)
         return err;
@@ -79,11 +79,11 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     while (api_len > 0 && api[api_len - 1] == '/')
         api_len--;
     /* ns and name are DNS labels: nothing to escape in the path. */
-    const char *url = mfd_arena_sprintf(
-        arena,
-        "%.*s/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices/%s"
-        "?fieldManager=mlflowd&force=true",
-        (int)api_len, api, ns, name);
+    const char *url =
+        mfd_arena_sprintf(arena,
+                          "%.*s/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices/%s"
+                          "?fieldManager=mlflowd&force=true",
+                          (int)api_len, api, ns, name);
     const char *body = mfd_kserve_yaml(arena, manifest);
 
     CURL *curl = curl_easy_init();
@@ -93,8 +93,8 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     headers = curl_slist_append(headers, "Content-Type: application/apply-patch+yaml");
     headers = curl_slist_append(headers, "Accept: application/json");
     if (*token)
-        headers = curl_slist_append(headers, mfd_arena_sprintf(arena, "Authorization: Bearer %s",
-                                                               token));
+        headers =
+            curl_slist_append(headers, mfd_arena_sprintf(arena, "Authorization: Bearer %s", token));
     mfd_strbuf answer;
     mfd_strbuf_init(&answer, arena);
     mfd_strbuf_append(&answer, "");
@@ -117,8 +117,9 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     if (rc != CURLE_OK)
-        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "cannot reach the Kubernetes API at %.*s: %s",
-                           (int)api_len, api, curl_easy_strerror(rc));
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "cannot reach the Kubernetes API at %.*s: %s", (int)api_len, api,
+                           curl_easy_strerror(rc));
     if (status == 200 || status == 201) {
         *result = json_loads(answer.data, 0, NULL);
         if (!*result)

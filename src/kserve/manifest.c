@@ -100,8 +100,7 @@ static mfd_err stage_version(mfd_conn *conn, mfd_arena *arena, const char *name,
             *version = versions[i].version;
     if (!*version)
         return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST,
-                           "No versions of model with name '%s' and stage '%s' found", name,
-                           stage);
+                           "No versions of model with name '%s' and stage '%s' found", name, stage);
     return NULL;
 }
 
@@ -240,14 +239,13 @@ mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_s
     mfd_err err;
     if (target->alias) {
         mfd_model_version mv;
-        if ((err = mfd_registry_get_version_by_alias(conn, arena, target->model, target->alias,
-                                                     &mv)))
+        if ((err =
+                 mfd_registry_get_version_by_alias(conn, arena, target->model, target->alias, &mv)))
             return err;
         version = mv.version;
     }
     const char *source, *storage_uri;
-    if ((err = mfd_artifact_location_model_version(conn, arena, target->model, version,
-                                                   &source)) ||
+    if ((err = mfd_artifact_location_model_version(conn, arena, target->model, version, &source)) ||
         (err = mfd_kserve_storage_uri(conn, arena, settings->artifacts_destination, source,
                                       &storage_uri)))
         return err;
@@ -258,9 +256,9 @@ mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_s
     json_t *labels = json_pack("{s:s,s:s,s:s}", "app.kubernetes.io/managed-by", "mlflowd",
                                "mlflow.org/registered-model", label_value(arena, target->model),
                                "mlflow.org/model-version", version_text);
-    json_t *annotations = json_pack("{s:s,s:s,s:s}", "mlflow.org/registered-model-name",
-                                    target->model, "mlflow.org/model-version", version_text,
-                                    "mlflow.org/source", source);
+    json_t *annotations =
+        json_pack("{s:s,s:s,s:s}", "mlflow.org/registered-model-name", target->model,
+                  "mlflow.org/model-version", version_text, "mlflow.org/source", source);
     if (!labels || !annotations) { /* a stored source that is not UTF-8 */
         json_decref(labels);
         json_decref(annotations);
@@ -269,11 +267,12 @@ mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_s
                            (long long)version, target->model);
     }
     if (target->alias) {
-        json_object_set_new(labels, "mlflow.org/model-alias", json_string(label_value(arena, target->alias)));
+        json_object_set_new(labels, "mlflow.org/model-alias",
+                            json_string(label_value(arena, target->alias)));
         json_object_set_new(annotations, "mlflow.org/model-alias", json_string(target->alias));
     }
-    json_t *model = json_pack("{s:{s:s},s:s}", "modelFormat", "name", "mlflow", "protocolVersion",
-                              "v2");
+    json_t *model =
+        json_pack("{s:{s:s},s:s}", "modelFormat", "name", "mlflow", "protocolVersion", "v2");
     if (settings->runtime && *settings->runtime)
         json_object_set_new(model, "runtime", json_string(settings->runtime));
     json_object_set_new(model, "storageUri", json_string(storage_uri));
@@ -287,8 +286,8 @@ mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_s
         json_object_set_new(metadata, "namespace", json_string(settings->namespace));
     json_object_set_new(metadata, "labels", labels);
     json_object_set_new(metadata, "annotations", annotations);
-    *manifest = json_pack("{s:s,s:s,s:o,s:{s:o}}", "apiVersion", "serving.kserve.io/v1beta1",
-                          "kind", "InferenceService", "metadata", metadata, "spec", "predictor",
-                          predictor);
+    *manifest =
+        json_pack("{s:s,s:s,s:o,s:{s:o}}", "apiVersion", "serving.kserve.io/v1beta1", "kind",
+                  "InferenceService", "metadata", metadata, "spec", "predictor", predictor);
     return NULL;
 }

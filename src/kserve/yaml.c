@@ -13,8 +13,8 @@
 #include "kserve.h"
 
 static bool looks_like_other_type(const char *s) {
-    static const char *const words[] = {"true", "false", "yes", "no",   "on",
-                                        "off",  "null", "y",   "n",    "~"};
+    static const char *const words[] = {"true", "false", "yes", "no", "on",
+                                        "off",  "null",  "y",   "n",  "~"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (!strcasecmp(s, words[i]))
             return true;

@@ -7,6 +7,8 @@
  * (0/1) and PostgreSQL (boolean) alike. */
 #include "auth_store.h"
 
+#include "sso_store.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -284,6 +286,8 @@ mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username) {
             err = exec_done(stmt);
         }
     }
+    if (!err) /* mlflowd's own rows: tokens, SSO binding, sessions */
+        err = mfd_sso_store_forget_user(conn, user.id, username);
     if (!err) {
         mfd_stmt *stmt;
         err = mfd_conn_prepare(conn, "DELETE FROM users WHERE id = ?", true, &stmt);

@@ -52,7 +52,8 @@ mfd_err mfd_auth_store_create_user(mfd_conn *conn, mfd_arena *arena, const char 
 mfd_err mfd_auth_store_update_password(mfd_conn *conn, const char *username,
                                        const char *password_hash);
 mfd_err mfd_auth_store_update_admin(mfd_conn *conn, const char *username, bool is_admin);
-/* Deletes the user and all their permission rows, in one transaction. */
+/* Deletes the user and all their permission rows (and mlflowd's token,
+ * binding and session rows), in one transaction. */
 mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username);
 
 /* --- permission rows -------------------------------------------------- */

@@ -12,8 +12,10 @@
  * also takes a process-wide writer lock so concurrent writers queue in-process
  * instead of spinning in SQLite's busy handler. On PostgreSQL a write
  * transaction is READ COMMITTED, a read one REPEATABLE READ (one snapshot);
- * after any failed statement inside a transaction PostgreSQL refuses every
- * further statement until rollback. */
+ * a failed statement ends a PostgreSQL transaction: later statements still
+ * run (e.g. a SELECT to word the error) but mfd_conn_commit then fails and
+ * nothing of the transaction is kept. Never "try INSERT, on ALREADY_EXISTS
+ * do something else, commit": write INSERT ... ON CONFLICT instead. */
 #ifndef MFD_DB_H
 #define MFD_DB_H
 

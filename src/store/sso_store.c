@@ -200,10 +200,11 @@ static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *s
 static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *subject,
                                const mfd_sso_snapshot *snap) {
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn,
-                                   "UPDATE mlflowd_sso_identities SET permission = ?, is_admin = ?, "
-                                   "allowed = ?, updated_at = ? WHERE issuer = ? AND subject = ?",
-                                   true, &stmt);
+    mfd_err err =
+        mfd_conn_prepare(conn,
+                         "UPDATE mlflowd_sso_identities SET permission = ?, is_admin = ?, "
+                         "allowed = ?, updated_at = ? WHERE issuer = ? AND subject = ?",
+                         true, &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, snap->permission);
@@ -243,8 +244,7 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
         return err;
     out->result = MFD_SSO_BOUND;
     bool admin_wanted = mirror_admin ? snap->is_admin : user.is_admin;
-    bool change = !user.found || !by_subject.found ||
-                  !same_snapshot(&by_subject.snap, snap) ||
+    bool change = !user.found || !by_subject.found || !same_snapshot(&by_subject.snap, snap) ||
                   (user.found && mirror_admin && user.is_admin != snap->is_admin);
     if (!write) {
         *must_write = change;
@@ -322,8 +322,8 @@ mfd_err mfd_sso_store_make_password_unusable(mfd_conn *conn, int64_t user_id) {
 }
 
 mfd_err mfd_sso_store_get_binding(mfd_conn *conn, mfd_arena *arena, const char *username,
-                                  const char **issuer, const char **subject,
-                                  mfd_sso_snapshot *snap, bool *found) {
+                                  const char **issuer, const char **subject, mfd_sso_snapshot *snap,
+                                  bool *found) {
     identity_row r;
     mfd_err err = identity_by_username(conn, arena, username, &r);
     if (err)

@@ -63,8 +63,8 @@ mfd_err mfd_sso_store_bind(mfd_conn *conn, mfd_arena *arena, const char *issuer,
 mfd_err mfd_sso_store_make_password_unusable(mfd_conn *conn, int64_t user_id);
 /* The binding of a username; *found false when none. Arena strings. */
 mfd_err mfd_sso_store_get_binding(mfd_conn *conn, mfd_arena *arena, const char *username,
-                                  const char **issuer, const char **subject,
-                                  mfd_sso_snapshot *snap, bool *found);
+                                  const char **issuer, const char **subject, mfd_sso_snapshot *snap,
+                                  bool *found);
 /* Removes a username's binding (an admin re-binds it to the next sign-in). */
 mfd_err mfd_sso_store_delete_binding(mfd_conn *conn, const char *username, bool *found);
 

@@ -9,8 +9,9 @@
  * Invariants checked besides "no crash":
  *   - a found route has the request's method, and its captured segments are
  *     non-empty and hold no '/';
- *   - no path that reaches a handler other than /health and the static UI
- *     files skips authentication;
+ *   - a path that skips authentication reaches only a route that is public
+ *     itself (its own path is unprotected: /health, /ready, the UI's static
+ *     files, the SSO login steps);
  *   - the router and the auth layer agree: when the handler that runs is one
  *     that the rules table protects, auth finds that very rule (a mismatch
  *     would run the handler under another endpoint's permission, or none). */
@@ -73,28 +74,21 @@ static const mfd_auth_rule *rule_of(const mfd_route *route) {
     return m.rule;
 }
 
-/* Routes MLflow serves without credentials (auth.md §2): /health, the UI's
- * static files, the favicon. */
-static bool public_route(const mfd_route *route) {
-    return !strncmp(route->pattern, "/health", 7) || !strncmp(route->pattern, "/static", 7) ||
-           !strncmp(route->pattern, "/favicon.ico", 12);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0)
         return 0;
     static const char *const methods[] = {"GET",    "POST",    "PUT",  "PATCH",
                                           "DELETE", "OPTIONS", "HEAD", "get"};
-    /* Prefixes an operator may set; "/static" and "/health" are left out on
-     * purpose: the unprotected-path test is MLflow's prefix match (see
-     * SECURITY.md). */
-    static const char *const prefixes[] = {"", "/mlflow", "/a/b", "/api"};
+    /* Prefixes an operator may set, including look-alikes of the public paths. Not
+     * "/static-files" itself: under it the UI's index page is public (nothing else). */
+    static const char *const prefixes[] = {"",        "/mlflow",  "/a/b",     "/api",
+                                           "/static", "/healthz", "/staticx", "/favicon.ico"};
     mfd_arena *arena = mfd_arena_new();
     mfd_request req;
     memset(&req, 0, sizeof req);
     req.arena = arena;
     req.method = methods[data[0] & 7];
-    const char *prefix = prefixes[(data[0] >> 3) & 3];
+    const char *prefix = prefixes[(data[0] >> 3) & 7];
     req.path = mfd_arena_strndup(arena, (const char *)data + 1, size - 1);
     req.raw_path = req.path;
     req.raw_query = "";
@@ -111,20 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < n_segments && i < MFD_MAX_PATH_PARAMS; i++)
             if (!req.path_params[i] || !*req.path_params[i] || strchr(req.path_params[i], '/'))
                 abort();
-        /* /health and the web UI's bundle (src/api/ui.c, like MLflow's /static-files)
-         * are public. */
-        if (!public_route(route) && mfd_auth_is_unprotected(req.path))
+        /* Only a route that is itself public (/health, /ready, the UI's static files, the
+         * SSO login steps: its own path is unprotected) may be reached without
+         * credentials. */
+        if (mfd_auth_is_unprotected(req.path) &&
+            !mfd_auth_is_unprotected(sample_path(arena, route)))
             abort(); /* a handler reached without credentials */
         const mfd_auth_rule *expected = rule_of(route);
-        /* KNOWN BUG (reported; test_authz_all_routes.py::
-         * test_static_prefix_does_not_unprotect_bare_routes fails until fixed): the router
-         * serves bare routes such as /get-artifact without the static prefix, where the
-         * auth rules (like MLflow) expect them under it, so with --static-prefix they run
-         * with no permission check. Remove this exemption with the fix; corpus file
-         * regress-prefix-bare keeps the case. */
-        bool known_bug = (route->flags & MFD_ROUTE_BARE) && *prefix &&
-                         strncmp(req.path, prefix, strlen(prefix)) != 0;
-        if (expected && !known_bug) {
+        if (expected) {
             mfd_rule_match m;
             mfd_auth_rule_find(&req, prefix, &m);
             if (m.rule != expected)

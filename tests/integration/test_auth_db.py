@@ -79,9 +79,10 @@ def fill_users(conn):
 
 
 def schema_of(path):
+    """MLflow's tables (mlflowd adds only tables of its own, named mlflowd_*)."""
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table' "
-                        "ORDER BY name").fetchall()
+                        "AND name NOT LIKE 'mlflowd\\_%' ESCAPE '\\' ORDER BY name").fetchall()
     version = conn.execute("SELECT version_num FROM alembic_version_auth").fetchall()
     conn.close()
     return dict(rows), version

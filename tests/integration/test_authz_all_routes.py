@@ -14,6 +14,7 @@ it to be classified), each at every spelling it is served at (/api/, the
 The level-by-level matrix (READ/EDIT/MANAGE) is test_auth_matrix.py's."""
 import os
 import re
+import urllib.parse
 import uuid
 
 import pytest
@@ -29,9 +30,11 @@ FLAG_BITS = {"MFD_ROUTE_TRACKING": 1, "MFD_ROUTE_ARTIFACTS": 2, "MFD_ROUTE_AJAX_
              "MFD_ROUTE_PREFIXED": 64}
 AJAX_ONLY, BARE, NO_AJAX = 4, 8, 16
 
-# Routes served without credentials (auth.md §2 step 1).
+# Routes served without credentials: auth.md §2 step 1, the readiness probe, and the
+# steps of the native SSO login that happen before there is a user.
 PUBLIC = {("GET", "/health"), ("GET", "/static-files/"), ("HEAD", "/static-files/"),
-          ("GET", "/static-files/<path>"), ("HEAD", "/static-files/<path>")}
+          ("GET", "/static-files/<path>"), ("HEAD", "/static-files/<path>"), ("GET", "/ready"),
+          ("GET", "/oidc/login"), ("GET", "/oidc/callback"), ("GET", "/oidc/info")}
 
 # Routes any authenticated user may call (auth.md §3: creators, searches that filter
 # their results, "no check" routes). Everything else must refuse a NO_PERMISSIONS user
@@ -52,6 +55,9 @@ ANY_USER = {
     ("GET", "/"): "the UI page",
     ("HEAD", "/"): "the UI page",
     ("GET", ""): "redirect to the UI under the static prefix",
+    ("GET", "2.0/mlflowd/auth/whoami"): "the caller's own identity",
+    ("GET", "2.0/mlflowd/auth/role-mappings"): "the configured role mappings, for the UI",
+    ("POST", "/oidc/logout"): "ends the caller's own session",
 }
 
 
@@ -160,6 +166,8 @@ def make_world(server):
         "name": w["model"], "source": f"mlflow-artifacts:/{w['exp']}/{w['run']}/artifacts/model",
         "run_id": w["run"]})
     admin = session(server, "admin")
+    r = call(admin, server, "POST", "/api/2.0/mlflowd/tokens/create", body={"name": f"t-{tag}"})
+    w["token_id"] = r.json()["access_token"]["id"] if r.status_code == 200 else "none"
     for path in (f"{w['exp']}/{w['run']}/artifacts/secret.txt",
                  f"{w['exp']}/{w['run']}/artifacts/model/MLmodel",
                  f"{w['exp']}/models/{w['logged_model']}/artifacts/secret.txt"):
@@ -189,9 +197,12 @@ def request_for(w, method, path):
         "source": f"mlflow-artifacts:/{w['exp']}/{w['run']}/artifacts/model",
         "scorer_name": "s", "password": "new-password-123456", "is_admin": True,
         "filter": "", "stages": ["None"], "upload_id": "u", "parts": [], "num_parts": 1,
+        "id": w["token_id"],
     }
     if path.endswith("mlflow-artifacts/artifacts"):  # the proxy listing: a full path
         bag["path"] = f"{w['exp']}/{w['run']}/artifacts"
+    if path.endswith("/upload-artifact"):  # the ajax upload names its run in the query
+        return path, {"run_uuid": w["run"], "path": "planted.txt"}, SECRET
     if method in ("GET", "HEAD"):
         return path, {k: v for k, v in bag.items() if not isinstance(v, (list, dict))} | {
             "experiment_ids": w["exp"], "run_ids": w["run"]}, None
@@ -202,16 +213,23 @@ def request_for(w, method, path):
 
 def send(s, server, method, path, params, body):
     if isinstance(body, bytes):
-        return s.request(method, server.url + path, data=body, timeout=60)
+        return s.request(method, server.url + path, params=params, data=body, timeout=60)
     return call(s, server, method, path, params=params, body=body)
 
 
 def leaks(w, response):
+    """What of the world the answer shows that the request did not itself name (an
+    error message quoting the caller's own input reveals nothing)."""
     text = response.content
+    asked = (response.request.url or "").encode() + (
+        response.request.body if isinstance(response.request.body, bytes) else
+        (response.request.body or "").encode())
+    asked = asked + urllib.parse.unquote_to_bytes(asked)
     return [name for name, needle in [
         ("artifact content", SECRET), ("experiment name", w["exp_name"].encode()),
         ("run id", w["run"].encode()), ("model name", w["model"].encode()),
-        ("logged model id", w["logged_model"].encode())] if needle in text]
+        ("logged model id", w["logged_model"].encode())]
+        if needle in text and needle not in asked]
 
 
 def all_requests(prefix=""):
@@ -233,6 +251,9 @@ def test_anonymous_is_refused_everywhere_but_public_paths(server, world, method,
     if (method, pattern) in PUBLIC:
         assert r.status_code != 401, r.text
         assert not leaks(world, r)
+        return
+    if method == "HEAD":  # no body to compare
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Basic realm="mlflow"'
         return
     assert_unauthenticated(r)
 
@@ -263,6 +284,19 @@ def test_no_permissions_user_is_refused_every_resource(server, method, path):
         assert r.status_code not in (401, 403) or pattern == "2.0/mlflow/users/create-ui", r.text
         assert r.status_code < 500, r.text
         assert not leaks(w, r), (leaks(w, r), r.text[:500])
+        return
+    if pattern.startswith("2.0/mlflowd/"):
+        # mlflowd's own endpoints answer in JSON; naming another user's token may also
+        # be a 404 (its existence is not revealed) as long as nothing happened to it.
+        assert r.status_code in (403, 404), (f"{method} {target}: a NO_PERMISSIONS user got "
+                                             f"{r.status_code} {r.text[:300]}")
+        if r.headers.get("Content-Type", "").startswith("application/json"):
+            assert r.json()["error_code"] in ("PERMISSION_DENIED", "RESOURCE_DOES_NOT_EXIST"), r.text
+        else:
+            assert_forbidden(r)
+        if w["token_id"] != "none":
+            tokens = call(session(server, "admin"), server, "GET", "/api/2.0/mlflowd/tokens/list")
+            assert w["token_id"] in tokens.text, "the admin's token is gone"
         return
     assert r.status_code == 403, (f"{method} {target}: a NO_PERMISSIONS user got "
                                   f"{r.status_code} {r.text[:300]}")

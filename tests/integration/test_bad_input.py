@@ -761,11 +761,15 @@ def meta(server):
     """Entities whose values are the metacharacter strings, one per value, plus one
     entity without the key (it must never match a key clause, not even `!=`)."""
     tag = uuid.uuid4().hex[:8]
-    m = {"tag": tag, "runs": {}, "exps": {}, "models": {}, "logged": {}}
+    m = {"tag": tag, "runs": {}, "exps": {}, "models": {}, "logged": {}, "run_attrs": {},
+         "version_attrs": {}, "lm_attrs": {}}
     m["exp"] = server.api("POST", "experiments/create", {"name": f"meta-{tag}"})["experiment_id"]
     for i, v in enumerate(META_VALUES):
-        run = server.api("POST", "runs/create", {"experiment_id": m["exp"], "run_name": v,
-                                                 "user_id": v})["run"]["info"]["run_id"]
+        info = server.api("POST", "runs/create", {"experiment_id": m["exp"], "run_name": v,
+                                                  "user_id": v})["run"]["info"]
+        run = info["run_id"]
+        m["run_attrs"][run] = {"run_id": run, "status": "RUNNING",
+                               "artifact_uri": info["artifact_uri"], "digest": f"d{i}-{tag}"}
         server.api("POST", "runs/log-batch", {"run_id": run, "params": [{"key": "p", "value": v}],
                                               "tags": [{"key": "t", "value": v}]})
         server.api("POST", "runs/log-inputs", {"run_id": run, "datasets": [{"dataset": {
@@ -777,18 +781,28 @@ def meta(server):
         name = f"meta-{tag}-{v}"
         server.api("POST", "registered-models/create", {"name": name,
                                                         "tags": [{"key": "t", "value": v}]})
+        source = f"mlflow-artifacts:/{m['exp']}/{run}/artifacts/model"
         server.api("POST", "model-versions/create", {
-            "name": name, "source": f"mlflow-artifacts:/{m['exp']}/{run}/artifacts/model",
-            "run_id": run, "tags": [{"key": "t", "value": v}]})
+            "name": name, "source": source, "run_id": run, "tags": [{"key": "t", "value": v}]})
         m["models"][name] = v
-        lm = server.api("POST", "logged-models", {
+        m["version_attrs"][name] = {"run_id": run, "source": source}
+        info = server.api("POST", "logged-models", {
             "experiment_id": m["exp"], "params": [{"key": "p", "value": v}],
-            "tags": [{"key": "t", "value": v}]})["model"]["info"]["model_id"]
+            "tags": [{"key": "t", "value": v}]})["model"]["info"]
+        lm = info["model_id"]
         m["logged"][lm] = v
-    m["bare_run"] = server.api("POST", "runs/create", {
-        "experiment_id": m["exp"], "run_name": "bare", "user_id": "bare"})["run"]["info"]["run_id"]
-    m["bare_lm"] = server.api("POST", "logged-models", {"experiment_id": m["exp"]})[
-        "model"]["info"]["model_id"]
+        m["lm_attrs"][lm] = {"name": info["name"], "model_id": lm,
+                             "artifact_location": info["artifact_uri"], "lifecycle_stage": "active"}
+    info = server.api("POST", "runs/create", {
+        "experiment_id": m["exp"], "run_name": "bare", "user_id": "bare"})["run"]["info"]
+    m["bare_run"] = info["run_id"]
+    m["run_attrs"][info["run_id"]] = {"run_id": info["run_id"], "status": "RUNNING",
+                                      "artifact_uri": info["artifact_uri"], "digest": None}
+    info = server.api("POST", "logged-models", {"experiment_id": m["exp"]})["model"]["info"]
+    m["bare_lm"] = info["model_id"]
+    m["lm_attrs"][info["model_id"]] = {"name": info["name"], "model_id": info["model_id"],
+                                       "artifact_location": info["artifact_uri"],
+                                       "lifecycle_stage": "active"}
     return m
 
 
@@ -857,12 +871,34 @@ def field_table(m):
         ("model-versions", "tags.t", search_versions, dict(m["models"]), "", True),
         ("logged-models", "params.p", search_logged, lms, "", False),
         ("logged-models", "tags.t", search_logged, lms, "", False),
+    ] + [
+        ("runs", f"attributes.{a}", search_runs, {r: v[a] for r, v in m["run_attrs"].items()},
+         "", True) for a in ("run_id", "status", "artifact_uri")
+    ] + [
+        ("runs", "datasets.digest", search_runs,
+         {r: v["digest"] for r, v in m["run_attrs"].items()}, "", True),
+        ("runs", "datasets.context", search_runs, {r: None for r in m["run_attrs"]}, "", True),
+        ("model-versions", "run_id", search_versions,
+         {n: v["run_id"] for n, v in m["version_attrs"].items()}, "", True),
+        ("model-versions", "source_path", search_versions,
+         {n: v["source"] for n, v in m["version_attrs"].items()}, "", True),
+    ] + [
+        ("logged-models", a, search_logged, {k: v[a] for k, v in m["lm_attrs"].items()}, "",
+         False) for a in ("name", "model_id", "artifact_location", "lifecycle_stage")
+    ] + [
+        ("logged-models", a, search_logged, {k: None for k in m["lm_attrs"]}, "", False)
+        for a in ("model_type", "source_run_id", "status_message")
     ]
 
 
 FIELD_IDS = ["runs-params", "runs-tags", "runs-run_name", "runs-user_id", "runs-datasets.name",
              "experiments-name", "experiments-tags", "models-name", "models-tags",
-             "versions-name", "versions-tags", "logged-params", "logged-tags"]
+             "versions-name", "versions-tags", "logged-params", "logged-tags",
+             "runs-run_id", "runs-status", "runs-artifact_uri", "runs-datasets.digest",
+             "runs-datasets.context", "versions-run_id", "versions-source_path",
+             "logged-name", "logged-model_id", "logged-artifact_location",
+             "logged-lifecycle_stage", "logged-model_type", "logged-source_run_id",
+             "logged-status_message"]
 
 
 @pytest.mark.parametrize("field", range(len(FIELD_IDS)), ids=FIELD_IDS)

@@ -1,0 +1,291 @@
+/* init_db.c — `mlflowd admin init-db`: with PostgreSQL admin credentials,
+ * make sure the server's login role and its two databases (tracking, auth)
+ * exist, owned by that role and closed to PUBLIC (what the legacy `initpg`
+ * chart did; sso-and-deploy.md §4.4).
+ *
+ * Invariants: identifiers and literals reach SQL only through
+ * PQescapeIdentifier / PQescapeLiteral (or as bound parameters); the
+ * password is sent as a SCRAM verifier made on this side
+ * (PQencryptPasswordConn), so it never appears in the server's statement
+ * log; every step looks first and changes only what differs, under an
+ * advisory lock so two Jobs running at once queue. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "store/db.h"
+
+#define INIT_DB_LOCK "8734517801" /* pg_advisory_lock key of init-db */
+
+typedef struct init_db {
+    PGconn *conn;
+    mfd_arena *arena;
+    mfd_admin_report report;
+} init_db;
+
+static mfd_err pg_error(init_db *d, const char *what, PGresult *res) {
+    mfd_err err = mfd_err_new(MFD_INTERNAL_ERROR, "%s: %s", what,
+                              res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn));
+    PQclear(res);
+    return err;
+}
+
+/* Runs one statement; `params` are text values. *out (if given) keeps the result. */
+static mfd_err run(init_db *d, const char *sql, int n, const char *const *params, PGresult **out) {
+    PGresult *res = PQexecParams(d->conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return pg_error(d, sql, res);
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return NULL;
+}
+
+static const char *ident(init_db *d, const char *name) {
+    char *q = PQescapeIdentifier(d->conn, name, strlen(name));
+    const char *copy = mfd_arena_strdup(d->arena, q ? q : "\"\"");
+    PQfreemem(q);
+    return copy;
+}
+
+static const char *literal(init_db *d, const char *value) {
+    char *q = PQescapeLiteral(d->conn, value, strlen(value));
+    const char *copy = mfd_arena_strdup(d->arena, q ? q : "''");
+    PQfreemem(q);
+    return copy;
+}
+
+/* Lower-case SQL names only: they mean the same quoted or not. */
+static mfd_err check_name(const char *what, const char *name) {
+    size_t len = strlen(name);
+    bool ok = len > 0 && len <= 63 && ((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '_';
+    if (!ok)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "%s '%s' must be 1-63 of a-z, 0-9 and _, starting with a letter or _",
+                           what, name);
+    return NULL;
+}
+
+/* Does `password` open a session as `role`, where the admin connection goes? */
+static bool password_works(init_db *d, const char *role, const char *password,
+                           const char *database) {
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", NULL};
+    const char *host = PQhost(d->conn);
+    const char *values[] = {host, PQport(d->conn), role, password, database, "10", NULL};
+    PGconn *probe = PQconnectdbParams(keys, values, 0);
+    bool ok = PQstatus(probe) == CONNECTION_OK;
+    PQfinish(probe);
+    return ok;
+}
+
+static mfd_err ensure_role(init_db *d, const char *role, const char *password,
+                           const char *probe_db) {
+    PGresult *res = NULL;
+    const char *params[] = {role};
+    mfd_err err = run(d, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", 1, params, &res);
+    if (err)
+        return err;
+    bool exists = PQntuples(res) == 1;
+    bool can_login = exists && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    char *verifier = NULL;
+    if (password) {
+        verifier = PQencryptPasswordConn(d->conn, password, role, NULL);
+        if (!verifier)
+            return pg_error(d, "cannot encrypt the password", NULL);
+    }
+    const char *secret = verifier ? mfd_arena_strdup(d->arena, verifier) : NULL;
+    PQfreemem(verifier);
+    if (!exists) {
+        if (!secret)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "role \"%s\" does not exist and no password was given: set "
+                               "MLFLOWD_DB_PASSWORD or --password-file",
+                               role);
+        const char *sql = mfd_arena_sprintf(d->arena, "CREATE ROLE %s LOGIN PASSWORD %s",
+                                            ident(d, role), literal(d, secret));
+        if ((err = run(d, sql, 0, NULL, NULL)))
+            return err;
+        mfd_admin_note(&d->report, MFD_CREATED, "role \"%s\"", role);
+        return NULL;
+    }
+    bool fix_password = secret && !password_works(d, role, password, probe_db);
+    if (!can_login || fix_password) {
+        const char *sql = mfd_arena_sprintf(d->arena, "ALTER ROLE %s LOGIN%s%s", ident(d, role),
+                                            fix_password ? " PASSWORD " : "",
+                                            fix_password ? literal(d, secret) : "");
+        if ((err = run(d, sql, 0, NULL, NULL)))
+            return err;
+        mfd_admin_note(&d->report, MFD_UPDATED, "role \"%s\" (%s)", role,
+                       fix_password ? "password set" : "LOGIN granted");
+        return NULL;
+    }
+    mfd_admin_note(&d->report, MFD_UNCHANGED, "role \"%s\"", role);
+    return NULL;
+}
+
+static mfd_err ensure_database(init_db *d, const char *database, const char *owner) {
+    PGresult *res = NULL;
+    const char *params[] = {database};
+    mfd_err err = run(d,
+                      "SELECT pg_get_userbyid(datdba), has_database_privilege('public', oid, "
+                      "'CONNECT') FROM pg_database WHERE datname = $1",
+                      1, params, &res);
+    if (err)
+        return err;
+    bool exists = PQntuples(res) == 1;
+    const char *current_owner = exists ? mfd_arena_strdup(d->arena, PQgetvalue(res, 0, 0)) : NULL;
+    bool public_connect = exists && PQgetvalue(res, 0, 1)[0] == 't';
+    PQclear(res);
+    const char *db = ident(d, database), *role = ident(d, owner);
+    if (!exists) {
+        /* CREATE DATABASE cannot run in a transaction block: one statement. */
+        if ((err = run(d,
+                       mfd_arena_sprintf(d->arena,
+                                         "CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE "
+                                         "template0",
+                                         db, role),
+                       0, NULL, NULL)) ||
+            (err = run(d,
+                       mfd_arena_sprintf(
+                           d->arena, "REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC", db),
+                       0, NULL, NULL)))
+            return err;
+        mfd_admin_note(&d->report, MFD_CREATED, "database \"%s\" owned by \"%s\"", database, owner);
+        return NULL;
+    }
+    bool changed = false;
+    if (strcmp(current_owner, owner) != 0) {
+        if ((err = run(d, mfd_arena_sprintf(d->arena, "ALTER DATABASE %s OWNER TO %s", db, role), 0,
+                       NULL, NULL)))
+            return err;
+        changed = true;
+    }
+    if (public_connect) {
+        if ((err = run(d,
+                       mfd_arena_sprintf(
+                           d->arena, "REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC", db),
+                       0, NULL, NULL)))
+            return err;
+        changed = true;
+    }
+    mfd_admin_note(&d->report, changed ? MFD_UPDATED : MFD_UNCHANGED,
+                   "database \"%s\" owned by \"%s\"", database, owner);
+    return NULL;
+}
+
+static mfd_err read_password_file(mfd_arena *arena, const char *path, const char **out) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "cannot read --password-file '%s'", path);
+    char *buf = mfd_arena_alloc(arena, 4097);
+    size_t n = fread(buf, 1, 4096, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    *out = buf;
+    return NULL;
+}
+
+/* postgres://, postgresql+driver:// -> postgresql:// (libpq's spellings). */
+static const char *libpq_uri(mfd_arena *arena, const char *uri) {
+    const char *rest = strstr(uri, "://");
+    if (!rest || strncmp(uri, "postgres", 8) != 0)
+        return uri;
+    return mfd_arena_sprintf(arena, "postgresql%s", rest);
+}
+
+static mfd_err provision(init_db *d, const char *role, const char *password, const char *tracking,
+                         const char *auth) {
+    mfd_err err;
+    if ((err = run(d, "SELECT pg_advisory_lock(" INIT_DB_LOCK ")", 0, NULL, NULL)))
+        return err;
+    if (!(err = ensure_role(d, role, password, tracking)) &&
+        !(err = ensure_database(d, tracking, role)) && auth)
+        err = ensure_database(d, auth, role);
+    mfd_err unlock = run(d, "SELECT pg_advisory_unlock(" INIT_DB_LOCK ")", 0, NULL, NULL);
+    if (err) {
+        mfd_err_free(unlock);
+        return err;
+    }
+    return unlock;
+}
+
+int mfd_admin_init_db(int argc, char **argv) {
+    const char *admin_uri = NULL, *prefix = "mlflow", *user = NULL, *database = NULL,
+               *auth_database = NULL, *password = NULL, *password_file = NULL;
+    bool no_auth_db = false;
+    const mfd_cli_option options[] = {
+        {"--admin-uri", "MLFLOWD_ADMIN_DB_URI", MFD_CLI_STRING, &admin_uri,
+         "PostgreSQL URI of a role that may create roles and databases, e.g. "
+         "postgresql://postgres@db:5432/postgres (default: libpq's PGHOST, PGUSER, PGPASSWORD, "
+         "... with database postgres)"},
+        {"--prefix", "MLFLOWD_DB_PREFIX", MFD_CLI_STRING, &prefix,
+         "names the role <prefix> and the databases <prefix> and <prefix>_auth (mlflow)"},
+        {"--user", "MLFLOWD_DB_USER", MFD_CLI_STRING, &user, "the login role (<prefix>)"},
+        {"--database", "MLFLOWD_DB_NAME", MFD_CLI_STRING, &database,
+         "the tracking database (<prefix>)"},
+        {"--auth-database", "MLFLOWD_AUTH_DB_NAME", MFD_CLI_STRING, &auth_database,
+         "the auth database (<prefix>_auth)"},
+        {"--no-auth-database", NULL, MFD_CLI_FLAG, &no_auth_db, "create no auth database"},
+        {"--password-file", "MLFLOWD_DB_PASSWORD_FILE", MFD_CLI_STRING, &password_file,
+         "file holding the role's password (or MLFLOWD_DB_PASSWORD); set when the role is "
+         "created, and again whenever it no longer logs in"},
+        {"--password", "MLFLOWD_DB_PASSWORD", MFD_CLI_STRING, &password, NULL},
+    };
+    const mfd_cli cli = {"mlflowd admin init-db [OPTIONS]",
+                         "Creates the PostgreSQL login role and the tracking and auth databases "
+                         "(owned by it, closed to PUBLIC) if missing. Idempotent.",
+                         options, sizeof options / sizeof options[0]};
+    bool stop;
+    int rc = mfd_cli_parse(&cli, argc, argv, &stop);
+    if (stop)
+        return rc;
+    init_db d = {.arena = mfd_arena_new(), .report = {.command = "init-db"}};
+    mfd_err err = NULL;
+    user = user ? user : prefix;
+    database = database ? database : prefix;
+    const char *auth = no_auth_db      ? NULL
+                       : auth_database ? auth_database
+                                       : mfd_arena_sprintf(d.arena, "%s_auth", prefix);
+    if (password_file)
+        err = read_password_file(d.arena, password_file, &password);
+    if (!err && password && !*password)
+        password = NULL;
+    if (!err && !(err = check_name("--user", user)) && !(err = check_name("--database", database)))
+        err = auth ? check_name("--auth-database", auth) : NULL;
+    if (!err) {
+        /* Without a URI, libpq's PG* variables; the database postgres unless PGDATABASE says. */
+        const char *pgdatabase = getenv("PGDATABASE");
+        d.conn = PQconnectdb(admin_uri                   ? libpq_uri(d.arena, admin_uri)
+                             : pgdatabase && *pgdatabase ? ""
+                                                         : "dbname=postgres");
+        if (PQstatus(d.conn) != CONNECTION_OK) {
+            char *shown = admin_uri ? mfd_db_redact_uri(admin_uri) : strdup("(PG* environment)");
+            err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "cannot connect to %s: %s", shown,
+                              PQerrorMessage(d.conn));
+            free(shown);
+        }
+    }
+    if (!err)
+        err = provision(&d, user, password, database, auth);
+    if (!err) {
+        printf("tracking database: postgresql://%s@%s:%s/%s\n", user, PQhost(d.conn),
+               PQport(d.conn), database);
+        if (auth)
+            printf("auth database: postgresql://%s@%s:%s/%s\n", user, PQhost(d.conn),
+                   PQport(d.conn), auth);
+        mfd_admin_summary(&d.report);
+    }
+    PQfinish(d.conn);
+    mfd_arena_free(d.arena);
+    return err ? mfd_cli_fail(err) : 0;
+}

@@ -1,0 +1,409 @@
+"""`mlflowd admin init-db | init-bucket | keycloak` — the provisioning the Helm chart's hook Jobs
+run (sso-and-deploy.md §2.6, §4.4, R-HELM-11). Each runs twice: the first run creates, the second
+finds everything in place and changes nothing. init-db runs against the PostgreSQL test cluster
+(in the PostgreSQL pass of `make test`), init-bucket against s3rver behind the SigV4-checking
+proxy, keycloak against a fake of Keycloak's Admin REST API that keeps state like Keycloak and
+records every call, so the calls and payloads are compared with §2.6."""
+import json
+import os
+import subprocess
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from conftest import BIN
+from testdb import PG_ADMIN_URI
+
+
+def admin(*args, env=None):
+    full_env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", **(env or {}))
+    out = subprocess.run([BIN, "admin", *args], env=full_env, capture_output=True, text=True,
+                         timeout=120)
+    assert "Sanitizer" not in out.stderr and "runtime error" not in out.stderr, out.stderr
+    return out
+
+
+def summary(out):
+    return out.stdout.strip().splitlines()[-1]
+
+
+# --- init-db ---------------------------------------------------------------------------------
+
+def pg(sql, params=(), dbname=None):
+    import psycopg2
+    uri = PG_ADMIN_URI if not dbname else PG_ADMIN_URI.rsplit("/", 1)[0] + "/" + dbname
+    conn = psycopg2.connect(uri)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def catalog(prefix):
+    """Everything init-db may touch: roles (password verifier included) and databases."""
+    roles = pg("SELECT rolname, rolcanlogin, rolpassword FROM pg_authid WHERE rolname LIKE %s "
+               "ORDER BY 1", (prefix + "%",))
+    dbs = pg("SELECT datname, pg_get_userbyid(datdba), datacl::text FROM pg_database "
+             "WHERE datname LIKE %s ORDER BY 1", (prefix + "%",))
+    return roles, dbs
+
+
+@pytest.fixture
+def pg_prefix():
+    prefix = "mlfd_adm_" + uuid.uuid4().hex[:8]
+    yield prefix
+    for db in (prefix, prefix + "_auth", prefix + "_other"):
+        pg(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    pg(f"DROP ROLE IF EXISTS {prefix}")
+
+
+@pytest.mark.requires_postgres
+def test_init_db_creates_once_then_changes_nothing(pg_prefix, tmp_path):
+    password = "it's a \"secret\" \\ with spaces"
+    env = {"MLFLOWD_DB_PASSWORD": password}
+    first = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix, env=env)
+    assert first.returncode == 0, first.stderr
+    assert summary(first) == "init-db: 3 created, 0 updated, 0 unchanged"
+    snapshot = catalog(pg_prefix)
+    second = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix, env=env)
+    assert second.returncode == 0, second.stderr
+    assert summary(second) == "init-db: 0 created, 0 updated, 3 unchanged"
+    assert catalog(pg_prefix) == snapshot
+    # the role logs in to both databases, owns them, and PUBLIC may not connect
+    host = PG_ADMIN_URI.split("@", 1)[1].split("/", 1)[0]
+    quoted = urllib.parse.quote(password, safe="")
+    for db in (pg_prefix, pg_prefix + "_auth"):
+        assert pg("SELECT pg_get_userbyid(datdba), has_database_privilege('public', oid, "
+                  "'CONNECT') FROM pg_database WHERE datname = %s", (db,)) == [(pg_prefix, False)]
+        import psycopg2
+        psycopg2.connect(f"postgresql://{pg_prefix}:{quoted}@{host}/{db}").close()
+    # the schema goes in with the new role (what the chart's migration Job does next)
+    uri = f"postgresql://{pg_prefix}:{quoted}@{host}/{pg_prefix}"
+    up = subprocess.run([BIN, "db", "upgrade", uri], capture_output=True, text=True)
+    assert up.returncode == 0, up.stderr
+    assert pg("SELECT version_num FROM alembic_version", dbname=pg_prefix) == [("bf29a5ff90ea",)]
+    assert quoted not in up.stderr and password not in up.stderr
+
+
+@pytest.mark.requires_postgres
+def test_init_db_repairs_what_drifted(pg_prefix, tmp_path):
+    pw_file = tmp_path / "pw"
+    pw_file.write_text("first-password\n")
+    args = ["init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix,
+            "--password-file", str(pw_file), "--no-auth-database"]
+    assert summary(admin(*args)) == "init-db: 2 created, 0 updated, 0 unchanged"
+    pg(f"ALTER ROLE {pg_prefix} PASSWORD 'changed-elsewhere'")
+    pg(f"GRANT CONNECT ON DATABASE {pg_prefix} TO PUBLIC")
+    out = admin(*args)
+    assert summary(out) == "init-db: 0 created, 2 updated, 0 unchanged", out.stdout
+    assert summary(admin(*args)) == "init-db: 0 created, 0 updated, 2 unchanged"
+
+
+@pytest.mark.requires_postgres
+def test_init_db_refuses_bad_names_and_missing_password(pg_prefix):
+    out = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", "Bad-Name",
+                env={"MLFLOWD_DB_PASSWORD": "x"})
+    assert out.returncode == 1 and "Bad-Name" in out.stderr
+    out = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix,
+                env={"MLFLOWD_DB_PASSWORD": ""})
+    assert out.returncode == 1 and "MLFLOWD_DB_PASSWORD" in out.stderr
+    assert catalog(pg_prefix) == ([], [])
+
+
+def test_init_db_unreachable_server_names_it_without_the_password():
+    out = admin("init-db", "--admin-uri", "postgresql://postgres:topsecret@127.0.0.1:1/postgres",
+                env={"MLFLOWD_DB_PASSWORD": "x"})
+    assert out.returncode == 1
+    assert "127.0.0.1" in out.stderr and "topsecret" not in out.stderr
+
+
+# --- init-bucket -------------------------------------------------------------------------------
+
+def test_init_bucket_creates_once_then_changes_nothing(s3_server):
+    bucket = "mlflowd-init-" + uuid.uuid4().hex[:8]
+    env = dict(s3_server.env, MLFLOW_ARTIFACTS_DESTINATION=f"s3://{bucket}/artifacts")
+    assert requests.get(f"{s3_server.endpoint}/{bucket}", timeout=10).status_code == 404
+    first = admin("init-bucket", env=env)
+    assert first.returncode == 0, first.stderr
+    assert summary(first) == "init-bucket: 1 created, 0 updated, 0 unchanged"
+    assert requests.get(f"{s3_server.endpoint}/{bucket}", timeout=10).status_code == 200
+    second = admin("init-bucket", "--destination", f"s3://{bucket}/other", env=env)
+    assert second.returncode == 0, second.stderr
+    assert summary(second) == "init-bucket: 0 created, 0 updated, 1 unchanged"
+    log = s3_server.verify_log()
+    ours = [line for line in log.splitlines() if f"/{bucket}" in line]
+    assert ours == [f"ok HEAD /{bucket}", f"ok PUT /{bucket}", f"ok HEAD /{bucket}"]  # signed
+
+
+def test_init_bucket_errors(s3_server):
+    env = dict(s3_server.env, AWS_ACCESS_KEY_ID="WRONG")
+    out = admin("init-bucket", "--destination", "s3://mlflowd-wrong-key/x", env=env)
+    assert out.returncode == 1 and "403" in out.stderr
+    out = admin("init-bucket", "--destination", "/local/dir", env=s3_server.env)
+    assert out.returncode == 1 and "s3://bucket" in out.stderr
+    out = admin("init-bucket", "--destination", "s3://Bad_Bucket", env=s3_server.env)
+    assert out.returncode == 1 and "bucket name" in out.stderr
+
+
+# --- keycloak ----------------------------------------------------------------------------------
+
+class FakeKeycloak:
+    """Enough of Keycloak's token endpoint and Admin REST API (§2.6) to provision against:
+    clients with protocol mappers, realm roles, groups with children, group realm-role
+    mappings. 201 + Location on create, 409 on duplicates, 404 on unknown objects."""
+
+    def __init__(self, realm="platform"):
+        self.realm = realm
+        self.calls = []
+        self.clients, self.roles, self.groups, self.group_roles = {}, {}, {}, {}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, status, body=None, location=None):
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                if body is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else None
+                url = urllib.parse.urlsplit(self.path)
+                call = {"method": method, "path": url.path, "query": url.query,
+                        "auth": self.headers.get("Authorization"),
+                        "content_type": self.headers.get("Content-Type"), "body": raw}
+                fake.calls.append(call)
+                status, body, location = fake.route(method, url, raw, call)
+                self._answer(status, body, location)
+
+            def do_GET(self):
+                self._handle("GET")
+
+            def do_POST(self):
+                self._handle("POST")
+
+            def do_PUT(self):
+                self._handle("PUT")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def route(self, method, url, raw, call):
+        path = urllib.parse.unquote(url.path)
+        if path == "/realms/master/protocol/openid-connect/token":
+            form = urllib.parse.parse_qs(raw)
+            ok = (form.get("grant_type") == ["client_credentials"] and
+                  form.get("client_secret") == ["bootstrap-secret"]) or \
+                 (form.get("grant_type") == ["password"] and form.get("client_id") == ["admin-cli"]
+                  and form.get("password") == ["admin-pw"])
+            return (200, {"access_token": "admin-token", "expires_in": 60}, None) if ok else \
+                (401, {"error": "invalid_client"}, None)
+        if call["auth"] != "Bearer admin-token":
+            return 401, {"error": "HTTP 401 Unauthorized"}, None
+        base = f"/admin/realms/{self.realm}"
+        assert path.startswith(base), path
+        p, body = path[len(base):], json.loads(raw) if raw else None
+        loc = self.url + base
+        if p == "/clients" and method == "GET":
+            want = urllib.parse.parse_qs(url.query).get("clientId", [None])[0]
+            return 200, [c for c in self.clients.values() if c["clientId"] == want], None
+        if p == "/clients" and method == "POST":
+            if any(c["clientId"] == body["clientId"] for c in self.clients.values()):
+                return 409, {"errorMessage": "exists"}, None
+            cid = str(uuid.uuid4())
+            self.clients[cid] = dict(body, id=cid, protocolMappers=[
+                dict(m, id=str(uuid.uuid4())) for m in body.get("protocolMappers", [])])
+            return 201, None, f"{loc}/clients/{cid}"
+        if p.startswith("/clients/") and p.endswith("/protocol-mappers/models"):
+            client = self.clients[p.split("/")[2]]
+            if method == "GET":
+                return 200, client["protocolMappers"], None
+            client["protocolMappers"].append(dict(body, id=str(uuid.uuid4())))
+            return 201, None, f"{loc}{p}/x"
+        if p == "/roles" and method == "POST":
+            if body["name"] in self.roles:
+                return 409, {"errorMessage": "exists"}, None
+            self.roles[body["name"]] = dict(body, id=str(uuid.uuid4()))
+            return 201, None, f"{loc}/roles/{urllib.parse.quote(body['name'])}"
+        if p.startswith("/roles/") and method == "GET":
+            role = self.roles.get(p[len("/roles/"):])
+            return (200, role, None) if role else (404, {"error": "Could not find role"}, None)
+        if p.startswith("/group-by-path/"):
+            group = self.groups.get("/" + p[len("/group-by-path/"):])
+            return (200, group, None) if group else (404, {"error": "Group path does not exist"}, None)
+        if method == "POST" and (p == "/groups" or (p.startswith("/groups/") and p.endswith("/children"))):
+            parent = "" if p == "/groups" else next(
+                g["path"] for g in self.groups.values() if g["id"] == p.split("/")[2])
+            gpath = f"{parent}/{body['name']}"
+            if gpath in self.groups:
+                return 409, {"errorMessage": "exists"}, None
+            gid = str(uuid.uuid4())
+            self.groups[gpath] = {"id": gid, "name": body["name"], "path": gpath}
+            return 201, None, f"{loc}/groups/{gid}"
+        if p.startswith("/groups/") and p.endswith("/role-mappings/realm"):
+            gid = p.split("/")[2]
+            have = self.group_roles.setdefault(gid, [])
+            if method == "GET":
+                return 200, have, None
+            for role in body:
+                assert self.roles[role["name"]]["id"] == role["id"]
+                if role not in have:
+                    have.append(role)
+            return 204, None, None
+        return 404, {"error": "unknown " + p}, None
+
+
+@pytest.fixture
+def keycloak():
+    kc = FakeKeycloak()
+    yield kc
+    kc.close()
+
+
+KC_ENV = {"KEYCLOAK_ADMIN_CLIENT_ID": "bootstrap", "KEYCLOAK_ADMIN_CLIENT_SECRET": "bootstrap-secret",
+          "MLFLOWD_KEYCLOAK_CLIENT_SECRET": "proxy-client-secret"}
+
+AUDIENCE = {"name": "aud-mlflow", "protocol": "openid-connect",
+            "protocolMapper": "oidc-audience-mapper",
+            "config": {"included.client.audience": "mlflow", "access.token.claim": "true",
+                       "id.token.claim": "false"}}
+GROUPS = {"name": "groups", "protocol": "openid-connect",
+          "protocolMapper": "oidc-group-membership-mapper",
+          "config": {"claim.name": "groups", "full.path": "true", "id.token.claim": "true",
+                     "access.token.claim": "true", "userinfo.token.claim": "true"}}
+REALM_ROLES = {"name": "realm-roles-id", "protocol": "openid-connect",
+               "protocolMapper": "oidc-usermodel-realm-role-mapper",
+               "config": {"claim.name": "realm_access.roles", "multivalued": "true",
+                          "jsonType.label": "String", "id.token.claim": "true",
+                          "access.token.claim": "true"}}
+
+
+def write_role_ini(tmp_path):
+    path = tmp_path / "auth.ini"
+    path.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n\n[role_mappings]\n"
+                    "admin = mlflow-admin\nMANAGE = devops\nEDIT = /data-science/team-a, dataanalyst\n"
+                    "READ = mlflow-viewer, /data-science\n")
+    return str(path)
+
+
+def run_keycloak(kc, tmp_path, *extra, env=None):
+    return admin("keycloak", "--url", kc.url + "/", "--realm", "platform",
+                 "--domain", "mlflow.example.com", "--auth-config", write_role_ini(tmp_path),
+                 *extra, env=dict(KC_ENV, **(env or {})))
+
+
+def test_keycloak_calls_and_payloads_match_the_spec(keycloak, tmp_path):
+    out = run_keycloak(keycloak, tmp_path)
+    assert out.returncode == 0, out.stderr + out.stdout
+    calls = keycloak.calls
+    token = calls[0]
+    assert (token["method"], token["path"]) == ("POST", "/realms/master/protocol/openid-connect/token")
+    assert token["content_type"] == "application/x-www-form-urlencoded"
+    assert urllib.parse.parse_qs(token["body"]) == {
+        "grant_type": ["client_credentials"], "client_id": ["bootstrap"],
+        "client_secret": ["bootstrap-secret"]}
+    admin_calls = calls[1:]
+    assert all(c["auth"] == "Bearer admin-token" for c in admin_calls)
+    assert all(c["content_type"] == "application/json" for c in admin_calls if c["body"])
+    # 2. the client: looked up by clientId, then created with the §2.6 representation
+    assert (admin_calls[0]["method"], admin_calls[0]["path"], admin_calls[0]["query"]) == (
+        "GET", "/admin/realms/platform/clients", "clientId=mlflow")
+    post = admin_calls[1]
+    assert (post["method"], post["path"]) == ("POST", "/admin/realms/platform/clients")
+    assert json.loads(post["body"]) == {
+        "clientId": "mlflow", "protocol": "openid-connect", "enabled": True,
+        "publicClient": False, "clientAuthenticatorType": "client-secret",
+        "standardFlowEnabled": True, "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "redirectUris": ["https://mlflow.example.com/oauth2/callback"],
+        "webOrigins": ["https://mlflow.example.com"],
+        "attributes": {"pkce.code.challenge.method": "S256",
+                       "post.logout.redirect.uris": "https://mlflow.example.com/*"},
+        # 3. the three mappers, inline
+        "protocolMappers": [AUDIENCE, GROUPS, REALM_ROLES],
+        "secret": "proxy-client-secret"}
+    # 5. realm roles (not the /group entries), created after a 404 lookup
+    posted_roles = [json.loads(c["body"])["name"] for c in admin_calls
+                    if (c["method"], c["path"]) == ("POST", "/admin/realms/platform/roles")]
+    assert posted_roles == ["mlflow-admin", "devops", "dataanalyst", "mlflow-viewer"]
+    assert set(keycloak.roles) == set(posted_roles)
+    # 6. groups: the parent first, then the child under it
+    group_posts = [(c["path"], json.loads(c["body"])) for c in admin_calls
+                   if c["method"] == "POST" and "/groups" in c["path"] and "role-mappings" not in c["path"]]
+    parent_id = keycloak.groups["/data-science"]["id"]
+    assert group_posts == [("/admin/realms/platform/groups", {"name": "data-science"}),
+                           (f"/admin/realms/platform/groups/{parent_id}/children", {"name": "team-a"})]
+    assert any(c["path"] == "/admin/realms/platform/group-by-path/data-science/team-a"
+               for c in admin_calls)
+    # 7. each group gets the realm roles of its level, as [{id, name}]
+    child_id = keycloak.groups["/data-science/team-a"]["id"]
+    mapping_posts = {c["path"]: json.loads(c["body"]) for c in admin_calls
+                     if c["method"] == "POST" and c["path"].endswith("/role-mappings/realm")}
+    assert mapping_posts == {
+        f"/admin/realms/platform/groups/{child_id}/role-mappings/realm":
+            [{"id": keycloak.roles["dataanalyst"]["id"], "name": "dataanalyst"}],
+        f"/admin/realms/platform/groups/{parent_id}/role-mappings/realm":
+            [{"id": keycloak.roles["mlflow-viewer"]["id"], "name": "mlflow-viewer"}]}
+    assert summary(out).startswith("keycloak: ") and " 0 updated" in summary(out)
+
+    # Second run: only lookups, nothing created.
+    n = len(keycloak.calls)
+    again = run_keycloak(keycloak, tmp_path)
+    assert again.returncode == 0, again.stderr
+    second = keycloak.calls[n:]
+    writes = [c for c in second[1:] if c["method"] != "GET"]
+    assert writes == []
+    assert summary(again).startswith("keycloak: 0 created, 0 updated,")
+    assert len(keycloak.clients) == 1 and len(keycloak.groups) == 2 and len(keycloak.roles) == 4
+
+
+def test_keycloak_adds_missing_mappers_to_an_existing_client(keycloak, tmp_path):
+    assert run_keycloak(keycloak, tmp_path).returncode == 0
+    (client,) = keycloak.clients.values()
+    client["protocolMappers"] = [m for m in client["protocolMappers"] if m["name"] != "groups"]
+    n = len(keycloak.calls)
+    out = run_keycloak(keycloak, tmp_path, "--no-roles", "--no-groups")
+    assert out.returncode == 0, out.stderr
+    writes = [c for c in keycloak.calls[n:] if c["method"] != "GET"][1:]
+    assert [(c["path"], json.loads(c["body"])) for c in writes] == [
+        (f"/admin/realms/platform/clients/{client['id']}/protocol-mappers/models", GROUPS)]
+    assert summary(out) == "keycloak: 1 created, 0 updated, 3 unchanged"
+
+
+def test_keycloak_password_grant_and_refusals(keycloak, tmp_path):
+    out = admin("keycloak", "--url", keycloak.url, "--realm", "platform", "--no-client",
+                "--role-mapping", "READ=viewer",
+                env={"KEYCLOAK_ADMIN": "admin", "KEYCLOAK_ADMIN_PASSWORD": "admin-pw"})
+    assert out.returncode == 0, out.stderr
+    assert urllib.parse.parse_qs(keycloak.calls[0]["body"]) == {
+        "grant_type": ["password"], "client_id": ["admin-cli"], "username": ["admin"],
+        "password": ["admin-pw"]}
+    assert list(keycloak.roles) == ["viewer"]
+    bad = admin("keycloak", "--url", keycloak.url, "--realm", "platform",
+                env={"KEYCLOAK_ADMIN": "admin", "KEYCLOAK_ADMIN_PASSWORD": "wrong"})
+    assert bad.returncode == 1 and "admin token" in bad.stderr and "wrong" not in bad.stderr
+    none = admin("keycloak", "--url", keycloak.url, "--realm", "platform")
+    assert none.returncode == 1 and "credentials" in none.stderr
+    mapping = admin("keycloak", "--url", keycloak.url, "--realm", "platform",
+                    "--role-mapping", "SUPER=x", env=KC_ENV)
+    assert mapping.returncode == 1 and "LEVEL" in mapping.stderr

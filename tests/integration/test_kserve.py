@@ -1,0 +1,320 @@
+"""KServe hand-off (sso-and-deploy.md §5, R-KS-1 … R-KS-4): the InferenceService manifest of
+GET /api/2.0/mlflowd/kserve/manifest and `mlflowd kserve manifest` for model versions whose
+sources are mlflow-artifacts:/, runs:/ and models:/ URIs (resolved to s3:// through the S3
+artifacts destination), the DNS-1035 names, READ/MANAGE through the auth layer, and the
+server-side apply against a fake Kubernetes API that records what it was sent."""
+import json
+import os
+import re
+import subprocess
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+import yaml
+
+from conftest import BIN, assert_error
+from test_auth_helpers import start_auth_server
+
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+@pytest.fixture
+def kserve_server(make_server, s3_server, tmp_path):
+    prefix = "kserve-" + uuid.uuid4().hex[:8]
+    s = make_server(args=["--artifacts-destination", f"s3://mlflow/{prefix}",
+                          "--kserve-namespace", "models", "--kserve-service-account", "sa-kserve"],
+                    env=s3_server.env)
+    s.s3_root = f"s3://mlflow/{prefix}"
+    return s
+
+
+def make_run(server):
+    exp = server.api("POST", "experiments/create", {"name": "ks-" + uuid.uuid4().hex[:8]})[
+        "experiment_id"]
+    run = server.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]
+    return exp, run["run_id"], run["artifact_uri"]
+
+
+def make_version(server, source, run_id=None, name=None):
+    name = name or "wine-" + uuid.uuid4().hex[:6]
+    if server.get("/api/2.0/mlflow/registered-models/get", {"name": name}).status_code == 404:
+        server.api("POST", "registered-models/create", {"name": name})
+    body = {"name": name, "source": source}
+    if run_id:
+        body["run_id"] = run_id
+    mv = server.api("POST", "model-versions/create", body)["model_version"]
+    return name, mv["version"]
+
+
+def manifest(server, **params):
+    r = server.get("/api/2.0/mlflowd/kserve/manifest", params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def check_isvc(isvc, storage_uri, namespace="models", service_account="sa-kserve"):
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+    assert isvc["kind"] == "InferenceService"
+    name = isvc["metadata"]["name"]
+    assert DNS_1035.match(name) and len(name) <= 45, name
+    assert isvc["metadata"]["namespace"] == namespace
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["serviceAccountName"] == service_account
+    model = predictor["model"]
+    assert model["modelFormat"] == {"name": "mlflow"}
+    assert model["protocolVersion"] == "v2"
+    assert model["runtime"] == "kserve-mlserver"
+    assert model["storageUri"] == storage_uri
+
+
+def test_mlflow_artifacts_source_resolves_through_the_destination(kserve_server):
+    s = kserve_server
+    exp, run_id, artifact_uri = make_run(s)
+    assert artifact_uri.startswith("mlflow-artifacts:/")
+    name, version = make_version(s, f"{artifact_uri}/model", run_id)
+    isvc = manifest(s, name=name, version=version)
+    rel = artifact_uri[len("mlflow-artifacts:/"):].lstrip("/")
+    check_isvc(isvc, f"{s.s3_root}/{rel}/model")
+    assert isvc["metadata"]["name"] == f"{name}-v{version}"
+    labels = isvc["metadata"]["labels"]
+    assert labels["mlflow.org/registered-model"] == name
+    assert labels["mlflow.org/model-version"] == version
+    assert isvc["metadata"]["annotations"]["mlflow.org/source"] == f"{artifact_uri}/model"
+
+
+def test_runs_source_resolves_through_the_run(kserve_server):
+    s = kserve_server
+    exp, run_id, artifact_uri = make_run(s)
+    name, version = make_version(s, f"runs:/{run_id}/model", run_id)
+    rel = artifact_uri[len("mlflow-artifacts:/"):].lstrip("/")
+    check_isvc(manifest(s, name=name, version=version), f"{s.s3_root}/{rel}/model")
+
+
+def test_models_sources_resolve_through_versions_and_logged_models(kserve_server):
+    s = kserve_server
+    exp, run_id, artifact_uri = make_run(s)
+    base_name, base_version = make_version(s, f"{artifact_uri}/model", run_id)
+    rel = artifact_uri[len("mlflow-artifacts:/"):].lstrip("/")
+    # models:/<name>/<version>
+    name, version = make_version(s, f"models:/{base_name}/{base_version}")
+    check_isvc(manifest(s, name=name, version=version), f"{s.s3_root}/{rel}/model")
+    # models:/<logged model id> (what mlflow 3's register_model sends)
+    lm = s.api("POST", "logged-models", {"experiment_id": exp, "name": "lm"})["model"]["info"]
+    name, version = make_version(s, f"models:/{lm['model_id']}")
+    lm_rel = lm["artifact_uri"][len("mlflow-artifacts:/"):].lstrip("/")
+    check_isvc(manifest(s, name=name, version=version), f"{s.s3_root}/{lm_rel}")
+
+
+def test_alias_and_yaml(kserve_server):
+    s = kserve_server
+    exp, run_id, artifact_uri = make_run(s)
+    name, version = make_version(s, f"{artifact_uri}/model", run_id)
+    s.api("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": version})
+    isvc = manifest(s, name=name, alias="champion")
+    assert isvc["metadata"]["name"] == f"{name}-champion"
+    assert isvc["metadata"]["annotations"]["mlflow.org/model-alias"] == "champion"
+    assert isvc["metadata"]["labels"]["mlflow.org/model-version"] == version
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "alias": "champion",
+                                                   "format": "yaml"})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/yaml")
+    assert yaml.safe_load(r.text) == isvc
+
+
+def test_s3_source_is_kept_and_other_schemes_are_refused(kserve_server):
+    s = kserve_server
+    name, version = make_version(s, "s3://other-bucket/some/model/")
+    check_isvc(manifest(s, name=name, version=version), "s3://other-bucket/some/model")
+    for source in ("gs://bucket/model", "hdfs://nn/model", "wasbs://c@a.blob.core.windows.net/m"):
+        name, version = make_version(s, source)
+        r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "version": version})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "s3://")
+    # a local artifact location (an experiment made with one)
+    exp = s.api("POST", "experiments/create", {"name": "local-" + uuid.uuid4().hex[:6],
+                                               "artifact_location": f"{s.workdir}/local-art"})
+    run = s.api("POST", "runs/create", {"experiment_id": exp["experiment_id"]})["run"]["info"]
+    name, version = make_version(s, f"{run['artifact_uri']}/model", run["run_id"])
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "version": version})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "not in S3")
+
+
+def test_bad_requests(kserve_server):
+    s = kserve_server
+    name, version = make_version(s, "s3://b/m")
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "exactly one of 'version' and 'alias'")
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "version": "1", "alias": "a"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "exactly one")
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "version": "7"})
+    assert r.status_code == 404, r.text
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": "no-such-model", "version": "1"})
+    assert r.status_code == 404, r.text
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "version": "1", "format": "xml"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "format")
+
+
+def test_names_are_dns_1035_and_deterministic(kserve_server):
+    s = kserve_server
+    names = set()
+    for model in ("Wine Quality", "3d-model", "x" * 120, "ünïcödé/model", "a__b..c"):
+        name, version = make_version(s, "s3://b/m", name=model + "-" + uuid.uuid4().hex[:4])
+        first = manifest(s, name=name, version=version)["metadata"]["name"]
+        again = manifest(s, name=name, version=version)["metadata"]["name"]
+        assert first == again
+        assert DNS_1035.match(first) and len(first) <= 45, first
+        names.add(first)
+    assert len(names) == 5
+
+
+def test_a_source_without_a_proxied_s3_destination_is_refused(make_server):
+    s = make_server()  # local artifacts destination
+    exp, run_id, artifact_uri = make_run(s)
+    name, version = make_version(s, f"{artifact_uri}/model", run_id)
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "version": version})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "not in S3")
+
+
+def test_cli_prints_the_same_manifest(kserve_server, s3_server):
+    s = kserve_server
+    exp, run_id, artifact_uri = make_run(s)
+    name, version = make_version(s, f"runs:/{run_id}/model", run_id)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+    common = [BIN, "kserve", "manifest", "--backend-store-uri", s.db_uri,
+              "--artifacts-destination", s.s3_root, "--name", name, "--version", version,
+              "--namespace", "models", "--service-account", "sa-kserve"]
+    out = subprocess.run(common + ["--output", "json"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == manifest(s, name=name, version=version)
+    out = subprocess.run(common, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert yaml.safe_load(out.stdout) == manifest(s, name=name, version=version)
+    bad = subprocess.run([BIN, "kserve", "manifest", "--name", name], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "exactly one" in bad.stderr
+
+
+# --- server-side apply (R-KS-4) ------------------------------------------------------------------
+
+class FakeKubernetes:
+    """Answers PATCH .../inferenceservices/<name> with the applied object and records calls."""
+
+    def __init__(self, status=200):
+        self.calls = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_PATCH(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                fake.calls.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                obj = yaml.safe_load(body)
+                obj.setdefault("metadata", {})["uid"] = "uid-1"
+                answer = json.dumps(obj if status < 400 else {
+                    "kind": "Status", "message": "inferenceservices is forbidden"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def kube():
+    k = FakeKubernetes()
+    yield k
+    k.close()
+
+
+def test_apply_is_off_unless_configured(kserve_server):
+    name, version = make_version(kserve_server, "s3://b/m")
+    r = kserve_server.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+    assert_error(r, 501, "NOT_IMPLEMENTED", "--kserve-apply")
+
+
+def test_apply_uses_server_side_apply(make_server, s3_server, kube, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("sa-token-123\n")
+    s = make_server(args=["--artifacts-destination", "s3://mlflow/apply", "--kserve-apply",
+                          "--kserve-api-url", kube.url, "--kserve-token-file", str(token),
+                          "--kserve-namespace", "models"], env=s3_server.env)
+    name, version = make_version(s, "s3://mlflow/apply/model")
+    r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["inference_service"]["metadata"]["uid"] == "uid-1"
+    (call,) = kube.calls
+    isvc_name = answer["manifest"]["metadata"]["name"]
+    assert call["path"] == (f"/apis/serving.kserve.io/v1beta1/namespaces/models/inferenceservices/"
+                            f"{isvc_name}?fieldManager=mlflowd&force=true")
+    assert call["headers"]["Content-Type"] == "application/apply-patch+yaml"
+    assert call["headers"]["Authorization"] == "Bearer sa-token-123"
+    assert yaml.safe_load(call["body"]) == answer["manifest"]
+    # the same through the CLI
+    out = subprocess.run([BIN, "kserve", "apply", "--backend-store-uri", s.db_uri,
+                          "--artifacts-destination", "s3://mlflow/apply", "--name", name,
+                          "--version", version, "--namespace", "models", "--api-url", kube.url,
+                          "--token-file", str(token), "--output", "json"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["metadata"]["uid"] == "uid-1"
+    assert len(kube.calls) == 2 and kube.calls[1]["path"] == call["path"]
+
+
+def test_apply_reports_a_refusal(make_server, s3_server, tmp_path):
+    k = FakeKubernetes(status=403)
+    try:
+        token = tmp_path / "token"
+        token.write_text("t")
+        s = make_server(args=["--kserve-apply", "--kserve-api-url", k.url, "--kserve-token-file",
+                              str(token)], env=s3_server.env)
+        name, version = make_version(s, "s3://mlflow/m")
+        r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+        assert_error(r, 500, "INTERNAL_ERROR", "inferenceservices is forbidden")
+    finally:
+        k.close()
+
+
+def test_manifest_needs_read_and_apply_needs_manage(tmp_path, s3_server, kube):
+    token = tmp_path / "token"
+    token.write_text("t")
+    s = start_auth_server(tmp_path / "srv", default_permission="NO_PERMISSIONS",
+                          args=["--kserve-apply", "--kserve-api-url", kube.url,
+                                "--kserve-token-file", str(token)], env=s3_server.env)
+    try:
+        admin = requests.Session()
+        admin.auth = ("admin", "password1234")
+        api = s.url + "/api/2.0/mlflow/"
+        assert admin.post(api + "registered-models/create", json={"name": "guarded"}).ok
+        assert admin.post(api + "model-versions/create",
+                          json={"name": "guarded", "source": "s3://mlflow/g"}).ok
+        assert admin.post(api + "users/create",
+                          json={"username": "bob", "password": "bob-password-123"}).ok
+        bob = requests.Session()
+        bob.auth = ("bob", "bob-password-123")
+        q = {"name": "guarded", "version": "1"}
+        assert bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest", params=q).status_code == 403
+        grant = {"name": "guarded", "username": "bob", "permission": "READ"}
+        assert admin.post(api + "registered-models/permissions/create", json=grant).ok
+        assert bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest", params=q).status_code == 200
+        assert bob.post(s.url + "/api/2.0/mlflowd/kserve/apply", json=q).status_code == 403
+        assert kube.calls == []
+        grant["permission"] = "MANAGE"
+        assert admin.patch(api + "registered-models/permissions/update", json=grant).ok
+        r = bob.post(s.url + "/api/2.0/mlflowd/kserve/apply", json=q)
+        assert r.status_code == 200, r.text
+        assert len(kube.calls) == 1
+    finally:
+        s.stop()
+        s.drop_database()

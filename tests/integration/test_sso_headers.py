@@ -1,0 +1,117 @@
+"""Trusted proxy headers (R-SSO-8, R-SSO-11): oauth2-proxy's X-Forwarded-User / -Email /
+-Preferred-Username / -Groups are believed only from trusted_proxies (default loopback
+127.0.0.1/32 and ::1/128). The same headers from 127.0.0.2 — loopback too, but not trusted — are
+ignored, as is a forwarded access token."""
+import http.client
+import json
+
+import pytest
+import requests
+
+from sso_helpers import FakeIssuer, api, session_from, start_sso_server
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory):
+    i = FakeIssuer(tmp_path_factory.mktemp("issuer")).start()
+    yield i
+    i.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, issuer):
+    s = start_sso_server(tmp_path_factory.mktemp("hdr"), issuer.issuer,
+                         sso={"modes": "bearer, trusted_header"}, args=["--host", "0.0.0.0"])
+    yield s
+    s.stop()
+
+
+def proxied(user, groups=(), email=None, sub=None, lines=True):
+    h = {"X-Forwarded-User": sub or f"sub-{user}", "X-Forwarded-Preferred-Username": user,
+         "X-Forwarded-Email": email or f"{user}@example.test"}
+    return h, list(groups) if lines else [", ".join(groups)]
+
+
+class Answer:
+    def __init__(self, status, text):
+        self.status_code, self.text = status, text
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def get(server, headers, groups, source="127.0.0.1"):
+    """GET whoami with X-Forwarded-Groups as repeated header lines, as oauth2-proxy sends them."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30,
+                                      source_address=(source, 0))
+    conn.putrequest("GET", "/api/2.0/mlflowd/auth/whoami")
+    for k, v in headers.items():
+        conn.putheader(k, v)
+    for g in groups:
+        conn.putheader("X-Forwarded-Groups", g)
+    conn.endheaders()
+    r = conn.getresponse()
+    answer = Answer(r.status, r.read().decode())
+    conn.close()
+    return answer
+
+
+@pytest.mark.parametrize("groups, lines, level", [
+    (["/data-science"], True, "EDIT"),
+    (["role:viewer"], True, "READ"),
+    (["role:mlflow:reader"], True, "READ"),            # client role, oauth2-proxy spelling
+    (["/other", "role:devops"], True, "MANAGE"),       # one header line per group
+    (["role:devops", "/other"], True, "MANAGE"),
+    (["/other", "role:devops"], False, "MANAGE"),      # comma-joined
+    (["/other"], True, "NO_PERMISSIONS"),
+])
+def test_headers_from_a_trusted_proxy(server, groups, lines, level):
+    headers, values = proxied(f"hdr-{level.lower()}-{len(groups)}-{lines}", groups, lines=lines)
+    r = get(server, headers, values)
+    assert r.status_code == 200, r.text
+    me = r.json()["user"]
+    assert me["auth_method"] == "trusted_header" and me["permission"] == level
+
+
+def test_admin_role_from_headers(server):
+    headers, values = proxied("hdr-boss", ["role:mlflow-admin"])
+    me = get(server, headers, values).json()["user"]
+    assert me["is_admin"] is True
+
+
+def test_the_same_headers_from_an_untrusted_address_are_ignored(server, issuer):
+    headers, values = proxied("hdr-spoof", ["role:mlflow-admin"])
+    r = get(server, headers, values, source="127.0.0.2")
+    assert r.status_code == 401
+    # A forwarded access token is a proxy header too.
+    t = issuer.mint({"preferred_username": "hdr-spoof2", "sub": "s2",
+                     "realm_access": {"roles": ["viewer"]}})
+    untrusted = session_from("127.0.0.2")
+    r = untrusted.get(server.url + "/api/2.0/mlflowd/auth/whoami",
+                      headers={"X-Forwarded-Access-Token": t})
+    assert r.status_code == 401
+    trusted = requests.get(server.url + "/api/2.0/mlflowd/auth/whoami",
+                           headers={"X-Forwarded-Access-Token": t})
+    assert trusted.status_code == 200 and trusted.json()["user"]["username"] == "hdr-spoof2"
+    # Bearer tokens are verified, so they work from anywhere.
+    r = untrusted.get(server.url + "/api/2.0/mlflowd/auth/whoami",
+                      headers={"Authorization": f"Bearer {t}"})
+    assert r.status_code == 200
+
+
+def test_bearer_wins_over_headers(server, issuer):
+    t = issuer.mint({"preferred_username": "hdr-bearer", "sub": "s3",
+                     "realm_access": {"roles": ["viewer"]}})
+    headers, values = proxied("hdr-other", ["role:mlflow-admin"])
+    headers["Authorization"] = f"Bearer {t}"
+    me = get(server, headers, values).json()["user"]
+    assert me["username"] == "hdr-bearer" and me["auth_method"] == "bearer"
+
+
+def test_headers_write_no_permission_rows_and_demote_at_once(server):
+    headers, values = proxied("hdr-demote", ["/data-science"])
+    assert get(server, headers, values).json()["user"]["permission"] == "EDIT"
+    headers, values = proxied("hdr-demote", ["role:viewer"])
+    assert get(server, headers, values).json()["user"]["permission"] == "READ"
+    r = api(session_from("127.0.0.1"), server, "GET", "experiments/get", params={"experiment_id": "0"})
+    assert r.status_code == 401

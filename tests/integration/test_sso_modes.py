@@ -1,0 +1,204 @@
+"""Single sign-on configuration (R-SSO-1, -2, -3, -5, -10): the modes matrix, the legacy
+platform INI loading unchanged, the JWKS cache (warm-up, no fetch on the request path,
+rotation with exactly one refetch, a flood of unknown kids rate-limited), floor mode, the
+allowed-groups gate, and discovery on a non-Keycloak issuer."""
+import time
+
+import pytest
+import requests
+
+from sso_helpers import (FakeIssuer, api, assert_invalid_token, bearer, claims_for,
+                         start_sso_server, write_sso_ini)
+from conftest import Server
+
+
+@pytest.fixture
+def issuer(tmp_path):
+    i = FakeIssuer(tmp_path / "issuer").start()
+    yield i
+    i.stop()
+
+
+def admin():
+    s = requests.Session()
+    s.auth = ("admin", "password1234")
+    return s
+
+
+def ok(s, server):
+    return api(s, server, "GET", "experiments/get", params={"experiment_id": "0"}).status_code
+
+
+def test_legacy_platform_ini_loads_unchanged(tmp_path, make_server):
+    path = tmp_path / "basic_auth.ini"
+    path.write_text("[mlflow]\n"
+                    "default_permission = NO_PERMISSIONS\n"
+                    f"database_uri = sqlite:///{tmp_path}/basic_auth.db\n"
+                    "admin_username = admin\n"
+                    "admin_password = password1234\n"
+                    "authorization_function = mlflow_auth_plugin.auth:authenticate_sso_request\n"
+                    "\n[role_mappings]\n"
+                    "admin = admin\n"
+                    "MANAGE = devops\n"
+                    "EDIT = dataingenieur,\n"
+                    "    dataanalyst\n"
+                    "READ = datascientist\n")
+    s = make_server(args=["--auth"], env={"MLFLOW_AUTH_CONFIG_PATH": str(path)})
+    assert ok(admin(), s) == 200
+    assert_invalid_token(api(bearer("a.b.c"), s, "GET", "experiments/search"))
+    assert "issuer" in s.log()  # says what to set to turn the token modes on
+    body = api(admin(), s, "GET", "auth/role-mappings", service="mlflowd").json()
+    assert body["role_mappings"]["EDIT"] == ["dataingenieur", "dataanalyst"]
+
+
+@pytest.mark.parametrize("modes, basic_auth, basic_ok, bearer_ok", [
+    ("bearer", "true", True, True),
+    ("basic, bearer", "true", True, True),
+    ("bearer", "false", False, True),
+    ("trusted_header", "true", True, False),
+])
+def test_modes_matrix(tmp_path, issuer, modes, basic_auth, basic_ok, bearer_ok):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer,
+                         sso={"modes": modes, "basic_auth": basic_auth})
+    try:
+        t = issuer.mint(claims_for("matrix", roles=["viewer"]))
+        assert (ok(admin(), s) == 200) is basic_ok
+        assert (ok(bearer(t), s) == 200) is bearer_ok
+    finally:
+        s.stop()
+
+
+def test_jwks_is_fetched_at_start_and_never_on_the_request_path(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer)
+    try:
+        warm = issuer.counts()
+        assert warm["jwks"] == 1 and warm["discovery"] == 1
+        for i in range(50):  # 50 different tokens, each verified once
+            assert ok(bearer(issuer.mint(claims_for(f"u{i % 5}", roles=["viewer"]))), s) == 200
+        assert issuer.counts() == warm
+    finally:
+        s.stop()
+
+
+def test_rotation_costs_one_refetch_and_unknown_kids_are_rate_limited(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer)
+    try:
+        assert issuer.counts()["jwks"] == 1
+        issuer.rotate()  # the IdP starts signing with k2
+        t = issuer.mint(claims_for("rotated", roles=["viewer"]), key="k2")
+        assert ok(bearer(t), s) == 200
+        assert issuer.counts()["jwks"] == 2
+        assert ok(bearer(issuer.mint(claims_for("rotated2", roles=["viewer"]), key="k2")), s) == 200
+        for i in range(30):  # a flood of unknown kids inside the cool-down
+            r = api(bearer(issuer.mint(claims_for("x"), header={"kid": f"unknown-{i}"})), s, "GET",
+                    "experiments/search")
+            assert_invalid_token(r)
+        assert issuer.counts()["jwks"] == 2
+    finally:
+        s.stop()
+
+
+def test_unknown_kid_refetch_cooldown(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"jwks_refetch_seconds": "2"})
+    try:
+        for _ in range(5):
+            assert_invalid_token(api(bearer(issuer.mint(claims_for("x"), header={"kid": "nope"})),
+                                     s, "GET", "experiments/search"))
+        assert issuer.counts()["jwks"] == 2  # start + one refetch
+        time.sleep(2.2)
+        assert_invalid_token(api(bearer(issuer.mint(claims_for("x"), header={"kid": "nope"})),
+                                 s, "GET", "experiments/search"))
+        assert issuer.counts()["jwks"] == 3
+    finally:
+        s.stop()
+
+
+def test_jwks_url_override_and_separate_discovery(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={
+        "jwks_url": issuer.issuer + "/protocol/openid-connect/certs"})
+    try:
+        assert issuer.counts()["discovery"] == 0  # bearer only: no discovery needed
+        assert ok(bearer(issuer.mint(claims_for("ov", roles=["viewer"]))), s) == 200
+    finally:
+        s.stop()
+
+
+def test_jwks_redirects_are_not_followed(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer,
+                         sso={"jwks_url": issuer.base + "/redirect-certs"})
+    try:
+        assert issuer.counts()["jwks"] == 0
+        r = api(bearer(issuer.mint(claims_for("redir", roles=["viewer"]))), s, "GET",
+                "experiments/search")
+        assert_invalid_token(r)
+        assert issuer.counts()["jwks"] == 0
+        assert "HTTP 302" in s.log()
+    finally:
+        s.stop()
+
+
+def test_builtin_sso_alias(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, function="builtin:sso")
+    try:
+        assert ok(bearer(issuer.mint(claims_for("alias", roles=["viewer"]))), s) == 200
+    finally:
+        s.stop()
+
+
+def test_floor_mode_honours_explicit_grants(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"mapping_mode": "floor"})
+    try:
+        editor = bearer(issuer.mint(claims_for("f-editor", roles=["editor"])))
+        reader = bearer(issuer.mint(claims_for("f-reader", roles=["viewer"])))
+        nobody = bearer(issuer.mint(claims_for("f-nobody")))
+        exp = api(editor, s, "POST", "experiments/create", {"name": "floor"}).json()["experiment_id"]
+        assert api(reader, s, "POST", "experiments/create", {"name": "no"}).status_code == 403
+        assert api(reader, s, "POST", "experiments/delete", {"experiment_id": exp}).status_code == 403
+        assert ok(nobody, s) == 403
+        for user, level in (("f-reader", "MANAGE"), ("f-nobody", "READ")):
+            r = api(admin(), s, "POST", "experiments/permissions/create",
+                    {"experiment_id": exp, "username": user, "permission": level})
+            assert r.status_code == 200, r.text
+        # floor: max(mapped, explicit)
+        r = api(nobody, s, "POST", "experiments/search", {"max_results": 100})
+        assert [e["experiment_id"] for e in r.json()["experiments"]] == [exp]
+        assert api(nobody, s, "GET", "experiments/get", params={"experiment_id": exp}).status_code == 200
+        assert api(reader, s, "POST", "experiments/delete", {"experiment_id": exp}).status_code == 200
+        # an explicit NO_PERMISSIONS row never lowers the mapped level
+        r = api(admin(), s, "POST", "experiments/permissions/create",
+                {"experiment_id": "0", "username": "f-reader", "permission": "NO_PERMISSIONS"})
+        assert r.status_code == 200
+        assert ok(reader, s) == 200
+    finally:
+        s.stop()
+
+
+def test_allowed_groups_gate(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer,
+                         sso={"allowed_groups": "/mlflow-users, role:mlflow-admin"})
+    try:
+        inside = bearer(issuer.mint(claims_for("in", roles=["viewer"], groups=["/mlflow-users"])))
+        admin_role = bearer(issuer.mint(claims_for("boss", roles=["mlflow-admin"])))
+        outside = bearer(issuer.mint(claims_for("out", roles=["viewer"], groups=["/other"])))
+        assert ok(inside, s) == 200 and ok(admin_role, s) == 200
+        r = api(outside, s, "GET", "experiments/get", params={"experiment_id": "0"})
+        assert r.status_code == 403  # a valid user, no access: not 401
+        assert ok(outside, s) == 403  # and again, from the cache
+    finally:
+        s.stop()
+
+
+def test_bad_sso_settings_stop_the_start(tmp_path, issuer):
+    for sso, message in (({"algorithms": "RS256, HS256"}, "HS256"),
+                         ({"algorithms": "none"}, "none"),
+                         ({"mapping_mode": "ceiling"}, "mapping_mode"),
+                         ({"trusted_proxies": "10.0.0.0/33"}, "trusted_proxies"),
+                         ({"modes": "bearer, saml"}, "saml"),
+                         ({"audiences": None}, "audiences"),
+                         ({"leeway_seconds": "301"}, "leeway_seconds")):
+        path = write_sso_ini(tmp_path / f"bad{abs(hash(message))}", issuer.issuer, sso=sso)
+        srv = Server(tmp_path / f"bad{abs(hash(message))}", args=["--auth"],
+                     env={"MLFLOW_AUTH_CONFIG_PATH": path})
+        with pytest.raises(RuntimeError) as e:
+            srv.start()
+        assert message in str(e.value), str(e.value)[-500:]
