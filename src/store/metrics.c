@@ -7,12 +7,14 @@
  * - latest_metrics holds, per (run, key), the history row with the greatest
  *   (step, timestamp, stored value) — NaN compares as its stored 0 — and is
  *   maintained in the transaction that writes the history;
- * - logging is one write transaction, one cached INSERT stepped per metric
- *   and one upsert per distinct key (folded in memory first): the hot path
- *   of log-batch does no allocation per metric. */
+ * - logging is one write transaction, cached multi-row INSERTs of up to
+ *   HISTORY_CHUNK metrics, and one upsert per distinct key (folded in memory
+ *   first): the hot path of log-batch does no allocation per metric. */
 #include "metrics.h"
 
 #include <float.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
@@ -118,27 +120,65 @@ static mfd_err check_models_exist(mfd_conn *conn, const mfd_metric_log *metrics,
     return err;
 }
 
-static mfd_err write_history(mfd_conn *conn, const char *run_id, const mfd_metric_log *metrics,
-                             size_t count) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn,
-                                   "INSERT INTO metrics (key, value, timestamp, run_uuid, step, "
-                                   "is_nan) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                   true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 4, run_id); /* kept across executions */
-    for (size_t i = 0; i < count && !err; i++) {
-        bool is_nan;
-        double value = stored_value(metrics[i].value, &is_nan);
-        mfd_stmt_bind_text(stmt, 1, metrics[i].key);
-        mfd_stmt_bind_double(stmt, 2, value);
-        mfd_stmt_bind_int64(stmt, 3, metrics[i].timestamp);
-        mfd_stmt_bind_int64(stmt, 5, metrics[i].step);
-        mfd_stmt_bind_int64(stmt, 6, is_nan);
+/* History rows go in multi-row INSERTs of up to HISTORY_CHUNK rows: one
+ * round trip per chunk on PostgreSQL, and less per-statement work on SQLite.
+ * An exact duplicate (the whole row is the key) is skipped, also within one
+ * statement. Full chunks use one cached statement; a shorter tail is
+ * prepared for its size. */
+enum { HISTORY_CHUNK = 100, HISTORY_ROW_PARAMS = 6 };
+
+static void append_history_insert(mfd_strbuf *sql, size_t rows) {
+    mfd_strbuf_append(sql, "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                           "VALUES ");
+    for (size_t i = 0; i < rows; i++)
+        mfd_strbuf_append(sql, i ? ", (?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?)");
+    mfd_strbuf_append(sql, " ON CONFLICT DO NOTHING");
+}
+
+static char full_chunk_sql[160 + HISTORY_CHUNK * 24];
+static pthread_once_t full_chunk_once = PTHREAD_ONCE_INIT;
+
+static void build_full_chunk_sql(void) {
+    mfd_arena *arena = mfd_arena_new();
+    mfd_strbuf sql;
+    mfd_strbuf_init(&sql, arena);
+    append_history_insert(&sql, HISTORY_CHUNK);
+    snprintf(full_chunk_sql, sizeof full_chunk_sql, "%s", sql.data);
+    mfd_arena_free(arena);
+}
+
+static mfd_err write_history(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                             const mfd_metric_log *metrics, size_t count) {
+    pthread_once(&full_chunk_once, build_full_chunk_sql);
+    mfd_err err = NULL;
+    for (size_t done = 0; done < count && !err;) {
+        size_t rows = count - done < HISTORY_CHUNK ? count - done : HISTORY_CHUNK;
+        const char *sql = full_chunk_sql;
+        if (rows < HISTORY_CHUNK) {
+            mfd_strbuf tail;
+            mfd_strbuf_init(&tail, arena);
+            append_history_insert(&tail, rows);
+            sql = tail.data;
+        }
+        mfd_stmt *stmt;
+        if ((err = mfd_conn_prepare(conn, sql, rows == HISTORY_CHUNK, &stmt)))
+            return err;
+        for (size_t i = 0; i < rows; i++) {
+            const mfd_metric_log *m = &metrics[done + i];
+            int at = (int)(i * HISTORY_ROW_PARAMS);
+            bool is_nan;
+            double value = stored_value(m->value, &is_nan);
+            mfd_stmt_bind_text(stmt, at + 1, m->key);
+            mfd_stmt_bind_double(stmt, at + 2, value);
+            mfd_stmt_bind_int64(stmt, at + 3, m->timestamp);
+            mfd_stmt_bind_text(stmt, at + 4, run_id);
+            mfd_stmt_bind_int64(stmt, at + 5, m->step);
+            mfd_stmt_bind_int64(stmt, at + 6, is_nan);
+        }
         err = mfd_stmt_exec(stmt);
+        mfd_stmt_done(stmt);
+        done += rows;
     }
-    mfd_stmt_done(stmt);
     return err;
 }
 
@@ -206,7 +246,7 @@ mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
         return NULL;
     mfd_err err = check_models_exist(conn, metrics, count);
     if (!err)
-        err = write_history(conn, run_id, metrics, count);
+        err = write_history(conn, arena, run_id, metrics, count);
     if (!err) {
         latest_value *latest;
         size_t n = fold_latest(arena, metrics, count, &latest);
