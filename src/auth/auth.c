@@ -183,7 +183,10 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
         mfd_err err = mfd_auth_token_authenticate(auth, req, username, password, &outcome);
         if (err || outcome == MFD_TOKEN_OK)
             return err;
-        mfd_auth_audit(username, "login", req->path, username,
+        /* The name is logged only for a known user: an unknown one may be a secret
+         * typed into the wrong field. */
+        const char *known = outcome == MFD_TOKEN_FORBIDDEN ? username : NULL;
+        mfd_auth_audit(known, "login", req->path, known,
                        outcome == MFD_TOKEN_FORBIDDEN ? "not in any of the allowed groups"
                                                       : "invalid access token",
                        "denied");
@@ -224,8 +227,9 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
     if (ok)
         mfd_credential_cache_put(auth->cache, username, password, user.password_hash);
     if (!ok) {
-        mfd_auth_audit(username, "login", req->path, username,
-                       found ? "wrong password" : "unknown user", "denied");
+        const char *known = found ? username : NULL; /* an unknown name may be a secret */
+        mfd_auth_audit(known, "login", req->path, known, found ? "wrong password" : "unknown user",
+                       "denied");
         mfd_auth_refuse_unauthenticated(req, res);
         *refused = true;
         return NULL;
