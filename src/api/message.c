@@ -74,6 +74,14 @@ static mfd_err type_error(const char *display, const json_t *v) {
     return err;
 }
 
+/* The body is parsed with JSON_ALLOW_NUL so a "\u0000" is seen here and
+ * refused, instead of silently cutting the value at the NUL. */
+static mfd_err nul_error(const char *display) {
+    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                       "Invalid value for parameter '%s' supplied: it contains a NUL character.",
+                       display);
+}
+
 static mfd_err query_type_error(const char *display, const char *value, const char *expected) {
     return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                        "Invalid value '%s' for parameter '%s' supplied: expected %s. See the API "
@@ -136,7 +144,10 @@ mfd_err mfd_json_string(mfd_request *req, json_t *obj, const char *field, const 
     if (!v || json_is_null(v))
         return NULL;
     if (json_is_string(v)) {
-        *out = json_string_value(v);
+        if ((*out = json_string_value(v)) && strlen(*out) != json_string_length(v)) {
+            *out = NULL;
+            return nul_error(display);
+        }
         return NULL;
     }
     if (json_is_integer(v) && number_as_string_field(field)) {
@@ -339,6 +350,8 @@ mfd_err mfd_msg_string_list(mfd_request *req, const char *field, const char ***o
     const char **list = mfd_arena_calloc(req->arena, count + 1, sizeof *list);
     for (size_t i = 0; i < count; i++) {
         json_t *e = json_array_get(v, i);
+        if (json_is_string(e) && strlen(json_string_value(e)) != json_string_length(e))
+            return nul_error(field);
         if (json_is_string(e))
             list[i] = json_string_value(e);
         else if (json_is_integer(e) && number_as_string_field(field))

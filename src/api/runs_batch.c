@@ -34,6 +34,8 @@ static mfd_err item_string(mfd_request *req, json_t *item, const char *list, lon
     json_t *v = json_object_get(item, field);
     if (json_is_string(v) && (json_string_length(v) > 0 || !required)) {
         *out = json_string_value(v);
+        if (strlen(*out) != json_string_length(v)) /* a "\u0000" inside: refused there */
+            return mfd_json_string(req, item, field, item_path(req, list, i, field), out);
         return NULL;
     }
     if (!v || json_is_null(v) || json_is_string(v)) {

@@ -190,6 +190,10 @@ mfd_err mfd_artifact_path_normalize(mfd_arena *arena, const char *path, size_t l
             mfd_strbuf_append(&sb, "/");
         mfd_strbuf_appendn(&sb, seg, seg_len);
     }
+    /* Dropping "." and empty segments can bring a drive name or "file:" to the
+     * front ("./C:/x"): the normalised form must pass the same checks. */
+    if (!mfd_artifact_path_is_safe(arena, sb.data, sb.len))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
     *out = sb.data;
     return NULL;
 }

@@ -33,6 +33,9 @@ struct mfd_server {
     int port;
 };
 
+/* How much of a refused (over-limit) chunked body is read before hanging up. */
+enum { MFD_DRAIN_ALLOWANCE = 1 << 20 };
+
 typedef struct request_state {
     mfd_request req;
     mfd_response res;
@@ -42,6 +45,7 @@ typedef struct request_state {
     mfd_err early_error; /* answer with this once the client's headers are in */
     mfd_upload upload;
     bool have_upload;
+    uint64_t drained; /* bytes of a refused body read and dropped */
     struct timespec started;
     char *raw_uri; /* as received, escapes intact (see capture_raw_uri) */
     /* Auth (src/auth): answered = a 401/403 (or an answer of the auth layer)
@@ -117,7 +121,7 @@ static const char *peer_address(mfd_arena *arena, struct MHD_Connection *connect
 typedef struct query_collect {
     mfd_request *req;
     size_t cap;
-    bool bad_utf8;
+    bool bad_utf8; /* invalid UTF-8 or an embedded NUL */
 } query_collect;
 
 static bool valid_utf8(const char *s) {
@@ -127,12 +131,15 @@ static bool valid_utf8(const char *s) {
     return ok;
 }
 
+/* Query pairs with their decoded lengths, so a "%00" inside a value is
+ * refused (like invalid UTF-8) rather than silently cutting the value. */
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value) {
+                                     size_t key_size, const char *value, size_t value_size) {
     (void)kind;
     query_collect *qc = cls;
     mfd_request *req = qc->req;
-    if (!valid_utf8(key) || (value && !valid_utf8(value)))
+    if (!valid_utf8(key) || (value && !valid_utf8(value)) || strlen(key) != key_size ||
+        (value && strlen(value) != value_size))
         qc->bad_utf8 = true;
     if (req->n_query == qc->cap) {
         size_t cap = qc->cap ? qc->cap * 2 : 8;
@@ -216,10 +223,9 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
         MHD_add_response_header(response, res->headers[i].key, res->headers[i].value);
     enum MHD_Result ret = MHD_queue_response(connection, (unsigned)status, response);
     MHD_destroy_response(response);
-    mfd_metrics_observe_request(st->req.route, st->req.method, status,
-                                elapsed_ms(&st->started) / 1e3,
-                                mfd_metrics_auth_decision(st->req.app->auth != NULL,
-                                                          st->req.username != NULL, status));
+    mfd_metrics_observe_request(
+        st->req.route, st->req.method, status, elapsed_ms(&st->started) / 1e3,
+        mfd_metrics_auth_decision(st->req.app->auth != NULL, st->req.username != NULL, status));
     if (!st->req.app->config->quiet)
         mfd_log_info("\"%s %s\" %d %.2fms", st->req.method, st->req.path, status,
                      elapsed_ms(&st->started));
@@ -333,7 +339,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         st->res.fd = -1;
         st->upload.fd = -1;
         query_collect qc = {req, 0, false};
-        MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &qc);
+        MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_query, &qc);
         mfd_strbuf_init(&st->body, req->arena);
         size_t header_bytes = 0;
         MHD_get_connection_values(connection, MHD_HEADER_KIND, count_header, &header_bytes);
@@ -350,7 +356,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             ; /* answered below, or once the body is drained */
         else if (qc.bad_utf8)
             st->early_error =
-                mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Query string is not valid UTF-8");
+                mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                            "Query string is not valid UTF-8 or contains a NUL character");
         else
             st->early_error = first_call_checks(app, st, connection);
         if (!st->early_error && !st->auth_answered && req->username &&
@@ -377,6 +384,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        if (st->early_error && !st->have_upload) {
+            /* Refused body: drain at most MFD_DRAIN_ALLOWANCE more, then hang up rather
+             * than read whatever a client keeps sending. */
+            st->drained += *upload_data_size;
+            *upload_data_size = 0;
+            return st->drained > MFD_DRAIN_ALLOWANCE ? MHD_NO : MHD_YES;
+        }
         if (st->auth_answered) { /* refused: drain and drop the body */
             *upload_data_size = 0;
             return MHD_YES;
@@ -399,6 +413,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             }
         } else if (!st->early_error) {
             if (st->body.len + *upload_data_size > app->config->max_body_bytes) {
+                /* A body without Content-Length (chunked) passed the limit. libmicrohttpd
+                 * can answer only after the headers or after the whole body, so we drop
+                 * what follows and answer 413 when it ends (see the drain check below). */
                 st->res.status = 413;
                 st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                               "Request body exceeds the limit of %zu bytes",

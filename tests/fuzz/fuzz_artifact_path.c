@@ -18,14 +18,8 @@ static bool has_drive_prefix(const char *s) {
 
 static void check_normalized(mfd_arena *arena, const char *norm, bool again_too) {
     size_t len = strlen(norm);
-    /* KNOWN BUG (reported; test_bad_input.py::test_dot_segment_before_a_drive_name fails
-     * until path.c is fixed): "./C:/x" and ".//file:x" pass the gate as "C:/x" and
-     * "file:x", which the gate then refuses (the drive and file: checks look at the
-     * name before "." and empty segments are dropped), so the file cannot be listed or
-     * downloaded. Remove this exemption with the fix; corpus files regress-dot-drive
-     * and regress-dot-file-uri keep the cases. */
-    if (has_drive_prefix(norm) || !strncmp(norm, "file:", 5))
-        return;
+    if (!strncmp(norm, "file:", 5))
+        abort(); /* "./file:x" must not come out as a file: URI (corpus: regress-dot-file-uri) */
     if (len > 0 && (norm[0] == '/' || norm[len - 1] == '/'))
         abort(); /* absolute, or an empty last segment */
     if (strchr(norm, '\\') || strchr(norm, '#') || strstr(norm, "//"))

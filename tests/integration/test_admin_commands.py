@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import BIN
+from conftest import BIN, S3Server
 from testdb import PG_ADMIN_URI
 
 
@@ -125,6 +125,20 @@ def test_init_db_unreachable_server_names_it_without_the_password():
 
 
 # --- init-bucket -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """An s3rver of this module's own: the requests refused on purpose here stay out of the
+    session server's signature log, which test_s3_artifacts.py audits."""
+    s = S3Server(tmp_path_factory.mktemp("s3rver-admin"))
+    try:
+        s.start()
+    except Exception:
+        s.stop()
+        raise
+    yield s
+    s.stop()
+
 
 def test_init_bucket_creates_once_then_changes_nothing(s3_server):
     bucket = "mlflowd-init-" + uuid.uuid4().hex[:8]
