@@ -378,6 +378,7 @@ def search_server(make_server):
                                          {"key": "group", "value": "even" if i % 2 == 0 else "odd"}]))
         time.sleep(0.005)
     s.api("POST", "experiments/delete", {"experiment_id": ids[1]})
+    time.sleep(0.005)  # distinct last_update_time: the order tests rely on it
     s.api("POST", "experiments/delete", {"experiment_id": ids[3]})
     return s
 
