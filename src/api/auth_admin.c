@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "core/escape.h"
 #include "auth/auth.h"
 #include "auth/passwords.h"
 #include "message.h"
@@ -313,41 +314,6 @@ GRANT_HANDLER(delete_scorer_permission, MFD_AUTH_SCORER, GRANT_DELETE)
 
 /* --- the signup form ---------------------------------------------------- */
 
-static const char *html_escape(mfd_request *req, const char *s) {
-    mfd_strbuf sb;
-    mfd_strbuf_init(&sb, req->arena);
-    mfd_strbuf_append(&sb, "");
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            mfd_strbuf_append(&sb, "&amp;");
-            break;
-        case '<':
-            mfd_strbuf_append(&sb, "&lt;");
-            break;
-        case '>':
-            mfd_strbuf_append(&sb, "&gt;");
-            break;
-        case '"':
-            mfd_strbuf_append(&sb, "&#34;");
-            break;
-        case '\'':
-            mfd_strbuf_append(&sb, "&#39;");
-            break;
-        case '\\':
-            mfd_strbuf_append(&sb, "\\\\");
-            break;
-        case '\n':
-        case '\r':
-            mfd_strbuf_append(&sb, " ");
-            break;
-        default:
-            mfd_strbuf_appendn(&sb, s, 1);
-        }
-    }
-    return sb.data;
-}
-
 static mfd_err signup(mfd_request *req, mfd_response *res) {
     REQUIRE_AUTH(auth, req);
     const char *page = mfd_arena_sprintf(
@@ -369,7 +335,7 @@ static mfd_err signup(mfd_request *req, mfd_response *res) {
         "  <input type=\"password\" id=\"password\" name=\"password\" minlength=\"12\"><br><br>\n"
         "  <input type=\"submit\" value=\"Sign up\">\n"
         "</form>\n</body></html>\n",
-        html_escape(req, mfd_auth_csrf_token(auth, req)));
+        mfd_markup_escape(req->arena, mfd_auth_csrf_token(auth, req)));
     mfd_response_text(req, res, 200, "text/html; charset=utf-8", page);
     return NULL;
 }
@@ -379,7 +345,7 @@ static const char *alert_page(mfd_request *req, const char *message, const char 
                              "\n<script type = \"text/javascript\">\n\n"
                              "      alert(\"%s\");\n\n"
                              "      window.location.href = \"%s\";\n</script>\n",
-                             html_escape(req, message), href);
+                             mfd_markup_escape(req->arena, message), href);
 }
 
 static int hex_value(char c) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/escape.h"
 #include "s3_internal.h"
 
 enum { PENDING_MAX = 256 * 1024, ERROR_BODY_MAX = 64 * 1024, DELETE_BATCH = 1000 };
@@ -211,7 +212,7 @@ static mfd_err delete_page(CURL *curl, mfd_arena *scratch, const mfd_s3_location
         if (!*first)
             *first = key;
         mfd_strbuf_appendf(&body, "<Object><Key>%s</Key></Object>",
-                           mfd_s3_xml_escape(scratch, key));
+                           mfd_markup_escape(scratch, key));
         n++;
     }
     if (n == 0)

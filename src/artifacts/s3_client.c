@@ -471,30 +471,3 @@ const char *mfd_s3_xml_text(mfd_arena *arena, xmlNode *parent, const char *name)
     xmlFree(text);
     return out;
 }
-
-const char *mfd_s3_xml_escape(mfd_arena *arena, const char *text) {
-    mfd_strbuf sb;
-    mfd_strbuf_init(&sb, arena);
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&':
-            mfd_strbuf_append(&sb, "&amp;");
-            break;
-        case '<':
-            mfd_strbuf_append(&sb, "&lt;");
-            break;
-        case '>':
-            mfd_strbuf_append(&sb, "&gt;");
-            break;
-        case '"':
-            mfd_strbuf_append(&sb, "&quot;");
-            break;
-        case '\'':
-            mfd_strbuf_append(&sb, "&apos;");
-            break;
-        default:
-            mfd_strbuf_appendn(&sb, p, 1);
-        }
-    }
-    return sb.data;
-}

@@ -125,7 +125,5 @@ xmlDoc *mfd_s3_xml_parse(const char *data, size_t len);
 xmlNode *mfd_s3_xml_child(xmlNode *parent, const char *name, xmlNode *after);
 /* The text of the first child element `name`, in the arena; NULL if absent. */
 const char *mfd_s3_xml_text(mfd_arena *arena, xmlNode *parent, const char *name);
-/* `text` with & < > " ' written as XML references. */
-const char *mfd_s3_xml_escape(mfd_arena *arena, const char *text);
 
 #endif

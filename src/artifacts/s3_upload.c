@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/escape.h"
 #include "s3_internal.h"
 
 enum { MAX_KEY_BYTES = 1024, MAX_PARTS = 10000 };
@@ -168,7 +169,7 @@ static mfd_err complete_multipart(CURL *curl, mfd_arena *arena, const s3_upload_
                              "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (int i = 0; i < n_parts; i++)
         mfd_strbuf_appendf(&body, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
-                           mfd_s3_xml_escape(arena, etags[i]));
+                           mfd_markup_escape(arena, etags[i]));
     mfd_strbuf_append(&body, "</CompleteMultipartUpload>");
     mfd_s3_param query[1] = {{"uploadId", upload_id}};
     mfd_s3_request req = {.method = "POST",

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/escape.h"
 #include "core/log.h"
 #include "sso.h"
 #include "sso_http.h"
@@ -103,41 +104,13 @@ static void redirect(mfd_request *req, mfd_response *res, int status, const char
     mfd_response_header(res, "Cache-Control", "no-store");
 }
 
-static const char *html_escape(mfd_arena *arena, const char *s) {
-    mfd_strbuf sb;
-    mfd_strbuf_init(&sb, arena);
-    mfd_strbuf_append(&sb, "");
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&':
-            mfd_strbuf_append(&sb, "&amp;");
-            break;
-        case '<':
-            mfd_strbuf_append(&sb, "&lt;");
-            break;
-        case '>':
-            mfd_strbuf_append(&sb, "&gt;");
-            break;
-        case '"':
-            mfd_strbuf_append(&sb, "&quot;");
-            break;
-        case '\'':
-            mfd_strbuf_append(&sb, "&#39;");
-            break;
-        default:
-            mfd_strbuf_appendn(&sb, s, 1);
-        }
-    }
-    return sb.data;
-}
-
 static void page(mfd_request *req, mfd_response *res, int status, const char *message) {
     mfd_response_text(req, res, status, "text/html; charset=utf-8",
                       mfd_arena_sprintf(req->arena,
                                         "<!DOCTYPE html>\n<html><head><title>MLflow sign-in"
                                         "</title></head><body><p>%s</p><p><a href=\"/oidc/login\">"
                                         "Sign in again</a></p></body></html>\n",
-                                        html_escape(req->arena, message)));
+                                        mfd_markup_escape(req->arena, message)));
     mfd_response_header(res, "Cache-Control", "no-store");
 }
 

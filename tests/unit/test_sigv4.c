@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "artifacts/s3_internal.h"
+#include "core/escape.h"
 #include "test.h"
 
 static const char SUITE_KEY[] = "AKIDEXAMPLE";
@@ -477,7 +478,7 @@ static void test_error_answers(void) {
     err = mfd_s3_error(a, 400, hostile, strlen(hostile), "x");
     CHECK(strstr(err->message, "root:") == NULL);
     mfd_err_free(err);
-    CHECK_STR(mfd_s3_xml_escape(a, "a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&apos;");
+    CHECK_STR(mfd_markup_escape(a, "a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&#39;");
     mfd_arena_free(a);
 }
 
