@@ -56,6 +56,10 @@ static json_t *experiment_json(const mfd_experiment *e) {
     return o;
 }
 
+static json_t *experiment_item(const void *item) {
+    return experiment_json(item);
+}
+
 static mfd_err answer_experiment(mfd_response *res, const mfd_experiment *e) {
     res->json = json_object();
     json_object_set_new(res->json, "experiment", experiment_json(e));
@@ -232,17 +236,8 @@ static mfd_err search_experiments(mfd_request *req, mfd_response *res) {
         (err = mfd_experiments_search(conn, req->arena, &sql, view_type, offset, max_results + 1,
                                       &items, &n)))
         return err;
-    res->json = json_object();
-    size_t shown = n > (size_t)max_results ? (size_t)max_results : n;
-    if (shown) {
-        json_t *list = json_array();
-        for (size_t i = 0; i < shown; i++)
-            json_array_append_new(list, experiment_json(&items[i]));
-        json_object_set_new(res->json, "experiments", list);
-    }
-    if (n > (size_t)max_results)
-        mfd_json_set_str(res->json, "next_page_token",
-                         mfd_page_token_encode(req->arena, offset + max_results));
+    mfd_msg_search_page(req, res, "experiments", items, sizeof *items, n, offset, max_results,
+                        experiment_item);
     return NULL;
 }
 

@@ -2,6 +2,8 @@
  * value encoding (§1.2). One place for MLflow's type-error wording. */
 #include "message.h"
 
+#include "search/search.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -393,4 +395,20 @@ void mfd_json_set_str(json_t *obj, const char *key, const char *value) {
 
 void mfd_json_set_int(json_t *obj, const char *key, int64_t value) {
     json_object_set_new(obj, key, json_integer(value));
+}
+
+void mfd_msg_search_page(mfd_request *req, mfd_response *res, const char *key, const void *items,
+                         size_t item_size, size_t n, int64_t offset, int64_t max_results,
+                         mfd_item_json_fn to_json) {
+    res->json = json_object();
+    size_t shown = n > (size_t)max_results ? (size_t)max_results : n;
+    if (shown) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < shown; i++)
+            json_array_append_new(list, to_json((const char *)items + i * item_size));
+        json_object_set_new(res->json, key, list);
+    }
+    if (n > (size_t)max_results)
+        mfd_json_set_str(res->json, "next_page_token",
+                         mfd_page_token_encode(req->arena, offset + max_results));
 }

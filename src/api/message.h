@@ -56,6 +56,15 @@ json_t *mfd_json_from_double(double v); /* NaN/±Inf as "NaN"/"Infinity"/"-Infin
 void mfd_json_set_str(json_t *obj, const char *key, const char *value); /* skips NULL */
 void mfd_json_set_int(json_t *obj, const char *key, int64_t value);
 
+/* The answer of a search whose store was asked for max_results + 1 rows:
+ * the first max_results items as a JSON array under `key` (omitted when
+ * empty) and, when the extra row came back, next_page_token for the offset
+ * after this page. `to_json` turns one item (items + i * item_size) into JSON. */
+typedef json_t *(*mfd_item_json_fn)(const void *item);
+void mfd_msg_search_page(mfd_request *req, mfd_response *res, const char *key, const void *items,
+                         size_t item_size, size_t n, int64_t offset, int64_t max_results,
+                         mfd_item_json_fn to_json);
+
 /* Parses a decimal int64 exactly ("12", "-3"; no junk, no overflow). */
 bool mfd_parse_int64(const char *s, int64_t *out);
 

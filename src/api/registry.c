@@ -96,6 +96,10 @@ static json_t *model_json(const mfd_registered_model *m) {
     return o;
 }
 
+static json_t *model_item(const void *item) {
+    return model_json(item);
+}
+
 static mfd_err answer_model(mfd_response *res, const mfd_registered_model *m) {
     res->json = json_object();
     json_object_set_new(res->json, "registered_model", model_json(m));
@@ -302,17 +306,8 @@ static mfd_err search_models(mfd_request *req, mfd_response *res) {
         (err = mfd_registry_search_models(conn, req->arena, &sql, offset, max_results + 1, &models,
                                           &n)))
         return err;
-    res->json = json_object();
-    size_t shown = n > (size_t)max_results ? (size_t)max_results : n;
-    if (shown) {
-        json_t *list = json_array();
-        for (size_t i = 0; i < shown; i++)
-            json_array_append_new(list, model_json(&models[i]));
-        json_object_set_new(res->json, "registered_models", list);
-    }
-    if (n > (size_t)max_results)
-        mfd_json_set_str(res->json, "next_page_token",
-                         mfd_page_token_encode(req->arena, offset + max_results));
+    mfd_msg_search_page(req, res, "registered_models", models, sizeof *models, n, offset,
+                        max_results, model_item);
     return NULL;
 }
 

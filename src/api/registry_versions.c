@@ -257,6 +257,11 @@ mfd_err mfd_registry_api_create_version(mfd_request *req, mfd_response *res) {
 }
 
 /* name and version, both required, the version an integer. */
+/* Search results carry no aliases (rest-api.md §2). */
+static json_t *version_item(const void *item) {
+    return mfd_registry_version_json(item, false);
+}
+
 static mfd_err name_and_version(mfd_request *req, const char **name, int64_t *version) {
     const char *text;
     mfd_err err;
@@ -381,17 +386,8 @@ mfd_err mfd_registry_api_search_versions(mfd_request *req, mfd_response *res) {
         (err = mfd_registry_search_versions(conn, req->arena, &sql, offset, max_results + 1,
                                             &versions, &n)))
         return err;
-    res->json = json_object();
-    size_t shown = n > (size_t)max_results ? (size_t)max_results : n;
-    if (shown) {
-        json_t *list = json_array();
-        for (size_t i = 0; i < shown; i++)
-            json_array_append_new(list, mfd_registry_version_json(&versions[i], false));
-        json_object_set_new(res->json, "model_versions", list);
-    }
-    if (n > (size_t)max_results)
-        mfd_json_set_str(res->json, "next_page_token",
-                         mfd_page_token_encode(req->arena, offset + max_results));
+    mfd_msg_search_page(req, res, "model_versions", versions, sizeof *versions, n, offset,
+                        max_results, version_item);
     return NULL;
 }
 
