@@ -258,10 +258,7 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     db->base.driver = &mfd_db_pg_driver;
     db->conninfo = libpq_uri(uri);
     db->shown = mfd_db_redact_uri(uri);
-    db->max_connections = max_connections < 1 ? 1 : max_connections;
-    db->idle = calloc((size_t)db->max_connections, sizeof *db->idle);
-    pthread_mutex_init(&db->pool_lock, NULL);
-    pthread_cond_init(&db->pool_cond, NULL);
+    mfd_db_pool_init(&db->pool, max_connections);
     /* Connect once now so a wrong URI or password fails at start, not on the first request. */
     mfd_conn *conn;
     mfd_err err = db_acquire(&db->base, &conn);
@@ -274,47 +271,34 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     return NULL;
 }
 
+static void pool_close_conn(mfd_conn *conn) {
+    conn_close(CONN(conn));
+}
+
 static void db_close(mfd_db *base) {
     pg_db *db = DB(base);
-    for (int i = 0; i < db->n_idle; i++)
-        conn_close(db->idle[i]);
-    pthread_mutex_destroy(&db->pool_lock);
-    pthread_cond_destroy(&db->pool_cond);
-    free(db->idle);
+    mfd_db_pool_destroy(&db->pool, pool_close_conn);
     free(db->conninfo);
     free(db->shown);
     free(db);
 }
 
+static mfd_err pool_open_conn(void *ctx, mfd_conn **out) {
+    pg_conn *conn = calloc(1, sizeof *conn);
+    conn->base.driver = &mfd_db_pg_driver;
+    conn->db = ctx;
+    mfd_err err = mfd_pg_conn_connect(conn);
+    if (err) {
+        conn_close(conn);
+        return err;
+    }
+    *out = &conn->base;
+    return NULL;
+}
+
 static mfd_err db_acquire(mfd_db *base, mfd_conn **out) {
     pg_db *db = DB(base);
-    pthread_mutex_lock(&db->pool_lock);
-    for (;;) {
-        if (db->n_idle > 0) {
-            *out = &db->idle[--db->n_idle]->base;
-            pthread_mutex_unlock(&db->pool_lock);
-            return NULL;
-        }
-        if (db->open_connections < db->max_connections) {
-            db->open_connections++;
-            pthread_mutex_unlock(&db->pool_lock);
-            pg_conn *conn = calloc(1, sizeof *conn);
-            conn->base.driver = &mfd_db_pg_driver;
-            conn->db = db;
-            mfd_err err = mfd_pg_conn_connect(conn);
-            if (err) {
-                conn_close(conn);
-                pthread_mutex_lock(&db->pool_lock);
-                db->open_connections--;
-                pthread_cond_signal(&db->pool_cond);
-                pthread_mutex_unlock(&db->pool_lock);
-                return err;
-            }
-            *out = &conn->base;
-            return NULL;
-        }
-        pthread_cond_wait(&db->pool_cond, &db->pool_lock);
-    }
+    return mfd_db_pool_acquire(&db->pool, pool_open_conn, db, out);
 }
 
 static void db_release(mfd_db *base, mfd_conn *conn_base) {
@@ -330,13 +314,7 @@ static void db_release(mfd_db *base, mfd_conn *conn_base) {
     bool broken = PQstatus(conn->handle) != CONNECTION_OK;
     if (broken)
         conn_close(conn);
-    pthread_mutex_lock(&db->pool_lock);
-    if (broken)
-        db->open_connections--;
-    else
-        db->idle[db->n_idle++] = conn;
-    pthread_cond_signal(&db->pool_cond);
-    pthread_mutex_unlock(&db->pool_lock);
+    mfd_db_pool_release(&db->pool, conn_base, broken);
 }
 
 /* ---- transactions and plain SQL ------------------------------------------------------------ */

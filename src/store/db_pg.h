@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "db_driver.h"
+#include "db_pool.h"
 #include "db_pg_sql.h"
 
 enum { CACHE_SLOTS = 256, GARBAGE_MAX = 64 };
@@ -57,11 +58,7 @@ struct pg_db {
     mfd_db base;
     char *conninfo; /* the URI with a scheme libpq reads */
     char *shown;    /* the URI with its password masked */
-    int max_connections, open_connections;
-    pg_conn **idle;
-    int n_idle;
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cond;
+    mfd_db_pool pool;
 };
 
 #define DB(d)   ((pg_db *)(d))

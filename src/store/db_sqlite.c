@@ -10,6 +10,7 @@
  * - a cached statement is handed to one user at a time; a second concurrent
  *   user of the same SQL on the same connection gets a private statement. */
 #include "db_driver.h"
+#include "db_pool.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -42,11 +43,7 @@ struct sqlite_conn {
 struct sqlite_db {
     mfd_db base;
     char *path;
-    int max_connections, open_connections;
-    sqlite_conn **idle;
-    int n_idle;
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cond;
+    mfd_db_pool pool;
     pthread_mutex_t writer_lock;
 };
 
@@ -103,11 +100,7 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     sqlite_db *db = calloc(1, sizeof *db);
     db->base.driver = &mfd_db_sqlite_driver;
     db->path = path;
-    db->max_connections =
-        strcmp(path, ":memory:") == 0 ? 1 : (max_connections < 1 ? 1 : max_connections);
-    db->idle = calloc((size_t)db->max_connections, sizeof *db->idle);
-    pthread_mutex_init(&db->pool_lock, NULL);
-    pthread_cond_init(&db->pool_cond, NULL);
+    mfd_db_pool_init(&db->pool, strcmp(path, ":memory:") == 0 ? 1 : max_connections);
     pthread_mutex_init(&db->writer_lock, NULL);
     /* Open one connection now so a bad path fails at start, not on the first request. */
     mfd_conn *conn;
@@ -134,14 +127,14 @@ static void conn_close(sqlite_conn *conn) {
     free(conn);
 }
 
+static void pool_close_conn(mfd_conn *conn) {
+    conn_close(CONN(conn));
+}
+
 static void db_close(mfd_db *base) {
     sqlite_db *db = DB(base);
-    for (int i = 0; i < db->n_idle; i++)
-        conn_close(db->idle[i]);
-    pthread_mutex_destroy(&db->pool_lock);
-    pthread_cond_destroy(&db->pool_cond);
+    mfd_db_pool_destroy(&db->pool, pool_close_conn);
     pthread_mutex_destroy(&db->writer_lock);
-    free(db->idle);
     free(db->path);
     free(db);
 }
@@ -179,43 +172,23 @@ static mfd_err conn_open(sqlite_db *db, sqlite_conn **out) {
     return NULL;
 }
 
+static mfd_err pool_open_conn(void *ctx, mfd_conn **out) {
+    sqlite_conn *conn = NULL;
+    mfd_err err = conn_open(ctx, &conn);
+    if (!err)
+        *out = &conn->base;
+    return err;
+}
+
 static mfd_err db_acquire(mfd_db *base, mfd_conn **out) {
     sqlite_db *db = DB(base);
-    pthread_mutex_lock(&db->pool_lock);
-    for (;;) {
-        if (db->n_idle > 0) {
-            *out = &db->idle[--db->n_idle]->base;
-            pthread_mutex_unlock(&db->pool_lock);
-            return NULL;
-        }
-        if (db->open_connections < db->max_connections) {
-            db->open_connections++;
-            pthread_mutex_unlock(&db->pool_lock);
-            sqlite_conn *conn = NULL;
-            mfd_err err = conn_open(db, &conn);
-            if (err) {
-                pthread_mutex_lock(&db->pool_lock);
-                db->open_connections--;
-                pthread_cond_signal(&db->pool_cond);
-                pthread_mutex_unlock(&db->pool_lock);
-                return err;
-            }
-            *out = &conn->base;
-            return NULL;
-        }
-        pthread_cond_wait(&db->pool_cond, &db->pool_lock);
-    }
+    return mfd_db_pool_acquire(&db->pool, pool_open_conn, db, out);
 }
 
 static void db_release(mfd_db *base, mfd_conn *conn_base) {
-    sqlite_db *db = DB(base);
-    sqlite_conn *conn = CONN(conn_base);
-    if (conn->in_txn)
+    if (CONN(conn_base)->in_txn)
         conn_rollback(conn_base);
-    pthread_mutex_lock(&db->pool_lock);
-    db->idle[db->n_idle++] = conn;
-    pthread_cond_signal(&db->pool_cond);
-    pthread_mutex_unlock(&db->pool_lock);
+    mfd_db_pool_release(&DB(base)->pool, conn_base, false);
 }
 
 static mfd_err conn_exec(mfd_conn *base, const char *sql) {

@@ -1,0 +1,57 @@
+/* db_pool.c — see db_pool.h. Invariant: open == idle connections + borrowed
+ * ones + ones being opened; a slot is reserved before opening (outside the
+ * lock) and given back if opening fails. */
+#include "db_pool.h"
+
+#include <stdlib.h>
+
+void mfd_db_pool_init(mfd_db_pool *pool, int max) {
+    pool->max = max < 1 ? 1 : max;
+    pool->open = pool->n_idle = 0;
+    pool->idle = calloc((size_t)pool->max, sizeof *pool->idle);
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->cond, NULL);
+}
+
+void mfd_db_pool_destroy(mfd_db_pool *pool, void (*close_conn)(mfd_conn *conn)) {
+    for (int i = 0; i < pool->n_idle; i++)
+        close_conn(pool->idle[i]);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->cond);
+    free(pool->idle);
+}
+
+mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *ctx,
+                            mfd_conn **out) {
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        if (pool->n_idle > 0) {
+            *out = pool->idle[--pool->n_idle];
+            pthread_mutex_unlock(&pool->lock);
+            return NULL;
+        }
+        if (pool->open < pool->max) {
+            pool->open++;
+            pthread_mutex_unlock(&pool->lock);
+            mfd_err err = open(ctx, out);
+            if (err) {
+                pthread_mutex_lock(&pool->lock);
+                pool->open--;
+                pthread_cond_signal(&pool->cond);
+                pthread_mutex_unlock(&pool->lock);
+            }
+            return err;
+        }
+        pthread_cond_wait(&pool->cond, &pool->lock);
+    }
+}
+
+void mfd_db_pool_release(mfd_db_pool *pool, mfd_conn *conn, bool broken) {
+    pthread_mutex_lock(&pool->lock);
+    if (broken)
+        pool->open--;
+    else
+        pool->idle[pool->n_idle++] = conn;
+    pthread_cond_signal(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+}

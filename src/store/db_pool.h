@@ -1,0 +1,30 @@
+/* db_pool.h — the connection pool both drivers share: at most `max`
+ * connections, opened on demand, idle ones reused, waiters woken on release.
+ * Drivers keep what is engine-specific (opening, cleaning up before reuse). */
+#ifndef MFD_DB_POOL_H
+#define MFD_DB_POOL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "db.h"
+
+typedef struct mfd_db_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    mfd_conn **idle;
+    int n_idle, open, max;
+} mfd_db_pool;
+
+typedef mfd_err (*mfd_db_pool_open_fn)(void *ctx, mfd_conn **out);
+
+void mfd_db_pool_init(mfd_db_pool *pool, int max);
+/* Closes the idle connections (every connection must have been released). */
+void mfd_db_pool_destroy(mfd_db_pool *pool, void (*close_conn)(mfd_conn *conn));
+/* An idle connection, a new one from open(ctx) while under `max`, or waits. */
+mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *ctx, mfd_conn **out);
+/* Back to the idle list; with broken=true the connection (already closed by
+ * the driver) is forgotten and its slot freed. */
+void mfd_db_pool_release(mfd_db_pool *pool, mfd_conn *conn, bool broken);
+
+#endif
