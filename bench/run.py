@@ -34,9 +34,14 @@ def free_port():
 class Client:
     """A keep-alive HTTP/1.1 client, one per process."""
 
-    def __init__(self, port):
+    def __init__(self, port, user=None, password=None):
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.auth = {}
+        if user:
+            import base64
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self.auth = {"Authorization": "Basic " + token}
 
     def call(self, method, path, body=None, params=None):
         if params:
@@ -44,6 +49,7 @@ class Client:
             path += "?" + urlencode(params, doseq=True)
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers.update(self.auth)
         self.conn.request(method, path, body=data, headers=headers)
         resp = self.conn.getresponse()
         payload = resp.read()
@@ -63,13 +69,14 @@ def report(name, value, unit, target, better="higher"):
           f"{'OK' if ok else 'BELOW TARGET'}", flush=True)
 
 
-def start_server(binary, workdir, port):
+def start_server(binary, workdir, port, args=(), env=None):
     log = open(os.path.join(workdir, "server.log"), "wb")
     t0 = time.perf_counter()
     proc = subprocess.Popen([binary, "server", "--port", str(port), "--quiet",
                              "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db",
-                             "--artifacts-destination", f"{workdir}/artifacts"],
-                            cwd=workdir, stdout=log, stderr=log)
+                             "--artifacts-destination", f"{workdir}/artifacts", *args],
+                            cwd=workdir, stdout=log, stderr=log,
+                            env=dict(os.environ, **(env or {})))
     while True:
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
@@ -225,11 +232,129 @@ def bench_metric_history(port, points=100_000, repeats=10):
                "ms", 60, better="lower")
 
 
+def _timed_gets_worker(args):
+    port, user, password, path, seconds = args
+    c = Client(port, user, password)
+    n = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        c.call("GET", path)
+        n += 1
+    return n
+
+
+def _registry_populate_worker(args):
+    port, first, count, versions = args
+    c = Client(port)
+    for i in range(first, first + count):
+        name = f"model-{i:05d}"
+        c.api("POST", "registered-models/create", {"name": name, "tags": [
+            {"key": "team", "value": f"t{i % 4}"}, {"key": "stage", "value": f"s{i % 3}"},
+            {"key": "framework", "value": f"f{i % 5}"}, {"key": "owner", "value": f"o{i % 7}"}]})
+        for v in range(versions):
+            c.api("POST", "model-versions/create", {"name": name, "source": f"s3://bucket/{name}/{v}"})
+    return count
+
+
+def bench_registry(port, models=5_000, versions_per_model=10, repeats=100):
+    with mp.Pool(8) as pool:
+        per = models // 8
+        pool.map(_registry_populate_worker,
+                 [(port, k * per, per, versions_per_model) for k in range(8)])
+    c = Client(port)
+
+    def p50(method, endpoint, params):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            c.api(method, endpoint, params=params)
+            times.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(times)
+
+    got = c.api("GET", "registered-models/search", params={
+        "filter": "tags.team = 't1' AND tags.stage = 's2' AND tags.framework = 'f3'",
+        "max_results": 100})
+    assert got.get("registered_models"), got
+    report(f"registered-model search, 3 tag filters over {models:,} models, p50",
+           p50("GET", "registered-models/search", {
+               "filter": "tags.team = 't1' AND tags.stage = 's2' AND tags.framework = 'f3'",
+               "max_results": 100}), "ms", 5, better="lower")
+    report(f"model-version search by name over {models * versions_per_model:,} versions, p50",
+           p50("GET", "model-versions/search", {"filter": "name = 'model-01234'",
+                                                "max_results": 10000}), "ms", 10, better="lower")
+
+
+def _create_experiments_worker(args):
+    port, user, password, first, count = args
+    c = Client(port, user, password)
+    return [c.api("POST", "experiments/create", {"name": f"exp-{i:05d}"})["experiment_id"]
+            for i in range(first, first + count)]
+
+
+def bench_auth(port, binary, workdir, clients=8, seconds=4, experiments=10_000, readable=100):
+    """Basic-auth overhead on a small request, and an in-SQL filtered search."""
+    auth_dir = os.path.join(workdir, "auth")
+    os.makedirs(auth_dir)
+    ini = os.path.join(auth_dir, "basic_auth.ini")
+    with open(ini, "w") as f:
+        f.write("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                f"database_uri = sqlite:///{auth_dir}/basic_auth.db\n"
+                "admin_username = admin\nadmin_password = password1234\n")
+    auth_port = free_port()
+    proc, _ = start_server(binary, auth_dir, auth_port, ["--app-name", "basic-auth"],
+                           {"MLFLOW_AUTH_CONFIG_PATH": ini,
+                            "MLFLOW_FLASK_SERVER_SECRET_KEY": "bench-secret"})
+    try:
+        admin = Client(auth_port, "admin", "password1234")
+        admin.call("POST", "/api/2.0/mlflow/users/create",
+                   {"username": "reader", "password": "reader-password-1"})
+        exp = admin.api("POST", "experiments/create", {"name": "small"})["experiment_id"]
+        admin.api("POST", "experiments/permissions/create",
+                  {"experiment_id": exp, "username": "reader", "permission": "READ"})
+        Client(port).api("POST", "experiments/create", {"name": "small"})
+        path = f"/api/2.0/mlflow/experiments/get?experiment_id={exp}"
+        rates = {}
+        for label, p, user, pw in (("off", port, None, None),
+                                   ("on", auth_port, "reader", "reader-password-1")):
+            with mp.Pool(clients) as pool:
+                t0 = time.perf_counter()
+                n = sum(pool.map(_timed_gets_worker, [(p, user, pw, path, seconds)] * clients))
+                rates[label] = n / (time.perf_counter() - t0)
+        cost = (rates["off"] / rates["on"] - 1) * 100
+        report(f"basic-auth cost on a small GET at {clients} clients "
+               f"({rates['on']:,.0f} vs {rates['off']:,.0f} req/s)", max(cost, 0.0), "%", 5,
+               better="lower")
+        with mp.Pool(8) as pool:
+            per = experiments // 8
+            ids = sum(pool.map(_create_experiments_worker,
+                               [(auth_port, "admin", "password1234", k * per, per)
+                                for k in range(8)]), [])
+        for eid in ids[::len(ids) // readable][:readable]:
+            admin.api("POST", "experiments/permissions/create",
+                      {"experiment_id": eid, "username": "reader", "permission": "READ"})
+        reader = Client(auth_port, "reader", "reader-password-1")
+        body = {"max_results": 100, "filter": "name LIKE 'exp-%'"}
+        got = reader.api("POST", "experiments/search", body)
+        assert len(got.get("experiments", [])) == 100, len(got.get("experiments", []))
+        times = []
+        for _ in range(50):
+            t0 = time.perf_counter()
+            reader.api("POST", "experiments/search", body)
+            times.append((time.perf_counter() - t0) * 1000)
+        report(f"filtered experiment search, {readable} of {experiments:,} readable, p50",
+               statistics.median(times), "ms", 10, better="lower")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+
+
 BENCHES = {
     "log_batch": bench_log_batch,
     "create_run": bench_create_run,
     "search_runs": bench_search_runs,
     "metric_history": bench_metric_history,
+    "registry": bench_registry,
+    "auth": bench_auth,
 }
 
 
@@ -258,7 +383,10 @@ def main():
         try:
             for name, fn in BENCHES.items():
                 if not args.only or name in args.only:
-                    fn(port)
+                    if name == "auth":
+                        fn(port, args.bin, workdir)
+                    else:
+                        fn(port)
             print(f"  {'RSS after the benchmarks':<58} {rss_mb(proc.pid):>12,.1f} MB         (for reference)")
         finally:
             proc.send_signal(signal.SIGTERM)
