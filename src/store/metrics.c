@@ -297,9 +297,12 @@ static mfd_err count_rows(mfd_conn *conn, const char *sql, const char *text, int
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
+/* *run_rows_out (when given) is the runs' row count, or -1 when not counted. */
 static mfd_err choose_key_walk(mfd_conn *conn, const char *const *run_ids, size_t n_runs,
-                               const char *key, bool *key_walk) {
+                               const char *key, bool *key_walk, int64_t *run_rows_out) {
     *key_walk = true;
+    if (run_rows_out)
+        *run_rows_out = -1;
     if (mfd_conn_dialect(conn) != MFD_DIALECT_SQLITE)
         return NULL;
     int64_t run_rows = 0, n, key_rows;
@@ -312,6 +315,8 @@ static mfd_err choose_key_walk(mfd_conn *conn, const char *const *run_ids, size_
             return err;
         run_rows += n;
     }
+    if (run_rows_out)
+        *run_rows_out = run_rows;
     int64_t cap = run_rows * KEY_WALK_FACTOR + 1;
     mfd_err err =
         count_rows(conn, "SELECT count(*) FROM (SELECT 1 FROM metrics WHERE key = ? LIMIT ?) k",
@@ -449,7 +454,7 @@ mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id
                             bool *more) {
     *more = false;
     bool key_walk = false;
-    mfd_err err = choose_key_walk(conn, &run_id, 1, key, &key_walk);
+    mfd_err err = choose_key_walk(conn, &run_id, 1, key, &key_walk, NULL);
     if (err || key_walk)
         return err ? err : history_key_walk(conn, run_id, key, offset, limit, row, ctx, more);
     row_list rows = {0};
@@ -599,29 +604,48 @@ static size_t upper_bound(const int64_t *a, size_t n, int64_t v) {
  * every run's min and max step inside the range, plus all distinct steps in
  * range when there are at most max_results of them, else max_results evenly
  * spaced ones and the last. Sorted, without duplicates. */
+/* Index of an earlier identical run id (a run given twice counts once, as
+ * in SQL's IN), or r itself. */
+static size_t first_of(const char *const *run_ids, size_t r) {
+    for (size_t k = 0; k < r; k++)
+        if (strcmp(run_ids[k], run_ids[r]) == 0)
+            return k;
+    return r;
+}
+
+static void choose_steps(mfd_arena *arena, step_list *all, const step_list *extremes,
+                         bool has_range, int64_t start, int64_t end, int64_t max_results,
+                         step_list *chosen);
+
 static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
                             const char *const *run_ids, size_t n_runs, const char *key,
                             bool has_range, int64_t start, int64_t end, int64_t max_results,
                             step_list *chosen) {
     step_list all = {0}, extremes = {0};
     mfd_err err = NULL;
-    for (size_t r = 0; r < n_runs && !err; r++) {
-        bool repeated = false; /* a run id given twice counts once, as in SQL's IN */
-        for (size_t k = 0; k < r && !repeated; k++)
-            repeated = strcmp(run_ids[k], run_ids[r]) == 0;
-        if (!repeated)
+    for (size_t r = 0; r < n_runs && !err; r++)
+        if (first_of(run_ids, r) == r)
             err = collect_run_steps(conn, arena, key_walk, run_ids[r], key, &all, &extremes);
-    }
     if (err)
         return err;
-    sort_unique(&all);
+    choose_steps(arena, &all, &extremes, has_range, start, end, max_results, chosen);
+    return NULL;
+}
+
+/* `all` is every step of the runs (any order, duplicates allowed); `extremes`
+ * each run's min and max. */
+static void choose_steps(mfd_arena *arena, step_list *all_steps, const step_list *extremes,
+                         bool has_range, int64_t start, int64_t end, int64_t max_results,
+                         step_list *chosen) {
+    sort_unique(all_steps);
+    const step_list all = *all_steps;
     if (!has_range) {
         start = 0;
         end = all.n ? all.steps[all.n - 1] : 0;
     }
-    for (size_t i = 0; i < extremes.n; i++)
-        if (extremes.steps[i] >= start && extremes.steps[i] <= end)
-            step_push(arena, chosen, extremes.steps[i]);
+    for (size_t i = 0; i < extremes->n; i++)
+        if (extremes->steps[i] >= start && extremes->steps[i] <= end)
+            step_push(arena, chosen, extremes->steps[i]);
     size_t start_idx = lower_bound(all.steps, all.n, start);
     size_t end_idx = upper_bound(all.steps, all.n, end);
     size_t in_range = end_idx > start_idx ? end_idx - start_idx : 0;
@@ -638,7 +662,20 @@ static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
         step_push(arena, chosen, all.steps[end_idx - 1]);
     }
     sort_unique(chosen);
-    return NULL;
+}
+
+/* Emits, ordered by (step, timestamp, value), the rows whose step was chosen. */
+static void emit_chosen(mfd_arena *arena, const char *run_id, const row_list *rows,
+                        const step_list *steps, int64_t per_run_limit, mfd_metric_row_fn row,
+                        void *ctx) {
+    row_list kept = {0};
+    for (size_t i = 0; i < rows->n; i++)
+        if (bsearch(&rows->rows[i].step, steps->steps, steps->n, sizeof(int64_t), compare_steps))
+            row_push(arena, &kept, rows->rows[i]);
+    sort_rows(&kept, compare_by_step);
+    for (size_t i = 0; i < kept.n && (int64_t)i < per_run_limit; i++)
+        row(ctx, run_id, kept.rows[i].timestamp, kept.rows[i].step, kept.rows[i].value,
+            kept.rows[i].is_nan);
 }
 
 /* One run's rows whose step was chosen, ordered by (step, timestamp, value)
@@ -646,18 +683,47 @@ static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
 static mfd_err stream_run_interval(mfd_conn *conn, mfd_arena *arena, bool key_walk,
                                    const char *run_id, const char *key, const step_list *steps,
                                    int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
-    row_list rows = {0}, kept = {0};
+    row_list rows = {0};
     int64_t range[2] = {steps->steps[0], steps->steps[steps->n - 1]};
     mfd_err err = read_run_rows(conn, arena, key_walk, run_id, key, range, &rows);
-    if (err)
-        return err;
-    for (size_t i = 0; i < rows.n; i++)
-        if (bsearch(&rows.rows[i].step, steps->steps, steps->n, sizeof(int64_t), compare_steps))
-            row_push(arena, &kept, rows.rows[i]);
-    sort_rows(&kept, compare_by_step);
-    for (size_t i = 0; i < kept.n && (int64_t)i < per_run_limit; i++)
-        row(ctx, run_id, kept.rows[i].timestamp, kept.rows[i].step, kept.rows[i].value,
-            kept.rows[i].is_nan);
+    if (!err)
+        emit_chosen(arena, run_id, &rows, steps, per_run_limit, row, ctx);
+    return err;
+}
+
+/* Reading each run's rows once, rather than once for the steps and again for
+ * the chosen rows, halves the work of a long history; it holds the rows in
+ * memory, so only while the runs have at most ONE_PASS_MAX_ROWS rows. */
+enum { ONE_PASS_MAX_ROWS = 4 * 1000 * 1000 };
+
+static mfd_err interval_one_pass(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                 const char *const *run_ids, size_t n_runs, const char *key,
+                                 bool has_range, int64_t start, int64_t end, int64_t max_results,
+                                 int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
+    row_list *rows = mfd_arena_calloc(arena, n_runs, sizeof *rows);
+    step_list all = {0}, extremes = {0}, chosen = {0};
+    for (size_t r = 0; r < n_runs; r++) {
+        if (first_of(run_ids, r) != r)
+            continue;
+        mfd_err err = read_run_rows(conn, arena, key_walk, run_ids[r], key, NULL, &rows[r]);
+        if (err)
+            return err;
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (size_t i = 0; i < rows[r].n; i++) {
+            int64_t step = rows[r].rows[i].step;
+            step_push(arena, &all, step);
+            lo = step < lo ? step : lo;
+            hi = step > hi ? step : hi;
+        }
+        if (lo <= hi) {
+            step_push(arena, &extremes, lo);
+            step_push(arena, &extremes, hi);
+        }
+    }
+    choose_steps(arena, &all, &extremes, has_range, start, end, max_results, &chosen);
+    for (size_t r = 0; r < n_runs && chosen.n; r++)
+        emit_chosen(arena, run_ids[r], &rows[first_of(run_ids, r)], &chosen, per_run_limit, row,
+                    ctx);
     return NULL;
 }
 
@@ -672,7 +738,13 @@ mfd_err mfd_metrics_history_interval(mfd_conn *conn, mfd_arena *arena, const cha
         return err;
     step_list steps = {0};
     bool key_walk = false;
-    err = choose_key_walk(conn, run_ids, n_runs, key, &key_walk);
+    int64_t run_rows = -1;
+    err = choose_key_walk(conn, run_ids, n_runs, key, &key_walk, &run_rows);
+    if (!err && run_rows >= 0 && run_rows <= ONE_PASS_MAX_ROWS) {
+        err = interval_one_pass(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
+                                end_step, max_results, per_run_limit, row, ctx);
+        return finish(conn, err);
+    }
     if (!err)
         err = sample_steps(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
                            end_step, max_results, &steps);
