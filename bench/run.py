@@ -90,6 +90,13 @@ def start_server(binary, workdir, port, args=(), env=None):
         time.sleep(0.0005)
 
 
+def cpu_seconds(pid):
+    """User + system CPU the process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -291,8 +298,11 @@ def _create_experiments_worker(args):
             for i in range(first, first + count)]
 
 
-def bench_auth(port, binary, workdir, clients=8, seconds=4, experiments=10_000, readable=100):
-    """Basic-auth overhead on a small request, and an in-SQL filtered search."""
+def bench_auth(port, binary, workdir, server_pid, clients=8, seconds=6, experiments=10_000,
+               readable=100):
+    """Basic-auth overhead on a small request, and an in-SQL filtered search. The cost is
+    measured as the server's CPU time per request (auth on vs off), which the 8 client
+    processes sharing these 2 cores do not blur as they do throughput."""
     auth_dir = os.path.join(workdir, "auth")
     os.makedirs(auth_dir)
     ini = os.path.join(auth_dir, "basic_auth.ini")
@@ -313,17 +323,20 @@ def bench_auth(port, binary, workdir, clients=8, seconds=4, experiments=10_000, 
                   {"experiment_id": exp, "username": "reader", "permission": "READ"})
         Client(port).api("POST", "experiments/create", {"name": "small"})
         path = f"/api/2.0/mlflow/experiments/get?experiment_id={exp}"
-        rates = {}
-        for label, p, user, pw in (("off", port, None, None),
-                                   ("on", auth_port, "reader", "reader-password-1")):
+        rates, cpu_per_request = {}, {}
+        for label, p, pid, user, pw in (("off", port, server_pid, None, None),
+                                        ("on", auth_port, proc.pid, "reader", "reader-password-1")):
             with mp.Pool(clients) as pool:
-                t0 = time.perf_counter()
+                c0, t0 = cpu_seconds(pid), time.perf_counter()
                 n = sum(pool.map(_timed_gets_worker, [(p, user, pw, path, seconds)] * clients))
                 rates[label] = n / (time.perf_counter() - t0)
-        cost = (rates["off"] / rates["on"] - 1) * 100
-        report(f"basic-auth cost on a small GET at {clients} clients "
-               f"({rates['on']:,.0f} vs {rates['off']:,.0f} req/s)", max(cost, 0.0), "%", 5,
-               better="lower")
+                cpu_per_request[label] = (cpu_seconds(pid) - c0) / n * 1e6
+        cost = (cpu_per_request["on"] / cpu_per_request["off"] - 1) * 100
+        report(f"basic-auth cost on a small GET at {clients} clients, server CPU "
+               f"({cpu_per_request['on']:.0f} vs {cpu_per_request['off']:.0f} us/request)",
+               max(cost, 0.0), "%", 5, better="lower")
+        print(f"  {'  throughput with auth / without (for reference)':<58} "
+              f"{rates['on']:>12,.0f} / {rates['off']:,.0f} req/s")
         with mp.Pool(8) as pool:
             per = experiments // 8
             ids = sum(pool.map(_create_experiments_worker,
@@ -384,7 +397,7 @@ def main():
             for name, fn in BENCHES.items():
                 if not args.only or name in args.only:
                     if name == "auth":
-                        fn(port, args.bin, workdir)
+                        fn(port, args.bin, workdir, proc.pid)
                     else:
                         fn(port)
             print(f"  {'RSS after the benchmarks':<58} {rss_mb(proc.pid):>12,.1f} MB         (for reference)")

@@ -129,6 +129,14 @@ void mfd_conn_rollback(mfd_conn *conn) {
     conn->driver->rollback(conn);
 }
 
+mfd_err mfd_conn_finish(mfd_conn *conn, mfd_err err) {
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
+}
+
 mfd_err mfd_conn_exec(mfd_conn *conn, const char *sql) {
     return conn->driver->exec(conn, sql);
 }

@@ -52,6 +52,9 @@ mfd_dialect mfd_conn_dialect(const mfd_conn *conn);
 mfd_err mfd_conn_begin(mfd_conn *conn, bool write);
 mfd_err mfd_conn_commit(mfd_conn *conn);
 void mfd_conn_rollback(mfd_conn *conn); /* safe to call when no transaction is open */
+/* Ends the open transaction: commits when err is NULL, else rolls back and
+ * passes err on. The usual last line of a store function. */
+mfd_err mfd_conn_finish(mfd_conn *conn, mfd_err err);
 
 /* Runs one or more statements with no parameters (DDL, pragmas). */
 mfd_err mfd_conn_exec(mfd_conn *conn, const char *sql);

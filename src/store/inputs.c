@@ -14,14 +14,6 @@
 #include "core/ids.h"
 #include "runs.h"
 
-static mfd_err finish(mfd_conn *conn, mfd_err err) {
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
-}
-
 /* ---- writing -------------------------------------------------------------------------------- */
 
 /* Runs a one-column SELECT bound with two texts; *out = the first value or NULL. */
@@ -158,7 +150,7 @@ mfd_err mfd_inputs_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                           "destination_type, destination_id, step) VALUES "
                           "(?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, ?) ON CONFLICT DO NOTHING",
                           run_id, model_ids[i], 0, NULL, arena);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_inputs_log_outputs(mfd_conn *conn, mfd_arena *arena, const char *run_id,
@@ -175,7 +167,7 @@ mfd_err mfd_inputs_log_outputs(mfd_conn *conn, mfd_arena *arena, const char *run
                           "source_id, destination_type, destination_id) DO UPDATE SET "
                           "step = excluded.step",
                           run_id, models[i].model_id, models[i].step, NULL, arena);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */

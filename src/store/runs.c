@@ -108,15 +108,6 @@ static mfd_err rename_run(mfd_conn *conn, const char *run_id, const char *name) 
     return err ? err : upsert_tag(conn, run_id, MFD_RUN_NAME_TAG, name);
 }
 
-/* Ends a write transaction: commit on success, roll back on error. */
-static mfd_err finish(mfd_conn *conn, mfd_err err) {
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
-}
-
 /* <root>/<run_id>/artifacts with one slash between, before any query string
  * (append_to_uri_path of upstream). */
 static const char *run_artifact_uri(mfd_arena *arena, const char *root, const char *run_id) {
@@ -223,7 +214,7 @@ mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *
              conn,
              "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
              true, &stmt)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     mfd_stmt_bind_int64(stmt, 1, experiment_id);
     mfd_step s = mfd_stmt_step(stmt, &err);
     if (s == MFD_STEP_ROW) {
@@ -244,7 +235,7 @@ mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *
         err = insert_run(conn, info, experiment_id);
     for (size_t i = 0; i < out->n_tags && !err; i++)
         err = upsert_tag(conn, run_id, out->tags[i].key, out->tags[i].value);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* ---- updates -------------------------------------------------------------------------------- */
@@ -256,7 +247,7 @@ mfd_err mfd_runs_update(mfd_conn *conn, mfd_arena *arena, const char *run_id, co
     if (err)
         return err;
     if ((err = mfd_runs_check_active(conn, run_id, NULL)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     mfd_stmt *stmt;
     err = mfd_conn_prepare(conn,
                            "UPDATE runs SET status = COALESCE(?, status), end_time = CASE WHEN ? "
@@ -276,7 +267,7 @@ mfd_err mfd_runs_update(mfd_conn *conn, mfd_arena *arena, const char *run_id, co
         err = mfd_runs_read_info(conn, arena, run_id, out);
     if (!err && !(out->run_name && *out->run_name))
         err = select_tag(conn, arena, run_id, MFD_RUN_NAME_TAG, &out->run_name);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_runs_set_deleted(mfd_conn *conn, const char *run_id, bool deleted) {
@@ -288,7 +279,7 @@ mfd_err mfd_runs_set_deleted(mfd_conn *conn, const char *run_id, bool deleted) {
                                 "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? "
                                 "WHERE run_uuid = ?",
                                 true, &stmt)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     mfd_stmt_bind_text(stmt, 1, deleted ? "deleted" : "active");
     if (deleted)
         mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
@@ -299,7 +290,7 @@ mfd_err mfd_runs_set_deleted(mfd_conn *conn, const char *run_id, bool deleted) {
     mfd_stmt_done(stmt);
     if (!err && mfd_conn_changes(conn) == 0)
         err = run_not_found(run_id);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* A tag write inside a transaction that already checked the run. */
@@ -316,7 +307,7 @@ mfd_err mfd_runs_set_tag(mfd_conn *conn, const char *run_id, const char *key, co
     err = mfd_runs_check_active(conn, run_id, NULL);
     if (!err)
         err = write_tag(conn, run_id, key, value);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_runs_delete_tag(mfd_conn *conn, const char *run_id, const char *key) {
@@ -324,11 +315,11 @@ mfd_err mfd_runs_delete_tag(mfd_conn *conn, const char *run_id, const char *key)
     if (err)
         return err;
     if ((err = mfd_runs_check_active(conn, run_id, NULL)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     mfd_stmt *stmt;
     if ((err = mfd_conn_prepare(conn, "DELETE FROM tags WHERE run_uuid = ? AND key = ?", true,
                                 &stmt)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     mfd_stmt_bind_text(stmt, 1, run_id);
     mfd_stmt_bind_text(stmt, 2, key);
     err = mfd_stmt_exec(stmt);
@@ -336,7 +327,7 @@ mfd_err mfd_runs_delete_tag(mfd_conn *conn, const char *run_id, const char *key)
     if (!err && mfd_conn_changes(conn) == 0)
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No tag with name: %s in run with id %s",
                           key, run_id);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* Inserts a param unless the key exists; *existing gets the stored value
@@ -385,7 +376,7 @@ mfd_err mfd_runs_log_param(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                           "logged with value='%s' for run ID='%s'. Attempted logging new value "
                           "'%s'.",
                           key, existing, run_id, value ? value : "");
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* Python's repr() of a str, for messages that quote upstream's lists. */
@@ -418,7 +409,7 @@ mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
         return err;
     int64_t experiment_id = 0;
     if ((err = mfd_runs_check_active(conn, run_id, &experiment_id)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     mfd_strbuf conflicts;
     mfd_strbuf_init(&conflicts, arena);
     for (size_t i = 0; i < n_params && !err; i++) {
@@ -443,7 +434,7 @@ mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
         err = mfd_metrics_write(conn, arena, run_id, experiment_id, metrics, n_metrics);
     for (size_t i = 0; i < n_tags && !err; i++)
         err = write_tag(conn, run_id, tags[i].key, tags[i].value);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_runs_append_logged_model(mfd_conn *conn, mfd_arena *arena, const char *run_id,
@@ -475,5 +466,5 @@ mfd_err mfd_runs_append_logged_model(mfd_conn *conn, mfd_arena *arena, const cha
         free(text);
     }
     json_decref(entry);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }

@@ -25,15 +25,6 @@ static mfd_err run_not_found(const char *run_id) {
     return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found", run_id);
 }
 
-/* Ends the read transaction, passing `err` through. */
-static mfd_err finish(mfd_conn *conn, mfd_err err) {
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
-}
-
 /* Reads RUN_COLUMNS starting at column 0. */
 static void read_info(mfd_stmt *stmt, mfd_arena *arena, mfd_run_info *info) {
     memset(info, 0, sizeof *info);
@@ -215,7 +206,7 @@ mfd_err mfd_runs_get(mfd_conn *conn, mfd_arena *arena, const char *run_id, mfd_r
         err = load_run_data(conn, arena, out, 1);
     if (!err)
         err = mfd_inputs_load(conn, arena, &out->info.run_id, 1, true, &out->io);
-    return finish(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
@@ -240,7 +231,7 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
         return err;
     mfd_stmt *stmt;
     if ((err = mfd_conn_prepare(conn, sql.data, false, &stmt)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     /* Bind in text order: join keys, experiment ids, stages, where+order values, page. */
     int index = 1;
     size_t n_join = in->params ? in->n_join_params : 0;
@@ -273,18 +264,18 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     }
     mfd_stmt_done(stmt);
     if (s == MFD_STEP_ERROR)
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     if ((err = load_run_data(conn, arena, page, n)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     const char **ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ids);
     mfd_run_io *io = mfd_arena_calloc(arena, n + 1, sizeof *io);
     for (size_t i = 0; i < n; i++)
         ids[i] = page[i].info.run_id;
     if ((err = mfd_inputs_load(conn, arena, ids, n, false, io)))
-        return finish(conn, err);
+        return mfd_conn_finish(conn, err);
     for (size_t i = 0; i < n; i++)
         page[i].io = io[i];
     *runs = page;
     *count = n;
-    return finish(conn, NULL);
+    return mfd_conn_finish(conn, NULL);
 }

@@ -1,0 +1,494 @@
+/* metrics_read.c — the history readers of the metrics store: one run's
+ * history in pages (get-history), several runs' whole histories (the UI's
+ * get-history-bulk) and the sampled histories of get-history-bulk-interval.
+ *
+ * Each chooses its reading plan (see choose_key_walk) and orders rows in C
+ * where SQL would sort a whole history. */
+#include "metrics.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reading plans. metrics' primary key (key, timestamp, step, run_uuid,
+ * value, is_nan) holds a key's rows of EVERY run in time order; walking it is
+ * the cheapest read when the requested runs own most of the key's rows (one
+ * run logging a long history). When many other rows share the key (every run
+ * of a sweep logs "loss"), it reads theirs too, so we read just the requested
+ * runs' rows through index_metrics_run_uuid and order them in C. SQLite keeps
+ * no statistics here, so the store measures with two bounded index-only
+ * counts: the runs' rows, and the key's rows up to KEY_WALK_FACTOR times that.
+ * PostgreSQL plans from its own statistics: the key walk's SQL is left to it. */
+enum { KEY_WALK_FACTOR = 4 };
+
+static mfd_err count_rows(mfd_conn *conn, const char *sql, const char *text, int64_t cap,
+                          int64_t *out) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, text);
+    if (cap > 0)
+        mfd_stmt_bind_int64(stmt, 2, cap);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    *out = s == MFD_STEP_ROW ? mfd_stmt_int64(stmt, 0) : 0;
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* *run_rows_out (when given) is the runs' row count, or -1 when not counted. */
+static mfd_err choose_key_walk(mfd_conn *conn, const char *const *run_ids, size_t n_runs,
+                               const char *key, bool *key_walk, int64_t *run_rows_out) {
+    *key_walk = true;
+    if (run_rows_out)
+        *run_rows_out = -1;
+    if (mfd_conn_dialect(conn) != MFD_DIALECT_SQLITE)
+        return NULL;
+    int64_t run_rows = 0, n, key_rows;
+    for (size_t i = 0; i < n_runs; i++) {
+        mfd_err err = count_rows(conn,
+                                 "SELECT count(*) FROM metrics INDEXED BY index_metrics_run_uuid "
+                                 "WHERE run_uuid = ?",
+                                 run_ids[i], 0, &n);
+        if (err)
+            return err;
+        run_rows += n;
+    }
+    if (run_rows_out)
+        *run_rows_out = run_rows;
+    int64_t cap = run_rows * KEY_WALK_FACTOR + 1;
+    mfd_err err =
+        count_rows(conn, "SELECT count(*) FROM (SELECT 1 FROM metrics WHERE key = ? LIMIT ?) k",
+                   key, cap, &key_rows);
+    if (!err)
+        *key_walk = key_rows < cap;
+    return err;
+}
+
+static const char *run_rows_sql(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                const char *columns, const char *extra) {
+    const char *from = !key_walk && mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE
+                           ? " FROM metrics INDEXED BY index_metrics_run_uuid"
+                           : " FROM metrics";
+    return mfd_arena_sprintf(arena, "SELECT %s%s WHERE run_uuid = ? AND key = ?%s", columns, from,
+                             extra);
+}
+
+typedef struct metric_row {
+    int64_t step, timestamp;
+    double value; /* as stored: NaN is 0 with is_nan set, and sorts as 0 */
+    bool is_nan;
+} metric_row;
+
+typedef struct row_list {
+    metric_row *rows;
+    size_t n, cap;
+} row_list;
+
+static void row_push(mfd_arena *arena, row_list *l, metric_row r) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        metric_row *bigger = mfd_arena_alloc(arena, l->cap * sizeof *bigger);
+        if (l->n)
+            memcpy(bigger, l->rows, l->n * sizeof *bigger);
+        l->rows = bigger;
+    }
+    l->rows[l->n++] = r;
+}
+
+static int cmp_i64(int64_t a, int64_t b) {
+    return (a > b) - (a < b);
+}
+
+/* get-history order: (timestamp, step, value). */
+static int compare_by_time(const void *a, const void *b) {
+    const metric_row *x = a, *y = b;
+    int c = cmp_i64(x->timestamp, y->timestamp);
+    if (!c)
+        c = cmp_i64(x->step, y->step);
+    return c ? c : (x->value > y->value) - (x->value < y->value);
+}
+
+/* get-history-bulk-interval order: (step, timestamp, value). */
+static int compare_by_step(const void *a, const void *b) {
+    const metric_row *x = a, *y = b;
+    int c = cmp_i64(x->step, y->step);
+    if (!c)
+        c = cmp_i64(x->timestamp, y->timestamp);
+    return c ? c : (x->value > y->value) - (x->value < y->value);
+}
+
+/* Sorts unless already in order (rows usually arrive in logging order). */
+static void sort_rows(row_list *l, int (*compare)(const void *, const void *)) {
+    for (size_t i = 1; i < l->n; i++) {
+        if (compare(&l->rows[i - 1], &l->rows[i]) > 0) {
+            qsort(l->rows, l->n, sizeof *l->rows, compare);
+            return;
+        }
+    }
+}
+
+/* The key walk (see above): with `run_uuid = ?` SQLite would drop run_uuid
+ * from the ORDER BY as a constant and then sort instead of streaming the
+ * index, hence the one-value range. */
+static const char HISTORY_KEY_WALK_SQL[] =
+    "SELECT timestamp, step, value, is_nan FROM metrics WHERE key = ? AND run_uuid >= ? AND "
+    "run_uuid <= ? ORDER BY timestamp, step, run_uuid, value LIMIT ? OFFSET ?";
+
+static mfd_err history_key_walk(mfd_conn *conn, const char *run_id, const char *key, int64_t offset,
+                                int64_t limit, mfd_metric_row_fn row, void *ctx, bool *more) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, HISTORY_KEY_WALK_SQL, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, key);
+    mfd_stmt_bind_text(stmt, 2, run_id);
+    mfd_stmt_bind_text(stmt, 3, run_id);
+    /* one row past the page tells whether another page follows */
+    mfd_stmt_bind_int64(stmt, 4, limit < 0 || limit == INT64_MAX ? INT64_MAX : limit + 1);
+    mfd_stmt_bind_int64(stmt, 5, offset);
+    int64_t n = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        if (limit >= 0 && n == limit) {
+            *more = true;
+            break;
+        }
+        row(ctx, run_id, mfd_stmt_int64(stmt, 0), mfd_stmt_int64(stmt, 1), mfd_stmt_double(stmt, 2),
+            mfd_stmt_int64(stmt, 3) != 0);
+        n++;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* Reads the run's rows of the metric (optionally only steps in [lo, hi]). */
+static mfd_err read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk, const char *run_id,
+                             const char *key, const int64_t *step_range, row_list *out) {
+    mfd_stmt *stmt;
+    mfd_err err =
+        mfd_conn_prepare(conn,
+                         run_rows_sql(conn, arena, key_walk, "timestamp, step, value, is_nan",
+                                      step_range ? " AND step >= ? AND step <= ?" : ""),
+                         true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, run_id);
+    mfd_stmt_bind_text(stmt, 2, key);
+    if (step_range) {
+        mfd_stmt_bind_int64(stmt, 3, step_range[0]);
+        mfd_stmt_bind_int64(stmt, 4, step_range[1]);
+    }
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
+        row_push(arena, out,
+                 (metric_row){mfd_stmt_int64(stmt, 1), mfd_stmt_int64(stmt, 0),
+                              mfd_stmt_double(stmt, 2), mfd_stmt_int64(stmt, 3) != 0});
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
+                            int64_t offset, int64_t limit, mfd_metric_row_fn row, void *ctx,
+                            bool *more) {
+    *more = false;
+    bool key_walk = false;
+    mfd_err err = choose_key_walk(conn, &run_id, 1, key, &key_walk, NULL);
+    if (err || key_walk)
+        return err ? err : history_key_walk(conn, run_id, key, offset, limit, row, ctx, more);
+    row_list rows = {0};
+    if ((err = read_run_rows(conn, arena, false, run_id, key, NULL, &rows)))
+        return err;
+    sort_rows(&rows, compare_by_time);
+    size_t first = offset > 0 ? (size_t)offset : 0;
+    for (size_t i = first; i < rows.n; i++) {
+        if (limit >= 0 && (int64_t)(i - first) == limit) {
+            *more = true;
+            break;
+        }
+        row(ctx, run_id, rows.rows[i].timestamp, rows.rows[i].step, rows.rows[i].value,
+            rows.rows[i].is_nan);
+    }
+    return NULL;
+}
+
+/* "<head>?, ?, ...<tail>" with one placeholder per run id. */
+static const char *in_list_sql(mfd_arena *arena, const char *head, size_t n, const char *tail) {
+    mfd_strbuf sql;
+    mfd_strbuf_init(&sql, arena);
+    mfd_strbuf_append(&sql, head);
+    for (size_t i = 0; i < n; i++)
+        mfd_strbuf_append(&sql, i ? ", ?" : "?");
+    mfd_strbuf_append(&sql, tail);
+    return sql.data;
+}
+
+mfd_err mfd_metrics_history_bulk(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                                 size_t n_runs, const char *key, int64_t limit,
+                                 mfd_metric_row_fn row, void *ctx) {
+    if (n_runs == 0)
+        return NULL;
+    const char *sql = in_list_sql(arena,
+                                  "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
+                                  "WHERE key = ? AND run_uuid IN (",
+                                  n_runs, ") ORDER BY run_uuid, timestamp, step, value LIMIT ?");
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, key);
+    for (size_t i = 0; i < n_runs; i++)
+        mfd_stmt_bind_text(stmt, (int)i + 2, run_ids[i]);
+    mfd_stmt_bind_int64(stmt, (int)n_runs + 2, limit);
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
+        row(ctx, mfd_stmt_text(stmt, 0), mfd_stmt_int64(stmt, 1), mfd_stmt_int64(stmt, 2),
+            mfd_stmt_double(stmt, 3), mfd_stmt_int64(stmt, 4) != 0);
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+typedef struct step_list {
+    int64_t *steps;
+    size_t n, cap;
+} step_list;
+
+static void step_push(mfd_arena *arena, step_list *l, int64_t step) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int64_t *bigger = mfd_arena_alloc(arena, cap * sizeof *bigger);
+        if (l->n)
+            memcpy(bigger, l->steps, l->n * sizeof *bigger);
+        l->steps = bigger;
+        l->cap = cap;
+    }
+    l->steps[l->n++] = step;
+}
+
+static int compare_steps(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Appends every step of the run's metric (one pass over its rows, in index
+ * order, no SQL sort) to `all`, and the run's min and max step to `extremes`. */
+static mfd_err collect_run_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                 const char *run_id, const char *key, step_list *all,
+                                 step_list *extremes) {
+    mfd_stmt *stmt;
+    mfd_err err =
+        mfd_conn_prepare(conn, run_rows_sql(conn, arena, key_walk, "step", ""), true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, run_id);
+    mfd_stmt_bind_text(stmt, 2, key);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        int64_t step = mfd_stmt_int64(stmt, 0);
+        step_push(arena, all, step);
+        lo = step < lo ? step : lo;
+        hi = step > hi ? step : hi;
+    }
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    if (lo <= hi) {
+        step_push(arena, extremes, lo);
+        step_push(arena, extremes, hi);
+    }
+    return NULL;
+}
+
+/* Sorts (only when needed: rows usually come in step order) and removes
+ * duplicates in place. */
+static void sort_unique(step_list *l) {
+    bool sorted = true;
+    for (size_t i = 1; i < l->n && sorted; i++)
+        sorted = l->steps[i - 1] <= l->steps[i];
+    if (!sorted)
+        qsort(l->steps, l->n, sizeof *l->steps, compare_steps);
+    size_t unique = l->n ? 1 : 0;
+    for (size_t i = 1; i < l->n; i++)
+        if (l->steps[i] != l->steps[unique - 1])
+            l->steps[unique++] = l->steps[i];
+    l->n = unique;
+}
+
+static size_t lower_bound(const int64_t *a, size_t n, int64_t v) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t upper_bound(const int64_t *a, size_t n, int64_t v) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The steps to return (upstream's _get_sampled_steps, quirks included):
+ * every run's min and max step inside the range, plus all distinct steps in
+ * range when there are at most max_results of them, else max_results evenly
+ * spaced ones and the last. Sorted, without duplicates. */
+/* Index of an earlier identical run id (a run given twice counts once, as
+ * in SQL's IN), or r itself. */
+static size_t first_of(const char *const *run_ids, size_t r) {
+    for (size_t k = 0; k < r; k++)
+        if (strcmp(run_ids[k], run_ids[r]) == 0)
+            return k;
+    return r;
+}
+
+static void choose_steps(mfd_arena *arena, step_list *all, const step_list *extremes,
+                         bool has_range, int64_t start, int64_t end, int64_t max_results,
+                         step_list *chosen);
+
+static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                            const char *const *run_ids, size_t n_runs, const char *key,
+                            bool has_range, int64_t start, int64_t end, int64_t max_results,
+                            step_list *chosen) {
+    step_list all = {0}, extremes = {0};
+    mfd_err err = NULL;
+    for (size_t r = 0; r < n_runs && !err; r++)
+        if (first_of(run_ids, r) == r)
+            err = collect_run_steps(conn, arena, key_walk, run_ids[r], key, &all, &extremes);
+    if (err)
+        return err;
+    choose_steps(arena, &all, &extremes, has_range, start, end, max_results, chosen);
+    return NULL;
+}
+
+/* `all` is every step of the runs (any order, duplicates allowed); `extremes`
+ * each run's min and max. */
+static void choose_steps(mfd_arena *arena, step_list *all_steps, const step_list *extremes,
+                         bool has_range, int64_t start, int64_t end, int64_t max_results,
+                         step_list *chosen) {
+    sort_unique(all_steps);
+    const step_list all = *all_steps;
+    if (!has_range) {
+        start = 0;
+        end = all.n ? all.steps[all.n - 1] : 0;
+    }
+    for (size_t i = 0; i < extremes->n; i++)
+        if (extremes->steps[i] >= start && extremes->steps[i] <= end)
+            step_push(arena, chosen, extremes->steps[i]);
+    size_t start_idx = lower_bound(all.steps, all.n, start);
+    size_t end_idx = upper_bound(all.steps, all.n, end);
+    size_t in_range = end_idx > start_idx ? end_idx - start_idx : 0;
+    if ((int64_t)in_range <= max_results) {
+        for (size_t i = start_idx; i < end_idx; i++)
+            step_push(arena, chosen, all.steps[i]);
+    } else {
+        double interval = (double)in_range / (double)max_results;
+        for (int64_t i = 0; i < max_results; i++) {
+            size_t idx = start_idx + (size_t)((double)i * interval);
+            if (idx < in_range) /* upstream compares an absolute index with a count */
+                step_push(arena, chosen, all.steps[idx]);
+        }
+        step_push(arena, chosen, all.steps[end_idx - 1]);
+    }
+    sort_unique(chosen);
+}
+
+/* Emits, ordered by (step, timestamp, value), the rows whose step was chosen. */
+static void emit_chosen(mfd_arena *arena, const char *run_id, const row_list *rows,
+                        const step_list *steps, int64_t per_run_limit, mfd_metric_row_fn row,
+                        void *ctx) {
+    row_list kept = {0};
+    for (size_t i = 0; i < rows->n; i++)
+        if (bsearch(&rows->rows[i].step, steps->steps, steps->n, sizeof(int64_t), compare_steps))
+            row_push(arena, &kept, rows->rows[i]);
+    sort_rows(&kept, compare_by_step);
+    for (size_t i = 0; i < kept.n && (int64_t)i < per_run_limit; i++)
+        row(ctx, run_id, kept.rows[i].timestamp, kept.rows[i].step, kept.rows[i].value,
+            kept.rows[i].is_nan);
+}
+
+/* One run's rows whose step was chosen, ordered by (step, timestamp, value)
+ * in C: the step range is read once and only the kept rows are sorted. */
+static mfd_err stream_run_interval(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                   const char *run_id, const char *key, const step_list *steps,
+                                   int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
+    row_list rows = {0};
+    int64_t range[2] = {steps->steps[0], steps->steps[steps->n - 1]};
+    mfd_err err = read_run_rows(conn, arena, key_walk, run_id, key, range, &rows);
+    if (!err)
+        emit_chosen(arena, run_id, &rows, steps, per_run_limit, row, ctx);
+    return err;
+}
+
+/* Reading each run's rows once, rather than once for the steps and again for
+ * the chosen rows, halves the work of a long history; it holds the rows in
+ * memory, so only while the runs have at most ONE_PASS_MAX_ROWS rows. */
+enum { ONE_PASS_MAX_ROWS = 4 * 1000 * 1000 };
+
+static mfd_err interval_one_pass(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                 const char *const *run_ids, size_t n_runs, const char *key,
+                                 bool has_range, int64_t start, int64_t end, int64_t max_results,
+                                 int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
+    row_list *rows = mfd_arena_calloc(arena, n_runs, sizeof *rows);
+    step_list all = {0}, extremes = {0}, chosen = {0};
+    for (size_t r = 0; r < n_runs; r++) {
+        if (first_of(run_ids, r) != r)
+            continue;
+        mfd_err err = read_run_rows(conn, arena, key_walk, run_ids[r], key, NULL, &rows[r]);
+        if (err)
+            return err;
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (size_t i = 0; i < rows[r].n; i++) {
+            int64_t step = rows[r].rows[i].step;
+            step_push(arena, &all, step);
+            lo = step < lo ? step : lo;
+            hi = step > hi ? step : hi;
+        }
+        if (lo <= hi) {
+            step_push(arena, &extremes, lo);
+            step_push(arena, &extremes, hi);
+        }
+    }
+    choose_steps(arena, &all, &extremes, has_range, start, end, max_results, &chosen);
+    for (size_t r = 0; r < n_runs && chosen.n; r++)
+        emit_chosen(arena, run_ids[r], &rows[first_of(run_ids, r)], &chosen, per_run_limit, row,
+                    ctx);
+    return NULL;
+}
+
+mfd_err mfd_metrics_history_interval(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                                     size_t n_runs, const char *key, bool has_range,
+                                     int64_t start_step, int64_t end_step, int64_t max_results,
+                                     int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
+    if (n_runs == 0)
+        return NULL;
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    step_list steps = {0};
+    bool key_walk = false;
+    int64_t run_rows = -1;
+    err = choose_key_walk(conn, run_ids, n_runs, key, &key_walk, &run_rows);
+    if (!err && run_rows >= 0 && run_rows <= ONE_PASS_MAX_ROWS) {
+        err = interval_one_pass(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
+                                end_step, max_results, per_run_limit, row, ctx);
+        return mfd_conn_finish(conn, err);
+    }
+    if (!err)
+        err = sample_steps(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
+                           end_step, max_results, &steps);
+    for (size_t r = 0; r < n_runs && !err && steps.n; r++)
+        err = stream_run_interval(conn, arena, key_walk, run_ids[r], key, &steps, per_run_limit,
+                                  row, ctx);
+    return mfd_conn_finish(conn, err);
+}
