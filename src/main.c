@@ -82,7 +82,8 @@ static int run_server(int argc, char **argv) {
         return fail(err);
     mfd_metrics_set_db_pool_size(cfg.artifacts_only ? 0 : cfg.workers);
     mfd_health *health = NULL;
-    if (cfg.health_port && (err = mfd_health_start(&app, cfg.health_host, cfg.health_port, &health))) {
+    if (cfg.health_port &&
+        (err = mfd_health_start(&app, cfg.health_host, cfg.health_port, &health))) {
         mfd_server_stop(server);
         return fail(err);
     }

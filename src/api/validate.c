@@ -28,8 +28,9 @@ size_t mfd_utf8_prefix_bytes(const char *s, size_t chars) {
  * characters are accepted as word characters (nearly all that appear in keys
  * are letters). */
 static bool key_char_ok(unsigned char c) {
-    return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '/' || c == '.' || c == '-' || c == ' ' || c == ':';
+    return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '/' || c == '.' || c == '-' || c == ' ' ||
+           c == ':';
 }
 
 /* posixpath.normpath(key) == key, and not "." / "..*" / "/..." */

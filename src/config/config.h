@@ -25,8 +25,8 @@ typedef struct mfd_config {
     bool auth;                         /* --auth, MLFLOWD_AUTH, or --app-name basic-auth */
     const char *auth_config_path;      /* --auth-config, MLFLOW_AUTH_CONFIG_PATH; NULL = defaults */
     bool quiet;                        /* --quiet: no per-request log lines */
-    size_t max_body_bytes; /* --max-body-size, MLFLOW_MAX_BODY_SIZE: JSON bodies; 64 MiB */
-    int max_connections;   /* --max-connections; 1024 */
+    size_t max_body_bytes;   /* --max-body-size, MLFLOW_MAX_BODY_SIZE: JSON bodies; 64 MiB */
+    int max_connections;     /* --max-connections; 1024 */
     size_t max_header_bytes; /* --max-header-size, MLFLOWD_MAX_HEADER_SIZE; 32 KiB */
     /* Probes and metrics on their own port (src/http/health.c), so they work while the API port
      * is loopback-only behind a proxy sidecar. */
@@ -36,10 +36,10 @@ typedef struct mfd_config {
     const char *kserve_namespace;       /* --kserve-namespace; "default" */
     const char *kserve_service_account; /* --kserve-service-account; mlflow-kserve */
     const char *kserve_runtime;         /* --kserve-runtime; kserve-mlserver ("" = auto-select) */
-    bool kserve_apply;                  /* --kserve-apply: create/update through the Kubernetes API */
-    const char *kserve_api_url;         /* --kserve-api-url; https://$KUBERNETES_SERVICE_HOST:PORT */
-    const char *kserve_token_file;      /* --kserve-token-file; the pod's service account token */
-    const char *kserve_ca_file;         /* --kserve-ca-file; the service account's ca.crt */
+    bool kserve_apply;             /* --kserve-apply: create/update through the Kubernetes API */
+    const char *kserve_api_url;    /* --kserve-api-url; https://$KUBERNETES_SERVICE_HOST:PORT */
+    const char *kserve_token_file; /* --kserve-token-file; the pod's service account token */
+    const char *kserve_ca_file;    /* --kserve-ca-file; the service account's ca.crt */
 } mfd_config;
 
 /* Parses `mlflowd server` arguments (argv[0] = "server") over the environment.

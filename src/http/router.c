@@ -11,7 +11,7 @@ static const mfd_route *const tables[] = {
     mfd_api_misc_routes,          mfd_api_experiments_routes, mfd_api_runs_routes,
     mfd_api_metrics_routes,       mfd_api_artifacts_routes,   mfd_api_registry_routes,
     mfd_api_logged_models_routes, mfd_api_auth_routes,        mfd_api_ui_routes,
-    mfd_api_prometheus_routes,    mfd_api_kserve_routes, mfd_api_sso_routes,
+    mfd_api_prometheus_routes,    mfd_api_kserve_routes,      mfd_api_sso_routes,
 };
 
 /* Matches `path` against `pattern`; captures into req on success. */
