@@ -86,6 +86,7 @@ export function Chart({ title, series, xMode = 'step', height = 260, onZoom, tes
         draw: [
           (u) => {
             el.setAttribute('data-drawn', String(Math.round(performance.now() - started)));
+            el.setAttribute('data-drawn-at', String(Math.round(performance.now()))); // page clock, for timings
             el.setAttribute('data-points', String(u.data[0].length));
           },
         ],
