@@ -6,7 +6,7 @@ TEST_DIR    := build/test
 PYTHON      := /usr/bin/python3
 ARGS        ?=
 
-.PHONY: all deps build build-test run test unit e2e integration integration-pg test-tools fuzz-smoke \
+.PHONY: bench-pg all deps build build-test run test unit e2e integration integration-pg test-tools fuzz-smoke \
         bench fuzz format clean hardening soak deploy-checks
 FUZZ_SECONDS ?= 60
 SOAK_REQUESTS ?= 200000
@@ -94,6 +94,10 @@ fuzz: deps
 
 bench: build
 	$(PYTHON) bench/run.py --bin $(CURDIR)/$(RELEASE_DIR)/mlflowd
+
+# The PostgreSQL figures (log-batch, search over 100,000 runs) on a throw-away cluster.
+bench-pg: build
+	$(PYTHON) bench/run.py --pg --bin $(CURDIR)/$(RELEASE_DIR)/mlflowd
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
