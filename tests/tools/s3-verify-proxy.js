@@ -93,22 +93,82 @@ async function checkSignature(req) {
   return null;
 }
 
-function forward(req, res, body) {
-  const headers = { ...req.headers };
-  delete headers.expect;
-  const upstream = http.request(
-    { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers },
-    (answer) => {
-      res.writeHead(answer.statusCode, answer.headers);
-      answer.pipe(res);
-    },
-  );
-  upstream.on('error', (err) => {
-    res.writeHead(502);
-    res.end(String(err));
+// s3rver is not S3 in one respect that matters to concurrency tests: a PUT truncates and
+// rewrites the object file in place, and answers before that file is flushed. Two PUTs of one
+// key can interleave, and a GET right after a 200 can read a short object. Real S3 replaces an
+// object atomically. So the proxy runs the writes of one object one at a time and holds each
+// PUT's answer until s3rver serves the object at the size written.
+const writeQueues = new Map(); // object path -> promise of the last write queued on it
+
+function serialized(path, work) {
+  const previous = writeQueues.get(path) || Promise.resolve();
+  const mine = previous.then(work, work);
+  writeQueues.set(path, mine);
+  mine.finally(() => {
+    if (writeQueues.get(path) === mine) writeQueues.delete(path);
   });
-  if (body) upstream.end(body);
-  else req.pipe(upstream);
+  return mine;
+}
+
+function upstreamSize(path) {
+  return new Promise((resolve) => {
+    const head = http.request(
+      { host: '127.0.0.1', port: upstreamPort, method: 'HEAD', path },
+      (answer) => {
+        answer.resume();
+        resolve(answer.statusCode === 200 ? Number(answer.headers['content-length']) : -1);
+      },
+    );
+    head.on('error', () => resolve(-1));
+    head.end();
+  });
+}
+
+async function settled(path, size) {
+  for (let i = 0; i < 200 && (await upstreamSize(path)) !== size; i++)
+    await new Promise((wake) => setTimeout(wake, 10));
+}
+
+// Sends the request on to s3rver; resolves once the client has its whole answer.
+function forward(req, res, body) {
+  return new Promise((done) => {
+    const headers = { ...req.headers };
+    delete headers.expect;
+    const plainPut = req.method === 'PUT' && !req.url.includes('?') && !headers['x-amz-copy-source'];
+    let sent = 0;
+    const upstream = http.request(
+      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers },
+      (answer) => {
+        const chunks = [];
+        answer.on('data', (chunk) => chunks.push(chunk));
+        answer.on('end', async () => {
+          if (plainPut && answer.statusCode === 200) await settled(req.url, sent);
+          res.writeHead(answer.statusCode, answer.headers);
+          res.end(Buffer.concat(chunks));
+          done();
+        });
+      },
+    );
+    upstream.on('error', (err) => {
+      res.writeHead(502);
+      res.end(String(err));
+      done();
+    });
+    if (body) {
+      sent = body.length;
+      upstream.end(body);
+    } else {
+      req.on('data', (chunk) => (sent += chunk.length));
+      req.pipe(upstream);
+    }
+  });
+}
+
+// Writes (PUT, POST, DELETE) of one object go through its queue; reads go straight on.
+function pass(req, res, body) {
+  if (req.method === 'GET' || req.method === 'HEAD') return forward(req, res, body);
+  const q = req.url.indexOf('?');
+  return serialized(q < 0 ? req.url : req.url.slice(0, q), () => forward(req, res, body));
 }
 
 http
@@ -126,7 +186,7 @@ http
     const payloadHash = req.headers['x-amz-content-sha256'];
     if (payloadHash === 'UNSIGNED-PAYLOAD') {
       console.log(`ok ${req.method} ${req.url}`);
-      return forward(req, res, null);
+      return pass(req, res, null);
     }
     // A signed payload: the body must be the one whose hash was signed (and match Content-MD5).
     const chunks = [];
@@ -140,7 +200,7 @@ http
       if (md5 && md5 !== crypto.createHash('md5').update(body).digest('base64'))
         return refuse(req, res, 400, 'BadDigest', 'Content-MD5 does not match the body');
       console.log(`ok ${req.method} ${req.url}`);
-      forward(req, res, body);
+      pass(req, res, body);
     });
   })
   .listen(listenPort, '127.0.0.1', () => console.log(`listening on 127.0.0.1:${listenPort}`));
