@@ -325,6 +325,8 @@ static mfd_err ensure_admin(mfd_auth *auth) {
 
 static void redact_uri(const char *uri, char *out, size_t cap);
 
+enum { DECISION_TTL_MS = 500 };
+
 mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
     mfd_auth *auth = calloc(1, sizeof *auth);
     if (!auth)
@@ -353,6 +355,11 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
         err = ensure_admin(auth);
     if (!err && !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot set up the credential cache (OpenSSL)");
+    /* Rows read for decisions live half a second (the bound on another
+     * PostgreSQL replica's change); off with the credential cache. */
+    if (!err && auth->settings->cache_ttl_seconds > 0 &&
+        !(auth->decisions = mfd_decision_cache_new(DECISION_TTL_MS)))
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     if (!err && !(auth->resources = mfd_resource_cache_new()))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     if (!err) {
@@ -376,9 +383,12 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
     char shown[1024];
     redact_uri(auth->settings->database_uri, shown, sizeof shown);
     mfd_log_info("auth: basic-auth on (%s), auth db %s, default permission %s, credential "
-                 "cache %d s",
+                 "cache %d s, decision cache %s",
                  mfd_auth_ini_source(auth->ini), shown, auth->settings->default_permission,
-                 auth->settings->cache_ttl_seconds);
+                 auth->settings->cache_ttl_seconds,
+                 !auth->decisions                      ? "off"
+                 : mfd_db_sees_other_writers(auth->db) ? "500 ms (sees other processes' writes)"
+                                                       : "500 ms");
     *out = auth;
     return NULL;
 }
@@ -400,6 +410,7 @@ void mfd_auth_close(mfd_auth *auth) {
         return;
     mfd_sso_close(auth->sso);
     mfd_credential_cache_free(auth->cache);
+    mfd_decision_cache_free(auth->decisions);
     mfd_resource_cache_free(auth->resources);
     mfd_db_close(auth->db);
     mfd_auth_ini_free(auth->ini);

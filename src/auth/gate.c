@@ -219,32 +219,115 @@ static mfd_err make_plan(mfd_auth *auth, mfd_request *req, const mfd_rule_match 
     return NULL;
 }
 
+/* --- rows remembered between requests (decision_cache.h) ------------------ */
+
+/* The user's row as read for these verified credentials. */
+static const char *user_fact_key(mfd_request *req, const mfd_auth_request *st) {
+    return mfd_arena_sprintf(req->arena, "u%zu:%s%s", strlen(req->username), req->username,
+                             st->password_hash ? st->password_hash : "");
+}
+
+/* The user's permission row on one resource. */
+static const char *grant_fact_key(mfd_request *req, const check_item *c) {
+    const char *k0 = c->key[0] ? c->key[0] : "", *k1 = c->key[1] ? c->key[1] : "";
+    return mfd_arena_sprintf(req->arena, "p%d:%zu:%s%zu:%s%s", (int)c->kind, strlen(k0), k0,
+                             strlen(k1), k1, req->username);
+}
+
+static void remember(mfd_auth *auth, uint64_t version, const char *key, bool found, bool flag,
+                     int64_t number) {
+    mfd_auth_fact fact = {found, flag, number};
+    if (auth->decisions)
+        mfd_decision_cache_put(auth->decisions, key, version, &fact);
+}
+
+/* The level a permission row gives, as decide_on reckons it. */
+static bool grant_allows(mfd_auth *auth, const mfd_auth_request *st, const plan *p, bool found,
+                         mfd_permission row) {
+    mfd_permission have =
+        mfd_auth_effective(auth, st, found, found ? row : MFD_PERM_NO_PERMISSIONS);
+    return have >= p->need && have != MFD_PERM_NO_PERMISSIONS;
+}
+
+/* Phase 2 from remembered rows alone, with no auth-DB statement; false (and
+ * nothing changed) when a row it needs is not remembered. Searches, which
+ * read all the user's rows of a kind, always go to the DB. */
+static bool decide_remembered(mfd_auth *auth, uint64_t version, mfd_request *req,
+                              mfd_auth_request *st, const plan *p, bool *allowed,
+                              bool *unauthenticated) {
+    if (!auth->decisions || p->kind == PLAN_REDUCE)
+        return false;
+    mfd_auth_fact user = {.found = true, .flag = req->is_admin, .number = st->user_id};
+    if (st->pending &&
+        !mfd_decision_cache_get(auth->decisions, user_fact_key(req, st), version, &user))
+        return false;
+    bool ok = true;
+    if (!user.found) {
+        *unauthenticated = true;
+        return true;
+    }
+    if (!user.flag) {
+        switch (p->kind) {
+        case PLAN_ALLOW:
+        case PLAN_REDUCE:
+            break;
+        case PLAN_DENY:
+            ok = false;
+            break;
+        case PLAN_DEFAULT:
+            ok = mfd_auth_effective(auth, st, false, MFD_PERM_NO_PERMISSIONS) >= p->need;
+            break;
+        case PLAN_SELF:
+            ok = p->self && strcmp(p->self, req->username) == 0;
+            break;
+        case PLAN_CHECKS:
+            for (size_t i = 0; i < p->n && ok; i++) {
+                mfd_auth_fact grant;
+                if (!mfd_decision_cache_get(auth->decisions, grant_fact_key(req, &p->items[i]),
+                                            version, &grant))
+                    return false;
+                ok = grant_allows(auth, st, p, grant.found, (mfd_permission)grant.number);
+            }
+            break;
+        }
+    }
+    if (st->pending) {
+        st->pending = false;
+        st->user_id = user.number;
+        req->is_admin = user.flag;
+    }
+    *allowed = ok;
+    return true;
+}
+
 /* Phase 2 for the common request — cached credentials, one resource — in
  * one statement. */
-static mfd_err decide_one(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_auth_request *st,
-                          const plan *p, bool *allowed, bool *unauthenticated) {
+static mfd_err decide_one(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_request *req,
+                          mfd_auth_request *st, const plan *p, bool *allowed,
+                          bool *unauthenticated) {
     mfd_auth_confirmed c;
     mfd_err err = mfd_auth_store_confirm_and_lookup(conn, p->items[0].kind, p->items[0].key,
                                                     req->username, st->password_hash, &c);
     if (err)
         return err;
+    remember(auth, version, user_fact_key(req, st), c.user_found, c.is_admin, c.user_id);
     if (!c.user_found) {
         *unauthenticated = true;
         return NULL;
     }
+    mfd_permission row =
+        c.permission_found ? mfd_auth_level_of(c.permission) : MFD_PERM_NO_PERMISSIONS;
+    remember(auth, version, grant_fact_key(req, &p->items[0]), c.permission_found, false, row);
     st->pending = false;
     st->user_id = c.user_id;
     req->is_admin = c.is_admin;
-    mfd_permission have = mfd_auth_effective(auth, st, c.permission_found,
-                                             c.permission_found ? mfd_auth_level_of(c.permission)
-                                                                : MFD_PERM_NO_PERMISSIONS);
-    *allowed = req->is_admin || (have >= p->need && have != MFD_PERM_NO_PERMISSIONS);
+    *allowed = req->is_admin || grant_allows(auth, st, p, c.permission_found, row);
     return NULL;
 }
 
 /* Phase 2 on one auth-DB connection. */
-static mfd_err decide_on(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_auth_request *st,
-                         const plan *p, bool *allowed, bool *unauthenticated,
+static mfd_err decide_on(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_request *req,
+                         mfd_auth_request *st, const plan *p, bool *allowed, bool *unauthenticated,
                          mfd_grant_set *grants) {
     mfd_err err = NULL;
     if (st->pending) {
@@ -253,6 +336,7 @@ static mfd_err decide_on(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_a
                                           &is_admin, &found);
         if (err)
             return err;
+        remember(auth, version, user_fact_key(req, st), found, is_admin, st->user_id);
         if (!found) {
             *unauthenticated = true;
             return NULL;
@@ -287,21 +371,28 @@ static mfd_err decide_on(mfd_auth *auth, mfd_conn *conn, mfd_request *req, mfd_a
         bool found = false;
         err = mfd_auth_store_lookup(conn, p->items[i].kind, p->items[i].key, req->username, name,
                                     sizeof name, &found);
-        mfd_permission have = mfd_auth_effective(
-            auth, st, found, found ? mfd_auth_level_of(name) : MFD_PERM_NO_PERMISSIONS);
-        *allowed = have >= p->need && have != MFD_PERM_NO_PERMISSIONS;
+        if (err)
+            break;
+        mfd_permission row = found ? mfd_auth_level_of(name) : MFD_PERM_NO_PERMISSIONS;
+        remember(auth, version, grant_fact_key(req, &p->items[i]), found, false, row);
+        *allowed = grant_allows(auth, st, p, found, row);
     }
     return err;
 }
 
 static mfd_err decide(mfd_auth *auth, mfd_request *req, mfd_auth_request *st, const plan *p,
                       bool *allowed, bool *unauthenticated, mfd_grant_set *grants) {
+    /* The version is read before any row is, so a row read while a change
+     * commits is filed under the old version and never used. */
+    uint64_t version = auth->decisions ? mfd_db_data_version(auth->db) : 0;
+    if (decide_remembered(auth, version, req, st, p, allowed, unauthenticated))
+        return NULL;
     mfd_conn *conn;
     mfd_err err = mfd_db_acquire(auth->db, &conn);
     if (err)
         return err;
     if (st->pending && p->kind == PLAN_CHECKS && p->n == 1) {
-        err = decide_one(auth, conn, req, st, p, allowed, unauthenticated);
+        err = decide_one(auth, version, conn, req, st, p, allowed, unauthenticated);
         mfd_db_release(auth->db, conn);
         return err;
     }
@@ -311,7 +402,7 @@ static mfd_err decide(mfd_auth *auth, mfd_request *req, mfd_auth_request *st, co
                                                  : p->kind == PLAN_REDUCE ? 1
                                                                           : 0);
     bool in_txn = statements > 1 && mfd_conn_begin(conn, false) == NULL;
-    err = decide_on(auth, conn, req, st, p, allowed, unauthenticated, grants);
+    err = decide_on(auth, version, conn, req, st, p, allowed, unauthenticated, grants);
     if (in_txn) {
         if (err)
             mfd_conn_rollback(conn);

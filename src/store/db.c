@@ -104,6 +104,15 @@ const char *mfd_db_uri(const mfd_db *db) {
     return db->display_uri ? db->display_uri : "";
 }
 
+uint64_t mfd_db_data_version(mfd_db *db) {
+    return db->driver->data_version ? db->driver->data_version(db)
+                                    : atomic_load_explicit(&db->local_writes, memory_order_acquire);
+}
+
+bool mfd_db_sees_other_writers(const mfd_db *db) {
+    return db->sees_other_writers;
+}
+
 mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out) {
     return db->driver->acquire(db, out);
 }

@@ -45,6 +45,16 @@ const char *mfd_db_uri(const mfd_db *db);
  * by "***"; malloc'd. For logging URIs before (or without) opening them. */
 char *mfd_db_redact_uri(const char *uri);
 
+/* A number that changes whenever the data may have changed, for caches of
+ * what was read: a write transaction ended through this pool, or — SQLite on
+ * a file — any process wrote the database's files (seen with inotify before
+ * the writer's commit returns). While another process is mid-commit, each
+ * call returns a new number, so nothing read in that window is trusted
+ * later. mfd_db_sees_other_writers() is false where other processes' writes
+ * are not seen (PostgreSQL): such callers bound staleness with a TTL. */
+uint64_t mfd_db_data_version(mfd_db *db);
+bool mfd_db_sees_other_writers(const mfd_db *db);
+
 mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out);
 void mfd_db_release(mfd_db *db, mfd_conn *conn);
 mfd_dialect mfd_conn_dialect(const mfd_conn *conn);

@@ -11,11 +11,15 @@
 
 #include "db.h"
 
+#include <stdatomic.h>
+
 typedef struct mfd_db_driver mfd_db_driver;
 
 struct mfd_db {
     const mfd_db_driver *driver;
-    char *display_uri; /* owned by db.c: the URI with its password masked */
+    char *display_uri;             /* owned by db.c: the URI with its password masked */
+    _Atomic uint64_t local_writes; /* write transactions ended through this pool */
+    bool sees_other_writers;       /* set by the driver when data_version sees them */
 };
 
 struct mfd_conn {
@@ -54,6 +58,9 @@ struct mfd_db_driver {
     double (*float64)(mfd_stmt *stmt, int col);
     int64_t (*changes)(mfd_conn *conn);
     mfd_err (*table_exists)(mfd_conn *conn, const char *table, bool *exists);
+    /* Optional: mfd_db_data_version when the engine can see other processes'
+     * writes; NULL means local_writes alone. */
+    uint64_t (*data_version)(mfd_db *db);
 };
 
 extern const mfd_db_driver mfd_db_sqlite_driver;

@@ -362,6 +362,8 @@ static mfd_err conn_commit(mfd_conn *base) {
                PQtransactionStatus(conn->handle) != PQTRANS_IDLE) {
         mfd_err_free(mfd_pg_run_simple(conn, "ROLLBACK", NULL));
     }
+    if (conn->txn_write)
+        atomic_fetch_add_explicit(&conn->db->base.local_writes, 1, memory_order_release);
     conn->in_txn = false;
     forget_failure(conn);
     return err;

@@ -10,6 +10,7 @@
  * - a cached statement is handed to one user at a time; a second concurrent
  *   user of the same SQL on the same connection gets a private statement. */
 #include "db_driver.h"
+#include "db_file_watch.h"
 #include "db_pool.h"
 
 #include <pthread.h>
@@ -45,6 +46,7 @@ struct sqlite_db {
     char *path;
     mfd_db_pool pool;
     pthread_mutex_t writer_lock;
+    mfd_file_watch *watch; /* other processes' writes; NULL for :memory: or no inotify */
 };
 
 #define DB(d)   ((sqlite_db *)(d))
@@ -109,8 +111,17 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
         return err;
     }
     db_release(&db->base, conn);
+    if (strcmp(path, ":memory:") != 0)
+        db->watch = mfd_file_watch_open(path);
+    db->base.sees_other_writers = db->watch != NULL;
     *out = &db->base;
     return NULL;
+}
+
+static uint64_t db_data_version(mfd_db *base) {
+    sqlite_db *db = DB(base);
+    uint64_t local = atomic_load_explicit(&base->local_writes, memory_order_acquire);
+    return local + (db->watch ? mfd_file_watch_version(db->watch) : 0);
 }
 
 static void stmt_free(sqlite_stmt *stmt) {
@@ -134,6 +145,7 @@ static void pool_close_conn(mfd_conn *conn) {
 static void db_close(mfd_db *base) {
     sqlite_db *db = DB(base);
     mfd_db_pool_destroy(&db->pool, pool_close_conn);
+    mfd_file_watch_close(db->watch);
     pthread_mutex_destroy(&db->writer_lock);
     free(db->path);
     free(db);
@@ -219,8 +231,10 @@ static mfd_err conn_begin(mfd_conn *base, bool write) {
 }
 
 static void end_txn(sqlite_conn *conn) {
-    if (conn->in_write)
+    if (conn->in_write) {
+        atomic_fetch_add_explicit(&conn->db->base.local_writes, 1, memory_order_release);
         pthread_mutex_unlock(&conn->db->writer_lock);
+    }
     conn->in_txn = conn->in_write = false;
 }
 
@@ -406,4 +420,5 @@ const mfd_db_driver mfd_db_sqlite_driver = {
     .float64 = col_double,
     .changes = conn_changes,
     .table_exists = conn_table_exists,
+    .data_version = db_data_version,
 };

@@ -179,6 +179,38 @@ def test_replicas_sharing_the_auth_db_see_password_changes_at_once(tmp_path):
         a.stop()
 
 
+def test_grants_changed_by_another_process_are_enforced_at_once(tmp_path):
+    """mlflowd remembers the rows it read for a decision (half a second at most), but a
+    change to the shared SQLite auth DB — by another replica, or by MLflow itself writing
+    the file — shows on the very next request."""
+    a = start_auth_server(tmp_path / "a", default_permission="NO_PERMISSIONS")
+    ini = write_ini(tmp_path / "a", default_permission="NO_PERMISSIONS")
+    b = Server(tmp_path / "b", args=["--auth"], env=auth_env(ini)).start()
+    try:
+        admin_api(a, "POST", "users/create", {"username": "rev", "password": "revoke-pass-1"})
+        grant = {"experiment_id": "0", "username": "rev", "permission": "READ"}
+        admin_api(a, "POST", "experiments/permissions/create", grant)
+        rev = session(b, "rev", "revoke-pass-1")
+        path, params = "/api/2.0/mlflow/experiments/get", {"experiment_id": "0"}
+        for _ in range(3):  # remembered now
+            assert call(rev, b, "GET", path, params=params).status_code == 200
+        admin_api(a, "DELETE", "experiments/permissions/delete",
+                  {"experiment_id": "0", "username": "rev"})
+        assert_forbidden(call(rev, b, "GET", path, params=params))
+        admin_api(a, "POST", "experiments/permissions/create", grant)
+        assert call(rev, b, "GET", path, params=params).status_code == 200
+        # a writer that is not mlflowd (MLflow's own server, a migration, an admin's sqlite3)
+        db = sqlite3.connect(str(tmp_path / "a" / "basic_auth.db"))
+        with db:
+            db.execute("UPDATE experiment_permissions SET permission = 'NO_PERMISSIONS'")
+        db.close()
+        assert_forbidden(call(rev, b, "GET", path, params=params))
+        assert_forbidden(call(rev, a, "GET", path, params=params))
+    finally:
+        b.stop()
+        a.stop()
+
+
 def test_default_no_permissions_hides_everything_but_own_creations(tmp_path):
     s = start_auth_server(tmp_path, default_permission="NO_PERMISSIONS")
     try:

@@ -1,0 +1,116 @@
+/* decision_cache.c — the cache of decision_cache.h.
+ *
+ * Like the credential cache: SHARDS × SLOTS direct-mapped entries (a
+ * colliding put replaces the older entry, so memory is bounded whatever the
+ * traffic), a mutex per shard. Slots are chosen by a hash seeded at random
+ * per process, so nobody can aim a key at another's slot on purpose. */
+#include "decision_cache.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { SHARDS = 16, SLOTS = 512 };
+
+typedef struct entry {
+    char *key; /* owned; NULL = empty */
+    uint64_t version;
+    int64_t expires_ms; /* monotonic */
+    mfd_auth_fact fact;
+} entry;
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    entry slots[SLOTS];
+} shard;
+
+struct mfd_decision_cache {
+    int ttl_ms;
+    uint64_t seed;
+    shard shards[SHARDS];
+};
+
+/* The coarse clock is enough for a TTL of a fraction of a second, and
+ * costs next to nothing. */
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t hash_key(uint64_t seed, const char *key) {
+    uint64_t h = 1469598103934665603ull ^ seed; /* FNV-1a, then a finalizer */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+mfd_decision_cache *mfd_decision_cache_new(int ttl_ms) {
+    if (ttl_ms <= 0)
+        return NULL;
+    mfd_decision_cache *cache = calloc(1, sizeof *cache);
+    if (!cache)
+        return NULL;
+    cache->ttl_ms = ttl_ms;
+    if (RAND_bytes((unsigned char *)&cache->seed, sizeof cache->seed) != 1)
+        cache->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < SHARDS; i++)
+        pthread_mutex_init(&cache->shards[i].lock, NULL);
+    return cache;
+}
+
+void mfd_decision_cache_free(mfd_decision_cache *cache) {
+    if (!cache)
+        return;
+    for (int i = 0; i < SHARDS; i++) {
+        for (int j = 0; j < SLOTS; j++)
+            free(cache->shards[i].slots[j].key);
+        pthread_mutex_destroy(&cache->shards[i].lock);
+    }
+    free(cache);
+}
+
+static entry *slot_of(mfd_decision_cache *cache, const char *key, shard **sh) {
+    uint64_t h = hash_key(cache->seed, key);
+    *sh = &cache->shards[h % SHARDS];
+    return &(*sh)->slots[(h / SHARDS) % SLOTS];
+}
+
+bool mfd_decision_cache_get(mfd_decision_cache *cache, const char *key, uint64_t version,
+                            mfd_auth_fact *out) {
+    shard *sh;
+    entry *e = slot_of(cache, key, &sh);
+    int64_t now = now_ms();
+    pthread_mutex_lock(&sh->lock);
+    bool hit = e->key && e->version == version && e->expires_ms > now && !strcmp(e->key, key);
+    if (hit)
+        *out = e->fact;
+    pthread_mutex_unlock(&sh->lock);
+    return hit;
+}
+
+void mfd_decision_cache_put(mfd_decision_cache *cache, const char *key, uint64_t version,
+                            const mfd_auth_fact *fact) {
+    shard *sh;
+    entry *e = slot_of(cache, key, &sh);
+    int64_t expires = now_ms() + cache->ttl_ms;
+    pthread_mutex_lock(&sh->lock);
+    if (!e->key || strcmp(e->key, key) != 0) {
+        char *copy = strdup(key);
+        if (!copy) {
+            pthread_mutex_unlock(&sh->lock);
+            return;
+        }
+        free(e->key);
+        e->key = copy;
+    }
+    e->version = version;
+    e->expires_ms = expires;
+    e->fact = *fact;
+    pthread_mutex_unlock(&sh->lock);
+}
