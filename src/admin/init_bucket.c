@@ -1,13 +1,14 @@
 /* init_bucket.c — `mlflowd admin init-bucket`: make sure the S3 bucket of the
- * artifacts destination exists (what the legacy `inits3` chart did for the
- * bucket; sso-and-deploy.md §4.4 `artifacts.s3.createBucket`).
+ * artifacts destination exists, and with --minio-user a MinIO user that may
+ * use that bucket alone (what the legacy `inits3` chart did; sso-and-deploy.md
+ * §4.4 `artifacts.s3.createBucket`).
  *
  * Same S3 settings as the server (MLFLOW_S3_ENDPOINT_URL, AWS_*), requests
  * signed with SigV4 by libcurl (CURLOPT_AWS_SIGV4). HeadBucket first; only a
  * 404 leads to CreateBucket, and BucketAlreadyOwnedByYou counts as there.
- * MinIO users and policies need MinIO's own admin API and are left to
- * MinIO's tooling (`mc admin user add`, `mc admin policy attach`). */
-#include <openssl/evp.h>
+ * The MinIO user, its policy and the attachment go through MinIO's admin
+ * API (minio_admin.c) after the bucket, with an admin's keys (default: the
+ * S3 ones). Every setting is checked before the first request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,24 +17,13 @@
 #include "admin.h"
 
 typedef struct s3_env {
-    const char *endpoint, *region, *access_key, *secret_key, *session_token, *ca_file;
-    bool insecure;
+    const char *endpoint; /* MLFLOW_S3_ENDPOINT_URL; NULL = AWS */
+    mfd_admin_s3 s3;
 } s3_env;
 
 static const char *env_or(const char *name, const char *fallback) {
     const char *v = getenv(name);
     return v && *v ? v : fallback;
-}
-
-static const char *sha256_hex(mfd_arena *arena, const char *data, size_t len) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL);
-    char *hex = mfd_arena_alloc(arena, 2 * n + 1);
-    for (unsigned i = 0; i < n; i++)
-        sprintf(hex + 2 * i, "%02x", digest[i]);
-    hex[2 * n] = '\0';
-    return hex;
 }
 
 static mfd_err parse_destination(mfd_arena *arena, const char *destination, const char **bucket) {
@@ -63,42 +53,15 @@ static const char *bucket_url(mfd_arena *arena, const s3_env *s, const char *buc
             len--;
         return mfd_arena_sprintf(arena, "%.*s/%s", (int)len, s->endpoint, bucket);
     }
-    if (!strcmp(s->region, "us-east-1"))
+    if (!strcmp(s->s3.region, "us-east-1"))
         return mfd_arena_sprintf(arena, "https://%s.s3.amazonaws.com/", bucket);
-    return mfd_arena_sprintf(arena, "https://%s.s3.%s.amazonaws.com/", bucket, s->region);
+    return mfd_arena_sprintf(arena, "https://%s.s3.%s.amazonaws.com/", bucket, s->s3.region);
 }
 
 static mfd_err s3_call(mfd_arena *arena, const s3_env *s, const char *method, const char *url,
                        const char *body, mfd_http_answer *answer) {
-    size_t len = body ? strlen(body) : 0;
-    mfd_http_call call = {
-        .method = method,
-        .url = url,
-        .body = body,
-        .body_len = len,
-        .content_type = body ? "application/xml" : NULL,
-        .payload_sha256 = sha256_hex(arena, body ? body : "", len),
-        .extra_header = s->session_token
-                            ? mfd_arena_sprintf(arena, "x-amz-security-token: %s", s->session_token)
-                            : NULL,
-        .ca_file = s->ca_file,
-        .insecure = s->insecure,
-    };
-    if (s->access_key) {
-        call.aws_sigv4 = mfd_arena_sprintf(arena, "aws:amz:%s:s3", s->region);
-        call.aws_user = mfd_arena_sprintf(arena, "%s:%s", s->access_key, s->secret_key);
-    }
-    return mfd_http_perform(arena, &call, answer);
-}
-
-/* S3's <Code> of an error answer ("" when none). */
-static const char *s3_code(mfd_arena *arena, const char *body) {
-    const char *start = strstr(body, "<Code>");
-    const char *end = start ? strstr(start, "</Code>") : NULL;
-    if (!start || !end)
-        return "";
-    start += strlen("<Code>");
-    return mfd_arena_strndup(arena, start, (size_t)(end - start));
+    return mfd_http_perform_s3(arena, &s->s3, method, url, body ? "application/xml" : NULL, body,
+                               body ? strlen(body) : 0, answer);
 }
 
 static mfd_err ensure_bucket(mfd_arena *arena, const s3_env *s, const char *bucket,
@@ -120,17 +83,17 @@ static mfd_err ensure_bucket(mfd_arena *arena, const s3_env *s, const char *buck
     if (answer.status != 404)
         return mfd_err_new(MFD_INTERNAL_ERROR, "bucket \"%s\": HeadBucket answered %ld", bucket,
                            answer.status);
-    const char *body = strcmp(s->region, "us-east-1") != 0
+    const char *body = strcmp(s->s3.region, "us-east-1") != 0
                            ? mfd_arena_sprintf(arena,
                                                "<CreateBucketConfiguration "
                                                "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
                                                "<LocationConstraint>%s</LocationConstraint>"
                                                "</CreateBucketConfiguration>",
-                                               s->region)
+                                               s->s3.region)
                            : NULL;
     if ((err = s3_call(arena, s, "PUT", url, body, &answer)))
         return err;
-    const char *code = s3_code(arena, answer.body);
+    const char *code = mfd_http_s3_code(arena, answer.body);
     if (answer.status == 200) {
         mfd_admin_note(report, MFD_CREATED, "bucket \"%s\"", bucket);
         return NULL;
@@ -143,19 +106,91 @@ static mfd_err ensure_bucket(mfd_arena *arena, const s3_env *s, const char *buck
                        answer.status, *code ? code : answer.body);
 }
 
+/* What MinIO accepts (auth.IsAccessKeyValid / IsSecretKeyValid, policy
+ * names without ',' or surrounding spaces), checked here so that a typo is
+ * named by its flag before anything is created. */
+static mfd_err check_minio_settings(mfd_arena *arena, mfd_minio_grant *g, const char *bucket) {
+    if (!g->admin_url)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--minio-user needs the MinIO server: give --minio-admin-url "
+                           "(MLFLOWD_MINIO_ADMIN_URL) or MLFLOW_S3_ENDPOINT_URL");
+    if ((strncasecmp(g->admin_url, "http://", 7) && strncasecmp(g->admin_url, "https://", 8)) ||
+        strpbrk(g->admin_url, "?# \t\r\n"))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--minio-admin-url '%s' is not an http:// or https:// URL",
+                           g->admin_url);
+    if (!g->admin.access_key || !g->admin.secret_key || !*g->admin.secret_key)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "the MinIO admin API needs an admin's keys: set "
+                           "MLFLOWD_MINIO_ADMIN_ACCESS_KEY and MLFLOWD_MINIO_ADMIN_SECRET_KEY (or "
+                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+    size_t user_len = strlen(g->user);
+    if (user_len < 3 || user_len > 128 || strpbrk(g->user, "=,: /\t\r\n"))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--minio-user '%s' is not a MinIO access key: 3 to 128 characters, "
+                           "no '=', ',', ':', '/' or spaces",
+                           g->user);
+    if (!strcmp(g->user, g->admin.access_key))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--minio-user '%s' is the admin's own access key: give the access key "
+                           "of a new user for the server",
+                           g->user);
+    size_t secret_len = g->user_secret ? strlen(g->user_secret) : 0;
+    if (secret_len < 8 || secret_len > 40)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--minio-user needs its secret key, 8 to 40 characters, in "
+                           "MLFLOWD_MINIO_USER_SECRET_KEY%s",
+                           secret_len ? " (the one given has another length)" : "");
+    if (!g->policy)
+        g->policy = mfd_arena_sprintf(arena, "mlflowd-%s", bucket);
+    size_t policy_len = strlen(g->policy);
+    if (policy_len == 0 || policy_len > 128 ||
+        strspn(g->policy, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@+") !=
+            policy_len)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--minio-policy '%s' is not a policy name: 1 to 128 letters, digits, "
+                           "'-', '_', '.', '@' or '+'",
+                           g->policy);
+    g->bucket = bucket;
+    return NULL;
+}
+
+static const char *nonempty(const char *s) {
+    return s && *s ? s : NULL;
+}
+
 int mfd_admin_init_bucket(int argc, char **argv) {
     const char *destination =
         env_or("MLFLOW_ARTIFACTS_DESTINATION", env_or("MLFLOW_DEFAULT_ARTIFACT_ROOT", NULL));
+    const char *admin_url = NULL, *admin_key = NULL, *admin_secret = NULL, *user = NULL,
+               *user_secret = NULL, *policy = NULL;
     const mfd_cli_option options[] = {
         {"--destination", NULL, MFD_CLI_STRING, &destination,
          "s3://bucket[/prefix] whose bucket to create (MLFLOW_ARTIFACTS_DESTINATION, else "
          "MLFLOW_DEFAULT_ARTIFACT_ROOT)"},
+        {"--minio-user", "MLFLOWD_MINIO_USER", MFD_CLI_STRING, &user,
+         "also make this MinIO user (access key; its secret key in "
+         "MLFLOWD_MINIO_USER_SECRET_KEY) with a policy for the bucket alone, through MinIO's "
+         "admin API"},
+        {"--minio-user-secret-key", "MLFLOWD_MINIO_USER_SECRET_KEY", MFD_CLI_STRING, &user_secret,
+         NULL},
+        {"--minio-policy", "MLFLOWD_MINIO_POLICY", MFD_CLI_STRING, &policy,
+         "name of that policy (mlflowd-<bucket>)"},
+        {"--minio-admin-url", "MLFLOWD_MINIO_ADMIN_URL", MFD_CLI_STRING, &admin_url,
+         "the MinIO server holding the bucket (MLFLOW_S3_ENDPOINT_URL)"},
+        {"--minio-admin-access-key", "MLFLOWD_MINIO_ADMIN_ACCESS_KEY", MFD_CLI_STRING, &admin_key,
+         "a MinIO admin's access key (AWS_ACCESS_KEY_ID); its secret key in "
+         "MLFLOWD_MINIO_ADMIN_SECRET_KEY (AWS_SECRET_ACCESS_KEY)"},
+        {"--minio-admin-secret-key", "MLFLOWD_MINIO_ADMIN_SECRET_KEY", MFD_CLI_STRING,
+         &admin_secret, NULL},
     };
     const mfd_cli cli = {
-        "mlflowd admin init-bucket [--destination s3://bucket[/prefix]]",
+        "mlflowd admin init-bucket [--destination s3://bucket[/prefix]] [--minio-user KEY]",
         "Creates the S3 bucket if it does not exist. S3 settings as for mlflowd server: "
         "MLFLOW_S3_ENDPOINT_URL (MinIO, Ceph, ...), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
-        "AWS_SESSION_TOKEN, AWS_DEFAULT_REGION, MLFLOW_S3_IGNORE_TLS, AWS_CA_BUNDLE. Idempotent.",
+        "AWS_SESSION_TOKEN, AWS_DEFAULT_REGION, MLFLOW_S3_IGNORE_TLS, AWS_CA_BUNDLE. With "
+        "--minio-user, also a MinIO policy granting the bucket, the user, and the policy "
+        "attached to it (MinIO's admin API, signed with the admin's keys). Idempotent.",
         options, sizeof options / sizeof options[0]};
     bool stop;
     int rc = mfd_cli_parse(&cli, argc, argv, &stop);
@@ -165,18 +200,43 @@ int mfd_admin_init_bucket(int argc, char **argv) {
     const char *ignore_tls = env_or("MLFLOW_S3_IGNORE_TLS", "false");
     s3_env s = {
         .endpoint = env_or("MLFLOW_S3_ENDPOINT_URL", NULL),
-        .region = env_or("AWS_DEFAULT_REGION", env_or("AWS_REGION", "us-east-1")),
-        .access_key = env_or("AWS_ACCESS_KEY_ID", NULL),
-        .secret_key = env_or("AWS_SECRET_ACCESS_KEY", ""),
-        .session_token = env_or("AWS_SESSION_TOKEN", NULL),
-        .ca_file = env_or("AWS_CA_BUNDLE", NULL),
-        .insecure = !strcasecmp(ignore_tls, "true") || !strcmp(ignore_tls, "1"),
+        .s3 =
+            {
+                .region = env_or("AWS_DEFAULT_REGION", env_or("AWS_REGION", "us-east-1")),
+                .access_key = env_or("AWS_ACCESS_KEY_ID", NULL),
+                .secret_key = env_or("AWS_SECRET_ACCESS_KEY", ""),
+                .session_token = env_or("AWS_SESSION_TOKEN", NULL),
+                .ca_file = env_or("AWS_CA_BUNDLE", NULL),
+                .insecure = !strcasecmp(ignore_tls, "true") || !strcmp(ignore_tls, "1"),
+            },
     };
+    /* The admin's keys default to the S3 ones (MinIO's root user creating
+     * the bucket too); a session token goes only with those. */
+    mfd_minio_grant grant = {
+        .admin_url = nonempty(admin_url) ? admin_url : s.endpoint,
+        .admin = s.s3,
+        .policy = nonempty(policy),
+        .user = nonempty(user),
+        .user_secret = nonempty(user_secret),
+    };
+    if (nonempty(admin_key) || nonempty(admin_secret)) {
+        grant.admin.access_key = nonempty(admin_key);
+        grant.admin.secret_key = nonempty(admin_secret);
+        grant.admin.session_token = NULL;
+    }
     mfd_admin_report report = {.command = "init-bucket"};
     const char *bucket = NULL;
     mfd_err err = parse_destination(arena, destination, &bucket);
+    if (!err && !grant.user && (nonempty(admin_url) || nonempty(policy)))
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                          "--minio-admin-url and --minio-policy need --minio-user "
+                          "(MLFLOWD_MINIO_USER): the user to give the bucket to");
+    if (!err && grant.user)
+        err = check_minio_settings(arena, &grant, bucket);
     if (!err)
         err = ensure_bucket(arena, &s, bucket, &report);
+    if (!err && grant.user)
+        err = mfd_minio_grant_bucket(arena, &grant, &report);
     if (!err)
         mfd_admin_summary(&report);
     mfd_arena_free(arena);

@@ -66,6 +66,13 @@ schema = {
                 "bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
                 "prefix": S, "endpointUrl": {"type": "string", "pattern": r"^(https?://.+)?$"},
                 "region": S, "pathStyle": B, "createBucket": B, "ignoreTls": B,
+                "minioUser": obj({
+                    "enabled": B,
+                    "adminSecret": secret_ref(accessKeyIdKey=True, secretAccessKeyKey=True),
+                    "adminUrl": {"type": "string", "pattern": r"^(https?://.+)?$"},
+                    "policy": {"type": "string", "pattern": r"^[A-Za-z0-9_.@+-]{0,128}$"},
+                }, desc="with createBucket: the init-bucket Job also makes the server's MinIO "
+                        "user (existingSecret's keys) and a policy for the bucket alone"),
                 "existingSecret": secret_ref(accessKeyIdKey=True, secretAccessKeyKey=True),
             }),
         }),

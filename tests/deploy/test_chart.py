@@ -383,3 +383,35 @@ def test_job_pods_are_not_selected_by_the_service(renderer):
     for job in (d for d in docs if d["kind"] == "Job"):
         labels = pod_spec(job)["metadata"]["labels"]
         assert not all(labels.get(k) == v for k, v in selector.items()), job["metadata"]["name"]
+
+
+# --- the init-bucket Job with a MinIO user (legacy `inits3`'s user and policy) ----------------------
+
+def test_init_bucket_job_makes_the_servers_minio_user(renderer):
+    def job_env(sets):
+        job = find(render(renderer, ["platform.yaml"], sets), "Job", "-init-bucket")
+        return {e["name"]: e.get("value", e.get("valueFrom", {}).get("secretKeyRef"))
+                for e in container(pod_spec(job), "init-bucket")["env"]}
+    plain = job_env([])
+    assert plain["AWS_ACCESS_KEY_ID"] == {"name": "mlflowd-s3", "key": "AWS_ACCESS_KEY_ID"}
+    assert not any(name.startswith("MLFLOWD_MINIO_") for name in plain)
+    env = job_env(["artifacts.s3.minioUser.enabled=true",
+                   "artifacts.s3.minioUser.adminSecret.name=minio-root",
+                   "artifacts.s3.minioUser.policy=mlflow-rw"])
+    # the admin's keys create the bucket and call the admin API; the server's keys become the user
+    assert env == {
+        "MLFLOW_S3_ENDPOINT_URL": "https://minio.apps.example.com",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": {"name": "minio-root", "key": "AWS_ACCESS_KEY_ID"},
+        "AWS_SECRET_ACCESS_KEY": {"name": "minio-root", "key": "AWS_SECRET_ACCESS_KEY"},
+        "MLFLOWD_MINIO_USER": {"name": "mlflowd-s3", "key": "AWS_ACCESS_KEY_ID"},
+        "MLFLOWD_MINIO_USER_SECRET_KEY": {"name": "mlflowd-s3", "key": "AWS_SECRET_ACCESS_KEY"},
+        "MLFLOWD_MINIO_POLICY": "mlflow-rw"}
+    for sets, message in (
+            (["artifacts.s3.minioUser.enabled=true"], "minioUser.adminSecret.name"),
+            (["artifacts.s3.minioUser.enabled=true", "artifacts.s3.createBucket=false",
+              "artifacts.s3.minioUser.adminSecret.name=minio-root"],
+             "needs artifacts.s3.createBucket"),
+            (["artifacts.s3.minioUser.enabled=true", "artifacts.s3.endpointUrl=",
+              "artifacts.s3.minioUser.adminSecret.name=minio-root"], "the MinIO server")):
+        assert message in render(renderer, ["platform.yaml"], sets, expect_ok=False)

@@ -2,12 +2,14 @@
 run (sso-and-deploy.md §2.6, §4.4, R-HELM-11). Each runs twice: the first run creates, the second
 finds everything in place and changes nothing. init-db runs against the PostgreSQL test cluster
 (in the PostgreSQL pass of `make test`), init-bucket against s3rver behind the SigV4-checking
-proxy, keycloak against a fake of Keycloak's Admin REST API that keeps state like Keycloak and
-records every call, so the calls and payloads are compared with §2.6."""
+proxy (with --minio-user also against a fake of MinIO's admin API that checks signatures and
+decrypts the add-user bodies), keycloak against a fake of Keycloak's Admin REST API that keeps
+state like Keycloak and records every call, so the calls and payloads are compared with §2.6."""
 import json
 import os
 import subprocess
 import threading
+import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,6 +166,216 @@ def test_init_bucket_errors(s3_server):
     assert out.returncode == 1 and "s3://bucket" in out.stderr
     out = admin("init-bucket", "--destination", "s3://Bad_Bucket", env=s3_server.env)
     assert out.returncode == 1 and "bucket name" in out.stderr
+
+
+# --- init-bucket --minio-user: MinIO's admin API -------------------------------------------------
+
+class MinioAdminFake:
+    """tests/tools/minio-admin-fake.js: MinIO's admin API v3 as far as init-bucket uses it. It
+    checks every SigV4 signature with AWS's signer, decrypts the add-user bodies itself (madmin's
+    PBKDF2 + AES-GCM format over sio framing, its framing proved against sio-go's vectors at
+    start-up) and records each call; `state()` is its policies, users and calls."""
+
+    root_key, root_secret = "minio-root", "minio-root-secret-key"
+
+    def __init__(self, workdir):
+        from conftest import free_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(str(workdir), "minio-admin-fake.log")
+        self.proc = None
+
+    def start(self):
+        tools = os.path.join(os.path.dirname(__file__), "..", "tools")
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["node", os.path.join(tools, "minio-admin-fake.js"), str(self.port), self.root_key,
+             self.root_secret], stdout=log, stderr=log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"minio-admin-fake exited: {open(self.log_path).read()}")
+            try:
+                self.state()
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("minio-admin-fake did not answer in 30 s")
+
+    def state(self):
+        return requests.get(f"{self.url}/_fake/state", timeout=10).json()
+
+    def reset(self):
+        requests.post(f"{self.url}/_fake/reset", timeout=10).raise_for_status()
+
+    def drift(self, **changes):
+        requests.post(f"{self.url}/_fake/drift", json=changes, timeout=10).raise_for_status()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def minio_fake(tmp_path_factory):
+    fake = MinioAdminFake(tmp_path_factory.mktemp("minio-admin"))
+    try:
+        fake.start()
+    except Exception:
+        fake.stop()
+        raise
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def minio(minio_fake):
+    minio_fake.reset()
+    return minio_fake
+
+
+MINIO_USER, MINIO_USER_SECRET = "mlflow-server", "s3cr3t-of-the-server"
+
+
+def minio_env(s3_server, minio, bucket, **extra):
+    """s3rver for the bucket, the fake for the admin API, the fake's root keys as the admin's."""
+    return {**s3_server.env, "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{bucket}/artifacts",
+            "MLFLOWD_MINIO_ADMIN_URL": minio.url, "MLFLOWD_MINIO_ADMIN_ACCESS_KEY": minio.root_key,
+            "MLFLOWD_MINIO_ADMIN_SECRET_KEY": minio.root_secret, "MLFLOWD_MINIO_USER": MINIO_USER,
+            "MLFLOWD_MINIO_USER_SECRET_KEY": MINIO_USER_SECRET, **extra}
+
+
+def bucket_policy(bucket):
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow",
+         "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+         "Resource": [f"arn:aws:s3:::{bucket}"]},
+        {"Effect": "Allow",
+         "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject",
+                    "s3:ListMultipartUploadParts", "s3:PutObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/*"]}]}
+
+
+def calls(minio, since=0):
+    return [(c["method"], c["path"], c["query"], c["status"])
+            for c in minio.state()["calls"][since:]]
+
+
+def test_init_bucket_minio_user_and_policy_once_then_nothing(s3_server, minio):
+    bucket = "mlflowd-minio-" + uuid.uuid4().hex[:8]
+    policy = f"mlflowd-{bucket}"
+    env = minio_env(s3_server, minio, bucket)
+    first = admin("init-bucket", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        f'created bucket "{bucket}"',
+        f'created MinIO policy "{policy}" (bucket "{bucket}")',
+        f'created MinIO user "{MINIO_USER}"',
+        f'created MinIO policy "{policy}" attached to user "{MINIO_USER}"',
+        "init-bucket: 4 created, 0 updated, 0 unchanged"]
+    admin_path = "/minio/admin/v3/"
+    assert calls(minio) == [
+        ("GET", admin_path + "info-canned-policy", {"name": policy}, 404),
+        ("PUT", admin_path + "add-canned-policy", {"name": policy}, 200),
+        ("GET", admin_path + "user-info", {"accessKey": MINIO_USER}, 404),
+        ("PUT", admin_path + "add-user", {"accessKey": MINIO_USER}, 200),
+        ("PUT", admin_path + "set-user-or-group-policy",
+         {"isGroup": "false", "policyName": policy, "userOrGroup": MINIO_USER}, 200)]
+    state = minio.state()
+    # the add-user body was decrypted by the fake with the admin's secret key: the C encryption
+    # round-trips under madmin's documented format
+    (add_user,) = [c for c in state["calls"] if c["path"].endswith("/add-user")]
+    assert add_user["decrypted"] == {"secretKey": MINIO_USER_SECRET, "status": "enabled"}
+    assert state["policies"][policy] == bucket_policy(bucket)
+    assert state["users"] == {MINIO_USER: {"secretKey": MINIO_USER_SECRET, "status": "enabled",
+                                           "policies": [policy]}}
+    n = len(state["calls"])
+    second = admin("init-bucket", env=env)
+    assert second.returncode == 0, second.stderr
+    assert summary(second) == "init-bucket: 0 created, 0 updated, 4 unchanged"
+    # only looks, the user's keys proved by a GetBucketLocation signed with them
+    assert calls(minio, n) == [
+        ("GET", admin_path + "info-canned-policy", {"name": policy}, 200),
+        ("GET", admin_path + "user-info", {"accessKey": MINIO_USER}, 200),
+        ("GET", f"/{bucket}", {"location": ""}, 200)]
+    after = minio.state()
+    assert (after["policies"], after["users"]) == (state["policies"], state["users"])
+    for out in (first, second):
+        assert MINIO_USER_SECRET not in out.stdout + out.stderr
+        assert minio.root_secret not in out.stdout + out.stderr
+
+
+def test_init_bucket_minio_repairs_what_drifted(s3_server, minio):
+    bucket = "mlflowd-minio-" + uuid.uuid4().hex[:8]
+    policy = "mlflow-artifacts"
+    env = minio_env(s3_server, minio, bucket, MLFLOWD_MINIO_POLICY=policy)
+    first = admin("init-bucket", env=env)
+    assert summary(first) == "init-bucket: 4 created, 0 updated, 0 unchanged"
+    # by hand in MinIO: the policy widened, the secret key changed, the policy replaced
+    minio.drift(policies={policy: {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::*"}]}},
+                users={MINIO_USER: {"secretKey": "changed-elsewhere", "policies": ["readonly"]}})
+    out = admin("init-bucket", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1:] == [
+        f'updated MinIO policy "{policy}" (bucket "{bucket}")',
+        f'created MinIO policy "{policy}" attached to user "{MINIO_USER}"',
+        f'updated MinIO user "{MINIO_USER}" (secret key set)',
+        "init-bucket: 1 created, 2 updated, 1 unchanged"]
+    state = minio.state()
+    assert state["policies"][policy] == bucket_policy(bucket)
+    # the user's other policy is kept
+    assert state["users"][MINIO_USER] == {"secretKey": MINIO_USER_SECRET, "status": "enabled",
+                                          "policies": ["readonly", policy]}
+    again = admin("init-bucket", env=env)
+    assert summary(again) == "init-bucket: 0 created, 0 updated, 4 unchanged"
+    minio.drift(users={MINIO_USER: {"status": "disabled"}})
+    out = admin("init-bucket", env=env)
+    assert f'updated MinIO user "{MINIO_USER}" (enabled, secret key set)' in out.stdout
+    assert summary(out) == "init-bucket: 0 created, 1 updated, 3 unchanged"
+    assert minio.state()["users"][MINIO_USER]["status"] == "enabled"
+
+
+def test_init_bucket_minio_refusals(s3_server, minio):
+    buckets = ["mlflowd-minio-" + uuid.uuid4().hex[:8]]
+
+    def run(*args, **extra):
+        return admin("init-bucket", *args, env=minio_env(s3_server, minio, buckets[-1], **extra))
+
+    def writes():
+        return [c for c in calls(minio) if c[0] != "GET"]
+
+    # a wrong admin secret key: MinIO's 403, named, with what to set
+    out = run(MLFLOWD_MINIO_ADMIN_SECRET_KEY="not-the-root-secret")
+    assert out.returncode == 1
+    assert "403 SignatureDoesNotMatch" in out.stderr, out.stderr
+    assert "MLFLOWD_MINIO_ADMIN_SECRET_KEY" in out.stderr
+    assert "not-the-root-secret" not in out.stderr and MINIO_USER_SECRET not in out.stderr
+    assert writes() == [] and minio.state()["users"] == {}
+    out = run(MLFLOWD_MINIO_ADMIN_ACCESS_KEY="nobody")
+    assert out.returncode == 1 and "403 InvalidAccessKeyId" in out.stderr
+    # keys that sign correctly but are not an admin's
+    minio.drift(users={"plain-user": {"secretKey": "plain-user-secret"}})
+    out = run(MLFLOWD_MINIO_ADMIN_ACCESS_KEY="plain-user",
+              MLFLOWD_MINIO_ADMIN_SECRET_KEY="plain-user-secret")
+    assert out.returncode == 1 and "403 AccessDenied" in out.stderr and "admin" in out.stderr
+    assert writes() == []
+    # settings refused before any request, the bucket's included
+    minio.reset()
+    buckets.append("mlflowd-minio-" + uuid.uuid4().hex[:8])
+    out = run(MLFLOWD_MINIO_USER_SECRET_KEY="")
+    assert out.returncode == 1 and "MLFLOWD_MINIO_USER_SECRET_KEY" in out.stderr
+    out = run(MLFLOWD_MINIO_USER_SECRET_KEY="short")
+    assert out.returncode == 1 and "8 to 40" in out.stderr and "short" not in out.stderr
+    out = run(MLFLOWD_MINIO_USER=minio.root_key)
+    assert out.returncode == 1 and "admin's own access key" in out.stderr
+    out = run("--minio-policy", "a,b")
+    assert out.returncode == 1 and "--minio-policy 'a,b'" in out.stderr
+    out = run(MLFLOWD_MINIO_USER="")
+    assert out.returncode == 1 and "need --minio-user" in out.stderr
+    assert calls(minio) == []
+    assert requests.get(f"{s3_server.endpoint}/{buckets[-1]}", timeout=10).status_code == 404
 
 
 # --- keycloak ----------------------------------------------------------------------------------

@@ -171,6 +171,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.artifacts.s3.createBucket (not .Values.artifacts.s3.existingSecret.name) -}}
 {{- fail "artifacts.s3.createBucket needs artifacts.s3.existingSecret.name (credentials that may create the bucket)" -}}
 {{- end -}}
+{{- with .Values.artifacts.s3.minioUser -}}
+{{- if and .enabled (not $.Values.artifacts.s3.createBucket) -}}
+{{- fail "artifacts.s3.minioUser.enabled needs artifacts.s3.createBucket (the init-bucket Job makes the user)" -}}
+{{- end -}}
+{{- if and .enabled (not .adminSecret.name) -}}
+{{- fail "artifacts.s3.minioUser.enabled needs artifacts.s3.minioUser.adminSecret.name (a MinIO admin's keys, e.g. the root user's)" -}}
+{{- end -}}
+{{- if and .enabled (not (or .adminUrl $.Values.artifacts.s3.endpointUrl)) -}}
+{{- fail "artifacts.s3.minioUser.enabled needs the MinIO server: artifacts.s3.endpointUrl or artifacts.s3.minioUser.adminUrl" -}}
+{{- end -}}
+{{- end -}}
 {{- if and $pg.createDatabase.enabled (not $pg.createDatabase.adminSecret.name) -}}
 {{- fail "backendStore.postgres.createDatabase.enabled needs createDatabase.adminSecret.name (a PostgreSQL admin's user and password)" -}}
 {{- end -}}
