@@ -1,5 +1,6 @@
 /* main.c — the mlflowd command: `server`, `db upgrade`, and later `admin`,
  * `kserve`. The only place that exits the process. */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,9 +46,21 @@ static double ms_since(const struct timespec *t0) {
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Each request thread frees what it allocated (SQLite's page caches for a
+ * sort, the response) before the next request; by default glibc then hands
+ * the freed top of the thread's heap back to the kernel every time, and the
+ * next request faults the same pages in again — kernel time and cross-core
+ * TLB flushes on every request. Keep up to 4 MiB of free top per heap
+ * instead; large buffers are still mmap'd and returned at once. */
+static void tune_allocator(void) {
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    mallopt(M_MMAP_THRESHOLD, 128 << 10);
+}
+
 static int run_server(int argc, char **argv) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    tune_allocator();
     mfd_config cfg;
     bool exit_now;
     mfd_err err = mfd_config_from_args(argc, argv, &cfg, &exit_now);

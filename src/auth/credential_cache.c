@@ -31,6 +31,7 @@ typedef struct shard {
 
 struct mfd_credential_cache {
     int ttl_seconds;
+    uint64_t serial;    /* tells this cache's thread contexts from an earlier one's */
     EVP_MAC_CTX *keyed; /* HMAC-SHA256 with the random key; duplicated per use */
     shard shards[SHARDS];
 };
@@ -46,6 +47,8 @@ mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds) {
     if (!cache)
         return NULL;
     cache->ttl_seconds = ttl_seconds;
+    static _Atomic uint64_t serials;
+    cache->serial = ++serials;
     unsigned char key[32];
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     cache->keyed = mac ? EVP_MAC_CTX_new(mac) : NULL;
@@ -86,11 +89,46 @@ void mfd_credential_cache_free(mfd_credential_cache *cache) {
     free(cache);
 }
 
+/* Each thread keeps its own copy of the keyed HMAC context and re-arms it
+ * with the same key for every digest: duplicating the context per request
+ * cost more than the HMAC itself. The copy is freed when the thread ends. */
+static pthread_key_t thread_mac_key;
+static pthread_once_t thread_mac_once = PTHREAD_ONCE_INIT;
+
+typedef struct thread_mac {
+    uint64_t serial; /* of the cache the context was copied from */
+    EVP_MAC_CTX *ctx;
+} thread_mac;
+
+static void thread_mac_free(void *p) {
+    thread_mac *tm = p;
+    EVP_MAC_CTX_free(tm->ctx);
+    free(tm);
+}
+
+static void thread_mac_init(void) {
+    pthread_key_create(&thread_mac_key, thread_mac_free);
+}
+
+static EVP_MAC_CTX *thread_ctx(mfd_credential_cache *cache) {
+    pthread_once(&thread_mac_once, thread_mac_init);
+    thread_mac *tm = pthread_getspecific(thread_mac_key);
+    if (tm && tm->serial == cache->serial && EVP_MAC_init(tm->ctx, NULL, 0, NULL) == 1)
+        return tm->ctx;
+    if (!tm && !(tm = calloc(1, sizeof *tm)))
+        return NULL;
+    EVP_MAC_CTX_free(tm->ctx);
+    tm->ctx = EVP_MAC_CTX_dup(cache->keyed);
+    tm->serial = tm->ctx ? cache->serial : 0;
+    pthread_setspecific(thread_mac_key, tm);
+    return tm->ctx;
+}
+
 /* HMAC over len(username) ‖ username ‖ password: unambiguous even when the
  * username contains ':'. */
 static bool credential_digest(mfd_credential_cache *cache, const char *username,
                               const char *password, unsigned char out[DIGEST_LEN]) {
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(cache->keyed);
+    EVP_MAC_CTX *ctx = thread_ctx(cache);
     if (!ctx)
         return false;
     uint64_t ulen = strlen(username);
@@ -98,12 +136,10 @@ static bool credential_digest(mfd_credential_cache *cache, const char *username,
     for (int i = 0; i < 8; i++)
         len_bytes[i] = (unsigned char)(ulen >> (8 * i));
     size_t out_len = 0;
-    bool ok = EVP_MAC_update(ctx, len_bytes, sizeof len_bytes) == 1 &&
-              EVP_MAC_update(ctx, (const unsigned char *)username, ulen) == 1 &&
-              EVP_MAC_update(ctx, (const unsigned char *)password, strlen(password)) == 1 &&
-              EVP_MAC_final(ctx, out, &out_len, DIGEST_LEN) == 1 && out_len == DIGEST_LEN;
-    EVP_MAC_CTX_free(ctx);
-    return ok;
+    return EVP_MAC_update(ctx, len_bytes, sizeof len_bytes) == 1 &&
+           EVP_MAC_update(ctx, (const unsigned char *)username, ulen) == 1 &&
+           EVP_MAC_update(ctx, (const unsigned char *)password, strlen(password)) == 1 &&
+           EVP_MAC_final(ctx, out, &out_len, DIGEST_LEN) == 1 && out_len == DIGEST_LEN;
 }
 
 static entry *slot_for(mfd_credential_cache *cache, const unsigned char *digest, shard **sh) {

@@ -221,17 +221,45 @@ static mfd_err make_plan(mfd_auth *auth, mfd_request *req, const mfd_rule_match 
 
 /* --- rows remembered between requests (decision_cache.h) ------------------ */
 
+/* Cache keys: a tag, then each part as <length>:<bytes>, so no two
+ * different lists of parts make the same key. Built by hand: formatting
+ * them with printf cost as much as the rest of the decision. */
+static const char *fact_key(mfd_request *req, char tag, const char *const *parts, size_t n) {
+    size_t lens[5], total = 2;
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = parts[i] ? strlen(parts[i]) : 0;
+        total += lens[i] + 21;
+    }
+    char *key = mfd_arena_alloc(req->arena, total), *p = key;
+    *p++ = tag;
+    for (size_t i = 0; i < n; i++) {
+        char digits[20];
+        int d = 0;
+        size_t len = lens[i];
+        do
+            digits[d++] = (char)('0' + len % 10);
+        while ((len /= 10) > 0);
+        while (d > 0)
+            *p++ = digits[--d];
+        *p++ = ':';
+        memcpy(p, parts[i] ? parts[i] : "", lens[i]);
+        p += lens[i];
+    }
+    *p = '\0';
+    return key;
+}
+
 /* The user's row as read for these verified credentials. */
 static const char *user_fact_key(mfd_request *req, const mfd_auth_request *st) {
-    return mfd_arena_sprintf(req->arena, "u%zu:%s%s", strlen(req->username), req->username,
-                             st->password_hash ? st->password_hash : "");
+    const char *parts[] = {req->username, st->password_hash};
+    return fact_key(req, 'u', parts, 2);
 }
 
 /* The user's permission row on one resource. */
 static const char *grant_fact_key(mfd_request *req, const check_item *c) {
-    const char *k0 = c->key[0] ? c->key[0] : "", *k1 = c->key[1] ? c->key[1] : "";
-    return mfd_arena_sprintf(req->arena, "p%d:%zu:%s%zu:%s%s", (int)c->kind, strlen(k0), k0,
-                             strlen(k1), k1, req->username);
+    const char kind[2] = {(char)('0' + (int)c->kind), '\0'};
+    const char *parts[] = {kind, c->key[0], c->key[1], req->username};
+    return fact_key(req, 'p', parts, 4);
 }
 
 static void remember(mfd_auth *auth, uint64_t version, const char *key, bool found, bool flag,

@@ -109,7 +109,8 @@ uint64_t mfd_db_data_version(mfd_db *db) {
                                     : atomic_load_explicit(&db->local_writes, memory_order_acquire);
 }
 
-bool mfd_db_sees_other_writers(const mfd_db *db) {
+bool mfd_db_sees_other_writers(mfd_db *db) {
+    mfd_db_data_version(db); /* a driver may start watching on first use */
     return db->sees_other_writers;
 }
 

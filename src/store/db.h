@@ -53,7 +53,7 @@ char *mfd_db_redact_uri(const char *uri);
  * later. mfd_db_sees_other_writers() is false where other processes' writes
  * are not seen (PostgreSQL): such callers bound staleness with a TTL. */
 uint64_t mfd_db_data_version(mfd_db *db);
-bool mfd_db_sees_other_writers(const mfd_db *db);
+bool mfd_db_sees_other_writers(mfd_db *db);
 
 mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out);
 void mfd_db_release(mfd_db *db, mfd_conn *conn);

@@ -17,9 +17,9 @@ typedef struct mfd_db_driver mfd_db_driver;
 
 struct mfd_db {
     const mfd_db_driver *driver;
-    char *display_uri;             /* owned by db.c: the URI with its password masked */
-    _Atomic uint64_t local_writes; /* write transactions ended through this pool */
-    bool sees_other_writers;       /* set by the driver when data_version sees them */
+    char *display_uri;               /* owned by db.c: the URI with its password masked */
+    _Atomic uint64_t local_writes;   /* write transactions ended through this pool */
+    _Atomic bool sees_other_writers; /* set by the driver when data_version sees them */
 };
 
 struct mfd_conn {

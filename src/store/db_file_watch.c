@@ -1,30 +1,37 @@
-/* db_file_watch.c — see db_file_watch.h. */
+/* db_file_watch.c — see db_file_watch.h.
+ *
+ * The common call is lock-free: poll() says whether a report is queued
+ * without taking it. Only when one is does a caller take the lock, count a
+ * new version *before* emptying the queue, and open a settling window; so a
+ * caller whose poll() finds the queue empty (perhaps just emptied by
+ * another) always reads a version counted after the write. */
 #include "db_file_watch.h"
 
-#include <errno.h>
-#include <libgen.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
+
 /* How long after a write reads are not trusted: a writer's commit becomes
- * visible shortly after its last write (the WAL index update, the journal's
- * deletion), or after an fsync for writers with synchronous=FULL. */
+ * visible shortly after its last write (the WAL index update), or after an
+ * fsync for writers with synchronous=FULL. */
 enum { SETTLE_NS = 50 * 1000 * 1000 };
 
 struct mfd_file_watch {
     int fd;
-    char *name; /* the database file's name in its directory */
-    size_t name_len;
-    pthread_mutex_t lock; /* one reader of the queue at a time, so no caller
-                             sees an empty queue while another still acts on
-                             the event it took */
-    uint64_t version;
-    int64_t unsettled_until; /* CLOCK_MONOTONIC ns; 0 = settled */
+    char *path;
+    pthread_mutex_t lock; /* one caller empties the queue at a time */
+    _Atomic uint64_t version;
+    _Atomic int64_t unsettled_until; /* CLOCK_MONOTONIC ns; 0 = settled */
+    _Atomic bool blind;              /* a watch was lost: trust nothing */
 };
 
 static int64_t now_ns(void) {
@@ -33,34 +40,30 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static bool add_watches(mfd_file_watch *w) {
+    char wal[4096];
+    if (snprintf(wal, sizeof wal, "%s-wal", w->path) >= (int)sizeof wal)
+        return false;
+    const uint32_t events = IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF;
+    return inotify_add_watch(w->fd, w->path, events) >= 0 &&
+           inotify_add_watch(w->fd, wal, events) >= 0;
+}
+
 mfd_file_watch *mfd_file_watch_open(const char *path) {
-    char *dir_copy = strdup(path), *name_copy = strdup(path);
     mfd_file_watch *w = calloc(1, sizeof *w);
-    if (!dir_copy || !name_copy || !w)
-        goto fail;
+    if (!w)
+        return NULL;
+    w->path = strdup(path);
     w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (w->fd < 0)
-        goto fail;
-    const uint32_t events = IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM;
-    if (inotify_add_watch(w->fd, dirname(dir_copy), events) < 0) {
-        close(w->fd);
-        goto fail;
+    if (!w->path || w->fd < 0 || !add_watches(w)) {
+        if (w->fd >= 0)
+            close(w->fd);
+        free(w->path);
+        free(w);
+        return NULL;
     }
-    w->name = strdup(basename(name_copy));
-    if (!w->name) {
-        close(w->fd);
-        goto fail;
-    }
-    w->name_len = strlen(w->name);
     pthread_mutex_init(&w->lock, NULL);
-    free(dir_copy);
-    free(name_copy);
     return w;
-fail:
-    free(dir_copy);
-    free(name_copy);
-    free(w);
-    return NULL;
 }
 
 void mfd_file_watch_close(mfd_file_watch *w) {
@@ -68,46 +71,46 @@ void mfd_file_watch_close(mfd_file_watch *w) {
         return;
     close(w->fd);
     pthread_mutex_destroy(&w->lock);
-    free(w->name);
+    free(w->path);
     free(w);
 }
 
-/* The database, its -wal or its -journal (not other files of the directory). */
-static bool is_ours(const mfd_file_watch *w, const struct inotify_event *ev) {
-    if (ev->mask & IN_Q_OVERFLOW)
-        return true;
-    if (ev->len == 0 || strncmp(ev->name, w->name, w->name_len) != 0)
-        return false;
-    const char *rest = ev->name + w->name_len;
-    return !*rest || !strcmp(rest, "-wal") || !strcmp(rest, "-journal");
-}
-
-/* Empties the event queue; true when one of the events was ours. */
-static bool drain(mfd_file_watch *w) {
+/* Empties the queue. A file replaced or removed ends its watch (IN_IGNORED);
+ * when it cannot be watched again, nothing is trusted from then on. */
+static void drain(mfd_file_watch *w) {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool written = false;
-    for (;;) {
-        ssize_t n = read(w->fd, buf, sizeof buf);
-        if (n <= 0)
-            return written || (n < 0 && errno != EAGAIN && errno != EINTR);
+    bool lost = false;
+    ssize_t n;
+    while ((n = read(w->fd, buf, sizeof buf)) > 0) {
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
-            written = written || is_ours(w, ev);
+            lost = lost || (ev->mask & (IN_IGNORED | IN_Q_OVERFLOW));
             p += sizeof *ev + ev->len;
         }
+    }
+    if (lost && !atomic_load(&w->blind) && !add_watches(w)) {
+        atomic_store(&w->blind, true);
+        mfd_log_warn("%s: lost the watch on the database files: cached reads are no longer "
+                     "trusted (restart to watch again)",
+                     w->path);
     }
 }
 
 uint64_t mfd_file_watch_version(mfd_file_watch *w) {
-    pthread_mutex_lock(&w->lock);
-    if (drain(w))
-        w->unsettled_until = now_ns() + SETTLE_NS;
-    if (w->unsettled_until) {
-        w->version++; /* also once after the window: nothing read in it stays */
-        if (now_ns() >= w->unsettled_until)
-            w->unsettled_until = 0;
+    struct pollfd p = {.fd = w->fd, .events = POLLIN};
+    if (poll(&p, 1, 0) != 0) { /* a write (or an error): count it, then take it */
+        pthread_mutex_lock(&w->lock);
+        atomic_fetch_add(&w->version, 1);
+        atomic_store(&w->unsettled_until, now_ns() + SETTLE_NS);
+        drain(w);
+        pthread_mutex_unlock(&w->lock);
     }
-    uint64_t version = w->version;
-    pthread_mutex_unlock(&w->lock);
-    return version;
+    int64_t until = atomic_load(&w->unsettled_until);
+    if (until == 0 && !atomic_load(&w->blind))
+        return atomic_load(&w->version);
+    /* Settling: every call a new number, and one more as the window closes,
+     * so nothing read inside it is used afterwards. */
+    if (until && now_ns() >= until)
+        atomic_compare_exchange_strong(&w->unsettled_until, &until, 0);
+    return atomic_fetch_add(&w->version, 1) + 1;
 }

@@ -1,10 +1,10 @@
-/* db_file_watch.h — notices writes by any process to a database file.
+/* db_file_watch.h — notices writes by any process to an SQLite database.
  *
  * SQLite replicas sharing one file cannot tell each other what they changed,
- * but the kernel can: an inotify watch on the file's directory reports each
- * write to the database, its -wal and its -journal as the writer makes it,
- * before the writer's commit returns. Reading that queue without blocking
- * costs one system call, cheap enough to do before trusting any cached read. */
+ * but the kernel can: inotify watches on the database file and its -wal
+ * report each write as the writer makes it, before the writer's commit
+ * returns. Checking for such reports costs one poll() that reads nothing —
+ * cheap enough to do before trusting any cached read. */
 #ifndef MFD_DB_FILE_WATCH_H
 #define MFD_DB_FILE_WATCH_H
 
@@ -12,8 +12,8 @@
 
 typedef struct mfd_file_watch mfd_file_watch;
 
-/* Watches `path` (and path-wal, path-journal). NULL when the kernel offers
- * no watch (no inotify, no such directory, out of watches). */
+/* Watches `path` and path-wal (which must exist: a WAL-mode database with a
+ * connection open). NULL when the kernel offers no watch. */
 mfd_file_watch *mfd_file_watch_open(const char *path);
 void mfd_file_watch_close(mfd_file_watch *watch);
 

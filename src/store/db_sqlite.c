@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { CACHE_SLOTS = 256 };
 
@@ -46,7 +47,11 @@ struct sqlite_db {
     char *path;
     mfd_db_pool pool;
     pthread_mutex_t writer_lock;
-    mfd_file_watch *watch; /* other processes' writes; NULL for :memory: or no inotify */
+    /* Other processes' writes: opened once the -wal exists (a new database
+     * has none until its first write); NULL for :memory: or no inotify. */
+    mfd_file_watch *_Atomic watch;
+    pthread_mutex_t watch_lock;
+    int64_t watch_retry_at; /* monotonic seconds of the next attempt */
 };
 
 #define DB(d)   ((sqlite_db *)(d))
@@ -94,7 +99,16 @@ static void db_release(mfd_db *base, mfd_conn *conn);
 static void db_close(mfd_db *base);
 static void conn_rollback(mfd_conn *base);
 
+/* SQLite's memory statistics take one global mutex on every allocation,
+ * which request threads then queue on; nothing here reads the statistics.
+ * Only possible before SQLite initializes (a no-op after). */
+static void configure_sqlite(void) {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, configure_sqlite);
     char *path = NULL;
     mfd_err err = parse_uri(uri, &path);
     if (err)
@@ -104,6 +118,7 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     db->path = path;
     mfd_db_pool_init(&db->pool, strcmp(path, ":memory:") == 0 ? 1 : max_connections);
     pthread_mutex_init(&db->writer_lock, NULL);
+    pthread_mutex_init(&db->watch_lock, NULL);
     /* Open one connection now so a bad path fails at start, not on the first request. */
     mfd_conn *conn;
     if ((err = db_acquire(&db->base, &conn))) {
@@ -111,17 +126,38 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
         return err;
     }
     db_release(&db->base, conn);
-    if (strcmp(path, ":memory:") != 0)
-        db->watch = mfd_file_watch_open(path);
-    db->base.sees_other_writers = db->watch != NULL;
     *out = &db->base;
     return NULL;
+}
+
+/* The watch, opened on first need and retried at most once a second while
+ * the -wal does not exist yet. */
+static mfd_file_watch *watch_of(sqlite_db *db) {
+    mfd_file_watch *w = atomic_load_explicit(&db->watch, memory_order_acquire);
+    if (w || strcmp(db->path, ":memory:") == 0)
+        return w;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    pthread_mutex_lock(&db->watch_lock);
+    if (!(w = atomic_load(&db->watch)) && ts.tv_sec >= db->watch_retry_at) {
+        db->watch_retry_at = ts.tv_sec + 1;
+        if ((w = mfd_file_watch_open(db->path))) {
+            mfd_file_watch_version(w); /* the writes so far are not news */
+            atomic_store(&db->watch, w);
+            db->base.sees_other_writers = true;
+        }
+    }
+    pthread_mutex_unlock(&db->watch_lock);
+    return w;
 }
 
 static uint64_t db_data_version(mfd_db *base) {
     sqlite_db *db = DB(base);
     uint64_t local = atomic_load_explicit(&base->local_writes, memory_order_acquire);
-    return local + (db->watch ? mfd_file_watch_version(db->watch) : 0);
+    mfd_file_watch *w = watch_of(db);
+    /* Before the watch exists its versions start at 0: shift them past
+     * anything returned without it. */
+    return w ? local + (1ull << 40) + mfd_file_watch_version(w) : local;
 }
 
 static void stmt_free(sqlite_stmt *stmt) {
@@ -145,7 +181,8 @@ static void pool_close_conn(mfd_conn *conn) {
 static void db_close(mfd_db *base) {
     sqlite_db *db = DB(base);
     mfd_db_pool_destroy(&db->pool, pool_close_conn);
-    mfd_file_watch_close(db->watch);
+    mfd_file_watch_close(atomic_load(&db->watch));
+    pthread_mutex_destroy(&db->watch_lock);
     pthread_mutex_destroy(&db->writer_lock);
     free(db->path);
     free(db);
