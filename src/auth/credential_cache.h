@@ -4,10 +4,10 @@
  * An entry is keyed by HMAC-SHA256(per-process random key, username +
  * password) — the password itself is never stored — and remembers the
  * password_hash string it was verified against. A hit requires that the
- * caller's freshly read users.password_hash is still that string, so a
- * password change made by any replica sharing the auth DB invalidates the
- * entry at the next request; this process also drops entries at once when it
- * changes or deletes a user. */
+ * user's row (read afresh, or remembered by the decision cache while the auth
+ * DB is unchanged) still holds that string, so a password change invalidates
+ * the entry at the next request; this process also drops entries at once
+ * when it changes or deletes a user. */
 #ifndef MFD_AUTH_CREDENTIAL_CACHE_H
 #define MFD_AUTH_CREDENTIAL_CACHE_H
 

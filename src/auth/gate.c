@@ -6,10 +6,11 @@
  *   1. plan: read the resource ids the rule names and resolve runs, logged
  *      models and traces to their experiment (tracking DB, or the resource
  *      cache for the immutable run/model -> experiment mapping);
- *   2. decide: in one read transaction on the auth DB, re-read the user's
- *      row when the credentials came from the cache (a changed password, a
- *      deleted user or a changed admin flag shows at once, whichever replica
- *      made the change), then look up the user's level on each resource.
+ *   2. decide: re-read the user's row when the credentials came from the
+ *      cache (a changed password, a deleted user or a changed admin flag
+ *      shows at once), then look up the user's level on each resource — from
+ *      the rows remembered in the decision cache while the auth DB has not
+ *      changed (decision_cache.h), else in one read transaction.
  * Admins skip phase 2's checks; an error of phase 1 (missing parameter, run
  * not found) is only answered once the user is known not to be an admin,
  * since upstream never validates an admin's request. */
