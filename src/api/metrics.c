@@ -66,6 +66,7 @@ typedef struct history_writer {
     const char *last_run_id;
     mfd_strbuf run_json; /* ,"run_id":<id>} of the current run */
     size_t rows;
+    mfd_metric_position last; /* of the last row written: get-history's next seek */
 } history_writer;
 
 static void writer_init(history_writer *w, mfd_arena *arena, const char *key, bool with_run_id) {
@@ -87,6 +88,7 @@ static void write_row(void *ctx, const char *run_id, int64_t timestamp, int64_t 
     history_writer *w = ctx;
     if (w->rows++)
         mfd_strbuf_appendn(&w->body, ",", 1);
+    w->last = (mfd_metric_position){timestamp, step, value, is_nan};
     mfd_strbuf_appendn(&w->body, w->key_prefix.data, w->key_prefix.len);
     char numbers[128];
     size_t n = mfd_api_format_metric_value(numbers, value, is_nan);
@@ -130,17 +132,55 @@ static void writer_finish(history_writer *w, mfd_response *res, const char *next
     res->content_type = "application/json";
 }
 
+/* get-history's page tokens are offset tokens ({"offset": N}, what MLflow
+ * makes and what a client may hold) plus, in ours, "after": [timestamp,
+ * step, value, is_nan] of the page's last row. The next page seeks past that
+ * position, so paging through a history costs one read of it in all rather
+ * than re-skipping the earlier pages on each; an offset-only token still
+ * pages by offset. The offset keeps counting so that both agree. */
+static json_t *position_json(const mfd_metric_position *p) {
+    json_t *fields = json_object();
+    json_object_set_new(fields, "after",
+                        json_pack("[I, I, f, b]", (json_int_t)p->timestamp, (json_int_t)p->step,
+                                  p->value, (int)p->is_nan));
+    return fields;
+}
+
+/* *has_after is false for a token without "after"; a malformed one is a 400. */
+static mfd_err position_from_token(json_t *fields, mfd_metric_position *after, bool *has_after) {
+    json_t *value = json_object_get(fields, "after");
+    *has_after = value != NULL;
+    if (!value)
+        return NULL;
+    json_t *timestamp = json_array_get(value, 0), *step = json_array_get(value, 1),
+           *number = json_array_get(value, 2), *is_nan = json_array_get(value, 3);
+    if (!json_is_array(value) || json_array_size(value) != 4 || !json_is_integer(timestamp) ||
+        !json_is_integer(step) || !json_is_number(number) || !json_is_boolean(is_nan))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid page token: \"after\" must be [timestamp, step, value, "
+                           "is_nan] as the server wrote it");
+    *after = (mfd_metric_position){json_integer_value(timestamp), json_integer_value(step),
+                                   json_number_value(number), json_is_true(is_nan)};
+    return NULL;
+}
+
 /* GET metrics/get-history */
 static mfd_err get_history(mfd_request *req, mfd_response *res) {
     const char *run_id, *key, *page_token;
-    bool has_max;
+    bool has_max, has_after = false;
     int64_t max_results = 0, offset;
+    mfd_metric_position after = {0};
+    json_t *token_fields = NULL;
     mfd_err err;
     if ((err = mfd_msg_run_id(req, &run_id)) ||
         (err = mfd_msg_required_string(req, "metric_key", &key)) ||
         (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)) ||
         (err = mfd_msg_string(req, "page_token", &page_token)) ||
-        (err = mfd_page_token_decode(page_token, &offset)))
+        (err = mfd_page_token_decode_fields(page_token, &offset, &token_fields)))
+        return err;
+    err = position_from_token(token_fields, &after, &has_after);
+    json_decref(token_fields);
+    if (err)
         return err;
     if (offset < 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
@@ -157,10 +197,16 @@ static mfd_err get_history(mfd_request *req, mfd_response *res) {
     mfd_conn *conn;
     bool more;
     if ((err = mfd_api_conn(req, &conn)) ||
-        (err = mfd_metrics_history(conn, req->arena, run_id, key, offset, limit, write_row, &w,
-                                   &more)))
+        (err = mfd_metrics_history(conn, req->arena, run_id, key, has_after ? &after : NULL, offset,
+                                   limit, write_row, &w, &more)))
         return err;
-    writer_finish(&w, res, more ? mfd_page_token_encode(req->arena, offset + limit) : NULL);
+    const char *next_token = NULL;
+    if (more) {
+        json_t *fields = position_json(&w.last);
+        next_token = mfd_page_token_encode_fields(req->arena, offset + limit, fields);
+        json_decref(fields);
+    }
+    writer_finish(&w, res, next_token);
     return NULL;
 }
 

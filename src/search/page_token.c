@@ -1,7 +1,9 @@
 /* page_token.c — the page tokens of the search endpoints (search-grammar.md
  * §6, §7): standard padded Base64 (OpenSSL) of JSON (jansson) written with
  * Python's default separators, so `{"offset": 1000}` is
- * eyJvZmZzZXQiOiAxMDAwfQ== exactly as upstream writes it.
+ * eyJvZmZzZXQiOiAxMDAwfQ== exactly as upstream writes it. The metric history
+ * adds members next to "offset" (its seek position); the offset stays valid
+ * on its own.
  *
  * Decoding is strict Base64 (whitespace ignored, padding required, '=' only
  * at the end): OpenSSL's EVP_DecodeBlock alone would read a stray '=' as
@@ -81,7 +83,16 @@ static char *dump_json(json_t *value) {
 }
 
 char *mfd_page_token_encode(mfd_arena *arena, int64_t offset) {
-    char *json = dump_json(json_pack("{s:I}", "offset", (json_int_t)offset));
+    return mfd_page_token_encode_fields(arena, offset, NULL);
+}
+
+char *mfd_page_token_encode_fields(mfd_arena *arena, int64_t offset, json_t *fields) {
+    json_t *root = json_pack("{s:I}", "offset", (json_int_t)offset);
+    if (root && fields && json_object_update(root, fields) != 0) {
+        json_decref(root);
+        root = NULL;
+    }
+    char *json = dump_json(root);
     if (!json) {
         fputs("mlflowd: out of memory\n", stderr);
         abort();
@@ -109,8 +120,12 @@ static bool parse_digits(const char *s, int64_t *value) {
     return true;
 }
 
-mfd_err mfd_page_token_decode(const char *token, int64_t *offset) {
+/* mfd_page_token_decode; `*fields` (when fields is given) takes the token's
+ * JSON object when the token is valid, and stays NULL otherwise. */
+static mfd_err decode_offset_token(const char *token, int64_t *offset, json_t **fields) {
     *offset = 0;
+    if (fields)
+        *fields = NULL;
     if (!token || !*token)
         return NULL;
     unsigned char *bytes;
@@ -148,10 +163,21 @@ mfd_err mfd_page_token_decode(const char *token, int64_t *offset) {
     }
     if (!err && parsed < 0)
         err = mfd_search_error("Invalid page token, offset must not be negative: %s", shown);
-    json_decref(root);
     if (!err)
         *offset = parsed;
+    if (!err && fields)
+        *fields = root;
+    else
+        json_decref(root);
     return err;
+}
+
+mfd_err mfd_page_token_decode(const char *token, int64_t *offset) {
+    return decode_offset_token(token, offset, NULL);
+}
+
+mfd_err mfd_page_token_decode_fields(const char *token, int64_t *offset, json_t **fields) {
+    return decode_offset_token(token, offset, fields);
 }
 
 /* ---- logged models -------------------------------------------------------------------------- */

@@ -97,6 +97,16 @@ mfd_err mfd_search_logged_models(mfd_arena *arena, const mfd_logged_model_search
 mfd_err mfd_page_token_decode(const char *token, int64_t *offset);
 char *mfd_page_token_encode(mfd_arena *arena, int64_t offset);
 
+/* Offset tokens that carry more members next to "offset" (the metric
+ * history keeps its seek position there; a client or upstream token without
+ * them still decodes). encode writes {"offset": N, <the members of fields>}
+ * (fields borrowed, may be NULL). decode checks the offset exactly as
+ * mfd_page_token_decode does and hands back the whole JSON object in *fields
+ * (the caller decrefs; NULL for an empty token or on error). */
+struct json_t;
+char *mfd_page_token_encode_fields(mfd_arena *arena, int64_t offset, struct json_t *fields);
+mfd_err mfd_page_token_decode_fields(const char *token, int64_t *offset, struct json_t **fields);
+
 /* Logged-model page tokens (search-grammar.md §7): Base64 of the JSON
  * {"experiment_ids": [...], "filter_string": str|null, "order_by": [...]|null,
  * "offset": N}. The token is bound to its request: decode checks that the

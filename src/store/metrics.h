@@ -46,11 +46,23 @@ mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
 typedef void (*mfd_metric_row_fn)(void *ctx, const char *run_id, int64_t timestamp, int64_t step,
                                   double value, bool is_nan);
 
-/* History of one metric ordered by (timestamp, step, value), skipping `offset`
- * rows; limit < 0 = all rows. *more is set when rows remain after the limit. */
+/* A row's place in get-history's order, (timestamp, step, value, is_nan)
+ * with the value as stored. It is the metrics primary key once run and key
+ * are fixed, so it orders a history fully: seeking past a row's position
+ * skips exactly the rows before it, however many share its timestamp. */
+typedef struct mfd_metric_position {
+    int64_t timestamp, step;
+    double value;
+    bool is_nan;
+} mfd_metric_position;
+
+/* History of one metric ordered by (timestamp, step, value, is_nan): the
+ * rows after `after` when given (a seek, costing the page only), else after
+ * skipping `offset` rows (tokens made by MLflow); limit < 0 = all rows.
+ * *more is set when rows remain after the limit. */
 mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
-                            int64_t offset, int64_t limit, mfd_metric_row_fn row, void *ctx,
-                            bool *more);
+                            const mfd_metric_position *after, int64_t offset, int64_t limit,
+                            mfd_metric_row_fn row, void *ctx, bool *more);
 
 /* Histories of several runs ordered by (run_uuid, timestamp, step, value),
  * at most `limit` rows in all (the UI's get-history-bulk). */

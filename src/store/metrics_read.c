@@ -3,7 +3,8 @@
  * get-history-bulk) and the sampled histories of get-history-bulk-interval.
  *
  * Each chooses its reading plan (see choose_key_walk) and orders rows in C
- * where SQL would sort a whole history. */
+ * where SQL would sort a whole history. get-history pages by position (the
+ * last row's place in the full order), so a page costs its own rows. */
 #include "metrics.h"
 
 #include <stdint.h>
@@ -17,8 +18,10 @@
  * of a sweep logs "loss"), it reads theirs too, so we read just the requested
  * runs' rows through index_metrics_run_uuid and order them in C. SQLite keeps
  * no statistics here, so the store measures with two bounded index-only
- * counts: the runs' rows, and the key's rows up to KEY_WALK_FACTOR times that.
- * PostgreSQL plans from its own statistics: the key walk's SQL is left to it. */
+ * counts: the runs' rows, and the key's rows up to KEY_WALK_FACTOR times that
+ * (get-history counts only when its walk meets too many other rows, see
+ * history_watched_walk). PostgreSQL plans from its own statistics: the key
+ * walk's SQL is left to it. */
 enum { KEY_WALK_FACTOR = 4 };
 
 static mfd_err count_rows(mfd_conn *conn, const char *sql, const char *text, int64_t cap,
@@ -100,13 +103,15 @@ static int cmp_i64(int64_t a, int64_t b) {
     return (a > b) - (a < b);
 }
 
-/* get-history order: (timestamp, step, value). */
+/* get-history order: (timestamp, step, value, is_nan), the key walk's. */
 static int compare_by_time(const void *a, const void *b) {
     const metric_row *x = a, *y = b;
     int c = cmp_i64(x->timestamp, y->timestamp);
     if (!c)
         c = cmp_i64(x->step, y->step);
-    return c ? c : (x->value > y->value) - (x->value < y->value);
+    if (!c)
+        c = (x->value > y->value) - (x->value < y->value);
+    return c ? c : (int)x->is_nan - (int)y->is_nan;
 }
 
 /* get-history-bulk-interval order: (step, timestamp, value). */
@@ -128,49 +133,18 @@ static void sort_rows(row_list *l, int (*compare)(const void *, const void *)) {
     }
 }
 
-/* The key walk (see above): with `run_uuid = ?` SQLite would drop run_uuid
- * from the ORDER BY as a constant and then sort instead of streaming the
- * index, hence the one-value range. */
-static const char HISTORY_KEY_WALK_SQL[] =
-    "SELECT timestamp, step, value, is_nan FROM metrics WHERE key = ? AND run_uuid >= ? AND "
-    "run_uuid <= ? ORDER BY timestamp, step, run_uuid, value LIMIT ? OFFSET ?";
-
-static mfd_err history_key_walk(mfd_conn *conn, const char *run_id, const char *key, int64_t offset,
-                                int64_t limit, mfd_metric_row_fn row, void *ctx, bool *more) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, HISTORY_KEY_WALK_SQL, true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, key);
-    mfd_stmt_bind_text(stmt, 2, run_id);
-    mfd_stmt_bind_text(stmt, 3, run_id);
-    /* one row past the page tells whether another page follows */
-    mfd_stmt_bind_int64(stmt, 4, limit < 0 || limit == INT64_MAX ? INT64_MAX : limit + 1);
-    mfd_stmt_bind_int64(stmt, 5, offset);
-    int64_t n = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        if (limit >= 0 && n == limit) {
-            *more = true;
-            break;
-        }
-        row(ctx, run_id, mfd_stmt_int64(stmt, 0), mfd_stmt_int64(stmt, 1), mfd_stmt_double(stmt, 2),
-            mfd_stmt_int64(stmt, 3) != 0);
-        n++;
-    }
-    mfd_stmt_done(stmt);
-    return s == MFD_STEP_ERROR ? err : NULL;
-}
-
-/* Reads the run's rows of the metric (optionally only steps in [lo, hi]). */
+/* Reads the run's rows of the metric: all, only steps in [lo, hi]
+ * (step_range), or only those after a get-history position (after). */
 static mfd_err read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk, const char *run_id,
-                             const char *key, const int64_t *step_range, row_list *out) {
+                             const char *key, const int64_t *step_range,
+                             const mfd_metric_position *after, row_list *out) {
+    const char *extra = step_range ? " AND step >= ? AND step <= ?"
+                        : after    ? " AND (timestamp, step, value, is_nan) > (?, ?, ?, ?)"
+                                   : "";
     mfd_stmt *stmt;
-    mfd_err err =
-        mfd_conn_prepare(conn,
-                         run_rows_sql(conn, arena, key_walk, "timestamp, step, value, is_nan",
-                                      step_range ? " AND step >= ? AND step <= ?" : ""),
-                         true, &stmt);
+    mfd_err err = mfd_conn_prepare(
+        conn, run_rows_sql(conn, arena, key_walk, "timestamp, step, value, is_nan", extra), true,
+        &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, run_id);
@@ -178,6 +152,11 @@ static mfd_err read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk, co
     if (step_range) {
         mfd_stmt_bind_int64(stmt, 3, step_range[0]);
         mfd_stmt_bind_int64(stmt, 4, step_range[1]);
+    } else if (after) {
+        mfd_stmt_bind_int64(stmt, 3, after->timestamp);
+        mfd_stmt_bind_int64(stmt, 4, after->step);
+        mfd_stmt_bind_double(stmt, 5, after->value);
+        mfd_stmt_bind_int64(stmt, 6, after->is_nan);
     }
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
@@ -188,28 +167,176 @@ static mfd_err read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk, co
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
-mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
-                            int64_t offset, int64_t limit, mfd_metric_row_fn row, void *ctx,
-                            bool *more) {
-    *more = false;
-    bool key_walk = false;
-    mfd_err err = choose_key_walk(conn, &run_id, 1, key, &key_walk, NULL);
-    if (err || key_walk)
-        return err ? err : history_key_walk(conn, run_id, key, offset, limit, row, ctx, more);
+/* ---- get-history ---------------------------------------------------------------------------- */
+
+/* Where a get-history read stands: the position of the run's last row passed
+ * (emitted or skipped), the rows of an offset token still to skip, and the
+ * rows still to emit (< 0: no limit). */
+typedef struct history_cursor {
+    mfd_metric_position after;
+    bool has_after;
+    int64_t skip, left;
+} history_cursor;
+
+/* Passes the run's next row; false when the page is already full (the row
+ * then only tells that more follow). */
+static bool cursor_take(history_cursor *c, const char *run_id, mfd_metric_position p,
+                        mfd_metric_row_fn row, void *ctx, bool *more) {
+    if (c->skip > 0) {
+        c->skip--;
+    } else if (c->left == 0) {
+        *more = true;
+        return false;
+    } else {
+        row(ctx, run_id, p.timestamp, p.step, p.value, p.is_nan);
+        if (c->left > 0)
+            c->left--;
+    }
+    c->after = p;
+    c->has_after = true;
+    return true;
+}
+
+/* The key walk in SQL, PostgreSQL's get-history (see above). The one-value
+ * run_uuid range rather than `run_uuid = ?` keeps SQLite, too, from dropping
+ * run_uuid from the ORDER BY as a constant and sorting instead of streaming
+ * the index. The ORDER BY is the whole primary key after `key`, so a page
+ * after a position seeks to it (the row value is a range on the index) where
+ * OFFSET steps over every earlier row. */
+static const char HISTORY_KEY_WALK_SQL[] =
+    "SELECT timestamp, step, value, is_nan FROM metrics WHERE key = ? AND run_uuid >= ? AND "
+    "run_uuid <= ? ORDER BY timestamp, step, run_uuid, value, is_nan LIMIT ? OFFSET ?";
+static const char HISTORY_KEY_WALK_AFTER_SQL[] =
+    "SELECT timestamp, step, value, is_nan FROM metrics WHERE key = ? AND run_uuid >= ? AND "
+    "run_uuid <= ? AND (timestamp, step, run_uuid, value, is_nan) > (?, ?, ?, ?, ?) "
+    "ORDER BY timestamp, step, run_uuid, value, is_nan LIMIT ? OFFSET ?";
+
+static mfd_err history_key_walk(mfd_conn *conn, const char *run_id, const char *key,
+                                history_cursor *c, mfd_metric_row_fn row, void *ctx, bool *more) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, c->has_after ? HISTORY_KEY_WALK_AFTER_SQL : HISTORY_KEY_WALK_SQL, true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, key);
+    mfd_stmt_bind_text(stmt, 2, run_id);
+    mfd_stmt_bind_text(stmt, 3, run_id);
+    int next = 4;
+    if (c->has_after) {
+        mfd_stmt_bind_int64(stmt, next++, c->after.timestamp);
+        mfd_stmt_bind_int64(stmt, next++, c->after.step);
+        mfd_stmt_bind_text(stmt, next++, run_id);
+        mfd_stmt_bind_double(stmt, next++, c->after.value);
+        mfd_stmt_bind_int64(stmt, next++, c->after.is_nan);
+    }
+    /* one row past the page tells whether another page follows */
+    mfd_stmt_bind_int64(stmt, next++,
+                        c->left < 0 || c->left == INT64_MAX ? INT64_MAX : c->left + 1);
+    mfd_stmt_bind_int64(stmt, next, c->skip);
+    c->skip = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        mfd_metric_position p = {mfd_stmt_int64(stmt, 0), mfd_stmt_int64(stmt, 1),
+                                 mfd_stmt_double(stmt, 2), mfd_stmt_int64(stmt, 3) != 0};
+        if (!cursor_take(c, run_id, p, row, ctx, more))
+            break;
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* On SQLite get-history does not count first (the counts read the whole
+ * history, again for every page): it walks the key from the cursor, SQL
+ * flagging the run's rows and the other runs' passed over here, while the
+ * run owns the rows met. Once the others pass KEY_WALK_FACTOR times the
+ * run's (plus KEY_WALK_SLACK), choose_key_walk counts and decides as for the
+ * other readers: walk on, or *hand_over the rest to the run's index. */
+enum { KEY_WALK_SLACK = 64 };
+
+static const char HISTORY_WATCHED_WALK_SQL[] =
+    "SELECT run_uuid = ?, timestamp, step, value, is_nan FROM metrics WHERE key = ? "
+    "ORDER BY timestamp, step, run_uuid, value, is_nan";
+static const char HISTORY_WATCHED_WALK_AFTER_SQL[] =
+    "SELECT run_uuid = ?, timestamp, step, value, is_nan FROM metrics WHERE key = ? AND "
+    "(timestamp, step, run_uuid, value, is_nan) > (?, ?, ?, ?, ?) "
+    "ORDER BY timestamp, step, run_uuid, value, is_nan";
+
+static mfd_err history_watched_walk(mfd_conn *conn, const char *run_id, const char *key,
+                                    history_cursor *c, mfd_metric_row_fn row, void *ctx, bool *more,
+                                    bool *hand_over) {
+    *hand_over = false;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, c->has_after ? HISTORY_WATCHED_WALK_AFTER_SQL : HISTORY_WATCHED_WALK_SQL, true,
+        &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, run_id);
+    mfd_stmt_bind_text(stmt, 2, key);
+    if (c->has_after) {
+        mfd_stmt_bind_int64(stmt, 3, c->after.timestamp);
+        mfd_stmt_bind_int64(stmt, 4, c->after.step);
+        mfd_stmt_bind_text(stmt, 5, run_id);
+        mfd_stmt_bind_double(stmt, 6, c->after.value);
+        mfd_stmt_bind_int64(stmt, 7, c->after.is_nan);
+    }
+    int64_t mine = 0, others = 0;
+    bool watching = true, key_walk;
+    while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
+        if (mfd_stmt_int64(stmt, 0)) {
+            mine++;
+            mfd_metric_position p = {mfd_stmt_int64(stmt, 1), mfd_stmt_int64(stmt, 2),
+                                     mfd_stmt_double(stmt, 3), mfd_stmt_int64(stmt, 4) != 0};
+            if (!cursor_take(c, run_id, p, row, ctx, more))
+                break;
+        } else if (watching && ++others > KEY_WALK_FACTOR * mine + KEY_WALK_SLACK) {
+            if ((err = choose_key_walk(conn, &run_id, 1, key, &key_walk, NULL)))
+                break;
+            *hand_over = !key_walk;
+            if (*hand_over)
+                break;
+            watching = false; /* counted once: the choice stands */
+        }
+    }
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+/* The run's rows after the cursor through its index, ordered here. */
+static mfd_err history_by_run_index(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                                    const char *key, history_cursor *c, mfd_metric_row_fn row,
+                                    void *ctx, bool *more) {
     row_list rows = {0};
-    if ((err = read_run_rows(conn, arena, false, run_id, key, NULL, &rows)))
+    mfd_err err = read_run_rows(conn, arena, false, run_id, key, NULL,
+                                c->has_after ? &c->after : NULL, &rows);
+    if (err)
         return err;
     sort_rows(&rows, compare_by_time);
-    size_t first = offset > 0 ? (size_t)offset : 0;
-    for (size_t i = first; i < rows.n; i++) {
-        if (limit >= 0 && (int64_t)(i - first) == limit) {
-            *more = true;
+    for (size_t i = 0; i < rows.n; i++) {
+        const metric_row *r = &rows.rows[i];
+        mfd_metric_position p = {r->timestamp, r->step, r->value, r->is_nan};
+        if (!cursor_take(c, run_id, p, row, ctx, more))
             break;
-        }
-        row(ctx, run_id, rows.rows[i].timestamp, rows.rows[i].step, rows.rows[i].value,
-            rows.rows[i].is_nan);
     }
     return NULL;
+}
+
+mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
+                            const mfd_metric_position *after, int64_t offset, int64_t limit,
+                            mfd_metric_row_fn row, void *ctx, bool *more) {
+    *more = false;
+    history_cursor c = {.has_after = after != NULL, .skip = after ? 0 : offset, .left = limit};
+    if (after)
+        c.after = *after;
+    if (mfd_conn_dialect(conn) != MFD_DIALECT_SQLITE)
+        return history_key_walk(conn, run_id, key, &c, row, ctx, more);
+    mfd_err err = mfd_conn_begin(conn, false); /* the walk and its hand-over see one state */
+    bool hand_over = false;
+    if (!err)
+        err = history_watched_walk(conn, run_id, key, &c, row, ctx, more, &hand_over);
+    if (!err && hand_over)
+        err = history_by_run_index(conn, arena, run_id, key, &c, row, ctx, more);
+    return mfd_conn_finish(conn, err);
 }
 
 /* "<head>?, ?, ...<tail>" with one placeholder per run id. */
@@ -424,7 +551,7 @@ static mfd_err stream_run_interval(mfd_conn *conn, mfd_arena *arena, bool key_wa
                                    int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
     row_list rows = {0};
     int64_t range[2] = {steps->steps[0], steps->steps[steps->n - 1]};
-    mfd_err err = read_run_rows(conn, arena, key_walk, run_id, key, range, &rows);
+    mfd_err err = read_run_rows(conn, arena, key_walk, run_id, key, range, NULL, &rows);
     if (!err)
         emit_chosen(arena, run_id, &rows, steps, per_run_limit, row, ctx);
     return err;
@@ -444,7 +571,7 @@ static mfd_err interval_one_pass(mfd_conn *conn, mfd_arena *arena, bool key_walk
     for (size_t r = 0; r < n_runs; r++) {
         if (first_of(run_ids, r) != r)
             continue;
-        mfd_err err = read_run_rows(conn, arena, key_walk, run_ids[r], key, NULL, &rows[r]);
+        mfd_err err = read_run_rows(conn, arena, key_walk, run_ids[r], key, NULL, NULL, &rows[r]);
         if (err)
             return err;
         int64_t lo = INT64_MAX, hi = INT64_MIN;

@@ -2,7 +2,9 @@
 the history readers get-history (paging), get-history-bulk-interval (step
 sampling) and the UI's get-history-bulk (rest-api.md §5.4, §5.14, §5.15;
 schema.md §2; behaviours.md item 6)."""
+import base64
 import bisect
+import json
 import time
 import uuid
 
@@ -376,3 +378,94 @@ def test_history_is_the_same_whichever_reading_plan_serves_it(server):
     shared = (history(3), history(100), sampled())
     assert shared == alone
     assert [len(p) for p in shared[0]] == [3, 3, 2]
+
+
+def pages_of(server, run_id, key, page_size, token=None):
+    """Every page as the client follows next_page_token, and the tokens it was given."""
+    pages, tokens = [], []
+    while True:
+        q = {"run_id": run_id, "run_uuid": run_id, "metric_key": key, "max_results": page_size}
+        if token:
+            q["page_token"] = token
+        got = server.api("GET", "metrics/get-history", params=q)
+        pages.append(got.get("metrics", []))
+        token = got.get("next_page_token")
+        if not token:
+            return pages, tokens
+        tokens.append(token)
+        assert len(pages) <= 1000, "paging does not end"
+
+
+def tied_points(run_index=0):
+    """(timestamp, step, value) with long ties on (timestamp, step), a NaN and a 0.0 at the
+    same (timestamp, step) (NaN is stored as 0 with is_nan: the 0.0 sorts first), and
+    values that are not short decimals."""
+    points = [(7, 1, v / 3) for v in range(-20, 20) if v]
+    points += [(7, 1, 0.0), (7, 1, "NaN"), (7, 2, "NaN"), (7, 2, 0.0), (3, 9, 1e-300), (3, 9, -1e300)]
+    points += [(t, t % 4, 0.1 * t + run_index) for t in range(1, 40)]
+    return points
+
+
+def expected_history(key, points):
+    def order(p):
+        t, s, v = p
+        return (t, s, 0.0 if v == "NaN" else v, v == "NaN")
+    return [{"key": key, "value": v, "timestamp": t, "step": s} for t, s, v in sorted(points, key=order)]
+
+
+def log_points(server, run_id, key, points):
+    for i in range(0, len(points), 1000):
+        server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
+            {"key": key, "value": v, "timestamp": t, "step": s} for t, s, v in points[i:i + 1000]]})
+
+
+def test_history_pages_through_ties_without_losing_or_repeating_points(server):
+    """Pages continue from the last row's (timestamp, step, value, is_nan), the full order of a
+    run's history: a page boundary inside a run of equal (timestamp, step) loses and repeats
+    nothing, whatever the page size and whichever reading plan serves the page."""
+    key = "ties_" + uuid.uuid4().hex[:8]
+    run_id = create_run(server)
+    points = tied_points()
+    log_points(server, run_id, key, points)
+    expected = expected_history(key, points)
+    assert history(server, run_id, key)["metrics"] == expected
+    for size in (1, 2, 3, 7, 40, len(expected) - 1, len(expected)):
+        pages, _ = pages_of(server, run_id, key, size)
+        assert sum(pages, []) == expected, size
+        assert all(len(p) == size for p in pages[:-1]), size
+    # other runs' rows of the same key, interleaved and far more numerous: the reader leaves
+    # the key walk for the run's index part-way through a page; pages must not change
+    for i in range(6):
+        other = create_run(server)
+        log_points(server, other, key, tied_points(i + 1) + [(t, 5, 0.5) for t in range(1, 60)])
+    for size in (1, 3, 7, len(expected)):
+        pages, _ = pages_of(server, run_id, key, size)
+        assert sum(pages, []) == expected, size
+
+
+def test_history_tokens_keep_the_offset_and_accept_offset_only_tokens(server):
+    """Our tokens are MLflow's {"offset": N} plus the seek position, so a client may hand
+    either kind back: an offset-only token (made by MLflow, or by hand) pages by offset and
+    gives the same page; a malformed position is a 400."""
+    key = "tok_" + uuid.uuid4().hex[:8]
+    run_id = create_run(server)
+    points = tied_points()
+    log_points(server, run_id, key, points)
+    expected = expected_history(key, points)
+    pages, tokens = pages_of(server, run_id, key, 10)
+    assert sum(pages, []) == expected
+    for n, token in enumerate(tokens, 1):
+        body = json.loads(base64.b64decode(token))
+        assert list(body)[0] == "offset" and body["offset"] == 10 * n
+        assert token.startswith(base64.b64encode(b'{"offset": ').decode()[:12])
+        offset_only = base64.b64encode(json.dumps({"offset": 10 * n}).encode()).decode()
+        assert pages_of(server, run_id, key, 10, offset_only)[0] == pages[n:]
+    url = "/api/2.0/mlflow/metrics/get-history"
+    for after in ([1, 2, 3], [1, 2, "x", False], "x", [1.5, 2, 3.0, False], [1, 2, 3.0, 0]):
+        token = base64.b64encode(json.dumps({"offset": 10, "after": after}).encode()).decode()
+        r = server.get(url, params={"run_id": run_id, "metric_key": key, "max_results": 10,
+                                    "page_token": token})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "page token")
+    token = base64.b64encode(json.dumps({"offset": 0, "after": [7, 1, 0.0, False]}).encode()).decode()
+    r = server.get(url, params={"run_id": run_id, "metric_key": key, "page_token": token})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "page token")  # offset 0 is not a token

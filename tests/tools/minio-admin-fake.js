@@ -139,12 +139,10 @@ module.exports = { sioSeal, sioOpen, madminEncrypt, madminDecrypt };
 // --- the server ---------------------------------------------------------------------------------
 
 function serve(port, rootKey, rootSecret) {
-  const { SignatureV4 } = require('@smithy/signature-v4');
-  const { Hash } = require('@smithy/hash-node');
+  const { parseAuthorization, parseQuery, signingDate, expectedSignature } =
+    require('./sigv4-verify');
   const REGION = 'us-east-1';
   const SKEW_MS = 15 * 60 * 1000;
-  const AUTH_RE =
-    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
   const anywhere = (...actions) => ({
     Version: '2012-10-17',
     Statement: [{ Effect: 'Allow', Action: actions, Resource: ['arn:aws:s3:::*'] }],
@@ -162,71 +160,36 @@ function serve(port, rootKey, rootSecret) {
   }
   reset();
 
-  function parseQuery(raw) {
-    const query = {};
-    for (const pair of raw ? raw.split('&') : []) {
-      const eq = pair.indexOf('=');
-      const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
-      query[key] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
-    }
-    return query;
-  }
-
-  function signingDate(amzDate) {
-    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate || '');
-    return m ? new Date(Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
-  }
-
   // [status, code, message] when the signature is not the one the key's secret makes, else the
   // access key that signed.
   async function checkSignature(req, body) {
-    const auth = AUTH_RE.exec(req.headers.authorization || '');
+    const auth = parseAuthorization(req.headers.authorization);
     if (!auth) return [403, 'AccessDenied', 'no SigV4 Authorization header'];
-    const [, key, day, region, service, signedHeaders, signature] = auth;
+    const key = auth.accessKeyId;
     const secret = key === rootKey ? rootSecret : users[key] && users[key].secretKey;
     if (secret === undefined)
       return [403, 'InvalidAccessKeyId', 'The Access Key Id you provided does not exist in our records.'];
-    if (region !== REGION || service !== 's3')
-      return [400, 'AuthorizationHeaderMalformed', `scope ${region}/${service}, want ${REGION}/s3`];
+    if (auth.region !== REGION || auth.service !== 's3')
+      return [400, 'AuthorizationHeaderMalformed', `scope ${auth.region}/${auth.service}, want ${REGION}/s3`];
     const date = signingDate(req.headers['x-amz-date']);
-    if (!date || req.headers['x-amz-date'].slice(0, 8) !== day)
+    if (!date || req.headers['x-amz-date'].slice(0, 8) !== auth.day)
       return [403, 'AccessDenied', 'no valid x-amz-date header'];
     if (Math.abs(Date.now() - date.getTime()) > SKEW_MS)
       return [403, 'RequestTimeTooSkewed', 'date'];
     const hash = req.headers['x-amz-content-sha256'];
     if (hash !== crypto.createHash('sha256').update(body).digest('hex'))
       return [400, 'XAmzContentSHA256Mismatch', 'x-amz-content-sha256 is not the body\'s'];
-    const names = signedHeaders.split(';');
     for (const required of ['host', 'x-amz-date', 'x-amz-content-sha256'])
-      if (!names.includes(required)) return [403, 'AccessDenied', `${required} is not signed`];
-    const headers = {};
-    for (const name of names) {
+      if (!auth.signedHeaders.includes(required))
+        return [403, 'AccessDenied', `${required} is not signed`];
+    for (const name of auth.signedHeaders)
       if (!(name in req.headers)) return [403, 'SignatureDoesNotMatch', `${name} absent`];
-      headers[name] = req.headers[name];
-    }
-    const q = req.url.indexOf('?');
-    const signer = new SignatureV4({
-      credentials: { accessKeyId: key, secretAccessKey: secret },
-      region,
-      service,
-      sha256: Hash.bind(null, 'sha256'),
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
-    const signed = await signer.sign({
-      method: req.method,
-      protocol: 'http:',
-      hostname: (req.headers.host || '').split(':')[0],
-      path: q < 0 ? req.url : req.url.slice(0, q),
-      query: parseQuery(q < 0 ? '' : req.url.slice(q + 1)),
-      headers,
-    }, { signingDate: date });
-    const want = /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization)[1];
-    if (want !== signature)
+    if ((await expectedSignature(req, auth, secret, date)) !== auth.signature)
       return [403, 'SignatureDoesNotMatch',
         'The request signature we calculated does not match the signature you provided. Check your key and signing method.'];
     return key;
   }
+
 
   const noSuchPolicy = [404, 'XMinioAdminNoSuchPolicy', 'The canned policy does not exist.'];
   const noSuchUser = [404, 'XMinioAdminNoSuchUser', 'The specified user does not exist.'];

@@ -13,15 +13,12 @@
 
 const crypto = require('crypto');
 const http = require('http');
-const { SignatureV4 } = require('@smithy/signature-v4');
-const { Hash } = require('@smithy/hash-node');
+const { parseAuthorization, signingDate, expectedSignature } = require('./sigv4-verify');
 
 const [listenPort, upstreamPort] = process.argv.slice(2, 4).map(Number);
 const accessKeyId = process.argv[4] || 'S3RVER';
 const secretAccessKey = process.argv[5] || 'S3RVER';
 const SKEW_MS = 15 * 60 * 1000; // S3's RequestTimeTooSkewed limit
-const AUTH_RE =
-  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 
 function refuse(req, res, status, code, why) {
   console.log(`refused ${code} ${req.method} ${req.url}: ${why}`);
@@ -30,66 +27,29 @@ function refuse(req, res, status, code, why) {
     `<Message>${why.replace(/[<&>]/g, '_')}</Message></Error>`);
 }
 
-// The query as S3 reads it: each name and value %-decoded once ('+' is a plus).
-function parseQuery(raw) {
-  const query = {};
-  for (const pair of raw ? raw.split('&') : []) {
-    const eq = pair.indexOf('=');
-    const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
-    const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
-    query[key] = key in query ? [].concat(query[key], value) : value;
-  }
-  return query;
-}
-
-function signingDate(amzDate) {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate || '');
-  return m ? new Date(Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
-}
-
 // Why the signature of `req` is wrong, or null when it is the one AWS's signer makes.
 async function checkSignature(req) {
-  const auth = AUTH_RE.exec(req.headers.authorization || '');
+  const auth = parseAuthorization(req.headers.authorization);
   if (!auth) return ['AccessDenied', 'no SigV4 Authorization header'];
-  const [, key, day, region, service, signedHeaders, signature] = auth;
-  if (key !== accessKeyId) return ['InvalidAccessKeyId', `unknown access key ${key}`];
+  if (auth.accessKeyId !== accessKeyId)
+    return ['InvalidAccessKeyId', `unknown access key ${auth.accessKeyId}`];
   const date = signingDate(req.headers['x-amz-date']);
   if (!date) return ['AccessDenied', 'no valid x-amz-date header'];
   if (Math.abs(Date.now() - date.getTime()) > SKEW_MS) return ['RequestTimeTooSkewed', 'date'];
-  if (req.headers['x-amz-date'].slice(0, 8) !== day) return ['SignatureDoesNotMatch', 'scope date'];
+  if (req.headers['x-amz-date'].slice(0, 8) !== auth.day) return ['SignatureDoesNotMatch', 'scope date'];
   if (!('x-amz-content-sha256' in req.headers))
     return ['InvalidRequest', 'x-amz-content-sha256 is missing'];
-  const names = signedHeaders.split(';');
+  const names = auth.signedHeaders;
   for (const required of ['host', 'x-amz-date', 'x-amz-content-sha256'])
     if (!names.includes(required)) return ['AccessDenied', `${required} is not signed`];
   for (const name of Object.keys(req.headers))
     if (name.startsWith('x-amz-') && !names.includes(name))
       return ['AccessDenied', `header ${name} is not signed`];
-  const headers = {};
-  for (const name of names) {
+  for (const name of names)
     if (!(name in req.headers)) return ['SignatureDoesNotMatch', `signed header ${name} absent`];
-    headers[name] = req.headers[name];
-  }
-  const q = req.url.indexOf('?');
-  const request = {
-    method: req.method,
-    protocol: 'http:',
-    hostname: (req.headers.host || '').split(':')[0],
-    path: q < 0 ? req.url : req.url.slice(0, q),
-    query: parseQuery(q < 0 ? '' : req.url.slice(q + 1)),
-    headers,
-  };
-  const signer = new SignatureV4({
-    credentials: { accessKeyId, secretAccessKey },
-    region,
-    service,
-    sha256: Hash.bind(null, 'sha256'),
-    uriEscapePath: false, // S3: the path is signed as sent, encoded once
-    applyChecksum: false,
-  });
-  const expected = await signer.sign(request, { signingDate: date });
-  const want = /Signature=([0-9a-f]{64})/.exec(expected.headers.authorization)[1];
-  if (want !== signature) return ['SignatureDoesNotMatch', `signature ${signature}, want ${want}`];
+  const want = await expectedSignature(req, auth, secretAccessKey, date);
+  if (want !== auth.signature)
+    return ['SignatureDoesNotMatch', `signature ${auth.signature}, want ${want}`];
   return null;
 }
 
