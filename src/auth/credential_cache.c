@@ -2,7 +2,7 @@
  *
  * A fixed table of SHARDS × SLOTS direct-mapped entries (a colliding put
  * replaces the older entry, so memory is bounded whatever the traffic); each
- * shard has its own mutex so concurrent requests rarely wait on each other. */
+ * shard has its own read-write lock, so concurrent hits never wait on each other. */
 #include "credential_cache.h"
 
 #include <openssl/core_names.h>
@@ -25,7 +25,7 @@ typedef struct entry {
 } entry;
 
 typedef struct shard {
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock; /* readers share it: hits do not queue */
     entry slots[SLOTS];
 } shard;
 
@@ -67,7 +67,7 @@ mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds) {
     }
     OPENSSL_cleanse(key, sizeof key);
     for (int s = 0; s < SHARDS; s++)
-        pthread_mutex_init(&cache->shards[s].lock, NULL);
+        pthread_rwlock_init(&cache->shards[s].lock, NULL);
     return cache;
 }
 
@@ -83,7 +83,7 @@ void mfd_credential_cache_free(mfd_credential_cache *cache) {
     for (int s = 0; s < SHARDS; s++) {
         for (int i = 0; i < SLOTS; i++)
             clear_entry(&cache->shards[s].slots[i]);
-        pthread_mutex_destroy(&cache->shards[s].lock);
+        pthread_rwlock_destroy(&cache->shards[s].lock);
     }
     EVP_MAC_CTX_free(cache->keyed);
     free(cache);
@@ -157,11 +157,11 @@ char *mfd_credential_cache_find(mfd_credential_cache *cache, const char *usernam
     shard *sh;
     entry *e = slot_for(cache, digest, &sh);
     char *hash = NULL;
-    pthread_mutex_lock(&sh->lock);
+    pthread_rwlock_rdlock(&sh->lock);
     if (e->expires > now_seconds() && CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0 &&
         strcmp(e->username, username) == 0)
         hash = strdup(e->password_hash);
-    pthread_mutex_unlock(&sh->lock);
+    pthread_rwlock_unlock(&sh->lock);
     return hash;
 }
 
@@ -179,13 +179,13 @@ void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
     }
     shard *sh;
     entry *e = slot_for(cache, digest, &sh);
-    pthread_mutex_lock(&sh->lock);
+    pthread_rwlock_wrlock(&sh->lock);
     clear_entry(e);
     memcpy(e->digest, digest, DIGEST_LEN);
     e->username = user_copy;
     e->password_hash = hash_copy;
     e->expires = now_seconds() + cache->ttl_seconds;
-    pthread_mutex_unlock(&sh->lock);
+    pthread_rwlock_unlock(&sh->lock);
 }
 
 void mfd_credential_cache_forget_user(mfd_credential_cache *cache, const char *username) {
@@ -193,10 +193,10 @@ void mfd_credential_cache_forget_user(mfd_credential_cache *cache, const char *u
         return;
     for (int s = 0; s < SHARDS; s++) {
         shard *sh = &cache->shards[s];
-        pthread_mutex_lock(&sh->lock);
+        pthread_rwlock_wrlock(&sh->lock);
         for (int i = 0; i < SLOTS; i++)
             if (sh->slots[i].expires && strcmp(sh->slots[i].username, username) == 0)
                 clear_entry(&sh->slots[i]);
-        pthread_mutex_unlock(&sh->lock);
+        pthread_rwlock_unlock(&sh->lock);
     }
 }

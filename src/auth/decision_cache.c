@@ -2,7 +2,7 @@
  *
  * Like the credential cache: SHARDS × SLOTS direct-mapped entries (a
  * colliding put replaces the older entry, so memory is bounded whatever the
- * traffic), a mutex per shard. Slots are chosen by a hash seeded at random
+ * traffic), a lock per shard. Slots are chosen by a hash seeded at random
  * per process, so nobody can aim a key at another's slot on purpose. */
 #include "decision_cache.h"
 
@@ -22,7 +22,7 @@ typedef struct entry {
 } entry;
 
 typedef struct shard {
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock; /* readers share it: hits do not queue */
     entry slots[SLOTS];
 } shard;
 
@@ -40,12 +40,18 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Eight bytes a step: keys carry a password hash and run to 150 bytes. */
 static uint64_t hash_key(uint64_t seed, const char *key) {
-    uint64_t h = 1469598103934665603ull ^ seed; /* FNV-1a, then a finalizer */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
+    size_t len = strlen(key), i = 0;
+    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull), w;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, key + i, len - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 33;
     return h;
 }
@@ -60,7 +66,7 @@ mfd_decision_cache *mfd_decision_cache_new(int ttl_ms) {
     if (RAND_bytes((unsigned char *)&cache->seed, sizeof cache->seed) != 1)
         cache->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < SHARDS; i++)
-        pthread_mutex_init(&cache->shards[i].lock, NULL);
+        pthread_rwlock_init(&cache->shards[i].lock, NULL);
     return cache;
 }
 
@@ -70,7 +76,7 @@ void mfd_decision_cache_free(mfd_decision_cache *cache) {
     for (int i = 0; i < SHARDS; i++) {
         for (int j = 0; j < SLOTS; j++)
             free(cache->shards[i].slots[j].key);
-        pthread_mutex_destroy(&cache->shards[i].lock);
+        pthread_rwlock_destroy(&cache->shards[i].lock);
     }
     free(cache);
 }
@@ -86,11 +92,11 @@ bool mfd_decision_cache_get(mfd_decision_cache *cache, const char *key, uint64_t
     shard *sh;
     entry *e = slot_of(cache, key, &sh);
     int64_t now = now_ms();
-    pthread_mutex_lock(&sh->lock);
+    pthread_rwlock_rdlock(&sh->lock);
     bool hit = e->key && e->version == version && e->expires_ms > now && !strcmp(e->key, key);
     if (hit)
         *out = e->fact;
-    pthread_mutex_unlock(&sh->lock);
+    pthread_rwlock_unlock(&sh->lock);
     return hit;
 }
 
@@ -99,11 +105,11 @@ void mfd_decision_cache_put(mfd_decision_cache *cache, const char *key, uint64_t
     shard *sh;
     entry *e = slot_of(cache, key, &sh);
     int64_t expires = now_ms() + cache->ttl_ms;
-    pthread_mutex_lock(&sh->lock);
+    pthread_rwlock_wrlock(&sh->lock);
     if (!e->key || strcmp(e->key, key) != 0) {
         char *copy = strdup(key);
         if (!copy) {
-            pthread_mutex_unlock(&sh->lock);
+            pthread_rwlock_unlock(&sh->lock);
             return;
         }
         free(e->key);
@@ -112,5 +118,5 @@ void mfd_decision_cache_put(mfd_decision_cache *cache, const char *key, uint64_t
     e->version = version;
     e->expires_ms = expires;
     e->fact = *fact;
-    pthread_mutex_unlock(&sh->lock);
+    pthread_rwlock_unlock(&sh->lock);
 }

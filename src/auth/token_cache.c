@@ -18,7 +18,7 @@ typedef struct entry {
 } entry;
 
 typedef struct shard {
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock; /* readers share it: hits do not queue */
     entry slots[SLOTS];
 } shard;
 
@@ -31,7 +31,7 @@ mfd_token_cache *mfd_token_cache_new(void) {
     if (!c)
         return NULL;
     for (int s = 0; s < SHARDS; s++)
-        pthread_mutex_init(&c->shards[s].lock, NULL);
+        pthread_rwlock_init(&c->shards[s].lock, NULL);
     return c;
 }
 
@@ -48,7 +48,7 @@ void mfd_token_cache_free(mfd_token_cache *c) {
     for (int s = 0; s < SHARDS; s++) {
         for (int i = 0; i < SLOTS; i++)
             clear(&c->shards[s].slots[i]);
-        pthread_mutex_destroy(&c->shards[s].lock);
+        pthread_rwlock_destroy(&c->shards[s].lock);
     }
     free(c);
 }
@@ -79,7 +79,7 @@ bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, mfd_ar
     shard *sh;
     entry *e = slot(c, digest, &sh);
     bool hit = false;
-    pthread_mutex_lock(&sh->lock);
+    pthread_rwlock_rdlock(&sh->lock);
     if (e->until > (int64_t)time(NULL) &&
         CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
         *out = e->id;
@@ -88,7 +88,7 @@ bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, mfd_ar
         out->csrf = copy(arena, e->id.csrf);
         hit = true;
     }
-    pthread_mutex_unlock(&sh->lock);
+    pthread_rwlock_unlock(&sh->lock);
     return hit;
 }
 
@@ -106,31 +106,31 @@ void mfd_token_cache_put(mfd_token_cache *c, const unsigned char *digest,
     owned.username = heap_copy(id->username);
     owned.roles = heap_copy(id->roles);
     owned.csrf = heap_copy(id->csrf);
-    pthread_mutex_lock(&sh->lock);
+    pthread_rwlock_wrlock(&sh->lock);
     clear(e);
     memcpy(e->digest, digest, MFD_TOKEN_DIGEST_LEN);
     e->id = owned;
     e->until = until;
-    pthread_mutex_unlock(&sh->lock);
+    pthread_rwlock_unlock(&sh->lock);
 }
 
 void mfd_token_cache_forget(mfd_token_cache *c, const unsigned char *digest) {
     shard *sh;
     entry *e = slot(c, digest, &sh);
-    pthread_mutex_lock(&sh->lock);
+    pthread_rwlock_wrlock(&sh->lock);
     if (CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0)
         clear(e);
-    pthread_mutex_unlock(&sh->lock);
+    pthread_rwlock_unlock(&sh->lock);
 }
 
 void mfd_token_cache_forget_user(mfd_token_cache *c, const char *username) {
     for (int s = 0; s < SHARDS; s++) {
         shard *sh = &c->shards[s];
-        pthread_mutex_lock(&sh->lock);
+        pthread_rwlock_wrlock(&sh->lock);
         for (int i = 0; i < SLOTS; i++)
             if (sh->slots[i].until && sh->slots[i].id.username &&
                 !strcmp(sh->slots[i].id.username, username))
                 clear(&sh->slots[i]);
-        pthread_mutex_unlock(&sh->lock);
+        pthread_rwlock_unlock(&sh->lock);
     }
 }
