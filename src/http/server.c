@@ -490,6 +490,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
         line[--n] = '\0';
     mfd_log_warn("http: %s", line);
 }
+/* libmicrohttpd keeps each connection's request head and read buffer in one
+ * pool, and zeroes the whole pool after every request: room for the largest
+ * header block allowed plus the read buffer, not a fixed quarter megabyte. */
+static size_t connection_memory(const mfd_config *cfg) {
+    size_t bytes = 2 * cfg->max_header_bytes + (16u << 10);
+    return bytes < (64u << 10) ? (64u << 10) : bytes;
+}
 
 mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
     const mfd_config *cfg = app->config;
@@ -512,7 +519,7 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
         mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
         request_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, capture_raw_uri, NULL,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)600, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        (unsigned)600, MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
         MHD_OPTION_END);
     freeaddrinfo(ai);
