@@ -199,11 +199,11 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
     }
     /* Verified recently: no KDF and no query now; the user's row is re-read
      * together with the permission lookup when the request is authorized. */
-    char *cached_hash = mfd_credential_cache_find(auth->cache, username, password);
+    const char *cached_hash =
+        mfd_credential_cache_find(auth->cache, req->arena, username, password);
     if (cached_hash) {
         st->pending = true;
-        st->password_hash = mfd_arena_strdup(req->arena, cached_hash);
-        free(cached_hash);
+        st->password_hash = cached_hash;
         req->username = username;
         req->is_admin = false;
         return NULL;

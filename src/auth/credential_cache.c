@@ -38,7 +38,7 @@ struct mfd_credential_cache {
 
 static int64_t now_seconds(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* a TTL in seconds: coarse is plenty */
     return (int64_t)ts.tv_sec;
 }
 
@@ -149,18 +149,18 @@ static entry *slot_for(mfd_credential_cache *cache, const unsigned char *digest,
     return &cache->shards[s].slots[i];
 }
 
-char *mfd_credential_cache_find(mfd_credential_cache *cache, const char *username,
-                                const char *password) {
+const char *mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena,
+                                      const char *username, const char *password) {
     unsigned char digest[DIGEST_LEN];
     if (!cache || cache->ttl_seconds <= 0 || !credential_digest(cache, username, password, digest))
         return NULL;
     shard *sh;
     entry *e = slot_for(cache, digest, &sh);
-    char *hash = NULL;
+    const char *hash = NULL;
     pthread_rwlock_rdlock(&sh->lock);
     if (e->expires > now_seconds() && CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0 &&
         strcmp(e->username, username) == 0)
-        hash = strdup(e->password_hash);
+        hash = mfd_arena_strdup(arena, e->password_hash);
     pthread_rwlock_unlock(&sh->lock);
     return hash;
 }

@@ -13,6 +13,8 @@
 
 #include <stdbool.h>
 
+#include "core/arena.h"
+
 typedef struct mfd_credential_cache mfd_credential_cache;
 
 /* ttl_seconds 0 = never remember (every request verifies). NULL on failure. */
@@ -20,10 +22,10 @@ mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds);
 void mfd_credential_cache_free(mfd_credential_cache *cache);
 
 /* The password_hash these credentials were verified against less than the
- * TTL ago (malloc'd copy, NULL when unknown): the caller confirms it is
+ * TTL ago (copied into arena, NULL when unknown): the caller confirms it is
  * still the user's current hash when it next reads the user's row. */
-char *mfd_credential_cache_find(mfd_credential_cache *cache, const char *username,
-                                const char *password);
+const char *mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena,
+                                      const char *username, const char *password);
 void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
                               const char *password, const char *password_hash);
 void mfd_credential_cache_forget_user(mfd_credential_cache *cache, const char *username);

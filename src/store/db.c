@@ -110,7 +110,7 @@ uint64_t mfd_db_data_version(mfd_db *db) {
 }
 
 bool mfd_db_sees_other_writers(mfd_db *db) {
-    mfd_db_data_version(db); /* a driver may start watching on first use */
+    mfd_db_data_version(db); /* a driver may look for what to watch on first use */
     return db->sees_other_writers;
 }
 

@@ -46,12 +46,11 @@ const char *mfd_db_uri(const mfd_db *db);
 char *mfd_db_redact_uri(const char *uri);
 
 /* A number that changes whenever the data may have changed, for caches of
- * what was read: a write transaction ended through this pool, or — SQLite on
- * a file — any process wrote the database's files (seen with inotify before
- * the writer's commit returns). While another process is mid-commit, each
- * call returns a new number, so nothing read in that window is trusted
- * later. mfd_db_sees_other_writers() is false where other processes' writes
- * are not seen (PostgreSQL): such callers bound staleness with a TTL. */
+ * what was read: a write transaction ended through this pool, or — SQLite in
+ * WAL mode — a commit by any process (read from the shared WAL index, with
+ * no system call; a changed number is never seen before the commit is
+ * visible). mfd_db_sees_other_writers() is false where other processes'
+ * writes are not seen (PostgreSQL): such callers bound staleness with a TTL. */
 uint64_t mfd_db_data_version(mfd_db *db);
 bool mfd_db_sees_other_writers(mfd_db *db);
 

@@ -10,7 +10,7 @@
  * - a cached statement is handed to one user at a time; a second concurrent
  *   user of the same SQL on the same connection gets a private statement. */
 #include "db_driver.h"
-#include "db_file_watch.h"
+#include "db_wal_index.h"
 #include "db_pool.h"
 
 #include <pthread.h>
@@ -47,11 +47,12 @@ struct sqlite_db {
     char *path;
     mfd_db_pool pool;
     pthread_mutex_t writer_lock;
-    /* Other processes' writes: opened once the -wal exists (a new database
-     * has none until its first write); NULL for :memory: or no inotify. */
-    mfd_file_watch *_Atomic watch;
-    pthread_mutex_t watch_lock;
-    int64_t watch_retry_at; /* monotonic seconds of the next attempt */
+    /* Commits by any process: the WAL-index header, mapped once the -shm
+     * exists (a new database has none until its first write); NULL for
+     * :memory:. The pool's connections stay open, so the -shm does too. */
+    mfd_wal_index *_Atomic wal_index;
+    pthread_mutex_t wal_index_lock;
+    int64_t wal_index_retry_at; /* monotonic seconds of the next attempt */
 };
 
 #define DB(d)   ((sqlite_db *)(d))
@@ -118,7 +119,7 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     db->path = path;
     mfd_db_pool_init(&db->pool, strcmp(path, ":memory:") == 0 ? 1 : max_connections);
     pthread_mutex_init(&db->writer_lock, NULL);
-    pthread_mutex_init(&db->watch_lock, NULL);
+    pthread_mutex_init(&db->wal_index_lock, NULL);
     /* Open one connection now so a bad path fails at start, not on the first request. */
     mfd_conn *conn;
     if ((err = db_acquire(&db->base, &conn))) {
@@ -130,34 +131,33 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     return NULL;
 }
 
-/* The watch, opened on first need and retried at most once a second while
- * the -wal does not exist yet. */
-static mfd_file_watch *watch_of(sqlite_db *db) {
-    mfd_file_watch *w = atomic_load_explicit(&db->watch, memory_order_acquire);
+/* The WAL index, mapped on first need and retried at most once a second
+ * while there is none yet. */
+static mfd_wal_index *wal_index_of(sqlite_db *db) {
+    mfd_wal_index *w = atomic_load_explicit(&db->wal_index, memory_order_acquire);
     if (w || strcmp(db->path, ":memory:") == 0)
         return w;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    pthread_mutex_lock(&db->watch_lock);
-    if (!(w = atomic_load(&db->watch)) && ts.tv_sec >= db->watch_retry_at) {
-        db->watch_retry_at = ts.tv_sec + 1;
-        if ((w = mfd_file_watch_open(db->path))) {
-            mfd_file_watch_version(w); /* the writes so far are not news */
-            atomic_store(&db->watch, w);
+    pthread_mutex_lock(&db->wal_index_lock);
+    if (!(w = atomic_load(&db->wal_index)) && ts.tv_sec >= db->wal_index_retry_at) {
+        db->wal_index_retry_at = ts.tv_sec + 1;
+        if ((w = mfd_wal_index_open(db->path))) {
+            atomic_store(&db->wal_index, w);
             db->base.sees_other_writers = true;
         }
     }
-    pthread_mutex_unlock(&db->watch_lock);
+    pthread_mutex_unlock(&db->wal_index_lock);
     return w;
 }
 
 static uint64_t db_data_version(mfd_db *base) {
     sqlite_db *db = DB(base);
     uint64_t local = atomic_load_explicit(&base->local_writes, memory_order_acquire);
-    mfd_file_watch *w = watch_of(db);
-    /* Before the watch exists its versions start at 0: shift them past
-     * anything returned without it. */
-    return w ? local + (1ull << 40) + mfd_file_watch_version(w) : local;
+    mfd_wal_index *w = wal_index_of(db);
+    /* The header's value is no count: add it (and a mark that it is there)
+     * to the local one, so a change of either changes the sum. */
+    return w ? local + (1ull << 62) + mfd_wal_index_version(w) : local;
 }
 
 static void stmt_free(sqlite_stmt *stmt) {
@@ -181,8 +181,8 @@ static void pool_close_conn(mfd_conn *conn) {
 static void db_close(mfd_db *base) {
     sqlite_db *db = DB(base);
     mfd_db_pool_destroy(&db->pool, pool_close_conn);
-    mfd_file_watch_close(atomic_load(&db->watch));
-    pthread_mutex_destroy(&db->watch_lock);
+    mfd_wal_index_close(atomic_load(&db->wal_index));
+    pthread_mutex_destroy(&db->wal_index_lock);
     pthread_mutex_destroy(&db->writer_lock);
     free(db->path);
     free(db);
