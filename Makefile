@@ -65,7 +65,7 @@ test-tools: deps
 integration: test-tools
 	MLFLOWD_BIN=$(CURDIR)/$(TEST_DIR)/mlflowd $(PYTHON) -m pytest -q tests/integration
 
-# The integration suite on PostgreSQL 15: a throw-away cluster on 127.0.0.1:55432
+# The integration suite on PostgreSQL 15: a throw-away cluster on 127.0.0.1:25432
 # (scripts/pg-test-server.sh), a new database per test server; the cluster is
 # removed afterwards even when tests fail. The pytest summary stays the last line.
 integration-pg: test-tools

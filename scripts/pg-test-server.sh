@@ -7,10 +7,11 @@
 #
 # The tests get MLFLOWD_TEST_PG_URI=<admin URI> and create one database per mlflowd.
 # Durability is off (fsync, synchronous_commit, full_page_writes): data is disposable.
-# Settings: MLFLOWD_PG_PORT (55432), MLFLOWD_PG_DIR (/tmp/mlflowd-pg-test-<port>).
+# Settings: MLFLOWD_PG_PORT (25432), MLFLOWD_PG_DIR (/tmp/mlflowd-pg-test-<port>). The port is
+# below the kernel's ephemeral range (32768-60999): no outgoing connection can be holding it.
 set -euo pipefail
 
-PORT="${MLFLOWD_PG_PORT:-55432}"
+PORT="${MLFLOWD_PG_PORT:-25432}"
 DIR="${MLFLOWD_PG_DIR:-/tmp/mlflowd-pg-test-$PORT}"
 PASSWORD="mlflowd-test"
 HERE="$(cd "$(dirname "$0")" && pwd)"

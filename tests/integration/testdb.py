@@ -8,7 +8,7 @@ import sqlite3
 
 TEST_DB = os.environ.get("MLFLOWD_TEST_DB", "sqlite")
 PG_ADMIN_URI = os.environ.get("MLFLOWD_TEST_PG_URI",
-                              "postgresql://postgres:mlflowd-test@127.0.0.1:55432/postgres")
+                              "postgresql://postgres:mlflowd-test@127.0.0.1:25432/postgres")
 assert TEST_DB in ("sqlite", "postgres"), f"MLFLOWD_TEST_DB={TEST_DB}: expected sqlite or postgres"
 
 
