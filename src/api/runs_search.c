@@ -58,8 +58,12 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     mfd_search_input input = {filter, order_by, n_order_by};
     mfd_search_sql sql;
     int64_t offset;
-    if ((err = mfd_search_runs(req->arena, &input, &sql)) ||
-        (err = mfd_page_token_decode(page_token, &offset)))
+    /* Same rows either way; PostgreSQL plans the candidates-first form better. */
+    bool postgres =
+        req->app->tracking_db && mfd_db_dialect(req->app->tracking_db) == MFD_DIALECT_POSTGRES;
+    err = postgres ? mfd_search_runs_candidates_first(req->arena, &input, &sql)
+                   : mfd_search_runs(req->arena, &input, &sql);
+    if (err || (err = mfd_page_token_decode(page_token, &offset)))
         return err;
     if (offset < 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
@@ -72,7 +76,7 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     search.experiment_ids = ids;
     search.active = view == 1 || view == 3;
     search.deleted = view == 2 || view == 3;
-    search.joins = sql.joins;
+    search.from = sql.from;
     search.n_join_params = sql.n_join_params;
     search.where = sql.where;
     search.order_by = sql.order_by;

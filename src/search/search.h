@@ -3,27 +3,28 @@
  *
  * It knows SQL and the grammar of search-grammar.md, nothing else: no HTTP, no
  * store. User values never appear in the SQL text, only as `?` placeholders
- * whose values are in `params`, in order of appearance (where, then order_by).
+ * whose values are in `params`, in order of appearance (from, where, order_by).
  * All memory comes from the arena. Errors are INVALID_PARAMETER_VALUE mfd_errs
  * with MLflow's messages.
  *
- * Table aliases the fragments assume (the store writes the FROM clause):
- *   runs: `runs r`; experiments: `experiments e`; registered models:
- *   `registered_models rm`; model versions: `model_versions mv`; logged models:
- *   `logged_models lm`.
+ * Table aliases the fragments assume (the store writes the FROM clause, except
+ * for runs): runs: `runs r` (in `from`); experiments: `experiments e`;
+ * registered models: `registered_models rm`; model versions: `model_versions
+ * mv`; logged models: `logged_models lm`.
  *
  * How a store uses the result:
- *   SELECT ... FROM runs r
+ *   SELECT r.<columns> FROM <from>                                       -- params[0..n_join)
  *   WHERE r.experiment_id IN (?, ...) AND r.lifecycle_stage IN (?, ...)   -- the store's own
- *     AND (<where>)                                                      -- params[0..n_where)
- *   ORDER BY <order_by>                                                  -- params[n_where..)
+ *     AND (<where>)                                                      -- the next n_where
+ *   ORDER BY <order_by>                                                  -- the rest
  *   LIMIT ? OFFSET ?
- * i.e. bind the store's values, then all of `params` in order, then its own
- * again. The SQL text never contains a string literal, so every `?` in it is
- * a placeholder (a `?` -> `$n` rewrite for PostgreSQL is safe). Related
- * tables are reached through correlated EXISTS / scalar subqueries, so rows
- * are never duplicated: do not add DISTINCT (PostgreSQL would then reject
- * ORDER BY expressions missing from the select list).
+ * i.e. bind the `from` values, the store's, the where and order_by values,
+ * then its own again (other endpoints: FROM <table>, no `from` values). The
+ * SQL text never contains a string literal, so every `?` in it is a
+ * placeholder (a `?` -> `$n` rewrite for PostgreSQL is safe). Related tables
+ * are reached through IN / EXISTS subqueries or joins on a unique key, so
+ * rows are never duplicated: do not add DISTINCT (PostgreSQL would then
+ * reject ORDER BY expressions missing from the select list).
  *
  * What each where already contains beyond the filter: model versions exclude
  * current_stage 'Deleted_Internal'; registered models and model versions
@@ -45,12 +46,12 @@
 #include "../core/sql_params.h"
 
 typedef struct mfd_search_sql {
-    const char *joins;    /* "" or JOIN clauses to place right after the FROM table (runs only) */
+    const char *from;     /* runs only (else NULL): the FROM clause, `runs r` and its joins */
     const char *where;    /* boolean SQL expression; "1=1" when there is no filter */
     const char *order_by; /* comma list for ORDER BY (no keyword), tie-breakers included */
     mfd_sql_params params;
     bool match_nothing;    /* e.g. an IN list that became empty: the store may skip the query */
-    size_t n_join_params;  /* params[0 .. n_join_params) belong to `joins` */
+    size_t n_join_params;  /* params[0 .. n_join_params) belong to `from` */
     size_t n_where_params; /* the next n_where_params belong to `where`, the rest to
                               `order_by` (e.g. for a COUNT query without ORDER BY) */
 } mfd_search_sql;
@@ -64,6 +65,11 @@ typedef struct mfd_search_input {
 
 /* On error *out is zeroed and the mfd_err (INVALID_PARAMETER_VALUE) says why. */
 mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
+/* The same search, rows and order, written for PostgreSQL: runs sorted on
+ * metric/param/tag keys are ordered among the filter's candidates before the
+ * runs table is read (see compile_runs.c). */
+mfd_err mfd_search_runs_candidates_first(mfd_arena *arena, const mfd_search_input *in,
+                                         mfd_search_sql *out);
 mfd_err mfd_search_experiments(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
 mfd_err mfd_search_registered_models(mfd_arena *arena, const mfd_search_input *in,
                                      mfd_search_sql *out);

@@ -151,6 +151,8 @@ typedef struct mfd_search_builder {
 void mfd_search_builder_init(mfd_search_builder *b, mfd_arena *arena);
 void mfd_search_builder_and(mfd_search_builder *b);   /* " AND " before all but the first */
 void mfd_search_builder_comma(mfd_search_builder *b); /* ", " before all but the first */
+/* Appends the conditions of `more` (text and values) as further AND terms. */
+void mfd_search_builder_and_all(mfd_search_builder *b, const mfd_search_builder *more);
 void mfd_search_emit(mfd_search_builder *b, const char *sql);
 void mfd_search_bind_text(mfd_search_builder *b, const char *value);
 void mfd_search_bind_int(mfd_search_builder *b, int64_t value);
@@ -166,9 +168,9 @@ void mfd_search_list_cmp(mfd_search_builder *b, const char *column, mfd_search_c
  * integral, else CAST(? AS DOUBLE PRECISION) so PostgreSQL compares numerically. */
 void mfd_search_number_cmp(mfd_search_builder *b, const char *column, mfd_search_cmp cmp,
                            const mfd_search_number *number, bool integer_column);
-/* Fills `out` from a joins (may be NULL), a where and an order_by builder
- * (an empty where is "1=1"); params are laid out joins, where, order_by. */
-mfd_err mfd_search_finish_joined(mfd_search_builder *joins, mfd_search_builder *where,
+/* Fills `out` from a FROM clause (may be NULL), a where and an order_by
+ * builder (an empty where is "1=1"); params are laid out from, where, order_by. */
+mfd_err mfd_search_finish_joined(mfd_search_builder *from, mfd_search_builder *where,
                                  mfd_search_builder *order, mfd_search_sql *out);
 /* Fills `out` from a where and an order_by builder (an empty where is "1=1"). */
 mfd_err mfd_search_finish(mfd_search_builder *where, mfd_search_builder *order,

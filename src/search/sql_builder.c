@@ -29,6 +29,17 @@ void mfd_search_builder_comma(mfd_search_builder *b) {
         mfd_strbuf_append(&b->sql, ", ");
 }
 
+void mfd_search_builder_and_all(mfd_search_builder *b, const mfd_search_builder *more) {
+    if (!more->n_terms)
+        return;
+    if (b->n_terms)
+        mfd_strbuf_append(&b->sql, " AND ");
+    mfd_strbuf_append(&b->sql, more->sql.data);
+    mfd_sql_params_append(&b->params, b->arena, &more->params);
+    b->n_terms += more->n_terms;
+    b->match_nothing = b->match_nothing || more->match_nothing;
+}
+
 void mfd_search_emit(mfd_search_builder *b, const char *sql) {
     mfd_strbuf_append(&b->sql, sql);
 }
@@ -136,19 +147,19 @@ mfd_err mfd_search_finish(mfd_search_builder *where, mfd_search_builder *order,
     return mfd_search_finish_joined(NULL, where, order, out);
 }
 
-mfd_err mfd_search_finish_joined(mfd_search_builder *joins, mfd_search_builder *where,
+mfd_err mfd_search_finish_joined(mfd_search_builder *from, mfd_search_builder *where,
                                  mfd_search_builder *order, mfd_search_sql *out) {
     memset(out, 0, sizeof *out);
-    size_t n_join = joins ? joins->params.count : 0;
+    size_t n_join = from ? from->params.count : 0;
     size_t total = n_join + where->params.count + order->params.count;
     if (total > MFD_SEARCH_MAX_PARAMS)
         return mfd_search_error("Search is too large: it needs %zu bound values (at most %d)",
                                 total, MFD_SEARCH_MAX_PARAMS);
-    out->joins = joins ? joins->sql.data : "";
+    out->from = from ? from->sql.data : NULL;
     out->where = where->n_terms ? where->sql.data : "1=1";
     out->order_by = order->sql.data;
-    if (joins)
-        mfd_sql_params_append(&out->params, where->arena, &joins->params);
+    if (from)
+        mfd_sql_params_append(&out->params, where->arena, &from->params);
     out->n_join_params = n_join;
     mfd_sql_params_append(&out->params, where->arena, &where->params);
     mfd_sql_params_append(&out->params, where->arena, &order->params);

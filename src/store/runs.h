@@ -100,9 +100,10 @@ typedef struct mfd_run_search {
     const int64_t *experiment_ids;
     size_t n_experiment_ids;
     bool active, deleted; /* lifecycle stages to include */
-    /* From the search compiler: JOIN clauses, a condition and an ORDER BY
-     * list over `runs r`, with their bound values (the joins' first). */
-    const char *joins, *where, *order_by;
+    /* From the search compiler: the FROM clause (NULL: `runs r`), a
+     * condition and an ORDER BY list over `runs r`, with their bound values
+     * (the FROM clause's first, n_join_params of them). */
+    const char *from, *where, *order_by;
     const mfd_sql_params *params;
     size_t n_join_params;
     int64_t offset, limit;
@@ -126,9 +127,10 @@ const char *mfd_runs_random_name(mfd_arena *arena);
 
 /* Calls row(ctx, index, stmt) for every row of
  *   <sql_head> IN (?, ...) <sql_tail>
- * where the IN list holds run ids (in chunks) and the first selected column is
- * the run id; index is the position of that id in run_ids. sql_tail must end
- * with an ORDER BY whose first key is that run id column. */
+ * where the IN list holds run ids (in chunks, padded to a power of two with a
+ * repeated id so that the statement is prepared once) and the first selected
+ * column is the run id; index is the position of that id in run_ids. sql_tail
+ * must end with an ORDER BY whose first key is that run id column. */
 typedef void (*mfd_run_row_fn)(void *ctx, size_t index, mfd_stmt *stmt);
 mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
                               size_t n, const char *sql_head, const char *sql_tail,

@@ -80,19 +80,25 @@ mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *cons
     qsort(sorted, n, sizeof *sorted, compare_slots);
     for (size_t start = 0; start < n; start += IN_LIST_CHUNK) {
         size_t m = n - start < IN_LIST_CHUNK ? n - start : IN_LIST_CHUNK;
+        /* A few list lengths only, the last id repeated to fill: the statement
+         * is prepared once per connection, not parsed again for every page. */
+        size_t slots = 1;
+        while (slots < m)
+            slots *= 2;
+        if (slots > IN_LIST_CHUNK)
+            slots = IN_LIST_CHUNK;
         mfd_strbuf sql;
         mfd_strbuf_init(&sql, arena);
         mfd_strbuf_append(&sql, sql_head);
-        for (size_t i = 0; i < m; i++)
+        for (size_t i = 0; i < slots; i++)
             mfd_strbuf_append(&sql, i ? ", ?" : "?");
         mfd_strbuf_append(&sql, sql_tail);
         mfd_stmt *stmt;
-        /* single-run reads (GetRun) repeat the same text: worth caching */
-        mfd_err err = mfd_conn_prepare(conn, sql.data, m == 1, &stmt);
+        mfd_err err = mfd_conn_prepare(conn, sql.data, true, &stmt);
         if (err)
             return err;
-        for (size_t i = 0; i < m; i++)
-            mfd_stmt_bind_text(stmt, (int)i + 1, sorted[start + i].id);
+        for (size_t i = 0; i < slots; i++)
+            mfd_stmt_bind_text(stmt, (int)i + 1, sorted[start + (i < m ? i : m - 1)].id);
         mfd_step s;
         while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
             id_slot key = {mfd_stmt_text(stmt, 0), 0};
@@ -160,7 +166,18 @@ static void metric_row(void *ctx, size_t index, mfd_stmt *stmt) {
     };
 }
 
-/* Params, tags and latest metrics of every run, then the name fallback. */
+static int compare_tags(const void *a, const void *b) {
+    return strcmp(((const mfd_run_tag *)a)->key, ((const mfd_run_tag *)b)->key);
+}
+
+static int compare_metrics(const void *a, const void *b) {
+    return strcmp(((const mfd_metric *)a)->key, ((const mfd_metric *)b)->key);
+}
+
+/* Params, tags and latest metrics of every run, each list ordered by key
+ * (byte order, here rather than in SQL: the same on both engines whatever
+ * PostgreSQL's collation, and SQLite needs no sort pass), then the name
+ * fallback. */
 static mfd_err load_run_data(mfd_conn *conn, mfd_arena *arena, mfd_run *runs, size_t n) {
     const char **ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ids);
     for (size_t i = 0; i < n; i++)
@@ -168,13 +185,13 @@ static mfd_err load_run_data(mfd_conn *conn, mfd_arena *arena, mfd_run *runs, si
     run_loader loader = {arena, runs, mfd_arena_calloc(arena, n + 1, sizeof(size_t))};
     mfd_err err = mfd_runs_for_each_row(conn, arena, ids, n,
                                         "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (",
-                                        ") ORDER BY run_uuid, key", tag_row, &loader);
+                                        ") ORDER BY run_uuid", tag_row, &loader);
     if (err)
         return err;
     memset(loader.capacity, 0, n * sizeof(size_t));
     err = mfd_runs_for_each_row(conn, arena, ids, n,
                                 "SELECT run_uuid, key, value FROM params WHERE run_uuid IN (",
-                                ") ORDER BY run_uuid, key", param_row, &loader);
+                                ") ORDER BY run_uuid", param_row, &loader);
     if (err)
         return err;
     memset(loader.capacity, 0, n * sizeof(size_t));
@@ -182,9 +199,18 @@ static mfd_err load_run_data(mfd_conn *conn, mfd_arena *arena, mfd_run *runs, si
         conn, arena, ids, n,
         "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics "
         "WHERE run_uuid IN (",
-        ") ORDER BY run_uuid, key", metric_row, &loader);
+        ") ORDER BY run_uuid", metric_row, &loader);
     if (err)
         return err;
+    for (size_t i = 0; i < n; i++) {
+        mfd_run *run = &runs[i];
+        if (run->n_tags > 1)
+            qsort(run->tags, run->n_tags, sizeof *run->tags, compare_tags);
+        if (run->n_params > 1)
+            qsort(run->params, run->n_params, sizeof *run->params, compare_tags);
+        if (run->n_metrics > 1)
+            qsort(run->metrics, run->n_metrics, sizeof *run->metrics, compare_metrics);
+    }
     for (size_t i = 0; i < n; i++) {
         mfd_run_info *info = &runs[i].info;
         if (info->run_name && *info->run_name)
@@ -217,8 +243,8 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
         return NULL;
     mfd_strbuf sql;
     mfd_strbuf_init(&sql, arena);
-    mfd_strbuf_appendf(&sql, "SELECT " RUN_COLUMNS " FROM runs r%s WHERE r.experiment_id IN (",
-                       in->joins ? in->joins : "");
+    mfd_strbuf_appendf(&sql, "SELECT " RUN_COLUMNS " FROM %s WHERE r.experiment_id IN (",
+                       in->from ? in->from : "runs r");
     for (size_t i = 0; i < in->n_experiment_ids; i++)
         mfd_strbuf_append(&sql, i ? ", ?" : "?");
     mfd_strbuf_append(&sql, in->active && in->deleted ? ") AND r.lifecycle_stage IN (?, ?)"
@@ -232,12 +258,13 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     mfd_stmt *stmt;
     if ((err = mfd_conn_prepare(conn, sql.data, false, &stmt)))
         return mfd_conn_finish(conn, err);
-    /* Bind in text order: join keys, experiment ids, stages, where+order values, page. */
+    /* Bind in text order: FROM values, experiment ids, stages, where+order values, page. */
     int index = 1;
     size_t n_join = in->params ? in->n_join_params : 0;
-    for (size_t i = 0; i < n_join; i++) {
-        const mfd_sql_value *v = &in->params->values[i];
-        mfd_stmt_bind_text(stmt, index++, v->text);
+    if (n_join) {
+        mfd_sql_params from = {in->params->values, n_join, 0};
+        mfd_stmt_bind_params(stmt, index, &from);
+        index += (int)n_join;
     }
     for (size_t i = 0; i < in->n_experiment_ids; i++)
         mfd_stmt_bind_int64(stmt, index++, in->experiment_ids[i]);

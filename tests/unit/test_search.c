@@ -5,6 +5,7 @@
 #include "search/search.h"
 #include "test.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 typedef mfd_err (*compile_fn)(mfd_arena *, const mfd_search_input *, mfd_search_sql *);
 
 #define RUNS     mfd_search_runs
+#define RUNS_PG  mfd_search_runs_candidates_first
 #define EXPS     mfd_search_experiments
 #define RMS      mfd_search_registered_models
 #define MVS      mfd_search_model_versions
@@ -150,11 +152,11 @@ static void db_open(void) {
     sqlite3_free(msg);
 }
 
-/* Runs SELECT <column> FROM <from> <joins> WHERE <where> ORDER BY <order_by>
+/* Runs SELECT <column> FROM <s->from, else from> WHERE <where> ORDER BY <order_by>
  * and returns the ids comma-joined (or "SQL ERROR: ..."). */
 static const char *db_ids(const char *column, const char *from, const mfd_search_sql *s) {
-    const char *sql = mfd_arena_sprintf(arena, "SELECT %s FROM %s%s WHERE %s ORDER BY %s", column,
-                                        from, s->joins ? s->joins : "", s->where, s->order_by);
+    const char *sql = mfd_arena_sprintf(arena, "SELECT %s FROM %s WHERE %s ORDER BY %s", column,
+                                        s->from ? s->from : from, s->where, s->order_by);
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return mfd_arena_sprintf(arena, "SQL ERROR: %s in %s", sqlite3_errmsg(db), sql);
@@ -184,9 +186,18 @@ static const char *db_ids(const char *column, const char *from, const mfd_search
     return sb.data;
 }
 
+/* The run ids in order; the PostgreSQL form (candidates first) must give the same. */
 static const char *runs(const char *filter, const char *const *order_by, size_t n) {
     mfd_search_sql s = compile_at(__LINE__, RUNS, filter, order_by, n);
-    return db_ids("r.run_uuid", "runs r", &s);
+    const char *ids = db_ids("r.run_uuid", "runs r", &s);
+    s = compile_at(__LINE__, RUNS_PG, filter, order_by, n);
+    const char *pg_ids = db_ids("r.run_uuid", "runs r", &s);
+    if (strcmp(ids, pg_ids) != 0) {
+        fprintf(stderr, "%s: [%s] candidates-first form gave %s, plain %s\n", __FILE__,
+                filter ? filter : "(null)", pg_ids, ids);
+        mfd_test_failed_checks++;
+    }
+    return ids;
 }
 
 static const char *experiments(const char *filter, const char *const *order_by, size_t n) {
@@ -237,8 +248,8 @@ static void test_values_are_taken_literally(void) {
     s = COMPILE(RUNS, "params.x = 'a\\nb%_'", NO_ORDER);
     CHECK_STR(param_text(&s, 1), "a\\nb%_");
     s = COMPILE(RUNS, "  metrics.y>=-1.5e3  and metrics.z<2 ", NO_ORDER);
-    CHECK(s.params.count == 4 && s.params.values[1].kind == MFD_SQL_DOUBLE &&
-          s.params.values[1].f64 == -1500.0);
+    CHECK(s.params.count == 4 && s.params.values[3].kind == MFD_SQL_DOUBLE &&
+          s.params.values[3].f64 == -1500.0); /* y drives: the innermost list, last */
     CHECK_STR(runs("metrics.y=2.5", NO_ORDER), "");
     CHECK_STR(runs("tags.t = \"x\"", NO_ORDER), "r1");
     s = COMPILE(RUNS, "   ", NO_ORDER);
@@ -365,9 +376,55 @@ static void test_runs_filters_execute(void) {
     CHECK_STR(s.where, "r.start_time > CAST(? AS DOUBLE PRECISION) AND r.end_time < ?");
     CHECK(s.params.values[0].kind == MFD_SQL_DOUBLE && s.params.values[1].kind == MFD_SQL_INT64);
     s = COMPILE(RUNS, "metrics.m > 1", NO_ORDER);
-    CHECK_STR(s.where, "r.run_uuid IN (SELECT m.run_uuid FROM latest_metrics m WHERE m.key = ? "
-                       "AND m.value > ?)");
+    CHECK_STR(s.where, "r.run_uuid IN (SELECT f0.run_uuid FROM latest_metrics f0 WHERE f0.key = ? "
+                       "AND f0.value > ?)");
     CHECK(s.params.values[1].kind == MFD_SQL_DOUBLE); /* metric values compare as doubles */
+
+    /* Key clauses make one list, the likeliest-selective first (=, LIKE, range, !=), the
+     * others probing it; values follow the text. Attributes and datasets stay outside. SQLite
+     * nests the lists (each built before the next reads it), PostgreSQL joins them. */
+    CHECK_STR(runs("metrics.acc > 0 and params.p = '10'", NO_ORDER), "r1");
+    CHECK_STR(runs("metrics.acc > -5 and metrics.acc < 0.7 and params.p != '2'", NO_ORDER), "r2");
+    CHECK_STR(runs("tags.t != 'z' and run_name LIKE 'b%' and status = 'FAILED'", NO_ORDER), "r3");
+    CHECK_STR(runs("params.p LIKE '1%' and dataset.name = 'eval_ds' and metrics.acc = 0", NO_ORDER),
+              "r2");
+    CHECK_STR(runs("metrics.acc >= 0.5 and tags.n = 'x'", NO_ORDER), ""); /* NULL tag value */
+    const char *four = "status = 'FAILED' and metrics.acc > 0 and tags.t != 'z' and params.p = 'v'";
+    s = COMPILE(RUNS, four, NO_ORDER);
+    CHECK_STR(s.where,
+              "r.run_uuid IN (SELECT f2.run_uuid FROM tags f2 WHERE f2.key = ? AND "
+              "f2.value != ? AND f2.run_uuid IN (SELECT f1.run_uuid FROM latest_metrics f1 "
+              "WHERE f1.key = ? AND f1.value > ? AND f1.run_uuid IN (SELECT f0.run_uuid "
+              "FROM params f0 WHERE f0.key = ? AND f0.value = ?))) AND r.status = ?");
+    CHECK_INT(s.n_where_params, 7);
+    const char *const nested_values[] = {"t", "z", "acc", NULL, "p", "v", "FAILED"};
+    for (size_t i = 0; i < 7; i++)
+        if (nested_values[i])
+            CHECK_STR(param_text(&s, i), nested_values[i]);
+    CHECK(s.params.values[3].kind == MFD_SQL_DOUBLE);
+    s = COMPILE(RUNS_PG, four, NO_ORDER);
+    CHECK_STR(s.where,
+              "r.run_uuid IN (SELECT f0.run_uuid FROM params f0 CROSS JOIN latest_metrics "
+              "f1 CROSS JOIN tags f2 WHERE f0.key = ? AND f0.value = ? AND f1.run_uuid = "
+              "f0.run_uuid AND f1.key = ? AND f1.value > ? AND f2.run_uuid = f0.run_uuid AND "
+              "f2.key = ? AND f2.value != ?) AND r.status = ?");
+    const char *const joined_values[] = {"p", "v", "acc", NULL, "t", "z", "FAILED"};
+    for (size_t i = 0; i < 7; i++)
+        if (joined_values[i])
+            CHECK_STR(param_text(&s, i), joined_values[i]);
+    /* Long filters take several lists: SQLite nests 4 deep (its parser's stack), PostgreSQL
+     * joins 16 tables in one. */
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    for (int i = 0; i < 40; i++)
+        mfd_strbuf_appendf(&sb, "%smetrics.acc > %d", i ? " AND " : "", -2 - i);
+    s = COMPILE(RUNS, sb.data, NO_ORDER);
+    CHECK(strstr(s.where, "f3.run_uuid IN (SELECT f2.run_uuid") != NULL);
+    CHECK(strstr(s.where, "f4") == NULL);
+    s = COMPILE(RUNS_PG, sb.data, NO_ORDER);
+    CHECK(strstr(s.where, "CROSS JOIN latest_metrics f15 WHERE") != NULL);
+    CHECK(strstr(s.where, "f16") == NULL);
+    CHECK_STR(runs(sb.data, NO_ORDER), "r1,r2,r3,r5"); /* acc -1 > -2 ... > -41 */
     teardown();
 }
 
@@ -393,15 +450,54 @@ static void test_runs_order_by_execute(void) {
     CHECK_STR(s.order_by, "CASE WHEN r.status IS NULL THEN 1 ELSE 0 END, r.status ASC, "
                           "r.start_time DESC, r.run_uuid ASC");
     /* Values go in order of appearance: the order_by keys' joins, then where. */
-    s = COMPILE(RUNS, "params.p = 'v'", ORDER("metrics.m", "tags.`a b` DESC"));
+    s = COMPILE(RUNS, "status = 'v'", ORDER("metrics.m", "tags.`a b` DESC"));
     CHECK_INT(s.n_join_params, 2);
-    CHECK_INT(s.n_where_params, 2);
-    CHECK_INT(s.params.count, 4);
+    CHECK_INT(s.n_where_params, 1);
+    CHECK_INT(s.params.count, 3);
     CHECK_STR(param_text(&s, 0), "m");
     CHECK_STR(param_text(&s, 1), "a b");
-    CHECK_STR(param_text(&s, 2), "p");
-    CHECK_STR(param_text(&s, 3), "v");
-    CHECK(strstr(s.joins, "LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid") != NULL);
+    CHECK_STR(param_text(&s, 2), "v");
+    CHECK(strstr(s.from, "runs r LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid") ==
+          s.from);
+
+    /* For PostgreSQL, with key clauses, the leading key orders are read with the first
+     * key-clause list in a subquery of ordered candidates, runs joined after it; the rows and
+     * order stay the same (runs() checks both forms). SQLite keeps the IN list. */
+    s = COMPILE(RUNS_PG, "params.p = 'v' and status = 'x'",
+                ORDER("metrics.m", "tags.`a b` DESC", "status", "params.q"));
+    CHECK_STR(s.from, "(SELECT f0.run_uuid, CASE WHEN o0.run_uuid IS NULL THEN 2 WHEN "
+                      "CAST(o0.is_nan AS INTEGER) = 1 THEN 1 ELSE 0 END AS k0r, o0.value AS k0v, "
+                      "CASE WHEN o1.value IS NULL THEN 1 ELSE 0 END AS k1r, o1.value AS k1v FROM "
+                      "params f0 LEFT JOIN latest_metrics o0 ON o0.run_uuid = f0.run_uuid AND "
+                      "o0.key = ? LEFT JOIN tags o1 ON o1.run_uuid = f0.run_uuid AND o1.key = ? "
+                      "WHERE f0.key = ? AND f0.value = ? ORDER BY k0r, k0v ASC, k1r, k1v DESC) s "
+                      "CROSS JOIN runs r LEFT JOIN params o3 ON o3.run_uuid = r.run_uuid AND "
+                      "o3.key = ?");
+    CHECK_STR(s.where, "r.run_uuid = s.run_uuid AND r.status = ?");
+    CHECK_STR(s.order_by, "s.k0r, s.k0v ASC, s.k1r, s.k1v DESC, CASE WHEN r.status IS NULL THEN 1 "
+                          "ELSE 0 END, r.status ASC, CASE WHEN o3.value IS NULL THEN 1 ELSE 0 END, "
+                          "o3.value ASC, r.start_time DESC, r.run_uuid ASC");
+    CHECK_INT(s.n_join_params, 5);
+    CHECK_INT(s.n_where_params, 1);
+    const char *const expected_values[] = {"m", "a b", "p", "v", "q", "x"};
+    for (size_t i = 0; i < 6; i++)
+        CHECK_STR(param_text(&s, i), expected_values[i]);
+    s = COMPILE(RUNS, "params.p = 'v' and status = 'x'", ORDER("metrics.m"));
+    CHECK_STR(s.from,
+              "runs r LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid AND o0.key = ?");
+    CHECK(strncmp(s.where, "r.run_uuid IN (SELECT f0.run_uuid FROM params f0 WHERE", 54) == 0);
+    s = COMPILE(RUNS_PG, "status = 'x'", ORDER("metrics.m")); /* no key clause: no candidates */
+    CHECK_STR(s.from,
+              "runs r LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid AND o0.key = ?");
+    s = COMPILE(RUNS_PG, "params.p = 'v'", ORDER("status", "metrics.m")); /* runs column first */
+    CHECK(strncmp(s.from, "runs r LEFT JOIN", 16) == 0);
+    CHECK_STR(runs("params.p != 'x'", ORDER("metrics.acc DESC")), "r1,r3,r2");
+    CHECK_STR(runs("params.p != 'x'", ORDER("metrics.acc")), "r3,r1,r2");
+    CHECK_STR(runs("metrics.acc > -5", ORDER("params.p DESC", "run_name")), "r3,r2,r1,r5");
+    CHECK_STR(runs("tags.t != 'q'", ORDER("tags.t DESC", "metrics.`val loss`")), "r3,r1");
+    CHECK_STR(runs("metrics.acc < 1 and status != 'RUNNING'",
+                   ORDER("metrics.acc", "params.p DESC", "tags.t")),
+              "r5,r3,r1");
 
     CHECK_ERROR(RUNS, NULL, ORDER("metrics.acc", "metric.acc DESC"), "duplicate fields");
     CHECK_ERROR(RUNS, NULL, ORDER("created", "start_time"), "`order_by` contains duplicate");
@@ -701,6 +797,40 @@ static void test_offset_page_tokens(void) {
     mfd_arena_free(arena);
 }
 
+/* get-history's tokens: the offset token plus members (its seek position),
+ * still read by any offset-token reader; fields come back only with a valid
+ * offset. */
+static void test_offset_page_tokens_with_fields(void) {
+    arena = mfd_arena_new();
+    json_t *fields =
+        json_pack("{s:[I, I, f, b]}", "after", (json_int_t)1700000000000, (json_int_t)-3, 0.1, 0);
+    char *token = mfd_page_token_encode_fields(arena, 25000, fields);
+    json_decref(fields);
+    CHECK_STR(token, b64("{\"offset\": 25000, \"after\": [1700000000000, -3, 0.10000000000000001, "
+                         "false]}"));
+    int64_t offset = -1;
+    CHECK(mfd_page_token_decode(token, &offset) == NULL);
+    CHECK_INT(offset, 25000);
+    json_t *got = NULL;
+    CHECK(mfd_page_token_decode_fields(token, &offset, &got) == NULL);
+    json_t *after = json_object_get(got, "after");
+    CHECK(json_array_size(after) == 4 && json_real_value(json_array_get(after, 2)) == 0.1);
+    json_decref(got);
+    CHECK_STR(mfd_page_token_encode_fields(arena, 7, NULL), mfd_page_token_encode(arena, 7));
+    CHECK(mfd_page_token_decode_fields("eyJvZmZzZXQiOiAxMDAwfQ==", &offset, &got) == NULL);
+    CHECK(offset == 1000 && json_object_size(got) == 1);
+    json_decref(got);
+    json_t *stale = json_object();
+    got = stale;
+    mfd_err err =
+        mfd_page_token_decode_fields(b64("{\"offset\": 0, \"after\": []}"), &offset, &got);
+    CHECK(err && err->code == MFD_INVALID_PARAMETER_VALUE && got == NULL);
+    mfd_err_free(err);
+    json_decref(stale);
+    CHECK(mfd_page_token_decode_fields("", &offset, &got) == NULL && offset == 0 && got == NULL);
+    mfd_arena_free(arena);
+}
+
 static void test_logged_model_page_tokens(void) {
     arena = mfd_arena_new();
     const char *ids[] = {"1", "2"}, *other_ids[] = {"1"};
@@ -916,5 +1046,6 @@ MFD_TEST_MAIN(MFD_TEST(test_identifier_split_and_quoting),
               MFD_TEST(test_runs_order_by_execute), MFD_TEST(test_experiments),
               MFD_TEST(test_registered_models), MFD_TEST(test_model_versions),
               MFD_TEST(test_logged_models), MFD_TEST(test_offset_page_tokens),
+              MFD_TEST(test_offset_page_tokens_with_fields),
               MFD_TEST(test_logged_model_page_tokens), MFD_TEST(test_fuzz_never_crashes),
               MFD_TEST(test_huge_and_deep_inputs))
