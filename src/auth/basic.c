@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/utf8.h"
 #include "auth_internal.h"
 
 static const char unauthenticated_text[] =
@@ -14,13 +15,6 @@ static const char unauthenticated_text[] =
 static bool is_b64_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
            c == '/' || c == '=';
-}
-
-static bool valid_utf8(const char *s) {
-    json_t *probe = json_string(s); /* jansson's validator, as the server uses */
-    bool ok = probe != NULL;
-    json_decref(probe);
-    return ok;
 }
 
 bool mfd_auth_parse_basic(mfd_arena *arena, const char *header, const char **username,
@@ -51,7 +45,7 @@ bool mfd_auth_parse_basic(mfd_arena *arena, const char *header, const char **use
         return false;
     size_t decoded_len = (size_t)out - pad;
     decoded[decoded_len] = '\0';
-    if (memchr(decoded, '\0', decoded_len) || !valid_utf8((const char *)decoded))
+    if (memchr(decoded, '\0', decoded_len) || !mfd_utf8_valid((const char *)decoded, decoded_len))
         return false;
     char *text = (char *)decoded;
     char *colon = strchr(text, ':');

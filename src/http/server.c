@@ -7,6 +7,7 @@
  *             upload file.
  *   last call: run the handler, queue the response, log one line.
  * request_completed() frees everything and removes an unfinished upload. */
+#include "core/utf8.h"
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -124,13 +125,6 @@ typedef struct query_collect {
     bool bad_utf8; /* invalid UTF-8 or an embedded NUL */
 } query_collect;
 
-static bool valid_utf8(const char *s) {
-    json_t *probe = json_string(s); /* jansson's validator: one definition of valid */
-    bool ok = probe != NULL;
-    json_decref(probe);
-    return ok;
-}
-
 /* Query pairs with their decoded lengths, so a "%00" inside a value is
  * refused (like invalid UTF-8) rather than silently cutting the value. */
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -138,8 +132,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     (void)kind;
     query_collect *qc = cls;
     mfd_request *req = qc->req;
-    if (!valid_utf8(key) || (value && !valid_utf8(value)) || strlen(key) != key_size ||
-        (value && strlen(value) != value_size))
+    if (strlen(key) != key_size || !mfd_utf8_valid(key, key_size) ||
+        (value && (strlen(value) != value_size || !mfd_utf8_valid(value, value_size))))
         qc->bad_utf8 = true;
     if (req->n_query == qc->cap) {
         size_t cap = qc->cap ? qc->cap * 2 : 8;

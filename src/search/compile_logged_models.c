@@ -261,7 +261,7 @@ static mfd_err compile_order_by(mfd_arena *arena, const mfd_logged_model_search_
         const char *field = order->field_name;
         if (!field)
             return mfd_search_error("`field_name` in the `order_by` clause must be specified.");
-        if (!mfd_search_utf8_valid(field, strlen(field)))
+        if (!mfd_utf8_valid(field, strlen(field)))
             return mfd_search_error("Invalid order by field name: it is not valid UTF-8.");
         if (order->dataset_digest && *order->dataset_digest &&
             !(order->dataset_name && *order->dataset_name))

@@ -44,44 +44,6 @@ static bool is_op_char(unsigned char c) {
     return c == '<' || c == '>' || c == '=' || c == '!' || c == '~';
 }
 
-bool mfd_search_utf8_valid(const char *str, size_t len) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t need;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= need)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        /* Overlong forms, surrogates and code points past U+10FFFF. */
-        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-    }
-    return true;
-}
-
 const char *mfd_search_excerpt(mfd_arena *arena, const char *s) {
     if (!s)
         return "";
@@ -220,7 +182,7 @@ mfd_err mfd_search_lex(mfd_arena *arena, const char *input, mfd_search_token **t
     if (!input)
         input = "";
     size_t len = strlen(input), cap = 0, i = 0;
-    if (!mfd_search_utf8_valid(input, len))
+    if (!mfd_utf8_valid(input, len))
         return mfd_search_error("Invalid search string: it is not valid UTF-8");
     while (i < len) {
         unsigned char c = (unsigned char)input[i];

@@ -191,7 +191,7 @@ static json_t *string_or_null(const char *s) {
 }
 
 static bool utf8_or_null(const char *s) {
-    return !s || mfd_search_utf8_valid(s, strlen(s));
+    return !s || mfd_utf8_valid(s, strlen(s));
 }
 
 /* jansson refuses strings that are not valid UTF-8; so does the encoder. */

@@ -232,7 +232,7 @@ const char *mfd_search_order_by_repr(mfd_arena *arena, const char *const *order_
     mfd_strbuf_append(&sb, "[");
     for (size_t i = 0; i < n; i++) {
         const char *element = order_by[i] ? order_by[i] : "";
-        if (!mfd_search_utf8_valid(element, strlen(element)))
+        if (!mfd_utf8_valid(element, strlen(element)))
             element = "<invalid UTF-8>";
         mfd_strbuf_appendf(&sb, "%s'%s'", i ? ", " : "", mfd_search_excerpt(arena, element));
     }

@@ -13,6 +13,7 @@
 #ifndef MFD_SEARCH_INTERNAL_H
 #define MFD_SEARCH_INTERNAL_H
 
+#include "core/utf8.h"
 #include "search.h"
 
 /* Bounds that keep a hostile filter from producing SQL the engines refuse
@@ -52,7 +53,6 @@ typedef struct mfd_search_token {
 mfd_err mfd_search_lex(mfd_arena *arena, const char *input, mfd_search_token **tokens,
                        size_t *count);
 bool mfd_search_token_is(const mfd_search_token *token, const char *keyword);
-bool mfd_search_utf8_valid(const char *s, size_t len);
 /* `s` cut to a bounded, valid-UTF-8 length for quoting in an error message. */
 const char *mfd_search_excerpt(mfd_arena *arena, const char *s);
 

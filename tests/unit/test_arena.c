@@ -1,6 +1,7 @@
 /* Arena, string builder and error-table behaviour. */
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/utf8.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -30,4 +31,24 @@ static void test_error_status_table(void) {
     mfd_err_free(e);
 }
 
-MFD_TEST_MAIN(MFD_TEST(test_arena_strings), MFD_TEST(test_error_status_table))
+/* core/utf8.h: what jansson would take in a JSON string, nothing more. */
+static void test_utf8_validity(void) {
+    static const char *const good[] = {
+        "", "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"};
+    static const char *const bad[] = {
+        "\xff",             /* not a lead byte */
+        "\xc0\xaf",         /* overlong '/' */
+        "\xe0\x80\xaf",     /* overlong again */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "caf\xc3",          /* cut short */
+        "\xc3\x28",         /* a continuation byte missing */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK(mfd_utf8_valid(good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(!mfd_utf8_valid(bad[i], strlen(bad[i])));
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_arena_strings), MFD_TEST(test_error_status_table),
+              MFD_TEST(test_utf8_validity))
