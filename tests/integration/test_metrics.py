@@ -354,16 +354,7 @@ def test_history_is_the_same_whichever_reading_plan_serves_it(server):
     server.api("POST", "runs/log-batch", {"run_id": rid, "metrics": metrics})
 
     def history(page_size):
-        pages, token = [], None
-        while True:
-            q = {"run_id": rid, "run_uuid": rid, "metric_key": key, "max_results": page_size}
-            if token:
-                q["page_token"] = token
-            got = server.api("GET", "metrics/get-history", params=q)
-            pages.append(got.get("metrics", []))
-            token = got.get("next_page_token")
-            if not token:
-                return pages
+        return pages_of(server, rid, key, page_size)[0]
 
     def sampled():
         return server.api("GET", "metrics/get-history-bulk-interval",
