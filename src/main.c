@@ -50,10 +50,11 @@ static double ms_since(const struct timespec *t0) {
  * sort, the response) before the next request; by default glibc then hands
  * the freed top of the thread's heap back to the kernel every time, and the
  * next request faults the same pages in again — kernel time and cross-core
- * TLB flushes on every request. Keep up to 4 MiB of free top per heap
- * instead; large buffers are still mmap'd and returned at once. */
+ * TLB flushes on every request. Keep up to 1 MiB of free top per heap
+ * instead (a request frees far less; more would only hold memory after a
+ * burst); large buffers are still mmap'd and returned at once. */
 static void tune_allocator(void) {
-    mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 20);
     mallopt(M_MMAP_THRESHOLD, 128 << 10);
 }
 
