@@ -179,6 +179,41 @@ static mfd_err prepare_for_names(mfd_conn *conn, mfd_arena *arena, const char *f
     return NULL;
 }
 
+/* Growth state of one model's arrays, fresh for each model. */
+typedef struct model_rows {
+    size_t cap, tag_cap;
+} model_rows;
+
+typedef void (*model_row_fn)(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m,
+                             model_rows *rows);
+
+/* Steps a statement whose rows lead with the model name, grouped by name,
+ * and hands each row to fn with its model (rows of other names are
+ * skipped); finishes the statement. */
+static mfd_err each_model_row(mfd_arena *arena, mfd_stmt *stmt, const name_index *ix,
+                              model_row_fn fn) {
+    mfd_registered_model *m = NULL;
+    model_rows rows = {0};
+    mfd_err err = NULL;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        const char *name = mfd_stmt_text(stmt, 0);
+        if (!m || strcmp(m->name, name) != 0) {
+            m = index_find(ix, name);
+            rows = (model_rows){0};
+        }
+        if (m)
+            fn(arena, stmt, m, &rows);
+    }
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static void add_model_tag(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m,
+                          model_rows *rows) {
+    mfd_registry_add_tag(arena, stmt, 1, &m->tags, &m->n_tags, &rows->cap);
+}
+
 static mfd_err load_model_tags(mfd_conn *conn, mfd_arena *arena, const name_index *ix) {
     mfd_stmt *stmt;
     int next;
@@ -190,22 +225,14 @@ static mfd_err load_model_tags(mfd_conn *conn, mfd_arena *arena, const name_inde
                                                        "t ON t.key = k.key WHERE t.name IN (%s) "
                                                        "ORDER BY t.name, t.key",
                           ix, &stmt, &next);
-    if (err)
-        return err;
-    mfd_registered_model *m = NULL;
-    size_t cap = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        const char *name = mfd_stmt_text(stmt, 0);
-        if (!m || strcmp(m->name, name) != 0) {
-            m = index_find(ix, name);
-            cap = 0;
-        }
-        if (m)
-            mfd_registry_add_tag(arena, stmt, 1, &m->tags, &m->n_tags, &cap);
-    }
-    mfd_stmt_done(stmt);
-    return s == MFD_STEP_ERROR ? err : NULL;
+    return err ? err : each_model_row(arena, stmt, ix, add_model_tag);
+}
+
+static void add_model_alias(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m,
+                            model_rows *rows) {
+    m->aliases = grow(arena, m->aliases, m->n_aliases, &rows->cap, sizeof *m->aliases);
+    m->aliases[m->n_aliases++] =
+        (mfd_registry_alias){mfd_registry_copy_text(arena, stmt, 1), mfd_stmt_int64(stmt, 2)};
 }
 
 static mfd_err load_model_aliases(mfd_conn *conn, mfd_arena *arena, const name_index *ix) {
@@ -215,25 +242,23 @@ static mfd_err load_model_aliases(mfd_conn *conn, mfd_arena *arena, const name_i
                                     "SELECT name, alias, version FROM registered_model_aliases "
                                     "WHERE name IN (%s) ORDER BY name, alias",
                                     ix, &stmt, &next);
-    if (err)
-        return err;
-    mfd_registered_model *m = NULL;
-    size_t cap = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        const char *name = mfd_stmt_text(stmt, 0);
-        if (!m || strcmp(m->name, name) != 0) {
-            m = index_find(ix, name);
-            cap = 0;
-        }
-        if (!m)
-            continue;
-        m->aliases = grow(arena, m->aliases, m->n_aliases, &cap, sizeof *m->aliases);
-        m->aliases[m->n_aliases++] =
-            (mfd_registry_alias){mfd_registry_copy_text(arena, stmt, 1), mfd_stmt_int64(stmt, 2)};
+    return err ? err : each_model_row(arena, stmt, ix, add_model_alias);
+}
+
+/* One row per tag of a latest version (or one tagless row): a new version
+ * starts when the version number changes. */
+static void add_latest_version_row(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m,
+                                   model_rows *rows) {
+    mfd_model_version *last =
+        m->n_latest_versions ? &m->latest_versions[m->n_latest_versions - 1] : NULL;
+    if (!last || last->version != mfd_stmt_int64(stmt, 1)) {
+        m->latest_versions =
+            grow(arena, m->latest_versions, m->n_latest_versions, &rows->cap, sizeof *last);
+        last = &m->latest_versions[m->n_latest_versions++];
+        mfd_registry_read_version(arena, stmt, last);
+        rows->tag_cap = 0;
     }
-    mfd_stmt_done(stmt);
-    return s == MFD_STEP_ERROR ? err : NULL;
+    mfd_registry_add_tag(arena, stmt, MFD_MV_N_COLUMNS, &last->tags, &last->n_tags, &rows->tag_cap);
 }
 
 static mfd_err load_latest_versions(mfd_conn *conn, mfd_arena *arena, const name_index *ix) {
@@ -262,30 +287,7 @@ static mfd_err load_latest_versions(mfd_conn *conn, mfd_arena *arena, const name
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, next, MFD_STAGE_DELETED_INTERNAL);
-    mfd_registered_model *m = NULL;
-    size_t cap = 0, tag_cap = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        const char *name = mfd_stmt_text(stmt, 0);
-        if (!m || strcmp(m->name, name) != 0) {
-            m = index_find(ix, name);
-            cap = 0;
-        }
-        if (!m)
-            continue;
-        mfd_model_version *last =
-            m->n_latest_versions ? &m->latest_versions[m->n_latest_versions - 1] : NULL;
-        if (!last || last->version != mfd_stmt_int64(stmt, 1)) {
-            m->latest_versions =
-                grow(arena, m->latest_versions, m->n_latest_versions, &cap, sizeof *last);
-            last = &m->latest_versions[m->n_latest_versions++];
-            mfd_registry_read_version(arena, stmt, last);
-            tag_cap = 0;
-        }
-        mfd_registry_add_tag(arena, stmt, MFD_MV_N_COLUMNS, &last->tags, &last->n_tags, &tag_cap);
-    }
-    mfd_stmt_done(stmt);
-    return s == MFD_STEP_ERROR ? err : NULL;
+    return each_model_row(arena, stmt, ix, add_latest_version_row);
 }
 
 mfd_err mfd_registry_complete_models(mfd_conn *conn, mfd_arena *arena, mfd_registered_model *models,
