@@ -197,15 +197,18 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
         *refused = true;
         return NULL;
     }
-    /* Verified recently: no KDF and no query now; the user's row is re-read
-     * together with the permission lookup when the request is authorized. */
-    const char *cached_hash =
-        mfd_credential_cache_find(auth->cache, req->arena, username, password);
-    if (cached_hash) {
-        st->pending = true;
-        st->password_hash = cached_hash;
+    /* Verified recently: no KDF now. The user's row is vouched for too while
+     * the auth DB is unchanged; else it is re-read together with the
+     * permission lookup when the request is authorized. */
+    uint64_t version = mfd_auth_data_version(auth, st);
+    mfd_credential_hit hit;
+    if (mfd_credential_cache_find(auth->cache, req->arena, username, password, version, &hit)) {
         req->username = username;
-        req->is_admin = false;
+        req->is_admin = hit.is_admin;
+        st->user_id = hit.user_id;
+        st->pending = !hit.row_known;
+        st->password_hash = hit.password_hash;
+        memcpy(st->credential, hit.digest, sizeof st->credential);
         return NULL;
     }
     mfd_conn *conn;
@@ -225,7 +228,8 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
                               : dummy_hash;
     bool ok = mfd_auth_password_verify(against, password) && against != dummy_hash;
     if (ok)
-        mfd_credential_cache_put(auth->cache, username, password, user.password_hash);
+        mfd_credential_cache_put(auth->cache, username, password, user.password_hash, version,
+                                 user.id, user.is_admin);
     if (!ok) {
         const char *known = found ? username : NULL; /* an unknown name may be a secret */
         mfd_auth_audit(known, "login", req->path, known, found ? "wrong password" : "unknown user",
@@ -353,12 +357,13 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
         auth->sso_authoritative = mfd_sso_settings_of(auth->sso)->authoritative;
     if (!err)
         err = ensure_admin(auth);
-    if (!err && !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds)))
-        err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot set up the credential cache (OpenSSL)");
     /* Rows read for decisions live half a second (the bound on another
      * PostgreSQL replica's change); off with the credential cache. */
-    if (!err && auth->settings->cache_ttl_seconds > 0 &&
-        !(auth->decisions = mfd_decision_cache_new(DECISION_TTL_MS)))
+    int row_ttl_ms = auth->settings->cache_ttl_seconds > 0 ? DECISION_TTL_MS : 0;
+    if (!err &&
+        !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds, row_ttl_ms)))
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot set up the credential cache (OpenSSL)");
+    if (!err && row_ttl_ms > 0 && !(auth->decisions = mfd_decision_cache_new(DECISION_TTL_MS)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     if (!err && !(auth->resources = mfd_resource_cache_new()))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");

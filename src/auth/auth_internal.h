@@ -95,8 +95,11 @@ struct mfd_auth_request {
     bool pending;              /* vouched for by the credential cache: the user's row is re-read
                                   (and the hash compared) when the request is authorized */
     const char *password_hash; /* the hash the cached credentials were verified against */
-    int64_t user_id;           /* 0 until the row was read */
-    int method;                /* mfd_auth_method (sso.h) */
+    unsigned char credential[MFD_CREDENTIAL_DIGEST_LEN]; /* their cache entry (pending only) */
+    bool version_read;
+    uint64_t version; /* the auth DB's data version, read once, before any row */
+    int64_t user_id;  /* 0 until the row was read */
+    int method;       /* mfd_auth_method (sso.h) */
     /* Single sign-on: the user's level comes from the role mapping. In
      * authoritative mode `mapped` is the level on every resource; in floor
      * mode explicit grants can only raise it. Never written to rows. */
@@ -109,6 +112,9 @@ struct mfd_auth_request {
 typedef struct mfd_auth_request mfd_auth_request;
 /* The request's notes, made (and its rule matched) on first use. */
 mfd_auth_request *mfd_auth_request_state(mfd_auth *auth, mfd_request *req);
+/* The auth DB's data version for what this request reads and remembers (0
+ * when nothing is remembered), read on first use: before any row is. */
+uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st);
 
 /* --- permissions.c: reading requests, levels, readable sets ------------ */
 const char *mfd_auth_query_first(const mfd_request *req, const char *name);

@@ -15,13 +15,18 @@
 #include <string.h>
 #include <time.h>
 
-enum { SHARDS = 16, SLOTS = 256, DIGEST_LEN = 32 };
+enum { SHARDS = 16, SLOTS = 256, DIGEST_LEN = MFD_CREDENTIAL_DIGEST_LEN };
 
 typedef struct entry {
     unsigned char digest[DIGEST_LEN];
     char *username;      /* owned */
     char *password_hash; /* owned; what the credentials were verified against */
     int64_t expires;     /* monotonic seconds; 0 = empty */
+    /* The user's row, as read at row_version; trusted until row_expires_ms. */
+    uint64_t row_version;
+    int64_t row_expires_ms; /* monotonic; 0 = no row */
+    int64_t user_id;
+    bool is_admin;
 } entry;
 
 typedef struct shard {
@@ -31,31 +36,41 @@ typedef struct shard {
 
 struct mfd_credential_cache {
     int ttl_seconds;
+    int row_ttl_ms;
     uint64_t serial;    /* tells this cache's thread contexts from an earlier one's */
-    EVP_MAC_CTX *keyed; /* HMAC-SHA256 with the random key; duplicated per use */
+    EVP_MAC_CTX *keyed; /* SipHash with the random key; duplicated per thread */
     shard shards[SHARDS];
 };
 
-static int64_t now_seconds(void) {
+/* Coarse clocks: TTLs of seconds and of half a second. */
+static int64_t now_ms(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* a TTL in seconds: coarse is plenty */
-    return (int64_t)ts.tv_sec;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds) {
+static int64_t now_seconds(void) {
+    return now_ms() / 1000;
+}
+
+/* SipHash-2-4 with a 128-bit output: a keyed hash made for short inputs, a
+ * third of HMAC-SHA256's cost per request, and as unguessable without the
+ * key (which never leaves this process). */
+mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds, int row_ttl_ms) {
     mfd_credential_cache *cache = calloc(1, sizeof *cache);
     if (!cache)
         return NULL;
     cache->ttl_seconds = ttl_seconds;
+    cache->row_ttl_ms = row_ttl_ms;
     static _Atomic uint64_t serials;
     cache->serial = ++serials;
-    unsigned char key[32];
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    unsigned char key[16];
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
     cache->keyed = mac ? EVP_MAC_CTX_new(mac) : NULL;
     EVP_MAC_free(mac);
-    char digest_name[] = "SHA256";
+    size_t digest_len = DIGEST_LEN;
     OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &digest_len),
         OSSL_PARAM_construct_end(),
     };
     if (!cache->keyed || RAND_bytes(key, sizeof key) != 1 ||
@@ -89,7 +104,7 @@ void mfd_credential_cache_free(mfd_credential_cache *cache) {
     free(cache);
 }
 
-/* Each thread keeps its own copy of the keyed HMAC context and re-arms it
+/* Each thread keeps its own copy of the keyed context and re-arms it
  * with the same key for every digest: duplicating the context per request
  * cost more than the HMAC itself. The copy is freed when the thread ends. */
 static pthread_key_t thread_mac_key;
@@ -124,7 +139,7 @@ static EVP_MAC_CTX *thread_ctx(mfd_credential_cache *cache) {
     return tm->ctx;
 }
 
-/* HMAC over len(username) ‖ username ‖ password: unambiguous even when the
+/* The keyed hash of len(username) ‖ username ‖ password: unambiguous even when the
  * username contains ':'. */
 static bool credential_digest(mfd_credential_cache *cache, const char *username,
                               const char *password, unsigned char out[DIGEST_LEN]) {
@@ -149,24 +164,44 @@ static entry *slot_for(mfd_credential_cache *cache, const unsigned char *digest,
     return &cache->shards[s].slots[i];
 }
 
-const char *mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena,
-                                      const char *username, const char *password) {
-    unsigned char digest[DIGEST_LEN];
-    if (!cache || cache->ttl_seconds <= 0 || !credential_digest(cache, username, password, digest))
-        return NULL;
+bool mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena, const char *username,
+                               const char *password, uint64_t version, mfd_credential_hit *hit) {
+    memset(hit, 0, sizeof *hit);
+    if (!cache || cache->ttl_seconds <= 0 ||
+        !credential_digest(cache, username, password, hit->digest))
+        return false;
     shard *sh;
-    entry *e = slot_for(cache, digest, &sh);
-    const char *hash = NULL;
+    entry *e = slot_for(cache, hit->digest, &sh);
+    int64_t now = now_ms();
+    bool found = false;
     pthread_rwlock_rdlock(&sh->lock);
-    if (e->expires > now_seconds() && CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0 &&
-        strcmp(e->username, username) == 0)
-        hash = mfd_arena_strdup(arena, e->password_hash);
+    if (e->expires > now / 1000 && CRYPTO_memcmp(e->digest, hit->digest, DIGEST_LEN) == 0 &&
+        strcmp(e->username, username) == 0) {
+        found = true;
+        hit->row_known = e->row_expires_ms > now && e->row_version == version;
+        if (hit->row_known) {
+            hit->user_id = e->user_id;
+            hit->is_admin = e->is_admin;
+        } else {
+            hit->password_hash = mfd_arena_strdup(arena, e->password_hash);
+            found = hit->password_hash != NULL;
+        }
+    }
     pthread_rwlock_unlock(&sh->lock);
-    return hash;
+    return found;
+}
+
+static void set_row(mfd_credential_cache *cache, entry *e, uint64_t version, int64_t user_id,
+                    bool is_admin) {
+    e->row_version = version;
+    e->row_expires_ms = cache->row_ttl_ms > 0 ? now_ms() + cache->row_ttl_ms : 0;
+    e->user_id = user_id;
+    e->is_admin = is_admin;
 }
 
 void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
-                              const char *password, const char *password_hash) {
+                              const char *password, const char *password_hash, uint64_t version,
+                              int64_t user_id, bool is_admin) {
     unsigned char digest[DIGEST_LEN];
     if (!cache || cache->ttl_seconds <= 0 || !password_hash ||
         !credential_digest(cache, username, password, digest))
@@ -185,6 +220,23 @@ void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
     e->username = user_copy;
     e->password_hash = hash_copy;
     e->expires = now_seconds() + cache->ttl_seconds;
+    set_row(cache, e, version, user_id, is_admin);
+    pthread_rwlock_unlock(&sh->lock);
+}
+
+void mfd_credential_cache_note_row(mfd_credential_cache *cache,
+                                   const unsigned char digest[MFD_CREDENTIAL_DIGEST_LEN],
+                                   const char *username, const char *password_hash,
+                                   uint64_t version, int64_t user_id, bool is_admin) {
+    if (!cache || cache->row_ttl_ms <= 0)
+        return;
+    shard *sh;
+    entry *e = slot_for(cache, digest, &sh);
+    pthread_rwlock_wrlock(&sh->lock);
+    /* The entry may have been replaced or forgotten since it was found. */
+    if (e->expires && CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0 &&
+        strcmp(e->username, username) == 0 && strcmp(e->password_hash, password_hash) == 0)
+        set_row(cache, e, version, user_id, is_admin);
     pthread_rwlock_unlock(&sh->lock);
 }
 

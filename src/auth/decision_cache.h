@@ -1,6 +1,7 @@
 /* decision_cache.h — what the authorization step read from the auth DB (a
- * user's row, a user's permission row on one resource), kept a short while
- * so that a repeated request runs no auth-DB statement at all.
+ * user's permission row on one resource), kept a short while so that a
+ * repeated request runs no auth-DB statement at all (the user's own row is
+ * kept with their credentials, credential_cache.h).
  *
  * An entry carries the auth DB's data version (mfd_db_data_version) read
  * before the row was, and is used only while the version is unchanged and
@@ -17,11 +18,9 @@
 
 typedef struct mfd_decision_cache mfd_decision_cache;
 
-/* One row read: users (found, flag = is_admin, number = id) or a permission
- * row (found, number = the level, an mfd_permission). */
+/* One permission row read: found, and number = the level (an mfd_permission). */
 typedef struct mfd_auth_fact {
     bool found;
-    bool flag;
     int64_t number;
 } mfd_auth_fact;
 

@@ -45,6 +45,16 @@ mfd_auth_request *mfd_auth_request_state(mfd_auth *auth, mfd_request *req) {
     return req->auth_state;
 }
 
+/* A row read after this is filed under a version that is already stale if
+ * the row changed in between, so it is never used. */
+uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st) {
+    if (!st->version_read) {
+        st->version = auth->decisions ? mfd_db_data_version(auth->db) : 0;
+        st->version_read = true;
+    }
+    return st->version;
+}
+
 static void add_check(mfd_request *req, plan *p, mfd_auth_kind kind, const char *key0,
                       const char *key1) {
     if (p->n == p->cap) {
@@ -250,12 +260,6 @@ static const char *fact_key(mfd_request *req, char tag, const char *const *parts
     return key;
 }
 
-/* The user's row as read for these verified credentials. */
-static const char *user_fact_key(mfd_request *req, const mfd_auth_request *st) {
-    const char *parts[] = {req->username, st->password_hash};
-    return fact_key(req, 'u', parts, 2);
-}
-
 /* The user's permission row on one resource. */
 static const char *grant_fact_key(mfd_request *req, const check_item *c) {
     const char kind[2] = {(char)('0' + (int)c->kind), '\0'};
@@ -263,11 +267,23 @@ static const char *grant_fact_key(mfd_request *req, const check_item *c) {
     return fact_key(req, 'p', parts, 4);
 }
 
-static void remember(mfd_auth *auth, uint64_t version, const char *key, bool found, bool flag,
+static void remember(mfd_auth *auth, uint64_t version, const char *key, bool found,
                      int64_t number) {
-    mfd_auth_fact fact = {found, flag, number};
+    mfd_auth_fact fact = {found, number};
     if (auth->decisions)
         mfd_decision_cache_put(auth->decisions, key, version, &fact);
+}
+
+/* The user's row, re-read for cached credentials: found only while it still
+ * holds the hash they were verified against. Kept in their cache entry. */
+static void confirmed(mfd_auth *auth, uint64_t version, mfd_request *req, mfd_auth_request *st,
+                      int64_t user_id, bool is_admin) {
+    st->pending = false;
+    st->user_id = user_id;
+    req->is_admin = is_admin;
+    if (auth->decisions)
+        mfd_credential_cache_note_row(auth->cache, st->credential, req->username, st->password_hash,
+                                      version, user_id, is_admin);
 }
 
 /* The level a permission row gives, as decide_on reckons it. */
@@ -279,23 +295,15 @@ static bool grant_allows(mfd_auth *auth, const mfd_auth_request *st, const plan 
 }
 
 /* Phase 2 from remembered rows alone, with no auth-DB statement; false (and
- * nothing changed) when a row it needs is not remembered. Searches, which
+ * nothing changed) when a row it needs is not remembered. The user's row is
+ * known already unless st->pending (credential_cache.h). Searches, which
  * read all the user's rows of a kind, always go to the DB. */
 static bool decide_remembered(mfd_auth *auth, uint64_t version, mfd_request *req,
-                              mfd_auth_request *st, const plan *p, bool *allowed,
-                              bool *unauthenticated) {
-    if (!auth->decisions || p->kind == PLAN_REDUCE)
-        return false;
-    mfd_auth_fact user = {.found = true, .flag = req->is_admin, .number = st->user_id};
-    if (st->pending &&
-        !mfd_decision_cache_get(auth->decisions, user_fact_key(req, st), version, &user))
+                              mfd_auth_request *st, const plan *p, bool *allowed) {
+    if (!auth->decisions || p->kind == PLAN_REDUCE || st->pending)
         return false;
     bool ok = true;
-    if (!user.found) {
-        *unauthenticated = true;
-        return true;
-    }
-    if (!user.flag) {
+    if (!req->is_admin) {
         switch (p->kind) {
         case PLAN_ALLOW:
         case PLAN_REDUCE:
@@ -320,11 +328,6 @@ static bool decide_remembered(mfd_auth *auth, uint64_t version, mfd_request *req
             break;
         }
     }
-    if (st->pending) {
-        st->pending = false;
-        st->user_id = user.number;
-        req->is_admin = user.flag;
-    }
     *allowed = ok;
     return true;
 }
@@ -339,17 +342,14 @@ static mfd_err decide_one(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_
                                                     req->username, st->password_hash, &c);
     if (err)
         return err;
-    remember(auth, version, user_fact_key(req, st), c.user_found, c.is_admin, c.user_id);
     if (!c.user_found) {
         *unauthenticated = true;
         return NULL;
     }
     mfd_permission row =
         c.permission_found ? mfd_auth_level_of(c.permission) : MFD_PERM_NO_PERMISSIONS;
-    remember(auth, version, grant_fact_key(req, &p->items[0]), c.permission_found, false, row);
-    st->pending = false;
-    st->user_id = c.user_id;
-    req->is_admin = c.is_admin;
+    remember(auth, version, grant_fact_key(req, &p->items[0]), c.permission_found, row);
+    confirmed(auth, version, req, st, c.user_id, c.is_admin);
     *allowed = req->is_admin || grant_allows(auth, st, p, c.permission_found, row);
     return NULL;
 }
@@ -361,17 +361,16 @@ static mfd_err decide_on(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_r
     mfd_err err = NULL;
     if (st->pending) {
         bool found = false, is_admin = false;
-        err = mfd_auth_store_confirm_user(conn, req->username, st->password_hash, &st->user_id,
+        int64_t user_id = 0;
+        err = mfd_auth_store_confirm_user(conn, req->username, st->password_hash, &user_id,
                                           &is_admin, &found);
         if (err)
             return err;
-        remember(auth, version, user_fact_key(req, st), found, is_admin, st->user_id);
         if (!found) {
             *unauthenticated = true;
             return NULL;
         }
-        st->pending = false;
-        req->is_admin = is_admin;
+        confirmed(auth, version, req, st, user_id, is_admin);
     }
     if (req->is_admin)
         return NULL;
@@ -403,7 +402,7 @@ static mfd_err decide_on(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_r
         if (err)
             break;
         mfd_permission row = found ? mfd_auth_level_of(name) : MFD_PERM_NO_PERMISSIONS;
-        remember(auth, version, grant_fact_key(req, &p->items[i]), found, false, row);
+        remember(auth, version, grant_fact_key(req, &p->items[i]), found, row);
         *allowed = grant_allows(auth, st, p, found, row);
     }
     return err;
@@ -411,10 +410,8 @@ static mfd_err decide_on(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_r
 
 static mfd_err decide(mfd_auth *auth, mfd_request *req, mfd_auth_request *st, const plan *p,
                       bool *allowed, bool *unauthenticated, mfd_grant_set *grants) {
-    /* The version is read before any row is, so a row read while a change
-     * commits is filed under the old version and never used. */
-    uint64_t version = auth->decisions ? mfd_db_data_version(auth->db) : 0;
-    if (decide_remembered(auth, version, req, st, p, allowed, unauthenticated))
+    uint64_t version = mfd_auth_data_version(auth, st);
+    if (decide_remembered(auth, version, req, st, p, allowed))
         return NULL;
     mfd_conn *conn;
     mfd_err err = mfd_db_acquire(auth->db, &conn);
