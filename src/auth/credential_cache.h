@@ -1,8 +1,8 @@
 /* credential_cache.h — Basic credentials verified recently, so the password
  * KDF (32 MiB scrypt) runs once per TTL instead of on every request.
  *
- * An entry is keyed by SipHash-2-4-128(per-process random key, username +
- * password) — the password itself is never stored — and remembers the
+ * An entry is keyed by the keyed hash of username and password
+ * (keyed_hash.h) — the password itself is never stored — and remembers the
  * password_hash string it was verified against. A hit requires that the
  * user's row still holds that string, so a password change invalidates the
  * entry at the next request; this process also drops entries at once when
@@ -35,7 +35,7 @@ typedef struct mfd_credential_hit {
 } mfd_credential_hit;
 
 /* ttl_seconds 0 = never remember (every request verifies); row_ttl_ms 0 =
- * never vouch for a row. NULL on failure. */
+ * never vouch for a row. NULL when out of memory. */
 mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds, int row_ttl_ms);
 void mfd_credential_cache_free(mfd_credential_cache *cache);
 

@@ -2,14 +2,16 @@
  * direct-mapped entries, each owning malloc'd copies of its strings. */
 #include "token_cache.h"
 
+#include "keyed_hash.h"
+
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 enum { SHARDS = 16, SLOTS = 512 };
+_Static_assert((int)MFD_TOKEN_DIGEST_LEN == (int)MFD_KEYED_HASH_LEN, "the key is the keyed hash");
 
 typedef struct entry {
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
@@ -53,26 +55,11 @@ void mfd_token_cache_free(mfd_token_cache *c) {
     free(c);
 }
 
-/* SHA-256 fetched from the provider once: the implicit fetch of
- * EVP_sha256() on every init cost a third of hashing a whole token. */
-static EVP_MD *sha256;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void fetch_sha256(void) {
-    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
 void mfd_token_cache_digest(const char *kind, const char *credential,
                             unsigned char out[MFD_TOKEN_DIGEST_LEN]) {
-    pthread_once(&sha256_once, fetch_sha256);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    if (!ctx || !sha256 || EVP_DigestInit_ex2(ctx, sha256, NULL) != 1 ||
-        EVP_DigestUpdate(ctx, kind, strlen(kind) + 1) != 1 ||
-        EVP_DigestUpdate(ctx, credential, strlen(credential)) != 1 ||
-        EVP_DigestFinal_ex(ctx, out, &n) != 1)
-        abort(); /* SHA-256 unavailable: nothing can be verified */
-    EVP_MD_CTX_free(ctx);
+    const char *parts[] = {kind, credential};
+    if (!mfd_keyed_hash(parts, 2, out))
+        abort(); /* no keyed hash: nothing can be remembered safely */
 }
 
 static entry *slot(mfd_token_cache *c, const unsigned char *d, shard **sh) {

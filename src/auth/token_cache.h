@@ -3,8 +3,8 @@
  * checks, the role mapping and the user/binding lookup run once per token
  * instead of once per request.
  *
- * Keyed by SHA-256 of the credential with a kind prefix (the credential is
- * never stored); an entry expires at the earlier of the token's `exp` and
+ * Keyed by the keyed hash (keyed_hash.h) of a kind and the credential (the
+ * credential is never stored); an entry expires at the earlier of the token's `exp` and
  * the auth cache TTL. Bounded: a fixed table of direct-mapped slots (a
  * colliding put replaces the older entry), one mutex per shard. */
 #ifndef MFD_AUTH_TOKEN_CACHE_H
@@ -15,7 +15,7 @@
 
 #include "core/arena.h"
 
-enum { MFD_TOKEN_DIGEST_LEN = 32 };
+enum { MFD_TOKEN_DIGEST_LEN = 16 }; /* MFD_KEYED_HASH_LEN */
 
 /* The outcome of one SSO sign-in, as requests use it. */
 typedef struct mfd_sso_identity {
@@ -35,7 +35,7 @@ typedef struct mfd_token_cache mfd_token_cache;
 mfd_token_cache *mfd_token_cache_new(void);
 void mfd_token_cache_free(mfd_token_cache *cache);
 
-/* SHA-256(kind ‖ 0 ‖ credential). */
+/* The keyed hash of kind and credential. */
 void mfd_token_cache_digest(const char *kind, const char *credential,
                             unsigned char out[MFD_TOKEN_DIGEST_LEN]);
 
