@@ -2,19 +2,21 @@
  *
  * A fixed table of SHARDS × SLOTS direct-mapped entries (a colliding put
  * replaces the older entry, so memory is bounded whatever the traffic); each
- * shard has its own read-write lock, so concurrent hits never wait on each other. */
+ * shard has its own read-write lock, so concurrent hits never wait on each
+ * other. In front of it, each thread remembers its own last hit (memo). */
 #include "credential_cache.h"
 
 #include "keyed_hash.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { SHARDS = 16, SLOTS = 256, DIGEST_LEN = MFD_CREDENTIAL_DIGEST_LEN };
+enum { SHARDS = 16, SLOTS = 256, DIGEST_LEN = MFD_CREDENTIAL_DIGEST_LEN, MEMO_NAME_MAX = 256 };
 _Static_assert((int)DIGEST_LEN == (int)MFD_KEYED_HASH_LEN, "the entry key is the keyed hash");
 
 typedef struct entry {
@@ -37,8 +39,60 @@ typedef struct shard {
 struct mfd_credential_cache {
     int ttl_seconds;
     int row_ttl_ms;
-    shard shards[SHARDS];
+    uint64_t serial; /* tells this cache's memos from an earlier cache's */
+    /* Bumped by every put and forget (the epoch is read before the entry):
+     * a memo made before is void. Alone on
+     * its cache line, which only those rare writes touch. */
+    _Alignas(64) _Atomic uint64_t epoch;
+    _Alignas(64) shard shards[SHARDS];
 };
+
+/* Each thread's last hit whose row was known. libmicrohttpd serves each
+ * connection on its own thread, so a client's repeated requests find their
+ * answer here without touching the shared table: with every thread taking
+ * the same hot shard's lock, the lock's cache line moving between cores
+ * cost more than the rest of the lookup. */
+typedef struct memo {
+    uint64_t serial, epoch;
+    unsigned char digest[DIGEST_LEN];
+    char username[MEMO_NAME_MAX];
+    int64_t expires; /* of the credentials, monotonic seconds */
+    uint64_t row_version;
+    int64_t row_expires_ms;
+    int64_t user_id;
+    bool is_admin;
+} memo;
+
+static _Thread_local memo last;
+
+static void remember_hit(const mfd_credential_cache *cache, uint64_t epoch, const entry *e) {
+    size_t len = strlen(e->username);
+    if (len >= MEMO_NAME_MAX)
+        return;
+    last.serial = cache->serial;
+    last.epoch = epoch;
+    memcpy(last.digest, e->digest, DIGEST_LEN);
+    memcpy(last.username, e->username, len + 1);
+    last.expires = e->expires;
+    last.row_version = e->row_version;
+    last.row_expires_ms = e->row_expires_ms;
+    last.user_id = e->user_id;
+    last.is_admin = e->is_admin;
+}
+
+static bool memo_hit(const mfd_credential_cache *cache, const char *username, uint64_t version,
+                     int64_t now, mfd_credential_hit *hit) {
+    if (last.serial != cache->serial ||
+        last.epoch != atomic_load_explicit(&cache->epoch, memory_order_acquire) ||
+        last.row_version != version || last.row_expires_ms <= now || last.expires <= now / 1000 ||
+        CRYPTO_memcmp(last.digest, hit->digest, DIGEST_LEN) != 0 ||
+        strcmp(last.username, username) != 0)
+        return false;
+    hit->row_known = true;
+    hit->user_id = last.user_id;
+    hit->is_admin = last.is_admin;
+    return true;
+}
 
 /* Coarse clocks: TTLs of seconds and of half a second. */
 static int64_t now_ms(void) {
@@ -57,6 +111,8 @@ mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds, int row_ttl_ms) 
         return NULL;
     cache->ttl_seconds = ttl_seconds;
     cache->row_ttl_ms = row_ttl_ms;
+    static _Atomic uint64_t serials;
+    cache->serial = ++serials;
     for (int s = 0; s < SHARDS; s++)
         pthread_rwlock_init(&cache->shards[s].lock, NULL);
     return cache;
@@ -97,10 +153,13 @@ bool mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena, co
     memset(hit, 0, sizeof *hit);
     if (!cache || cache->ttl_seconds <= 0 || !credential_digest(username, password, hit->digest))
         return false;
+    int64_t now = now_ms();
+    if (memo_hit(cache, username, version, now, hit))
+        return true;
     shard *sh;
     entry *e = slot_for(cache, hit->digest, &sh);
-    int64_t now = now_ms();
     bool found = false;
+    uint64_t epoch = atomic_load_explicit(&cache->epoch, memory_order_acquire);
     pthread_rwlock_rdlock(&sh->lock);
     if (e->expires > now / 1000 && CRYPTO_memcmp(e->digest, hit->digest, DIGEST_LEN) == 0 &&
         strcmp(e->username, username) == 0) {
@@ -109,6 +168,7 @@ bool mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena, co
         if (hit->row_known) {
             hit->user_id = e->user_id;
             hit->is_admin = e->is_admin;
+            remember_hit(cache, epoch, e);
         } else {
             hit->password_hash = mfd_arena_strdup(arena, e->password_hash);
             found = hit->password_hash != NULL;
@@ -148,6 +208,7 @@ void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
     e->password_hash = hash_copy;
     e->expires = now_seconds() + cache->ttl_seconds;
     set_row(cache, e, version, user_id, is_admin);
+    atomic_fetch_add_explicit(&cache->epoch, 1, memory_order_release);
     pthread_rwlock_unlock(&sh->lock);
 }
 
@@ -178,4 +239,7 @@ void mfd_credential_cache_forget_user(mfd_credential_cache *cache, const char *u
                 clear_entry(&sh->slots[i]);
         pthread_rwlock_unlock(&sh->lock);
     }
+    /* After the entries are gone: a find that read the old epoch made a memo
+     * this voids; one that reads the new one finds no entry. */
+    atomic_fetch_add_explicit(&cache->epoch, 1, memory_order_release);
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { SHARDS = 16, SLOTS = 512 };
+enum { SHARDS = 16, SLOTS = 512, MEMO_KEY_MAX = 256 };
 
 typedef struct entry {
     char *key; /* owned; NULL = empty */
@@ -29,8 +29,36 @@ typedef struct shard {
 struct mfd_decision_cache {
     int ttl_ms;
     uint64_t seed;
+    uint64_t serial; /* tells this cache's memos from an earlier cache's */
     shard shards[SHARDS];
 };
+
+/* Each thread's last fact, found or put: as in credential_cache.c, a
+ * client's repeated request on its connection's thread is answered without
+ * the shared table's lock, whose cache line every thread would pull over.
+ * Facts have no other invalidation than their version and TTL, which the
+ * memo keeps too. */
+typedef struct memo {
+    uint64_t serial;
+    char key[MEMO_KEY_MAX];
+    uint64_t version;
+    int64_t expires_ms;
+    mfd_auth_fact fact;
+} memo;
+
+static _Thread_local memo last;
+
+static void remember(const mfd_decision_cache *cache, const char *key, uint64_t version,
+                     int64_t expires_ms, const mfd_auth_fact *fact) {
+    size_t len = strlen(key);
+    if (len >= MEMO_KEY_MAX)
+        return;
+    last.serial = cache->serial;
+    memcpy(last.key, key, len + 1);
+    last.version = version;
+    last.expires_ms = expires_ms;
+    last.fact = *fact;
+}
 
 /* The coarse clock is enough for a TTL of a fraction of a second, and
  * costs next to nothing. */
@@ -63,6 +91,8 @@ mfd_decision_cache *mfd_decision_cache_new(int ttl_ms) {
     if (!cache)
         return NULL;
     cache->ttl_ms = ttl_ms;
+    static _Atomic uint64_t serials;
+    cache->serial = ++serials;
     if (RAND_bytes((unsigned char *)&cache->seed, sizeof cache->seed) != 1)
         cache->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < SHARDS; i++)
@@ -89,13 +119,20 @@ static entry *slot_of(mfd_decision_cache *cache, const char *key, shard **sh) {
 
 bool mfd_decision_cache_get(mfd_decision_cache *cache, const char *key, uint64_t version,
                             mfd_auth_fact *out) {
+    int64_t now = now_ms();
+    if (last.serial == cache->serial && last.version == version && last.expires_ms > now &&
+        !strcmp(last.key, key)) {
+        *out = last.fact;
+        return true;
+    }
     shard *sh;
     entry *e = slot_of(cache, key, &sh);
-    int64_t now = now_ms();
     pthread_rwlock_rdlock(&sh->lock);
     bool hit = e->key && e->version == version && e->expires_ms > now && !strcmp(e->key, key);
-    if (hit)
+    if (hit) {
         *out = e->fact;
+        remember(cache, key, version, e->expires_ms, out);
+    }
     pthread_rwlock_unlock(&sh->lock);
     return hit;
 }
@@ -119,4 +156,5 @@ void mfd_decision_cache_put(mfd_decision_cache *cache, const char *key, uint64_t
     e->expires_ms = expires;
     e->fact = *fact;
     pthread_rwlock_unlock(&sh->lock);
+    remember(cache, key, version, expires, fact);
 }

@@ -36,6 +36,7 @@ static void test_row_holds_only_at_its_version(void) {
     mfd_credential_cache *c = mfd_credential_cache_new(60, 60000);
     mfd_credential_hit hit;
     mfd_credential_cache_put(c, "alice", "pw-1", hash_a, 1, 7, false);
+    CHECK(mfd_credential_cache_find(c, a, "alice", "pw-1", 1, &hit) && hit.row_known);
     /* The auth DB changed: the credentials still hold, the row must be re-read. */
     CHECK(mfd_credential_cache_find(c, a, "alice", "pw-1", 2, &hit));
     CHECK(!hit.row_known);
@@ -57,6 +58,7 @@ static void test_row_ttl_and_no_rows(void) {
     mfd_credential_cache *c = mfd_credential_cache_new(60, 50);
     mfd_credential_hit hit;
     mfd_credential_cache_put(c, "alice", "pw-1", hash_a, 1, 7, false);
+    CHECK(mfd_credential_cache_find(c, a, "alice", "pw-1", 1, &hit) && hit.row_known);
     sleep_ms(120);
     CHECK(mfd_credential_cache_find(c, a, "alice", "pw-1", 1, &hit));
     CHECK(!hit.row_known && hit.password_hash != NULL);
@@ -82,6 +84,8 @@ static void test_forget_user_drops_all_their_entries(void) {
     mfd_credential_cache_put(c, "alice", "pw-1", hash_a, 1, 7, false);
     mfd_credential_cache_put(c, "alice", "pw-2", hash_b, 1, 7, false);
     mfd_credential_cache_put(c, "bob", "pw-1", hash_a, 1, 8, false);
+    /* Found once, so this thread's memo holds it too. */
+    CHECK(mfd_credential_cache_find(c, a, "alice", "pw-1", 1, &hit) && hit.row_known);
     mfd_credential_cache_forget_user(c, "alice");
     CHECK(!mfd_credential_cache_find(c, a, "alice", "pw-1", 1, &hit));
     CHECK(!mfd_credential_cache_find(c, a, "alice", "pw-2", 1, &hit));
@@ -90,6 +94,22 @@ static void test_forget_user_drops_all_their_entries(void) {
     mfd_arena_free(a);
 }
 
-MFD_TEST_MAIN(MFD_TEST(test_hit_needs_the_same_credentials),
+/* Each thread's memo never answers for another cache (a server restarted in
+ * one process, the tests). */
+static void test_memo_belongs_to_its_cache(void) {
+    mfd_arena *a = mfd_arena_new();
+    mfd_credential_cache *c1 = mfd_credential_cache_new(60, 60000);
+    mfd_credential_cache *c2 = mfd_credential_cache_new(60, 60000);
+    mfd_credential_hit hit;
+    mfd_credential_cache_put(c1, "alice", "pw-1", hash_a, 1, 7, false);
+    CHECK(mfd_credential_cache_find(c1, a, "alice", "pw-1", 1, &hit) && hit.row_known);
+    CHECK(!mfd_credential_cache_find(c2, a, "alice", "pw-1", 1, &hit));
+    mfd_credential_cache_free(c1);
+    mfd_credential_cache_free(c2);
+    mfd_arena_free(a);
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_memo_belongs_to_its_cache),
+              MFD_TEST(test_hit_needs_the_same_credentials),
               MFD_TEST(test_row_holds_only_at_its_version), MFD_TEST(test_row_ttl_and_no_rows),
               MFD_TEST(test_forget_user_drops_all_their_entries))
