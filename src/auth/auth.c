@@ -83,6 +83,8 @@ void mfd_auth_audit(const char *actor, const char *action, const char *resource,
 /* Exact paths, so that no static prefix or look-alike (/healthz, /static/ajax-api/…)
  * makes an API route public. */
 bool mfd_auth_is_unprotected(const char *path) {
+    if (strncmp(path, "/api/", 5) == 0)
+        return false; /* the API, nearly every request: no list to walk */
     static const char *const exact[] = {"/health",      "/ready",         "/favicon.ico",
                                         "/oidc/login",  "/oidc/callback", "/oidc/info",
                                         "/static-files"};

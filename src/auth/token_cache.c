@@ -1,16 +1,18 @@
 /* token_cache.c — the verified-token cache of token_cache.h: SHARDS × SLOTS
- * direct-mapped entries, each owning malloc'd copies of its strings. */
+ * direct-mapped entries, each owning malloc'd copies of its strings; in
+ * front of them, each thread's last hit (memo). */
 #include "token_cache.h"
 
 #include "keyed_hash.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { SHARDS = 16, SLOTS = 512 };
+enum { SHARDS = 16, SLOTS = 512, MEMO_NAME_MAX = 256, MEMO_ROLES_MAX = 2048, MEMO_CSRF_MAX = 128 };
 _Static_assert((int)MFD_TOKEN_DIGEST_LEN == (int)MFD_KEYED_HASH_LEN, "the key is the keyed hash");
 
 typedef struct entry {
@@ -25,13 +27,62 @@ typedef struct shard {
 } shard;
 
 struct mfd_token_cache {
-    shard shards[SHARDS];
+    uint64_t serial; /* tells this cache's memos from an earlier cache's */
+    /* Bumped after every put and forget (read before an entry is): a memo
+     * made before is void. Alone on its cache line. */
+    _Alignas(64) _Atomic uint64_t epoch;
+    _Alignas(64) shard shards[SHARDS];
 };
+
+/* Each thread's last hit, strings included. As in credential_cache.c: a
+ * client's repeated request on its connection's thread skips the shared
+ * table, whose hot shard lock every thread would pull between cores. */
+typedef struct memo {
+    uint64_t serial, epoch;
+    unsigned char digest[MFD_TOKEN_DIGEST_LEN];
+    int64_t until;
+    mfd_sso_identity id; /* strings point into the buffers below (or are NULL) */
+    char username[MEMO_NAME_MAX], roles[MEMO_ROLES_MAX], csrf[MEMO_CSRF_MAX];
+} memo;
+
+static _Thread_local memo last;
+
+static bool memo_copy(char *buf, size_t size, const char *s, const char **out) {
+    if (!s) {
+        *out = NULL;
+        return true;
+    }
+    size_t len = strlen(s);
+    if (len >= size)
+        return false;
+    memcpy(buf, s, len + 1);
+    *out = buf;
+    return true;
+}
+
+static void remember_hit(const mfd_token_cache *c, uint64_t epoch, const entry *e) {
+    last.serial = 0; /* void while half written */
+    last.id = e->id;
+    if (!memo_copy(last.username, sizeof last.username, e->id.username, &last.id.username) ||
+        !memo_copy(last.roles, sizeof last.roles, e->id.roles, &last.id.roles) ||
+        !memo_copy(last.csrf, sizeof last.csrf, e->id.csrf, &last.id.csrf))
+        return;
+    memcpy(last.digest, e->digest, MFD_TOKEN_DIGEST_LEN);
+    last.until = e->until;
+    last.epoch = epoch;
+    last.serial = c->serial;
+}
+
+static void bump(mfd_token_cache *c) {
+    atomic_fetch_add_explicit(&c->epoch, 1, memory_order_release);
+}
 
 mfd_token_cache *mfd_token_cache_new(void) {
     mfd_token_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    static _Atomic uint64_t serials;
+    c->serial = ++serials;
     for (int s = 0; s < SHARDS; s++)
         pthread_rwlock_init(&c->shards[s].lock, NULL);
     return c;
@@ -71,18 +122,29 @@ static char *copy(mfd_arena *arena, const char *s) {
     return s ? mfd_arena_strdup(arena, s) : NULL;
 }
 
+static void copy_identity(mfd_arena *arena, const mfd_sso_identity *id, mfd_sso_identity *out) {
+    *out = *id;
+    out->username = copy(arena, id->username);
+    out->roles = copy(arena, id->roles);
+    out->csrf = copy(arena, id->csrf);
+}
+
 bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, mfd_arena *arena,
                          mfd_sso_identity *out) {
+    int64_t now = (int64_t)time(NULL);
+    uint64_t epoch = atomic_load_explicit(&c->epoch, memory_order_acquire);
+    if (last.serial == c->serial && last.epoch == epoch && last.until > now &&
+        CRYPTO_memcmp(last.digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
+        copy_identity(arena, &last.id, out);
+        return true;
+    }
     shard *sh;
     entry *e = slot(c, digest, &sh);
     bool hit = false;
     pthread_rwlock_rdlock(&sh->lock);
-    if (e->until > (int64_t)time(NULL) &&
-        CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
-        *out = e->id;
-        out->username = copy(arena, e->id.username);
-        out->roles = copy(arena, e->id.roles);
-        out->csrf = copy(arena, e->id.csrf);
+    if (e->until > now && CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
+        copy_identity(arena, &e->id, out);
+        remember_hit(c, epoch, e);
         hit = true;
     }
     pthread_rwlock_unlock(&sh->lock);
@@ -109,6 +171,7 @@ void mfd_token_cache_put(mfd_token_cache *c, const unsigned char *digest,
     e->id = owned;
     e->until = until;
     pthread_rwlock_unlock(&sh->lock);
+    bump(c);
 }
 
 void mfd_token_cache_forget(mfd_token_cache *c, const unsigned char *digest) {
@@ -118,6 +181,7 @@ void mfd_token_cache_forget(mfd_token_cache *c, const unsigned char *digest) {
     if (CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0)
         clear(e);
     pthread_rwlock_unlock(&sh->lock);
+    bump(c);
 }
 
 void mfd_token_cache_forget_user(mfd_token_cache *c, const char *username) {
@@ -130,4 +194,5 @@ void mfd_token_cache_forget_user(mfd_token_cache *c, const char *username) {
                 clear(&sh->slots[i]);
         pthread_rwlock_unlock(&sh->lock);
     }
+    bump(c);
 }

@@ -1,0 +1,54 @@
+/* The verified-token cache (auth/token_cache.h): a hit needs the same kind
+ * and credential; forgetting a token or its user ends it at once, even
+ * after this thread remembered it; an entry ends at its `until`. */
+#include "auth/token_cache.h"
+#include "test.h"
+
+#include <time.h>
+
+static void put_alice(mfd_token_cache *c, const unsigned char *digest, int64_t until) {
+    mfd_sso_identity id = {
+        .username = "alice", .user_id = 3, .level = 2, .allowed = true, .roles = "viewer\neditor"};
+    mfd_token_cache_put(c, digest, &id, until);
+}
+
+static void test_hit_copies_the_identity(void) {
+    mfd_arena *a = mfd_arena_new();
+    mfd_token_cache *c = mfd_token_cache_new();
+    unsigned char d[MFD_TOKEN_DIGEST_LEN], other[MFD_TOKEN_DIGEST_LEN];
+    mfd_token_cache_digest("bearer", "token-1", d);
+    mfd_token_cache_digest("session", "token-1", other);
+    put_alice(c, d, (int64_t)time(NULL) + 60);
+    mfd_sso_identity id;
+    for (int i = 0; i < 2; i++) { /* the shared table, then this thread's memo */
+        CHECK(mfd_token_cache_get(c, d, a, &id));
+        CHECK_STR(id.username, "alice");
+        CHECK_STR(id.roles, "viewer\neditor");
+        CHECK(id.user_id == 3 && id.level == 2 && id.allowed && id.csrf == NULL);
+    }
+    CHECK(!mfd_token_cache_get(c, other, a, &id)); /* another kind of credential */
+    mfd_token_cache_free(c);
+    mfd_arena_free(a);
+}
+
+static void test_forget_ends_a_remembered_hit(void) {
+    mfd_arena *a = mfd_arena_new();
+    mfd_token_cache *c = mfd_token_cache_new();
+    unsigned char d[MFD_TOKEN_DIGEST_LEN];
+    mfd_token_cache_digest("bearer", "token-2", d);
+    mfd_sso_identity id;
+    put_alice(c, d, (int64_t)time(NULL) + 60);
+    CHECK(mfd_token_cache_get(c, d, a, &id));
+    mfd_token_cache_forget(c, d);
+    CHECK(!mfd_token_cache_get(c, d, a, &id));
+    put_alice(c, d, (int64_t)time(NULL) + 60);
+    CHECK(mfd_token_cache_get(c, d, a, &id));
+    mfd_token_cache_forget_user(c, "alice");
+    CHECK(!mfd_token_cache_get(c, d, a, &id));
+    put_alice(c, d, (int64_t)time(NULL) - 1); /* expired already: not kept */
+    CHECK(!mfd_token_cache_get(c, d, a, &id));
+    mfd_token_cache_free(c);
+    mfd_arena_free(a);
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_hit_copies_the_identity), MFD_TEST(test_forget_ends_a_remembered_hit))
