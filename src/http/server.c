@@ -504,8 +504,11 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
     if (rc != 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "cannot resolve --host '%s': %s", cfg->host,
                            gai_strerror(rc));
+    /* poll(), not select(): select cannot watch a descriptor numbered 1024 or
+     * more (--max-connections is 1024 by default, plus the DB files), and on
+     * one descriptor per thread poll is also the cheaper call. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_Daemon *daemon = MHD_start_daemon(

@@ -65,3 +65,30 @@ def test_db_upgrade_creates_schema(tmp_path):
     assert out.returncode == 0, out.stderr
     db = sqlite3.connect(path)
     assert db.execute("select version_num from alembic_version").fetchone() == ("bf29a5ff90ea",)
+
+
+def test_serves_connections_past_descriptor_1024(make_server):
+    """select() cannot watch a descriptor numbered 1024 or more; with 1,100 clients
+    connected (the default --max-connections is 1,024) the server must still answer."""
+    import resource
+    import socket
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # The server inherits it. Raising the hard limit needs root, which CI has.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, max(hard, 4096)))
+    socks = []
+    try:
+        srv = make_server(args=["--max-connections", "1500"])
+        for _ in range(1100):
+            socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
+        # The newest connections hold the highest descriptors in the server.
+        last = socks[-1]
+        last.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = b""
+        while chunk := last.recv(4096):
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 200"), got[:200]
+        assert srv.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"}).ok
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
