@@ -89,6 +89,7 @@ def schema_of(path):
 
 
 def test_database_made_by_mlflow_is_served_unchanged(tmp_path):
+    """R-SSO-14: werkzeug pbkdf2 and scrypt hashes of an MLflow auth DB verify."""
     db = tmp_path / "basic_auth.db"
     conn = sqlite3.connect(db)
     conn.executescript(MLFLOW_AUTH_DDL)

@@ -245,6 +245,7 @@ CASES = sorted({(m, path) for m, _, path, _ in all_requests()})
 
 @pytest.mark.parametrize("method,path", CASES, ids=[f"{m} {p}" for m, p in CASES])
 def test_anonymous_is_refused_everywhere_but_public_paths(server, world, method, path):
+    """R-SSO-16: with auth on, every route but the public ones needs credentials."""
     pattern = next(p for m, p, sp, _ in all_requests() if (m, sp) == (method, path))
     target, params, body = request_for(world, method, path)
     r = send(session(server), server, method, target, params, body)

@@ -13,6 +13,7 @@ def test_ready_when_database_at_head(server):
 
 
 def test_not_ready_when_schema_is_not_at_head(make_server):
+    """R-SSO-16: /ready is 200 only at the schema head; /health answers either way."""
     s = make_server()
     db_query(s, "UPDATE alembic_version SET version_num = ?", ("0584bdc529eb",))
     body = assert_error(s.get("/ready"), 503, "TEMPORARILY_UNAVAILABLE", "0584bdc529eb")

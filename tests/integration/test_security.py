@@ -28,6 +28,7 @@ def token():
 
 
 def test_no_secret_in_logs_or_files(tmp_path):
+    """R-SSO-15: no password or Authorization value reaches the log."""
     secrets = {
         "admin": f"Adm1n-{token()}-pw",
         "flask": f"Flask-{token()}-key",

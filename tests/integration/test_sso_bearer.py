@@ -29,6 +29,7 @@ def server(tmp_path_factory, issuer):
     s = start_sso_server(tmp_path_factory.mktemp("sso"), issuer.issuer)
     yield s
     s.stop()
+    # R-SSO-15: no token, access-token secret or Authorization header is ever logged.
     log = s.log()
     for secret in MINTED:
         assert secret not in log
@@ -65,11 +66,16 @@ def permission_rows(server):
 # --- verification (R-SSO-4) -------------------------------------------------------------
 
 def test_valid_access_and_id_tokens_are_accepted(issuer, server):
+    """R-SSO-4: valid access and ID tokens get 200, as do times within the default 60 s
+    leeway (the hostile list below has the same claims just past it)."""
     now = int(time.time())
     access = token_for(issuer, "viewer1", roles=["viewer"])
     id_token = token_for(issuer, "viewer1", roles=["viewer"], typ="ID", aud="mlflow")
     within_leeway = token_for(issuer, "viewer1", roles=["viewer"], exp=now - 30)
-    for t in (access, id_token, within_leeway):
+    nbf_within = token_for(issuer, "viewer1", roles=["viewer"], nbf=now + 30)
+    iat_within = token_for(issuer, "viewer1", roles=["viewer"], iat=now + 30)
+    nbf_zero = token_for(issuer, "viewer1", roles=["viewer"], nbf=0)  # old Keycloak: no constraint
+    for t in (access, id_token, within_leeway, nbf_within, iat_within, nbf_zero):
         r = api(bearer(t), server, "GET", "experiments/get", params={"experiment_id": "0"})
         assert r.status_code == 200, r.text
 
@@ -90,7 +96,9 @@ def hostile(issuer):
         "wrong iss": issuer.mint({**base, "iss": issuer.issuer + "-evil"}),
         "wrong aud": issuer.mint({**base, "aud": ["account", "other"]}),
         "expired": issuer.mint({**base, "exp": now - 3600, "iat": now - 4000}),
+        "expired 90 s ago (leeway 60 s)": issuer.mint({**base, "exp": now - 90, "iat": now - 400}),
         "nbf in the future": issuer.mint({**base, "nbf": now + 3600}),
+        "nbf 90 s ahead (leeway 60 s)": issuer.mint({**base, "nbf": now + 90}),
         "iat in the future": issuer.mint({**base, "iat": now + 3600}),
         "no exp": issuer.mint({**base, "exp": None}),
         "exp of the wrong type": issuer.mint({**base, "exp": str(now + 300)}),
@@ -99,6 +107,7 @@ def hostile(issuer):
         "crit header": issuer.mint(base, variant="crit"),
         "1024-bit RSA key": issuer.mint(base, key="weak"),
         "ES256 not on the allow-list": issuer.mint(base, key="e1"),
+        "signed with the JWKS's use:enc key": issuer.mint(base, key="enc", header={"kid": "enc1"}),
         "refresh token typ": issuer.mint({**base, "typ": "Refresh"}),
         "roles claim of the wrong type": issuer.mint({**base, "realm_access": {"roles": "admin"}}),
         "payload swapped under a valid signature": f"{h}.{other_payload}.{sig}",
@@ -108,6 +117,9 @@ def hostile(issuer):
 
 
 def test_every_hostile_token_gets_401_invalid_token(issuer, server):
+    """R-SSO-4 (§7, §6.4): alg none, HS256 keyed with the RSA public key, unknown kid, wrong
+    iss/aud, expired, future nbf/iat, oversized, crit, ... each get 401 invalid_token.
+    R-SSO-7: and none of them provisions a user."""
     for name, t in hostile(issuer).items():
         MINTED.append(t)
         r = api(bearer(t), server, "GET", "experiments/search", params={"max_results": "1"})
@@ -119,6 +131,8 @@ def test_every_hostile_token_gets_401_invalid_token(issuer, server):
 
 
 def test_forwarded_access_token_header_is_a_bearer_token(issuer, server):
+    """R-SSO-4: oauth2-proxy's X-Forwarded-Access-Token (from a trusted peer) is verified as a
+    bearer token."""
     t = token_for(issuer, "viewer2", roles=["viewer"])
     r = requests.get(server.url + "/api/2.0/mlflow/experiments/get",
                      params={"experiment_id": "0"}, headers={"X-Forwarded-Access-Token": t})
@@ -143,6 +157,8 @@ def test_forwarded_access_token_header_is_a_bearer_token(issuer, server):
     ({}, "NO_PERMISSIONS", False),
 ])
 def test_level_is_the_highest_mapped_role(issuer, server, kw, level, admin):
+    """R-SSO-8: realm roles, client roles (as client:role) and group paths, matched exactly.
+    R-SSO-9: the highest mapped level wins, admin makes is_admin, no match is NO_PERMISSIONS."""
     name = f"map-{level.lower()}-{len(kw)}-{admin}-{abs(hash(str(kw))) % 10000}"
     me = whoami(as_user(issuer, name, **kw), server)
     assert me["permission"] == level and me["is_admin"] is admin and me["sso"] is True
@@ -150,6 +166,7 @@ def test_level_is_the_highest_mapped_role(issuer, server, kw, level, admin):
 
 
 def test_unmapped_user_sees_nothing(issuer, server):
+    """R-SSO-9: unmapped -> unmapped_permission (NO_PERMISSIONS): 403, empty searches."""
     s = as_user(issuer, "unmapped1")
     assert api(s, server, "GET", "experiments/get", params={"experiment_id": "0"}).status_code == 403
     r = api(s, server, "POST", "experiments/search", {"max_results": 10})
@@ -159,6 +176,8 @@ def test_unmapped_user_sees_nothing(issuer, server):
 
 
 def test_authoritative_read_user_cannot_create_and_grants_do_not_count(issuer, server):
+    """R-SSO-10: authoritative mode: READ cannot create (needs EDIT), an explicit MANAGE grant is
+    ignored, the mapped level holds on every resource."""
     editor = as_user(issuer, "auth-editor", roles=["editor"])
     reader = as_user(issuer, "auth-reader", roles=["viewer"])
     r = api(reader, server, "POST", "experiments/create", {"name": "reader-exp"})
@@ -180,6 +199,7 @@ def test_authoritative_read_user_cannot_create_and_grants_do_not_count(issuer, s
 
 
 def test_demotion_takes_effect_on_the_next_request(issuer, server):
+    """R-SSO-9: a role taken away in the token counts on the very next request."""
     editor = as_user(issuer, "demoted", roles=["editor"])
     exp = api(editor, server, "POST", "experiments/create", {"name": "demote-exp"}).json()["experiment_id"]
     r = api(editor, server, "POST", "runs/create", {"experiment_id": exp})
@@ -189,9 +209,16 @@ def test_demotion_takes_effect_on_the_next_request(issuer, server):
     assert api(reader, server, "GET", "experiments/get", params={"experiment_id": exp}).status_code == 200
     nobody = as_user(issuer, "demoted")
     assert api(nobody, server, "GET", "experiments/get", params={"experiment_id": exp}).status_code == 403
+    # Losing the admin role ends admin rights at once too.
+    boss = as_user(issuer, "demoted-boss", roles=["mlflow-admin"])
+    assert api(boss, server, "GET", "users/get", params={"username": "admin"}).status_code == 200
+    former = as_user(issuer, "demoted-boss", roles=["viewer"])
+    assert api(former, server, "GET", "users/get", params={"username": "admin"}).status_code == 403
 
 
 def test_thousand_sso_requests_write_no_permission_row(issuer, server):
+    """R-SSO-9: levels are evaluated per request: the permission tables' row counts (and the
+    users table) do not change across 1,000 SSO requests."""
     users = [as_user(issuer, f"bulk{i}", roles=[role]) for i, role in
              enumerate(["viewer", "editor", "devops", "viewer"])]
     for s in users:  # first sight: users and bindings are made now
@@ -212,6 +239,8 @@ def test_thousand_sso_requests_write_no_permission_row(issuer, server):
 # --- identity and provisioning (R-SSO-6, -7) -------------------------------------------------
 
 def test_first_sight_provisions_with_an_unusable_password(issuer, server):
+    """R-SSO-7: the user row is made with an unusable password; Basic with the sub (or anything)
+    gets 401. R-SSO-6: (iss, sub) is bound to the username at first sight."""
     s = as_user(issuer, "newcomer", sub="sub-newcomer-1", roles=["viewer"])
     assert api(s, server, "GET", "experiments/get", params={"experiment_id": "0"}).status_code == 200
     with auth_db(server) as db:
@@ -228,6 +257,7 @@ def test_first_sight_provisions_with_an_unusable_password(issuer, server):
 
 
 def test_sso_users_cannot_give_themselves_a_password(issuer, server):
+    """R-SSO-7: Basic stays closed to an SSO user (only a PAT opens it)."""
     s = as_user(issuer, "no-password", roles=["viewer"])
     r = api(s, server, "PATCH", "users/update-password",
             {"username": "no-password", "password": "a-long-password-123"})
@@ -237,7 +267,28 @@ def test_sso_users_cannot_give_themselves_a_password(issuer, server):
     assert api(basic, server, "GET", "users/get", params={"username": "no-password"}).status_code == 401
 
 
+def test_basic_timing_does_not_tell_which_users_exist(issuer, server):
+    """R-SSO-14 (§7 timing-safe): Basic for an unknown user, or for an SSO user (unusable
+    password), costs a password derivation like a wrong password of a real user does. Without
+    the dummy derivation they would answer ~100x faster; 0.3x leaves room for noise."""
+    whoami(as_user(issuer, "timed-sso", roles=["viewer"]), server)
+
+    def median_401(username):
+        s = requests.Session()
+        s.auth = (username, "wrong-password-123")
+        times = []
+        for _ in range(5):
+            began = time.perf_counter()
+            assert api(s, server, "GET", "experiments/search").status_code == 401
+            times.append(time.perf_counter() - began)
+        return sorted(times)[2]
+    real = median_401("admin")
+    assert median_401("no-such-user") > 0.3 * real
+    assert median_401("timed-sso") > 0.3 * real
+
+
 def test_same_username_with_another_sub_is_refused_until_rebound(issuer, server):
+    """R-SSO-6: same username, different sub -> 403 until an admin re-binds it."""
     first = as_user(issuer, "bound-bob", sub="sub-bob-1", roles=["viewer"])
     assert api(first, server, "GET", "experiments/get", params={"experiment_id": "0"}).status_code == 200
     impostor = as_user(issuer, "bound-bob", sub="sub-bob-2", roles=["mlflow-admin"])
@@ -254,7 +305,18 @@ def test_same_username_with_another_sub_is_refused_until_rebound(issuer, server)
     assert api(first, server, "GET", "experiments/get", params={"experiment_id": "0"}).status_code == 403
 
 
+def test_username_is_the_first_non_empty_username_claim(issuer, server):
+    """R-SSO-6: username = the first non-empty of preferred_username, email, sub."""
+    s = as_user(issuer, "unused", preferred_username=None, email="mail-only@example.test",
+                sub="sub-mail-only", roles=["viewer"])
+    assert whoami(s, server)["username"] == "mail-only@example.test"
+    s = as_user(issuer, "unused", preferred_username="", email=None, sub="sub-only-7",
+                roles=["viewer"])
+    assert whoami(s, server)["username"] == "sub-only-7"
+
+
 def test_the_local_admin_name_cannot_be_taken_by_a_token(issuer, server):
+    """R-SSO-6: the local admin has no (iss, sub) binding, so no token becomes that user."""
     s = as_user(issuer, "admin", roles=["mlflow-admin"])
     assert api(s, server, "GET", "experiments/get", params={"experiment_id": "0"}).status_code == 403
 
@@ -262,6 +324,7 @@ def test_the_local_admin_name_cannot_be_taken_by_a_token(issuer, server):
 # --- personal access tokens ---------------------------------------------------------------
 
 def test_access_tokens_carry_the_sso_level_to_basic_clients(issuer, server):
+    """R-SSO-7: Basic works for an SSO user once a PAT is issued (and only with the PAT)."""
     sso = as_user(issuer, "pat-user", roles=["editor"])
     r = api(sso, server, "POST", "tokens/create", {"name": "ci", "expires_in_days": 30},
             service="mlflowd")
@@ -294,6 +357,7 @@ def test_access_tokens_carry_the_sso_level_to_basic_clients(issuer, server):
 
 
 def test_demotion_reaches_access_tokens_at_the_next_sign_in(issuer, server):
+    """R-SSO-9: a PAT carries the level of the user's latest sign-in, not a stored grant."""
     sso = as_user(issuer, "pat-demoted", roles=["editor"])
     secret = api(sso, server, "POST", "tokens/create", {"name": "t"}, service="mlflowd").json()["token"]
     MINTED.append(secret)
@@ -307,6 +371,7 @@ def test_demotion_reaches_access_tokens_at_the_next_sign_in(issuer, server):
 # --- endpoints for the web UI ----------------------------------------------------------------
 
 def test_role_mappings_endpoint(issuer, server):
+    """R-SSO-2: [role_mappings] comma lists are read as lists; the [sso] defaults apply."""
     r = api(as_user(issuer, "ui-reader", roles=["viewer"]), server, "GET", "auth/role-mappings",
             service="mlflowd")
     assert r.status_code == 200, r.text
@@ -321,13 +386,19 @@ def test_role_mappings_endpoint(issuer, server):
 
 
 def test_health_and_ready_need_no_credentials(server):
+    """R-SSO-16: /health and /ready answer without credentials; everything else needs them
+    (every route: test_authz_all_routes.py)."""
     assert requests.get(server.url + "/health").status_code == 200
     assert requests.get(server.url + "/ready").status_code == 200
     r = requests.get(server.url + "/api/2.0/mlflow/experiments/search")
     assert r.status_code == 401 and 'Bearer realm="mlflow"' in r.headers["WWW-Authenticate"]
+    for path in ("/ajax-api/2.0/mlflow/experiments/search", "/api/2.0/mlflowd/auth/whoami",
+                 "/api/2.0/mlflow-artifacts/artifacts", "/api/2.0/mlflow/registered-models/search"):
+        assert requests.get(server.url + path).status_code == 401, path
 
 
 def test_request_headers_up_to_32_kib_then_431(issuer, server):
+    """R-SSO-15: 32 KiB of request headers are accepted, more gets 431."""
     t = token_for(issuer, "big-headers", roles=["viewer"])
     ok = {"Authorization": f"Bearer {t}", "X-Padding": "p" * (30 * 1024)}
     assert requests.get(server.url + "/api/2.0/mlflow/experiments/get",
@@ -335,3 +406,10 @@ def test_request_headers_up_to_32_kib_then_431(issuer, server):
     big = {"Authorization": f"Bearer {t}", "X-Padding": "p" * (40 * 1024)}
     assert requests.get(server.url + "/api/2.0/mlflow/experiments/get",
                         params={"experiment_id": "0"}, headers=big).status_code == 431
+
+
+def test_header_limit_is_configurable(make_server):
+    """R-SSO-15: the 32 KiB limit is a setting (--max-header-size)."""
+    s = make_server(args=["--max-header-size", "65536"])
+    assert s.get("/health", headers={"X-Padding": "p" * (40 * 1024)}).status_code == 200
+    assert s.get("/health", headers={"X-Padding": "p" * (70 * 1024)}).status_code == 431

@@ -2,8 +2,11 @@
 -Preferred-Username / -Groups are believed only from trusted_proxies (default loopback
 127.0.0.1/32 and ::1/128). The same headers from 127.0.0.2 — loopback too, but not trusted — are
 ignored, as is a forwarded access token."""
+import base64
 import http.client
 import json
+import os
+import sqlite3
 
 import pytest
 import requests
@@ -66,6 +69,8 @@ def get(server, headers, groups, source="127.0.0.1"):
     (["/other"], True, "NO_PERMISSIONS"),
 ])
 def test_headers_from_a_trusted_proxy(server, groups, lines, level):
+    """R-SSO-8: X-Forwarded-Groups as repeated lines or comma-joined, `role:` understood, group
+    paths matched exactly. R-SSO-11: believed from 127.0.0.1 (default trusted_proxies)."""
     headers, values = proxied(f"hdr-{level.lower()}-{len(groups)}-{lines}", groups, lines=lines)
     r = get(server, headers, values)
     assert r.status_code == 200, r.text
@@ -74,12 +79,14 @@ def test_headers_from_a_trusted_proxy(server, groups, lines, level):
 
 
 def test_admin_role_from_headers(server):
+    """R-SSO-9: the admin mapping makes the request an admin's."""
     headers, values = proxied("hdr-boss", ["role:mlflow-admin"])
     me = get(server, headers, values).json()["user"]
     assert me["is_admin"] is True
 
 
 def test_the_same_headers_from_an_untrusted_address_are_ignored(server, issuer):
+    """R-SSO-11: header spoofing from 127.0.0.2 (not in trusted_proxies) gets nowhere."""
     headers, values = proxied("hdr-spoof", ["role:mlflow-admin"])
     r = get(server, headers, values, source="127.0.0.2")
     assert r.status_code == 401
@@ -100,6 +107,7 @@ def test_the_same_headers_from_an_untrusted_address_are_ignored(server, issuer):
 
 
 def test_bearer_wins_over_headers(server, issuer):
+    """R-SSO-1: precedence Bearer > trusted headers."""
     t = issuer.mint({"preferred_username": "hdr-bearer", "sub": "s3",
                      "realm_access": {"roles": ["viewer"]}})
     headers, values = proxied("hdr-other", ["role:mlflow-admin"])
@@ -109,9 +117,42 @@ def test_bearer_wins_over_headers(server, issuer):
 
 
 def test_headers_write_no_permission_rows_and_demote_at_once(server):
+    """R-SSO-9: a group taken away counts on the next request; no permission row is written."""
+    rows = permission_rows(server)
     headers, values = proxied("hdr-demote", ["/data-science"])
     assert get(server, headers, values).json()["user"]["permission"] == "EDIT"
     headers, values = proxied("hdr-demote", ["role:viewer"])
     assert get(server, headers, values).json()["user"]["permission"] == "READ"
     r = api(session_from("127.0.0.1"), server, "GET", "experiments/get", params={"experiment_id": "0"})
     assert r.status_code == 401
+    assert permission_rows(server) == rows
+
+
+def permission_rows(server):
+    with sqlite3.connect(os.path.join(server.workdir, "basic_auth.db")) as db:
+        return [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in
+                ("experiment_permissions", "registered_model_permissions", "scorer_permissions")]
+
+
+def test_basic_wins_over_headers(server):
+    """R-SSO-1: precedence Basic > trusted headers (oauth2-proxy's --pass-basic-auth case)."""
+    headers, values = proxied("hdr-under-basic", ["role:viewer"])
+    headers["Authorization"] = "Basic " + base64.b64encode(b"admin:password1234").decode()
+    me = get(server, headers, values).json()["user"]
+    assert me["username"] == "admin" and me["auth_method"] == "basic"
+    headers["Authorization"] = "Basic " + base64.b64encode(b"admin:wrong").decode()
+    assert get(server, headers, values).status_code == 401  # no fallback to the headers
+
+
+def test_trusted_proxies_setting(tmp_path, issuer):
+    """R-SSO-11: trusted_proxies replaces the loopback default: with 127.0.0.2/32 the headers
+    count from 127.0.0.2 only, and 127.0.0.1 is just another untrusted peer."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, args=["--host", "0.0.0.0"],
+                         sso={"modes": "bearer, trusted_header", "trusted_proxies": "127.0.0.2/32"})
+    try:
+        headers, values = proxied("hdr-via-02", ["role:viewer"])
+        r = get(s, headers, values, source="127.0.0.2")
+        assert r.status_code == 200 and r.json()["user"]["username"] == "hdr-via-02", r.text
+        assert get(s, headers, values, source="127.0.0.1").status_code == 401
+    finally:
+        s.stop()

@@ -2,7 +2,9 @@
 platform INI loading unchanged, the JWKS cache (warm-up, no fetch on the request path,
 rotation with exactly one refetch, a flood of unknown kids rate-limited), floor mode, the
 allowed-groups gate, and discovery on a non-Keycloak issuer."""
+import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -30,6 +32,8 @@ def ok(s, server):
 
 
 def test_legacy_platform_ini_loads_unchanged(tmp_path, make_server):
+    """R-SSO-2: the legacy platform INI ([mlflow] keys, its authorization_function, a
+    [role_mappings] section with multi-line comma lists and the optional USE) loads unchanged."""
     path = tmp_path / "basic_auth.ini"
     path.write_text("[mlflow]\n"
                     "default_permission = NO_PERMISSIONS\n"
@@ -42,37 +46,48 @@ def test_legacy_platform_ini_loads_unchanged(tmp_path, make_server):
                     "MANAGE = devops\n"
                     "EDIT = dataingenieur,\n"
                     "    dataanalyst\n"
-                    "READ = datascientist\n")
+                    "READ = datascientist\n"
+                    "USE = modeluser\n")
     s = make_server(args=["--auth"], env={"MLFLOW_AUTH_CONFIG_PATH": str(path)})
     assert ok(admin(), s) == 200
     assert_invalid_token(api(bearer("a.b.c"), s, "GET", "experiments/search"))
     assert "issuer" in s.log()  # says what to set to turn the token modes on
     body = api(admin(), s, "GET", "auth/role-mappings", service="mlflowd").json()
     assert body["role_mappings"]["EDIT"] == ["dataingenieur", "dataanalyst"]
+    assert body["role_mappings"]["USE"] == ["modeluser"]
 
 
-@pytest.mark.parametrize("modes, basic_auth, basic_ok, bearer_ok", [
-    ("bearer", "true", True, True),
-    ("basic, bearer", "true", True, True),
-    ("bearer", "false", False, True),
-    ("trusted_header", "true", True, False),
+@pytest.mark.parametrize("modes, basic_auth, basic_ok, bearer_ok, header_ok", [
+    ("bearer", "true", True, True, False),
+    ("basic, bearer", "true", True, True, False),
+    ("bearer", "false", False, True, False),
+    ("trusted_header", "true", True, False, True),
+    ("bearer, trusted_header", "false", False, True, True),
 ])
-def test_modes_matrix(tmp_path, issuer, modes, basic_auth, basic_ok, bearer_ok):
+def test_modes_matrix(tmp_path, issuer, modes, basic_auth, basic_ok, bearer_ok, header_ok):
+    """R-SSO-1: each mode on and off (native: test_sso_native.py); proxy headers from a
+    trusted peer count only with trusted_header on."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer,
                          sso={"modes": modes, "basic_auth": basic_auth})
     try:
         t = issuer.mint(claims_for("matrix", roles=["viewer"]))
         assert (ok(admin(), s) == 200) is basic_ok
         assert (ok(bearer(t), s) == 200) is bearer_ok
+        proxy = requests.Session()
+        proxy.headers.update({"X-Forwarded-User": "sub-hdr-matrix", "X-Forwarded-Groups": "role:viewer",
+                              "X-Forwarded-Preferred-Username": "hdr-matrix"})
+        assert (ok(proxy, s) == 200) is header_ok
     finally:
         s.stop()
 
 
 def test_jwks_is_fetched_at_start_and_never_on_the_request_path(tmp_path, issuer):
+    """R-SSO-5: the JWKS (from discovery) is cached, 300 s by default; tokens do not fetch."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer)
     try:
         warm = issuer.counts()
         assert warm["jwks"] == 1 and warm["discovery"] == 1
+        assert "(cached 300 s)" in s.log()
         for i in range(50):  # 50 different tokens, each verified once
             assert ok(bearer(issuer.mint(claims_for(f"u{i % 5}", roles=["viewer"]))), s) == 200
         assert issuer.counts() == warm
@@ -81,6 +96,7 @@ def test_jwks_is_fetched_at_start_and_never_on_the_request_path(tmp_path, issuer
 
 
 def test_rotation_costs_one_refetch_and_unknown_kids_are_rate_limited(tmp_path, issuer):
+    """R-SSO-5: a new kid costs exactly one refetch; a flood of unknown kids no more."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer)
     try:
         assert issuer.counts()["jwks"] == 1
@@ -99,6 +115,7 @@ def test_rotation_costs_one_refetch_and_unknown_kids_are_rate_limited(tmp_path, 
 
 
 def test_unknown_kid_refetch_cooldown(tmp_path, issuer):
+    """R-SSO-5: at most one unknown-kid refetch per cool-down."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"jwks_refetch_seconds": "2"})
     try:
         for _ in range(5):
@@ -114,6 +131,7 @@ def test_unknown_kid_refetch_cooldown(tmp_path, issuer):
 
 
 def test_jwks_url_override_and_separate_discovery(tmp_path, issuer):
+    """R-SSO-3: a jwks_url override is used as is, without discovery."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={
         "jwks_url": issuer.issuer + "/protocol/openid-connect/certs"})
     try:
@@ -124,6 +142,7 @@ def test_jwks_url_override_and_separate_discovery(tmp_path, issuer):
 
 
 def test_jwks_redirects_are_not_followed(tmp_path, issuer):
+    """R-SSO-5: no redirects on JWKS fetches."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer,
                          sso={"jwks_url": issuer.base + "/redirect-certs"})
     try:
@@ -138,6 +157,7 @@ def test_jwks_redirects_are_not_followed(tmp_path, issuer):
 
 
 def test_builtin_sso_alias(tmp_path, issuer):
+    """R-SSO-2: authorization_function = builtin:sso enables SSO."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer, function="builtin:sso")
     try:
         assert ok(bearer(issuer.mint(claims_for("alias", roles=["viewer"]))), s) == 200
@@ -146,6 +166,7 @@ def test_builtin_sso_alias(tmp_path, issuer):
 
 
 def test_floor_mode_honours_explicit_grants(tmp_path, issuer):
+    """R-SSO-10: floor mode: max(mapped, explicit user grants); creation still needs EDIT."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"mapping_mode": "floor"})
     try:
         editor = bearer(issuer.mint(claims_for("f-editor", roles=["editor"])))
@@ -189,6 +210,8 @@ def test_allowed_groups_gate(tmp_path, issuer):
 
 
 def test_bad_sso_settings_stop_the_start(tmp_path, issuer):
+    """R-SSO-2: bad [sso] values stop the start naming the key. R-SSO-4: none/HS* are never on the
+    algorithm allow-list, the leeway is at most 300 s."""
     for sso, message in (({"algorithms": "RS256, HS256"}, "HS256"),
                          ({"algorithms": "none"}, "none"),
                          ({"mapping_mode": "ceiling"}, "mapping_mode"),
@@ -202,3 +225,112 @@ def test_bad_sso_settings_stop_the_start(tmp_path, issuer):
         with pytest.raises(RuntimeError) as e:
             srv.start()
         assert message in str(e.value), str(e.value)[-500:]
+
+
+def test_issuer_and_discovery_url_are_separate_settings(tmp_path, issuer):
+    """R-SSO-3: the expected iss (here a public name the tokens carry) and the discovery URL (an
+    in-cluster address) are separate settings; the JWKS comes from discovery, iss must match the
+    configured issuer exactly."""
+    public = "https://sso.example.test/realms/test"
+    s = start_sso_server(tmp_path / "srv", public, sso={
+        "discovery_url": issuer.issuer + "/.well-known/openid-configuration"})
+    try:
+        assert issuer.counts()["discovery"] == 1 and issuer.counts()["jwks"] == 1
+        assert ok(bearer(issuer.mint(claims_for("pub", roles=["viewer"], iss=public))), s) == 200
+        r = api(bearer(issuer.mint(claims_for("pub", roles=["viewer"]))), s, "GET",
+                "experiments/search")
+        assert_invalid_token(r)  # the fetch URL's own issuer is not the configured one
+    finally:
+        s.stop()
+
+
+def test_jwks_ttl_refresh_and_stale_if_error(tmp_path, issuer):
+    """R-SSO-5: the JWKS TTL is a setting and the refetch runs in the background, not on a
+    request; while the issuer is down the last good keys keep working past the TTL
+    (stale-if-error, 10 min)."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"jwks_cache_seconds": "10"})
+    try:
+        assert "(cached 10 s)" in s.log()
+        t = issuer.mint(claims_for("stale", roles=["viewer"]))
+        issuer.stop()
+        deadline = time.time() + 20
+        while "cannot fetch the issuer's keys" not in s.log():  # the refresher, at the TTL
+            assert time.time() < deadline, s.log()[-2000:]
+            time.sleep(0.2)
+        time.sleep(1.1)  # strictly past the TTL
+        assert ok(bearer(t), s) == 200
+    finally:
+        s.stop()
+
+
+def test_jwks_fetch_times_out(tmp_path, issuer):
+    """R-SSO-5: a JWKS endpoint that accepts the connection and never answers costs at most the
+    5 s fetch timeout, then the token is refused (fail closed)."""
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(64)  # connections complete in the backlog; nothing ever answers
+    try:
+        s = start_sso_server(tmp_path / "srv", issuer.issuer,
+                             sso={"jwks_url": f"http://127.0.0.1:{hang.getsockname()[1]}/certs"})
+        try:
+            began = time.time()
+            r = api(bearer(issuer.mint(claims_for("hang", roles=["viewer"]))), s, "GET",
+                    "experiments/search")
+            assert_invalid_token(r)
+            assert time.time() - began < 12  # one 5 s fetch, or waiting for the refresher's
+        finally:
+            s.stop()
+    finally:
+        hang.close()
+
+
+def test_concurrent_unknown_kids_cost_one_fetch(tmp_path, issuer):
+    """R-SSO-5: unknown-kid refetches are single-flight: 20 at once cost one fetch."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer)
+    try:
+        tokens = [issuer.mint(claims_for("x"), header={"kid": f"flood-{i}"}) for i in range(20)]
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(
+                lambda t: api(bearer(t), s, "GET", "experiments/search"), tokens))
+        for r in answers:
+            assert_invalid_token(r)
+        assert issuer.counts()["jwks"] == 2
+    finally:
+        s.stop()
+
+
+def test_azp_and_typ_allow_lists_and_leeway_setting(tmp_path, issuer):
+    """R-SSO-4: the optional azp and typ allow-lists; the leeway setting (0 here), also for a
+    token whose verification is cached."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={
+        "allowed_azp": "mlflow-proxy", "token_types": "Bearer", "leeway_seconds": "0"})
+    try:
+        now = int(time.time())
+        good = claims_for("azp-ok", roles=["viewer"], azp="mlflow-proxy")
+        assert ok(bearer(issuer.mint(good)), s) == 200
+        for claims in ({**good, "azp": "mlflow"}, {**good, "typ": "ID"}, {**good, "exp": now - 1}):
+            assert_invalid_token(api(bearer(issuer.mint(claims)), s, "GET", "experiments/search"))
+        short = bearer(issuer.mint({**good, "exp": int(time.time()) + 2}))
+        assert ok(short, s) == 200
+        time.sleep(3)
+        assert_invalid_token(api(short, s, "GET", "experiments/search"))
+    finally:
+        s.stop()
+
+
+def test_unmapped_and_create_permission_settings(tmp_path, issuer):
+    """R-SSO-9: unmapped_permission is the level of a user no mapping matches. R-SSO-10: the
+    level needed to create is configurable (create_permission)."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={
+        "unmapped_permission": "READ", "create_permission": "MANAGE"})
+    try:
+        nobody = bearer(issuer.mint(claims_for("u-nobody")))
+        editor = bearer(issuer.mint(claims_for("u-editor", roles=["editor"])))
+        manager = bearer(issuer.mint(claims_for("u-manager", roles=["devops"])))
+        assert ok(nobody, s) == 200
+        assert api(nobody, s, "POST", "experiments/create", {"name": "u1"}).status_code == 403
+        assert api(editor, s, "POST", "experiments/create", {"name": "u2"}).status_code == 403
+        r = api(manager, s, "POST", "experiments/create", {"name": "u3"})
+        assert r.status_code == 200, r.text
+    finally:
+        s.stop()

@@ -3,6 +3,7 @@ a real OpenID provider (oidc-provider 9, whose paths differ from Keycloak's: dis
 followed, R-SSO-3) driven by a cookie-jar client; server-side sessions, __Host- cookies, session
 rotation, refresh via the refresh token (demotion at refresh), CSRF on cookie sessions, and
 logout to the IdP's end_session_endpoint."""
+import base64
 import html
 import os
 import re
@@ -15,7 +16,7 @@ import pytest
 import requests
 
 from conftest import Server
-from sso_helpers import FakeIssuer, NodeServer, api, write_sso_ini
+from sso_helpers import FakeIssuer, NodeServer, api, claims_for, write_sso_ini
 
 CLIENT_ID, CLIENT_SECRET = "mlflow", "client-secret"
 
@@ -79,6 +80,10 @@ def provider_and_server(tmp_path):
 
 
 def test_full_code_pkce_login_with_a_real_provider(provider_and_server):
+    """R-SSO-12: the full code + PKCE flow, __Host- cookie, session row, logout to the
+    end_session_endpoint. R-SSO-3: works with only `issuer` set on a non-Keycloak provider.
+    R-SSO-7: the user is provisioned with an unusable password. R-SSO-15: no cookie, code or
+    CSRF token in the log."""
     op, srv = provider_and_server
     s = browser()
     # An unauthenticated page view goes to the login, which goes to the provider.
@@ -118,6 +123,11 @@ def test_full_code_pkce_login_with_a_real_provider(provider_and_server):
     assert "id_token_hint=" in r.headers["Location"]
     assert [r for r in session_rows(srv) if r[0] == "session"] == []
     assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 401
+    callback = next(h for h in done.history if "/oidc/callback?" in h.url)
+    code = parse_qs(urlparse(callback.url).query)["code"][0]
+    log = srv.log()
+    for secret in (session_cookie.split("=", 1)[1].split(";")[0], csrf, code):
+        assert len(secret) >= 16 and secret not in log
 
 
 # --- the Keycloak-shaped issuer (auto-approving /auth, refresh tokens) ----------------------------
@@ -135,6 +145,8 @@ def login(s, srv, next_path="/"):
 
 
 def test_session_rotation_state_and_open_redirects(tmp_path, issuer):
+    """R-SSO-12: a new session id at every login, the old one dead; state bound to the
+    pre-login cookie; no open redirect through `next`."""
     srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
     srv.start()
     try:
@@ -165,6 +177,8 @@ def test_session_rotation_state_and_open_redirects(tmp_path, issuer):
 
 
 def test_csrf_on_cookie_sessions(tmp_path, issuer):
+    """R-SSO-13: cookie-authenticated unsafe requests need a same-origin Origin/Referer or
+    Sec-Fetch-Site: same-origin, else 403."""
     srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
     srv.start()
     try:
@@ -193,6 +207,8 @@ def test_csrf_on_cookie_sessions(tmp_path, issuer):
 
 
 def test_refresh_updates_roles_and_demotes(tmp_path, issuer):
+    """R-SSO-12: refresh via the refresh token when the ID token has expired. R-SSO-9: the
+    refreshed roles (a demotion) count at once."""
     srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
     srv.env["MLFLOWD_MLFLOW_AUTH_CACHE_TTL_SECONDS"] = "1"
     srv.start()
@@ -216,7 +232,34 @@ def test_refresh_updates_roles_and_demotes(tmp_path, issuer):
         srv.stop()
 
 
+def test_credentials_win_over_the_session_cookie(tmp_path, issuer):
+    """R-SSO-1: precedence Bearer > Basic > trusted headers > session cookie."""
+    srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false",
+                        modes="native, bearer, trusted_header")
+    srv.start()
+    try:
+        issuer.set_user(sub="sub-n4", preferred_username="native-cookie", roles=["viewer"])
+        s = browser()
+        login(s, srv)
+
+        def me(**headers):
+            r = s.get(srv.url + "/api/2.0/mlflowd/auth/whoami", headers=headers)
+            assert r.status_code == 200, r.text
+            return r.json()["user"]["username"], r.json()["user"]["auth_method"]
+        assert me() == ("native-cookie", "session")
+        proxy = {"X-Forwarded-User": "sub-hdr-p", "X-Forwarded-Preferred-Username": "hdr-p",
+                 "X-Forwarded-Groups": "role:viewer"}
+        assert me(**proxy) == ("hdr-p", "trusted_header")
+        basic = "Basic " + base64.b64encode(b"admin:password1234").decode()
+        assert me(**proxy, Authorization=basic) == ("admin", "basic")
+        token = issuer.mint(claims_for("bearer-p", roles=["viewer"]))
+        assert me(**proxy, Authorization=f"Bearer {token}") == ("bearer-p", "bearer")
+    finally:
+        srv.stop()
+
+
 def test_native_off_means_no_login_routes(make_server):
+    """R-SSO-1: the native mode off: no login routes."""
     s = make_server()
     assert s.get("/oidc/login").status_code == 404
     assert s.get("/oidc/info").json() == {"native_login": False}

@@ -23,6 +23,7 @@ static const char *const vectors[] = {
     "396d65f47a861ae68e69136bf351b4c47edab9364cbbd7fd3fa6b30ae6540eeabc065b",
 };
 
+/* R-SSO-14: werkzeug pbkdf2/scrypt hashes as MLflow's auth DB holds them verify. */
 static void test_werkzeug_vectors_verify(void) {
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
         if (!mfd_auth_password_verify(vectors[i], "password1234"))

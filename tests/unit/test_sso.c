@@ -34,6 +34,7 @@ static const char *parse_why(const char *token) {
     return why;
 }
 
+/* R-SSO-4: none/HS*, algorithms off the allow-list, crit, JWE, padding, long kid, > 16 KiB. */
 static void test_hostile_shapes_are_refused_before_any_key(void) {
     char t[1024];
     const char *payload = b64("{\"sub\":\"x\"}");
@@ -71,6 +72,7 @@ static void test_hostile_shapes_are_refused_before_any_key(void) {
     CHECK(parse_why(t) == NULL);
 }
 
+/* R-SSO-4: key/alg match (family, RSA >= 2048 bits, JWK alg, no use:enc key). */
 static void test_keys_must_match_the_algorithm(void) {
     char n2048[400], n1024[200];
     memset(n2048, 'A', 342);
@@ -98,6 +100,7 @@ static void test_keys_must_match_the_algorithm(void) {
     json_decref(ec);
 }
 
+/* R-SSO-11: trusted_proxies CIDRs, IPv4-mapped peers included. */
 static void test_trusted_proxies(void) {
     mfd_cidr cidrs[3];
     CHECK(mfd_cidr_parse("127.0.0.1/32", &cidrs[0]));
@@ -115,6 +118,7 @@ static void test_trusted_proxies(void) {
     CHECK(!mfd_sso_peer_trusted(&s, NULL));
 }
 
+/* R-SSO-6 (username claims), R-SSO-8 (role sources, header roles), R-SSO-9 (levels). */
 static void test_roles_and_mapping(void) {
     mfd_sso_settings s = {0};
     mfd_strlist_split("realm_access.roles, resource_access.mlflow.roles, groups", &s.role_claims);
