@@ -382,7 +382,7 @@ def _issuer_call(base, path, body=None):
         return json.loads(r.read())
 
 
-def bench_auth(port, binary, workdir, server_pid, clients=8, seconds=1.5, rounds=9,
+def bench_auth(port, binary, workdir, server_pid, clients=8, seconds=1.5, rounds=11,
                experiments=10_000, readable=100):
     """What authentication costs on a small request — Basic (basic-auth) and an OIDC bearer
     token (single sign-on, role-mapped) — and an in-SQL filtered search. The cost is the
