@@ -7,10 +7,10 @@
 #include "credential_cache.h"
 
 #include "keyed_hash.h"
+#include "thread_memo.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +39,8 @@ typedef struct shard {
 struct mfd_credential_cache {
     int ttl_seconds;
     int row_ttl_ms;
-    uint64_t serial; /* tells this cache's memos from an earlier cache's */
-    /* Bumped by every put and forget (the epoch is read before the entry):
-     * a memo made before is void. Alone on
-     * its cache line, which only those rare writes touch. */
-    _Alignas(64) _Atomic uint64_t epoch;
-    _Alignas(64) shard shards[SHARDS];
+    mfd_memo_owner memos; /* voided by every put and forget */
+    shard shards[SHARDS];
 };
 
 /* Each thread's last hit whose row was known. libmicrohttpd serves each
@@ -53,7 +49,7 @@ struct mfd_credential_cache {
  * the same hot shard's lock, the lock's cache line moving between cores
  * cost more than the rest of the lookup. */
 typedef struct memo {
-    uint64_t serial, epoch;
+    mfd_memo_stamp stamp;
     unsigned char digest[DIGEST_LEN];
     char username[MEMO_NAME_MAX];
     int64_t expires; /* of the credentials, monotonic seconds */
@@ -65,12 +61,11 @@ typedef struct memo {
 
 static _Thread_local memo last;
 
-static void remember_hit(const mfd_credential_cache *cache, uint64_t epoch, const entry *e) {
+static void remember_hit(mfd_memo_stamp stamp, const entry *e) {
     size_t len = strlen(e->username);
     if (len >= MEMO_NAME_MAX)
         return;
-    last.serial = cache->serial;
-    last.epoch = epoch;
+    last.stamp = stamp;
     memcpy(last.digest, e->digest, DIGEST_LEN);
     memcpy(last.username, e->username, len + 1);
     last.expires = e->expires;
@@ -82,9 +77,8 @@ static void remember_hit(const mfd_credential_cache *cache, uint64_t epoch, cons
 
 static bool memo_hit(const mfd_credential_cache *cache, const char *username, uint64_t version,
                      int64_t now, mfd_credential_hit *hit) {
-    if (last.serial != cache->serial ||
-        last.epoch != atomic_load_explicit(&cache->epoch, memory_order_acquire) ||
-        last.row_version != version || last.row_expires_ms <= now || last.expires <= now / 1000 ||
+    if (!mfd_memo_current(last.stamp, &cache->memos) || last.row_version != version ||
+        last.row_expires_ms <= now || last.expires <= now / 1000 ||
         CRYPTO_memcmp(last.digest, hit->digest, DIGEST_LEN) != 0 ||
         strcmp(last.username, username) != 0)
         return false;
@@ -111,8 +105,7 @@ mfd_credential_cache *mfd_credential_cache_new(int ttl_seconds, int row_ttl_ms) 
         return NULL;
     cache->ttl_seconds = ttl_seconds;
     cache->row_ttl_ms = row_ttl_ms;
-    static _Atomic uint64_t serials;
-    cache->serial = ++serials;
+    mfd_memo_owner_init(&cache->memos);
     for (int s = 0; s < SHARDS; s++)
         pthread_rwlock_init(&cache->shards[s].lock, NULL);
     return cache;
@@ -159,7 +152,7 @@ bool mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena, co
     shard *sh;
     entry *e = slot_for(cache, hit->digest, &sh);
     bool found = false;
-    uint64_t epoch = atomic_load_explicit(&cache->epoch, memory_order_acquire);
+    mfd_memo_stamp stamp = mfd_memo_stamp_now(&cache->memos);
     pthread_rwlock_rdlock(&sh->lock);
     if (e->expires > now / 1000 && CRYPTO_memcmp(e->digest, hit->digest, DIGEST_LEN) == 0 &&
         strcmp(e->username, username) == 0) {
@@ -168,7 +161,7 @@ bool mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena, co
         if (hit->row_known) {
             hit->user_id = e->user_id;
             hit->is_admin = e->is_admin;
-            remember_hit(cache, epoch, e);
+            remember_hit(stamp, e);
         } else {
             hit->password_hash = mfd_arena_strdup(arena, e->password_hash);
             found = hit->password_hash != NULL;
@@ -208,7 +201,7 @@ void mfd_credential_cache_put(mfd_credential_cache *cache, const char *username,
     e->password_hash = hash_copy;
     e->expires = now_seconds() + cache->ttl_seconds;
     set_row(cache, e, version, user_id, is_admin);
-    atomic_fetch_add_explicit(&cache->epoch, 1, memory_order_release);
+    mfd_memo_void_all(&cache->memos);
     pthread_rwlock_unlock(&sh->lock);
 }
 
@@ -241,5 +234,5 @@ void mfd_credential_cache_forget_user(mfd_credential_cache *cache, const char *u
     }
     /* After the entries are gone: a find that read the old epoch made a memo
      * this voids; one that reads the new one finds no entry. */
-    atomic_fetch_add_explicit(&cache->epoch, 1, memory_order_release);
+    mfd_memo_void_all(&cache->memos);
 }

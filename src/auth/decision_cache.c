@@ -6,6 +6,8 @@
  * per process, so nobody can aim a key at another's slot on purpose. */
 #include "decision_cache.h"
 
+#include "thread_memo.h"
+
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@ typedef struct shard {
 struct mfd_decision_cache {
     int ttl_ms;
     uint64_t seed;
-    uint64_t serial; /* tells this cache's memos from an earlier cache's */
+    mfd_memo_owner memos; /* never voided: facts end by version and TTL */
     shard shards[SHARDS];
 };
 
@@ -39,7 +41,7 @@ struct mfd_decision_cache {
  * Facts have no other invalidation than their version and TTL, which the
  * memo keeps too. */
 typedef struct memo {
-    uint64_t serial;
+    mfd_memo_stamp stamp;
     char key[MEMO_KEY_MAX];
     uint64_t version;
     int64_t expires_ms;
@@ -53,7 +55,7 @@ static void remember(const mfd_decision_cache *cache, const char *key, uint64_t 
     size_t len = strlen(key);
     if (len >= MEMO_KEY_MAX)
         return;
-    last.serial = cache->serial;
+    last.stamp = mfd_memo_stamp_now(&cache->memos);
     memcpy(last.key, key, len + 1);
     last.version = version;
     last.expires_ms = expires_ms;
@@ -91,8 +93,7 @@ mfd_decision_cache *mfd_decision_cache_new(int ttl_ms) {
     if (!cache)
         return NULL;
     cache->ttl_ms = ttl_ms;
-    static _Atomic uint64_t serials;
-    cache->serial = ++serials;
+    mfd_memo_owner_init(&cache->memos);
     if (RAND_bytes((unsigned char *)&cache->seed, sizeof cache->seed) != 1)
         cache->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < SHARDS; i++)
@@ -120,8 +121,8 @@ static entry *slot_of(mfd_decision_cache *cache, const char *key, shard **sh) {
 bool mfd_decision_cache_get(mfd_decision_cache *cache, const char *key, uint64_t version,
                             mfd_auth_fact *out) {
     int64_t now = now_ms();
-    if (last.serial == cache->serial && last.version == version && last.expires_ms > now &&
-        !strcmp(last.key, key)) {
+    if (mfd_memo_current(last.stamp, &cache->memos) && last.version == version &&
+        last.expires_ms > now && !strcmp(last.key, key)) {
         *out = last.fact;
         return true;
     }

@@ -4,10 +4,10 @@
 #include "token_cache.h"
 
 #include "keyed_hash.h"
+#include "thread_memo.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,18 +27,15 @@ typedef struct shard {
 } shard;
 
 struct mfd_token_cache {
-    uint64_t serial; /* tells this cache's memos from an earlier cache's */
-    /* Bumped after every put and forget (read before an entry is): a memo
-     * made before is void. Alone on its cache line. */
-    _Alignas(64) _Atomic uint64_t epoch;
-    _Alignas(64) shard shards[SHARDS];
+    mfd_memo_owner memos; /* voided after every put and forget */
+    shard shards[SHARDS];
 };
 
 /* Each thread's last hit, strings included. As in credential_cache.c: a
  * client's repeated request on its connection's thread skips the shared
  * table, whose hot shard lock every thread would pull between cores. */
 typedef struct memo {
-    uint64_t serial, epoch;
+    mfd_memo_stamp stamp;
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
     int64_t until;
     mfd_sso_identity id; /* strings point into the buffers below (or are NULL) */
@@ -60,8 +57,8 @@ static bool memo_copy(char *buf, size_t size, const char *s, const char **out) {
     return true;
 }
 
-static void remember_hit(const mfd_token_cache *c, uint64_t epoch, const entry *e) {
-    last.serial = 0; /* void while half written */
+static void remember_hit(mfd_memo_stamp stamp, const entry *e) {
+    last.stamp.serial = 0; /* void while half written */
     last.id = e->id;
     if (!memo_copy(last.username, sizeof last.username, e->id.username, &last.id.username) ||
         !memo_copy(last.roles, sizeof last.roles, e->id.roles, &last.id.roles) ||
@@ -69,20 +66,14 @@ static void remember_hit(const mfd_token_cache *c, uint64_t epoch, const entry *
         return;
     memcpy(last.digest, e->digest, MFD_TOKEN_DIGEST_LEN);
     last.until = e->until;
-    last.epoch = epoch;
-    last.serial = c->serial;
-}
-
-static void bump(mfd_token_cache *c) {
-    atomic_fetch_add_explicit(&c->epoch, 1, memory_order_release);
+    last.stamp = stamp;
 }
 
 mfd_token_cache *mfd_token_cache_new(void) {
     mfd_token_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    static _Atomic uint64_t serials;
-    c->serial = ++serials;
+    mfd_memo_owner_init(&c->memos);
     for (int s = 0; s < SHARDS; s++)
         pthread_rwlock_init(&c->shards[s].lock, NULL);
     return c;
@@ -132,8 +123,8 @@ static void copy_identity(mfd_arena *arena, const mfd_sso_identity *id, mfd_sso_
 bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, mfd_arena *arena,
                          mfd_sso_identity *out) {
     int64_t now = (int64_t)time(NULL);
-    uint64_t epoch = atomic_load_explicit(&c->epoch, memory_order_acquire);
-    if (last.serial == c->serial && last.epoch == epoch && last.until > now &&
+    mfd_memo_stamp stamp = mfd_memo_stamp_now(&c->memos);
+    if (mfd_memo_current(last.stamp, &c->memos) && last.until > now &&
         CRYPTO_memcmp(last.digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
         copy_identity(arena, &last.id, out);
         return true;
@@ -144,7 +135,7 @@ bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, mfd_ar
     pthread_rwlock_rdlock(&sh->lock);
     if (e->until > now && CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
         copy_identity(arena, &e->id, out);
-        remember_hit(c, epoch, e);
+        remember_hit(stamp, e);
         hit = true;
     }
     pthread_rwlock_unlock(&sh->lock);
@@ -171,7 +162,7 @@ void mfd_token_cache_put(mfd_token_cache *c, const unsigned char *digest,
     e->id = owned;
     e->until = until;
     pthread_rwlock_unlock(&sh->lock);
-    bump(c);
+    mfd_memo_void_all(&c->memos);
 }
 
 void mfd_token_cache_forget(mfd_token_cache *c, const unsigned char *digest) {
@@ -181,7 +172,7 @@ void mfd_token_cache_forget(mfd_token_cache *c, const unsigned char *digest) {
     if (CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0)
         clear(e);
     pthread_rwlock_unlock(&sh->lock);
-    bump(c);
+    mfd_memo_void_all(&c->memos);
 }
 
 void mfd_token_cache_forget_user(mfd_token_cache *c, const char *username) {
@@ -194,5 +185,5 @@ void mfd_token_cache_forget_user(mfd_token_cache *c, const char *username) {
                 clear(&sh->slots[i]);
         pthread_rwlock_unlock(&sh->lock);
     }
-    bump(c);
+    mfd_memo_void_all(&c->memos);
 }
