@@ -73,7 +73,8 @@ needed_libs="$(readelf -d "$BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')"
 declare -A link_path real_path
 paths=()
 for lib in $needed_libs; do
-  path="$(ldd "$BIN" | awk -v l="$lib" '$1 == l {print $3}')"
+  # "soname => path (addr)", or "path (addr)" for the dynamic loader itself.
+  path="$(ldd "$BIN" | awk -v l="$lib" '$1 == l {print $3} $1 ~ ("/" l "$") {print $1}')"
   [ -n "$path" ] || { problem "$lib: not found by ldd"; continue; }
   link_path[$lib]="$path"
   real_path[$lib]="$(readlink -f "$path")"

@@ -21,6 +21,7 @@
 
 #include "auth_internal.h"
 #include "core/log.h"
+#include "http/metrics.h"
 #include "passwords.h"
 #include "sso.h"
 #include "sso_http.h"
@@ -176,6 +177,43 @@ static const char dummy_hash[] =
     "scrypt:32768:8:1$Zq7mW2xN4pR8tV1c$8506771a4bbe414f3ea04aa6d30b9421c34e78e48dc4dca18e515effd"
     "e4fd6686e2c98719380272cf13e6215c2d1cb17450178127679c947060c51e722460b44";
 
+/* Credentials the cache vouched for. */
+static void take_hit(mfd_request *req, mfd_auth_request *st, const char *username,
+                     const mfd_credential_hit *hit) {
+    req->username = username;
+    req->is_admin = hit->is_admin;
+    st->user_id = hit->user_id;
+    st->pending = !hit->row_known;
+    st->password_hash = hit->password_hash;
+    memcpy(st->credential, hit->digest, sizeof st->credential);
+}
+
+/* The KDF: the user's row, then the password against its hash (remembered
+ * in the credential cache when it matches). */
+static mfd_err verify_password(mfd_auth *auth, mfd_request *req, const char *username,
+                               const char *password, uint64_t version, mfd_auth_user *user,
+                               bool *found, bool *ok) {
+    mfd_conn *conn;
+    mfd_err err = mfd_db_acquire(auth->db, &conn);
+    if (err)
+        return err;
+    err = mfd_auth_store_find_user(conn, req->arena, username, user, found);
+    mfd_db_release(auth->db, conn);
+    if (err)
+        return err;
+    /* Unknown users (and users without a password) cost one derivation too,
+     * so the answer's timing does not tell which usernames exist. */
+    const char *against = *found && user->password_hash && user->password_hash[0] != '!'
+                              ? user->password_hash
+                              : dummy_hash;
+    mfd_metrics_password_derivation();
+    *ok = mfd_auth_password_verify(against, password) && against != dummy_hash;
+    if (*ok)
+        mfd_credential_cache_put(auth->cache, username, password, user->password_hash, version,
+                                 user->id, user->is_admin);
+    return NULL;
+}
+
 static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *username,
                                   const char *password, mfd_response *res, bool *refused) {
     mfd_auth_request *st = req->auth_state;
@@ -205,33 +243,38 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
     uint64_t version = mfd_auth_data_version(auth, st);
     mfd_credential_hit hit;
     if (mfd_credential_cache_find(auth->cache, req->arena, username, password, version, &hit)) {
-        req->username = username;
-        req->is_admin = hit.is_admin;
-        st->user_id = hit.user_id;
-        st->pending = !hit.row_known;
-        st->password_hash = hit.password_hash;
-        memcpy(st->credential, hit.digest, sizeof st->credential);
+        take_hit(req, st, username, &hit);
         return NULL;
     }
-    mfd_conn *conn;
-    mfd_err err = mfd_db_acquire(auth->db, &conn);
-    if (err)
-        return err;
+    /* The same credentials being verified by another request: take its outcome. */
+    bool leader = true;
+    mfd_login_outcome seen = MFD_LOGIN_UNKNOWN;
+    if (auth->flights && !mfd_login_flight_board(auth->flights, hit.digest, &seen)) {
+        leader = false;
+        if (seen == MFD_LOGIN_VERIFIED &&
+            mfd_credential_cache_find(auth->cache, req->arena, username, password, version, &hit)) {
+            take_hit(req, st, username, &hit);
+            return NULL;
+        }
+        if (seen == MFD_LOGIN_REFUSED) {
+            mfd_auth_audit(NULL, "login", req->path, NULL,
+                           "wrong password or unknown user (a concurrent request verified it)",
+                           "denied");
+            mfd_auth_refuse_unauthenticated(req, res);
+            *refused = true;
+            return NULL;
+        }
+    }
     mfd_auth_user user;
-    bool found = false;
-    err = mfd_auth_store_find_user(conn, req->arena, username, &user, &found);
-    mfd_db_release(auth->db, conn);
+    bool found = false, ok = false;
+    mfd_err err = verify_password(auth, req, username, password, version, &user, &found, &ok);
+    if (leader && auth->flights)
+        mfd_login_flight_land(auth->flights, hit.digest,
+                              err  ? MFD_LOGIN_UNKNOWN
+                              : ok ? MFD_LOGIN_VERIFIED
+                                   : MFD_LOGIN_REFUSED);
     if (err)
         return err;
-    /* Unknown users (and users without a password) cost one derivation too,
-     * so the answer's timing does not tell which usernames exist. */
-    const char *against = found && user.password_hash && user.password_hash[0] != '!'
-                              ? user.password_hash
-                              : dummy_hash;
-    bool ok = mfd_auth_password_verify(against, password) && against != dummy_hash;
-    if (ok)
-        mfd_credential_cache_put(auth->cache, username, password, user.password_hash, version,
-                                 user.id, user.is_admin);
     if (!ok) {
         const char *known = found ? username : NULL; /* an unknown name may be a secret */
         mfd_auth_audit(known, "login", req->path, known, found ? "wrong password" : "unknown user",
@@ -365,6 +408,8 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
     if (!err &&
         !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds, row_ttl_ms)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot set up the credential cache (OpenSSL)");
+    if (!err && auth->settings->cache_ttl_seconds > 0 && !(auth->flights = mfd_login_flights_new()))
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     if (!err && row_ttl_ms > 0 && !(auth->decisions = mfd_decision_cache_new(DECISION_TTL_MS)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     if (!err && !(auth->resources = mfd_resource_cache_new()))
@@ -417,6 +462,7 @@ void mfd_auth_close(mfd_auth *auth) {
         return;
     mfd_sso_close(auth->sso);
     mfd_credential_cache_free(auth->cache);
+    mfd_login_flights_free(auth->flights);
     mfd_decision_cache_free(auth->decisions);
     mfd_resource_cache_free(auth->resources);
     mfd_db_close(auth->db);

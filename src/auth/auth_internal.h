@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "config/auth_ini.h"
 #include "credential_cache.h"
+#include "login_flight.h"
 #include "decision_cache.h"
 #include "store/db.h"
 
@@ -24,6 +25,7 @@ struct mfd_auth {
     mfd_permission default_permission;
     mfd_db *db;
     mfd_credential_cache *cache;
+    mfd_login_flights *flights;    /* NULL with the cache off */
     mfd_decision_cache *decisions; /* NULL: every request reads its rows */
     mfd_resource_cache *resources;
     unsigned char csrf_key[32]; /* HMAC key of signup CSRF tokens */

@@ -59,7 +59,7 @@ typedef struct memo {
     bool is_admin;
 } memo;
 
-static _Thread_local memo last;
+MFD_THREAD_MEMO memo last;
 
 static void remember_hit(mfd_memo_stamp stamp, const entry *e) {
     size_t len = strlen(e->username);

@@ -48,7 +48,7 @@ typedef struct memo {
     mfd_auth_fact fact;
 } memo;
 
-static _Thread_local memo last;
+MFD_THREAD_MEMO memo last;
 
 static void remember(const mfd_decision_cache *cache, const char *key, uint64_t version,
                      int64_t expires_ms, const mfd_auth_fact *fact) {

@@ -13,10 +13,12 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { SCRYPT_KEY_LEN = 64, MAX_KEY_LEN = 128, SALT_LEN = 16 };
 
@@ -166,6 +168,33 @@ static bool derive(const char *method, size_t method_len, const char *salt, size
     return false;
 }
 
+/* At most one derivation per core at a time: each scrypt holds 32 MiB, and
+ * a burst of logins or of guesses would otherwise hold it once per
+ * connection thread. The others wait their turn. */
+static pthread_mutex_t kdf_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kdf_done = PTHREAD_COND_INITIALIZER;
+static long kdf_running;
+
+static void kdf_enter(void) {
+    static long limit;
+    pthread_mutex_lock(&kdf_lock);
+    if (limit == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        limit = cores > 2 ? cores : 2;
+    }
+    while (kdf_running >= limit)
+        pthread_cond_wait(&kdf_done, &kdf_lock);
+    kdf_running++;
+    pthread_mutex_unlock(&kdf_lock);
+}
+
+static void kdf_leave(void) {
+    pthread_mutex_lock(&kdf_lock);
+    kdf_running--;
+    pthread_cond_signal(&kdf_done);
+    pthread_mutex_unlock(&kdf_lock);
+}
+
 bool mfd_auth_password_verify(const char *stored_hash, const char *password) {
     if (!stored_hash || !password)
         return false;
@@ -176,8 +205,11 @@ bool mfd_auth_password_verify(const char *stored_hash, const char *password) {
     const char *hex = d2 + 1;
     unsigned char key[MAX_KEY_LEN];
     size_t key_len = 0;
-    if (!derive(stored_hash, (size_t)(d1 - stored_hash), d1 + 1, (size_t)(d2 - d1 - 1), password,
-                key, &key_len))
+    kdf_enter();
+    bool derived = derive(stored_hash, (size_t)(d1 - stored_hash), d1 + 1, (size_t)(d2 - d1 - 1),
+                          password, key, &key_len);
+    kdf_leave();
+    if (!derived)
         return false;
     char computed[2 * MAX_KEY_LEN + 1];
     to_hex(key, key_len, computed);
@@ -208,7 +240,10 @@ mfd_err mfd_auth_password_hash(const char *password, char **out) {
     unsigned char key[SCRYPT_KEY_LEN];
     if (!random_salt(salt))
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot draw a random salt (RAND_bytes failed)");
-    if (!derive_scrypt(password, salt, SALT_LEN, 32768, 8, 1, key, sizeof key))
+    kdf_enter();
+    bool derived = derive_scrypt(password, salt, SALT_LEN, 32768, 8, 1, key, sizeof key);
+    kdf_leave();
+    if (!derived)
         return mfd_err_new(MFD_INTERNAL_ERROR, "scrypt key derivation failed");
     char hex[2 * SCRYPT_KEY_LEN + 1];
     to_hex(key, sizeof key, hex);

@@ -14,6 +14,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* How a memo is declared. The core library is compiled as PIC, where a
+ * plain _Thread_local costs a call to the dynamic loader's __tls_get_addr on
+ * every access; it is only ever linked into executables, so the
+ * initial-exec model (one load) is valid. */
+#define MFD_THREAD_MEMO static _Thread_local __attribute__((tls_model("initial-exec")))
+
 typedef struct mfd_memo_owner {
     uint64_t serial;
     /* Alone on its cache line: only the rare bumps write it. */

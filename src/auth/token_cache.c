@@ -42,7 +42,7 @@ typedef struct memo {
     char username[MEMO_NAME_MAX], roles[MEMO_ROLES_MAX], csrf[MEMO_CSRF_MAX];
 } memo;
 
-static _Thread_local memo last;
+MFD_THREAD_MEMO memo last;
 
 static bool memo_copy(char *buf, size_t size, const char *s, const char **out) {
     if (!s) {

@@ -45,6 +45,7 @@ typedef struct series_slot {
 static series_slot slots[N_SLOTS];
 static _Atomic uint64_t dropped;
 static _Atomic uint64_t auth_decisions[4];
+static _Atomic uint64_t password_derivations;
 static _Atomic int db_pool_size;
 static _Atomic int db_in_use;
 static _Atomic int64_t start_time;
@@ -128,6 +129,10 @@ void mfd_metrics_set_db_pool_size(int size) {
     int64_t expected = 0;
     atomic_compare_exchange_strong_explicit(&start_time, &expected, (int64_t)time(NULL),
                                             memory_order_relaxed, memory_order_relaxed);
+}
+
+void mfd_metrics_password_derivation(void) {
+    atomic_fetch_add_explicit(&password_derivations, 1, memory_order_relaxed);
 }
 
 void mfd_metrics_db_borrowed(void) {
@@ -248,6 +253,11 @@ const char *mfd_metrics_render(mfd_arena *arena) {
     for (int d = MFD_METRICS_AUTH_ALLOWED; d <= MFD_METRICS_AUTH_FORBIDDEN; d++)
         mfd_strbuf_appendf(&sb, "mlflowd_auth_decisions_total{decision=\"%s\"} %llu\n",
                            decisions[d], (unsigned long long)load(&auth_decisions[d]));
+
+    header(&sb, "mlflowd_auth_password_derivations_total", "counter",
+           "Password key derivations run for Basic logins the credential cache did not answer.");
+    mfd_strbuf_appendf(&sb, "mlflowd_auth_password_derivations_total %llu\n",
+                       (unsigned long long)load(&password_derivations));
 
     int size = atomic_load_explicit(&db_pool_size, memory_order_relaxed);
     int in_use = atomic_load_explicit(&db_in_use, memory_order_relaxed);

@@ -31,6 +31,10 @@ void mfd_metrics_observe_request(const char *route, const char *method, int stat
  * auth on or off, whether a user was authenticated, the status sent. */
 mfd_metrics_auth mfd_metrics_auth_decision(bool auth_on, bool authenticated, int status);
 
+/* One password key derivation run (a Basic login the credential cache did
+ * not answer). */
+void mfd_metrics_password_derivation(void);
+
 /* The tracking DB pool: its size (set at start) and connections borrowed
  * by requests (api/context.c counts them). */
 void mfd_metrics_set_db_pool_size(int size);

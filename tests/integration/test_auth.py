@@ -421,3 +421,33 @@ def test_signup_form_and_create_ui(server):
     assert r.status_code == 400 and "CSRF token is invalid" in r.text
     assert call(session(server, name, "signup-password"), server, "GET",
                 "/api/2.0/mlflow/users/get", params={"username": name}).status_code == 200
+
+
+def password_derivations(server):
+    text = call(session(server, "admin"), server, "GET", "/metrics").text
+    return int(re.search(r"^mlflowd_auth_password_derivations_total (\d+)$", text, re.M).group(1))
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_a_burst_of_new_logins_costs_one_derivation(server, right):
+    """16 requests arriving together with credentials not verified yet wait for one
+    derivation (32 MiB of scrypt each) instead of running one each; with a wrong password all
+    16 are refused. (Two when a request misses the cache just before the first one lands.)"""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    name = unique("burst")
+    create_users(server, {name: None})
+    password = password_of(name) if right else "wrong-password-0123"
+    before = password_derivations(server)
+    barrier = threading.Barrier(16)
+
+    def one(_):
+        s = session(server, name, password)
+        barrier.wait()
+        return call(s, server, "GET", "/api/2.0/mlflow/users/get",
+                    params={"username": name}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(one, range(16)))
+    assert codes == [200 if right else 401] * 16
+    assert 1 <= password_derivations(server) - before <= 2
