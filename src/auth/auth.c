@@ -249,7 +249,8 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
     /* The same credentials being verified by another request: take its outcome. */
     bool leader = true;
     mfd_login_outcome seen = MFD_LOGIN_UNKNOWN;
-    if (auth->flights && !mfd_login_flight_board(auth->flights, hit.digest, &seen)) {
+    bool flies = auth->flights && hit.keyed;
+    if (flies && !mfd_login_flight_board(auth->flights, hit.digest, &seen)) {
         leader = false;
         if (seen == MFD_LOGIN_VERIFIED &&
             mfd_credential_cache_find(auth->cache, req->arena, username, password, version, &hit)) {
@@ -268,7 +269,7 @@ static mfd_err authenticate_basic(mfd_auth *auth, mfd_request *req, const char *
     mfd_auth_user user;
     bool found = false, ok = false;
     mfd_err err = verify_password(auth, req, username, password, version, &user, &found, &ok);
-    if (leader && auth->flights)
+    if (leader && flies)
         mfd_login_flight_land(auth->flights, hit.digest,
                               err  ? MFD_LOGIN_UNKNOWN
                               : ok ? MFD_LOGIN_VERIFIED

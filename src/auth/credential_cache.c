@@ -144,7 +144,8 @@ static entry *slot_for(mfd_credential_cache *cache, const unsigned char *digest,
 bool mfd_credential_cache_find(mfd_credential_cache *cache, mfd_arena *arena, const char *username,
                                const char *password, uint64_t version, mfd_credential_hit *hit) {
     memset(hit, 0, sizeof *hit);
-    if (!cache || cache->ttl_seconds <= 0 || !credential_digest(username, password, hit->digest))
+    if (!cache || cache->ttl_seconds <= 0 ||
+        !(hit->keyed = credential_digest(username, password, hit->digest)))
         return false;
     int64_t now = now_ms();
     if (memo_hit(cache, username, version, now, hit))

@@ -28,6 +28,7 @@ typedef struct mfd_credential_cache mfd_credential_cache;
 /* What the cache knows of one pair of credentials. */
 typedef struct mfd_credential_hit {
     unsigned char digest[MFD_CREDENTIAL_DIGEST_LEN]; /* names the entry for note_row */
+    bool keyed;                /* digest was computed (the cache is on, the hash worked) */
     const char *password_hash; /* verified against this hash (arena); NULL = unknown */
     bool row_known;            /* the row below still holds at this data version */
     int64_t user_id;
