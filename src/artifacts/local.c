@@ -195,13 +195,7 @@ static mfd_err local_list(mfd_arena *arena, const char *root, const char *rel,
             continue; /* removed meanwhile */
         if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
             continue; /* links and special files are not artifacts */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            mfd_artifact_file *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
-            if (n)
-                memcpy(grown, out, n * sizeof *grown);
-            out = grown;
-        }
+        out = mfd_arena_grow(arena, out, n, &cap, sizeof *out, 16);
         out[n].name = mfd_arena_strdup(arena, name);
         out[n].is_dir = S_ISDIR(st.st_mode);
         out[n].size = S_ISDIR(st.st_mode) ? 0 : (int64_t)st.st_size;

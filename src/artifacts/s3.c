@@ -115,13 +115,8 @@ static void add_entry(file_list *list, const char *text, const char *dir, bool i
     if (len == 0 || memchr(name, '/', len) ||
         !strncmp(name, MFD_ARTIFACT_UPLOAD_PREFIX, strlen(MFD_ARTIFACT_UPLOAD_PREFIX)))
         return;
-    if (list->n == list->cap) {
-        list->cap = list->cap ? list->cap * 2 : 16;
-        mfd_artifact_file *grown = mfd_arena_alloc(list->arena, list->cap * sizeof *grown);
-        if (list->n)
-            memcpy(grown, list->items, list->n * sizeof *grown);
-        list->items = grown;
-    }
+    list->items =
+        mfd_arena_grow(list->arena, list->items, list->n, &list->cap, sizeof *list->items, 16);
     mfd_artifact_file *f = &list->items[list->n++];
     f->name = mfd_arena_strndup(list->arena, name, len);
     f->is_dir = is_dir;

@@ -57,14 +57,7 @@ uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st) {
 
 static void add_check(mfd_request *req, plan *p, mfd_auth_kind kind, const char *key0,
                       const char *key1) {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4;
-        check_item *items = mfd_arena_alloc(req->arena, cap * sizeof *items);
-        if (p->n)
-            memcpy(items, p->items, p->n * sizeof *items);
-        p->items = items;
-        p->cap = cap;
-    }
+    p->items = mfd_arena_grow(req->arena, p->items, p->n, &p->cap, sizeof *p->items, 4);
     p->items[p->n++] = (check_item){kind, {key0, key1}};
     p->kind = PLAN_CHECKS;
 }

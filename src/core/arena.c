@@ -149,3 +149,15 @@ void mfd_strbuf_appendf(mfd_strbuf *sb, const char *fmt, ...) {
     va_end(ap);
     mfd_strbuf_append(sb, p);
 }
+
+void *mfd_arena_grow(mfd_arena *arena, void *items, size_t n, size_t *cap, size_t size,
+                     size_t first) {
+    if (n < *cap)
+        return items;
+    size_t grown_cap = *cap ? *cap * 2 : first;
+    void *grown = mfd_arena_alloc(arena, grown_cap * size);
+    if (n)
+        memcpy(grown, items, n * size);
+    *cap = grown_cap;
+    return grown;
+}

@@ -23,6 +23,12 @@ char *mfd_arena_sprintf(mfd_arena *arena, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 char *mfd_arena_vsprintf(mfd_arena *arena, const char *fmt, va_list ap);
 
+/* An arena array of `size`-byte items holding `n` of `*cap`, with room for
+ * one more: the same array while n < *cap, else a copy twice as large (at
+ * least `first` items; the old one is abandoned). */
+void *mfd_arena_grow(mfd_arena *arena, void *items, size_t n, size_t *cap, size_t size,
+                     size_t first);
+
 /* A growable string built in the arena (old buffers are simply abandoned). */
 typedef struct mfd_strbuf {
     mfd_arena *arena;

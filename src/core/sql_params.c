@@ -4,14 +4,7 @@
 #include <string.h>
 
 static mfd_sql_value *push(mfd_sql_params *p, mfd_arena *arena) {
-    if (p->count == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        mfd_sql_value *values = mfd_arena_alloc(arena, cap * sizeof *values);
-        if (p->count)
-            memcpy(values, p->values, p->count * sizeof *values);
-        p->values = values;
-        p->cap = cap;
-    }
+    p->values = mfd_arena_grow(arena, p->values, p->count, &p->cap, sizeof *p->values, 8);
     mfd_sql_value *v = &p->values[p->count++];
     memset(v, 0, sizeof *v);
     return v;
@@ -38,4 +31,14 @@ void mfd_sql_params_double(mfd_sql_params *p, mfd_arena *arena, double d) {
 void mfd_sql_params_append(mfd_sql_params *p, mfd_arena *arena, const mfd_sql_params *more) {
     for (size_t i = 0; i < more->count; i++)
         *push(p, arena) = more->values[i];
+}
+
+const char *mfd_sql_in_list(mfd_arena *arena, const char *head, size_t n, const char *tail) {
+    mfd_strbuf sql;
+    mfd_strbuf_init(&sql, arena);
+    mfd_strbuf_append(&sql, head);
+    for (size_t i = 0; i < n; i++)
+        mfd_strbuf_append(&sql, i ? ", ?" : "?");
+    mfd_strbuf_append(&sql, tail);
+    return sql.data;
 }

@@ -35,4 +35,7 @@ void mfd_sql_params_int64(mfd_sql_params *p, mfd_arena *arena, int64_t v);
 void mfd_sql_params_double(mfd_sql_params *p, mfd_arena *arena, double v);
 void mfd_sql_params_append(mfd_sql_params *p, mfd_arena *arena, const mfd_sql_params *more);
 
+/* "<head>?, ?, ...<tail>": an IN list of n placeholders, in the arena. */
+const char *mfd_sql_in_list(mfd_arena *arena, const char *head, size_t n, const char *tail);
+
 #endif

@@ -135,14 +135,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     if (strlen(key) != key_size || !mfd_utf8_valid(key, key_size) ||
         (value && (strlen(value) != value_size || !mfd_utf8_valid(value, value_size))))
         qc->bad_utf8 = true;
-    if (req->n_query == qc->cap) {
-        size_t cap = qc->cap ? qc->cap * 2 : 8;
-        mfd_kv *q = mfd_arena_alloc(req->arena, cap * sizeof *q);
-        if (req->n_query)
-            memcpy(q, req->query, req->n_query * sizeof *q);
-        req->query = q;
-        qc->cap = cap;
-    }
+    req->query =
+        mfd_arena_grow(req->arena, req->query, req->n_query, &qc->cap, sizeof *req->query, 8);
     req->query[req->n_query].key = key;
     req->query[req->n_query].value = value ? value : "";
     req->n_query++;

@@ -160,15 +160,9 @@ static size_t scan_name(const char *s, size_t i, bool *bare) {
 static void push_token(mfd_arena *arena, mfd_search_token **tokens, size_t *count, size_t *cap,
                        mfd_search_token_kind kind, const char *input, size_t offset, size_t len,
                        bool bare) {
-    if (*count == *cap) {
-        size_t new_cap = *cap ? *cap * 2 : 16;
-        mfd_search_token *grown = mfd_arena_calloc(arena, new_cap, sizeof *grown);
-        if (*count)
-            memcpy(grown, *tokens, *count * sizeof *grown);
-        *tokens = grown;
-        *cap = new_cap;
-    }
+    *tokens = mfd_arena_grow(arena, *tokens, *count, cap, sizeof **tokens, 16);
     mfd_search_token *t = &(*tokens)[(*count)++];
+    memset(t, 0, sizeof *t);
     t->kind = kind;
     t->text = mfd_arena_strndup(arena, input + offset, len);
     t->offset = offset;

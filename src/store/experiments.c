@@ -76,13 +76,7 @@ static void read_row(mfd_arena *arena, mfd_stmt *stmt, mfd_experiment *e) {
 static void add_tag(mfd_arena *arena, mfd_experiment *e, size_t *cap, mfd_stmt *stmt) {
     if (mfd_stmt_is_null(stmt, TAG_KEY_COL))
         return;
-    if (e->n_tags == *cap) {
-        *cap = *cap ? *cap * 2 : 8;
-        mfd_experiment_tag *grown = mfd_arena_alloc(arena, *cap * sizeof *grown);
-        if (e->n_tags)
-            memcpy(grown, e->tags, e->n_tags * sizeof *grown);
-        e->tags = grown;
-    }
+    e->tags = mfd_arena_grow(arena, e->tags, e->n_tags, cap, sizeof *e->tags, 8);
     e->tags[e->n_tags++] = (mfd_experiment_tag){copy_text(arena, stmt, TAG_KEY_COL),
                                                 copy_text(arena, stmt, TAG_VALUE_COL)};
 }
@@ -97,13 +91,7 @@ static mfd_err read_grouped(mfd_arena *arena, mfd_stmt *stmt, mfd_experiment **o
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
         int64_t id = mfd_stmt_int64(stmt, 0);
         if (n == 0 || items[n - 1].experiment_id != id) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                mfd_experiment *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
-                if (n)
-                    memcpy(grown, items, n * sizeof *grown);
-                items = grown;
-            }
+            items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, 16);
             read_row(arena, stmt, &items[n++]);
             tag_cap = 0;
         }

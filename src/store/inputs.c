@@ -180,17 +180,6 @@ typedef struct io_loader {
     size_t *last_tag_capacity; /* per run: tag capacity of that last dataset input */
 } io_loader;
 
-static void *grow(mfd_arena *arena, void *items, size_t count, size_t *cap, size_t size) {
-    if (count < *cap)
-        return items;
-    size_t new_cap = *cap ? *cap * 2 : 4;
-    void *bigger = mfd_arena_alloc(arena, new_cap * size);
-    if (count)
-        memcpy(bigger, items, count * size);
-    *cap = new_cap;
-    return bigger;
-}
-
 static char *column(mfd_arena *arena, mfd_stmt *stmt, int col) {
     return mfd_arena_strdup(arena, mfd_stmt_text(stmt, col));
 }
@@ -205,8 +194,8 @@ static void dataset_row(void *ctx, size_t index, mfd_stmt *stmt) {
     if (!input_uuid)
         return;
     if (!l->last_input[index] || strcmp(l->last_input[index], input_uuid) != 0) {
-        io->datasets =
-            grow(l->arena, io->datasets, io->n_datasets, &l->capacity[index], sizeof *io->datasets);
+        io->datasets = mfd_arena_grow(l->arena, io->datasets, io->n_datasets, &l->capacity[index],
+                                      sizeof *io->datasets, 4);
         mfd_dataset_input *in = &io->datasets[io->n_datasets++];
         memset(in, 0, sizeof *in);
         in->dataset = (mfd_dataset){column(l->arena, stmt, 2), column(l->arena, stmt, 3),
@@ -218,8 +207,8 @@ static void dataset_row(void *ctx, size_t index, mfd_stmt *stmt) {
     if (mfd_stmt_is_null(stmt, 8))
         return;
     mfd_dataset_input *in = &io->datasets[io->n_datasets - 1];
-    mfd_input_tag *tags =
-        grow(l->arena, (void *)in->tags, in->n_tags, &l->last_tag_capacity[index], sizeof *tags);
+    mfd_input_tag *tags = mfd_arena_grow(l->arena, (void *)in->tags, in->n_tags,
+                                         &l->last_tag_capacity[index], sizeof *tags, 4);
     tags[in->n_tags++] = (mfd_input_tag){column(l->arena, stmt, 8), column(l->arena, stmt, 9)};
     in->tags = tags;
 }
@@ -227,8 +216,8 @@ static void dataset_row(void *ctx, size_t index, mfd_stmt *stmt) {
 static void output_row(void *ctx, size_t index, mfd_stmt *stmt) {
     io_loader *l = ctx;
     mfd_run_io *io = &l->io[index];
-    io->model_outputs = grow(l->arena, io->model_outputs, io->n_model_outputs, &l->capacity[index],
-                             sizeof *io->model_outputs);
+    io->model_outputs = mfd_arena_grow(l->arena, io->model_outputs, io->n_model_outputs,
+                                       &l->capacity[index], sizeof *io->model_outputs, 4);
     io->model_outputs[io->n_model_outputs++] =
         (mfd_model_output){column(l->arena, stmt, 1), mfd_stmt_int64(stmt, 2)};
 }
@@ -236,8 +225,8 @@ static void output_row(void *ctx, size_t index, mfd_stmt *stmt) {
 static void model_input_row(void *ctx, size_t index, mfd_stmt *stmt) {
     io_loader *l = ctx;
     mfd_run_io *io = &l->io[index];
-    io->model_inputs = grow(l->arena, io->model_inputs, io->n_model_inputs, &l->capacity[index],
-                            sizeof *io->model_inputs);
+    io->model_inputs = mfd_arena_grow(l->arena, io->model_inputs, io->n_model_inputs,
+                                      &l->capacity[index], sizeof *io->model_inputs, 4);
     io->model_inputs[io->n_model_inputs++] = column(l->arena, stmt, 1);
 }
 

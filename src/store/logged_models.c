@@ -67,13 +67,7 @@ static mfd_err read_kv(mfd_conn *conn, mfd_arena *arena, const char *sql, const 
     mfd_logged_model_kv *items = NULL;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            mfd_logged_model_kv *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
-            if (n)
-                memcpy(grown, items, n * sizeof *grown);
-            items = grown;
-        }
+        items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, 8);
         items[n].key = copy_text(arena, stmt, 0);
         items[n].value = copy_text(arena, stmt, 1);
         if (!items[n].value)
@@ -102,13 +96,7 @@ static mfd_err read_metrics(mfd_conn *conn, mfd_arena *arena, mfd_logged_model *
     mfd_logged_model_metric *items = NULL;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            mfd_logged_model_metric *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
-            if (n)
-                memcpy(grown, items, n * sizeof *grown);
-            items = grown;
-        }
+        items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, 8);
         mfd_logged_model_metric *metric = &items[n++];
         metric->key = copy_text(arena, stmt, 0);
         metric->value_is_null = mfd_stmt_is_null(stmt, 1);

@@ -89,13 +89,7 @@ typedef struct row_list {
 } row_list;
 
 static void row_push(mfd_arena *arena, row_list *l, metric_row r) {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        metric_row *bigger = mfd_arena_alloc(arena, l->cap * sizeof *bigger);
-        if (l->n)
-            memcpy(bigger, l->rows, l->n * sizeof *bigger);
-        l->rows = bigger;
-    }
+    l->rows = mfd_arena_grow(arena, l->rows, l->n, &l->cap, sizeof *l->rows, 256);
     l->rows[l->n++] = r;
 }
 
@@ -339,26 +333,16 @@ mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id
     return mfd_conn_finish(conn, err);
 }
 
-/* "<head>?, ?, ...<tail>" with one placeholder per run id. */
-static const char *in_list_sql(mfd_arena *arena, const char *head, size_t n, const char *tail) {
-    mfd_strbuf sql;
-    mfd_strbuf_init(&sql, arena);
-    mfd_strbuf_append(&sql, head);
-    for (size_t i = 0; i < n; i++)
-        mfd_strbuf_append(&sql, i ? ", ?" : "?");
-    mfd_strbuf_append(&sql, tail);
-    return sql.data;
-}
-
 mfd_err mfd_metrics_history_bulk(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
                                  size_t n_runs, const char *key, int64_t limit,
                                  mfd_metric_row_fn row, void *ctx) {
     if (n_runs == 0)
         return NULL;
-    const char *sql = in_list_sql(arena,
-                                  "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
-                                  "WHERE key = ? AND run_uuid IN (",
-                                  n_runs, ") ORDER BY run_uuid, timestamp, step, value LIMIT ?");
+    const char *sql =
+        mfd_sql_in_list(arena,
+                        "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
+                        "WHERE key = ? AND run_uuid IN (",
+                        n_runs, ") ORDER BY run_uuid, timestamp, step, value LIMIT ?");
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
     if (err)
@@ -381,14 +365,7 @@ typedef struct step_list {
 } step_list;
 
 static void step_push(mfd_arena *arena, step_list *l, int64_t step) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        int64_t *bigger = mfd_arena_alloc(arena, cap * sizeof *bigger);
-        if (l->n)
-            memcpy(bigger, l->steps, l->n * sizeof *bigger);
-        l->steps = bigger;
-        l->cap = cap;
-    }
+    l->steps = mfd_arena_grow(arena, l->steps, l->n, &l->cap, sizeof *l->steps, 64);
     l->steps[l->n++] = step;
 }
 

@@ -45,21 +45,11 @@ void mfd_registry_read_version(mfd_arena *arena, mfd_stmt *stmt, mfd_model_versi
     mv->storage_location = mfd_registry_copy_text(arena, stmt, 12);
 }
 
-static void *grow(mfd_arena *arena, void *items, size_t n, size_t *cap, size_t size) {
-    if (n < *cap)
-        return items;
-    *cap = *cap ? *cap * 2 : 8;
-    void *grown = mfd_arena_alloc(arena, *cap * size);
-    if (n)
-        memcpy(grown, items, n * size);
-    return grown;
-}
-
 void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_registry_tag **tags,
                           size_t *n, size_t *cap) {
     if (mfd_stmt_is_null(stmt, col))
         return;
-    *tags = grow(arena, *tags, *n, cap, sizeof **tags);
+    *tags = mfd_arena_grow(arena, *tags, *n, cap, sizeof **tags, 8);
     (*tags)[(*n)++] = (mfd_registry_tag){mfd_registry_copy_text(arena, stmt, col),
                                          mfd_registry_copy_text(arena, stmt, col + 1)};
 }
@@ -230,7 +220,7 @@ static mfd_err load_model_tags(mfd_conn *conn, mfd_arena *arena, const name_inde
 
 static void add_model_alias(mfd_arena *arena, mfd_stmt *stmt, mfd_registered_model *m,
                             model_rows *rows) {
-    m->aliases = grow(arena, m->aliases, m->n_aliases, &rows->cap, sizeof *m->aliases);
+    m->aliases = mfd_arena_grow(arena, m->aliases, m->n_aliases, &rows->cap, sizeof *m->aliases, 8);
     m->aliases[m->n_aliases++] =
         (mfd_registry_alias){mfd_registry_copy_text(arena, stmt, 1), mfd_stmt_int64(stmt, 2)};
 }
@@ -252,8 +242,8 @@ static void add_latest_version_row(mfd_arena *arena, mfd_stmt *stmt, mfd_registe
     mfd_model_version *last =
         m->n_latest_versions ? &m->latest_versions[m->n_latest_versions - 1] : NULL;
     if (!last || last->version != mfd_stmt_int64(stmt, 1)) {
-        m->latest_versions =
-            grow(arena, m->latest_versions, m->n_latest_versions, &rows->cap, sizeof *last);
+        m->latest_versions = mfd_arena_grow(arena, m->latest_versions, m->n_latest_versions,
+                                            &rows->cap, sizeof *last, 8);
         last = &m->latest_versions[m->n_latest_versions++];
         mfd_registry_read_version(arena, stmt, last);
         rows->tag_cap = 0;
@@ -532,7 +522,8 @@ mfd_err mfd_registry_fill_aliases(mfd_conn *conn, mfd_arena *arena, mfd_model_ve
     mv->n_aliases = 0;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        mv->aliases = grow(arena, mv->aliases, mv->n_aliases, &cap, sizeof *mv->aliases);
+        mv->aliases =
+            mfd_arena_grow(arena, mv->aliases, mv->n_aliases, &cap, sizeof *mv->aliases, 8);
         mv->aliases[mv->n_aliases++] = mfd_registry_copy_text(arena, stmt, 0);
     }
     mfd_stmt_done(stmt);

@@ -17,16 +17,6 @@
 
 enum { NAMES_PER_QUERY = 500 };
 
-static void *grow(mfd_arena *arena, void *items, size_t n, size_t *cap, size_t size) {
-    if (n < *cap)
-        return items;
-    *cap = *cap ? *cap * 2 : 64;
-    void *grown = mfd_arena_alloc(arena, *cap * size);
-    if (n)
-        memcpy(grown, items, n * size);
-    return grown;
-}
-
 static mfd_err prepare_page(mfd_conn *conn, mfd_arena *arena, const char *fmt,
                             const mfd_search_sql *search, int64_t offset, int64_t limit,
                             mfd_stmt **stmt) {
@@ -65,7 +55,7 @@ mfd_err mfd_registry_search_models(mfd_conn *conn, mfd_arena *arena, const mfd_s
     size_t n = 0, cap = 0;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        items = grow(arena, items, n, &cap, sizeof *items);
+        items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, 64);
         mfd_registry_read_model(arena, stmt, &items[n++]);
     }
     mfd_stmt_done(stmt);
@@ -173,7 +163,7 @@ mfd_err mfd_registry_search_versions(mfd_conn *conn, mfd_arena *arena, const mfd
     size_t n = 0, cap = 0;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        items = grow(arena, items, n, &cap, sizeof *items);
+        items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, 64);
         mfd_registry_read_version(arena, stmt, &items[n++]);
     }
     mfd_stmt_done(stmt);

@@ -87,14 +87,9 @@ mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *cons
             slots *= 2;
         if (slots > IN_LIST_CHUNK)
             slots = IN_LIST_CHUNK;
-        mfd_strbuf sql;
-        mfd_strbuf_init(&sql, arena);
-        mfd_strbuf_append(&sql, sql_head);
-        for (size_t i = 0; i < slots; i++)
-            mfd_strbuf_append(&sql, i ? ", ?" : "?");
-        mfd_strbuf_append(&sql, sql_tail);
         mfd_stmt *stmt;
-        mfd_err err = mfd_conn_prepare(conn, sql.data, true, &stmt);
+        mfd_err err =
+            mfd_conn_prepare(conn, mfd_sql_in_list(arena, sql_head, slots, sql_tail), true, &stmt);
         if (err)
             return err;
         for (size_t i = 0; i < slots; i++)
@@ -122,21 +117,11 @@ typedef struct run_loader {
     size_t *capacity;
 } run_loader;
 
-static void *grow(mfd_arena *arena, void *items, size_t count, size_t *cap, size_t size) {
-    if (count < *cap)
-        return items;
-    size_t new_cap = *cap ? *cap * 2 : 8;
-    void *bigger = mfd_arena_alloc(arena, new_cap * size);
-    if (count)
-        memcpy(bigger, items, count * size);
-    *cap = new_cap;
-    return bigger;
-}
-
 static void tag_row(void *ctx, size_t index, mfd_stmt *stmt) {
     run_loader *l = ctx;
     mfd_run *run = &l->runs[index];
-    run->tags = grow(l->arena, run->tags, run->n_tags, &l->capacity[index], sizeof *run->tags);
+    run->tags =
+        mfd_arena_grow(l->arena, run->tags, run->n_tags, &l->capacity[index], sizeof *run->tags, 8);
     const char *value = mfd_stmt_text(stmt, 2);
     run->tags[run->n_tags++] = (mfd_run_tag){dup_column(l->arena, stmt, 1),
                                              mfd_arena_strdup(l->arena, value ? value : "")};
@@ -145,8 +130,8 @@ static void tag_row(void *ctx, size_t index, mfd_stmt *stmt) {
 static void param_row(void *ctx, size_t index, mfd_stmt *stmt) {
     run_loader *l = ctx;
     mfd_run *run = &l->runs[index];
-    run->params =
-        grow(l->arena, run->params, run->n_params, &l->capacity[index], sizeof *run->params);
+    run->params = mfd_arena_grow(l->arena, run->params, run->n_params, &l->capacity[index],
+                                 sizeof *run->params, 8);
     const char *value = mfd_stmt_text(stmt, 2);
     run->params[run->n_params++] = (mfd_run_tag){dup_column(l->arena, stmt, 1),
                                                  mfd_arena_strdup(l->arena, value ? value : "")};
@@ -155,8 +140,8 @@ static void param_row(void *ctx, size_t index, mfd_stmt *stmt) {
 static void metric_row(void *ctx, size_t index, mfd_stmt *stmt) {
     run_loader *l = ctx;
     mfd_run *run = &l->runs[index];
-    run->metrics =
-        grow(l->arena, run->metrics, run->n_metrics, &l->capacity[index], sizeof *run->metrics);
+    run->metrics = mfd_arena_grow(l->arena, run->metrics, run->n_metrics, &l->capacity[index],
+                                  sizeof *run->metrics, 8);
     run->metrics[run->n_metrics++] = (mfd_metric){
         .key = dup_column(l->arena, stmt, 1),
         .value = mfd_stmt_double(stmt, 2),
@@ -284,7 +269,7 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     size_t n = 0, cap = 0;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        page = grow(arena, page, n, &cap, sizeof *page);
+        page = mfd_arena_grow(arena, page, n, &cap, sizeof *page, 8);
         memset(&page[n], 0, sizeof *page);
         read_info(stmt, arena, &page[n].info);
         n++;
