@@ -50,5 +50,27 @@ static void test_utf8_validity(void) {
         CHECK(!mfd_utf8_valid(bad[i], strlen(bad[i])));
 }
 
+/* mfd_arena_grow: the same array while there is room, then a doubled copy
+ * that keeps every item. */
+static void test_arena_grow_keeps_items(void) {
+    mfd_arena *a = mfd_arena_new();
+    int *items = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 1000; i++) {
+        int *before = items;
+        size_t cap_before = cap;
+        items = mfd_arena_grow(a, items, n, &cap, sizeof *items, 4);
+        CHECK(n < cap_before ? items == before && cap == cap_before
+                             : cap == (cap_before ? 2 * cap_before : 4));
+        items[n++] = i;
+    }
+    int wrong = 0;
+    for (int i = 0; i < 1000; i++)
+        wrong += items[i] != i;
+    CHECK_INT(wrong, 0);
+    CHECK_INT(cap, 1024);
+    mfd_arena_free(a);
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_arena_strings), MFD_TEST(test_error_status_table),
-              MFD_TEST(test_utf8_validity))
+              MFD_TEST(test_utf8_validity), MFD_TEST(test_arena_grow_keeps_items))
