@@ -198,7 +198,7 @@ def bench_search_runs(port, runs=10_000, clients=8, repeats=50, target_ms=10, be
     per = runs // clients
     with mp.Pool(clients) as pool:
         pool.map(_populate_worker, [(port, exp, per, s) for s in range(clients)])
-    if before:  # e.g. PostgreSQL's ANALYZE, as autovacuum would do after a bulk load
+    if before:  # e.g. PostgreSQL's VACUUM ANALYZE, as autovacuum does after a bulk load
         before()
     for max_results, target in ((100, target_ms), (1000, None)):
         body = {"experiment_ids": [exp], "filter": "metrics.accuracy > 0.5 and params.model = 'm1'",
@@ -635,7 +635,7 @@ def run_postgres(binary):
         print(f"mlflowd benchmarks on PostgreSQL 15 ({os.cpu_count()} cores)")
         bench_log_batch(port, target=60_000)
         bench_search_runs(port, runs=100_000, target_ms=20,
-                          before=lambda: admin_db(db_uri, "ANALYZE"))
+                          before=lambda: admin_db(db_uri, "VACUUM ANALYZE"))
     finally:
         PREFIX = ""
         if proc:

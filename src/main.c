@@ -25,7 +25,8 @@ static void usage(FILE *out) {
                  "Commands:\n"
                  "  server            run the tracking server (see mlflowd server --help)\n"
                  "  db upgrade URI    create MLflow's schema in a new database, or check an\n"
-                 "                    existing one is at the revision mlflowd serves\n"
+                 "                    existing one is at the revision mlflowd serves (and, on\n"
+                 "                    PostgreSQL, add the search indexes it lacks)\n"
                  "  admin init-db     create the PostgreSQL role and databases (idempotent)\n"
                  "  admin init-bucket create the S3 bucket of the artifacts destination\n"
                  "  admin keycloak    create the Keycloak client, mappers, roles and groups\n"
@@ -76,7 +77,7 @@ static int run_server(int argc, char **argv) {
     if (!cfg.artifacts_only) {
         if ((err = mfd_db_open(cfg.backend_store_uri, cfg.workers, &app.tracking_db)))
             return fail(err);
-        if ((err = mfd_schema_tracking_init(app.tracking_db, cfg.default_artifact_root)))
+        if ((err = mfd_schema_tracking_init(app.tracking_db, cfg.default_artifact_root, false)))
             return fail(err);
     }
     if (cfg.serve_artifacts &&
@@ -135,7 +136,7 @@ static int run_db(int argc, char **argv) {
     if (err)
         return fail(err);
     const char *root = getenv("MLFLOW_DEFAULT_ARTIFACT_ROOT");
-    err = mfd_schema_tracking_init(db, root && *root ? root : "mlflow-artifacts:/");
+    err = mfd_schema_tracking_init(db, root && *root ? root : "mlflow-artifacts:/", true);
     if (!err)
         mfd_log_info("database %s is at MLflow schema revision %s", mfd_db_uri(db),
                      MFD_TRACKING_SCHEMA_HEAD);

@@ -83,6 +83,15 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     search.params = &sql.params;
     search.offset = offset;
     search.limit = max_results;
+    mfd_run_search window = search;
+    if (sql.window) {
+        window.from = sql.window->from;
+        window.n_join_params = sql.window->n_join_params;
+        window.where = sql.window->where;
+        window.order_by = sql.window->order_by;
+        window.params = &sql.window->params;
+        search.window = &window;
+    }
 
     mfd_run *runs = NULL;
     size_t count = 0;

@@ -40,3 +40,10 @@ bool mfd_utf8_valid(const char *str, size_t len) {
     }
     return true;
 }
+
+size_t mfd_utf8_chars(const char *s) {
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80; /* every byte but continuation bytes starts one */
+    return n;
+}

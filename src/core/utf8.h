@@ -9,5 +9,7 @@
 #include <stddef.h>
 
 bool mfd_utf8_valid(const char *s, size_t len);
+/* Characters (code points) in valid UTF-8: what PostgreSQL's length() counts. */
+size_t mfd_utf8_chars(const char *s);
 
 #endif

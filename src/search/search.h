@@ -54,7 +54,18 @@ typedef struct mfd_search_sql {
     size_t n_join_params;  /* params[0 .. n_join_params) belong to `from` */
     size_t n_where_params; /* the next n_where_params belong to `where`, the rest to
                               `order_by` (e.g. for a COUNT query without ORDER BY) */
+    /* Runs on PostgreSQL only, else NULL: a faster form of the same search
+     * that is exact only when it fills the page (LIMIT rows): it walks the
+     * first order key's metric index and may stop before the end (see
+     * compile_runs.c). Run it first; on a short page run this one. */
+    struct mfd_search_sql *window;
 } mfd_search_sql;
+
+/* PostgreSQL: parameter and tag values up to this many characters are in a
+ * partial index on (key, value, run_uuid) (schema.c), which `=` clauses on
+ * short values use through the implied `length(value) <= N`. Longer values
+ * cannot be in a B-tree entry (at most 2,704 bytes). */
+#define MFD_SEARCH_SHORT_VALUE_CHARS 300
 
 /* Input shape shared by the string-grammar endpoints. */
 typedef struct mfd_search_input {

@@ -107,6 +107,9 @@ typedef struct mfd_run_search {
     const mfd_sql_params *params;
     size_t n_join_params;
     int64_t offset, limit;
+    /* NULL, or the same search in a form that is exact when it fills the
+     * page (mfd_search_sql.window): tried first, this one when it falls short. */
+    const struct mfd_run_search *window;
 } mfd_run_search;
 
 /* One page of runs, each with params, tags, latest metrics, dataset inputs

@@ -220,12 +220,9 @@ mfd_err mfd_runs_get(mfd_conn *conn, mfd_arena *arena, const char *run_id, mfd_r
     return mfd_conn_finish(conn, err);
 }
 
-mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
-                        size_t *count) {
-    *runs = NULL;
-    *count = 0;
-    if (in->n_experiment_ids == 0 || (!in->active && !in->deleted) || in->limit <= 0)
-        return NULL;
+/* The page's run rows (no data) from one form of the search. */
+static mfd_err select_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in,
+                           mfd_run **out, size_t *count) {
     mfd_strbuf sql;
     mfd_strbuf_init(&sql, arena);
     mfd_strbuf_appendf(&sql, "SELECT " RUN_COLUMNS " FROM %s WHERE r.experiment_id IN (",
@@ -237,12 +234,10 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     mfd_strbuf_appendf(
         &sql, " AND (%s) ORDER BY %s LIMIT ? OFFSET ?", in->where && *in->where ? in->where : "1=1",
         in->order_by && *in->order_by ? in->order_by : "r.start_time DESC, r.run_uuid ASC");
-    mfd_err err = mfd_conn_begin(conn, false);
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql.data, false, &stmt);
     if (err)
         return err;
-    mfd_stmt *stmt;
-    if ((err = mfd_conn_prepare(conn, sql.data, false, &stmt)))
-        return mfd_conn_finish(conn, err);
     /* Bind in text order: FROM values, experiment ids, stages, where+order values, page. */
     int index = 1;
     size_t n_join = in->params ? in->n_join_params : 0;
@@ -276,6 +271,26 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     }
     mfd_stmt_done(stmt);
     if (s == MFD_STEP_ERROR)
+        return err;
+    *out = page;
+    *count = n;
+    return NULL;
+}
+
+mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
+                        size_t *count) {
+    *runs = NULL;
+    *count = 0;
+    if (in->n_experiment_ids == 0 || (!in->active && !in->deleted) || in->limit <= 0)
+        return NULL;
+    mfd_err err = mfd_conn_begin(conn, false);
+    if (err)
+        return err;
+    mfd_run *page = NULL;
+    size_t n = 0;
+    if (in->window && (err = select_page(conn, arena, in->window, &page, &n)))
+        return mfd_conn_finish(conn, err);
+    if ((!in->window || (int64_t)n < in->limit) && (err = select_page(conn, arena, in, &page, &n)))
         return mfd_conn_finish(conn, err);
     if ((err = load_run_data(conn, arena, page, n)))
         return mfd_conn_finish(conn, err);

@@ -15,6 +15,9 @@
  * made. */
 #include "schema.h"
 
+#include "../core/log.h"
+#include "../search/search.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,16 +154,70 @@ static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_art
     return err;
 }
 
+/* mlflowd's own indexes on PostgreSQL, beside MLflow's (MLflow ignores them;
+ * no table changes): a metric's values in order, which the search's window
+ * walks and metric filters range over, and per string table the short values
+ * `=` filters look up (a longer value cannot be a B-tree entry: the partial
+ * index leaves it out, and the query states when its value is short, see
+ * MFD_SEARCH_SHORT_VALUE_CHARS). */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+#define SHORT_VALUES  "WHERE length(value) <= " STRINGIFY(MFD_SEARCH_SHORT_VALUE_CHARS)
+static const struct {
+    const char *name, *ddl;
+} search_indexes[] = {
+    {"mlflowd_latest_metrics_key_value",
+     "CREATE INDEX IF NOT EXISTS mlflowd_latest_metrics_key_value ON latest_metrics (key, value) "
+     "INCLUDE (run_uuid, is_nan)"},
+    {"mlflowd_params_key_short_value", "CREATE INDEX IF NOT EXISTS mlflowd_params_key_short_value "
+                                       "ON params (key, value, run_uuid) " SHORT_VALUES},
+    {"mlflowd_tags_key_short_value", "CREATE INDEX IF NOT EXISTS mlflowd_tags_key_short_value ON "
+                                     "tags (key, value, run_uuid) " SHORT_VALUES},
+};
+enum { N_SEARCH_INDEXES = sizeof search_indexes / sizeof search_indexes[0] };
+
+/* How many of mlflowd's indexes the database lacks (PostgreSQL). */
+static mfd_err count_missing_search_indexes(mfd_conn *conn, int *missing) {
+    *missing = 0;
+    for (int i = 0; i < N_SEARCH_INDEXES; i++) {
+        mfd_stmt *stmt;
+        mfd_err err = mfd_conn_prepare(conn,
+                                       "SELECT count(*) FROM pg_catalog.pg_indexes WHERE "
+                                       "schemaname = current_schema() AND indexname = ?",
+                                       false, &stmt);
+        if (err)
+            return err;
+        mfd_stmt_bind_text(stmt, 1, search_indexes[i].name);
+        mfd_step s = mfd_stmt_step(stmt, &err);
+        if (s == MFD_STEP_ROW && mfd_stmt_int64(stmt, 0) == 0)
+            (*missing)++;
+        mfd_stmt_done(stmt);
+        if (s == MFD_STEP_ERROR)
+            return err;
+    }
+    return NULL;
+}
+
+static mfd_err create_search_indexes(mfd_conn *conn) {
+    mfd_err err = NULL;
+    for (int i = 0; i < N_SEARCH_INDEXES && !err; i++)
+        err = mfd_conn_exec(conn, search_indexes[i].ddl);
+    return err;
+}
+
 /* The embedded DDL ends with a comment line; sqlite3_exec / PQexec run it all. */
 static mfd_err create_tracking_schema(mfd_conn *conn) {
     mfd_err err = mfd_conn_exec(conn, is_pg(conn) ? (const char *)mfd_schema_tracking_pg_sql
                                                   : (const char *)mfd_schema_tracking_sql);
+    if (!err && is_pg(conn))
+        err = create_search_indexes(conn);
     if (err)
         return err;
     return stamp(conn, "alembic_version", MFD_TRACKING_SCHEMA_HEAD);
 }
 
-mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root) {
+mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
+                                 bool add_search_indexes) {
     mfd_conn *conn;
     mfd_err err = mfd_db_acquire(db, &conn);
     if (err)
@@ -197,6 +254,22 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root) 
                           "`mlflow db upgrade %s` with MLflow 3.6 and start mlflowd again.",
                           version, MFD_TRACKING_SCHEMA_HEAD, mfd_db_uri(db));
         goto out;
+    }
+    if (stamped && is_pg(conn)) {
+        int missing = 0;
+        if ((err = count_missing_search_indexes(conn, &missing)))
+            goto out;
+        if (missing && add_search_indexes) {
+            mfd_log_info("creating %d of mlflowd's search indexes on %s (writes to params, tags "
+                         "and latest_metrics wait until they are built)",
+                         missing, mfd_db_uri(db));
+            if ((err = create_search_indexes(conn)))
+                goto out;
+        } else if (missing) {
+            mfd_log_warn("%s lacks %d of mlflowd's search indexes: searching runs on it is "
+                         "slower. `mlflowd db upgrade URI` adds them (MLflow ignores them).",
+                         mfd_db_uri(db), missing);
+        }
     }
     if ((err = ensure_default_experiment(conn, default_artifact_root)))
         goto out;

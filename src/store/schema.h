@@ -9,10 +9,14 @@
 #define MFD_AUTH_SCHEMA_INITIAL  "8606fa83a998"
 
 /* Startup contract of the tracking DB: an empty database gets the whole
- * schema at head, stamped; a database at head is served as it is; any other
- * revision is refused with what to do. Then experiment 0 "Default" is
- * ensured with artifact location <default_artifact_root>/0. */
-mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root);
+ * schema at head, stamped (and on PostgreSQL mlflowd's search indexes); a
+ * database at head is served as it is, except that `add_search_indexes`
+ * (`mlflowd db upgrade`) creates the search indexes it lacks, which the
+ * server only warns about; any other revision is refused with what to do.
+ * Then experiment 0 "Default" is ensured with artifact location
+ * <default_artifact_root>/0. */
+mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
+                                 bool add_search_indexes);
 
 /* Auth DB: empty -> create at head; legacy (users, no version table) ->
  * stamp, add scorer_permissions, stamp head; at head -> as is. */

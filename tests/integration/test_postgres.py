@@ -174,6 +174,53 @@ def test_existing_mlflow_postgres_database_served_in_place(make_server, fresh_db
     assert [m["value"] for m in history] == ["NaN"]
     assert s.api("POST", "experiments/create", {"name": "new"})["experiment_id"] == "2"
     assert schema_snapshot(fresh_db) == before
+    # mlflowd's search indexes are not added behind the admin's back: the log says how
+    assert "lacks 3 of mlflowd's search indexes" in s.log()
+    assert "mlflowd db upgrade" in s.log()
+
+
+def mlflowd_indexes(uri):
+    return dict(query(uri, "SELECT indexname, indexdef FROM pg_indexes WHERE "
+                           "schemaname = current_schema() AND indexname LIKE 'mlflowd%'"))
+
+
+def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db):
+    """A database mlflowd creates has its three search indexes; `db upgrade` adds them to
+    one MLflow created, leaving MLflow's schema as it was; values too long for a B-tree
+    entry are still stored and found."""
+    assert db_upgrade(fresh_db).returncode == 0
+    made = mlflowd_indexes(fresh_db)
+    assert set(made) == {"mlflowd_latest_metrics_key_value", "mlflowd_params_key_short_value",
+                         "mlflowd_tags_key_short_value"}
+    assert "INCLUDE (run_uuid, is_nan)" in made["mlflowd_latest_metrics_key_value"]
+    assert "WHERE (length((value)::text) <= 300)" in made["mlflowd_params_key_short_value"]
+    other = pg_create_database(fresh_db + "-mlflow")
+    try:
+        lay_down_mlflow_database(other)
+        columns, constraints, _ = schema_snapshot(other)
+        assert mlflowd_indexes(other) == {}
+        out = db_upgrade(other)
+        assert out.returncode == 0, out.stderr
+        assert "creating 3 of mlflowd's search indexes" in out.stderr
+        assert mlflowd_indexes(other) == made
+        assert schema_snapshot(other)[:2] == (columns, constraints)
+        before = schema_snapshot(other)
+        assert db_upgrade(other).returncode == 0 and schema_snapshot(other) == before
+    finally:
+        pg_drop_database(other)
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    assert "search indexes" not in s.log()
+    exp = s.api("POST", "experiments/create", {"name": "long"})["experiment_id"]
+    run = s.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+    long_value = "é" * 2000  # 4,000 bytes: more than a B-tree entry holds (2,704)
+    s.api("POST", "runs/log-batch", {"run_id": run, "params": [{"key": "p", "value": long_value}],
+                                     "tags": [{"key": "t", "value": long_value}],
+                                     "metrics": [{"key": "m", "value": 1, "timestamp": 1}]})
+    for filt in (f"params.p = '{long_value}'", f"tags.t = '{long_value}'",
+                 f"params.p = '{long_value}' and metrics.m > 0"):
+        got = s.api("POST", "runs/search", {"experiment_ids": [exp], "filter": filt,
+                                            "order_by": ["metrics.m DESC"]})
+        assert [r["info"]["run_id"] for r in got["runs"]] == [run]
 
 
 def test_other_revision_is_refused(fresh_db):

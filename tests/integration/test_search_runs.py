@@ -211,6 +211,86 @@ def test_paging(server, population):
     assert names(p1) + names(p2) == ["r1", "r3", "r2", "r4"]
 
 
+def expected_metric_order(rows, key, descending):
+    """Upstream's order on one metric: values (either way), then NaN, then runs without it;
+    ties newest first, then by run id."""
+    def sort_key(row):
+        value = row["metrics"].get(key)
+        rank = 2 if value is None else 1 if value != value else 0
+        v = value if rank == 0 else 0.0
+        return (rank, -v if descending else v, -row["start"], row["id"])
+    return [r["id"] for r in sorted(rows, key=sort_key)]
+
+
+def page_through(server, exp, filter, order_by, max_results):
+    out, token = [], None
+    while True:
+        got = search(server, [exp], filter=filter, order_by=order_by, max_results=max_results,
+                     token=token)
+        out += [r["info"]["run_id"] for r in got.get("runs", [])]
+        token = got.get("next_page_token")
+        if not token:
+            return out
+
+
+@pytest.fixture(scope="module")
+def metric_population(server):
+    """80 runs: loss in 9 tied values, some NaN, some without it; the filter's params and metric
+    on a subset; a deleted matching run; matching runs in another experiment (candidates of
+    the filter that the experiment scope must drop)."""
+    exp, other = make_experiment(server), make_experiment(server)
+    rows = []
+    for i in range(80):
+        metrics = [("acc", (i * 37 % 100) / 100)]
+        if i % 11 == 3:
+            metrics.append(("loss", "NaN"))
+        elif i % 13 != 5:
+            metrics.append(("loss", float(i * 7 % 9)))
+        params = [("grp", "a" if i % 3 else "b"), ("tag", "rare" if i in (4, 40, 77) else "x")]
+        run_id = create_run(server, exp, f"m{i}", 10_000 + (i * 53 % 80), metrics=metrics,
+                            params=params)
+        rows.append({"id": run_id, "start": 10_000 + (i * 53 % 80),
+                     "metrics": {k: float(v) for k, v in metrics},
+                     "params": dict(params)})
+    gone = create_run(server, exp, "gone", 10_500, metrics=[("acc", 0.99), ("loss", 100.0)],
+                      params=[("grp", "a")])
+    server.api("POST", "runs/delete", {"run_id": gone})
+    for i in range(40):
+        create_run(server, other, f"o{i}", 9_000 + i, metrics=[("acc", 0.9), ("loss", 50.0 + i)],
+                   params=[("grp", "a"), ("tag", "rare")])
+    return exp, rows
+
+
+@pytest.mark.parametrize("filter, keep", [
+    ("params.grp = 'a' and metrics.acc > 0.2",
+     lambda r: r["params"]["grp"] == "a" and r["metrics"]["acc"] > 0.2),
+    ("params.tag = 'rare'", lambda r: r["params"]["tag"] == "rare"),  # few candidates
+    ("metrics.acc >= 0", lambda r: True),
+])
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("max_results", [1, 7, 200])
+def test_filtered_metric_order_pages(server, metric_population, filter, keep, descending,
+                                     max_results):
+    """Filter + metric order, the search PostgreSQL answers by walking the metric's index
+    (full pages from the walk, the rest by the other form): every page in upstream's order,
+    ties split across pages, NaN and missing values last, other experiments and deleted
+    runs left out."""
+    exp, rows = metric_population
+    order = ["metrics.loss DESC" if descending else "metrics.loss ASC"]
+    expected = expected_metric_order([r for r in rows if keep(r)], "loss", descending)
+    assert len(expected) >= 3
+    assert page_through(server, exp, filter, order, max_results) == expected
+    # a second key orders within ties of the first
+    two = expected_metric_order([r for r in rows if keep(r)], "loss", descending)
+    got = page_through(server, exp, filter, order + ["metrics.acc ASC"], 5)
+    by_id = {r["id"]: r for r in rows}
+    assert sorted(got) == sorted(two)
+    for a, b in zip(got, got[1:]):
+        la, lb = by_id[a]["metrics"].get("loss"), by_id[b]["metrics"].get("loss")
+        if la == lb and la is not None and la == la:
+            assert by_id[a]["metrics"]["acc"] <= by_id[b]["metrics"]["acc"]
+
+
 @pytest.mark.parametrize("body, part", [
     ({"max_results": 0}, "max_results"),
     ({"max_results": -3}, "max_results"),

@@ -405,8 +405,9 @@ static void test_runs_filters_execute(void) {
     s = COMPILE(RUNS_PG, four, NO_ORDER);
     CHECK_STR(s.where,
               "r.run_uuid IN (SELECT f0.run_uuid FROM params f0 CROSS JOIN latest_metrics "
-              "f1 CROSS JOIN tags f2 WHERE f0.key = ? AND f0.value = ? AND f1.run_uuid = "
-              "f0.run_uuid AND f1.key = ? AND f1.value > ? AND f2.run_uuid = f0.run_uuid AND "
+              "f1 CROSS JOIN tags f2 WHERE f0.key = ? AND f0.value = ? AND length(f0.value) <= "
+              "300 AND f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value > ? AND "
+              "f2.run_uuid = f0.run_uuid AND "
               "f2.key = ? AND f2.value != ?) AND r.status = ?");
     const char *const joined_values[] = {"p", "v", "acc", NULL, "t", "z", "FAILED"};
     for (size_t i = 0; i < 7; i++)
@@ -470,7 +471,8 @@ static void test_runs_order_by_execute(void) {
                       "CASE WHEN o1.value IS NULL THEN 1 ELSE 0 END AS k1r, o1.value AS k1v FROM "
                       "params f0 LEFT JOIN latest_metrics o0 ON o0.run_uuid = f0.run_uuid AND "
                       "o0.key = ? LEFT JOIN tags o1 ON o1.run_uuid = f0.run_uuid AND o1.key = ? "
-                      "WHERE f0.key = ? AND f0.value = ? ORDER BY k0r, k0v ASC, k1r, k1v DESC) s "
+                      "WHERE f0.key = ? AND f0.value = ? AND length(f0.value) <= 300 ORDER BY "
+                      "k0r, k0v ASC, k1r, k1v DESC) s "
                       "CROSS JOIN runs r LEFT JOIN params o3 ON o3.run_uuid = r.run_uuid AND "
                       "o3.key = ?");
     CHECK_STR(s.where, "r.run_uuid = s.run_uuid AND r.status = ?");
@@ -482,6 +484,44 @@ static void test_runs_order_by_execute(void) {
     const char *const expected_values[] = {"m", "a b", "p", "v", "q", "x"};
     for (size_t i = 0; i < 6; i++)
         CHECK_STR(param_text(&s, i), expected_values[i]);
+    /* ... and, the order starting with a metric, a window form that walks the metric's
+     * values in order and tests each run against the candidates hashed once. */
+    CHECK(s.window != NULL);
+    CHECK_STR(s.window->from,
+              "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 WHERE f0.key = ? AND "
+              "f0.value = ? AND length(f0.value) <= 300 LIMIT 15001) SELECT w.run_uuid, w.value "
+              "FROM (SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND NOT "
+              "w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT CASE WHEN count(*) <= 15000 "
+              "THEN 20 * count(*) ELSE 0 END FROM c) ROWS WITH TIES) w WHERE (w.run_uuid IN "
+              "(SELECT c.run_uuid FROM c)) IS TRUE ORDER BY w.value ASC) o0 CROSS "
+              "JOIN runs r LEFT JOIN tags o1 ON o1.run_uuid = r.run_uuid AND o1.key = ? LEFT JOIN "
+              "params o3 ON o3.run_uuid = r.run_uuid AND o3.key = ?");
+    CHECK_STR(s.window->where, "r.run_uuid = o0.run_uuid AND r.status = ?");
+    CHECK_STR(s.window->order_by,
+              "o0.value ASC, CASE WHEN o1.value IS NULL THEN 1 ELSE 0 END, o1.value DESC, CASE "
+              "WHEN r.status IS NULL THEN 1 ELSE 0 END, r.status ASC, CASE WHEN o3.value IS NULL "
+              "THEN 1 ELSE 0 END, o3.value ASC, r.start_time DESC, r.run_uuid ASC");
+    CHECK_INT(s.window->n_join_params, 5);
+    const char *const window_values[] = {"p", "v", "m", "a b", "q", "x"};
+    for (size_t i = 0; i < 6; i++)
+        CHECK_STR(param_text(s.window, i), window_values[i]);
+    /* a long value is not in the partial index: no length() hint */
+    char long_value[400];
+    memset(long_value, 'x', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = 0;
+    s = COMPILE(RUNS_PG, mfd_arena_sprintf(arena, "params.p = '%s'", long_value),
+                ORDER("metrics.m"));
+    CHECK(strstr(s.from, "length(") == NULL);
+    /* 300 characters of two bytes each are still short */
+    char two_byte[601] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(two_byte, "\xc3\xa9");
+    s = COMPILE(RUNS_PG, mfd_arena_sprintf(arena, "params.p = '%s'", two_byte), ORDER("metrics.m"));
+    CHECK(strstr(s.from, "length(f0.value) <= 300") != NULL);
+    s = COMPILE(RUNS_PG, "params.p = 'v'", ORDER("tags.t", "metrics.m")); /* no metric first */
+    CHECK(s.window == NULL);
+    s = COMPILE(RUNS, "params.p = 'v'", ORDER("metrics.m")); /* SQLite: no window */
+    CHECK(s.window == NULL);
     s = COMPILE(RUNS, "params.p = 'v' and status = 'x'", ORDER("metrics.m"));
     CHECK_STR(s.from,
               "runs r LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid AND o0.key = ?");
