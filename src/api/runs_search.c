@@ -55,13 +55,18 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     if (!has_view)
         view = 1;
 
+    int64_t *ids;
+    mfd_search_scope scope = {NULL, 0};
+    scope.n_experiment_ids =
+        parse_experiment_ids(req->arena, experiment_ids, n_experiment_ids, &ids);
+    scope.experiment_ids = ids;
     mfd_search_input input = {filter, order_by, n_order_by};
     mfd_search_sql sql;
     int64_t offset;
     /* Same rows either way; PostgreSQL plans the candidates-first form better. */
     bool postgres =
         req->app->tracking_db && mfd_db_dialect(req->app->tracking_db) == MFD_DIALECT_POSTGRES;
-    err = postgres ? mfd_search_runs_candidates_first(req->arena, &input, &sql)
+    err = postgres ? mfd_search_runs_candidates_first(req->arena, &input, &scope, &sql)
                    : mfd_search_runs(req->arena, &input, &sql);
     if (err || (err = mfd_page_token_decode(page_token, &offset)))
         return err;
@@ -69,10 +74,8 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid page token: the offset must not be negative");
 
-    int64_t *ids;
     mfd_run_search search = {0};
-    search.n_experiment_ids =
-        parse_experiment_ids(req->arena, experiment_ids, n_experiment_ids, &ids);
+    search.n_experiment_ids = scope.n_experiment_ids;
     search.experiment_ids = ids;
     search.active = view == 1 || view == 3;
     search.deleted = view == 2 || view == 3;

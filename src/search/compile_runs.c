@@ -416,41 +416,44 @@ static void order_join(mfd_search_builder *b, const order_key *k, size_t i, cons
     mfd_search_bind_text(b, k->key);
 }
 
-/* The two sort terms of an order key: a rank that puts missing values last
- * (metrics: 0 value, 1 NaN, 2 absent), then the value. */
+/* The two sort terms of a metric/param/tag order key: a rank that puts
+ * missing values last (metrics: 0 value, 1 NaN, 2 absent), then the value. */
 static const char *order_rank(mfd_arena *arena, const order_key *k, size_t i) {
     if (k->entity == RUN_METRIC)
         return mfd_arena_sprintf(arena,
                                  "CASE WHEN o%zu.run_uuid IS NULL THEN 2 WHEN CAST(o%zu.is_nan AS "
                                  "INTEGER) = 1 THEN 1 ELSE 0 END",
                                  i, i);
-    if (k->entity != RUN_ATTRIBUTE)
-        return mfd_arena_sprintf(arena, "CASE WHEN o%zu.value IS NULL THEN 1 ELSE 0 END", i);
-    return mfd_arena_sprintf(arena, "CASE WHEN %s IS NULL THEN 1 ELSE 0 END", k->attr->column);
+    return mfd_arena_sprintf(arena, "CASE WHEN o%zu.value IS NULL THEN 1 ELSE 0 END", i);
 }
 
-static const char *order_value(mfd_arena *arena, const order_key *k, size_t i) {
-    return k->entity == RUN_ATTRIBUTE ? k->attr->column : mfd_arena_sprintf(arena, "o%zu.value", i);
+static const char *order_value(mfd_arena *arena, size_t i) {
+    return mfd_arena_sprintf(arena, "o%zu.value", i);
 }
 
-/* The order keys from `first` on: a LEFT JOIN (into `from`) and two sort
- * terms (into `order`) each, then the tie-breakers. */
+/* The order keys from `first` on, then the tie-breakers: a metric/param/tag
+ * key is a LEFT JOIN (into `from`) and its two sort terms (into `order`), a
+ * runs column is itself with NULLS LAST (both engines; the default order
+ * matches PostgreSQL's index mlflowd_runs_experiment_start_time). */
 static void order_rest(mfd_search_builder *from, mfd_search_builder *order, const order_key *keys,
                        size_t n_keys, size_t first) {
     bool start_time_seen = false;
     for (size_t i = first; i < n_keys; i++) {
         const order_key *k = &keys[i];
-        if (k->entity != RUN_ATTRIBUTE)
-            order_join(from, k, i, "r.run_uuid");
-        else
-            start_time_seen = start_time_seen || strcmp(k->key, "start_time") == 0;
+        const char *direction = k->ascending ? "ASC" : "DESC";
         mfd_search_builder_comma(order);
-        mfd_strbuf_appendf(&order->sql, "%s, %s%s", order_rank(from->arena, k, i),
-                           order_value(from->arena, k, i), k->ascending ? " ASC" : " DESC");
+        if (k->entity != RUN_ATTRIBUTE) {
+            order_join(from, k, i, "r.run_uuid");
+            mfd_strbuf_appendf(&order->sql, "%s, %s %s", order_rank(from->arena, k, i),
+                               order_value(from->arena, i), direction);
+        } else {
+            start_time_seen = start_time_seen || strcmp(k->key, "start_time") == 0;
+            mfd_strbuf_appendf(&order->sql, "%s %s NULLS LAST", k->attr->column, direction);
+        }
     }
     if (!start_time_seen) {
         mfd_search_builder_comma(order);
-        mfd_search_emit(order, "r.start_time DESC");
+        mfd_search_emit(order, "r.start_time DESC NULLS LAST");
     }
     mfd_search_builder_comma(order);
     mfd_search_emit(order, "r.run_uuid ASC");
@@ -486,8 +489,7 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
         mfd_search_emit(from, "(SELECT f0.run_uuid");
         for (size_t i = 0; i < prefix; i++)
             mfd_strbuf_appendf(&from->sql, ", %s AS k%zur, %s AS k%zuv",
-                               order_rank(arena, &keys[i], i), i, order_value(arena, &keys[i], i),
-                               i);
+                               order_rank(arena, &keys[i], i), i, order_value(arena, i), i);
         key_clause_list_from(from, list, n_list);
         for (size_t i = 0; i < prefix; i++)
             order_join(from, &keys[i], i, "f0.run_uuid");
@@ -539,6 +541,15 @@ static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, 
  * than that give an empty window, and the other form answers. */
 enum { WINDOW_ENTRIES_PER_CANDIDATE = 20, WINDOW_MAX_CANDIDATES = 15000 };
 
+/* Without key clauses there are no candidates to hash: each entry of the
+ * window is looked up in runs (the scope and any runs conditions), which
+ * costs about what the other form pays per run of the experiments, so the
+ * window holds at most as many entries as the experiments have runs, and at
+ * most WINDOW_MAX_SCOPE_ENTRIES (≈ 25 ms of lookups): an experiment that is a
+ * small part of the database falls back soon, a large one (where the other
+ * form reads every run's value) finds its page in the first entries. */
+enum { WINDOW_MAX_SCOPE_ENTRIES = 5000 };
+
 /* PostgreSQL's window form of a search whose filter has key clauses and whose
  * order starts with a metric (mfd_search_sql.window):
  *   (WITH c AS MATERIALIZED (<candidates: the first list> LIMIT 15001)
@@ -558,29 +569,48 @@ enum { WINDOW_ENTRIES_PER_CANDIDATE = 20, WINDOW_MAX_CANDIDATES = 15000 };
  * absent ones, so a full page from it is the other form's page; a short one
  * (NaN or absent values needed, a last page, few candidates) is not, and the
  * store then runs the other form. A window that falls short costs at most
- * about as much again as the other form. */
+ * about as much again as the other form. Without key clauses the window is
+ * the metric's entries alone, FETCH FIRST <the scope's runs, at most 5000>,
+ * each looked up in runs by the outer query. */
 static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_order_keys,
                               const key_clause *list, size_t n_list, size_t n_keys,
-                              const mfd_search_builder *where, mfd_search_sql *out) {
+                              const mfd_search_builder *where, const mfd_search_scope *scope,
+                              mfd_search_sql *out) {
     mfd_search_builder from, lists, order;
     mfd_search_builder_init(&from, arena);
     mfd_search_builder_init(&lists, arena);
     mfd_search_builder_init(&order, arena);
     const char *direction = keys[0].ascending ? "ASC" : "DESC";
-    mfd_search_emit(&from, "(WITH c AS MATERIALIZED (SELECT f0.run_uuid");
-    key_clause_list_from(&from, list, n_list);
-    key_clause_list_where(&from, list, n_list);
-    mfd_strbuf_appendf(&from.sql,
-                       " LIMIT %d) SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value "
-                       "FROM latest_metrics w WHERE w.key = ",
-                       WINDOW_MAX_CANDIDATES + 1);
-    mfd_search_bind_text(&from, keys[0].key);
-    mfd_strbuf_appendf(&from.sql,
-                       " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT CASE WHEN "
-                       "count(*) <= %d THEN %d * count(*) ELSE 0 END FROM c) ROWS WITH TIES) w "
-                       "WHERE (w.run_uuid IN (SELECT c.run_uuid FROM c)) IS TRUE ORDER BY "
-                       "w.value %s) o0 CROSS JOIN runs r",
-                       direction, WINDOW_MAX_CANDIDATES, WINDOW_ENTRIES_PER_CANDIDATE, direction);
+    if (!n_list) {
+        mfd_search_emit(&from, "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ");
+        mfd_search_bind_text(&from, keys[0].key);
+        mfd_strbuf_appendf(&from.sql,
+                           " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT count(*) "
+                           "FROM (SELECT 1 FROM runs rc WHERE rc.experiment_id IN (",
+                           direction);
+        for (size_t i = 0; i < scope->n_experiment_ids; i++) {
+            mfd_search_emit(&from, i ? ", " : "");
+            mfd_search_bind_int(&from, scope->experiment_ids[i]);
+        }
+        mfd_strbuf_appendf(&from.sql, ") LIMIT %d) rc) ROWS WITH TIES) o0 CROSS JOIN runs r",
+                           WINDOW_MAX_SCOPE_ENTRIES);
+    } else {
+        mfd_search_emit(&from, "(WITH c AS MATERIALIZED (SELECT f0.run_uuid");
+        key_clause_list_from(&from, list, n_list);
+        key_clause_list_where(&from, list, n_list);
+        mfd_strbuf_appendf(&from.sql,
+                           " LIMIT %d) SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value "
+                           "FROM latest_metrics w WHERE w.key = ",
+                           WINDOW_MAX_CANDIDATES + 1);
+        mfd_search_bind_text(&from, keys[0].key);
+        mfd_strbuf_appendf(&from.sql,
+                           " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT CASE WHEN "
+                           "count(*) <= %d THEN %d * count(*) ELSE 0 END FROM c) ROWS WITH TIES) w "
+                           "WHERE (w.run_uuid IN (SELECT c.run_uuid FROM c)) IS TRUE ORDER BY "
+                           "w.value %s) o0 CROSS JOIN runs r",
+                           direction, WINDOW_MAX_CANDIDATES, WINDOW_ENTRIES_PER_CANDIDATE,
+                           direction);
+    }
     mfd_search_builder_comma(&order);
     mfd_strbuf_appendf(&order.sql, "o0.value %s", direction);
     order_rest(&from, &order, keys, n_order_keys, 1);
@@ -592,7 +622,7 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
 }
 
 static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool candidates_first,
-                            mfd_search_sql *out) {
+                            const mfd_search_scope *scope, mfd_search_sql *out) {
     static const mfd_search_input none = {0};
     memset(out, 0, sizeof *out);
     if (!in)
@@ -628,19 +658,21 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     mfd_search_builder_and_all(&lists, &where);
     if ((err = mfd_search_finish_joined(&from, &lists, &order, out)))
         return err;
-    if (in_from && order_keys[0].entity == RUN_METRIC) {
+    bool scoped = scope && scope->n_experiment_ids > 0;
+    if (candidates_first && n_order_keys && order_keys[0].entity == RUN_METRIC &&
+        (in_from || (n_keys == 0 && scoped))) {
         out->window = mfd_arena_calloc(arena, 1, sizeof *out->window);
-        err = compile_window(arena, order_keys, n_order_keys, keys, first, n_keys, &where,
+        err = compile_window(arena, order_keys, n_order_keys, keys, first, n_keys, &where, scope,
                              out->window);
     }
     return err;
 }
 
 mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {
-    return compile_runs(arena, in, false, out);
+    return compile_runs(arena, in, false, NULL, out);
 }
 
 mfd_err mfd_search_runs_candidates_first(mfd_arena *arena, const mfd_search_input *in,
-                                         mfd_search_sql *out) {
-    return compile_runs(arena, in, true, out);
+                                         const mfd_search_scope *scope, mfd_search_sql *out) {
+    return compile_runs(arena, in, true, scope, out);
 }

@@ -76,11 +76,19 @@ typedef struct mfd_search_input {
 
 /* On error *out is zeroed and the mfd_err (INVALID_PARAMETER_VALUE) says why. */
 mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
+/* The experiments a run search covers (the store adds them to the query as
+ * well): PostgreSQL's window form of an unfiltered search reads them. */
+typedef struct mfd_search_scope {
+    const int64_t *experiment_ids;
+    size_t n_experiment_ids;
+} mfd_search_scope;
+
 /* The same search, rows and order, written for PostgreSQL: runs sorted on
  * metric/param/tag keys are ordered among the filter's candidates before the
- * runs table is read (see compile_runs.c). */
+ * runs table is read, and a metric order gets a window form (see
+ * compile_runs.c). */
 mfd_err mfd_search_runs_candidates_first(mfd_arena *arena, const mfd_search_input *in,
-                                         mfd_search_sql *out);
+                                         const mfd_search_scope *scope, mfd_search_sql *out);
 mfd_err mfd_search_experiments(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
 mfd_err mfd_search_registered_models(mfd_arena *arena, const mfd_search_input *in,
                                      mfd_search_sql *out);

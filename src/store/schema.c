@@ -155,17 +155,22 @@ static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_art
 }
 
 /* mlflowd's own indexes on PostgreSQL, beside MLflow's (MLflow ignores them;
- * no table changes): a metric's values in order, which the search's window
- * walks and metric filters range over, and per string table the short values
- * `=` filters look up (a longer value cannot be a B-tree entry: the partial
- * index leaves it out, and the query states when its value is short, see
- * MFD_SEARCH_SHORT_VALUE_CHARS). */
+ * no table changes): an experiment's runs newest first, the order of a run
+ * search without order_by (the UI's table: without it PostgreSQL sorts every
+ * run of the experiment); a metric's values in order, which the search's
+ * window walks and metric filters range over; and per string table the short
+ * values `=` filters look up (a longer value cannot be a B-tree entry: the
+ * partial index leaves it out, and the query states when its value is short,
+ * see MFD_SEARCH_SHORT_VALUE_CHARS). */
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x)  STRINGIFY_(x)
 #define SHORT_VALUES  "WHERE length(value) <= " STRINGIFY(MFD_SEARCH_SHORT_VALUE_CHARS)
 static const struct {
     const char *name, *ddl;
 } search_indexes[] = {
+    {"mlflowd_runs_experiment_start_time",
+     "CREATE INDEX IF NOT EXISTS mlflowd_runs_experiment_start_time ON runs (experiment_id, "
+     "start_time DESC NULLS LAST, run_uuid)"},
     {"mlflowd_latest_metrics_key_value",
      "CREATE INDEX IF NOT EXISTS mlflowd_latest_metrics_key_value ON latest_metrics (key, value) "
      "INCLUDE (run_uuid, is_nan)"},
@@ -260,8 +265,8 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
         if ((err = count_missing_search_indexes(conn, &missing)))
             goto out;
         if (missing && add_search_indexes) {
-            mfd_log_info("creating %d of mlflowd's search indexes on %s (writes to params, tags "
-                         "and latest_metrics wait until they are built)",
+            mfd_log_info("creating %d of mlflowd's search indexes on %s (writes to runs, "
+                         "params, tags and latest_metrics wait until they are built)",
                          missing, mfd_db_uri(db));
             if ((err = create_search_indexes(conn)))
                 goto out;

@@ -31,9 +31,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&out, 0, sizeof out);
     int64_t offset;
     switch (data[0] % 7) {
-    case 0:
-        check(mfd_search_runs(arena, &in, &out));
+    case 0: { /* SQLite's form, or PostgreSQL's (with its window) and a scope */
+        static const int64_t ids[] = {1, 2};
+        mfd_search_scope scope = {ids, (data[0] & 16) ? 2 : 0};
+        if (data[0] & 8)
+            check(mfd_search_runs_candidates_first(arena, &in, &scope, &out));
+        else
+            check(mfd_search_runs(arena, &in, &out));
         break;
+    }
     case 1:
         check(mfd_search_experiments(arena, &in, &out));
         break;

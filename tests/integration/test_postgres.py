@@ -175,7 +175,7 @@ def test_existing_mlflow_postgres_database_served_in_place(make_server, fresh_db
     assert s.api("POST", "experiments/create", {"name": "new"})["experiment_id"] == "2"
     assert schema_snapshot(fresh_db) == before
     # mlflowd's search indexes are not added behind the admin's back: the log says how
-    assert "lacks 3 of mlflowd's search indexes" in s.log()
+    assert "lacks 4 of mlflowd's search indexes" in s.log()
     assert "mlflowd db upgrade" in s.log()
 
 
@@ -185,13 +185,15 @@ def mlflowd_indexes(uri):
 
 
 def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db):
-    """A database mlflowd creates has its three search indexes; `db upgrade` adds them to
+    """A database mlflowd creates has its four search indexes; `db upgrade` adds them to
     one MLflow created, leaving MLflow's schema as it was; values too long for a B-tree
     entry are still stored and found."""
     assert db_upgrade(fresh_db).returncode == 0
     made = mlflowd_indexes(fresh_db)
-    assert set(made) == {"mlflowd_latest_metrics_key_value", "mlflowd_params_key_short_value",
-                         "mlflowd_tags_key_short_value"}
+    assert set(made) == {"mlflowd_runs_experiment_start_time", "mlflowd_latest_metrics_key_value",
+                         "mlflowd_params_key_short_value", "mlflowd_tags_key_short_value"}
+    assert "(experiment_id, start_time DESC NULLS LAST, run_uuid)" in \
+        made["mlflowd_runs_experiment_start_time"]
     assert "INCLUDE (run_uuid, is_nan)" in made["mlflowd_latest_metrics_key_value"]
     assert "WHERE (length((value)::text) <= 300)" in made["mlflowd_params_key_short_value"]
     other = pg_create_database(fresh_db + "-mlflow")
@@ -201,7 +203,7 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
         assert mlflowd_indexes(other) == {}
         out = db_upgrade(other)
         assert out.returncode == 0, out.stderr
-        assert "creating 3 of mlflowd's search indexes" in out.stderr
+        assert "creating 4 of mlflowd's search indexes" in out.stderr
         assert mlflowd_indexes(other) == made
         assert schema_snapshot(other)[:2] == (columns, constraints)
         before = schema_snapshot(other)

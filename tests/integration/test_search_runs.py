@@ -266,6 +266,7 @@ def metric_population(server):
      lambda r: r["params"]["grp"] == "a" and r["metrics"]["acc"] > 0.2),
     ("params.tag = 'rare'", lambda r: r["params"]["tag"] == "rare"),  # few candidates
     ("metrics.acc >= 0", lambda r: True),
+    (None, lambda r: True),  # no candidates: the window looks each entry up in runs
 ])
 @pytest.mark.parametrize("descending", [True, False])
 @pytest.mark.parametrize("max_results", [1, 7, 200])

@@ -12,8 +12,15 @@
 
 typedef mfd_err (*compile_fn)(mfd_arena *, const mfd_search_input *, mfd_search_sql *);
 
+/* PostgreSQL's form, over experiment 1 */
+static mfd_err runs_pg(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {
+    static const int64_t experiment_ids[] = {1};
+    mfd_search_scope scope = {experiment_ids, 1};
+    return mfd_search_runs_candidates_first(arena, in, &scope, out);
+}
+
 #define RUNS     mfd_search_runs
-#define RUNS_PG  mfd_search_runs_candidates_first
+#define RUNS_PG  runs_pg
 #define EXPS     mfd_search_experiments
 #define RMS      mfd_search_registered_models
 #define MVS      mfd_search_model_versions
@@ -256,7 +263,7 @@ static void test_values_are_taken_literally(void) {
     CHECK_STR(s.where, "1=1");
     s = COMPILE(RUNS, NULL, NO_ORDER);
     CHECK_STR(s.where, "1=1");
-    CHECK_STR(s.order_by, "r.start_time DESC, r.run_uuid ASC");
+    CHECK_STR(s.order_by, "r.start_time DESC NULLS LAST, r.run_uuid ASC");
     teardown();
 }
 
@@ -445,11 +452,9 @@ static void test_runs_order_by_execute(void) {
     CHECK_STR(runs("metrics.acc > -5", ORDER("`metrics`.`acc` DESC", "params.p")), "r1,r3,r5,r2");
     mfd_search_sql s = COMPILE(RUNS, NULL, ORDER("created ASC"));
     CHECK(strstr(s.order_by, "r.start_time DESC") == NULL);
-    CHECK_STR(s.order_by,
-              "CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time ASC, r.run_uuid ASC");
+    CHECK_STR(s.order_by, "r.start_time ASC NULLS LAST, r.run_uuid ASC");
     s = COMPILE(RUNS, NULL, ORDER("status"));
-    CHECK_STR(s.order_by, "CASE WHEN r.status IS NULL THEN 1 ELSE 0 END, r.status ASC, "
-                          "r.start_time DESC, r.run_uuid ASC");
+    CHECK_STR(s.order_by, "r.status ASC NULLS LAST, r.start_time DESC NULLS LAST, r.run_uuid ASC");
     /* Values go in order of appearance: the order_by keys' joins, then where. */
     s = COMPILE(RUNS, "status = 'v'", ORDER("metrics.m", "tags.`a b` DESC"));
     CHECK_INT(s.n_join_params, 2);
@@ -476,9 +481,9 @@ static void test_runs_order_by_execute(void) {
                       "CROSS JOIN runs r LEFT JOIN params o3 ON o3.run_uuid = r.run_uuid AND "
                       "o3.key = ?");
     CHECK_STR(s.where, "r.run_uuid = s.run_uuid AND r.status = ?");
-    CHECK_STR(s.order_by, "s.k0r, s.k0v ASC, s.k1r, s.k1v DESC, CASE WHEN r.status IS NULL THEN 1 "
-                          "ELSE 0 END, r.status ASC, CASE WHEN o3.value IS NULL THEN 1 ELSE 0 END, "
-                          "o3.value ASC, r.start_time DESC, r.run_uuid ASC");
+    CHECK_STR(s.order_by, "s.k0r, s.k0v ASC, s.k1r, s.k1v DESC, r.status ASC NULLS LAST, CASE WHEN "
+                          "o3.value IS NULL THEN 1 ELSE 0 END, o3.value ASC, r.start_time DESC "
+                          "NULLS LAST, r.run_uuid ASC");
     CHECK_INT(s.n_join_params, 5);
     CHECK_INT(s.n_where_params, 1);
     const char *const expected_values[] = {"m", "a b", "p", "v", "q", "x"};
@@ -498,9 +503,9 @@ static void test_runs_order_by_execute(void) {
               "params o3 ON o3.run_uuid = r.run_uuid AND o3.key = ?");
     CHECK_STR(s.window->where, "r.run_uuid = o0.run_uuid AND r.status = ?");
     CHECK_STR(s.window->order_by,
-              "o0.value ASC, CASE WHEN o1.value IS NULL THEN 1 ELSE 0 END, o1.value DESC, CASE "
-              "WHEN r.status IS NULL THEN 1 ELSE 0 END, r.status ASC, CASE WHEN o3.value IS NULL "
-              "THEN 1 ELSE 0 END, o3.value ASC, r.start_time DESC, r.run_uuid ASC");
+              "o0.value ASC, CASE WHEN o1.value IS NULL THEN 1 ELSE 0 END, o1.value DESC, "
+              "r.status ASC NULLS LAST, CASE WHEN o3.value IS NULL THEN 1 ELSE 0 END, o3.value "
+              "ASC, r.start_time DESC NULLS LAST, r.run_uuid ASC");
     CHECK_INT(s.window->n_join_params, 5);
     const char *const window_values[] = {"p", "v", "m", "a b", "q", "x"};
     for (size_t i = 0; i < 6; i++)
@@ -529,6 +534,20 @@ static void test_runs_order_by_execute(void) {
     s = COMPILE(RUNS_PG, "status = 'x'", ORDER("metrics.m")); /* no key clause: no candidates */
     CHECK_STR(s.from,
               "runs r LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid AND o0.key = ?");
+    /* the window then walks the metric's entries alone, as many as the scope has runs */
+    CHECK_STR(s.window->from,
+              "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND NOT w.is_nan "
+              "ORDER BY w.value ASC FETCH FIRST (SELECT count(*) FROM (SELECT 1 FROM runs rc "
+              "WHERE rc.experiment_id IN (?) LIMIT 5000) rc) ROWS WITH TIES) o0 CROSS JOIN runs r");
+    CHECK_STR(s.window->where, "r.run_uuid = o0.run_uuid AND r.status = ?");
+    CHECK_INT(s.window->n_join_params, 2);
+    CHECK_STR(param_text(s.window, 0), "m");
+    CHECK(s.window->params.values[1].kind == MFD_SQL_INT64 && s.window->params.values[1].i64 == 1);
+    CHECK_STR(param_text(s.window, 2), "x");
+    mfd_search_sql unscoped;
+    mfd_search_input no_filter = {NULL, ORDER("metrics.m")};
+    CHECK(mfd_search_runs_candidates_first(arena, &no_filter, NULL, &unscoped) == NULL);
+    CHECK(unscoped.window == NULL); /* no experiments: no window */
     s = COMPILE(RUNS_PG, "params.p = 'v'", ORDER("status", "metrics.m")); /* runs column first */
     CHECK(strncmp(s.from, "runs r LEFT JOIN", 16) == 0);
     CHECK_STR(runs("params.p != 'x'", ORDER("metrics.acc DESC")), "r1,r3,r2");
