@@ -233,7 +233,8 @@ static mfd_err select_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_searc
                                                       : ") AND r.lifecycle_stage = ?");
     mfd_strbuf_appendf(
         &sql, " AND (%s) ORDER BY %s LIMIT ? OFFSET ?", in->where && *in->where ? in->where : "1=1",
-        in->order_by && *in->order_by ? in->order_by : "r.start_time DESC NULLS LAST, r.run_uuid ASC");
+        in->order_by && *in->order_by ? in->order_by
+                                      : "r.start_time DESC NULLS LAST, r.run_uuid ASC");
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn, sql.data, false, &stmt);
     if (err)
