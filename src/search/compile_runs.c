@@ -661,11 +661,14 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     bool scoped = scope && scope->n_experiment_ids > 0;
     if (candidates_first && n_order_keys && order_keys[0].entity == RUN_METRIC &&
         (in_from || (n_keys == 0 && scoped))) {
-        out->window = mfd_arena_calloc(arena, 1, sizeof *out->window);
-        err = compile_window(arena, order_keys, n_order_keys, keys, first, n_keys, &where, scope,
-                             out->window);
+        mfd_search_sql *window = mfd_arena_calloc(arena, 1, sizeof *window);
+        /* only an optimisation: a window over the parameter limit is left out */
+        mfd_err too_large = compile_window(arena, order_keys, n_order_keys, keys, first, n_keys,
+                                           &where, scope, window);
+        out->window = too_large ? NULL : window;
+        mfd_err_free(too_large);
     }
-    return err;
+    return NULL;
 }
 
 mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {

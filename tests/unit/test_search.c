@@ -1095,6 +1095,15 @@ static void test_huge_and_deep_inputs(void) {
         mfd_strbuf_appendf(&sb, "%s'r%d'", i ? "," : "", i);
     mfd_strbuf_append(&sb, ")");
     CHECK_ERROR(RUNS, sb.data, NO_ORDER, "too large");
+    /* a search at the limit whose PostgreSQL window would pass it: no window, no error */
+    mfd_strbuf_init(&sb, arena);
+    mfd_strbuf_append(&sb, "run_id IN (");
+    for (int i = 0; i < 29999; i++)
+        mfd_strbuf_appendf(&sb, "%s'r%d'", i ? "," : "", i);
+    mfd_strbuf_append(&sb, ")");
+    mfd_search_sql at_limit = COMPILE(RUNS_PG, sb.data, ORDER("metrics.m"));
+    CHECK_INT(at_limit.params.count, 30000);
+    CHECK(at_limit.window == NULL);
     free(text);
     teardown();
 }
