@@ -135,6 +135,15 @@ mfd_err mfd_pg_conn_connect(pg_conn *conn) {
                            "cannot connect to the PostgreSQL database %s: %s", conn->db->shown,
                            msg);
     }
+    /* MLflow's schema has a generated column (12), run search a FETCH ... WITH
+     * TIES (13); 12 has been out of support since 2024. */
+    if (PQserverVersion(conn->handle) < 130000) {
+        int v = PQserverVersion(conn->handle);
+        return mfd_err_new(MFD_INVALID_STATE,
+                           "the PostgreSQL server of %s is version %d.%d: mlflowd needs "
+                           "PostgreSQL 13 or later",
+                           conn->db->shown, v / 10000, v % 10000);
+    }
     PQsetNoticeProcessor(conn->handle, ignore_notice, NULL);
     /* Doubles print exactly (the default on PostgreSQL >= 12, needed before). */
     PGresult *res = PQexec(conn->handle, "SET extra_float_digits = 3");
