@@ -258,7 +258,8 @@ static void key_clause_list_from(mfd_search_builder *b, const key_clause *k, siz
         mfd_strbuf_appendf(&b->sql, "%s%s f%zu", i ? " CROSS JOIN " : " FROM ", k[i].table, i);
 }
 
-static void key_clause_list_where(mfd_search_builder *b, const key_clause *k, size_t n) {
+static void key_clause_list_where(mfd_search_builder *b, const key_clause *k, size_t n,
+                                  const mfd_search_scope *only) {
     for (size_t i = 0; i < n; i++) {
         mfd_search_emit(b, i ? " AND " : " WHERE ");
         if (i)
@@ -271,6 +272,15 @@ static void key_clause_list_where(mfd_search_builder *b, const key_clause *k, si
             mfd_utf8_chars(k[i].text) <= MFD_SEARCH_SHORT_VALUE_CHARS)
             mfd_strbuf_appendf(&b->sql, " AND length(f%zu.value) <= %d", i,
                                MFD_SEARCH_SHORT_VALUE_CHARS);
+    }
+    if (only && n) { /* a small scope: the planner can start from its runs */
+        mfd_search_emit(b, " AND f0.run_uuid IN (SELECT rs.run_uuid FROM runs rs WHERE "
+                           "rs.experiment_id IN (");
+        for (size_t i = 0; i < only->n_experiment_ids; i++) {
+            mfd_search_emit(b, i ? ", " : "");
+            mfd_search_bind_int(b, only->experiment_ids[i]);
+        }
+        mfd_search_emit(b, "))");
     }
 }
 
@@ -479,7 +489,8 @@ static void order_rest(mfd_search_builder *from, mfd_search_builder *order, cons
  * list went into the subquery. */
 static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder *order,
                                    const order_key *keys, size_t n_keys, const key_clause *list,
-                                   size_t n_list, bool candidates_first) {
+                                   size_t n_list, bool candidates_first,
+                                   const mfd_search_scope *only) {
     mfd_arena *arena = from->arena;
     size_t prefix = 0;
     if (n_list && candidates_first)
@@ -493,7 +504,7 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
         key_clause_list_from(from, list, n_list);
         for (size_t i = 0; i < prefix; i++)
             order_join(from, &keys[i], i, "f0.run_uuid");
-        key_clause_list_where(from, list, n_list);
+        key_clause_list_where(from, list, n_list, only);
         mfd_search_emit(from, " ORDER BY ");
         for (size_t i = 0; i < prefix; i++)
             mfd_strbuf_appendf(&from->sql, "%sk%zur, k%zuv%s", i ? ", " : "", i, i,
@@ -514,7 +525,7 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
 /* `r.run_uuid IN (<list>)` for the key clauses from `start` on: joined lists
  * (PostgreSQL) or nested ones (SQLite), as many clauses per list as each takes. */
 static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, size_t start,
-                             size_t n_keys, bool candidates_first) {
+                             size_t n_keys, bool candidates_first, const mfd_search_scope *only) {
     size_t per_list = candidates_first ? MAX_TABLES_PER_LIST : MAX_NESTED_LISTS;
     for (size_t i = start; i < n_keys; i += per_list) {
         size_t n = n_keys - i < per_list ? n_keys - i : per_list;
@@ -522,7 +533,7 @@ static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, 
         if (candidates_first) {
             mfd_search_emit(lists, "r.run_uuid IN (SELECT f0.run_uuid");
             key_clause_list_from(lists, keys + i, n);
-            key_clause_list_where(lists, keys + i, n);
+            key_clause_list_where(lists, keys + i, n, only);
             mfd_search_emit(lists, ")");
         } else {
             key_clause_chain(lists, keys + i, n);
@@ -597,7 +608,7 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
     } else {
         mfd_search_emit(&from, "(WITH c AS MATERIALIZED (SELECT f0.run_uuid");
         key_clause_list_from(&from, list, n_list);
-        key_clause_list_where(&from, list, n_list);
+        key_clause_list_where(&from, list, n_list, NULL);
         mfd_strbuf_appendf(&from.sql,
                            " LIMIT %d) SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value "
                            "FROM latest_metrics w WHERE w.key = ",
@@ -616,7 +627,7 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
     order_rest(&from, &order, keys, n_order_keys, 1);
     mfd_search_builder_and(&lists);
     mfd_search_emit(&lists, "r.run_uuid = o0.run_uuid");
-    key_clause_lists(&lists, list, n_list, n_keys, true);
+    key_clause_lists(&lists, list, n_list, n_keys, true, NULL);
     mfd_search_builder_and_all(&lists, where);
     return mfd_search_finish_joined(&from, &lists, &order, out);
 }
@@ -648,18 +659,20 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
         return err;
     sort_key_clauses(keys, n_keys);
     size_t first = n_keys < MAX_TABLES_PER_LIST ? n_keys : MAX_TABLES_PER_LIST;
+    const mfd_search_scope *only = scope && scope->only_its_runs ? scope : NULL;
     bool in_from = compile_from_and_order(&from, &order, order_keys, n_order_keys, keys, first,
-                                          candidates_first);
+                                          candidates_first, only);
     if (in_from) {
         mfd_search_builder_and(&lists);
         mfd_search_emit(&lists, "r.run_uuid = s.run_uuid");
     }
-    key_clause_lists(&lists, keys, in_from ? first : 0, n_keys, candidates_first);
+    key_clause_lists(&lists, keys, in_from ? first : 0, n_keys, candidates_first, only);
     mfd_search_builder_and_all(&lists, &where);
     if ((err = mfd_search_finish_joined(&from, &lists, &order, out)))
         return err;
+    out->has_key_clauses = n_keys > 0;
     bool scoped = scope && scope->n_experiment_ids > 0;
-    if (candidates_first && n_order_keys && order_keys[0].entity == RUN_METRIC &&
+    if (candidates_first && !only && n_order_keys && order_keys[0].entity == RUN_METRIC &&
         (in_from || (n_keys == 0 && scoped))) {
         mfd_search_sql *window = mfd_arena_calloc(arena, 1, sizeof *window);
         /* only an optimisation: a window over the parameter limit is left out */

@@ -59,6 +59,7 @@ typedef struct mfd_search_sql {
      * first order key's metric index and may stop before the end (see
      * compile_runs.c). Run it first; on a short page run this one. */
     struct mfd_search_sql *window;
+    bool has_key_clauses; /* runs: the filter names metrics, params or tags */
 } mfd_search_sql;
 
 /* PostgreSQL: parameter and tag values up to this many characters are in a
@@ -77,10 +78,15 @@ typedef struct mfd_search_input {
 /* On error *out is zeroed and the mfd_err (INVALID_PARAMETER_VALUE) says why. */
 mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
 /* The experiments a run search covers (the store adds them to the query as
- * well): PostgreSQL's window form of an unfiltered search reads them. */
+ * well): PostgreSQL's window form of an unfiltered search reads them, and
+ * with `only_its_runs` (a scope of few runs, see the store's
+ * mfd_runs_count_in_experiments) each metric/param/tag list is restricted to
+ * the scope's runs, so the planner can start from them rather than from the
+ * filter's runs in every experiment; there is no window form then. */
 typedef struct mfd_search_scope {
     const int64_t *experiment_ids;
     size_t n_experiment_ids;
+    bool only_its_runs;
 } mfd_search_scope;
 
 /* The same search, rows and order, written for PostgreSQL: runs sorted on

@@ -292,6 +292,56 @@ def test_filtered_metric_order_pages(server, metric_population, filter, keep, de
             assert by_id[a]["metrics"]["acc"] <= by_id[b]["metrics"]["acc"]
 
 
+@pytest.fixture(scope="module")
+def big_population(server):
+    """2,100 runs in one experiment: more than PostgreSQL restricts a filtered search to
+    (2,000), so it takes the window; ties, NaN and missing losses as above."""
+    import concurrent.futures
+    import requests
+    exp = make_experiment(server)
+    specs = []
+    for i in range(2100):
+        metrics = [{"key": "acc", "value": (i * 37 % 1000) / 1000, "timestamp": 1, "step": 0}]
+        if i % 97 == 3:
+            metrics.append({"key": "loss", "value": "NaN", "timestamp": 1, "step": 0})
+        elif i % 89 != 5:
+            metrics.append({"key": "loss", "value": float(i * 7 % 50), "timestamp": 1, "step": 0})
+        specs.append((i, metrics, "a" if i % 3 else "b"))
+
+    def create(chunk):
+        session, out = requests.Session(), []
+        for i, metrics, grp in chunk:
+            r = session.post(f"{server.url}/api/2.0/mlflow/runs/create",
+                             json={"experiment_id": exp, "start_time": 5_000 + i * 13 % 700})
+            run_id = r.json()["run"]["info"]["run_id"]
+            session.post(f"{server.url}/api/2.0/mlflow/runs/log-batch",
+                         json={"run_id": run_id, "metrics": metrics,
+                               "params": [{"key": "grp", "value": grp}]}).raise_for_status()
+            out.append({"id": run_id, "start": 5_000 + i * 13 % 700, "params": {"grp": grp},
+                        "metrics": {m["key"]: float(m["value"]) for m in metrics}})
+        return out
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rows = [r for part in pool.map(create, [specs[k::8] for k in range(8)]) for r in part]
+    return exp, rows
+
+
+@pytest.mark.parametrize("filter, keep", [
+    ("params.grp = 'a' and metrics.acc > 0.2",
+     lambda r: r["params"]["grp"] == "a" and r["metrics"]["acc"] > 0.2),
+    (None, lambda r: True),
+])
+@pytest.mark.parametrize("descending", [True, False])
+def test_filtered_metric_order_pages_over_a_big_experiment(server, big_population, filter, keep,
+                                                           descending):
+    exp, rows = big_population
+    order = ["metrics.loss DESC" if descending else "metrics.loss ASC"]
+    expected = expected_metric_order([r for r in rows if keep(r)], "loss", descending)
+    assert page_through(server, exp, filter, order, 150) == expected
+    first = search(server, [exp], filter=filter, order_by=order, max_results=7)
+    assert [r["info"]["run_id"] for r in first["runs"]] == expected[:7]
+
+
 @pytest.mark.parametrize("body, part", [
     ({"max_results": 0}, "max_results"),
     ({"max_results": -3}, "max_results"),

@@ -15,7 +15,7 @@ typedef mfd_err (*compile_fn)(mfd_arena *, const mfd_search_input *, mfd_search_
 /* PostgreSQL's form, over experiment 1 */
 static mfd_err runs_pg(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {
     static const int64_t experiment_ids[] = {1};
-    mfd_search_scope scope = {experiment_ids, 1};
+    mfd_search_scope scope = {experiment_ids, 1, false};
     return mfd_search_runs_candidates_first(arena, in, &scope, out);
 }
 
@@ -548,6 +548,18 @@ static void test_runs_order_by_execute(void) {
     mfd_search_input no_filter = {NULL, ORDER("metrics.m")};
     CHECK(mfd_search_runs_candidates_first(arena, &no_filter, NULL, &unscoped) == NULL);
     CHECK(unscoped.window == NULL); /* no experiments: no window */
+    /* a small scope: each list is restricted to its runs, and there is no window */
+    static const int64_t two[] = {4, 5};
+    mfd_search_scope small = {two, 2, true};
+    mfd_search_input filtered = {"params.p = 'v'", ORDER("metrics.m")};
+    mfd_search_sql restricted;
+    CHECK(mfd_search_runs_candidates_first(arena, &filtered, &small, &restricted) == NULL);
+    CHECK(restricted.has_key_clauses && restricted.window == NULL);
+    CHECK(strstr(restricted.from, "AND length(f0.value) <= 300 AND f0.run_uuid IN (SELECT "
+                                  "rs.run_uuid FROM runs rs WHERE rs.experiment_id IN (?, ?)) "
+                                  "ORDER BY") != NULL);
+    CHECK_INT(restricted.n_join_params, 5);
+    CHECK(restricted.params.values[3].i64 == 4 && restricted.params.values[4].i64 == 5);
     s = COMPILE(RUNS_PG, "params.p = 'v'", ORDER("status", "metrics.m")); /* runs column first */
     CHECK(strncmp(s.from, "runs r LEFT JOIN", 16) == 0);
     CHECK_STR(runs("params.p != 'x'", ORDER("metrics.acc DESC")), "r1,r3,r2");
