@@ -250,6 +250,14 @@ static void key_clause_condition(mfd_search_builder *b, const key_clause *k, siz
         mfd_search_text_cmp(b, value, k->cmp, k->text);
 }
 
+/* `?, ?, ...`: the scope's experiment ids. */
+static void bind_scope(mfd_search_builder *b, const mfd_search_scope *scope) {
+    for (size_t i = 0; i < scope->n_experiment_ids; i++) {
+        mfd_search_emit(b, i ? ", " : "");
+        mfd_search_bind_int(b, scope->experiment_ids[i]);
+    }
+}
+
 /* PostgreSQL's list, joined: ` FROM <t0> f0 CROSS JOIN <t1> f1 ...` (from)
  * and ` WHERE <f0 condition> AND f1.run_uuid = f0.run_uuid AND <f1
  * condition> ...` (where), after `SELECT f0.run_uuid`. */
@@ -276,10 +284,7 @@ static void key_clause_list_where(mfd_search_builder *b, const key_clause *k, si
     if (only && n) { /* a small scope: the planner can start from its runs */
         mfd_search_emit(b, " AND f0.run_uuid IN (SELECT rs.run_uuid FROM runs rs WHERE "
                            "rs.experiment_id IN (");
-        for (size_t i = 0; i < only->n_experiment_ids; i++) {
-            mfd_search_emit(b, i ? ", " : "");
-            mfd_search_bind_int(b, only->experiment_ids[i]);
-        }
+        bind_scope(b, only);
         mfd_search_emit(b, "))");
     }
 }
@@ -599,10 +604,7 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
                            " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT count(*) "
                            "FROM (SELECT 1 FROM runs rc WHERE rc.experiment_id IN (",
                            direction);
-        for (size_t i = 0; i < scope->n_experiment_ids; i++) {
-            mfd_search_emit(&from, i ? ", " : "");
-            mfd_search_bind_int(&from, scope->experiment_ids[i]);
-        }
+        bind_scope(&from, scope);
         mfd_strbuf_appendf(&from.sql, ") LIMIT %d) rc) ROWS WITH TIES) o0 CROSS JOIN runs r",
                            WINDOW_MAX_SCOPE_ENTRIES);
     } else {
