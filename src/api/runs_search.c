@@ -99,7 +99,7 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
          * restricted to their runs, not the filter's runs in every experiment. */
         int64_t scope_runs = 0;
         if (postgres && sql.has_key_clauses && scope.n_experiment_ids) {
-            if ((err = mfd_runs_count_in_experiments(conn, ids, scope.n_experiment_ids,
+            if ((err = mfd_runs_count_in_experiments(conn, req->arena, ids, scope.n_experiment_ids,
                                                      SMALL_SCOPE_RUNS + 1, &scope_runs)))
                 return err;
             scope.only_its_runs = scope_runs <= SMALL_SCOPE_RUNS;

@@ -114,8 +114,9 @@ typedef struct mfd_run_search {
 
 /* How many runs (any lifecycle stage) the experiments have, counting no
  * further than `at_most`. */
-mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, const int64_t *experiment_ids, size_t n,
-                                      int64_t at_most, int64_t *count);
+mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, mfd_arena *arena,
+                                      const int64_t *experiment_ids, size_t n, int64_t at_most,
+                                      int64_t *count);
 
 /* One page of runs, each with params, tags, latest metrics, dataset inputs
  * and model outputs (no model inputs), loaded in a few set-based queries. */

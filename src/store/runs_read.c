@@ -220,29 +220,27 @@ mfd_err mfd_runs_get(mfd_conn *conn, mfd_arena *arena, const char *run_id, mfd_r
     return mfd_conn_finish(conn, err);
 }
 
-mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, const int64_t *experiment_ids, size_t n,
-                                      int64_t at_most, int64_t *count) {
+mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, mfd_arena *arena,
+                                      const int64_t *experiment_ids, size_t n, int64_t at_most,
+                                      int64_t *count) {
     *count = 0;
     if (n == 0)
         return NULL;
-    mfd_arena *arena = mfd_arena_new();
-    mfd_strbuf sql;
-    mfd_strbuf_init(&sql, arena);
-    mfd_strbuf_append(&sql, "SELECT count(*) FROM (SELECT 1 FROM runs WHERE experiment_id IN (");
-    for (size_t i = 0; i < n; i++)
-        mfd_strbuf_append(&sql, i ? ", ?" : "?");
-    mfd_strbuf_append(&sql, ") LIMIT ?) x");
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, sql.data, false, &stmt);
-    if (!err) {
-        for (size_t i = 0; i < n; i++)
-            mfd_stmt_bind_int64(stmt, (int)i + 1, experiment_ids[i]);
-        mfd_stmt_bind_int64(stmt, (int)n + 1, at_most);
-        if (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
-            *count = mfd_stmt_int64(stmt, 0);
-        mfd_stmt_done(stmt);
-    }
-    mfd_arena_free(arena);
+    /* cached: one text per number of experiments, asked on every filtered search */
+    mfd_err err = mfd_conn_prepare(
+        conn,
+        mfd_sql_in_list(arena, "SELECT count(*) FROM (SELECT 1 FROM runs WHERE experiment_id IN (",
+                        n, ") LIMIT ?) x"),
+        true, &stmt);
+    if (err)
+        return err;
+    for (size_t i = 0; i < n; i++)
+        mfd_stmt_bind_int64(stmt, (int)i + 1, experiment_ids[i]);
+    mfd_stmt_bind_int64(stmt, (int)n + 1, at_most);
+    if (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
+        *count = mfd_stmt_int64(stmt, 0);
+    mfd_stmt_done(stmt);
     return err;
 }
 

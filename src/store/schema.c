@@ -16,6 +16,7 @@
 #include "schema.h"
 
 #include "../core/log.h"
+#include "../core/sql_params.h"
 #include "../search/search.h"
 
 #include <stdio.h>
@@ -184,23 +185,24 @@ enum { N_SEARCH_INDEXES = sizeof search_indexes / sizeof search_indexes[0] };
 /* How many of mlflowd's indexes the database lacks (PostgreSQL). */
 static mfd_err count_missing_search_indexes(mfd_conn *conn, int *missing) {
     *missing = 0;
-    for (int i = 0; i < N_SEARCH_INDEXES; i++) {
-        mfd_stmt *stmt;
-        mfd_err err = mfd_conn_prepare(conn,
-                                       "SELECT count(*) FROM pg_catalog.pg_indexes WHERE "
-                                       "schemaname = current_schema() AND indexname = ?",
-                                       false, &stmt);
-        if (err)
-            return err;
-        mfd_stmt_bind_text(stmt, 1, search_indexes[i].name);
-        mfd_step s = mfd_stmt_step(stmt, &err);
-        if (s == MFD_STEP_ROW && mfd_stmt_int64(stmt, 0) == 0)
-            (*missing)++;
-        mfd_stmt_done(stmt);
-        if (s == MFD_STEP_ERROR)
-            return err;
-    }
-    return NULL;
+    mfd_arena *arena = mfd_arena_new();
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   mfd_sql_in_list(arena,
+                                                   "SELECT count(*) FROM pg_catalog.pg_indexes "
+                                                   "WHERE schemaname = current_schema() AND "
+                                                   "indexname IN (",
+                                                   N_SEARCH_INDEXES, ")"),
+                                   false, &stmt);
+    mfd_arena_free(arena);
+    if (err)
+        return err;
+    for (int i = 0; i < N_SEARCH_INDEXES; i++)
+        mfd_stmt_bind_text(stmt, i + 1, search_indexes[i].name);
+    if (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
+        *missing = N_SEARCH_INDEXES - (int)mfd_stmt_int64(stmt, 0);
+    mfd_stmt_done(stmt);
+    return err;
 }
 
 static mfd_err create_search_indexes(mfd_conn *conn) {
