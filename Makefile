@@ -75,7 +75,7 @@ integration-pg: test-tools
 	status=$$?; scripts/pg-test-server.sh stop; exit $$status
 
 fuzz-smoke: deps
-	scripts/fuzz.sh 5
+	scripts/fuzz.sh 5 1
 
 # The release binary carries the hardening meson.build and -Db_pie=true ask for.
 hardening: build

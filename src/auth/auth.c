@@ -378,6 +378,13 @@ static void redact_uri(const char *uri, char *out, size_t cap);
 enum { DECISION_TTL_MS = 500 };
 
 mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
+    /* A prefix spelled like a public path would carry the UI's routes under it (the
+     * redirect at <prefix> itself) out of the protected space. */
+    if (*cfg->static_prefix && mfd_auth_is_unprotected(cfg->static_prefix))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--static-prefix %s is a path served without credentials; "
+                           "choose another prefix",
+                           cfg->static_prefix);
     mfd_auth *auth = calloc(1, sizeof *auth);
     if (!auth)
         abort();

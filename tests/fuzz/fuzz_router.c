@@ -79,16 +79,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     static const char *const methods[] = {"GET",    "POST",    "PUT",  "PATCH",
                                           "DELETE", "OPTIONS", "HEAD", "get"};
-    /* Prefixes an operator may set, including look-alikes of the public paths. Not
-     * "/static-files" itself: under it the UI's index page is public (nothing else). */
+    /* Prefixes an operator may set, including look-alikes of the public paths. A
+     * public path itself ("/favicon.ico") is refused by mfd_auth_open. */
     static const char *const prefixes[] = {"",        "/mlflow",  "/a/b",     "/api",
-                                           "/static", "/healthz", "/staticx", "/favicon.ico"};
+                                           "/static", "/healthz", "/staticx", "/favicon.ico/x"};
+    const char *prefix = prefixes[(data[0] >> 3) & 7];
     mfd_arena *arena = mfd_arena_new();
     mfd_request req;
     memset(&req, 0, sizeof req);
     req.arena = arena;
     req.method = methods[data[0] & 7];
-    const char *prefix = prefixes[(data[0] >> 3) & 7];
     req.path = mfd_arena_strndup(arena, (const char *)data + 1, size - 1);
     req.raw_path = req.path;
     req.raw_query = "";

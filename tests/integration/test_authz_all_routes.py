@@ -357,7 +357,7 @@ def test_static_prefix_ajax_routes_are_protected(prefixed):
         assert_unauthenticated(send(session(prefixed), prefixed, method, target, params, body))
 
 
-@pytest.mark.parametrize("prefix", ["/static", "/healthz", "/favicon.ico"])
+@pytest.mark.parametrize("prefix", ["/static", "/healthz", "/favicon.ico/x"])
 def test_a_prefix_that_looks_public_does_not_unprotect_the_api(tmp_path, prefix):
     """auth.md §2 serves paths *starting with* /static, /health and /favicon.ico without
     credentials; a static prefix that starts so would carry every ajax route out of
@@ -375,3 +375,10 @@ def test_a_prefix_that_looks_public_does_not_unprotect_the_api(tmp_path, prefix)
         assert_unauthenticated(r)
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("prefix", ["/favicon.ico", "/health", "/oidc/login", "/static-files"])
+def test_a_public_path_as_prefix_is_refused(tmp_path, prefix):
+    """The redirect at <prefix> itself would be reached without credentials."""
+    with pytest.raises(RuntimeError, match="served without credentials"):
+        start_auth_server(tmp_path / "p", args=["--static-prefix", prefix])
