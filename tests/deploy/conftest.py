@@ -50,5 +50,9 @@ def ajv():
     return binary
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "helm: needs a helm binary (make helm-check)")
+
+
 def helm_binary():
     return shutil.which("helm")
