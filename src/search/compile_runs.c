@@ -550,12 +550,13 @@ static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, 
  * a twentieth of looking one candidate's metric up, so a window that comes up
  * short costs about what the search it falls back to does. At most
  * WINDOW_MAX_CANDIDATES candidates: PostgreSQL hashes an IN subquery only
- * when it expects the rows to fit in hash_mem (2 x work_mem; ~110 bytes a
- * row here, 15,000 rows fit when work_mem >= 1 MB, a quarter of its
- * default), and tests each entry against every row otherwise. Bounding the
- * subquery with LIMIT bounds the estimate, and the memory; more candidates
- * than that give an empty window, and the other form answers. */
-enum { WINDOW_ENTRIES_PER_CANDIDATE = 20, WINDOW_MAX_CANDIDATES = 15000 };
+ * when it expects the rows to fit in hash_mem, and tests each entry against
+ * every row otherwise (300 ms instead of 25 over 100,000 runs). Bounding the
+ * subquery with LIMIT bounds the estimate (64 bytes a row: 12.8 MB), which
+ * the store's work_mem for a window covers (MFD_RUNS_WINDOW_WORK_MEM), and the
+ * memory; more candidates than that give an empty window, and the other form
+ * answers. */
+enum { WINDOW_ENTRIES_PER_CANDIDATE = 20, WINDOW_MAX_CANDIDATES = 200000 };
 
 /* Without key clauses there are no candidates to hash: each entry of the
  * window is looked up in runs (the scope and any runs conditions), which
@@ -566,12 +567,24 @@ enum { WINDOW_ENTRIES_PER_CANDIDATE = 20, WINDOW_MAX_CANDIDATES = 15000 };
  * form reads every run's value) finds its page in the first entries. */
 enum { WINDOW_MAX_SCOPE_ENTRIES = 5000 };
 
+/* ` AND w.value <cmp> ?` for each clause on the order's metric: the walk
+ * reads only the entries that meet them, from the index's range. A run's
+ * entry is its one latest_metrics row for the key, the row such a clause
+ * tests as a candidate list would (NaN values, left out of the walk, come
+ * after every other value whatever the clause). */
+static void walk_conditions(mfd_search_builder *b, const key_clause *walk, size_t n_walk) {
+    for (size_t i = 0; i < n_walk; i++) {
+        mfd_search_emit(b, " AND ");
+        mfd_search_number_cmp(b, "w.value", walk[i].cmp, walk[i].number, false);
+    }
+}
+
 /* PostgreSQL's window form of a search whose filter has key clauses and whose
  * order starts with a metric (mfd_search_sql.window):
- *   (WITH c AS MATERIALIZED (<candidates: the first list> LIMIT 15001)
+ *   (WITH c AS MATERIALIZED (<candidates: the first list> LIMIT 200001)
  *    SELECT w.run_uuid, w.value FROM (SELECT ... FROM latest_metrics w
- *      WHERE w.key = ? AND NOT w.is_nan ORDER BY w.value DESC
- *      FETCH FIRST (SELECT <20 * count(*), 0 past 15000> FROM c) ROWS WITH TIES) w
+ *      WHERE w.key = ? [AND w.value <cmp> ?] AND NOT w.is_nan ORDER BY w.value DESC
+ *      FETCH FIRST (SELECT <20 * count(*), 0 past 200000> FROM c) ROWS WITH TIES) w
  *    WHERE (w.run_uuid IN (SELECT c.run_uuid FROM c)) IS TRUE
  *    ORDER BY w.value DESC) o0 CROSS JOIN runs r
  * ordered on o0.value, then the other keys and tie-breakers as usual.
@@ -590,6 +603,7 @@ enum { WINDOW_MAX_SCOPE_ENTRIES = 5000 };
  * each looked up in runs by the outer query. */
 static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_order_keys,
                               const key_clause *list, size_t n_list, size_t n_keys,
+                              const key_clause *walk, size_t n_walk,
                               const mfd_search_builder *where, const mfd_search_scope *scope,
                               mfd_search_sql *out) {
     mfd_search_builder from, lists, order;
@@ -600,6 +614,7 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
     if (!n_list) {
         mfd_search_emit(&from, "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ");
         mfd_search_bind_text(&from, keys[0].key);
+        walk_conditions(&from, walk, n_walk);
         mfd_strbuf_appendf(&from.sql,
                            " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT count(*) "
                            "FROM (SELECT 1 FROM runs rc WHERE rc.experiment_id IN (",
@@ -616,6 +631,7 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
                            "FROM latest_metrics w WHERE w.key = ",
                            WINDOW_MAX_CANDIDATES + 1);
         mfd_search_bind_text(&from, keys[0].key);
+        walk_conditions(&from, walk, n_walk);
         mfd_strbuf_appendf(&from.sql,
                            " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT CASE WHEN "
                            "count(*) <= %d THEN %d * count(*) ELSE 0 END FROM c) ROWS WITH TIES) w "
@@ -673,15 +689,29 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     if ((err = mfd_search_finish_joined(&from, &lists, &order, out)))
         return err;
     out->has_key_clauses = n_keys > 0;
-    bool scoped = scope && scope->n_experiment_ids > 0;
-    if (candidates_first && !only && n_order_keys && order_keys[0].entity == RUN_METRIC &&
-        (in_from || (n_keys == 0 && scoped))) {
-        mfd_search_sql *window = mfd_arena_calloc(arena, 1, sizeof *window);
-        /* only an optimisation: a window over the parameter limit is left out */
-        mfd_err too_large = compile_window(arena, order_keys, n_order_keys, keys, first, n_keys,
-                                           &where, scope, window);
-        out->window = too_large ? NULL : window;
-        mfd_err_free(too_large);
+    if (candidates_first && !only && n_order_keys && order_keys[0].entity == RUN_METRIC) {
+        /* Clauses on the order's metric are tested by the walk itself; the
+         * others are the candidates. */
+        key_clause *walk = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *walk);
+        key_clause *rest = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *rest);
+        size_t n_walk = 0, n_rest = 0;
+        for (size_t i = 0; i < n_keys; i++) {
+            bool on_order_metric = keys[i].number && strcmp(keys[i].key, order_keys[0].key) == 0;
+            if (on_order_metric)
+                walk[n_walk++] = keys[i];
+            else
+                rest[n_rest++] = keys[i];
+        }
+        size_t first_rest = n_rest < MAX_TABLES_PER_LIST ? n_rest : MAX_TABLES_PER_LIST;
+        bool scoped = scope && scope->n_experiment_ids > 0;
+        if (n_rest || scoped) {
+            mfd_search_sql *window = mfd_arena_calloc(arena, 1, sizeof *window);
+            /* only an optimisation: a window over the parameter limit is left out */
+            mfd_err too_large = compile_window(arena, order_keys, n_order_keys, rest, first_rest,
+                                               n_rest, walk, n_walk, &where, scope, window);
+            out->window = too_large ? NULL : window;
+            mfd_err_free(too_large);
+        }
     }
     return NULL;
 }

@@ -112,6 +112,12 @@ typedef struct mfd_run_search {
     const struct mfd_run_search *window;
 } mfd_run_search;
 
+/* PostgreSQL's work_mem for a search with a window, set for its transaction
+ * only: the planner then hashes the window's candidates (up to 200,000 rows,
+ * estimated at 12.8 MB) instead of comparing each entry it walks with every
+ * one of them. */
+#define MFD_RUNS_WINDOW_WORK_MEM "32MB"
+
 /* How many runs (any lifecycle stage) the experiments have, counting no
  * further than `at_most`. */
 mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, mfd_arena *arena,

@@ -313,6 +313,9 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
         return err;
     mfd_run *page = NULL;
     size_t n = 0;
+    if (in->window && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES &&
+        (err = mfd_conn_exec(conn, "SET LOCAL work_mem = '" MFD_RUNS_WINDOW_WORK_MEM "'")))
+        return mfd_conn_finish(conn, err);
     if (in->window && (err = select_page(conn, arena, in->window, &page, &n)))
         return mfd_conn_finish(conn, err);
     if ((!in->window || (int64_t)n < in->limit) && (err = select_page(conn, arena, in, &page, &n)))

@@ -494,9 +494,9 @@ static void test_runs_order_by_execute(void) {
     CHECK(s.window != NULL);
     CHECK_STR(s.window->from,
               "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 WHERE f0.key = ? AND "
-              "f0.value = ? AND length(f0.value) <= 300 LIMIT 15001) SELECT w.run_uuid, w.value "
+              "f0.value = ? AND length(f0.value) <= 300 LIMIT 200001) SELECT w.run_uuid, w.value "
               "FROM (SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND NOT "
-              "w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT CASE WHEN count(*) <= 15000 "
+              "w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT CASE WHEN count(*) <= 200000 "
               "THEN 20 * count(*) ELSE 0 END FROM c) ROWS WITH TIES) w WHERE (w.run_uuid IN "
               "(SELECT c.run_uuid FROM c)) IS TRUE ORDER BY w.value ASC) o0 CROSS "
               "JOIN runs r LEFT JOIN tags o1 ON o1.run_uuid = r.run_uuid AND o1.key = ? LEFT JOIN "
@@ -544,6 +544,37 @@ static void test_runs_order_by_execute(void) {
     CHECK_STR(param_text(s.window, 0), "m");
     CHECK(s.window->params.values[1].kind == MFD_SQL_INT64 && s.window->params.values[1].i64 == 1);
     CHECK_STR(param_text(s.window, 2), "x");
+    /* clauses on the order's metric are conditions of the walk, not candidates */
+    s = COMPILE(RUNS_PG, "metrics.m > 0.5 and metrics.m <= 2 and status = 'x'",
+                ORDER("metrics.m DESC"));
+    CHECK_STR(s.window->from,
+              "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND w.value > ? "
+              "AND w.value <= ? AND NOT w.is_nan ORDER BY w.value DESC FETCH FIRST (SELECT "
+              "count(*) FROM (SELECT 1 FROM runs rc WHERE rc.experiment_id IN (?) LIMIT 5000) rc) "
+              "ROWS WITH TIES) o0 CROSS JOIN runs r");
+    CHECK_STR(s.window->where, "r.run_uuid = o0.run_uuid AND r.status = ?");
+    CHECK_INT(s.window->n_join_params, 4);
+    CHECK(s.window->params.values[1].kind == MFD_SQL_DOUBLE &&
+          s.window->params.values[1].f64 == 0.5);
+    CHECK(s.window->params.values[2].kind == MFD_SQL_DOUBLE && s.window->params.values[2].f64 == 2);
+    /* the general form still has them as a candidate list */
+    CHECK(strstr(s.from, "FROM latest_metrics f0 CROSS JOIN latest_metrics f1") != NULL);
+    /* with other key clauses: those are the candidates, the metric's a walk condition */
+    s = COMPILE(RUNS_PG, "metrics.m > 0.5 and params.p = 'v' and metrics.n < 3",
+                ORDER("metrics.m"));
+    CHECK_STR(s.window->from,
+              "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
+              "latest_metrics f1 WHERE f0.key = ? AND f0.value = ? AND length(f0.value) <= 300 AND "
+              "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value < ? LIMIT 200001) SELECT "
+              "w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value FROM latest_metrics w WHERE "
+              "w.key = ? AND w.value > ? AND NOT w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT "
+              "CASE WHEN count(*) <= 200000 THEN 20 * count(*) ELSE 0 END FROM c) ROWS WITH TIES) "
+              "w WHERE (w.run_uuid IN (SELECT c.run_uuid FROM c)) IS TRUE ORDER BY w.value ASC) o0 "
+              "CROSS JOIN runs r");
+    /* a clause on another metric, or a tag of the same name, stays a candidate */
+    s = COMPILE(RUNS_PG, "tags.m = 'v'", ORDER("metrics.m"));
+    CHECK(strstr(s.window->from, "FROM tags f0") != NULL);
+    CHECK(strstr(s.window->from, "w.value =") == NULL);
     mfd_search_sql unscoped;
     mfd_search_input no_filter = {NULL, ORDER("metrics.m")};
     CHECK(mfd_search_runs_candidates_first(arena, &no_filter, NULL, &unscoped) == NULL);
