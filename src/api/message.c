@@ -397,6 +397,45 @@ void mfd_json_set_int(json_t *obj, const char *key, int64_t value) {
     json_object_set_new(obj, key, json_integer(value));
 }
 
+static int append_text(const char *buffer, size_t size, void *data) {
+    mfd_strbuf_appendn(data, buffer, size);
+    return 0;
+}
+
+/* Appends `value`'s JSON text (compact, as the server writes res->json) and frees it. */
+static void append_json(mfd_strbuf *sb, json_t *value) {
+    if (value)
+        json_dump_callback(value, append_text, sb, JSON_COMPACT | JSON_ENCODE_ANY);
+    else
+        mfd_strbuf_append(sb, "null");
+    json_decref(value);
+}
+
+void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, const void *items,
+                       size_t n, mfd_nth_json_fn nth_json, const char *next_page_token) {
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, req->arena);
+    mfd_strbuf_append(&sb, "{");
+    if (n) {
+        append_json(&sb, json_string(key));
+        mfd_strbuf_append(&sb, ":[");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                mfd_strbuf_append(&sb, ",");
+            append_json(&sb, nth_json(items, i));
+        }
+        mfd_strbuf_append(&sb, "]");
+    }
+    if (next_page_token) {
+        mfd_strbuf_append(&sb, n ? ",\"next_page_token\":" : "\"next_page_token\":");
+        append_json(&sb, json_string(next_page_token));
+    }
+    mfd_strbuf_append(&sb, "}");
+    res->body = sb.data;
+    res->body_len = sb.len;
+    res->content_type = "application/json";
+}
+
 void mfd_msg_search_page(mfd_request *req, mfd_response *res, const char *key, const void *items,
                          size_t item_size, size_t n, int64_t offset, int64_t max_results,
                          mfd_item_json_fn to_json) {

@@ -65,6 +65,16 @@ void mfd_msg_search_page(mfd_request *req, mfd_response *res, const char *key, c
                          size_t item_size, size_t n, int64_t offset, int64_t max_results,
                          mfd_item_json_fn to_json);
 
+/* The same shape of answer, `{"<key>": [...], "next_page_token": "..."}` (the
+ * list omitted when n is 0, the token when NULL), written as JSON text into
+ * res->body item by item: each item's tree is built, dumped and freed before
+ * the next, so a page of 10,000 runs (mlflow.search_runs asks for such pages)
+ * never holds 10,000 trees at once. Only for answers no after-hook reads:
+ * res->json stays NULL. */
+typedef json_t *(*mfd_nth_json_fn)(const void *items, size_t i);
+void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, const void *items,
+                       size_t n, mfd_nth_json_fn nth_json, const char *next_page_token);
+
 /* Parses a decimal int64 exactly ("12", "-3"; no junk, no overflow). */
 bool mfd_parse_int64(const char *s, int64_t *out);
 

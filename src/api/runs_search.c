@@ -41,6 +41,10 @@ static void set_query(mfd_run_search *search, const mfd_search_sql *sql) {
     search->params = &sql->params;
 }
 
+static json_t *nth_run_json(const void *runs, size_t i) {
+    return mfd_api_run_json((const mfd_run *)runs + i, true);
+}
+
 mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     const char **experiment_ids, **order_by, *filter, *page_token;
     size_t n_experiment_ids, n_order_by;
@@ -123,16 +127,10 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         if ((err = mfd_runs_search(conn, req->arena, &search, &runs, &count)))
             return err;
     }
-    res->json = json_object();
-    if (count > 0) {
-        json_t *list = json_array();
-        for (size_t i = 0; i < count; i++)
-            json_array_append_new(list, mfd_api_run_json(&runs[i], true));
-        json_object_set_new(res->json, "runs", list);
-    }
     /* upstream hands out a token whenever the page is full */
-    if ((int64_t)count == max_results)
-        mfd_json_set_str(res->json, "next_page_token",
-                         mfd_page_token_encode(req->arena, offset + max_results));
+    const char *token = (int64_t)count == max_results
+                            ? mfd_page_token_encode(req->arena, offset + max_results)
+                            : NULL;
+    mfd_msg_page_text(req, res, "runs", runs, count, nth_run_json, token);
     return NULL;
 }
