@@ -598,9 +598,10 @@ static void walk_conditions(mfd_search_builder *b, const key_clause *walk, size_
  * absent ones, so a full page from it is the other form's page; a short one
  * (NaN or absent values needed, a last page, few candidates) is not, and the
  * store then runs the other form. A window that falls short costs at most
- * about as much again as the other form. Without key clauses the window is
- * the metric's entries alone, FETCH FIRST <the scope's runs, at most 5000>,
- * each looked up in runs by the outer query. */
+ * about as much again as the other form. Without key clauses (or with
+ * clauses on the sorted metric only, `walk`) the window is the metric's
+ * entries alone, FETCH FIRST <the scope's runs, at most 5000>, each looked up
+ * in runs by the outer query. */
 static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_order_keys,
                               const key_clause *list, size_t n_list, size_t n_keys,
                               const key_clause *walk, size_t n_walk,
