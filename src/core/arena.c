@@ -123,7 +123,7 @@ void mfd_strbuf_init(mfd_strbuf *sb, mfd_arena *arena) {
     sb->data[0] = '\0';
 }
 
-void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n) {
+char *mfd_strbuf_reserve(mfd_strbuf *sb, size_t n) {
     if (sb->len + n + 1 > sb->cap) {
         size_t cap = sb->cap * 2;
         while (cap < sb->len + n + 1)
@@ -133,6 +133,11 @@ void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n) {
         sb->data = data;
         sb->cap = cap;
     }
+    return sb->data + sb->len;
+}
+
+void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n) {
+    mfd_strbuf_reserve(sb, n);
     memcpy(sb->data + sb->len, s, n);
     sb->len += n;
     sb->data[sb->len] = '\0';

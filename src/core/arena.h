@@ -39,6 +39,9 @@ typedef struct mfd_strbuf {
 void mfd_strbuf_init(mfd_strbuf *sb, mfd_arena *arena);
 void mfd_strbuf_append(mfd_strbuf *sb, const char *s);
 void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n);
+/* Room for n more bytes (and the NUL) at the end, where the caller may write
+ * them before adding n to len; returns that end. */
+char *mfd_strbuf_reserve(mfd_strbuf *sb, size_t n);
 void mfd_strbuf_appendf(mfd_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

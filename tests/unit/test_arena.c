@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static void test_arena_strings(void) {
     mfd_arena *a = mfd_arena_new();
@@ -15,6 +16,16 @@ static void test_arena_strings(void) {
         mfd_strbuf_append(&sb, "ab");
     CHECK_INT(sb.len, 2000);
     CHECK(sb.data[1999] == 'b' && sb.data[2000] == '\0');
+    /* reserve: room for n bytes and the NUL past len, the text so far kept */
+    char *end = mfd_strbuf_reserve(&sb, 5000);
+    CHECK(end == sb.data + 2000 && sb.cap >= 7001);
+    memcpy(end, "xyz", 3);
+    sb.len += 3;
+    sb.data[sb.len] = '\0';
+    mfd_strbuf_append(&sb, "!");
+    CHECK_INT(sb.len, 2004);
+    CHECK(sb.data[0] == 'a' && !strcmp(sb.data + 1998, "abxyz!"));
+    CHECK(mfd_strbuf_reserve(&sb, 0) == sb.data + 2004); /* enough room: nothing moves */
     char *big = mfd_arena_alloc(a, 1 << 20);
     big[(1 << 20) - 1] = 1; /* a big block is usable to its end */
     CHECK(((uintptr_t)mfd_arena_alloc(a, 3) & 15) == 0);
