@@ -419,7 +419,7 @@ void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, con
                        size_t n, mfd_nth_json_fn nth_json, const char *next_page_token) {
     mfd_strbuf sb;
     mfd_strbuf_init(&sb, req->arena);
-    mfd_strbuf_reserve(&sb, 64 + n * 512); /* a run is 500-1000 bytes: few regrowths */
+    mfd_strbuf_reserve(&sb, 64 + n * 768); /* a run is 500-1000 bytes: few regrowths */
     mfd_strbuf_append(&sb, "{");
     if (n) {
         append_json(&sb, json_string(key));
