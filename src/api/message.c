@@ -397,47 +397,56 @@ void mfd_json_set_int(json_t *obj, const char *key, int64_t value) {
     json_object_set_new(obj, key, json_integer(value));
 }
 
-/* Appends `value`'s JSON text (compact, as the server writes res->json) and
- * frees it. Dumped straight into the buffer's free room; when that is too
- * small, json_dumpb has said how much is needed. */
-static void append_json(mfd_strbuf *sb, json_t *value) {
-    enum { FLAGS = JSON_COMPACT | JSON_ENCODE_ANY };
-    size_t room = sb->cap > sb->len ? sb->cap - sb->len - 1 : 0;
-    size_t need = value ? json_dumpb(value, sb->data + sb->len, room, FLAGS) : 0;
-    if (need > room)
-        need = json_dumpb(value, mfd_strbuf_reserve(sb, need), need, FLAGS);
-    if (value && need) {
-        sb->len += need;
+/* Printable ASCII other than '"' and '\\' is written as it is; anything
+ * else (escapes, UTF-8 to validate) goes through jansson. */
+void mfd_json_append_string(mfd_strbuf *sb, const char *s) {
+    s = s ? s : "";
+    size_t n = 0;
+    for (unsigned char c; (c = (unsigned char)s[n]) >= 0x20 && c < 0x7f && c != '"' && c != '\\';)
+        n++;
+    if (!s[n]) {
+        char *w = mfd_strbuf_reserve(sb, n + 2);
+        w[0] = '"';
+        memcpy(w + 1, s, n);
+        w[n + 1] = '"';
+        sb->len += n + 2;
         sb->data[sb->len] = '\0';
-    } else {
-        mfd_strbuf_append(sb, "null"); /* a NULL item, or one jansson cannot write */
+        return;
     }
-    json_decref(value);
+    json_t *str = json_string(s);
+    char *text = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+    mfd_strbuf_append(sb, text ? text : "\"\"");
+    free(text);
+    json_decref(str);
 }
 
 void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, const void *items,
-                       size_t n, mfd_nth_json_fn nth_json, const char *next_page_token) {
+                       size_t n, mfd_append_nth_fn append_nth, const char *next_page_token) {
     mfd_strbuf sb;
     mfd_strbuf_init(&sb, req->arena);
     mfd_strbuf_reserve(&sb, 64 + n * 768); /* a run is 500-1000 bytes: few regrowths */
     mfd_strbuf_append(&sb, "{");
     if (n) {
-        append_json(&sb, json_string(key));
+        mfd_json_append_string(&sb, key);
         mfd_strbuf_append(&sb, ":[");
         for (size_t i = 0; i < n; i++) {
             if (i)
                 mfd_strbuf_append(&sb, ",");
-            append_json(&sb, nth_json(items, i));
+            append_nth(&sb, items, i);
         }
         mfd_strbuf_append(&sb, "]");
     }
     if (next_page_token) {
         mfd_strbuf_append(&sb, n ? ",\"next_page_token\":" : "\"next_page_token\":");
-        append_json(&sb, json_string(next_page_token));
+        mfd_json_append_string(&sb, next_page_token);
     }
     mfd_strbuf_append(&sb, "}");
-    res->body = sb.data;
-    res->body_len = sb.len;
+    mfd_msg_text_body(res, &sb);
+}
+
+void mfd_msg_text_body(mfd_response *res, const mfd_strbuf *sb) {
+    res->body = sb->data;
+    res->body_len = sb->len;
     res->content_type = "application/json";
 }
 

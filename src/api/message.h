@@ -67,13 +67,20 @@ void mfd_msg_search_page(mfd_request *req, mfd_response *res, const char *key, c
 
 /* The same shape of answer, `{"<key>": [...], "next_page_token": "..."}` (the
  * list omitted when n is 0, the token when NULL), written as JSON text into
- * res->body item by item: each item's tree is built, dumped and freed before
- * the next, so a page of 10,000 runs (mlflow.search_runs asks for such pages)
- * never holds 10,000 trees at once. Only for answers no after-hook reads:
- * res->json stays NULL. */
-typedef json_t *(*mfd_nth_json_fn)(const void *items, size_t i);
+ * res->body: append_nth writes item i, so a page of 10,000 runs
+ * (mlflow.search_runs asks for such pages) never exists as a tree. Only for
+ * answers no after-hook reads: res->json stays NULL. */
+typedef void (*mfd_append_nth_fn)(mfd_strbuf *sb, const void *items, size_t i);
 void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, const void *items,
-                       size_t n, mfd_nth_json_fn nth_json, const char *next_page_token);
+                       size_t n, mfd_append_nth_fn append_nth, const char *next_page_token);
+
+/* The JSON text in sb becomes the answer's body; res->json stays NULL, so
+ * only for answers no after-hook reads. */
+void mfd_msg_text_body(mfd_response *res, const mfd_strbuf *sb);
+
+/* `s` (NULL as "") as a JSON string literal, escaped as jansson escapes; a
+ * string that is not UTF-8 as "". */
+void mfd_json_append_string(mfd_strbuf *sb, const char *s);
 
 /* Parses a decimal int64 exactly ("12", "-3"; no junk, no overflow). */
 bool mfd_parse_int64(const char *s, int64_t *out);

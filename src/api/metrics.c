@@ -75,7 +75,7 @@ static void writer_init(history_writer *w, mfd_arena *arena, const char *key, bo
     mfd_strbuf_init(&w->run_json, arena);
     mfd_strbuf_init(&w->key_prefix, arena);
     mfd_strbuf_append(&w->key_prefix, "{\"key\":");
-    mfd_api_append_json_string(&w->key_prefix, key);
+    mfd_json_append_string(&w->key_prefix, key);
     mfd_strbuf_append(&w->key_prefix, ",\"value\":");
     w->with_run_id = with_run_id;
     mfd_strbuf_append(&w->body, "{\"metrics\":[");
@@ -107,7 +107,7 @@ static void write_row(void *ctx, const char *run_id, int64_t timestamp, int64_t 
     if (!w->last_run_id || strcmp(w->last_run_id, run_id) != 0) {
         w->run_json.len = 0;
         mfd_strbuf_append(&w->run_json, ",\"run_id\":");
-        mfd_api_append_json_string(&w->run_json, run_id);
+        mfd_json_append_string(&w->run_json, run_id);
         mfd_strbuf_append(&w->run_json, "}");
         w->last_run_id = mfd_arena_strdup(w->body.arena, run_id);
     }
@@ -123,7 +123,7 @@ static void writer_finish(history_writer *w, mfd_response *res, const char *next
         mfd_strbuf_append(&w->body, "]");
         if (next_page_token) {
             mfd_strbuf_append(&w->body, ",\"next_page_token\":");
-            mfd_api_append_json_string(&w->body, next_page_token);
+            mfd_json_append_string(&w->body, next_page_token);
         }
         mfd_strbuf_append(&w->body, "}");
         res->body = w->body.data;

@@ -35,6 +35,16 @@ static mfd_err read_tags(mfd_request *req, const char *field, mfd_run_tag **out,
     return NULL;
 }
 
+/* {"run": <run>} as text (runs_json.c). */
+static void answer_run(mfd_request *req, mfd_response *res, const mfd_run *run, bool with_outputs) {
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, req->arena);
+    mfd_strbuf_append(&sb, "{\"run\":");
+    mfd_api_append_run(&sb, run, with_outputs);
+    mfd_strbuf_append(&sb, "}");
+    mfd_msg_text_body(res, &sb);
+}
+
 /* POST runs/create */
 static mfd_err create_run(mfd_request *req, mfd_response *res) {
     mfd_run_create in = {0};
@@ -56,8 +66,7 @@ static mfd_err create_run(mfd_request *req, mfd_response *res) {
     mfd_run run;
     if ((err = mfd_api_conn(req, &conn)) || (err = mfd_runs_create(conn, req->arena, &in, &run)))
         return err;
-    res->json = json_object();
-    json_object_set_new(res->json, "run", mfd_api_run_json(&run, false));
+    answer_run(req, res, &run, false);
     return NULL;
 }
 
@@ -83,8 +92,12 @@ static mfd_err update_run(mfd_request *req, mfd_response *res) {
         (err = mfd_runs_update(conn, req->arena, run_id, status_name, has_end_time, end_time,
                                run_name, &info)))
         return err;
-    res->json = json_object();
-    json_object_set_new(res->json, "run_info", mfd_api_run_info_json(&info));
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, req->arena);
+    mfd_strbuf_append(&sb, "{\"run_info\":");
+    mfd_api_append_run_info(&sb, &info);
+    mfd_strbuf_append(&sb, "}");
+    mfd_msg_text_body(res, &sb);
     return NULL;
 }
 
@@ -118,8 +131,7 @@ static mfd_err get_run(mfd_request *req, mfd_response *res) {
     if ((err = mfd_msg_run_id(req, &run_id)) || (err = mfd_api_conn(req, &conn)) ||
         (err = mfd_runs_get(conn, req->arena, run_id, &run)))
         return err;
-    res->json = json_object();
-    json_object_set_new(res->json, "run", mfd_api_run_json(&run, true));
+    answer_run(req, res, &run, true);
     return NULL;
 }
 

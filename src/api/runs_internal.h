@@ -21,11 +21,11 @@ enum {
 extern const mfd_enum_value mfd_api_run_status_values[];
 extern const mfd_enum_value mfd_api_view_type_values[];
 
-/* Response shapes of rest-api.md §2; fields unset in the store are omitted. */
-json_t *mfd_api_run_info_json(const mfd_run_info *info);
-json_t *mfd_api_metric_json(const mfd_metric *metric);
+/* Response shapes of rest-api.md §2, appended as JSON text; fields unset in
+ * the store are omitted. */
+void mfd_api_append_run_info(mfd_strbuf *sb, const mfd_run_info *info);
 /* {info, data, inputs[, outputs]} */
-json_t *mfd_api_run_json(const mfd_run *run, bool with_outputs);
+void mfd_api_append_run(mfd_strbuf *sb, const mfd_run *run, bool with_outputs);
 
 /* A metric/param/tag key: MLflow's name rule (upstream's wording with the
  * JSON path of the field, e.g. "metrics[3].name") and the 250-character limit
@@ -39,9 +39,8 @@ const char *mfd_api_truncate(mfd_arena *arena, const char *value, size_t limit);
 /* "Invalid value <json> for parameter '<path>' supplied: <detail>" */
 mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detail);
 
-/* JSON text written directly (streamed metric histories). The format_*
+/* JSON text written directly (runs, streamed metric histories). The format_*
  * functions write at `out` without a NUL and return the length. */
-void mfd_api_append_json_string(mfd_strbuf *sb, const char *s);
 size_t mfd_api_format_int(char out[24], int64_t v);
 /* "NaN", "Infinity", "-Infinity" as JSON strings, finite values as numbers
  * that read back as the same double (Grisu2). */

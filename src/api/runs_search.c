@@ -41,8 +41,8 @@ static void set_query(mfd_run_search *search, const mfd_search_sql *sql) {
     search->params = &sql->params;
 }
 
-static json_t *nth_run_json(const void *runs, size_t i) {
-    return mfd_api_run_json((const mfd_run *)runs + i, true);
+static void append_nth_run(mfd_strbuf *sb, const void *runs, size_t i) {
+    mfd_api_append_run(sb, (const mfd_run *)runs + i, true);
 }
 
 mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
@@ -131,6 +131,6 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     const char *token = (int64_t)count == max_results
                             ? mfd_page_token_encode(req->arena, offset + max_results)
                             : NULL;
-    mfd_msg_page_text(req, res, "runs", runs, count, nth_run_json, token);
+    mfd_msg_page_text(req, res, "runs", runs, count, append_nth_run, token);
     return NULL;
 }

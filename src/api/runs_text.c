@@ -1,6 +1,6 @@
-/* runs_text.c — JSON text written directly, for the metric histories that
- * are streamed into the response body instead of built as jansson trees:
- * strings, integers and doubles.
+/* runs_text.c — JSON numbers written directly, for the runs and metric
+ * histories that are written into the response body as text instead of built
+ * as jansson trees: integers and doubles.
  *
  * Doubles use Grisu2 (Loitsch, "Printing Floating-Point Numbers Quickly and
  * Accurately", PLDI 2010): exact integer arithmetic on a 64-bit significand
@@ -12,14 +12,6 @@
 #include <string.h>
 
 #include "runs_internal.h"
-
-void mfd_api_append_json_string(mfd_strbuf *sb, const char *s) {
-    json_t *str = json_string(s ? s : "");
-    char *text = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-    mfd_strbuf_append(sb, text ? text : "\"\"");
-    free(text);
-    json_decref(str);
-}
 
 /* Writes the decimal digits of v at p; returns the length (at most 20). */
 static size_t format_uint(char *p, uint64_t v) {

@@ -172,7 +172,42 @@ static void test_key_validation(void) {
     CHECK(mfd_valid_run_id("0123abcd_-x") && !mfd_valid_run_id("_x") && !mfd_valid_run_id(""));
 }
 
-MFD_TEST_MAIN(MFD_TEST(test_int64_as_number_or_string),
+static const char *as_json_string(mfd_arena *arena, const char *s) {
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_json_append_string(&sb, s);
+    return sb.data;
+}
+
+/* Plain ASCII is copied; everything else is escaped exactly as jansson
+ * escapes it, and what is not UTF-8 becomes "". */
+static void test_json_string_literals(void) {
+    mfd_arena *arena = mfd_arena_new();
+    CHECK_STR(as_json_string(arena, "mlflow.runName"), "\"mlflow.runName\"");
+    CHECK_STR(as_json_string(arena, ""), "\"\"");
+    CHECK_STR(as_json_string(arena, NULL), "\"\"");
+    CHECK_STR(as_json_string(arena, "a/b c~"), "\"a/b c~\"");
+    CHECK_STR(as_json_string(arena, "say \"hi\""), "\"say \\\"hi\\\"\"");
+    CHECK_STR(as_json_string(arena, "C:\\x"), "\"C:\\\\x\"");
+    CHECK_STR(as_json_string(arena, "a\nb\tc\x01"), "\"a\\nb\\tc\\u0001\"");
+    CHECK_STR(as_json_string(arena, "gr\xc3\xb6\xc3\x9f"
+                                    "e"),
+              "\"gr\xc3\xb6\xc3\x9f"
+              "e\"");
+    CHECK_STR(as_json_string(arena, "\x7f"), "\"\x7f\"");
+    CHECK_STR(as_json_string(arena, "bad \xff utf-8"), "\"\"");
+    /* every printable ASCII string reads back as itself */
+    char all[96];
+    for (int c = 0x20; c < 0x7f; c++)
+        all[c - 0x20] = (char)c;
+    all[95] = '\0';
+    json_t *back = json_loads(as_json_string(arena, all), JSON_DECODE_ANY, NULL);
+    CHECK(back && json_is_string(back) && strcmp(json_string_value(back), all) == 0);
+    json_decref(back);
+    mfd_arena_free(arena);
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_json_string_literals), MFD_TEST(test_int64_as_number_or_string),
               MFD_TEST(test_doubles_accept_nan_and_infinity_strings),
               MFD_TEST(test_experiment_id_numbers_become_strings),
               MFD_TEST(test_get_reads_query_with_repeated_keys),

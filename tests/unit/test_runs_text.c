@@ -115,6 +115,112 @@ static void test_truncation_counts_characters(void) {
     mfd_arena_free(arena);
 }
 
+static json_t *run_as_json(mfd_arena *arena, const mfd_run *run, bool with_outputs) {
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_api_append_run(&sb, run, with_outputs);
+    json_error_t error;
+    json_t *parsed = json_loads(sb.data, 0, &error);
+    if (!parsed)
+        fprintf(stderr, "not JSON (%s): %s\n", error.text, sb.data);
+    return parsed;
+}
+
+/* A bare run: unset fields and empty lists are left out, as protobuf JSON
+ * leaves them out; inputs (and outputs when asked for) are empty objects. */
+static void test_run_message_omits_what_is_unset(void) {
+    mfd_arena *arena = mfd_arena_new();
+    mfd_run run = {.info = {.run_id = "r1",
+                            .experiment_id = "0",
+                            .status = "RUNNING",
+                            .lifecycle_stage = "active",
+                            .has_end_time = true,
+                            .end_time = 0}};
+    json_t *got = run_as_json(arena, &run, false);
+    json_t *expected = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:{},s:{}}", "info", "run_id", "r1",
+                                 "run_uuid", "r1", "experiment_id", "0", "status", "RUNNING",
+                                 "lifecycle_stage", "active", "data", "inputs");
+    CHECK(got && json_equal(got, expected));
+    json_decref(got);
+    json_decref(expected);
+    got = run_as_json(arena, &run, true);
+    CHECK(got && json_is_object(json_object_get(got, "outputs")) &&
+          json_object_size(json_object_get(got, "outputs")) == 0);
+    json_decref(got);
+    mfd_arena_free(arena);
+}
+
+/* Every part of a full run, with values that need escaping and the metric
+ * values protobuf JSON writes as strings. */
+static void test_run_message_carries_everything(void) {
+    mfd_arena *arena = mfd_arena_new();
+    mfd_metric metrics[] = {{.key = "acc", .value = 0.1, .timestamp = 5, .step = -1},
+                            {.key = "bad", .is_nan = true, .timestamp = 6, .step = 2},
+                            {.key = "big", .value = INFINITY, .timestamp = 7, .step = 3}};
+    mfd_run_tag params[] = {{"p\"q", "line\nbreak"}};
+    mfd_run_tag tags[] = {{"mlflow.runName", "caf\xc3\xa9"}, {"t", ""}};
+    mfd_input_tag input_tags[] = {{"mlflow.data.context", "train"}};
+    mfd_dataset_input datasets[] = {
+        {{"ds", "d1", "local", "{\"uri\": \"x\"}", NULL, "{}"}, input_tags, 1}};
+    const char *model_inputs[] = {"m-1"};
+    mfd_model_output model_outputs[] = {{"m-2", 9}};
+    mfd_run run = {.info = {.run_id = "r2",
+                            .run_name = "caf\xc3\xa9",
+                            .experiment_id = "4",
+                            .user_id = "u",
+                            .status = "FINISHED",
+                            .has_start_time = true,
+                            .start_time = 1700000000000,
+                            .has_end_time = true,
+                            .end_time = 1700000000001,
+                            .artifact_uri = "s3://b/r2",
+                            .lifecycle_stage = "deleted"},
+                   .metrics = metrics,
+                   .n_metrics = 3,
+                   .params = params,
+                   .n_params = 1,
+                   .tags = tags,
+                   .n_tags = 2,
+                   .io = {.datasets = datasets,
+                          .n_datasets = 1,
+                          .model_inputs = model_inputs,
+                          .n_model_inputs = 1,
+                          .model_outputs = model_outputs,
+                          .n_model_outputs = 1}};
+    json_t *got = run_as_json(arena, &run, true);
+    json_t *expected = json_pack(
+        "{s:{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s},"
+        " s:{s:[{s:s,s:f,s:i,s:i},{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}],"
+        "    s:[{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s}]},"
+        " s:{s:[{s:[{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s}}], s:[{s:s}]},"
+        " s:{s:[{s:s,s:i}]}}",
+        "info", "run_id", "r2", "run_uuid", "r2", "run_name", "caf\xc3\xa9", "experiment_id", "4",
+        "user_id", "u", "status", "FINISHED", "start_time", (json_int_t)1700000000000, "end_time",
+        (json_int_t)1700000000001, "artifact_uri", "s3://b/r2", "lifecycle_stage", "deleted",
+        "data", "metrics", "key", "acc", "value", 0.1, "timestamp", 5, "step", -1, "key", "bad",
+        "value", "NaN", "timestamp", 6, "step", 2, "key", "big", "value", "Infinity", "timestamp",
+        7, "step", 3, "params", "key", "p\"q", "value", "line\nbreak", "tags", "key",
+        "mlflow.runName", "value", "caf\xc3\xa9", "key", "t", "value", "", "inputs",
+        "dataset_inputs", "tags", "key", "mlflow.data.context", "value", "train", "dataset", "name",
+        "ds", "digest", "d1", "source_type", "local", "source", "{\"uri\": \"x\"}", "profile", "{}",
+        "model_inputs", "model_id", "m-1", "outputs", "model_outputs", "model_id", "m-2", "step",
+        9);
+    CHECK(expected != NULL);
+    CHECK(got && json_equal(got, expected));
+    json_decref(got);
+    json_decref(expected);
+    /* run_info alone, as runs/update answers */
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_api_append_run_info(&sb, &run.info);
+    json_t *info = json_loads(sb.data, 0, NULL);
+    CHECK(info && json_integer_value(json_object_get(info, "end_time")) == 1700000000001);
+    json_decref(info);
+    mfd_arena_free(arena);
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_double_forms), MFD_TEST(test_double_round_trips),
               MFD_TEST(test_integers_and_metric_values), MFD_TEST(test_key_rules),
-              MFD_TEST(test_truncation_counts_characters))
+              MFD_TEST(test_truncation_counts_characters),
+              MFD_TEST(test_run_message_omits_what_is_unset),
+              MFD_TEST(test_run_message_carries_everything))
