@@ -5,6 +5,7 @@
  * trees: the store streams rows into a text buffer that becomes the body. */
 #include <string.h>
 
+#include "core/number_text.h"
 #include "runs_internal.h"
 #include "search/search.h"
 #include "store/metrics.h"
@@ -94,10 +95,10 @@ static void write_row(void *ctx, const char *run_id, int64_t timestamp, int64_t 
     size_t n = mfd_api_format_metric_value(numbers, value, is_nan);
     memcpy(numbers + n, ",\"timestamp\":", 13);
     n += 13;
-    n += mfd_api_format_int(numbers + n, timestamp);
+    n += mfd_int_text(numbers + n, timestamp);
     memcpy(numbers + n, ",\"step\":", 8);
     n += 8;
-    n += mfd_api_format_int(numbers + n, step);
+    n += mfd_int_text(numbers + n, step);
     if (!w->with_run_id) {
         numbers[n++] = '}';
         mfd_strbuf_appendn(&w->body, numbers, n);

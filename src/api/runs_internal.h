@@ -39,13 +39,10 @@ const char *mfd_api_truncate(mfd_arena *arena, const char *value, size_t limit);
 /* "Invalid value <json> for parameter '<path>' supplied: <detail>" */
 mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detail);
 
-/* JSON text written directly (runs, streamed metric histories). The format_*
- * functions write at `out` without a NUL and return the length. */
-size_t mfd_api_format_int(char out[24], int64_t v);
-/* "NaN", "Infinity", "-Infinity" as JSON strings, finite values as numbers
- * that read back as the same double (Grisu2). */
+/* A metric value as JSON text at `out` (no NUL; returns the length): "NaN",
+ * "Infinity", "-Infinity" as strings, finite values as numbers that read
+ * back as the same double (core/number_text.h). */
 size_t mfd_api_format_metric_value(char out[32], double value, bool is_nan);
-size_t mfd_api_format_double(char out[32], double value);
 
 /* Handlers of runs.c's route table that live in the other files. */
 mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res);

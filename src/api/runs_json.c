@@ -3,10 +3,12 @@
  * JSON-path wording. */
 #include "runs_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/number_text.h"
 #include "validate.h"
 
 const mfd_enum_value mfd_api_run_status_values[] = {
@@ -28,6 +30,18 @@ const mfd_enum_value mfd_api_view_type_values[] = {
  * the shortest form that reads back the same, as MLflow (Python) writes them.
  * Fields are written in a fixed order; protobuf JSON omits unset fields and
  * empty lists, and so does this. */
+
+size_t mfd_api_format_metric_value(char out[32], double value, bool is_nan) {
+    const char *special = is_nan || value != value ? "\"NaN\""
+                          : value == INFINITY      ? "\"Infinity\""
+                          : value == -INFINITY     ? "\"-Infinity\""
+                                                   : NULL;
+    if (!special)
+        return mfd_double_text(out, value);
+    size_t n = strlen(special);
+    memcpy(out, special, n);
+    return n;
+}
 
 typedef struct {
     mfd_strbuf *sb;
@@ -60,7 +74,7 @@ static void field_str(object_writer *w, const char *name, const char *value) {
 static void field_int(object_writer *w, const char *name, int64_t value) {
     char digits[24];
     field(w, name);
-    mfd_strbuf_appendn(w->sb, digits, mfd_api_format_int(digits, value));
+    mfd_strbuf_appendn(w->sb, digits, mfd_int_text(digits, value));
 }
 
 static void object_close(object_writer *w) {

@@ -13,6 +13,8 @@
  *   an explicit ESCAPE is kept. */
 #include "db_pg_sql.h"
 
+#include "core/number_text.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
@@ -211,11 +213,8 @@ void mfd_pg_sql_format_double(double value, char *out, size_t out_len) {
     } else if (isinf(value)) {
         snprintf(out, out_len, "%s", value > 0 ? "Infinity" : "-Infinity");
     } else {
-        /* The shortest of %.15g..%.17g that reads back to the same double. */
-        for (int precision = 15; precision <= 17; precision++) {
-            snprintf(out, out_len, "%.*g", precision, value);
-            if (strtod(out, NULL) == value)
-                return;
-        }
+        char text[32];
+        size_t n = mfd_double_text(text, value);
+        snprintf(out, out_len, "%.*s", (int)n, text);
     }
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/number_text.h"
 #include "db_pg.h"
 
 static unsigned hash_sql(const char *sql) {
@@ -182,7 +183,7 @@ void mfd_pg_bind_textn(mfd_stmt *stmt, int index, const char *text, size_t len) 
 
 void mfd_pg_bind_int64(mfd_stmt *stmt, int index, int64_t value) {
     char buf[32];
-    snprintf(buf, sizeof buf, "%" PRId64, value);
+    buf[mfd_int_text(buf, value)] = '\0';
     set_value(stmt, index, strdup(buf), MFD_SQL_INT64);
 }
 

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "api/runs_internal.h"
+#include "core/number_text.h"
 #include "test.h"
 
 static const char *fmt_double(char *buf, double v) {
-    buf[mfd_api_format_double(buf, v)] = '\0';
+    buf[mfd_double_text(buf, v)] = '\0';
     return buf;
 }
 
@@ -60,11 +61,11 @@ static void test_double_round_trips(void) {
 
 static void test_integers_and_metric_values(void) {
     char buf[40];
-    buf[mfd_api_format_int(buf, INT64_MIN)] = '\0';
+    buf[mfd_int_text(buf, INT64_MIN)] = '\0';
     CHECK_STR(buf, "-9223372036854775808");
-    buf[mfd_api_format_int(buf, 0)] = '\0';
+    buf[mfd_int_text(buf, 0)] = '\0';
     CHECK_STR(buf, "0");
-    buf[mfd_api_format_int(buf, 1700000000000)] = '\0';
+    buf[mfd_int_text(buf, 1700000000000)] = '\0';
     CHECK_STR(buf, "1700000000000");
     buf[mfd_api_format_metric_value(buf, 0, true)] = '\0';
     CHECK_STR(buf, "\"NaN\"");

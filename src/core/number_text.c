@@ -1,6 +1,5 @@
-/* runs_text.c — JSON numbers written directly, for the runs and metric
- * histories that are written into the response body as text instead of built
- * as jansson trees: integers and doubles.
+/* number_text.c — integers and doubles as text, for the JSON that is written
+ * directly (runs, metric histories) and for PostgreSQL's text parameters.
  *
  * Doubles use Grisu2 (Loitsch, "Printing Floating-Point Numbers Quickly and
  * Accurately", PLDI 2010): exact integer arithmetic on a 64-bit significand
@@ -8,10 +7,11 @@
  * the same double (nearly always with the fewest digits), at a fraction of
  * the cost of printf("%.17g"), which dominated a 100,000-point history. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runs_internal.h"
+#include "number_text.h"
 
 /* Writes the decimal digits of v at p; returns the length (at most 20). */
 static size_t format_uint(char *p, uint64_t v) {
@@ -26,7 +26,7 @@ static size_t format_uint(char *p, uint64_t v) {
     return n;
 }
 
-size_t mfd_api_format_int(char out[24], int64_t v) {
+size_t mfd_int_text(char out[24], int64_t v) {
     size_t n = 0;
     if (v < 0)
         out[n++] = '-';
@@ -231,7 +231,7 @@ static size_t format_digits(char *out, const char *digits, size_t len, int expon
     return w;
 }
 
-size_t mfd_api_format_double(char out[32], double value) {
+size_t mfd_double_text(char out[32], double value) {
     if (value == 0) {
         if (signbit(value)) {
             memcpy(out, "-0.0", 4);
@@ -249,16 +249,4 @@ size_t mfd_api_format_double(char out[32], double value) {
     int exponent;
     size_t len = grisu2(value, digits, &exponent);
     return w + format_digits(out + w, digits, len, exponent);
-}
-
-size_t mfd_api_format_metric_value(char out[32], double value, bool is_nan) {
-    const char *special = is_nan || value != value ? "\"NaN\""
-                          : value == INFINITY      ? "\"Infinity\""
-                          : value == -INFINITY     ? "\"-Infinity\""
-                                                   : NULL;
-    if (!special)
-        return mfd_api_format_double(out, value);
-    size_t n = strlen(special);
-    memcpy(out, special, n);
-    return n;
 }
