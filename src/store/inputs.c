@@ -230,8 +230,9 @@ static void model_input_row(void *ctx, size_t index, mfd_stmt *stmt) {
     io->model_inputs[io->n_model_inputs++] = column(l->arena, stmt, 1);
 }
 
-mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids, size_t n,
+mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const mfd_run_ids *ids,
                         bool with_model_inputs, mfd_run_io *out) {
+    size_t n = ids->n;
     memset(out, 0, n * sizeof *out);
     if (n == 0)
         return NULL;
@@ -239,7 +240,7 @@ mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const char *const *run
                    mfd_arena_calloc(arena, n, sizeof(char *)),
                    mfd_arena_calloc(arena, n, sizeof(size_t))};
     mfd_err err = mfd_runs_for_each_row(
-        conn, arena, run_ids, n,
+        conn, arena, ids,
         "SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, "
         "d.dataset_source, d.dataset_schema, d.dataset_profile, t.name, t.value "
         "FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id "
@@ -249,7 +250,7 @@ mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const char *const *run
     if (err)
         return err;
     memset(l.capacity, 0, n * sizeof(size_t));
-    err = mfd_runs_for_each_row(conn, arena, run_ids, n,
+    err = mfd_runs_for_each_row(conn, arena, ids,
                                 "SELECT source_id, destination_id, step FROM inputs "
                                 "WHERE source_type = 'RUN_OUTPUT' AND destination_type = "
                                 "'MODEL_OUTPUT' AND source_id IN (",
@@ -257,7 +258,7 @@ mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const char *const *run
     if (err || !with_model_inputs)
         return err;
     memset(l.capacity, 0, n * sizeof(size_t));
-    return mfd_runs_for_each_row(conn, arena, run_ids, n,
+    return mfd_runs_for_each_row(conn, arena, ids,
                                  "SELECT source_id, destination_id FROM inputs "
                                  "WHERE source_type = 'RUN_INPUT' AND destination_type = "
                                  "'MODEL_INPUT' AND source_id IN (",

@@ -53,9 +53,11 @@ mfd_err mfd_inputs_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,
 mfd_err mfd_inputs_log_outputs(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                                const mfd_model_output *models, size_t count);
 
-/* Fills out[i] for run_ids[i]: dataset inputs with their tags, model outputs
- * and (when with_model_inputs) model inputs, in a few set-based queries. */
-mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids, size_t n,
+/* Fills out[i] for the run at position i of the page: dataset inputs with
+ * their tags, model outputs and (when with_model_inputs) model inputs, in a
+ * few set-based queries. */
+struct mfd_run_ids;
+mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const struct mfd_run_ids *ids,
                         bool with_model_inputs, mfd_run_io *out);
 
 #endif

@@ -140,15 +140,27 @@ mfd_err mfd_runs_check_active(mfd_conn *conn, const char *run_id, int64_t *exper
 /* A random `<adjective>-<animal>-<n>` name of at most 20 characters. */
 const char *mfd_runs_random_name(mfd_arena *arena);
 
+/* The run ids of a page sorted once (byte order), with each id's position
+ * in the page, for all the lookups of mfd_runs_for_each_row. */
+typedef struct mfd_run_id_slot {
+    const char *id;
+    size_t index;
+} mfd_run_id_slot;
+typedef struct mfd_run_ids {
+    mfd_run_id_slot *sorted;
+    size_t n;
+} mfd_run_ids;
+mfd_run_ids mfd_run_ids_sort(mfd_arena *arena, const char *const *run_ids, size_t n);
+
 /* Calls row(ctx, index, stmt) for every row of
  *   <sql_head> IN (?, ...) <sql_tail>
  * where the IN list holds run ids (in chunks, padded to a power of two with a
  * repeated id so that the statement is prepared once) and the first selected
- * column is the run id; index is the position of that id in run_ids. sql_tail
+ * column is the run id; index is the position of that id in the page. sql_tail
  * must end with an ORDER BY whose first key is that run id column. */
 typedef void (*mfd_run_row_fn)(void *ctx, size_t index, mfd_stmt *stmt);
-mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
-                              size_t n, const char *sql_head, const char *sql_tail,
-                              mfd_run_row_fn row, void *ctx);
+mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const mfd_run_ids *ids,
+                              const char *sql_head, const char *sql_tail, mfd_run_row_fn row,
+                              void *ctx);
 
 #endif

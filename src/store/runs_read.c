@@ -60,24 +60,41 @@ mfd_err mfd_runs_read_info(mfd_conn *conn, mfd_arena *arena, const char *run_id,
 
 /* ---- reading runs --------------------------------------------------------------------------- */
 
-typedef struct id_slot {
-    const char *id;
-    size_t index;
-} id_slot;
-
 static int compare_slots(const void *a, const void *b) {
-    return strcmp(((const id_slot *)a)->id, ((const id_slot *)b)->id);
+    return strcmp(((const mfd_run_id_slot *)a)->id, ((const mfd_run_id_slot *)b)->id);
 }
 
-mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
-                              size_t n, const char *sql_head, const char *sql_tail,
-                              mfd_run_row_fn row, void *ctx) {
-    if (n == 0)
-        return NULL;
-    id_slot *sorted = mfd_arena_alloc(arena, n * sizeof *sorted);
+mfd_run_ids mfd_run_ids_sort(mfd_arena *arena, const char *const *run_ids, size_t n) {
+    mfd_run_ids ids = {mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ids.sorted), n};
     for (size_t i = 0; i < n; i++)
-        sorted[i] = (id_slot){run_ids[i], i};
-    qsort(sorted, n, sizeof *sorted, compare_slots);
+        ids.sorted[i] = (mfd_run_id_slot){run_ids[i], i};
+    qsort(ids.sorted, n, sizeof *ids.sorted, compare_slots);
+    return ids;
+}
+
+/* The slot of `id` among slots [first, end). Rows come grouped by run id,
+ * and in the slots' order when the database collates ids bytewise (SQLite
+ * always, PostgreSQL for hex ids in any usual collation): the current slot
+ * or the next one then matches, with a binary search only otherwise. */
+static const mfd_run_id_slot *find_slot(const mfd_run_id_slot *slots, size_t first, size_t end,
+                                        size_t *cursor, const char *id) {
+    if (*cursor < end && strcmp(slots[*cursor].id, id) == 0)
+        return &slots[*cursor];
+    if (*cursor + 1 < end && strcmp(slots[*cursor + 1].id, id) == 0)
+        return &slots[++*cursor];
+    mfd_run_id_slot key = {id, 0};
+    const mfd_run_id_slot *hit =
+        bsearch(&key, slots + first, end - first, sizeof *slots, compare_slots);
+    if (hit)
+        *cursor = (size_t)(hit - slots);
+    return hit;
+}
+
+mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const mfd_run_ids *ids,
+                              const char *sql_head, const char *sql_tail, mfd_run_row_fn row,
+                              void *ctx) {
+    size_t n = ids->n;
+    const mfd_run_id_slot *sorted = ids->sorted;
     for (size_t start = 0; start < n; start += IN_LIST_CHUNK) {
         size_t m = n - start < IN_LIST_CHUNK ? n - start : IN_LIST_CHUNK;
         /* A few list lengths only, the last id repeated to fill: the statement
@@ -95,11 +112,11 @@ mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const char *cons
         for (size_t i = 0; i < slots; i++)
             mfd_stmt_bind_text(stmt, (int)i + 1, sorted[start + (i < m ? i : m - 1)].id);
         mfd_step s;
+        size_t cursor = start;
         while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-            id_slot key = {mfd_stmt_text(stmt, 0), 0};
-            if (!key.id)
-                continue;
-            const id_slot *hit = bsearch(&key, sorted + start, m, sizeof *sorted, compare_slots);
+            const char *id = mfd_stmt_text(stmt, 0);
+            const mfd_run_id_slot *hit =
+                id ? find_slot(sorted, start, start + m, &cursor, id) : NULL;
             if (hit)
                 row(ctx, hit->index, stmt);
         }
@@ -163,25 +180,24 @@ static int compare_metrics(const void *a, const void *b) {
  * (byte order, here rather than in SQL: the same on both engines whatever
  * PostgreSQL's collation, and SQLite needs no sort pass), then the name
  * fallback. */
-static mfd_err load_run_data(mfd_conn *conn, mfd_arena *arena, mfd_run *runs, size_t n) {
-    const char **ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ids);
-    for (size_t i = 0; i < n; i++)
-        ids[i] = runs[i].info.run_id;
+static mfd_err load_run_data(mfd_conn *conn, mfd_arena *arena, mfd_run *runs,
+                             const mfd_run_ids *ids) {
+    size_t n = ids->n;
     run_loader loader = {arena, runs, mfd_arena_calloc(arena, n + 1, sizeof(size_t))};
-    mfd_err err = mfd_runs_for_each_row(conn, arena, ids, n,
+    mfd_err err = mfd_runs_for_each_row(conn, arena, ids,
                                         "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (",
                                         ") ORDER BY run_uuid", tag_row, &loader);
     if (err)
         return err;
     memset(loader.capacity, 0, n * sizeof(size_t));
-    err = mfd_runs_for_each_row(conn, arena, ids, n,
+    err = mfd_runs_for_each_row(conn, arena, ids,
                                 "SELECT run_uuid, key, value FROM params WHERE run_uuid IN (",
                                 ") ORDER BY run_uuid", param_row, &loader);
     if (err)
         return err;
     memset(loader.capacity, 0, n * sizeof(size_t));
     err = mfd_runs_for_each_row(
-        conn, arena, ids, n,
+        conn, arena, ids,
         "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics "
         "WHERE run_uuid IN (",
         ") ORDER BY run_uuid", metric_row, &loader);
@@ -213,10 +229,11 @@ mfd_err mfd_runs_get(mfd_conn *conn, mfd_arena *arena, const char *run_id, mfd_r
     if (err)
         return err;
     err = mfd_runs_read_info(conn, arena, run_id, &out->info);
+    mfd_run_ids ids = mfd_run_ids_sort(arena, &out->info.run_id, err ? 0 : 1);
     if (!err)
-        err = load_run_data(conn, arena, out, 1);
+        err = load_run_data(conn, arena, out, &ids);
     if (!err)
-        err = mfd_inputs_load(conn, arena, &out->info.run_id, 1, true, &out->io);
+        err = mfd_inputs_load(conn, arena, &ids, true, &out->io);
     return mfd_conn_finish(conn, err);
 }
 
@@ -320,13 +337,14 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
         return mfd_conn_finish(conn, err);
     if ((!in->window || (int64_t)n < in->limit) && (err = select_page(conn, arena, in, &page, &n)))
         return mfd_conn_finish(conn, err);
-    if ((err = load_run_data(conn, arena, page, n)))
-        return mfd_conn_finish(conn, err);
-    const char **ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *ids);
-    mfd_run_io *io = mfd_arena_calloc(arena, n + 1, sizeof *io);
+    const char **run_ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *run_ids);
     for (size_t i = 0; i < n; i++)
-        ids[i] = page[i].info.run_id;
-    if ((err = mfd_inputs_load(conn, arena, ids, n, false, io)))
+        run_ids[i] = page[i].info.run_id;
+    mfd_run_ids ids = mfd_run_ids_sort(arena, run_ids, n);
+    if ((err = load_run_data(conn, arena, page, &ids)))
+        return mfd_conn_finish(conn, err);
+    mfd_run_io *io = mfd_arena_calloc(arena, n + 1, sizeof *io);
+    if ((err = mfd_inputs_load(conn, arena, &ids, false, io)))
         return mfd_conn_finish(conn, err);
     for (size_t i = 0; i < n; i++)
         page[i].io = io[i];
