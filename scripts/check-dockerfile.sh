@@ -4,7 +4,8 @@
 #
 #   - the runtime stage's `apt-get install` list differs from the Debian packages that provide
 #     the shared libraries the release binary links (its `readelf -d` NEEDED entries, resolved
-#     with ldd and `dpkg -S`): a missing one means the image would not start, an extra lib*
+#     with ldd and `dpkg -S`) or loads with dlopen (DLOPENED below): a missing one means the
+#     image would not start (or, for libjose, would refuse every token), an extra lib*
 #     package is dead weight (libc6 comes with the base image; ca-certificates is allowed);
 #   - a listed package is unknown to apt (when apt has package lists);
 #   - the shape is wrong: not two stages, a build stage other than Debian 12 or not running
@@ -21,6 +22,9 @@ DOCKERFILE="${DOCKERFILE:-$ROOT/Dockerfile}"
 BIN="${1:-$ROOT/build/release/mlflowd}"
 BASE_IMAGE_PACKAGES="libc6"          # in debian:12-slim already
 ALLOWED_EXTRA="ca-certificates"      # not a linked library, needed for TLS to S3/Keycloak
+# Libraries mlflowd loads with dlopen at first use rather than links (not in NEEDED); each
+# soname must appear in the binary: src/auth/jose_lib.c's JOSE_SONAME.
+DLOPENED="libjose.so.0"
 
 problems=0
 problem() { echo "check-dockerfile: $*" >&2; problems=$((problems + 1)); }
@@ -72,9 +76,15 @@ listed="$(tr ' ' '\n' <<<"$install_lines" | grep -Ev '^(apt-get|install|-.*|)$' 
 needed_libs="$(readelf -d "$BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')"
 declare -A link_path real_path
 paths=()
+for lib in $DLOPENED; do
+  grep -qaF "$lib" "$BIN" || problem "$lib is listed as loaded with dlopen but the binary never names it"
+done
+needed_libs="$needed_libs $DLOPENED"
 for lib in $needed_libs; do
-  # "soname => path (addr)", or "path (addr)" for the dynamic loader itself.
+  # "soname => path (addr)", or "path (addr)" for the dynamic loader itself; a dlopened
+  # library from the loader's cache.
   path="$(ldd "$BIN" | awk -v l="$lib" '$1 == l {print $3} $1 ~ ("/" l "$") {print $1}')"
+  [ -n "$path" ] || path="$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')"
   [ -n "$path" ] || { problem "$lib: not found by ldd"; continue; }
   link_path[$lib]="$path"
   real_path[$lib]="$(readlink -f "$path")"

@@ -2,8 +2,8 @@
  * (libjose) and claim checks; the rules are listed in jwt.h. */
 #include "jwt.h"
 
-#include <jose/b64.h>
-#include <jose/jws.h>
+#include "jose_lib.h"
+
 #include <math.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -29,14 +29,14 @@ static bool is_b64url(const char *s, size_t n) {
 
 /* Decodes one base64url segment as a strict JSON object. */
 static json_t *decode_object(const char *seg, size_t n) {
-    size_t len = jose_b64_dec_buf(seg, n, NULL, 0);
+    size_t len = mfd_jose_b64_dec_buf(seg, n, NULL, 0);
     if (len == SIZE_MAX || len == 0)
         return NULL;
     char *buf = malloc(len);
     if (!buf)
         return NULL;
     json_t *v = NULL;
-    if (jose_b64_dec_buf(seg, n, buf, len) == len)
+    if (mfd_jose_b64_dec_buf(seg, n, buf, len) == len)
         v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
     free(buf);
     if (v && !json_is_object(v)) {
@@ -155,7 +155,7 @@ bool mfd_jwt_key_matches(const json_t *jwk, const char *alg) {
     if (!strncmp(alg, "RS", 2) || !strncmp(alg, "PS", 2)) {
         if (strcmp(kty, "RSA") != 0)
             return false;
-        size_t bytes = jose_b64_dec(json_object_get(jwk, "n"), NULL, 0);
+        size_t bytes = mfd_jose_b64_dec(json_object_get(jwk, "n"), NULL, 0);
         return bytes != SIZE_MAX && bytes >= 256; /* 2048 bits */
     }
     if (!strncmp(alg, "ES", 2)) {
@@ -178,7 +178,7 @@ bool mfd_jwt_verify(const mfd_jwt *jwt, const json_t *jwk) {
     if (!pinned)
         return false;
     json_object_set_new(pinned, "alg", json_string(jwt->alg));
-    bool ok = jose_jws_ver(NULL, jwt->jws, NULL, pinned, false);
+    bool ok = mfd_jose_jws_ver(NULL, jwt->jws, NULL, pinned, false);
     json_decref(pinned);
     return ok;
 }

@@ -10,7 +10,6 @@
  * methods on a cookie session need a same-origin Origin/Referer or
  * Sec-Fetch-Site; logout is a POST carrying the session's CSRF token; the
  * `next` target is always a local path. */
-#include <jose/b64.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 
 #include "core/escape.h"
+#include "jose_lib.h"
 #include "core/log.h"
 #include "sso.h"
 #include "sso_http.h"
@@ -42,7 +42,7 @@ static const char *random_token(mfd_arena *arena) {
     char *out = mfd_arena_alloc(arena, 64);
     if (RAND_bytes(raw, sizeof raw) != 1)
         abort(); /* no randomness: nothing here can be safe */
-    size_t n = jose_b64_enc_buf(raw, sizeof raw, out, 63);
+    size_t n = mfd_jose_b64_enc_buf(raw, sizeof raw, out, 63);
     out[n == SIZE_MAX ? 0 : n] = '\0';
     OPENSSL_cleanse(raw, sizeof raw);
     return out;
@@ -63,7 +63,7 @@ static const char *pkce_challenge(mfd_arena *arena, const char *verifier) {
     unsigned int n = 0;
     EVP_Digest(verifier, strlen(verifier), d, &n, EVP_sha256(), NULL);
     char *out = mfd_arena_alloc(arena, 64);
-    size_t len = jose_b64_enc_buf(d, sizeof d, out, 63);
+    size_t len = mfd_jose_b64_enc_buf(d, sizeof d, out, 63);
     out[len == SIZE_MAX ? 0 : len] = '\0';
     return out;
 }

@@ -8,7 +8,6 @@
  * belong to the Basic username. A token of an SSO-bound user runs with that
  * user's last mapped level (the snapshot of sso_store.h), so SSO semantics
  * hold for API clients too; a local user's token acts as the user. */
-#include <jose/b64.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 
 #include "core/ids.h"
+#include "jose_lib.h"
 #include "sso.h"
 #include "store/sso_store.h"
 
@@ -123,7 +123,7 @@ mfd_err mfd_auth_token_create(mfd_request *req, const char *username, const char
     for (int i = 0; i < 8; i++)
         snprintf(secret + 5 + 2 * i, 3, "%02x", raw[i]);
     secret[5 + ID_HEX] = '_';
-    size_t n = jose_b64_enc_buf(raw + 8, 32, secret + 6 + ID_HEX, SECRET_CHARS + 1);
+    size_t n = mfd_jose_b64_enc_buf(raw + 8, 32, secret + 6 + ID_HEX, SECRET_CHARS + 1);
     OPENSSL_cleanse(raw, sizeof raw);
     if (n != SECRET_CHARS)
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot encode the token");

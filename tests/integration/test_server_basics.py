@@ -3,6 +3,7 @@ import sqlite3
 import subprocess
 
 from conftest import BIN, assert_error
+from test_auth_helpers import ADMIN, session, start_auth_server
 
 
 def test_health_and_version(server):
@@ -92,3 +93,21 @@ def test_serves_connections_past_descriptor_1024(make_server):
         for s in socks:
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_libjose_is_not_loaded_without_tokens_to_check(tmp_path):
+    """libjose seeds OpenSSL's RNG in a constructor (~2.3 MB resident): a server that checks no
+    JWT, even with basic auth on and after logins, never loads it (test_sso_bearer checks that
+    the first token does)."""
+    s = start_auth_server(tmp_path / "jose")
+    try:
+        r = session(s, *ADMIN).post(s.url + "/api/2.0/mlflow/experiments/create",
+                                    json={"name": "no-jose"})
+        assert r.status_code == 200, r.text
+        with open(f"/proc/{s.proc.pid}/maps") as maps:
+            libraries = {line.rsplit("/", 1)[-1] for line in maps if ".so" in line}
+        assert any(lib.startswith("libmicrohttpd.so") for lib in libraries), libraries
+        assert not any(lib.startswith("libjose.so") for lib in libraries), libraries
+    finally:
+        s.stop()
+        s.drop_database()

@@ -78,6 +78,9 @@ def test_valid_access_and_id_tokens_are_accepted(issuer, server):
     for t in (access, id_token, within_leeway, nbf_within, iat_within, nbf_zero):
         r = api(bearer(t), server, "GET", "experiments/get", params={"experiment_id": "0"})
         assert r.status_code == 200, r.text
+    # libjose is loaded at the first token it checks (see test_server_basics for the other half).
+    with open(f"/proc/{server.proc.pid}/maps") as maps:
+        assert any(line.rstrip().rsplit("/", 1)[-1].startswith("libjose.so") for line in maps)
 
 
 def hostile(issuer):

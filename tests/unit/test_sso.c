@@ -2,10 +2,10 @@
  * hostile shape before any key lookup, keys must match the algorithm's family
  * and size, trusted-proxy CIDRs (IPv4-mapped peers included), roles from
  * claims and oauth2-proxy headers, and the role mapping's level. */
-#include <jose/b64.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/jose_lib.h"
 #include "auth/sso.h"
 #include "test.h"
 
@@ -18,7 +18,7 @@ static char *b64(const char *s) {
     static char out[4][512];
     static int next;
     char *o = out[next++ % 4];
-    size_t n = jose_b64_enc_buf(s, strlen(s), o, sizeof out[0] - 1);
+    size_t n = mfd_jose_b64_enc_buf(s, strlen(s), o, sizeof out[0] - 1);
     o[n] = '\0';
     return o;
 }
