@@ -8,7 +8,8 @@
 #include "runs_internal.h"
 #include "store/runs.h"
 
-/* A RunTag[] field; absent keys and values read as "". */
+/* A RunTag[] field; absent keys and values read as "", long values are cut
+ * (or refused) as runs/set-tag's are. */
 static mfd_err read_tags(mfd_request *req, const char *field, mfd_run_tag **out, size_t *n) {
     json_t *list;
     *out = NULL;
@@ -27,8 +28,9 @@ static mfd_err read_tags(mfd_request *req, const char *field, mfd_run_tag **out,
             return err;
         if (!tags[i].key)
             tags[i].key = "";
-        if (!tags[i].value)
-            tags[i].value = "";
+        if ((err = mfd_api_limit_value(req->arena, "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH,
+                                       &tags[i].value)))
+            return err;
     }
     *out = tags;
     *n = count;
@@ -142,9 +144,10 @@ static mfd_err log_param(mfd_request *req, mfd_response *res) {
     mfd_err err;
     if ((err = mfd_msg_run_id(req, &run_id)) || (err = mfd_msg_required_string(req, "key", &key)) ||
         (err = mfd_msg_string(req, "value", &value)) ||
-        (err = mfd_api_check_key(key, "key", "Param key")))
+        (err = mfd_api_check_key(key, "key", "Param key")) ||
+        (err = mfd_api_limit_value(req->arena, "Param value", MFD_RUNS_MAX_PARAM_VALUE_LENGTH,
+                                   &value)))
         return err;
-    value = mfd_api_truncate(req->arena, value, MFD_RUNS_MAX_PARAM_VALUE_LENGTH);
     if ((err = mfd_api_conn(req, &conn)) ||
         (err = mfd_runs_log_param(conn, req->arena, run_id, key, value)))
         return err;
@@ -159,9 +162,9 @@ static mfd_err set_tag(mfd_request *req, mfd_response *res) {
     mfd_err err;
     if ((err = mfd_msg_run_id(req, &run_id)) || (err = mfd_msg_required_string(req, "key", &key)) ||
         (err = mfd_msg_string(req, "value", &value)) ||
-        (err = mfd_api_check_key(key, "key", "key")))
+        (err = mfd_api_check_key(key, "key", "key")) ||
+        (err = mfd_api_limit_value(req->arena, "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH, &value)))
         return err;
-    value = mfd_api_truncate(req->arena, value, MFD_RUNS_MAX_TAG_VALUE_LENGTH);
     if ((err = mfd_api_conn(req, &conn)) || (err = mfd_runs_set_tag(conn, run_id, key, value)))
         return err;
     res->json = json_object();

@@ -191,14 +191,17 @@ mfd_err mfd_api_runs_log_batch(mfd_request *req, mfd_response *res) {
         if ((err =
                  mfd_api_check_key(params[i].key, item_path(req, "params", i, "key"), "Param key")))
             return err;
-        params[i].value =
-            mfd_api_truncate(req->arena, params[i].value, MFD_RUNS_MAX_PARAM_VALUE_LENGTH);
+        if ((err = mfd_api_limit_value(req->arena, "Param value", MFD_RUNS_MAX_PARAM_VALUE_LENGTH,
+                                       &params[i].value)))
+            return err;
     }
     for (size_t i = 0; i < n_tags; i++) {
         const char *path = item_path(req, "tags", i, "key");
         if ((err = mfd_api_check_key(tags[i].key, path, path)))
             return err;
-        tags[i].value = mfd_api_truncate(req->arena, tags[i].value, MFD_RUNS_MAX_TAG_VALUE_LENGTH);
+        if ((err = mfd_api_limit_value(req->arena, "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH,
+                                       &tags[i].value)))
+            return err;
     }
     if ((err = batch_limit("metrics", MAX_METRICS_PER_BATCH, n_metrics)) ||
         (err = batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, n_params)) ||

@@ -32,9 +32,11 @@ void mfd_api_append_run(mfd_strbuf *sb, const mfd_run *run, bool with_outputs);
  * reported under `length_name` ("Metric name", "Param key", "tags[0].key"). */
 mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_name);
 
-/* `value` cut to `limit` characters (code points); the value itself when
- * shorter. MLflow truncates long param and run tag values silently. */
-const char *mfd_api_truncate(mfd_arena *arena, const char *value, size_t limit);
+/* A run param or tag value (NULL as "") of at most `limit` characters (code
+ * points) in *value. A longer one is cut to the limit, as MLflow does by
+ * default, or, when MLFLOW_TRUNCATE_LONG_VALUES is false (or 0), refused:
+ * "<what> '<first 250>' had length N, which exceeded length limit of L". */
+mfd_err mfd_api_limit_value(mfd_arena *arena, const char *what, size_t limit, const char **value);
 
 /* "Invalid value <json> for parameter '<path>' supplied: <detail>" */
 mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detail);

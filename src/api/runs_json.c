@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/number_text.h"
 #include "validate.h"
@@ -310,9 +311,20 @@ mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_
     return err;
 }
 
-const char *mfd_api_truncate(mfd_arena *arena, const char *value, size_t limit) {
-    if (!value)
-        return "";
-    size_t bytes = mfd_utf8_prefix_bytes(value, limit);
-    return value[bytes] ? mfd_arena_strndup(arena, value, bytes) : value;
+static bool truncation_disabled(void) {
+    const char *env = getenv("MLFLOW_TRUNCATE_LONG_VALUES");
+    return env && (strcasecmp(env, "false") == 0 || strcmp(env, "0") == 0);
+}
+
+mfd_err mfd_api_limit_value(mfd_arena *arena, const char *what, size_t limit, const char **value) {
+    const char *v = *value ? *value : "";
+    size_t bytes = mfd_utf8_prefix_bytes(v, limit);
+    if (!v[bytes]) {
+        *value = v;
+        return NULL;
+    }
+    if (truncation_disabled())
+        return mfd_validate_max_length(v, limit, what);
+    *value = mfd_arena_strndup(arena, v, bytes);
+    return NULL;
 }

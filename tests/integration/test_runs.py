@@ -245,6 +245,40 @@ def test_log_param_truncates_long_values(server):
     server.api("POST", "runs/log-parameter", {"run_id": run_id, "key": "long", "value": "x" * 7000})
 
 
+def test_create_run_truncates_long_tag_values(server):
+    """As set-tag does: cut to 8000 characters on both engines (PostgreSQL's VARCHAR(8000) had
+    refused the row, SQLite kept all of it)."""
+    run = create_run(server, tags=[{"key": "note", "value": "n" * 9000}])
+    assert tags_of(get_run(server, run["info"]["run_id"]))["note"] == "n" * 8000
+
+
+def test_long_values_are_refused_when_truncation_is_off(make_server):
+    """MLFLOW_TRUNCATE_LONG_VALUES=false: every path that cuts long param and tag values refuses
+    them instead, with MLflow's wording; values at the limit still pass."""
+    s = make_server(env={"MLFLOW_TRUNCATE_LONG_VALUES": "false"})
+    run_id = create_run(s)["info"]["run_id"]
+    cases = [
+        ("runs/log-parameter", {"run_id": run_id, "key": "p", "value": "x" * 6001},
+         "Param value 'xxx", "had length 6001, which exceeded length limit of 6000"),
+        ("runs/set-tag", {"run_id": run_id, "key": "t", "value": "y" * 8001},
+         "Tag value 'yyy", "had length 8001, which exceeded length limit of 8000"),
+        ("runs/log-batch", {"run_id": run_id, "params": [{"key": "q", "value": "z" * 6001}]},
+         "Param value 'zzz", "exceeded length limit of 6000"),
+        ("runs/log-batch", {"run_id": run_id, "tags": [{"key": "u", "value": "w" * 8001}]},
+         "Tag value 'www", "exceeded length limit of 8000"),
+        ("runs/create", {"experiment_id": "0", "tags": [{"key": "v", "value": "v" * 8001}]},
+         "Tag value 'vvv", "exceeded length limit of 8000"),
+    ]
+    for endpoint, body, start, end in cases:
+        err = assert_error(s.post("/api/2.0/mlflow/" + endpoint, body), 400, "INVALID_PARAMETER_VALUE")
+        assert err["message"].startswith(start) and err["message"].endswith(end), err["message"]
+        assert len(err["message"]) < 400  # the value is quoted up to 250 characters
+    s.api("POST", "runs/log-parameter", {"run_id": run_id, "key": "p", "value": "x" * 6000})
+    s.api("POST", "runs/set-tag", {"run_id": run_id, "key": "t", "value": "y" * 8000})
+    run = get_run(s, run_id)
+    assert params_of(run) == {"p": "x" * 6000} and tags_of(run)["t"] == "y" * 8000
+
+
 @pytest.mark.parametrize("key, part", [
     ("bad!key", "Names may only contain"),
     ("a/../b", "resolve"),

@@ -108,11 +108,34 @@ static void test_key_rules(void) {
     CHECK(mfd_api_check_key(long_key, "key", "Param key") == NULL);
 }
 
+static const char *limited(mfd_arena *arena, const char *value, size_t limit) {
+    mfd_err err = mfd_api_limit_value(arena, "Param value", limit, &value);
+    if (err) {
+        fprintf(stderr, "refused: %s\n", err->message);
+        mfd_err_free(err);
+        return "(refused)";
+    }
+    return value;
+}
+
 static void test_truncation_counts_characters(void) {
     mfd_arena *arena = mfd_arena_new();
-    CHECK_STR(mfd_api_truncate(arena, "short", 6000), "short");
-    CHECK_STR(mfd_api_truncate(arena, "ééé", 2), "éé");
-    CHECK_STR(mfd_api_truncate(arena, NULL, 2), "");
+    unsetenv("MLFLOW_TRUNCATE_LONG_VALUES");
+    CHECK_STR(limited(arena, "short", 6000), "short");
+    CHECK_STR(limited(arena, "\xc3\xa9\xc3\xa9\xc3\xa9", 2), "\xc3\xa9\xc3\xa9");
+    CHECK_STR(limited(arena, NULL, 2), "");
+    setenv("MLFLOW_TRUNCATE_LONG_VALUES", "true", 1);
+    CHECK_STR(limited(arena, "abc", 2), "ab");
+    /* MLFLOW_TRUNCATE_LONG_VALUES=false: refused with MLflow's wording */
+    setenv("MLFLOW_TRUNCATE_LONG_VALUES", "False", 1);
+    CHECK_STR(limited(arena, "ab", 2), "ab");
+    const char *value = "abc";
+    mfd_err err = mfd_api_limit_value(arena, "Tag value", 2, &value);
+    CHECK(err && err->code == MFD_INVALID_PARAMETER_VALUE &&
+          strcmp(err->message, "Tag value 'abc' had length 3, which exceeded length limit of 2") ==
+              0);
+    mfd_err_free(err);
+    unsetenv("MLFLOW_TRUNCATE_LONG_VALUES");
     mfd_arena_free(arena);
 }
 
