@@ -167,6 +167,32 @@ void mfd_stmt_bind_text(mfd_stmt *stmt, int index, const char *text) {
         stmt->driver->bind_null(stmt, index);
 }
 
+void mfd_stmt_bind_text_array(mfd_stmt *stmt, int index, const char *const *values, size_t n) {
+    size_t size = 3;
+    for (size_t i = 0; i < n; i++)
+        size += 2 * strlen(values[i]) + 3; /* quotes, a comma, every byte escaped at worst */
+    char *literal = malloc(size), *w = literal;
+    if (!literal) {
+        stmt->driver->bind_null(stmt, index);
+        return;
+    }
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        *w++ = '"';
+        for (const char *p = values[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                *w++ = '\\';
+            *w++ = *p;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    stmt->driver->bind_textn(stmt, index, literal, (size_t)(w - literal));
+    free(literal);
+}
+
 void mfd_stmt_bind_textn(mfd_stmt *stmt, int index, const char *text, size_t len) {
     if (text)
         stmt->driver->bind_textn(stmt, index, text, len);

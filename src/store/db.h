@@ -80,6 +80,9 @@ void mfd_stmt_bind_textn(mfd_stmt *stmt, int index, const char *text, size_t len
 void mfd_stmt_bind_int64(mfd_stmt *stmt, int index, int64_t value);
 void mfd_stmt_bind_double(mfd_stmt *stmt, int index, double value);
 void mfd_stmt_bind_null(mfd_stmt *stmt, int index);
+/* Binds the values as one SQL array literal ({"a","b\\"c"}), for PostgreSQL's
+ * `= ANY(CAST(? AS text[]))`: one parameter for any number of values. */
+void mfd_stmt_bind_text_array(mfd_stmt *stmt, int index, const char *const *values, size_t n);
 /* Binds params->values[i] to index first_index + i. */
 void mfd_stmt_bind_params(mfd_stmt *stmt, int first_index, const mfd_sql_params *params);
 

@@ -245,22 +245,22 @@ mfd_err mfd_inputs_load(mfd_conn *conn, mfd_arena *arena, const mfd_run_ids *ids
         "d.dataset_source, d.dataset_schema, d.dataset_profile, t.name, t.value "
         "FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id "
         "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid "
-        "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN (",
-        ") ORDER BY i.destination_id, i.input_uuid, t.name", dataset_row, &l);
+        "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id",
+        " ORDER BY i.destination_id, i.input_uuid, t.name", dataset_row, &l);
     if (err)
         return err;
     memset(l.capacity, 0, n * sizeof(size_t));
     err = mfd_runs_for_each_row(conn, arena, ids,
                                 "SELECT source_id, destination_id, step FROM inputs "
                                 "WHERE source_type = 'RUN_OUTPUT' AND destination_type = "
-                                "'MODEL_OUTPUT' AND source_id IN (",
-                                ") ORDER BY source_id, step, destination_id", output_row, &l);
+                                "'MODEL_OUTPUT' AND source_id",
+                                " ORDER BY source_id, step, destination_id", output_row, &l);
     if (err || !with_model_inputs)
         return err;
     memset(l.capacity, 0, n * sizeof(size_t));
     return mfd_runs_for_each_row(conn, arena, ids,
                                  "SELECT source_id, destination_id FROM inputs "
                                  "WHERE source_type = 'RUN_INPUT' AND destination_type = "
-                                 "'MODEL_INPUT' AND source_id IN (",
-                                 ") ORDER BY source_id, destination_id", model_input_row, &l);
+                                 "'MODEL_INPUT' AND source_id",
+                                 " ORDER BY source_id, destination_id", model_input_row, &l);
 }

@@ -153,11 +153,13 @@ typedef struct mfd_run_ids {
 mfd_run_ids mfd_run_ids_sort(mfd_arena *arena, const char *const *run_ids, size_t n);
 
 /* Calls row(ctx, index, stmt) for every row of
- *   <sql_head> IN (?, ...) <sql_tail>
- * where the IN list holds run ids (in chunks, padded to a power of two with a
- * repeated id so that the statement is prepared once) and the first selected
- * column is the run id; index is the position of that id in the page. sql_tail
- * must end with an ORDER BY whose first key is that run id column. */
+ *   <sql_head> IN (?, ...)<sql_tail>                  (SQLite)
+ *   <sql_head> = ANY(CAST(? AS text[]))<sql_tail>     (PostgreSQL)
+ * where sql_head ends with the run id column, the list holds run ids (on
+ * SQLite in chunks, padded to a power of two with a repeated id so that the
+ * statement is prepared once) and the first selected column is the run id;
+ * index is the position of that id in the page. sql_tail must end with an
+ * ORDER BY whose first key is that run id column. */
 typedef void (*mfd_run_row_fn)(void *ctx, size_t index, mfd_stmt *stmt);
 mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const mfd_run_ids *ids,
                               const char *sql_head, const char *sql_tail, mfd_run_row_fn row,

@@ -209,6 +209,26 @@ static void test_portable_sql(mfd_conn *conn) {
     OK(err);
 }
 
+/* A text array binds as one literal, quoting what needs it; PostgreSQL reads
+ * every element back (SQLite, which has no arrays, sees the literal). */
+static void test_text_arrays(mfd_conn *conn) {
+    const char *values[] = {"a", "b\"c", "d\\e", "", "{x,y}"};
+    mfd_stmt *stmt;
+    mfd_err err = NULL;
+    const char *sql = pg() ? "SELECT count(*) FROM unnest(CAST(? AS text[])) AS u(v) WHERE v IN "
+                             "('a', 'b\"c', 'd\\e', '', '{x,y}')"
+                           : "SELECT ?";
+    OK(mfd_conn_prepare(conn, sql, false, &stmt));
+    mfd_stmt_bind_text_array(stmt, 1, values, 5);
+    CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+    if (pg())
+        CHECK_INT(mfd_stmt_int64(stmt, 0), 5);
+    else
+        CHECK_STR(mfd_stmt_text(stmt, 0), "{\"a\",\"b\\\"c\",\"d\\\\e\",\"\",\"{x,y}\"}");
+    mfd_stmt_done(stmt);
+    OK(err);
+}
+
 /* The same cached SQL used twice at once, and many one-off statements. */
 static void test_statement_reuse(mfd_conn *conn) {
     const char *sql = "SELECT id FROM t WHERE id >= ? ORDER BY id";
@@ -281,6 +301,7 @@ static void run_all(const char *uri) {
     test_untyped_parameters_in_a_transaction(conn);
     test_failed_statement_in_a_transaction(conn);
     test_portable_sql(conn);
+    test_text_arrays(conn);
     test_statement_reuse(conn);
     test_reconnect(conn);
     mfd_db_release(db, conn);
