@@ -2,6 +2,8 @@
  * value encoding (§1.2). One place for MLflow's type-error wording. */
 #include "message.h"
 
+#include "core/escape.h"
+
 #include "search/search.h"
 
 #include <errno.h>
@@ -395,29 +397,6 @@ void mfd_json_set_str(json_t *obj, const char *key, const char *value) {
 
 void mfd_json_set_int(json_t *obj, const char *key, int64_t value) {
     json_object_set_new(obj, key, json_integer(value));
-}
-
-/* Printable ASCII other than '"' and '\\' is written as it is; anything
- * else (escapes, UTF-8 to validate) goes through jansson. */
-void mfd_json_append_string(mfd_strbuf *sb, const char *s) {
-    s = s ? s : "";
-    size_t n = 0;
-    for (unsigned char c; (c = (unsigned char)s[n]) >= 0x20 && c < 0x7f && c != '"' && c != '\\';)
-        n++;
-    if (!s[n]) {
-        char *w = mfd_strbuf_reserve(sb, n + 2);
-        w[0] = '"';
-        memcpy(w + 1, s, n);
-        w[n + 1] = '"';
-        sb->len += n + 2;
-        sb->data[sb->len] = '\0';
-        return;
-    }
-    json_t *str = json_string(s);
-    char *text = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-    mfd_strbuf_append(sb, text ? text : "\"\"");
-    free(text);
-    json_decref(str);
 }
 
 void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, const void *items,

@@ -78,10 +78,6 @@ void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, con
  * only for answers no after-hook reads. */
 void mfd_msg_text_body(mfd_response *res, const mfd_strbuf *sb);
 
-/* `s` (NULL as "") as a JSON string literal, escaped as jansson escapes; a
- * string that is not UTF-8 as "". */
-void mfd_json_append_string(mfd_strbuf *sb, const char *s);
-
 /* Parses a decimal int64 exactly ("12", "-3"; no junk, no overflow). */
 bool mfd_parse_int64(const char *s, int64_t *out);
 

@@ -5,6 +5,7 @@
  * trees: the store streams rows into a text buffer that becomes the body. */
 #include <string.h>
 
+#include "core/escape.h"
 #include "core/number_text.h"
 #include "runs_internal.h"
 #include "search/search.h"

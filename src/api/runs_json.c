@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/escape.h"
 #include "core/number_text.h"
 #include "validate.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/escape.h"
 #include "kserve.h"
 
 static bool looks_like_other_type(const char *s) {
@@ -47,11 +48,7 @@ static void scalar_string(mfd_strbuf *sb, const char *s) {
         mfd_strbuf_append(sb, s);
         return;
     }
-    json_t *str = json_string(s);
-    char *quoted = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-    mfd_strbuf_append(sb, quoted ? quoted : "\"\"");
-    free(quoted);
-    json_decref(str);
+    mfd_json_append_string(sb, s);
 }
 
 static void indent(mfd_strbuf *sb, int depth) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/message.h"
+#include "core/escape.h"
 #include "api/validate.h"
 #include "test.h"
 
