@@ -677,15 +677,38 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     if ((err = check_order_by(arena, in, &order_keys, &n_order_keys)))
         return err;
     sort_key_clauses(keys, n_keys);
-    size_t first = n_keys < MAX_TABLES_PER_LIST ? n_keys : MAX_TABLES_PER_LIST;
+    /* SQLite: a clause on the first order key's metric tests the row the
+     * order joins anyway (o0, the run's one latest_metrics row for the key,
+     * the row a list would test), not a list of its own; the join then starts
+     * from that metric's entries: `metrics.acc > 0.1` ordered by
+     * metrics.acc over 10,000 runs, 16 -> 11 ms. */
+    key_clause *listed = keys;
+    size_t n_listed = n_keys, n_on_order = 0;
+    key_clause *on_order = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *on_order);
+    if (!candidates_first && n_order_keys && order_keys[0].entity == RUN_METRIC) {
+        listed = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *listed);
+        n_listed = 0;
+        for (size_t i = 0; i < n_keys; i++) {
+            bool on_order_metric = keys[i].number && strcmp(keys[i].key, order_keys[0].key) == 0;
+            if (on_order_metric)
+                on_order[n_on_order++] = keys[i];
+            else
+                listed[n_listed++] = keys[i];
+        }
+    }
+    size_t first = n_listed < MAX_TABLES_PER_LIST ? n_listed : MAX_TABLES_PER_LIST;
     const mfd_search_scope *only = scope && scope->only_its_runs ? scope : NULL;
-    bool in_from = compile_from_and_order(&from, &order, order_keys, n_order_keys, keys, first,
+    bool in_from = compile_from_and_order(&from, &order, order_keys, n_order_keys, listed, first,
                                           candidates_first, only);
     if (in_from) {
         mfd_search_builder_and(&lists);
         mfd_search_emit(&lists, "r.run_uuid = s.run_uuid");
     }
-    key_clause_lists(&lists, keys, in_from ? first : 0, n_keys, candidates_first, only);
+    key_clause_lists(&lists, listed, in_from ? first : 0, n_listed, candidates_first, only);
+    for (size_t i = 0; i < n_on_order; i++) {
+        mfd_search_builder_and(&lists);
+        mfd_search_number_cmp(&lists, "o0.value", on_order[i].cmp, on_order[i].number, false);
+    }
     mfd_search_builder_and_all(&lists, &where);
     if ((err = mfd_search_finish_joined(&from, &lists, &order, out)))
         return err;

@@ -267,6 +267,13 @@ def metric_population(server):
     ("params.tag = 'rare'", lambda r: r["params"]["tag"] == "rare"),  # few candidates
     ("metrics.acc >= 0", lambda r: True),
     (None, lambda r: True),  # no candidates: the window looks each entry up in runs
+    # on the ordered metric itself: tested on the row the order joins (SQLite) or by the walk
+    # (PostgreSQL); NaN is stored as 0 and compared as such
+    ("metrics.loss > 3", lambda r: (stored(r, "loss") if stored(r, "loss") is not None
+                                    else -1) > 3),
+    ("metrics.loss <= 4 and params.grp = 'a'",
+     lambda r: stored(r, "loss") is not None and stored(r, "loss") <= 4 and
+     r["params"]["grp"] == "a"),
 ])
 @pytest.mark.parametrize("descending", [True, False])
 @pytest.mark.parametrize("max_results", [1, 7, 200])
