@@ -450,6 +450,15 @@ static void test_runs_order_by_execute(void) {
     CHECK_STR(runs(NULL, ORDER("run_name")), "r1,r2,r3,r5,r4"); /* runs.name, NULL last */
     CHECK_STR(runs(NULL, ORDER("start_time ASC")), "r5,r4,r3,r2,r1");
     CHECK_STR(runs("metrics.acc > -5", ORDER("`metrics`.`acc` DESC", "params.p")), "r1,r3,r5,r2");
+    /* SQLite tests a filter on the ordered metric on the row the order joins; NaN is stored as
+     * 0 and compared as such, a run without the metric matches nothing. */
+    CHECK_STR(runs("metrics.acc < 0.6", ORDER("metrics.acc ASC")), "r5,r3,r2");
+    CHECK_STR(runs("metrics.acc != 0.5", ORDER("metrics.acc DESC")), "r1,r5,r2");
+    CHECK_STR(runs("metrics.acc != 0.5 AND params.p != 'zz'", ORDER("metrics.acc DESC")),
+              "r1,r2"); /* r5 has no param p */
+    mfd_search_sql on_order = COMPILE(RUNS, "metrics.acc < 0.6", ORDER("metrics.acc ASC"));
+    CHECK(strstr(on_order.where, "o0.value < ") != NULL);
+    CHECK(strstr(on_order.where, "latest_metrics f0") == NULL);
     mfd_search_sql s = COMPILE(RUNS, NULL, ORDER("created ASC"));
     CHECK(strstr(s.order_by, "r.start_time DESC") == NULL);
     CHECK_STR(s.order_by, "r.start_time ASC NULLS LAST, r.run_uuid ASC");
