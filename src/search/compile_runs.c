@@ -651,6 +651,22 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
     return mfd_search_finish_joined(&from, &lists, &order, out);
 }
 
+/* The key clauses on metric `key` (`on`) and the others (`rest`), each in
+ * their order. */
+static void split_on_metric(mfd_arena *arena, const key_clause *keys, size_t n_keys,
+                            const char *key, key_clause **on, size_t *n_on, key_clause **rest,
+                            size_t *n_rest) {
+    *on = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof **on);
+    *rest = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof **rest);
+    *n_on = *n_rest = 0;
+    for (size_t i = 0; i < n_keys; i++) {
+        if (keys[i].number && strcmp(keys[i].key, key) == 0)
+            (*on)[(*n_on)++] = keys[i];
+        else
+            (*rest)[(*n_rest)++] = keys[i];
+    }
+}
+
 static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool candidates_first,
                             const mfd_search_scope *scope, mfd_search_sql *out) {
     static const mfd_search_input none = {0};
@@ -682,20 +698,11 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
      * the row a list would test), not a list of its own; the join then starts
      * from that metric's entries: `metrics.acc > 0.1` ordered by
      * metrics.acc over 10,000 runs, 16 -> 11 ms. */
-    key_clause *listed = keys;
+    key_clause *listed = keys, *on_order = NULL;
     size_t n_listed = n_keys, n_on_order = 0;
-    key_clause *on_order = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *on_order);
-    if (!candidates_first && n_order_keys && order_keys[0].entity == RUN_METRIC) {
-        listed = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *listed);
-        n_listed = 0;
-        for (size_t i = 0; i < n_keys; i++) {
-            bool on_order_metric = keys[i].number && strcmp(keys[i].key, order_keys[0].key) == 0;
-            if (on_order_metric)
-                on_order[n_on_order++] = keys[i];
-            else
-                listed[n_listed++] = keys[i];
-        }
-    }
+    if (!candidates_first && n_order_keys && order_keys[0].entity == RUN_METRIC)
+        split_on_metric(arena, keys, n_keys, order_keys[0].key, &on_order, &n_on_order, &listed,
+                        &n_listed);
     size_t first = n_listed < MAX_TABLES_PER_LIST ? n_listed : MAX_TABLES_PER_LIST;
     const mfd_search_scope *only = scope && scope->only_its_runs ? scope : NULL;
     bool in_from = compile_from_and_order(&from, &order, order_keys, n_order_keys, listed, first,
@@ -716,16 +723,9 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     if (candidates_first && !only && n_order_keys && order_keys[0].entity == RUN_METRIC) {
         /* Clauses on the order's metric are tested by the walk itself; the
          * others are the candidates. */
-        key_clause *walk = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *walk);
-        key_clause *rest = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *rest);
-        size_t n_walk = 0, n_rest = 0;
-        for (size_t i = 0; i < n_keys; i++) {
-            bool on_order_metric = keys[i].number && strcmp(keys[i].key, order_keys[0].key) == 0;
-            if (on_order_metric)
-                walk[n_walk++] = keys[i];
-            else
-                rest[n_rest++] = keys[i];
-        }
+        key_clause *walk, *rest;
+        size_t n_walk, n_rest;
+        split_on_metric(arena, keys, n_keys, order_keys[0].key, &walk, &n_walk, &rest, &n_rest);
         size_t first_rest = n_rest < MAX_TABLES_PER_LIST ? n_rest : MAX_TABLES_PER_LIST;
         bool scoped = scope && scope->n_experiment_ids > 0;
         if (n_rest || scoped) {
