@@ -84,7 +84,8 @@ for lib in $needed_libs; do
   # "soname => path (addr)", or "path (addr)" for the dynamic loader itself; a dlopened
   # library from the loader's cache.
   path="$(ldd "$BIN" | awk -v l="$lib" '$1 == l {print $3} $1 ~ ("/" l "$") {print $1}')"
-  [ -n "$path" ] || path="$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')"
+  # (no early exit in awk: ldconfig would die of SIGPIPE, and pipefail with it)
+  [ -n "$path" ] || path="$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')"
   [ -n "$path" ] || { problem "$lib: not found by ldd"; continue; }
   link_path[$lib]="$path"
   real_path[$lib]="$(readlink -f "$path")"
