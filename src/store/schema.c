@@ -15,9 +15,9 @@
  * made. */
 #include "schema.h"
 
-#include "../core/log.h"
-#include "../core/sql_params.h"
-#include "../search/search.h"
+#include "core/log.h"
+#include "core/sql_params.h"
+#include "search/search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
