@@ -32,13 +32,22 @@ static size_t parse_experiment_ids(mfd_arena *arena, const char **ids, size_t n,
  * filter's runs in a database where other experiments share its keys. */
 enum { SMALL_SCOPE_RUNS = 2000 };
 
-/* The compiled SQL of one form of the search into the store's request. */
-static void set_query(mfd_run_search *search, const mfd_search_sql *sql) {
+/* The compiled SQL of one form of the search into the store's request, with
+ * the faster forms to try before it (mfd_search_sql.window), each on the
+ * same scope and page. */
+static void set_query(mfd_arena *arena, mfd_run_search *search, const mfd_search_sql *sql) {
     search->from = sql->from;
     search->n_join_params = sql->n_join_params;
     search->where = sql->where;
     search->order_by = sql->order_by;
     search->params = &sql->params;
+    search->window = NULL;
+    if (sql->window) {
+        mfd_run_search *window = mfd_arena_alloc(arena, sizeof *window);
+        *window = *search;
+        set_query(arena, window, sql->window);
+        search->window = window;
+    }
 }
 
 static void append_nth_run(mfd_strbuf *sb, const void *runs, size_t i) {
@@ -75,7 +84,7 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         view = 1;
 
     int64_t *ids;
-    mfd_search_scope scope = {NULL, 0, false};
+    mfd_search_scope scope = {0};
     scope.n_experiment_ids =
         parse_experiment_ids(req->arena, experiment_ids, n_experiment_ids, &ids);
     scope.experiment_ids = ids;
@@ -85,10 +94,18 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     /* Same rows either way; PostgreSQL plans the candidates-first form better. */
     bool postgres =
         req->app->tracking_db && mfd_db_dialect(req->app->tracking_db) == MFD_DIALECT_POSTGRES;
+    /* the page sizes PostgreSQL's walks; a bad token is reported after the filter's errors */
+    mfd_err token_err = mfd_page_token_decode(page_token, &offset);
+    if (!token_err && offset >= 0 && offset <= INT64_MAX - max_results)
+        scope.page_rows = offset + max_results;
     err = postgres ? mfd_search_runs_candidates_first(req->arena, &input, &scope, &sql)
                    : mfd_search_runs(req->arena, &input, &sql);
-    if (err || (err = mfd_page_token_decode(page_token, &offset)))
+    if (err) {
+        mfd_err_free(token_err);
         return err;
+    }
+    if (token_err)
+        return token_err;
     if (offset < 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid page token: the offset must not be negative");
@@ -111,19 +128,14 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
                 (err = mfd_search_runs_candidates_first(req->arena, &input, &scope, &sql)))
                 return err;
         }
-        mfd_run_search search = {0}, window;
+        mfd_run_search search = {0};
         search.n_experiment_ids = scope.n_experiment_ids;
         search.experiment_ids = ids;
         search.active = view == 1 || view == 3;
         search.deleted = view == 2 || view == 3;
         search.offset = offset;
         search.limit = max_results;
-        window = search;
-        set_query(&search, &sql);
-        if (sql.window) {
-            set_query(&window, sql.window);
-            search.window = &window;
-        }
+        set_query(req->arena, &search, &sql);
         if ((err = mfd_runs_search(conn, req->arena, &search, &runs, &count)))
             return err;
     }

@@ -57,7 +57,8 @@ typedef struct mfd_search_sql {
     /* Runs on PostgreSQL only, else NULL: a faster form of the same search
      * that is exact only when it fills the page (LIMIT rows): it walks the
      * first order key's metric index and may stop before the end (see
-     * compile_runs.c). Run it first; on a short page run this one. */
+     * compile_runs.c). Run it first (its own window before it, and so on);
+     * on a short page run this one. */
     struct mfd_search_sql *window;
     bool has_key_clauses; /* runs: the filter names metrics, params or tags */
 } mfd_search_sql;
@@ -87,6 +88,9 @@ typedef struct mfd_search_scope {
     const int64_t *experiment_ids;
     size_t n_experiment_ids;
     bool only_its_runs;
+    /* offset + max_results of the page asked for, or 0: sizes the walk of
+     * the probe form that a filtered metric order gets before its window */
+    int64_t page_rows;
 } mfd_search_scope;
 
 /* The same search, rows and order, written for PostgreSQL: runs sorted on

@@ -108,7 +108,8 @@ typedef struct mfd_run_search {
     size_t n_join_params;
     int64_t offset, limit;
     /* NULL, or the same search in a form that is exact when it fills the
-     * page (mfd_search_sql.window): tried first, this one when it falls short. */
+     * page (mfd_search_sql.window): tried first (its own window before it),
+     * this one when it falls short. */
     const struct mfd_run_search *window;
 } mfd_run_search;
 

@@ -337,6 +337,18 @@ static mfd_err select_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_searc
     return NULL;
 }
 
+/* The page from the first of the search's faster forms that fills it (its
+ * window's window first), else from the search itself. */
+static mfd_err select_full_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in,
+                                mfd_run **out, size_t *count) {
+    if (in->window) {
+        mfd_err err = select_full_page(conn, arena, in->window, out, count);
+        if (err || (int64_t)*count >= in->limit)
+            return err;
+    }
+    return select_page(conn, arena, in, out, count);
+}
+
 mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
                         size_t *count) {
     *runs = NULL;
@@ -351,9 +363,7 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     if (in->window && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES &&
         (err = mfd_conn_exec(conn, "SET LOCAL work_mem = '" MFD_RUNS_WINDOW_WORK_MEM "'")))
         return mfd_conn_finish(conn, err);
-    if (in->window && (err = select_page(conn, arena, in->window, &page, &n)))
-        return mfd_conn_finish(conn, err);
-    if ((!in->window || (int64_t)n < in->limit) && (err = select_page(conn, arena, in, &page, &n)))
+    if ((err = select_full_page(conn, arena, in, &page, &n)))
         return mfd_conn_finish(conn, err);
     const char **run_ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *run_ids);
     for (size_t i = 0; i < n; i++)

@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     switch (data[0] % 7) {
     case 0: { /* SQLite's form, or PostgreSQL's (with its window) and a scope */
         static const int64_t ids[] = {1, 2};
-        mfd_search_scope scope = {ids, (data[0] & 16) ? 2 : 0, (data[0] & 32) != 0};
+        mfd_search_scope scope = {ids, (data[0] & 16) ? 2 : 0, (data[0] & 32) != 0,
+                                  (data[0] & 64) ? 100 : 0};
         if (data[0] & 8)
             check(mfd_search_runs_candidates_first(arena, &in, &scope, &out));
         else

@@ -350,6 +350,9 @@ def stored(row, key):
      lambda r: stored(r, "loss") is not None and stored(r, "loss") < 5 and
      stored(r, "loss") != 2 and r["params"]["grp"] == "a"),
     ("metrics.loss >= 0", lambda r: stored(r, "loss") is not None),
+    # one run in twenty: PostgreSQL's probe of the first entries comes up short, the window
+    # over the hashed candidates answers
+    ("metrics.acc > 0.95", lambda r: r["metrics"]["acc"] > 0.95),
 ])
 @pytest.mark.parametrize("descending", [True, False])
 def test_filtered_metric_order_pages_over_a_big_experiment(server, big_population, filter, keep,

@@ -15,7 +15,7 @@ typedef mfd_err (*compile_fn)(mfd_arena *, const mfd_search_input *, mfd_search_
 /* PostgreSQL's form, over experiment 1 */
 static mfd_err runs_pg(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {
     static const int64_t experiment_ids[] = {1};
-    mfd_search_scope scope = {experiment_ids, 1, false};
+    mfd_search_scope scope = {experiment_ids, 1, false, 0};
     return mfd_search_runs_candidates_first(arena, in, &scope, out);
 }
 
@@ -584,13 +584,48 @@ static void test_runs_order_by_execute(void) {
     s = COMPILE(RUNS_PG, "tags.m = 'v'", ORDER("metrics.m"));
     CHECK(strstr(s.window->from, "FROM tags f0") != NULL);
     CHECK(strstr(s.window->from, "w.value =") == NULL);
+    CHECK(s.window->window == NULL); /* the page unknown: no probe form */
+    /* the page known (offset + max_results): first a probe form, the order's first entries
+     * (six per row of the page, at most 1000), each run's other clauses probed by key */
+    static const int64_t one[] = {1};
+    mfd_search_scope paged = {one, 1, false, 30};
+    mfd_search_input probed = {"metrics.m > 0.5 and params.p LIKE 'v%' and metrics.n < 3",
+                               ORDER("metrics.m DESC", "params.q")};
+    mfd_search_sql forms;
+    CHECK(mfd_search_runs_candidates_first(arena, &probed, &paged, &forms) == NULL);
+    CHECK(forms.window != NULL && forms.window->window != NULL);
+    const mfd_search_sql *probe = forms.window->window;
+    CHECK(probe->window == NULL);
+    CHECK_STR(probe->from,
+              "(SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value FROM latest_metrics w "
+              "WHERE w.key = ? AND w.value > ? AND NOT w.is_nan ORDER BY w.value DESC FETCH FIRST "
+              "180 ROWS WITH TIES) w WHERE EXISTS (SELECT 1 FROM params f0 WHERE f0.run_uuid = "
+              "w.run_uuid AND f0.key = ? AND f0.value LIKE ?) AND EXISTS (SELECT 1 FROM "
+              "latest_metrics f1 WHERE f1.run_uuid = w.run_uuid AND f1.key = ? AND f1.value < ?) "
+              "ORDER BY w.value DESC) o0 CROSS JOIN runs r LEFT JOIN params o1 ON o1.run_uuid = "
+              "r.run_uuid AND o1.key = ?");
+    CHECK_STR(probe->where, "r.run_uuid = o0.run_uuid");
+    CHECK_STR(probe->order_by, "o0.value DESC, CASE WHEN o1.value IS NULL THEN 1 ELSE 0 END, "
+                               "o1.value ASC, r.start_time DESC NULLS LAST, r.run_uuid ASC");
+    CHECK_INT(probe->n_join_params, 7);
+    CHECK_STR(param_text(probe, 0), "m");
+    CHECK_STR(param_text(probe, 2), "p");
+    CHECK_STR(param_text(probe, 3), "v%");
+    CHECK_STR(param_text(probe, 4), "n");
+    CHECK_STR(param_text(probe, 6), "q");
+    paged.page_rows = 2000; /* a long page: the walk is capped */
+    CHECK(mfd_search_runs_candidates_first(arena, &probed, &paged, &forms) == NULL);
+    CHECK(strstr(forms.window->window->from, "FETCH FIRST 1000 ROWS WITH TIES") != NULL);
+    probed.filter = "metrics.m > 0.5"; /* clauses on the order's metric only: no candidates */
+    CHECK(mfd_search_runs_candidates_first(arena, &probed, &paged, &forms) == NULL);
+    CHECK(forms.window != NULL && forms.window->window == NULL);
     mfd_search_sql unscoped;
     mfd_search_input no_filter = {NULL, ORDER("metrics.m")};
     CHECK(mfd_search_runs_candidates_first(arena, &no_filter, NULL, &unscoped) == NULL);
     CHECK(unscoped.window == NULL); /* no experiments: no window */
     /* a small scope: each list is restricted to its runs, and there is no window */
     static const int64_t two[] = {4, 5};
-    mfd_search_scope small = {two, 2, true};
+    mfd_search_scope small = {two, 2, true, 100};
     mfd_search_input filtered = {"params.p = 'v'", ORDER("metrics.m")};
     mfd_search_sql restricted;
     CHECK(mfd_search_runs_candidates_first(arena, &filtered, &small, &restricted) == NULL);
