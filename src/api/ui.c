@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "core/hash.h"
 
 extern const unsigned char mfd_ui_index_html[];
 extern const unsigned long mfd_ui_index_html_len;
@@ -179,16 +180,6 @@ static void append_config(mfd_request *req, mfd_strbuf *sb) {
     free(text);
 }
 
-/* FNV-1a over the page, for its ETag. */
-static uint64_t fnv1a(const char *data, size_t len) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)data[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void set_not_modified(mfd_response *res) {
     res->status = 304;
     res->body = "";
@@ -218,8 +209,9 @@ static mfd_err serve_index(mfd_request *req, mfd_response *res) {
             tpl = mark + 2;
         }
     }
-    char *etag = mfd_arena_sprintf(req->arena, "\"i-%016llx\"",
-                                   (unsigned long long)fnv1a(page.data, page.len));
+    char *etag =
+        mfd_arena_sprintf(req->arena, "\"i-%016llx\"",
+                          (unsigned long long)mfd_hash_bytes(MFD_HASH_INIT, page.data, page.len));
     res->content_type = "text/html; charset=utf-8";
     mfd_response_header(res, "Cache-Control", "no-cache");
     mfd_response_header(res, "ETag", etag);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth_internal.h"
+#include "core/hash.h"
 
 enum { SLOTS = 4096, ID_MAX = 40 };
 
@@ -39,10 +40,7 @@ void mfd_resource_cache_free(mfd_resource_cache *cache) {
 }
 
 static unsigned slot_of(const char *id) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % SLOTS;
+    return (unsigned)(mfd_hash_str(MFD_HASH_INIT, id) % SLOTS);
 }
 
 bool mfd_resource_cache_get(mfd_resource_cache *cache, const char *id, int64_t *experiment_id) {

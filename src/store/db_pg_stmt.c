@@ -7,14 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/number_text.h"
 #include "db_pg.h"
 
 static unsigned hash_sql(const char *sql) {
-    unsigned h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
+    return (unsigned)mfd_hash_str(MFD_HASH_INIT, sql);
 }
 
 /* The errors by which PostgreSQL says it could not type a parameter from

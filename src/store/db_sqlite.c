@@ -9,6 +9,7 @@
  *   queue on a mutex instead of sleeping in SQLite's busy handler;
  * - a cached statement is handed to one user at a time; a second concurrent
  *   user of the same SQL on the same connection gets a private statement. */
+#include "core/hash.h"
 #include "db_driver.h"
 #include "db_wal_index.h"
 #include "db_pool.h"
@@ -298,10 +299,7 @@ static void conn_rollback(mfd_conn *base) {
 }
 
 static unsigned hash_sql(const char *sql) {
-    unsigned h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
+    return (unsigned)mfd_hash_str(MFD_HASH_INIT, sql);
 }
 
 static mfd_err prepare_new(sqlite_conn *conn, const char *sql, sqlite_stmt **out) {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "runs.h"
 
 /* MLflow's storage of a value: NaN -> (0, is_nan), ±Inf -> ±DBL_MAX. */
@@ -55,10 +56,7 @@ static bool is_newer(const latest_value *a, const latest_value *b) {
 }
 
 static uint32_t hash_key(const char *key) {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
+    return (uint32_t)mfd_hash_str(MFD_HASH_INIT, key);
 }
 
 /* Folds the metrics into one latest value per key (open addressing). */

@@ -1,6 +1,7 @@
-/* Arena, string builder and error-table behaviour. */
+/* Arena, string builder, error-table, UTF-8 and hash behaviour. */
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/utf8.h"
 #include "test.h"
 
@@ -83,5 +84,16 @@ static void test_arena_grow_keeps_items(void) {
     mfd_arena_free(a);
 }
 
+/* FNV-1a 64 against the published vectors; strings fold their terminator. */
+static void test_hash(void) {
+    CHECK(mfd_hash_bytes(MFD_HASH_INIT, "", 0) == 0xcbf29ce484222325ULL);
+    CHECK(mfd_hash_bytes(MFD_HASH_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+    CHECK(mfd_hash_bytes(MFD_HASH_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
+    CHECK(mfd_hash_str(MFD_HASH_INIT, "foobar") == mfd_hash_bytes(MFD_HASH_INIT, "foobar", 7));
+    CHECK(mfd_hash_str(mfd_hash_str(MFD_HASH_INIT, "ab"), "c") !=
+          mfd_hash_str(mfd_hash_str(MFD_HASH_INIT, "a"), "bc"));
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_arena_strings), MFD_TEST(test_error_status_table),
-              MFD_TEST(test_utf8_validity), MFD_TEST(test_arena_grow_keeps_items))
+              MFD_TEST(test_utf8_validity), MFD_TEST(test_arena_grow_keeps_items),
+              MFD_TEST(test_hash))
