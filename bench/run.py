@@ -226,8 +226,12 @@ def bench_search_runs(port, runs=10_000, clients=8, repeats=50, target_ms=10, be
         else:
             print(f"  {PREFIX + name:<58} {statistics.median(times):>12,.1f} ms         (for reference)")
     # Other shapes, page 100, for reference: in this data loss = 1 - accuracy, so a filter on
-    # accuracy keeps exactly the runs of lowest loss.
-    for label, filter, order in (("one metric filter, order on another", "metrics.accuracy > 0.5",
+    # accuracy keeps exactly the runs of lowest loss (the head of an ascending order, the tail
+    # of the descending one above).
+    for label, filter, order in (("the same, ascending (filter keeps the head)",
+                                  "metrics.accuracy > 0.5 and params.model = 'm1'",
+                                  "metrics.loss ASC"),
+                                 ("one metric filter, order on another", "metrics.accuracy > 0.5",
                                   "metrics.loss DESC"),
                                  ("param filter, metric order", "params.model = 'm1'",
                                   "metrics.loss DESC"),

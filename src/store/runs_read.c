@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+#include "core/ids.h"
 #include "runs.h"
+#include "short_forms.h"
 
 enum { IN_LIST_CHUNK = 500 };
 
@@ -337,16 +340,48 @@ static mfd_err select_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_searc
     return NULL;
 }
 
+/* One form of the search, SQL, values, scope and page, as a hash. */
+static uint64_t form_hash(const mfd_run_search *in) {
+    uint64_t h = mfd_hash_str(MFD_HASH_INIT, in->from ? in->from : "");
+    h = mfd_hash_str(h, in->where ? in->where : "");
+    h = mfd_hash_str(h, in->order_by ? in->order_by : "");
+    for (size_t i = 0; in->params && i < in->params->count; i++) {
+        const mfd_sql_value *v = &in->params->values[i];
+        h = mfd_hash_bytes(h, &v->kind, sizeof v->kind);
+        if (v->kind == MFD_SQL_TEXT)
+            h = mfd_hash_str(h, v->text);
+        else if (v->kind == MFD_SQL_INT64)
+            h = mfd_hash_bytes(h, &v->i64, sizeof v->i64);
+        else if (v->kind == MFD_SQL_DOUBLE)
+            h = mfd_hash_bytes(h, &v->f64, sizeof v->f64);
+    }
+    h = mfd_hash_bytes(h, in->experiment_ids, in->n_experiment_ids * sizeof *in->experiment_ids);
+    int64_t page[] = {in->active, in->deleted, in->offset, in->limit};
+    return mfd_hash_bytes(h, page, sizeof page);
+}
+
 /* The page from the first of the search's faster forms that fills it (its
- * window's window first), else from the search itself. */
+ * window's window first), else from the search itself. A faster form that
+ * came up short for the same search lately is skipped (short_forms.h). */
 static mfd_err select_full_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in,
-                                mfd_run **out, size_t *count) {
+                                bool faster_form, mfd_run **out, size_t *count) {
     if (in->window) {
-        mfd_err err = select_full_page(conn, arena, in->window, out, count);
+        mfd_err err = select_full_page(conn, arena, in->window, true, out, count);
         if (err || (int64_t)*count >= in->limit)
             return err;
     }
-    return select_page(conn, arena, in, out, count);
+    if (!faster_form)
+        return select_page(conn, arena, in, out, count);
+    uint64_t form = form_hash(in);
+    if (mfd_short_form_recent(form, mfd_now_ms())) {
+        *out = NULL;
+        *count = 0;
+        return NULL;
+    }
+    mfd_err err = select_page(conn, arena, in, out, count);
+    if (!err && (int64_t)*count < in->limit)
+        mfd_short_form_remember(form, mfd_now_ms());
+    return err;
 }
 
 mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
@@ -363,7 +398,7 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     if (in->window && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES &&
         (err = mfd_conn_exec(conn, "SET LOCAL work_mem = '" MFD_RUNS_WINDOW_WORK_MEM "'")))
         return mfd_conn_finish(conn, err);
-    if ((err = select_full_page(conn, arena, in, &page, &n)))
+    if ((err = select_full_page(conn, arena, in, false, &page, &n)))
         return mfd_conn_finish(conn, err);
     const char **run_ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *run_ids);
     for (size_t i = 0; i < n; i++)

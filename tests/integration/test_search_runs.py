@@ -361,6 +361,8 @@ def test_filtered_metric_order_pages_over_a_big_experiment(server, big_populatio
     order = ["metrics.loss DESC" if descending else "metrics.loss ASC"]
     expected = expected_metric_order([r for r in rows if keep(r)], "loss", descending)
     assert page_through(server, exp, filter, order, 150) == expected
+    # asked again within the minute: PostgreSQL skips the forms that came up short, same pages
+    assert page_through(server, exp, filter, order, 150) == expected
     first = search(server, [exp], filter=filter, order_by=order, max_results=7)
     assert [r["info"]["run_id"] for r in first["runs"]] == expected[:7]
 
