@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "metrics.h"
 #include "router.h"
@@ -183,10 +184,10 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
         status = res->status ? res->status : 200;
     }
     if (res->json) {
-        char *text = json_dumps(res->json, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!text)
-            text = strdup("{}");
-        response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        mfd_strbuf text;
+        mfd_strbuf_init(&text, st->req.arena);
+        mfd_json_append_tree(&text, res->json);
+        response = MHD_create_response_from_buffer(text.len, text.data, MHD_RESPMEM_MUST_COPY);
         if (!res->content_type)
             res->content_type = "application/json";
     } else if (res->fd >= 0) {

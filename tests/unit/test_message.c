@@ -5,6 +5,7 @@
 
 #include "api/message.h"
 #include "core/escape.h"
+#include "core/json_text.h"
 #include "api/validate.h"
 #include "test.h"
 
@@ -156,6 +157,30 @@ static void test_double_encoding(void) {
     json_decref(v);
 }
 
+/* Response bodies: json_dumps' compact text, but reals in their shortest form. */
+static void test_tree_as_text(void) {
+    mfd_arena *arena = mfd_arena_new();
+    json_error_t error;
+    json_t *tree = json_loads("{\"b\":[1,-9007199254740993,true,false,null,\"x\\\"y\\u00e9\\n\"],"
+                              "\"a\":{},\"c\":[],\"\\u0001k\":\"\\u0000z\"}",
+                              JSON_ALLOW_NUL, &error);
+    CHECK(tree != NULL);
+    char *dumped = json_dumps(tree, JSON_COMPACT | JSON_ENCODE_ANY);
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_json_append_tree(&sb, tree);
+    CHECK_STR(sb.data, dumped); /* no reals: the same text, keys in insertion order */
+    free(dumped);
+    json_decref(tree);
+    tree = json_pack("{s:f, s:f, s:f, s:f, s:f}", "v", 0.1, "w", 100.0, "x", -0.0, "y", 1e300, "z",
+                     0.30000000000000004);
+    mfd_strbuf_init(&sb, arena);
+    mfd_json_append_tree(&sb, tree);
+    CHECK_STR(sb.data, "{\"v\":0.1,\"w\":100.0,\"x\":-0.0,\"y\":1e+300,\"z\":0.30000000000000004}");
+    json_decref(tree);
+    mfd_arena_free(arena);
+}
+
 static void test_key_validation(void) {
     CHECK(mfd_validate_key("loss/train.v1 a:b-c", "metric") == NULL);
     CHECK(fails_with(mfd_validate_key("bad!", "metric"), "Invalid metric name: 'bad!'"));
@@ -215,4 +240,5 @@ MFD_TEST_MAIN(MFD_TEST(test_json_string_literals), MFD_TEST(test_int64_as_number
               MFD_TEST(test_get_without_query_reads_body),
               MFD_TEST(test_run_id_falls_back_to_run_uuid_and_is_required),
               MFD_TEST(test_bad_or_double_encoded_bodies), MFD_TEST(test_enum_by_name_or_number),
-              MFD_TEST(test_double_encoding), MFD_TEST(test_key_validation))
+              MFD_TEST(test_double_encoding), MFD_TEST(test_tree_as_text),
+              MFD_TEST(test_key_validation))
