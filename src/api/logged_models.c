@@ -204,7 +204,9 @@ static mfd_err get_logged_model(mfd_request *req, mfd_response *res) {
     return NULL;
 }
 
-/* Acts on the body's model_id, as upstream does; the path only routes. */
+/* The body's model_id is required, as upstream requires it, and must be the
+ * path's: upstream acts on the body's while its permission check reads the
+ * path's, so one model could be authorised and another finalized. */
 static mfd_err finalize_logged_model(mfd_request *req, mfd_response *res) {
     const char *model_id;
     bool present;
@@ -213,6 +215,11 @@ static mfd_err finalize_logged_model(mfd_request *req, mfd_response *res) {
     if ((err = body_model_id(req, &model_id)) ||
         (err = mfd_msg_enum(req, "status", status_values, &present, &status)))
         return err;
+    if (strcmp(model_id, req->path_params[0]) != 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "The model_id in the request body ('%s') is not the one in the path "
+                           "('%s')",
+                           model_id, req->path_params[0]);
     if (!present)
         return mfd_missing_param("status");
     mfd_conn *conn;

@@ -44,6 +44,7 @@ typedef enum mfd_rule_resource {
     MFD_RES_EXPERIMENT_NAME,  /* param experiment_name -> its experiment */
     MFD_RES_RUN,              /* param run_id (run_uuid) -> its experiment */
     MFD_RES_RUN_QUERY,        /* query run_id or run_uuid (non-proto routes) */
+    MFD_RES_RUN_UUID_QUERY,   /* query run_uuid alone: the run the UI's upload writes */
     MFD_RES_RUN_IDS_QUERY,    /* every query run_id / run_ids value */
     MFD_RES_MODEL_NAME,       /* param name: registered model */
     MFD_RES_MODEL_NAME_QUERY, /* query name (non-proto route) */
@@ -120,8 +121,14 @@ uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st);
 
 /* --- permissions.c: reading requests, levels, readable sets ------------ */
 const char *mfd_auth_query_first(const mfd_request *req, const char *name);
-/* True when this request's validator parameters come from the JSON body. */
-bool mfd_auth_params_in_body(const mfd_request *req);
+/* An experiment id as permission rows hold it: text the stores read as an
+ * integer ("01", "+1", " 1" are experiment 1 to them) in its decimal form,
+ * other text unchanged (the stores refuse it). A row on "1" must apply to
+ * every spelling the stores serve as experiment 1. */
+const char *mfd_auth_experiment_key(mfd_arena *arena, const char *id);
+/* True when this request's validator parameters may come from its body (a
+ * DELETE's do when it has one), which must then be read before the check. */
+bool mfd_auth_params_may_be_in_body(const mfd_request *req);
 mfd_err mfd_auth_json_text(mfd_request *req, json_t *v, const char *name, const char **out);
 mfd_err mfd_auth_param_run_id(mfd_request *req, const char **out);
 /* A stored permission name as a level (unknown names: NO_PERMISSIONS). */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/message.h"
+#include "artifacts/repo.h"
 #include "auth_internal.h"
 #include "sso.h"
 #include "store/auth_store.h"
@@ -57,17 +58,21 @@ uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st) {
 
 static void add_check(mfd_request *req, plan *p, mfd_auth_kind kind, const char *key0,
                       const char *key1) {
+    if (kind == MFD_AUTH_EXPERIMENT || kind == MFD_AUTH_SCORER)
+        key0 = mfd_auth_experiment_key(req->arena, key0);
     p->items = mfd_arena_grow(req->arena, p->items, p->n, &p->cap, sizeof *p->items, 4);
     p->items[p->n++] = (check_item){kind, {key0, key1}};
     p->kind = PLAN_CHECKS;
 }
 
 /* The experiment of a run or logged model: the resource cache, else the
- * tracking DB (404 when it does not exist). */
+ * tracking DB (404 when it does not exist). Logged models skip the cache: a
+ * deleted one is 404, not its experiment's answer (runs stay readable when
+ * deleted, and never change experiment). */
 static mfd_err experiment_of(mfd_auth *auth, mfd_request *req, const char *id, bool logged_model,
                              const char **experiment_id) {
     int64_t cached;
-    if (mfd_resource_cache_get(auth->resources, id, &cached)) {
+    if (!logged_model && mfd_resource_cache_get(auth->resources, id, &cached)) {
         *experiment_id = mfd_arena_sprintf(req->arena, "%lld", (long long)cached);
         return NULL;
     }
@@ -78,7 +83,7 @@ static mfd_err experiment_of(mfd_auth *auth, mfd_request *req, const char *id, b
                   ? mfd_auth_store_logged_model_experiment(conn, req->arena, id, experiment_id)
                   : mfd_auth_store_run_experiment(conn, req->arena, id, experiment_id);
     int64_t number;
-    if (!err && mfd_parse_int64(*experiment_id, &number))
+    if (!err && !logged_model && mfd_parse_int64(*experiment_id, &number))
         mfd_resource_cache_put(auth->resources, id, number);
     return err;
 }
@@ -93,15 +98,22 @@ static mfd_err query_required(const mfd_request *req, const char *name, const ch
     return NULL;
 }
 
-/* The experiment named by an artifact path: its leading digits before '/'. */
+/* The experiment named by an artifact path: its first segment when that is
+ * all digits, read from the path as the artifact store will (normalised:
+ * "./1/x" and "1//x" are in experiment 1, and so is the listing of "1").
+ * MLflow matches `^\d+/` on the text as sent, so a leading "./" falls back
+ * to the default permission there. A path the store refuses needs no check. */
 static void plan_artifact_path(mfd_request *req, plan *p, const char *path) {
+    const char *rel = NULL;
+    mfd_err bad = path ? mfd_artifact_path_normalize(req->arena, path, strlen(path), &rel) : NULL;
+    mfd_err_free(bad);
     size_t digits = 0;
-    while (path && path[digits] >= '0' && path[digits] <= '9')
+    while (rel && rel[digits] >= '0' && rel[digits] <= '9')
         digits++;
-    if (digits == 0 || path[digits] != '/')
+    if (digits == 0 || (rel[digits] != '/' && rel[digits] != '\0'))
         p->kind = PLAN_DEFAULT;
     else
-        add_check(req, p, MFD_AUTH_EXPERIMENT, mfd_arena_strndup(req->arena, path, digits), NULL);
+        add_check(req, p, MFD_AUTH_EXPERIMENT, mfd_arena_strndup(req->arena, rel, digits), NULL);
 }
 
 static mfd_err plan_each_run(mfd_auth *auth, mfd_request *req, plan *p) {
@@ -155,6 +167,11 @@ static mfd_err make_plan(mfd_auth *auth, mfd_request *req, const mfd_rule_match 
     case MFD_RES_RUN_QUERY:
         if (!(err = query_required(req, "run_id", "run_uuid",
                                    "Request must specify run_id or run_uuid parameter", &a)) &&
+            !(err = experiment_of(auth, req, a, false, &b)))
+            add_check(req, p, MFD_AUTH_EXPERIMENT, b, NULL);
+        return err;
+    case MFD_RES_RUN_UUID_QUERY: /* not run_id first: the handler writes to run_uuid's run */
+        if (!(err = query_required(req, "run_uuid", NULL, "Request must specify run_uuid.", &a)) &&
             !(err = experiment_of(auth, req, a, false, &b)))
             add_check(req, p, MFD_AUTH_EXPERIMENT, b, NULL);
         return err;
@@ -445,7 +462,7 @@ bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req) {
     case MFD_RES_SCORER:
     case MFD_RES_SCORER_GRANT:
     case MFD_RES_EXPERIMENT_IDS:
-        return mfd_auth_params_in_body(req);
+        return mfd_auth_params_may_be_in_body(req);
     case MFD_RES_PROMPTLAB:
     case MFD_RES_RUNS_SEARCH:
     case MFD_RES_LOGGED_MODELS_SEARCH:

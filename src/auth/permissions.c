@@ -7,7 +7,9 @@
  * (mfd_auth_readable_sql, used by the search handlers) so pages come back
  * full; the post-hook filter below is a safety net that drops anything a
  * search still returned that the user may not read. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -40,18 +42,25 @@ static bool body_is_json(const mfd_request *req) {
 /* Where the validator's parameters come from for this method. */
 typedef enum { FROM_QUERY, FROM_BODY, FROM_NOWHERE } param_source;
 
-static param_source source_of(const mfd_request *req) {
+/* DELETE: the JSON body when the request says it is JSON (auth.md §2.2),
+ * and also whenever the body is a JSON object with members: the handlers
+ * read a DELETE's body whatever its Content-Type (rest-api.md §1.1), so
+ * checking the query string then would authorise one resource and act on
+ * another (`?name=mine` with `{"name": "theirs"}` as text/plain; MLflow
+ * 3.5 has that hole). */
+static param_source source_of(mfd_request *req) {
     if (!strcmp(req->method, "GET"))
         return FROM_QUERY;
     if (!strcmp(req->method, "POST") || !strcmp(req->method, "PATCH"))
         return FROM_BODY;
     if (!strcmp(req->method, "DELETE"))
-        return body_is_json(req) ? FROM_BODY : FROM_QUERY;
+        return body_is_json(req) || json_object_size(mfd_msg_body(req)) ? FROM_BODY : FROM_QUERY;
     return FROM_NOWHERE;
 }
 
-bool mfd_auth_params_in_body(const mfd_request *req) {
-    return source_of(req) == FROM_BODY;
+bool mfd_auth_params_may_be_in_body(const mfd_request *req) {
+    return !strcmp(req->method, "POST") || !strcmp(req->method, "PATCH") ||
+           !strcmp(req->method, "DELETE");
 }
 
 /* A JSON scalar as the string the permission tables hold. */
@@ -69,6 +78,17 @@ mfd_err mfd_auth_json_text(mfd_request *req, json_t *v, const char *name, const 
     }
     return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                        "Invalid value for parameter '%s' supplied: expected a string.", name);
+}
+
+const char *mfd_auth_experiment_key(mfd_arena *arena, const char *id) {
+    if (!id)
+        return NULL;
+    char *end;
+    errno = 0;
+    long long number = strtoll(id, &end, 10);
+    if (end == id || *end || errno)
+        return id;
+    return mfd_arena_sprintf(arena, "%lld", number);
 }
 
 /* The parameter or NULL when absent. */
@@ -257,7 +277,7 @@ mfd_err mfd_auth_reduce_experiment_ids(mfd_request *req, const mfd_grant_set *se
         err = mfd_auth_json_text(req, v, "experiment_ids", &id);
         if (err)
             break;
-        if (mfd_auth_grant_readable(set, id))
+        if (mfd_auth_grant_readable(set, mfd_auth_experiment_key(req->arena, id)))
             json_array_append(kept, v);
     }
     if (!err && json_array_size(kept) == 0) {

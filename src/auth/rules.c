@@ -58,7 +58,7 @@ static const mfd_auth_rule rules[] = {
     RULE("GET", "2.0/mlflow/metrics/get-history-bulk", AJAX, R, RUN_IDS_QUERY, NONE),
     RULE("POST", "2.0/mlflow/experiments/search-datasets", AJAX, R, EXPERIMENT_IDS, NONE),
     RULE("POST", "2.0/mlflow/runs/create-promptlab-run", AJAX, U, PROMPTLAB, NONE),
-    RULE("POST", "2.0/mlflow/upload-artifact", AJAX, U, RUN_QUERY, NONE),
+    RULE("POST", "2.0/mlflow/upload-artifact", AJAX, U, RUN_UUID_QUERY, NONE),
     RULE("GET", "2.0/mlflow/get-trace-artifact", AJAX, R, TRACE_QUERY, NONE),
     RULE("GET", "2.0/mlflow/gateway-proxy", AJAX, ANY, NONE, NONE),
     RULE("POST", "2.0/mlflow/gateway-proxy", AJAX, ANY, NONE, NONE),

@@ -277,13 +277,16 @@ def test_finalize_errors(server):
     assert get(server, model_id)["info"]["status"] == "LOGGED_MODEL_PENDING"
 
 
-def test_finalize_acts_on_the_body_model_id(server):
+def test_finalize_needs_the_body_model_id_to_be_the_paths(server):
+    """§6.3: the body's model_id is the path's. Upstream acts on the body's, while its
+    permission check reads the path's; a different one is refused here, and nothing changes."""
     a = create(server, "0", name="body-a")["model"]["info"]["model_id"]
     b = create(server, "0", name="body-b")["model"]["info"]["model_id"]
     r = server.patch(f"{BASE}/{a}", json={"model_id": b, "status": "LOGGED_MODEL_READY"})
-    assert r.status_code == 200 and r.json()["model"]["info"]["model_id"] == b
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE",
+                 f"The model_id in the request body ('{b}') is not the one in the path ('{a}')")
     assert get(server, a)["info"]["status"] == "LOGGED_MODEL_PENDING"
-    assert get(server, b)["info"]["status"] == "LOGGED_MODEL_READY"
+    assert get(server, b)["info"]["status"] == "LOGGED_MODEL_PENDING"
 
 
 # --- delete --------------------------------------------------------------------------------
