@@ -246,10 +246,10 @@ static bool check_times(const json_t *claims, int leeway, int64_t now, const cha
         return *why = "token not valid yet (nbf)", false;
     if (bad)
         return *why = "nbf has the wrong type", false;
-    if (mfd_jwt_time_claim(claims, "iat", &iat, &bad) && iat > now + leeway)
+    if (!mfd_jwt_time_claim(claims, "iat", &iat, &bad)) /* required, as exp (sso §2.2) */
+        return *why = bad ? "iat has the wrong type" : "token has no iat", false;
+    if (iat > now + leeway)
         return *why = "token issued in the future (iat): check the clocks", false;
-    if (bad)
-        return *why = "iat has the wrong type", false;
     return true;
 }
 

@@ -130,6 +130,22 @@ static const char *client_of(mfd_arena *arena, const char *path) {
     return mfd_arena_strndup(arena, path + h, n - h - t);
 }
 
+/* resource_access.<client>.roles with the client id taken whole: client ids
+ * may hold dots ("mlflow.example.com"), which a dotted path would split. */
+static const json_t *client_roles_at(const json_t *claims, const char *client, bool *bad) {
+    const json_t *v = claims;
+    const char *steps[] = {"resource_access", client, "roles"};
+    *bad = false;
+    for (size_t i = 0; v && i < sizeof steps / sizeof steps[0]; i++) {
+        if (!json_is_object(v)) {
+            *bad = true;
+            return NULL;
+        }
+        v = json_object_get(v, steps[i]);
+    }
+    return v;
+}
+
 static void add_role(mfd_strbuf *roles, const char *prefix, const char *role, size_t len) {
     if (!len)
         return;
@@ -146,10 +162,11 @@ bool mfd_sso_claims_roles(const mfd_sso_settings *s, const json_t *claims, mfd_a
                           mfd_strbuf *roles, const char **why) {
     for (size_t i = 0; i < s->role_claims.n; i++) {
         bool bad;
-        const json_t *v = claim_at(claims, s->role_claims.items[i], &bad);
+        const char *client = client_of(arena, s->role_claims.items[i]);
+        const json_t *v = client ? client_roles_at(claims, client, &bad)
+                                 : claim_at(claims, s->role_claims.items[i], &bad);
         if (bad || (v && !json_is_array(v)))
             return *why = "a role claim has the wrong type", false;
-        const char *client = client_of(arena, s->role_claims.items[i]);
         size_t k;
         json_t *role;
         json_array_foreach(v, k, role) {

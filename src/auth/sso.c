@@ -114,6 +114,40 @@ void mfd_sso_apply(mfd_request *req, const mfd_sso_identity *id) {
 
 /* --- identity ---------------------------------------------------------------- */
 
+/* The legacy platform hook set password = sub: such a password is retired
+ * the first time the subject's token names the user. */
+static mfd_err retire_legacy_password(mfd_conn *conn, int64_t user_id, const char *password_hash,
+                                      const char *subject, const char *username) {
+    if (!user_id || !password_hash || !mfd_auth_password_verify(password_hash, subject))
+        return NULL;
+    mfd_err err = mfd_sso_store_make_password_unusable(conn, user_id);
+    mfd_auth_audit("mlflowd", "user.password_unusable", "user", username,
+                   "legacy password equal to the token subject", err ? "error" : "ok");
+    return err;
+}
+
+/* A sign-in outside the allowed groups, kept where it matters: the bound
+ * identity's snapshot (its personal access tokens stop working), and a
+ * legacy password equal to the subject on the row it would claim, retired
+ * as a successful first sign-in retires it. No user is created. */
+static mfd_err record_refusal(mfd_auth *auth, mfd_arena *arena, const char *issuer,
+                              const char *subject, const mfd_sso_identity *id) {
+    const mfd_sso_settings *s = auth->sso->settings;
+    mfd_sso_snapshot snap = {permission_name(id->level), false, false};
+    mfd_conn *conn;
+    mfd_err err = mfd_auth_db_acquire(auth, &conn);
+    if (err)
+        return err;
+    mfd_sso_refusal r;
+    err = mfd_sso_store_refuse(conn, arena, issuer, subject, id->username, &snap, s->authoritative,
+                               &r);
+    if (!err)
+        err = retire_legacy_password(conn, r.unbound_user_id, r.unbound_password_hash, subject,
+                                     id->username);
+    mfd_auth_db_release(auth, conn);
+    return err;
+}
+
 /* Maps the roles, applies the allowed-groups gate, then finds or makes the
  * user and its binding. *refusal set (a 403) when the user may not in. */
 static mfd_err resolve(mfd_auth *auth, mfd_arena *arena, const char *issuer, const char *subject,
@@ -121,13 +155,14 @@ static mfd_err resolve(mfd_auth *auth, mfd_arena *arena, const char *issuer, con
     const mfd_sso_settings *s = auth->sso->settings;
     *refusal = NULL;
     mfd_sso_map_roles(s, id->roles, id);
-    if (!id->allowed) {
-        *refusal = "not in any of the allowed groups";
-        return NULL;
-    }
     if (!strcmp(id->username, auth->settings->admin_username)) {
         *refusal = "the username is reserved for the local admin";
         return NULL;
+    }
+    if (!id->allowed) {
+        *refusal = "not in any of the allowed groups";
+        id->is_admin = false;
+        return record_refusal(auth, arena, issuer, subject, id);
     }
     mfd_sso_snapshot snap = {permission_name(id->level), id->is_admin, id->allowed};
     mfd_conn *conn;
@@ -142,21 +177,18 @@ static mfd_err resolve(mfd_auth *auth, mfd_arena *arena, const char *issuer, con
                    "re-bind it)";
     else if (!err && b.result == MFD_SSO_USERNAME_MISMATCH)
         *refusal = "this identity is bound to another username (an admin can re-bind it)";
-    /* The legacy platform hook set password = sub: retire such passwords. */
-    if (!err && !*refusal && b.newly_bound && b.password_hash &&
-        mfd_auth_password_verify(b.password_hash, subject)) {
-        err = mfd_sso_store_make_password_unusable(conn, b.user_id);
-        mfd_auth_audit("mlflowd", "user.password_unusable", "user", id->username,
-                       "legacy password equal to the token subject", err ? "error" : "ok");
-    }
+    if (!err && !*refusal && b.newly_bound)
+        err = retire_legacy_password(conn, b.user_id, b.password_hash, subject, id->username);
     mfd_auth_db_release(auth, conn);
     if (err || *refusal)
         return err;
     if (b.created)
         mfd_auth_audit("mlflowd", "user.create", "user", id->username, "single sign-on", "ok");
     id->user_id = b.user_id;
+    /* floor: an admin flag set on the row counts, unless the row is a local
+     * account's (its flag goes with its own password, not with the token) */
     if (!s->authoritative)
-        id->is_admin = id->is_admin || b.user_is_admin;
+        id->is_admin = id->is_admin || (b.user_is_admin && b.user_sso_owned);
     return NULL;
 }
 

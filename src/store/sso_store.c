@@ -145,6 +145,12 @@ static mfd_err identity_by_username(mfd_conn *conn, mfd_arena *arena, const char
                          username, NULL, r);
 }
 
+/* Made by single sign-on, or its legacy password retired: no password of
+ * its own to carry an admin flag. */
+static bool sso_owned(const user_row *u) {
+    return u->password_hash && !strcmp(u->password_hash, MFD_SSO_UNUSABLE_PASSWORD);
+}
+
 static bool same_snapshot(const mfd_sso_snapshot *a, const mfd_sso_snapshot *b) {
     return !strcmp(a->permission, b->permission) && a->is_admin == b->is_admin &&
            a->allowed == b->allowed;
@@ -243,9 +249,13 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
     if ((err = read_user(conn, arena, username, &user)))
         return err;
     out->result = MFD_SSO_BOUND;
-    bool admin_wanted = mirror_admin ? snap->is_admin : user.is_admin;
+    /* The mirror is kept only in rows single sign-on owns: a local account
+     * bound to a token keeps its own admin flag for its own password. */
+    bool owned = !user.found || sso_owned(&user);
+    bool mirror = mirror_admin && owned;
     bool change = !user.found || !by_subject.found || !same_snapshot(&by_subject.snap, snap) ||
-                  (user.found && mirror_admin && user.is_admin != snap->is_admin);
+                  (user.found && mirror && user.is_admin != snap->is_admin);
+    out->user_sso_owned = owned;
     if (!write) {
         *must_write = change;
         out->user_id = user.id;
@@ -253,11 +263,11 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
         return NULL;
     }
     if (!user.found) {
-        if ((err = create_user(conn, username, admin_wanted)) ||
+        if ((err = create_user(conn, username, mirror_admin && snap->is_admin)) ||
             (err = read_user(conn, arena, username, &user)))
             return err;
         out->created = true;
-    } else if (mirror_admin && user.is_admin != snap->is_admin) {
+    } else if (mirror && user.is_admin != snap->is_admin) {
         if ((err = set_user_admin(conn, user.id, snap->is_admin)))
             return err;
         user.is_admin = snap->is_admin;
@@ -301,6 +311,43 @@ mfd_err mfd_sso_store_bind(mfd_conn *conn, mfd_arena *arena, const char *issuer,
         mfd_err_free(err);
     }
     return NULL;
+}
+
+mfd_err mfd_sso_store_refuse(mfd_conn *conn, mfd_arena *arena, const char *issuer,
+                             const char *subject, const char *username,
+                             const mfd_sso_snapshot *snap, bool mirror_admin,
+                             mfd_sso_refusal *out) {
+    memset(out, 0, sizeof *out);
+    identity_row by_subject, by_username;
+    user_row user;
+    mfd_err err = identity_by_subject(conn, arena, issuer, subject, &by_subject);
+    if (err)
+        return err;
+    if (!by_subject.found) {
+        /* Nothing of this identity to record; a row of its username it could
+         * have claimed (unbound) is returned for the legacy password check. */
+        if ((err = identity_by_username(conn, arena, username, &by_username)) ||
+            by_username.found || (err = read_user(conn, arena, username, &user)) || !user.found)
+            return err;
+        out->unbound_user_id = user.id;
+        out->unbound_password_hash = user.password_hash;
+        return NULL;
+    }
+    if ((err = read_user(conn, arena, by_subject.username, &user)))
+        return err;
+    bool clear_admin = mirror_admin && user.found && sso_owned(&user) && user.is_admin;
+    if (same_snapshot(&by_subject.snap, snap) && !clear_admin)
+        return NULL;
+    if ((err = mfd_conn_begin(conn, true)))
+        return err;
+    err = update_snapshot(conn, issuer, subject, snap);
+    if (!err && clear_admin)
+        err = set_user_admin(conn, user.id, false);
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
 }
 
 mfd_err mfd_sso_store_make_password_unusable(mfd_conn *conn, int64_t user_id) {
@@ -387,6 +434,7 @@ static void read_token(mfd_stmt *stmt, mfd_arena *arena, mfd_sso_token *t) {
     t->expires_at = mfd_stmt_int64(stmt, 5);
     t->username = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 6));
     t->user_is_admin = mfd_stmt_int64(stmt, 7) != 0;
+    t->user_sso_owned = mfd_stmt_int64(stmt, 11) != 0;
     if (!mfd_stmt_is_null(stmt, 8)) {
         t->has_snapshot = true;
         t->snap.permission = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 8));
@@ -397,7 +445,8 @@ static void read_token(mfd_stmt *stmt, mfd_arena *arena, mfd_sso_token *t) {
 
 #define TOKEN_SELECT                                                                               \
     "SELECT t.token_id, t.user_id, t.name, t.secret_hash, t.created_at, t.expires_at, "            \
-    "u.username, CASE WHEN u.is_admin THEN 1 ELSE 0 END, i.permission, i.is_admin, i.allowed "     \
+    "u.username, CASE WHEN u.is_admin THEN 1 ELSE 0 END, i.permission, i.is_admin, i.allowed, "    \
+    "CASE WHEN u.password_hash = '" MFD_SSO_UNUSABLE_PASSWORD "' THEN 1 ELSE 0 END "               \
     "FROM mlflowd_access_tokens t JOIN users u ON u.id = t.user_id "                               \
     "LEFT JOIN mlflowd_sso_identities i ON i.username = u.username "
 

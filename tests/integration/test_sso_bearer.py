@@ -104,6 +104,7 @@ def hostile(issuer):
         "nbf 90 s ahead (leeway 60 s)": issuer.mint({**base, "nbf": now + 90}),
         "iat in the future": issuer.mint({**base, "iat": now + 3600}),
         "no exp": issuer.mint({**base, "exp": None}),
+        "no iat (required, as exp)": issuer.mint({**base, "iat": None}),
         "exp of the wrong type": issuer.mint({**base, "exp": str(now + 300)}),
         "oversized": issuer.mint(base, variant="pad"),
         "JWE (five segments)": issuer.mint(base, variant="jwe"),

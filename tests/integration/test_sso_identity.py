@@ -1,0 +1,130 @@
+"""Who a token may become, and what a refused sign-in leaves behind (R-SSO-7, -8, -9, -10).
+
+  * A sign-in refused by `allowed_groups` is recorded: the user's personal access tokens stop
+    working with it, as a demotion reaches them at the next sign-in.
+  * A legacy password equal to the token's `sub` is retired at the first token naming the user,
+    refused or not (`sub` is never a password).
+  * A token whose username is a local account's (a real password of its own) does not carry the
+    account's admin flag, and does not write the mapping's admin flag into it: the flag goes with
+    the local password, the mapping with the token.
+  * Client roles of a client id holding dots (`mlflow.example.com`) are read."""
+import requests
+
+from sso_helpers import FakeIssuer, api, bearer, claims_for, start_sso_server
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory):
+    i = FakeIssuer(tmp_path_factory.mktemp("issuer")).start()
+    yield i
+    i.stop()
+
+
+def basic(user, password):
+    s = requests.Session()
+    s.auth = (user, password)
+    return s
+
+
+ADMIN = basic("admin", "password1234")
+EXP0 = {"experiment_id": "0"}
+
+
+def whoami(s, server):
+    return api(s, server, "GET", "auth/whoami", service="mlflowd")
+
+
+def create_local_user(server, name, password, admin=False):
+    r = api(ADMIN, server, "POST", "users/create", {"username": name, "password": password})
+    assert r.status_code == 200, r.text
+    if admin:
+        r = api(ADMIN, server, "PATCH", "users/update-admin", {"username": name, "is_admin": True})
+        assert r.status_code == 200, r.text
+
+
+def can_create_users(s, server, name):
+    r = api(s, server, "POST", "users/create", {"username": name, "password": "pw-0123456789ab"})
+    return r.status_code == 200
+
+
+def test_a_refused_sign_in_stops_the_users_access_tokens(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"allowed_groups": "/mlflow-users"})
+    try:
+        member = bearer(issuer.mint(claims_for("mallory", roles=["devops"],
+                                               groups=["/mlflow-users"])))
+        r = api(member, s, "POST", "tokens/create", {"name": "ci"}, service="mlflowd")
+        assert r.status_code == 200, r.text
+        pat = basic("mallory", r.json()["token"])
+        assert whoami(pat, s).json()["user"]["permission"] == "MANAGE"
+        # the IdP takes her out of the group: her next token is refused, and so is her PAT
+        gone = bearer(issuer.mint(claims_for("mallory", roles=["devops"], groups=[])))
+        assert api(gone, s, "GET", "experiments/get", params=EXP0).status_code == 403
+        r = api(pat, s, "POST", "experiments/create", {"name": "after-removal"})
+        assert r.status_code == 403, r.text
+        # back in the group: both work again
+        member = bearer(issuer.mint(claims_for("mallory", roles=["devops"],
+                                               groups=["/mlflow-users"])))
+        assert api(member, s, "GET", "experiments/get", params=EXP0).status_code == 200
+        assert api(pat, s, "GET", "experiments/get", params=EXP0).status_code == 200
+    finally:
+        s.stop()
+
+
+def test_a_legacy_sub_password_is_retired_even_when_the_sign_in_is_refused(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"allowed_groups": "/mlflow-users"})
+    try:
+        sub = "sub-legacy-user-0123456789"
+        create_local_user(s, "legacy", sub)  # what the platform's old hook did
+        assert whoami(basic("legacy", sub), s).status_code == 200
+        outside = bearer(issuer.mint(claims_for("legacy", sub=sub, roles=["viewer"])))
+        assert api(outside, s, "GET", "experiments/get", params=EXP0).status_code == 403
+        assert whoami(basic("legacy", sub), s).status_code == 401
+        assert "user.password_unusable" in s.log()
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("mode", ["authoritative", "floor"])
+def test_a_token_does_not_take_a_local_accounts_admin_flag(tmp_path, issuer, mode):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer,
+                         sso={"modes": "bearer, basic", "mapping_mode": mode})
+    try:
+        create_local_user(s, "carol", "carol-local-password", admin=True)
+        carol_token = bearer(issuer.mint(claims_for("carol", roles=["viewer"])))
+        assert whoami(carol_token, s).json()["user"]["is_admin"] is False
+        assert not can_create_users(carol_token, s, "made-by-carol-token")
+        # her local password keeps her local admin flag
+        assert can_create_users(basic("carol", "carol-local-password"), s, f"made-by-carol-{mode}")
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("mode", ["authoritative", "floor"])
+def test_a_tokens_admin_mapping_does_not_reach_a_local_password(tmp_path, issuer, mode):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer,
+                         sso={"modes": "bearer, basic", "mapping_mode": mode})
+    try:
+        create_local_user(s, "bob", "bob-local-password")
+        bob_token = bearer(issuer.mint(claims_for("bob", roles=["mlflow-admin"])))
+        assert whoami(bob_token, s).json()["user"]["is_admin"] is True  # the mapping says so
+        local = basic("bob", "bob-local-password")
+        assert whoami(local, s).json()["user"]["is_admin"] is False
+        assert not can_create_users(local, s, f"made-by-bob-{mode}")
+    finally:
+        s.stop()
+
+
+def test_client_roles_of_a_dotted_client_id(tmp_path, issuer):
+    s = start_sso_server(tmp_path / "srv", issuer.issuer,
+                         sso={"audiences": "mlflow.example.com"},
+                         mappings={"EDIT": "mlflow.example.com:editor", "READ": "viewer"})
+    try:
+        claims = claims_for("dot", aud=["mlflow.example.com"],
+                            resource_access={"mlflow.example.com": {"roles": ["editor"]}})
+        user = whoami(bearer(issuer.mint(claims)), s).json()["user"]
+        assert user["permission"] == "EDIT", user
+        assert "mlflow.example.com:editor" in user["roles"], user
+    finally:
+        s.stop()
