@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/ids.h"
+#include "core/log.h"
 
 /* Where an upload goes; one malloc'd block (the server frees it with free()). */
 typedef struct upload_state {
@@ -51,11 +53,41 @@ static mfd_err make_dirs(const char *path) {
     return NULL;
 }
 
+/* Uploads in progress write to hidden files in the root (local_upload_begin);
+ * a server killed mid-upload leaves its file behind. One untouched for
+ * STALE_UPLOAD_SECONDS is removed at start: a live upload writes all the
+ * time, and another replica sharing the directory may have one running. */
+enum { STALE_UPLOAD_SECONDS = 3600 };
+
+static void remove_stale_uploads(const char *root) {
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (strncmp(e->d_name, MFD_ARTIFACT_UPLOAD_PREFIX, strlen(MFD_ARTIFACT_UPLOAD_PREFIX)) ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            now - st.st_mtime < STALE_UPLOAD_SECONDS)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            mfd_log_info("removed %s/%s, an upload cut off by a stop", root, e->d_name);
+    }
+    closedir(d);
+}
+
 static mfd_err local_open(const char *destination, char **root) {
     mfd_err err = make_dirs(destination);
-    if (!err)
-        *root = strdup(destination);
-    return err;
+    struct stat st;
+    if (!err && (stat(destination, &st) != 0 || !S_ISDIR(st.st_mode)))
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "the artifacts destination %s is not a directory",
+                          destination);
+    if (err)
+        return err;
+    remove_stale_uploads(destination);
+    *root = strdup(destination);
+    return NULL;
 }
 
 /* errno values meaning "nothing usable there": absent, a file where a
@@ -272,34 +304,43 @@ static mfd_err local_remove(const char *root, const char *rel) {
     return rc == 0 ? NULL : io_error("delete", rel);
 }
 
+/* The body is written to a hidden temporary file in the root and renamed
+ * into place when complete: its directories are made only then, so an
+ * upload that fails or is cut off leaves nothing behind, not even an empty
+ * directory in a listing (the server removes the temporary file). */
 static mfd_err local_upload_begin(const char *root, const char *rel, mfd_upload *upload) {
     if (!*rel)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
     size_t parent_len;
     const char *leaf = split_leaf(rel, &parent_len);
-    int dir = open_dir(root, rel, parent_len, true);
-    if (dir < 0) {
+    int dir = open_dir(root, rel, parent_len, false);
+    if (dir < 0 && errno != ENOENT) {
         if (errno == ENOTDIR || errno == ELOOP || errno == EEXIST)
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                "Cannot upload '%s': a file or link is in the way of its directory",
                                rel);
         if (errno == ENAMETOOLONG)
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
-        return io_error("create a directory for", rel);
+        return io_error("open the directory of", rel);
     }
     struct stat st;
-    if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+    bool directory_there =
+        dir >= 0 && fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    if (dir >= 0)
         close(dir);
+    if (directory_there)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Cannot upload '%s': a directory of that name exists", rel);
-    }
+    int root_fd = open_dir(root, "", 0, true);
+    if (root_fd < 0)
+        return io_error("create a file for", rel);
     char hex[33];
     mfd_uuid_hex(hex);
     char temp_name[64];
     snprintf(temp_name, sizeof temp_name, "%s%s", MFD_ARTIFACT_UPLOAD_PREFIX, hex);
-    int fd = openat(dir, temp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    int fd = openat(root_fd, temp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     int saved = errno;
-    close(dir);
+    close(root_fd);
     if (fd < 0) {
         errno = saved;
         return io_error("create a file for", rel);
@@ -318,10 +359,9 @@ static mfd_err local_upload_begin(const char *root, const char *rel, mfd_upload 
     state->temp_name = memcpy(p, temp_name, temp_len + 1);
     p += temp_len + 1;
     state->leaf = memcpy(p, leaf, leaf_len + 1);
-    size_t path_size = root_len + parent_len + temp_len + 3;
+    size_t path_size = root_len + temp_len + 2;
     upload->temp_path = malloc(path_size);
-    snprintf(upload->temp_path, path_size, "%s/%s%s%s", root, state->parent, parent_len ? "/" : "",
-             temp_name);
+    snprintf(upload->temp_path, path_size, "%s/%s", root, temp_name);
     upload->fd = fd;
     upload->size = 0;
     upload->state = state;
@@ -331,14 +371,23 @@ static mfd_err local_upload_begin(const char *root, const char *rel, mfd_upload 
 static mfd_err local_upload_finish(mfd_upload *upload) {
     const upload_state *state = upload->state;
     const char *parent = state->parent;
-    int dir = open_dir(state->root, parent, strlen(parent), false);
-    if (dir < 0)
-        return mfd_err_new(MFD_RESOURCE_CONFLICT,
-                           "The directory of artifact '%s' was removed during the upload",
-                           state->leaf);
-    int rc = renameat(dir, state->temp_name, dir, state->leaf);
+    int root_fd = open_dir(state->root, "", 0, false);
+    int dir = root_fd < 0 ? -1 : open_dir(state->root, parent, strlen(parent), true);
+    if (dir < 0) {
+        int saved = errno;
+        if (root_fd >= 0)
+            close(root_fd);
+        if (saved == ENOTDIR || saved == ELOOP || saved == EEXIST)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "Cannot upload '%s': a file or link is in the way of its directory",
+                               state->leaf);
+        errno = saved;
+        return io_error("create a directory for", state->leaf);
+    }
+    int rc = renameat(root_fd, state->temp_name, dir, state->leaf);
     int saved = errno;
     close(dir);
+    close(root_fd);
     if (rc != 0) {
         if (saved == EISDIR || saved == ENOTEMPTY || saved == EEXIST)
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,

@@ -409,6 +409,41 @@ static void download_free(void *closure) {
     free(d);
 }
 
+/* Sends the GET and waits for the answer's status, as many times as the
+ * retry policy says (nothing has reached the client yet, so a retry is
+ * invisible to it). False when no answer came. */
+static bool download_start(download *d, const mfd_s3_settings *s, const char *url, mfd_err *err) {
+    for (int attempt = 0; attempt < MFD_S3_TRIES; attempt++) {
+        mfd_s3_retry_pause(attempt);
+        if (attempt) { /* a fresh transfer on the same handle */
+            curl_multi_remove_handle(d->multi, d->curl);
+            curl_slist_free_all(d->headers);
+            d->headers = NULL;
+            free(d->error_body);
+            d->error_body = NULL;
+            d->error_len = d->pending_off = d->pending_len = 0;
+            d->status = 0;
+            d->headers_done = d->paused = d->done = false;
+            d->result = CURLE_OK;
+        }
+        if ((*err = mfd_s3_prepare(d->curl, s, "GET", url, MFD_S3_EMPTY_SHA256, NULL, &d->headers)))
+            return false;
+        d->curl_message[0] = '\0';
+        curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, d->curl_message);
+        curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, download_header);
+        curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, d);
+        curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, download_write);
+        curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
+        curl_multi_add_handle(d->multi, d->curl);
+        while (!d->headers_done && !d->done) /* bounded by the connect and stall limits */
+            download_step(d, 1000);
+        bool answered = d->headers_done;
+        if (!mfd_s3_worth_retrying(answered ? CURLE_OK : d->result, answered ? d->status : 0))
+            return answered;
+    }
+    return d->headers_done;
+}
+
 static mfd_err s3_download(const char *root, const char *rel, mfd_response *res) {
     const mfd_s3_settings *s = mfd_s3_settings_get();
     if (s->problem)
@@ -427,22 +462,10 @@ static mfd_err s3_download(const char *root, const char *rel, mfd_response *res)
     }
     if (d && !err) {
         const char *url = mfd_s3_url(arena, s, loc.bucket, mfd_s3_key(arena, &loc, rel), NULL, 0);
-        err = mfd_s3_prepare(d->curl, s, "GET", url, MFD_S3_EMPTY_SHA256, NULL, &d->headers);
-    }
-    if (d && !err) {
-        curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, d->curl_message);
-        curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, download_header);
-        curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, d);
-        curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, download_write);
-        curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
-        curl_multi_add_handle(d->multi, d->curl);
-        while (!d->headers_done && !d->done) /* bounded by the connect and stall limits */
-            download_step(d, 1000);
-        if (!d->headers_done)
+        if (!download_start(d, s, url, &err) && !err)
             err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                              "Cannot reach S3 to read artifact "
-                              "'%s': %s",
-                              rel,
+                              "Cannot reach S3 to read artifact '%s' (tried %d times): %s", rel,
+                              MFD_S3_TRIES,
                               d->curl_message[0] ? d->curl_message : curl_easy_strerror(d->result));
     }
     if (d && !err && d->status != 200) {

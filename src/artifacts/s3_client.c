@@ -22,7 +22,7 @@
 
 #include "s3_internal.h"
 
-enum { MAX_ANSWER_BYTES = 32 * 1024 * 1024, TRIES = 3 };
+enum { MAX_ANSWER_BYTES = 32 * 1024 * 1024 };
 
 static const uint64_t MIB = 1024 * 1024;
 
@@ -342,9 +342,14 @@ static void md5_base64(const char *data, size_t len, char out[25]) {
     EVP_EncodeBlock((unsigned char *)out, digest, 16);
 }
 
-static bool worth_retrying(CURLcode rc, long status) {
+void mfd_s3_retry_pause(int attempt) {
+    if (attempt > 0)
+        usleep(200000u << (2 * (attempt - 1))); /* 0.2 s, 0.8 s */
+}
+
+bool mfd_s3_worth_retrying(CURLcode rc, long status) {
     if (rc == CURLE_OK)
-        return status == 500 || status == 503;
+        return status == 500 || status == 502 || status == 503 || status == 504;
     return rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
            rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE || rc == CURLE_OPERATION_TIMEDOUT;
 }
@@ -372,9 +377,8 @@ mfd_err mfd_s3_perform(CURL *curl, mfd_arena *arena, const mfd_s3_settings *s,
     }
     CURLcode rc = CURLE_OK;
     char curl_message[CURL_ERROR_SIZE];
-    for (int attempt = 0; attempt < TRIES; attempt++) {
-        if (attempt)
-            usleep(200000u << (2 * (attempt - 1))); /* 0.2 s, 0.8 s */
+    for (int attempt = 0; attempt < MFD_S3_TRIES; attempt++) {
+        mfd_s3_retry_pause(attempt);
         curl_easy_reset(curl);
         transfer t = {.req = req, .arena = arena};
         mfd_strbuf_init(&t.answer, arena);
@@ -408,7 +412,7 @@ mfd_err mfd_s3_perform(CURL *curl, mfd_arena *arena, const mfd_s3_settings *s,
         if (t.too_big)
             return mfd_err_new(MFD_INTERNAL_ERROR, "S3's answer to %s %s is too large", req->method,
                                url);
-        if (!worth_retrying(rc, status) || attempt == TRIES - 1) {
+        if (!mfd_s3_worth_retrying(rc, status) || attempt == MFD_S3_TRIES - 1) {
             if (rc != CURLE_OK)
                 break;
             res->status = status;
@@ -434,14 +438,24 @@ mfd_err mfd_s3_error(mfd_arena *arena, long status, const char *body, size_t bod
         }
         xmlFreeDoc(doc);
     }
+    static const char *const clients_fault[] = {"KeyTooLongError", "EntityTooLarge",
+                                                "MetadataTooLarge"};
+    static const char *const try_later[] = {"RequestTimeout", "SlowDown", "ServiceUnavailable"};
     mfd_code mfd = MFD_INTERNAL_ERROR;
+    for (size_t i = 0; code && i < sizeof clients_fault / sizeof clients_fault[0]; i++)
+        if (!strcmp(code, clients_fault[i]))
+            mfd = MFD_INVALID_PARAMETER_VALUE;
+    for (size_t i = 0; code && i < sizeof try_later / sizeof try_later[0]; i++)
+        if (!strcmp(code, try_later[i]))
+            mfd = MFD_TEMPORARILY_UNAVAILABLE;
     if (status == 404)
         mfd = MFD_RESOURCE_DOES_NOT_EXIST;
-    else if (status == 400)
-        mfd = MFD_INVALID_PARAMETER_VALUE;
     else if (status >= 500)
         mfd = MFD_TEMPORARILY_UNAVAILABLE;
-    const char *hint = status == 403 ? " (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)" : "";
+    const char *hint = status == 403 ? " (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+                       : mfd == MFD_INTERNAL_ERROR
+                           ? " (check the server's S3 settings: credentials, region, endpoint)"
+                           : "";
     return mfd_err_new(mfd, "%s: S3 answered %ld %s%s%s%s", what, status, code ? code : "",
                        message ? ": " : "", message ? message : "", hint);
 }

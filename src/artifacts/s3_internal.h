@@ -98,17 +98,25 @@ typedef struct mfd_s3_response {
     const char *etag; /* the ETag header, NULL if absent */
 } mfd_s3_response;
 
-/* Sends one request on `curl` (reused: its connection stays open), with up
- * to three tries when S3 cannot be reached or answers 500/503. An error
- * means no answer came (503 TEMPORARILY_UNAVAILABLE); any answer is in
- * *res, whatever its status. */
+/* The retry policy of every S3 request: MFD_S3_TRIES tries when S3 cannot
+ * be reached or answers 500/502/503/504, mfd_s3_retry_pause() before each
+ * try after the first (0.2 s, then 0.8 s). */
+enum { MFD_S3_TRIES = 3 };
+bool mfd_s3_worth_retrying(CURLcode rc, long status);
+void mfd_s3_retry_pause(int attempt);
+
+/* Sends one request on `curl` (reused: its connection stays open), tried
+ * again as the retry policy says. An error means no answer came (503
+ * TEMPORARILY_UNAVAILABLE); any answer is in *res, whatever its status. */
 mfd_err mfd_s3_perform(CURL *curl, mfd_arena *arena, const mfd_s3_settings *s,
                        const mfd_s3_request *req, mfd_s3_response *res);
 
 /* The error S3's answer means, for an operation on `what`: 404 ->
- * RESOURCE_DOES_NOT_EXIST, 400 -> INVALID_PARAMETER_VALUE, 5xx ->
- * TEMPORARILY_UNAVAILABLE, else INTERNAL_ERROR; S3's Code and Message are
- * quoted. */
+ * RESOURCE_DOES_NOT_EXIST; 5xx, RequestTimeout and SlowDown ->
+ * TEMPORARILY_UNAVAILABLE; a key or object too long or too large ->
+ * INVALID_PARAMETER_VALUE (the client's name or body); anything else
+ * (expired or refused credentials, a wrong region or endpoint) is the
+ * server's setup: INTERNAL_ERROR. S3's Code and Message are quoted. */
 mfd_err mfd_s3_error(mfd_arena *arena, long status, const char *body, size_t body_len,
                      const char *what);
 

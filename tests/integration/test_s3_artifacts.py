@@ -475,6 +475,86 @@ def test_a_wrong_secret_fails_the_signature_check(tmp_path_factory, s3_server):
         s.drop_database()
 
 
+class ScriptedS3:
+    """A stand-in for S3 that answers each request with the next scripted (status, error code)
+    for its method, then 200 with a small body, and counts the requests it saw."""
+
+    def __init__(self):
+        import http.server
+        self.script, self.seen = {}, []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                fake.seen.append((self.command, self.path))
+                queue = fake.script.get(self.command, [])
+                status, code = queue.pop(0) if queue else (200, None)
+                if code:
+                    body = (f"<?xml version=\"1.0\"?><Error><Code>{code}</Code>"
+                            f"<Message>scripted {code}</Message></Error>").encode()
+                elif self.command == "GET" and "list-type" in self.path:
+                    body = (b'<?xml version="1.0"?><ListBucketResult><IsTruncated>false'
+                            b"</IsTruncated></ListBucketResult>")
+                else:
+                    body = b"artifact bytes" if self.command == "GET" else b""
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", '"e"')
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.env = {"MLFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{self.httpd.server_port}"}
+
+    def count(self, method):
+        return sum(1 for m, _ in self.seen if m == method)
+
+
+def test_s3_answers_are_retried_and_mapped(tmp_path_factory, s3_server):
+    """Transient answers (500, 502, 503, 504 and no answer) are tried three times, downloads
+    included; S3's 400s blame the client only for a name or body too long, and are the
+    server's setup otherwise (expired or bad credentials, region): 500 with S3's code."""
+    fake = ScriptedS3()
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://mlflow/x"],
+                     fake.env)
+    try:
+        fake.script["GET"] = [(503, "SlowDown"), (502, "BadGateway")]
+        r = get_artifact(s, "a.txt")
+        assert (r.status_code, r.content) == (200, b"artifact bytes")
+        assert fake.count("GET") == 3
+        fake.script["GET"] = [(504, "GatewayTimeout")] * 3
+        assert_error(get_artifact(s, "b.txt"), 503, "TEMPORARILY_UNAVAILABLE", "GatewayTimeout")
+        assert fake.count("GET") == 6
+        fake.script["GET"] = [(502, "BadGateway"), (200, None)]
+        assert s.get(ART, params={"path": "d"}).status_code == 200
+        assert fake.count("GET") == 8
+        fake.script["GET"] = [(400, "ExpiredToken")]
+        assert_error(get_artifact(s, "c.txt"), 500, "INTERNAL_ERROR", "ExpiredToken")
+        fake.script["GET"] = [(400, "AuthorizationHeaderMalformed")]
+        assert_error(s.get(ART, params={"path": "d"}), 500, "INTERNAL_ERROR",
+                     "AuthorizationHeaderMalformed")
+        fake.script["PUT"] = [(400, "KeyTooLongError")]
+        assert_error(s.put(f"{ART}/long.txt", data=b"x"), 400, "INVALID_PARAMETER_VALUE",
+                     "KeyTooLongError")
+        fake.script["PUT"] = [(400, "RequestTimeout")]
+        assert_error(s.put(f"{ART}/slow.txt", data=b"x"), 503, "TEMPORARILY_UNAVAILABLE",
+                     "RequestTimeout")
+    finally:
+        s.stop()
+        s.drop_database()
+        fake.httpd.shutdown()
+
+
 def test_missing_bucket_is_404_not_500(tmp_path_factory, s3_server):
     s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://no-such-bucket/x"])
     try:
