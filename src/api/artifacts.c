@@ -262,15 +262,36 @@ static mfd_err multipart_upload(mfd_request *req, mfd_response *res) {
 
 /* --- artifacts of runs, model versions and logged models --------------- */
 
+/* `runs:/<run_id>[/<path>]` as the run's artifact location joined with the
+ * path (what MLflow's RunsArtifactRepository reads). */
+static mfd_err follow_runs_uri(mfd_request *req, mfd_conn *conn, const char *uri,
+                               const char **out) {
+    const char *id = uri + strlen("runs:/");
+    size_t id_len = strcspn(id, "/");
+    const char *run_id = mfd_arena_strndup(req->arena, id, id_len), *rel = "";
+    mfd_err err = id[id_len] ? mfd_artifact_path_normalize(req->arena, id + id_len + 1,
+                                                           strlen(id + id_len + 1), &rel)
+                             : NULL;
+    if (!err)
+        err = mfd_artifact_location_run(conn, req->arena, run_id, out);
+    if (!err && *rel)
+        *out = mfd_arena_sprintf(req->arena, "%s/%s", *out, rel);
+    return err;
+}
+
 /* Where `uri` keeps its files; `models:/<model_id>` (a registry source
- * without a resolved storage_location) is followed to the logged model. */
+ * without a resolved storage_location) is followed to the logged model,
+ * `runs:/<run_id>/<path>` (a version registered from a run) to the run's. */
 static mfd_err resolve_location(mfd_request *req, const char *uri, const char **root,
                                 const char **prefix) {
-    if (!strncmp(uri, "models:/", 8) && !strchr(uri + 8, '/')) {
+    bool logged_model = !strncmp(uri, "models:/", 8) && !strchr(uri + 8, '/');
+    bool run = !strncmp(uri, "runs:/", 6);
+    if (logged_model || run) {
         mfd_conn *conn;
         mfd_err err = mfd_api_conn(req, &conn);
         if (!err)
-            err = mfd_artifact_location_logged_model(conn, req->arena, uri + 8, &uri);
+            err = logged_model ? mfd_artifact_location_logged_model(conn, req->arena, uri + 8, &uri)
+                               : follow_runs_uri(req, conn, uri, &uri);
         if (err)
             return err;
     }

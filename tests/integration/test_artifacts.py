@@ -472,6 +472,27 @@ def test_model_version_get_artifact(server):
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", "must be an integer")
 
 
+def test_model_version_with_a_runs_uri_source_follows_the_run(server):
+    """A version registered from `runs:/<id>/<path>` reads the run's artifacts, as MLflow's
+    RunsArtifactRepository does; an unknown run is 404, a climbing path 400."""
+    run_id, _ = insert_run(server)
+    put_artifact(server, f"0/{run_id}/artifacts/model/MLmodel", b"from the run")
+    insert_model_version(server, "mv-runs", 1, f"runs:/{run_id}/model")
+    insert_model_version(server, "mv-runs", 2, f"runs:/{run_id}")
+    insert_model_version(server, "mv-runs", 3, f"runs:/{'0' * 32}/model")
+    insert_model_version(server, "mv-runs", 4, f"runs:/{run_id}/../../x")
+    for version, path in (("1", "MLmodel"), ("2", "model/MLmodel")):
+        r = server.get("/model-versions/get-artifact",
+                       params={"name": "mv-runs", "version": version, "path": path})
+        assert r.status_code == 200 and r.content == b"from the run", r.text
+    r = server.get("/model-versions/get-artifact",
+                   params={"name": "mv-runs", "version": "3", "path": "MLmodel"})
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+    r = server.get("/model-versions/get-artifact",
+                   params={"name": "mv-runs", "version": "4", "path": "MLmodel"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+
+
 def test_model_version_with_a_models_uri_source_follows_the_logged_model(server):
     model_id, location = insert_logged_model(server)
     put_artifact(server, location.split(":", 1)[1].lstrip("/") + "/MLmodel", b"logged")
