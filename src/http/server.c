@@ -310,7 +310,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         mfd_request *req = &st->req;
         req->arena = mfd_arena_new();
         req->app = app;
-        req->method = mfd_arena_strdup(req->arena, method);
+        /* HEAD is a GET whose body libmicrohttpd leaves out: the same route, the
+         * same permission check, the same headers (Flask answers HEAD so too). */
+        req->method = mfd_arena_strdup(req->arena, strcmp(method, "HEAD") ? method : "GET");
         req->path = mfd_arena_strdup(req->arena, url);
         req->raw_path = req->path;
         req->raw_query = "";

@@ -208,3 +208,11 @@ def test_a_deleted_logged_model_is_404_to_everyone(world):
         r = call(world[who], server, "GET", API + f"logged-models/{lm}")
         assert r.status_code == 404, (who, r.text)
         assert r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_head_is_checked_as_the_get_it_is(world):
+    exp, run = world["alice_ids"]["exp"], world["alice_ids"]["run"]
+    for path in (f"{API}experiments/get?experiment_id={exp}",
+                 f"/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/secret.txt"):
+        assert raw(world, "dave", "HEAD", path)[0] == 403, path
+        assert raw(world, "alice", "HEAD", path) == (200, b""), path

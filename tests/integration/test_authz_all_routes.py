@@ -32,8 +32,8 @@ AJAX_ONLY, BARE, NO_AJAX = 4, 8, 16
 
 # Routes served without credentials: auth.md §2 step 1, the readiness probe, and the
 # steps of the native SSO login that happen before there is a user.
-PUBLIC = {("GET", "/health"), ("GET", "/static-files/"), ("HEAD", "/static-files/"),
-          ("GET", "/static-files/<path>"), ("HEAD", "/static-files/<path>"), ("GET", "/ready"),
+PUBLIC = {("GET", "/health"), ("GET", "/static-files/"),
+          ("GET", "/static-files/<path>"), ("GET", "/ready"),
           ("GET", "/oidc/login"), ("GET", "/oidc/callback"), ("GET", "/oidc/info")}
 
 # Routes any authenticated user may call (auth.md §3: creators, searches that filter
@@ -53,7 +53,6 @@ ANY_USER = {
     ("GET", "/ready"): "readiness probe, no data",
     ("GET", "/metrics"): "Prometheus counters, no resource data",
     ("GET", "/"): "the UI page",
-    ("HEAD", "/"): "the UI page",
     ("GET", ""): "redirect to the UI under the static prefix",
     ("GET", "2.0/mlflowd/auth/whoami"): "the caller's own identity",
     ("GET", "2.0/mlflowd/auth/role-mappings"): "the configured role mappings, for the UI",

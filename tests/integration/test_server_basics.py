@@ -26,6 +26,32 @@ def test_wrong_method_is_405(server):
     assert r.json()["error_code"] == "BAD_REQUEST"
 
 
+def test_head_is_a_get_without_its_body(server):
+    """As Flask answers HEAD on every GET route: the same status and headers, no body
+    (load balancers and `curl -I` use it); a route without GET is still 405."""
+    import socket
+
+    def head(path):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        top, _, body = data.partition(b"\r\n\r\n")
+        lines = top.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:])}
+        return int(lines[0].split()[1]), headers, body
+
+    for path in ("/health", "/api/2.0/mlflow/experiments/get?experiment_id=0"):
+        got = server.get(path) if path.startswith("/api") else server.session.get(server.url + path)
+        status, headers, body = head(path)
+        assert (status, body) == (got.status_code, b""), path
+        assert int(headers["content-length"]) == len(got.content)
+        assert headers["content-type"] == got.headers["Content-Type"]
+    assert head("/api/2.0/mlflow/experiments/get?experiment_id=424242")[0] == 404
+    assert head("/api/2.0/mlflow/experiments/create")[0] == 405
+
+
 def test_new_database_has_default_experiment_and_stamp(server):
     db = sqlite3.connect(f"{server.workdir}/mlflow.db")
     assert db.execute("select version_num from alembic_version").fetchall() == [("bf29a5ff90ea",)]
