@@ -13,6 +13,7 @@
 #include "db_driver.h"
 #include "db_wal_index.h"
 #include "db_pool.h"
+#include "db_sqlite_lower.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -205,6 +206,7 @@ static mfd_err conn_open(sqlite_db *db, sqlite_conn **out) {
         return err;
     }
     sqlite3_busy_timeout(conn->handle, 20000);
+    mfd_sqlite_register_lower(conn->handle); /* if it fails, SQLite's ASCII one stays */
     /* cache_size: 16 MB of pages (SQLite's default is 2 MB), so that a search
      * over a database of some size reads its pages from memory rather than
      * through pread (10,000 runs: 9 -> 7 ms). */

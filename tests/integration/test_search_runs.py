@@ -394,6 +394,30 @@ def test_max_results_accepts_the_limit(server, population):
     assert len(search(server, [exp], max_results="2")["runs"]) == 2
 
 
+def test_ilike_folds_every_letter_on_both_engines(server):
+    """search-grammar §1: ILIKE is case-insensitive, for every letter: SQLite's own lower()
+    folds ASCII only, so 'Ü' was missed there while PostgreSQL found it. LIKE and = stay
+    case-sensitive."""
+    exp = make_experiment(server)
+    ids = {v: create_run(server, exp, f"run-{v}", 1000 + i, params=[("model", v)],
+                         tags=[("team", v)])
+           for i, v in enumerate(["ü", "Ü", "ß", "ẞ", "ёлка", "ЁЛКА", "x"])}
+
+    def found(filter):
+        return {r["info"]["run_id"] for r in search(server, [exp], filter=filter).get("runs", [])}
+
+    assert found("params.model ILIKE 'ü'") == {ids["ü"], ids["Ü"]}
+    assert found("params.model ILIKE 'Ü'") == {ids["ü"], ids["Ü"]}
+    assert found("tags.team ILIKE 'ёлка'") == {ids["ёлка"], ids["ЁЛКА"]}
+    assert found("params.model ILIKE 'ẞ'") == {ids["ß"], ids["ẞ"]}
+    assert found("run_name ILIKE 'RUN-Ü'") == {ids["ü"], ids["Ü"]}
+    assert found("params.model LIKE 'ü'") == {ids["ü"]}
+    assert found("params.model = 'Ü'") == {ids["Ü"]}
+    found_exps = server.api("POST", "experiments/search",
+                            {"filter": "name ILIKE 'SEARCH-%'", "max_results": 1000})
+    assert any(e["experiment_id"] == exp for e in found_exps["experiments"])
+
+
 def test_search_over_ajax(server, population):
     exp, _ = population
     r = server.post("/ajax-api/2.0/mlflow/runs/search", {"experiment_ids": [exp], "max_results": 1})

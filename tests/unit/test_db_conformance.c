@@ -209,6 +209,29 @@ static void test_portable_sql(mfd_conn *conn) {
     OK(err);
 }
 
+/* lower() folds every letter on both engines (the PostgreSQL test cluster's
+ * ctype is C.UTF-8), ASCII as ever, and leaves bytes that are not UTF-8. */
+static void test_lower_folds_every_letter(mfd_conn *conn) {
+    static const char *const cases[][2] = {
+        {"ABC xyz 09", "abc xyz 09"},
+        {"\xc3\x9c\xc3\xbc", "\xc3\xbc\xc3\xbc"},                                 /* Üü */
+        {"\xd0\x81\xd0\x9b\xd0\x9a\xd0\x90", "\xd1\x91\xd0\xbb\xd0\xba\xd0\xb0"}, /* ЁЛКА */
+        {"\xe1\xba\x9e", "\xc3\x9f"},                                             /* ẞ -> ß */
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mfd_stmt *stmt;
+        mfd_err err = NULL;
+        OK(mfd_conn_prepare(conn, "SELECT lower(CAST(? AS TEXT))", false, &stmt));
+        mfd_stmt_bind_text(stmt, 1, cases[i][0]);
+        CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+        CHECK_STR(mfd_stmt_text(stmt, 0), cases[i][1]);
+        mfd_stmt_done(stmt);
+        OK(err);
+    }
+    CHECK_INT(scalar(conn, "SELECT lower(NULL) IS NULL"), 1);
+}
+
 /* A text array binds as one literal, quoting what needs it; PostgreSQL reads
  * every element back (SQLite, which has no arrays, sees the literal). */
 static void test_text_arrays(mfd_conn *conn) {
@@ -302,6 +325,7 @@ static void run_all(const char *uri) {
     test_failed_statement_in_a_transaction(conn);
     test_portable_sql(conn);
     test_text_arrays(conn);
+    test_lower_folds_every_letter(conn);
     test_statement_reuse(conn);
     test_reconnect(conn);
     mfd_db_release(db, conn);
