@@ -559,6 +559,17 @@ def test_ajax_upload_artifact(server):
 
 # --- uploads in progress, memory ------------------------------------------------
 
+def start_upload(server, path, declared, sent):
+    """A PUT that declares `declared` bytes and sends `sent`, left open (close() cuts it off)."""
+    sock = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    sock.putrequest("PUT", f"{ART}/{path}")
+    sock.putheader("Content-Length", str(declared))
+    sock.endheaders()
+    sock.send(b"n" * sent)
+    time.sleep(0.3)  # the server has begun the upload
+    return sock
+
+
 def test_upload_in_progress_is_invisible_and_an_aborted_one_leaves_nothing(server):
     """The body goes to a hidden file in the destination's root, renamed into place when
     complete: until then the old file is served, and a cut-off upload leaves nothing."""
@@ -569,12 +580,7 @@ def test_upload_in_progress_is_invisible_and_an_aborted_one_leaves_nothing(serve
         return [n for n in os.listdir(root) if n.startswith(".mlflowd-upload-")]
 
     assert temps() == []
-    sock = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    sock.putrequest("PUT", f"{ART}/inprogress/old.txt")
-    sock.putheader("Content-Length", "1000000")
-    sock.endheaders()
-    sock.send(b"n" * 1000)
-    time.sleep(0.3)
+    sock = start_upload(server, "inprogress/old.txt", declared=1000000, sent=1000)
     assert len(temps()) == 1
     assert list_artifacts(server, "inprogress") == {"files": [{"path": "old.txt", "is_dir": False, "file_size": 3}]}
     assert all(not f["path"].startswith(".mlflowd") for f in list_artifacts(server).get("files", []))
@@ -593,13 +599,7 @@ def test_failed_uploads_leave_no_directories(server):
     """Directories are made when an upload completes: a cut-off PUT into new directories, and
     UI uploads refused for an empty or too big body, leave none to be listed."""
     root = destination(server)
-    sock = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    sock.putrequest("PUT", f"{ART}/never/made/x.txt")
-    sock.putheader("Content-Length", "100000")
-    sock.endheaders()
-    sock.send(b"n" * 100)
-    time.sleep(0.2)
-    sock.close()
+    start_upload(server, "never/made/x.txt", declared=100000, sent=100).close()
     run_id, _ = insert_run(server)
     url = f"{server.url}/ajax-api/2.0/mlflow/upload-artifact"
     r = server.session.post(url, params={"run_uuid": run_id, "path": "uiempty/sub/e.txt"}, data=b"")

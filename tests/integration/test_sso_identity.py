@@ -86,34 +86,33 @@ def test_a_legacy_sub_password_is_retired_even_when_the_sign_in_is_refused(tmp_p
         s.stop()
 
 
-@pytest.mark.parametrize("mode", ["authoritative", "floor"])
-def test_a_token_does_not_take_a_local_accounts_admin_flag(tmp_path, issuer, mode):
+@pytest.fixture(params=["authoritative", "floor"])
+def either_mode(request, tmp_path, issuer):
+    """A server with Basic and bearer tokens, in each mapping mode."""
     s = start_sso_server(tmp_path / "srv", issuer.issuer,
-                         sso={"modes": "bearer, basic", "mapping_mode": mode})
-    try:
-        create_local_user(s, "carol", "carol-local-password", admin=True)
-        carol_token = bearer(issuer.mint(claims_for("carol", roles=["viewer"])))
-        assert whoami(carol_token, s).json()["user"]["is_admin"] is False
-        assert not can_create_users(carol_token, s, "made-by-carol-token")
-        # her local password keeps her local admin flag
-        assert can_create_users(basic("carol", "carol-local-password"), s, f"made-by-carol-{mode}")
-    finally:
-        s.stop()
+                         sso={"modes": "bearer, basic", "mapping_mode": request.param})
+    yield s
+    s.stop()
 
 
-@pytest.mark.parametrize("mode", ["authoritative", "floor"])
-def test_a_tokens_admin_mapping_does_not_reach_a_local_password(tmp_path, issuer, mode):
-    s = start_sso_server(tmp_path / "srv", issuer.issuer,
-                         sso={"modes": "bearer, basic", "mapping_mode": mode})
-    try:
-        create_local_user(s, "bob", "bob-local-password")
-        bob_token = bearer(issuer.mint(claims_for("bob", roles=["mlflow-admin"])))
-        assert whoami(bob_token, s).json()["user"]["is_admin"] is True  # the mapping says so
-        local = basic("bob", "bob-local-password")
-        assert whoami(local, s).json()["user"]["is_admin"] is False
-        assert not can_create_users(local, s, f"made-by-bob-{mode}")
-    finally:
-        s.stop()
+def test_a_token_does_not_take_a_local_accounts_admin_flag(issuer, either_mode):
+    s = either_mode
+    create_local_user(s, "carol", "carol-local-password", admin=True)
+    carol_token = bearer(issuer.mint(claims_for("carol", roles=["viewer"])))
+    assert whoami(carol_token, s).json()["user"]["is_admin"] is False
+    assert not can_create_users(carol_token, s, "made-by-carol-token")
+    # her local password keeps her local admin flag
+    assert can_create_users(basic("carol", "carol-local-password"), s, "made-by-carol")
+
+
+def test_a_tokens_admin_mapping_does_not_reach_a_local_password(issuer, either_mode):
+    s = either_mode
+    create_local_user(s, "bob", "bob-local-password")
+    bob_token = bearer(issuer.mint(claims_for("bob", roles=["mlflow-admin"])))
+    assert whoami(bob_token, s).json()["user"]["is_admin"] is True  # the mapping says so
+    local = basic("bob", "bob-local-password")
+    assert whoami(local, s).json()["user"]["is_admin"] is False
+    assert not can_create_users(local, s, "made-by-bob")
 
 
 def test_client_roles_of_a_dotted_client_id(tmp_path, issuer):
