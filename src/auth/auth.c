@@ -375,8 +375,6 @@ static mfd_err ensure_admin(mfd_auth *auth) {
 
 static void redact_uri(const char *uri, char *out, size_t cap);
 
-enum { DECISION_TTL_MS = 500 };
-
 mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
     /* A prefix spelled like a public path would carry the UI's routes under it (the
      * redirect at <prefix> itself) out of the protected space. */
@@ -412,13 +410,13 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
         err = ensure_admin(auth);
     /* Rows read for decisions live half a second (the bound on another
      * PostgreSQL replica's change); off with the credential cache. */
-    int row_ttl_ms = auth->settings->cache_ttl_seconds > 0 ? DECISION_TTL_MS : 0;
+    int row_ttl_ms = auth->settings->cache_ttl_seconds > 0 ? MFD_AUTH_ROW_TTL_MS : 0;
     if (!err &&
         !(auth->cache = mfd_credential_cache_new(auth->settings->cache_ttl_seconds, row_ttl_ms)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot set up the credential cache (OpenSSL)");
     if (!err && auth->settings->cache_ttl_seconds > 0 && !(auth->flights = mfd_login_flights_new()))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
-    if (!err && row_ttl_ms > 0 && !(auth->decisions = mfd_decision_cache_new(DECISION_TTL_MS)))
+    if (!err && row_ttl_ms > 0 && !(auth->decisions = mfd_decision_cache_new(MFD_AUTH_ROW_TTL_MS)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     if (!err && !(auth->resources = mfd_resource_cache_new()))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");

@@ -33,6 +33,11 @@ struct mfd_auth {
     bool sso_authoritative;     /* [sso] mapping_mode = authoritative */
 };
 
+/* How long what was read from the auth DB may be used where another
+ * replica's writes are not seen (PostgreSQL): decisions' rows, and SSO
+ * identities (token_cache.h). The README promises this bound. */
+enum { MFD_AUTH_ROW_TTL_MS = 500 };
+
 /* --- rules.c: the endpoint -> permission table ----------------------- */
 
 /* Where a rule finds the resource it checks. */

@@ -11,6 +11,7 @@
 
 #include "api/message.h"
 #include "auth_internal.h"
+#include "core/log.h"
 
 static const char *json_key_text(mfd_request *req, json_t *obj, const char *key) {
     json_t *v = json_object_get(obj, key);
@@ -52,6 +53,14 @@ static mfd_err grant_creator(mfd_auth *auth, mfd_request *req, mfd_auth_kind kin
                                : mfd_arena_sprintf(req->arena, "%s:%s", kind_names[kind], key0);
     mfd_auth_audit(req->username, "permission.grant", resource, req->username, "MANAGE (creator)",
                    err ? "error" : "ok");
+    if (err && err->code == MFD_RESOURCE_DOES_NOT_EXIST) {
+        /* The user was deleted (on another replica) while the request ran: the
+         * resource exists, and there is no one left to grant it to. */
+        mfd_log_warn("creator grant on %s skipped: user %s no longer exists", resource,
+                     req->username);
+        mfd_err_free(err);
+        return NULL;
+    }
     return err;
 }
 

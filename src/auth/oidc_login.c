@@ -469,7 +469,8 @@ mfd_err mfd_sso_authenticate_session(mfd_auth *auth, mfd_request *req, mfd_respo
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
     mfd_token_cache_digest("session", session_id, digest);
     mfd_sso_identity id;
-    if (!mfd_token_cache_get(mfd_sso_cache(auth->sso), digest, req->arena, &id)) {
+    uint64_t version = mfd_auth_data_version(auth, mfd_auth_request_state(auth, req));
+    if (!mfd_token_cache_get(mfd_sso_cache(auth->sso), digest, version, req->arena, &id)) {
         bool found = false;
         int64_t until = 0;
         mfd_err err = load_session(auth, req, session_id, &id, &until, &found);
@@ -479,7 +480,7 @@ mfd_err mfd_sso_authenticate_session(mfd_auth *auth, mfd_request *req, mfd_respo
         if (ttl > 0 && until > now_seconds() + ttl)
             until = now_seconds() + ttl;
         if (ttl > 0)
-            mfd_token_cache_put(mfd_sso_cache(auth->sso), digest, &id, until);
+            mfd_token_cache_put(mfd_sso_cache(auth->sso), digest, &id, until, version);
     }
     *handled = true;
     if (!csrf_safe(req, s)) {

@@ -52,7 +52,8 @@ mfd_err mfd_sso_open(mfd_auth *auth, mfd_sso **out) {
     sso->ttl_seconds = auth->settings->cache_ttl_seconds;
     mfd_sso_http_init();
     mfd_err err = mfd_sso_settings_load(auth->ini, &sso->settings);
-    if (!err && !(sso->cache = mfd_token_cache_new()))
+    int fresh_ms = mfd_db_sees_other_writers(auth->db) ? 0 : MFD_AUTH_ROW_TTL_MS;
+    if (!err && !(sso->cache = mfd_token_cache_new(fresh_ms)))
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     const mfd_sso_settings *s = sso->settings;
     if (!err && s->enabled && s->issuer && (s->bearer || s->native)) {
@@ -193,13 +194,18 @@ static mfd_err resolve(mfd_auth *auth, mfd_arena *arena, const char *issuer, con
 }
 
 static void remember(mfd_sso *sso, const unsigned char *digest, const mfd_sso_identity *id,
-                     int64_t token_exp) {
+                     int64_t token_exp, uint64_t version) {
     if (sso->ttl_seconds <= 0)
         return;
     int64_t until = (int64_t)time(NULL) + sso->ttl_seconds;
     if (token_exp > 0 && token_exp < until)
         until = token_exp;
-    mfd_token_cache_put(sso->cache, digest, id, until);
+    mfd_token_cache_put(sso->cache, digest, id, until, version);
+}
+
+/* The auth DB's data version, read before anything of this request is. */
+static uint64_t version_now(mfd_auth *auth, mfd_request *req) {
+    return mfd_auth_data_version(auth, mfd_auth_request_state(auth, req));
 }
 
 static void deny(mfd_request *req, mfd_response *res, const char *username, const char *why,
@@ -284,7 +290,8 @@ mfd_err mfd_sso_authenticate_bearer(mfd_auth *auth, mfd_request *req, const char
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
     mfd_token_cache_digest("bearer", token, digest);
     mfd_sso_identity id = {0};
-    if (mfd_token_cache_get(sso->cache, digest, req->arena, &id)) {
+    uint64_t version = version_now(auth, req);
+    if (mfd_token_cache_get(sso->cache, digest, version, req->arena, &id)) {
         if (!id.allowed) {
             deny(req, res, id.username, "not in any of the allowed groups", refused);
             return NULL;
@@ -320,11 +327,11 @@ mfd_err mfd_sso_authenticate_bearer(mfd_auth *auth, mfd_request *req, const char
         return err;
     if (refusal) {
         if (!id.allowed)
-            remember(sso, digest, &id, id.expires_at);
+            remember(sso, digest, &id, id.expires_at, version);
         deny(req, res, id.username, refusal, refused);
         return NULL;
     }
-    remember(sso, digest, &id, id.expires_at);
+    remember(sso, digest, &id, id.expires_at, version);
     mfd_sso_apply(req, &id);
     return NULL;
 }
@@ -396,7 +403,8 @@ mfd_err mfd_sso_authenticate_headers(mfd_auth *auth, mfd_request *req, mfd_respo
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
     mfd_token_cache_digest("headers", asserted, digest);
     mfd_sso_identity id = {0};
-    if (mfd_token_cache_get(sso->cache, digest, req->arena, &id)) {
+    uint64_t version = version_now(auth, req);
+    if (mfd_token_cache_get(sso->cache, digest, version, req->arena, &id)) {
         if (!id.allowed)
             deny(req, res, id.username, "not in any of the allowed groups", refused);
         else
@@ -417,11 +425,11 @@ mfd_err mfd_sso_authenticate_headers(mfd_auth *auth, mfd_request *req, mfd_respo
         return err;
     if (refusal) {
         if (!id.allowed)
-            remember(sso, digest, &id, 0);
+            remember(sso, digest, &id, 0, version);
         deny(req, res, id.username, refusal, refused);
         return NULL;
     }
-    remember(sso, digest, &id, 0);
+    remember(sso, digest, &id, 0, version);
     mfd_sso_apply(req, &id);
     return NULL;
 }

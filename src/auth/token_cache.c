@@ -3,6 +3,7 @@
  * front of them, each thread's last hit (memo). */
 #include "token_cache.h"
 
+#include "core/ids.h"
 #include "keyed_hash.h"
 #include "thread_memo.h"
 
@@ -17,7 +18,8 @@ _Static_assert((int)MFD_TOKEN_DIGEST_LEN == (int)MFD_KEYED_HASH_LEN, "the key is
 
 typedef struct entry {
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
-    int64_t until;       /* 0 = empty */
+    int64_t until;       /* unix ms; 0 = empty */
+    uint64_t version;    /* the auth DB's data version the identity was read under */
     mfd_sso_identity id; /* strings owned */
 } entry;
 
@@ -28,6 +30,7 @@ typedef struct shard {
 
 struct mfd_token_cache {
     mfd_memo_owner memos; /* voided after every put and forget */
+    int fresh_ms;         /* > 0: an entry's life from its put is at most this */
     shard shards[SHARDS];
 };
 
@@ -38,6 +41,7 @@ typedef struct memo {
     mfd_memo_stamp stamp;
     unsigned char digest[MFD_TOKEN_DIGEST_LEN];
     int64_t until;
+    uint64_t version;
     mfd_sso_identity id; /* strings point into the buffers below (or are NULL) */
     char username[MEMO_NAME_MAX], roles[MEMO_ROLES_MAX], csrf[MEMO_CSRF_MAX];
 } memo;
@@ -66,13 +70,15 @@ static void remember_hit(mfd_memo_stamp stamp, const entry *e) {
         return;
     memcpy(last.digest, e->digest, MFD_TOKEN_DIGEST_LEN);
     last.until = e->until;
+    last.version = e->version;
     last.stamp = stamp;
 }
 
-mfd_token_cache *mfd_token_cache_new(void) {
+mfd_token_cache *mfd_token_cache_new(int fresh_ms) {
     mfd_token_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->fresh_ms = fresh_ms;
     mfd_memo_owner_init(&c->memos);
     for (int s = 0; s < SHARDS; s++)
         pthread_rwlock_init(&c->shards[s].lock, NULL);
@@ -120,11 +126,11 @@ static void copy_identity(mfd_arena *arena, const mfd_sso_identity *id, mfd_sso_
     out->csrf = copy(arena, id->csrf);
 }
 
-bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, mfd_arena *arena,
-                         mfd_sso_identity *out) {
-    int64_t now = (int64_t)time(NULL);
+bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, uint64_t version,
+                         mfd_arena *arena, mfd_sso_identity *out) {
+    int64_t now = mfd_now_ms();
     mfd_memo_stamp stamp = mfd_memo_stamp_now(&c->memos);
-    if (mfd_memo_current(last.stamp, &c->memos) && last.until > now &&
+    if (mfd_memo_current(last.stamp, &c->memos) && last.until > now && last.version == version &&
         CRYPTO_memcmp(last.digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
         copy_identity(arena, &last.id, out);
         return true;
@@ -133,7 +139,8 @@ bool mfd_token_cache_get(mfd_token_cache *c, const unsigned char *digest, mfd_ar
     entry *e = slot(c, digest, &sh);
     bool hit = false;
     pthread_rwlock_rdlock(&sh->lock);
-    if (e->until > now && CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
+    if (e->until > now && e->version == version &&
+        CRYPTO_memcmp(e->digest, digest, MFD_TOKEN_DIGEST_LEN) == 0) {
         copy_identity(arena, &e->id, out);
         remember_hit(stamp, e);
         hit = true;
@@ -147,8 +154,11 @@ static char *heap_copy(const char *s) {
 }
 
 void mfd_token_cache_put(mfd_token_cache *c, const unsigned char *digest,
-                         const mfd_sso_identity *id, int64_t until) {
-    if (until <= (int64_t)time(NULL))
+                         const mfd_sso_identity *id, int64_t until, uint64_t version) {
+    int64_t now = mfd_now_ms(), until_ms = until * 1000;
+    if (c->fresh_ms > 0 && until_ms > now + c->fresh_ms)
+        until_ms = now + c->fresh_ms;
+    if (until_ms <= now)
         return;
     shard *sh;
     entry *e = slot(c, digest, &sh);
@@ -160,7 +170,8 @@ void mfd_token_cache_put(mfd_token_cache *c, const unsigned char *digest,
     clear(e);
     memcpy(e->digest, digest, MFD_TOKEN_DIGEST_LEN);
     e->id = owned;
-    e->until = until;
+    e->until = until_ms;
+    e->version = version;
     pthread_rwlock_unlock(&sh->lock);
     mfd_memo_void_all(&c->memos);
 }

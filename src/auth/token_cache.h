@@ -5,8 +5,14 @@
  *
  * Keyed by the keyed hash (keyed_hash.h) of a kind and the credential (the
  * credential is never stored); an entry expires at the earlier of the token's `exp` and
- * the auth cache TTL. Bounded: a fixed table of direct-mapped slots (a
- * colliding put replaces the older entry), one mutex per shard. */
+ * the auth cache TTL, and is used only under the auth DB's data version it
+ * was read under (mfd_db_data_version: a write here, or on SQLite by any
+ * process, retires it). Where other replicas' writes are not seen
+ * (PostgreSQL), an entry lives at most `fresh_ms`, the decision cache's bound,
+ * so a deleted user, a removed admin flag or binding, or an ended session is
+ * seen there as soon as a changed grant is. Bounded: a fixed table of
+ * direct-mapped slots (a colliding put replaces the older entry), one mutex
+ * per shard. */
 #ifndef MFD_AUTH_TOKEN_CACHE_H
 #define MFD_AUTH_TOKEN_CACHE_H
 
@@ -32,19 +38,22 @@ typedef struct mfd_sso_identity {
 
 typedef struct mfd_token_cache mfd_token_cache;
 
-mfd_token_cache *mfd_token_cache_new(void);
+/* fresh_ms > 0 bounds every entry's life from its put (0: no bound). */
+mfd_token_cache *mfd_token_cache_new(int fresh_ms);
 void mfd_token_cache_free(mfd_token_cache *cache);
 
 /* The keyed hash of kind and credential. */
 void mfd_token_cache_digest(const char *kind, const char *credential,
                             unsigned char out[MFD_TOKEN_DIGEST_LEN]);
 
-/* Copies the entry's identity into `arena`; false when absent or expired. */
-bool mfd_token_cache_get(mfd_token_cache *cache, const unsigned char *digest, mfd_arena *arena,
-                         mfd_sso_identity *out);
-/* Remembers until `until` (unix seconds); strings are copied. */
+/* Copies the entry's identity into `arena`; false when absent, expired, or
+ * read under another data version. */
+bool mfd_token_cache_get(mfd_token_cache *cache, const unsigned char *digest, uint64_t version,
+                         mfd_arena *arena, mfd_sso_identity *out);
+/* Remembers until `until` (unix seconds; sooner with fresh_ms) for `version`,
+ * the data version read before the identity was; strings are copied. */
 void mfd_token_cache_put(mfd_token_cache *cache, const unsigned char *digest,
-                         const mfd_sso_identity *identity, int64_t until);
+                         const mfd_sso_identity *identity, int64_t until, uint64_t version);
 void mfd_token_cache_forget(mfd_token_cache *cache, const unsigned char *digest);
 void mfd_token_cache_forget_user(mfd_token_cache *cache, const char *username);
 

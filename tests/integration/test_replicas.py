@@ -119,3 +119,67 @@ def test_revoking_through_one_replica_is_enforced_by_the_other_within_a_second(r
             break
         assert time.monotonic() - changed_at < 1.0, "replica a still takes the old password after 1 s"
         time.sleep(0.02)
+
+
+@pytest.fixture
+def sso_replicas(tmp_path):
+    """The same, with single sign-on by trusted proxy headers (from 127.0.0.1) in floor mode."""
+    tracking = pg_create_database(f"{tmp_path}/tracking-{uuid.uuid4().hex}")
+    auth_db = pg_create_database(f"{tmp_path}/auth-{uuid.uuid4().hex}")
+    ini = tmp_path / "auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                   f"database_uri = {auth_db}\nadmin_username = admin\n"
+                   "admin_password = password1234\nauthorization_function = mlflowd:sso\n"
+                   "\n[role_mappings]\nREAD = viewer\n"
+                   "\n[sso]\nmodes = trusted_header, basic\nmapping_mode = floor\n")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "replicas"}
+    servers = [Server(tmp_path / f"replica{i}", env=env,
+                      args=[f"--backend-store-uri={tracking}", "--app-name", "basic-auth"])
+               for i in range(2)]
+    for s in servers:
+        s.start()
+    yield servers
+    try:
+        for s in servers:
+            s.stop()
+    finally:
+        pg_drop_database(tracking)
+        pg_drop_database(auth_db)
+
+
+def test_sso_identities_follow_another_replicas_changes_within_a_second(sso_replicas):
+    """What an SSO sign-in read (the admin flag of its row, its binding) is read again within
+    the decision cache's bound, as grants are, not after auth_cache_ttl_seconds (300 s)."""
+    a, b = sso_replicas
+
+    def as_proxy(server, sub="sub-u"):
+        return requests.get(f"{server.url}/api/2.0/mlflow/users/get", params={"username": "admin"},
+                            headers={"X-Forwarded-Preferred-Username": "u",
+                                     "X-Forwarded-User": sub, "X-Forwarded-Groups": "viewer"},
+                            timeout=60).status_code
+
+    assert as_proxy(a) == 403  # signs u in (admins only may read other users)
+    call(a, "PATCH", "users/update-admin", {"username": "u", "is_admin": True})
+    deadline = time.monotonic() + 1.0
+    while as_proxy(b) != 200:
+        assert time.monotonic() < deadline, "replica b does not see u made admin"
+        time.sleep(0.02)
+    call(a, "PATCH", "users/update-admin", {"username": "u", "is_admin": False})
+    removed_at = time.monotonic()
+    while as_proxy(b) != 403:
+        assert time.monotonic() - removed_at < 1.0, "replica b keeps u admin after 1 s"
+        time.sleep(0.02)
+    # the binding removed on a and taken by another subject: b refuses the old one
+    r = requests.delete(f"{a.url}/api/2.0/mlflowd/users/sso-binding", json={"username": "u"},
+                        headers=auth_header(*ADMIN), timeout=60)
+    assert r.status_code == 200, r.text
+    assert as_proxy(a, sub="sub-other") == 403  # bound now to sub-other (not an admin)
+    rebound_at = time.monotonic()
+    while True:
+        r = requests.get(f"{b.url}/api/2.0/mlflowd/auth/whoami",
+                         headers={"X-Forwarded-Preferred-Username": "u",
+                                  "X-Forwarded-User": "sub-u"}, timeout=60)
+        if r.status_code == 403:
+            break
+        assert time.monotonic() - rebound_at < 1.0, "replica b takes u's old subject after 1 s"
+        time.sleep(0.02)
