@@ -108,6 +108,7 @@ struct mfd_auth_request {
     uint64_t version; /* the auth DB's data version, read once, before any row */
     int64_t user_id;  /* 0 until the row was read */
     int method;       /* mfd_auth_method (sso.h) */
+    bool reverified;  /* the password was verified again against a changed row */
     /* Single sign-on: the user's level comes from the role mapping. In
      * authoritative mode `mapped` is the level on every resource; in floor
      * mode explicit grants can only raise it. Never written to rows. */

@@ -541,6 +541,16 @@ mfd_err mfd_auth_authorize(mfd_auth *auth, mfd_request *req, mfd_response *res, 
         mfd_err_free(plan_err); /* admins are never validated */
         if (unauthenticated) {
             mfd_auth_forget_user(auth, req->username);
+            /* The row changed since the password was verified: another replica
+             * re-hashed it (the same password set again) or re-created the
+             * user. The password is checked against the row as it is now,
+             * once, before the request is refused. */
+            if (st->method == MFD_AUTH_METHOD_BASIC && !st->reverified) {
+                st->reverified = true;
+                st->pending = false;
+                mfd_err again = mfd_auth_authenticate(auth, req, res, refused);
+                return again || *refused ? again : mfd_auth_authorize(auth, req, res, refused);
+            }
             mfd_auth_audit(req->username, "login", req->path, req->username,
                            "credentials changed since verified", "denied");
             mfd_auth_refuse_unauthenticated(req, res);

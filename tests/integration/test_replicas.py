@@ -121,6 +121,23 @@ def test_revoking_through_one_replica_is_enforced_by_the_other_within_a_second(r
         time.sleep(0.02)
 
 
+def test_the_same_password_set_again_elsewhere_never_refuses_it(replicas):
+    """A re-hashed (or re-created) row with the same password: the other replica's cached
+    verification no longer matches the row, and it verifies the password again rather than
+    answering 401."""
+    a, b = replicas
+    call(a, "POST", "users/create", {"username": "dora", "password": "dora-password-1"})
+    dora = ("dora", "dora-password-1")
+    call(b, "GET", "experiments/search", params={"max_results": 1}, user=dora)
+    call(a, "PATCH", "users/update-password", {"username": "dora", "password": "dora-password-1"})
+    call(a, "DELETE", "users/delete", {"username": "dora"})
+    call(a, "POST", "users/create", {"username": "dora", "password": "dora-password-1"})
+    until = time.monotonic() + 1.5
+    while time.monotonic() < until:
+        call(b, "GET", "experiments/search", params={"max_results": 1}, user=dora)
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def sso_replicas(tmp_path):
     """The same, with single sign-on by trusted proxy headers (from 127.0.0.1) in floor mode."""
