@@ -135,8 +135,9 @@ static int run_db(int argc, char **argv) {
     mfd_err err = mfd_db_open(argv[2], 1, &db);
     if (err)
         return fail(err);
-    const char *root = getenv("MLFLOW_DEFAULT_ARTIFACT_ROOT");
-    err = mfd_schema_tracking_init(db, root && *root ? root : "mlflow-artifacts:/", true);
+    /* No Default experiment here: the server makes it at its first start with
+     * its own --default-artifact-root (an init job has no artifact flags). */
+    err = mfd_schema_tracking_init(db, NULL, true);
     if (!err)
         mfd_log_info("database %s is at MLflow schema revision %s", mfd_db_uri(db),
                      MFD_TRACKING_SCHEMA_HEAD);

@@ -87,6 +87,14 @@ static mfd_err get_token(keycloak *kc, const char *admin_realm, const char *clie
                          const char *client_secret, const char *username, const char *password) {
     mfd_arena *a = kc->arena;
     const char *form;
+    if (client_id && !*client_id) /* an empty variable is an absent one */
+        client_id = NULL;
+    if (client_secret && !*client_secret)
+        client_secret = NULL;
+    if (username && !*username)
+        username = NULL;
+    if (password && !*password)
+        password = NULL;
     if (client_id && client_secret)
         form = mfd_arena_sprintf(a, "grant_type=client_credentials&client_id=%s&client_secret=%s",
                                  mfd_http_escape(a, client_id, false),

@@ -226,6 +226,9 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
     if (cfg->health_port > 65535)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--health-port must be between 0 and 65535");
+    if (cfg->max_connections < 1)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--max-connections must be at least 1 (every connection was refused)");
     if (cfg->registry_store_uri && strcmp(cfg->registry_store_uri, cfg->backend_store_uri) != 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--registry-store-uri different from --backend-store-uri is not "

@@ -233,10 +233,28 @@ static const char *label_value(mfd_arena *arena, const char *s) {
 
 /* --- the manifest ---------------------------------------------------------- */
 
+/* A Kubernetes namespace name (RFC 1123 label): it goes into the apply
+ * URL's path, so nothing else may pass ("a/../kube-system/secrets/x"). */
+static bool namespace_ok(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
 mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_settings *settings,
                             const mfd_kserve_target *target, json_t **manifest) {
     int64_t version = target->version;
     mfd_err err;
+    if (settings->namespace && *settings->namespace && !namespace_ok(settings->namespace))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "KServe namespace '%s' is not a Kubernetes namespace name (lower-case "
+                           "letters, digits and '-', at most 63, starting and ending with a "
+                           "letter or digit)",
+                           settings->namespace);
     if (target->alias) {
         mfd_model_version mv;
         if ((err =

@@ -43,12 +43,27 @@ static bool plain_safe(const char *s) {
     return true;
 }
 
+/* A double-quoted scalar: JSON's escapes are YAML's too, but JSON leaves
+ * DEL and the C1 controls (U+0080-U+009F, NEL among them) as they are,
+ * which YAML may not hold raw (a parser refuses them or reads NEL as a line
+ * break): those are written as \u00XX, valid in both. */
 static void scalar_string(mfd_strbuf *sb, const char *s) {
     if (plain_safe(s)) {
         mfd_strbuf_append(sb, s);
         return;
     }
-    mfd_json_append_string(sb, s);
+    mfd_strbuf quoted;
+    mfd_strbuf_init(&quoted, sb->arena);
+    mfd_json_append_string(&quoted, s);
+    for (const unsigned char *p = (const unsigned char *)quoted.data; *p; p++) {
+        unsigned code = *p == 0x7f ? 0x7f : p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f ? p[1] : 0;
+        if (!code) {
+            mfd_strbuf_appendn(sb, (const char *)p, 1);
+            continue;
+        }
+        mfd_strbuf_appendf(sb, "\\u%04x", code);
+        p += code == 0x7f ? 0 : 1;
+    }
 }
 
 static void indent(mfd_strbuf *sb, int depth) {

@@ -6,6 +6,7 @@
  * as NULL binds SQL NULL, and mfd_stmt_bind_params. */
 #include "db_driver.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,9 @@ static const struct {
 };
 
 /* scheme://user:secret@host/... -> scheme://user:***@host/...; also masks a
- * password=... query parameter. Anything unparsable is returned as is. */
+ * password=... query parameter, and the password of a libpq key=value
+ * string ("host=h password=secret" -> "host=h password=***"). Anything
+ * unparsable is returned as is. */
 char *mfd_db_redact_uri(const char *uri) {
     if (!uri)
         return NULL;
@@ -48,7 +51,8 @@ char *mfd_db_redact_uri(const char *uri) {
             p = at;
         }
     }
-    /* Copy the rest, masking the value of any password= parameter. */
+    /* Copy the rest, masking the value of any password= parameter, and of a
+     * libpq key=value string's `password = value` (quoted or not). */
     while (*p) {
         bool at_param = p > uri && (p[-1] == '?' || p[-1] == '&') &&
                         strncmp(p, "password=", strlen("password=")) == 0;
@@ -57,6 +61,28 @@ char *mfd_db_redact_uri(const char *uri) {
             o += strlen("password=***");
             p += strcspn(p, "&#");
             continue;
+        }
+        if (!authority && (p == uri || isspace((unsigned char)p[-1])) &&
+            strncmp(p, "password", strlen("password")) == 0) {
+            const char *q = p + strlen("password");
+            while (isspace((unsigned char)*q))
+                q++;
+            if (*q == '=') {
+                for (q++; isspace((unsigned char)*q);)
+                    q++;
+                if (*q == '\'') { /* 'quoted, with \' and \\ escapes' */
+                    for (q++; *q && *q != '\'';)
+                        q += q[0] == '\\' && q[1] ? 2 : 1;
+                    q += *q ? 1 : 0;
+                } else {
+                    while (*q && !isspace((unsigned char)*q))
+                        q++;
+                }
+                memcpy(o, "password=***", strlen("password=***"));
+                o += strlen("password=***");
+                p = q;
+                continue;
+            }
         }
         *o++ = *p++;
     }

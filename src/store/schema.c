@@ -278,7 +278,7 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                          mfd_db_uri(db), missing);
         }
     }
-    if ((err = ensure_default_experiment(conn, default_artifact_root)))
+    if (default_artifact_root && (err = ensure_default_experiment(conn, default_artifact_root)))
         goto out;
     err = mfd_conn_commit(conn);
 out:

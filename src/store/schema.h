@@ -14,7 +14,8 @@
  * (`mlflowd db upgrade`) creates the search indexes it lacks, which the
  * server only warns about; any other revision is refused with what to do.
  * Then experiment 0 "Default" is ensured with artifact location
- * <default_artifact_root>/0. */
+ * <default_artifact_root>/0; with NULL it is not (`db upgrade`, like MLflow's,
+ * leaves that to the server, which knows its artifact root). */
 mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                                  bool add_search_indexes);
 

@@ -617,9 +617,11 @@ def test_keycloak_adds_missing_mappers_to_an_existing_client(keycloak, tmp_path)
 
 
 def test_keycloak_password_grant_and_refusals(keycloak, tmp_path):
+    # empty client-credential variables (a chart's unset values) are absent ones
     out = admin("keycloak", "--url", keycloak.url, "--realm", "platform", "--no-client",
                 "--role-mapping", "READ=viewer",
-                env={"KEYCLOAK_ADMIN": "admin", "KEYCLOAK_ADMIN_PASSWORD": "admin-pw"})
+                env={"KEYCLOAK_ADMIN": "admin", "KEYCLOAK_ADMIN_PASSWORD": "admin-pw",
+                     "KEYCLOAK_ADMIN_CLIENT_ID": "", "KEYCLOAK_ADMIN_CLIENT_SECRET": ""})
     assert out.returncode == 0, out.stderr
     assert urllib.parse.parse_qs(keycloak.calls[0]["body"]) == {
         "grant_type": ["password"], "client_id": ["admin-cli"], "username": ["admin"],

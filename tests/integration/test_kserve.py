@@ -123,6 +123,21 @@ def test_alias_and_yaml(kserve_server):
     assert yaml.safe_load(r.text) == isvc
 
 
+@pytest.mark.parametrize("odd", ["del\x7fname", "nel\x85name", "c1\x9bname", "tab\tname"])
+def test_yaml_holds_names_with_control_characters(kserve_server, odd):
+    """A model name with DEL or a C1 control (NEL among them) is written escaped: the YAML
+    parses, and reads back as the JSON form does."""
+    s = kserve_server
+    exp, run_id, artifact_uri = make_run(s)
+    name, version = make_version(s, f"{artifact_uri}/model", run_id, name=odd + uuid.uuid4().hex[:4])
+    isvc = manifest(s, name=name, version=version)
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": name, "version": version,
+                                                   "format": "yaml"})
+    assert r.status_code == 200, r.text
+    assert yaml.safe_load(r.text) == isvc
+    assert not any(0x7f <= ord(c) <= 0x9f or c == "\t" for c in r.text)  # all escaped
+
+
 def test_s3_source_is_kept_and_other_schemes_are_refused(kserve_server):
     s = kserve_server
     name, version = make_version(s, "s3://other-bucket/some/model/")
@@ -193,6 +208,11 @@ def test_cli_prints_the_same_manifest(kserve_server, s3_server):
     bad = subprocess.run([BIN, "kserve", "manifest", "--name", name], env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "exactly one" in bad.stderr
+    # the namespace goes into the apply URL's path: only a namespace name passes
+    for namespace in ("a/../kube-system/secrets/x", "My NS", "-x", "x" * 64):
+        at = [namespace if c == "models" else c for c in common]
+        bad = subprocess.run(at, env=env, capture_output=True, text=True)
+        assert bad.returncode != 0 and "not a Kubernetes namespace name" in bad.stderr, namespace
 
 
 # --- server-side apply (R-KS-4) ------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Process-level behaviour: health, version, routing errors, CLI, start-up."""
+import os
 import sqlite3
 import subprocess
 
@@ -52,6 +53,13 @@ def test_head_is_a_get_without_its_body(server):
     assert head("/api/2.0/mlflow/experiments/create")[0] == 405
 
 
+def test_max_connections_below_one_stops_the_start(make_server):
+    import pytest
+    with pytest.raises(RuntimeError) as e:
+        make_server(args=["--max-connections", "0"])
+    assert "--max-connections must be at least 1" in str(e.value)
+
+
 def test_new_database_has_default_experiment_and_stamp(server):
     db = sqlite3.connect(f"{server.workdir}/mlflow.db")
     assert db.execute("select version_num from alembic_version").fetchall() == [("bf29a5ff90ea",)]
@@ -92,6 +100,21 @@ def test_db_upgrade_creates_schema(tmp_path):
     assert out.returncode == 0, out.stderr
     db = sqlite3.connect(path)
     assert db.execute("select version_num from alembic_version").fetchone() == ("bf29a5ff90ea",)
+    assert db.execute("select count(*) from experiments").fetchone() == (0,)
+    db.close()
+
+
+def test_first_server_start_after_db_upgrade_makes_default_with_its_root(make_server, tmp_path):
+    """An init job runs `db upgrade` without artifact flags; the server's first start makes
+    experiment 0 with the server's own --default-artifact-root."""
+    path = tmp_path / "mlflow.db"
+    out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True,
+                         text=True, env=dict(os.environ, MLFLOW_DEFAULT_ARTIFACT_ROOT="./elsewhere"))
+    assert out.returncode == 0, out.stderr
+    s = make_server(args=["--backend-store-uri", f"sqlite:///{path}", "--no-serve-artifacts",
+                          "--default-artifact-root", "s3://bkt/exp"])
+    got = s.api("GET", "experiments/get", params={"experiment_id": "0"})["experiment"]
+    assert got["artifact_location"] == "s3://bkt/exp/0"
 
 
 def test_serves_connections_past_descriptor_1024(make_server):

@@ -97,6 +97,11 @@ static void test_uri_passwords_are_masked(void) {
     check_redact("postgresql://u:a@b@h/db", "postgresql://u:***@h/db");
     check_redact("sqlite:///mlflow.db", "sqlite:///mlflow.db");
     check_redact("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db");
+    /* libpq key=value strings */
+    check_redact("host=db password=s3cr3t dbname=mlflow", "host=db password=*** dbname=mlflow");
+    check_redact("password = 'a b\\'c' user=u", "password=*** user=u");
+    check_redact("password=x", "password=***");
+    check_redact("host=db mypassword=x", "host=db mypassword=x"); /* another key */
 }
 
 MFD_TEST_MAIN(MFD_TEST(test_placeholders_numbered_in_order),
