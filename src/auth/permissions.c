@@ -83,6 +83,9 @@ mfd_err mfd_auth_json_text(mfd_request *req, json_t *v, const char *name, const 
 const char *mfd_auth_experiment_key(mfd_arena *arena, const char *id) {
     if (!id)
         return NULL;
+    size_t digits = strspn(id, "0123456789");
+    if (digits && !id[digits] && (id[0] != '0' || digits == 1))
+        return id; /* already decimal: the usual case, on every request */
     char *end;
     errno = 0;
     long long number = strtoll(id, &end, 10);
