@@ -18,19 +18,19 @@ pytestmark = pytest.mark.requires_postgres
 ADMIN = ("admin", "password1234")
 
 
-@pytest.fixture
-def replicas(tmp_path):
+def two_replicas(tmp_path, auth_ini, args=()):
+    """Two mlflowd processes on one PostgreSQL tracking database and one auth database;
+    `auth_ini` is the INI after its [mlflow] database_uri and admin lines."""
     tracking = pg_create_database(f"{tmp_path}/tracking-{uuid.uuid4().hex}")
     auth_db = pg_create_database(f"{tmp_path}/auth-{uuid.uuid4().hex}")
-    ini = tmp_path / "basic_auth.ini"
+    ini = tmp_path / "auth.ini"
     ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
                    f"database_uri = {auth_db}\nadmin_username = admin\n"
-                   "admin_password = password1234\n")
+                   "admin_password = password1234\n" + auth_ini)
     env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "replicas"}
-    shared_artifacts = tmp_path / "artifacts"
     servers = [Server(tmp_path / f"replica{i}", env=env,
-                      args=[f"--backend-store-uri={tracking}", "--app-name", "basic-auth",
-                            f"--artifacts-destination={shared_artifacts}"]) for i in range(2)]
+                      args=[f"--backend-store-uri={tracking}", "--app-name", "basic-auth", *args])
+               for i in range(2)]
     for s in servers:
         s.start()
     yield servers
@@ -40,6 +40,11 @@ def replicas(tmp_path):
     finally:
         pg_drop_database(tracking)
         pg_drop_database(auth_db)
+
+
+@pytest.fixture
+def replicas(tmp_path):
+    yield from two_replicas(tmp_path, "", [f"--artifacts-destination={tmp_path / 'artifacts'}"])
 
 
 def auth_header(user, password):
@@ -141,27 +146,10 @@ def test_the_same_password_set_again_elsewhere_never_refuses_it(replicas):
 @pytest.fixture
 def sso_replicas(tmp_path):
     """The same, with single sign-on by trusted proxy headers (from 127.0.0.1) in floor mode."""
-    tracking = pg_create_database(f"{tmp_path}/tracking-{uuid.uuid4().hex}")
-    auth_db = pg_create_database(f"{tmp_path}/auth-{uuid.uuid4().hex}")
-    ini = tmp_path / "auth.ini"
-    ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
-                   f"database_uri = {auth_db}\nadmin_username = admin\n"
-                   "admin_password = password1234\nauthorization_function = mlflowd:sso\n"
-                   "\n[role_mappings]\nREAD = viewer\n"
-                   "\n[sso]\nmodes = trusted_header, basic\nmapping_mode = floor\n")
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "replicas"}
-    servers = [Server(tmp_path / f"replica{i}", env=env,
-                      args=[f"--backend-store-uri={tracking}", "--app-name", "basic-auth"])
-               for i in range(2)]
-    for s in servers:
-        s.start()
-    yield servers
-    try:
-        for s in servers:
-            s.stop()
-    finally:
-        pg_drop_database(tracking)
-        pg_drop_database(auth_db)
+    yield from two_replicas(tmp_path, "authorization_function = mlflowd:sso\n"
+                                      "\n[role_mappings]\nREAD = viewer\n"
+                                      "\n[sso]\nmodes = trusted_header, basic\n"
+                                      "mapping_mode = floor\n")
 
 
 def test_sso_identities_follow_another_replicas_changes_within_a_second(sso_replicas):
