@@ -126,9 +126,27 @@ static int run_server(int argc, char **argv) {
     return 0;
 }
 
+static void db_usage(FILE *out) {
+    fprintf(out,
+            "Usage: mlflowd db upgrade URI\n\n"
+            "Creates MLflow's schema in a new database (sqlite:///path or postgresql://...),\n"
+            "or checks that an existing one is at the revision mlflowd serves (on PostgreSQL\n"
+            "it also adds the search indexes mlflowd uses). Exit status 0 = done, 1 = failed,\n"
+            "2 = bad usage.\n");
+}
+
+static bool is_help(const char *arg) {
+    return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "help");
+}
+
 static int run_db(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (is_help(argv[i])) {
+            db_usage(stdout);
+            return 0;
+        }
     if (argc != 3 || strcmp(argv[1], "upgrade") != 0) {
-        fprintf(stderr, "Usage: mlflowd db upgrade URI\n");
+        db_usage(stderr);
         return 2;
     }
     mfd_db *db;

@@ -104,6 +104,19 @@ def test_db_upgrade_creates_schema(tmp_path):
     db.close()
 
 
+def test_db_help_and_usage_exit_codes(tmp_path):
+    """`db upgrade --help` prints the usage (exit 0) and opens no database named
+    "--help"; a wrong command line is bad usage (exit 2)."""
+    for args in (["db", "upgrade", "--help"], ["db", "--help"], ["db", "-h"]):
+        out = subprocess.run([BIN, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert out.returncode == 0, (args, out.stderr)
+        assert "Usage: mlflowd db upgrade URI" in out.stdout
+    assert list(tmp_path.iterdir()) == []
+    for args in (["db"], ["db", "upgrade"], ["db", "downgrade", "sqlite:///x.db"]):
+        out = subprocess.run([BIN, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert out.returncode == 2 and "Usage:" in out.stderr, args
+
+
 def test_first_server_start_after_db_upgrade_makes_default_with_its_root(make_server, tmp_path):
     """An init job runs `db upgrade` without artifact flags; the server's first start makes
     experiment 0 with the server's own --default-artifact-root."""
