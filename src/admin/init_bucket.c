@@ -26,6 +26,42 @@ static const char *env_or(const char *name, const char *fallback) {
     return v && *v ? v : fallback;
 }
 
+/* Why S3 would refuse to create a bucket of this name (its naming rules for
+ * general purpose buckets, which MinIO shares), or NULL: better said here
+ * than as CreateBucket's bare 400. Existing buckets are not checked this way
+ * (s3_client.c accepts older names). */
+static const char *bucket_name_problem(const char *b, size_t len) {
+    if (len < 3 || len > 63)
+        return "it must be 3 to 63 characters long";
+    for (size_t i = 0; i < len; i++)
+        if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '-' ||
+              b[i] == '.'))
+            return "it may hold only a-z, 0-9, '-' and '.'";
+    /* Dot-separated labels that start and end with a letter or digit, as DNS
+     * names must for virtual-hosted addressing. */
+    for (size_t i = 0; i < len; i++) {
+        bool edge = i == 0 || i == len - 1 || b[i - 1] == '.' || b[i + 1] == '.';
+        if (edge && (b[i] == '-' || b[i] == '.'))
+            return "each of its dot-separated parts must start and end with a letter or digit";
+    }
+    unsigned a, c, d, e;
+    char rest;
+    if (sscanf(b, "%3u.%3u.%3u.%3u%c", &a, &c, &d, &e, &rest) == 4 &&
+        strspn(b, "0123456789.") == len)
+        return "it must not look like an IP address";
+    static const char *const prefixes[] = {"xn--", "sthree-", "amzn-s3-demo-"};
+    static const char *const suffixes[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (strncmp(b, prefixes[i], strlen(prefixes[i])) == 0)
+            return "S3 reserves its prefix";
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t n = strlen(suffixes[i]);
+        if (len >= n && strncmp(b + len - n, suffixes[i], n) == 0)
+            return "S3 reserves its suffix";
+    }
+    return NULL;
+}
+
 static mfd_err parse_destination(mfd_arena *arena, const char *destination, const char **bucket) {
     if (!destination || strncmp(destination, "s3://", 5) != 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
@@ -34,15 +70,11 @@ static mfd_err parse_destination(mfd_arena *arena, const char *destination, cons
                            destination ? destination : "(unset)");
     const char *b = destination + 5;
     size_t len = strcspn(b, "/");
-    bool ok = len >= 3 && len <= 63;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = (b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '-' ||
-             b[i] == '.';
-    if (!ok)
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "'%.*s' is not a valid S3 bucket name (3-63 of a-z, 0-9, '-', '.')",
-                           (int)len, b);
     *bucket = mfd_arena_strndup(arena, b, len);
+    const char *problem = bucket_name_problem(*bucket, len);
+    if (problem)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "'%s' is not a valid S3 bucket name: %s",
+                           *bucket, problem);
     return NULL;
 }
 

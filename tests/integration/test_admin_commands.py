@@ -166,6 +166,15 @@ def test_init_bucket_errors(s3_server):
     assert out.returncode == 1 and "s3://bucket" in out.stderr
     out = admin("init-bucket", "--destination", "s3://Bad_Bucket", env=s3_server.env)
     assert out.returncode == 1 and "bucket name" in out.stderr
+    # Names S3 refuses to create are refused before any call, with the rule they break.
+    for name, rule in (("abc-", "start and end"), ("a..b", "start and end"),
+                       ("192.168.1.2", "IP address"), ("xn--abc", "prefix"),
+                       ("data-s3alias", "suffix"), ("ab", "3 to 63")):
+        out = admin("init-bucket", "--destination", f"s3://{name}/x", env=s3_server.env)
+        assert out.returncode == 1 and "not a valid S3 bucket name" in out.stderr, name
+        assert rule in out.stderr, (name, out.stderr)
+    out = admin("init-bucket", "--destination", "s3://my.bucket-1/x", env=s3_server.env)
+    assert out.returncode == 0, out.stderr
 
 
 # --- init-bucket --minio-user: MinIO's admin API -------------------------------------------------
