@@ -85,38 +85,64 @@ static bool password_works(init_db *d, const char *role, const char *password,
     return ok;
 }
 
-static mfd_err ensure_role(init_db *d, const char *role, const char *password,
-                           const char *probe_db) {
+static mfd_err encrypted_password(init_db *d, const char *role, const char *password,
+                                  const char **secret) {
+    *secret = NULL;
+    if (!password)
+        return NULL;
+    char *verifier = PQencryptPasswordConn(d->conn, password, role, NULL);
+    if (!verifier)
+        return pg_error(d, "cannot encrypt the password", NULL);
+    *secret = mfd_arena_strdup(d->arena, verifier);
+    PQfreemem(verifier);
+    return NULL;
+}
+
+/* Creates the role when it is missing; *existed says whether it was there,
+ * so that ensure_role_login() checks it once its database exists. */
+static mfd_err ensure_role_exists(init_db *d, const char *role, const char *password,
+                                  bool *existed) {
+    PGresult *res = NULL;
+    const char *params[] = {role};
+    mfd_err err = run(d, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, params, &res);
+    if (err)
+        return err;
+    *existed = PQntuples(res) == 1;
+    PQclear(res);
+    if (*existed)
+        return NULL;
+    const char *secret;
+    if ((err = encrypted_password(d, role, password, &secret)))
+        return err;
+    if (!secret)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "role \"%s\" does not exist and no password was given: set "
+                           "MLFLOWD_DB_PASSWORD or --password-file",
+                           role);
+    const char *sql = mfd_arena_sprintf(d->arena, "CREATE ROLE %s LOGIN PASSWORD %s",
+                                        ident(d, role), literal(d, secret));
+    if ((err = run(d, sql, 0, NULL, NULL)))
+        return err;
+    mfd_admin_note(&d->report, MFD_CREATED, "role \"%s\"", role);
+    return NULL;
+}
+
+/* An existing role may log in, with `password` (when given) — tried on
+ * `probe_db`, which exists by now: a database still to be created would fail
+ * the login for that reason alone and reset a right password. */
+static mfd_err ensure_role_login(init_db *d, const char *role, const char *password,
+                                 const char *probe_db) {
     PGresult *res = NULL;
     const char *params[] = {role};
     mfd_err err = run(d, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", 1, params, &res);
     if (err)
         return err;
-    bool exists = PQntuples(res) == 1;
-    bool can_login = exists && PQgetvalue(res, 0, 0)[0] == 't';
+    bool can_login = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
-    char *verifier = NULL;
-    if (password) {
-        verifier = PQencryptPasswordConn(d->conn, password, role, NULL);
-        if (!verifier)
-            return pg_error(d, "cannot encrypt the password", NULL);
-    }
-    const char *secret = verifier ? mfd_arena_strdup(d->arena, verifier) : NULL;
-    PQfreemem(verifier);
-    if (!exists) {
-        if (!secret)
-            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                               "role \"%s\" does not exist and no password was given: set "
-                               "MLFLOWD_DB_PASSWORD or --password-file",
-                               role);
-        const char *sql = mfd_arena_sprintf(d->arena, "CREATE ROLE %s LOGIN PASSWORD %s",
-                                            ident(d, role), literal(d, secret));
-        if ((err = run(d, sql, 0, NULL, NULL)))
-            return err;
-        mfd_admin_note(&d->report, MFD_CREATED, "role \"%s\"", role);
-        return NULL;
-    }
-    bool fix_password = secret && !password_works(d, role, password, probe_db);
+    const char *secret;
+    if ((err = encrypted_password(d, role, password, &secret)))
+        return err;
+    bool fix_password = secret && (!can_login || !password_works(d, role, password, probe_db));
     if (!can_login || fix_password) {
         const char *sql = mfd_arena_sprintf(d->arena, "ALTER ROLE %s LOGIN%s%s", ident(d, role),
                                             fix_password ? " PASSWORD " : "",
@@ -208,9 +234,11 @@ static mfd_err provision(init_db *d, const char *role, const char *password, con
     mfd_err err;
     if ((err = run(d, "SELECT pg_advisory_lock(" INIT_DB_LOCK ")", 0, NULL, NULL)))
         return err;
-    if (!(err = ensure_role(d, role, password, tracking)) &&
-        !(err = ensure_database(d, tracking, role)) && auth)
-        err = ensure_database(d, auth, role);
+    bool existed = false;
+    if (!(err = ensure_role_exists(d, role, password, &existed)) &&
+        !(err = ensure_database(d, tracking, role)) &&
+        !(err = auth ? ensure_database(d, auth, role) : NULL) && existed)
+        err = ensure_role_login(d, role, password, tracking);
     mfd_err unlock = run(d, "SELECT pg_advisory_unlock(" INIT_DB_LOCK ")", 0, NULL, NULL);
     if (err) {
         mfd_err_free(unlock);

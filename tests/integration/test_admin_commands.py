@@ -109,6 +109,20 @@ def test_init_db_repairs_what_drifted(pg_prefix, tmp_path):
 
 
 @pytest.mark.requires_postgres
+def test_init_db_new_database_for_an_existing_role_leaves_the_role_alone(pg_prefix):
+    """The role's password is tried on its database: when that database is new, the role
+    is reported unchanged (not "password set") and its password keeps working."""
+    env = {"MLFLOWD_DB_PASSWORD": "pw-one"}
+    base = ["init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix, "--no-auth-database"]
+    assert summary(admin(*base, env=env)) == "init-db: 2 created, 0 updated, 0 unchanged"
+    before = pg("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (pg_prefix,))
+    out = admin(*base, "--database", pg_prefix + "_other", env=env)
+    assert summary(out) == "init-db: 1 created, 0 updated, 1 unchanged", out.stdout
+    assert f'unchanged role "{pg_prefix}"' in out.stdout
+    assert pg("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (pg_prefix,)) == before
+
+
+@pytest.mark.requires_postgres
 def test_init_db_refuses_bad_names_and_missing_password(pg_prefix):
     out = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", "Bad-Name",
                 env={"MLFLOWD_DB_PASSWORD": "x"})
