@@ -270,6 +270,12 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
         cfg->artifacts_destination = dest_buf;
     } else if (strncmp(dest, "file://", 7) == 0) {
         cfg->artifacts_destination = dest + 7;
+    } else if (cfg->serve_artifacts && strstr(dest, "://") && strncmp(dest, "s3://", 5) != 0) {
+        /* Anything else would be taken as a local directory named "gs:". */
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--artifacts-destination '%s': mlflowd stores artifacts on local disk "
+                           "(a path or file://) or in S3 (s3://); %.*s:// is not supported yet",
+                           dest, (int)(strstr(dest, "://") - dest), dest);
     }
     if (!cfg->default_artifact_root || !*cfg->default_artifact_root) {
         if (cfg->serve_artifacts) {

@@ -638,6 +638,18 @@ def test_a_file_as_artifacts_destination_stops_the_start(make_server, tmp_path):
     assert "not a directory" in str(e.value)
 
 
+def test_other_storage_schemes_as_artifacts_destination_stop_the_start(make_server, tmp_path):
+    """gs://, wasbs://, ... are not supported: refused at start, not taken as a local
+    directory named "gs:" below the working directory."""
+    for dest in ("gs://bucket/x", "wasbs://c@acct.blob.core.windows.net/x", "hdfs://h/x"):
+        with pytest.raises(RuntimeError) as e:
+            make_server(args=["--artifacts-destination", dest])
+        assert "not supported yet" in str(e.value), dest
+    assert not any(p.name.endswith(":") for p in tmp_path.rglob("*"))
+    # not served, the destination is not used and not checked
+    make_server(args=["--no-serve-artifacts", "--artifacts-destination", "gs://bucket/x"])
+
+
 def test_no_serve_artifacts_answers_503(make_server):
     s = make_server(args=["--no-serve-artifacts"])
     for method, path in [("GET", f"{ART}/a.txt"), ("PUT", f"{ART}/a.txt"), ("DELETE", f"{ART}/a.txt"),
