@@ -2,26 +2,22 @@
  * §6, §9): the filter and order_by compiled by src/search, the experiment
  * and view-type scope, offset page tokens, and the page of runs with their
  * data, dataset inputs and model outputs. */
-#include <errno.h>
 #include <stdlib.h>
 
 #include "runs_internal.h"
 #include "search/search.h"
+#include "store/experiments.h"
 
 enum { DEFAULT_MAX_RESULTS = 1000, MAX_RESULTS_LIMIT = 50000 };
 
-/* Experiment ids are integers in the database: text that is not one can match
- * no run, so it is dropped rather than answered with an error. */
+/* Text that is no experiment id can match no run: it is dropped rather than
+ * answered with an error. */
 static size_t parse_experiment_ids(mfd_arena *arena, const char **ids, size_t n, int64_t **out) {
     int64_t *values = mfd_arena_alloc(arena, (n + 1) * sizeof *values);
     size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(ids[i], &end, 10);
-        if (!errno && *ids[i] && !*end && end != ids[i])
-            values[count++] = v;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (mfd_experiment_id_parse(ids[i], &values[count]))
+            count++;
     *out = values;
     return count;
 }

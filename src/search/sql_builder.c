@@ -134,7 +134,11 @@ void mfd_search_number_cmp(mfd_search_builder *b, const char *column, mfd_search
     if (!integer_column) {
         mfd_search_bind_double(b, number->f64);
     } else if (number->is_integer) {
+        /* Typed: PostgreSQL would give the value the column's type, and an
+         * `integer` column (version_number) cannot hold 3000000000. */
+        mfd_search_emit(b, "CAST(");
         mfd_search_bind_int(b, number->i64);
+        mfd_search_emit(b, " AS BIGINT)");
     } else {
         mfd_search_emit(b, "CAST(");
         mfd_search_bind_double(b, number->f64);

@@ -43,6 +43,13 @@ typedef struct mfd_experiment {
  * <default_artifact_root>/<new id>; otherwise stored as given (the caller
  * validates and resolves it). Tags are upserted (duplicate keys: last wins).
  * A taken name (active or deleted) -> RESOURCE_ALREADY_EXISTS. */
+/* An experiment id as the column holds it: a decimal integer as strtoll
+ * reads it (blanks, sign and zeros in front, as Python's int() in MLflow
+ * and the canonical keys of the auth checks), in INTEGER's 32-bit range
+ * (MLflow's column type: a larger number names no experiment, and
+ * PostgreSQL refuses it as a parameter of an `integer` comparison). */
+bool mfd_experiment_id_parse(const char *text, int64_t *out);
+
 mfd_err mfd_experiments_create(mfd_conn *conn, const char *name, const char *artifact_location,
                                const char *default_artifact_root, const mfd_experiment_tag *tags,
                                size_t n_tags, int64_t *experiment_id);

@@ -10,6 +10,7 @@
  *   reached);
  * - "deleted" is lifecycle_stage = 'deleted'; only get and search hide such
  *   rows, every write works on them as upstream does. */
+#include "experiments.h"
 #include "logged_models.h"
 
 #include <ctype.h>
@@ -264,23 +265,10 @@ static mfd_err finish_write(mfd_conn *conn, mfd_err err) {
     return mfd_conn_commit(conn);
 }
 
-/* A decimal integer id, nothing else ("7", not " 7" or "7a"). */
-static bool parse_id(const char *text, int64_t *out) {
-    if (!text || !*text)
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || *end || isspace((unsigned char)*text))
-        return false;
-    *out = v;
-    return true;
-}
-
 /* The experiment's artifact location, checking it exists and is active. */
 static mfd_err active_experiment(mfd_conn *conn, mfd_arena *arena, const char *experiment_id,
                                  int64_t *id, const char **artifact_location) {
-    if (!parse_id(experiment_id, id))
+    if (!mfd_experiment_id_parse(experiment_id, id))
         return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
                            experiment_id);
     mfd_stmt *stmt;

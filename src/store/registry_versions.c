@@ -25,7 +25,15 @@ static mfd_err version_not_found(const char *name, int64_t version) {
                        "Model Version (name=%s, version=%lld) not found", name, (long long)version);
 }
 
+/* Versions are INTEGER in MLflow's schema: a number beyond 32 bits names no
+ * version (and PostgreSQL would refuse it as an `integer` parameter). */
+static bool version_fits(int64_t version) {
+    return version >= INT32_MIN && version <= INT32_MAX;
+}
+
 mfd_err mfd_registry_require_version(mfd_conn *conn, const char *name, int64_t version) {
+    if (!version_fits(version))
+        return version_not_found(name, version);
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn,
                                    "SELECT 1 FROM model_versions WHERE name = ? AND version = ? "
@@ -45,6 +53,8 @@ mfd_err mfd_registry_require_version(mfd_conn *conn, const char *name, int64_t v
 
 mfd_err mfd_registry_load_version(mfd_conn *conn, mfd_arena *arena, const char *name,
                                   int64_t version, bool with_aliases, mfd_model_version *out) {
+    if (!version_fits(version))
+        return version_not_found(name, version);
     mfd_stmt *stmt;
     static const char SQL[] = "WITH RECURSIVE " MFD_TAG_KEYS_CTE(
         "model_version_tags") " SELECT " MFD_MV_COLUMNS
@@ -134,6 +144,8 @@ static mfd_err logged_model_not_found(const char *model_id) {
 
 static mfd_err download_uri_in_txn(mfd_conn *conn, mfd_arena *arena, const char *name,
                                    int64_t version, const char **uri) {
+    if (!version_fits(version))
+        return version_not_found(name, version);
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn,
                                    "SELECT storage_location, source FROM model_versions "

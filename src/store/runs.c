@@ -8,6 +8,7 @@
  *   inside the same write transaction that checked it;
  * - params never change once written (same value again = no-op).
  * Reading runs is in runs_read.c. */
+#include "experiments.h"
 #include "runs.h"
 
 #include <errno.h>
@@ -20,19 +21,6 @@
 #define LOGGED_MODELS_TAG "mlflow.log-model.history"
 
 /* ---- small helpers -------------------------------------------------------------------------- */
-
-static bool parse_id(const char *text, int64_t *out) {
-    if (!text || !*text)
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    bool starts_ok = (text[0] >= '0' && text[0] <= '9') || text[0] == '-';
-    if (errno || *end || !starts_ok)
-        return false;
-    *out = v;
-    return true;
-}
 
 static mfd_err run_not_found(const char *run_id) {
     return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found", run_id);
@@ -166,7 +154,7 @@ static size_t dedupe_tags(mfd_arena *arena, const mfd_run_tag *tags, size_t n, m
 mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *in, mfd_run *out) {
     memset(out, 0, sizeof *out);
     int64_t experiment_id;
-    if (!parse_id(in->experiment_id, &experiment_id))
+    if (!mfd_experiment_id_parse(in->experiment_id, &experiment_id))
         return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
                            in->experiment_id);
     const char *tag_name = NULL;

@@ -86,6 +86,46 @@ def world(server):
     return w
 
 
+# --- numbers beyond the 32-bit INTEGER columns ------------------------------------
+
+@pytest.mark.parametrize("number", ["3000000000", "-3000000000", "9223372036854775807"])
+def test_ids_beyond_32_bits_name_nothing(server, world, number):
+    """Experiment ids and model versions are INTEGER columns: a larger number names
+    nothing (404, or no match), on PostgreSQL too, where it used to come back as
+    "SQL error: value ... is out of range for type integer"."""
+    def expect(status, code, method, endpoint, body=None, params=None):
+        r = server.session.request(method, server.url + API + endpoint, json=body,
+                                   params=params, timeout=30)
+        assert r.status_code == status, (endpoint, r.text)
+        assert "SQL" not in r.text, (endpoint, r.text)
+        if code:
+            assert r.json()["error_code"] == code, (endpoint, r.text)
+        return r.json()
+
+    m = world["model"]
+    gone = "RESOURCE_DOES_NOT_EXIST"
+    expect(404, gone, "GET", "model-versions/get", params={"name": m, "version": number})
+    expect(404, gone, "GET", "model-versions/get-download-uri",
+           params={"name": m, "version": number})
+    expect(404, gone, "POST", "model-versions/set-tag",
+           {"name": m, "version": number, "key": "k", "value": "v"})
+    expect(404, gone, "POST", "model-versions/transition-stage",
+           {"name": m, "version": number, "stage": "Staging", "archive_existing_versions": False})
+    expect(404, gone, "POST", "registered-models/alias",
+           {"name": m, "alias": "big", "version": number})
+    expect(404, gone, "DELETE", "model-versions/delete", {"name": m, "version": number})
+    expect(404, gone, "GET", "experiments/get", params={"experiment_id": number})
+    expect(404, gone, "POST", "runs/create", {"experiment_id": number})
+    assert expect(200, None, "POST", "runs/search", {"experiment_ids": [number]}) == {}
+    assert expect(200, None, "POST", "logged-models/search",
+                  {"experiment_ids": [number]}).get("models", []) == []
+    for op, want in ((">", 0), ("<", 1), ("=", 0), ("!=", 1)):
+        got = expect(200, None, "GET", "model-versions/search",
+                     params={"filter": f"name = '{m}' AND version_number {op} {number}"})
+        expected = want if not number.startswith("-") or op in ("=", "!=") else 1 - want
+        assert len(got.get("model_versions", [])) == expected, (op, got)
+
+
 # --- malformed and truncated JSON ----------------------------------------------
 
 MISSING_NAME = "Missing value for required parameter 'name'"
