@@ -194,6 +194,9 @@ static mfd_err get_history(mfd_request *req, mfd_response *res) {
                            (long long)max_results);
     /* absent or 0 = the whole history in one answer */
     int64_t limit = has_max && max_results > 0 ? max_results : -1;
+    if (limit > 0 && offset > INT64_MAX - limit) /* the next token's offset must fit */
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid page token: the offset is too large");
     history_writer w;
     writer_init(&w, req->arena, key, false);
     mfd_conn *conn;

@@ -460,3 +460,9 @@ def test_history_tokens_keep_the_offset_and_accept_offset_only_tokens(server):
     token = base64.b64encode(json.dumps({"offset": 0, "after": [7, 1, 0.0, False]}).encode()).decode()
     r = server.get(url, params={"run_id": run_id, "metric_key": key, "page_token": token})
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", "page token")  # offset 0 is not a token
+    # an offset whose next page's offset would not fit in 64 bits (it used to wrap around)
+    big = {"offset": 2**63 - 1, "after": [-1, 0, 0.0, False]}
+    token = base64.b64encode(json.dumps(big).encode()).decode()
+    r = server.get(url, params={"run_id": run_id, "metric_key": key, "max_results": 3,
+                                "page_token": token})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "too large")
