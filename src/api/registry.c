@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "auth/auth.h"
+#include "core/utf8.h"
 #include "message.h"
 #include "registry_api.h"
 #include "search/search.h"
@@ -179,12 +180,11 @@ mfd_err mfd_registry_read_tags(mfd_request *req, mfd_registry_tag **tags, size_t
 
 /* _validate_model_alias_name. */
 static mfd_err validate_alias(const char *alias) {
-    for (const unsigned char *p = (const unsigned char *)alias; *p; p++)
-        if (!(isalnum(*p) || *p == '_' || *p == '-' || *p >= 0x80))
-            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                               "Invalid alias name: '%s'. Names may only contain alphanumerics, "
-                               "underscores (_), and dashes (-).",
-                               alias);
+    if (!mfd_utf8_word_chars_only(alias, "-")) /* MLflow: ^[\w\-]*$ */
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid alias name: '%s'. Names may only contain alphanumerics, "
+                           "underscores (_), and dashes (-).",
+                           alias);
     mfd_err err = mfd_validate_max_length(alias, MAX_ALIAS, "Registered model alias name");
     if (err)
         return err;

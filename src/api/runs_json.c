@@ -217,70 +217,8 @@ mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detai
     return err;
 }
 
-/* ^[/\w.\- :]*$ with \w taken as any non-ASCII byte, ASCII letters, digits, _ */
-static bool key_chars_ok(const char *key) {
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        unsigned char c = *p;
-        bool ok = c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '_' || c == '/' || c == '.' || c == '-' ||
-                  c == ' ' || c == ':';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-/* posixpath.normpath into `out` (at least strlen(path) + 2 bytes). */
-static void normpath(const char *path, char *out) {
-    size_t n_lead = path[0] == '/' ? (path[1] == '/' && path[2] != '/' ? 2 : 1) : 0;
-    const char *segments[512];
-    size_t lengths[512], n = 0;
-    for (const char *p = path; *p;) {
-        while (*p == '/')
-            p++;
-        const char *start = p;
-        while (*p && *p != '/')
-            p++;
-        size_t len = (size_t)(p - start);
-        if (len == 0 || (len == 1 && start[0] == '.'))
-            continue;
-        if (len == 2 && start[0] == '.' && start[1] == '.' &&
-            (n > 0 && !(lengths[n - 1] == 2 && !strncmp(segments[n - 1], "..", 2)))) {
-            n--;
-            continue;
-        }
-        if (len == 2 && start[0] == '.' && start[1] == '.' && n == 0 && n_lead)
-            continue;
-        if (n < 512) {
-            segments[n] = start;
-            lengths[n++] = len;
-        }
-    }
-    char *w = out;
-    for (size_t i = 0; i < n_lead; i++)
-        *w++ = '/';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *w++ = '/';
-        memcpy(w, segments[i], lengths[i]);
-        w += lengths[i];
-    }
-    if (w == out)
-        *w++ = '.';
-    *w = '\0';
-}
-
-/* posixpath.normpath(key) == key and not ".", "..*" or "/...". Keys without
- * '/' (nearly all) need no normalisation to tell. */
-static bool is_unique_path(const char *key, char *norm) {
-    if (!strchr(key, '/'))
-        return strcmp(key, ".") != 0 && strncmp(key, "..", 2) != 0;
-    normpath(key, norm);
-    return strcmp(norm, key) == 0 && strncmp(norm, "..", 2) != 0 && norm[0] != '/';
-}
-
 mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_name) {
-    if (!key_chars_ok(key))
+    if (!mfd_key_chars_ok(key))
         return mfd_api_invalid_value(
             path, json_string(key),
             "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), "
@@ -291,9 +229,7 @@ mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_
     if (!norm)
         return mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     mfd_err err = NULL;
-    if (!is_unique_path(key, norm)) {
-        if (!strchr(key, '/'))
-            normpath(key, norm);
+    if (!mfd_key_resolves_to_itself(key, norm)) {
         char *detail = NULL;
         if (asprintf(&detail,
                      "Names may be treated as files in certain cases, and must not resolve to "

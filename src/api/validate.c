@@ -2,7 +2,10 @@
 #include "validate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/utf8.h"
 
 size_t mfd_utf8_length(const char *s) {
     size_t n = 0;
@@ -24,34 +27,56 @@ size_t mfd_utf8_prefix_bytes(const char *s, size_t chars) {
     return (size_t)(p - (const unsigned char *)s);
 }
 
-/* \w in Python's Unicode regex: letters, digits, underscore. Non-ASCII
- * characters are accepted as word characters (nearly all that appear in keys
- * are letters). */
-static bool key_char_ok(unsigned char c) {
-    return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_' || c == '/' || c == '.' || c == '-' || c == ' ' ||
-           c == ':';
+bool mfd_key_chars_ok(const char *key) {
+    return mfd_utf8_word_chars_only(key, "/.- :");
 }
 
-/* posixpath.normpath(key) == key, and not "." / "..*" / "/..." */
-static bool is_normalised_path(const char *key) {
-    if (!strcmp(key, ".") || strncmp(key, "..", 2) == 0 || key[0] == '/')
-        return false;
-    size_t len = strlen(key);
-    if (len > 0 && key[len - 1] == '/')
-        return false;
-    if (strstr(key, "//"))
-        return false;
-    /* a "." or ".." segment anywhere changes under normpath */
-    const char *seg = key;
-    while (seg) {
-        const char *slash = strchr(seg, '/');
-        size_t seg_len = slash ? (size_t)(slash - seg) : strlen(seg);
-        if ((seg_len == 1 && seg[0] == '.') || (seg_len == 2 && seg[0] == '.' && seg[1] == '.'))
-            return false;
-        seg = slash ? slash + 1 : NULL;
+/* posixpath.normpath into `out` (at least strlen(path) + 2 bytes). */
+static void normpath(const char *path, char *out) {
+    size_t n_lead = path[0] == '/' ? (path[1] == '/' && path[2] != '/' ? 2 : 1) : 0;
+    const char *segments[512];
+    size_t lengths[512], n = 0;
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        const char *start = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - start);
+        if (len == 0 || (len == 1 && start[0] == '.'))
+            continue;
+        if (len == 2 && start[0] == '.' && start[1] == '.' &&
+            (n > 0 && !(lengths[n - 1] == 2 && !strncmp(segments[n - 1], "..", 2)))) {
+            n--;
+            continue;
+        }
+        if (len == 2 && start[0] == '.' && start[1] == '.' && n == 0 && n_lead)
+            continue;
+        if (n < 512) {
+            segments[n] = start;
+            lengths[n++] = len;
+        }
     }
-    return true;
+    char *w = out;
+    for (size_t i = 0; i < n_lead; i++)
+        *w++ = '/';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = '/';
+        memcpy(w, segments[i], lengths[i]);
+        w += lengths[i];
+    }
+    if (w == out)
+        *w++ = '.';
+    *w = '\0';
+}
+
+bool mfd_key_resolves_to_itself(const char *key, char *norm) {
+    if (!strchr(key, '/') && strcmp(key, ".") != 0 && strncmp(key, "..", 2) != 0)
+        return true;
+    normpath(key, norm);
+    return strcmp(norm, key) == 0 && strcmp(norm, ".") != 0 && strncmp(norm, "..", 2) != 0 &&
+           norm[0] != '/';
 }
 
 mfd_err mfd_validate_key(const char *key, const char *kind) {
@@ -59,15 +84,21 @@ mfd_err mfd_validate_key(const char *key, const char *kind) {
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Missing value for required parameter 'key'. See the API docs for more "
                            "information about request parameters.");
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        if (!key_char_ok(*p))
-            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                               "Invalid %s name: '%s'. Names may only contain alphanumerics, "
-                               "underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and "
-                               "slashes (/).",
-                               kind, key);
-    }
-    if (!is_normalised_path(key))
+    if (!mfd_key_chars_ok(key))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid %s name: '%s'. Names may only contain alphanumerics, "
+                           "underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and "
+                           "slashes (/).",
+                           kind, key);
+    char small[512];
+    size_t need = strlen(key) + 2;
+    char *norm = need <= sizeof small ? small : malloc(need);
+    if (!norm)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
+    bool unique = mfd_key_resolves_to_itself(key, norm);
+    if (norm != small)
+        free(norm);
+    if (!unique)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid %s name: '%s'. Names may be treated as files in certain cases, "
                            "and must not resolve to other names when treated as such. This name "

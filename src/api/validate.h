@@ -14,6 +14,13 @@
  * message: "Invalid metric name: ..."). */
 mfd_err mfd_validate_key(const char *key, const char *kind);
 
+/* ^[/\w.\- :]*$ with Python's Unicode \w (mfd_utf8_word_chars_only). */
+bool mfd_key_chars_ok(const char *key);
+/* posixpath.normpath(key) == key and not ".", "..*" or "/..."; when not,
+ * `norm` (at least strlen(key) + 2 bytes) holds the normalised form. Keys
+ * without '/' (nearly all) need no normalisation to tell. */
+bool mfd_key_resolves_to_itself(const char *key, char *norm);
+
 /* "<what> '<value…>' had length N, which exceeded length limit of M".
  * Lengths count characters (code points), as Python does. */
 mfd_err mfd_validate_max_length(const char *value, size_t limit, const char *what);

@@ -1,7 +1,11 @@
 /* utf8.c — see utf8.h. */
 #include "utf8.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
+#include <wchar.h>
+#include <wctype.h>
 
 bool mfd_utf8_valid(const char *str, size_t len) {
     const unsigned char *s = (const unsigned char *)str;
@@ -46,4 +50,44 @@ size_t mfd_utf8_chars(const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         n += (*p & 0xC0) != 0x80; /* every byte but continuation bytes starts one */
     return n;
+}
+
+static locale_t utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void open_utf8_locale(void) {
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+locale_t mfd_utf8_locale(void) {
+    pthread_once(&utf8_once, open_utf8_locale);
+    return utf8_locale;
+}
+
+bool mfd_utf8_word_chars_only(const char *s, const char *also) {
+    locale_t loc = mfd_utf8_locale();
+    locale_t previous = loc ? uselocale(loc) : (locale_t)0;
+    mbstate_t state = {0};
+    size_t len = strlen(s);
+    bool ok = true;
+    for (size_t i = 0; ok && i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || strchr(also, c) != NULL;
+            i++;
+            continue;
+        }
+        if (!loc) {
+            i++;
+            continue;
+        }
+        wchar_t wc;
+        size_t used = mbrtowc(&wc, s + i, len - i, &state);
+        ok = used != (size_t)-1 && used != (size_t)-2 && used != 0 && iswalnum_l((wint_t)wc, loc);
+        i += ok ? used : 1;
+    }
+    if (loc)
+        uselocale(previous);
+    return ok;
 }

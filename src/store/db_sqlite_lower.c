@@ -3,20 +3,14 @@
  * byte that does not start a valid sequence is copied as it is. */
 #include "db_sqlite_lower.h"
 
+#include "core/utf8.h"
+
 #include <limits.h>
 #include <locale.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 #include <wctype.h>
-
-static locale_t utf8_locale;
-static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
-
-static void open_utf8_locale(void) {
-    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-}
 
 static void lower(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argc;
@@ -33,6 +27,7 @@ static void lower(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         sqlite3_result_error_nomem(ctx);
         return;
     }
+    locale_t utf8_locale = mfd_utf8_locale();
     locale_t previous = uselocale(utf8_locale);
     size_t n = 0;
     mbstate_t in_state = {0}, out_state = {0};
@@ -62,8 +57,7 @@ static void lower(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 int mfd_sqlite_register_lower(sqlite3 *db) {
-    pthread_once(&utf8_once, open_utf8_locale);
-    if (utf8_locale == (locale_t)0)
+    if (mfd_utf8_locale() == (locale_t)0)
         return SQLITE_OK; /* no C.UTF-8 locale: SQLite's ASCII lower() stays */
     return sqlite3_create_function(db, "lower", 1,
                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,

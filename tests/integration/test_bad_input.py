@@ -126,6 +126,32 @@ def test_ids_beyond_32_bits_name_nothing(server, world, number):
         assert len(got.get("model_versions", [])) == expected, (op, got)
 
 
+# --- names: Python's Unicode \w ---------------------------------------------------
+
+def test_names_take_letters_of_any_script_but_no_symbols(server, world):
+    r"""MLflow's ^[/\w.\- :]*$ (keys) and ^[\w\-]*$ (aliases) with Unicode \w: letters and
+    digits of every script pass; symbols, emoji, no-break and zero-width spaces, line
+    separators and C1 controls are refused (they used to pass as "non-ASCII")."""
+    run, exp, model = world["run"], world["exp"], world["model"]
+    good, bad = ["h\u00e9llo", "\u4e2d\u6587", "\u0394\u03b9/\u0436-1"], \
+        ["a\U0001F600", "a\u20ac", "a\u00a0b", "a\u200bb", "a\u2028", "a\u0085", "a\u00a9"]
+    for name in good + bad:
+        want = 200 if name in good else 400
+        calls = [("runs/log-metric", {"run_id": run, "key": name, "value": 1, "timestamp": 1}),
+                 ("runs/set-tag", {"run_id": run, "key": name, "value": "v"}),
+                 ("experiments/set-experiment-tag", {"experiment_id": exp, "key": name,
+                                                     "value": "v"}),
+                 ("registered-models/set-tag", {"name": model, "key": name, "value": "v"})]
+        if "/" not in name:
+            calls.append(("registered-models/alias", {"name": model, "alias": name,
+                                                      "version": "1"}))
+        for endpoint, body in calls:
+            r = server.session.post(server.url + API + endpoint, json=body, timeout=30)
+            assert r.status_code == want, (endpoint, name, r.text)
+            if want == 400:
+                assert r.json()["error_code"] == INVALID and "alphanumerics" in r.text
+
+
 # --- malformed and truncated JSON ----------------------------------------------
 
 MISSING_NAME = "Missing value for required parameter 'name'"

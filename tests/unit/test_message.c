@@ -189,6 +189,24 @@ static void test_key_validation(void) {
     CHECK(fails_with(mfd_validate_key("a/./b", "tag"), "Invalid tag name"));
     CHECK(fails_with(mfd_validate_key("x/", "tag"), "Invalid tag name"));
     CHECK(fails_with(mfd_validate_key(".", "tag"), "Invalid tag name"));
+    /* \w is Python's Unicode one: letters and digits of any script, not symbols,
+     * spaces, format or control characters */
+    static const char *const words[] = {"h\xc3\xa9llo", "\xe4\xb8\xad\xe6\x96\x87", "\xd9\xa3",
+                                        "\xce\xb1\xce\xb2/\xd0\xb6-1"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        CHECK(mfd_validate_key(words[i], "metric") == NULL);
+    static const char *const not_words[] = {"a\xf0\x9f\x98\x80",
+                                            "a\xe2\x82\xac",
+                                            "a\xc2\xa0"
+                                            "b",
+                                            "a\xe2\x80\x8b"
+                                            "b",
+                                            "a\xe2\x80\xa8",
+                                            "\xe3\x80\x80",
+                                            "a\xc2\x80",
+                                            "a\xc2\xa9"};
+    for (size_t i = 0; i < sizeof not_words / sizeof *not_words; i++)
+        CHECK(fails_with(mfd_validate_key(not_words[i], "metric"), "Invalid metric name"));
     char long_key[300];
     memset(long_key, 'k', 251);
     long_key[251] = '\0';
