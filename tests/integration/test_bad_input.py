@@ -126,6 +126,33 @@ def test_ids_beyond_32_bits_name_nothing(server, world, number):
         assert len(got.get("model_versions", [])) == expected, (op, got)
 
 
+# --- integers beyond 64 bits ------------------------------------------------------
+
+def test_integers_beyond_64_bits_are_read_as_python_reads_them(server, world):
+    """Python's json reads any integer, so MLflow does: a huge metric value is a double, a
+    huge number in an ignored field changes nothing, and only an int64 field that cannot
+    hold it is refused, by name. (The whole body used to be dropped as unparseable, and the
+    answer named the first required field instead.)"""
+    run = world["run"]
+    key = unique("big")
+    status, _, body = post_raw(server, "runs/log-metric", (
+        '{"run_id": "%s", "key": "%s", "value": 18446744073709551616, "timestamp": 7, '
+        '"unused": 99999999999999999999999}' % (run, key)).encode())
+    assert status == 200, body
+    got = server.api("GET", "metrics/get-history", params={"run_id": run, "metric_key": key})
+    assert got["metrics"] == [{"key": key, "value": 1.8446744073709552e19, "timestamp": 7,
+                               "step": 0}]
+    name = unique("big-exp")
+    status, _, body = post_raw(server, "experiments/create",
+                               ('{"name": "%s", "x": [1, 2e0, 123456789012345678901234]}'
+                                % name).encode())
+    assert status == 200 and json.loads(body)["experiment_id"], body
+    status, headers, body = post_raw(server, "runs/log-metric", (
+        '{"run_id": "%s", "key": "k", "value": 1, "timestamp": 1, '
+        '"step": 9223372036854775808}' % run).encode())
+    check_error(status, headers, body, 400, INVALID, "step")
+
+
 # --- names: Python's Unicode \w ---------------------------------------------------
 
 def test_names_take_letters_of_any_script_but_no_symbols(server, world):
