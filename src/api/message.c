@@ -161,27 +161,66 @@ bool mfd_parse_int64(const char *s, int64_t *out) {
     return true;
 }
 
+/* A number given as text, as protobuf's JSON reader takes it: "NaN",
+ * "Infinity", "-Infinity", else Python's float(): blanks around, a sign,
+ * inf/infinity/nan in any case, '_' between digits, no hex; too big is
+ * infinite. */
 static bool parse_double_text(const char *s, double *out) {
-    if (!strcmp(s, "NaN")) {
+    if (!strcmp(s, "NaN") || !strcmp(s, "Infinity") || !strcmp(s, "-Infinity")) {
+        *out = s[0] == 'N' ? NAN : s[0] == '-' ? -INFINITY : INFINITY;
+        return true;
+    }
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    char buf[512];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    size_t i = 0, n = 0;
+    bool negative = s[0] == '-';
+    if (s[0] == '+' || s[0] == '-')
+        buf[n++] = s[i++];
+    const char *word = s + i;
+    size_t word_len = len - i;
+    if ((word_len == 3 && !strncasecmp(word, "inf", 3)) ||
+        (word_len == 8 && !strncasecmp(word, "infinity", 8))) {
+        *out = negative ? -INFINITY : INFINITY;
+        return true;
+    }
+    if (word_len == 3 && !strncasecmp(word, "nan", 3)) {
         *out = NAN;
         return true;
     }
-    if (!strcmp(s, "Infinity")) {
-        *out = INFINITY;
-        return true;
+    enum { WHOLE, FRACTION, EXPONENT } part = WHOLE;
+    int digits = 0, exponent_digits = 0;
+    for (; i < len; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            buf[n++] = c;
+            *(part == EXPONENT ? &exponent_digits : &digits) += 1;
+        } else if (c == '_') {
+            bool between = i > 0 && isdigit((unsigned char)s[i - 1]) && i + 1 < len &&
+                           isdigit((unsigned char)s[i + 1]);
+            if (!between)
+                return false;
+        } else if (c == '.' && part == WHOLE) {
+            buf[n++] = c;
+            part = FRACTION;
+        } else if ((c == 'e' || c == 'E') && part != EXPONENT && digits) {
+            buf[n++] = 'e';
+            part = EXPONENT;
+            if (i + 1 < len && (s[i + 1] == '+' || s[i + 1] == '-'))
+                buf[n++] = s[++i];
+        } else {
+            return false;
+        }
     }
-    if (!strcmp(s, "-Infinity")) {
-        *out = -INFINITY;
-        return true;
-    }
-    if (!*s || isspace((unsigned char)*s))
+    if (!digits || (part == EXPONENT && !exponent_digits))
         return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end || end == s || isnan(v) || isinf(v))
-        return false;
-    *out = v;
+    buf[n] = '\0';
+    *out = strtod(buf, NULL);
     return true;
 }
 

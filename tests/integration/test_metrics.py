@@ -80,6 +80,37 @@ def test_nan_and_infinity(server):
     assert rows == latest_rows == {"nan": (0.0, 1), "pinf": (DBL_MAX, 0), "ninf": (-DBL_MAX, 0)}
 
 
+def test_values_as_text_are_read_as_pythons_float_reads_them(server):
+    """protobuf's JSON reader gives a string for a double field to Python's float(): blanks,
+    signs, inf/nan in any case, '_' between digits and overflow to infinity are fine; hex,
+    misplaced '_' and stray text are not (they used to follow C's strtod instead)."""
+    import math
+    run_id = create_run(server)
+    texts = ["1.5", " 1.5 ", "+2", "-.5", "5.", "1e3", "1E-3", "1_000", "1_0.2_5", "inf", "-inf",
+             "+Infinity", "INFINITY", "nan", "-NaN", "1e400", "-1e400", "1e-400",
+             "0x10", "1__0", "_1", "1_", "1_.5", "1._5", "1e", "1e+", ".", "e5", "", " ",
+             "1.5x", "nan(1)", "infinit", "1,5", "--1", "1e5.5"]
+    for n, text in enumerate(texts):
+        try:
+            want = float(text)
+        except ValueError:
+            want = None
+        key = f"t{n}"
+        r = server.post("/api/2.0/mlflow/runs/log-metric",
+                        json={"run_id": run_id, "key": key, "value": text, "timestamp": 1})
+        if want is None:
+            assert_error(r, 400, "INVALID_PARAMETER_VALUE", "value")
+            continue
+        assert r.status_code == 200, (text, r.text)
+        got = history(server, run_id, key)["metrics"][0]["value"]
+        if math.isnan(want):
+            assert got == "NaN", text
+        elif math.isinf(want):
+            assert got == math.copysign(DBL_MAX, want), text
+        else:
+            assert got == want, text
+
+
 def test_exact_duplicates_are_skipped(server):
     run_id = create_run(server)
     for _ in range(3):
