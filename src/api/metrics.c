@@ -40,17 +40,8 @@ static mfd_err log_metric(mfd_request *req, mfd_response *res) {
         return err;
     if (!has_step)
         m.step = 0;
-    if ((err = mfd_api_check_key(m.key, "name", "Metric name")))
+    if ((err = mfd_api_check_metric(req->arena, &m, "name", "timestamp")))
         return err;
-    if (m.timestamp < 0) {
-        char value[33];
-        value[mfd_api_format_metric_value(value, m.value, false)] = '\0';
-        const char *detail = mfd_arena_sprintf(req->arena,
-                                               "metric '%s' (value=%s). Timestamp must be a "
-                                               "nonnegative long (64-bit integer) ",
-                                               m.key, value);
-        return mfd_api_invalid_value("timestamp", json_integer(m.timestamp), detail);
-    }
     mfd_conn *conn;
     if ((err = mfd_api_conn(req, &conn)) ||
         (err = mfd_metrics_log(conn, req->arena, run_id, &m, 1)))

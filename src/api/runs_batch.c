@@ -45,15 +45,6 @@ static mfd_err item_string(mfd_request *req, json_t *item, const char *list, lon
     return mfd_json_string(req, item, field, item_path(req, list, i, field), out);
 }
 
-static void python_float(char *buf, size_t size, double v) {
-    if (v != v)
-        snprintf(buf, size, "nan");
-    else if (v > -1e16 && v < 1e16 && v == (double)(long long)v)
-        snprintf(buf, size, "%.1f", v);
-    else
-        snprintf(buf, size, "%.17g", v);
-}
-
 static mfd_err read_metric(mfd_request *req, json_t *item, size_t i, mfd_metric_log *m) {
     mfd_err err;
     if ((err = item_string(req, item, "metrics", i, "key", true, &m->key)))
@@ -93,21 +84,6 @@ static mfd_err read_metric(mfd_request *req, json_t *item, size_t i, mfd_metric_
         (err = item_string(req, item, "metrics", i, "dataset_digest", false, &m->dataset_digest)))
         return err;
     return NULL;
-}
-
-/* MLflow's checks of one metric (upstream _validate_metric with its path). */
-static mfd_err check_metric(mfd_request *req, size_t i, const mfd_metric_log *m) {
-    mfd_err err = mfd_api_check_key(m->key, item_path(req, "metrics", i, "name"), "Metric name");
-    if (err || m->timestamp >= 0)
-        return err;
-    char value[40];
-    python_float(value, sizeof value, m->value);
-    char *detail = mfd_arena_sprintf(req->arena,
-                                     "metric '%s' (value=%s). Timestamp must be a nonnegative "
-                                     "long (64-bit integer) ",
-                                     m->key, value);
-    return mfd_api_invalid_value(item_path(req, "metrics", i, "timestamp"),
-                                 json_integer(m->timestamp), detail);
 }
 
 static mfd_err read_pairs(mfd_request *req, json_t *list, const char *name, mfd_run_tag **out,
@@ -185,7 +161,9 @@ mfd_err mfd_api_runs_log_batch(mfd_request *req, mfd_response *res) {
     if (!mfd_valid_run_id(run_id))
         return mfd_api_invalid_value("run_id", json_string(run_id), NULL);
     for (size_t i = 0; i < n_metrics; i++)
-        if ((err = check_metric(req, i, &metrics[i])))
+        if ((err =
+                 mfd_api_check_metric(req->arena, &metrics[i], item_path(req, "metrics", i, "name"),
+                                      item_path(req, "metrics", i, "timestamp"))))
             return err;
     for (size_t i = 0; i < n_params; i++) {
         if ((err =

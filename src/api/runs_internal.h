@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "message.h"
+#include "store/metrics.h"
 #include "store/runs.h"
 
 /* Limits of rest-api.md §5 (in characters). */
@@ -31,6 +32,10 @@ void mfd_api_append_run(mfd_strbuf *sb, const mfd_run *run, bool with_outputs);
  * JSON path of the field, e.g. "metrics[3].name") and the 250-character limit
  * reported under `length_name` ("Metric name", "Param key", "tags[0].key"). */
 mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_name);
+/* upstream _validate_metric, in its order: the name rule, a nonnegative
+ * timestamp (the message quotes the value as Python's repr), the length. */
+mfd_err mfd_api_check_metric(mfd_arena *arena, const mfd_metric_log *m, const char *name_path,
+                             const char *timestamp_path);
 
 /* A run param or tag value (NULL as "") of at most `limit` characters (code
  * points) in *value. A longer one is cut to the limit, as MLflow does by

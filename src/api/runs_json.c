@@ -217,6 +217,14 @@ mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detai
     return err;
 }
 
+static mfd_err key_length(const char *key, const char *length_name) {
+    if (mfd_utf8_length(key) <= MFD_RUNS_MAX_KEY_LENGTH)
+        return NULL;
+    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                       "'%s' exceeds the maximum length of %d characters", length_name,
+                       MFD_RUNS_MAX_KEY_LENGTH);
+}
+
 mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_name) {
     if (!mfd_key_chars_ok(key))
         return mfd_api_invalid_value(
@@ -241,11 +249,24 @@ mfd_err mfd_api_check_key(const char *key, const char *path, const char *length_
     }
     if (norm != small)
         free(norm);
-    if (!err && mfd_utf8_length(key) > MFD_RUNS_MAX_KEY_LENGTH)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                          "'%s' exceeds the maximum length of %d characters", length_name,
-                          MFD_RUNS_MAX_KEY_LENGTH);
-    return err;
+    return err || !length_name ? err : key_length(key, length_name);
+}
+
+mfd_err mfd_api_check_metric(mfd_arena *arena, const mfd_metric_log *m, const char *name_path,
+                             const char *timestamp_path) {
+    mfd_err err = mfd_api_check_key(m->key, name_path, NULL);
+    if (err)
+        return err;
+    if (m->timestamp < 0) {
+        char value[40];
+        value[mfd_double_python_repr(value, m->value)] = '\0';
+        const char *detail = mfd_arena_sprintf(arena,
+                                               "metric '%s' (value=%s). Timestamp must be a "
+                                               "nonnegative long (64-bit integer) ",
+                                               m->key, value);
+        return mfd_api_invalid_value(timestamp_path, json_integer(m->timestamp), detail);
+    }
+    return key_length(m->key, "Metric name");
 }
 
 static bool truncation_disabled(void) {

@@ -8,6 +8,7 @@
  * the cost of printf("%.17g"), which dominated a 100,000-point history. */
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,4 +250,77 @@ size_t mfd_double_text(char out[32], double value) {
     int exponent;
     size_t len = grisu2(value, digits, &exponent);
     return w + format_digits(out + w, digits, len, exponent);
+}
+
+size_t mfd_double_python_repr(char out[40], double v) {
+    if (isnan(v) || isinf(v)) {
+        const char *word = isnan(v) ? "nan" : v < 0 ? "-inf" : "inf";
+        size_t len = strlen(word);
+        memcpy(out, word, len);
+        return len;
+    }
+    /* The fewest digits and where the point goes: v = 0.DIGITS x 10^point. */
+    char text[33];
+    text[mfd_double_text(text, v)] = '\0';
+    const char *p = text[0] == '-' ? text + 1 : text;
+    char digits[32];
+    int n = 0, point = 0, before_point = 0;
+    bool seen_point = false, leading = true;
+    for (; *p && *p != 'e'; p++) {
+        if (*p == '.') {
+            seen_point = true;
+            continue;
+        }
+        if (!seen_point)
+            before_point++;
+        if (leading && *p == '0') {
+            if (!seen_point)
+                before_point--;
+            else
+                point--;
+            continue;
+        }
+        leading = false;
+        digits[n++] = *p;
+    }
+    point += before_point + (*p == 'e' ? atoi(p + 1) : 0);
+    while (n > 0 && digits[n - 1] == '0')
+        n--;
+    size_t len = 0;
+    if (text[0] == '-')
+        out[len++] = '-';
+    if (n == 0) {
+        memcpy(out + len, "0.0", 3);
+        return len + 3;
+    }
+    if (point > -4 && point <= 16) {
+        if (point <= 0) {
+            out[len++] = '0';
+            out[len++] = '.';
+            for (int i = 0; i < -point; i++)
+                out[len++] = '0';
+            memcpy(out + len, digits, (size_t)n);
+            return len + (size_t)n;
+        }
+        for (int i = 0; i < point || i < n; i++) {
+            if (i == point)
+                out[len++] = '.';
+            out[len++] = i < n ? digits[i] : '0';
+        }
+        if (point >= n) {
+            out[len++] = '.';
+            out[len++] = '0';
+        }
+        return len;
+    }
+    out[len++] = digits[0];
+    if (n > 1) {
+        out[len++] = '.';
+        memcpy(out + len, digits + 1, (size_t)n - 1);
+        len += (size_t)n - 1;
+    }
+    int exponent = point - 1;
+    len += (size_t)snprintf(out + len, 8, "e%c%02d", exponent < 0 ? '-' : '+',
+                            exponent < 0 ? -exponent : exponent);
+    return len;
 }

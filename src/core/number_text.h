@@ -16,4 +16,9 @@ size_t mfd_int_text(char out[24], int64_t v);
  * have no such form; callers write them as their format wants. */
 size_t mfd_double_text(char out[32], double v);
 
+/* repr(v) in Python, for messages that quote MLflow's: the same fewest
+ * digits, fixed-point for 1e-4 <= |v| < 1e16, else "1e-05" / "1.5e+16";
+ * "nan", "inf", "-inf". */
+size_t mfd_double_python_repr(char out[40], double v);
+
 #endif

@@ -80,6 +80,23 @@ def test_nan_and_infinity(server):
     assert rows == latest_rows == {"nan": (0.0, 1), "pinf": (DBL_MAX, 0), "ninf": (-DBL_MAX, 0)}
 
 
+def test_negative_timestamp_message_quotes_the_value_as_python_does(server):
+    """upstream _validate_metric writes f"(value={value})": Python's repr, in log-metric and
+    log-batch alike; the timestamp is checked before the key's length, as there."""
+    run_id = create_run(server)
+    for value, shown in ((0.1, "0.1"), (1e16, "1e+16"), (1e-7, "1e-07"), ("NaN", "nan"),
+                         ("-Infinity", "-inf"), (3, "3.0")):
+        r = server.post("/api/2.0/mlflow/runs/log-metric",
+                        json={"run_id": run_id, "key": "m", "value": value, "timestamp": -1})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", f"metric 'm' (value={shown}).")
+        r = server.post("/api/2.0/mlflow/runs/log-batch", json={"run_id": run_id, "metrics": [
+            {"key": "m", "value": value, "timestamp": -1}]})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", f"metric 'm' (value={shown}).")
+    r = server.post("/api/2.0/mlflow/runs/log-metric",
+                    json={"run_id": run_id, "key": "k" * 251, "value": 1, "timestamp": -1})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Timestamp must be a nonnegative")
+
+
 def test_values_as_text_are_read_as_pythons_float_reads_them(server):
     """protobuf's JSON reader gives a string for a double field to Python's float(): blanks,
     signs, inf/nan in any case, '_' between digits and overflow to infinity are fine; hex,

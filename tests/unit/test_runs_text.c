@@ -31,6 +31,34 @@ static void test_double_forms(void) {
     CHECK_STR(fmt_double(buf, 5e-324), "5e-324");
 }
 
+static const char *python_repr(char *buf, double v) {
+    buf[mfd_double_python_repr(buf, v)] = '\0';
+    return buf;
+}
+
+/* Expected values: repr() in CPython 3.11. */
+static void test_python_repr(void) {
+    char buf[40];
+    CHECK_STR(python_repr(buf, 0.1), "0.1");
+    CHECK_STR(python_repr(buf, 1.0), "1.0");
+    CHECK_STR(python_repr(buf, -0.0), "-0.0");
+    CHECK_STR(python_repr(buf, 100.0), "100.0");
+    CHECK_STR(python_repr(buf, 123.45), "123.45");
+    CHECK_STR(python_repr(buf, 0.0001), "0.0001");
+    CHECK_STR(python_repr(buf, 0.00001), "1e-05");
+    CHECK_STR(python_repr(buf, 1.5e-7), "1.5e-07");
+    CHECK_STR(python_repr(buf, 1e15), "1000000000000000.0");
+    CHECK_STR(python_repr(buf, 1e16), "1e+16");
+    CHECK_STR(python_repr(buf, 1.2345e16), "1.2345e+16");
+    CHECK_STR(python_repr(buf, -2.5e300), "-2.5e+300");
+    CHECK_STR(python_repr(buf, 5e-324), "5e-324");
+    CHECK_STR(python_repr(buf, 1.7976931348623157e308), "1.7976931348623157e+308");
+    CHECK_STR(python_repr(buf, 2.0 / 3), "0.6666666666666666");
+    CHECK_STR(python_repr(buf, 0.10000000000000001), "0.1");
+    CHECK_STR(python_repr(buf, NAN), "nan");
+    CHECK_STR(python_repr(buf, -INFINITY), "-inf");
+}
+
 static uint64_t state = 0x9E3779B97F4A7C15u;
 static uint64_t next_random(void) {
     state ^= state << 13;
@@ -243,8 +271,8 @@ static void test_run_message_carries_everything(void) {
     mfd_arena_free(arena);
 }
 
-MFD_TEST_MAIN(MFD_TEST(test_double_forms), MFD_TEST(test_double_round_trips),
-              MFD_TEST(test_integers_and_metric_values), MFD_TEST(test_key_rules),
-              MFD_TEST(test_truncation_counts_characters),
+MFD_TEST_MAIN(MFD_TEST(test_double_forms), MFD_TEST(test_python_repr),
+              MFD_TEST(test_double_round_trips), MFD_TEST(test_integers_and_metric_values),
+              MFD_TEST(test_key_rules), MFD_TEST(test_truncation_counts_characters),
               MFD_TEST(test_run_message_omits_what_is_unset),
               MFD_TEST(test_run_message_carries_everything))
