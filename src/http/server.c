@@ -356,6 +356,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             /* The resource id is in the path or query: check before any upload is read. */
             st->early_error = mfd_auth_authorize(app->auth, req, &st->res, &st->auth_answered);
             st->authorized = true;
+            mfd_api_conn_release(req); /* not held while an upload streams in */
         }
         if (st->auth_answered && !st->early_error)
             return MHD_YES;
@@ -441,6 +442,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
     mfd_err err = st->route->handler(&st->req, &st->res);
     if (!err && app->auth && st->req.username && st->res.status < 400)
         err = mfd_auth_after(app->auth, &st->req, &st->res); /* creator grants, filtering */
+    /* The answer is built: the connection goes back now, not when a client that
+     * reads slowly has taken the last byte. */
+    mfd_api_conn_release(&st->req);
     return send_response(connection, st, err);
 }
 

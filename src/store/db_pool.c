@@ -3,14 +3,21 @@
  * lock) and given back if opening fails. */
 #include "db_pool.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 void mfd_db_pool_init(mfd_db_pool *pool, int max) {
     pool->max = max < 1 ? 1 : max;
     pool->open = pool->n_idle = 0;
+    pool->wait_seconds = MFD_DB_POOL_WAIT_SECONDS;
     pool->idle = calloc((size_t)pool->max, sizeof *pool->idle);
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_cond_init(&pool->cond, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->cond, &attr);
+    pthread_condattr_destroy(&attr);
 }
 
 void mfd_db_pool_destroy(mfd_db_pool *pool, void (*close_conn)(mfd_conn *conn)) {
@@ -23,6 +30,9 @@ void mfd_db_pool_destroy(mfd_db_pool *pool, void (*close_conn)(mfd_conn *conn)) 
 
 mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *ctx,
                             mfd_conn **out) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += pool->wait_seconds;
     pthread_mutex_lock(&pool->lock);
     for (;;) {
         if (pool->n_idle > 0) {
@@ -42,7 +52,14 @@ mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *c
             }
             return err;
         }
-        pthread_cond_wait(&pool->cond, &pool->lock);
+        if (pthread_cond_timedwait(&pool->cond, &pool->lock, &deadline) == ETIMEDOUT) {
+            int max = pool->max, seconds = pool->wait_seconds;
+            pthread_mutex_unlock(&pool->lock);
+            return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                               "All %d database connections stayed busy for %d s; try again "
+                               "(or raise --workers)",
+                               max, seconds);
+        }
     }
 }
 

@@ -9,11 +9,17 @@
 
 #include "db.h"
 
+/* How long a request waits for a connection before a 503 (which the mlflow
+ * client retries): a guard, as connections go back as soon as a handler
+ * returns. */
+enum { MFD_DB_POOL_WAIT_SECONDS = 30 };
+
 typedef struct mfd_db_pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     mfd_conn **idle;
     int n_idle, open, max;
+    int wait_seconds; /* MFD_DB_POOL_WAIT_SECONDS; tests shorten it */
 } mfd_db_pool;
 
 typedef mfd_err (*mfd_db_pool_open_fn)(void *ctx, mfd_conn **out);
@@ -21,7 +27,8 @@ typedef mfd_err (*mfd_db_pool_open_fn)(void *ctx, mfd_conn **out);
 void mfd_db_pool_init(mfd_db_pool *pool, int max);
 /* Closes the idle connections (every connection must have been released). */
 void mfd_db_pool_destroy(mfd_db_pool *pool, void (*close_conn)(mfd_conn *conn));
-/* An idle connection, a new one from open(ctx) while under `max`, or waits. */
+/* An idle connection, a new one from open(ctx) while under `max`, or waits
+ * (at most wait_seconds, then TEMPORARILY_UNAVAILABLE). */
 mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *ctx, mfd_conn **out);
 /* Back to the idle list; with broken=true the connection (already closed by
  * the driver) is forgotten and its slot freed. */

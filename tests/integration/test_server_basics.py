@@ -2,6 +2,7 @@
 import os
 import sqlite3
 import subprocess
+import time
 
 from conftest import BIN, assert_error
 from test_auth_helpers import ADMIN, session, start_auth_server
@@ -173,3 +174,35 @@ def test_libjose_is_not_loaded_without_tokens_to_check(tmp_path):
     finally:
         s.stop()
         s.drop_database()
+
+
+def test_clients_that_do_not_read_their_answers_hold_no_database_connection(make_server):
+    """A database connection goes back to the pool once the answer is built, not once a
+    client has read it: --workers 2 and three clients sitting on ~9 MB histories they never
+    read must leave the store usable (it used to hang every request until they left)."""
+    import socket
+    s = make_server(args=["--workers", "2"])
+    exp = s.api("POST", "experiments/create", {"name": "slow-readers"})["experiment_id"]
+    run = s.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+    for b in range(150):
+        s.api("POST", "runs/log-batch", {"run_id": run, "metrics": [
+            {"key": "m", "value": b * 1000 + i + 0.5, "timestamp": 1_700_000_000_000 + i,
+             "step": b * 1000 + i} for i in range(1000)]})
+    sockets = []
+    try:
+        for _ in range(3):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", s.port))
+            sock.sendall((f"GET /api/2.0/mlflow/metrics/get-history?run_id={run}&metric_key=m "
+                          "HTTP/1.1\r\nHost: x\r\n\r\n").encode())
+            sockets.append(sock)
+        time.sleep(2)
+        r = s.session.post(f"{s.url}/api/2.0/mlflow/experiments/create",
+                           json={"name": "while-they-sit"}, timeout=10)
+        assert r.status_code == 200, r.text
+        r = s.session.get(f"{s.url}/api/2.0/mlflow/runs/get", params={"run_id": run}, timeout=10)
+        assert r.status_code == 200 and r.json()["run"]["data"]["metrics"][0]["step"] == 149999
+    finally:
+        for sock in sockets:
+            sock.close()
