@@ -219,7 +219,8 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
     if (cfg->port < 0 || cfg->port > 65535)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--port must be between 0 and 65535");
     if (cfg->workers < 1)
-        cfg->workers = 1;
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--workers must be at least 1 (the database connections of the pool)");
     if (cfg->max_header_bytes < 1024 || cfg->max_header_bytes > 196608)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--max-header-size must be from 1024 to 196608 bytes");

@@ -4,6 +4,8 @@ import sqlite3
 import subprocess
 import time
 
+import pytest
+
 from conftest import BIN, assert_error
 from test_auth_helpers import ADMIN, session, start_auth_server
 
@@ -55,10 +57,15 @@ def test_head_is_a_get_without_its_body(server):
 
 
 def test_max_connections_below_one_stops_the_start(make_server):
-    import pytest
     with pytest.raises(RuntimeError) as e:
         make_server(args=["--max-connections", "0"])
     assert "--max-connections must be at least 1" in str(e.value)
+
+
+def test_workers_below_one_stops_the_start(make_server):
+    with pytest.raises(RuntimeError) as e:
+        make_server(args=["--workers", "0"])
+    assert "--workers must be at least 1" in str(e.value)
 
 
 def test_new_database_has_default_experiment_and_stamp(server):
