@@ -9,6 +9,7 @@ headers (with a server started with a small --max-body-size), path traversal and
 symbolic links on every artifact route, and SQL metacharacters in every filter field
 of every search endpoint (a legal filter must select exactly what a literal
 comparison selects; an illegal one is a 400)."""
+import base64
 import http.client
 import json
 import os
@@ -124,6 +125,29 @@ def test_ids_beyond_32_bits_name_nothing(server, world, number):
                      params={"filter": f"name = '{m}' AND version_number {op} {number}"})
         expected = want if not number.startswith("-") or op in ("=", "!=") else 1 - want
         assert len(got.get("model_versions", [])) == expected, (op, got)
+
+
+# --- values nested as deep as the JSON reader allows -------------------------------
+
+def test_values_nested_2040_deep_are_answered_not_a_crash(server, world):
+    """jansson reads JSON nested up to 2048 levels and writes it back recursively: in an
+    error message quoting the value, a page token, a logged model's flavors. That used to
+    overflow a connection thread's 512 KiB stack and kill the server."""
+    run = world["run"]
+    nest = "[" * 2040 + "]" * 2040
+    status, headers, body = post_raw(
+        server, "runs/set-tag", ('{"run_id": "%s", "key": "k", "value": %s}' % (run, nest)).encode())
+    check_error(status, headers, body, 400, INVALID, "Invalid value [[[")
+    token = base64.b64encode(('{"offset": 1, "x": %s}' % nest).encode()).decode()
+    r = server.session.get(server.url + API + "experiments/search",
+                           params={"max_results": 1, "page_token": token}, timeout=30)
+    assert r.status_code == 200, r.text
+    model = ('{"artifact_path": "m", "flavors": {"x": %s}, "run_id": "%s", '
+             '"utc_time_created": "2024-01-01 00:00:00.000000"}' % (nest, run))
+    r = server.session.post(server.url + API + "runs/log-model",
+                            json={"run_id": run, "model_json": model}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert server.api("GET", "runs/get", params={"run_id": run})["run"]["info"]["run_id"] == run
 
 
 # --- integers beyond 64 bits ------------------------------------------------------
