@@ -136,6 +136,16 @@ char *mfd_strbuf_reserve(mfd_strbuf *sb, size_t n) {
     return sb->data + sb->len;
 }
 
+void mfd_strbuf_reserve_exact(mfd_strbuf *sb, size_t n) {
+    if (sb->len + n + 1 <= sb->cap)
+        return;
+    size_t cap = sb->len + n + 1;
+    char *data = mfd_arena_alloc(sb->arena, cap);
+    memcpy(data, sb->data, sb->len + 1);
+    sb->data = data;
+    sb->cap = cap;
+}
+
 void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n) {
     mfd_strbuf_reserve(sb, n);
     memcpy(sb->data + sb->len, s, n);

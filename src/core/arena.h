@@ -42,6 +42,9 @@ void mfd_strbuf_appendn(mfd_strbuf *sb, const char *s, size_t n);
 /* Room for n more bytes (and the NUL) at the end, where the caller may write
  * them before adding n to len; returns that end. */
 char *mfd_strbuf_reserve(mfd_strbuf *sb, size_t n);
+/* Room for exactly `n` more bytes (and the NUL) in one allocation, for a size
+ * known up front (a request body's Content-Length): no doubling past it. */
+void mfd_strbuf_reserve_exact(mfd_strbuf *sb, size_t n);
 void mfd_strbuf_appendf(mfd_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -11,6 +11,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -41,6 +42,35 @@ struct mfd_server {
  * ASan. Untouched stack costs address space only. */
 #define MFD_THREAD_STACK_BYTES ((size_t)4 << 20)
 
+/* JSON bodies are read into memory (up to --max-body-size each); all of them
+ * together may take at most this many times that (and at least 256 MiB).
+ * Beyond it a request is answered 503, which the client retries, rather than
+ * letting many large bodies in progress take all memory. */
+enum { MFD_BODY_BUDGET_BODIES = 4 };
+static _Atomic size_t body_bytes_held;
+
+static size_t body_budget(const mfd_config *cfg) {
+    size_t budget = cfg->max_body_bytes * MFD_BODY_BUDGET_BODIES;
+    return budget < ((size_t)256 << 20) ? (size_t)256 << 20 : budget;
+}
+
+/* Takes `n` more bytes of the budget for this request; false when they would
+ * pass it (nothing taken). */
+static bool take_body_bytes(const mfd_config *cfg, size_t *held, size_t n) {
+    size_t before = atomic_fetch_add(&body_bytes_held, n);
+    if (before + n > body_budget(cfg)) {
+        atomic_fetch_sub(&body_bytes_held, n);
+        return false;
+    }
+    *held += n;
+    return true;
+}
+
+static mfd_err body_budget_error(void) {
+    return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                       "The server is reading too many large request bodies at once; try again");
+}
+
 /* How much of a refused (over-limit) chunked body is read before hanging up. */
 enum { MFD_DRAIN_ALLOWANCE = 1 << 20 };
 
@@ -54,6 +84,7 @@ typedef struct request_state {
     mfd_upload upload;
     bool have_upload;
     uint64_t drained; /* bytes of a refused body read and dropped */
+    size_t body_held; /* of the body budget, given back in request_completed() */
     struct timespec started;
     char *raw_uri; /* as received, escapes intact (see capture_raw_uri) */
     /* Auth (src/auth): answered = a 401/403 (or an answer of the auth layer)
@@ -278,11 +309,17 @@ static mfd_err first_call_checks(mfd_app *app, request_state *st,
     if (!route->upload_begin) {
         const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > cfg->max_body_bytes) {
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > cfg->max_body_bytes) {
             st->res.status = 413;
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                "Request body of %s bytes exceeds the limit of %zu bytes", cl,
                                cfg->max_body_bytes);
+        }
+        if (declared > 0) { /* the whole body's room, taken once */
+            if (!take_body_bytes(cfg, &st->body_held, (size_t)declared))
+                return body_budget_error();
+            mfd_strbuf_reserve_exact(&st->body, (size_t)declared);
         }
     }
     return NULL;
@@ -410,7 +447,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 }
             }
         } else if (!st->early_error) {
-            if (st->body.len + *upload_data_size > app->config->max_body_bytes) {
+            size_t need = st->body.len + *upload_data_size;
+            if (need > app->config->max_body_bytes) {
                 /* A body without Content-Length (chunked) passed the limit. libmicrohttpd
                  * can answer only after the headers or after the whole body, so we drop
                  * what follows and answer 413 when it ends (see the drain check below). */
@@ -418,6 +456,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                               "Request body exceeds the limit of %zu bytes",
                                               app->config->max_body_bytes);
+            } else if (need > st->body_held && /* chunked, or longer than declared */
+                       !take_body_bytes(app->config, &st->body_held, need - st->body_held)) {
+                st->early_error = body_budget_error();
             } else {
                 mfd_strbuf_appendn(&st->body, upload_data, *upload_data_size);
             }
@@ -470,6 +511,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     }
     free(st->upload.state);
     free(st->raw_uri);
+    atomic_fetch_sub(&body_bytes_held, st->body_held);
     if (st->res.fd >= 0)
         close(st->res.fd);
     drop_reader(&st->res);

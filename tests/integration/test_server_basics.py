@@ -213,3 +213,44 @@ def test_clients_that_do_not_read_their_answers_hold_no_database_connection(make
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_large_bodies_in_progress_share_one_memory_budget(make_server):
+    """JSON bodies are read into memory: all of them together get 4 x --max-body-size (at
+    least 256 MiB). Four 60 MiB bodies in progress take it; a fifth is answered 503 at once
+    (the client retries) instead of growing the process by another 60 MiB (it used to take
+    ~2 GB with 16 such clients). The budget comes back when they end."""
+    import socket
+    s = make_server()
+
+    def start_body(length):
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall((f"POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: x\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+                      '{"run_id": "').encode())
+        return sock
+
+    held = [start_body(60 << 20) for _ in range(4)]
+    try:
+        time.sleep(0.5)
+        fifth = start_body(60 << 20)
+        answer = fifth.recv(4096).decode()
+        fifth.close()
+        assert answer.startswith("HTTP/1.1 503"), answer
+        assert "TEMPORARILY_UNAVAILABLE" in answer and "too many large request bodies" in answer
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.time() + 10
+    while True:  # the four are freed once the server sees them gone
+        sock = start_body(60 << 20)
+        sock.settimeout(0.5)
+        try:
+            answer = sock.recv(4096).decode()
+        except socket.timeout:
+            answer = ""  # reading the body: the budget is back
+        sock.close()
+        if not answer or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert answer == "", answer
