@@ -141,6 +141,46 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+typedef struct framing {
+    const char *length; /* the first Content-Length */
+    bool lengths_differ, has_transfer_encoding, chunked_only;
+} framing;
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    framing *f = cls;
+    if (!value)
+        value = "";
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->length && strcmp(f->length, value) != 0)
+            f->lengths_differ = true;
+        f->length = f->length ? f->length : value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->chunked_only = !f->has_transfer_encoding && strcasecmp(value, "chunked") == 0;
+        f->has_transfer_encoding = true;
+    }
+    return MHD_YES;
+}
+
+/* Where the body ends must be beyond doubt (RFC 9112 §6.3): a proxy in front
+ * that read it differently would let a request hide inside another one's
+ * body. libmicrohttpd takes the first of two Content-Lengths and prefers
+ * chunked to a Content-Length; here either is refused, as is a coding other
+ * than chunked, which it would wait on forever. */
+static mfd_err framing_error(struct MHD_Connection *connection) {
+    framing f = {0};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, note_framing, &f);
+    if (f.has_transfer_encoding && !f.chunked_only)
+        return mfd_err_new(MFD_NOT_IMPLEMENTED,
+                           "Transfer-Encoding other than 'chunked' is not supported");
+    if (f.lengths_differ || (f.has_transfer_encoding && f.length))
+        return mfd_err_new(MFD_BAD_REQUEST, "The request's length is ambiguous: %s",
+                           f.lengths_differ ? "two different Content-Length headers"
+                                            : "both Content-Length and Transfer-Encoding");
+    return NULL;
+}
+
 /* The peer's address as text, for the trusted-proxy rule of the auth layer. */
 static const char *peer_address(mfd_arena *arena, struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info =
@@ -384,6 +424,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                                           "bytes (--max-header-size)",
                                           header_bytes, app->config->max_header_bytes);
         }
+        if (!st->early_error)
+            st->early_error = framing_error(connection);
         if (!st->early_error && app->auth && !mfd_auth_is_unprotected(req->path))
             st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->auth_answered);
         if (st->early_error || st->auth_answered)

@@ -127,6 +127,54 @@ def test_ids_beyond_32_bits_name_nothing(server, world, number):
         assert len(got.get("model_versions", [])) == expected, (op, got)
 
 
+# --- ambiguous framing -----------------------------------------------------------
+
+def test_ambiguous_body_length_is_refused_and_nothing_hides_behind_it(server):
+    """Two different Content-Lengths, or Content-Length with Transfer-Encoding, is a 400
+    and the connection ends: a request smuggled in the body is never run. A coding other
+    than chunked is a 501 (it used to wait for the client forever)."""
+    hidden = unique("smuggled")
+    second = (f"POST {API}experiments/create HTTP/1.1\r\nHost: x\r\nContent-Type: "
+              f"application/json\r\nContent-Length: {len(hidden) + 12}\r\n\r\n"
+              f'{{"name": "{hidden}"}}').encode()
+    head = f"POST {API}experiments/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    cases = [
+        (head + "Content-Length: 2\r\nContent-Length: %d\r\n\r\n{}" % (2 + len(second)), 400,
+         "BAD_REQUEST", "two different Content-Length"),
+        (head + "Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+         % (5 + len(second)), 400, "BAD_REQUEST", "both Content-Length and Transfer-Encoding"),
+        (head + "Transfer-Encoding: gzip\r\n\r\n", 501, "NOT_IMPLEMENTED", "chunked"),
+    ]
+    for text, status, code, part in cases:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(text.encode() + (second if status == 400 else b""))
+        got = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        sock.close()
+        answer = got.decode()
+        assert answer.startswith(f"HTTP/1.1 {status}"), answer
+        assert answer.count("HTTP/1.1 ") == 1, answer  # one answer, then the end
+        body = json.loads(answer[answer.index("\r\n\r\n") + 4:])
+        assert body["error_code"] == code and part in body["message"], body
+    r = server.session.get(server.url + API + "experiments/get-by-name",
+                           params={"experiment_name": hidden}, timeout=30)
+    assert r.status_code == 404, r.text
+    # the same length twice is no ambiguity
+    payload = json.dumps({"name": unique("twice")}).encode()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.sendall((head + "Content-Length: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                  % (len(payload), len(payload))).encode() + payload)
+    got = b""
+    while chunk := sock.recv(65536):
+        got += chunk
+    sock.close()
+    assert got.startswith(b"HTTP/1.1 200"), got
+
+
 # --- values nested as deep as the JSON reader allows -------------------------------
 
 def test_values_nested_2040_deep_are_answered_not_a_crash(server, world):
