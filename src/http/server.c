@@ -443,8 +443,15 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             st->authorized = true;
             mfd_api_conn_release(req); /* not held while an upload streams in */
         }
-        if (st->auth_answered && !st->early_error)
+        if (st->auth_answered && !st->early_error) {
+            /* A client waiting for "100 Continue" gets the refusal instead: it then
+             * sends no body (curl, boto3); others are read a little (below). */
+            const char *expect =
+                MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if (expect && strcasecmp(expect, "100-continue") == 0)
+                return send_response(connection, st, NULL);
             return MHD_YES;
+        }
         if (!st->early_error && st->route->upload_begin) {
             st->early_error = st->route->upload_begin(req, &st->upload);
             if (!st->early_error) {
@@ -468,9 +475,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             *upload_data_size = 0;
             return st->drained > MFD_DRAIN_ALLOWANCE ? MHD_NO : MHD_YES;
         }
-        if (st->auth_answered) { /* refused: drain and drop the body */
+        if (st->auth_answered) { /* refused: drain and drop the body, up to the allowance */
+            st->drained += *upload_data_size;
             *upload_data_size = 0;
-            return MHD_YES;
+            return st->drained > MFD_DRAIN_ALLOWANCE ? MHD_NO : MHD_YES;
         }
         if (st->have_upload) {
             const char *p = upload_data;

@@ -172,3 +172,39 @@ def test_server_does_not_advertise_itself_in_detail(server):
     assert "microhttpd" not in r.headers.get("Server", "").lower(), r.headers
     r = requests.get(server.url + "/no/such/path", timeout=60)
     assert "microhttpd" not in r.text.lower()
+
+
+def test_refused_bodies_are_not_read_without_end(tmp_path):
+    """An unauthenticated request is answered 401 after a little of its body is read (so a
+    client that sends first and reads after sees the 401, not a reset): at most ~1 MiB,
+    then the connection ends; a client that asked "Expect: 100-continue" gets the 401 at
+    once instead of "100 Continue" (it used to be told to send its gigabyte)."""
+    import socket
+    s = start_auth_server(tmp_path)
+    try:
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"PUT /api/2.0/mlflow-artifacts/artifacts/1/big.bin HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n")
+        answer = sock.recv(4096).decode()
+        sock.close()
+        assert answer.startswith("HTTP/1.1 401") and "100 Continue" not in answer, answer
+
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+        sent, ended = 0, False
+        try:
+            while sent < 64 << 20:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            ended = True
+        sock.close()
+        assert ended and sent < 16 << 20, sent
+        # a small refused body is read, and the client gets its 401
+        r = requests.post(f"{s.url}/api/2.0/mlflow/experiments/create", json={"name": "x" * 1000},
+                          timeout=30)
+        assert r.status_code == 401, r.text
+    finally:
+        s.stop()
