@@ -6,21 +6,31 @@
 #include <sys/time.h>
 #include <time.h>
 
+/* Control characters in a message (a request path with "%0a", a user name)
+ * are written as \xNN: one record stays one line, and none can be forged. */
 static void emit(const char *level, const char *fmt, va_list ap) {
-    char line[2048];
+    char message[2048], line[2048 + 64];
+    vsnprintf(message, sizeof message, fmt, ap);
     struct timeval tv;
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
-    int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %s ", (long)(tv.tv_usec / 1000),
-                  level);
-    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    size_t len = 0;
-    while (line[len])
-        len++;
-    line[len] = '\n';
-    line[len + 1] = '\0';
+    size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ %s ", (long)(tv.tv_usec / 1000),
+                          level);
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)message; *p && n + 6 < sizeof line; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            line[n++] = '\\';
+            line[n++] = 'x';
+            line[n++] = hex[*p >> 4];
+            line[n++] = hex[*p & 15];
+        } else {
+            line[n++] = (char)*p;
+        }
+    }
+    line[n++] = '\n';
+    line[n] = '\0';
     fputs(line, stderr);
 }
 

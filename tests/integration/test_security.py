@@ -208,3 +208,13 @@ def test_refused_bodies_are_not_read_without_end(tmp_path):
         assert r.status_code == 401, r.text
     finally:
         s.stop()
+
+
+def test_control_characters_cannot_forge_log_lines(server):
+    """A path with an escaped newline is logged as \\x0a: one request, one line."""
+    r = requests.get(f"{server.url}/api/2.0/mlflow/x%0a2026-01-01T00:00:00.000Z%20INFO%20forged",
+                     timeout=30)
+    assert r.status_code == 404
+    lines = server.log().splitlines()
+    assert not any(line.startswith("2026-01-01T00:00:00.000Z INFO forged") for line in lines)
+    assert any("/x\\x0a2026-01-01T00:00:00.000Z INFO forged" in line for line in lines)
