@@ -8,6 +8,9 @@
 #ifndef MFD_API_H
 #define MFD_API_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "config/config.h"
 #include "http/request.h"
 
@@ -23,7 +26,13 @@ typedef struct mfd_app {
     struct mfd_db *tracking_db;          /* NULL in --artifacts-only mode */
     struct mfd_artifact_repo *artifacts; /* the proxied destination; NULL if not serving */
     struct mfd_auth *auth;               /* NULL when auth is off */
+    _Atomic bool draining;               /* shutting down: /ready answers 503 */
 } mfd_app;
+
+/* Why the server is not ready for traffic (shutting down; the tracking
+ * database unreachable or not at the schema head), or NULL: /ready on both
+ * ports. */
+mfd_err mfd_api_readiness(mfd_app *app);
 
 typedef mfd_err (*mfd_handler)(mfd_request *req, mfd_response *res);
 /* Streamed routes: called once headers are in, before the body. */

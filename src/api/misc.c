@@ -18,12 +18,16 @@ static mfd_err version(mfd_request *req, mfd_response *res) {
 /* 200 {"status": "ready"} when the tracking database answers and is at the
  * schema head (always, with --artifacts-only); else 503 with the reason.
  * /health only says the process is up. */
+mfd_err mfd_api_readiness(mfd_app *app) {
+    if (atomic_load(&app->draining))
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "shutting down");
+    return app->tracking_db ? mfd_schema_tracking_ready(app->tracking_db) : NULL;
+}
+
 static mfd_err ready(mfd_request *req, mfd_response *res) {
-    if (req->app->tracking_db) {
-        mfd_err err = mfd_schema_tracking_ready(req->app->tracking_db);
-        if (err)
-            return err;
-    }
+    mfd_err err = mfd_api_readiness(req->app);
+    if (err)
+        return err;
     res->json = json_pack("{s:s}", "status", "ready");
     return NULL;
 }

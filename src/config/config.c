@@ -60,6 +60,9 @@ static const option_spec options[] = {
      "simultaneous client connections (1024)"},
     {"--max-header-size", "MLFLOWD_MAX_HEADER_SIZE", OPT_SIZE, FIELD(max_header_bytes),
      "largest request header block in bytes (32768, at most 196608); larger gets 431"},
+    {"--shutdown-grace", "MLFLOWD_SHUTDOWN_GRACE", OPT_INT, FIELD(shutdown_grace),
+     "on SIGTERM/SIGINT, seconds to let requests in progress finish after new connections "
+     "stop (25)"},
     {"--health-port", "MLFLOWD_HEALTH_PORT", OPT_INT, FIELD(health_port),
      "also serve /health, /ready and /metrics (without auth) on this port (0 = off)"},
     {"--health-host", "MLFLOWD_HEALTH_HOST", OPT_STRING, FIELD(health_host),
@@ -92,6 +95,7 @@ static void set_defaults(mfd_config *cfg) {
     cfg->static_prefix = "";
     cfg->max_body_bytes = 64u << 20;
     cfg->max_connections = 1024;
+    cfg->shutdown_grace = 25;
     cfg->max_header_bytes = 32u << 10;
     cfg->health_host = "0.0.0.0";
     cfg->kserve_namespace = "default";

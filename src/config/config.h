@@ -31,6 +31,7 @@ typedef struct mfd_config {
     /* Probes and metrics on their own port (src/http/health.c), so they work while the API port
      * is loopback-only behind a proxy sidecar. */
     int health_port;         /* --health-port, MLFLOWD_HEALTH_PORT; 0 = off */
+    int shutdown_grace;      /* --shutdown-grace, MLFLOWD_SHUTDOWN_GRACE: seconds; 25 */
     const char *health_host; /* --health-host, MLFLOWD_HEALTH_HOST; 0.0.0.0 */
     /* KServe hand-off (src/kserve, sso-and-deploy.md §5). */
     const char *kserve_namespace;       /* --kserve-namespace; "default" */

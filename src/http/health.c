@@ -37,7 +37,7 @@ static enum MHD_Result answer(struct MHD_Connection *connection, unsigned status
 
 /* The same answers as /ready on the API port (api/misc.c). */
 static enum MHD_Result ready(mfd_app *app, struct MHD_Connection *connection) {
-    mfd_err err = app->tracking_db ? mfd_schema_tracking_ready(app->tracking_db) : NULL;
+    mfd_err err = mfd_api_readiness(app);
     if (!err)
         return answer(connection, 200, "application/json", "{\"status\":\"ready\"}");
     json_t *body =

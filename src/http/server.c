@@ -34,7 +34,11 @@ struct mfd_server {
     struct MHD_Daemon *daemon;
     mfd_app *app;
     int port;
+    MHD_socket quiesced; /* ours to close after MHD_stop_daemon */
 };
+
+/* Requests between their request line and their end (request_completed). */
+static _Atomic int requests_in_progress;
 
 /* Each connection's thread stack. jansson reads JSON nested up to 2048
  * levels and writes it back recursively (an error message quoting a value, a
@@ -372,6 +376,7 @@ static void *capture_raw_uri(void *cls, const char *uri, struct MHD_Connection *
     (void)cls;
     (void)connection;
     request_state *st = calloc(1, sizeof *st);
+    atomic_fetch_add(&requests_in_progress, 1);
     st->raw_uri = strdup(uri ? uri : "");
     st->res.fd = -1; /* request_completed() may see it before access_handler() does */
     st->upload.fd = -1;
@@ -560,6 +565,8 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         free(st->upload.temp_path);
     }
     free(st->upload.state);
+    if (st->raw_uri) /* made by capture_raw_uri(), which counted the request */
+        atomic_fetch_sub(&requests_in_progress, 1);
     free(st->raw_uri);
     atomic_fetch_sub(&body_bytes_held, st->body_held);
     if (st->res.fd >= 0)
@@ -607,7 +614,8 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
      * more (--max-connections is 1024 by default, plus the DB files), and on
      * one descriptor per thread poll is also the cheaper call. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                     MHD_USE_ITC; /* MHD_quiesce_daemon() needs it in this mode */
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_Daemon *daemon = MHD_start_daemon(
@@ -627,6 +635,7 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
     server->app = app;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info ? info->port : cfg->port;
+    server->quiesced = MHD_INVALID_SOCKET;
     *out = server;
     return NULL;
 }
@@ -635,9 +644,37 @@ int mfd_server_port(const mfd_server *server) {
     return server->port;
 }
 
+bool mfd_server_drain(mfd_server *server, int grace_seconds) {
+    atomic_store(&server->app->draining, true);
+    /* The listening socket stays open until MHD_stop_daemon (a connection
+     * thread may still refer to it) but is shut down: new connections are
+     * refused at once instead of waiting in its backlog. */
+    server->quiesced = MHD_quiesce_daemon(server->daemon);
+    if (server->quiesced != MHD_INVALID_SOCKET)
+        shutdown(server->quiesced, SHUT_RDWR);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int left = atomic_load(&requests_in_progress);
+    if (left > 0)
+        mfd_log_info("waiting up to %d s for %d request%s in progress", grace_seconds, left,
+                     left == 1 ? "" : "s");
+    for (;;) {
+        left = atomic_load(&requests_in_progress);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (left <= 0 || now.tv_sec - start.tv_sec >= grace_seconds)
+            break;
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    if (left > 0)
+        mfd_log_warn("stopping with %d request%s still in progress", left, left == 1 ? "" : "s");
+    return left <= 0;
+}
+
 void mfd_server_stop(mfd_server *server) {
     if (!server)
         return;
     MHD_stop_daemon(server->daemon);
+    if (server->quiesced != MHD_INVALID_SOCKET)
+        close(server->quiesced);
     free(server);
 }

@@ -10,6 +10,10 @@ typedef struct mfd_server mfd_server;
 mfd_err mfd_server_start(mfd_app *app, mfd_server **out);
 /* The port actually bound (useful with --port 0). */
 int mfd_server_port(const mfd_server *server);
+/* Marks the app draining (/ready answers 503), stops taking connections, then waits up to
+ * `grace_seconds` for the requests in progress to finish (keep-alive connections may still send
+ * theirs meanwhile); true when none is left. */
+bool mfd_server_drain(mfd_server *server, int grace_seconds);
 void mfd_server_stop(mfd_server *server);
 
 #endif

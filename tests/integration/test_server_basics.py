@@ -254,3 +254,40 @@ def test_large_bodies_in_progress_share_one_memory_budget(make_server):
             break
         time.sleep(0.2)
     assert answer == "", answer
+
+
+def test_sigterm_lets_requests_in_progress_finish(make_server):
+    """On SIGTERM the server stops taking connections and /ready answers 503, but an upload
+    in progress completes and is answered before the process ends (it used to be cut off)."""
+    import signal
+    import socket
+    import requests
+    from conftest import free_port
+    probe = free_port()
+    s = make_server(args=["--health-port", str(probe), "--health-host", "127.0.0.1"])
+    exp = s.api("POST", "experiments/create", {"name": "draining"})["experiment_id"]
+    payload = b"z" * (1 << 20)
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    sock.sendall((f"PUT /api/2.0/mlflow-artifacts/artifacts/{exp}/drain.bin HTTP/1.1\r\n"
+                  f"Host: x\r\nContent-Length: {len(payload)}\r\n\r\n").encode() +
+                 payload[:1000])
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert s.proc.poll() is None, "stopped with an upload in progress"
+    r = requests.get(f"http://127.0.0.1:{probe}/ready", timeout=10)
+    assert r.status_code == 503 and "shutting down" in r.text, r.text
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", s.port), timeout=5).close()
+    sock.sendall(payload[1000:])
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(4096)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert s.proc.wait(timeout=30) == 0
+    log = s.log()
+    assert "waiting up to 25 s for 1 request in progress" in log
+    assert "still in progress" not in log
+    stored = os.path.join(s.workdir, "mlartifacts", exp, "drain.bin")
+    assert os.path.getsize(stored) == len(payload)
