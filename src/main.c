@@ -83,6 +83,8 @@ static int run_server(int argc, char **argv) {
     if (cfg.serve_artifacts &&
         (err = mfd_artifact_repo_open(cfg.artifacts_destination, &app.artifacts)))
         return fail(err);
+    if (!cfg.artifacts_only && (err = mfd_artifact_root_check(cfg.default_artifact_root)))
+        return fail(err);
 
     /* Signals are taken synchronously by the main thread; server threads inherit the mask. */
     sigset_t stop_signals;

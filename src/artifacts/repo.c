@@ -34,6 +34,15 @@ mfd_err mfd_artifact_repo_open(const char *destination, mfd_artifact_repo **out)
     return NULL;
 }
 
+mfd_err mfd_artifact_root_check(const char *root) {
+    if (!is_s3(root))
+        return NULL;
+    char *normalised = NULL;
+    mfd_err err = mfd_artifact_s3_ops.open(root, &normalised);
+    free(normalised);
+    return err;
+}
+
 void mfd_artifact_repo_close(mfd_artifact_repo *repo) {
     if (!repo)
         return;

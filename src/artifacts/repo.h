@@ -34,6 +34,11 @@ typedef struct mfd_artifact_repo mfd_artifact_repo;
  * environment; nothing is sent to S3 until the first request). */
 mfd_err mfd_artifact_repo_open(const char *destination, mfd_artifact_repo **out);
 void mfd_artifact_repo_close(mfd_artifact_repo *repo);
+/* Checks a root that is not opened as the destination (--default-artifact-root
+ * without the proxy) as opening it would: for s3://, the S3 settings and the
+ * bucket name, so that a bad value stops the start rather than the first
+ * artifact call. Local roots are not touched. */
+mfd_err mfd_artifact_root_check(const char *root);
 /* The destination as a root for proxied artifact paths: the absolute
  * directory, or the normalised "s3://bucket[/prefix]". */
 const char *mfd_artifact_repo_root(const mfd_artifact_repo *repo);

@@ -248,8 +248,11 @@ mfd_err mfd_sso_settings_load(const mfd_auth_ini *ini, mfd_sso_settings **out) {
     strip_role_prefix(&s->allowed_groups);
     read_role_claims(ini, s);
     mfd_err err = read_modes(ini, s);
+    bool basic_listed = s->basic;
     if (!err)
         err = read_bool(ini, "basic_auth", &s->basic);
+    if (!err && basic_listed && !s->basic) /* it used to be dropped without a word */
+        err = bad(ini, "basic_auth", "false", "contradicts 'basic' in modes: keep one of them");
     if (!err)
         err = read_algorithms(ini, s);
     if (!err)

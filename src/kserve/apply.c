@@ -65,7 +65,8 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     if (!api)
         return mfd_err_new(MFD_INTERNAL_ERROR, "no Kubernetes API server: not running in a pod "
                                                "(KUBERNETES_SERVICE_HOST unset) and no "
-                                               "--kserve-api-url given");
+                                               "MLFLOWD_KSERVE_API_URL (--kserve-api-url; "
+                                               "--api-url of mlflowd kserve) given");
     json_t *metadata = json_object_get(manifest, "metadata");
     const char *ns = json_string_value(json_object_get(metadata, "namespace"));
     const char *name = json_string_value(json_object_get(metadata, "name"));

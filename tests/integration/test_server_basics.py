@@ -291,3 +291,16 @@ def test_sigterm_lets_requests_in_progress_finish(make_server):
     assert "still in progress" not in log
     stored = os.path.join(s.workdir, "mlartifacts", exp, "drain.bin")
     assert os.path.getsize(stored) == len(payload)
+
+
+def test_bad_s3_settings_stop_the_start_for_a_default_root_too(make_server):
+    """A bad S3 setting stops the start when s3:// is only the default artifact root (no
+    proxy), as it does for an s3:// destination; it used to surface as a 500 on the first
+    artifact call."""
+    with pytest.raises(RuntimeError) as e:
+        make_server(args=["--no-serve-artifacts", "--default-artifact-root", "s3://bucket/x"],
+                    env={"MLFLOWD_S3_PART_SIZE": "1"})
+    assert "MLFLOWD_S3_PART_SIZE" in str(e.value)
+    with pytest.raises(RuntimeError) as e:
+        make_server(args=["--no-serve-artifacts", "--default-artifact-root", "s3://b/x"])
+    assert "bucket name" in str(e.value)

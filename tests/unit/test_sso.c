@@ -2,11 +2,13 @@
  * hostile shape before any key lookup, keys must match the algorithm's family
  * and size, trusted-proxy CIDRs (IPv4-mapped peers included), roles from
  * claims and oauth2-proxy headers, and the role mapping's level. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/jose_lib.h"
 #include "auth/sso.h"
+#include "config/auth_ini.h"
 #include "test.h"
 
 static mfd_strlist rs256_only(void) {
@@ -170,6 +172,49 @@ static void test_roles_and_mapping(void) {
         mfd_strlist_free(&s.mappings[i]);
 }
 
+static const char *no_env(const char *name) {
+    (void)name;
+    return NULL;
+}
+
+/* `basic` in modes and basic_auth: either turns Basic on; saying both on and
+ * off is refused, naming the key (it used to keep the last one silently). */
+static mfd_err load_sso(const char *sso_lines, mfd_sso_settings **out) {
+    char text[512];
+    snprintf(text, sizeof text,
+             "[mlflow]\nauthorization_function = mlflowd:sso\n[sso]\nissuer = "
+             "https://idp.example\naudiences = mlflow\n%s",
+             sso_lines);
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse(text, "f", no_env, &ini);
+    if (!err)
+        err = mfd_sso_settings_load(ini, out);
+    mfd_auth_ini_free(ini);
+    return err;
+}
+
+static void test_basic_in_modes_and_basic_auth(void) {
+    static const struct {
+        const char *lines;
+        bool basic;
+    } ok[] = {{"modes = bearer\n", true},
+              {"modes = bearer\nbasic_auth = false\n", false},
+              {"modes = basic, bearer\n", true},
+              {"modes = basic, bearer\nbasic_auth = true\n", true}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        mfd_sso_settings *s = NULL;
+        mfd_err err = load_sso(ok[i].lines, &s);
+        CHECK(err == NULL && s && s->basic == ok[i].basic);
+        mfd_err_free(err);
+        mfd_sso_settings_free(s);
+    }
+    mfd_sso_settings *s = NULL;
+    mfd_err err = load_sso("modes = basic, bearer\nbasic_auth = false\n", &s);
+    CHECK(err && strstr(err->message, "basic_auth") && strstr(err->message, "contradicts"));
+    mfd_err_free(err);
+    mfd_sso_settings_free(s);
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_hostile_shapes_are_refused_before_any_key),
               MFD_TEST(test_keys_must_match_the_algorithm), MFD_TEST(test_trusted_proxies),
-              MFD_TEST(test_roles_and_mapping))
+              MFD_TEST(test_roles_and_mapping), MFD_TEST(test_basic_in_modes_and_basic_auth))
