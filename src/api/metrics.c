@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/escape.h"
+#include "core/hash.h"
 #include "core/number_text.h"
 #include "runs_internal.h"
 #include "search/search.h"
@@ -130,17 +131,28 @@ static void writer_finish(history_writer *w, mfd_response *res, const char *next
  * step, value, is_nan] of the page's last row. The next page seeks past that
  * position, so paging through a history costs one read of it in all rather
  * than re-skipping the earlier pages on each; an offset-only token still
- * pages by offset. The offset keeps counting so that both agree. */
-static json_t *position_json(const mfd_metric_position *p) {
+ * pages by offset. The offset keeps counting so that both agree. The
+ * position holds only for the history it came from ("of": a hash of run and
+ * key); handed to another, the token is the offset alone, as MLflow's
+ * tokens are not bound to a query (search-grammar.md §6). */
+static const char *history_id(mfd_arena *arena, const char *run_id, const char *key) {
+    uint64_t h = mfd_hash_str(mfd_hash_str(MFD_HASH_INIT, run_id), key);
+    return mfd_arena_sprintf(arena, "%016llx", (unsigned long long)h);
+}
+
+static json_t *position_json(const mfd_metric_position *p, const char *of) {
     json_t *fields = json_object();
     json_object_set_new(fields, "after",
                         json_pack("[I, I, f, b]", (json_int_t)p->timestamp, (json_int_t)p->step,
                                   p->value, (int)p->is_nan));
+    json_object_set_new(fields, "of", json_string(of));
     return fields;
 }
 
-/* *has_after is false for a token without "after"; a malformed one is a 400. */
-static mfd_err position_from_token(json_t *fields, mfd_metric_position *after, bool *has_after) {
+/* *has_after is false for a token without "after", or one made for another
+ * history; a malformed one is a 400. */
+static mfd_err position_from_token(json_t *fields, const char *of, mfd_metric_position *after,
+                                   bool *has_after) {
     json_t *value = json_object_get(fields, "after");
     *has_after = value != NULL;
     if (!value)
@@ -154,6 +166,8 @@ static mfd_err position_from_token(json_t *fields, mfd_metric_position *after, b
                            "is_nan] as the server wrote it");
     *after = (mfd_metric_position){json_integer_value(timestamp), json_integer_value(step),
                                    json_number_value(number), json_is_true(is_nan)};
+    const char *made_for = json_string_value(json_object_get(fields, "of"));
+    *has_after = made_for && strcmp(made_for, of) == 0;
     return NULL;
 }
 
@@ -171,7 +185,8 @@ static mfd_err get_history(mfd_request *req, mfd_response *res) {
         (err = mfd_msg_string(req, "page_token", &page_token)) ||
         (err = mfd_page_token_decode_fields(page_token, &offset, &token_fields)))
         return err;
-    err = position_from_token(token_fields, &after, &has_after);
+    const char *of = history_id(req->arena, run_id, key);
+    err = position_from_token(token_fields, of, &after, &has_after);
     json_decref(token_fields);
     if (err)
         return err;
@@ -198,7 +213,7 @@ static mfd_err get_history(mfd_request *req, mfd_response *res) {
         return err;
     const char *next_token = NULL;
     if (more) {
-        json_t *fields = position_json(&w.last);
+        json_t *fields = position_json(&w.last, of);
         next_token = mfd_page_token_encode_fields(req->arena, offset + limit, fields);
         json_decref(fields);
     }

@@ -458,6 +458,24 @@ def log_points(server, run_id, key, points):
             {"key": key, "value": v, "timestamp": t, "step": s} for t, s, v in points[i:i + 1000]]})
 
 
+def test_a_history_token_handed_to_another_history_is_its_offset(server):
+    """Tokens are not bound to a query (search-grammar.md §6): one from run A's history,
+    given for run B's (or another key), pages B by its offset, as MLflow's does. Our seek
+    position is only used for the history it was made for (it gave B an empty page)."""
+    key = "handoff_" + uuid.uuid4().hex[:8]
+    a, b = create_run(server), create_run(server)
+    log_points(server, a, key, [(t + 1000, st, v) for t, st, v in tied_points(0)])
+    points_b = tied_points(1)  # all before A's points in the history order
+    log_points(server, b, key, points_b)
+    log_points(server, b, key + "x", points_b)
+    token = server.api("GET", "metrics/get-history", params={
+        "run_id": a, "metric_key": key, "max_results": 10})["next_page_token"]
+    for run, k in ((b, key), (b, key + "x")):
+        got = server.api("GET", "metrics/get-history", params={
+            "run_id": run, "metric_key": k, "max_results": 10, "page_token": token})
+        assert got["metrics"] == expected_history(k, points_b)[10:20], (run, k)
+
+
 def test_history_pages_through_ties_without_losing_or_repeating_points(server):
     """Pages continue from the last row's (timestamp, step, value, is_nan), the full order of a
     run's history: a page boundary inside a run of equal (timestamp, step) loses and repeats
