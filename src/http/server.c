@@ -78,7 +78,16 @@ static mfd_err body_budget_error(void) {
 /* How much of a refused (over-limit) chunked body is read before hanging up. */
 enum { MFD_DRAIN_ALLOWANCE = 1 << 20 };
 
-typedef struct request_state {
+typedef struct request_state request_state;
+
+typedef struct connection_slot {
+    request_state *pending; /* begun by capture_raw_uri(), not yet completed */
+} connection_slot;
+
+static void free_request_state(request_state *st);
+
+struct request_state {
+    connection_slot *slot;
     mfd_request req;
     mfd_response res;
     const mfd_route *route;
@@ -95,7 +104,7 @@ typedef struct request_state {
      * is in `res`, sent once the body is drained so the client reads it
      * instead of a reset; authorized = the rule was checked at the 1st call. */
     bool auth_answered, authorized;
-} request_state;
+};
 
 static double elapsed_ms(const struct timespec *start) {
     struct timespec now;
@@ -374,9 +383,16 @@ static mfd_err first_call_checks(mfd_app *app, request_state *st,
  * string cannot show an escaped NUL (behaviours.md #10, rest-api.md §8.0). */
 static void *capture_raw_uri(void *cls, const char *uri, struct MHD_Connection *connection) {
     (void)cls;
-    (void)connection;
     request_state *st = calloc(1, sizeof *st);
     atomic_fetch_add(&requests_in_progress, 1);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    st->slot = info ? info->socket_context : NULL;
+    if (st->slot) {
+        if (st->slot->pending) /* never completed: not expected, but not leaked either */
+            free_request_state(st->slot->pending);
+        st->slot->pending = st;
+    }
     st->raw_uri = strdup(uri ? uri : "");
     st->res.fd = -1; /* request_completed() may see it before access_handler() does */
     st->upload.fd = -1;
@@ -550,14 +566,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
     return send_response(connection, st, err);
 }
 
-static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
-                              enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)connection;
-    (void)toe;
-    request_state *st = *con_cls;
-    if (!st)
-        return;
+/* Everything a request holds; its count of requests in progress too. */
+static void free_request_state(request_state *st) {
+    if (st->slot && st->slot->pending == st)
+        st->slot->pending = NULL;
     if (st->upload.fd >= 0)
         close(st->upload.fd);
     if (st->upload.temp_path) {
@@ -578,7 +590,35 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     mfd_err_free(st->early_error);
     mfd_arena_free(st->req.arena);
     free(st);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)connection;
+    (void)toe;
+    if (*con_cls)
+        free_request_state(*con_cls);
     *con_cls = NULL;
+}
+
+/* A connection's slot for the request that capture_raw_uri() began. When
+ * libmicrohttpd gives up on a request before the access handler (its own
+ * 431 for a request that fills the connection's memory), it never calls
+ * request_completed(): the slot lets the connection's end free it. */
+static void connection_event(void *cls, struct MHD_Connection *connection, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    (void)connection;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(connection_slot));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        connection_slot *slot = *socket_context;
+        if (slot->pending)
+            free_request_state(slot->pending);
+        free(slot);
+        *socket_context = NULL;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -621,9 +661,10 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
     struct MHD_Daemon *daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, access_handler, app, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-        request_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, capture_raw_uri, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)600, MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg),
+        request_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, capture_raw_uri, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_THREAD_STACK_SIZE, MFD_THREAD_STACK_BYTES,
         MHD_OPTION_END);
     freeaddrinfo(ai);
