@@ -60,6 +60,10 @@ mfd_err mfd_pg_error(const pg_conn *conn, const PGresult *res, const char *what)
         return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
                            "%s: lost the connection to the PostgreSQL database %s: %s", what,
                            conn->db->shown, msg);
+    if (state_is(state, "23503")) /* a row it refers to went away under it (a race) */
+        return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST,
+                           "The resource this request refers to was deleted while it ran (%s)",
+                           detail ? detail : msg);
     mfd_code code = MFD_INTERNAL_ERROR;
     if (state_is(state, "23505"))
         code = MFD_RESOURCE_ALREADY_EXISTS;

@@ -226,6 +226,40 @@ def test_delete_registered_model_is_hard_and_complete(server):
     assert create_version(server, name)["version"] == "1"
 
 
+def test_writes_racing_a_delete_get_404_not_a_database_error(server):
+    """Deleting a model while versions, tags and aliases are written to it: each write
+    either lands before the delete or answers 404, and one delete wins (the others 404).
+    On PostgreSQL a write between the delete's children and its row used to fail the
+    delete with a foreign-key violation (500, SQL text)."""
+    from concurrent.futures import ThreadPoolExecutor
+    import requests
+    for round_ in range(3):
+        name = f"race-{uuid.uuid4().hex[:8]}"
+        server.api("POST", "registered-models/create", {"name": name})
+        server.api("POST", "model-versions/create", {"name": name, "source": "s3://b/m"})
+        calls = [("POST", "model-versions/create", {"name": name, "source": "s3://b/m"}),
+                 ("POST", "registered-models/set-tag", {"name": name, "key": "k", "value": "v"}),
+                 ("POST", "registered-models/alias", {"name": name, "alias": "a", "version": "1"}),
+                 ("DELETE", "registered-models/delete", {"name": name})] * 4
+
+        def run(call):
+            method, endpoint, body = call
+            return requests.request(method, f"{server.url}/api/2.0/mlflow/{endpoint}",
+                                    json=body, timeout=60)
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(run, calls))
+        for (method, endpoint, _), r in zip(calls, answers):
+            assert r.status_code in (200, 404), (endpoint, r.status_code, r.text)
+            assert "SQL" not in r.text, r.text
+            if r.status_code == 404:
+                assert r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", r.text
+        deletes = [r.status_code for (_, e, _), r in zip(calls, answers) if e.endswith("delete")]
+        assert deletes.count(200) == 1, deletes
+        r = server.get("/api/2.0/mlflow/registered-models/get", params={"name": name})
+        assert r.status_code == 404
+
+
 def test_registered_model_tags(server):
     name = create_model(server)["name"]
     server.api("POST", "registered-models/set-tag", {"name": name, "key": "a", "value": "1"})
