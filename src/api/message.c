@@ -129,7 +129,7 @@ static mfd_err type_error(const char *display, const json_t *v) {
 
 /* The body is parsed with JSON_ALLOW_NUL so a "\u0000" is seen here and
  * refused, instead of silently cutting the value at the NUL. */
-static mfd_err nul_error(const char *display) {
+mfd_err mfd_nul_param(const char *display) {
     return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                        "Invalid value for parameter '%s' supplied: it contains a NUL character.",
                        display);
@@ -238,7 +238,7 @@ mfd_err mfd_json_string(mfd_request *req, json_t *obj, const char *field, const 
     if (json_is_string(v)) {
         if ((*out = json_string_value(v)) && strlen(*out) != json_string_length(v)) {
             *out = NULL;
-            return nul_error(display);
+            return mfd_nul_param(display);
         }
         return NULL;
     }
@@ -443,7 +443,7 @@ mfd_err mfd_msg_string_list(mfd_request *req, const char *field, const char ***o
     for (size_t i = 0; i < count; i++) {
         json_t *e = json_array_get(v, i);
         if (json_is_string(e) && strlen(json_string_value(e)) != json_string_length(e))
-            return nul_error(field);
+            return mfd_nul_param(field);
         if (json_is_string(e))
             list[i] = json_string_value(e);
         else if (json_is_integer(e) && number_as_string_field(field))

@@ -49,6 +49,9 @@ mfd_err mfd_json_bool(json_t *obj, const char *field, const char *display, bool 
                       bool *out);
 
 mfd_err mfd_missing_param(const char *display);
+/* "Invalid value for parameter '<display>' supplied: it contains a NUL
+ * character." — for a JSON string holding "\u0000". */
+mfd_err mfd_nul_param(const char *display);
 
 /* Response side. */
 json_t *mfd_json_from_double(double v); /* NaN/±Inf as "NaN"/"Infinity"/"-Infinity" */

@@ -70,7 +70,7 @@ mfd_err mfd_auth_json_text(mfd_request *req, json_t *v, const char *name, const 
         return NULL;
     if (json_is_string(v)) {
         *out = json_string_value(v);
-        return NULL;
+        return strlen(*out) == json_string_length(v) ? NULL : mfd_nul_param(name);
     }
     if (json_is_integer(v)) {
         *out = mfd_arena_sprintf(req->arena, "%lld", (long long)json_integer_value(v));

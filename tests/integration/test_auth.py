@@ -118,6 +118,11 @@ def test_create_user_errors(server):
                  "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'username'")
     assert_error(admin.post(url, json={"username": "alice", "password": "long-enough-pw"}), 400,
                  "RESOURCE_ALREADY_EXISTS", "alice")
+    # a NUL would cut the name short: "nul\0x" used to create user "nul"
+    assert_error(admin.post(url, json={"username": "nul\u0000x", "password": "long-enough-pw"}),
+                 400, "INVALID_PARAMETER_VALUE", "NUL character")
+    assert admin.get(server.url + "/api/2.0/mlflow/users/get",
+                     params={"username": "nul"}).status_code == 404
 
 
 def test_only_admins_create_update_admin_and_delete_users(server):
