@@ -5,6 +5,8 @@
  *   mfd_auth_authenticate  — Basic credentials; refuses with 401
  *   mfd_auth_authorize     — the endpoint's rule (rules.c); refuses with 403
  *                            or answers an MLflow error (404/400)
+ *   mfd_auth_before        — what a post-hook will need checked before the
+ *                            handler writes anything (admins included)
  *   handler
  *   mfd_auth_after         — post-hooks for responses < 400: creator grants,
  *                            renames/deletes carried to permission rows,
@@ -49,6 +51,10 @@ bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req);
  * *refused, or returns an MLflow error from the resource lookup. May also
  * answer directly (e.g. runs/search over no readable experiment → `{}`). */
 mfd_err mfd_auth_authorize(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused);
+/* Checks, for every user, what the post-hooks will write: a registered
+ * model's name (created or renamed) must fit the permission table's
+ * VARCHAR(255), or the model would exist without its permission row. */
+mfd_err mfd_auth_before(mfd_auth *auth, mfd_request *req);
 /* Post-hooks; call only when the handler succeeded (status < 400). */
 mfd_err mfd_auth_after(mfd_auth *auth, mfd_request *req, mfd_response *res);
 

@@ -12,6 +12,7 @@
 #include "api/message.h"
 #include "auth_internal.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 static const char *json_key_text(mfd_request *req, json_t *obj, const char *key) {
     json_t *v = json_object_get(obj, key);
@@ -117,6 +118,26 @@ static mfd_err filter_items(mfd_auth *auth, mfd_request *req, mfd_response *res,
         if (!mfd_auth_grant_readable(&set, json_key_text(req, holder, key)))
             json_array_remove(items, i);
     }
+    return NULL;
+}
+
+enum { MAX_PERMISSION_NAME = 255 }; /* registered_model_permissions.name */
+
+mfd_err mfd_auth_before(mfd_auth *auth, mfd_request *req) {
+    if (!req->username)
+        return NULL;
+    const mfd_rule_match *m = &mfd_auth_request_state(auth, req)->match;
+    if (!m->rule)
+        return NULL;
+    const char *field = m->rule->after == MFD_AFTER_GRANT_MODEL    ? "name"
+                        : m->rule->after == MFD_AFTER_RENAME_MODEL ? "new_name"
+                                                                   : NULL;
+    const char *name = field ? request_field(req, field) : NULL;
+    if (name && mfd_utf8_chars(name) > MAX_PERMISSION_NAME)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "A registered model name of %zu characters is too long: with "
+                           "authentication on, names are limited to %d (the permission table's)",
+                           mfd_utf8_chars(name), MAX_PERMISSION_NAME);
     return NULL;
 }
 

@@ -557,7 +557,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         if (auth_err || answered)
             return send_response(connection, st, auth_err);
     }
-    mfd_err err = st->route->handler(&st->req, &st->res);
+    mfd_err err = app->auth && st->req.username ? mfd_auth_before(app->auth, &st->req) : NULL;
+    if (!err)
+        err = st->route->handler(&st->req, &st->res);
     if (!err && app->auth && st->req.username && st->res.status < 400)
         err = mfd_auth_after(app->auth, &st->req, &st->res); /* creator grants, filtering */
     /* The answer is built: the connection goes back now, not when a client that

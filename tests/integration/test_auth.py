@@ -344,6 +344,34 @@ def test_registered_model_grants_follow_create_rename_delete(server):
                   params={"name": new_name, "username": user}, expect=404)
 
 
+def test_model_names_too_long_for_a_permission_row_are_refused_before_anything(server):
+    """registered_model_permissions.name is VARCHAR(255): a longer name (the model table
+    takes 256) is refused before the model is made or renamed, for admins too; the model
+    used to exist without its creator's MANAGE row (PostgreSQL) or keep the old name's."""
+    alice = session(server, "alice")
+    for who in (alice, session(server, *ADMIN)):
+        long_name = "m" * 256
+        r = call(who, server, "POST", "/api/2.0/mlflow/registered-models/create",
+                 body={"name": long_name})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "limited to 255")
+        assert call(who, server, "GET", "/api/2.0/mlflow/registered-models/get",
+                    params={"name": long_name}).status_code == 404
+        name = unique("short")
+        assert call(who, server, "POST", "/api/2.0/mlflow/registered-models/create",
+                    body={"name": name}).status_code == 200
+        r = call(who, server, "POST", "/api/2.0/mlflow/registered-models/rename",
+                 body={"name": name, "new_name": "\u00e9" * 256})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "256 characters")
+        assert call(who, server, "GET", "/api/2.0/mlflow/registered-models/get",
+                    params={"name": name}).status_code == 200
+    ok = "n" * 255  # the longest that fits
+    assert call(alice, server, "POST", "/api/2.0/mlflow/registered-models/create",
+                body={"name": ok}).status_code == 200
+    got = admin_api(server, "GET", "registered-models/permissions/get",
+                    params={"name": ok, "username": "alice"})
+    assert got["registered_model_permission"]["permission"] == "MANAGE"
+
+
 def test_experiment_search_hides_unreadable_experiments(server):
     assert has_endpoint(server, "POST", "/api/2.0/mlflow/experiments/search", body={}), "experiments/search is not served"
     hidden = admin_api(server, "POST", "experiments/create", {"name": unique("hidden")})
