@@ -33,13 +33,24 @@ static mfd_err select_uuid(mfd_conn *conn, mfd_arena *arena, const char *sql, co
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
+/* A dataset of that name and digest, in any experiment: MLflow reuses one
+ * logged in another experiment rather than making a row for this one. */
+static mfd_err find_dataset(mfd_conn *conn, mfd_arena *arena, const mfd_dataset *d,
+                            const char **uuid) {
+    return select_uuid(conn, arena,
+                       "SELECT dataset_uuid FROM datasets WHERE name = ? AND digest = ?",
+                       d->name ? d->name : "", d->digest ? d->digest : "", uuid);
+}
+
+/* Inserts the dataset unless a concurrent request just did (*inserted). */
 static mfd_err insert_dataset(mfd_conn *conn, const char *uuid, int64_t experiment_id,
-                              const mfd_dataset *d) {
+                              const mfd_dataset *d, bool *inserted) {
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(
         conn,
         "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, "
-        "dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (experiment_id, name, digest) DO NOTHING",
         true, &stmt);
     if (err)
         return err;
@@ -52,6 +63,7 @@ static mfd_err insert_dataset(mfd_conn *conn, const char *uuid, int64_t experime
     mfd_stmt_bind_text(stmt, 7, d->schema);
     mfd_stmt_bind_text(stmt, 8, d->profile);
     err = mfd_stmt_exec(stmt);
+    *inserted = !err && mfd_conn_changes(conn) > 0;
     mfd_stmt_done(stmt);
     return err;
 }
@@ -71,9 +83,10 @@ static mfd_err insert_edge(mfd_conn *conn, const char *sql, const char *source_i
     mfd_stmt_bind_text(stmt, 3, destination_id);
     mfd_stmt_bind_int64(stmt, 4, step);
     err = mfd_stmt_exec(stmt);
+    bool inserted = !err && mfd_conn_changes(conn) > 0;
     mfd_stmt_done(stmt);
-    if (input_uuid)
-        *input_uuid = mfd_arena_strdup(arena, uuid);
+    if (input_uuid) /* NULL when the edge was there already (ON CONFLICT DO NOTHING) */
+        *input_uuid = inserted ? mfd_arena_strdup(arena, uuid) : NULL;
     return err;
 }
 
@@ -105,14 +118,17 @@ static mfd_err log_dataset(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                            int64_t experiment_id, const mfd_dataset_input *input) {
     const mfd_dataset *d = &input->dataset;
     const char *dataset_uuid, *input_uuid;
-    mfd_err err =
-        select_uuid(conn, arena, "SELECT dataset_uuid FROM datasets WHERE name = ? AND digest = ?",
-                    d->name ? d->name : "", d->digest ? d->digest : "", &dataset_uuid);
+    mfd_err err = find_dataset(conn, arena, d, &dataset_uuid);
     if (!err && !dataset_uuid) {
+        /* Two requests logging it at once on PostgreSQL: the second one's
+         * insert does nothing, and it takes the first one's dataset. */
         char uuid[33];
         mfd_uuid_hex(uuid);
+        bool inserted = false;
         dataset_uuid = mfd_arena_strdup(arena, uuid);
-        err = insert_dataset(conn, dataset_uuid, experiment_id, d);
+        err = insert_dataset(conn, dataset_uuid, experiment_id, d, &inserted);
+        if (!err && !inserted)
+            err = find_dataset(conn, arena, d, &dataset_uuid);
     }
     if (!err)
         err = select_uuid(conn, arena,
@@ -123,9 +139,12 @@ static mfd_err log_dataset(mfd_conn *conn, mfd_arena *arena, const char *run_id,
         return err;
     err = insert_edge(conn,
                       "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, "
-                      "destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, ?)",
+                      "destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, ?) "
+                      "ON CONFLICT DO NOTHING",
                       dataset_uuid, run_id, 0, &input_uuid, arena);
-    return err ? err : insert_input_tags(conn, input_uuid, input->tags, input->n_tags);
+    if (err || !input_uuid) /* logged meanwhile by a concurrent request: as if found above */
+        return err;
+    return insert_input_tags(conn, input_uuid, input->tags, input->n_tags);
 }
 
 mfd_err mfd_inputs_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,

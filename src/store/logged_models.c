@@ -186,38 +186,49 @@ static mfd_err model_experiment(mfd_conn *conn, const char *model_id, int64_t *e
     return s == MFD_STEP_DONE ? not_found(model_id) : NULL;
 }
 
+/* The logged value of a param: *found, and an error if it differs. */
+static mfd_err check_param(mfd_conn *conn, const char *model_id, const mfd_logged_model_kv *param,
+                           bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "SELECT param_value FROM logged_model_params WHERE "
+                                   "model_id = ? AND param_key = ?",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, model_id);
+    mfd_stmt_bind_text(stmt, 2, param->key);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    *found = s == MFD_STEP_ROW;
+    if (*found) {
+        const char *old = mfd_stmt_text(stmt, 0);
+        if (!old)
+            old = "";
+        if (strcmp(old, param->value) != 0)
+            err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                              "Changing param values is not allowed. Param with key='%s' was "
+                              "already logged with value='%s' for logged model ID='%s'. "
+                              "Attempted logging new value '%s'.",
+                              param->key, old, model_id, param->value);
+    }
+    mfd_stmt_done(stmt);
+    return err;
+}
+
 static mfd_err insert_params(mfd_conn *conn, const char *model_id, int64_t experiment_id,
                              const mfd_logged_model_kv *params, size_t n_params) {
     for (size_t i = 0; i < n_params; i++) {
-        mfd_stmt *stmt;
-        mfd_err err = mfd_conn_prepare(conn,
-                                       "SELECT param_value FROM logged_model_params WHERE "
-                                       "model_id = ? AND param_key = ?",
-                                       true, &stmt);
+        bool found = false;
+        mfd_err err = check_param(conn, model_id, &params[i], &found);
         if (err)
             return err;
-        mfd_stmt_bind_text(stmt, 1, model_id);
-        mfd_stmt_bind_text(stmt, 2, params[i].key);
-        mfd_step s = mfd_stmt_step(stmt, &err);
-        if (s == MFD_STEP_ROW) {
-            const char *old = mfd_stmt_text(stmt, 0);
-            if (!old)
-                old = "";
-            if (strcmp(old, params[i].value) != 0)
-                err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                                  "Changing param values is not allowed. Param with key='%s' was "
-                                  "already logged with value='%s' for logged model ID='%s'. "
-                                  "Attempted logging new value '%s'.",
-                                  params[i].key, old, model_id, params[i].value);
-        }
-        mfd_stmt_done(stmt);
-        if (err)
-            return err;
-        if (s == MFD_STEP_ROW)
+        if (found)
             continue; /* same value again: nothing to do */
+        mfd_stmt *stmt;
         if ((err = mfd_conn_prepare(conn,
                                     "INSERT INTO logged_model_params (model_id, experiment_id, "
-                                    "param_key, param_value) VALUES (?, ?, ?, ?)",
+                                    "param_key, param_value) VALUES (?, ?, ?, ?) "
+                                    "ON CONFLICT DO NOTHING",
                                     true, &stmt)))
             return err;
         mfd_stmt_bind_text(stmt, 1, model_id);
@@ -225,7 +236,11 @@ static mfd_err insert_params(mfd_conn *conn, const char *model_id, int64_t exper
         mfd_stmt_bind_text(stmt, 3, params[i].key);
         mfd_stmt_bind_text(stmt, 4, params[i].value);
         err = mfd_stmt_exec(stmt);
+        bool inserted = !err && mfd_conn_changes(conn) > 0;
         mfd_stmt_done(stmt);
+        /* A concurrent request logged it first (PostgreSQL): its value decides. */
+        if (!err && !inserted)
+            err = check_param(conn, model_id, &params[i], &found);
         if (err)
             return err;
     }

@@ -357,6 +357,30 @@ def test_delete_tag(server):
 
 # --- params --------------------------------------------------------------------------------
 
+def test_the_same_params_logged_at_once_all_succeed(server):
+    """16 requests logging the same param at once: the same value is 200 for all (on
+    PostgreSQL the losers of the insert race used to get a unique-violation 400); a
+    different value is refused for all but the first."""
+    from concurrent.futures import ThreadPoolExecutor
+    import requests
+    model_id = create(server, "0", name="racing-params")["model"]["info"]["model_id"]
+    url = f"{server.url}{BASE}/{model_id}/params"
+    for round_ in range(5):
+        key = f"k{round_}"
+
+        def post(value):
+            return requests.post(url, json={"model_id": model_id, "params": kv({key: value})},
+                                 timeout=60)
+
+        with ThreadPoolExecutor(16) as pool:
+            same = list(pool.map(post, ["v"] * 16))
+        assert [r.status_code for r in same] == [200] * 16, [r.text for r in same]
+        with ThreadPoolExecutor(16) as pool:
+            mixed = list(pool.map(post, [f"w{i}" for i in range(16)]))
+        assert all(r.status_code == 400 and "Changing param values" in r.text for r in mixed)
+    assert get(server, model_id)["data"]["params"] == kv({f"k{i}": "v" for i in range(5)})
+
+
 def test_log_params(server):
     model_id = create(server, "0", name="params",
                       params=kv({"a": "1"}))["model"]["info"]["model_id"]

@@ -455,6 +455,35 @@ def test_log_inputs_and_read_them_back(server):
     assert get_run(server, other)["inputs"]["dataset_inputs"][0]["dataset"]["name"] == "train"
 
 
+def test_the_same_inputs_logged_at_once_all_succeed(server):
+    """16 identical log-inputs at once, to one run and to several: all 200, one dataset row,
+    one edge per run (on PostgreSQL the losers of the insert race got a 400)."""
+    from concurrent.futures import ThreadPoolExecutor
+    import requests
+    exp = make_experiment(server)
+    runs = [create_run(server, exp)["info"]["run_id"] for _ in range(4)]
+    for round_ in range(5):
+        name = f"racing-{uuid.uuid4().hex[:8]}"
+
+        def post(run):
+            return requests.post(f"{server.url}/api/2.0/mlflow/runs/log-inputs", json={
+                "run_id": run, "datasets": [{
+                    "tags": [{"key": "mlflow.data.context", "value": "train"}],
+                    "dataset": dataset(name, "dg")}]}, timeout=60)
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(post, runs * 4))
+        assert [r.status_code for r in answers] == [200] * 16, [r.text for r in answers]
+        with db(server) as conn:
+            assert conn.execute("SELECT count(*) FROM datasets WHERE name = ?",
+                                (name,)).fetchone()[0] == 1
+        for run in runs:
+            inputs = [i for i in get_run(server, run)["inputs"]["dataset_inputs"]
+                      if i["dataset"]["name"] == name]
+            assert len(inputs) == 1
+            assert inputs[0]["tags"] == [{"key": "mlflow.data.context", "value": "train"}]
+
+
 def test_log_inputs_errors(server):
     run_id = create_run(server)["info"]["run_id"]
     cases = [
