@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/ids.h"
+#include "core/utf8.h"
 #include "schema.h"
 
 static const char ACTIVE[] = "active";
@@ -274,9 +275,22 @@ static mfd_err set_default_location(mfd_conn *conn, int64_t id, const char *root
     return err;
 }
 
+/* MLflow's PostgreSQL schema keeps a run's artifact URI, "<experiment
+ * location>/<32-hex run id>/artifacts", in VARCHAR(200): a longer location
+ * would make an experiment in which no run can be created. */
+enum { RUN_URI_MAX = 200, RUN_URI_SUFFIX = 1 + 32 + 10 };
+
 mfd_err mfd_experiments_create(mfd_conn *conn, const char *name, const char *artifact_location,
                                const char *default_artifact_root, const mfd_experiment_tag *tags,
                                size_t n_tags, int64_t *experiment_id) {
+    if (artifact_location && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES &&
+        mfd_utf8_chars(artifact_location) > RUN_URI_MAX - RUN_URI_SUFFIX)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid artifact location of %zu characters: on PostgreSQL a run's "
+                           "artifact URI (<location>/<run id>/artifacts) has at most %d, so the "
+                           "location may have at most %d",
+                           mfd_utf8_chars(artifact_location), RUN_URI_MAX,
+                           RUN_URI_MAX - RUN_URI_SUFFIX);
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;

@@ -146,6 +146,25 @@ def test_artifact_location_given_is_kept(server):
         assert get(server, exp_id)["artifact_location"] == loc
 
 
+def test_artifact_locations_leave_room_for_run_uris(server):
+    """A location of 157 characters takes runs on either engine; on PostgreSQL a longer one
+    is refused at creation (runs.artifact_uri is VARCHAR(200) there, and every runs/create
+    in such an experiment used to fail with SQL text); SQLite keeps taking it."""
+    from conftest import TEST_DB
+    fits = "s3://b/" + "d" * 150
+    exp_id = create(server, artifact_location=fits)
+    run = server.api("POST", "runs/create", {"experiment_id": exp_id})["run"]["info"]
+    assert run["artifact_uri"] == f"{fits}/{run['run_id']}/artifacts"
+    longer = "s3://b/" + "d" * 151
+    r = server.post("/api/2.0/mlflow/experiments/create",
+                    json={"name": f"long-{uuid.uuid4().hex[:8]}", "artifact_location": longer})
+    if TEST_DB == "postgres":
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "may have at most 157")
+    else:
+        assert r.status_code == 200, r.text
+        server.api("POST", "runs/create", {"experiment_id": r.json()["experiment_id"]})
+
+
 def test_artifact_location_relative_paths_are_made_absolute(server):
     cwd = os.path.realpath(server.workdir)
     exp_id = create(server, artifact_location="rel/./dir//sub/")
