@@ -120,7 +120,7 @@ static int run_server(int argc, char **argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     mfd_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    mfd_server_drain(server, cfg.shutdown_grace);
+    mfd_server_drain(server, cfg.shutdown_grace, &stop_signals);
     mfd_health_stop(health);
     mfd_server_stop(server);
     mfd_auth_close(app.auth);

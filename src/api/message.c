@@ -17,52 +17,37 @@ static bool from_query(const mfd_request *req) {
     return strcmp(req->method, "GET") == 0 && req->n_query > 0;
 }
 
-/* A real that a double holds as an exact integer (|n| <= 2^53). */
-static bool exact_integer(const json_t *v, json_int_t *out) {
-    if (!json_is_real(v))
-        return false;
-    double d = json_real_value(v);
-    if (d != floor(d) || fabs(d) > 9007199254740992.0)
-        return false;
-    *out = (json_int_t)d;
-    return true;
-}
+enum { BODY_FLAGS = JSON_DECODE_ANY | JSON_ALLOW_NUL, MAX_BIG_INTEGERS = 32 };
 
-/* Turns such reals in `v`'s members back to integers, all through. */
-static void integers_back(json_t *v) {
-    size_t i;
-    json_t *item, *tmp;
-    const char *key;
-    json_int_t n;
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, item) {
-            if (exact_integer(item, &n))
-                json_array_set_new(v, i, json_integer(n));
-            else
-                integers_back(item);
-        }
-    } else if (json_is_object(v)) {
-        json_object_foreach_safe(v, tmp, key, item) {
-            if (exact_integer(item, &n))
-                json_object_set_new(v, key, json_integer(n));
-            else
-                integers_back(item);
-        }
-    }
+static bool big_integer(const json_error_t *error) {
+    return json_error_code(error) == json_error_numeric_overflow && strstr(error->text, "integer");
 }
 
 /* The body as JSON. An integer beyond 64 bits is no error to Python's json
- * (MLflow reads it, and a metric value that big is a double): such a body is
- * read again with every integer as a double, and those a double holds exactly
- * turned back. Any other unparseable body is {} (rest-api.md §1.1). */
+ * (MLflow reads it; a metric value that big is a double): jansson refuses it,
+ * saying where it ends, so ".0" is written there and the body read again —
+ * that integer alone becomes a double, every other number stays as it is (up
+ * to MAX_BIG_INTEGERS such integers). Any other unparseable body is {}
+ * (rest-api.md §1.1). */
 static json_t *load_body(const char *body, size_t len) {
     json_error_t error;
-    json_t *root = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
-    if (root || json_error_code(&error) != json_error_numeric_overflow)
+    json_t *root = json_loadb(body, len, BODY_FLAGS, &error);
+    if (root || !big_integer(&error))
         return root;
-    root = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
-    if (root)
-        integers_back(root);
+    char *text = malloc(len + 2 * MAX_BIG_INTEGERS);
+    if (!text)
+        return NULL;
+    memcpy(text, body, len);
+    for (int round = 0; round < MAX_BIG_INTEGERS && !root && big_integer(&error); round++) {
+        size_t at = error.position > 0 ? (size_t)error.position : 0;
+        if (at > len)
+            break;
+        memmove(text + at + 2, text + at, len - at);
+        memcpy(text + at, ".0", 2);
+        len += 2;
+        root = json_loadb(text, len, BODY_FLAGS, &error);
+    }
+    free(text);
     return root;
 }
 
@@ -75,8 +60,7 @@ json_t *mfd_msg_body(mfd_request *req) {
         root = load_body(req->body, req->body_len);
         /* Legacy clients double-encode: a JSON string whose content is JSON. */
         if (root && json_is_string(root)) {
-            json_t *inner = json_loadb(json_string_value(root), json_string_length(root),
-                                       JSON_DECODE_ANY, NULL);
+            json_t *inner = load_body(json_string_value(root), json_string_length(root));
             json_decref(root);
             root = inner;
         }

@@ -9,7 +9,7 @@
 /* Control characters in a message (a request path with "%0a", a user name)
  * are written as \xNN: one record stays one line, and none can be forged. */
 static void emit(const char *level, const char *fmt, va_list ap) {
-    char message[2048], line[2048 + 64];
+    char message[2048], line[4 * 2048 + 64]; /* each byte may become \xNN */
     vsnprintf(message, sizeof message, fmt, ap);
     struct timeval tv;
     gettimeofday(&tv, NULL);

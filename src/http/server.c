@@ -11,11 +11,13 @@
 #include "server.h"
 
 #include <arpa/inet.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,27 +48,35 @@ static _Atomic int requests_in_progress;
  * ASan. Untouched stack costs address space only. */
 #define MFD_THREAD_STACK_BYTES ((size_t)4 << 20)
 
-/* JSON bodies are read into memory (up to --max-body-size each); all of them
- * together may take at most this many times that (and at least 256 MiB).
- * Beyond it a request is answered 503, which the client retries, rather than
- * letting many large bodies in progress take all memory. */
-enum { MFD_BODY_BUDGET_BODIES = 4 };
+/* JSON bodies are read into memory (up to --max-body-size each); the bytes
+ * received of all of them together may be at most this many times that (and
+ * at least 256 MiB). Beyond it a request is answered 503, which the client
+ * retries, rather than letting many large bodies in progress take all
+ * memory. Bytes are counted as they arrive, so that a client announcing a
+ * large body and sending nothing holds nothing; a body's first
+ * MFD_BODY_ALWAYS_ADMITTED bytes pass even when the budget is spent, so small
+ * requests go on while large ones wait. */
+enum { MFD_BODY_BUDGET_BODIES = 4, MFD_BODY_ALWAYS_ADMITTED = 64 << 10 };
 static _Atomic size_t body_bytes_held;
 
 static size_t body_budget(const mfd_config *cfg) {
+    size_t floor = (size_t)256 << 20;
+    if (cfg->max_body_bytes > SIZE_MAX / MFD_BODY_BUDGET_BODIES)
+        return SIZE_MAX;
     size_t budget = cfg->max_body_bytes * MFD_BODY_BUDGET_BODIES;
-    return budget < ((size_t)256 << 20) ? (size_t)256 << 20 : budget;
+    return budget < floor ? floor : budget;
 }
 
-/* Takes `n` more bytes of the budget for this request; false when they would
- * pass it (nothing taken). */
-static bool take_body_bytes(const mfd_config *cfg, size_t *held, size_t n) {
+/* Counts the body's bytes up to `total` received; false when they would pass
+ * the budget (nothing counted). */
+static bool take_body_bytes(const mfd_config *cfg, size_t *held, size_t total) {
+    size_t n = total - *held;
     size_t before = atomic_fetch_add(&body_bytes_held, n);
-    if (before + n > body_budget(cfg)) {
+    if (total > MFD_BODY_ALWAYS_ADMITTED && before + n > body_budget(cfg)) {
         atomic_fetch_sub(&body_bytes_held, n);
         return false;
     }
-    *held += n;
+    *held = total;
     return true;
 }
 
@@ -96,8 +106,9 @@ struct request_state {
     mfd_err early_error; /* answer with this once the client's headers are in */
     mfd_upload upload;
     bool have_upload;
-    uint64_t drained; /* bytes of a refused body read and dropped */
-    size_t body_held; /* of the body budget, given back in request_completed() */
+    uint64_t drained;     /* bytes of a refused body read and dropped */
+    size_t body_held;     /* of the body budget, given back in free_request_state() */
+    size_t body_declared; /* its Content-Length; 0 = not given (chunked) */
     struct timespec started;
     char *raw_uri; /* as received, escapes intact (see capture_raw_uri) */
     /* Auth (src/auth): answered = a 401/403 (or an answer of the auth layer)
@@ -157,7 +168,33 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 typedef struct framing {
     const char *length; /* the first Content-Length */
     bool lengths_differ, has_transfer_encoding, chunked_only;
+    const char *bad_name; /* a header name that is no RFC 9110 token, or a mangled framing one */
 } framing;
+
+/* RFC 9110 §5.6.2 token characters. */
+static bool token_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* libmicrohttpd keeps "Content-Length : 2" as a header named "Content-Length "
+ * and folds "Content-Length:\r\n 2" into one named "Content-Length2"; either
+ * way it then ignores the length a proxy in front may have used. */
+static bool bad_header_name(const char *key) {
+    if (!*key)
+        return true;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        if (!token_char(*p))
+            return true;
+    static const char *const framing_names[] = {MHD_HTTP_HEADER_CONTENT_LENGTH,
+                                                MHD_HTTP_HEADER_TRANSFER_ENCODING};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(framing_names[i]);
+        if (strncasecmp(key, framing_names[i], n) == 0 && key[n])
+            return true;
+    }
+    return false;
+}
 
 static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value) {
@@ -165,6 +202,8 @@ static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const ch
     framing *f = cls;
     if (!value)
         value = "";
+    if (!f->bad_name && bad_header_name(key))
+        f->bad_name = key;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         if (f->length && strcmp(f->length, value) != 0)
             f->lengths_differ = true;
@@ -184,6 +223,10 @@ static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const ch
 static mfd_err framing_error(struct MHD_Connection *connection) {
     framing f = {0};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, note_framing, &f);
+    if (f.bad_name)
+        return mfd_err_new(MFD_BAD_REQUEST,
+                           "Malformed header line (whitespace before the colon, a line folded "
+                           "onto the next, or a character not allowed in a header name)");
     if (f.has_transfer_encoding && !f.chunked_only)
         return mfd_err_new(MFD_NOT_IMPLEMENTED,
                            "Transfer-Encoding other than 'chunked' is not supported");
@@ -253,6 +296,9 @@ static void drop_reader(mfd_response *res) {
 
 static enum MHD_Result send_response(struct MHD_Connection *connection, request_state *st,
                                      mfd_err err) {
+    /* The answer is built: the connection goes back now, not when a client that
+     * reads slowly (or not at all) has taken the last byte. */
+    mfd_api_conn_release(&st->req);
     mfd_response *res = &st->res;
     struct MHD_Response *response;
     int status;
@@ -300,6 +346,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     for (size_t i = 0; i < res->n_headers; i++)
         MHD_add_response_header(response, res->headers[i].key, res->headers[i].value);
+    if (atomic_load(&st->req.app->draining)) /* no next request on this connection */
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(connection, (unsigned)status, response);
     MHD_destroy_response(response);
     mfd_metrics_observe_request(
@@ -369,11 +417,7 @@ static mfd_err first_call_checks(mfd_app *app, request_state *st,
                                "Request body of %s bytes exceeds the limit of %zu bytes", cl,
                                cfg->max_body_bytes);
         }
-        if (declared > 0) { /* the whole body's room, taken once */
-            if (!take_body_bytes(cfg, &st->body_held, (size_t)declared))
-                return body_budget_error();
-            mfd_strbuf_reserve_exact(&st->body, (size_t)declared);
-        }
+        st->body_declared = (size_t)declared;
     }
     return NULL;
 }
@@ -496,10 +540,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             *upload_data_size = 0;
             return st->drained > MFD_DRAIN_ALLOWANCE ? MHD_NO : MHD_YES;
         }
-        if (st->auth_answered) { /* refused: drain and drop the body, up to the allowance */
+        if (st->auth_answered) {
+            /* Refused (401/403): read and drop as much as an accepted JSON body
+             * may be, so that a client that sends before it reads (the mlflow
+             * client) sees the refusal rather than a reset; not more. */
             st->drained += *upload_data_size;
             *upload_data_size = 0;
-            return st->drained > MFD_DRAIN_ALLOWANCE ? MHD_NO : MHD_YES;
+            size_t allowance = app->config->max_body_bytes > MFD_DRAIN_ALLOWANCE
+                                   ? app->config->max_body_bytes
+                                   : MFD_DRAIN_ALLOWANCE;
+            return st->drained > allowance ? MHD_NO : MHD_YES;
         }
         if (st->have_upload) {
             const char *p = upload_data;
@@ -527,10 +577,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                               "Request body exceeds the limit of %zu bytes",
                                               app->config->max_body_bytes);
-            } else if (need > st->body_held && /* chunked, or longer than declared */
-                       !take_body_bytes(app->config, &st->body_held, need - st->body_held)) {
+            } else if (!take_body_bytes(app->config, &st->body_held, need)) {
                 st->early_error = body_budget_error();
             } else {
+                /* With a declared length, grow by doubling but never past it: a
+                 * 64 MiB body takes 64 MiB, not 128. */
+                if (st->body_declared >= need && need + 1 > st->body.cap) {
+                    size_t cap = st->body.cap * 2 > need + 1 ? st->body.cap * 2 : need + 1;
+                    if (cap > st->body_declared + 1)
+                        cap = st->body_declared + 1;
+                    mfd_strbuf_reserve_exact(&st->body, cap - st->body.len - 1);
+                }
                 mfd_strbuf_appendn(&st->body, upload_data, *upload_data_size);
             }
         }
@@ -562,9 +619,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         err = st->route->handler(&st->req, &st->res);
     if (!err && app->auth && st->req.username && st->res.status < 400)
         err = mfd_auth_after(app->auth, &st->req, &st->res); /* creator grants, filtering */
-    /* The answer is built: the connection goes back now, not when a client that
-     * reads slowly has taken the last byte. */
-    mfd_api_conn_release(&st->req);
     return send_response(connection, st, err);
 }
 
@@ -687,7 +741,7 @@ int mfd_server_port(const mfd_server *server) {
     return server->port;
 }
 
-bool mfd_server_drain(mfd_server *server, int grace_seconds) {
+bool mfd_server_drain(mfd_server *server, int grace_seconds, const sigset_t *stop_signals) {
     atomic_store(&server->app->draining, true);
     /* The listening socket stays open until MHD_stop_daemon (a connection
      * thread may still refer to it) but is shut down: new connections are
@@ -699,14 +753,22 @@ bool mfd_server_drain(mfd_server *server, int grace_seconds) {
     clock_gettime(CLOCK_MONOTONIC, &start);
     int left = atomic_load(&requests_in_progress);
     if (left > 0)
-        mfd_log_info("waiting up to %d s for %d request%s in progress", grace_seconds, left,
-                     left == 1 ? "" : "s");
+        mfd_log_info("waiting up to %d s for %d request%s in progress (a second signal stops now)",
+                     grace_seconds, left, left == 1 ? "" : "s");
     for (;;) {
         left = atomic_load(&requests_in_progress);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (left <= 0 || now.tv_sec - start.tv_sec >= grace_seconds)
+        double waited =
+            (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+        if (left <= 0 || waited >= grace_seconds)
             break;
-        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+        const struct timespec tick = {0, 20 * 1000 * 1000};
+        if (stop_signals && sigtimedwait(stop_signals, NULL, &tick) > 0) {
+            mfd_log_warn("second stop signal: not waiting any longer");
+            break;
+        }
+        if (!stop_signals)
+            nanosleep(&tick, NULL);
     }
     if (left > 0)
         mfd_log_warn("stopping with %d request%s still in progress", left, left == 1 ? "" : "s");

@@ -16,6 +16,7 @@ password digests, CSRF MACs and cached-credential digests with CRYPTO_memcmp
 import base64
 import os
 import re
+import time
 import uuid
 
 import requests
@@ -175,12 +176,13 @@ def test_server_does_not_advertise_itself_in_detail(server):
 
 
 def test_refused_bodies_are_not_read_without_end(tmp_path):
-    """An unauthenticated request is answered 401 after a little of its body is read (so a
-    client that sends first and reads after sees the 401, not a reset): at most ~1 MiB,
-    then the connection ends; a client that asked "Expect: 100-continue" gets the 401 at
-    once instead of "100 Continue" (it used to be told to send its gigabyte)."""
+    """An unauthenticated request's body is read as far as --max-body-size (so a client
+    that sends first and reads after, as the mlflow client does, sees the 401 rather than a
+    reset), then the connection ends; a client that asked "Expect: 100-continue" gets the
+    401 at once instead of "100 Continue" (it used to be told to send its gigabyte, and any
+    refused body was read to its end)."""
     import socket
-    s = start_auth_server(tmp_path)
+    s = start_auth_server(tmp_path, args=["--max-body-size", str(4 << 20)])
     try:
         sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         sock.sendall(b"PUT /api/2.0/mlflow-artifacts/artifacts/1/big.bin HTTP/1.1\r\nHost: x\r\n"
@@ -202,10 +204,12 @@ def test_refused_bodies_are_not_read_without_end(tmp_path):
             ended = True
         sock.close()
         assert ended and sent < 16 << 20, sent
-        # a small refused body is read, and the client gets its 401
-        r = requests.post(f"{s.url}/api/2.0/mlflow/experiments/create", json={"name": "x" * 1000},
-                          timeout=30)
-        assert r.status_code == 401, r.text
+        # a refused body within the limit is read, and the client gets its 401
+        for size in (1000, 3 << 20):
+            r = requests.post(f"{s.url}/api/2.0/mlflow/experiments/create",
+                              json={"name": "x" * size}, auth=("admin", "wrong-password"),
+                              timeout=30)
+            assert r.status_code == 401, (size, r.text)
     finally:
         s.stop()
 
@@ -218,3 +222,38 @@ def test_control_characters_cannot_forge_log_lines(server):
     lines = server.log().splitlines()
     assert not any(line.startswith("2026-01-01T00:00:00.000Z INFO forged") for line in lines)
     assert any("/x\\x0a2026-01-01T00:00:00.000Z INFO forged" in line for line in lines)
+
+
+def test_refusals_a_client_never_reads_hold_no_database_connection(tmp_path):
+    """A permission check that reads the database and refuses (here: a READ user's
+    log-batch on a run that does not exist, 404) gives its connection back before the
+    refusal is written: a user pipelining such requests without reading the answers
+    cannot take the pool (--workers 1) from everyone else."""
+    import socket
+    s = start_auth_server(tmp_path, args=["--workers", "1"], default_permission="READ")
+    try:
+        admin = session(s, "admin", "password1234")
+        assert admin.post(f"{s.url}/api/2.0/mlflow/users/create",
+                          json={"username": "reader1", "password": "reader-password-1"},
+                          timeout=30).status_code == 200
+        token = base64.b64encode(b"reader1:reader-password-1").decode()
+        body = '{"run_id": "%s", "metrics": []}' % ("0" * 32)
+        one = (f"POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: x\r\n"
+               f"Authorization: Basic {token}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", s.port))
+        sock.settimeout(3)
+        try:
+            for _ in range(1000):  # until the server stops reading: blocked writing refusals
+                sock.sendall(one * 100)
+        except (socket.timeout, OSError):
+            pass
+        time.sleep(1)
+        r = admin.post(f"{s.url}/api/2.0/mlflow/runs/search", json={"experiment_ids": ["0"]},
+                       timeout=25)
+        assert r.status_code == 200, r.text
+        sock.close()
+    finally:
+        s.stop()
