@@ -124,10 +124,12 @@ static mfd_err stamp(mfd_conn *conn, const char *table, const char *revision) {
     return err;
 }
 
+/* The Default experiment (id 0), made as MLflow makes it: only in a database
+ * without any experiment. One that lost it (`mlflow gc`), perhaps with the
+ * name taken by another, is served as it is. */
 static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_artifact_root) {
     mfd_stmt *stmt;
-    mfd_err err =
-        mfd_conn_prepare(conn, "SELECT 1 FROM experiments WHERE experiment_id = 0", false, &stmt);
+    mfd_err err = mfd_conn_prepare(conn, "SELECT 1 FROM experiments LIMIT 1", false, &stmt);
     if (err)
         return err;
     mfd_step s = mfd_stmt_step(stmt, &err);

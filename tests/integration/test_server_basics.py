@@ -369,3 +369,24 @@ def test_a_second_stop_signal_ends_the_wait(make_server):
     assert time.time() - t0 < 3
     sock.close()
     assert "second stop signal" in s.log()
+
+
+@pytest.mark.requires_sqlite
+def test_a_database_without_experiment_0_is_served_as_it_is(make_server, tmp_path):
+    """MLflow makes the Default experiment only in a database without experiments. One
+    whose experiment 0 was removed (mlflow gc), its name now another experiment's, used
+    to stop the start (UNIQUE constraint failed: experiments.name); one without that
+    conflict got a Default experiment back."""
+    for name in ("Default", "kept"):
+        path = tmp_path / f"{name}.db"
+        out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stderr
+        db = sqlite3.connect(path)
+        db.execute("INSERT INTO experiments VALUES (7, ?, '/x', 'active', 1, 1)", (name,))
+        db.commit()
+        db.close()
+        s = make_server(args=["--backend-store-uri", f"sqlite:///{path}"])
+        got = s.api("POST", "experiments/search", {"max_results": 10})["experiments"]
+        assert [(e["experiment_id"], e["name"]) for e in got] == [("7", name)]
+        s.stop()
