@@ -414,7 +414,8 @@ static mfd_err search_logged_models(mfd_request *req, mfd_response *res) {
     int64_t *ids = mfd_arena_calloc(req->arena, page.n_experiment_ids + 1, sizeof *ids);
     size_t n_ids = 0;
     for (size_t i = 0; i < page.n_experiment_ids; i++)
-        if (mfd_experiment_id_parse(experiment_ids[i], &ids[n_ids]))
+        if (mfd_experiment_id_parse(mfd_db_dialect(req->app->tracking_db), experiment_ids[i],
+                                    &ids[n_ids]))
             n_ids++;
     mfd_logged_models_query query = {
         .experiment_ids = ids,

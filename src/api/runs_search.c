@@ -12,11 +12,12 @@ enum { DEFAULT_MAX_RESULTS = 1000, MAX_RESULTS_LIMIT = 50000 };
 
 /* Text that is no experiment id can match no run: it is dropped rather than
  * answered with an error. */
-static size_t parse_experiment_ids(mfd_arena *arena, const char **ids, size_t n, int64_t **out) {
+static size_t parse_experiment_ids(mfd_arena *arena, mfd_dialect dialect, const char **ids,
+                                   size_t n, int64_t **out) {
     int64_t *values = mfd_arena_alloc(arena, (n + 1) * sizeof *values);
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        if (mfd_experiment_id_parse(ids[i], &values[count]))
+        if (mfd_experiment_id_parse(dialect, ids[i], &values[count]))
             count++;
     *out = values;
     return count;
@@ -81,8 +82,8 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
 
     int64_t *ids;
     mfd_search_scope scope = {0};
-    scope.n_experiment_ids =
-        parse_experiment_ids(req->arena, experiment_ids, n_experiment_ids, &ids);
+    scope.n_experiment_ids = parse_experiment_ids(req->arena, mfd_db_dialect(req->app->tracking_db),
+                                                  experiment_ids, n_experiment_ids, &ids);
     scope.experiment_ids = ids;
     mfd_search_input input = {filter, order_by, n_order_by};
     mfd_search_sql sql;

@@ -30,13 +30,15 @@ static mfd_err not_found(const char *experiment_id) {
 }
 
 /* The integer key an id text names; false for anything that is not one. */
-bool mfd_experiment_id_parse(const char *text, int64_t *out) {
+bool mfd_experiment_id_parse(mfd_dialect dialect, const char *text, int64_t *out) {
     if (!text || !*text)
         return false;
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < INT32_MIN || v > INT32_MAX)
+    if (errno || end == text || *end)
+        return false;
+    if (dialect == MFD_DIALECT_POSTGRES && (v < INT32_MIN || v > INT32_MAX))
         return false;
     *out = v;
     return true;
@@ -149,7 +151,7 @@ static const char SELECT_BY_NAME[] = "WITH RECURSIVE " TAG_KEYS_CTE " SELECT " E
 mfd_err mfd_experiments_get(mfd_conn *conn, mfd_arena *arena, const char *experiment_id,
                             mfd_experiment *out) {
     int64_t id = 0;
-    if (!mfd_experiment_id_parse(experiment_id, &id))
+    if (!mfd_experiment_id_parse(mfd_conn_dialect(conn), experiment_id, &id))
         return not_found(experiment_id ? experiment_id : "");
     bool found = false;
     mfd_err err = read_one(conn, arena, SELECT_BY_ID, id, NULL, &found, out);
@@ -309,7 +311,7 @@ mfd_err mfd_experiments_create(mfd_conn *conn, const char *name, const char *art
 /* The lifecycle stage of an experiment inside the caller's transaction. */
 static mfd_err lookup_stage(mfd_conn *conn, const char *experiment_id, int64_t *id,
                             char stage[16]) {
-    if (!mfd_experiment_id_parse(experiment_id, id))
+    if (!mfd_experiment_id_parse(mfd_conn_dialect(conn), experiment_id, id))
         return not_found(experiment_id);
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(

@@ -45,10 +45,12 @@ typedef struct mfd_experiment {
  * A taken name (active or deleted) -> RESOURCE_ALREADY_EXISTS. */
 /* An experiment id as the column holds it: a decimal integer as strtoll
  * reads it (blanks, sign and zeros in front, as Python's int() in MLflow
- * and the canonical keys of the auth checks), in INTEGER's 32-bit range
- * (MLflow's column type: a larger number names no experiment, and
- * PostgreSQL refuses it as a parameter of an `integer` comparison). */
-bool mfd_experiment_id_parse(const char *text, int64_t *out);
+ * and the canonical keys of the auth checks), in the range of the engine's
+ * INTEGER: 32 bits on PostgreSQL (a larger number names no experiment there,
+ * and PostgreSQL refuses it as a parameter of an `integer` comparison), 64 on
+ * SQLite (where a database migrated from MLflow's file store holds 18-digit
+ * ids). */
+bool mfd_experiment_id_parse(mfd_dialect dialect, const char *text, int64_t *out);
 
 mfd_err mfd_experiments_create(mfd_conn *conn, const char *name, const char *artifact_location,
                                const char *default_artifact_root, const mfd_experiment_tag *tags,

@@ -283,7 +283,7 @@ static mfd_err finish_write(mfd_conn *conn, mfd_err err) {
 /* The experiment's artifact location, checking it exists and is active. */
 static mfd_err active_experiment(mfd_conn *conn, mfd_arena *arena, const char *experiment_id,
                                  int64_t *id, const char **artifact_location) {
-    if (!mfd_experiment_id_parse(experiment_id, id))
+    if (!mfd_experiment_id_parse(mfd_conn_dialect(conn), experiment_id, id))
         return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
                            experiment_id);
     mfd_stmt *stmt;

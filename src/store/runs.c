@@ -154,7 +154,7 @@ static size_t dedupe_tags(mfd_arena *arena, const mfd_run_tag *tags, size_t n, m
 mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *in, mfd_run *out) {
     memset(out, 0, sizeof *out);
     int64_t experiment_id;
-    if (!mfd_experiment_id_parse(in->experiment_id, &experiment_id))
+    if (!mfd_experiment_id_parse(mfd_conn_dialect(conn), in->experiment_id, &experiment_id))
         return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
                            in->experiment_id);
     const char *tag_name = NULL;

@@ -390,3 +390,27 @@ def test_a_database_without_experiment_0_is_served_as_it_is(make_server, tmp_pat
         got = s.api("POST", "experiments/search", {"max_results": 10})["experiments"]
         assert [(e["experiment_id"], e["name"]) for e in got] == [("7", name)]
         s.stop()
+
+
+@pytest.mark.requires_sqlite
+def test_sqlite_experiment_ids_beyond_32_bits_are_served(make_server, tmp_path):
+    """SQLite's INTEGER has 64 bits, and a database migrated from MLflow's file store holds
+    18-digit experiment ids: they are read, searched and written to (only PostgreSQL's
+    32-bit column makes such a number name nothing)."""
+    path = tmp_path / "big.db"
+    out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    big = "123456789012345678"
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO experiments VALUES (?, 'migrated', ?, 'active', 1, 1)",
+               (int(big), str(tmp_path / "art")))
+    db.commit()
+    db.close()
+    s = make_server(args=["--backend-store-uri", f"sqlite:///{path}"])
+    assert s.api("GET", "experiments/get", params={"experiment_id": big})["experiment"][
+        "name"] == "migrated"
+    run = s.api("POST", "runs/create", {"experiment_id": big})["run"]["info"]
+    assert run["experiment_id"] == big
+    got = s.api("POST", "runs/search", {"experiment_ids": [big]})["runs"]
+    assert [r["info"]["run_id"] for r in got] == [run["run_id"]]
