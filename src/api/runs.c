@@ -62,6 +62,7 @@ static mfd_err create_run(mfd_request *req, mfd_response *res) {
     in.tags = tags;
     if (!in.experiment_id || !*in.experiment_id)
         in.experiment_id = "0";
+    in.default_artifact_root = req->app->config->default_artifact_root;
     if (!has_start)
         in.start_time = 0;
     mfd_conn *conn;

@@ -10,6 +10,7 @@
  * Reading runs is in runs_read.c. */
 #include "experiments.h"
 #include "runs.h"
+#include "schema.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -213,6 +214,13 @@ mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *
                 "The experiment %lld must be in the 'active' state. Current state is %s.",
                 (long long)experiment_id, stage ? stage : "None");
         const char *root = mfd_stmt_text(stmt, 0);
+        if ((!root || !*root) && in->default_artifact_root) {
+            char *joined =
+                mfd_artifact_path_join(in->default_artifact_root,
+                                       mfd_arena_sprintf(arena, "%lld", (long long)experiment_id));
+            root = mfd_arena_strdup(arena, joined);
+            free(joined);
+        }
         info->artifact_uri = run_artifact_uri(arena, root ? root : "", run_id);
     } else if (s == MFD_STEP_DONE) {
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",

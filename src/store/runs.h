@@ -53,6 +53,10 @@ typedef struct mfd_run_create {
     int64_t start_time;
     const mfd_run_tag *tags; /* stored as given (a repeated key: last value wins) */
     size_t n_tags;
+    /* --default-artifact-root: the root of an experiment that has no artifact
+     * location (one written by another tool): <root>/<experiment id>, as a new
+     * experiment would get, rather than "/<run id>/artifacts". */
+    const char *default_artifact_root;
 } mfd_run_create;
 
 /* Creates a RUNNING run (rest-api.md §5.1): the experiment must exist (404)

@@ -414,3 +414,30 @@ def test_sqlite_experiment_ids_beyond_32_bits_are_served(make_server, tmp_path):
     assert run["experiment_id"] == big
     got = s.api("POST", "runs/search", {"experiment_ids": [big]})["runs"]
     assert [r["info"]["run_id"] for r in got] == [run["run_id"]]
+
+
+@pytest.mark.requires_sqlite
+def test_experiments_without_an_artifact_location_get_the_default_root(make_server, tmp_path):
+    """An experiment another tool left without artifact_location (NULL or '') gives its runs
+    <default root>/<experiment id>/<run id>/artifacts, as a new experiment would; they got
+    "/<run id>/artifacts", and uploads landed at the filesystem's root."""
+    path = tmp_path / "noloc.db"
+    out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO experiments VALUES (3, 'null-loc', NULL, 'active', 1, 1)")
+    db.execute("INSERT INTO experiments VALUES (4, 'empty-loc', '', 'active', 1, 1)")
+    db.commit()
+    db.close()
+    s = make_server(args=["--backend-store-uri", f"sqlite:///{path}"])
+    for exp in ("3", "4"):
+        run = s.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]
+        assert run["artifact_uri"] == f"mlflow-artifacts:/{exp}/{run['run_id']}/artifacts"
+        r = s.session.post(f"{s.url}/ajax-api/2.0/mlflow/upload-artifact",
+                           params={"run_uuid": run["run_id"], "path": "x.txt"}, data=b"hi",
+                           timeout=30)
+        assert r.status_code == 200, r.text
+        stored = os.path.join(s.workdir, "mlartifacts", exp, run["run_id"], "artifacts", "x.txt")
+        assert open(stored, "rb").read() == b"hi"
+        assert not os.path.exists(f"/{run['run_id']}")
