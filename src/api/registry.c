@@ -44,7 +44,8 @@ json_t *mfd_registry_version_json(const mfd_model_version *mv, bool with_aliases
     char buf[24];
     mfd_json_set_str(o, "name", mv->name);
     mfd_json_set_str(o, "version", version_text(mv->version, buf));
-    mfd_json_set_int(o, "creation_timestamp", mv->creation_time);
+    if (mv->creation_time) /* NULL in the database (another tool's row): left out, as MLflow */
+        mfd_json_set_int(o, "creation_timestamp", mv->creation_time);
     if (mv->last_updated_time)
         mfd_json_set_int(o, "last_updated_timestamp", mv->last_updated_time);
     mfd_json_set_str(o, "user_id", mv->user_id);
@@ -71,7 +72,8 @@ static json_t *model_json(const mfd_registered_model *m) {
     json_t *o = json_object();
     char buf[24];
     mfd_json_set_str(o, "name", m->name);
-    mfd_json_set_int(o, "creation_timestamp", m->creation_time);
+    if (m->creation_time)
+        mfd_json_set_int(o, "creation_timestamp", m->creation_time);
     if (m->last_updated_time)
         mfd_json_set_int(o, "last_updated_timestamp", m->last_updated_time);
     if (m->description && *m->description)

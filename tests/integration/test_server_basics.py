@@ -441,3 +441,27 @@ def test_experiments_without_an_artifact_location_get_the_default_root(make_serv
         stored = os.path.join(s.workdir, "mlartifacts", exp, run["run_id"], "artifacts", "x.txt")
         assert open(stored, "rb").read() == b"hi"
         assert not os.path.exists(f"/{run['run_id']}")
+
+
+@pytest.mark.requires_sqlite
+def test_registry_rows_without_creation_time_leave_it_out(make_server, tmp_path):
+    """A registered model or version whose creation_time is NULL (another tool's row) has no
+    creation_timestamp in the answer, as MLflow's to_proto leaves out None (it said 0)."""
+    path = tmp_path / "reg.db"
+    out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO registered_models (name, creation_time, last_updated_time, "
+               "description) VALUES ('legacy', NULL, NULL, NULL)")
+    db.execute("INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+               "current_stage, source, status) VALUES ('legacy', 1, NULL, NULL, 'None', "
+               "'s3://b/m', 'READY')")
+    db.commit()
+    db.close()
+    s = make_server(args=["--backend-store-uri", f"sqlite:///{path}"])
+    model = s.api("GET", "registered-models/get", params={"name": "legacy"})["registered_model"]
+    assert "creation_timestamp" not in model and model["name"] == "legacy"
+    version = s.api("GET", "model-versions/get",
+                    params={"name": "legacy", "version": "1"})["model_version"]
+    assert "creation_timestamp" not in version and version["source"] == "s3://b/m"
