@@ -260,6 +260,8 @@ static mfd_err grant_call(mfd_request *req, mfd_response *res, mfd_auth_kind kin
         err = mfd_auth_check_permission_name(permission);
     if (err)
         return err;
+    if (kind == MFD_AUTH_EXPERIMENT || kind == MFD_AUTH_SCORER)
+        key[0] = mfd_auth_experiment_key(req->arena, key[0]); /* as the checks read it */
     mfd_conn *conn;
     if ((err = mfd_auth_db_acquire(auth, &conn)))
         return err;

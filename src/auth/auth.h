@@ -96,6 +96,12 @@ void mfd_auth_forget_user(mfd_auth *auth, const char *username);
 bool mfd_auth_parse_permission(const char *name, mfd_permission *out);
 /* 400 "Invalid permission '<p>'. Valid permissions are: (...)" or NULL. */
 mfd_err mfd_auth_check_permission_name(const char *name);
+/* An experiment id as permission rows hold it: text the stores read as an
+ * integer ("01", "+1", " 1" are experiment 1 to them) in its decimal form,
+ * other text unchanged (the stores refuse it). A row on "1" must apply to
+ * every spelling the stores serve as experiment 1, and a grant written as
+ * "01" is stored as "1". */
+const char *mfd_auth_experiment_key(mfd_arena *arena, const char *id);
 /* One audit line on stderr: who did what to which resource, and the result.
  * Values are quoted and escaped; never pass a password. */
 void mfd_auth_audit(const char *actor, const char *action, const char *resource,

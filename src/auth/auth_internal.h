@@ -127,11 +127,6 @@ uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st);
 
 /* --- permissions.c: reading requests, levels, readable sets ------------ */
 const char *mfd_auth_query_first(const mfd_request *req, const char *name);
-/* An experiment id as permission rows hold it: text the stores read as an
- * integer ("01", "+1", " 1" are experiment 1 to them) in its decimal form,
- * other text unchanged (the stores refuse it). A row on "1" must apply to
- * every spelling the stores serve as experiment 1. */
-const char *mfd_auth_experiment_key(mfd_arena *arena, const char *id);
 /* True when this request's validator parameters may come from its body (a
  * DELETE's do when it has one), which must then be read before the check. */
 bool mfd_auth_params_may_be_in_body(const mfd_request *req);

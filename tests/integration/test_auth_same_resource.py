@@ -191,6 +191,29 @@ def test_experiment_ids_in_any_spelling_meet_the_same_rows(world, spelling):
     assert [x["info"]["run_id"] for x in r.json()["runs"]] == [world["alice_ids"]["run"]]
 
 
+def test_a_grant_written_as_01_is_the_grant_of_1(world):
+    """Permission rows hold the experiment id as the checks read it: a grant created for
+    "01" is stored, listed and applied as the grant of experiment 1 (it was stored as "01",
+    listed, and never applied)."""
+    server, exp = world["server"], world["alice_ids"]["exp"]
+    tag = {"experiment_id": exp, "key": "by-dave", "value": "v"}
+    r = call(world["dave"], server, "POST", API + "experiments/set-experiment-tag", body=tag)
+    assert r.status_code == 403, r.text
+    got = admin_api(server, "PATCH", "experiments/permissions/update",
+                    {"experiment_id": "0" + exp, "username": "dave", "permission": "EDIT"})
+    assert got == {}
+    row = admin_api(server, "GET", "experiments/permissions/get",
+                    params={"experiment_id": exp, "username": "dave"})
+    assert row["experiment_permission"]["permission"] == "EDIT"
+    assert row["experiment_permission"]["experiment_id"] == exp
+    r = call(world["dave"], server, "POST", API + "experiments/set-experiment-tag", body=tag)
+    assert r.status_code == 200, r.text
+    admin_api(server, "PATCH", "experiments/permissions/update",
+              {"experiment_id": "+" + exp, "username": "dave", "permission": "NO_PERMISSIONS"})
+    r = call(world["dave"], server, "POST", API + "experiments/set-experiment-tag", body=tag)
+    assert r.status_code == 403, r.text
+
+
 def test_a_deleted_logged_model_is_404_to_everyone(world):
     server = world["server"]
     exp = world["alice_ids"]["exp"]
