@@ -380,7 +380,8 @@ static void test_runs_filters_execute(void) {
     CHECK_STR(runs("dataset.context = 'eval'", NO_ORDER), "r2");
     CHECK_STR(runs("dataset.context ILIKE 'TRAIN%'", NO_ORDER), "r1");
     mfd_search_sql s = COMPILE(RUNS, "start_time > 1.5 AND end_time < 7", NO_ORDER);
-    CHECK_STR(s.where, "r.start_time > CAST(? AS DOUBLE PRECISION) AND r.end_time < CAST(? AS BIGINT)");
+    CHECK_STR(s.where,
+              "r.start_time > CAST(? AS DOUBLE PRECISION) AND r.end_time < CAST(? AS BIGINT)");
     CHECK(s.params.values[0].kind == MFD_SQL_DOUBLE && s.params.values[1].kind == MFD_SQL_INT64);
     s = COMPILE(RUNS, "metrics.m > 1", NO_ORDER);
     CHECK_STR(s.where, "r.run_uuid IN (SELECT f0.run_uuid FROM latest_metrics f0 WHERE f0.key = ? "
