@@ -39,7 +39,7 @@ struct mfd_server {
     MHD_socket quiesced; /* ours to close after MHD_stop_daemon */
 };
 
-/* Requests between their request line and their end (request_completed). */
+/* Requests between their request line and their end (free_request_state). */
 static _Atomic int requests_in_progress;
 
 /* Each connection's thread stack. jansson reads JSON nested up to 2048
