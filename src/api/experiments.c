@@ -122,7 +122,7 @@ static mfd_err validate_artifact_location(mfd_request *req, const char *location
     const char *env = getenv("MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH");
     if (env && atol(env) > 0)
         max_length = (size_t)atol(env);
-    if (mfd_utf8_length(*resolved) > max_length)
+    if (mfd_utf8_chars(*resolved) > max_length)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid artifact path length. The length of the artifact path cannot "
                            "be greater than %zu characters. To configure this limit, please set "

@@ -206,7 +206,7 @@ static mfd_err too_long(const char *name, size_t limit) {
 }
 
 static bool longer(const char *s, size_t limit) {
-    return s && mfd_utf8_length(s) > limit;
+    return s && mfd_utf8_chars(s) > limit;
 }
 
 static mfd_err read_dataset_input(mfd_request *req, json_t *item, size_t i,

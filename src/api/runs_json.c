@@ -218,7 +218,7 @@ mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detai
 }
 
 static mfd_err key_length(const char *key, const char *length_name) {
-    if (mfd_utf8_length(key) <= MFD_RUNS_MAX_KEY_LENGTH)
+    if (mfd_utf8_chars(key) <= MFD_RUNS_MAX_KEY_LENGTH)
         return NULL;
     return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                        "'%s' exceeds the maximum length of %d characters", length_name,

@@ -7,13 +7,6 @@
 
 #include "core/utf8.h"
 
-size_t mfd_utf8_length(const char *s) {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p & 0xC0) != 0x80;
-    return n;
-}
-
 size_t mfd_utf8_prefix_bytes(const char *s, size_t chars) {
     const unsigned char *p = (const unsigned char *)s;
     size_t seen = 0;
@@ -111,7 +104,7 @@ mfd_err mfd_validate_key(const char *key, const char *kind) {
 mfd_err mfd_validate_max_length(const char *value, size_t limit, const char *what) {
     if (!value)
         return NULL;
-    size_t len = mfd_utf8_length(value);
+    size_t len = mfd_utf8_chars(value);
     if (len <= limit)
         return NULL;
     size_t shown = mfd_utf8_prefix_bytes(value, 250);

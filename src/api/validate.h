@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "core/utf8.h" /* mfd_utf8_chars: lengths in code points */
 
 /* Metric/param/tag key: non-empty, ^[/\w.\- :]*$, a normalised relative path,
  * at most 250 characters. `kind` is "metric", "param" or "tag" (used in the
@@ -25,8 +26,6 @@ bool mfd_key_resolves_to_itself(const char *key, char *norm);
  * Lengths count characters (code points), as Python does. */
 mfd_err mfd_validate_max_length(const char *value, size_t limit, const char *what);
 
-/* Number of UTF-8 code points in s. */
-size_t mfd_utf8_length(const char *s);
 /* Byte offset of the first `chars` code points (for truncating values). */
 size_t mfd_utf8_prefix_bytes(const char *s, size_t chars);
 

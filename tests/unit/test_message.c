@@ -211,7 +211,7 @@ static void test_key_validation(void) {
     memset(long_key, 'k', 251);
     long_key[251] = '\0';
     CHECK(fails_with(mfd_validate_key(long_key, "metric"), "exceeded length limit of 250"));
-    CHECK(mfd_utf8_length("h\xc3\xa9llo") == 5);
+    CHECK(mfd_utf8_chars("h\xc3\xa9llo") == 5);
     CHECK(mfd_utf8_prefix_bytes("h\xc3\xa9llo", 2) == 3);
     CHECK(mfd_valid_run_id("0123abcd_-x") && !mfd_valid_run_id("_x") && !mfd_valid_run_id(""));
 }
