@@ -113,15 +113,24 @@ typedef struct logged_model_row {
     const char *artifact_location, *source_run_id;
 } logged_model_row;
 
-static mfd_err read_logged_model(mfd_conn *conn, mfd_arena *arena, const char *model_id,
+/* `lock` (PostgreSQL): the row stays locked to the end of the transaction,
+ * so read-modify-writes of its tags by concurrent transactions take turns
+ * (SQLite runs one writer at a time). */
+static mfd_err read_logged_model(mfd_conn *conn, mfd_arena *arena, const char *model_id, bool lock,
                                  logged_model_row *row) {
     mfd_stmt *stmt;
     memset(row, 0, sizeof *row);
-    mfd_err err = mfd_conn_prepare(conn,
-                                   "SELECT experiment_id, artifact_location, source_run_id "
-                                   "FROM logged_models WHERE model_id = ? "
-                                   "AND (lifecycle_stage IS NULL OR lifecycle_stage <> ?)",
-                                   true, &stmt);
+    bool for_update = lock && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES;
+    mfd_err err =
+        mfd_conn_prepare(conn,
+                         for_update ? "SELECT experiment_id, artifact_location, source_run_id "
+                                      "FROM logged_models WHERE model_id = ? "
+                                      "AND (lifecycle_stage IS NULL OR lifecycle_stage <> ?) "
+                                      "FOR UPDATE"
+                                    : "SELECT experiment_id, artifact_location, source_run_id "
+                                      "FROM logged_models WHERE model_id = ? "
+                                      "AND (lifecycle_stage IS NULL OR lifecycle_stage <> ?)",
+                         true, &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, model_id);
@@ -175,7 +184,7 @@ static mfd_err resolve_storage(mfd_conn *conn, mfd_arena *arena, const mfd_model
     mfd_err err = NULL;
     if (in->source_kind == MFD_SOURCE_LOGGED_MODEL) {
         logged_model_row row;
-        if ((err = read_logged_model(conn, arena, in->source_model_id, &row)))
+        if ((err = read_logged_model(conn, arena, in->source_model_id, false, &row)))
             return err;
         if (!row.found)
             return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST,
@@ -204,7 +213,10 @@ static mfd_err resolve_storage(mfd_conn *conn, mfd_arena *arena, const mfd_model
 static mfd_err record_on_logged_model(mfd_conn *conn, mfd_arena *arena, const char *model_id,
                                       const char *name, int64_t version) {
     logged_model_row row;
-    mfd_err err = read_logged_model(conn, arena, model_id, &row);
+    /* Locked: two versions registered at once from one logged model (in
+     * different registered models) would each append to the list read
+     * before the other's, and one entry would be lost. */
+    mfd_err err = read_logged_model(conn, arena, model_id, true, &row);
     if (err)
         return err;
     if (!row.found)
@@ -314,7 +326,7 @@ static mfd_err create_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_model_v
         return err;
     if (has_model_id && (!run_id || !*run_id)) {
         logged_model_row row;
-        if ((err = read_logged_model(conn, arena, in->model_id, &row)))
+        if ((err = read_logged_model(conn, arena, in->model_id, false, &row)))
             return err;
         if (!row.found)
             return logged_model_not_found(in->model_id);
@@ -519,7 +531,7 @@ mfd_err mfd_registry_run_artifact_uri(mfd_conn *conn, mfd_arena *arena, const ch
 mfd_err mfd_registry_logged_model_location(mfd_conn *conn, mfd_arena *arena, const char *model_id,
                                            const char **location) {
     logged_model_row row;
-    mfd_err err = read_logged_model(conn, arena, model_id, &row);
+    mfd_err err = read_logged_model(conn, arena, model_id, false, &row);
     if (err)
         return err;
     if (!row.found)

@@ -868,6 +868,31 @@ def test_register_logged_model_flow(server):
     assert dl == {"artifact_uri": lm["artifact_uri"]}
 
 
+def test_one_logged_model_registered_into_many_models_at_once(server):
+    """Each version registered from one logged model is appended to its mlflow.modelVersions
+    tag; concurrent registrations into different models must not overwrite each other's
+    entries (PostgreSQL lost 10 of 24 before the logged model's row was locked)."""
+    from concurrent.futures import ThreadPoolExecutor
+    exp_id = make_experiment(server)
+    lm = make_logged_model(server, exp_id, make_run(server, exp_id)["run_id"])
+    names = [create_model(server)["name"] for _ in range(8)]
+    source = f"models:/{lm['model_id']}"
+
+    def register(name):
+        return [server.post(API + "model-versions/create",
+                            {"name": name, "source": source, "model_id": lm["model_id"]}).status_code
+                for _ in range(3)]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [s for batch in pool.map(register, names) for s in batch]
+    assert statuses == [200] * 24
+    info = server.api("GET", f"logged-models/{lm['model_id']}")["model"]["info"]
+    tags = {t["key"]: t["value"] for t in info.get("tags", [])}
+    entries = json.loads(tags["mlflow.modelVersions"])
+    assert sorted((e["name"], e["version"]) for e in entries) == \
+        sorted((n, v) for n in names for v in (1, 2, 3))
+
+
 def test_model_id_gives_run_id_and_bad_models_sources(server):
     exp_id = make_experiment(server)
     run = make_run(server, exp_id)
