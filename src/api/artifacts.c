@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "artifact_owner.h"
 #include "artifacts/repo.h"
 #include "message.h"
 #include "store/artifact_locations.h"
@@ -329,14 +330,21 @@ static mfd_err list_location(mfd_request *req, mfd_response *res, const char *ur
     return NULL;
 }
 
+/* File `rel` of the location `uri`; `check_owner`: a location its creator
+ * chose (a model version's), read only where the user may read the file
+ * (artifact_owner.h). */
 static mfd_err send_location_file(mfd_request *req, mfd_response *res, const char *uri,
-                                  const char *rel) {
+                                  const char *rel, bool check_owner) {
     const char *root, *prefix;
     mfd_err err = resolve_location(req, uri, &root, &prefix);
     if (!err && !*rel)
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Artifact '' is a directory, not a file");
-    return err ? err
-               : send_file(req, res, root, mfd_artifact_relpath_join(req->arena, prefix, rel));
+    const char *file = err ? NULL : mfd_artifact_relpath_join(req->arena, prefix, rel);
+    bool refused = false;
+    if (!err && check_owner)
+        err = mfd_api_check_file_owner(req, res, req->app->artifacts ? destination(req) : NULL,
+                                       root, file, &refused);
+    return err || refused ? err : send_file(req, res, root, file);
 }
 
 static mfd_err list_run_artifacts(mfd_request *req, mfd_response *res) {
@@ -364,7 +372,7 @@ static mfd_err get_run_artifact(mfd_request *req, mfd_response *res) {
         err = required_path(req, "path", &rel);
     if (!err)
         err = run_location(req, run_id, &uri);
-    return err ? err : send_location_file(req, res, uri, rel);
+    return err ? err : send_location_file(req, res, uri, rel, false);
 }
 
 static mfd_err get_model_version_artifact(mfd_request *req, mfd_response *res) {
@@ -383,7 +391,7 @@ static mfd_err get_model_version_artifact(mfd_request *req, mfd_response *res) {
         err = mfd_api_conn(req, &conn);
     if (!err)
         err = mfd_artifact_location_model_version(conn, req->arena, name, version, &uri);
-    return err ? err : send_location_file(req, res, uri, rel);
+    return err ? err : send_location_file(req, res, uri, rel, true);
 }
 
 static mfd_err list_logged_model_artifacts(mfd_request *req, mfd_response *res) {
@@ -402,7 +410,7 @@ static mfd_err get_logged_model_artifact(mfd_request *req, mfd_response *res) {
                           "Request must include the \"artifact_file_path\" query parameter.");
     if (!err)
         err = logged_model_location(req, &uri);
-    return err ? err : send_location_file(req, res, uri, rel);
+    return err ? err : send_location_file(req, res, uri, rel, false);
 }
 
 /* --- the UI's upload (§8.3): ?run_uuid=&path=, raw body ≤ 10 MB --------- */

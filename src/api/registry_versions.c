@@ -11,7 +11,6 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "auth/auth.h"
 #include "message.h"
@@ -24,43 +23,10 @@ enum { MAX_VERSION_SEARCH_RESULTS = 200000 };
 
 /* ---- source checks --------------------------------------------------------------------------- */
 
-/* pathlib's resolve() without symbolic links: absolute against the working
- * directory, "." and ".." segments folded. */
-static char *resolve_path(mfd_arena *arena, const char *path) {
-    char cwd[4096] = "/";
-    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
-        strcpy(cwd, "/");
-    const char *full = path[0] == '/' ? path : mfd_arena_sprintf(arena, "%s/%s", cwd, path);
-    size_t cap = strlen(full) + 2, len = 0;
-    char *out = mfd_arena_alloc(arena, cap);
-    for (const char *p = full; *p;) {
-        while (*p == '/')
-            p++;
-        size_t seg = strcspn(p, "/");
-        if (seg == 0 || (seg == 1 && p[0] == '.')) {
-            /* nothing */
-        } else if (seg == 2 && p[0] == '.' && p[1] == '.') {
-            while (len > 0 && out[len - 1] != '/')
-                len--;
-            if (len > 0)
-                len--; /* the slash before the dropped segment */
-        } else {
-            out[len++] = '/';
-            memcpy(out + len, p, seg);
-            len += seg;
-        }
-        p += seg;
-    }
-    if (len == 0)
-        out[len++] = '/';
-    out[len] = '\0';
-    return out;
-}
-
 /* local_file_uri_to_path, then resolve(). */
 static char *local_path(mfd_arena *arena, const char *location, const mfd_uri *uri) {
     const char *path = uri->scheme[0] ? uri->path : location;
-    return resolve_path(arena, mfd_uri_unquote(arena, path, false, NULL));
+    return mfd_uri_resolve_path(arena, mfd_uri_unquote(arena, path, false, NULL));
 }
 
 static bool path_within(const char *dir, const char *path) {
@@ -110,7 +76,7 @@ static mfd_err check_non_local_source(mfd_arena *arena, const char *source) {
             mfd_strbuf_appendn(&path, p, 1);
     while (path.len > 0 && path.data[path.len - 1] == '/')
         path.data[--path.len] = '\0';
-    if (strcmp(resolve_path(arena, path.data), path.data) != 0)
+    if (strcmp(mfd_uri_resolve_path(arena, path.data), path.data) != 0)
         return relative_source_error(source);
     return NULL;
 }

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void mfd_uri_parse(mfd_arena *arena, const char *url, mfd_uri *out) {
     static const char *const uses_params[] = {"",      "ftp",   "hdl",  "prospero", "http",  "imap",
@@ -115,4 +116,35 @@ bool mfd_uri_has_remote_host(const mfd_uri *uri) {
         return false;
     return !(strcmp(host, ".") == 0 || strncasecmp(host, "localhost", 9) == 0 ||
              strncmp(host, "127.0.0.1", 9) == 0);
+}
+
+char *mfd_uri_resolve_path(mfd_arena *arena, const char *path) {
+    char cwd[4096] = "/";
+    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+        strcpy(cwd, "/");
+    const char *full = path[0] == '/' ? path : mfd_arena_sprintf(arena, "%s/%s", cwd, path);
+    size_t cap = strlen(full) + 2, len = 0;
+    char *out = mfd_arena_alloc(arena, cap);
+    for (const char *p = full; *p;) {
+        while (*p == '/')
+            p++;
+        size_t seg = strcspn(p, "/");
+        if (seg == 0 || (seg == 1 && p[0] == '.')) {
+            /* nothing */
+        } else if (seg == 2 && p[0] == '.' && p[1] == '.') {
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--; /* the slash before the dropped segment */
+        } else {
+            out[len++] = '/';
+            memcpy(out + len, p, seg);
+            len += seg;
+        }
+        p += seg;
+    }
+    if (len == 0)
+        out[len++] = '/';
+    out[len] = '\0';
+    return out;
 }

@@ -24,6 +24,10 @@ char *mfd_uri_unquote(mfd_arena *arena, const char *s, bool plus, bool *had_nul)
  * trailing slash; "" stays "" (pathlib would say "."). ".." is kept. */
 char *mfd_uri_normalise_path(mfd_arena *arena, const char *path);
 
+/* pathlib's resolve() without symbolic links: absolute against the working
+ * directory, "." and ".." segments folded ("/" at the top). */
+char *mfd_uri_resolve_path(mfd_arena *arena, const char *path);
+
 /* mlflow.utils.uri.is_local_uri for a parsed URI: no scheme, or file: */
 bool mfd_uri_is_local(const mfd_uri *uri);
 /* file:/x with a host that is not local (so not a valid local URI). */

@@ -42,26 +42,27 @@ enum { MFD_AUTH_ROW_TTL_MS = 500 };
 
 /* Where a rule finds the resource it checks. */
 typedef enum mfd_rule_resource {
-    MFD_RES_NONE,             /* any authenticated user */
-    MFD_RES_NOBODY,           /* admins only */
-    MFD_RES_SELF,             /* param username == sender */
-    MFD_RES_EXPERIMENT_ID,    /* param experiment_id */
-    MFD_RES_EXPERIMENT_NAME,  /* param experiment_name -> its experiment */
-    MFD_RES_RUN,              /* param run_id (run_uuid) -> its experiment */
-    MFD_RES_RUN_QUERY,        /* query run_id or run_uuid (non-proto routes) */
-    MFD_RES_RUN_UUID_QUERY,   /* query run_uuid alone: the run the UI's upload writes */
-    MFD_RES_RUN_IDS_QUERY,    /* every query run_id / run_ids value */
-    MFD_RES_MODEL_NAME,       /* param name: registered model */
-    MFD_RES_MODEL_NAME_QUERY, /* query name (non-proto route) */
-    MFD_RES_LOGGED_MODEL,     /* path {model_id} -> its experiment */
-    MFD_RES_SCORER,           /* params experiment_id + name */
-    MFD_RES_SCORER_GRANT,     /* params experiment_id + scorer_name */
-    MFD_RES_ARTIFACT_PATH,    /* experiment = leading digits of the path tail */
-    MFD_RES_ARTIFACT_QUERY,   /* same, from the `path` query value */
-    MFD_RES_EXPERIMENT_IDS,   /* every body experiment_ids value */
-    MFD_RES_PROMPTLAB,        /* body experiment_id */
-    MFD_RES_TRACE_QUERY,      /* query request_id -> its experiment */
-    MFD_RES_RUNS_SEARCH,      /* no gate: body experiment_ids reduced to readable */
+    MFD_RES_NONE,              /* any authenticated user */
+    MFD_RES_NOBODY,            /* admins only */
+    MFD_RES_SELF,              /* param username == sender */
+    MFD_RES_EXPERIMENT_ID,     /* param experiment_id */
+    MFD_RES_EXPERIMENT_NAME,   /* param experiment_name -> its experiment */
+    MFD_RES_RUN,               /* param run_id (run_uuid) -> its experiment */
+    MFD_RES_RUN_QUERY,         /* query run_id or run_uuid (non-proto routes) */
+    MFD_RES_RUN_UUID_QUERY,    /* query run_uuid alone: the run the UI's upload writes */
+    MFD_RES_RUN_IDS_QUERY,     /* every query run_id / run_ids value */
+    MFD_RES_MODEL_NAME,        /* param name: registered model */
+    MFD_RES_MODEL_NAME_QUERY,  /* query name (non-proto route) */
+    MFD_RES_MODEL_VERSION_NEW, /* param name, and READ on its run_id / model_id */
+    MFD_RES_LOGGED_MODEL,      /* path {model_id} -> its experiment */
+    MFD_RES_SCORER,            /* params experiment_id + name */
+    MFD_RES_SCORER_GRANT,      /* params experiment_id + scorer_name */
+    MFD_RES_ARTIFACT_PATH,     /* experiment = leading digits of the path tail */
+    MFD_RES_ARTIFACT_QUERY,    /* same, from the `path` query value */
+    MFD_RES_EXPERIMENT_IDS,    /* every body experiment_ids value */
+    MFD_RES_PROMPTLAB,         /* body experiment_id */
+    MFD_RES_TRACE_QUERY,       /* query request_id -> its experiment */
+    MFD_RES_RUNS_SEARCH,       /* no gate: body experiment_ids reduced to readable */
     MFD_RES_LOGGED_MODELS_SEARCH,
 } mfd_rule_resource;
 

@@ -27,6 +27,7 @@ typedef enum { PLAN_ALLOW, PLAN_DENY, PLAN_CHECKS, PLAN_DEFAULT, PLAN_SELF, PLAN
 typedef struct check_item {
     mfd_auth_kind kind;
     const char *key[2];
+    mfd_permission need;
 } check_item;
 
 typedef struct plan {
@@ -56,13 +57,18 @@ uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st) {
     return st->version;
 }
 
-static void add_check(mfd_request *req, plan *p, mfd_auth_kind kind, const char *key0,
-                      const char *key1) {
+static void add_check_at(mfd_request *req, plan *p, mfd_auth_kind kind, const char *key0,
+                         const char *key1, mfd_permission need) {
     if (kind == MFD_AUTH_EXPERIMENT || kind == MFD_AUTH_SCORER)
         key0 = mfd_auth_experiment_key(req->arena, key0);
     p->items = mfd_arena_grow(req->arena, p->items, p->n, &p->cap, sizeof *p->items, 4);
-    p->items[p->n++] = (check_item){kind, {key0, key1}};
+    p->items[p->n++] = (check_item){kind, {key0, key1}, need};
     p->kind = PLAN_CHECKS;
+}
+
+static void add_check(mfd_request *req, plan *p, mfd_auth_kind kind, const char *key0,
+                      const char *key1) {
+    add_check_at(req, p, kind, key0, key1, p->need);
 }
 
 /* The experiment of a run or logged model: the resource cache, else the
@@ -114,6 +120,36 @@ static void plan_artifact_path(mfd_request *req, plan *p, const char *path) {
         p->kind = PLAN_DEFAULT;
     else
         add_check(req, p, MFD_AUTH_EXPERIMENT, mfd_arena_strndup(req->arena, rel, digits), NULL);
+}
+
+/* model-versions/create: the rule's level on the registered model, and READ
+ * on the run and logged model the version is made from (its run_id and
+ * model_id; the version's files are checked where they are read,
+ * mfd_auth_require_read). Upstream asks only the first, so anyone with a
+ * model of their own could link another user's logged model and write its
+ * mlflow.modelVersions tag. An id that names nothing is left to the handler,
+ * which answers as upstream does. */
+static mfd_err plan_new_version(mfd_auth *auth, mfd_request *req, plan *p) {
+    const char *name, *ids[2] = {NULL, NULL}, *experiment_id;
+    mfd_err err;
+    if ((err = mfd_auth_param(req, "name", &name)) ||
+        (err = mfd_msg_string(req, "run_id", &ids[0])) ||
+        (err = mfd_msg_string(req, "model_id", &ids[1])))
+        return err;
+    add_check(req, p, MFD_AUTH_REGISTERED_MODEL, name, NULL);
+    for (int i = 0; i < 2; i++) {
+        if (!ids[i] || !*ids[i])
+            continue;
+        err = experiment_of(auth, req, ids[i], i == 1, &experiment_id);
+        if (err && err->code == MFD_RESOURCE_DOES_NOT_EXIST) {
+            mfd_err_free(err);
+            continue;
+        }
+        if (err)
+            return err;
+        add_check_at(req, p, MFD_AUTH_EXPERIMENT, experiment_id, NULL, MFD_PERM_READ);
+    }
+    return NULL;
 }
 
 static mfd_err plan_each_run(mfd_auth *auth, mfd_request *req, plan *p) {
@@ -181,6 +217,8 @@ static mfd_err make_plan(mfd_auth *auth, mfd_request *req, const mfd_rule_match 
         if (!(err = mfd_auth_param(req, "name", &a)))
             add_check(req, p, MFD_AUTH_REGISTERED_MODEL, a, NULL);
         return err;
+    case MFD_RES_MODEL_VERSION_NEW:
+        return plan_new_version(auth, req, p);
     case MFD_RES_MODEL_NAME_QUERY:
         if (!(err = query_required(req, "name", NULL, "Request must specify name parameter", &a)))
             add_check(req, p, MFD_AUTH_REGISTERED_MODEL, a, NULL);
@@ -297,11 +335,11 @@ static void confirmed(mfd_auth *auth, uint64_t version, mfd_request *req, mfd_au
 }
 
 /* The level a permission row gives, as decide_on reckons it. */
-static bool grant_allows(mfd_auth *auth, const mfd_auth_request *st, const plan *p, bool found,
-                         mfd_permission row) {
+static bool grant_allows(mfd_auth *auth, const mfd_auth_request *st, const check_item *item,
+                         bool found, mfd_permission row) {
     mfd_permission have =
         mfd_auth_effective(auth, st, found, found ? row : MFD_PERM_NO_PERMISSIONS);
-    return have >= p->need && have != MFD_PERM_NO_PERMISSIONS;
+    return have >= item->need && have != MFD_PERM_NO_PERMISSIONS;
 }
 
 /* Phase 2 from remembered rows alone, with no auth-DB statement; false (and
@@ -333,7 +371,8 @@ static bool decide_remembered(mfd_auth *auth, uint64_t version, mfd_request *req
                 if (!mfd_decision_cache_get(auth->decisions, grant_fact_key(req, &p->items[i]),
                                             version, &grant))
                     return false;
-                ok = grant_allows(auth, st, p, grant.found, (mfd_permission)grant.number);
+                ok =
+                    grant_allows(auth, st, &p->items[i], grant.found, (mfd_permission)grant.number);
             }
             break;
         }
@@ -360,7 +399,7 @@ static mfd_err decide_one(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_
         c.permission_found ? mfd_auth_level_of(c.permission) : MFD_PERM_NO_PERMISSIONS;
     remember(auth, version, grant_fact_key(req, &p->items[0]), c.permission_found, row);
     confirmed(auth, version, req, st, c.user_id, c.is_admin);
-    *allowed = req->is_admin || grant_allows(auth, st, p, c.permission_found, row);
+    *allowed = req->is_admin || grant_allows(auth, st, &p->items[0], c.permission_found, row);
     return NULL;
 }
 
@@ -413,7 +452,7 @@ static mfd_err decide_on(mfd_auth *auth, uint64_t version, mfd_conn *conn, mfd_r
             break;
         mfd_permission row = found ? mfd_auth_level_of(name) : MFD_PERM_NO_PERMISSIONS;
         remember(auth, version, grant_fact_key(req, &p->items[i]), found, row);
-        *allowed = grant_allows(auth, st, p, found, row);
+        *allowed = grant_allows(auth, st, &p->items[i], found, row);
     }
     return err;
 }
@@ -459,6 +498,7 @@ bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req) {
     case MFD_RES_EXPERIMENT_NAME:
     case MFD_RES_RUN:
     case MFD_RES_MODEL_NAME:
+    case MFD_RES_MODEL_VERSION_NEW:
     case MFD_RES_SCORER:
     case MFD_RES_SCORER_GRANT:
     case MFD_RES_EXPERIMENT_IDS:
@@ -567,4 +607,48 @@ mfd_err mfd_auth_authorize(mfd_auth *auth, mfd_request *req, mfd_response *res, 
         *refused = true;
     }
     return NULL;
+}
+
+/* For handlers that read what their route's rule does not name: the plan
+ * decided at READ, as the gate decides its own. */
+static mfd_err require_read(mfd_auth *auth, mfd_request *req, mfd_response *res, plan *p,
+                            bool *refused) {
+    mfd_auth_request *st = mfd_auth_request_state(auth, req);
+    bool allowed = true, unauthenticated = false;
+    if (st->sso && auth->sso_authoritative) {
+        allowed = st->mapped >= MFD_PERM_READ && st->mapped != MFD_PERM_NO_PERMISSIONS;
+    } else {
+        mfd_grant_set grants = {0};
+        mfd_err err = decide(auth, req, st, p, &allowed, &unauthenticated, &grants);
+        if (err)
+            return err;
+    }
+    if (!allowed || unauthenticated) {
+        mfd_auth_refuse_forbidden(req, res);
+        *refused = true;
+    }
+    return NULL;
+}
+
+mfd_err mfd_auth_require_read(mfd_request *req, mfd_response *res, mfd_auth_kind kind,
+                              const char *key, bool *refused) {
+    *refused = false;
+    mfd_auth *auth = mfd_auth_of(req);
+    if (!auth || req->is_admin || !req->username)
+        return NULL;
+    plan p = {.kind = PLAN_DEFAULT, .need = MFD_PERM_READ};
+    if (key)
+        add_check(req, &p, kind, key, NULL);
+    return require_read(auth, req, res, &p, refused);
+}
+
+mfd_err mfd_auth_require_read_artifact(mfd_request *req, mfd_response *res, const char *path,
+                                       bool *refused) {
+    *refused = false;
+    mfd_auth *auth = mfd_auth_of(req);
+    if (!auth || req->is_admin || !req->username)
+        return NULL;
+    plan p = {.kind = PLAN_DEFAULT, .need = MFD_PERM_READ};
+    plan_artifact_path(req, &p, path);
+    return require_read(auth, req, res, &p, refused);
 }

@@ -10,8 +10,10 @@
  * Deliberately stricter than upstream (marked "do better" below; none of
  * these change what the Python client sees for resources it may use):
  * LogInputs/LogOutputs need UPDATE, model-version search results are
- * filtered, the logged-model artifact listings need READ, and every artifact
- * proxy spelling (ajax, listing, multipart) applies the artifact-path rule.
+ * filtered, the logged-model artifact listings need READ, every artifact
+ * proxy spelling (ajax, listing, multipart) applies the artifact-path rule,
+ * a new model version needs READ on its run and logged model, and a model
+ * version's files need READ on the experiment that holds them.
  * Upstream also reads `run_id` where the bulk-interval call sends `run_ids`,
  * which fails for every non-admin; we check READ on each run asked for. */
 #include <string.h>
@@ -73,7 +75,8 @@ static const mfd_auth_rule rules[] = {
     RULE("GET", "2.0/mlflow/registered-models/alias", BOTH, R, MODEL_NAME, NONE),
     RULE("PATCH", "2.0/mlflow/registered-models/update", BOTH, U, MODEL_NAME, NONE),
     RULE("POST", "2.0/mlflow/registered-models/rename", BOTH, U, MODEL_NAME, RENAME_MODEL),
-    RULE("POST", "2.0/mlflow/model-versions/create", BOTH, U, MODEL_NAME, NONE),
+    RULE("POST", "2.0/mlflow/model-versions/create", BOTH, U, MODEL_VERSION_NEW,
+         NONE), /* do better */
     RULE("PATCH", "2.0/mlflow/model-versions/update", BOTH, U, MODEL_NAME, NONE),
     RULE("POST", "2.0/mlflow/model-versions/transition-stage", BOTH, U, MODEL_NAME, NONE),
     RULE("POST", "2.0/mlflow/registered-models/set-tag", BOTH, U, MODEL_NAME, NONE),

@@ -22,4 +22,13 @@ mfd_err mfd_artifact_location_model_version(mfd_conn *conn, mfd_arena *arena, co
 mfd_err mfd_artifact_location_logged_model(mfd_conn *conn, mfd_arena *arena, const char *model_id,
                                            const char **uri);
 
+/* Every experiment's id and artifact location (deleted experiments too;
+ * NULL and empty locations left out): where a location's files belong. */
+typedef struct mfd_experiment_location {
+    int64_t experiment_id;
+    const char *location;
+} mfd_experiment_location;
+mfd_err mfd_artifact_location_experiments(mfd_conn *conn, mfd_arena *arena,
+                                          mfd_experiment_location **out, size_t *n);
+
 #endif

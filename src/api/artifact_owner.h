@@ -1,0 +1,16 @@
+/* artifact_owner.h — the READ check on where a model version's files live
+ * (artifact_owner.c). */
+#ifndef MFD_API_ARTIFACT_OWNER_H
+#define MFD_API_ARTIFACT_OWNER_H
+
+#include <stdbool.h>
+
+#include "api.h"
+
+/* Whether the request's user may read file `rel` under artifact root `root`
+ * (`destination`: the proxied artifact root, NULL when the proxy is off).
+ * Refused: a 403 is written to `res` (or returned) and *refused set. */
+mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char *destination,
+                                 const char *root, const char *rel, bool *refused);
+
+#endif

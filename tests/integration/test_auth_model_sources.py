@@ -1,0 +1,189 @@
+"""Model versions under basic-auth: what a version is made from, and where its files are read
+(src/auth/gate.c plan_new_version, src/api/artifact_owner.c). A version's source is whatever
+its creator names, so a registered model of one's own must not open another user's run,
+logged model or experiment files: creating a version needs READ on its run_id and model_id,
+and /model-versions/get-artifact needs READ on the experiment that holds the file, as the
+artifact proxy would ask. Upstream checks the registered model only."""
+import uuid
+
+import pytest
+import requests
+
+from conftest import Server
+from test_auth_helpers import ADMIN, auth_env, call, session, write_ini
+
+API = "/api/2.0/mlflow/"
+SECRET = b"TOP SECRET"
+
+
+def pw(name):
+    return f"pw-{name}-0123456789"
+
+
+def as_user(server, user):
+    s = requests.Session()
+    s.auth = (user, ADMIN[1] if user == "admin" else pw(user))
+    return s
+
+
+def api(server, user, method, endpoint, body=None, params=None, expect=200):
+    r = call(as_user(server, user), server, method, API + endpoint, params=params, body=body)
+    assert r.status_code == expect, f"{user} {method} {endpoint} -> {r.status_code} {r.text}"
+    return r.json() if r.content and expect == 200 else r
+
+
+def get_artifact(server, user, name, version, path):
+    return as_user(server, user).get(server.url + "/model-versions/get-artifact",
+                                      params={"name": name, "version": version, "path": path},
+                                      timeout=30)
+
+
+def start(tmp_path, args=(), env=None):
+    ini = write_ini(tmp_path, default_permission="NO_PERMISSIONS")
+    server = Server(tmp_path, args=["--auth", *args], env=auth_env(ini, **(env or {}))).start()
+    for user in ("alice", "bob"):
+        r = call(session(server, "admin"), server, "POST", API + "users/create",
+                 body={"username": user, "password": pw(user)})
+        assert r.status_code == 200, r.text
+    return server
+
+
+def alice_run_with_secret(server):
+    """Alice's experiment (proxied artifacts) and run, with secret.txt uploaded in it."""
+    exp = api(server, "alice", "POST", "experiments/create",
+              {"name": f"alice-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+    run = api(server, "alice", "POST", "runs/create", {"experiment_id": exp})["run"]["info"]
+    assert run["artifact_uri"] == f"mlflow-artifacts:/{exp}/{run['run_id']}/artifacts"
+    r = as_user(server, "alice").put(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{exp}/{run['run_id']}/artifacts/"
+        "secret.txt", data=SECRET, timeout=30)
+    assert r.status_code == 200, r.text
+    return exp, run["run_id"]
+
+
+def bob_model(server):
+    name = f"bob-{uuid.uuid4().hex[:8]}"
+    api(server, "bob", "POST", "registered-models/create", {"name": name})
+    return name
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = start(tmp_path_factory.mktemp("auth-model-sources"))
+    yield s
+    s.stop()
+
+
+def test_a_version_of_ones_own_model_does_not_open_others_files(server):
+    exp, run_id = alice_run_with_secret(server)
+    # the direct routes refuse bob
+    assert as_user(server, "bob").get(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{exp}/{run_id}/artifacts/secret.txt",
+        timeout=30).status_code == 403
+    name = bob_model(server)
+    sources = [f"mlflow-artifacts:/{exp}/{run_id}/artifacts",  # the run's directory
+               f"runs:/{run_id}/",                             # the run, by URI
+               f"{server.url}/api/2.0/mlflow-artifacts/artifacts"]  # the whole destination
+    paths = ["secret.txt", "secret.txt", f"{exp}/{run_id}/artifacts/secret.txt"]
+    for version, (source, path) in enumerate(zip(sources, paths), start=1):
+        v = api(server, "bob", "POST", "model-versions/create",
+                {"name": name, "source": source})["model_version"]
+        assert v["version"] == str(version)
+        r = get_artifact(server, "bob", name, version, path)
+        assert r.status_code == 403 and SECRET not in r.content, (source, r.status_code)
+        # the same version serves alice's file to those who may read it there
+        r = get_artifact(server, "admin", name, version, path)
+        assert r.status_code == 200 and r.content == SECRET, (source, r.status_code)
+    api(server, "alice", "POST", "experiments/permissions/create",
+        {"experiment_id": exp, "username": "bob", "permission": "READ"})
+    for version, path in enumerate(paths, start=1):
+        r = get_artifact(server, "bob", name, version, path)
+        assert r.status_code == 200 and r.content == SECRET
+    # files of the destination outside any experiment follow the default permission
+    r = get_artifact(server, "bob", name, 3, "loose.txt")
+    assert r.status_code == 403
+
+
+def test_creating_a_version_needs_read_on_its_run_and_logged_model(server):
+    exp, run_id = alice_run_with_secret(server)
+    lm = api(server, "alice", "POST", "logged-models",
+             {"experiment_id": exp, "source_run_id": run_id})["model"]["info"]["model_id"]
+    name = bob_model(server)
+    for body in ({"source": "s3://bucket/model", "run_id": run_id},
+                 {"source": f"models:/{lm}", "model_id": lm}):
+        r = api(server, "bob", "POST", "model-versions/create", {"name": name, **body},
+                expect=403)
+        assert r.text == "Permission denied"
+    # alice's logged model kept no trace of bob's model
+    tags = {t["key"]: t["value"] for t in api(server, "alice", "GET", f"logged-models/{lm}")
+            ["model"]["info"].get("tags", [])}
+    assert "mlflow.modelVersions" not in tags
+    # ids that name nothing are the handler's to answer, as before
+    v = api(server, "bob", "POST", "model-versions/create",
+            {"name": name, "source": "s3://bucket/model", "run_id": "c" * 32})["model_version"]
+    assert v["run_id"] == "c" * 32
+    # with READ on alice's experiment bob may build on her run and logged model
+    api(server, "alice", "POST", "experiments/permissions/create",
+        {"experiment_id": exp, "username": "bob", "permission": "READ"})
+    api(server, "bob", "POST", "model-versions/create",
+        {"name": name, "source": f"models:/{lm}", "model_id": lm})
+    v = api(server, "bob", "POST", "model-versions/create",
+            {"name": name, "source": f"mlflow-artifacts:/{exp}/{run_id}/artifacts",
+             "run_id": run_id})["model_version"]
+    assert get_artifact(server, "bob", name, v["version"], "secret.txt").content == SECRET
+
+
+def test_own_runs_register_and_read_as_before(server):
+    exp = api(server, "bob", "POST", "experiments/create",
+              {"name": f"bob-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+    run_id = api(server, "bob", "POST", "runs/create",
+                 {"experiment_id": exp})["run"]["info"]["run_id"]
+    r = as_user(server, "bob").put(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{exp}/{run_id}/artifacts/m/MLmodel",
+        data=b"flavors: {}\n", timeout=30)
+    assert r.status_code == 200
+    name = bob_model(server)
+    api(server, "bob", "POST", "model-versions/create",
+        {"name": name, "source": f"runs:/{run_id}/m", "run_id": run_id})
+    r = get_artifact(server, "bob", name, 1, "MLmodel")
+    assert r.status_code == 200 and r.content == b"flavors: {}\n"
+    # alice may read bob's model only with a grant on it, and then bob's files only with one
+    # on his experiment
+    assert get_artifact(server, "alice", name, 1, "MLmodel").status_code == 403
+    api(server, "bob", "POST", "registered-models/permissions/create",
+        {"name": name, "username": "alice", "permission": "READ"})
+    assert get_artifact(server, "alice", name, 1, "MLmodel").status_code == 403
+    api(server, "bob", "POST", "experiments/permissions/create",
+        {"experiment_id": exp, "username": "alice", "permission": "READ"})
+    assert get_artifact(server, "alice", name, 1, "MLmodel").content == b"flavors: {}\n"
+
+
+def test_s3_locations_belong_to_the_experiments_that_hold_them(tmp_path, s3_server):
+    """Files outside the destination: the experiments whose artifact location holds them."""
+    server = start(tmp_path, env=s3_server.env)
+    try:
+        prefix = f"auth-sources-{uuid.uuid4().hex[:8]}"
+        location = f"s3://{s3_server.bucket}/{prefix}/alice"
+        exp = api(server, "alice", "POST", "experiments/create",
+                  {"name": f"alice-s3-{prefix}", "artifact_location": location})["experiment_id"]
+        run_id = api(server, "alice", "POST", "runs/create",
+                     {"experiment_id": exp})["run"]["info"]["run_id"]
+        key = f"{prefix}/alice/{run_id}/artifacts/secret.txt"
+        assert requests.put(s3_server.url(key), data=SECRET, timeout=30).status_code == 200
+        name = bob_model(server)
+        for source, path in ((f"{location}/{run_id}/artifacts", "secret.txt"),
+                             (f"s3://{s3_server.bucket}/{prefix}",
+                              f"alice/{run_id}/artifacts/secret.txt")):
+            api(server, "bob", "POST", "model-versions/create", {"name": name, "source": source})
+        for version, path in ((1, "secret.txt"), (2, f"alice/{run_id}/artifacts/secret.txt")):
+            assert get_artifact(server, "bob", name, version, path).status_code == 403
+            assert get_artifact(server, "admin", name, version, path).content == SECRET
+        # a file no experiment holds is served as upstream serves it
+        assert requests.put(s3_server.url(f"{prefix}/loose.txt"), data=b"loose",
+                            timeout=30).status_code == 200
+        assert get_artifact(server, "bob", name, 2, "loose.txt").content == b"loose"
+        api(server, "alice", "POST", "experiments/permissions/create",
+            {"experiment_id": exp, "username": "bob", "permission": "READ"})
+        assert get_artifact(server, "bob", name, 1, "secret.txt").content == SECRET
+    finally:
+        server.stop()
