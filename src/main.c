@@ -41,6 +41,14 @@ static int fail(mfd_err err) {
     return 1;
 }
 
+/* What run_server opened, closed (NULL-safe); then 0, or `err` reported and 1. */
+static int close_app(mfd_app *app, mfd_err err) {
+    mfd_auth_close(app->auth);
+    mfd_artifact_repo_close(app->artifacts);
+    mfd_db_close(app->tracking_db);
+    return err ? fail(err) : 0;
+}
+
 static double ms_since(const struct timespec *t0) {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -71,20 +79,16 @@ static int run_server(int argc, char **argv) {
     if (exit_now)
         return 0;
     mfd_app app = {.config = &cfg};
-    /* First, so a bad auth config stops the start before anything else is open. */
-    if (cfg.auth && (err = mfd_auth_open(&cfg, &app.auth)))
-        return fail(err);
-    if (!cfg.artifacts_only) {
-        if ((err = mfd_db_open(cfg.backend_store_uri, cfg.workers, &app.tracking_db)))
-            return fail(err);
-        if ((err = mfd_schema_tracking_init(app.tracking_db, cfg.default_artifact_root, false)))
-            return fail(err);
-    }
-    if (cfg.serve_artifacts &&
-        (err = mfd_artifact_repo_open(cfg.artifacts_destination, &app.artifacts)))
-        return fail(err);
-    if (!cfg.artifacts_only && (err = mfd_artifact_root_check(cfg.default_artifact_root)))
-        return fail(err);
+    /* Auth first, so a bad auth config stops the start before anything else
+     * is open; the artifact settings before the tracking database is written. */
+    if ((cfg.auth && (err = mfd_auth_open(&cfg, &app.auth))) ||
+        (cfg.serve_artifacts &&
+         (err = mfd_artifact_repo_open(cfg.artifacts_destination, &app.artifacts))) ||
+        (!cfg.artifacts_only && (err = mfd_artifact_root_check(cfg.default_artifact_root))) ||
+        (!cfg.artifacts_only &&
+         ((err = mfd_db_open(cfg.backend_store_uri, cfg.workers, &app.tracking_db)) ||
+          (err = mfd_schema_tracking_init(app.tracking_db, cfg.default_artifact_root, false)))))
+        return close_app(&app, err);
 
     /* Signals are taken synchronously by the main thread; server threads inherit the mask. */
     sigset_t stop_signals;
@@ -96,13 +100,13 @@ static int run_server(int argc, char **argv) {
 
     mfd_server *server;
     if ((err = mfd_server_start(&app, &server)))
-        return fail(err);
+        return close_app(&app, err);
     mfd_metrics_set_db_pool_size(cfg.artifacts_only ? 0 : cfg.workers);
     mfd_health *health = NULL;
     if (cfg.health_port &&
         (err = mfd_health_start(&app, cfg.health_host, cfg.health_port, &health))) {
         mfd_server_stop(server);
-        return fail(err);
+        return close_app(&app, err);
     }
     mfd_log_info("mlflowd %s (MLflow %s API) listening on http://%s:%d", MFD_VERSION,
                  MFD_MLFLOW_API_VERSION, cfg.host, mfd_server_port(server));
@@ -123,10 +127,7 @@ static int run_server(int argc, char **argv) {
     mfd_server_drain(server, cfg.shutdown_grace, &stop_signals);
     mfd_health_stop(health);
     mfd_server_stop(server);
-    mfd_auth_close(app.auth);
-    mfd_artifact_repo_close(app.artifacts);
-    mfd_db_close(app.tracking_db);
-    return 0;
+    return close_app(&app, NULL);
 }
 
 static void db_usage(FILE *out) {

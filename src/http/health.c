@@ -97,10 +97,10 @@ mfd_err mfd_health_start(mfd_app *app, const char *host, int port, mfd_health **
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, access_handler, app, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    struct MHD_Daemon *daemon =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_handler, app,
+                         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon)
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on --health-host %s:%d: %s", host,

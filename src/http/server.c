@@ -720,9 +720,8 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
         request_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, capture_raw_uri, NULL, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_THREAD_STACK_SIZE, MFD_THREAD_STACK_BYTES,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg), MHD_OPTION_THREAD_STACK_SIZE,
+        MFD_THREAD_STACK_BYTES, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon)
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on %s:%d: %s", cfg->host, cfg->port,

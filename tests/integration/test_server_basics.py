@@ -71,6 +71,19 @@ def test_workers_below_one_stops_the_start(make_server):
     assert "--workers must be at least 1" in str(e.value)
 
 
+def test_a_port_in_use_stops_the_start(server, tmp_path):
+    """A second server on a busy port must fail, as `mlflow server` does: with SO_REUSEPORT it
+    listened beside the first and the kernel split requests between two databases."""
+    proc = subprocess.run([BIN, "server", "--host", "127.0.0.1", "--port", str(server.port),
+                           "--backend-store-uri", f"sqlite:///{tmp_path}/other.db",
+                           "--artifacts-destination", str(tmp_path / "art")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{server.port}" in proc.stderr
+    assert "LeakSanitizer" not in proc.stderr
+    assert server.get("/health").status_code == 200
+
+
 def test_new_database_has_default_experiment_and_stamp(server):
     db = sqlite3.connect(f"{server.workdir}/mlflow.db")
     assert db.execute("select version_num from alembic_version").fetchall() == [("bf29a5ff90ea",)]
