@@ -114,10 +114,15 @@ static void page(mfd_request *req, mfd_response *res, int status, const char *me
     mfd_response_header(res, "Cache-Control", "no-store");
 }
 
-/* A `next` target: a local absolute path, else "/". */
+/* A path on this site, else "/". Browsers drop tabs and line breaks from a
+ * URL and read '\\' as '/', so "/\t/evil.example" would leave the site as
+ * "//evil.example": every control character and backslash is refused. */
 static const char *safe_next(const char *next) {
-    if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strpbrk(next, "\r\n\\"))
+    if (!next || next[0] != '/' || next[1] == '/')
         return "/";
+    for (const unsigned char *p = (const unsigned char *)next; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '\\')
+            return "/";
     return next;
 }
 

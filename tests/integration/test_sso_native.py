@@ -154,6 +154,14 @@ def test_session_rotation_state_and_open_redirects(tmp_path, issuer):
         s = browser()
         r = login(s, srv, "//evil.example/x")
         assert urlparse(r.url).netloc == urlparse(srv.url).netloc and urlparse(r.url).path == "/"
+        # Browsers drop tabs and line breaks from a URL and read "\\" as "/": each of these
+        # would leave the site, so the callback sends the user to "/" instead.
+        for bad in ["/\t/evil.example/x", "/\n/evil.example", "/\r/evil.example",
+                    "/\\evil.example", "/x/\x7f/y", "/x\x01"]:
+            r = login(s, srv, bad)
+            assert r.history[-1].headers["Location"] == "/", (bad, r.history[-1].headers)
+        r = login(s, srv, "/#/experiments/1")
+        assert r.history[-1].headers["Location"] == "/#/experiments/1"
         first = s.cookies.get("mlflowd_session")
         assert first and api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 200
         login(s, srv)
