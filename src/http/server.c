@@ -491,6 +491,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         }
         if (!st->early_error)
             st->early_error = framing_error(connection);
+        /* libmicrohttpd decodes the path into a C string: "%00" would end it
+         * there, and ".../get%00junk" would be served as ".../get". */
+        if (!st->early_error && strstr(req->raw_path, "%00"))
+            st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                          "The request path contains a NUL character (%%00)");
         if (!st->early_error && app->auth && !mfd_auth_is_unprotected(req->path))
             st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->auth_answered);
         if (st->early_error || st->auth_answered)

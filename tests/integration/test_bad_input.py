@@ -489,6 +489,17 @@ def test_nul_in_names_is_refused_or_kept_whole(server, endpoint, table):
         assert stored == [prefix + "\u0000tail"], f"name stored as {stored!r}: cut at the NUL"
 
 
+def test_nul_in_the_path_is_refused_before_routing(server):
+    """libmicrohttpd hands the decoded path over as a C string, so "%00" ended it early:
+    `experiments/get%00junk` was served as experiments/get. Any route, before auth too."""
+    for target in [API + "experiments/get%00junk?experiment_id=0",
+                   "/static-files/%00/../api/2.0/mlflow/experiments/search",
+                   "/api/2.0/mlflow-artifacts/artifacts/0/a%00b.txt", "/health%00"]:
+        status, headers, answer = raw(server, "GET", target)
+        check_error(status, headers, answer, 400, INVALID, "NUL character")
+    assert server.get(API + "experiments/get", params={"experiment_id": "0"}).status_code == 200
+
+
 def test_nul_in_query_values_never_matches_the_prefix(server):
     name = unique("nulquery")
     server.api("POST", "experiments/create", {"name": name})
@@ -864,9 +875,8 @@ def test_traversal_is_refused_on_every_artifact_route(server, world, outside, fo
         headers = JSON_CT if method == "POST" and "mpu" in target else {}
         status, headers, answer = raw(server, method, target, body=body, headers=headers)
         assert SECRET not in answer, (target, answer[:200])
-        # A NUL in a query value is refused for the whole query string, before routing.
-        in_query = "%00" in form and "?" in target and form in target.split("?", 1)[1]
-        check_error(status, headers, answer, 400, INVALID, "NUL" if in_query else "Invalid path")
+        # A NUL in the path or a query value is refused for the whole request, before routing.
+        check_error(status, headers, answer, 400, INVALID, "NUL" if "%00" in form else "Invalid path")
     with open(outside, "rb") as f:
         assert f.read() == SECRET
     assert not os.path.exists(os.path.join(server.workdir, "planted"))
