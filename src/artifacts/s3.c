@@ -48,12 +48,14 @@ static mfd_err s3_open(const char *destination, char **root) {
 
 /* One ListObjectsV2 page of the keys under `prefix`, from `token` (NULL =
  * the first page); with `by_directory`, keys below a further '/' come as
- * CommonPrefixes. *doc is the parsed answer (the caller frees it). */
+ * CommonPrefixes. *doc is the parsed answer (the caller frees it). Keys are
+ * asked URL-encoded (as boto3 asks them): XML 1.0 cannot carry a key with a
+ * control character, and the whole page would fail to parse. */
 static mfd_err list_page(CURL *curl, mfd_arena *scratch, const mfd_s3_location *loc,
                          const char *prefix, bool by_directory, const char *token, xmlDoc **doc) {
     const mfd_s3_settings *s = mfd_s3_settings_get();
-    mfd_s3_param query[4] = {{"list-type", "2"}, {"prefix", prefix}};
-    size_t n = 2;
+    mfd_s3_param query[5] = {{"encoding-type", "url"}, {"list-type", "2"}, {"prefix", prefix}};
+    size_t n = 3;
     if (by_directory)
         query[n++] = (mfd_s3_param){"delimiter", "/"};
     if (token)
@@ -80,6 +82,21 @@ static mfd_err list_page(CURL *curl, mfd_arena *scratch, const mfd_s3_location *
                            loc->bucket, prefix);
     }
     return NULL;
+}
+
+/* Element `name` of a listing entry: a key or a prefix, decoded when the
+ * page says it is URL-encoded (form style: '+' is a space, as botocore
+ * reads it; servers that ignore encoding-type send keys as they are). NULL
+ * when absent or when it holds a NUL byte, which no C string can carry. */
+static const char *listed_text(mfd_arena *arena, xmlNode *result, xmlNode *entry,
+                               const char *name) {
+    const char *text = mfd_s3_xml_text(arena, entry, name);
+    const char *encoding = mfd_s3_xml_text(arena, result, "EncodingType");
+    if (!text || !encoding || strcmp(encoding, "url") != 0)
+        return text;
+    size_t len;
+    char *decoded = mfd_artifact_unescape(arena, text, strlen(text), true, &len);
+    return strlen(decoded) == len ? decoded : NULL;
 }
 
 /* The continuation token of a listing page, in `arena`; NULL on the last. */
@@ -152,10 +169,10 @@ static mfd_err s3_list(mfd_arena *arena, const char *root, const char *rel,
         if (!err) {
             xmlNode *result = xmlDocGetRootElement(doc);
             for (xmlNode *n = NULL; (n = mfd_s3_xml_child(result, "Contents", n));)
-                add_entry(&list, mfd_s3_xml_text(scratch, n, "Key"), dir, false,
+                add_entry(&list, listed_text(scratch, result, n, "Key"), dir, false,
                           mfd_s3_xml_text(scratch, n, "Size"));
             for (xmlNode *n = NULL; (n = mfd_s3_xml_child(result, "CommonPrefixes", n));)
-                add_entry(&list, mfd_s3_xml_text(scratch, n, "Prefix"), dir, true, NULL);
+                add_entry(&list, listed_text(scratch, result, n, "Prefix"), dir, true, NULL);
             const char *next = next_token(arena, result);
             if (next && token && !strcmp(next, token))
                 err = mfd_err_new(MFD_INTERNAL_ERROR, "S3 repeated a listing page of s3://%s/%s",
@@ -188,8 +205,18 @@ static mfd_err delete_object(CURL *curl, mfd_arena *arena, const mfd_s3_location
     return err;
 }
 
-/* Deletes the keys of one listing page with one DeleteObjects request;
- * *first is the page's first key (NULL when the page is empty). */
+/* Whether XML carries `key` as it is: no control character (a carriage
+ * return would even be read back as a line feed). */
+static bool xml_safe(const char *key) {
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* Deletes the keys of one listing page with one DeleteObjects request (a
+ * key XML cannot carry with a DELETE of its own); *first is the page's
+ * first key (NULL when the page is empty). */
 static mfd_err delete_page(CURL *curl, mfd_arena *scratch, const mfd_s3_location *loc,
                            xmlNode *result, const char **first) {
     mfd_strbuf body;
@@ -201,11 +228,17 @@ static mfd_err delete_page(CURL *curl, mfd_arena *scratch, const mfd_s3_location
     size_t n = 0;
     for (xmlNode *node = NULL;
          n < DELETE_BATCH && (node = mfd_s3_xml_child(result, "Contents", node));) {
-        const char *key = mfd_s3_xml_text(scratch, node, "Key");
+        const char *key = listed_text(scratch, result, node, "Key");
         if (!key)
             continue;
         if (!*first)
             *first = key;
+        if (!xml_safe(key)) {
+            mfd_err err = delete_object(curl, scratch, loc, key);
+            if (err)
+                return err;
+            continue;
+        }
         mfd_strbuf_appendf(&body, "<Object><Key>%s</Key></Object>",
                            mfd_markup_escape(scratch, key));
         n++;

@@ -89,6 +89,31 @@ async function settled(path, size) {
     await new Promise((wake) => setTimeout(wake, 10));
 }
 
+// s3rver ignores ListObjectsV2's encoding-type=url (and writes a key with a control character
+// into its XML as it is, which no XML parser reads). S3 and MinIO then URL-encode every Key and
+// Prefix (form style, '+' for a space) and add <EncodingType>url</EncodingType>; so does this.
+const XML_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function xmlUnescape(text) {
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, e) =>
+    e[0] === '#'
+      ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10))
+      : XML_ENTITIES[e]);
+}
+
+function urlEncodeListing(xml) {
+  const encode = (text) =>
+    encodeURIComponent(xmlUnescape(text)).replace(/%2F/g, '/').replace(/%20/g, '+');
+  return xml
+    .replace(/<(Key|Prefix)>([^<]*)<\/\1>/g, (_, tag, text) => `<${tag}>${encode(text)}</${tag}>`)
+    .replace(/(<ListBucketResult[^>]*>)/, '$1<EncodingType>url</EncodingType>');
+}
+
+function wantsUrlEncoding(req) {
+  const query = new URL(req.url, 'http://x').searchParams;
+  return req.method === 'GET' && query.get('encoding-type') === 'url' && query.get('list-type') === '2';
+}
+
 // Sends the request on to s3rver; resolves once the client has its whole answer.
 function forward(req, res, body) {
   return new Promise((done) => {
@@ -103,8 +128,14 @@ function forward(req, res, body) {
         answer.on('data', (chunk) => chunks.push(chunk));
         answer.on('end', async () => {
           if (plainPut && answer.statusCode === 200) await settled(req.url, sent);
-          res.writeHead(answer.statusCode, answer.headers);
-          res.end(Buffer.concat(chunks));
+          let payload = Buffer.concat(chunks);
+          const answerHeaders = { ...answer.headers };
+          if (answer.statusCode === 200 && wantsUrlEncoding(req)) {
+            payload = Buffer.from(urlEncodeListing(payload.toString('utf8')), 'utf8');
+            answerHeaders['content-length'] = String(payload.length);
+          }
+          res.writeHead(answer.statusCode, answerHeaders);
+          res.end(payload);
           done();
         });
       },
