@@ -32,6 +32,12 @@ extern const mfd_artifact_ops mfd_artifact_s3_ops;
 
 /* local.c: the regular file `rel` under the local directory `root`. */
 mfd_err mfd_artifact_local_open(const char *root, const char *rel, int *fd, uint64_t *size);
+/* local.c: removes files named `prefix`... in `dir` that no upload has
+ * written to for an hour (left by a server killed mid-upload). */
+void mfd_artifact_remove_stale_uploads(const char *dir, const char *prefix);
+/* s3_upload.c: the directory of the spool files of S3 uploads ($TMPDIR). */
+const char *mfd_artifact_s3_spool_dir(void);
+#define MFD_ARTIFACT_S3_SPOOL_PREFIX "mlflowd-s3-upload-"
 /* s3.c: releases what the S3 client set up (at shutdown; idempotent). */
 void mfd_artifact_s3_shutdown(void);
 

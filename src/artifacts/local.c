@@ -53,26 +53,29 @@ static mfd_err make_dirs(const char *path) {
     return NULL;
 }
 
-/* Uploads in progress write to hidden files in the root (local_upload_begin);
- * a server killed mid-upload leaves its file behind. One untouched for
+/* Uploads in progress write to files named `prefix`... in `dir` (hidden
+ * files in a local root; spool files of S3 uploads in $TMPDIR); a server
+ * killed mid-upload leaves its file behind. One untouched for
  * STALE_UPLOAD_SECONDS is removed at start: a live upload writes all the
- * time, and another replica sharing the directory may have one running. */
+ * time (a client idle for 600 s is dropped), another replica sharing the
+ * directory may have one running, and a spool file already being sent to
+ * S3 is read through an open descriptor, which a removal does not end. */
 enum { STALE_UPLOAD_SECONDS = 3600 };
 
-static void remove_stale_uploads(const char *root) {
-    DIR *d = opendir(root);
+void mfd_artifact_remove_stale_uploads(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
     if (!d)
         return;
     time_t now = time(NULL);
     struct dirent *e;
     while ((e = readdir(d))) {
         struct stat st;
-        if (strncmp(e->d_name, MFD_ARTIFACT_UPLOAD_PREFIX, strlen(MFD_ARTIFACT_UPLOAD_PREFIX)) ||
+        if (strncmp(e->d_name, prefix, strlen(prefix)) ||
             fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
             now - st.st_mtime < STALE_UPLOAD_SECONDS)
             continue;
         if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-            mfd_log_info("removed %s/%s, an upload cut off by a stop", root, e->d_name);
+            mfd_log_info("removed %s/%s, an upload cut off by a stop", dir, e->d_name);
     }
     closedir(d);
 }
@@ -85,7 +88,7 @@ static mfd_err local_open(const char *destination, char **root) {
                           destination);
     if (err)
         return err;
-    remove_stale_uploads(destination);
+    mfd_artifact_remove_stale_uploads(destination, MFD_ARTIFACT_UPLOAD_PREFIX);
     *root = strdup(destination);
     return NULL;
 }

@@ -38,6 +38,9 @@ static mfd_err s3_open(const char *destination, char **root) {
     mfd_s3_location loc;
     mfd_err err = mfd_s3_location_parse(arena, destination, &loc);
     if (!err)
+        mfd_artifact_remove_stale_uploads(mfd_artifact_s3_spool_dir(),
+                                          MFD_ARTIFACT_S3_SPOOL_PREFIX);
+    if (!err)
         *root = strdup(*loc.prefix ? mfd_arena_sprintf(arena, "s3://%s/%s", loc.bucket, loc.prefix)
                                    : mfd_arena_sprintf(arena, "s3://%s", loc.bucket));
     mfd_arena_free(arena);

@@ -12,7 +12,8 @@
  *     succeeds. A multipart upload that fails after it was created is
  *     aborted, so S3 keeps no orphaned parts of it.
  *   - The temporary file stays in upload->temp_path, which the server
- *     removes when the request ends, whatever happened. */
+ *     removes when the request ends, whatever happened; one a killed server
+ *     left is removed at a later start (s3_open). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/escape.h"
+#include "core/log.h"
 #include "s3_internal.h"
 
 enum { MAX_KEY_BYTES = 1024, MAX_PARTS = 10000 };
@@ -31,6 +33,11 @@ typedef struct s3_upload_state {
     mfd_artifact_upload_head head;
     const char *bucket, *key, *rel;
 } s3_upload_state;
+
+const char *mfd_artifact_s3_spool_dir(void) {
+    const char *tmpdir = getenv("TMPDIR");
+    return tmpdir && *tmpdir ? tmpdir : "/tmp";
+}
 
 mfd_err mfd_artifact_s3_upload_begin(const char *root, const char *rel, mfd_upload *upload) {
     const mfd_s3_settings *s = mfd_s3_settings_get();
@@ -48,9 +55,8 @@ mfd_err mfd_artifact_s3_upload_begin(const char *root, const char *rel, mfd_uplo
         mfd_arena_free(arena);
         return err;
     }
-    const char *tmpdir = getenv("TMPDIR");
-    char *path = mfd_arena_sprintf(arena, "%s/mlflowd-s3-upload-XXXXXX",
-                                   tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char *path = mfd_arena_sprintf(arena, "%s/" MFD_ARTIFACT_S3_SPOOL_PREFIX "XXXXXX",
+                                   mfd_artifact_s3_spool_dir());
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0) {
         err = mfd_err_new(MFD_INTERNAL_ERROR,
@@ -208,7 +214,15 @@ static void abort_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state 
                           .n_query = 1,
                           .body_fd = -1};
     mfd_s3_response res;
-    mfd_err_free(mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res));
+    mfd_err err = mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res);
+    /* S3 answers 204; the parts then cost storage until a lifecycle rule
+     * (AbortIncompleteMultipartUpload) or an operator removes them. */
+    if (err || (res.status != 204 && res.status != 200 && res.status != 404))
+        mfd_log_warn("S3 multipart upload %s of s3://%s/%s was not aborted (%s); its parts "
+                     "stay in the bucket until a lifecycle rule or an operator removes them",
+                     upload_id, st->bucket, st->key,
+                     err ? err->message : mfd_arena_sprintf(arena, "HTTP %ld", res.status));
+    mfd_err_free(err);
 }
 
 static mfd_err put_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st, int fd,

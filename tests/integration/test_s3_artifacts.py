@@ -458,6 +458,30 @@ def test_client_leaving_mid_download_frees_the_transfer(server):
     assert len(get_artifact(server, "leave/big.bin").content) == 8 * MIB
 
 
+def test_spool_files_a_killed_server_left_are_removed_at_start(tmp_path_factory, s3_server):
+    """Uploads to S3 are spooled in $TMPDIR; a server killed mid-upload (OOM, a failed probe)
+    left its spool file there for good. One untouched for an hour is removed at the next start;
+    a recent one may be another server's upload in progress, and stays."""
+    spool = tmp_path_factory.mktemp("spool")
+    stale, fresh, other = (spool / "mlflowd-s3-upload-Ab12Cd", spool / "mlflowd-s3-upload-Ef34Gh",
+                           spool / "unrelated-file")
+    for f in (stale, fresh, other):
+        f.write_bytes(b"x" * 1000)
+    two_hours_ago = time.time() - 7200
+    for f in (stale, other):
+        os.utime(f, (two_hours_ago, two_hours_ago))
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", f"s3://mlflow/{PREFIX}/"],
+                     {"TMPDIR": str(spool)})
+    try:
+        assert not stale.exists() and fresh.exists() and other.exists()
+        assert f"removed {stale}, an upload cut off by a stop" in s.log()
+        put_artifact(s, "spooled.txt", b"data")
+        assert sorted(p.name for p in spool.iterdir()) == sorted([fresh.name, other.name])
+    finally:
+        s.stop()
+        s.drop_database()
+
+
 def test_unreachable_s3_answers_503(tmp_path_factory, s3_server):
     from conftest import free_port
     dead = f"http://127.0.0.1:{free_port()}"
@@ -500,8 +524,8 @@ def test_a_wrong_secret_fails_the_signature_check(tmp_path_factory, s3_server):
 
 
 class ScriptedS3:
-    """A stand-in for S3 that answers each request with the next scripted (status, error code)
-    for its method, then 200 with a small body, and counts the requests it saw."""
+    """A stand-in for S3 that answers each request with the next scripted (status, error code
+    [, body]) for its method, then 200 with a small body, and counts the requests it saw."""
 
     def __init__(self):
         import http.server
@@ -515,8 +539,10 @@ class ScriptedS3:
                     self.rfile.read(length)
                 fake.seen.append((self.command, self.path))
                 queue = fake.script.get(self.command, [])
-                status, code = queue.pop(0) if queue else (200, None)
-                if code:
+                status, code, *given = queue.pop(0) if queue else (200, None)
+                if given:
+                    body = given[0]
+                elif code:
                     body = (f"<?xml version=\"1.0\"?><Error><Code>{code}</Code>"
                             f"<Message>scripted {code}</Message></Error>").encode()
                 elif self.command == "GET" and "list-type" in self.path:
@@ -573,6 +599,35 @@ def test_s3_answers_are_retried_and_mapped(tmp_path_factory, s3_server):
         fake.script["PUT"] = [(400, "RequestTimeout")]
         assert_error(s.put(f"{ART}/slow.txt", data=b"x"), 503, "TEMPORARILY_UNAVAILABLE",
                      "RequestTimeout")
+    finally:
+        s.stop()
+        s.drop_database()
+        fake.httpd.shutdown()
+
+
+def test_a_multipart_upload_s3_would_not_abort_is_logged(tmp_path_factory, s3_server):
+    """A failed multipart upload is aborted; when the abort fails too, its parts stay in the
+    bucket (and cost) until a lifecycle rule removes them: the server says so in its log."""
+    fake = ScriptedS3()
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://mlflow/x"],
+                     dict(S3_LIMITS, **fake.env))
+    created = (200, None, b"<InitiateMultipartUploadResult><UploadId>UP-1</UploadId>"
+                          b"</InitiateMultipartUploadResult>")
+    try:
+        fake.script["POST"] = [created]
+        fake.script["PUT"] = [(400, "InvalidArgument")]
+        fake.script["DELETE"] = [(403, "AccessDenied")]
+        assert_error(s.put(f"{ART}/big.bin", data=b"x" * (7 * MIB)), 500, "INTERNAL_ERROR",
+                     "InvalidArgument")
+        assert ("DELETE", "/mlflow/x/big.bin?uploadId=UP-1") in fake.seen
+        assert "S3 multipart upload UP-1 of s3://mlflow/x/big.bin was not aborted (HTTP 403)" \
+            in s.log()
+        fake.script["POST"] = [created]
+        fake.script["PUT"] = [(400, "InvalidArgument")]
+        fake.script["DELETE"] = [(204, None, b"")]
+        assert_error(s.put(f"{ART}/big2.bin", data=b"x" * (7 * MIB)), 500, "INTERNAL_ERROR")
+        assert ("DELETE", "/mlflow/x/big2.bin?uploadId=UP-1") in fake.seen
+        assert "big2.bin was not aborted" not in s.log()
     finally:
         s.stop()
         s.drop_database()
