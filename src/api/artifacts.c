@@ -48,11 +48,31 @@ static const char *raw_tail(const mfd_request *req, size_t *len) {
 }
 
 /* The route's <path>, checked and normalised ("" = the root). */
-static mfd_err tail_path(mfd_request *req, const char **rel) {
-    size_t raw_len, len;
+static const char *decoded_tail(mfd_request *req, size_t *len) {
+    size_t raw_len;
     const char *raw = raw_tail(req, &raw_len);
-    const char *path = mfd_artifact_unescape(req->arena, raw, raw_len, false, &len);
+    return mfd_artifact_unescape(req->arena, raw, raw_len, false, len);
+}
+
+static mfd_err tail_path(mfd_request *req, const char **rel) {
+    size_t len;
+    const char *path = decoded_tail(req, &len);
     return mfd_artifact_path_normalize(req->arena, path, len, rel);
+}
+
+/* The path of a file to write (`len` bytes, decoded): normalised as any
+ * artifact path, and refused when it names the root or ends in an empty or
+ * "." segment ("dir/", "dir/."): that names a directory (MLflow fails to
+ * write it), and normalising it would write a file named "dir". */
+static mfd_err file_path(mfd_request *req, const char *path, size_t len, const char **rel) {
+    size_t last = len;
+    while (last > 0 && path[last - 1] != '/')
+        last--;
+    bool names_dir = last == len || (len - last == 1 && path[last] == '.');
+    mfd_err err = mfd_artifact_path_normalize(req->arena, path, len, rel);
+    if (!err && (!**rel || names_dir))
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    return err;
 }
 
 /* The first value of query parameter `field` as sent, form-decoded with any
@@ -206,9 +226,9 @@ static mfd_err download_artifact(mfd_request *req, mfd_response *res) {
 
 static mfd_err begin_upload_artifact(mfd_request *req, mfd_upload *upload) {
     const char *rel;
-    mfd_err err = tail_path(req, &rel);
-    if (!err && !*rel)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    size_t len;
+    const char *path = decoded_tail(req, &len);
+    mfd_err err = file_path(req, path, len, &rel);
     return err ? err : mfd_artifact_upload_begin(destination(req), rel, upload);
 }
 
@@ -425,8 +445,8 @@ static mfd_err begin_ui_upload(mfd_request *req, mfd_upload *upload) {
         err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Request must specify run_uuid.");
     else if (!path || !path_len)
         err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Request must specify path.");
-    else if (!(err = mfd_artifact_path_normalize(req->arena, path, path_len, &rel)) && !*rel)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    else
+        err = file_path(req, path, path_len, &rel);
     const char *length = err ? NULL : req->header(req, "Content-Length");
     if (length && strtoull(length, NULL, 10) > UI_UPLOAD_MAX_BYTES)
         err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,

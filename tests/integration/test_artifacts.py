@@ -221,6 +221,23 @@ def test_upload_onto_a_directory_or_under_a_file_is_refused(server):
     assert get_artifact(server, "clash/dir/f.txt").content == b"1"
 
 
+def test_upload_to_a_directory_name_is_refused(server):
+    """A path ending in "/" or "/." names a directory: MLflow fails to write it, and once
+    normalised it wrote a file named after the directory (beside a directory of that name on
+    S3). The UI's upload too."""
+    for form in ["named/", "named/%2E", "named%2F", "named%2F%2E"]:
+        assert_error(server.put(f"{ART}/{form}", data=b"x"), 400, "INVALID_PARAMETER_VALUE",
+                     "Invalid path")
+    assert list_artifacts(server, "named") == {}
+    run_id, _ = insert_run(server)
+    url = f"{server.url}/ajax-api/2.0/mlflow/upload-artifact"
+    for path in ["ui/", "ui/."]:
+        r = server.session.post(url, params={"run_uuid": run_id, "path": path}, data=b"x")
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid path")
+    put_artifact(server, "named/./f.txt", b"ok")  # "." inside a path is fine
+    assert get_artifact(server, "named/f.txt").content == b"ok"
+
+
 def test_delete_file_tree_and_absent(server):
     for rel in ["del/keep.txt", "del/f.txt", "del/tree/a.txt", "del/tree/sub/b.txt"]:
         put_artifact(server, rel, b"x")
