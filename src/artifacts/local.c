@@ -371,25 +371,42 @@ static mfd_err local_upload_begin(const char *root, const char *rel, mfd_upload 
     return NULL;
 }
 
+/* A DELETE of the file's directory may run while the upload is put in
+ * place: the directory vanishes between its creation and the rename (ENOENT
+ * from either). The directories are then made again, up to PLACE_ATTEMPTS
+ * times; the upload counts as removed only when its own file is gone. */
+enum { PLACE_ATTEMPTS = 10 };
+
 static mfd_err local_upload_finish(mfd_upload *upload) {
     const upload_state *state = upload->state;
     const char *parent = state->parent;
     int root_fd = open_dir(state->root, "", 0, false);
-    int dir = root_fd < 0 ? -1 : open_dir(state->root, parent, strlen(parent), true);
-    if (dir < 0) {
-        int saved = errno;
-        if (root_fd >= 0)
-            close(root_fd);
-        if (saved == ENOTDIR || saved == ELOOP || saved == EEXIST)
-            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                               "Cannot upload '%s': a file or link is in the way of its directory",
-                               state->leaf);
-        errno = saved;
+    if (root_fd < 0)
         return io_error("create a directory for", state->leaf);
+    int rc = -1, saved = 0;
+    for (int attempt = 1; attempt <= PLACE_ATTEMPTS; attempt++) {
+        int dir = open_dir(state->root, parent, strlen(parent), true);
+        if (dir < 0) {
+            saved = errno;
+            if (saved == ENOENT && attempt < PLACE_ATTEMPTS)
+                continue;
+            close(root_fd);
+            if (saved == ENOTDIR || saved == ELOOP || saved == EEXIST)
+                return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                   "Cannot upload '%s': a file or link is in the way of its "
+                                   "directory",
+                                   state->leaf);
+            errno = saved;
+            return io_error("create a directory for", state->leaf);
+        }
+        rc = renameat(root_fd, state->temp_name, dir, state->leaf);
+        saved = errno;
+        close(dir);
+        struct stat st;
+        if (rc == 0 || saved != ENOENT ||
+            fstatat(root_fd, state->temp_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            break;
     }
-    int rc = renameat(root_fd, state->temp_name, dir, state->leaf);
-    int saved = errno;
-    close(dir);
     close(root_fd);
     if (rc != 0) {
         if (saved == EISDIR || saved == ENOTEMPTY || saved == EEXIST)

@@ -238,6 +238,32 @@ def test_upload_to_a_directory_name_is_refused(server):
     assert get_artifact(server, "named/f.txt").content == b"ok"
 
 
+def test_uploads_racing_a_delete_of_their_directory_are_stored(server):
+    """A DELETE of a directory while files are put into it: the directory could vanish between
+    its creation and the upload's rename, which answered 500 (or 409). The directories are made
+    again, so every upload is stored (and then maybe deleted) and nothing fails."""
+    from concurrent.futures import ThreadPoolExecutor
+    statuses = []
+
+    def upload(i):
+        session = requests.Session()
+        for k in range(40):
+            r = session.put(f"{server.url}{ART}/race/d{k % 3}/sub/f.bin", data=bytes([65 + i]) * 20000)
+            statuses.append((r.status_code, r.text[:120]))
+
+    def delete(_):
+        session = requests.Session()
+        for k in range(120):
+            r = session.delete(f"{server.url}{ART}/race/d{k % 3}")
+            statuses.append((r.status_code, r.text[:120]))
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda f: f[0](f[1]), [(upload, i) for i in range(4)] + [(delete, 0)] * 2))
+    assert [s for s in statuses if s[0] != 200] == []
+    put_artifact(server, "race/d0/sub/f.bin", b"last")
+    assert get_artifact(server, "race/d0/sub/f.bin").content == b"last"
+
+
 def test_delete_file_tree_and_absent(server):
     for rel in ["del/keep.txt", "del/f.txt", "del/tree/a.txt", "del/tree/sub/b.txt"]:
         put_artifact(server, rel, b"x")
