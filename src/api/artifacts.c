@@ -489,8 +489,11 @@ const mfd_route mfd_api_artifacts_routes[] = {
      TRACKING | MFD_ROUTE_AJAX_ONLY, NULL},
     {"POST", "2.0/mlflow/upload-artifact", ui_upload, TRACKING | MFD_ROUTE_AJAX_ONLY,
      begin_ui_upload},
-    {"GET", "/get-artifact", get_run_artifact, TRACKING | MFD_ROUTE_BARE, NULL},
-    {"GET", "/model-versions/get-artifact", get_model_version_artifact, TRACKING | MFD_ROUTE_BARE,
+    /* MLflow serves these two at <static prefix><pattern> (_add_static_prefix); the bare
+     * spelling stays for servers without a prefix and for existing links. */
+    {"GET", "/get-artifact", get_run_artifact, TRACKING | MFD_ROUTE_BARE | MFD_ROUTE_PREFIXED,
      NULL},
+    {"GET", "/model-versions/get-artifact", get_model_version_artifact,
+     TRACKING | MFD_ROUTE_BARE | MFD_ROUTE_PREFIXED, NULL},
     {0},
 };

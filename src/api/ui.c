@@ -7,7 +7,10 @@
  *                          this one page serves them all
  *   /static-files/<path>   the bundle; /static-files/ is index.html again (the
  *                          entry that needs no credentials when auth is on:
- *                          auth.md §2 leaves /static… unprotected)
+ *                          auth.md §2 leaves /static… unprotected; served
+ *                          there, the page loads the bare /static-files/
+ *                          assets, never the prefixed ones that need
+ *                          credentials)
  *   <prefix>               302 to <prefix>/
  * index.html carries a small JSON config filled in here per request (static
  * prefix, whether auth is on), from which the app computes its API base
@@ -186,6 +189,20 @@ static void set_not_modified(mfd_response *res) {
     res->body_len = 0;
 }
 
+/* The prefix of the page's own asset URLs: the static prefix when the page was
+ * asked for under it, else none. With auth on, the bare /static-files/ entry is
+ * the page that needs no credentials, and only the bare /static-files/ assets
+ * are public (auth.md §2): <prefix>/static-files/app.js would answer 401 there
+ * and leave the page blank. The app's API calls still go to <prefix>/ajax-api/
+ * (the config), with the credentials typed into the sign-in page. */
+static const char *asset_prefix(const mfd_request *req) {
+    const char *prefix = req->app->config->static_prefix;
+    size_t len = strlen(prefix);
+    bool under_prefix =
+        strncmp(req->path, prefix, len) == 0 && (req->path[len] == '/' || req->path[len] == '\0');
+    return under_prefix ? prefix : "";
+}
+
 static mfd_err serve_index(mfd_request *req, mfd_response *res) {
     static const char prefix_mark[] = "{{PREFIX}}", config_mark[] = "{{CONFIG}}";
     const char *tpl = (const char *)mfd_ui_index_html;
@@ -199,7 +216,7 @@ static mfd_err serve_index(mfd_request *req, mfd_response *res) {
         }
         mfd_strbuf_appendn(&page, tpl, (size_t)(mark - tpl));
         if (strncmp(mark, prefix_mark, sizeof prefix_mark - 1) == 0) {
-            append_html_escaped(&page, req->app->config->static_prefix);
+            append_html_escaped(&page, asset_prefix(req));
             tpl = mark + sizeof prefix_mark - 1;
         } else if (strncmp(mark, config_mark, sizeof config_mark - 1) == 0) {
             append_config(req, &page);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN, launchBrowser, screenshot, startAuthServer, watchPage } from './harness.mjs';
+import { ADMIN, openPage, screenshot, startAuthServer } from './harness.mjs';
 import { logRun } from './fixtures.mjs';
 
 const BOB = { username: 'bob-e2e', password: 'bob-password-1234' };
@@ -31,10 +31,7 @@ describe('web UI with basic-auth', () => {
     state.secret = (await server.api('POST', 'experiments/create', { name: 'admin-only' })).experiment_id;
     const run = await logRun(server, state.shared, { name: 'shared-run', params: { lr: 0.1 }, metrics: { loss: 0.4 }, steps: 10 });
     await server.logArtifact(run, 'readme.md', '# shared notes\n', 'text/plain');
-    browser = await launchBrowser();
-    page = await browser.newPage();
-    page.setDefaultTimeout(15_000);
-    problems = watchPage(page);
+    ({ browser, page, problems } = await openPage());
   });
 
   after(async () => {

@@ -26,7 +26,7 @@ export const SCREENSHOTS = process.env.E2E_SCREENSHOTS || join(ROOT, 'build/e2e-
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const ADMIN = { username: 'admin', password: 'password1234' };
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const s = createServer();
     s.once('error', fail);
@@ -40,8 +40,10 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Server {
-  constructor({ args = [], env = {}, workdir } = {}) {
+  // port: a port chosen beforehand (freePort), when others must know the URL first.
+  constructor({ args = [], env = {}, workdir, port } = {}) {
     this.workdir = workdir || mkdtempSync(join(tmpdir(), 'mlflowd-e2e-'));
+    this.fixedPort = port;
     this.args = args;
     this.env = env;
     this.auth = null; // {username, password} used by api()
@@ -52,7 +54,7 @@ export class Server {
   }
 
   async start() {
-    this.port = await freePort();
+    this.port = this.fixedPort || (await freePort());
     this.url = `http://127.0.0.1:${this.port}`;
     this.logPath = join(this.workdir, 'mlflowd.log');
     const log = openSync(this.logPath, 'a');
@@ -215,6 +217,14 @@ export function watchPage(page) {
     if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   return problems;
+}
+
+// A headless browser with one page (15 s timeouts) whose errors are collected.
+export async function openPage() {
+  const browser = await launchBrowser();
+  const page = await browser.newPage();
+  page.setDefaultTimeout(15_000);
+  return { browser, page, problems: watchPage(page) };
 }
 
 export async function screenshot(page, name) {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { launchBrowser, screenshot, Server, watchPage } from './harness.mjs';
+import { openPage, screenshot, Server } from './harness.mjs';
 import { logRun, makePng, MLMODEL } from './fixtures.mjs';
 
 describe('web UI (auth off)', () => {
@@ -18,10 +18,7 @@ describe('web UI (auth off)', () => {
 
   before(async () => {
     server = await new Server().start();
-    browser = await launchBrowser();
-    page = await browser.newPage();
-    page.setDefaultTimeout(15_000);
-    problems = watchPage(page);
+    ({ browser, page, problems } = await openPage());
   });
 
   after(async () => {

@@ -27,8 +27,8 @@ export const AUTH_API = '/api/2.0/mlflow/';
 // mlflowd's own endpoints (who-am-i, role mappings; served once SSO support is in).
 export const MLFLOWD_AJAX = `${prefix}/ajax-api/2.0/mlflowd/`;
 export const ARTIFACTS_PROXY = `${prefix}/ajax-api/2.0/mlflow-artifacts/artifacts/`;
-// /get-artifact is a bare route; servers answer it without the static prefix.
-export const GET_ARTIFACT = '/get-artifact';
+// /get-artifact is not under /ajax-api/ but, as in MLflow, under the static prefix.
+export const GET_ARTIFACT = `${prefix}/get-artifact`;
 const servedFromStatic = typeof location !== 'undefined' && location.pathname.includes('/static-files/');
 
 export class ApiError extends Error {
@@ -179,8 +179,15 @@ export async function optional(call) {
   }
 }
 
-// The signed-in user as the server sees it (mlflowd/auth/whoami), or null.
-export const whoami = () => optional((o) => mlflowdApi.get('auth/whoami', null, o)).then((r) => r?.user || null);
+// The signed-in user as the server sees it (mlflowd/auth/whoami), or null. A
+// single sign-on cookie session also has its sign-out: `logout` is
+// {url, csrfToken} (POST url with the form field csrf_token).
+export const whoami = () =>
+  optional((o) => mlflowdApi.get('auth/whoami', null, o)).then((r) =>
+    r?.user
+      ? { ...r.user, logout: r.logout_url && r.csrf_token ? { url: r.logout_url, csrfToken: r.csrf_token } : null }
+      : null,
+  );
 
 // Native SSO login offered by the server: {login_url} or null. From the
 // page's config (src/api/ui.c) or the server's /oidc/info.

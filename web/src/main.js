@@ -43,6 +43,17 @@ function page({ segments, query }) {
   }
 }
 
+// Ends a single sign-on session: a form POST (not fetch) to the server's
+// logout with the session's CSRF token as the form field it expects, so the
+// browser follows its redirect to the provider's end-session page, and from
+// there back to the sign-in.
+function SignOutForm({ logout }) {
+  return html`<form method="post" action=${logout.url} class="sign-out" data-testid="sso-sign-out">
+    <input type="hidden" name="csrf_token" value=${logout.csrfToken} />
+    <button type="submit" class="link on-dark">Sign out</button>
+  </form>`;
+}
+
 function App() {
   const route = useRoute();
   const [user, setUser] = useState(getCredentials);
@@ -79,7 +90,8 @@ function App() {
         ? html`<span class="user" data-testid="signed-in-as">${user.username}${user.isAdmin ? ' (admin)' : ''}</span>
             <button type="button" class="link on-dark" onClick=${() => (clearCredentials(), navigate(href('/login')))}>Sign out</button>`
         : sessionUser
-        ? html`<span class="user" data-testid="signed-in-as">${sessionUser.username}${sessionUser.is_admin ? ' (admin)' : ''}</span>`
+        ? html`<span class="user" data-testid="signed-in-as">${sessionUser.username}${sessionUser.is_admin ? ' (admin)' : ''}</span>
+            ${sessionUser.logout && html`<${SignOutForm} logout=${sessionUser.logout} />`}`
         : section !== 'login' && html`<a class="nav-link" href=${href('/login', { next: location.hash })}>Sign in</a>`)}
     </header>
     <main id="main" tabindex="-1">${content}</main>

@@ -69,9 +69,24 @@ export function quoteKey(key) {
   return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(key) ? key : '`' + key.replace(/`/g, '') + '`';
 }
 
-// A string literal for the filter grammar, which has no escapes: single
-// quotes unless the text has one (search-grammar.md §1).
-export const quoteString = (s) => (String(s).includes("'") ? `"${String(s).replace(/"/g, '')}"` : `'${s}'`);
+// A filter clause `<identifier> <comparator> <text>` (comparator =, LIKE or
+// ILIKE) for any text. A string literal of the filter grammar has no escapes
+// (search-grammar.md §1): '…' cannot hold ' and "…" cannot hold ", so text with
+// both quotes has no literal. It becomes two clauses, each with the quote its
+// literal cannot hold replaced by `_` (LIKE's one-character wildcard; = turns
+// into the equally case-sensitive LIKE): every match of the text matches both,
+// and the server may answer a few more (a % or _ of the text read as a
+// wildcard; with %, the two clauses matching at different places): where that
+// matters, the caller keeps only the exact text (a model's versions).
+export function stringClause(identifier, comparator, text) {
+  const t = String(text);
+  if (!t.includes("'")) return `${identifier} ${comparator} '${t}'`;
+  if (!t.includes('"')) return `${identifier} ${comparator} "${t}"`;
+  const op = comparator === '=' ? 'LIKE' : comparator;
+  const noDouble = t.replace(/"/g, '_');
+  const noSingle = t.replace(/'/g, '_');
+  return `${identifier} ${op} "${noDouble}" AND ${identifier} ${op} '${noSingle}'`;
+}
 
 export function basename(path) {
   const i = path.lastIndexOf('/');

@@ -1,7 +1,7 @@
 // artifacts.js — the artifact browser of runs and logged models: a lazily
 // loaded tree on the left, a preview on the right (text, JSON, images,
 // MLmodel), and download. The selected path lives in the URL (?path=).
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { download, fetchBlob } from '../api.js';
 import { ErrorMessage, Loading } from '../components.js';
 import { basename, classNames, formatBytes, html } from '../util.js';
@@ -32,6 +32,9 @@ export function ArtifactBrowser({ list, fileUrl, rootUri, selected, onSelect, ac
       setTree((t) => ({ ...t, [dir]: { error } }));
     }
   };
+  // The path the page was opened at (a deep link): whether it is a directory is
+  // known only once its parent's listing is in; then it is opened too.
+  const linked = useRef(null);
   useEffect(() => {
     setTree({});
     // Open the ancestors of the selected path.
@@ -39,6 +42,7 @@ export function ArtifactBrowser({ list, fileUrl, rootUri, selected, onSelect, ac
     const parts = (selected || '').split('/').filter(Boolean);
     for (let i = 1; i < parts.length; i++) dirs.push(parts.slice(0, i).join('/'));
     setOpen(new Set(dirs));
+    linked.current = selected || null;
     dirs.forEach(load);
   }, [rootUri]);
   const toggle = (dir) => {
@@ -56,6 +60,17 @@ export function ArtifactBrowser({ list, fileUrl, rootUri, selected, onSelect, ac
   };
   const current = selected ? entryOf(selected) : null;
   const isDir = current ? current.is_dir : !selected || !!tree[selected];
+  useEffect(() => {
+    if (!linked.current) return;
+    if (linked.current !== selected) linked.current = null; // moved on before the listing came
+    else if (current) {
+      linked.current = null;
+      if (current.is_dir && !tree[selected]) {
+        setOpen((s) => new Set(s).add(selected));
+        load(selected);
+      }
+    }
+  }, [selected, current]);
 
   const renderDir = (dir, depth) => {
     const node = tree[dir];

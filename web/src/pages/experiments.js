@@ -4,14 +4,14 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { ErrorMessage, FormDialog, Field, Loading, useAsync, useFocusHeading } from '../components.js';
 import { href, navigate, setQuery } from '../router.js';
-import { formatTime, html, quoteString } from '../util.js';
+import { formatTime, html, stringClause } from '../util.js';
 
 const VIEWS = { active: 'ACTIVE_ONLY', deleted: 'DELETED_ONLY', all: 'ALL' };
 const PAGE = 100;
 
 export async function searchExperiments({ q, view = 'active', token, maxResults = PAGE, signal }) {
   const body = { max_results: maxResults, view_type: VIEWS[view] || 'ACTIVE_ONLY', order_by: ['name ASC'] };
-  if (q) body.filter = `name ILIKE ${quoteString(`%${q}%`)}`;
+  if (q) body.filter = stringClause('name', 'ILIKE', `%${q}%`);
   if (token) body.page_token = token;
   const r = await api.post('experiments/search', body, { signal });
   return { items: r.experiments || [], next: r.next_page_token };

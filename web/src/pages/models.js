@@ -7,7 +7,7 @@ import {
   Breadcrumbs, ErrorMessage, Field, FormDialog, KeyValueTable, Loading, StatusBadge, useAsync, useFocusHeading,
 } from '../components.js';
 import { href, navigate, setQuery } from '../router.js';
-import { formatTime, html, quoteString } from '../util.js';
+import { formatTime, html, stringClause } from '../util.js';
 
 const STAGES = ['None', 'Staging', 'Production', 'Archived'];
 
@@ -18,13 +18,13 @@ export function ModelsPage({ query }) {
   const [extra, setExtra] = useState({ key: null, items: [], next: null });
   const result = useAsync(
     (signal) =>
-      api.get('registered-models/search', { max_results: 100, filter: q ? `name ILIKE ${quoteString(`%${q}%`)}` : undefined, order_by: 'name ASC' }, { signal }),
+      api.get('registered-models/search', { max_results: 100, filter: q ? stringClause('name', 'ILIKE', `%${q}%`) : undefined, order_by: 'name ASC' }, { signal }),
     [q],
   );
   const models = [...(result.data?.registered_models || []), ...(extra.key === q ? extra.items : [])];
   const next = extra.key === q ? extra.next : result.data?.next_page_token;
   const more = async () => {
-    const r = await api.get('registered-models/search', { max_results: 100, filter: q ? `name ILIKE ${quoteString(`%${q}%`)}` : undefined, page_token: next });
+    const r = await api.get('registered-models/search', { max_results: 100, filter: q ? stringClause('name', 'ILIKE', `%${q}%`) : undefined, page_token: next });
     setExtra({ key: q, items: [...(extra.key === q ? extra.items : []), ...(r.registered_models || [])], next: r.next_page_token });
   };
   return html`<section class="page">
@@ -75,8 +75,9 @@ export function ModelPage({ name }) {
   const model = useAsync((signal) => api.get('registered-models/get', { name }, { signal }).then((r) => r.registered_model), [name]);
   const versions = useAsync(
     (signal) =>
-      api.get('model-versions/search', { filter: `name=${quoteString(name)}`, max_results: 1000, order_by: 'version_number DESC' }, { signal })
-        .then((r) => r.model_versions || []),
+      // A name with both quote kinds is searched a little wider (stringClause): keep its own versions.
+      api.get('model-versions/search', { filter: stringClause('name', '=', name), max_results: 1000, order_by: 'version_number DESC' }, { signal })
+        .then((r) => (r.model_versions || []).filter((v) => v.name === name)),
     [name],
   );
   const [dialog, setDialog] = useState(null);

@@ -9,7 +9,7 @@ import {
   Breadcrumbs, ErrorMessage, FormDialog, KeyValueTable, Loading, StatusBadge, Tabs, useAsync, useFocusHeading,
 } from '../components.js';
 import { href, navigate, setQuery } from '../router.js';
-import { classNames, formatDuration, formatTime, formatValue, html, quoteKey, quoteString, runName } from '../util.js';
+import { classNames, formatDuration, formatTime, formatValue, html, quoteKey, runName, stringClause } from '../util.js';
 import { LoggedModelsTable } from './logged_models.js';
 
 const VIEWS = { active: 'ACTIVE_ONLY', deleted: 'DELETED_ONLY', all: 'ALL' };
@@ -26,7 +26,7 @@ export function toFilter(text) {
   const t = (text || '').trim();
   if (!t) return '';
   if (/(=|<|>|\bLIKE\b|\bILIKE\b|\bIN\b)/i.test(t)) return t;
-  return `attributes.run_name ILIKE ${quoteString(`%${t}%`)}`;
+  return stringClause('attributes.run_name', 'ILIKE', `%${t}%`);
 }
 
 const ATTRIBUTE_COLUMNS = [
