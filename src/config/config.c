@@ -67,6 +67,18 @@ static const option_spec options[] = {
      "also serve /health, /ready and /metrics (without auth) on this port (0 = off)"},
     {"--health-host", "MLFLOWD_HEALTH_HOST", OPT_STRING, FIELD(health_host),
      "address of the --health-port listener (0.0.0.0)"},
+    {"--allowed-hosts", "MLFLOW_SERVER_ALLOWED_HOSTS", OPT_STRING, FIELD(allowed_hosts),
+     "Host headers accepted, comma-separated, '*' patterns (localhost and private IPs, any "
+     "port; '*' = all); others get 403 (DNS rebinding)"},
+    {"--cors-allowed-origins", "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", OPT_STRING,
+     FIELD(cors_allowed_origins),
+     "browser origins allowed to write to the API and read it cross-origin, comma-separated, "
+     "'*' patterns (localhost origins on any port; '*' = all)"},
+    {"--x-frame-options", "MLFLOW_SERVER_X_FRAME_OPTIONS", OPT_STRING, FIELD(x_frame_options),
+     "X-Frame-Options of every answer (SAMEORIGIN; DENY; NONE = left out)"},
+    {"--disable-security-middleware", "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE", OPT_FLAG,
+     FIELD(disable_security_middleware),
+     "DANGEROUS: no Host check, no cross-origin refusal, no CORS or security headers"},
     {"--kserve-namespace", "MLFLOWD_KSERVE_NAMESPACE", OPT_STRING, FIELD(kserve_namespace),
      "namespace of generated KServe InferenceServices (default)"},
     {"--kserve-service-account", "MLFLOWD_KSERVE_SERVICE_ACCOUNT", OPT_STRING,
@@ -98,6 +110,7 @@ static void set_defaults(mfd_config *cfg) {
     cfg->shutdown_grace = 25;
     cfg->max_header_bytes = 32u << 10;
     cfg->health_host = "0.0.0.0";
+    cfg->x_frame_options = "SAMEORIGIN";
     cfg->kserve_namespace = "default";
     cfg->kserve_service_account = "mlflow-kserve";
     cfg->kserve_runtime = "kserve-mlserver";

@@ -33,6 +33,15 @@ typedef struct mfd_config {
     int health_port;         /* --health-port, MLFLOWD_HEALTH_PORT; 0 = off */
     int shutdown_grace;      /* --shutdown-grace, MLFLOWD_SHUTDOWN_GRACE: seconds; 25 */
     const char *health_host; /* --health-host, MLFLOWD_HEALTH_HOST; 0.0.0.0 */
+    /* Request security of `mlflow server` 3.5+ (src/http/request_guard.c): comma-separated
+     * lists, '*' patterns. */
+    const char *allowed_hosts;        /* --allowed-hosts, MLFLOW_SERVER_ALLOWED_HOSTS; NULL =
+                                         localhost and private IPs, any port */
+    const char *cors_allowed_origins; /* --cors-allowed-origins,
+                                         MLFLOW_SERVER_CORS_ALLOWED_ORIGINS; NULL = localhost */
+    const char *x_frame_options; /* --x-frame-options, MLFLOW_SERVER_X_FRAME_OPTIONS; SAMEORIGIN */
+    bool disable_security_middleware; /* --disable-security-middleware,
+                                         MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE */
     /* KServe hand-off (src/kserve, sso-and-deploy.md §5). */
     const char *kserve_namespace;       /* --kserve-namespace; "default" */
     const char *kserve_service_account; /* --kserve-service-account; mlflow-kserve */

@@ -30,6 +30,7 @@
 #include "core/json_text.h"
 #include "core/log.h"
 #include "metrics.h"
+#include "request_guard.h"
 #include "router.h"
 
 struct mfd_server {
@@ -111,9 +112,10 @@ struct request_state {
     size_t body_declared; /* its Content-Length; 0 = not given (chunked) */
     struct timespec started;
     char *raw_uri; /* as received, escapes intact (see capture_raw_uri) */
-    /* Auth (src/auth): answered = a 401/403 (or an answer of the auth layer)
-     * is in `res`, sent once the body is drained so the client reads it
-     * instead of a reset; authorized = the rule was checked at the 1st call. */
+    /* Auth (src/auth): answered = a 401/403 (or an answer of the auth layer,
+     * or of the request guard) is in `res`, sent once the body is drained so
+     * the client reads it instead of a reset; authorized = the rule was
+     * checked at the 1st call. */
     bool auth_answered, authorized;
 };
 
@@ -346,6 +348,7 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, request_
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     for (size_t i = 0; i < res->n_headers; i++)
         MHD_add_response_header(response, res->headers[i].key, res->headers[i].value);
+    mfd_request_guard_add_headers(st->req.app->config, &st->req, res, response);
     if (atomic_load(&st->req.app->draining)) /* no next request on this connection */
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(connection, (unsigned)status, response);
@@ -496,7 +499,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         if (!st->early_error && strstr(req->raw_path, "%00"))
             st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                           "The request path contains a NUL character (%%00)");
-        if (!st->early_error && app->auth && !mfd_auth_is_unprotected(req->path))
+        /* Host check, cross-origin writes, CORS preflights: before auth, as in MLflow. */
+        if (!st->early_error)
+            st->auth_answered = mfd_request_guard_check(app->config, req, &st->res);
+        if (!st->early_error && !st->auth_answered && app->auth &&
+            !mfd_auth_is_unprotected(req->path))
             st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->auth_answered);
         if (st->early_error || st->auth_answered)
             ; /* answered below, or once the body is drained */

@@ -44,6 +44,7 @@ schema = {
         "replicaCount": {"type": "integer", "minimum": 0},
         "server": obj({
             "port": PORT, "healthPort": PORT, "workers": {"type": "integer", "minimum": 0},
+            "allowedHosts": STRS, "corsAllowedOrigins": STRS,
             "extraArgs": STRS, "extraEnv": {"type": "array", "items": ANY_OBJ},
             "extraEnvFrom": {"type": "array", "items": ANY_OBJ},
             "secretKey": obj({"existingSecret": secret_ref(key=True)}),

@@ -284,6 +284,46 @@ def test_ingress_cert_manager_and_tls(renderer):
     assert rule["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "http"}
 
 
+def guard_env(docs):
+    env = container(pod_spec(find(docs, "Deployment")), "mlflowd")["env"]
+    names = [e["name"] for e in env]
+    assert len(names) == len(set(names)), names
+    return {e["name"]: e.get("value") for e in env if e["name"].startswith("MLFLOW_SERVER_")}
+
+
+def test_request_guard_env_from_the_ingress_host(renderer, tmp_path):
+    """sso-and-deploy.md §4.1: MLFLOW_SERVER_ALLOWED_HOSTS / _CORS_ALLOWED_ORIGINS follow the
+    ingress host (https with TLS), keep the Service's names and localhost, add the extra
+    entries, collapse to "*", and leave a variable set in server.extraEnv alone."""
+    env = guard_env(render(renderer, ["platform.yaml"]))
+    hosts = env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    assert hosts[0] == "mlflow.apps.example.com"
+    for h in ["release-name-mlflowd", "release-name-mlflowd:80",
+              "release-name-mlflowd.default.svc.cluster.local", "localhost:*", "127.0.0.1:*"]:
+        assert h in hosts
+    assert env["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "https://mlflow.apps.example.com"
+    assert guard_env(render(renderer, ["minimal.yaml"]))[
+        "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "http://mlflow.internal.example.com"
+
+    env = guard_env(render(renderer, ["platform.yaml"], ["ingress.enabled=false"]))
+    assert "mlflow.apps.example.com" not in env["MLFLOW_SERVER_ALLOWED_HOSTS"]
+    assert "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS" not in env
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("server:\n  allowedHosts: [mlflow.internal:5000]\n"
+                     "  corsAllowedOrigins: ['https://nb.example.com', '*']\n")
+    env = guard_env(render(renderer, ["platform.yaml", str(extra)]))
+    assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")[-1] == "mlflow.internal:5000"
+    assert env["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "*"
+
+    override = tmp_path / "override.yaml"
+    override.write_text("server:\n  allowedHosts: ['*']\n  extraEnv:\n"
+                        "    - {name: MLFLOW_SERVER_CORS_ALLOWED_ORIGINS, value: 'https://a.example'}\n")
+    env = guard_env(render(renderer, ["platform.yaml", str(override)]))
+    assert env["MLFLOW_SERVER_ALLOWED_HOSTS"] == "*"
+    assert env["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "https://a.example"
+
+
 # --- R-HELM-8: network policy -----------------------------------------------------------------------
 
 def test_network_policy(renderer):

@@ -134,10 +134,10 @@ def test_ambiguous_body_length_is_refused_and_nothing_hides_behind_it(server):
     and the connection ends: a request smuggled in the body is never run. A coding other
     than chunked is a 501 (it used to wait for the client forever)."""
     hidden = unique("smuggled")
-    second = (f"POST {API}experiments/create HTTP/1.1\r\nHost: x\r\nContent-Type: "
+    second = (f"POST {API}experiments/create HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
               f"application/json\r\nContent-Length: {len(hidden) + 12}\r\n\r\n"
               f'{{"name": "{hidden}"}}').encode()
-    head = f"POST {API}experiments/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = f"POST {API}experiments/create HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
     cases = [
         (head + "Content-Length: 2\r\nContent-Length: %d\r\n\r\n{}" % (2 + len(second)), 400,
          "BAD_REQUEST", "two different Content-Length"),
@@ -301,7 +301,7 @@ def test_truncated_body_with_longer_content_length_does_not_hang_the_server(serv
     """A client that promises more than it sends and goes away leaves nothing stuck."""
     for _ in range(20):
         with socket.create_connection(("127.0.0.1", server.port)) as s:
-            s.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\n"
+            s.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
     assert server.get("/health").status_code == 200
     server.api("GET", "experiments/get", params={"experiment_id": "0"})
@@ -427,7 +427,7 @@ UTF8_QUERIES = [
 @pytest.mark.parametrize("target", [c[1] for c in UTF8_QUERIES], ids=[c[0] for c in UTF8_QUERIES])
 def test_invalid_utf8_in_query_is_400(server, target):
     # sent byte for byte: http.client refuses a raw non-ASCII request line
-    head = b"GET " + (API + target).encode("latin-1") + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    head = b"GET " + (API + target).encode("latin-1") + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as s:
         s.sendall(head)
         resp = http.client.HTTPResponse(s)
@@ -778,12 +778,12 @@ def test_artifact_uploads_are_not_bound_by_the_json_limit(limited):
 @pytest.mark.parametrize("kind", ["one-huge-header", "many-headers", "huge-url"])
 def test_oversized_headers_are_refused_and_the_server_lives_on(server, kind):
     if kind == "one-huge-header":
-        head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 400000 + b"\r\n\r\n"
+        head = b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 400000 + b"\r\n\r\n"
     elif kind == "many-headers":
-        head = (b"GET /health HTTP/1.1\r\nHost: x\r\n" +
+        head = (b"GET /health HTTP/1.1\r\nHost: localhost\r\n" +
                 b"".join(b"X-H%d: value\r\n" % i for i in range(20000)) + b"\r\n")
     else:
-        head = b"GET /api/2.0/mlflow/experiments/get?x=" + b"a" * 400000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        head = b"GET /api/2.0/mlflow/experiments/get?x=" + b"a" * 400000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n"
     answer = exchange(server, head, wait=10)
     assert answer is not None
     status = int(answer.split(b" ", 2)[1])

@@ -185,14 +185,14 @@ def test_refused_bodies_are_not_read_without_end(tmp_path):
     s = start_auth_server(tmp_path, args=["--max-body-size", str(4 << 20)])
     try:
         sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        sock.sendall(b"PUT /api/2.0/mlflow-artifacts/artifacts/1/big.bin HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"PUT /api/2.0/mlflow-artifacts/artifacts/1/big.bin HTTP/1.1\r\nHost: localhost\r\n"
                      b"Content-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n")
         answer = sock.recv(4096).decode()
         sock.close()
         assert answer.startswith("HTTP/1.1 401") and "100 Continue" not in answer, answer
 
         sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        sock.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\n"
                      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
         chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
         sent, ended = 0, False
@@ -238,7 +238,7 @@ def test_refusals_a_client_never_reads_hold_no_database_connection(tmp_path):
                           timeout=30).status_code == 200
         token = base64.b64encode(b"reader1:reader-password-1").decode()
         body = '{"run_id": "%s", "metrics": []}' % ("0" * 32)
-        one = (f"POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: x\r\n"
+        one = (f"POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: localhost\r\n"
                f"Authorization: Basic {token}\r\nContent-Type: application/json\r\n"
                f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
         sock = socket.socket()

@@ -40,7 +40,7 @@ def test_head_is_a_get_without_its_body(server):
 
     def head(path):
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-            s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
@@ -169,7 +169,7 @@ def test_serves_connections_past_descriptor_1024(make_server):
             socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
         # The newest connections hold the highest descriptors in the server.
         last = socks[-1]
-        last.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        last.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         got = b""
         while chunk := last.recv(4096):
             got += chunk
@@ -218,7 +218,7 @@ def test_clients_that_do_not_read_their_answers_hold_no_database_connection(make
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.connect(("127.0.0.1", s.port))
             sock.sendall((f"GET /api/2.0/mlflow/metrics/get-history?run_id={run}&metric_key=m "
-                          "HTTP/1.1\r\nHost: x\r\n\r\n").encode())
+                          "HTTP/1.1\r\nHost: localhost\r\n\r\n").encode())
             sockets.append(sock)
         time.sleep(2)
         r = s.session.post(f"{s.url}/api/2.0/mlflow/experiments/create",
@@ -242,7 +242,7 @@ def test_large_bodies_in_progress_share_one_memory_budget(make_server):
     import threading
     s = make_server()
     big = 60 << 20
-    head = ("POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\n"
+    head = ("POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\n"
             "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n")
 
     def start(length, send):
@@ -303,7 +303,7 @@ def test_sigterm_lets_requests_in_progress_finish(make_server):
     payload = b"z" * (1 << 20)
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
     sock.sendall((f"PUT /api/2.0/mlflow-artifacts/artifacts/{exp}/drain.bin HTTP/1.1\r\n"
-                  f"Host: x\r\nContent-Length: {len(payload)}\r\n\r\n").encode() +
+                  f"Host: localhost\r\nContent-Length: {len(payload)}\r\n\r\n").encode() +
                  payload[:1000])
     time.sleep(0.3)
     s.proc.send_signal(signal.SIGTERM)
@@ -352,7 +352,7 @@ def test_requests_libmicrohttpd_gives_up_on_are_freed(make_server):
     for _ in range(20):
         sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         sock.sendall(f"GET /api/2.0/mlflow/experiments/get?experiment_id=0&{query} HTTP/1.1\r\n"
-                     "Host: x\r\n\r\n".encode())
+                     "Host: localhost\r\n\r\n".encode())
         sock.recv(4096)
         sock.close()
     assert s.api("GET", "experiments/get", params={"experiment_id": "0"})["experiment"]
@@ -371,7 +371,7 @@ def test_a_second_stop_signal_ends_the_wait(make_server):
     exp = s.api("POST", "experiments/create", {"name": "stalled"})["experiment_id"]
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
     sock.sendall((f"PUT /api/2.0/mlflow-artifacts/artifacts/{exp}/never.bin HTTP/1.1\r\n"
-                  "Host: x\r\nContent-Length: 1000000\r\n\r\n").encode() + b"z" * 1000)
+                  "Host: localhost\r\nContent-Length: 1000000\r\n\r\n").encode() + b"z" * 1000)
     time.sleep(0.3)
     s.proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)

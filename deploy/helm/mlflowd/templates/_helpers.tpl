@@ -206,3 +206,50 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "mlflowd.containerSecurityContext" -}}
 {{- toYaml .Values.securityContext -}}
 {{- end -}}
+
+{{/* MLFLOW_SERVER_ALLOWED_HOSTS and MLFLOW_SERVER_CORS_ALLOWED_ORIGINS, derived from the ingress
+host as the community chart derives them (sso-and-deploy.md §4.1). Host headers accepted: the
+ingress host, the Service's in-cluster names (bare and with its port: in-cluster clients),
+localhost (kubectl port-forward; the oauth2-proxy upstream) and server.allowedHosts. Origins
+allowed to write from a browser: the ingress host's (https with TLS, as the UI calls the API)
+and server.corsAllowedOrigins. A "*" entry stands for all; a variable that server.extraEnv sets
+is left to it. The probes use the health port, which has no Host check. */}}
+{{- define "mlflowd.requestGuardEnv" -}}
+{{- $s := .Values.server -}}
+{{- $ing := .Values.ingress -}}
+{{- $svc := include "mlflowd.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $hosts := list -}}
+{{- if $ing.enabled -}}
+{{- $hosts = append $hosts .Values.global.domain -}}
+{{- end -}}
+{{- range $name := list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) -}}
+{{- $hosts = append $hosts $name -}}
+{{- $hosts = append $hosts (printf "%s:%v" $name $.Values.service.port) -}}
+{{- end -}}
+{{- $hosts = concat $hosts (list "localhost" "localhost:*" "127.0.0.1" "127.0.0.1:*") ($s.allowedHosts | default list) | uniq -}}
+{{- if has "*" $hosts -}}
+{{- $hosts = list "*" -}}
+{{- end -}}
+{{- $origins := list -}}
+{{- if $ing.enabled -}}
+{{- $scheme := ternary "https" "http" (or $ing.tls.enabled (not (empty $ing.certManager.clusterIssuer))) -}}
+{{- $origins = append $origins (printf "%s://%s" $scheme .Values.global.domain) -}}
+{{- end -}}
+{{- $origins = concat $origins ($s.corsAllowedOrigins | default list) | uniq -}}
+{{- if has "*" $origins -}}
+{{- $origins = list "*" -}}
+{{- end -}}
+{{- $set := list -}}
+{{- range $s.extraEnv -}}
+{{- $set = append $set .name -}}
+{{- end -}}
+{{- if not (has "MLFLOW_SERVER_ALLOWED_HOSTS" $set) }}
+- name: MLFLOW_SERVER_ALLOWED_HOSTS
+  value: {{ join "," $hosts | quote }}
+{{- end }}
+{{- if and $origins (not (has "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS" $set)) }}
+- name: MLFLOW_SERVER_CORS_ALLOWED_ORIGINS
+  value: {{ join "," $origins | quote }}
+{{- end }}
+{{- end -}}
