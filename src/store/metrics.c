@@ -172,8 +172,17 @@ static mfd_err write_history(mfd_conn *conn, mfd_arena *arena, const char *run_i
     return err;
 }
 
-static mfd_err write_latest(mfd_conn *conn, const char *run_id, const latest_value *latest,
+static int compare_latest_keys(const void *a, const void *b) {
+    return strcmp(((const latest_value *)a)->key, ((const latest_value *)b)->key);
+}
+
+/* Upserted in key order: on PostgreSQL each upsert locks its row to the end
+ * of the transaction, and two batches for one run that listed their keys in
+ * different orders deadlocked (one answered 503). */
+static mfd_err write_latest(mfd_conn *conn, const char *run_id, latest_value *latest,
                             size_t count) {
+    if (count > 1)
+        qsort(latest, count, sizeof *latest, compare_latest_keys);
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(
         conn,

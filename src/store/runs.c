@@ -396,6 +396,33 @@ static void append_repr(mfd_strbuf *sb, const char *s) {
     mfd_strbuf_appendn(sb, &quote, 1);
 }
 
+typedef struct keyed_index {
+    const char *key;
+    size_t index;
+} keyed_index;
+
+static int compare_keyed(const void *a, const void *b) {
+    const keyed_index *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The order in which to write `n` params or tags: by key, then as sent (a
+ * tag sent twice keeps its last value). On PostgreSQL each write locks its
+ * row to the end of the transaction; two batches writing the same keys in
+ * different orders deadlocked (one answered 503). */
+static size_t *key_order(mfd_arena *arena, const mfd_run_tag *items, size_t n) {
+    keyed_index *keyed = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *keyed);
+    for (size_t i = 0; i < n; i++)
+        keyed[i] = (keyed_index){items[i].key, i};
+    if (n > 1)
+        qsort(keyed, n, sizeof *keyed, compare_keyed);
+    size_t *order = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = keyed[i].index;
+    return order;
+}
+
 mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                            const mfd_metric_log *metrics, size_t n_metrics,
                            const mfd_run_tag *params, size_t n_params, const mfd_run_tag *tags,
@@ -406,16 +433,23 @@ mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
     int64_t experiment_id = 0;
     if ((err = mfd_runs_check_active(conn, run_id, &experiment_id)))
         return mfd_conn_finish(conn, err);
+    /* Written in key order; the conflicts are told in the order sent. */
+    const char **existing = mfd_arena_calloc(arena, n_params ? n_params : 1, sizeof *existing);
+    size_t *order = key_order(arena, params, n_params);
+    for (size_t k = 0; k < n_params && !err; k++) {
+        size_t i = order[k];
+        err = insert_param(conn, arena, run_id, params[i].key,
+                           params[i].value ? params[i].value : "", &existing[i]);
+    }
     mfd_strbuf conflicts;
     mfd_strbuf_init(&conflicts, arena);
     for (size_t i = 0; i < n_params && !err; i++) {
-        const char *existing, *value = params[i].value ? params[i].value : "";
-        err = insert_param(conn, arena, run_id, params[i].key, value, &existing);
-        if (!err && existing && strcmp(existing, value) != 0) {
+        const char *value = params[i].value ? params[i].value : "";
+        if (existing[i] && strcmp(existing[i], value) != 0) {
             mfd_strbuf_append(&conflicts, conflicts.len ? ", {'key': " : "{'key': ");
             append_repr(&conflicts, params[i].key);
             mfd_strbuf_append(&conflicts, ", 'old_value': ");
-            append_repr(&conflicts, existing);
+            append_repr(&conflicts, existing[i]);
             mfd_strbuf_append(&conflicts, ", 'new_value': ");
             append_repr(&conflicts, value);
             mfd_strbuf_append(&conflicts, "}");
@@ -428,8 +462,9 @@ mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                           conflicts.data, run_id);
     if (!err)
         err = mfd_metrics_write(conn, arena, run_id, experiment_id, metrics, n_metrics);
-    for (size_t i = 0; i < n_tags && !err; i++)
-        err = write_tag(conn, run_id, tags[i].key, tags[i].value);
+    order = key_order(arena, tags, n_tags);
+    for (size_t k = 0; k < n_tags && !err; k++)
+        err = write_tag(conn, run_id, tags[order[k]].key, tags[order[k]].value);
     return mfd_conn_finish(conn, err);
 }
 
