@@ -198,11 +198,20 @@ mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
+    /* PostgreSQL: the experiment's row is share-locked to the commit. A
+     * delete of the experiment marks its runs deleted with one UPDATE, which
+     * cannot see a run inserted but not committed: without the lock such a
+     * run stayed active in a deleted experiment. With it the delete waits
+     * for this run (and marks it), or this create waits for the delete (and
+     * is refused). SQLite runs one writer at a time. */
+    bool postgres = mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES;
     mfd_stmt *stmt;
-    if ((err = mfd_conn_prepare(
-             conn,
-             "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
-             true, &stmt)))
+    if ((err = mfd_conn_prepare(conn,
+                                postgres ? "SELECT artifact_location, lifecycle_stage FROM "
+                                           "experiments WHERE experiment_id = ? FOR SHARE"
+                                         : "SELECT artifact_location, lifecycle_stage FROM "
+                                           "experiments WHERE experiment_id = ?",
+                                true, &stmt)))
         return mfd_conn_finish(conn, err);
     mfd_stmt_bind_int64(stmt, 1, experiment_id);
     mfd_step s = mfd_stmt_step(stmt, &err);
