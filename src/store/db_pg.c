@@ -149,10 +149,16 @@ mfd_err mfd_pg_conn_connect(pg_conn *conn) {
                            conn->db->shown, v / 10000, v % 10000);
     }
     PQsetNoticeProcessor(conn->handle, ignore_notice, NULL);
-    /* Doubles print exactly (the default on PostgreSQL >= 12, needed before). */
-    PGresult *res = PQexec(conn->handle, "SET extra_float_digits = 3");
+    /* Doubles print exactly (the default on PostgreSQL >= 12, needed before).
+     * A row lock held elsewhere (another tool's long transaction) is waited
+     * for 20 s, as SQLite's busy timeout, then the request answers 503
+     * instead of holding its pooled connection for as long as the lock
+     * lasts; a lock_timeout the role, database or URI sets is kept. */
+    PGresult *res =
+        PQexec(conn->handle, "SET extra_float_digits = 3; SELECT set_config('lock_timeout', '20s', "
+                             "false) WHERE current_setting('lock_timeout') = '0'");
     mfd_err err =
-        PQresultStatus(res) == PGRES_COMMAND_OK ? NULL : mfd_pg_error(conn, res, "SQL error");
+        PQresultStatus(res) == PGRES_TUPLES_OK ? NULL : mfd_pg_error(conn, res, "SQL error");
     PQclear(res);
     return err;
 }

@@ -308,6 +308,34 @@ def test_lost_connections_are_reopened(make_server, fresh_db):
     assert s.get("/ready").status_code == 200
 
 
+def test_a_lock_held_elsewhere_ends_in_503_after_lock_timeout(make_server, fresh_db):
+    """A row or table lock another session holds made a request wait as long as the lock
+    lasted, holding a pooled connection (the pool then refused unrelated requests). The
+    server's sessions wait at most lock_timeout: 20 s by default (as SQLite's busy timeout), or
+    what the role, database or URI sets, as here (1 s); then 503, and other requests go on."""
+    import time
+    name = fresh_db.rsplit("/", 1)[1]
+    query(PG_ADMIN_URI, f"ALTER DATABASE {name} SET lock_timeout = '1s'")
+    s = make_server(args=[f"--backend-store-uri={fresh_db}", "--workers", "2"])
+    run_id = s.api("POST", "runs/create", {"experiment_id": "0"})["run"]["info"]["run_id"]
+    holder = PgConnection(fresh_db)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE latest_metrics IN EXCLUSIVE MODE")
+        t0 = time.monotonic()
+        r = s.post("/api/2.0/mlflow/runs/log-metric",
+                   json={"run_id": run_id, "key": "m", "value": 1, "timestamp": 1, "step": 0})
+        waited = time.monotonic() - t0
+        body = assert_error(r, 503, "TEMPORARILY_UNAVAILABLE", "lock timeout")
+        assert 0.9 < waited < 10, (waited, body)
+        assert s.api("GET", "runs/get", params={"run_id": run_id})["run"]["info"]["run_id"] == run_id
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    s.api("POST", "runs/log-metric",
+          {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1, "step": 0})
+
+
 def test_not_ready_while_database_is_unreachable(make_server, fresh_db):
     s = make_server(args=[f"--backend-store-uri={fresh_db}"])
     assert s.get("/ready").status_code == 200
