@@ -2,6 +2,7 @@
  * (rest-api.md §2) and MLflow's key and length rules with upstream's
  * JSON-path wording. */
 #include "runs_internal.h"
+#include "core/json_text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -208,7 +209,7 @@ void mfd_api_append_run(mfd_strbuf *sb, const mfd_run *run, bool with_outputs) {
 /* ---- validation ----------------------------------------------------------------------------- */
 
 mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detail) {
-    char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text = mfd_json_dumps_python(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
     mfd_err err =
         mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid value %s for parameter '%s' supplied%s%s",
                     text ? text : "?", path, detail ? ": " : ".", detail ? detail : "");

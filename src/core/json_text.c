@@ -1,6 +1,8 @@
 /* json_text.c — see json_text.h. */
 #include "json_text.h"
 
+#include <ctype.h>
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +69,20 @@ void mfd_json_append_tree(mfd_strbuf *sb, const json_t *value) {
         mfd_strbuf_append(sb, "null");
         return;
     }
+}
+
+char *mfd_json_dumps_python(const json_t *value, size_t flags) {
+    char *text = json_dumps(value, flags);
+    /* Only inside strings, past a backslash: "\\u00E9" (a backslash, then
+     * "u00E9") is text and stays as it is. */
+    for (char *p = text; p && *p; p++) {
+        if (*p != '\\')
+            continue;
+        if (p[1] == 'u')
+            for (int i = 2; i < 6 && p[i]; i++)
+                p[i] = (char)tolower((unsigned char)p[i]);
+        if (p[1])
+            p++;
+    }
+    return text;
 }

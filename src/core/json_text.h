@@ -13,4 +13,10 @@
 
 void mfd_json_append_tree(mfd_strbuf *sb, const json_t *value);
 
+/* json_dumps(value, flags) with the \uXXXX escapes in lower case, as
+ * Python's json.dumps writes them (jansson writes "\u00E9", Python
+ * "\u00e9"): for text MLflow would have written itself (tag values, quoted
+ * values in messages). malloc'd; NULL as json_dumps. */
+char *mfd_json_dumps_python(const json_t *value, size_t flags);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/ids.h"
+#include "core/json_text.h"
 #include "registry_internal.h"
 
 static const char MODEL_VERSIONS_TAG[] = "mlflow.modelVersions";
@@ -254,7 +255,8 @@ static mfd_err record_on_logged_model(mfd_conn *conn, mfd_arena *arena, const ch
     if (!present)
         json_array_append_new(
             list, json_pack("{s:s, s:I}", "name", name, "version", (json_int_t)version));
-    char *text = json_dumps(list, JSON_ENSURE_ASCII); /* Python's json.dumps separators */
+    char *text =
+        mfd_json_dumps_python(list, JSON_ENSURE_ASCII); /* Python's json.dumps separators */
     json_decref(list);
     if (!text)
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot encode %s", MODEL_VERSIONS_TAG);

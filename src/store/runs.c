@@ -9,6 +9,7 @@
  * - params never change once written (same value again = no-op).
  * Reading runs is in runs_read.c. */
 #include "experiments.h"
+#include "core/json_text.h"
 #include "runs.h"
 #include "schema.h"
 
@@ -499,7 +500,7 @@ mfd_err mfd_runs_append_logged_model(mfd_conn *conn, mfd_arena *arena, const cha
         }
         json_array_append(history, entry);
         /* Python's json.dumps layout: ", " and ": " separators, ASCII only */
-        char *text = json_dumps(history, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+        char *text = mfd_json_dumps_python(history, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
         json_decref(history);
         err = text ? upsert_tag(conn, run_id, LOGGED_MODELS_TAG, text)
                    : mfd_err_new(MFD_INTERNAL_ERROR, "cannot encode the logged model history");

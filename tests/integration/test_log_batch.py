@@ -248,3 +248,11 @@ def test_concurrent_batches_listing_keys_in_other_orders_all_succeed(server):
         assert sorted(p["step"] for p in history(server, run_id, key)) == [int(s) for s in steps]
     latest = as_dict(get_run(server, run_id)["data"]["metrics"])
     assert latest["k00"] == steps[-1]
+
+
+def test_quoted_values_in_messages_escape_as_python_does(server):
+    """Messages quote a bad value as MLflow's json.dumps does: \\u escapes in lower case."""
+    run_id = create_run(server)
+    r = server.post(URL, {"run_id": run_id, "tags": [{"key": "t\u00e9!\U0001F600", "value": "v"}]})
+    body = assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+    assert '"t\\u00e9!\\ud83d\\ude00"' in body["message"], body["message"]

@@ -181,6 +181,16 @@ static void test_tree_as_text(void) {
     mfd_arena_free(arena);
 }
 
+/* Text MLflow writes with Python's json.dumps: \u escapes in lower case, a
+ * backslash that is text left alone. */
+static void test_python_json_escapes(void) {
+    json_t *tree = json_pack("[s, s, s]", "t\xc3\xa9", "\xf0\x9f\x98\x80", "\\u00E9 stays");
+    char *text = mfd_json_dumps_python(tree, JSON_ENSURE_ASCII);
+    CHECK_STR(text, "[\"t\\u00e9\", \"\\ud83d\\ude00\", \"\\\\u00E9 stays\"]");
+    free(text);
+    json_decref(tree);
+}
+
 static void test_key_validation(void) {
     CHECK(mfd_validate_key("loss/train.v1 a:b-c", "metric") == NULL);
     CHECK(fails_with(mfd_validate_key("bad!", "metric"), "Invalid metric name: 'bad!'"));
@@ -259,4 +269,4 @@ MFD_TEST_MAIN(MFD_TEST(test_json_string_literals), MFD_TEST(test_int64_as_number
               MFD_TEST(test_run_id_falls_back_to_run_uuid_and_is_required),
               MFD_TEST(test_bad_or_double_encoded_bodies), MFD_TEST(test_enum_by_name_or_number),
               MFD_TEST(test_double_encoding), MFD_TEST(test_tree_as_text),
-              MFD_TEST(test_key_validation))
+              MFD_TEST(test_python_json_escapes), MFD_TEST(test_key_validation))
