@@ -45,10 +45,10 @@ static mfd_err grant_creator(mfd_auth *auth, mfd_request *req, mfd_auth_kind kin
     const char *key[2] = {key0, key1};
     mfd_conn *conn;
     mfd_err err = with_auth_conn(auth, &conn);
-    if (err)
-        return err;
-    err = mfd_auth_store_set_grant(conn, kind, key, req->username, "MANAGE");
-    mfd_auth_db_release(auth, conn);
+    if (!err) {
+        err = mfd_auth_store_set_grant(conn, kind, key, req->username, "MANAGE");
+        mfd_auth_db_release(auth, conn);
+    }
     const char *resource = kind == MFD_AUTH_SCORER
                                ? mfd_arena_sprintf(req->arena, "scorer:%s/%s", key0, key1)
                                : mfd_arena_sprintf(req->arena, "%s:%s", kind_names[kind], key0);
@@ -62,7 +62,16 @@ static mfd_err grant_creator(mfd_auth *auth, mfd_request *req, mfd_auth_kind kin
         mfd_err_free(err);
         return NULL;
     }
-    return err;
+    if (err) {
+        /* The resource is committed already: an error answer would make the
+         * client retry a create that succeeded (then RESOURCE_ALREADY_EXISTS).
+         * It is answered as done; the missing grant is told to the operator. */
+        mfd_log_error("creator grant on %s for user %s failed: %s; the resource was created, "
+                      "but its creator has no MANAGE permission on it until an admin grants it",
+                      resource, req->username, err->message);
+        mfd_err_free(err);
+    }
+    return NULL;
 }
 
 static mfd_err drop_resource(mfd_auth *auth, mfd_request *req, mfd_auth_kind kind, const char *key0,

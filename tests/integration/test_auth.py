@@ -484,3 +484,34 @@ def test_a_burst_of_new_logins_costs_one_derivation(server, right):
         codes = list(pool.map(one, range(16)))
     assert codes == [200 if right else 401] * 16
     assert 1 <= password_derivations(server) - before <= 2
+
+
+def test_a_create_whose_creator_grant_fails_is_answered_as_done(tmp_path):
+    """The create is committed before the creator's MANAGE row is written to the auth database.
+    When that write failed (auth database busy past its timeout, unreachable), the answer was a
+    503: the client retried a create that had happened and got RESOURCE_ALREADY_EXISTS. It is
+    answered as done now, and the missing grant is logged for the operator."""
+    import sqlite3
+    s = start_auth_server(tmp_path)
+    try:
+        create_users(s, {"carol": None})
+        db = sqlite3.connect(str(tmp_path / "basic_auth.db"))
+        db.execute("ALTER TABLE experiment_permissions RENAME TO experiment_permissions_away")
+        db.commit()
+        try:
+            r = call(session(s, "carol"), s, "POST", "/api/2.0/mlflow/experiments/create",
+                     body={"name": unique("grant-fails")})
+            assert r.status_code == 200, r.text
+            exp_id = r.json()["experiment_id"]
+        finally:
+            db.execute("ALTER TABLE experiment_permissions_away RENAME TO experiment_permissions")
+            db.commit()
+            db.close()
+        assert re.search(rf"creator grant on experiment:{exp_id} for user carol failed: .*"
+                         r"its creator has no MANAGE permission on it", s.log())
+        assert admin_api(s, "GET", "experiments/get", params={"experiment_id": exp_id})
+        r = call(session(s, *ADMIN), s, "GET", "/api/2.0/mlflow/experiments/permissions/get",
+                 params={"experiment_id": exp_id, "username": "carol"})
+        assert r.status_code == 404
+    finally:
+        s.stop()
