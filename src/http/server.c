@@ -368,6 +368,31 @@ static bool is_json_post(const mfd_route *route, const char *method) {
            (!strcmp(method, "POST") || !strcmp(method, "PUT"));
 }
 
+/* The route as Flask names its URL rule in messages: the path up to where
+ * the pattern starts ("/api/", "/ajax-api/", a static prefix), then the
+ * pattern with "{x}" as "<x>" and "<path>" as "<path:artifact_path>". */
+static const char *url_rule(mfd_request *req, const mfd_route *route) {
+    const char *pattern = route->pattern, *prefix = req->app->config->static_prefix;
+    size_t start =
+        prefix && *prefix && !strncmp(req->path, prefix, strlen(prefix)) ? strlen(prefix) : 0;
+    if (pattern[0] != '/')
+        start += !strncmp(req->path + start, "/ajax-api/", 10) ? 10
+                 : !strncmp(req->path + start, "/api/", 5)     ? 5
+                                                               : 0;
+    mfd_strbuf rule;
+    mfd_strbuf_init(&rule, req->arena);
+    mfd_strbuf_appendn(&rule, req->path, start);
+    for (const char *p = pattern; *p; p++) {
+        if (!strcmp(p, "<path>")) {
+            mfd_strbuf_append(&rule, "<path:artifact_path>");
+            break;
+        }
+        char c = *p == '{' ? '<' : *p == '}' ? '>' : *p;
+        mfd_strbuf_appendn(&rule, &c, 1);
+    }
+    return rule.data;
+}
+
 /* Checks that run before the body is read. Returns an error to answer with. */
 static mfd_err first_call_checks(mfd_app *app, request_state *st,
                                  struct MHD_Connection *connection) {
@@ -385,18 +410,22 @@ static mfd_err first_call_checks(mfd_app *app, request_state *st,
         break;
     }
     st->route = route;
-    if ((route->flags & MFD_ROUTE_TRACKING) && cfg->artifacts_only)
-        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                           "Endpoint: %s disabled due to the mlflow server running in "
-                           "--artifacts-only mode. To enable tracking server functionality, run "
-                           "`mlflow server` without `--artifacts-only`",
-                           req->path);
-    if ((route->flags & MFD_ROUTE_ARTIFACTS) && !cfg->serve_artifacts)
-        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                           "Endpoint: %s disabled due to the mlflow server running with "
-                           "`--no-serve-artifacts`. To enable artifacts server functionality, run "
-                           "`mlflow server` with `--serve-artifacts`",
-                           req->path);
+    const char *disabled =
+        (route->flags & MFD_ROUTE_TRACKING) && cfg->artifacts_only
+            ? "Endpoint: %s disabled due to the mlflow server running in `--artifacts-only` mode. "
+              "To enable tracking server functionality, run `mlflow server` without "
+              "`--artifacts-only`"
+        : (route->flags & MFD_ROUTE_ARTIFACTS) && !cfg->serve_artifacts
+            ? "Endpoint: %s disabled due to the mlflow server running with "
+              "`--no-serve-artifacts`. To enable artifacts server functionality, run `mlflow "
+              "server` with `--serve-artifacts`"
+            : NULL;
+    if (disabled) { /* Flask's plain answer (rest-api.md §1.4), naming the URL rule */
+        mfd_response_text(req, &st->res, 503, "text/html; charset=utf-8",
+                          mfd_arena_sprintf(req->arena, disabled, url_rule(req, route)));
+        st->auth_answered = true;
+        return NULL;
+    }
     if (is_json_post(route, req->method)) {
         const char *ct =
             MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -700,7 +700,12 @@ def test_no_serve_artifacts_answers_503(make_server):
                          ("POST", "/api/2.0/mlflow-artifacts/mpu/create/a.txt")]:
         r = s.session.request(method, s.url + path, data=b"x" if method == "PUT" else None,
                               json={"path": "a"} if method == "POST" else None, timeout=30)
-        assert_error(r, 503, "TEMPORARILY_UNAVAILABLE", "--no-serve-artifacts")
+        # Flask's plain 503 naming the URL rule (rest-api.md §1.4), as mlflow server answers
+        rule = path.split("/a.txt")[0] + ("/<path:artifact_path>" if "/a.txt" in path else "")
+        assert r.status_code == 503 and r.headers["Content-Type"].startswith("text/html"), r.text
+        assert r.text == (f"Endpoint: {rule} disabled due to the mlflow server running with "
+                          "`--no-serve-artifacts`. To enable artifacts server functionality, run "
+                          "`mlflow server` with `--serve-artifacts`")
     # tracking routes still answer, but cannot reach proxied locations
     run_id, _ = insert_run(s)
     r = s.get("/api/2.0/mlflow/artifacts/list", params={"run_id": run_id})
@@ -713,5 +718,10 @@ def test_artifacts_only_serves_artifacts_but_not_tracking(make_server):
     assert get_artifact(s, "only/f.txt").content == b"served"
     assert list_artifacts(s, "only")["files"][0]["path"] == "f.txt"
     for path in ["/api/2.0/mlflow/artifacts/list?run_id=abc", "/get-artifact?run_id=abc&path=f",
-                 "/model-versions/get-artifact?name=a&version=1&path=f"]:
-        assert_error(s.get(path), 503, "TEMPORARILY_UNAVAILABLE", "--artifacts-only")
+                 "/model-versions/get-artifact?name=a&version=1&path=f",
+                 "/ajax-api/2.0/mlflow/logged-models/m-1"]:
+        r = s.get(path)
+        rule = path.split("?")[0].replace("m-1", "<model_id>")
+        assert r.status_code == 503, r.text
+        assert r.text.startswith(f"Endpoint: {rule} disabled due to the mlflow server running in "
+                                 "`--artifacts-only` mode."), r.text
