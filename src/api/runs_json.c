@@ -2,7 +2,6 @@
  * (rest-api.md §2) and MLflow's key and length rules with upstream's
  * JSON-path wording. */
 #include "runs_internal.h"
-#include "core/json_text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <strings.h>
 
 #include "core/escape.h"
+#include "core/json_text.h"
 #include "core/number_text.h"
 #include "validate.h"
 

@@ -72,6 +72,11 @@ mfd_err mfd_artifact_uri_resolve(mfd_arena *arena, const char *destination, cons
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "No artifact location is recorded");
     const char *scheme = uri_scheme(arena, uri);
     const char *rest = uri + strlen(scheme) + (*scheme ? 1 : 0);
+    /* Locations are made by appending to their path (a fragment never
+     * follows one); a stored URI with a "#" came from elsewhere, and cut
+     * there it would name a directory above its own. */
+    if (*scheme && strchr(rest, '#'))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid artifact URI '%s'", uri);
     if (!strcmp(scheme, "mlflow-artifacts"))
         return proxied(arena, destination, uri, uri_path(arena, rest), root, prefix);
     if (!strcmp(scheme, "http") || !strcmp(scheme, "https")) {

@@ -2,6 +2,9 @@
  * endpoints. Single-row reads: no transaction needed. */
 #include "artifact_locations.h"
 
+#include <ctype.h>
+#include <string.h>
+
 /* Steps a bound statement once and copies column 0 of its row ("" for NULL);
  * *found=false when there is no row. Always finishes the statement. */
 static mfd_err first_text(mfd_stmt *stmt, mfd_arena *arena, const char **out, bool *found) {
@@ -91,4 +94,47 @@ mfd_err mfd_artifact_location_experiments(mfd_conn *conn, mfd_arena *arena,
     }
     mfd_stmt_done(stmt);
     return err;
+}
+
+/* posixpath.join(prefix, suffix) with the suffix's leading slashes dropped
+ * (upstream's _join_posixpaths_and_append_absolute_suffixes). */
+static void join_path(mfd_strbuf *out, const char *prefix, size_t prefix_len, const char *suffix) {
+    mfd_strbuf_appendn(out, prefix, prefix_len);
+    if (prefix_len == 0) {
+        mfd_strbuf_append(out, suffix);
+        return;
+    }
+    while (*suffix == '/')
+        suffix++;
+    if (prefix[prefix_len - 1] != '/')
+        mfd_strbuf_append(out, "/");
+    mfd_strbuf_append(out, suffix);
+}
+
+const char *mfd_artifact_location_append(mfd_arena *arena, const char *uri, const char *suffix) {
+    mfd_strbuf out;
+    mfd_strbuf_init(&out, arena);
+    size_t scheme = 0;
+    if (isalpha((unsigned char)uri[0]))
+        while (isalnum((unsigned char)uri[scheme]) || uri[scheme] == '+' || uri[scheme] == '-' ||
+               uri[scheme] == '.')
+            scheme++;
+    if (uri[scheme] != ':' || scheme < 2) { /* a POSIX path ("C:" is a drive, not a scheme) */
+        join_path(&out, uri, strlen(uri), suffix);
+        return out.data;
+    }
+    const char *path = uri + scheme + 1;
+    if (path[0] == '/' && path[1] == '/')
+        path += 2 + strcspn(path + 2, "/?#");
+    mfd_strbuf_appendn(&out, uri, (size_t)(path - uri)); /* scheme: and any //authority */
+    size_t path_len = strcspn(path, "?#");
+    join_path(&out, path, path_len, suffix);
+    const char *query = path[path_len] == '?' ? path + path_len + 1 : NULL;
+    size_t query_len = query ? strcspn(query, "#") : 0;
+    if (query_len)
+        mfd_strbuf_appendf(&out, "?%.*s", (int)query_len, query);
+    const char *fragment = strchr(path + path_len, '#');
+    if (fragment && fragment[1])
+        mfd_strbuf_append(&out, fragment);
+    return out.data;
 }

@@ -31,4 +31,12 @@ typedef struct mfd_experiment_location {
 mfd_err mfd_artifact_location_experiments(mfd_conn *conn, mfd_arena *arena,
                                           mfd_experiment_location **out, size_t *n);
 
+/* Upstream's append_to_uri_path: `suffix` ("<run id>/artifacts",
+ * "models/<id>/artifacts") joined to the path of location `uri`, its query
+ * kept after it, an empty fragment dropped, as urlunparse writes them; a
+ * location without a scheme is a POSIX path. Appended as text, a location
+ * ending in "#" or "?" gave every run the location's own directory: the
+ * reader cuts a URI at "#" and "?". In `arena`. */
+const char *mfd_artifact_location_append(mfd_arena *arena, const char *uri, const char *suffix);
+
 #endif

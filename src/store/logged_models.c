@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifact_locations.h"
 #include "core/ids.h"
 
 static const char *const DELETED = "deleted";
@@ -322,9 +323,8 @@ static mfd_err create_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_logged_
     mfd_err err = active_experiment(conn, arena, in->experiment_id, &experiment_id, &root);
     if (err)
         return err;
-    size_t root_len = strlen(root);
-    const char *sep = root_len > 0 && root[root_len - 1] == '/' ? "" : "/";
-    char *location = mfd_arena_sprintf(arena, "%s%smodels/%s/artifacts", root, sep, model_id);
+    const char *location = mfd_artifact_location_append(
+        arena, root, mfd_arena_sprintf(arena, "models/%s/artifacts", model_id));
     int64_t now = mfd_now_ms();
     mfd_stmt *stmt;
     if ((err = mfd_conn_prepare(

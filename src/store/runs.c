@@ -9,7 +9,6 @@
  * - params never change once written (same value again = no-op).
  * Reading runs is in runs_read.c. */
 #include "experiments.h"
-#include "core/json_text.h"
 #include "runs.h"
 #include "schema.h"
 
@@ -18,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifact_locations.h"
 #include "core/ids.h"
+#include "core/json_text.h"
 
 #define LOGGED_MODELS_TAG "mlflow.log-model.history"
 
@@ -96,19 +97,6 @@ static mfd_err rename_run(mfd_conn *conn, const char *run_id, const char *name) 
     err = mfd_stmt_exec(stmt);
     mfd_stmt_done(stmt);
     return err ? err : upsert_tag(conn, run_id, MFD_RUN_NAME_TAG, name);
-}
-
-/* <root>/<run_id>/artifacts with one slash between, before any query string
- * (append_to_uri_path of upstream). */
-static const char *run_artifact_uri(mfd_arena *arena, const char *root, const char *run_id) {
-    const char *query = strstr(root, "://") || strchr(root, ':') ? strchr(root, '?') : NULL;
-    size_t path_len = query ? (size_t)(query - root) : strlen(root);
-    while (path_len > 0 && root[path_len - 1] == '/' &&
-           !(path_len >= 2 && root[path_len - 2] == ':'))
-        path_len--;
-    const char *sep = path_len > 0 && root[path_len - 1] == '/' ? "" : "/";
-    return mfd_arena_sprintf(arena, "%.*s%s%s/artifacts%s", (int)path_len, root, sep, run_id,
-                             query ? query : "");
 }
 
 /* ---- create --------------------------------------------------------------------------------- */
@@ -231,7 +219,8 @@ mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *
             root = mfd_arena_strdup(arena, joined);
             free(joined);
         }
-        info->artifact_uri = run_artifact_uri(arena, root ? root : "", run_id);
+        info->artifact_uri = mfd_artifact_location_append(
+            arena, root ? root : "", mfd_arena_sprintf(arena, "%s/artifacts", run_id));
     } else if (s == MFD_STEP_DONE) {
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
                           in->experiment_id);

@@ -725,3 +725,42 @@ def test_artifacts_only_serves_artifacts_but_not_tracking(make_server):
         assert r.status_code == 503, r.text
         assert r.text.startswith(f"Endpoint: {rule} disabled due to the mlflow server running in "
                                  "`--artifacts-only` mode."), r.text
+
+
+def test_a_location_ending_in_hash_or_query_keeps_runs_in_their_own_directories(server, tmp_path):
+    """Run and logged-model locations are the experiment's with "<run>/artifacts" appended to
+    its path, as MLflow's append_to_uri_path does. Appended as text to `file:///dir#` (an empty
+    fragment, accepted as by MLflow) or `...?x`, they read as `dir` itself once the reader cut
+    the URI at "#" or "?": any run could read and write the whole directory (with `/etc#`, the
+    server's files; with `mlflow-artifacts:/#`, every experiment's). A stored URI with a "#"
+    (another tool's row) is refused."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "secret.txt").write_bytes(b"TOP SECRET")
+    for location, suffix in [(f"file://{victim}#", ""), (f"file://{victim}?x", "?x"),
+                             ("mlflow-artifacts:/#", "")]:
+        exp = server.api("POST", "experiments/create",
+                         {"name": f"loc-{uuid.uuid4().hex[:8]}", "artifact_location": location})
+        run = server.api("POST", "runs/create", {"experiment_id": exp["experiment_id"]})["run"]
+        run_id = run["info"]["run_id"]
+        base = location.split("#")[0].split("?")[0]
+        assert run["info"]["artifact_uri"] == f"{base.rstrip('/')}/{run_id}/artifacts{suffix}"
+        r = server.get("/get-artifact", params={"run_id": run_id, "path": "secret.txt"})
+        assert r.status_code == 404 and b"TOP SECRET" not in r.content
+        listing = server.api("GET", "artifacts/list", params={"run_id": run_id})
+        assert listing == {"root_uri": run["info"]["artifact_uri"]}, listing
+        lm = server.api("POST", "logged-models", {"experiment_id": exp["experiment_id"]})
+        lm_id = lm["model"]["info"]["model_id"]
+        assert lm["model"]["info"]["artifact_uri"] == \
+            f"{base.rstrip('/')}/models/{lm_id}/artifacts{suffix}"
+        r = server.get(f"/ajax-api/2.0/mlflow/logged-models/{lm_id}/artifacts/files",
+                       params={"artifact_file_path": "secret.txt"})
+        assert r.status_code == 404 and b"TOP SECRET" not in r.content
+    # a UI upload through such a run lands in the run's directory, never over the victim's file
+    r = server.session.post(f"{server.url}/ajax-api/2.0/mlflow/upload-artifact",
+                            params={"run_uuid": run_id, "path": "secret.txt"}, data=b"OVERWRITTEN")
+    assert r.status_code == 200
+    assert (victim / "secret.txt").read_bytes() == b"TOP SECRET"
+    run_id, _ = insert_run(server, artifact_uri=f"file://{victim}#/x/artifacts")
+    assert_error(server.get("/get-artifact", params={"run_id": run_id, "path": "secret.txt"}), 400,
+                 "INVALID_PARAMETER_VALUE", "Invalid artifact URI")
