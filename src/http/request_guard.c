@@ -3,10 +3,9 @@
  * With auth off on 127.0.0.1, any web page could otherwise reach the API: a rebinding domain
  * (evil.example resolving to 127.0.0.1) makes the browser treat the server as the page's own
  * origin, and a plain cross-origin POST needs no preflight. So, in MLflow's order:
- *   1. The Host header must match --allowed-hosts (default: localhost and the private address
- *      ranges, any port); /health, /version (MLflow's exemptions) and /ready (our probe) are
- *      exempt. Else 403 text/plain "Invalid Host header - possible DNS rebinding attack
- *      detected".
+ *   1. The Host header must match --allowed-hosts (default: localhost and addresses in the
+ *      private ranges, any port); /health, /version (MLflow's exemptions) and /ready (our probe)
+ * are exempt. Else 403 text/plain "Invalid Host header - possible DNS rebinding attack detected".
  *   2. A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered
  *      here, the way Starlette's CORSMiddleware answers: 200 "OK" for an allowed origin,
  *      400 "Disallowed CORS origin" otherwise.
@@ -25,6 +24,7 @@
  * short comparisons), so nothing is kept between requests. */
 #include "request_guard.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <fnmatch.h>
 #include <microhttpd.h>
@@ -38,12 +38,49 @@ static const char INVALID_HOST_MSG[] = "Invalid Host header - possible DNS rebin
                                        "detected";
 static const char CORS_BLOCKED_MSG[] = "Cross-origin request blocked";
 
-/* MLflow's default allowed hosts: the loopback names with and without a port, then the
- * RFC 1918 and RFC 4193 ranges as prefixes. */
-static const char DEFAULT_ALLOWED_HOSTS[] =
-    "localhost,127.0.0.1,[::1],0.0.0.0,localhost:*,127.0.0.1:*,[[]::1]:*,0.0.0.0:*,"
-    "192.168.*,10.*,172.16.*,172.17.*,172.18.*,172.19.*,172.20.*,172.21.*,172.22.*,172.23.*,"
-    "172.24.*,172.25.*,172.26.*,172.27.*,172.28.*,172.29.*,172.30.*,172.31.*,fc00:*,fd00:*";
+/* Without --allowed-hosts: the loopback names and the private address
+ * ranges, any port. MLflow writes the ranges as name patterns ("10.*",
+ * "192.168.*"), which a rebinding domain such as 10.0.0.1.attacker.example
+ * also matches; here a private host must be an address (and its IPv6 ranges
+ * match bracketed literals, which MLflow's "fd00:*" never does). */
+static bool default_host_allowed(const char *host) {
+    if (!host || !*host)
+        return false;
+    char name[INET6_ADDRSTRLEN + 1];
+    const char *port;
+    size_t len;
+    bool bracketed = host[0] == '[';
+    if (bracketed) {
+        const char *close = strchr(host, ']');
+        if (!close)
+            return false;
+        len = (size_t)(close - host - 1);
+        port = close + 1;
+        host++;
+    } else {
+        const char *colon = strrchr(host, ':');
+        len = colon ? (size_t)(colon - host) : strlen(host);
+        port = host + len;
+    }
+    if (*port == ':')
+        port++;
+    else if (*port)
+        return false;
+    if (strspn(port, "0123456789") != strlen(port) || len == 0 || len >= sizeof name)
+        return false;
+    memcpy(name, host, len);
+    name[len] = '\0';
+    if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "0.0.0.0"))
+        return true;
+    unsigned char a[16];
+    if (bracketed && inet_pton(AF_INET6, name, a) == 1) {
+        static const unsigned char loopback[16] = {[15] = 1};
+        return !memcmp(a, loopback, 16) || (a[0] & 0xfe) == 0xfc; /* ::1, fc00::/7 */
+    }
+    if (!bracketed && inet_pton(AF_INET, name, a) == 1)
+        return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168);
+    return false;
+}
 
 /* Paths a probe may call with any Host (a pod IP, a node name). */
 static const char *const HOST_EXEMPT_PATHS[] = {"/health", "/version", "/ready"};
@@ -87,8 +124,9 @@ static list_match match_list(mfd_arena *arena, const char *list, const char *val
 }
 
 static bool host_allowed(const mfd_config *cfg, mfd_arena *arena, const char *host) {
-    const char *list =
-        cfg->allowed_hosts && *cfg->allowed_hosts ? cfg->allowed_hosts : DEFAULT_ALLOWED_HOSTS;
+    const char *list = cfg->allowed_hosts;
+    if (!list || !*list)
+        return default_host_allowed(host);
     if (match_list(arena, list, "") == LIST_HAS_STAR)
         return true;
     return host && *host && match_list(arena, list, host) == LIST_MATCH;

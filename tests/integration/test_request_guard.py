@@ -60,15 +60,19 @@ def raw_request(port, head):
 def test_default_hosts_are_localhost_and_private_ips_on_any_port(server):
     for host in ["127.0.0.1", f"127.0.0.1:{server.port}", "localhost", "localhost:8080",
                  "[::1]", "[::1]:5000", "0.0.0.0:5000", "10.1.2.3:5000", "192.168.0.7",
-                 "172.16.0.1:5000", "172.31.255.1"]:
+                 "172.16.0.1:5000", "172.31.255.1", "[fd12:3456::1]:5000", "[fc00::1]"]:
         r = requests.get(server.url + SEARCH, params={"max_results": 1}, headers={"Host": host},
                          timeout=30)
         assert r.status_code == 200, (host, r.text)
 
 
 def test_other_hosts_are_refused_and_logged(server):
+    # MLflow's defaults are name patterns ("10.*"), which names an attacker's DNS can point at
+    # 127.0.0.1 also match; here the private ranges are addresses.
     for host in ["evil.example", f"evil.example:{server.port}", "172.32.0.1:5000",
-                 "LOCALHOST:5000", "127.0.0.1.evil.example"]:
+                 "LOCALHOST:5000", "127.0.0.1.evil.example", "10.evil.example",
+                 "10.0.0.1.rebind.example:5000", "192.168.evil.example:80", "172.16.evil.example",
+                 "fd00:evil", "[fd00::1]evil", "10.0.0.1:80x", "[fe80::1]"]:
         r = requests.get(server.url + SEARCH, params={"max_results": 1}, headers={"Host": host},
                          timeout=30)
         assert_refused(r, INVALID_HOST)
