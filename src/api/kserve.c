@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "artifact_owner.h"
 #include "artifacts/repo.h"
 #include "kserve/kserve.h"
 #include "message.h"
@@ -45,15 +46,34 @@ static void settings_of(const mfd_request *req, mfd_kserve_settings *settings) {
         app->artifacts ? mfd_artifact_repo_root(app->artifacts) : NULL;
 }
 
-static mfd_err build(mfd_request *req, json_t **manifest) {
+/* The manifest, for a user who may read the model's files where they live
+ * (artifact_owner.h): a version's source is whatever its creator named, and
+ * the InferenceService would serve those files with KServe's credentials.
+ * Refused: *manifest is NULL and `res` holds the 403. */
+static mfd_err build(mfd_request *req, mfd_response *res, json_t **manifest) {
     mfd_kserve_target target;
     mfd_kserve_settings settings;
     mfd_conn *conn;
     mfd_err err;
+    *manifest = NULL;
     if ((err = read_target(req, &target)) || (err = mfd_api_conn(req, &conn)))
         return err;
     settings_of(req, &settings);
-    return mfd_kserve_manifest(conn, req->arena, &settings, &target, manifest);
+    json_t *isvc;
+    if ((err = mfd_kserve_manifest(conn, req->arena, &settings, &target, &isvc)))
+        return err;
+    const char *storage = json_string_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(isvc, "spec"), "predictor"), "model"),
+        "storageUri"));
+    bool refused = false;
+    err = mfd_api_check_file_owner(req, res, settings.artifacts_destination, storage ? storage : "",
+                                   "", &refused);
+    if (err || refused) {
+        json_decref(isvc);
+        return err;
+    }
+    *manifest = isvc;
+    return NULL;
 }
 
 static mfd_err manifest(mfd_request *req, mfd_response *res) {
@@ -65,7 +85,7 @@ static mfd_err manifest(mfd_request *req, mfd_response *res) {
     if (format && *format && strcmp(format, "json") != 0 && strcmp(format, "yaml") != 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid value '%s' for parameter 'format': use json or yaml", format);
-    if ((err = build(req, &isvc)))
+    if ((err = build(req, res, &isvc)) || !isvc)
         return err;
     if (format && !strcmp(format, "yaml")) {
         mfd_response_text(req, res, 200, "application/yaml; charset=utf-8",
@@ -85,8 +105,8 @@ static mfd_err apply(mfd_request *req, mfd_response *res) {
                            "--kserve-apply (Helm: kserve.manageInferenceServices=true), or apply "
                            "the manifest of GET /api/2.0/mlflowd/kserve/manifest yourself");
     json_t *isvc, *applied;
-    mfd_err err = build(req, &isvc);
-    if (err)
+    mfd_err err = build(req, res, &isvc);
+    if (err || !isvc)
         return err;
     mfd_api_conn_release(req); /* no DB work while waiting for the API server */
     mfd_kserve_cluster cluster = {cfg->kserve_api_url, cfg->kserve_token_file, cfg->kserve_ca_file};

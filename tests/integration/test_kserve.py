@@ -338,3 +338,50 @@ def test_manifest_needs_read_and_apply_needs_manage(tmp_path, s3_server, kube):
     finally:
         s.stop()
         s.drop_database()
+
+
+def test_manifest_and_apply_need_read_where_the_files_are(tmp_path, s3_server, kube):
+    """A version's source is whatever its creator named: bob's own model with a version made
+    from alice's run must not hand alice's files to KServe (the manifest names them, apply
+    serves them with KServe's credentials). As /model-versions/get-artifact: READ on the
+    experiment that holds the files."""
+    token = tmp_path / "token"
+    token.write_text("t")
+    prefix = "kserve-owner-" + uuid.uuid4().hex[:8]
+    s = start_auth_server(tmp_path / "srv", default_permission="NO_PERMISSIONS",
+                          args=["--artifacts-destination", f"s3://mlflow/{prefix}", "--kserve-apply",
+                                "--kserve-api-url", kube.url, "--kserve-token-file", str(token)],
+                          env=s3_server.env)
+    try:
+        api = s.url + "/api/2.0/mlflow/"
+        admin = requests.Session()
+        admin.auth = ("admin", "password1234")
+        users = {}
+        for name in ("alice", "bob"):
+            assert admin.post(api + "users/create",
+                              json={"username": name, "password": f"{name}-password-123"}).ok
+            users[name] = requests.Session()
+            users[name].auth = (name, f"{name}-password-123")
+        alice, bob = users["alice"], users["bob"]
+        exp = alice.post(api + "experiments/create", json={"name": "alice-ks"}).json()["experiment_id"]
+        run = alice.post(api + "runs/create", json={"experiment_id": exp}).json()["run"]["info"]
+        assert bob.post(api + "registered-models/create", json={"name": "bobs"}).ok
+        assert bob.post(api + "model-versions/create",
+                        json={"name": "bobs", "source": run["artifact_uri"]}).ok
+        q = {"name": "bobs", "version": "1"}
+        r = bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest", params=q)
+        assert r.status_code == 403 and run["run_id"] not in r.text
+        assert bob.post(s.url + "/api/2.0/mlflowd/kserve/apply", json=q).status_code == 403
+        assert kube.calls == []
+        isvc = admin.get(s.url + "/api/2.0/mlflowd/kserve/manifest", params=q).json()
+        storage = f"s3://mlflow/{prefix}/{exp}/{run['run_id']}/artifacts"
+        assert isvc["spec"]["predictor"]["model"]["storageUri"] == storage
+        assert alice.post(api + "experiments/permissions/create",
+                          json={"experiment_id": exp, "username": "bob",
+                                "permission": "READ"}).ok
+        assert bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest", params=q).status_code == 200
+        assert bob.post(s.url + "/api/2.0/mlflowd/kserve/apply", json=q).status_code == 200
+        assert len(kube.calls) == 1
+    finally:
+        s.stop()
+        s.drop_database()
