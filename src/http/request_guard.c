@@ -70,7 +70,8 @@ static bool default_host_allowed(const char *host) {
         return false;
     memcpy(name, host, len);
     name[len] = '\0';
-    if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "0.0.0.0"))
+    if (!bracketed &&
+        (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "0.0.0.0")))
         return true;
     unsigned char a[16];
     if (bracketed && inet_pton(AF_INET6, name, a) == 1) {

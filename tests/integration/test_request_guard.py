@@ -72,7 +72,8 @@ def test_other_hosts_are_refused_and_logged(server):
     for host in ["evil.example", f"evil.example:{server.port}", "172.32.0.1:5000",
                  "LOCALHOST:5000", "127.0.0.1.evil.example", "10.evil.example",
                  "10.0.0.1.rebind.example:5000", "192.168.evil.example:80", "172.16.evil.example",
-                 "fd00:evil", "[fd00::1]evil", "10.0.0.1:80x", "[fe80::1]"]:
+                 "fd00:evil", "[fd00::1]evil", "10.0.0.1:80x", "[fe80::1]", "[localhost]",
+                 "[127.0.0.1]:5000"]:
         r = requests.get(server.url + SEARCH, params={"max_results": 1}, headers={"Host": host},
                          timeout=30)
         assert_refused(r, INVALID_HOST)
