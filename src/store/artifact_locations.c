@@ -3,6 +3,7 @@
 #include "artifact_locations.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Steps a bound statement once and copies column 0 of its row ("" for NULL);
@@ -124,10 +125,13 @@ const char *mfd_artifact_location_append(mfd_arena *arena, const char *uri, cons
         return out.data;
     }
     const char *path = uri + scheme + 1;
-    if (path[0] == '/' && path[1] == '/')
+    bool authority = path[0] == '/' && path[1] == '/';
+    if (authority)
         path += 2 + strcspn(path + 2, "/?#");
     mfd_strbuf_appendn(&out, uri, (size_t)(path - uri)); /* scheme: and any //authority */
     size_t path_len = strcspn(path, "?#");
+    if (authority && path_len == 0) /* urlunparse: a path after an authority starts with / */
+        mfd_strbuf_append(&out, "/");
     join_path(&out, path, path_len, suffix);
     const char *query = path[path_len] == '?' ? path + path_len + 1 : NULL;
     size_t query_len = query ? strcspn(query, "#") : 0;

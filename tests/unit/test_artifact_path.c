@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "artifacts/repo.h"
+#include "store/artifact_locations.h"
 #include "test.h"
 
 /* normalize(path) with the path given as a C string. */
@@ -208,7 +209,34 @@ static void test_uri_resolution(void) {
     check_resolve(d, "", NULL, NULL, MFD_INVALID_PARAMETER_VALUE);
 }
 
+/* Run and logged-model locations: MLflow's append_to_uri_path. */
+static void test_location_append(void) {
+    mfd_arena *a = mfd_arena_new();
+    static const char *const cases[][2] = {
+        {"s3://mlflow", "s3://mlflow/R/artifacts"},
+        {"s3://b/x", "s3://b/x/R/artifacts"},
+        {"s3://b/x/", "s3://b/x/R/artifacts"},
+        {"s3://b/x?versionId=1", "s3://b/x/R/artifacts?versionId=1"},
+        {"file:///etc#", "file:///etc/R/artifacts"},
+        {"file:///etc?x", "file:///etc/R/artifacts?x"},
+        {"file:///d#frag", "file:///d/R/artifacts#frag"},
+        {"mlflow-artifacts:/#", "mlflow-artifacts:/R/artifacts"},
+        {"mlflow-artifacts:/1", "mlflow-artifacts:/1/R/artifacts"},
+        {"mlflow-artifacts://h:5000", "mlflow-artifacts://h:5000/R/artifacts"},
+        {"mlflow-artifacts://h?x=1", "mlflow-artifacts://h/R/artifacts?x=1"},
+        {"http://h", "http://h/R/artifacts"},
+        {"/abs/x", "/abs/x/R/artifacts"},
+        {"/abs/x#", "/abs/x#/R/artifacts"}, /* a path: "#" is a character */
+        {"C:/x", "C:/x/R/artifacts"},
+        {"", "R/artifacts"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_STR(mfd_artifact_location_append(a, cases[i][0], "R/artifacts"), cases[i][1]);
+    mfd_arena_free(a);
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_normal_paths), MFD_TEST(test_traversal_is_refused),
               MFD_TEST(test_in_progress_uploads_cannot_be_named), MFD_TEST(test_depth_is_bounded),
               MFD_TEST(test_escaped_names_round_trip), MFD_TEST(test_unescape),
-              MFD_TEST(test_mime_types), MFD_TEST(test_uri_resolution))
+              MFD_TEST(test_mime_types), MFD_TEST(test_uri_resolution),
+              MFD_TEST(test_location_append))
