@@ -1,15 +1,26 @@
 /* artifact_owner.c — whose files a model version serves. A version's
  * location is whatever its creator named (a run, a logged model, any
- * mlflow-artifacts: or s3: URI), so /model-versions/get-artifact reads a file
- * only for a user who may READ where the file lives, as if they had asked
- * for it there: in the artifact destination, by the proxy's own rule (the
- * experiment named by the first segment, else the default permission);
- * elsewhere, every experiment whose artifact location holds it. Upstream
- * checks READ on the registered model alone, so anyone with a model of their
- * own could read any experiment's files through it. A file no experiment
- * holds is served as upstream does. Paths are compared as text (local ones
- * absolute, "." and ".." folded; symbolic links are not followed). */
+ * mlflow-artifacts:, s3: or — for prompts, which upstream does not check —
+ * local location), so /model-versions/get-artifact and the KServe hand-off
+ * read a file only for a user who may READ where the file lives, as if they
+ * had asked for it there: in the artifact destination, by the proxy's own
+ * rule (the experiment named by the first segment, else the default
+ * permission); elsewhere, every experiment whose artifact location holds it.
+ * Upstream checks READ on the registered model alone, so anyone with a model
+ * of their own could read any experiment's files through it. An S3 object no
+ * experiment holds is served as upstream serves it; a local file no
+ * experiment holds is not (it would be any file the server can read).
+ *
+ * Places are compared as text: S3 as bucket (lower case, as DNS reads it) and
+ * key without empty or "." segments; local paths as the directory the system
+ * resolves them to (realpath: "/proc/self/root/...", symbolic links and ".."
+ * name the directory they lead to), then the path below it, which the
+ * artifact store opens without following links. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "artifact_owner.h"
 #include "artifacts/repo.h"
@@ -17,14 +28,25 @@
 #include "store/artifact_locations.h"
 #include "uri.h"
 
+/* A local directory as the system resolves it; lexically folded when it
+ * does not exist (yet). */
+static const char *real_dir(mfd_arena *arena, const char *dir) {
+    char resolved[PATH_MAX];
+    if (realpath(dir, resolved))
+        return mfd_arena_strdup(arena, resolved);
+    return mfd_uri_resolve_path(arena, dir);
+}
+
 /* `root` (an artifact root: a local directory or s3://bucket/key) joined
- * with `rel`, as comparable text: local paths absolute and folded, S3 keys
- * without empty or "." segments. NULL for an S3 key with a ".." segment,
+ * with `rel`, as comparable text. NULL for an S3 key with a ".." segment,
  * which is a different object to S3 than to a reader of the text. */
-static const char *file_text(mfd_arena *arena, const char *root, const char *rel) {
+static const char *place_text(mfd_arena *arena, const char *root, const char *rel) {
+    if (strncmp(root, "s3://", 5) != 0) {
+        const char *dir = real_dir(arena, root);
+        return *rel ? mfd_uri_resolve_path(arena, mfd_arena_sprintf(arena, "%s/%s", dir, rel))
+                    : dir;
+    }
     const char *joined = *rel ? mfd_arena_sprintf(arena, "%s/%s", root, rel) : root;
-    if (strncmp(joined, "s3://", 5) != 0)
-        return mfd_uri_resolve_path(arena, joined);
     const char *bucket = joined + 5;
     size_t bucket_len = strcspn(bucket, "/");
     const char *key = mfd_uri_normalise_path(arena, bucket + bucket_len);
@@ -34,8 +56,10 @@ static const char *file_text(mfd_arena *arena, const char *root, const char *rel
             return NULL;
         p += seg + (p[seg] == '/');
     }
-    return mfd_arena_sprintf(arena, "s3://%.*s%s%s", (int)bucket_len, bucket,
-                             *key && *key != '/' ? "/" : "", key);
+    char *lower = mfd_arena_strndup(arena, bucket, bucket_len);
+    for (char *c = lower; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return mfd_arena_sprintf(arena, "s3://%s%s%s", lower, *key && *key != '/' ? "/" : "", key);
 }
 
 /* The rest of `path` below directory `dir` ("" for the directory itself),
@@ -49,39 +73,60 @@ static const char *inside(const char *dir, const char *path) {
     return path[n] ? path + n + 1 : "";
 }
 
+/* Where an experiment's files are, read leniently: its location may be one
+ * this server refuses to read (a query or fragment, a file: URI naming a
+ * host) while its runs' files are written there by clients all the same.
+ * NULL for storage this server does not reach at all. */
+static const char *experiment_place(mfd_arena *arena, const char *destination,
+                                    const char *location) {
+    char *cut = mfd_arena_strndup(arena, location, strcspn(location, "?#"));
+    if (!strncasecmp(cut, "file://", 7)) /* any host: its path, if it is ours */
+        cut += 7 + strcspn(cut + 7, "/");
+    const char *root, *prefix;
+    mfd_err err = mfd_artifact_uri_resolve(arena, destination, cut, &root, &prefix);
+    if (err) {
+        mfd_err_free(err);
+        return NULL;
+    }
+    return place_text(arena, root, prefix);
+}
+
+static mfd_err refuse(const char *what) {
+    return mfd_err_new(MFD_PERMISSION_DENIED, "Permission denied: %s", what);
+}
+
 mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char *destination,
-                                 const char *root, const char *rel, bool *refused) {
+                                 const char *root, const char *rel, mfd_permission need,
+                                 bool *refused) {
     *refused = false;
     mfd_auth *auth = mfd_auth_of(req);
     if (!auth || req->is_admin)
         return NULL;
-    const char *file = file_text(req->arena, root, rel);
+    const char *file = place_text(req->arena, root, rel);
     if (!file)
-        return mfd_err_new(MFD_PERMISSION_DENIED, "Permission denied: '%s/%s' is ambiguous", root,
-                           rel);
-    const char *dest = destination ? file_text(req->arena, destination, "") : NULL;
+        return refuse("the artifact's place is ambiguous");
+    const char *dest = destination ? place_text(req->arena, destination, "") : NULL;
     const char *below = dest ? inside(dest, file) : NULL;
     if (below)
-        return mfd_auth_require_read_artifact(req, res, below, refused);
+        return mfd_auth_require_artifact(req, res, below, need, refused);
     mfd_conn *conn;
     mfd_experiment_location *experiments;
     size_t n;
     mfd_err err = mfd_api_conn(req, &conn);
     if (!err)
         err = mfd_artifact_location_experiments(conn, req->arena, &experiments, &n);
+    bool held = false;
     for (size_t i = 0; !err && !*refused && i < n; i++) {
-        const char *e_root, *e_prefix, *e_dir;
-        mfd_err bad = mfd_artifact_uri_resolve(req->arena, destination, experiments[i].location,
-                                               &e_root, &e_prefix);
-        if (bad) { /* storage this server does not read */
-            mfd_err_free(bad);
+        const char *dir = experiment_place(req->arena, destination, experiments[i].location);
+        if (!dir || !inside(dir, file))
             continue;
-        }
-        if ((e_dir = file_text(req->arena, e_root, e_prefix)) && inside(e_dir, file))
-            err = mfd_auth_require_read(
-                req, res, MFD_AUTH_EXPERIMENT,
-                mfd_arena_sprintf(req->arena, "%lld", (long long)experiments[i].experiment_id),
-                refused);
+        held = true;
+        err = mfd_auth_require(
+            req, res, MFD_AUTH_EXPERIMENT,
+            mfd_arena_sprintf(req->arena, "%lld", (long long)experiments[i].experiment_id), need,
+            refused);
     }
+    if (!err && !*refused && !held && strncmp(file, "s3://", 5) != 0)
+        return refuse("a local file outside every experiment's artifacts");
     return err;
 }

@@ -6,11 +6,14 @@
 #include <stdbool.h>
 
 #include "api.h"
+#include "auth/auth.h"
 
-/* Whether the request's user may read file `rel` under artifact root `root`
- * (`destination`: the proxied artifact root, NULL when the proxy is off).
- * Refused: a 403 is written to `res` (or returned) and *refused set. */
+/* Whether the request's user has `need` (READ to read, EDIT to write) where
+ * file `rel` under artifact root `root` lives (`destination`: the proxied
+ * artifact root, NULL when the proxy is off). Refused: a 403 is written to
+ * `res` (or returned) and *refused set. */
 mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char *destination,
-                                 const char *root, const char *rel, bool *refused);
+                                 const char *root, const char *rel, mfd_permission need,
+                                 bool *refused);
 
 #endif

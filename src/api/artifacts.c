@@ -363,7 +363,7 @@ static mfd_err send_location_file(mfd_request *req, mfd_response *res, const cha
     bool refused = false;
     if (!err && check_owner)
         err = mfd_api_check_file_owner(req, res, req->app->artifacts ? destination(req) : NULL,
-                                       root, file, &refused);
+                                       root, file, MFD_PERM_READ, &refused);
     return err || refused ? err : send_file(req, res, root, file);
 }
 
@@ -455,11 +455,23 @@ static mfd_err begin_ui_upload(mfd_request *req, mfd_upload *upload) {
         err = run_location(req, run_id, &uri);
     if (!err)
         err = resolve_location(req, uri, &root, &prefix);
+    const char *file = err ? NULL : mfd_artifact_relpath_join(req->arena, prefix, rel);
+    /* The run's location is its experiment's, which its creator chose: it may
+     * lie in another user's experiment (mlflow-artifacts:/<their id>), where
+     * the proxy's rule would refuse this write. */
+    mfd_response owner_answer = {.fd = -1};
+    bool refused = false;
+    if (!err)
+        err = mfd_api_check_file_owner(req, &owner_answer,
+                                       req->app->artifacts ? destination(req) : NULL, root, file,
+                                       MFD_PERM_EDIT, &refused);
     mfd_api_conn_release(req); /* not held while the body arrives */
+    if (!err && refused)
+        err = mfd_err_new(MFD_PERMISSION_DENIED,
+                          "Permission denied: the run's artifacts are in another experiment");
     if (err)
         return err;
-    return mfd_artifact_upload_begin(root, mfd_artifact_relpath_join(req->arena, prefix, rel),
-                                     upload);
+    return mfd_artifact_upload_begin(root, file, upload);
 }
 
 static mfd_err ui_upload(mfd_request *req, mfd_response *res) {

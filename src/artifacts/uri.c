@@ -103,11 +103,12 @@ mfd_err mfd_artifact_uri_resolve(mfd_arena *arena, const char *destination, cons
         return NULL;
     } else if (!strcmp(scheme, "s3")) {
         /* "s3://" + bucket + key prefix, as stored (keys are not %-decoded,
-         * like MLflow's urlparse); s3.c checks the bucket name. */
+         * like MLflow's urlparse); a query is left out, as MLflow's
+         * parse_s3_compliant_uri leaves it; s3.c checks the bucket name. */
         const char *p = rest;
-        if (p[0] != '/' || p[1] != '/' || p[2] == '/' || !p[2] || strchr(p, '?') || strchr(p, '#'))
+        if (p[0] != '/' || p[1] != '/' || p[2] == '/' || !p[2] || p[2] == '?')
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid artifact URI '%s'", uri);
-        *root = mfd_arena_sprintf(arena, "s3:%s", p);
+        *root = mfd_arena_sprintf(arena, "s3:%.*s", (int)strcspn(p, "?"), p);
         return NULL;
     } else if (!*scheme) {
         *root = uri; /* a plain local path */

@@ -81,17 +81,17 @@ struct mfd_search_sql;
 mfd_err mfd_auth_restrict_search(mfd_request *req, mfd_auth_kind kind, const char *column,
                                  struct mfd_search_sql *sql);
 
-/* --- for handlers that read what their route's rule does not name ------
- * Whether the request's user may READ the resource `key` of `kind` (NULL:
- * what the default permission allows, for files outside every experiment).
- * Refused: the gate's 403 is written to `res` and *refused set; the handler
- * then returns NULL. Auth off and admins: always allowed. */
-mfd_err mfd_auth_require_read(mfd_request *req, mfd_response *res, mfd_auth_kind kind,
-                              const char *key, bool *refused);
+/* --- for handlers that act on what their route's rule does not name ----
+ * Whether the request's user has `need` on the resource `key` of `kind`
+ * (NULL: what the default permission allows, for files outside every
+ * experiment). Refused: the gate's 403 is written to `res` and *refused set;
+ * the handler then returns NULL. Auth off and admins: always allowed. */
+mfd_err mfd_auth_require(mfd_request *req, mfd_response *res, mfd_auth_kind kind, const char *key,
+                         mfd_permission need, bool *refused);
 /* The same for the file at `path` in the artifact destination, by the
  * proxy's rule (the experiment its first segment names, else the default). */
-mfd_err mfd_auth_require_read_artifact(mfd_request *req, mfd_response *res, const char *path,
-                                       bool *refused);
+mfd_err mfd_auth_require_artifact(mfd_request *req, mfd_response *res, const char *path,
+                                  mfd_permission need, bool *refused);
 
 /* --- for the auth admin handlers (api/auth_admin.c) --------------------- */
 /* A request parameter read as MLflow's auth layer reads it (auth.md §2.2):

@@ -609,14 +609,14 @@ mfd_err mfd_auth_authorize(mfd_auth *auth, mfd_request *req, mfd_response *res, 
     return NULL;
 }
 
-/* For handlers that read what their route's rule does not name: the plan
- * decided at READ, as the gate decides its own. */
-static mfd_err require_read(mfd_auth *auth, mfd_request *req, mfd_response *res, plan *p,
+/* For handlers that act on what their route's rule does not name: the plan
+ * decided as the gate decides its own. */
+static mfd_err require_plan(mfd_auth *auth, mfd_request *req, mfd_response *res, plan *p,
                             bool *refused) {
     mfd_auth_request *st = mfd_auth_request_state(auth, req);
     bool allowed = true, unauthenticated = false;
     if (st->sso && auth->sso_authoritative) {
-        allowed = st->mapped >= MFD_PERM_READ && st->mapped != MFD_PERM_NO_PERMISSIONS;
+        allowed = st->mapped >= p->need && st->mapped != MFD_PERM_NO_PERMISSIONS;
     } else {
         mfd_grant_set grants = {0};
         mfd_err err = decide(auth, req, st, p, &allowed, &unauthenticated, &grants);
@@ -630,25 +630,25 @@ static mfd_err require_read(mfd_auth *auth, mfd_request *req, mfd_response *res,
     return NULL;
 }
 
-mfd_err mfd_auth_require_read(mfd_request *req, mfd_response *res, mfd_auth_kind kind,
-                              const char *key, bool *refused) {
+mfd_err mfd_auth_require(mfd_request *req, mfd_response *res, mfd_auth_kind kind, const char *key,
+                         mfd_permission need, bool *refused) {
     *refused = false;
     mfd_auth *auth = mfd_auth_of(req);
     if (!auth || req->is_admin || !req->username)
         return NULL;
-    plan p = {.kind = PLAN_DEFAULT, .need = MFD_PERM_READ};
+    plan p = {.kind = PLAN_DEFAULT, .need = need};
     if (key)
         add_check(req, &p, kind, key, NULL);
-    return require_read(auth, req, res, &p, refused);
+    return require_plan(auth, req, res, &p, refused);
 }
 
-mfd_err mfd_auth_require_read_artifact(mfd_request *req, mfd_response *res, const char *path,
-                                       bool *refused) {
+mfd_err mfd_auth_require_artifact(mfd_request *req, mfd_response *res, const char *path,
+                                  mfd_permission need, bool *refused) {
     *refused = false;
     mfd_auth *auth = mfd_auth_of(req);
     if (!auth || req->is_admin || !req->username)
         return NULL;
-    plan p = {.kind = PLAN_DEFAULT, .need = MFD_PERM_READ};
+    plan p = {.kind = PLAN_DEFAULT, .need = need};
     plan_artifact_path(req, &p, path);
-    return require_read(auth, req, res, &p, refused);
+    return require_plan(auth, req, res, &p, refused);
 }

@@ -15,6 +15,7 @@
  * made. */
 #include "schema.h"
 
+#include "artifact_locations.h"
 #include "core/log.h"
 #include "core/sql_params.h"
 #include "search/search.h"
@@ -61,14 +62,9 @@ static int64_t now_ms(void) {
 }
 
 char *mfd_artifact_path_join(const char *root, const char *child) {
-    size_t len = strlen(root);
-    char *out;
-    if (len > 0 && root[len - 1] == '/') {
-        if (asprintf(&out, "%s%s", root, child) < 0)
-            return NULL;
-    } else if (asprintf(&out, "%s/%s", root, child) < 0) {
-        return NULL;
-    }
+    mfd_arena *arena = mfd_arena_new();
+    char *out = strdup(mfd_artifact_location_append(arena, root, child));
+    mfd_arena_free(arena);
     return out;
 }
 

@@ -27,7 +27,8 @@ mfd_err mfd_schema_auth_init(mfd_db *db);
  * TEMPORARILY_UNAVAILABLE otherwise, saying which. */
 mfd_err mfd_schema_tracking_ready(mfd_db *db);
 
-/* <root>/<id> with exactly one slash between (root may end in '/'). */
-char *mfd_artifact_path_join(const char *root, const char *child); /* malloc'd */
+/* <root>/<child> as mfd_artifact_location_append joins them (upstream's
+ * append_to_uri_path: on the path, before any query). malloc'd. */
+char *mfd_artifact_path_join(const char *root, const char *child);
 
 #endif

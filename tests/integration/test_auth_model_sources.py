@@ -158,6 +158,57 @@ def test_own_runs_register_and_read_as_before(server):
     assert get_artifact(server, "alice", name, 1, "MLmodel").content == b"flavors: {}\n"
 
 
+def test_local_files_outside_experiments_and_other_spellings_are_not_served(server):
+    """Prompt versions skip the source checks (as upstream: their source is not a model), so a
+    prompt could name any local path: the auth database, /etc/passwd. A local file no
+    experiment holds is not served to non-admins; and places are compared as the system
+    resolves them, so /proc/self/root/<destination>/... is the destination."""
+    exp, run_id = alice_run_with_secret(server)
+    name = bob_model(server)
+    prompt = [{"key": "mlflow.prompt.is_prompt", "value": "true"}]
+    dest = f"{server.workdir}/mlartifacts"
+    sources = [("/etc", "passwd"), (server.workdir, "basic_auth.db"),
+               (f"/proc/self/root{dest}/{exp}/{run_id}/artifacts", "secret.txt"),
+               (f"/proc/self/cwd/mlartifacts/{exp}/{run_id}/artifacts", "secret.txt")]
+    for version, (source, path) in enumerate(sources, start=1):
+        api(server, "bob", "POST", "model-versions/create",
+            {"name": name, "source": source, "tags": prompt})
+        r = get_artifact(server, "bob", name, version, path)
+        assert r.status_code == 403, (source, r.status_code, r.content[:100])
+    # the admin reads what the server can (as upstream)
+    assert get_artifact(server, "admin", name, 3, "secret.txt").content == SECRET
+
+
+def test_ui_uploads_need_edit_where_the_files_land(server):
+    """A run's location is its experiment's, which its creator chose: bob's experiment at
+    mlflow-artifacts:/<alice's id> put bob's runs inside alice's experiment directory, and the
+    UI's upload-artifact wrote there (the proxy's own rule refuses bob such a write)."""
+    exp, run_id = alice_run_with_secret(server)
+    url = f"{server.url}/ajax-api/2.0/mlflow/upload-artifact"
+    for location in (f"mlflow-artifacts:/{exp}", f"mlflow-artifacts:/{exp}/{run_id}/artifacts"):
+        bob_exp = api(server, "bob", "POST", "experiments/create",
+                      {"name": f"bob-in-alice-{uuid.uuid4().hex[:8]}",
+                       "artifact_location": location})["experiment_id"]
+        bob_run = api(server, "bob", "POST", "runs/create",
+                      {"experiment_id": bob_exp})["run"]["info"]["run_id"]
+        r = as_user(server, "bob").post(url, params={"run_uuid": bob_run, "path": "planted.txt"},
+                                        data=b"planted", timeout=30)
+        assert r.status_code == 403, r.text
+    listing = api(server, "alice", "GET", "artifacts/list", params={"run_id": run_id})
+    assert [f["path"] for f in listing["files"]] == ["secret.txt"]
+    # bob's own experiment: his upload lands
+    own = api(server, "bob", "POST", "experiments/create",
+              {"name": f"bob-own-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+    own_run = api(server, "bob", "POST", "runs/create",
+                  {"experiment_id": own})["run"]["info"]["run_id"]
+    r = as_user(server, "bob").post(url, params={"run_uuid": own_run, "path": "mine.txt"},
+                                    data=b"mine", timeout=30)
+    assert r.status_code == 200, r.text
+    r = as_user(server, "bob").get(f"{server.url}/get-artifact",
+                                   params={"run_id": own_run, "path": "mine.txt"}, timeout=30)
+    assert r.content == b"mine"
+
+
 def test_s3_locations_belong_to_the_experiments_that_hold_them(tmp_path, s3_server):
     """Files outside the destination: the experiments whose artifact location holds them."""
     server = start(tmp_path, env=s3_server.env)
@@ -171,12 +222,28 @@ def test_s3_locations_belong_to_the_experiments_that_hold_them(tmp_path, s3_serv
         key = f"{prefix}/alice/{run_id}/artifacts/secret.txt"
         assert requests.put(s3_server.url(key), data=SECRET, timeout=30).status_code == 200
         name = bob_model(server)
+        # an experiment whose location this server will not read (a fragment) still holds
+        # the files its clients write there
+        hashed = f"s3://{s3_server.bucket}/{prefix}/hashed#"
+        exp2 = api(server, "alice", "POST", "experiments/create",
+                   {"name": f"alice-s3h-{prefix}", "artifact_location": hashed})["experiment_id"]
+        run2 = api(server, "alice", "POST", "runs/create",
+                   {"experiment_id": exp2})["run"]["info"]["run_id"]
+        assert requests.put(s3_server.url(f"{prefix}/hashed/{run2}/artifacts/secret.txt"),
+                            data=SECRET, timeout=30).status_code == 200
         for source, path in ((f"{location}/{run_id}/artifacts", "secret.txt"),
                              (f"s3://{s3_server.bucket}/{prefix}",
-                              f"alice/{run_id}/artifacts/secret.txt")):
+                              f"alice/{run_id}/artifacts/secret.txt"),
+                             (f"s3://{s3_server.bucket}/{prefix}/hashed/{run2}/artifacts",
+                              "secret.txt"),
+                             (f"s3://{s3_server.bucket.upper()}/{prefix}/alice/{run_id}/artifacts",
+                              "secret.txt")):
             api(server, "bob", "POST", "model-versions/create", {"name": name, "source": source})
-        for version, path in ((1, "secret.txt"), (2, f"alice/{run_id}/artifacts/secret.txt")):
-            assert get_artifact(server, "bob", name, version, path).status_code == 403
+        for version, path in ((1, "secret.txt"), (2, f"alice/{run_id}/artifacts/secret.txt"),
+                              (3, "secret.txt"), (4, "secret.txt")):
+            assert get_artifact(server, "bob", name, version, path).status_code == 403, version
+        for version, path in ((1, "secret.txt"), (2, f"alice/{run_id}/artifacts/secret.txt"),
+                              (3, "secret.txt")):
             assert get_artifact(server, "admin", name, version, path).content == SECRET
         # a file no experiment holds is served as upstream serves it
         assert requests.put(s3_server.url(f"{prefix}/loose.txt"), data=b"loose",

@@ -203,6 +203,11 @@ static void test_uri_resolution(void) {
     check_resolve(d, "s3://bucket/1/r", "s3://bucket/1/r", "", MFD_OK);
     check_resolve(d, "S3://bucket/1/r/", "s3://bucket/1/r/", "", MFD_OK);
     check_resolve(d, "s3:bucket/1", NULL, NULL, MFD_INVALID_PARAMETER_VALUE);
+    /* a query is not part of the key (parse_s3_compliant_uri); a fragment is refused */
+    check_resolve(d, "s3://bucket/x/r/artifacts?versionId=1", "s3://bucket/x/r/artifacts", "",
+                  MFD_OK);
+    check_resolve(d, "s3://bucket/x#/r", NULL, NULL, MFD_INVALID_PARAMETER_VALUE);
+    check_resolve(d, "s3://?x", NULL, NULL, MFD_INVALID_PARAMETER_VALUE);
     check_resolve(d, "gs://bucket/1/r", NULL, NULL, MFD_NOT_IMPLEMENTED);
     check_resolve(d, "http://h/other/path", NULL, NULL, MFD_NOT_IMPLEMENTED);
     check_resolve(d, "file://otherhost/x", NULL, NULL, MFD_NOT_IMPLEMENTED);
