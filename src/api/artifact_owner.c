@@ -1,15 +1,23 @@
 /* artifact_owner.c — whose files a model version serves. A version's
  * location is whatever its creator named (a run, a logged model, any
  * mlflow-artifacts:, s3: or — for prompts, which upstream does not check —
- * local location), so /model-versions/get-artifact and the KServe hand-off
- * read a file only for a user who may READ where the file lives, as if they
- * had asked for it there: in the artifact destination, by the proxy's own
- * rule (the experiment named by the first segment, else the default
- * permission); elsewhere, every experiment whose artifact location holds it.
+ * local location), so /model-versions/get-artifact, the UI's upload and the
+ * KServe hand-off act on a file only for a user who has the permission
+ * where the file lives, as if they had asked for it there:
+ *   - in the artifact destination, by the proxy's own rule (the experiment
+ *     named by the first segment, else the default permission);
+ *   - elsewhere, in the innermost run or logged model whose artifact
+ *     directory holds it: that directory is the server's choice and ends in
+ *     the run's or model's id, so the candidates are the path's segments
+ *     spelled as such ids, each looked up by its key. Experiment locations
+ *     are not trusted: any user picks them (an experiment at "/" would hold
+ *     every file).
  * Upstream checks READ on the registered model alone, so anyone with a model
- * of their own could read any experiment's files through it. An S3 object no
- * experiment holds is served as upstream serves it; a local file no
- * experiment holds is not (it would be any file the server can read).
+ * of their own could read any run's files through it. An S3 object no run
+ * or model holds is served as upstream serves it (a directory handed to
+ * KServe whole, if every experiment inside it is readable and it does not
+ * hold the destination); a local file is not (it would be any file the
+ * server can read).
  *
  * Places are compared as text: S3 as bucket (lower case, as DNS reads it) and
  * key without empty or "." segments; local paths as the directory the system
@@ -24,7 +32,6 @@
 
 #include "artifact_owner.h"
 #include "artifacts/repo.h"
-#include "auth/auth.h"
 #include "store/artifact_locations.h"
 #include "uri.h"
 
@@ -73,14 +80,59 @@ static const char *inside(const char *dir, const char *path) {
     return path[n] ? path + n + 1 : "";
 }
 
+/* A path segment spelled as a run id (32 lower-case hex digits) or a logged
+ * model id ("m-" and the same). */
+static bool is_hex32(const char *s, size_t len) {
+    if (len != 32)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+            return false;
+    return true;
+}
+
+/* The innermost run or logged model whose artifact directory holds `file`:
+ * *found, with its experiment. */
+static mfd_err holder_of(mfd_request *req, const char *destination, const char *file,
+                         int64_t *experiment_id, bool *found) {
+    *found = false;
+    mfd_conn *conn;
+    mfd_err err = mfd_api_conn(req, &conn);
+    for (const char *end = file + strlen(file); !err && !*found && end > file;) {
+        const char *start = end;
+        while (start > file && start[-1] != '/')
+            start--;
+        size_t len = (size_t)(end - start);
+        bool model = len == 34 && !strncmp(start, "m-", 2) && is_hex32(start + 2, 32);
+        if (model || is_hex32(start, len)) {
+            const char *id = mfd_arena_strndup(req->arena, start, len), *location, *root, *prefix,
+                       *dir;
+            bool exists = false;
+            err = mfd_artifact_location_owner(conn, req->arena, id, model, experiment_id, &location,
+                                              &exists);
+            mfd_err bad = err || !exists ? NULL
+                                         : mfd_artifact_uri_resolve(req->arena, destination,
+                                                                    location, &root, &prefix);
+            if (!err && exists && !bad && (dir = place_text(req->arena, root, prefix)) &&
+                inside(dir, file))
+                *found = true;
+            mfd_err_free(bad);
+        }
+        end = start > file ? start - 1 : file;
+    }
+    return err;
+}
+
 /* Where an experiment's files are, read leniently: its location may be one
  * this server refuses to read (a query or fragment, a file: URI naming a
- * host) while its runs' files are written there by clients all the same.
- * NULL for storage this server does not reach at all. */
+ * host) while clients write its runs' files there all the same. NULL for
+ * storage this server does not reach. */
 static const char *experiment_place(mfd_arena *arena, const char *destination,
                                     const char *location) {
-    char *cut = mfd_arena_strndup(arena, location, strcspn(location, "?#"));
-    if (!strncasecmp(cut, "file://", 7)) /* any host: its path, if it is ours */
+    const char *cut = location;
+    if (strchr(location, ':')) /* a URI: its query and fragment are not the path */
+        cut = mfd_arena_strndup(arena, location, strcspn(location, "?#"));
+    if (!strncasecmp(cut, "file://", 7))
         cut += 7 + strcspn(cut + 7, "/");
     const char *root, *prefix;
     mfd_err err = mfd_artifact_uri_resolve(arena, destination, cut, &root, &prefix);
@@ -91,42 +143,60 @@ static const char *experiment_place(mfd_arena *arena, const char *destination,
     return place_text(arena, root, prefix);
 }
 
-static mfd_err refuse(const char *what) {
-    return mfd_err_new(MFD_PERMISSION_DENIED, "Permission denied: %s", what);
-}
-
-mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char *destination,
-                                 const char *root, const char *rel, mfd_permission need,
-                                 bool *refused) {
-    *refused = false;
-    mfd_auth *auth = mfd_auth_of(req);
-    if (!auth || req->is_admin)
-        return NULL;
-    const char *file = place_text(req->arena, root, rel);
-    if (!file)
-        return refuse("the artifact's place is ambiguous");
-    const char *dest = destination ? place_text(req->arena, destination, "") : NULL;
-    const char *below = dest ? inside(dest, file) : NULL;
-    if (below)
-        return mfd_auth_require_artifact(req, res, below, need, refused);
+/* A directory handed over whole (KServe) that no run or model holds: every
+ * experiment inside it needs `need`, and it must not hold the destination. */
+static mfd_err check_tree(mfd_request *req, mfd_response *res, const char *destination,
+                          const char *dest, const char *tree, mfd_permission need, bool *refused) {
+    if (dest && inside(tree, dest))
+        return mfd_err_new(MFD_PERMISSION_DENIED,
+                           "Permission denied: a directory that holds the artifact destination");
     mfd_conn *conn;
     mfd_experiment_location *experiments;
     size_t n;
     mfd_err err = mfd_api_conn(req, &conn);
     if (!err)
         err = mfd_artifact_location_experiments(conn, req->arena, &experiments, &n);
-    bool held = false;
     for (size_t i = 0; !err && !*refused && i < n; i++) {
         const char *dir = experiment_place(req->arena, destination, experiments[i].location);
-        if (!dir || !inside(dir, file))
-            continue;
-        held = true;
-        err = mfd_auth_require(
-            req, res, MFD_AUTH_EXPERIMENT,
-            mfd_arena_sprintf(req->arena, "%lld", (long long)experiments[i].experiment_id), need,
-            refused);
+        if (dir && inside(tree, dir))
+            err = mfd_auth_require(
+                req, res, MFD_AUTH_EXPERIMENT,
+                mfd_arena_sprintf(req->arena, "%lld", (long long)experiments[i].experiment_id),
+                need, refused);
     }
-    if (!err && !*refused && !held && strncmp(file, "s3://", 5) != 0)
-        return refuse("a local file outside every experiment's artifacts");
     return err;
+}
+
+static mfd_err refuse(const char *what) {
+    return mfd_err_new(MFD_PERMISSION_DENIED, "Permission denied: %s", what);
+}
+
+mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char *destination,
+                                 const char *root, const char *rel, mfd_permission need,
+                                 bool whole_tree, bool *refused) {
+    *refused = false;
+    if (!mfd_auth_of(req) || req->is_admin)
+        return NULL;
+    const char *file = place_text(req->arena, root, rel);
+    if (!file)
+        return refuse("the artifact's place is ambiguous");
+    const char *dest = destination ? place_text(req->arena, destination, "") : NULL;
+    const char *below = dest ? inside(dest, file) : NULL;
+    if (below) {
+        if (whole_tree && !isdigit((unsigned char)below[0])) /* not in one experiment */
+            return refuse("a directory that is not in one experiment's artifacts");
+        return mfd_auth_require_artifact(req, res, below, need, refused);
+    }
+    int64_t experiment_id;
+    bool held;
+    mfd_err err = holder_of(req, destination, file, &experiment_id, &held);
+    if (err)
+        return err;
+    if (held)
+        return mfd_auth_require(req, res, MFD_AUTH_EXPERIMENT,
+                                mfd_arena_sprintf(req->arena, "%lld", (long long)experiment_id),
+                                need, refused);
+    if (strncmp(file, "s3://", 5) != 0)
+        return refuse("a local file outside every run's and model's artifacts");
+    return whole_tree ? check_tree(req, res, destination, dest, file, need, refused) : NULL;
 }

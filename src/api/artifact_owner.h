@@ -10,10 +10,12 @@
 
 /* Whether the request's user has `need` (READ to read, EDIT to write) where
  * file `rel` under artifact root `root` lives (`destination`: the proxied
- * artifact root, NULL when the proxy is off). Refused: a 403 is written to
- * `res` (or returned) and *refused set. */
+ * artifact root, NULL when the proxy is off). `whole_tree`: `rel` is a
+ * directory handed over with everything below it (KServe), which must then
+ * lie in one experiment, run or model. Refused: a 403 is written to `res`
+ * (or returned) and *refused set. */
 mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char *destination,
                                  const char *root, const char *rel, mfd_permission need,
-                                 bool *refused);
+                                 bool whole_tree, bool *refused);
 
 #endif

@@ -295,8 +295,8 @@ static mfd_err follow_runs_uri(mfd_request *req, mfd_conn *conn, const char *uri
                              : NULL;
     if (!err)
         err = mfd_artifact_location_run(conn, req->arena, run_id, out);
-    if (!err && *rel)
-        *out = mfd_arena_sprintf(req->arena, "%s/%s", *out, rel);
+    if (!err && *rel) /* on the path, before any query (upstream's get_artifact_uri) */
+        *out = mfd_artifact_location_append(req->arena, *out, rel);
     return err;
 }
 
@@ -363,7 +363,7 @@ static mfd_err send_location_file(mfd_request *req, mfd_response *res, const cha
     bool refused = false;
     if (!err && check_owner)
         err = mfd_api_check_file_owner(req, res, req->app->artifacts ? destination(req) : NULL,
-                                       root, file, MFD_PERM_READ, &refused);
+                                       root, file, MFD_PERM_READ, false, &refused);
     return err || refused ? err : send_file(req, res, root, file);
 }
 
@@ -464,7 +464,7 @@ static mfd_err begin_ui_upload(mfd_request *req, mfd_upload *upload) {
     if (!err)
         err = mfd_api_check_file_owner(req, &owner_answer,
                                        req->app->artifacts ? destination(req) : NULL, root, file,
-                                       MFD_PERM_EDIT, &refused);
+                                       MFD_PERM_EDIT, false, &refused);
     mfd_api_conn_release(req); /* not held while the body arrives */
     if (!err && refused)
         err = mfd_err_new(MFD_PERMISSION_DENIED,

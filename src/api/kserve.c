@@ -67,7 +67,7 @@ static mfd_err build(mfd_request *req, mfd_response *res, json_t **manifest) {
         "storageUri"));
     bool refused = false;
     err = mfd_api_check_file_owner(req, res, settings.artifacts_destination, storage ? storage : "",
-                                   "", MFD_PERM_READ, &refused);
+                                   "", MFD_PERM_READ, true, &refused);
     if (err || refused) {
         json_decref(isvc);
         return err;

@@ -77,6 +77,29 @@ mfd_err mfd_artifact_location_logged_model(mfd_conn *conn, mfd_arena *arena, con
     return NULL;
 }
 
+mfd_err mfd_artifact_location_owner(mfd_conn *conn, mfd_arena *arena, const char *id,
+                                    bool logged_model, int64_t *experiment_id,
+                                    const char **location, bool *found) {
+    mfd_stmt *stmt;
+    *found = false;
+    mfd_err err = mfd_conn_prepare(
+        conn,
+        logged_model
+            ? "SELECT experiment_id, artifact_location FROM logged_models WHERE model_id = ?"
+            : "SELECT experiment_id, artifact_uri FROM runs WHERE run_uuid = ?",
+        true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, id);
+    if (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW && mfd_stmt_text(stmt, 1)) {
+        *found = true;
+        *experiment_id = mfd_stmt_int64(stmt, 0);
+        *location = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 1));
+    }
+    mfd_stmt_done(stmt);
+    return err;
+}
+
 mfd_err mfd_artifact_location_experiments(mfd_conn *conn, mfd_arena *arena,
                                           mfd_experiment_location **out, size_t *n) {
     static const char SQL[] = "SELECT experiment_id, artifact_location FROM experiments "

@@ -5,6 +5,7 @@
 #ifndef MFD_STORE_ARTIFACT_LOCATIONS_H
 #define MFD_STORE_ARTIFACT_LOCATIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/arena.h"
@@ -22,8 +23,16 @@ mfd_err mfd_artifact_location_model_version(mfd_conn *conn, mfd_arena *arena, co
 mfd_err mfd_artifact_location_logged_model(mfd_conn *conn, mfd_arena *arena, const char *model_id,
                                            const char **uri);
 
+/* The experiment and artifact location of run `id` (or of logged model `id`):
+ * the directory the server chose for it, which ends in its id. *found is
+ * false for no such run or model (deleted ones included: their files stay). */
+mfd_err mfd_artifact_location_owner(mfd_conn *conn, mfd_arena *arena, const char *id,
+                                    bool logged_model, int64_t *experiment_id,
+                                    const char **location, bool *found);
+
 /* Every experiment's id and artifact location (deleted experiments too;
- * NULL and empty locations left out): where a location's files belong. */
+ * NULL and empty locations left out). Chosen by users: it says which
+ * experiments lie inside a directory, never who owns a file. */
 typedef struct mfd_experiment_location {
     int64_t experiment_id;
     const char *location;

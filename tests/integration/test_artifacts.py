@@ -764,3 +764,23 @@ def test_a_location_ending_in_hash_or_query_keeps_runs_in_their_own_directories(
     run_id, _ = insert_run(server, artifact_uri=f"file://{victim}#/x/artifacts")
     assert_error(server.get("/get-artifact", params={"run_id": run_id, "path": "secret.txt"}), 400,
                  "INVALID_PARAMETER_VALUE", "Invalid artifact URI")
+
+
+def test_runs_sources_join_their_path_before_the_query(server, tmp_path):
+    """runs:/<id>/<path> is the run's location with <path> appended to its path, before any
+    query (upstream's get_artifact_uri): a location with a query made the path land after it,
+    and the version's files were looked for in the run's artifacts root."""
+    exp = server.api("POST", "experiments/create",
+                     {"name": f"q-{uuid.uuid4().hex[:8]}",
+                      "artifact_location": f"file://{tmp_path}/q?x"})["experiment_id"]
+    run = server.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]
+    r = server.session.post(f"{server.url}/ajax-api/2.0/mlflow/upload-artifact",
+                            params={"run_uuid": run["run_id"], "path": "m/MLmodel"}, data=b"model")
+    assert r.status_code == 200, r.text
+    name = f"q-model-{uuid.uuid4().hex[:8]}"
+    server.api("POST", "registered-models/create", {"name": name})
+    server.api("POST", "model-versions/create",
+               {"name": name, "source": f"runs:/{run['run_id']}/m", "run_id": run["run_id"]})
+    r = server.get("/model-versions/get-artifact", params={"name": name, "version": "1",
+                                                           "path": "MLmodel"})
+    assert r.status_code == 200 and r.content == b"model", r.text

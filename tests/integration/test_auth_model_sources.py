@@ -179,6 +179,48 @@ def test_local_files_outside_experiments_and_other_spellings_are_not_served(serv
     assert get_artifact(server, "admin", name, 3, "secret.txt").content == SECRET
 
 
+def test_experiment_locations_never_decide_who_owns_a_file(server, tmp_path):
+    """Any user picks an experiment's location: bob's experiment at "/" held every local file
+    by the experiment-location rule, and read the server's files through a prompt version; and
+    any user's parent experiment locked others out of their own uploads and versions. A file
+    belongs to the innermost run or logged model whose directory (the server's choice, ending
+    in its id) holds it."""
+    api(server, "bob", "POST", "experiments/create",
+        {"name": f"bob-root-{uuid.uuid4().hex[:8]}", "artifact_location": "/"})
+    name = bob_model(server)
+    api(server, "bob", "POST", "model-versions/create",
+        {"name": name, "source": "/proc/self/cwd",
+         "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
+    for path in ("basic_auth.ini", "basic_auth.db", "mlflow.db"):
+        assert get_artifact(server, "bob", name, 1, path).status_code == 403, path
+    # alice's own local experiment (a plain path with "?" in a directory name, as MLflow
+    # allows) keeps working for her beside bob's parent experiment
+    home = tmp_path / "alice-home"
+    home.mkdir()
+    exp = api(server, "alice", "POST", "experiments/create",
+              {"name": f"alice-local-{uuid.uuid4().hex[:8]}",
+               "artifact_location": f"{home}/q?x"})["experiment_id"]
+    api(server, "bob", "POST", "experiments/create",
+        {"name": f"bob-parent-{uuid.uuid4().hex[:8]}", "artifact_location": str(tmp_path)})
+    run = api(server, "alice", "POST", "runs/create", {"experiment_id": exp})["run"]["info"]
+    assert run["artifact_uri"] == f"{home}/q?x/{run['run_id']}/artifacts"
+    r = as_user(server, "alice").post(f"{server.url}/ajax-api/2.0/mlflow/upload-artifact",
+                                      params={"run_uuid": run["run_id"], "path": "m/MLmodel"},
+                                      data=b"flavors: {}\n", timeout=30)
+    assert r.status_code == 200, r.text
+    model = f"alice-{uuid.uuid4().hex[:8]}"
+    api(server, "alice", "POST", "registered-models/create", {"name": model})
+    api(server, "alice", "POST", "model-versions/create",
+        {"name": model, "source": f"runs:/{run['run_id']}/m", "run_id": run["run_id"]})
+    assert get_artifact(server, "alice", model, 1, "MLmodel").content == b"flavors: {}\n"
+    # and bob's parent experiment gives him nothing of alice's
+    api(server, "bob", "POST", "model-versions/create",
+        {"name": name, "source": str(tmp_path),
+         "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
+    assert get_artifact(server, "bob", name, 2,
+                        f"alice-home/q?x/{run['run_id']}/artifacts/m/MLmodel").status_code == 403
+
+
 def test_ui_uploads_need_edit_where_the_files_land(server):
     """A run's location is its experiment's, which its creator chose: bob's experiment at
     mlflow-artifacts:/<alice's id> put bob's runs inside alice's experiment directory, and the

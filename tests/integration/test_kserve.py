@@ -382,6 +382,21 @@ def test_manifest_and_apply_need_read_where_the_files_are(tmp_path, s3_server, k
         assert bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest", params=q).status_code == 200
         assert bob.post(s.url + "/api/2.0/mlflowd/kserve/apply", json=q).status_code == 200
         assert len(kube.calls) == 1
+        # a directory handed over whole: not one holding the destination or another user's
+        # experiment; an external model's own directory is fine
+        team = alice.post(api + "experiments/create",
+                          json={"name": "alice-team", "artifact_location":
+                                f"s3://mlflow/{prefix}-team/alice"}).json()["experiment_id"]
+        assert team
+        prompt = [{"key": "mlflow.prompt.is_prompt", "value": "true"}]
+        for version, source, want in ((2, "s3://mlflow", 403),
+                                      (3, f"s3://mlflow/{prefix}-team", 403),
+                                      (4, f"s3://mlflow/{prefix}-external/model", 200)):
+            assert bob.post(api + "model-versions/create",
+                            json={"name": "bobs", "source": source, "tags": prompt}).ok
+            r = bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest",
+                        params={"name": "bobs", "version": str(version)})
+            assert r.status_code == want, (source, r.text)
     finally:
         s.stop()
         s.drop_database()
