@@ -6,18 +6,20 @@
  * where the file lives, as if they had asked for it there:
  *   - in the artifact destination, by the proxy's own rule (the experiment
  *     named by the first segment, else the default permission);
- *   - elsewhere, in the innermost run or logged model whose artifact
- *     directory holds it: that directory is the server's choice and ends in
- *     the run's or model's id, so the candidates are the path's segments
- *     spelled as such ids, each looked up by its key. Experiment locations
- *     are not trusted: any user picks them (an experiment at "/" would hold
- *     every file).
+ *   - elsewhere, in the runs and logged models whose artifact directories
+ *     hold it: such a directory is the server's choice and ends in the run's
+ *     or model's id, so the candidates are the path's segments spelled as
+ *     such ids, each looked up by its key. Experiment locations are not
+ *     trusted: any user picks them (an experiment at "/" would hold every
+ *     file).
  * Upstream checks READ on the registered model alone, so anyone with a model
- * of their own could read any run's files through it. An S3 object no run
- * or model holds is served as upstream serves it (a directory handed to
- * KServe whole, if every experiment inside it is readable and it does not
- * hold the destination); a local file is not (it would be any file the
- * server can read).
+ * of their own could read any run's files through it. Every run or model
+ * holding the file counts, not only the innermost (an experiment can be
+ * located inside another user's run). An S3 object no run or model holds is
+ * served as upstream serves it; a local file is not (it would be any file
+ * the server can read); a directory handed to KServe must be inside a run's
+ * or model's (KServe reads an S3 location as a key prefix, so any other
+ * directory may reach beside it).
  *
  * Places are compared as text: S3 as bucket (lower case, as DNS reads it) and
  * key without empty or "." segments; local paths as the directory the system
@@ -28,7 +30,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "artifact_owner.h"
 #include "artifacts/repo.h"
@@ -91,14 +92,15 @@ static bool is_hex32(const char *s, size_t len) {
     return true;
 }
 
-/* The innermost run or logged model whose artifact directory holds `file`:
- * *found, with its experiment. */
-static mfd_err holder_of(mfd_request *req, const char *destination, const char *file,
-                         int64_t *experiment_id, bool *found) {
-    *found = false;
+/* Every run and logged model whose artifact directory holds `file` (nested
+ * ones happen: an experiment located inside another user's run) must give
+ * `need`; *held says whether there was one. */
+static mfd_err check_holders(mfd_request *req, mfd_response *res, const char *destination,
+                             const char *file, mfd_permission need, bool *held, bool *refused) {
+    *held = false;
     mfd_conn *conn;
     mfd_err err = mfd_api_conn(req, &conn);
-    for (const char *end = file + strlen(file); !err && !*found && end > file;) {
+    for (const char *end = file + strlen(file); !err && !*refused && end > file;) {
         const char *start = end;
         while (start > file && start[-1] != '/')
             start--;
@@ -107,62 +109,23 @@ static mfd_err holder_of(mfd_request *req, const char *destination, const char *
         if (model || is_hex32(start, len)) {
             const char *id = mfd_arena_strndup(req->arena, start, len), *location, *root, *prefix,
                        *dir;
+            int64_t experiment_id;
             bool exists = false;
-            err = mfd_artifact_location_owner(conn, req->arena, id, model, experiment_id, &location,
-                                              &exists);
+            err = mfd_artifact_location_owner(conn, req->arena, id, model, &experiment_id,
+                                              &location, &exists);
             mfd_err bad = err || !exists ? NULL
                                          : mfd_artifact_uri_resolve(req->arena, destination,
                                                                     location, &root, &prefix);
             if (!err && exists && !bad && (dir = place_text(req->arena, root, prefix)) &&
-                inside(dir, file))
-                *found = true;
+                inside(dir, file)) {
+                *held = true;
+                err = mfd_auth_require(
+                    req, res, MFD_AUTH_EXPERIMENT,
+                    mfd_arena_sprintf(req->arena, "%lld", (long long)experiment_id), need, refused);
+            }
             mfd_err_free(bad);
         }
         end = start > file ? start - 1 : file;
-    }
-    return err;
-}
-
-/* Where an experiment's files are, read leniently: its location may be one
- * this server refuses to read (a query or fragment, a file: URI naming a
- * host) while clients write its runs' files there all the same. NULL for
- * storage this server does not reach. */
-static const char *experiment_place(mfd_arena *arena, const char *destination,
-                                    const char *location) {
-    const char *cut = location;
-    if (strchr(location, ':')) /* a URI: its query and fragment are not the path */
-        cut = mfd_arena_strndup(arena, location, strcspn(location, "?#"));
-    if (!strncasecmp(cut, "file://", 7))
-        cut += 7 + strcspn(cut + 7, "/");
-    const char *root, *prefix;
-    mfd_err err = mfd_artifact_uri_resolve(arena, destination, cut, &root, &prefix);
-    if (err) {
-        mfd_err_free(err);
-        return NULL;
-    }
-    return place_text(arena, root, prefix);
-}
-
-/* A directory handed over whole (KServe) that no run or model holds: every
- * experiment inside it needs `need`, and it must not hold the destination. */
-static mfd_err check_tree(mfd_request *req, mfd_response *res, const char *destination,
-                          const char *dest, const char *tree, mfd_permission need, bool *refused) {
-    if (dest && inside(tree, dest))
-        return mfd_err_new(MFD_PERMISSION_DENIED,
-                           "Permission denied: a directory that holds the artifact destination");
-    mfd_conn *conn;
-    mfd_experiment_location *experiments;
-    size_t n;
-    mfd_err err = mfd_api_conn(req, &conn);
-    if (!err)
-        err = mfd_artifact_location_experiments(conn, req->arena, &experiments, &n);
-    for (size_t i = 0; !err && !*refused && i < n; i++) {
-        const char *dir = experiment_place(req->arena, destination, experiments[i].location);
-        if (dir && inside(tree, dir))
-            err = mfd_auth_require(
-                req, res, MFD_AUTH_EXPERIMENT,
-                mfd_arena_sprintf(req->arena, "%lld", (long long)experiments[i].experiment_id),
-                need, refused);
     }
     return err;
 }
@@ -182,21 +145,20 @@ mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char
         return refuse("the artifact's place is ambiguous");
     const char *dest = destination ? place_text(req->arena, destination, "") : NULL;
     const char *below = dest ? inside(dest, file) : NULL;
-    if (below) {
-        if (whole_tree && !isdigit((unsigned char)below[0])) /* not in one experiment */
-            return refuse("a directory that is not in one experiment's artifacts");
-        return mfd_auth_require_artifact(req, res, below, need, refused);
-    }
-    int64_t experiment_id;
-    bool held;
-    mfd_err err = holder_of(req, destination, file, &experiment_id, &held);
-    if (err)
+    mfd_err err = NULL;
+    if (below && (err = mfd_auth_require_artifact(req, res, below, need, refused)))
         return err;
-    if (held)
-        return mfd_auth_require(req, res, MFD_AUTH_EXPERIMENT,
-                                mfd_arena_sprintf(req->arena, "%lld", (long long)experiment_id),
-                                need, refused);
-    if (strncmp(file, "s3://", 5) != 0)
+    if (*refused || (below && !whole_tree))
+        return NULL;
+    bool held;
+    if ((err = check_holders(req, res, destination, file, need, &held, refused)) || *refused ||
+        held)
+        return err;
+    /* KServe reads an S3 storageUri as a key prefix, everything below and beside
+     * it: only a run's or a model's own directory is handed over. */
+    if (whole_tree)
+        return refuse("a directory that is not in one run's or model's artifacts");
+    if (!below && strncmp(file, "s3://", 5) != 0)
         return refuse("a local file outside every run's and model's artifacts");
-    return whole_tree ? check_tree(req, res, destination, dest, file, need, refused) : NULL;
+    return NULL;
 }

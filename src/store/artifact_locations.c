@@ -100,26 +100,6 @@ mfd_err mfd_artifact_location_owner(mfd_conn *conn, mfd_arena *arena, const char
     return err;
 }
 
-mfd_err mfd_artifact_location_experiments(mfd_conn *conn, mfd_arena *arena,
-                                          mfd_experiment_location **out, size_t *n) {
-    static const char SQL[] = "SELECT experiment_id, artifact_location FROM experiments "
-                              "WHERE artifact_location IS NOT NULL AND artifact_location <> ''";
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, SQL, true, &stmt);
-    if (err)
-        return err;
-    while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
-        *out = mfd_arena_grow(arena, *out, *n, &cap, sizeof **out, 16);
-        (*out)[(*n)++] = (mfd_experiment_location){mfd_stmt_int64(stmt, 0),
-                                                   mfd_arena_strdup(arena, mfd_stmt_text(stmt, 1))};
-    }
-    mfd_stmt_done(stmt);
-    return err;
-}
-
 /* posixpath.join(prefix, suffix) with the suffix's leading slashes dropped
  * (upstream's _join_posixpaths_and_append_absolute_suffixes). */
 static void join_path(mfd_strbuf *out, const char *prefix, size_t prefix_len, const char *suffix) {

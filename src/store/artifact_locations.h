@@ -30,16 +30,6 @@ mfd_err mfd_artifact_location_owner(mfd_conn *conn, mfd_arena *arena, const char
                                     bool logged_model, int64_t *experiment_id,
                                     const char **location, bool *found);
 
-/* Every experiment's id and artifact location (deleted experiments too;
- * NULL and empty locations left out). Chosen by users: it says which
- * experiments lie inside a directory, never who owns a file. */
-typedef struct mfd_experiment_location {
-    int64_t experiment_id;
-    const char *location;
-} mfd_experiment_location;
-mfd_err mfd_artifact_location_experiments(mfd_conn *conn, mfd_arena *arena,
-                                          mfd_experiment_location **out, size_t *n);
-
 /* Upstream's append_to_uri_path: `suffix` ("<run id>/artifacts",
  * "models/<id>/artifacts") joined to the path of location `uri`, its query
  * kept after it, an empty fragment dropped, as urlunparse writes them; a

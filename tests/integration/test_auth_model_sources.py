@@ -251,6 +251,30 @@ def test_ui_uploads_need_edit_where_the_files_land(server):
     assert r.content == b"mine"
 
 
+def test_writes_need_edit_from_every_run_holding_the_file(server, tmp_path):
+    """An experiment can be located inside another user's run directory: bob's runs then lie
+    inside alice's run, and by the innermost-holder rule alone his EDIT on his own run let the
+    UI upload plant files in alice's run (in her registered model's directory, even)."""
+    home = tmp_path / "alice-local"
+    exp = api(server, "alice", "POST", "experiments/create",
+              {"name": f"alice-local-{uuid.uuid4().hex[:8]}",
+               "artifact_location": str(home)})["experiment_id"]
+    run = api(server, "alice", "POST", "runs/create", {"experiment_id": exp})["run"]["info"]
+    url = f"{server.url}/ajax-api/2.0/mlflow/upload-artifact"
+    r = as_user(server, "alice").post(url, params={"run_uuid": run["run_id"], "path": "m/MLmodel"},
+                                      data=b"alice", timeout=30)
+    assert r.status_code == 200, r.text
+    bob_exp = api(server, "bob", "POST", "experiments/create",
+                  {"name": f"bob-nested-{uuid.uuid4().hex[:8]}",
+                   "artifact_location": f"{home}/{run['run_id']}/artifacts/m"})["experiment_id"]
+    bob_run = api(server, "bob", "POST", "runs/create",
+                  {"experiment_id": bob_exp})["run"]["info"]["run_id"]
+    r = as_user(server, "bob").post(url, params={"run_uuid": bob_run, "path": "planted.txt"},
+                                    data=b"planted", timeout=30)
+    assert r.status_code == 403, r.text
+    assert not (home / run["run_id"] / "artifacts" / "m" / bob_run).exists()
+
+
 def test_s3_locations_belong_to_the_experiments_that_hold_them(tmp_path, s3_server):
     """Files outside the destination: the experiments whose artifact location holds them."""
     server = start(tmp_path, env=s3_server.env)

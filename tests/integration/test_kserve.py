@@ -310,17 +310,25 @@ def test_manifest_needs_read_and_apply_needs_manage(tmp_path, s3_server, kube):
     token = tmp_path / "token"
     token.write_text("t")
     s = start_auth_server(tmp_path / "srv", default_permission="NO_PERMISSIONS",
-                          args=["--kserve-apply", "--kserve-api-url", kube.url,
-                                "--kserve-token-file", str(token)], env=s3_server.env)
+                          args=["--artifacts-destination",
+                                f"s3://mlflow/guarded-{uuid.uuid4().hex[:8]}", "--kserve-apply",
+                                "--kserve-api-url", kube.url, "--kserve-token-file", str(token)],
+                          env=s3_server.env)
     try:
         admin = requests.Session()
         admin.auth = ("admin", "password1234")
         api = s.url + "/api/2.0/mlflow/"
+        exp = admin.post(api + "experiments/create", json={"name": "g"}).json()["experiment_id"]
+        run = admin.post(api + "runs/create", json={"experiment_id": exp}).json()["run"]["info"]
         assert admin.post(api + "registered-models/create", json={"name": "guarded"}).ok
         assert admin.post(api + "model-versions/create",
-                          json={"name": "guarded", "source": "s3://mlflow/g"}).ok
+                          json={"name": "guarded", "source": run["artifact_uri"]}).ok
         assert admin.post(api + "users/create",
                           json={"username": "bob", "password": "bob-password-123"}).ok
+        # the files' experiment is readable to bob: the model's permission decides below
+        assert admin.post(api + "experiments/permissions/create",
+                          json={"experiment_id": exp, "username": "bob",
+                                "permission": "READ"}).ok
         bob = requests.Session()
         bob.auth = ("bob", "bob-password-123")
         q = {"name": "guarded", "version": "1"}
@@ -382,21 +390,28 @@ def test_manifest_and_apply_need_read_where_the_files_are(tmp_path, s3_server, k
         assert bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest", params=q).status_code == 200
         assert bob.post(s.url + "/api/2.0/mlflowd/kserve/apply", json=q).status_code == 200
         assert len(kube.calls) == 1
-        # a directory handed over whole: not one holding the destination or another user's
-        # experiment; an external model's own directory is fine
+        # KServe reads an S3 location as a key prefix (all below and beside it): only a run's
+        # or a logged model's own directory is handed over by a non-admin. Not a parent of the
+        # destination, of an experiment, of a run, nor a prefix of one (dest/8 also covers
+        # dest/80), nor an external directory (the admin may)
         team = alice.post(api + "experiments/create",
                           json={"name": "alice-team", "artifact_location":
                                 f"s3://mlflow/{prefix}-team/alice"}).json()["experiment_id"]
         assert team
         prompt = [{"key": "mlflow.prompt.is_prompt", "value": "true"}]
-        for version, source, want in ((2, "s3://mlflow", 403),
-                                      (3, f"s3://mlflow/{prefix}-team", 403),
-                                      (4, f"s3://mlflow/{prefix}-external/model", 200)):
+        sources = ["s3://mlflow", f"s3://mlflow/{prefix[:-2]}", f"s3://mlflow/{prefix}-team",
+                   f"s3://mlflow/{prefix}/{exp}", f"s3://mlflow/{prefix}/{exp}/{run['run_id']}",
+                   f"s3://mlflow/{prefix}/{exp}/{run['run_id'][:10]}",
+                   f"s3://mlflow/{prefix}-external/model"]
+        for version, source in enumerate(sources, start=2):
             assert bob.post(api + "model-versions/create",
                             json={"name": "bobs", "source": source, "tags": prompt}).ok
             r = bob.get(s.url + "/api/2.0/mlflowd/kserve/manifest",
                         params={"name": "bobs", "version": str(version)})
-            assert r.status_code == want, (source, r.text)
+            assert r.status_code == 403, (source, r.text)
+        r = admin.get(s.url + "/api/2.0/mlflowd/kserve/manifest",
+                      params={"name": "bobs", "version": str(len(sources) + 1)})
+        assert r.status_code == 200, r.text
     finally:
         s.stop()
         s.drop_database()
