@@ -40,8 +40,8 @@ typedef struct mfd_kserve_target {
 mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_settings *settings,
                             const mfd_kserve_target *target, json_t **manifest);
 
-/* `uri` resolved to an s3:// location (no trailing '/'), following runs:/
- * and models:/ through the store. */
+/* `uri` resolved to an s3:// directory, ending in one '/' (KServe reads the
+ * key as a prefix), following runs:/ and models:/ through the store. */
 mfd_err mfd_kserve_storage_uri(mfd_conn *conn, mfd_arena *arena, const char *destination,
                                const char *uri, const char **s3_uri);
 

@@ -166,7 +166,10 @@ static mfd_err resolve(mfd_conn *conn, mfd_arena *arena, const char *destination
     size_t len = strlen(location);
     while (len > strlen("s3://") && location[len - 1] == '/')
         location[--len] = '\0';
-    *out = location;
+    /* A directory, with its slash: KServe's storage initializer lists the
+     * storageUri's key as a prefix, and without one ".../<run>/artifacts"
+     * also takes ".../<run>/artifactsX/..." — keys another user can write. */
+    *out = mfd_arena_sprintf(arena, "%s/", location);
     return NULL;
 }
 
