@@ -112,11 +112,11 @@ struct request_state {
     size_t body_declared; /* its Content-Length; 0 = not given (chunked) */
     struct timespec started;
     char *raw_uri; /* as received, escapes intact (see capture_raw_uri) */
-    /* Auth (src/auth): answered = a 401/403 (or an answer of the auth layer,
-     * or of the request guard) is in `res`, sent once the body is drained so
-     * the client reads it instead of a reset; authorized = the rule was
-     * checked at the 1st call. */
-    bool auth_answered, authorized;
+    /* answered_early = an answer made before the handler (the request guard's,
+     * the auth layer's 401/403, a disabled endpoint's 503) is in `res`, sent
+     * once the body is drained so the client reads it instead of a reset;
+     * authorized = the auth rule was checked at the 1st call. */
+    bool answered_early, authorized;
 };
 
 static double elapsed_ms(const struct timespec *start) {
@@ -423,7 +423,7 @@ static mfd_err first_call_checks(mfd_app *app, request_state *st,
     if (disabled) { /* Flask's plain answer (rest-api.md §1.4), naming the URL rule */
         mfd_response_text(req, &st->res, 503, "text/html; charset=utf-8",
                           mfd_arena_sprintf(req->arena, disabled, url_rule(req, route)));
-        st->auth_answered = true;
+        st->answered_early = true;
         return NULL;
     }
     if (is_json_post(route, req->method)) {
@@ -530,11 +530,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                                           "The request path contains a NUL character (%%00)");
         /* Host check, cross-origin writes, CORS preflights: before auth, as in MLflow. */
         if (!st->early_error)
-            st->auth_answered = mfd_request_guard_check(app->config, req, &st->res);
-        if (!st->early_error && !st->auth_answered && app->auth &&
+            st->answered_early = mfd_request_guard_check(app->config, req, &st->res);
+        if (!st->early_error && !st->answered_early && app->auth &&
             !mfd_auth_is_unprotected(req->path))
-            st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->auth_answered);
-        if (st->early_error || st->auth_answered)
+            st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->answered_early);
+        if (st->early_error || st->answered_early)
             ; /* answered below, or once the body is drained */
         else if (qc.bad_utf8)
             st->early_error =
@@ -542,14 +542,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                             "Query string is not valid UTF-8 or contains a NUL character");
         else
             st->early_error = first_call_checks(app, st, connection);
-        if (!st->early_error && !st->auth_answered && req->username &&
+        if (!st->early_error && !st->answered_early && req->username &&
             !mfd_auth_needs_body(app->auth, req)) {
             /* The resource id is in the path or query: check before any upload is read. */
-            st->early_error = mfd_auth_authorize(app->auth, req, &st->res, &st->auth_answered);
+            st->early_error = mfd_auth_authorize(app->auth, req, &st->res, &st->answered_early);
             st->authorized = true;
             mfd_api_conn_release(req); /* not held while an upload streams in */
         }
-        if (st->auth_answered && !st->early_error) {
+        if (st->answered_early && !st->early_error) {
             /* A client waiting for "100 Continue" gets the refusal instead: it then
              * sends no body (curl, boto3); others are read a little (below). */
             const char *expect =
@@ -581,7 +581,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             *upload_data_size = 0;
             return st->drained > MFD_DRAIN_ALLOWANCE ? MHD_NO : MHD_YES;
         }
-        if (st->auth_answered) {
+        if (st->answered_early) {
             /* Refused (401/403): read and drop as much as an accepted JSON body
              * may be, so that a client that sends before it reads (the mlflow
              * client) sees the refusal rather than a reset; not more. */
@@ -641,7 +641,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         st->early_error = NULL;
         return send_response(connection, st, err);
     }
-    if (st->auth_answered)
+    if (st->answered_early)
         return send_response(connection, st, NULL);
     st->req.body = st->body.data;
     st->req.body_len = st->body.len;
