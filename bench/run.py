@@ -13,6 +13,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import random
 import shutil
 import signal
 import socket
@@ -158,10 +159,14 @@ def _populate_worker(args):
         run = c.api("POST", "runs/create", {"experiment_id": exp_id, "start_time": 1_700_000_000_000 + seed * count + i})
         rid = run["run"]["info"]["run_id"]
         v = ((seed * count + i) * 7919) % 10007 / 10007.0
+        # f1 and latency: independent of each other and of the rest
+        rnd = random.Random(seed * count + i)
         c.api("POST", "runs/log-batch", {
             "run_id": rid,
             "metrics": [{"key": "accuracy", "value": v, "timestamp": 1, "step": 0},
-                        {"key": "loss", "value": 1 - v, "timestamp": 1, "step": 0}],
+                        {"key": "loss", "value": 1 - v, "timestamp": 1, "step": 0},
+                        {"key": "f1", "value": rnd.random(), "timestamp": 1, "step": 0},
+                        {"key": "latency", "value": rnd.random(), "timestamp": 1, "step": 0}],
             "params": [{"key": "lr", "value": str(v)}, {"key": "model", "value": f"m{i % 5}"}],
             "tags": [{"key": "team", "value": f"t{i % 3}"}]})
     return count
@@ -227,10 +232,13 @@ def bench_search_runs(port, runs=10_000, clients=8, repeats=50, target_ms=10, be
             print(f"  {PREFIX + name:<58} {statistics.median(times):>12,.1f} ms         (for reference)")
     # Other shapes, page 100, for reference: in this data loss = 1 - accuracy, so a filter on
     # accuracy keeps exactly the runs of lowest loss (the head of an ascending order, the tail
-    # of the descending one above).
+    # of the descending one above); f1 and latency are independent random values.
     for label, filter, order in (("the same, ascending (filter keeps the head)",
                                   "metrics.accuracy > 0.5 and params.model = 'm1'",
                                   "metrics.loss ASC"),
+                                 ("the same shape, independent values (a tenth kept)",
+                                  "metrics.f1 > 0.5 and params.model = 'm1'",
+                                  "metrics.latency DESC"),
                                  ("one metric filter, order on another", "metrics.accuracy > 0.5",
                                   "metrics.loss DESC"),
                                  ("param filter, metric order", "params.model = 'm1'",

@@ -587,7 +587,8 @@ static void test_runs_order_by_execute(void) {
     CHECK(strstr(s.window->from, "w.value =") == NULL);
     CHECK(s.window->window == NULL); /* the page unknown: no probe form */
     /* the page known (offset + max_results): first a probe form, the order's first entries
-     * (six per row of the page, at most 1000), each run's other clauses probed by key */
+     * (twenty per row of the page, at most 2000), each run's other clauses probed by key, one
+     * entry at a time (OFFSET 0: never a semi-join or a hashed subplan) */
     static const int64_t one[] = {1};
     mfd_search_scope paged = {one, 1, false, 30};
     mfd_search_input probed = {"metrics.m > 0.5 and params.p LIKE 'v%' and metrics.n < 3",
@@ -600,9 +601,10 @@ static void test_runs_order_by_execute(void) {
     CHECK_STR(probe->from,
               "(SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value FROM latest_metrics w "
               "WHERE w.key = ? AND w.value > ? AND NOT w.is_nan ORDER BY w.value DESC FETCH FIRST "
-              "180 ROWS WITH TIES) w WHERE EXISTS (SELECT 1 FROM params f0 WHERE f0.run_uuid = "
-              "w.run_uuid AND f0.key = ? AND f0.value LIKE ?) AND EXISTS (SELECT 1 FROM "
-              "latest_metrics f1 WHERE f1.run_uuid = w.run_uuid AND f1.key = ? AND f1.value < ?) "
+              "600 ROWS WITH TIES) w WHERE EXISTS (SELECT 1 FROM params f0 WHERE f0.run_uuid = "
+              "w.run_uuid AND f0.key = ? AND f0.value LIKE ? OFFSET 0) AND EXISTS (SELECT 1 FROM "
+              "latest_metrics f1 WHERE f1.run_uuid = w.run_uuid AND f1.key = ? AND f1.value < ? "
+              "OFFSET 0) "
               "ORDER BY w.value DESC) o0 CROSS JOIN runs r LEFT JOIN params o1 ON o1.run_uuid = "
               "r.run_uuid AND o1.key = ?");
     CHECK_STR(probe->where, "r.run_uuid = o0.run_uuid");
@@ -614,9 +616,9 @@ static void test_runs_order_by_execute(void) {
     CHECK_STR(param_text(probe, 3), "v%");
     CHECK_STR(param_text(probe, 4), "n");
     CHECK_STR(param_text(probe, 6), "q");
-    paged.page_rows = 2000; /* a long page: the walk is capped */
+    paged.page_rows = 500; /* a long page: the walk is capped */
     CHECK(mfd_search_runs_candidates_first(arena, &probed, &paged, &forms) == NULL);
-    CHECK(strstr(forms.window->window->from, "FETCH FIRST 1000 ROWS WITH TIES") != NULL);
+    CHECK(strstr(forms.window->window->from, "FETCH FIRST 2000 ROWS WITH TIES") != NULL);
     probed.filter = "metrics.m > 0.5"; /* clauses on the order's metric only: no candidates */
     CHECK(mfd_search_runs_candidates_first(arena, &probed, &paged, &forms) == NULL);
     CHECK(forms.window != NULL && forms.window->window == NULL);
