@@ -91,9 +91,9 @@ int mfd_cli_parse(const mfd_cli *cli, int argc, char **argv, bool *stop) {
     *stop = false;
     for (size_t i = 0; i < cli->n_options; i++) {
         const mfd_cli_option *o = &cli->options[i];
-        const char *v = o->env ? getenv(o->env) : NULL;
+        const char *v = o->env ? getenv(o->env) : NULL; /* empty = unset, as the server's */
         int rc;
-        if (v && (rc = apply(o, o->env, v, true)) != 0) {
+        if (v && *v && (rc = apply(o, o->env, v, true)) != 0) {
             *stop = true;
             return rc;
         }

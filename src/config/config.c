@@ -192,8 +192,9 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
     *exit_now = false;
     size_t n = sizeof options / sizeof options[0];
     for (size_t i = 0; i < n; i++) {
+        /* as click reads mlflow server's variables: an empty one is unset */
         const char *v = options[i].env ? getenv(options[i].env) : NULL;
-        if (v) {
+        if (v && *v) {
             mfd_err err = apply(&options[i], options[i].env, v, cfg);
             if (err)
                 return err;

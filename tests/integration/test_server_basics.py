@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BIN, assert_error
+from conftest import BIN, assert_error, free_port
 from test_auth_helpers import ADMIN, session, start_auth_server
 
 
@@ -478,3 +478,50 @@ def test_registry_rows_without_creation_time_leave_it_out(make_server, tmp_path)
     version = s.api("GET", "model-versions/get",
                     params={"name": "legacy", "version": "1"})["model_version"]
     assert "creation_timestamp" not in version and version["source"] == "s3://b/m"
+
+
+def test_empty_variables_are_unset_ones(make_server):
+    """As click reads `mlflow server`'s variables, an empty one (a chart's or compose file's
+    blank value) is an unset one: defaults, not refusals or a proxy switched off."""
+    s = make_server(env={name: "" for name in (
+        "MLFLOW_PORT", "MLFLOW_HOST", "MLFLOW_WORKERS", "MLFLOW_BACKEND_STORE_URI",
+        "MLFLOW_REGISTRY_STORE_URI", "MLFLOW_SERVE_ARTIFACTS", "MLFLOW_SERVER_X_FRAME_OPTIONS",
+        "MLFLOWD_MAX_BODY_SIZE", "MLFLOWD_HEALTH_HOST", "MLFLOWD_KSERVE_NAMESPACE")})
+    r = s.get("/health")
+    assert r.status_code == 200 and r.headers.get("X-Frame-Options") == "SAMEORIGIN"
+    r = s.put("/api/2.0/mlflow-artifacts/artifacts/0/x.txt", data=b"kept")
+    assert r.status_code == 200, r.text
+
+
+def test_an_empty_destination_variable_is_the_default_destination(tmp_path):
+    """MLFLOW_ARTIFACTS_DESTINATION="" once made the working directory (the databases beside
+    it) the proxy's root; it is ./mlartifacts, as when the variable is unset."""
+    (tmp_path / "notes.txt").write_text("not an artifact")
+    port = free_port()
+    env = dict(os.environ, MLFLOW_ARTIFACTS_DESTINATION="", MLFLOW_DEFAULT_ARTIFACT_ROOT="")
+    with open(tmp_path / "mlflowd.log", "wb") as log:
+        proc = subprocess.Popen([BIN, "server", "--host", "127.0.0.1", "--port", str(port),
+                                 "--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db"],
+                                cwd=tmp_path, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "mlflowd.log").read_text()
+            try:
+                if requests.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                assert time.time() < deadline
+                time.sleep(0.05)
+        artifacts = url + "/api/2.0/mlflow-artifacts/artifacts/"
+        assert requests.get(artifacts + "notes.txt", timeout=10).status_code == 404
+        assert requests.get(artifacts + "mlflow.db", timeout=10).status_code == 404
+        assert requests.put(artifacts + "0/x.txt", data=b"x", timeout=10).status_code == 200
+        assert (tmp_path / "mlartifacts" / "0" / "x.txt").read_bytes() == b"x"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0
+    text = (tmp_path / "mlflowd.log").read_text()
+    assert "Sanitizer" not in text and "runtime error" not in text, text
+
