@@ -17,6 +17,7 @@
 #include "http/health.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "kserve/kserve.h"
 #include "store/db.h"
 #include "store/schema.h"
 
@@ -79,6 +80,15 @@ static int run_server(int argc, char **argv) {
     if (exit_now)
         return 0;
     mfd_app app = {.config = &cfg};
+    if (!cfg.auth && cfg.auth_config_path && *cfg.auth_config_path)
+        mfd_log_warn("--auth-config / MLFLOW_AUTH_CONFIG_PATH (%s) is ignored: authentication is "
+                     "off without --auth or --app-name basic-auth",
+                     cfg.auth_config_path);
+    if (cfg.gunicorn_opts || cfg.uvicorn_opts || cfg.waitress_opts || cfg.dev)
+        mfd_log_warn("--gunicorn-opts, --uvicorn-opts, --waitress-opts and --dev are options of "
+                     "mlflow server's Python servers: ignored");
+    if ((err = mfd_kserve_check_namespace(cfg.kserve_namespace)))
+        return fail(err);
     /* Auth first, so a bad auth config stops the start before anything else
      * is open; the artifact settings before the tracking database is written. */
     if ((cfg.auth && (err = mfd_auth_open(&cfg, &app.auth))) ||

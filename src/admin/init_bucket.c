@@ -63,11 +63,11 @@ static const char *bucket_name_problem(const char *b, size_t len) {
 }
 
 static mfd_err parse_destination(mfd_arena *arena, const char *destination, const char **bucket) {
-    if (!destination || strncmp(destination, "s3://", 5) != 0)
+    if (strncmp(destination, "s3://", 5) != 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "the artifacts destination '%s' is not s3://bucket[/prefix]: give "
                            "--destination or MLFLOW_ARTIFACTS_DESTINATION",
-                           destination ? destination : "(unset)");
+                           destination);
     const char *b = destination + 5;
     size_t len = strcspn(b, "/");
     *bucket = mfd_arena_strndup(arena, b, len);
@@ -228,6 +228,11 @@ int mfd_admin_init_bucket(int argc, char **argv) {
     int rc = mfd_cli_parse(&cli, argc, argv, &stop);
     if (stop)
         return rc;
+    if (!nonempty(destination)) {
+        fprintf(stderr, "mlflowd admin init-bucket: --destination (or "
+                        "MLFLOW_ARTIFACTS_DESTINATION) is required\n");
+        return 2;
+    }
     mfd_arena *arena = mfd_arena_new();
     const char *ignore_tls = env_or("MLFLOW_S3_IGNORE_TLS", "false");
     s3_env s = {

@@ -83,31 +83,23 @@ static const char *location_id(keycloak *kc, const mfd_http_answer *answer) {
     return mfd_arena_strdup(kc->arena, slash ? slash + 1 : answer->location);
 }
 
-static mfd_err get_token(keycloak *kc, const char *admin_realm, const char *client_id,
-                         const char *client_secret, const char *username, const char *password) {
-    mfd_arena *a = kc->arena;
-    const char *form;
-    if (client_id && !*client_id) /* an empty variable is an absent one */
-        client_id = NULL;
-    if (client_secret && !*client_secret)
-        client_secret = NULL;
-    if (username && !*username)
-        username = NULL;
-    if (password && !*password)
-        password = NULL;
-    if (client_id && client_secret)
-        form = mfd_arena_sprintf(a, "grant_type=client_credentials&client_id=%s&client_secret=%s",
+/* The token request's form for the admin's credentials (a service account,
+ * else a user of admin-cli), or NULL when neither is whole: bad usage. */
+static const char *admin_grant(mfd_arena *a, const char *client_id, const char *client_secret,
+                               const char *username, const char *password) {
+    if (client_id && *client_id && client_secret && *client_secret)
+        return mfd_arena_sprintf(a, "grant_type=client_credentials&client_id=%s&client_secret=%s",
                                  mfd_http_escape(a, client_id, false),
                                  mfd_http_escape(a, client_secret, false));
-    else if (username && password)
-        form = mfd_arena_sprintf(
+    if (username && *username && password && *password)
+        return mfd_arena_sprintf(
             a, "grant_type=password&client_id=admin-cli&username=%s&password=%s",
             mfd_http_escape(a, username, false), mfd_http_escape(a, password, false));
-    else
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "no Keycloak admin credentials: give --admin-client-id and "
-                           "--admin-client-secret (a service account), or --admin-username and "
-                           "--admin-password");
+    return NULL;
+}
+
+static mfd_err get_token(keycloak *kc, const char *admin_realm, const char *form) {
+    mfd_arena *a = kc->arena;
     mfd_http_call call = {
         .method = "POST",
         .url = mfd_arena_sprintf(a, "%s/realms/%s/protocol/openid-connect/token", kc->base,
@@ -527,6 +519,15 @@ int mfd_admin_keycloak(int argc, char **argv) {
         return 2;
     }
     keycloak kc = {.arena = mfd_arena_new(), .report = {.command = "keycloak"}};
+    const char *grant =
+        admin_grant(kc.arena, admin_client_id, admin_client_secret, admin_username, admin_password);
+    if (!grant) {
+        fprintf(stderr, "mlflowd admin keycloak: no Keycloak admin credentials: give "
+                        "--admin-client-id and --admin-client-secret (a service account), or "
+                        "--admin-username and --admin-password\n");
+        mfd_arena_free(kc.arena);
+        return 2;
+    }
     size_t len = strlen(url);
     while (len > 0 && url[len - 1] == '/')
         len--;
@@ -535,8 +536,7 @@ int mfd_admin_keycloak(int argc, char **argv) {
     role_mappings rm;
     mfd_err err = read_mappings(kc.arena, auth_config, &mappings, &rm);
     if (!err)
-        err = get_token(&kc, admin_realm, admin_client_id, admin_client_secret, admin_username,
-                        admin_password);
+        err = get_token(&kc, admin_realm, grant);
     if (!err && !no_client)
         err = ensure_client(&kc, client_id, client_secret && *client_secret ? client_secret : NULL,
                             &redirects, domain && *domain ? domain : NULL);

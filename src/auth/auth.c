@@ -28,6 +28,8 @@
 #include "store/schema.h"
 #include "store/sso_store.h"
 
+extern char **environ; /* POSIX: declared by the program */
+
 bool mfd_auth_parse_permission(const char *name, mfd_permission *out) {
     static const char *const names[] = {"NO_PERMISSIONS", "READ", "EDIT", "MANAGE"};
     for (int i = 0; name && i < 4; i++) {
@@ -333,6 +335,13 @@ static const char *env_lookup(const char *name) {
     return getenv(name);
 }
 
+static void warn_unknown_override(const char *name, size_t len, void *ctx) {
+    (void)ctx;
+    mfd_log_warn("environment variable %.*s names no key of the auth configuration "
+                 "(MLFLOWD_<SECTION>_<KEY>): ignored",
+                 (int)len, name);
+}
+
 static mfd_err ensure_admin(mfd_auth *auth) {
     const mfd_auth_settings *s = auth->settings;
     mfd_conn *conn;
@@ -392,6 +401,7 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
         free(auth);
         return err;
     }
+    mfd_auth_ini_unknown_overrides(environ, warn_unknown_override, NULL);
     auth->settings = mfd_auth_ini_settings(auth->ini);
     mfd_auth_parse_permission(auth->settings->default_permission, &auth->default_permission);
     if (!auth->settings->sso_hook && mfd_auth_ini_get(auth->ini, "sso", "issuer"))

@@ -300,6 +300,40 @@ static mfd_err resolve_values(mfd_auth_ini *ini, mfd_env_lookup env) {
     return NULL;
 }
 
+/* Whether `name` (`len` bytes) is MLFLOWD_<section>_<key> of a known key,
+ * compared as resolve_values spells it (upper case). */
+static bool names_known_key(const char *name, size_t len) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char known[96];
+        int n = snprintf(known, sizeof known, "MLFLOWD_%s_%s", known_keys[i].section,
+                         known_keys[i].key);
+        for (int c = 0; c < n; c++)
+            known[c] = (char)toupper((unsigned char)known[c]);
+        if ((size_t)n == len && !memcmp(known, name, len))
+            return true;
+    }
+    return false;
+}
+
+void mfd_auth_ini_unknown_overrides(char *const *envp,
+                                    void (*report)(const char *name, size_t len, void *ctx),
+                                    void *ctx) {
+    for (; envp && *envp; envp++) {
+        const char *entry = *envp, *eq = strchr(entry, '=');
+        size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+        bool overrides_a_section = false;
+        for (size_t i = 0; i < N_KEYS && !overrides_a_section; i++) {
+            char prefix[64];
+            int n = snprintf(prefix, sizeof prefix, "MLFLOWD_%s_", known_keys[i].section);
+            for (int c = 0; c < n; c++)
+                prefix[c] = (char)toupper((unsigned char)prefix[c]);
+            overrides_a_section = len >= (size_t)n && !memcmp(entry, prefix, (size_t)n);
+        }
+        if (overrides_a_section && !names_known_key(entry, len))
+            report(entry, len, ctx);
+    }
+}
+
 static bool valid_permission(const char *p) {
     return !strcmp(p, "READ") || !strcmp(p, "EDIT") || !strcmp(p, "MANAGE") ||
            !strcmp(p, "NO_PERMISSIONS");

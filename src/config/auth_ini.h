@@ -12,6 +12,7 @@
 #define MFD_AUTH_INI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/err.h"
 
@@ -37,6 +38,16 @@ mfd_err mfd_auth_ini_load(const char *path, mfd_env_lookup env, mfd_auth_ini **o
 mfd_err mfd_auth_ini_parse(const char *text, const char *source, mfd_env_lookup env,
                            mfd_auth_ini **out);
 void mfd_auth_ini_free(mfd_auth_ini *ini);
+
+/* Calls `report` for each entry of `envp` (NAME=value, as environ) named like
+ * an override of a section, MLFLOWD_MLFLOW_..., MLFLOWD_SSO_...,
+ * MLFLOWD_ROLE_MAPPINGS_..., that names no key: a misspelt override is not
+ * read, so the server warns (not an error: Kubernetes' service links put
+ * <SERVICE>_PORT... variables in every pod, which a service named
+ * "mlflowd-sso" would turn into MLFLOWD_SSO_PORT). */
+void mfd_auth_ini_unknown_overrides(char *const *envp,
+                                    void (*report)(const char *name, size_t len, void *ctx),
+                                    void *ctx);
 
 const mfd_auth_settings *mfd_auth_ini_settings(const mfd_auth_ini *ini);
 /* Any known key, e.g. ("sso", "issuer"); NULL when unset and without default. */

@@ -94,6 +94,15 @@ static const option_spec options[] = {
      "bearer token for the Kubernetes API (the pod's service account token)"},
     {"--kserve-ca-file", "MLFLOWD_KSERVE_CA_FILE", OPT_STRING, FIELD(kserve_ca_file),
      "CA certificates of the Kubernetes API (the service account's ca.crt)"},
+    {"--expose-prometheus", "MLFLOW_EXPOSE_PROMETHEUS", OPT_STRING, FIELD(expose_prometheus),
+     "accepted as mlflow server's: /metrics is always served; the directory is not used"},
+    {"--gunicorn-opts", "MLFLOW_GUNICORN_OPTS", OPT_STRING, FIELD(gunicorn_opts),
+     "accepted as mlflow server's and ignored (with a warning): mlflowd is no Python server"},
+    {"--uvicorn-opts", "MLFLOW_UVICORN_OPTS", OPT_STRING, FIELD(uvicorn_opts),
+     "accepted and ignored, as --gunicorn-opts"},
+    {"--waitress-opts", NULL, OPT_STRING, FIELD(waitress_opts),
+     "accepted and ignored, as --gunicorn-opts"},
+    {"--dev", NULL, OPT_FLAG, FIELD(dev), "accepted and ignored, as --gunicorn-opts"},
 };
 
 static void set_defaults(mfd_config *cfg) {

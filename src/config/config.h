@@ -50,6 +50,13 @@ typedef struct mfd_config {
     const char *kserve_api_url;    /* --kserve-api-url; https://$KUBERNETES_SERVICE_HOST:PORT */
     const char *kserve_token_file; /* --kserve-token-file; the pod's service account token */
     const char *kserve_ca_file;    /* --kserve-ca-file; the service account's ca.crt */
+    /* mlflow server's flags that mean nothing here, accepted so that its
+     * command lines start mlflowd: /metrics is always served (the directory
+     * of --expose-prometheus is not used); the Python servers' options are
+     * reported at start as ignored. */
+    const char *expose_prometheus;
+    const char *gunicorn_opts, *uvicorn_opts, *waitress_opts;
+    bool dev;
 } mfd_config;
 
 /* Parses `mlflowd server` arguments (argv[0] = "server") over the environment.

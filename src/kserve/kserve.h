@@ -34,6 +34,11 @@ typedef struct mfd_kserve_target {
     const char *alias;
 } mfd_kserve_target;
 
+/* NULL, or 400 INVALID_PARAMETER_VALUE when `namespace` (non-empty) is no
+ * Kubernetes namespace name: checked at start too, so a bad
+ * --kserve-namespace stops it rather than failing every manifest. */
+mfd_err mfd_kserve_check_namespace(const char *namespace);
+
 /* The InferenceService for `target` (a new JSON object the caller owns).
  * Unknown model/version/alias: 404 / 400 as the registry answers; a source
  * that does not resolve to s3://: 400 INVALID_PARAMETER_VALUE saying why. */

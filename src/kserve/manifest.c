@@ -248,16 +248,22 @@ static bool namespace_ok(const char *s) {
     return true;
 }
 
-mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_settings *settings,
-                            const mfd_kserve_target *target, json_t **manifest) {
-    int64_t version = target->version;
-    mfd_err err;
-    if (settings->namespace && *settings->namespace && !namespace_ok(settings->namespace))
+mfd_err mfd_kserve_check_namespace(const char *namespace) {
+    if (namespace && *namespace && !namespace_ok(namespace))
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "KServe namespace '%s' is not a Kubernetes namespace name (lower-case "
                            "letters, digits and '-', at most 63, starting and ending with a "
                            "letter or digit)",
-                           settings->namespace);
+                           namespace);
+    return NULL;
+}
+
+mfd_err mfd_kserve_manifest(mfd_conn *conn, mfd_arena *arena, const mfd_kserve_settings *settings,
+                            const mfd_kserve_target *target, json_t **manifest) {
+    int64_t version = target->version;
+    mfd_err err;
+    if ((err = mfd_kserve_check_namespace(settings->namespace)))
+        return err;
     if (target->alias) {
         mfd_model_version mv;
         if ((err =

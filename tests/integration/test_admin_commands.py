@@ -189,6 +189,10 @@ def test_init_bucket_errors(s3_server):
         assert rule in out.stderr, (name, out.stderr)
     out = admin("init-bucket", "--destination", "s3://my.bucket-1/x", env=s3_server.env)
     assert out.returncode == 0, out.stderr
+    # no destination at all (an empty variable is an unset one) is bad usage
+    env = dict(s3_server.env, MLFLOW_ARTIFACTS_DESTINATION="", MLFLOW_DEFAULT_ARTIFACT_ROOT="")
+    out = admin("init-bucket", env=env)
+    assert out.returncode == 2 and "--destination" in out.stderr, out.stderr
 
 
 # --- init-bucket --minio-user: MinIO's admin API -------------------------------------------------
@@ -653,8 +657,10 @@ def test_keycloak_password_grant_and_refusals(keycloak, tmp_path):
     bad = admin("keycloak", "--url", keycloak.url, "--realm", "platform",
                 env={"KEYCLOAK_ADMIN": "admin", "KEYCLOAK_ADMIN_PASSWORD": "wrong"})
     assert bad.returncode == 1 and "admin token" in bad.stderr and "wrong" not in bad.stderr
-    none = admin("keycloak", "--url", keycloak.url, "--realm", "platform")
-    assert none.returncode == 1 and "credentials" in none.stderr
+    calls = len(keycloak.calls)
+    none = admin("keycloak", "--url", keycloak.url, "--realm", "platform")  # bad usage
+    assert none.returncode == 2 and "credentials" in none.stderr
+    assert len(keycloak.calls) == calls
     mapping = admin("keycloak", "--url", keycloak.url, "--realm", "platform",
                     "--role-mapping", "SUPER=x", env=KC_ENV)
     assert mapping.returncode == 1 and "LEVEL" in mapping.stderr

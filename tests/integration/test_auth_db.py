@@ -296,11 +296,15 @@ def test_missing_config_file_stops_the_start(tmp_path):
 def test_environment_overrides_the_file(tmp_path):
     ini = write_ini(tmp_path)
     env = auth_env(ini, MLFLOWD_MLFLOW_ADMIN_USERNAME="root",
-                   MLFLOWD_MLFLOW_ADMIN_PASSWORD="root-password-123")
+                   MLFLOWD_MLFLOW_ADMIN_PASSWORD="root-password-123",
+                   MLFLOWD_MLFLOW_DEFAULT_PERMISION="NO_PERMISSIONS")  # misspelt: not read
     s = Server(tmp_path, args=["--auth"], env=env).start()
     try:
         r = call(session(s, "root", "root-password-123"), s, "GET", "/api/2.0/mlflow/users/get",
                  params={"username": "root"})
         assert r.status_code == 200 and r.json()["user"]["is_admin"] is True
+        # the misspelt override is named at start, not silently dropped
+        assert ("environment variable MLFLOWD_MLFLOW_DEFAULT_PERMISION names no key" in s.log())
+        assert "MLFLOWD_MLFLOW_ADMIN_PASSWORD names no key" not in s.log()
     finally:
         s.stop()

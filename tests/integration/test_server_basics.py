@@ -525,3 +525,26 @@ def test_an_empty_destination_variable_is_the_default_destination(tmp_path):
     text = (tmp_path / "mlflowd.log").read_text()
     assert "Sanitizer" not in text and "runtime error" not in text, text
 
+
+def test_a_bad_kserve_namespace_stops_the_start(make_server):
+    with pytest.raises(RuntimeError, match="not a Kubernetes namespace name"):
+        make_server(args=["--kserve-namespace", "Bad_NS"])
+
+
+def test_auth_config_without_auth_is_reported(make_server, tmp_path):
+    s = make_server(args=["--auth-config", str(tmp_path / "missing.ini")])
+    assert "ignored: authentication is off" in s.log()
+    assert s.api("POST", "experiments/create", {"name": "open"})["experiment_id"]
+
+
+def test_mlflow_server_command_lines_start_it(make_server, tmp_path):
+    """Flags of `mlflow server` that mean nothing here are accepted, so its command lines
+    (a chart's args, a start script) start mlflowd: metrics are always at /metrics, the
+    Python servers' options are named as ignored."""
+    s = make_server(args=["--expose-prometheus", str(tmp_path / "prometheus"),
+                          "--gunicorn-opts", "--timeout 60", "--uvicorn-opts", "--loop asyncio",
+                          "--waitress-opts", "--threads 8", "--dev"])
+    assert "are options of mlflow server's Python servers: ignored" in s.log()
+    assert not (tmp_path / "prometheus").exists()
+    r = s.get("/metrics")
+    assert r.status_code == 200 and "mlflowd_http_requests_total" in r.text, r.text[:300]

@@ -147,8 +147,36 @@ static void test_missing_file_is_an_error(void) {
     CHECK(ini == NULL);
 }
 
+static void collect(const char *name, size_t len, void *ctx) {
+    char *seen = ctx;
+    strncat(seen, name, len);
+    strcat(seen, " ");
+}
+
+static void test_misspelt_overrides_are_named(void) {
+    char *const env[] = {"MLFLOWD_MLFLOW_DEFAULT_PERMISION=NO_PERMISSIONS", /* typo */
+                         "MLFLOWD_MLFLOW_DEFAULT_PERMISSION=READ",
+                         "MLFLOWD_SSO_ISSUER=https://kc",
+                         "MLFLOWD_SSO_ISSUR=https://kc", /* typo */
+                         "MLFLOWD_ROLE_MAPPINGS_READ=viewer",
+                         "MLFLOWD_ROLE_MAPPINGS_REED=viewer", /* typo */
+                         "MLFLOWD_MLFLOW_ADMIN_PASSWORD",     /* no '=' */
+                         "MLFLOWD_MLFLOW_=x",                 /* the prefix alone */
+                         "MLFLOWD_SSO_=x",
+                         "mlflowd_mlflow_default_permission=READ", /* not read: not ours */
+                         "MLFLOWD_KSERVE_NAMESPACE=ml",            /* other MLFLOWD_ variables */
+                         "MLFLOWD_MAX_BODY_SIZE=1",
+                         "MLFLOWD_SSOX=1",
+                         "PATH=/bin",
+                         NULL};
+    char seen[512] = "";
+    mfd_auth_ini_unknown_overrides(env, collect, seen);
+    CHECK_STR(seen, "MLFLOWD_MLFLOW_DEFAULT_PERMISION MLFLOWD_SSO_ISSUR "
+                    "MLFLOWD_ROLE_MAPPINGS_REED MLFLOWD_MLFLOW_ MLFLOWD_SSO_ ");
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_mlflow_packaged_file_loads), MFD_TEST(test_defaults_without_a_file),
               MFD_TEST(test_case_comments_continuations_and_interpolation),
               MFD_TEST(test_platform_sso_hook_is_accepted),
               MFD_TEST(test_errors_name_the_problem_and_the_file),
-              MFD_TEST(test_missing_file_is_an_error))
+              MFD_TEST(test_missing_file_is_an_error), MFD_TEST(test_misspelt_overrides_are_named))
