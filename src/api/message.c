@@ -371,6 +371,13 @@ static bool enum_lookup(const mfd_enum_value *table, const char *name, long numb
     return false;
 }
 
+/* Text as protobuf's json_format reads an enum: its name, else its number. */
+static bool enum_from_text(const mfd_enum_value *table, const char *text, int *out) {
+    int64_t n;
+    return enum_lookup(table, text, 0, true, out) ||
+           (mfd_parse_int64(text, &n) && enum_lookup(table, NULL, (long)n, false, out));
+}
+
 mfd_err mfd_msg_enum(mfd_request *req, const char *field, const mfd_enum_value *table,
                      bool *present, int *out) {
     *present = false;
@@ -378,10 +385,7 @@ mfd_err mfd_msg_enum(mfd_request *req, const char *field, const mfd_enum_value *
         const char *v = query_first(req, field);
         if (!v)
             return NULL;
-        int64_t n;
-        bool ok = mfd_parse_int64(v, &n) ? enum_lookup(table, NULL, (long)n, false, out)
-                                         : enum_lookup(table, v, 0, true, out);
-        if (!ok)
+        if (!enum_from_text(table, v, out))
             return query_type_error(field, v, "a valid enum value");
         *present = true;
         return NULL;
@@ -391,7 +395,7 @@ mfd_err mfd_msg_enum(mfd_request *req, const char *field, const mfd_enum_value *
         return NULL;
     bool ok = false;
     if (json_is_string(v))
-        ok = enum_lookup(table, json_string_value(v), 0, true, out);
+        ok = enum_from_text(table, json_string_value(v), out);
     else if (json_is_integer(v))
         ok = enum_lookup(table, NULL, (long)json_integer_value(v), false, out);
     if (!ok)

@@ -87,6 +87,8 @@ def test_scope_and_view_types(server, population):
     assert names(search(server, [other], view="DELETED_ONLY")) == ["gone"]
     assert names(search(server, [other], view="ALL")) == ["gone", "kept"]
     assert names(search(server, [other], view=3)) == ["gone", "kept"]
+    # a number in a string, as protobuf's json_format reads enums (name first, then number)
+    assert names(search(server, [other], view="2")) == ["gone"]
     assert names(search(server, [other, exp])) == ["r4", "r3", "r2", "r1", "kept"]
     assert search(server, []) == {}
     assert search(server, ["999999"]) == {}
