@@ -270,6 +270,15 @@ static mfd_err parse_text(mfd_auth_ini *ini, char *text) {
     return NULL;
 }
 
+/* MLFLOWD_<SECTION>_<KEY> in upper case (key NULL: the section's prefix,
+ * MLFLOWD_<SECTION>_); returns its length. */
+static size_t override_name(const char *section, const char *key, char *buf, size_t size) {
+    int n = snprintf(buf, size, "MLFLOWD_%s_%s", section, key ? key : "");
+    for (int c = 0; c < n; c++)
+        buf[c] = (char)toupper((unsigned char)buf[c]);
+    return (size_t)n;
+}
+
 /* Expands interpolation in file values, then lets the environment win. */
 static mfd_err resolve_values(mfd_auth_ini *ini, mfd_env_lookup env) {
     char *expanded[N_KEYS] = {0};
@@ -287,10 +296,7 @@ static mfd_err resolve_values(mfd_auth_ini *ini, mfd_env_lookup env) {
         free(ini->values[i]);
         ini->values[i] = expanded[i];
         char name[96];
-        int n =
-            snprintf(name, sizeof name, "MLFLOWD_%s_%s", known_keys[i].section, known_keys[i].key);
-        for (int c = 0; c < n; c++)
-            name[c] = (char)toupper((unsigned char)name[c]);
+        override_name(known_keys[i].section, known_keys[i].key, name, sizeof name);
         const char *v = env ? env(name) : NULL;
         if (v) {
             free(ini->values[i]);
@@ -305,11 +311,8 @@ static mfd_err resolve_values(mfd_auth_ini *ini, mfd_env_lookup env) {
 static bool names_known_key(const char *name, size_t len) {
     for (size_t i = 0; i < N_KEYS; i++) {
         char known[96];
-        int n = snprintf(known, sizeof known, "MLFLOWD_%s_%s", known_keys[i].section,
-                         known_keys[i].key);
-        for (int c = 0; c < n; c++)
-            known[c] = (char)toupper((unsigned char)known[c]);
-        if ((size_t)n == len && !memcmp(known, name, len))
+        if (override_name(known_keys[i].section, known_keys[i].key, known, sizeof known) == len &&
+            !memcmp(known, name, len))
             return true;
     }
     return false;
@@ -324,10 +327,8 @@ void mfd_auth_ini_unknown_overrides(char *const *envp,
         bool overrides_a_section = false;
         for (size_t i = 0; i < N_KEYS && !overrides_a_section; i++) {
             char prefix[64];
-            int n = snprintf(prefix, sizeof prefix, "MLFLOWD_%s_", known_keys[i].section);
-            for (int c = 0; c < n; c++)
-                prefix[c] = (char)toupper((unsigned char)prefix[c]);
-            overrides_a_section = len >= (size_t)n && !memcmp(entry, prefix, (size_t)n);
+            size_t n = override_name(known_keys[i].section, NULL, prefix, sizeof prefix);
+            overrides_a_section = len >= n && !memcmp(entry, prefix, n);
         }
         if (overrides_a_section && !names_known_key(entry, len))
             report(entry, len, ctx);
