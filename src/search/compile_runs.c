@@ -14,7 +14,7 @@
  * PostgreSQL gets them joined (it orders the join from its statistics) and,
  * when the order starts with metric/param/tag keys, reads them with the list
  * before runs (compile_from_and_order). Other attributes are plain conditions
- * on r, dataset clauses correlated EXISTS (several inputs per run). Each
+ * on r, dataset clauses a list of their own (several inputs per run). Each
  * metric/param/tag order_by key is one LEFT JOIN on its table's primary key —
  * unique, so no run is duplicated — giving rank and value from one lookup.
  * Ordering puts a "missing" rank before each value (metrics: 0 value, 1 NaN,
@@ -353,11 +353,14 @@ static mfd_err compile_clause(mfd_arena *arena, const mfd_search_clause *c, mfd_
     case RUN_DATASET: {
         bool context = strcmp(key, "context") == 0;
         mfd_search_builder_and(w);
-        mfd_search_emit(w, "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = "
-                           "i.source_id");
+        /* One list of the runs, built once: a subquery correlated on the run
+         * made SQLite scan every dataset input once per run of the scope
+         * (~12 s over 68,000 runs and 10,000 inputs). */
+        mfd_search_emit(w, "r.run_uuid IN (SELECT i.destination_id FROM inputs i JOIN datasets d "
+                           "ON d.dataset_uuid = i.source_id");
         if (context)
             mfd_search_emit(w, " JOIN input_tags it ON it.input_uuid = i.input_uuid");
-        mfd_search_emit(w, " WHERE i.destination_id = r.run_uuid AND i.source_type = ");
+        mfd_search_emit(w, " WHERE i.source_type = ");
         mfd_search_bind_text(w, "DATASET");
         mfd_search_emit(w, " AND i.destination_type = ");
         mfd_search_bind_text(w, "RUN");

@@ -379,7 +379,13 @@ static void test_runs_filters_execute(void) {
     CHECK_STR(runs("datasets.digest IN ('dig1', 'dig2')", NO_ORDER), "r1,r2");
     CHECK_STR(runs("dataset.context = 'eval'", NO_ORDER), "r2");
     CHECK_STR(runs("dataset.context ILIKE 'TRAIN%'", NO_ORDER), "r1");
-    mfd_search_sql s = COMPILE(RUNS, "start_time > 1.5 AND end_time < 7", NO_ORDER);
+    /* a dataset clause is a list of runs built once, not a subquery per run (inputs' primary
+     * key starts with source_type: correlated on the run, SQLite scanned every input per run) */
+    mfd_search_sql s = COMPILE(RUNS, "dataset.name = 'train_ds'", NO_ORDER);
+    CHECK_STR(s.where, "r.run_uuid IN (SELECT i.destination_id FROM inputs i JOIN datasets d ON "
+                       "d.dataset_uuid = i.source_id WHERE i.source_type = ? AND "
+                       "i.destination_type = ? AND d.name = ?)");
+    s = COMPILE(RUNS, "start_time > 1.5 AND end_time < 7", NO_ORDER);
     CHECK_STR(s.where,
               "r.start_time > CAST(? AS DOUBLE PRECISION) AND r.end_time < CAST(? AS BIGINT)");
     CHECK(s.params.values[0].kind == MFD_SQL_DOUBLE && s.params.values[1].kind == MFD_SQL_INT64);
