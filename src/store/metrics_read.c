@@ -108,13 +108,16 @@ static int compare_by_time(const void *a, const void *b) {
     return c ? c : (int)x->is_nan - (int)y->is_nan;
 }
 
-/* get-history-bulk-interval order: (step, timestamp, value). */
+/* get-history-bulk-interval order: (step, timestamp, value), then is_nan so
+ * that the order does not depend on the order rows were read in. */
 static int compare_by_step(const void *a, const void *b) {
     const metric_row *x = a, *y = b;
     int c = cmp_i64(x->step, y->step);
     if (!c)
         c = cmp_i64(x->timestamp, y->timestamp);
-    return c ? c : (x->value > y->value) - (x->value < y->value);
+    if (!c)
+        c = (x->value > y->value) - (x->value < y->value);
+    return c ? c : (int)x->is_nan - (int)y->is_nan;
 }
 
 /* Sorts unless already in order (rows usually arrive in logging order). */
@@ -539,18 +542,82 @@ static mfd_err stream_run_interval(mfd_conn *conn, mfd_arena *arena, bool key_wa
  * memory, so only while the runs have at most ONE_PASS_MAX_ROWS rows. */
 enum { ONE_PASS_MAX_ROWS = 4 * 1000 * 1000 };
 
+typedef struct run_slot {
+    const char *run_id;
+    size_t index; /* first_of: its first place in the request */
+} run_slot;
+
+static int compare_slots(const void *a, const void *b) {
+    return strcmp(((const run_slot *)a)->run_id, ((const run_slot *)b)->run_id);
+}
+
+/* Every requested run's rows of the metric in one walk of the key (not one
+ * walk per run: with 100 runs that read the key's rows of every run in the
+ * database 100 times), each row put in its run's list. PostgreSQL plans the
+ * read from its statistics; SQLite is kept on the key's index (`+run_uuid`
+ * takes the run index out of its choice), as choose_key_walk decided. At
+ * most ONE_PASS_MAX_ROWS rows: *fits is false when there are more. */
+static mfd_err read_key_rows(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
+                             size_t n_runs, const char *key, row_list *rows, bool *fits) {
+    run_slot *slots = mfd_arena_calloc(arena, n_runs, sizeof *slots);
+    size_t n_slots = 0;
+    for (size_t r = 0; r < n_runs; r++)
+        if (first_of(run_ids, r) == r)
+            slots[n_slots++] = (run_slot){run_ids[r], r};
+    qsort(slots, n_slots, sizeof *slots, compare_slots);
+    const char *head = mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE
+                           ? "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
+                             "WHERE key = ? AND +run_uuid IN ("
+                           : "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
+                             "WHERE key = ? AND run_uuid IN (";
+    mfd_stmt *stmt;
+    mfd_err err =
+        mfd_conn_prepare(conn, mfd_sql_in_list(arena, head, n_slots, ") LIMIT ?"), false, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, key);
+    for (size_t i = 0; i < n_slots; i++)
+        mfd_stmt_bind_text(stmt, (int)i + 2, slots[i].run_id);
+    mfd_stmt_bind_int64(stmt, (int)n_slots + 2, ONE_PASS_MAX_ROWS + 1);
+    size_t n_read = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
+        run_slot probe = {mfd_stmt_text(stmt, 0), 0};
+        const run_slot *slot = bsearch(&probe, slots, n_slots, sizeof *slots, compare_slots);
+        if (slot)
+            row_push(arena, &rows[slot->index],
+                     (metric_row){mfd_stmt_int64(stmt, 2), mfd_stmt_int64(stmt, 1),
+                                  mfd_stmt_double(stmt, 3), mfd_stmt_int64(stmt, 4) != 0});
+        n_read++;
+    }
+    mfd_stmt_done(stmt);
+    *fits = n_read <= ONE_PASS_MAX_ROWS;
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* *done is false (nothing emitted) when the runs' rows of the key are more
+ * than ONE_PASS_MAX_ROWS: the caller samples steps instead. */
 static mfd_err interval_one_pass(mfd_conn *conn, mfd_arena *arena, bool key_walk,
                                  const char *const *run_ids, size_t n_runs, const char *key,
                                  bool has_range, int64_t start, int64_t end, int64_t max_results,
-                                 int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
+                                 int64_t per_run_limit, mfd_metric_row_fn row, void *ctx,
+                                 bool *done) {
     row_list *rows = mfd_arena_calloc(arena, n_runs, sizeof *rows);
     step_list all = {0}, extremes = {0}, chosen = {0};
+    *done = true;
+    if (key_walk) {
+        mfd_err err = read_key_rows(conn, arena, run_ids, n_runs, key, rows, done);
+        if (err || !*done)
+            return err;
+    }
     for (size_t r = 0; r < n_runs; r++) {
         if (first_of(run_ids, r) != r)
             continue;
-        mfd_err err = read_run_rows(conn, arena, key_walk, run_ids[r], key, NULL, NULL, &rows[r]);
-        if (err)
-            return err;
+        if (!key_walk) {
+            mfd_err err = read_run_rows(conn, arena, false, run_ids[r], key, NULL, NULL, &rows[r]);
+            if (err)
+                return err;
+        }
         int64_t lo = INT64_MAX, hi = INT64_MIN;
         for (size_t i = 0; i < rows[r].n; i++) {
             int64_t step = rows[r].rows[i].step;
@@ -583,10 +650,13 @@ mfd_err mfd_metrics_history_interval(mfd_conn *conn, mfd_arena *arena, const cha
     bool key_walk = false;
     int64_t run_rows = -1;
     err = choose_key_walk(conn, run_ids, n_runs, key, &key_walk, &run_rows);
-    if (!err && run_rows >= 0 && run_rows <= ONE_PASS_MAX_ROWS) {
+    /* uncounted (PostgreSQL): the one pass finds out whether the rows fit */
+    if (!err && run_rows <= ONE_PASS_MAX_ROWS) {
+        bool done = false;
         err = interval_one_pass(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
-                                end_step, max_results, per_run_limit, row, ctx);
-        return mfd_conn_finish(conn, err);
+                                end_step, max_results, per_run_limit, row, ctx, &done);
+        if (err || done)
+            return mfd_conn_finish(conn, err);
     }
     if (!err)
         err = sample_steps(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
