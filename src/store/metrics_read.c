@@ -539,8 +539,10 @@ static mfd_err stream_run_interval(mfd_conn *conn, mfd_arena *arena, bool key_wa
 
 /* Reading each run's rows once, rather than once for the steps and again for
  * the chosen rows, halves the work of a long history; it holds the rows in
- * memory, so only while the runs have at most ONE_PASS_MAX_ROWS rows. */
-enum { ONE_PASS_MAX_ROWS = 4 * 1000 * 1000 };
+ * memory, so only while the runs have at most ONE_PASS_MAX_ROWS rows. libpq
+ * holds a whole result as text besides (~150 bytes a row here), so on
+ * PostgreSQL the one pass takes at most PG_ONE_PASS_MAX_ROWS of the key. */
+enum { ONE_PASS_MAX_ROWS = 4 * 1000 * 1000, PG_ONE_PASS_MAX_ROWS = 500 * 1000 };
 
 typedef struct run_slot {
     const char *run_id;
@@ -556,7 +558,7 @@ static int compare_slots(const void *a, const void *b) {
  * database 100 times), each row put in its run's list. PostgreSQL plans the
  * read from its statistics; SQLite is kept on the key's index (`+run_uuid`
  * takes the run index out of its choice), as choose_key_walk decided. At
- * most ONE_PASS_MAX_ROWS rows: *fits is false when there are more. */
+ * most the cap above: *fits is false when there are more. */
 static mfd_err read_key_rows(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
                              size_t n_runs, const char *key, row_list *rows, bool *fits) {
     run_slot *slots = mfd_arena_calloc(arena, n_runs, sizeof *slots);
@@ -578,7 +580,9 @@ static mfd_err read_key_rows(mfd_conn *conn, mfd_arena *arena, const char *const
     mfd_stmt_bind_text(stmt, 1, key);
     for (size_t i = 0; i < n_slots; i++)
         mfd_stmt_bind_text(stmt, (int)i + 2, slots[i].run_id);
-    mfd_stmt_bind_int64(stmt, (int)n_slots + 2, ONE_PASS_MAX_ROWS + 1);
+    int64_t cap =
+        mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE ? ONE_PASS_MAX_ROWS : PG_ONE_PASS_MAX_ROWS;
+    mfd_stmt_bind_int64(stmt, (int)n_slots + 2, cap + 1);
     size_t n_read = 0;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
@@ -591,7 +595,7 @@ static mfd_err read_key_rows(mfd_conn *conn, mfd_arena *arena, const char *const
         n_read++;
     }
     mfd_stmt_done(stmt);
-    *fits = n_read <= ONE_PASS_MAX_ROWS;
+    *fits = (int64_t)n_read <= cap;
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
