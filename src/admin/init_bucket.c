@@ -230,7 +230,8 @@ int mfd_admin_init_bucket(int argc, char **argv) {
         return rc;
     if (!nonempty(destination)) {
         fprintf(stderr, "mlflowd admin init-bucket: --destination (or "
-                        "MLFLOW_ARTIFACTS_DESTINATION) is required\n");
+                        "MLFLOW_ARTIFACTS_DESTINATION, else MLFLOW_DEFAULT_ARTIFACT_ROOT) is "
+                        "required\n");
         return 2;
     }
     mfd_arena *arena = mfd_arena_new();
