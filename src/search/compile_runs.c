@@ -452,15 +452,20 @@ static const char *order_value(mfd_arena *arena, size_t i) {
 /* The order keys from `first` on, then the tie-breakers: a metric/param/tag
  * key is a LEFT JOIN (into `from`) and its two sort terms (into `order`), a
  * runs column is itself with NULLS LAST (both engines; the default order
- * matches PostgreSQL's index mlflowd_runs_experiment_start_time). */
+ * matches PostgreSQL's index mlflowd_runs_experiment_start_time). With
+ * `values_only`, the first key's rank is left out: the filter keeps only
+ * runs whose value it has and is a number, so the rank is 0 for them all. */
 static void order_rest(mfd_search_builder *from, mfd_search_builder *order, const order_key *keys,
-                       size_t n_keys, size_t first) {
+                       size_t n_keys, size_t first, bool values_only) {
     bool start_time_seen = false;
     for (size_t i = first; i < n_keys; i++) {
         const order_key *k = &keys[i];
         const char *direction = k->ascending ? "ASC" : "DESC";
         mfd_search_builder_comma(order);
-        if (k->entity != RUN_ATTRIBUTE) {
+        if (k->entity != RUN_ATTRIBUTE && i == 0 && values_only) {
+            order_join(from, k, i, "r.run_uuid");
+            mfd_strbuf_appendf(&order->sql, "%s %s", order_value(from->arena, i), direction);
+        } else if (k->entity != RUN_ATTRIBUTE) {
             order_join(from, k, i, "r.run_uuid");
             mfd_strbuf_appendf(&order->sql, "%s, %s %s", order_rank(from->arena, k, i),
                                order_value(from->arena, i), direction);
@@ -498,7 +503,7 @@ static void order_rest(mfd_search_builder *from, mfd_search_builder *order, cons
 static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder *order,
                                    const order_key *keys, size_t n_keys, const key_clause *list,
                                    size_t n_list, bool candidates_first,
-                                   const mfd_search_scope *only) {
+                                   const mfd_search_scope *only, bool values_only) {
     mfd_arena *arena = from->arena;
     size_t prefix = 0;
     if (n_list && candidates_first)
@@ -526,7 +531,7 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
         mfd_strbuf_appendf(&order->sql, "s.k%zur, s.k%zuv%s", i, i,
                            keys[i].ascending ? " ASC" : " DESC");
     }
-    order_rest(from, order, keys, n_keys, prefix);
+    order_rest(from, order, keys, n_keys, prefix, values_only && prefix == 0);
     return prefix > 0;
 }
 
@@ -593,7 +598,7 @@ static mfd_err finish_window(mfd_search_builder *from, const order_key *keys, si
     mfd_search_builder_init(&order, from->arena);
     mfd_search_builder_comma(&order);
     mfd_strbuf_appendf(&order.sql, "o0.value %s", keys[0].ascending ? "ASC" : "DESC");
-    order_rest(from, &order, keys, n_order_keys, 1);
+    order_rest(from, &order, keys, n_order_keys, 1, false);
     mfd_search_builder_and(&lists);
     mfd_search_emit(&lists, "r.run_uuid = o0.run_uuid");
     key_clause_lists(&lists, list, n_list, n_keys, true, NULL);
@@ -717,6 +722,28 @@ static mfd_err compile_probe(mfd_arena *arena, const order_key *keys, size_t n_o
     return finish_window(&from, keys, n_order_keys, rest, n_rest, n_rest, where, out);
 }
 
+/* Whether a clause on a metric's value keeps a NaN, which is stored as 0
+ * (MLflow's storage; the comparison is on the stored value). */
+static bool keeps_nan(const key_clause *k) {
+    double v = k->number->f64;
+    switch (k->cmp) {
+    case MFD_CMP_EQ:
+        return 0.0 == v;
+    case MFD_CMP_NE:
+        return 0.0 != v;
+    case MFD_CMP_LT:
+        return 0.0 < v;
+    case MFD_CMP_LE:
+        return 0.0 <= v;
+    case MFD_CMP_GT:
+        return 0.0 > v;
+    case MFD_CMP_GE:
+        return 0.0 >= v;
+    default:
+        return true;
+    }
+}
+
 /* The key clauses on metric `key` (`on`) and the others (`rest`), each in
  * their order. */
 static void split_on_metric(mfd_arena *arena, const key_clause *keys, size_t n_keys,
@@ -771,8 +798,16 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
                         &n_listed);
     size_t first = n_listed < MAX_TABLES_PER_LIST ? n_listed : MAX_TABLES_PER_LIST;
     const mfd_search_scope *only = scope && scope->only_its_runs ? scope : NULL;
+    /* A clause on it that keeps no NaN keeps only runs with a number for
+     * the metric (absent values fail any comparison): the order is then the
+     * value alone, which mlflowd's index on (key, value) gives, so the join
+     * walks it and stops once the page is full (the example above, 11 ->
+     * 0.2 ms; with the metric's rank first it sorts every matching run). */
+    bool values_only = false;
+    for (size_t i = 0; i < n_on_order; i++)
+        values_only = values_only || !keeps_nan(&on_order[i]);
     bool in_from = compile_from_and_order(&from, &order, order_keys, n_order_keys, listed, first,
-                                          candidates_first, only);
+                                          candidates_first, only, values_only);
     if (in_from) {
         mfd_search_builder_and(&lists);
         mfd_search_emit(&lists, "r.run_uuid = s.run_uuid");

@@ -466,6 +466,19 @@ static void test_runs_order_by_execute(void) {
     mfd_search_sql on_order = COMPILE(RUNS, "metrics.acc < 0.6", ORDER("metrics.acc ASC"));
     CHECK(strstr(on_order.where, "o0.value < ") != NULL);
     CHECK(strstr(on_order.where, "latest_metrics f0") == NULL);
+    /* A clause that keeps no NaN (stored 0) leaves the order the value alone, which
+     * mlflowd's index gives; one that keeps NaN keeps the rank (NaN after numbers). */
+    CHECK_STR(runs("metrics.acc > -0.5", ORDER("metrics.acc ASC")), "r3,r1,r2");
+    CHECK_STR(runs("metrics.acc > 0.2", ORDER("metrics.acc ASC")), "r3,r1");
+    CHECK_STR(runs("metrics.acc >= -1 and metrics.acc != 0", ORDER("metrics.acc DESC")),
+              "r1,r3,r5");
+    CHECK_STR(runs("metrics.acc <= 0", ORDER("metrics.acc DESC")), "r5,r2");
+    on_order = COMPILE(RUNS, "metrics.acc > 0.1", ORDER("metrics.acc DESC"));
+    CHECK_STR(on_order.order_by, "o0.value DESC, r.start_time DESC NULLS LAST, r.run_uuid ASC");
+    on_order = COMPILE(RUNS, "metrics.acc != 0.1", ORDER("metrics.acc DESC"));
+    CHECK(strncmp(on_order.order_by, "CASE WHEN o0.run_uuid IS NULL", 29) == 0);
+    on_order = COMPILE(RUNS, "metrics.acc > 0.1", ORDER("metrics.loss DESC"));
+    CHECK(strncmp(on_order.order_by, "CASE WHEN o0.run_uuid IS NULL", 29) == 0);
     mfd_search_sql s = COMPILE(RUNS, NULL, ORDER("created ASC"));
     CHECK(strstr(s.order_by, "r.start_time DESC") == NULL);
     CHECK_STR(s.order_by, "r.start_time ASC NULLS LAST, r.run_uuid ASC");
