@@ -26,8 +26,8 @@ static void usage(FILE *out) {
                  "Commands:\n"
                  "  server            run the tracking server (see mlflowd server --help)\n"
                  "  db upgrade URI    create MLflow's schema in a new database, or check an\n"
-                 "                    existing one is at the revision mlflowd serves (and, on\n"
-                 "                    PostgreSQL, add the search indexes it lacks)\n"
+                 "                    existing one is at the revision mlflowd serves (and add\n"
+                 "                    the search indexes it lacks)\n"
                  "  admin init-db     create the PostgreSQL role and databases (idempotent)\n"
                  "  admin init-bucket create the S3 bucket of the artifacts destination\n"
                  "  admin keycloak    create the Keycloak client, mappers, roles and groups\n"
@@ -141,12 +141,11 @@ static int run_server(int argc, char **argv) {
 }
 
 static void db_usage(FILE *out) {
-    fprintf(out,
-            "Usage: mlflowd db upgrade URI\n\n"
-            "Creates MLflow's schema in a new database (sqlite:///path or postgresql://...),\n"
-            "or checks that an existing one is at the revision mlflowd serves (on PostgreSQL\n"
-            "it also adds the search indexes mlflowd uses). Exit status 0 = done, 1 = failed,\n"
-            "2 = bad usage.\n");
+    fprintf(out, "Usage: mlflowd db upgrade URI\n\n"
+                 "Creates MLflow's schema in a new database (sqlite:///path or postgresql://...),\n"
+                 "or checks that an existing one is at the revision mlflowd serves and adds the\n"
+                 "search indexes mlflowd uses that it lacks (MLflow ignores them). Exit status\n"
+                 "0 = done, 1 = failed, 2 = bad usage.\n");
 }
 
 static bool is_help(const char *arg) {

@@ -9,7 +9,7 @@
 #define MFD_AUTH_SCHEMA_INITIAL  "8606fa83a998"
 
 /* Startup contract of the tracking DB: an empty database gets the whole
- * schema at head, stamped (and on PostgreSQL mlflowd's search indexes); a
+ * schema at head, stamped, and mlflowd's search indexes; a
  * database at head is served as it is, except that `add_search_indexes`
  * (`mlflowd db upgrade`) creates the search indexes it lacks, which the
  * server only warns about; any other revision is refused with what to do.
