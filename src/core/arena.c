@@ -1,5 +1,7 @@
 /* arena.c — chunked bump allocator. Large requests get a chunk of their own so
- * a 50 MB body does not force every later chunk to be 50 MB. */
+ * a 50 MB body does not force every later chunk to be 50 MB; a growing large
+ * block (a search page's JSON, its array of runs) is realloc'd in place rather
+ * than copied with the old one kept to the end of the request. */
 #include "arena.h"
 
 #include <stdint.h>
@@ -17,7 +19,13 @@ typedef struct chunk {
 
 struct mfd_arena {
     chunk *head;
+    chunk *big; /* blocks of their own, one each */
 };
+
+/* A block this large is its own chunk: past a quarter of a chunk. */
+static size_t big_block_min(void) {
+    return (CHUNK_SIZE - sizeof(chunk)) / 4;
+}
 
 static chunk *chunk_new(size_t cap) {
     chunk *c = malloc(sizeof(chunk) + cap);
@@ -38,6 +46,7 @@ mfd_arena *mfd_arena_new(void) {
         abort();
     }
     a->head = chunk_new(CHUNK_SIZE - sizeof(chunk));
+    a->big = NULL;
     return a;
 }
 
@@ -45,6 +54,10 @@ void mfd_arena_free(mfd_arena *arena) {
     if (!arena)
         return;
     for (chunk *c = arena->head, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    for (chunk *c = arena->big, *next; c; c = next) {
         next = c->next;
         free(c);
     }
@@ -57,12 +70,12 @@ void *mfd_arena_alloc(mfd_arena *arena, size_t size) {
         size = ALIGN;
     chunk *c = arena->head;
     if (c->cap - c->used < size) {
-        if (size > (CHUNK_SIZE - sizeof(chunk)) / 4) {
-            /* Big block: its own chunk, linked behind the head so the head keeps filling. */
+        if (size > big_block_min()) {
+            /* Big block: its own chunk, so the head keeps filling. */
             chunk *big = chunk_new(size);
             big->used = size;
-            big->next = c->next;
-            c->next = big;
+            big->next = arena->big;
+            arena->big = big;
             return big->data;
         }
         c = chunk_new(CHUNK_SIZE - sizeof(chunk));
@@ -72,6 +85,26 @@ void *mfd_arena_alloc(mfd_arena *arena, size_t size) {
     void *p = c->data + c->used;
     c->used += size;
     return p;
+}
+
+void *mfd_arena_resize(mfd_arena *arena, void *block, size_t keep, size_t size) {
+    size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (keep > big_block_min())
+        for (chunk **link = &arena->big; *link; link = &(*link)->next) {
+            if ((*link)->data != block)
+                continue;
+            chunk *c = realloc(*link, sizeof(chunk) + size);
+            if (!c) {
+                fputs("mlflowd: out of memory\n", stderr);
+                abort();
+            }
+            c->used = c->cap = size;
+            *link = c;
+            return c->data;
+        }
+    void *grown = mfd_arena_alloc(arena, size);
+    memcpy(grown, block, keep);
+    return grown;
 }
 
 void *mfd_arena_calloc(mfd_arena *arena, size_t count, size_t size) {
@@ -128,9 +161,7 @@ char *mfd_strbuf_reserve(mfd_strbuf *sb, size_t n) {
         size_t cap = sb->cap * 2;
         while (cap < sb->len + n + 1)
             cap *= 2;
-        char *data = mfd_arena_alloc(sb->arena, cap);
-        memcpy(data, sb->data, sb->len);
-        sb->data = data;
+        sb->data = mfd_arena_resize(sb->arena, sb->data, sb->len, cap);
         sb->cap = cap;
     }
     return sb->data + sb->len;
@@ -140,9 +171,7 @@ void mfd_strbuf_reserve_exact(mfd_strbuf *sb, size_t n) {
     if (sb->len + n + 1 <= sb->cap)
         return;
     size_t cap = sb->len + n + 1;
-    char *data = mfd_arena_alloc(sb->arena, cap);
-    memcpy(data, sb->data, sb->len + 1);
-    sb->data = data;
+    sb->data = mfd_arena_resize(sb->arena, sb->data, sb->len + 1, cap);
     sb->cap = cap;
 }
 
@@ -170,9 +199,8 @@ void *mfd_arena_grow(mfd_arena *arena, void *items, size_t n, size_t *cap, size_
     if (n < *cap)
         return items;
     size_t grown_cap = *cap ? *cap * 2 : first;
-    void *grown = mfd_arena_alloc(arena, grown_cap * size);
-    if (n)
-        memcpy(grown, items, n * size);
+    void *grown = items ? mfd_arena_resize(arena, items, n * size, grown_cap * size)
+                        : mfd_arena_alloc(arena, grown_cap * size);
     *cap = grown_cap;
     return grown;
 }

@@ -23,13 +23,18 @@ char *mfd_arena_sprintf(mfd_arena *arena, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 char *mfd_arena_vsprintf(mfd_arena *arena, const char *fmt, va_list ap);
 
+/* `block` (from this arena) made `size` bytes, its first `keep` kept: a
+ * large block of its own is realloc'd, anything else copied (and the old one
+ * abandoned). The block must have no other users: it may move. */
+void *mfd_arena_resize(mfd_arena *arena, void *block, size_t keep, size_t size);
+
 /* An arena array of `size`-byte items holding `n` of `*cap`, with room for
- * one more: the same array while n < *cap, else a copy twice as large (at
- * least `first` items; the old one is abandoned). */
+ * one more: the same array while n < *cap, else one twice as large (at least
+ * `first` items) holding the same items (mfd_arena_resize). */
 void *mfd_arena_grow(mfd_arena *arena, void *items, size_t n, size_t *cap, size_t size,
                      size_t first);
 
-/* A growable string built in the arena (old buffers are simply abandoned). */
+/* A growable string built in the arena (grown with mfd_arena_resize). */
 typedef struct mfd_strbuf {
     mfd_arena *arena;
     char *data;
