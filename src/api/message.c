@@ -475,28 +475,33 @@ void mfd_json_set_int(json_t *obj, const char *key, int64_t value) {
     json_object_set_new(obj, key, json_integer(value));
 }
 
-void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, const void *items,
-                       size_t n, mfd_append_nth_fn append_nth, const char *next_page_token) {
-    mfd_strbuf sb;
-    mfd_strbuf_init(&sb, req->arena);
-    mfd_strbuf_reserve(&sb, 64 + n * 768); /* a run is 500-1000 bytes: few regrowths */
-    mfd_strbuf_append(&sb, "{");
-    if (n) {
-        mfd_json_append_string(&sb, key);
-        mfd_strbuf_append(&sb, ":[");
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                mfd_strbuf_append(&sb, ",");
-            append_nth(&sb, items, i);
-        }
-        mfd_strbuf_append(&sb, "]");
+void mfd_msg_page_begin(mfd_request *req, mfd_msg_page *page, const char *key, size_t size_hint) {
+    mfd_strbuf_init(&page->sb, req->arena);
+    mfd_strbuf_reserve(&page->sb, 64 + size_hint);
+    mfd_strbuf_append(&page->sb, "{");
+    page->key = key;
+    page->n = 0;
+}
+
+mfd_strbuf *mfd_msg_page_item(mfd_msg_page *page) {
+    if (page->n++) {
+        mfd_strbuf_append(&page->sb, ",");
+    } else {
+        mfd_json_append_string(&page->sb, page->key);
+        mfd_strbuf_append(&page->sb, ":[");
     }
+    return &page->sb;
+}
+
+void mfd_msg_page_end(mfd_msg_page *page, mfd_response *res, const char *next_page_token) {
+    if (page->n)
+        mfd_strbuf_append(&page->sb, "]");
     if (next_page_token) {
-        mfd_strbuf_append(&sb, n ? ",\"next_page_token\":" : "\"next_page_token\":");
-        mfd_json_append_string(&sb, next_page_token);
+        mfd_strbuf_append(&page->sb, page->n ? ",\"next_page_token\":" : "\"next_page_token\":");
+        mfd_json_append_string(&page->sb, next_page_token);
     }
-    mfd_strbuf_append(&sb, "}");
-    mfd_msg_text_body(res, &sb);
+    mfd_strbuf_append(&page->sb, "}");
+    mfd_msg_text_body(res, &page->sb);
 }
 
 void mfd_msg_text_body(mfd_response *res, const mfd_strbuf *sb) {

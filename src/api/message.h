@@ -69,13 +69,19 @@ void mfd_msg_search_page(mfd_request *req, mfd_response *res, const char *key, c
                          mfd_item_json_fn to_json);
 
 /* The same shape of answer, `{"<key>": [...], "next_page_token": "..."}` (the
- * list omitted when n is 0, the token when NULL), written as JSON text into
- * res->body: append_nth writes item i, so a page of 10,000 runs
- * (mlflow.search_runs asks for such pages) never exists as a tree. Only for
- * answers no after-hook reads: res->json stays NULL. */
-typedef void (*mfd_append_nth_fn)(mfd_strbuf *sb, const void *items, size_t i);
-void mfd_msg_page_text(mfd_request *req, mfd_response *res, const char *key, const void *items,
-                       size_t n, mfd_append_nth_fn append_nth, const char *next_page_token);
+ * list omitted when empty, the token when NULL), written as JSON text while
+ * the items are read: a page of 50,000 runs never exists as a tree, nor
+ * whole before its text. mfd_msg_page_item() opens item n (separator
+ * included) and returns where to write it; mfd_msg_page_end() makes the text
+ * res->body. Only for answers no after-hook reads: res->json stays NULL. */
+typedef struct mfd_msg_page {
+    mfd_strbuf sb;
+    const char *key;
+    size_t n; /* items so far */
+} mfd_msg_page;
+void mfd_msg_page_begin(mfd_request *req, mfd_msg_page *page, const char *key, size_t size_hint);
+mfd_strbuf *mfd_msg_page_item(mfd_msg_page *page);
+void mfd_msg_page_end(mfd_msg_page *page, mfd_response *res, const char *next_page_token);
 
 /* The JSON text in sb becomes the answer's body; res->json stays NULL, so
  * only for answers no after-hook reads. */

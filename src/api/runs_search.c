@@ -47,8 +47,10 @@ static void set_query(mfd_arena *arena, mfd_run_search *search, const mfd_search
     }
 }
 
-static void append_nth_run(mfd_strbuf *sb, const void *runs, size_t i) {
-    mfd_api_append_run(sb, (const mfd_run *)runs + i, true);
+/* Each part of the page as the store loads it (mfd_runs_search). */
+static void write_runs(void *page, const mfd_run *runs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        mfd_api_append_run(mfd_msg_page_item(page), &runs[i], true);
 }
 
 mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
@@ -107,7 +109,11 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid page token: the offset must not be negative");
 
-    mfd_run *runs = NULL;
+    /* a run is 500-1000 bytes; a larger page grows in place (realloc) */
+    mfd_msg_page page;
+    mfd_msg_page_begin(
+        req, &page, "runs",
+        (size_t)(max_results < MFD_RUNS_SEARCH_PART ? max_results : MFD_RUNS_SEARCH_PART) * 768);
     size_t count = 0;
     mfd_conn *conn;
     if (!sql.match_nothing) {
@@ -133,13 +139,13 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         search.offset = offset;
         search.limit = max_results;
         set_query(req->arena, &search, &sql);
-        if ((err = mfd_runs_search(conn, req->arena, &search, &runs, &count)))
+        if ((err = mfd_runs_search(conn, req->arena, &search, write_runs, &page, &count)))
             return err;
     }
     /* upstream hands out a token whenever the page is full */
     const char *token = (int64_t)count == max_results
                             ? mfd_page_token_encode(req->arena, offset + max_results)
                             : NULL;
-    mfd_msg_page_text(req, res, "runs", runs, count, append_nth_run, token);
+    mfd_msg_page_end(&page, res, token);
     return NULL;
 }

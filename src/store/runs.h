@@ -129,10 +129,20 @@ mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, mfd_arena *arena,
                                       const int64_t *experiment_ids, size_t n, int64_t at_most,
                                       int64_t *count);
 
+/* Runs of a page at a time for which the search loads data. */
+enum { MFD_RUNS_SEARCH_PART = 1000 };
+
+/* Called with each part of a search's page, in order: its runs and their
+ * data, which live only until it returns. */
+typedef void (*mfd_runs_part_fn)(void *ctx, const mfd_run *runs, size_t n);
+
 /* One page of runs, each with params, tags, latest metrics, dataset inputs
- * and model outputs (no model inputs), loaded in a few set-based queries. */
-mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
-                        size_t *count);
+ * and model outputs (no model inputs): the page's rows, then their data in
+ * a few set-based queries per part of MFD_RUNS_SEARCH_PART runs, each part
+ * handed to `part` and freed after it, so a page of 50,000 runs never holds
+ * all their data at once. *count is the page's size. */
+mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in,
+                        mfd_runs_part_fn part, void *ctx, size_t *count);
 
 /* The run's row alone (no params, tags or metrics; run_name straight from
  * runs.name); RESOURCE_DOES_NOT_EXIST when there is none. */

@@ -384,9 +384,8 @@ static mfd_err select_full_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_
     return err;
 }
 
-mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **runs,
-                        size_t *count) {
-    *runs = NULL;
+mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in,
+                        mfd_runs_part_fn part, void *ctx, size_t *count) {
     *count = 0;
     if (in->n_experiment_ids == 0 || (!in->active && !in->deleted) || in->limit <= 0)
         return NULL;
@@ -400,18 +399,24 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
         return mfd_conn_finish(conn, err);
     if ((err = select_full_page(conn, arena, in, false, &page, &n)))
         return mfd_conn_finish(conn, err);
-    const char **run_ids = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *run_ids);
-    for (size_t i = 0; i < n; i++)
-        run_ids[i] = page[i].info.run_id;
-    mfd_run_ids ids = mfd_run_ids_sort(arena, run_ids, n);
-    if ((err = load_run_data(conn, arena, page, &ids)))
-        return mfd_conn_finish(conn, err);
-    mfd_run_io *io = mfd_arena_calloc(arena, n + 1, sizeof *io);
-    if ((err = mfd_inputs_load(conn, arena, &ids, false, io)))
-        return mfd_conn_finish(conn, err);
-    for (size_t i = 0; i < n; i++)
-        page[i].io = io[i];
-    *runs = page;
+    for (size_t first = 0; first < n && !err; first += MFD_RUNS_SEARCH_PART) {
+        size_t m = n - first < MFD_RUNS_SEARCH_PART ? n - first : MFD_RUNS_SEARCH_PART;
+        mfd_run *runs = page + first;
+        mfd_arena *data = mfd_arena_new();
+        const char **run_ids = mfd_arena_alloc(data, m * sizeof *run_ids);
+        for (size_t i = 0; i < m; i++)
+            run_ids[i] = runs[i].info.run_id;
+        mfd_run_ids ids = mfd_run_ids_sort(data, run_ids, m);
+        mfd_run_io *io = mfd_arena_calloc(data, m + 1, sizeof *io);
+        if (!(err = load_run_data(conn, data, runs, &ids)) &&
+            !(err = mfd_inputs_load(conn, data, &ids, false, io))) {
+            for (size_t i = 0; i < m; i++)
+                runs[i].io = io[i];
+            part(ctx, runs, m);
+        }
+        mfd_arena_free(data); /* the part's data, and anything pointing into it */
+        memset(runs, 0, m * sizeof *runs);
+    }
     *count = n;
-    return mfd_conn_finish(conn, NULL);
+    return mfd_conn_finish(conn, err);
 }

@@ -369,6 +369,26 @@ def test_filtered_metric_order_pages_over_a_big_experiment(server, big_populatio
     assert [r["info"]["run_id"] for r in first["runs"]] == expected[:7]
 
 
+def test_a_page_of_many_parts_carries_every_runs_data(server, big_population):
+    """A page larger than the store's parts (1,000 runs, each part's data loaded and
+    written before the next): every run, in order, each with its own params, metrics
+    and name."""
+    exp, rows = big_population
+    order = ["metrics.loss DESC"]
+    got = search(server, [exp], order_by=order, max_results=50000)["runs"]
+    assert [r["info"]["run_id"] for r in got] == page_through(server, exp, None, order, 700)
+    assert len(got) == len(rows) == 2100
+    by_id = {r["id"]: r for r in rows}
+    for run in got:
+        row = by_id[run["info"]["run_id"]]
+        assert run["data"]["params"] == [{"key": "grp", "value": row["params"]["grp"]}]
+        metrics = {m["key"]: float(m["value"]) for m in run["data"]["metrics"]}
+        assert metrics.keys() == row["metrics"].keys()
+        assert all(metrics[k] == v or (v != v and metrics[k] != metrics[k])
+                   for k, v in row["metrics"].items())
+        assert run["info"]["run_name"] and run["info"]["start_time"] == row["start"]
+
+
 @pytest.mark.parametrize("body, part", [
     ({"max_results": 0}, "max_results"),
     ({"max_results": -3}, "max_results"),
