@@ -4,7 +4,7 @@
  *
  * Both share upstream's tag handling: tag clauses are grouped by key, and a
  * row matches only if, for every key, its tag row satisfies all clauses on
- * that key (the first key as an IN-list, each other key one EXISTS). Prompts (tag
+ * that key (one IN-list joining a tag row per key). Prompts (tag
  * mlflow.prompt.is_prompt = 'true') are excluded unless the first clause on that tag selects them;
  * when excluded, clauses on that tag are dropped. As upstream, a model version is excluded when any
  * version of the same model carries the prompt tag (its anti-join matches on name only).
@@ -20,32 +20,43 @@ static const char IS_PROMPT_TAG[] = "mlflow.prompt.is_prompt";
 typedef struct registry_table {
     const char *tag_from; /* tag table and alias */
     const char *tag_alias;
-    const char *tag_join;     /* correlates a tag row with the searched row */
-    const char *tag_in_lhs;   /* the searched row's key, for `<lhs> IN (SELECT <cols> ...)` */
-    const char *tag_in_cols;  /* the tag row's columns matching tag_in_lhs */
-    const char *prompt_join;  /* correlation of the prompt anti-join */
-    const char *const *attrs; /* filterable attribute names */
+    const char *tag_table;
+    const char *const *key_cols; /* a tag row's columns naming its model (version) */
+    const char *tag_in_lhs;      /* the searched row's key, for `<lhs> IN (SELECT <cols> ...)` */
+    const char *prompt_join;     /* correlation of the prompt anti-join */
+    const char *const *attrs;    /* filterable attribute names */
     const char *attrs_repr;
 } registry_table;
 
 static const char *const rm_attrs[] = {"name", NULL};
 static const char *const mv_attrs[] = {"name", "version_number", "run_id", "source_path", NULL};
+static const char *const rm_key_cols[] = {"name", NULL};
+static const char *const mv_key_cols[] = {"name", "version", NULL};
 
 static const registry_table registered_models = {
-    "registered_model_tags rmt", "rmt",    "rmt.name = rm.name", "rm.name", "rmt.name",
-    "rmt.name = rm.name",        rm_attrs, "{'name'}",
+    "registered_model_tags rmt",
+    "rmt",
+    "registered_model_tags",
+    rm_key_cols,
+    "rm.name",
+    "rmt.name = rm.name",
+    rm_attrs,
+    "{'name'}",
 };
 
 static const registry_table model_versions = {
     "model_version_tags mvt",
     "mvt",
-    "mvt.name = mv.name AND mvt.version = mv.version",
+    "model_version_tags",
+    mv_key_cols,
     "(mv.name, mv.version)",
-    "mvt.name, mvt.version",
     "mvt.name = mv.name",
     mv_attrs,
     "{'name', 'version_number', 'run_id', 'source_path'}",
 };
+
+/* Tag keys joined in one list; a filter on more keys probes the rest. */
+enum { MAX_JOINED_TAG_KEYS = 8 };
 
 typedef struct tag_condition {
     const char *key;
@@ -160,9 +171,32 @@ static bool querying_prompts(const tag_condition *tags, size_t n_tags) {
     return false;
 }
 
+/* `t<row>.key = ? AND <each clause on that key over t<row>.value>`, the
+ * clauses on tags[first]'s key marked emitted. */
+static void key_group(mfd_search_builder *w, tag_condition *tags, size_t n_tags, size_t first,
+                      size_t row) {
+    mfd_strbuf_appendf(&w->sql, "t%zu.key = ", row);
+    mfd_search_bind_text(w, tags[first].key);
+    const char *value_column = mfd_arena_sprintf(w->arena, "t%zu.value", row);
+    for (size_t k = first; k < n_tags; k++) {
+        if (tags[k].emitted || strcmp(tags[k].key, tags[first].key) != 0)
+            continue;
+        mfd_search_emit(w, " AND ");
+        mfd_search_text_cmp(w, value_column, tags[k].cmp, tags[k].value);
+        tags[k].emitted = true;
+    }
+}
+
+/* `t<row>.name = <other>.name [AND t<row>.version = <other>.version]`. */
+static void same_key(mfd_search_builder *w, const registry_table *table, size_t row,
+                     const char *other) {
+    for (size_t c = 0; table->key_cols[c]; c++)
+        mfd_strbuf_appendf(&w->sql, "%st%zu.%s = %s.%s", c ? " AND " : "", row, table->key_cols[c],
+                           other, table->key_cols[c]);
+}
+
 static void tag_conditions(const registry_table *table, tag_condition *tags, size_t n_tags,
                            mfd_search_builder *w) {
-    const char *value_column = mfd_arena_sprintf(w->arena, "%s.value", table->tag_alias);
     if (!querying_prompts(tags, n_tags)) {
         for (size_t i = 0; i < n_tags; i++)
             if (strcmp(tags[i].key, IS_PROMPT_TAG) == 0)
@@ -176,31 +210,44 @@ static void tag_conditions(const registry_table *table, tag_condition *tags, siz
         mfd_search_bind_text(w, "true");
         mfd_search_emit(w, ")");
     }
-    bool first_group = true;
+    /* The first clause of each key, in order. */
+    size_t *groups = mfd_arena_alloc(w->arena, (n_tags ? n_tags : 1) * sizeof *groups);
+    size_t n_groups = 0;
     for (size_t i = 0; i < n_tags; i++) {
-        if (tags[i].emitted)
-            continue;
+        bool seen = tags[i].emitted;
+        for (size_t g = 0; g < n_groups && !seen; g++)
+            seen = strcmp(tags[groups[g]].key, tags[i].key) == 0;
+        if (!seen)
+            groups[n_groups++] = i;
+    }
+    if (n_groups == 0)
+        return;
+    /* One list of the models (versions) with a matching tag row for each key,
+     * joined by primary key from the first key's rows: SQLite builds it once
+     * and looks up only its models, where a probe per key for each row of the
+     * first key's list looked up every one of those (3 keys over 5,000
+     * models: 2.5 -> 1.3 ms). */
+    size_t joined = n_groups < MAX_JOINED_TAG_KEYS ? n_groups : MAX_JOINED_TAG_KEYS;
+    mfd_search_builder_and(w);
+    mfd_strbuf_appendf(&w->sql, "%s IN (SELECT ", table->tag_in_lhs);
+    for (size_t c = 0; table->key_cols[c]; c++)
+        mfd_strbuf_appendf(&w->sql, "%st0.%s", c ? ", " : "", table->key_cols[c]);
+    mfd_strbuf_appendf(&w->sql, " FROM %s t0", table->tag_table);
+    for (size_t g = 1; g < joined; g++) {
+        mfd_strbuf_appendf(&w->sql, " JOIN %s t%zu ON ", table->tag_table, g);
+        same_key(w, table, g, "t0");
+        mfd_search_emit(w, " AND ");
+        key_group(w, tags, n_tags, groups[g], g);
+    }
+    mfd_search_emit(w, " WHERE ");
+    key_group(w, tags, n_tags, groups[0], 0);
+    mfd_search_emit(w, ")");
+    for (size_t g = joined; g < n_groups; g++) {
         mfd_search_builder_and(w);
-        /* The first key's rows become one list SQLite builds once and probes per
-         * row (the cheap driver); the other keys are EXISTS probes for the rows
-         * that pass it. Together about three times faster than EXISTS for all. */
-        if (first_group)
-            mfd_strbuf_appendf(&w->sql,
-                               "%s IN (SELECT %s FROM %s WHERE %s.key = ", table->tag_in_lhs,
-                               table->tag_in_cols, table->tag_from, table->tag_alias);
-        else
-            mfd_strbuf_appendf(&w->sql,
-                               "EXISTS (SELECT 1 FROM %s WHERE %s AND %s.key = ", table->tag_from,
-                               table->tag_join, table->tag_alias);
-        first_group = false;
-        mfd_search_bind_text(w, tags[i].key);
-        for (size_t k = i; k < n_tags; k++) {
-            if (tags[k].emitted || strcmp(tags[k].key, tags[i].key) != 0)
-                continue;
-            mfd_search_emit(w, " AND ");
-            mfd_search_text_cmp(w, value_column, tags[k].cmp, tags[k].value);
-            tags[k].emitted = true;
-        }
+        mfd_strbuf_appendf(&w->sql, "EXISTS (SELECT 1 FROM %s t%zu WHERE ", table->tag_table, g);
+        same_key(w, table, g, table == &model_versions ? "mv" : "rm");
+        mfd_search_emit(w, " AND ");
+        key_group(w, tags, n_tags, groups[g], g);
         mfd_search_emit(w, ")");
     }
 }

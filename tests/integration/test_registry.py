@@ -937,3 +937,29 @@ def test_local_source_inside_logged_model_artifacts(server, tmp_path):
                              {"name": name, "source": str(tmp_path / "x"),
                               "model_id": lm["model_id"]}),
                  400, "INVALID_PARAMETER_VALUE", "model_id")
+
+
+def test_search_by_many_tag_keys(make_server):
+    """Ten tag keys in one filter: the first eight joined in one list, the rest probed; a
+    model (version) matches only with a tag row satisfying every key's clauses."""
+    s = make_server()
+    tags = [{"key": f"k{i}", "value": f"v{i}"} for i in range(10)]
+    for name in ("all", "nine"):
+        s.api("POST", "registered-models/create",
+              {"name": name, "tags": tags if name == "all" else tags[:9]})
+        v = s.api("POST", "model-versions/create", {"name": name, "source": "s3://b/x"})
+        s.api("POST", "model-versions/set-tag", {"name": name, "version": v["model_version"]["version"],
+                                                 "key": "k9", "value": "v9"})
+        for t in tags[:9]:
+            s.api("POST", "model-versions/set-tag", {"name": name, "version": "1", **t})
+    every = " AND ".join(f"tags.k{i} = 'v{i}'" for i in range(10))
+    got = s.api("GET", "registered-models/search", params={"filter": every})
+    assert [m["name"] for m in got["registered_models"]] == ["all"]
+    got = s.api("GET", "model-versions/search", params={"filter": every})
+    assert sorted(v["name"] for v in got["model_versions"]) == ["all", "nine"]
+    wrong = every.replace("tags.k9 = 'v9'", "tags.k9 = 'v8'")
+    assert s.api("GET", "registered-models/search", params={"filter": wrong}) == {}
+    assert s.api("GET", "model-versions/search", params={"filter": wrong}) == {}
+    some = every + " AND tags.k0 LIKE 'v%' AND tags.k9 != 'x'"
+    got = s.api("GET", "registered-models/search", params={"filter": some})
+    assert [m["name"] for m in got["registered_models"]] == ["all"]

@@ -744,6 +744,24 @@ static void test_registered_models(void) {
     CHECK_STR(registered_models("tag.team = 'a' AND tags.stage = 'x'", NO_ORDER), "m1");
     CHECK_STR(registered_models("tags.team = 'a' AND tags.team = 'b'", NO_ORDER), "");
     CHECK_STR(registered_models("tags.team LIKE '%' AND tags.team != 'b'", NO_ORDER), "m1");
+    /* each key's clauses on its own joined tag row, in any order */
+    CHECK_STR(registered_models("tags.stage = 'x' AND tags.team LIKE '%' AND tags.stage != 'y' "
+                                "AND tags.team != 'b'",
+                                NO_ORDER),
+              "m1");
+    CHECK_STR(registered_models("tags.stage = 'x' AND tags.team = 'b'", NO_ORDER), "");
+    /* keys past the joined list's eight are probed, with the same answer */
+    const char *nine = "tags.team = 'a' AND tags.stage = 'x' AND tags.k3 != 'z' AND "
+                       "tags.k4 != 'z' AND tags.k5 != 'z' AND tags.k6 != 'z' AND tags.k7 != 'z' "
+                       "AND tags.k8 != 'z' AND tags.k9 != 'z'";
+    CHECK_STR(registered_models(nine, NO_ORDER), ""); /* a tag clause needs the tag */
+    CHECK(strstr(COMPILE(RMS, nine, NO_ORDER).where, "EXISTS (SELECT 1 FROM registered_model_tags "
+                                                     "t8 WHERE t8.name = rm.name") != NULL);
+    CHECK_STR(registered_models("tags.stage = 'x' AND tags.team = 'a' AND tags.t3 LIKE '%' AND "
+                                "tags.t4 LIKE '%' AND tags.t5 LIKE '%' AND tags.t6 LIKE '%' AND "
+                                "tags.t7 LIKE '%' AND tags.t8 LIKE '%' AND tags.team LIKE 'a'",
+                                NO_ORDER),
+              "");
     CHECK_STR(registered_models("tags.`mlflow.prompt.is_prompt` = 'true'", NO_ORDER), "prompt");
     CHECK_STR(registered_models("tags.`mlflow.prompt.is_prompt` = 'TRUE'", NO_ORDER), "");
     CHECK_STR(registered_models("tags.`mlflow.prompt.is_prompt` != 'False'", NO_ORDER), "prompt");
@@ -782,6 +800,8 @@ static void test_model_versions(void) {
     CHECK_STR(model_versions("run_id = 'bbb'", NO_ORDER), "");
     CHECK_STR(model_versions("source_path LIKE 's3://x/%'", NO_ORDER), "m1/1");
     CHECK_STR(model_versions("tags.env = 'prod'", NO_ORDER), "m1/3");
+    CHECK_STR(model_versions("tags.env = 'prod' AND tags.env LIKE 'p%'", NO_ORDER), "m1/3");
+    CHECK_STR(model_versions("tags.env = 'prod' AND tags.other = 'x'", NO_ORDER), "");
     CHECK_STR(model_versions("tags.`mlflow.prompt.is_prompt` = 'true'", NO_ORDER), "prompt/1");
     CHECK_STR(model_versions(NULL, ORDER("version_number ASC")), "m1/1,m2/1,m1/3");
     CHECK_STR(model_versions(NULL, ORDER("creation_timestamp DESC")), "m2/1,m1/3,m1/1");
