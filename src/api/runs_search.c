@@ -109,11 +109,10 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid page token: the offset must not be negative");
 
-    /* a run is 500-1000 bytes; a larger page grows in place (realloc) */
+    /* room for up to 100 runs (500-1000 bytes each); a larger page grows in
+     * place (realloc) */
     mfd_msg_page page;
-    mfd_msg_page_begin(
-        req, &page, "runs",
-        (size_t)(max_results < MFD_RUNS_SEARCH_PART ? max_results : MFD_RUNS_SEARCH_PART) * 768);
+    mfd_msg_page_begin(req, &page, "runs", (size_t)(max_results < 100 ? max_results : 100) * 768);
     size_t count = 0;
     mfd_conn *conn;
     if (!sql.match_nothing) {
