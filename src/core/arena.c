@@ -19,7 +19,8 @@ typedef struct chunk {
 
 struct mfd_arena {
     chunk *head;
-    chunk *big; /* blocks of their own, one each */
+    chunk *big;   /* blocks of their own, one each */
+    size_t bytes; /* held in chunks */
 };
 
 /* A block this large is its own chunk: past a quarter of a chunk. */
@@ -47,6 +48,7 @@ mfd_arena *mfd_arena_new(void) {
     }
     a->head = chunk_new(CHUNK_SIZE - sizeof(chunk));
     a->big = NULL;
+    a->bytes = CHUNK_SIZE;
     return a;
 }
 
@@ -73,12 +75,14 @@ void *mfd_arena_alloc(mfd_arena *arena, size_t size) {
         if (size > big_block_min()) {
             /* Big block: its own chunk, so the head keeps filling. */
             chunk *big = chunk_new(size);
+            arena->bytes += sizeof(chunk) + size;
             big->used = size;
             big->next = arena->big;
             arena->big = big;
             return big->data;
         }
         c = chunk_new(CHUNK_SIZE - sizeof(chunk));
+        arena->bytes += CHUNK_SIZE;
         c->next = arena->head;
         arena->head = c;
     }
@@ -98,6 +102,7 @@ void *mfd_arena_resize(mfd_arena *arena, void *block, size_t keep, size_t size) 
                 fputs("mlflowd: out of memory\n", stderr);
                 abort();
             }
+            arena->bytes += size - c->cap;
             c->used = c->cap = size;
             *link = c;
             return c->data;
@@ -105,6 +110,10 @@ void *mfd_arena_resize(mfd_arena *arena, void *block, size_t keep, size_t size) 
     void *grown = mfd_arena_alloc(arena, size);
     memcpy(grown, block, keep);
     return grown;
+}
+
+size_t mfd_arena_bytes(const mfd_arena *arena) {
+    return arena->bytes;
 }
 
 void *mfd_arena_calloc(mfd_arena *arena, size_t count, size_t size) {

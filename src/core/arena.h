@@ -16,6 +16,7 @@ mfd_arena *mfd_arena_new(void);
 void mfd_arena_free(mfd_arena *arena);
 
 void *mfd_arena_alloc(mfd_arena *arena, size_t size); /* uninitialised */
+size_t mfd_arena_bytes(const mfd_arena *arena);       /* memory it holds */
 void *mfd_arena_calloc(mfd_arena *arena, size_t count, size_t size);
 char *mfd_arena_strdup(mfd_arena *arena, const char *s);
 char *mfd_arena_strndup(mfd_arena *arena, const char *s, size_t n);

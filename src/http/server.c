@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <signal.h>
@@ -88,6 +89,10 @@ static mfd_err body_budget_error(void) {
 
 /* How much of a refused (over-limit) chunked body is read before hanging up. */
 enum { MFD_DRAIN_ALLOWANCE = 1 << 20 };
+
+/* A request whose arena held this much gives its memory back when it ends
+ * (free_request_state). */
+enum { LARGE_REQUEST_BYTES = 16 << 20 };
 
 typedef struct request_state request_state;
 
@@ -689,8 +694,15 @@ static void free_request_state(request_state *st) {
     json_decref(st->res.json);
     json_decref(st->req.json);
     mfd_err_free(st->early_error);
+    size_t held = st->req.arena ? mfd_arena_bytes(st->req.arena) : 0;
     mfd_arena_free(st->req.arena);
     free(st);
+    /* After a large answer (a search page of thousands of runs), give the
+     * freed memory back to the system: glibc keeps it in the worker
+     * thread's heap otherwise (after four 50,000-run pages at once, 112 MB
+     * resident where 12 MB is idle). The answer is sent by now. */
+    if (held >= LARGE_REQUEST_BYTES)
+        malloc_trim(0);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,

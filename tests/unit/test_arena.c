@@ -89,7 +89,9 @@ static void test_arena_grow_keeps_items(void) {
  * that nothing is read from a freed block and that everything is freed. */
 static void test_arena_resize(void) {
     mfd_arena *a = mfd_arena_new();
+    size_t empty = mfd_arena_bytes(a);
     unsigned char *big = mfd_arena_alloc(a, 64 * 1024);
+    CHECK(mfd_arena_bytes(a) >= empty + 64 * 1024);
     for (size_t i = 0; i < 64 * 1024; i++)
         big[i] = (unsigned char)(i * 7);
     unsigned char *small = mfd_arena_alloc(a, 100);
@@ -102,6 +104,8 @@ static void test_arena_resize(void) {
     for (size_t i = 0; i < 64 * 1024; i++)
         wrong += big[i] != (unsigned char)(i * 7);
     CHECK_INT(wrong, 0);
+    /* counted once at its last size, not at every size it had */
+    CHECK(mfd_arena_bytes(a) >= empty + (8u << 20) && mfd_arena_bytes(a) < empty + (9u << 20));
     unsigned char *copy = mfd_arena_resize(a, small, 100, 10000);
     CHECK(copy != small && copy[0] == 0x5a && copy[99] == 0x5a && small[99] == 0x5a);
     /* a large block inside a chunk (not one of its own) is copied */
