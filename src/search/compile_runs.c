@@ -462,13 +462,11 @@ static void order_rest(mfd_search_builder *from, mfd_search_builder *order, cons
         const order_key *k = &keys[i];
         const char *direction = k->ascending ? "ASC" : "DESC";
         mfd_search_builder_comma(order);
-        if (k->entity != RUN_ATTRIBUTE && i == 0 && values_only) {
+        if (k->entity != RUN_ATTRIBUTE) {
             order_join(from, k, i, "r.run_uuid");
+            if (i > 0 || !values_only)
+                mfd_strbuf_appendf(&order->sql, "%s, ", order_rank(from->arena, k, i));
             mfd_strbuf_appendf(&order->sql, "%s %s", order_value(from->arena, i), direction);
-        } else if (k->entity != RUN_ATTRIBUTE) {
-            order_join(from, k, i, "r.run_uuid");
-            mfd_strbuf_appendf(&order->sql, "%s, %s %s", order_rank(from->arena, k, i),
-                               order_value(from->arena, i), direction);
         } else {
             start_time_seen = start_time_seen || strcmp(k->key, "start_time") == 0;
             mfd_strbuf_appendf(&order->sql, "%s %s NULLS LAST", k->attr->column, direction);
