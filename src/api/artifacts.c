@@ -19,9 +19,6 @@
 
 enum { UI_UPLOAD_MAX_BYTES = 10 * 1024 * 1024 };
 
-static const char MPU_UNSUPPORTED[] =
-    "Multipart upload is not supported for the current artifact repository";
-
 static bool is_hex(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -265,20 +262,142 @@ static mfd_err list_proxied_artifacts(mfd_request *req, mfd_response *res) {
     return NULL;
 }
 
-/* create/complete/abort: checked like MLflow, then refused as the local
- * destination cannot take parts; the client falls back to one PUT (§9). */
-static mfd_err multipart_upload(mfd_request *req, mfd_response *res) {
-    (void)res;
-    const char *rel, *path;
-    mfd_err err = tail_path(req, &rel);
+/* The file of a multipart upload: the route's <path> (a directory) joined
+ * with the base name of the client's local file `path`, as MLflow's S3
+ * repository names it. */
+static mfd_err multipart_file(mfd_request *req, const char **rel) {
+    const char *dir, *path;
+    mfd_err err = tail_path(req, &dir);
     if (!err)
         err = mfd_msg_required_string(req, "path", &path);
-    if (!err && strstr(req->route, "/complete/")) {
-        json_t *parts;
-        if (!(err = mfd_msg_array(req, "parts", &parts)) && !parts)
-            err = mfd_missing_param("parts");
+    if (err)
+        return err;
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (!*name) /* "dir/": no file name */
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    const char *joined = mfd_artifact_relpath_join(req->arena, dir, name);
+    return file_path(req, joined, strlen(joined), rel);
+}
+
+static mfd_err multipart_upload_id(mfd_request *req, const char **upload_id) {
+    mfd_err err = mfd_msg_required_string(req, "upload_id", upload_id);
+    if (!err && strlen(*upload_id) > 1024)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "upload_id is too long");
+    return err;
+}
+
+static mfd_err create_multipart_upload(mfd_request *req, mfd_response *res) {
+    const char *rel, *upload_id, **urls;
+    bool present;
+    int64_t n_parts = 0;
+    mfd_err err = multipart_file(req, &rel);
+    if (!err)
+        err = mfd_msg_int64(req, "num_parts", &present, &n_parts);
+    if (!err && (n_parts < 0 || n_parts > MFD_ARTIFACT_MPU_MAX_PARTS))
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                          "num_parts must be between 0 and %d (S3's limit), got %lld",
+                          MFD_ARTIFACT_MPU_MAX_PARTS, (long long)n_parts);
+    if (!err)
+        err = mfd_artifact_mpu_create(req->arena, destination(req), rel, (size_t)n_parts,
+                                      &upload_id, &urls);
+    if (err)
+        return err;
+    json_t *credentials = json_array();
+    for (int64_t i = 0; i < n_parts; i++) {
+        json_t *credential = json_object();
+        mfd_json_set_str(credential, "url", urls[i]);
+        mfd_json_set_int(credential, "part_number", i + 1);
+        json_object_set_new(credential, "headers", json_object());
+        json_array_append_new(credentials, credential);
     }
-    return err ? err : mfd_err_new(MFD_NOT_IMPLEMENTED, "%s", MPU_UNSUPPORTED);
+    res->json = json_object();
+    mfd_json_set_str(res->json, "upload_id", upload_id);
+    json_object_set_new(res->json, "credentials", credentials);
+    return NULL;
+}
+
+static int compare_parts(const void *a, const void *b) {
+    const mfd_artifact_part *x = a, *y = b;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+/* parts[]: {part_number, etag, url}, each part once; sorted by number, as
+ * S3 wants them. */
+static mfd_err multipart_parts(mfd_request *req, mfd_artifact_part **parts, size_t *n) {
+    json_t *array;
+    mfd_err err = mfd_msg_array(req, "parts", &array);
+    if (!err && !array)
+        err = mfd_missing_param("parts");
+    if (!err && json_array_size(array) > MFD_ARTIFACT_MPU_MAX_PARTS)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "An upload has at most %d parts",
+                          MFD_ARTIFACT_MPU_MAX_PARTS);
+    if (err)
+        return err;
+    *n = json_array_size(array);
+    *parts = mfd_arena_calloc(req->arena, *n ? *n : 1, sizeof **parts);
+    for (size_t i = 0; i < *n && !err; i++) {
+        json_t *part = json_array_get(array, i);
+        const char *number_name = mfd_arena_sprintf(req->arena, "parts[%zu].part_number", i);
+        const char *etag_name = mfd_arena_sprintf(req->arena, "parts[%zu].etag", i);
+        bool present;
+        err = mfd_json_int64(part, "part_number", number_name, &present, &(*parts)[i].number);
+        if (!err &&
+            (!present || (*parts)[i].number < 1 || (*parts)[i].number > MFD_ARTIFACT_MPU_MAX_PARTS))
+            err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                              "Invalid value for parameter '%s': a number from 1 to %d",
+                              number_name, MFD_ARTIFACT_MPU_MAX_PARTS);
+        if (!err)
+            err = mfd_json_string(req, part, "etag", etag_name, &(*parts)[i].etag);
+        if (!err && (!(*parts)[i].etag || !*(*parts)[i].etag))
+            err = mfd_missing_param(etag_name);
+    }
+    if (err)
+        return err;
+    qsort(*parts, *n, sizeof **parts, compare_parts);
+    for (size_t i = 1; i < *n; i++)
+        if ((*parts)[i].number == (*parts)[i - 1].number)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Part %lld is given twice",
+                               (long long)(*parts)[i].number);
+    return NULL;
+}
+
+/* complete and abort: the message checked as MLflow checks it, then the
+ * storage (501 on a local directory), then the upload id, which S3 needs. */
+static mfd_err complete_multipart_upload(mfd_request *req, mfd_response *res) {
+    const char *rel, *upload_id;
+    mfd_artifact_part *parts;
+    size_t n_parts;
+    mfd_err err = multipart_file(req, &rel);
+    if (!err)
+        err = mfd_msg_string(req, "upload_id", &upload_id); /* its type */
+    if (!err)
+        err = multipart_parts(req, &parts, &n_parts);
+    if (!err)
+        err = mfd_artifact_mpu_check(destination(req));
+    if (!err)
+        err = multipart_upload_id(req, &upload_id);
+    if (!err)
+        err =
+            mfd_artifact_mpu_complete(req->arena, destination(req), rel, upload_id, parts, n_parts);
+    if (!err)
+        res->json = json_object();
+    return err;
+}
+
+static mfd_err abort_multipart_upload(mfd_request *req, mfd_response *res) {
+    const char *rel, *upload_id;
+    mfd_err err = multipart_file(req, &rel);
+    if (!err)
+        err = mfd_msg_string(req, "upload_id", &upload_id); /* its type */
+    if (!err)
+        err = mfd_artifact_mpu_check(destination(req));
+    if (!err)
+        err = multipart_upload_id(req, &upload_id);
+    if (!err)
+        err = mfd_artifact_mpu_abort(req->arena, destination(req), rel, upload_id);
+    if (!err)
+        res->json = json_object();
+    return err;
 }
 
 /* --- artifacts of runs, model versions and logged models --------------- */
@@ -491,9 +610,9 @@ const mfd_route mfd_api_artifacts_routes[] = {
     {"PUT", "2.0/mlflow-artifacts/artifacts/<path>", upload_artifact, PROXY, begin_upload_artifact},
     {"DELETE", "2.0/mlflow-artifacts/artifacts/<path>", delete_artifact, PROXY, NULL},
     {"GET", "2.0/mlflow-artifacts/artifacts", list_proxied_artifacts, PROXY, NULL},
-    {"POST", "2.0/mlflow-artifacts/mpu/create/<path>", multipart_upload, PROXY, NULL},
-    {"POST", "2.0/mlflow-artifacts/mpu/complete/<path>", multipart_upload, PROXY, NULL},
-    {"POST", "2.0/mlflow-artifacts/mpu/abort/<path>", multipart_upload, PROXY, NULL},
+    {"POST", "2.0/mlflow-artifacts/mpu/create/<path>", create_multipart_upload, PROXY, NULL},
+    {"POST", "2.0/mlflow-artifacts/mpu/complete/<path>", complete_multipart_upload, PROXY, NULL},
+    {"POST", "2.0/mlflow-artifacts/mpu/abort/<path>", abort_multipart_upload, PROXY, NULL},
     {"GET", "2.0/mlflow/artifacts/list", list_run_artifacts, TRACKING, NULL},
     {"GET", "2.0/mlflow/logged-models/{model_id}/artifacts/directories",
      list_logged_model_artifacts, TRACKING, NULL},

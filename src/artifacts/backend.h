@@ -21,6 +21,13 @@ typedef struct mfd_artifact_ops {
     mfd_err (*remove)(const char *root, const char *rel);
     mfd_err (*upload_begin)(const char *root, const char *rel, mfd_upload *upload);
     mfd_err (*upload_finish)(mfd_upload *upload);
+    /* The proxied multipart upload (repo.h); NULL when the storage has none. */
+    mfd_err (*mpu_create)(mfd_arena *arena, const char *root, const char *rel, size_t n_parts,
+                          const char **upload_id, const char ***urls);
+    mfd_err (*mpu_complete)(mfd_arena *arena, const char *root, const char *rel,
+                            const char *upload_id, const mfd_artifact_part *parts, size_t n_parts);
+    mfd_err (*mpu_abort)(mfd_arena *arena, const char *root, const char *rel,
+                         const char *upload_id);
 } mfd_artifact_ops;
 
 typedef struct mfd_artifact_upload_head {
@@ -38,6 +45,14 @@ void mfd_artifact_remove_stale_uploads(const char *dir, const char *prefix);
 /* s3_upload.c: the directory of the spool files of S3 uploads ($TMPDIR). */
 const char *mfd_artifact_s3_spool_dir(void);
 #define MFD_ARTIFACT_S3_SPOOL_PREFIX "mlflowd-s3-upload-"
+/* s3_mpu.c: the proxied multipart upload of mfd_artifact_s3_ops. */
+mfd_err mfd_artifact_s3_mpu_create(mfd_arena *arena, const char *root, const char *rel,
+                                   size_t n_parts, const char **upload_id, const char ***urls);
+mfd_err mfd_artifact_s3_mpu_complete(mfd_arena *arena, const char *root, const char *rel,
+                                     const char *upload_id, const mfd_artifact_part *parts,
+                                     size_t n_parts);
+mfd_err mfd_artifact_s3_mpu_abort(mfd_arena *arena, const char *root, const char *rel,
+                                  const char *upload_id);
 /* s3.c: releases what the S3 client set up (at shutdown; idempotent). */
 void mfd_artifact_s3_shutdown(void);
 

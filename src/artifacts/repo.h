@@ -118,4 +118,34 @@ mfd_err mfd_artifact_upload_begin(const char *root, const char *rel, mfd_upload 
  * files), so readers see the old file or the new one, never a part. */
 mfd_err mfd_artifact_upload_finish(mfd_upload *upload);
 
+/* --- the proxied multipart upload (rest-api.md §8.2, mpu/...) -------- */
+
+/* What the client recognises to fall back to one PUT (rest-api.md §8.2). */
+#define MFD_ARTIFACT_MPU_UNSUPPORTED                                                               \
+    "Multipart upload is not supported for the current artifact repository"
+/* S3's limit on the parts of one upload. */
+#define MFD_ARTIFACT_MPU_MAX_PARTS 10000
+
+typedef struct mfd_artifact_part {
+    int64_t number;   /* from 1 */
+    const char *etag; /* as S3 answered the client's PUT of the part */
+} mfd_artifact_part;
+
+/* NULL when the storage of `root` takes multipart uploads; else 501
+ * NOT_IMPLEMENTED with MFD_ARTIFACT_MPU_UNSUPPORTED (each call below checks
+ * it first too). */
+mfd_err mfd_artifact_mpu_check(const char *root);
+/* Starts the upload of file `rel` in `n_parts` parts that the client sends
+ * straight to the storage: (*urls)[i] is a presigned PUT of part i + 1,
+ * valid for an hour (as MLflow's S3 repository makes them). */
+mfd_err mfd_artifact_mpu_create(mfd_arena *arena, const char *root, const char *rel, size_t n_parts,
+                                const char **upload_id, const char ***urls);
+/* Makes file `rel` of the parts (in ascending order of number). */
+mfd_err mfd_artifact_mpu_complete(mfd_arena *arena, const char *root, const char *rel,
+                                  const char *upload_id, const mfd_artifact_part *parts,
+                                  size_t n_parts);
+/* Drops the upload and the parts sent so far. */
+mfd_err mfd_artifact_mpu_abort(mfd_arena *arena, const char *root, const char *rel,
+                               const char *upload_id);
+
 #endif

@@ -534,4 +534,7 @@ const mfd_artifact_ops mfd_artifact_s3_ops = {
     .remove = s3_remove,
     .upload_begin = mfd_artifact_s3_upload_begin,
     .upload_finish = mfd_artifact_s3_upload_finish,
+    .mpu_create = mfd_artifact_s3_mpu_create,
+    .mpu_complete = mfd_artifact_s3_mpu_complete,
+    .mpu_abort = mfd_artifact_s3_mpu_abort,
 };

@@ -438,8 +438,9 @@ mfd_err mfd_s3_error(mfd_arena *arena, long status, const char *body, size_t bod
         }
         xmlFreeDoc(doc);
     }
-    static const char *const clients_fault[] = {"KeyTooLongError", "EntityTooLarge",
-                                                "MetadataTooLarge"};
+    static const char *const clients_fault[] = {"KeyTooLongError",  "EntityTooLarge",
+                                                "MetadataTooLarge", "InvalidPart",
+                                                "InvalidPartOrder", "EntityTooSmall"};
     static const char *const try_later[] = {"RequestTimeout", "SlowDown", "ServiceUnavailable"};
     mfd_code mfd = MFD_INTERNAL_ERROR;
     for (size_t i = 0; code && i < sizeof clients_fault / sizeof clients_fault[0]; i++)

@@ -9,7 +9,8 @@
  * parameters encoded the same way ('/' too) and sorted by name. Every
  * request carries x-amz-content-sha256, which libcurl signs as the payload
  * hash: the SHA-256 of an in-memory body, or UNSIGNED-PAYLOAD for a body
- * streamed from a file. */
+ * streamed from a file. URLs for others to send (presigned) are signed by
+ * s3_presign.c. */
 #ifndef MFD_ARTIFACT_S3_INTERNAL_H
 #define MFD_ARTIFACT_S3_INTERNAL_H
 
@@ -17,6 +18,7 @@
 #include <libxml/tree.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "backend.h"
 
@@ -113,8 +115,9 @@ mfd_err mfd_s3_perform(CURL *curl, mfd_arena *arena, const mfd_s3_settings *s,
 
 /* The error S3's answer means, for an operation on `what`: 404 ->
  * RESOURCE_DOES_NOT_EXIST; 5xx, RequestTimeout and SlowDown ->
- * TEMPORARILY_UNAVAILABLE; a key or object too long or too large ->
- * INVALID_PARAMETER_VALUE (the client's name or body); anything else
+ * TEMPORARILY_UNAVAILABLE; a key or object too long or too large, or parts
+ * that make no object (a client's multipart upload) -> INVALID_PARAMETER_VALUE
+ * (the client's name, body or parts); anything else
  * (expired or refused credentials, a wrong region or endpoint) is the
  * server's setup: INTERNAL_ERROR. S3's Code and Message are quoted. */
 mfd_err mfd_s3_error(mfd_arena *arena, long status, const char *body, size_t body_len,
@@ -123,6 +126,34 @@ mfd_err mfd_s3_error(mfd_arena *arena, long status, const char *body, size_t bod
 /* s3_upload.c: the upload operations of mfd_artifact_s3_ops. */
 mfd_err mfd_artifact_s3_upload_begin(const char *root, const char *rel, mfd_upload *upload);
 mfd_err mfd_artifact_s3_upload_finish(mfd_upload *upload);
+
+/* One object: where it is, and the artifact path it is named by in errors. */
+typedef struct mfd_s3_object {
+    const char *bucket, *key, *rel;
+} mfd_s3_object;
+
+/* The object of file `rel` under the S3 root; a key over S3's 1,024 bytes:
+ * 400 INVALID_PARAMETER_VALUE. */
+mfd_err mfd_s3_object_of(mfd_arena *arena, const char *root, const char *rel, mfd_s3_object *out);
+
+/* s3_upload.c: the multipart-upload calls, for the server's own uploads
+ * and the proxied multipart upload (s3_mpu.c). S3's refusals are mapped by
+ * mfd_s3_error(); an unknown upload id is 404 RESOURCE_DOES_NOT_EXIST. */
+mfd_err mfd_s3_multipart_create(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
+                                const char **upload_id);
+/* Parts numbered `numbers` (NULL = 1..n_parts), in ascending order. */
+mfd_err mfd_s3_multipart_complete(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
+                                  const char *upload_id, const int64_t *numbers,
+                                  const char *const *etags, size_t n_parts);
+mfd_err mfd_s3_multipart_abort(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
+                               const char *upload_id);
+
+/* s3_presign.c: a presigned URL for `method` on `key` (with `query`, which
+ * is not changed), valid `expires` seconds from `now` (s->fixed_date, when
+ * set, stands for now). Without credentials, the plain URL. */
+const char *mfd_s3_presign(mfd_arena *arena, const mfd_s3_settings *s, const char *method,
+                           const char *bucket, const char *key, const mfd_s3_param *query,
+                           size_t n_query, long expires, time_t now);
 
 /* --- XML answers (libxml2; no DTDs, no network, no entity expansion) ---- */
 

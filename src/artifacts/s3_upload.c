@@ -3,6 +3,8 @@
  * upload_finish sends that file to S3 — with one PutObject, or from
  * MLFLOWD_S3_MULTIPART_THRESHOLD bytes on as a multipart upload
  * (CreateMultipartUpload, UploadPart per part, CompleteMultipartUpload).
+ * The create, complete and abort calls also serve the client's own
+ * multipart upload through the proxy (s3_mpu.c).
  *
  * Invariants kept here:
  *   - Bodies stream from the file (libcurl reads it piece by piece): memory
@@ -31,7 +33,7 @@ enum { MAX_KEY_BYTES = 1024, MAX_PARTS = 10000 };
 /* One malloc'd block: the head, then the strings. */
 typedef struct s3_upload_state {
     mfd_artifact_upload_head head;
-    const char *bucket, *key, *rel;
+    mfd_s3_object obj;
 } s3_upload_state;
 
 const char *mfd_artifact_s3_spool_dir(void) {
@@ -39,18 +41,28 @@ const char *mfd_artifact_s3_spool_dir(void) {
     return tmpdir && *tmpdir ? tmpdir : "/tmp";
 }
 
+mfd_err mfd_s3_object_of(mfd_arena *arena, const char *root, const char *rel, mfd_s3_object *out) {
+    mfd_s3_location loc;
+    mfd_err err = mfd_s3_location_parse(arena, root, &loc);
+    if (err)
+        return err;
+    out->bucket = loc.bucket;
+    out->key = mfd_s3_key(arena, &loc, rel);
+    out->rel = rel;
+    if (strlen(out->key) > MAX_KEY_BYTES)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Artifact path '%s' is too long: S3 keys have at most %d bytes", rel,
+                           MAX_KEY_BYTES);
+    return NULL;
+}
+
 mfd_err mfd_artifact_s3_upload_begin(const char *root, const char *rel, mfd_upload *upload) {
     const mfd_s3_settings *s = mfd_s3_settings_get();
     if (s->problem)
         return mfd_err_new(MFD_INTERNAL_ERROR, "S3 is not configured: %s", s->problem);
     mfd_arena *arena = mfd_arena_new();
-    mfd_s3_location loc;
-    mfd_err err = mfd_s3_location_parse(arena, root, &loc);
-    const char *key = err ? NULL : mfd_s3_key(arena, &loc, rel);
-    if (!err && strlen(key) > MAX_KEY_BYTES)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                          "Artifact path '%s' is too long: S3 keys have at most %d bytes", rel,
-                          MAX_KEY_BYTES);
+    mfd_s3_object obj;
+    mfd_err err = mfd_s3_object_of(arena, root, rel, &obj);
     if (err) {
         mfd_arena_free(arena);
         return err;
@@ -66,15 +78,15 @@ mfd_err mfd_artifact_s3_upload_begin(const char *root, const char *rel, mfd_uplo
         mfd_arena_free(arena);
         return err;
     }
-    size_t bucket_len = strlen(loc.bucket), key_len = strlen(key), rel_len = strlen(rel);
+    size_t bucket_len = strlen(obj.bucket), key_len = strlen(obj.key), rel_len = strlen(rel);
     s3_upload_state *state = malloc(sizeof *state + bucket_len + key_len + rel_len + 3);
     char *p = (char *)(state + 1);
     state->head.ops = &mfd_artifact_s3_ops;
-    state->bucket = memcpy(p, loc.bucket, bucket_len + 1);
+    state->obj.bucket = memcpy(p, obj.bucket, bucket_len + 1);
     p += bucket_len + 1;
-    state->key = memcpy(p, key, key_len + 1);
+    state->obj.key = memcpy(p, obj.key, key_len + 1);
     p += key_len + 1;
-    state->rel = memcpy(p, rel, rel_len + 1);
+    state->obj.rel = memcpy(p, rel, rel_len + 1);
     upload->fd = fd;
     upload->temp_path = strdup(path);
     upload->size = 0;
@@ -84,23 +96,23 @@ mfd_err mfd_artifact_s3_upload_begin(const char *root, const char *rel, mfd_uplo
 }
 
 static mfd_err answer_error(mfd_arena *arena, const mfd_s3_response *res,
-                            const s3_upload_state *st) {
+                            const mfd_s3_object *obj) {
     return mfd_s3_error(arena, res->status, res->body, res->body_len,
-                        mfd_arena_sprintf(arena, "Cannot store artifact '%s'", st->rel));
+                        mfd_arena_sprintf(arena, "Cannot store artifact '%s'", obj->rel));
 }
 
-static mfd_err put_object(CURL *curl, mfd_arena *arena, const s3_upload_state *st, int fd,
+static mfd_err put_object(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj, int fd,
                           uint64_t size) {
     mfd_s3_request req = {.method = "PUT",
-                          .bucket = st->bucket,
-                          .key = st->key,
-                          .content_type = mfd_artifact_mime_type(st->rel),
+                          .bucket = obj->bucket,
+                          .key = obj->key,
+                          .content_type = mfd_artifact_mime_type(obj->rel),
                           .body_fd = fd,
                           .body_size = size};
     mfd_s3_response res;
     mfd_err err = mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res);
     if (!err && res.status != 200)
-        err = answer_error(arena, &res, st);
+        err = answer_error(arena, &res, obj);
     return err;
 }
 
@@ -116,38 +128,38 @@ static const char *upload_id_of(mfd_arena *arena, const mfd_s3_response *res) {
     return id && *id ? id : NULL;
 }
 
-static mfd_err create_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
+mfd_err mfd_s3_multipart_create(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
                                 const char **upload_id) {
     mfd_s3_param query[1] = {{"uploads", ""}};
     mfd_s3_request req = {.method = "POST",
-                          .bucket = st->bucket,
-                          .key = st->key,
+                          .bucket = obj->bucket,
+                          .key = obj->key,
                           .query = query,
                           .n_query = 1,
-                          .content_type = mfd_artifact_mime_type(st->rel),
+                          .content_type = mfd_artifact_mime_type(obj->rel),
                           .body_fd = -1};
     mfd_s3_response res;
     mfd_err err = mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res);
     if (!err && res.status != 200)
-        err = answer_error(arena, &res, st);
+        err = answer_error(arena, &res, obj);
     if (!err && !(*upload_id = upload_id_of(arena, &res)))
         err = mfd_err_new(MFD_INTERNAL_ERROR,
                           "Cannot store artifact '%s': S3 started a multipart upload without an "
                           "UploadId",
-                          st->rel);
+                          obj->rel);
     return err;
 }
 
 /* Sends part `number` (from 1): bytes [offset, +len) of the file. */
-static mfd_err upload_part(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
+static mfd_err upload_part(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
                            const char *upload_id, int number, int fd, uint64_t offset, uint64_t len,
                            const char **etag) {
     mfd_arena *scratch = mfd_arena_new();
     mfd_s3_param query[2] = {{"partNumber", mfd_arena_sprintf(scratch, "%d", number)},
                              {"uploadId", upload_id}};
     mfd_s3_request req = {.method = "PUT",
-                          .bucket = st->bucket,
-                          .key = st->key,
+                          .bucket = obj->bucket,
+                          .key = obj->key,
                           .query = query,
                           .n_query = 2,
                           .body_fd = fd,
@@ -156,10 +168,10 @@ static mfd_err upload_part(CURL *curl, mfd_arena *arena, const s3_upload_state *
     mfd_s3_response res;
     mfd_err err = mfd_s3_perform(curl, scratch, mfd_s3_settings_get(), &req, &res);
     if (!err && res.status != 200)
-        err = answer_error(scratch, &res, st);
+        err = answer_error(scratch, &res, obj);
     if (!err && (!res.etag || !*res.etag))
         err = mfd_err_new(MFD_INTERNAL_ERROR,
-                          "Cannot store artifact '%s': S3 took part %d without an ETag", st->rel,
+                          "Cannot store artifact '%s': S3 took part %d without an ETag", obj->rel,
                           number);
     if (!err)
         *etag = mfd_arena_strdup(arena, res.etag);
@@ -167,20 +179,22 @@ static mfd_err upload_part(CURL *curl, mfd_arena *arena, const s3_upload_state *
     return err;
 }
 
-static mfd_err complete_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
-                                  const char *upload_id, const char **etags, int n_parts) {
+mfd_err mfd_s3_multipart_complete(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
+                                  const char *upload_id, const int64_t *numbers,
+                                  const char *const *etags, size_t n_parts) {
     mfd_strbuf body;
     mfd_strbuf_init(&body, arena);
     mfd_strbuf_append(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload "
                              "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-    for (int i = 0; i < n_parts; i++)
-        mfd_strbuf_appendf(&body, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
+    for (size_t i = 0; i < n_parts; i++)
+        mfd_strbuf_appendf(&body, "<Part><PartNumber>%lld</PartNumber><ETag>%s</ETag></Part>",
+                           numbers ? (long long)numbers[i] : (long long)i + 1,
                            mfd_markup_escape(arena, etags[i]));
     mfd_strbuf_append(&body, "</CompleteMultipartUpload>");
     mfd_s3_param query[1] = {{"uploadId", upload_id}};
     mfd_s3_request req = {.method = "POST",
-                          .bucket = st->bucket,
-                          .key = st->key,
+                          .bucket = obj->bucket,
+                          .key = obj->key,
                           .query = query,
                           .n_query = 1,
                           .content_type = "application/xml",
@@ -201,50 +215,59 @@ static mfd_err complete_multipart(CURL *curl, mfd_arena *arena, const s3_upload_
     mfd_s3_response failed = res;
     if (failed.status == 200)
         failed.status = 500;
-    return answer_error(arena, &failed, st);
+    return answer_error(arena, &failed, obj);
 }
 
-static void abort_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st,
-                            const char *upload_id) {
+mfd_err mfd_s3_multipart_abort(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
+                               const char *upload_id) {
     mfd_s3_param query[1] = {{"uploadId", upload_id}};
     mfd_s3_request req = {.method = "DELETE",
-                          .bucket = st->bucket,
-                          .key = st->key,
+                          .bucket = obj->bucket,
+                          .key = obj->key,
                           .query = query,
                           .n_query = 1,
                           .body_fd = -1};
     mfd_s3_response res;
     mfd_err err = mfd_s3_perform(curl, arena, mfd_s3_settings_get(), &req, &res);
-    /* S3 answers 204; the parts then cost storage until a lifecycle rule
-     * (AbortIncompleteMultipartUpload) or an operator removes them. */
-    if (err || (res.status != 204 && res.status != 200 && res.status != 404))
+    if (!err && res.status != 204 && res.status != 200) /* S3 answers 204 */
+        err = mfd_s3_error(
+            arena, res.status, res.body, res.body_len,
+            mfd_arena_sprintf(arena, "Cannot abort the upload of artifact '%s'", obj->rel));
+    return err;
+}
+
+/* After a failed upload: its parts would cost storage until a lifecycle
+ * rule (AbortIncompleteMultipartUpload) or an operator removed them. */
+static void abort_multipart(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
+                            const char *upload_id) {
+    mfd_err err = mfd_s3_multipart_abort(curl, arena, obj, upload_id);
+    if (err && err->code != MFD_RESOURCE_DOES_NOT_EXIST)
         mfd_log_warn("S3 multipart upload %s of s3://%s/%s was not aborted (%s); its parts "
                      "stay in the bucket until a lifecycle rule or an operator removes them",
-                     upload_id, st->bucket, st->key,
-                     err ? err->message : mfd_arena_sprintf(arena, "HTTP %ld", res.status));
+                     upload_id, obj->bucket, obj->key, err->message);
     mfd_err_free(err);
 }
 
-static mfd_err put_multipart(CURL *curl, mfd_arena *arena, const s3_upload_state *st, int fd,
+static mfd_err put_multipart(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj, int fd,
                              uint64_t size) {
     uint64_t part_size = mfd_s3_settings_get()->part_size;
     if ((size + part_size - 1) / part_size > MAX_PARTS)
         part_size = (size + MAX_PARTS - 1) / MAX_PARTS;
     int n_parts = (int)((size + part_size - 1) / part_size);
     const char *upload_id;
-    mfd_err err = create_multipart(curl, arena, st, &upload_id);
+    mfd_err err = mfd_s3_multipart_create(curl, arena, obj, &upload_id);
     if (err)
         return err;
     const char **etags = mfd_arena_calloc(arena, (size_t)n_parts, sizeof *etags);
     for (int i = 0; i < n_parts && !err; i++) {
         uint64_t offset = (uint64_t)i * part_size;
         uint64_t len = size - offset < part_size ? size - offset : part_size;
-        err = upload_part(curl, arena, st, upload_id, i + 1, fd, offset, len, &etags[i]);
+        err = upload_part(curl, arena, obj, upload_id, i + 1, fd, offset, len, &etags[i]);
     }
     if (!err)
-        err = complete_multipart(curl, arena, st, upload_id, etags, n_parts);
+        err = mfd_s3_multipart_complete(curl, arena, obj, upload_id, NULL, etags, (size_t)n_parts);
     if (err)
-        abort_multipart(curl, arena, st, upload_id);
+        abort_multipart(curl, arena, obj, upload_id);
     return err;
 }
 
@@ -254,7 +277,7 @@ mfd_err mfd_artifact_s3_upload_finish(mfd_upload *upload) {
     struct stat info;
     if (fd < 0 || fstat(fd, &info) != 0) {
         mfd_err err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot read the upload of artifact '%s': %s",
-                                  st->rel, strerror(errno));
+                                  st->obj.rel, strerror(errno));
         if (fd >= 0)
             close(fd);
         return err;
@@ -266,9 +289,9 @@ mfd_err mfd_artifact_s3_upload_finish(mfd_upload *upload) {
     if (!curl)
         err = mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
     else if (size >= mfd_s3_settings_get()->multipart_threshold)
-        err = put_multipart(curl, arena, st, fd, size);
+        err = put_multipart(curl, arena, &st->obj, fd, size);
     else
-        err = put_object(curl, arena, st, fd, size);
+        err = put_object(curl, arena, &st->obj, fd, size);
     if (curl)
         curl_easy_cleanup(curl);
     close(fd);

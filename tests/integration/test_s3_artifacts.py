@@ -1,6 +1,7 @@
 """The artifact proxy and run artifacts on S3 (rest-api.md §8, sso-and-deploy.md §6.3): the
 round trips of test_artifacts.py with --artifacts-destination s3://..., runs whose
-artifact URI is s3://..., multipart uploads, streaming in bounded memory, and failures.
+artifact URI is s3://..., multipart uploads (the server's own and the client's through presigned
+URLs), streaming in bounded memory, and failures.
 
 The S3 server is s3rver (fixture `s3_server`). It checks the access key id but not
 SigV4 signatures; tests/unit/test_sigv4.c checks those against AWS's examples.
@@ -24,7 +25,6 @@ MIB = 1024 * 1024
 PREFIX = "proxy"  # the destination's key prefix
 # Small enough that a test file goes multipart; the part size is S3's minimum.
 S3_LIMITS = {"MLFLOWD_S3_MULTIPART_THRESHOLD": str(6 * MIB), "MLFLOWD_S3_PART_SIZE": str(5 * MIB)}
-MPU_MESSAGE = "Multipart upload is not supported for the current artifact repository"
 
 
 # --- helpers -------------------------------------------------------------------
@@ -313,13 +313,150 @@ def test_unsafe_paths_are_refused_before_s3(server, s3_server):
     assert not any(".." in k for k in s3_keys(s3_server, ""))
 
 
-def test_multipart_endpoints_answer_501_so_the_client_uses_one_put(server):
-    """mlflowd streams a single PUT to S3 in parts itself (MLFLOWD_S3_MULTIPART_THRESHOLD)."""
-    for action in ["create", "complete", "abort"]:
-        r = server.post(f"/api/2.0/mlflow-artifacts/mpu/{action}/mp/x.bin",
-                        {"path": "x.bin", "num_parts": 2, "upload_id": "u", "parts": []})
-        assert r.status_code == 501
-        assert r.json() == {"error_code": "NOT_IMPLEMENTED", "message": MPU_MESSAGE}
+# --- the proxied multipart upload (rest-api.md §8.2 mpu/...) ------------------------
+
+MPU = "/api/2.0/mlflow-artifacts/mpu"
+
+
+def mpu_create(server, path, local_file, num_parts):
+    r = server.post(f"{MPU}/create/{path}", {"path": local_file, "num_parts": num_parts})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def upload_parts(create, data, part_size):
+    """What HttpArtifactRepository._upload_part does: PUT each part to its presigned URL
+    (nothing but the URL: no credentials), keep the ETag S3 answers."""
+    parts = []
+    for c in create["credentials"]:
+        start = (c["part_number"] - 1) * part_size
+        r = requests.put(c["url"], data=data[start:start + part_size], headers=c["headers"],
+                         timeout=60)
+        assert r.status_code == 200, r.text
+        parts.append({"part_number": c["part_number"], "etag": r.headers["ETag"], "url": c["url"]})
+    return parts
+
+
+def mpu_complete(server, path, local_file, create, parts):
+    r = server.post(f"{MPU}/complete/{path}",
+                    {"path": local_file, "upload_id": create["upload_id"], "parts": parts})
+    assert r.status_code == 200 and r.json() == {}, r.text
+
+
+def test_multipart_upload_through_presigned_urls(server, s3_server, verify_log_start):
+    """The client's flow (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true): create, PUT every part
+    straight to S3, complete with the ETags. The object is whole; no part went through
+    mlflowd, and AWS's signer accepted every presigned URL (s3-verify-proxy.js)."""
+    data = os.urandom(2 * 5 * MIB + 1234)
+    create = mpu_create(server, "mpu/1/run/artifacts/model", "/home/me/data/weights.bin", 3)
+    assert create["upload_id"]
+    assert [c["part_number"] for c in create["credentials"]] == [1, 2, 3]
+    for c in create["credentials"]:
+        assert c["headers"] == {}
+        url = urllib.parse.urlsplit(c["url"])
+        assert f"{url.scheme}://{url.netloc}" == s3_server.env["MLFLOW_S3_ENDPOINT_URL"]
+        assert url.path == f"/mlflow/{PREFIX}/mpu/1/run/artifacts/model/weights.bin"
+        query = urllib.parse.parse_qs(url.query)
+        assert query["partNumber"] == [str(c["part_number"])]
+        assert query["uploadId"] == [create["upload_id"]]
+        assert query["X-Amz-Expires"] == ["3600"] and query["X-Amz-SignedHeaders"] == ["host"]
+        assert "S3RVER" not in query["X-Amz-Signature"][0]  # the secret never travels
+    before = len(server.log())
+    parts = upload_parts(create, data, 5 * MIB)
+    assert len(server.log()) == before or "PUT" not in server.log()[before:]
+    # S3 wants the parts in order: mlflowd sorts them.
+    mpu_complete(server, "mpu/1/run/artifacts/model", "/home/me/data/weights.bin", create,
+                 list(reversed(parts)))
+    assert s3_get(s3_server, f"{PREFIX}/mpu/1/run/artifacts/model/weights.bin").content == data
+    got = get_artifact(server, "mpu/1/run/artifacts/model/weights.bin")
+    assert got.status_code == 200 and hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+    presigned = [line for line in s3_server.verify_log()[verify_log_start:].splitlines()
+                 if "X-Amz-Signature=" in line]
+    assert len(presigned) == 3 and all(line.startswith("ok PUT ") for line in presigned), presigned
+
+
+def test_a_tampered_presigned_url_is_refused_by_s3(server, s3_server):
+    """A URL grants one part of one upload: another part number breaks its signature."""
+    create = mpu_create(server, "mpu-tampered", "x.bin", 1)
+    url = create["credentials"][0]["url"]
+    r = requests.put(url.replace("partNumber=1", "partNumber=2"), data=b"x", timeout=30)
+    assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content
+    mpu_complete(server, "mpu-tampered", "x.bin", create, upload_parts(create, b"x", 5 * MIB))
+    assert s3_get(s3_server, f"{PREFIX}/mpu-tampered/x.bin").content == b"x"
+
+
+def test_multipart_upload_abort(tmp_path_factory, s3_server):
+    """s3rver has no AbortMultipartUpload (it answers 405): the calls are checked on a
+    scripted S3."""
+    fake = ScriptedS3()
+    s = start_server(tmp_path_factory, s3_server, ["--artifacts-destination", "s3://mlflow/x"],
+                     fake.env)
+    try:
+        fake.script["POST"] = [(200, None, b"<InitiateMultipartUploadResult><UploadId>UP-9"
+                                           b"</UploadId></InitiateMultipartUploadResult>")]
+        create = mpu_create(s, "mpu", "/tmp/big.bin", 2)
+        assert create["upload_id"] == "UP-9"
+        assert ("POST", "/mlflow/x/mpu/big.bin?uploads=") in fake.seen
+        fake.script["DELETE"] = [(204, None, b"")]
+        r = s.post(f"{MPU}/abort/mpu", {"path": "/tmp/big.bin", "upload_id": "UP-9"})
+        assert r.status_code == 200 and r.json() == {}, r.text
+        assert ("DELETE", "/mlflow/x/mpu/big.bin?uploadId=UP-9") in fake.seen
+        fake.script["DELETE"] = [(404, "NoSuchUpload")]
+        assert_error(s.post(f"{MPU}/abort/mpu", {"path": "big.bin", "upload_id": "UP-9"}),
+                     404, "RESOURCE_DOES_NOT_EXIST", "NoSuchUpload")
+        # Parts that make no object are the client's fault; S3's own failure (a 200 whose
+        # body is an <Error>) is worth a retry.
+        done = {"path": "big.bin", "upload_id": "UP-9", "parts": [{"part_number": 1, "etag": "e"}]}
+        for answer, status, code, says in [
+                ((400, "InvalidPart"), 400, "INVALID_PARAMETER_VALUE", "InvalidPart"),
+                ((400, "EntityTooSmall"), 400, "INVALID_PARAMETER_VALUE", "EntityTooSmall"),
+                ((200, None, b"<Error><Code>InternalError</Code></Error>"), 503,
+                 "TEMPORARILY_UNAVAILABLE", "InternalError")]:
+            fake.script["POST"] = [answer]
+            assert_error(s.post(f"{MPU}/complete/mpu", done), status, code, says)
+    finally:
+        s.stop()
+        s.drop_database()
+        fake.httpd.shutdown()
+
+
+@pytest.mark.parametrize("action,body,status,message", [
+    ("create", {"num_parts": 2}, 400, "path"),
+    ("create", {"path": "x.bin", "num_parts": -1}, 400, "num_parts"),
+    ("create", {"path": "x.bin", "num_parts": 10001}, 400, "num_parts"),
+    ("create", {"path": "x.bin", "num_parts": "two"}, 400, "num_parts"),
+    ("create", {"path": "dir/", "num_parts": 1}, 400, "Invalid path"),
+    ("complete", {"path": "x.bin", "upload_id": "u"}, 400, "parts"),
+    ("complete", {"path": "x.bin", "parts": [{"part_number": 1, "etag": "e"}]}, 400, "upload_id"),
+    ("complete", {"path": "x.bin", "upload_id": "u", "parts": [{"part_number": 0, "etag": "e"}]},
+     400, "parts[0].part_number"),
+    ("complete", {"path": "x.bin", "upload_id": "u", "parts": [{"part_number": 1}]}, 400,
+     "parts[0].etag"),
+    ("complete", {"path": "x.bin", "upload_id": "u",
+                  "parts": [{"part_number": 2, "etag": "a"}, {"part_number": 2, "etag": "b"}]},
+     400, "Part 2 is given twice"),
+    ("abort", {"path": "x.bin"}, 400, "upload_id"),
+    ("abort", {"path": "x.bin", "upload_id": 7}, 400, "upload_id"),
+])
+def test_multipart_bad_requests(server, action, body, status, message):
+    r = server.post(f"{MPU}/{action}/mpu/bad", body)
+    assert r.status_code == status, r.text
+    assert message in r.json()["message"], r.text
+
+
+def test_multipart_paths_are_checked(server, s3_server):
+    """The route's path is an artifact path (traversal refused); of the client's local file
+    only the base name is used, as MLflow's S3 repository does."""
+    for target in ["../x", "%2e%2e/x", "/etc"]:
+        status, body = raw_request(server, "POST", f"{MPU}/create/{target}",
+                                   body=b'{"path": "f.bin", "num_parts": 1}',
+                                   headers={"Content-Type": "application/json"})
+        assert status == 400 and b"Invalid path" in body, (target, body)
+    create = mpu_create(server, "mpu/paths", "../../../etc/evil.bin", 1)
+    assert f"/{PREFIX}/mpu/paths/evil.bin?" in create["credentials"][0]["url"]
+    mpu_complete(server, "mpu/paths", "../../../etc/evil.bin", create,
+                 upload_parts(create, b"evil", 5 * MIB))
+    assert s3_get(s3_server, f"{PREFIX}/mpu/paths/evil.bin").content == b"evil"
 
 
 # --- escaped names (behaviours.md #10) ----------------------------------------------
@@ -624,8 +761,8 @@ def test_a_multipart_upload_s3_would_not_abort_is_logged(tmp_path_factory, s3_se
         assert_error(s.put(f"{ART}/big.bin", data=b"x" * (7 * MIB)), 500, "INTERNAL_ERROR",
                      "InvalidArgument")
         assert ("DELETE", "/mlflow/x/big.bin?uploadId=UP-1") in fake.seen
-        assert "S3 multipart upload UP-1 of s3://mlflow/x/big.bin was not aborted (HTTP 403)" \
-            in s.log()
+        assert "S3 multipart upload UP-1 of s3://mlflow/x/big.bin was not aborted (" in s.log()
+        assert "S3 answered 403 AccessDenied" in s.log()
         fake.script["POST"] = [created]
         fake.script["PUT"] = [(400, "InvalidArgument")]
         fake.script["DELETE"] = [(204, None, b"")]
@@ -671,6 +808,7 @@ def test_every_request_was_signed_right(server, s3_server, verify_log_start):
     assert server.delete(f"{ART}/signed").json() == {}
     lines = s3_server.verify_log()[verify_log_start:].splitlines()
     assert sum(line.startswith("ok ") for line in lines) >= 3
-    on_purpose = ("unknown access key NOT-S3RVER", "no SigV4 Authorization header", "wrong-secret")
+    on_purpose = ("unknown access key NOT-S3RVER", "no SigV4 Authorization header", "wrong-secret",
+                  "/mpu-tampered/")
     refused = [line for line in lines if line.startswith("refused")]
     assert all(any(p in line for p in on_purpose) for line in refused), refused

@@ -3,7 +3,8 @@
 // s3rver accepts any SigV4 signature. This proxy, on 127.0.0.1, recomputes the signature of
 // every request with AWS's own signer (@smithy/signature-v4, the one in the AWS SDK for
 // JavaScript): same credentials, the region and service of the request's credential scope, its
-// x-amz-date and its signed headers. A request it cannot verify gets S3's 403
+// x-amz-date and its signed headers; for a presigned URL (query-string SigV4, the parts of a
+// proxied multipart upload), those of its X-Amz-* parameters, and its expiry. A request it cannot verify gets S3's 403
 // SignatureDoesNotMatch (or 400 XAmzContentSHA256Mismatch / BadDigest for a body that is not the
 // one signed) and never reaches s3rver; the others are passed on unchanged. One line per request
 // on stdout: "ok METHOD PATH" or "refused CODE METHOD PATH: why".
@@ -13,7 +14,9 @@
 
 const crypto = require('crypto');
 const http = require('http');
-const { parseAuthorization, signingDate, expectedSignature } = require('./sigv4-verify');
+const {
+  parseAuthorization, parseQuery, signingDate, expectedSignature, expectedPresignedSignature,
+} = require('./sigv4-verify');
 
 const [listenPort, upstreamPort] = process.argv.slice(2, 4).map(Number);
 const accessKeyId = process.argv[4] || 'S3RVER';
@@ -50,6 +53,35 @@ async function checkSignature(req) {
   const want = await expectedSignature(req, auth, secretAccessKey, date);
   if (want !== auth.signature)
     return ['SignatureDoesNotMatch', `signature ${auth.signature}, want ${want}`];
+  return null;
+}
+
+function presignedQuery(req) {
+  const q = req.url.indexOf('?');
+  const query = parseQuery(q < 0 ? '' : req.url.slice(q + 1));
+  return 'X-Amz-Algorithm' in query ? query : null;
+}
+
+// The same for a presigned URL (query-string SigV4), as S3 checks one.
+async function checkPresigned(req, query) {
+  if (req.headers.authorization) return ['InvalidArgument', 'two authentication mechanisms'];
+  if (query['X-Amz-Algorithm'] !== 'AWS4-HMAC-SHA256') return ['AuthorizationQueryParametersError', 'algorithm'];
+  const credential = String(query['X-Amz-Credential'] || '').split('/');
+  if (credential.length !== 5 || credential[4] !== 'aws4_request')
+    return ['AuthorizationQueryParametersError', 'X-Amz-Credential'];
+  if (credential[0] !== accessKeyId) return ['InvalidAccessKeyId', `unknown access key ${credential[0]}`];
+  const date = signingDate(query['X-Amz-Date']);
+  if (!date || query['X-Amz-Date'].slice(0, 8) !== credential[1])
+    return ['AuthorizationQueryParametersError', 'X-Amz-Date'];
+  const expires = Number(query['X-Amz-Expires']);
+  if (!Number.isInteger(expires) || expires < 1 || expires > 604800)
+    return ['AuthorizationQueryParametersError', 'X-Amz-Expires'];
+  if (Date.now() > date.getTime() + expires * 1000) return ['AccessDenied', 'Request has expired'];
+  if (date.getTime() - Date.now() > SKEW_MS) return ['RequestTimeTooSkewed', 'date'];
+  if (query['X-Amz-SignedHeaders'] !== 'host') return ['AccessDenied', 'signed headers other than host'];
+  const want = await expectedPresignedSignature(req, query, secretAccessKey);
+  if (want !== query['X-Amz-Signature'])
+    return ['SignatureDoesNotMatch', `signature ${query['X-Amz-Signature']}, want ${want}`];
   return null;
 }
 
@@ -165,17 +197,20 @@ function pass(req, res, body) {
 http
   .createServer(async (req, res) => {
     let problem;
+    const presigned = presignedQuery(req);
     try {
-      problem = await checkSignature(req);
+      problem = presigned ? await checkPresigned(req, presigned) : await checkSignature(req);
     } catch (err) {
       problem = ['SignatureDoesNotMatch', `cannot check: ${err.message}`];
     }
     if (problem) {
       req.resume();
-      return refuse(req, res, problem[0] === 'InvalidRequest' ? 400 : 403, ...problem);
+      const status = ['InvalidRequest', 'InvalidArgument', 'AuthorizationQueryParametersError']
+        .includes(problem[0]) ? 400 : 403;
+      return refuse(req, res, status, ...problem);
     }
     const payloadHash = req.headers['x-amz-content-sha256'];
-    if (payloadHash === 'UNSIGNED-PAYLOAD') {
+    if (presigned || payloadHash === 'UNSIGNED-PAYLOAD') {
       console.log(`ok ${req.method} ${req.url}`);
       return pass(req, res, null);
     }

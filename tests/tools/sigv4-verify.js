@@ -61,4 +61,39 @@ async function expectedSignature(req, auth, secretAccessKey, date) {
   return /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization)[1];
 }
 
-module.exports = { parseAuthorization, parseQuery, signingDate, expectedSignature };
+// The hex signature AWS's signer makes for the presigned URL `req` came with (query-string
+// SigV4, as S3 presigners make it: only the host signed, the payload unsigned), from the
+// URL's own X-Amz-Credential, X-Amz-Date and X-Amz-Expires and this secret.
+async function expectedPresignedSignature(req, query, secretAccessKey) {
+  const [accessKeyId, , region, service] = String(query['X-Amz-Credential']).split('/');
+  const q = req.url.indexOf('?');
+  const rest = { ...query };
+  delete rest['X-Amz-Signature'];
+  const signer = new SignatureV4({
+    credentials: { accessKeyId, secretAccessKey, sessionToken: query['X-Amz-Security-Token'] },
+    region,
+    service,
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+  const unsigned = new Set(['x-amz-content-sha256']);
+  const presigned = await signer.presign({
+    method: req.method,
+    protocol: 'http:',
+    hostname: (req.headers.host || '').split(':')[0],
+    path: req.url.slice(0, q),
+    query: rest,
+    headers: { host: req.headers.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+  }, {
+    signingDate: signingDate(query['X-Amz-Date']),
+    expiresIn: Number(query['X-Amz-Expires']),
+    unhoistableHeaders: unsigned,
+    unsignableHeaders: unsigned,
+  });
+  return presigned.query['X-Amz-Signature'];
+}
+
+module.exports = {
+  parseAuthorization, parseQuery, signingDate, expectedSignature, expectedPresignedSignature,
+};

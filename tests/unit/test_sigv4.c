@@ -19,6 +19,9 @@
  *     4)": GET Object, PUT Object, GET Bucket (List Objects). Key
  *     AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY,
  *     us-east-1, 20130524T000000Z.
+ *   - Amazon S3 API Reference, "Authenticating Requests: Using Query
+ *     Parameters (AWS Signature Version 4)": the presigned GET Object URL
+ *     (s3_presign.c signs those itself; libcurl cannot presign).
  * Cases AWS publishes no example for (UNSIGNED-PAYLOAD, a session token,
  * %-encoded UTF-8 keys, ListObjectsV2 queries) are checked against a
  * reference signer written here from the SigV4 steps, which first has to
@@ -399,6 +402,87 @@ static void test_list_objects_v2_query(void) {
     mfd_arena_free(a);
 }
 
+/* --- presigned URLs (s3_presign.c) ---------------------------------------- */
+
+/* Amazon S3 API Reference, "Authenticating Requests: Using Query Parameters
+ * (AWS Signature Version 4)": GET examplebucket/test.txt, valid 86400 s. */
+static void test_presigned_get_object_example(void) {
+    mfd_arena *a = mfd_arena_new();
+    mfd_s3_settings s = {.region = "us-east-1",
+                         .access_key = S3_KEY,
+                         .secret_key = S3_SECRET,
+                         .service = "s3",
+                         .fixed_date = "20130524T000000Z"};
+    CHECK_STR(mfd_s3_presign(a, &s, "GET", "examplebucket", "test.txt", NULL, 0, 86400, 0),
+              "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+              "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+              "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+              "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    mfd_arena_free(a);
+}
+
+/* A part of a proxied multipart upload to MinIO: path-style, an encoded key,
+ * the upload's own query, a session token (signed in the query), and the
+ * endpoint's port in the signed host — but not a scheme's default port. */
+static void test_presigned_upload_part(void) {
+    mfd_arena *a = mfd_arena_new();
+    mfd_s3_settings s = {.endpoint = "http://minio.test:9000",
+                         .region = "eu-west-1",
+                         .access_key = "AKIDTEST",
+                         .secret_key = "secret/with+chars",
+                         .session_token = "FQoG/token=",
+                         .service = "s3",
+                         .fixed_date = "20240102T030405Z"};
+    mfd_s3_param query[] = {{"uploadId", "u/1+2"}, {"partNumber", "7"}};
+    const char *url = mfd_s3_presign(a, &s, "PUT", "mlflow", "1/r/big file.bin", query, 2, 3600, 0);
+    const char *canonical_query =
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F20240102%2Feu-west-1%2Fs3%2F"
+        "aws4_request&X-Amz-Date=20240102T030405Z&X-Amz-Expires=3600&X-Amz-Security-Token=FQoG%"
+        "2Ftoken%3D&X-Amz-SignedHeaders=host&partNumber=7&uploadId=u%2F1%2B2";
+    const char *canonical = mfd_arena_sprintf(
+        a, "PUT\n/mlflow/1/r/big%%20file.bin\n%s\nhost:minio.test:9000\n\nhost\nUNSIGNED-PAYLOAD",
+        canonical_query);
+    CHECK_STR(url,
+              mfd_arena_sprintf(
+                  a, "http://minio.test:9000/mlflow/1/r/big%%20file.bin?%s&X-Amz-Signature=%s",
+                  canonical_query,
+                  reference_signature(a, canonical, s.secret_key, s.fixed_date, s.region, "s3")));
+    CHECK_STR(query[0].name, "uploadId"); /* the caller's query is left as it was */
+
+    s.endpoint = "http://minio.test:80";
+    s.session_token = NULL;
+    url = mfd_s3_presign(a, &s, "PUT", "mlflow", "k", NULL, 0, 60, 0);
+    canonical_query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F20240102%2F"
+                      "eu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20240102T030405Z&X-Amz-Expires=60&"
+                      "X-Amz-SignedHeaders=host";
+    canonical = mfd_arena_sprintf(
+        a, "PUT\n/mlflow/k\n%s\nhost:minio.test\n\nhost\nUNSIGNED-PAYLOAD", canonical_query);
+    CHECK_STR(url,
+              mfd_arena_sprintf(
+                  a, "http://minio.test:80/mlflow/k?%s&X-Amz-Signature=%s", canonical_query,
+                  reference_signature(a, canonical, s.secret_key, s.fixed_date, s.region, "s3")));
+    mfd_arena_free(a);
+}
+
+/* The date is the clock's when none is fixed; without credentials the URL is
+ * not signed at all. */
+static void test_presigned_dates_and_no_credentials(void) {
+    mfd_arena *a = mfd_arena_new();
+    mfd_s3_settings s = {.endpoint = "http://127.0.0.1:4568",
+                         .region = "us-east-1",
+                         .access_key = "S3RVER",
+                         .secret_key = "S3RVER",
+                         .service = "s3"};
+    const char *url = mfd_s3_presign(a, &s, "PUT", "mlflow", "k", NULL, 0, 3600, 1700000000);
+    CHECK(strstr(url, "X-Amz-Date=20231114T221320Z&") != NULL);
+    CHECK(strstr(url, "X-Amz-Credential=S3RVER%2F20231114%2Fus-east-1%2Fs3%2F") != NULL);
+    s.access_key = s.secret_key = NULL;
+    mfd_s3_param query[] = {{"partNumber", "1"}};
+    CHECK_STR(mfd_s3_presign(a, &s, "PUT", "mlflow", "k", query, 1, 3600, 1700000000),
+              "http://127.0.0.1:4568/mlflow/k?partNumber=1");
+    mfd_arena_free(a);
+}
+
 /* --- URLs and locations -------------------------------------------------- */
 
 static void test_urls(void) {
@@ -493,5 +577,7 @@ MFD_TEST_MAIN(MFD_TEST(test_suite_get_vanilla),
               MFD_TEST(test_s3_list_objects_query_is_sorted),
               MFD_TEST(test_reference_signer_reproduces_the_examples),
               MFD_TEST(test_streamed_put_with_a_session_token),
-              MFD_TEST(test_list_objects_v2_query), MFD_TEST(test_urls), MFD_TEST(test_locations),
-              MFD_TEST(test_error_answers), MFD_TEST(test_shutdown))
+              MFD_TEST(test_list_objects_v2_query), MFD_TEST(test_presigned_get_object_example),
+              MFD_TEST(test_presigned_upload_part),
+              MFD_TEST(test_presigned_dates_and_no_credentials), MFD_TEST(test_urls),
+              MFD_TEST(test_locations), MFD_TEST(test_error_answers), MFD_TEST(test_shutdown))
