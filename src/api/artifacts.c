@@ -262,37 +262,60 @@ static mfd_err list_proxied_artifacts(mfd_request *req, mfd_response *res) {
     return NULL;
 }
 
-/* The file of a multipart upload: the route's <path> (a directory) joined
- * with the base name of the client's local file `path`, as MLflow's S3
- * repository names it. */
-static mfd_err multipart_file(mfd_request *req, const char **rel) {
-    const char *dir, *path;
-    mfd_err err = tail_path(req, &dir);
-    if (!err)
-        err = mfd_msg_required_string(req, "path", &path);
-    if (err)
-        return err;
-    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    if (!*name) /* "dir/": no file name */
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
-    const char *joined = mfd_artifact_relpath_join(req->arena, dir, name);
-    return file_path(req, joined, strlen(joined), rel);
-}
+/* Every mpu call is checked as MLflow checks it: the route's path and the
+ * message's types first, then the storage — a local directory answers 501
+ * with the exact message the client falls back to one PUT on, so nothing
+ * more is asked of that request — and only then the values S3 needs. */
+typedef struct multipart_call {
+    const char *dir;  /* the route's <path>: the directory of the file */
+    const char *path; /* the client's local file (its base name is used) */
+    const char *upload_id;
+} multipart_call;
 
-static mfd_err multipart_upload_id(mfd_request *req, const char **upload_id) {
-    mfd_err err = mfd_msg_required_string(req, "upload_id", upload_id);
-    if (!err && strlen(*upload_id) > 1024)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "upload_id is too long");
+static mfd_err multipart_begin(mfd_request *req, multipart_call *call) {
+    call->upload_id = NULL;
+    mfd_err err = tail_path(req, &call->dir);
+    if (!err)
+        err = mfd_msg_required_string(req, "path", &call->path);
+    if (!err)
+        err = mfd_msg_string(req, "upload_id", &call->upload_id);
     return err;
 }
 
+/* The file: the route's directory joined with the base name of the local
+ * file, as MLflow's S3 repository names it; a Windows path (C:\Users\me\m.bin)
+ * gives its base name too. */
+static mfd_err multipart_file(mfd_request *req, const multipart_call *call, const char **rel) {
+    const char *name = call->path;
+    for (const char *p = call->path; *p; p++)
+        if (*p == '/' || *p == '\\')
+            name = p + 1;
+    if (!*name) /* "dir/": no file name */
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    const char *joined = mfd_artifact_relpath_join(req->arena, call->dir, name);
+    return file_path(req, joined, strlen(joined), rel);
+}
+
+static mfd_err multipart_upload_id(const multipart_call *call) {
+    if (!call->upload_id || !*call->upload_id)
+        return mfd_missing_param("upload_id");
+    if (strlen(call->upload_id) > 1024)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "upload_id is too long");
+    return NULL;
+}
+
 static mfd_err create_multipart_upload(mfd_request *req, mfd_response *res) {
+    multipart_call call;
     const char *rel, *upload_id, **urls;
     bool present;
     int64_t n_parts = 0;
-    mfd_err err = multipart_file(req, &rel);
+    mfd_err err = multipart_begin(req, &call);
     if (!err)
         err = mfd_msg_int64(req, "num_parts", &present, &n_parts);
+    if (!err)
+        err = mfd_artifact_mpu_check(destination(req));
+    if (!err)
+        err = multipart_file(req, &call, &rel);
     if (!err && (n_parts < 0 || n_parts > MFD_ARTIFACT_MPU_MAX_PARTS))
         err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                           "num_parts must be between 0 and %d (S3's limit), got %lld",
@@ -321,20 +344,18 @@ static int compare_parts(const void *a, const void *b) {
     return (x->number > y->number) - (x->number < y->number);
 }
 
-/* parts[]: {part_number, etag, url}, each part once; sorted by number, as
- * S3 wants them. */
-static mfd_err multipart_parts(mfd_request *req, mfd_artifact_part **parts, size_t *n) {
-    json_t *array;
-    mfd_err err = mfd_msg_array(req, "parts", &array);
-    if (!err && !array)
-        err = mfd_missing_param("parts");
-    if (!err && json_array_size(array) > MFD_ARTIFACT_MPU_MAX_PARTS)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "An upload has at most %d parts",
-                          MFD_ARTIFACT_MPU_MAX_PARTS);
-    if (err)
-        return err;
+/* parts[]: {part_number, etag, url}, at least one, each part once; sorted by
+ * number, as S3 wants them. */
+static mfd_err multipart_parts(mfd_request *req, json_t *array, mfd_artifact_part **parts,
+                               size_t *n) {
     *n = json_array_size(array);
-    *parts = mfd_arena_calloc(req->arena, *n ? *n : 1, sizeof **parts);
+    if (*n == 0)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "An upload is made of one part at least");
+    if (*n > MFD_ARTIFACT_MPU_MAX_PARTS)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "An upload has at most %d parts",
+                           MFD_ARTIFACT_MPU_MAX_PARTS);
+    *parts = mfd_arena_calloc(req->arena, *n, sizeof **parts);
+    mfd_err err = NULL;
     for (size_t i = 0; i < *n && !err; i++) {
         json_t *part = json_array_get(array, i);
         const char *number_name = mfd_arena_sprintf(req->arena, "parts[%zu].part_number", i);
@@ -361,40 +382,43 @@ static mfd_err multipart_parts(mfd_request *req, mfd_artifact_part **parts, size
     return NULL;
 }
 
-/* complete and abort: the message checked as MLflow checks it, then the
- * storage (501 on a local directory), then the upload id, which S3 needs. */
 static mfd_err complete_multipart_upload(mfd_request *req, mfd_response *res) {
-    const char *rel, *upload_id;
+    multipart_call call;
+    const char *rel;
+    json_t *array;
     mfd_artifact_part *parts;
     size_t n_parts;
-    mfd_err err = multipart_file(req, &rel);
-    if (!err)
-        err = mfd_msg_string(req, "upload_id", &upload_id); /* its type */
-    if (!err)
-        err = multipart_parts(req, &parts, &n_parts);
+    mfd_err err = multipart_begin(req, &call);
+    if (!err && !(err = mfd_msg_array(req, "parts", &array)) && !array)
+        err = mfd_missing_param("parts");
     if (!err)
         err = mfd_artifact_mpu_check(destination(req));
     if (!err)
-        err = multipart_upload_id(req, &upload_id);
+        err = multipart_file(req, &call, &rel);
     if (!err)
-        err =
-            mfd_artifact_mpu_complete(req->arena, destination(req), rel, upload_id, parts, n_parts);
+        err = multipart_upload_id(&call);
+    if (!err)
+        err = multipart_parts(req, array, &parts, &n_parts);
+    if (!err)
+        err = mfd_artifact_mpu_complete(req->arena, destination(req), rel, call.upload_id, parts,
+                                        n_parts);
     if (!err)
         res->json = json_object();
     return err;
 }
 
 static mfd_err abort_multipart_upload(mfd_request *req, mfd_response *res) {
-    const char *rel, *upload_id;
-    mfd_err err = multipart_file(req, &rel);
-    if (!err)
-        err = mfd_msg_string(req, "upload_id", &upload_id); /* its type */
+    multipart_call call;
+    const char *rel;
+    mfd_err err = multipart_begin(req, &call);
     if (!err)
         err = mfd_artifact_mpu_check(destination(req));
     if (!err)
-        err = multipart_upload_id(req, &upload_id);
+        err = multipart_file(req, &call, &rel);
     if (!err)
-        err = mfd_artifact_mpu_abort(req->arena, destination(req), rel, upload_id);
+        err = multipart_upload_id(&call);
+    if (!err)
+        err = mfd_artifact_mpu_abort(req->arena, destination(req), rel, call.upload_id);
     if (!err)
         res->json = json_object();
     return err;

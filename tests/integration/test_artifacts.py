@@ -436,6 +436,22 @@ def test_multipart_is_not_implemented_on_a_local_destination(server, action):
     assert r.json() == {"error_code": "NOT_IMPLEMENTED", "message": MPU_MESSAGE}
 
 
+@pytest.mark.parametrize("body", [
+    {"path": "C:\\Users\\me\\model.bin", "num_parts": 60},  # the client sends its local path
+    {"path": "/data/huge.bin", "num_parts": 10500},  # over S3's 10,000 parts
+    {"path": "/data/dir/", "num_parts": 1},
+    {"path": "model.bin", "num_parts": 3, "upload_id": "", "parts": []},
+])
+def test_multipart_on_a_local_destination_is_501_whatever_the_values(server, body):
+    """501 with the exact message is what makes the client fall back to one PUT: only the
+    message's types are checked before it, as MLflow does."""
+    for action in ["create", "complete", "abort"]:
+        r = server.post(f"/api/2.0/mlflow-artifacts/mpu/{action}/0/r/artifacts",
+                        json=dict(body, parts=body.get("parts", [])))
+        assert r.status_code == 501, (action, r.text)
+        assert r.json() == {"error_code": "NOT_IMPLEMENTED", "message": MPU_MESSAGE}
+
+
 def test_multipart_create_requires_path(server):
     r = server.post("/api/2.0/mlflow-artifacts/mpu/create/0/r/artifacts/big.bin", json={"num_parts": 2})
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", "path")

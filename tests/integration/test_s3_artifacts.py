@@ -435,6 +435,7 @@ def test_multipart_upload_abort(tmp_path_factory, s3_server):
     ("complete", {"path": "x.bin", "upload_id": "u",
                   "parts": [{"part_number": 2, "etag": "a"}, {"part_number": 2, "etag": "b"}]},
      400, "Part 2 is given twice"),
+    ("complete", {"path": "x.bin", "upload_id": "u", "parts": []}, 400, "one part at least"),
     ("abort", {"path": "x.bin"}, 400, "upload_id"),
     ("abort", {"path": "x.bin", "upload_id": 7}, 400, "upload_id"),
 ])
@@ -446,12 +447,17 @@ def test_multipart_bad_requests(server, action, body, status, message):
 
 def test_multipart_paths_are_checked(server, s3_server):
     """The route's path is an artifact path (traversal refused); of the client's local file
-    only the base name is used, as MLflow's S3 repository does."""
+    only the base name is used, as MLflow's S3 repository does (a Windows path's too)."""
     for target in ["../x", "%2e%2e/x", "/etc"]:
         status, body = raw_request(server, "POST", f"{MPU}/create/{target}",
                                    body=b'{"path": "f.bin", "num_parts": 1}',
                                    headers={"Content-Type": "application/json"})
         assert status == 400 and b"Invalid path" in body, (target, body)
+    win = mpu_create(server, "mpu/paths", "C:\\Users\\me\\win model.bin", 1)
+    assert f"/{PREFIX}/mpu/paths/win%20model.bin?" in win["credentials"][0]["url"]
+    mpu_complete(server, "mpu/paths", "C:\\Users\\me\\win model.bin", win,
+                 upload_parts(win, b"w", 5 * MIB))
+    assert s3_get(s3_server, f"{PREFIX}/mpu/paths/win model.bin").content == b"w"
     create = mpu_create(server, "mpu/paths", "../../../etc/evil.bin", 1)
     assert f"/{PREFIX}/mpu/paths/evil.bin?" in create["credentials"][0]["url"]
     mpu_complete(server, "mpu/paths", "../../../etc/evil.bin", create,
