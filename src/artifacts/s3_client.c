@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/escape.h"
 #include "s3_internal.h"
 
 enum { MAX_ANSWER_BYTES = 32 * 1024 * 1024 };
@@ -331,8 +332,7 @@ static void sha256_hex(const char *data, size_t len, char out[65]) {
     unsigned char digest[32];
     unsigned int digest_len = 0;
     EVP_Digest(data, len, digest, &digest_len, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    mfd_hex_encode(digest, sizeof digest, out);
 }
 
 static void md5_base64(const char *data, size_t len, char out[25]) {

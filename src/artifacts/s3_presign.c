@@ -18,18 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/escape.h"
 #include "s3_internal.h"
 
 enum { MAX_EXTRA = 6 };
-
-static void to_hex(const unsigned char *bytes, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 /* out may be the key: the MAC is written aside first. */
 static void hmac(const unsigned char *key, size_t key_len, const char *data,
@@ -95,7 +87,7 @@ const char *mfd_s3_presign(mfd_arena *arena, const mfd_s3_settings *s, const cha
     unsigned int digest_len = sizeof digest;
     char digest_hex[65], signature[65];
     EVP_Digest(canonical, strlen(canonical), digest, &digest_len, EVP_sha256(), NULL);
-    to_hex(digest, sizeof digest, digest_hex);
+    mfd_hex_encode(digest, sizeof digest, digest_hex);
     const char *to_sign =
         mfd_arena_sprintf(arena, "AWS4-HMAC-SHA256\n%s\n%s\n%s", date, scope, digest_hex);
     const char *secret = mfd_arena_sprintf(arena, "AWS4%s", s->secret_key);
@@ -104,7 +96,7 @@ const char *mfd_s3_presign(mfd_arena *arena, const mfd_s3_settings *s, const cha
     hmac(k, sizeof k, s->service, k);
     hmac(k, sizeof k, "aws4_request", k);
     hmac(k, sizeof k, to_sign, k);
-    to_hex(k, sizeof k, signature);
+    mfd_hex_encode(k, sizeof k, signature);
     OPENSSL_cleanse(k, sizeof k);
     return mfd_arena_sprintf(arena, "%s&X-Amz-Signature=%s", url, signature);
 }

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/escape.h"
+
 enum { SCRYPT_KEY_LEN = 64, MAX_KEY_LEN = 128, SALT_LEN = 16 };
 
 static const uint64_t pbkdf2_default_iterations = 1000000;
@@ -118,15 +120,6 @@ static int split_colons(const char *s, size_t len, const char **fields, size_t *
     return n;
 }
 
-static void to_hex(const unsigned char *bytes, size_t len, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 /* Derives the key the method string asks for. */
 static bool derive(const char *method, size_t method_len, const char *salt, size_t salt_len,
                    const char *password, unsigned char *key, size_t *key_len) {
@@ -212,7 +205,7 @@ bool mfd_auth_password_verify(const char *stored_hash, const char *password) {
     if (!derived)
         return false;
     char computed[2 * MAX_KEY_LEN + 1];
-    to_hex(key, key_len, computed);
+    mfd_hex_encode(key, key_len, computed);
     OPENSSL_cleanse(key, sizeof key);
     size_t hex_len = strlen(hex);
     bool ok = hex_len == 2 * key_len && CRYPTO_memcmp(computed, hex, hex_len) == 0;
@@ -246,7 +239,7 @@ mfd_err mfd_auth_password_hash(const char *password, char **out) {
     if (!derived)
         return mfd_err_new(MFD_INTERNAL_ERROR, "scrypt key derivation failed");
     char hex[2 * SCRYPT_KEY_LEN + 1];
-    to_hex(key, sizeof key, hex);
+    mfd_hex_encode(key, sizeof key, hex);
     OPENSSL_cleanse(key, sizeof key);
     if (asprintf(out, "scrypt:32768:8:1$%s$%s", salt, hex) < 0)
         return mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");

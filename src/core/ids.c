@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "escape.h"
+
 int64_t mfd_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -20,10 +22,5 @@ void mfd_uuid_hex(char out[33]) {
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[32] = '\0';
+    mfd_hex_encode(b, sizeof b, out);
 }
