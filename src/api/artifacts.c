@@ -304,6 +304,15 @@ static mfd_err multipart_upload_id(const multipart_call *call) {
     return NULL;
 }
 
+/* complete and abort, once their message is read: the storage, the file
+ * and the upload. */
+static mfd_err multipart_target(mfd_request *req, const multipart_call *call, const char **rel) {
+    mfd_err err = mfd_artifact_mpu_check(destination(req));
+    if (!err)
+        err = multipart_file(req, call, rel);
+    return err ? err : multipart_upload_id(call);
+}
+
 static mfd_err create_multipart_upload(mfd_request *req, mfd_response *res) {
     multipart_call call;
     const char *rel, *upload_id, **urls;
@@ -392,11 +401,7 @@ static mfd_err complete_multipart_upload(mfd_request *req, mfd_response *res) {
     if (!err && !(err = mfd_msg_array(req, "parts", &array)) && !array)
         err = mfd_missing_param("parts");
     if (!err)
-        err = mfd_artifact_mpu_check(destination(req));
-    if (!err)
-        err = multipart_file(req, &call, &rel);
-    if (!err)
-        err = multipart_upload_id(&call);
+        err = multipart_target(req, &call, &rel);
     if (!err)
         err = multipart_parts(req, array, &parts, &n_parts);
     if (!err)
@@ -412,11 +417,7 @@ static mfd_err abort_multipart_upload(mfd_request *req, mfd_response *res) {
     const char *rel;
     mfd_err err = multipart_begin(req, &call);
     if (!err)
-        err = mfd_artifact_mpu_check(destination(req));
-    if (!err)
-        err = multipart_file(req, &call, &rel);
-    if (!err)
-        err = multipart_upload_id(&call);
+        err = multipart_target(req, &call, &rel);
     if (!err)
         err = mfd_artifact_mpu_abort(req->arena, destination(req), rel, call.upload_id);
     if (!err)
