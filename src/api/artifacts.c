@@ -315,7 +315,7 @@ static mfd_err multipart_target(mfd_request *req, const multipart_call *call, co
 
 static mfd_err create_multipart_upload(mfd_request *req, mfd_response *res) {
     multipart_call call;
-    const char *rel, *upload_id, **urls;
+    const char *rel = NULL, *upload_id = NULL, **urls = NULL;
     bool present;
     int64_t n_parts = 0;
     mfd_err err = multipart_begin(req, &call);
@@ -393,10 +393,10 @@ static mfd_err multipart_parts(mfd_request *req, json_t *array, mfd_artifact_par
 
 static mfd_err complete_multipart_upload(mfd_request *req, mfd_response *res) {
     multipart_call call;
-    const char *rel;
+    const char *rel = NULL;
     json_t *array;
-    mfd_artifact_part *parts;
-    size_t n_parts;
+    mfd_artifact_part *parts = NULL;
+    size_t n_parts = 0;
     mfd_err err = multipart_begin(req, &call);
     if (!err && !(err = mfd_msg_array(req, "parts", &array)) && !array)
         err = mfd_missing_param("parts");
@@ -414,7 +414,7 @@ static mfd_err complete_multipart_upload(mfd_request *req, mfd_response *res) {
 
 static mfd_err abort_multipart_upload(mfd_request *req, mfd_response *res) {
     multipart_call call;
-    const char *rel;
+    const char *rel = NULL;
     mfd_err err = multipart_begin(req, &call);
     if (!err)
         err = multipart_target(req, &call, &rel);
