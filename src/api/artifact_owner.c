@@ -138,7 +138,11 @@ mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char
                                  const char *root, const char *rel, mfd_permission need,
                                  bool whole_tree, bool *refused) {
     *refused = false;
-    if (!mfd_auth_of(req) || req->is_admin)
+    /* Without auth, and for an admin, no permission is checked below; but a
+     * local file must still be one a run or model holds (or the proxy's):
+     * a version's source is whatever its creator named. An admin hands any
+     * directory to KServe. */
+    if ((!mfd_auth_of(req) || req->is_admin) && whole_tree)
         return NULL;
     const char *file = place_text(req->arena, root, rel);
     if (!file)

@@ -161,7 +161,7 @@ def test_own_runs_register_and_read_as_before(server):
 def test_local_files_outside_experiments_and_other_spellings_are_not_served(server):
     """Prompt versions skip the source checks (as upstream: their source is not a model), so a
     prompt could name any local path: the auth database, /etc/passwd. A local file no
-    experiment holds is not served to non-admins; and places are compared as the system
+    run or model holds is not served, not even to an admin; and places are compared as the system
     resolves them, so /proc/self/root/<destination>/... is the destination."""
     exp, run_id = alice_run_with_secret(server)
     name = bob_model(server)
@@ -175,8 +175,11 @@ def test_local_files_outside_experiments_and_other_spellings_are_not_served(serv
             {"name": name, "source": source, "tags": prompt})
         r = get_artifact(server, "bob", name, version, path)
         assert r.status_code == 403, (source, r.status_code, r.content[:100])
-    # the admin reads what the server can (as upstream)
+    # the admin reads the runs' files wherever they are, but no more than anyone the server's
+    # other files (upstream serves /etc/passwd to anyone allowed the model)
     assert get_artifact(server, "admin", name, 3, "secret.txt").content == SECRET
+    for version in (1, 2):
+        assert get_artifact(server, "admin", name, version, sources[version - 1][1]).status_code == 403
 
 
 def test_experiment_locations_never_decide_who_owns_a_file(server, tmp_path):

@@ -398,6 +398,29 @@ def test_prompt_versions_skip_source_checks(server):
     assert v["source"] == "dummy-source" and v["version"] == "1"
 
 
+def test_a_version_serves_no_local_file_outside_runs_and_models(server, tmp_path):
+    """A prompt version's source is not checked (as upstream), so it can name any local path;
+    /model-versions/get-artifact serves a local file only from a run's or logged model's
+    artifacts (or the proxy's destination), with auth off too: upstream would serve
+    /etc/passwd here to anyone who can reach the port."""
+    name = create_model(server)["name"]
+    prompt = [{"key": PROMPT_TAG, "value": "false"}]  # the key alone skips the checks
+    for source in ["/etc", "file:///etc", "file:/etc", "/proc/self/root/etc"]:
+        v = create_version(server, name, source, tags=prompt)
+        r = server.get("/model-versions/get-artifact",
+                       params={"name": name, "version": v["version"], "path": "passwd"})
+        assert r.status_code == 403 and b"root:" not in r.content, (source, r.text[:200])
+    # a run's own files are served, wherever the run's experiment put them
+    run = make_run(server, make_experiment(server, artifact_location=str(tmp_path / "a")))
+    os.makedirs(os.path.join(tmp_path, "a", run["run_id"], "artifacts", "model"))
+    with open(os.path.join(tmp_path, "a", run["run_id"], "artifacts", "model", "MLmodel"), "w") as f:
+        f.write("flavors: {}\n")
+    v = create_version(server, name, f"{run['artifact_uri']}/model", run_id=run["run_id"])
+    r = server.get("/model-versions/get-artifact",
+                   params={"name": name, "version": v["version"], "path": "MLmodel"})
+    assert r.status_code == 200 and r.content == b"flavors: {}\n", r.text
+
+
 def test_source_regex_from_environment(make_server):
     s = make_server(env={"MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX":
                          "^mlflow-artifacts:/"})
