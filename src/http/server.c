@@ -521,13 +521,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         query_collect qc = {req, 0, false};
         MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_query, &qc);
         mfd_strbuf_init(&st->body, req->arena);
-        size_t header_bytes = 0;
+        /* The request line counts too: a query string is no cheaper than a header. */
+        size_t header_bytes = strlen(method) + strlen(st->raw_uri ? st->raw_uri : url) + 11;
         MHD_get_connection_values(connection, MHD_HEADER_KIND, count_header, &header_bytes);
         if (header_bytes > app->config->max_header_bytes) {
             st->res.status = 431;
             st->early_error = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                                          "Request headers of %zu bytes exceed the limit of %zu "
-                                          "bytes (--max-header-size)",
+                                          "The request line and headers (%zu bytes) exceed the "
+                                          "limit of %zu bytes (--max-header-size)",
                                           header_bytes, app->config->max_header_bytes);
         }
         if (!st->early_error)

@@ -791,6 +791,18 @@ def test_oversized_headers_are_refused_and_the_server_lives_on(server, kind):
     assert server.get("/health").status_code == 200
 
 
+def test_the_request_line_counts_toward_the_header_limit(server):
+    """--max-header-size (32 KiB) bounds the request line and headers together, with MLflow's
+    JSON error; a query string is no cheaper than a header."""
+    path = "/api/2.0/mlflow/registered-models/search"
+    r = server.get(path, params={"filter": "name = '" + "a" * (30 * 1024) + "'"})
+    assert r.status_code == 200, r.text[:200]
+    r = server.get(path, params={"filter": "name = '" + "a" * (40 * 1024) + "'"})
+    assert r.status_code == 431
+    assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "--max-header-size" in r.json()["message"]
+
+
 # --- path traversal and symbolic links on every artifact route ----------------------------
 
 TRAVERSAL_FORMS = [
