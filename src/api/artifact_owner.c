@@ -139,10 +139,11 @@ mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char
                                  bool whole_tree, bool *refused) {
     *refused = false;
     /* Without auth, and for an admin, no permission is checked below; but a
-     * local file must still be one a run or model holds (or the proxy's):
-     * a version's source is whatever its creator named. An admin hands any
+     * file read through a version must still be one a run or model holds (or
+     * the proxy's): its source is whatever its creator named. Writes (the
+     * UI's upload) go to a run's own location, and an admin hands any
      * directory to KServe. */
-    if ((!mfd_auth_of(req) || req->is_admin) && whole_tree)
+    if ((!mfd_auth_of(req) || req->is_admin) && (whole_tree || need != MFD_PERM_READ))
         return NULL;
     const char *file = place_text(req->arena, root, rel);
     if (!file)

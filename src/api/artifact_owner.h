@@ -14,8 +14,8 @@
  * directory handed over with everything below it (KServe), which must then
  * lie in one experiment, run or model. Refused: a 403 is written to `res`
  * (or returned) and *refused set. Without auth, and for an admin, only
- * the place is checked: a local file outside the destination and every
- * run's and model's artifacts is refused all the same. */
+ * the place of a read is checked: a local file outside the destination and
+ * every run's and model's artifacts is refused all the same. */
 mfd_err mfd_api_check_file_owner(mfd_request *req, mfd_response *res, const char *destination,
                                  const char *root, const char *rel, mfd_permission need,
                                  bool whole_tree, bool *refused);
