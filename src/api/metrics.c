@@ -242,6 +242,13 @@ static mfd_err get_history_bulk_interval(mfd_request *req, mfd_response *res) {
         (err = mfd_msg_int64(req, "end_step", &has_end, &end_step)) ||
         (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)))
         return err;
+    /* int32 fields: protobuf refuses a value out of their range. */
+    const int64_t *steps[2] = {&start_step, &end_step};
+    for (int i = 0; i < 2; i++)
+        if (*steps[i] < INT32_MIN || *steps[i] > INT32_MAX)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "Invalid value for parameter '%s': %lld is out of range for int32",
+                               i ? "end_step" : "start_step", (long long)*steps[i]);
     if (!has_max)
         max_results = MAX_RESULTS_PER_RUN;
     else if (max_results < 1 || max_results > MAX_RESULTS_PER_RUN)

@@ -352,6 +352,13 @@ def test_bulk_interval_validation(server):
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", "both must be specified")
     r = server.get(url, params={"run_ids": run_id, "metric_key": "s", "start_step": 5, "end_step": 1})
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", "end_step must be greater than start_step")
+    for start, end in ((0, 2**31), (-2**31 - 1, 0)):  # int32 fields
+        r = server.get(url, params={"run_ids": run_id, "metric_key": "s", "start_step": start,
+                                    "end_step": end})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "out of range for int32")
+    r = server.get(url, params={"run_ids": run_id, "metric_key": "s", "start_step": -2**31,
+                                "end_step": 2**31 - 1})
+    assert r.status_code == 200, r.text
     for bad in (0, 2501):
         r = server.get(url, params={"run_ids": run_id, "metric_key": "s", "max_results": bad})
         assert_error(r, 400, "INVALID_PARAMETER_VALUE", "max_results must be between 1 and 2500")
