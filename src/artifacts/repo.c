@@ -96,27 +96,29 @@ mfd_err mfd_artifact_mpu_check(const char *root) {
     return mfd_err_new(MFD_NOT_IMPLEMENTED, "%s", MFD_ARTIFACT_MPU_UNSUPPORTED);
 }
 
-mfd_err mfd_artifact_mpu_create(mfd_arena *arena, const char *root, const char *rel, size_t n_parts,
-                                const char **upload_id, const char ***urls) {
+/* The storage takes multipart uploads, and `rel` names a file. */
+static mfd_err mpu_ready(const char *root, const char *rel) {
     mfd_err err = mfd_artifact_mpu_check(root);
     if (!err && !*rel)
         err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    return err;
+}
+
+mfd_err mfd_artifact_mpu_create(mfd_arena *arena, const char *root, const char *rel, size_t n_parts,
+                                const char **upload_id, const char ***urls) {
+    mfd_err err = mpu_ready(root, rel);
     return err ? err : ops_for(root)->mpu_create(arena, root, rel, n_parts, upload_id, urls);
 }
 
 mfd_err mfd_artifact_mpu_complete(mfd_arena *arena, const char *root, const char *rel,
                                   const char *upload_id, const mfd_artifact_part *parts,
                                   size_t n_parts) {
-    mfd_err err = mfd_artifact_mpu_check(root);
-    if (!err && !*rel)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    mfd_err err = mpu_ready(root, rel);
     return err ? err : ops_for(root)->mpu_complete(arena, root, rel, upload_id, parts, n_parts);
 }
 
 mfd_err mfd_artifact_mpu_abort(mfd_arena *arena, const char *root, const char *rel,
                                const char *upload_id) {
-    mfd_err err = mfd_artifact_mpu_check(root);
-    if (!err && !*rel)
-        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid path");
+    mfd_err err = mpu_ready(root, rel);
     return err ? err : ops_for(root)->mpu_abort(arena, root, rel, upload_id);
 }

@@ -141,10 +141,10 @@ mfd_err mfd_s3_object_of(mfd_arena *arena, const char *root, const char *rel, mf
  * mfd_s3_error(); an unknown upload id is 404 RESOURCE_DOES_NOT_EXIST. */
 mfd_err mfd_s3_multipart_create(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
                                 const char **upload_id);
-/* Parts numbered `numbers` (NULL = 1..n_parts), in ascending order. */
+/* The parts in ascending order of number. */
 mfd_err mfd_s3_multipart_complete(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
-                                  const char *upload_id, const int64_t *numbers,
-                                  const char *const *etags, size_t n_parts);
+                                  const char *upload_id, const mfd_artifact_part *parts,
+                                  size_t n_parts);
 mfd_err mfd_s3_multipart_abort(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
                                const char *upload_id);
 

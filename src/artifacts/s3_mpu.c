@@ -61,16 +61,8 @@ mfd_err mfd_artifact_s3_mpu_complete(mfd_arena *arena, const char *root, const c
                                      size_t n_parts) {
     mpu_call call;
     mfd_err err = begin(arena, root, rel, &call);
-    if (!err) {
-        int64_t *numbers = mfd_arena_calloc(arena, n_parts ? n_parts : 1, sizeof *numbers);
-        const char **etags = mfd_arena_calloc(arena, n_parts ? n_parts : 1, sizeof *etags);
-        for (size_t i = 0; i < n_parts; i++) {
-            numbers[i] = parts[i].number;
-            etags[i] = parts[i].etag;
-        }
-        err = mfd_s3_multipart_complete(call.curl, arena, &call.obj, upload_id, numbers, etags,
-                                        n_parts);
-    }
+    if (!err)
+        err = mfd_s3_multipart_complete(call.curl, arena, &call.obj, upload_id, parts, n_parts);
     end(&call);
     return err;
 }

@@ -180,16 +180,15 @@ static mfd_err upload_part(CURL *curl, mfd_arena *arena, const mfd_s3_object *ob
 }
 
 mfd_err mfd_s3_multipart_complete(CURL *curl, mfd_arena *arena, const mfd_s3_object *obj,
-                                  const char *upload_id, const int64_t *numbers,
-                                  const char *const *etags, size_t n_parts) {
+                                  const char *upload_id, const mfd_artifact_part *parts,
+                                  size_t n_parts) {
     mfd_strbuf body;
     mfd_strbuf_init(&body, arena);
     mfd_strbuf_append(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload "
                              "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (size_t i = 0; i < n_parts; i++)
         mfd_strbuf_appendf(&body, "<Part><PartNumber>%lld</PartNumber><ETag>%s</ETag></Part>",
-                           numbers ? (long long)numbers[i] : (long long)i + 1,
-                           mfd_markup_escape(arena, etags[i]));
+                           (long long)parts[i].number, mfd_markup_escape(arena, parts[i].etag));
     mfd_strbuf_append(&body, "</CompleteMultipartUpload>");
     mfd_s3_param query[1] = {{"uploadId", upload_id}};
     mfd_s3_request req = {.method = "POST",
@@ -258,14 +257,15 @@ static mfd_err put_multipart(CURL *curl, mfd_arena *arena, const mfd_s3_object *
     mfd_err err = mfd_s3_multipart_create(curl, arena, obj, &upload_id);
     if (err)
         return err;
-    const char **etags = mfd_arena_calloc(arena, (size_t)n_parts, sizeof *etags);
+    mfd_artifact_part *parts = mfd_arena_calloc(arena, (size_t)n_parts, sizeof *parts);
     for (int i = 0; i < n_parts && !err; i++) {
         uint64_t offset = (uint64_t)i * part_size;
         uint64_t len = size - offset < part_size ? size - offset : part_size;
-        err = upload_part(curl, arena, obj, upload_id, i + 1, fd, offset, len, &etags[i]);
+        parts[i].number = i + 1;
+        err = upload_part(curl, arena, obj, upload_id, i + 1, fd, offset, len, &parts[i].etag);
     }
     if (!err)
-        err = mfd_s3_multipart_complete(curl, arena, obj, upload_id, NULL, etags, (size_t)n_parts);
+        err = mfd_s3_multipart_complete(curl, arena, obj, upload_id, parts, (size_t)n_parts);
     if (err)
         abort_multipart(curl, arena, obj, upload_id);
     return err;
