@@ -111,11 +111,16 @@ bool mfd_sso_claims_username(const mfd_sso_settings *s, const json_t *claims, co
         const json_t *v = claim_at(claims, s->username_claims.items[i], &bad);
         if (bad || (v && !json_is_string(v)))
             return *why = "a username claim has the wrong type", false;
-        if (v && json_string_length(v) > 0 && json_string_length(v) <= 255 &&
-            !strpbrk(json_string_value(v), "\n\r")) {
-            *out = json_string_value(v);
-            return true;
-        }
+        if (!v || json_string_length(v) == 0)
+            continue;
+        /* The first non-empty claim is the user: one that cannot be a username
+         * refuses the token rather than make it someone else (its email, its sub). */
+        if (json_string_length(v) > 255 || strpbrk(json_string_value(v), "\n\r"))
+            return *why = "the username claim is longer than 255 bytes or holds a line "
+                          "break",
+                   false;
+        *out = json_string_value(v);
+        return true;
     }
     return *why = "the token carries none of the username claims (a lightweight access token?)",
            false;

@@ -70,8 +70,9 @@ void mfd_strlist_split(const char *text, mfd_strlist *out);
 /* True when `peer` (textual IPv4/IPv6, IPv4-mapped accepted) is in a CIDR. */
 bool mfd_sso_peer_trusted(const mfd_sso_settings *s, const char *peer);
 bool mfd_cidr_parse(const char *text, mfd_cidr *out);
-/* The first non-empty username claim; false with *why when none, or one
- * has the wrong type. */
+/* The first non-empty username claim; false with *why when none, when one
+ * has the wrong type, or when the first is no username (over 255 bytes, a
+ * line break): never the next claim instead. */
 bool mfd_sso_claims_username(const mfd_sso_settings *s, const json_t *claims, const char **out,
                              const char **why);
 /* The union of the role claims ("client:role" for resource_access roles),

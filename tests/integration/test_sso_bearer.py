@@ -114,6 +114,11 @@ def hostile(issuer):
         "signed with the JWKS's use:enc key": issuer.mint(base, key="enc", header={"kid": "enc1"}),
         "refresh token typ": issuer.mint({**base, "typ": "Refresh"}),
         "roles claim of the wrong type": issuer.mint({**base, "realm_access": {"roles": "admin"}}),
+        # the first non-empty username claim is the user: one that cannot be a username must
+        # not hand the token to the next claim (the email) instead
+        "username claim over 255 bytes": issuer.mint({**base, "preferred_username": "m" * 256}),
+        "username claim with a line break": issuer.mint(
+            {**base, "preferred_username": "mallory\nadmin"}),
         "payload swapped under a valid signature": f"{h}.{other_payload}.{sig}",
         "signature stripped": f"{h}.{p}.",
         "garbage": "not-a-jwt",
@@ -131,7 +136,8 @@ def test_every_hostile_token_gets_401_invalid_token(issuer, server):
         assert_invalid_token(r)
     # No hostile token made a user.
     with auth_db(server) as db:
-        assert db.execute("SELECT COUNT(*) FROM users WHERE username = 'mallory'").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM users WHERE username LIKE 'mallory%'"
+                          ).fetchone()[0] == 0
 
 
 def test_forwarded_access_token_header_is_a_bearer_token(issuer, server):
