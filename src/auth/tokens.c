@@ -111,6 +111,12 @@ mfd_err mfd_auth_token_create(mfd_request *req, const char *username, const char
                               int64_t expires_in_days, mfd_auth_token_info *info,
                               const char **token) {
     mfd_auth *auth = mfd_auth_of(req);
+    /* A token that could make tokens would outlive its own expiry and revocation. */
+    const mfd_auth_request *st = req->auth_state;
+    if (st && st->method == MFD_AUTH_METHOD_TOKEN)
+        return mfd_err_new(MFD_PERMISSION_DENIED,
+                           "A personal access token cannot create tokens: sign in with your "
+                           "password or through single sign-on");
     if (!name || !*name || strlen(name) > 255)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "A token needs a name of 1 to 255 characters");

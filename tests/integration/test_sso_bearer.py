@@ -355,6 +355,9 @@ def test_access_tokens_carry_the_sso_level_to_basic_clients(issuer, server):
     with auth_db(server) as db:
         stored = db.execute("SELECT secret_hash FROM mlflowd_access_tokens").fetchall()
     assert all(secret not in row[0] for row in stored)
+    # A token cannot make tokens: one that could would outlive its own expiry and revocation.
+    r = api(client, server, "POST", "tokens/create", {"name": "forever"}, service="mlflowd")
+    assert r.status_code == 403 and "cannot create tokens" in r.json()["message"], r.text
     wrong_user = requests.Session()
     wrong_user.auth = ("someone-else", secret)
     assert api(wrong_user, server, "GET", "experiments/search").status_code == 401
