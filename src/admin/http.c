@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "admin.h"
+#include "core/digest.h"
 
 enum { MAX_ANSWER = 4 << 20 };
 
@@ -151,13 +152,8 @@ const char *mfd_http_query(mfd_arena *arena, mfd_http_param *params, size_t n) {
 }
 
 static const char *sha256_hex(mfd_arena *arena, const void *data, size_t len) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL);
-    char *hex = mfd_arena_alloc(arena, 2 * n + 1);
-    for (unsigned i = 0; i < n; i++)
-        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-    hex[2 * n] = '\0';
+    char *hex = mfd_arena_alloc(arena, 65);
+    mfd_sha256_hex(data, len, hex);
     return hex;
 }
 

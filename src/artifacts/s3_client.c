@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/digest.h"
 #include "core/escape.h"
 #include "s3_internal.h"
 
@@ -328,13 +329,6 @@ static size_t keep_etag(char *data, size_t size, size_t count, void *userdata) {
     return n;
 }
 
-static void sha256_hex(const char *data, size_t len, char out[65]) {
-    unsigned char digest[32];
-    unsigned int digest_len = 0;
-    EVP_Digest(data, len, digest, &digest_len, EVP_sha256(), NULL);
-    mfd_hex_encode(digest, sizeof digest, out);
-}
-
 static void md5_base64(const char *data, size_t len, char out[25]) {
     unsigned char digest[16];
     unsigned int digest_len = 0;
@@ -362,7 +356,7 @@ mfd_err mfd_s3_perform(CURL *curl, mfd_arena *arena, const mfd_s3_settings *s,
     if (req->body_fd >= 0)
         snprintf(hash, sizeof hash, "%s", MFD_S3_UNSIGNED_PAYLOAD);
     else if (req->body)
-        sha256_hex(req->body, req->body_len, hash);
+        mfd_sha256_hex(req->body, req->body_len, hash);
     const char *extra[3] = {NULL, NULL, NULL};
     size_t n_extra = 0;
     if (req->content_type) {

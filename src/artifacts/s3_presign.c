@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/digest.h"
 #include "core/escape.h"
 #include "s3_internal.h"
 
@@ -83,11 +84,9 @@ const char *mfd_s3_presign(mfd_arena *arena, const mfd_s3_settings *s, const cha
     const char *canonical =
         mfd_arena_sprintf(arena, "%s\n%.*s\n%s\nhost:%s\n\nhost\n%s", method, (int)path_len, path,
                           canonical_query, host_of(arena, url), MFD_S3_UNSIGNED_PAYLOAD);
-    unsigned char digest[32], k[32];
-    unsigned int digest_len = sizeof digest;
+    unsigned char k[32];
     char digest_hex[65], signature[65];
-    EVP_Digest(canonical, strlen(canonical), digest, &digest_len, EVP_sha256(), NULL);
-    mfd_hex_encode(digest, sizeof digest, digest_hex);
+    mfd_sha256_hex(canonical, strlen(canonical), digest_hex);
     const char *to_sign =
         mfd_arena_sprintf(arena, "AWS4-HMAC-SHA256\n%s\n%s\n%s", date, scope, digest_hex);
     const char *secret = mfd_arena_sprintf(arena, "AWS4%s", s->secret_key);

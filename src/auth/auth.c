@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "auth_internal.h"
+#include "core/escape.h"
 #include "core/log.h"
 #include "http/metrics.h"
 #include "passwords.h"
@@ -304,8 +305,7 @@ static bool csrf_mac(mfd_auth *auth, long long expiry, const char *username, cha
               strlen(message), mac, &mac_len) ||
         mac_len != sizeof mac)
         return false;
-    for (size_t i = 0; i < sizeof mac; i++)
-        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    mfd_hex_encode(mac, sizeof mac, hex);
     return true;
 }
 

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/digest.h"
 #include "core/escape.h"
 #include "jose_lib.h"
 #include "core/log.h"
@@ -49,12 +50,8 @@ static const char *random_token(mfd_arena *arena) {
 }
 
 static const char *sha256_hex(mfd_arena *arena, const char *s) {
-    unsigned char d[32];
-    unsigned int n = 0;
-    EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL);
     char *hex = mfd_arena_alloc(arena, 65);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    mfd_sha256_hex(s, strlen(s), hex);
     return hex;
 }
 

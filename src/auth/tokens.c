@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/digest.h"
+#include "core/escape.h"
 #include "core/ids.h"
 #include "jose_lib.h"
 #include "sso.h"
@@ -30,14 +32,6 @@ bool mfd_auth_token_shaped(const char *password) {
               (password[i] >= 'a' && password[i] <= 'f')))
             return false;
     return true;
-}
-
-static void sha256_hex(const char *s, char hex[65]) {
-    unsigned char d[32];
-    unsigned int n = 0;
-    EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 mfd_err mfd_auth_token_authenticate(mfd_auth *auth, mfd_request *req, const char *username,
@@ -57,7 +51,7 @@ mfd_err mfd_auth_token_authenticate(mfd_auth *auth, mfd_request *req, const char
     if (err || !found)
         return err;
     char hex[65];
-    sha256_hex(token, hex);
+    mfd_sha256_hex(token, strlen(token), hex);
     bool match = strlen(t.secret_hash) == 64 && CRYPTO_memcmp(hex, t.secret_hash, 64) == 0;
     bool live = t.expires_at == 0 || t.expires_at > mfd_now_ms();
     if (!match || !live || strcmp(t.username, username) != 0)
@@ -128,8 +122,7 @@ mfd_err mfd_auth_token_create(mfd_request *req, const char *username, const char
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot draw random bytes");
     char *secret = mfd_arena_alloc(req->arena, TOKEN_CHARS + 1);
     memcpy(secret, "mlfd_", 5);
-    for (int i = 0; i < 8; i++)
-        snprintf(secret + 5 + 2 * i, 3, "%02x", raw[i]);
+    mfd_hex_encode(raw, 8, secret + 5);
     secret[5 + ID_HEX] = '_';
     size_t n = mfd_jose_b64_enc_buf(raw + 8, 32, secret + 6 + ID_HEX, SECRET_CHARS + 1);
     OPENSSL_cleanse(raw, sizeof raw);
@@ -137,7 +130,7 @@ mfd_err mfd_auth_token_create(mfd_request *req, const char *username, const char
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot encode the token");
     secret[TOKEN_CHARS] = '\0';
     char hex[65];
-    sha256_hex(secret, hex);
+    mfd_sha256_hex(secret, strlen(secret), hex);
     mfd_conn *conn;
     mfd_err err = mfd_auth_db_acquire(auth, &conn);
     if (err)
