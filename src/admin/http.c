@@ -6,7 +6,6 @@
  * client); libcurl 7.88 signs the URL's query as written, so signed requests
  * carry queries built by mfd_http_query() in canonical order. */
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -9,7 +9,6 @@
  * user's last mapped level (the snapshot of sso_store.h), so SSO semantics
  * hold for API clients too; a local user's token acts as the user. */
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
