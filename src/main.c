@@ -97,7 +97,8 @@ static int run_server(int argc, char **argv) {
         (!cfg.artifacts_only && (err = mfd_artifact_root_check(cfg.default_artifact_root))) ||
         (!cfg.artifacts_only &&
          ((err = mfd_db_open(cfg.backend_store_uri, cfg.workers, &app.tracking_db)) ||
-          (err = mfd_schema_tracking_init(app.tracking_db, cfg.default_artifact_root, false)))))
+          (err = mfd_schema_tracking_init(app.tracking_db, cfg.default_artifact_root, false,
+                                          &app.experiment_indexes)))))
         return close_app(&app, err);
 
     /* Signals are taken synchronously by the main thread; server threads inherit the mask. */
@@ -168,7 +169,7 @@ static int run_db(int argc, char **argv) {
         return fail(err);
     /* No Default experiment here: the server makes it at its first start with
      * its own --default-artifact-root (an init job has no artifact flags). */
-    err = mfd_schema_tracking_init(db, NULL, true);
+    err = mfd_schema_tracking_init(db, NULL, true, NULL);
     if (!err)
         mfd_log_info("database %s is at MLflow schema revision %s", mfd_db_uri(db),
                      MFD_TRACKING_SCHEMA_HEAD);

@@ -26,7 +26,9 @@ static size_t parse_experiment_ids(mfd_arena *arena, mfd_dialect dialect, const 
 /* Experiments with at most this many runs (any lifecycle stage) have their
  * PostgreSQL search restricted to their runs (mfd_search_scope.only_its_runs):
  * starting from 2,000 runs costs at most ~25 ms of lookups, less than the
- * filter's runs in a database where other experiments share its keys. */
+ * filter's runs in a database where other experiments share its keys. A
+ * search in one experiment of a database with the per-experiment indexes
+ * needs no such restriction: it reads that experiment's entries only. */
 enum { SMALL_SCOPE_RUNS = 2000 };
 
 /* The compiled SQL of one form of the search into the store's request, with
@@ -87,6 +89,7 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     scope.n_experiment_ids = parse_experiment_ids(req->arena, mfd_db_dialect(req->app->tracking_db),
                                                   experiment_ids, n_experiment_ids, &ids);
     scope.experiment_ids = ids;
+    scope.experiment_indexes = req->app->experiment_indexes;
     mfd_search_input input = {filter, order_by, n_order_by};
     mfd_search_sql sql;
     int64_t offset;
@@ -121,7 +124,8 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         /* A filter on metrics/params/tags over experiments with few runs:
          * restricted to their runs, not the filter's runs in every experiment. */
         int64_t scope_runs = 0;
-        if (postgres && sql.has_key_clauses && scope.n_experiment_ids) {
+        if (postgres && sql.has_key_clauses && scope.n_experiment_ids &&
+            !(scope.experiment_indexes && scope.n_experiment_ids == 1)) {
             if ((err = mfd_runs_count_in_experiments(conn, req->arena, ids, scope.n_experiment_ids,
                                                      SMALL_SCOPE_RUNS + 1, &scope_runs)))
                 return err;

@@ -13,7 +13,9 @@
  * innermost (it builds each before the next probes it, one table at a time);
  * PostgreSQL gets them joined (it orders the join from its statistics) and,
  * when the order starts with metric/param/tag keys, reads them with the list
- * before runs (compile_from_and_order). Other attributes are plain conditions
+ * before runs (compile_from_and_order); in one experiment of a database with
+ * mlflowd's per-experiment indexes, the lists and walks read only that
+ * experiment's entries (indexed_experiment). Other attributes are plain conditions
  * on r, dataset clauses a list of their own (several inputs per run). Each
  * metric/param/tag order_by key is one LEFT JOIN on its table's primary key —
  * unique, so no run is duplicated — giving rank and value from one lookup.
@@ -258,28 +260,67 @@ static void bind_scope(mfd_search_builder *b, const mfd_search_scope *scope) {
     }
 }
 
+/* The experiment whose per-experiment indexes a PostgreSQL search reads
+ * (MFD_SEARCH_EXPERIMENT_OF_RUN), or NULL: a search in one experiment of a
+ * database that has them. */
+static const int64_t *indexed_experiment(const mfd_search_scope *scope) {
+    return scope && scope->experiment_indexes && scope->n_experiment_ids == 1
+               ? scope->experiment_ids
+               : NULL;
+}
+
+/* Whether the clause's entries are in a per-experiment index: every metric
+ * clause; a param or tag clause when it reads the partial index of short
+ * values (`=` on a short value, see key_clause_list_where). */
+static bool in_experiment_index(const key_clause *k) {
+    return k->number || (k->cmp == MFD_CMP_EQ && k->text &&
+                         mfd_utf8_chars(k->text) <= MFD_SEARCH_SHORT_VALUE_CHARS);
+}
+
+/* Stable: the clauses in a per-experiment index first, so that a list over
+ * one experiment starts from one of them. */
+static void experiment_indexed_first(key_clause *k, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        key_clause item = k[i];
+        size_t j = i;
+        for (; j > 0 && in_experiment_index(&item) && !in_experiment_index(&k[j - 1]); j--)
+            k[j] = k[j - 1];
+        k[j] = item;
+    }
+}
+
+/* ` AND <MFD_SEARCH_EXPERIMENT_OF_RUN>(<alias>.run_uuid) = ?` */
+static void experiment_condition(mfd_search_builder *b, const char *alias, const int64_t *exp) {
+    mfd_strbuf_appendf(&b->sql, " AND " MFD_SEARCH_EXPERIMENT_OF_RUN "(%s.run_uuid) = ", alias);
+    mfd_search_bind_int(b, *exp);
+}
+
 /* PostgreSQL's list, joined: ` FROM <t0> f0 CROSS JOIN <t1> f1 ...` (from)
  * and ` WHERE <f0 condition> AND f1.run_uuid = f0.run_uuid AND <f1
- * condition> ...` (where), after `SELECT f0.run_uuid`. */
+ * condition> ...` (where), after `SELECT f0.run_uuid`. With `exp`
+ * (indexed_experiment) each clause in a per-experiment index reads only that
+ * experiment's entries. */
 static void key_clause_list_from(mfd_search_builder *b, const key_clause *k, size_t n) {
     for (size_t i = 0; i < n; i++)
         mfd_strbuf_appendf(&b->sql, "%s%s f%zu", i ? " CROSS JOIN " : " FROM ", k[i].table, i);
 }
 
 static void key_clause_list_where(mfd_search_builder *b, const key_clause *k, size_t n,
-                                  const mfd_search_scope *only) {
+                                  const mfd_search_scope *only, const int64_t *exp) {
     for (size_t i = 0; i < n; i++) {
         mfd_search_emit(b, i ? " AND " : " WHERE ");
         if (i)
             mfd_strbuf_appendf(&b->sql, "f%zu.run_uuid = f0.run_uuid AND ", i);
         key_clause_condition(b, &k[i], i);
         /* `=` on a short param/tag value also states what the equality
-         * implies, the predicate of the partial index on short values, so
-         * the planner reads that index alone (MFD_SEARCH_SHORT_VALUE_CHARS). */
+         * implies, the predicate of the partial indexes on short values, so
+         * the planner reads such an index alone (MFD_SEARCH_SHORT_VALUE_CHARS). */
         if (k[i].text && k[i].cmp == MFD_CMP_EQ &&
             mfd_utf8_chars(k[i].text) <= MFD_SEARCH_SHORT_VALUE_CHARS)
             mfd_strbuf_appendf(&b->sql, " AND length(f%zu.value) <= %d", i,
                                MFD_SEARCH_SHORT_VALUE_CHARS);
+        if (exp && in_experiment_index(&k[i]))
+            experiment_condition(b, mfd_arena_sprintf(b->arena, "f%zu", i), exp);
     }
     if (only && n) { /* a small scope: the planner can start from its runs */
         mfd_search_emit(b, " AND f0.run_uuid IN (SELECT rs.run_uuid FROM runs rs WHERE "
@@ -501,7 +542,8 @@ static void order_rest(mfd_search_builder *from, mfd_search_builder *order, cons
 static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder *order,
                                    const order_key *keys, size_t n_keys, const key_clause *list,
                                    size_t n_list, bool candidates_first,
-                                   const mfd_search_scope *only, bool values_only) {
+                                   const mfd_search_scope *only, const int64_t *exp,
+                                   bool values_only) {
     mfd_arena *arena = from->arena;
     size_t prefix = 0;
     if (n_list && candidates_first)
@@ -515,7 +557,7 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
         key_clause_list_from(from, list, n_list);
         for (size_t i = 0; i < prefix; i++)
             order_join(from, &keys[i], i, "f0.run_uuid");
-        key_clause_list_where(from, list, n_list, only);
+        key_clause_list_where(from, list, n_list, only, exp);
         mfd_search_emit(from, " ORDER BY ");
         for (size_t i = 0; i < prefix; i++)
             mfd_strbuf_appendf(&from->sql, "%sk%zur, k%zuv%s", i ? ", " : "", i, i,
@@ -536,7 +578,8 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
 /* `r.run_uuid IN (<list>)` for the key clauses from `start` on: joined lists
  * (PostgreSQL) or nested ones (SQLite), as many clauses per list as each takes. */
 static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, size_t start,
-                             size_t n_keys, bool candidates_first, const mfd_search_scope *only) {
+                             size_t n_keys, bool candidates_first, const mfd_search_scope *only,
+                             const int64_t *exp) {
     size_t per_list = candidates_first ? MAX_TABLES_PER_LIST : MAX_NESTED_LISTS;
     for (size_t i = start; i < n_keys; i += per_list) {
         size_t n = n_keys - i < per_list ? n_keys - i : per_list;
@@ -544,7 +587,7 @@ static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, 
         if (candidates_first) {
             mfd_search_emit(lists, "r.run_uuid IN (SELECT f0.run_uuid");
             key_clause_list_from(lists, keys + i, n);
-            key_clause_list_where(lists, keys + i, n, only);
+            key_clause_list_where(lists, keys + i, n, only, exp);
             mfd_search_emit(lists, ")");
         } else {
             key_clause_chain(lists, keys + i, n);
@@ -590,7 +633,8 @@ static void walk_conditions(mfd_search_builder *b, const key_clause *walk, size_
  * of o0, the key clauses from `n_list` on as lists, and `where`. */
 static mfd_err finish_window(mfd_search_builder *from, const order_key *keys, size_t n_order_keys,
                              const key_clause *list, size_t n_list, size_t n_keys,
-                             const mfd_search_builder *where, mfd_search_sql *out) {
+                             const mfd_search_builder *where, const int64_t *exp,
+                             mfd_search_sql *out) {
     mfd_search_builder lists, order;
     mfd_search_builder_init(&lists, from->arena);
     mfd_search_builder_init(&order, from->arena);
@@ -599,7 +643,7 @@ static mfd_err finish_window(mfd_search_builder *from, const order_key *keys, si
     order_rest(from, &order, keys, n_order_keys, 1, false);
     mfd_search_builder_and(&lists);
     mfd_search_emit(&lists, "r.run_uuid = o0.run_uuid");
-    key_clause_lists(&lists, list, n_list, n_keys, true, NULL);
+    key_clause_lists(&lists, list, n_list, n_keys, true, NULL, exp);
     mfd_search_builder_and_all(&lists, where);
     return mfd_search_finish_joined(from, &lists, &order, out);
 }
@@ -635,9 +679,12 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
     mfd_search_builder from;
     mfd_search_builder_init(&from, arena);
     const char *direction = keys[0].ascending ? "ASC" : "DESC";
+    const int64_t *exp = indexed_experiment(scope);
     if (!n_list) {
         mfd_search_emit(&from, "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ");
         mfd_search_bind_text(&from, keys[0].key);
+        if (exp)
+            experiment_condition(&from, "w", exp);
         walk_conditions(&from, walk, n_walk);
         mfd_strbuf_appendf(&from.sql,
                            " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT count(*) "
@@ -649,12 +696,14 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
     } else {
         mfd_search_emit(&from, "(WITH c AS MATERIALIZED (SELECT f0.run_uuid");
         key_clause_list_from(&from, list, n_list);
-        key_clause_list_where(&from, list, n_list, NULL);
+        key_clause_list_where(&from, list, n_list, NULL, exp);
         mfd_strbuf_appendf(&from.sql,
                            " LIMIT %d) SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value "
                            "FROM latest_metrics w WHERE w.key = ",
                            WINDOW_MAX_CANDIDATES + 1);
         mfd_search_bind_text(&from, keys[0].key);
+        if (exp)
+            experiment_condition(&from, "w", exp);
         walk_conditions(&from, walk, n_walk);
         mfd_strbuf_appendf(&from.sql,
                            " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT CASE WHEN "
@@ -664,7 +713,7 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
                            direction, WINDOW_MAX_CANDIDATES, WINDOW_ENTRIES_PER_CANDIDATE,
                            direction);
     }
-    return finish_window(&from, keys, n_order_keys, list, n_list, n_keys, where, out);
+    return finish_window(&from, keys, n_order_keys, list, n_list, n_keys, where, exp, out);
 }
 
 /* The probe form, tried before the window when the page is known: the walk's
@@ -690,7 +739,7 @@ enum { PROBE_ENTRIES_PER_ROW = 20, PROBE_MAX_ENTRIES = 2000 };
 static mfd_err compile_probe(mfd_arena *arena, const order_key *keys, size_t n_order_keys,
                              const key_clause *rest, size_t n_rest, const key_clause *walk,
                              size_t n_walk, const mfd_search_builder *where, int64_t page_rows,
-                             mfd_search_sql *out) {
+                             const int64_t *exp, mfd_search_sql *out) {
     mfd_search_builder from;
     mfd_search_builder_init(&from, arena);
     const char *direction = keys[0].ascending ? "ASC" : "DESC";
@@ -700,6 +749,8 @@ static mfd_err compile_probe(mfd_arena *arena, const order_key *keys, size_t n_o
     mfd_search_emit(&from, "(SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value FROM "
                            "latest_metrics w WHERE w.key = ");
     mfd_search_bind_text(&from, keys[0].key);
+    if (exp)
+        experiment_condition(&from, "w", exp);
     walk_conditions(&from, walk, n_walk);
     mfd_strbuf_appendf(&from.sql,
                        " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST %lld ROWS WITH TIES) w",
@@ -717,7 +768,7 @@ static mfd_err compile_probe(mfd_arena *arena, const order_key *keys, size_t n_o
         mfd_search_emit(&from, " OFFSET 0)");
     }
     mfd_strbuf_appendf(&from.sql, " ORDER BY w.value %s) o0 CROSS JOIN runs r", direction);
-    return finish_window(&from, keys, n_order_keys, rest, n_rest, n_rest, where, out);
+    return finish_window(&from, keys, n_order_keys, rest, n_rest, n_rest, where, exp, out);
 }
 
 /* Whether a clause on a metric's value keeps a NaN, which is stored as 0
@@ -784,6 +835,9 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     if ((err = check_order_by(arena, in, &order_keys, &n_order_keys)))
         return err;
     sort_key_clauses(keys, n_keys);
+    const int64_t *exp = candidates_first ? indexed_experiment(scope) : NULL;
+    if (exp)
+        experiment_indexed_first(keys, n_keys);
     /* SQLite: a clause on the first order key's metric tests the row the
      * order joins anyway (o0, the run's one latest_metrics row for the key,
      * the row a list would test), not a list of its own; the join then starts
@@ -805,12 +859,12 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     for (size_t i = 0; i < n_on_order; i++)
         values_only = values_only || !keeps_nan(&on_order[i]);
     bool in_from = compile_from_and_order(&from, &order, order_keys, n_order_keys, listed, first,
-                                          candidates_first, only, values_only);
+                                          candidates_first, only, exp, values_only);
     if (in_from) {
         mfd_search_builder_and(&lists);
         mfd_search_emit(&lists, "r.run_uuid = s.run_uuid");
     }
-    key_clause_lists(&lists, listed, in_from ? first : 0, n_listed, candidates_first, only);
+    key_clause_lists(&lists, listed, in_from ? first : 0, n_listed, candidates_first, only, exp);
     for (size_t i = 0; i < n_on_order; i++) {
         mfd_search_builder_and(&lists);
         mfd_search_number_cmp(&lists, "o0.value", on_order[i].cmp, on_order[i].number, false);
@@ -837,7 +891,7 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
             if (out->window && n_rest && scope && scope->page_rows > 0) {
                 mfd_search_sql *probe = mfd_arena_calloc(arena, 1, sizeof *probe);
                 too_large = compile_probe(arena, order_keys, n_order_keys, rest, n_rest, walk,
-                                          n_walk, &where, scope->page_rows, probe);
+                                          n_walk, &where, scope->page_rows, exp, probe);
                 window->window = too_large ? NULL : probe;
                 mfd_err_free(too_large);
             }

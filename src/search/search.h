@@ -69,6 +69,12 @@ typedef struct mfd_search_sql {
  * cannot be in a B-tree entry (at most 2,704 bytes). */
 #define MFD_SEARCH_SHORT_VALUE_CHARS 300
 
+/* PostgreSQL: the function giving a run's experiment, leading mlflowd's
+ * per-experiment indexes of latest_metrics, params and tags (schema.c). A
+ * search in one experiment states `<it>(t.run_uuid) = <id>` for the entries
+ * it reads, and reads that experiment's only (mfd_search_scope). */
+#define MFD_SEARCH_EXPERIMENT_OF_RUN "mlflowd_run_experiment"
+
 /* Input shape shared by the string-grammar endpoints. */
 typedef struct mfd_search_input {
     const char *filter;          /* NULL or "" = no filter */
@@ -88,6 +94,9 @@ typedef struct mfd_search_scope {
     const int64_t *experiment_ids;
     size_t n_experiment_ids;
     bool only_its_runs;
+    /* the database has the per-experiment indexes (PostgreSQL): a search in
+     * one experiment reads its entries through them */
+    bool experiment_indexes;
     /* offset + max_results of the page asked for, or 0: sizes the walk of
      * the probe form that a filtered metric order gets before its window */
     int64_t page_rows;

@@ -185,7 +185,50 @@ static const search_index pg_search_indexes[] = {
                                        "ON params (key, value, run_uuid) " SHORT_VALUES},
     {"mlflowd_tags_key_short_value", "CREATE INDEX IF NOT EXISTS mlflowd_tags_key_short_value ON "
                                      "tags (key, value, run_uuid) " SHORT_VALUES},
+    /* The same per experiment (EXPERIMENT_OF_RUN, below), so that a search
+     * in one experiment reads that experiment's entries only, however many
+     * other experiments log the same keys. Kept last: the ones before serve
+     * searches over several experiments. PostgreSQL keeps statistics of an
+     * index's expressions, but not of a partial index's: the statistics
+     * objects give the planner the experiment's share of params and tags, and
+     * that nearly every value is short, without which it expects a few rows
+     * from such a range and looks the other clauses up row by row (over an
+     * experiment of 100,000 runs, 80 ms instead of 10). */
+    {"mlflowd_latest_metrics_experiment_key_value",
+     "CREATE INDEX IF NOT EXISTS mlflowd_latest_metrics_experiment_key_value ON latest_metrics "
+     "(" MFD_SEARCH_EXPERIMENT_OF_RUN "(run_uuid), key, value) INCLUDE (run_uuid, is_nan)"},
+    {"mlflowd_params_experiment_key_short_value",
+     "CREATE INDEX IF NOT EXISTS mlflowd_params_experiment_key_short_value ON params "
+     "(" MFD_SEARCH_EXPERIMENT_OF_RUN "(run_uuid), key, value, run_uuid) " SHORT_VALUES
+     "; CREATE STATISTICS IF NOT EXISTS mlflowd_params_experiment_short ON "
+     "(" MFD_SEARCH_EXPERIMENT_OF_RUN "(run_uuid)), (length(value)) FROM params"},
+    {"mlflowd_tags_experiment_key_short_value",
+     "CREATE INDEX IF NOT EXISTS mlflowd_tags_experiment_key_short_value ON tags "
+     "(" MFD_SEARCH_EXPERIMENT_OF_RUN "(run_uuid), key, value, run_uuid) " SHORT_VALUES
+     "; CREATE STATISTICS IF NOT EXISTS mlflowd_tags_experiment_short ON "
+     "(" MFD_SEARCH_EXPERIMENT_OF_RUN "(run_uuid)), (length(value)) FROM tags"},
 };
+enum { PG_EXPERIMENT_INDEXES = 3 }; /* the last entries above */
+
+/* A run's experiment, for the per-experiment indexes above: an index cannot
+ * reach the runs table, so the function does, and is declared IMMUTABLE
+ * (PostgreSQL lets only such functions into an index). That holds because a
+ * run never changes experiment (neither MLflow nor mlflowd has a way to move
+ * one) and an entry of params, tags or latest_metrics is written only after
+ * its run (their foreign keys): by a later statement, whose snapshot sees the
+ * run. A run moved by hand in SQL leaves its entries under the old
+ * experiment until `REINDEX`. The runs table is named with its schema so the
+ * function reads the same table whatever search_path a reader (pg_restore)
+ * has; COST 1000 tells the planner that calling it per row is dear, so it
+ * reads these indexes rather than test rows with it. In PL/pgSQL, whose
+ * query plan a connection keeps, rather than SQL, planned again for each
+ * statement that writes: run creation on PostgreSQL (two tags a run) ≈ 24 %
+ * slower than without these indexes in SQL, ≈ 10 % in PL/pgSQL. */
+static const char pg_experiment_of_run_ddl[] =
+    "DO $$BEGIN EXECUTE format('CREATE OR REPLACE FUNCTION %1$I." MFD_SEARCH_EXPERIMENT_OF_RUN
+    "(character varying) RETURNS integer LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST "
+    "1000 AS %2$L', current_schema(), format('BEGIN RETURN (SELECT experiment_id FROM %I.runs "
+    "WHERE run_uuid = $1); END', current_schema())); END$$";
 static const search_index sqlite_search_indexes[] = {
     {"mlflowd_latest_metrics_key_value",
      "CREATE INDEX IF NOT EXISTS mlflowd_latest_metrics_key_value ON latest_metrics (key, value, "
@@ -205,11 +248,9 @@ static size_t search_indexes(mfd_conn *conn, const search_index **out) {
     return sizeof sqlite_search_indexes / sizeof sqlite_search_indexes[0];
 }
 
-/* How many of mlflowd's indexes the database lacks. */
-static mfd_err count_missing_search_indexes(mfd_conn *conn, int *missing) {
+/* How many of these indexes the database lacks. */
+static mfd_err count_missing(mfd_conn *conn, const search_index *indexes, size_t n, int *missing) {
     *missing = 0;
-    const search_index *indexes;
-    size_t n = search_indexes(conn, &indexes);
     mfd_arena *arena = mfd_arena_new();
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(
@@ -232,12 +273,31 @@ static mfd_err count_missing_search_indexes(mfd_conn *conn, int *missing) {
     return err;
 }
 
+/* How many of mlflowd's indexes the database lacks, and whether it has the
+ * per-experiment ones (PostgreSQL). */
+static mfd_err count_missing_search_indexes(mfd_conn *conn, int *missing,
+                                            bool *experiment_indexes) {
+    const search_index *indexes;
+    size_t n = search_indexes(conn, &indexes);
+    int missing_per_experiment = 1;
+    mfd_err err = count_missing(conn, indexes, n, missing);
+    if (!err && is_pg(conn))
+        err = count_missing(conn, indexes + n - PG_EXPERIMENT_INDEXES, PG_EXPERIMENT_INDEXES,
+                            &missing_per_experiment);
+    *experiment_indexes = !err && missing_per_experiment == 0;
+    return err;
+}
+
 static mfd_err create_search_indexes(mfd_conn *conn) {
     const search_index *indexes;
     size_t n = search_indexes(conn, &indexes);
-    mfd_err err = NULL;
+    mfd_err err = is_pg(conn) ? mfd_conn_exec(conn, pg_experiment_of_run_ddl) : NULL;
     for (size_t i = 0; i < n && !err; i++)
         err = mfd_conn_exec(conn, indexes[i].ddl);
+    /* the new statistics at once, not at autovacuum's next pass (a sample:
+     * about a second per table, whatever its size) */
+    if (!err && is_pg(conn))
+        err = mfd_conn_exec(conn, "ANALYZE latest_metrics, params, tags");
     return err;
 }
 
@@ -253,7 +313,8 @@ static mfd_err create_tracking_schema(mfd_conn *conn) {
 }
 
 mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
-                                 bool add_search_indexes) {
+                                 bool add_search_indexes, bool *experiment_indexes) {
+    bool per_experiment = false;
     mfd_conn *conn;
     mfd_err err = mfd_db_acquire(db, &conn);
     if (err)
@@ -283,6 +344,7 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
         }
         if ((err = create_tracking_schema(conn)))
             goto out;
+        per_experiment = is_pg(conn);
     } else if (strcmp(version, MFD_TRACKING_SCHEMA_HEAD) != 0) {
         err = mfd_err_new(MFD_INVALID_STATE,
                           "Detected out-of-date database schema (found version %s, but expected "
@@ -293,7 +355,7 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
     }
     if (stamped) {
         int missing = 0;
-        if ((err = count_missing_search_indexes(conn, &missing)))
+        if ((err = count_missing_search_indexes(conn, &missing, &per_experiment)))
             goto out;
         if (missing && add_search_indexes) {
             mfd_log_info("creating %d of mlflowd's search indexes on %s (writes to runs, "
@@ -301,6 +363,7 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                          missing, mfd_db_uri(db));
             if ((err = create_search_indexes(conn)))
                 goto out;
+            per_experiment = is_pg(conn);
         } else if (missing) {
             mfd_log_warn("%s lacks %d of mlflowd's search indexes: searching runs on it is "
                          "slower. `mlflowd db upgrade URI` adds them (MLflow ignores them).",
@@ -314,6 +377,8 @@ out:
     if (err)
         mfd_conn_rollback(conn);
     mfd_db_release(db, conn);
+    if (experiment_indexes)
+        *experiment_indexes = !err && per_experiment;
     return err;
 }
 

@@ -15,9 +15,11 @@
  * server only warns about; any other revision is refused with what to do.
  * Then experiment 0 "Default" is ensured with artifact location
  * <default_artifact_root>/0; with NULL it is not (`db upgrade`, like MLflow's,
- * leaves that to the server, which knows its artifact root). */
+ * leaves that to the server, which knows its artifact root).
+ * *experiment_indexes (may be NULL) tells whether the database then has
+ * the per-experiment search indexes (PostgreSQL only). */
 mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
-                                 bool add_search_indexes);
+                                 bool add_search_indexes, bool *experiment_indexes);
 
 /* Auth DB: empty -> create at head; legacy (users, no version table) ->
  * stamp, add scorer_permissions, stamp head; at head -> as is. */

@@ -175,7 +175,7 @@ def test_existing_mlflow_postgres_database_served_in_place(make_server, fresh_db
     assert s.api("POST", "experiments/create", {"name": "new"})["experiment_id"] == "2"
     assert schema_snapshot(fresh_db) == before
     # mlflowd's search indexes are not added behind the admin's back: the log says how
-    assert "lacks 4 of mlflowd's search indexes" in s.log()
+    assert "lacks 7 of mlflowd's search indexes" in s.log()
     assert "mlflowd db upgrade" in s.log()
 
 
@@ -184,18 +184,35 @@ def mlflowd_indexes(uri):
                            "schemaname = current_schema() AND indexname LIKE 'mlflowd%'"))
 
 
+def mlflowd_statistics(uri):
+    return sorted(row[0] for row in query(uri, "SELECT stxname FROM pg_statistic_ext WHERE "
+                                               "stxname LIKE 'mlflowd%'"))
+
+
 def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db):
-    """A database mlflowd creates has its four search indexes; `db upgrade` adds them to
-    one MLflow created, leaving MLflow's schema as it was; values too long for a B-tree
-    entry are still stored and found."""
+    """A database mlflowd creates has its seven search indexes (four over all experiments,
+    three per experiment through mlflowd_run_experiment) and two statistics objects;
+    `db upgrade` adds them to one MLflow created, leaving MLflow's schema as it was; values
+    too long for a B-tree entry are still stored and found."""
     assert db_upgrade(fresh_db).returncode == 0
     made = mlflowd_indexes(fresh_db)
     assert set(made) == {"mlflowd_runs_experiment_start_time", "mlflowd_latest_metrics_key_value",
-                         "mlflowd_params_key_short_value", "mlflowd_tags_key_short_value"}
+                         "mlflowd_params_key_short_value", "mlflowd_tags_key_short_value",
+                         "mlflowd_latest_metrics_experiment_key_value",
+                         "mlflowd_params_experiment_key_short_value",
+                         "mlflowd_tags_experiment_key_short_value"}
     assert "(experiment_id, start_time DESC NULLS LAST, run_uuid)" in \
         made["mlflowd_runs_experiment_start_time"]
     assert "INCLUDE (run_uuid, is_nan)" in made["mlflowd_latest_metrics_key_value"]
     assert "WHERE (length((value)::text) <= 300)" in made["mlflowd_params_key_short_value"]
+    assert "(mlflowd_run_experiment(run_uuid), key, value) INCLUDE (run_uuid, is_nan)" in \
+        made["mlflowd_latest_metrics_experiment_key_value"]
+    assert mlflowd_statistics(fresh_db) == ["mlflowd_params_experiment_short",
+                                           "mlflowd_tags_experiment_short"]
+    body = query(fresh_db, "SELECT prosrc, provolatile FROM pg_proc WHERE proname = "
+                           "'mlflowd_run_experiment'")
+    assert body == [("BEGIN RETURN (SELECT experiment_id FROM public.runs WHERE run_uuid = $1); "
+                     "END", "i")]
     other = pg_create_database(fresh_db + "-mlflow")
     try:
         lay_down_mlflow_database(other)
@@ -203,8 +220,9 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
         assert mlflowd_indexes(other) == {}
         out = db_upgrade(other)
         assert out.returncode == 0, out.stderr
-        assert "creating 4 of mlflowd's search indexes" in out.stderr
+        assert "creating 7 of mlflowd's search indexes" in out.stderr
         assert mlflowd_indexes(other) == made
+        assert mlflowd_statistics(other) == mlflowd_statistics(fresh_db)
         assert schema_snapshot(other)[:2] == (columns, constraints)
         before = schema_snapshot(other)
         assert db_upgrade(other).returncode == 0 and schema_snapshot(other) == before
@@ -223,6 +241,43 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
         got = s.api("POST", "runs/search", {"experiment_ids": [exp], "filter": filt,
                                             "order_by": ["metrics.m DESC"]})
         assert [r["info"]["run_id"] for r in got["runs"]] == [run]
+
+
+def test_a_search_in_one_experiment_reads_its_entries_through_the_experiment_indexes(
+        make_server, fresh_db):
+    """A filtered search in one experiment reads that experiment's entries through
+    mlflowd_run_experiment's indexes, which keep a run's experiment as it was when its
+    entries were written. Shown by moving a run in SQL, which neither MLflow nor mlflowd
+    can do: until REINDEX its entries stay under the old experiment (README, PostgreSQL),
+    while a search over both experiments (the indexes over all experiments) finds it."""
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    a, b = (s.api("POST", "experiments/create", {"name": n})["experiment_id"] for n in "ab")
+    runs = {}
+    for exp, names in ((a, ("a1", "a2")), (b, ("b1",))):
+        for i, name in enumerate(names):
+            run = s.api("POST", "runs/create", {"experiment_id": exp, "run_name": name,
+                                                "start_time": 1000 + i})["run"]["info"]["run_id"]
+            s.api("POST", "runs/log-batch", {"run_id": run, "params": [{"key": "p", "value": "x"}],
+                                             "metrics": [{"key": "m", "timestamp": 1,
+                                                          "value": 1 + i + (exp == b) / 2}]})
+            runs[name] = run
+
+    def found(exps, filt):
+        got = s.api("POST", "runs/search", {"experiment_ids": exps, "filter": filt,
+                                            "order_by": ["metrics.m DESC"]})
+        return [r["info"]["run_name"] for r in got.get("runs", [])]
+
+    shapes = ("metrics.m > 0", "params.p = 'x'", "params.p = 'x' and metrics.m >= 1")
+    for filt in shapes:
+        assert found([a], filt) == ["a2", "a1"] and found([b], filt) == ["b1"]
+    query(fresh_db, "UPDATE runs SET experiment_id = ? WHERE run_uuid = ?", (int(b), runs["a2"]))
+    for filt in shapes:
+        assert found([b], filt) == ["b1"], filt  # a2's entries still say experiment a
+        assert found([a], filt) == ["a1"], filt
+        assert found([a, b], filt) == ["a2", "b1", "a1"], filt
+    query(fresh_db, "REINDEX TABLE latest_metrics; REINDEX TABLE params")
+    for filt in shapes:
+        assert found([b], filt) == ["a2", "b1"], filt
 
 
 def test_other_revision_is_refused(fresh_db):

@@ -444,3 +444,61 @@ def test_search_over_ajax(server, population):
     exp, _ = population
     r = server.post("/ajax-api/2.0/mlflow/runs/search", {"experiment_ids": [exp], "max_results": 1})
     assert r.status_code == 200 and names(r.json()) == ["r4"]
+
+
+def test_experiments_sharing_keys_each_search_their_own_runs(server):
+    """Three experiments whose runs log the same keys, written by log-batch or one call at a
+    time: a filtered search sorted on a metric in one experiment (on PostgreSQL, read through
+    mlflowd's per-experiment indexes) answers exactly that experiment's matching runs, in
+    order, across pages; over two experiments, theirs."""
+    import random
+    rng = random.Random(11)
+    values = (0.1, 0.25, 0.5, 0.75, 0.9)  # few values: ties, settled by start_time then run id
+    exps = [make_experiment(server) for _ in range(3)]
+    runs = []
+    for e, exp in enumerate(exps):
+        for i in range(24):
+            row = {"exp": exp, "name": f"e{e}-{i}", "start": rng.randrange(1, 6) * 1000,
+                   "m": rng.choice(values), "n": rng.choice(values), "p": rng.choice("ab"),
+                   "t": rng.choice("xy")}
+            if i % 2:
+                row["id"] = create_run(server, exp, row["name"], row["start"],
+                                       metrics=[("m", row["m"]), ("n", row["n"])],
+                                       params=[("p", row["p"])], tags=[("t", row["t"])])
+            else:
+                row["id"] = server.api("POST", "runs/create", {
+                    "experiment_id": exp, "run_name": row["name"], "start_time": row["start"],
+                    "tags": [{"key": "t", "value": row["t"]}]})["run"]["info"]["run_id"]
+                for key in "mn":
+                    server.api("POST", "runs/log-metric", {"run_id": row["id"], "key": key,
+                                                           "value": row[key], "timestamp": 1})
+                server.api("POST", "runs/log-parameter", {"run_id": row["id"], "key": "p",
+                                                          "value": row["p"]})
+            runs.append(row)
+    cases = [
+        ("metrics.m > 0.3 and params.p = 'a'", "n", True, lambda r: r["m"] > 0.3 and r["p"] == "a"),
+        ("metrics.m >= 0.5", "m", False, lambda r: r["m"] >= 0.5),
+        ("params.p = 'b'", "m", True, lambda r: r["p"] == "b"),
+        ("tags.t = 'x' and metrics.n < 0.75", "n", False, lambda r: r["t"] == "x" and r["n"] < 0.75),
+        ("metrics.m != 0.25 and params.p LIKE 'a%'", "n", True,
+         lambda r: r["m"] != 0.25 and r["p"] == "a"),
+    ]
+
+    def expected(scope, keep, key, desc):
+        rows = [r for r in runs if r["exp"] in scope and keep(r)]
+        rows.sort(key=lambda r: r["id"])
+        rows.sort(key=lambda r: r["start"], reverse=True)
+        rows.sort(key=lambda r: r[key], reverse=desc)
+        return [r["name"] for r in rows]
+
+    for scope in ([exps[0]], [exps[1]], [exps[2]], exps[1:]):
+        for filt, key, desc, keep in cases:
+            got, token = [], None
+            while True:
+                page = search(server, scope, filter=filt, max_results=5, token=token,
+                              order_by=[f"metrics.{key} {'DESC' if desc else 'ASC'}"])
+                got += names(page)
+                token = page.get("next_page_token")
+                if not token:
+                    break
+            assert got == expected(scope, keep, key, desc), (scope, filt)

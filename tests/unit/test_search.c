@@ -15,7 +15,7 @@ typedef mfd_err (*compile_fn)(mfd_arena *, const mfd_search_input *, mfd_search_
 /* PostgreSQL's form, over experiment 1 */
 static mfd_err runs_pg(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {
     static const int64_t experiment_ids[] = {1};
-    mfd_search_scope scope = {experiment_ids, 1, false, 0};
+    mfd_search_scope scope = {.experiment_ids = experiment_ids, .n_experiment_ids = 1};
     return mfd_search_runs_candidates_first(arena, in, &scope, out);
 }
 
@@ -609,7 +609,7 @@ static void test_runs_order_by_execute(void) {
      * (twenty per row of the page, at most 2000), each run's other clauses probed by key, one
      * entry at a time (OFFSET 0: never a semi-join or a hashed subplan) */
     static const int64_t one[] = {1};
-    mfd_search_scope paged = {one, 1, false, 30};
+    mfd_search_scope paged = {.experiment_ids = one, .n_experiment_ids = 1, .page_rows = 30};
     mfd_search_input probed = {"metrics.m > 0.5 and params.p LIKE 'v%' and metrics.n < 3",
                                ORDER("metrics.m DESC", "params.q")};
     mfd_search_sql forms;
@@ -647,7 +647,8 @@ static void test_runs_order_by_execute(void) {
     CHECK(unscoped.window == NULL); /* no experiments: no window */
     /* a small scope: each list is restricted to its runs, and there is no window */
     static const int64_t two[] = {4, 5};
-    mfd_search_scope small = {two, 2, true, 100};
+    mfd_search_scope small = {
+        .experiment_ids = two, .n_experiment_ids = 2, .only_its_runs = true, .page_rows = 100};
     mfd_search_input filtered = {"params.p = 'v'", ORDER("metrics.m")};
     mfd_search_sql restricted;
     CHECK(mfd_search_runs_candidates_first(arena, &filtered, &small, &restricted) == NULL);
@@ -657,6 +658,36 @@ static void test_runs_order_by_execute(void) {
                                   "ORDER BY") != NULL);
     CHECK_INT(restricted.n_join_params, 5);
     CHECK(restricted.params.values[3].i64 == 4 && restricted.params.values[4].i64 == 5);
+    /* one experiment of a database with the per-experiment indexes: each clause in one reads
+     * that experiment's entries, the walk too; a clause in none (LIKE) reads every experiment's,
+     * and the list starts from one in an index */
+    mfd_search_scope indexed = {
+        .experiment_ids = one, .n_experiment_ids = 1, .experiment_indexes = true};
+    mfd_search_input scoped = {"params.q LIKE 'x%' and metrics.m > 0.5 and params.p = 'v'",
+                               ORDER("metrics.n DESC")};
+    CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
+    CHECK(forms.window != NULL && forms.window->window == NULL);
+    CHECK(strstr(forms.window->from,
+                 "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
+                 "latest_metrics f1 CROSS JOIN params f2 WHERE f0.key = ? AND f0.value = ? AND "
+                 "length(f0.value) <= 300 AND mlflowd_run_experiment(f0.run_uuid) = ? AND "
+                 "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value > ? AND "
+                 "mlflowd_run_experiment(f1.run_uuid) = ? AND f2.run_uuid = f0.run_uuid AND f2.key "
+                 "= ? AND f2.value LIKE ? LIMIT 200001) SELECT w.run_uuid, w.value FROM (SELECT "
+                 "w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND "
+                 "mlflowd_run_experiment(w.run_uuid) = ? AND NOT w.is_nan") == forms.window->from);
+    CHECK(forms.window->params.values[2].i64 == 1 && forms.window->params.values[5].i64 == 1 &&
+          forms.window->params.values[9].i64 == 1);
+    CHECK(strstr(forms.from, "mlflowd_run_experiment(f1.run_uuid) = ? AND f2.run_uuid") != NULL);
+    indexed.page_rows = 30; /* the probe form walks the experiment's entries too */
+    CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
+    CHECK(strstr(forms.window->window->from, "FROM latest_metrics w WHERE w.key = ? AND "
+                                             "mlflowd_run_experiment(w.run_uuid) = ? AND") != NULL);
+    indexed.experiment_ids = two; /* several experiments: the indexes of all of them */
+    indexed.n_experiment_ids = 2;
+    CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
+    CHECK(strstr(forms.window->from, "mlflowd_run_experiment") == NULL);
+    CHECK(strstr(forms.from, "mlflowd_run_experiment") == NULL);
     s = COMPILE(RUNS_PG, "params.p = 'v'", ORDER("status", "metrics.m")); /* runs column first */
     CHECK(strncmp(s.from, "runs r LEFT JOIN", 16) == 0);
     CHECK_STR(runs("params.p != 'x'", ORDER("metrics.acc DESC")), "r1,r3,r2");
