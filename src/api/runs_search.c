@@ -27,8 +27,8 @@ static size_t parse_experiment_ids(mfd_arena *arena, mfd_dialect dialect, const 
  * PostgreSQL search restricted to their runs (mfd_search_scope.only_its_runs):
  * starting from 2,000 runs costs at most ~25 ms of lookups, less than the
  * filter's runs in a database where other experiments share its keys. A
- * search in one experiment of a database with the per-experiment indexes
- * needs no such restriction: it reads that experiment's entries only. */
+ * search through the per-experiment indexes needs no such restriction: it
+ * reads its experiments' entries only. */
 enum { SMALL_SCOPE_RUNS = 2000 };
 
 /* The compiled SQL of one form of the search into the store's request, with
@@ -125,7 +125,7 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
          * restricted to their runs, not the filter's runs in every experiment. */
         int64_t scope_runs = 0;
         if (postgres && sql.has_key_clauses && scope.n_experiment_ids &&
-            !(scope.experiment_indexes && scope.n_experiment_ids == 1)) {
+            !mfd_search_reads_experiment_indexes(&scope)) {
             if ((err = mfd_runs_count_in_experiments(conn, req->arena, ids, scope.n_experiment_ids,
                                                      SMALL_SCOPE_RUNS + 1, &scope_runs)))
                 return err;

@@ -13,9 +13,9 @@
  * innermost (it builds each before the next probes it, one table at a time);
  * PostgreSQL gets them joined (it orders the join from its statistics) and,
  * when the order starts with metric/param/tag keys, reads them with the list
- * before runs (compile_from_and_order); in one experiment of a database with
- * mlflowd's per-experiment indexes, the lists and walks read only that
- * experiment's entries (indexed_experiment). Other attributes are plain conditions
+ * before runs (compile_from_and_order); in a database with mlflowd's
+ * per-experiment indexes, the lists (and the walks, in one experiment) read
+ * only the scope's entries (indexed_experiments). Other attributes are plain conditions
  * on r, dataset clauses a list of their own (several inputs per run). Each
  * metric/param/tag order_by key is one LEFT JOIN on its table's primary key —
  * unique, so no run is duplicated — giving rank and value from one lookup.
@@ -260,13 +260,28 @@ static void bind_scope(mfd_search_builder *b, const mfd_search_scope *scope) {
     }
 }
 
-/* The experiment whose per-experiment indexes a PostgreSQL search reads
- * (MFD_SEARCH_EXPERIMENT_OF_RUN), or NULL: a search in one experiment of a
- * database that has them. */
-static const int64_t *indexed_experiment(const mfd_search_scope *scope) {
-    return scope && scope->experiment_indexes && scope->n_experiment_ids == 1
-               ? scope->experiment_ids
+/* The scope whose experiments' entries a PostgreSQL search reads through
+ * the per-experiment indexes (MFD_SEARCH_EXPERIMENT_OF_RUN), or NULL: a
+ * database that has them, and at most MAX_INDEXED_EXPERIMENTS experiments
+ * (each is one range of each index read; past that, reading every
+ * experiment's entries of a key once is as cheap). */
+enum { MAX_INDEXED_EXPERIMENTS = 100 };
+
+static const mfd_search_scope *indexed_experiments(const mfd_search_scope *scope) {
+    return scope && scope->experiment_indexes && scope->n_experiment_ids > 0 &&
+                   scope->n_experiment_ids <= MAX_INDEXED_EXPERIMENTS
+               ? scope
                : NULL;
+}
+
+bool mfd_search_reads_experiment_indexes(const mfd_search_scope *scope) {
+    return indexed_experiments(scope) != NULL;
+}
+
+/* The same for a walk in a metric's order, which one range gives (an index
+ * scan over several keeps no order across them): one experiment only. */
+static const mfd_search_scope *walked_experiment(const mfd_search_scope *indexed) {
+    return indexed && indexed->n_experiment_ids == 1 ? indexed : NULL;
 }
 
 /* Whether the clause's entries are in a per-experiment index: every metric
@@ -289,24 +304,26 @@ static void experiment_indexed_first(key_clause *k, size_t n) {
     }
 }
 
-/* ` AND <MFD_SEARCH_EXPERIMENT_OF_RUN>(<alias>.run_uuid) = ?` */
-static void experiment_condition(mfd_search_builder *b, const char *alias, const int64_t *exp) {
-    mfd_strbuf_appendf(&b->sql, " AND " MFD_SEARCH_EXPERIMENT_OF_RUN "(%s.run_uuid) = ", alias);
-    mfd_search_bind_int(b, *exp);
+/* ` AND <MFD_SEARCH_EXPERIMENT_OF_RUN>(<alias>.run_uuid) IN (?, ...)` */
+static void experiment_condition(mfd_search_builder *b, const char *alias,
+                                 const mfd_search_scope *indexed) {
+    mfd_strbuf_appendf(&b->sql, " AND " MFD_SEARCH_EXPERIMENT_OF_RUN "(%s.run_uuid) IN (", alias);
+    bind_scope(b, indexed);
+    mfd_search_emit(b, ")");
 }
 
 /* PostgreSQL's list, joined: ` FROM <t0> f0 CROSS JOIN <t1> f1 ...` (from)
  * and ` WHERE <f0 condition> AND f1.run_uuid = f0.run_uuid AND <f1
  * condition> ...` (where), after `SELECT f0.run_uuid`. With `exp`
- * (indexed_experiment) each clause in a per-experiment index reads only that
- * experiment's entries. */
+ * (indexed_experiments) each clause in a per-experiment index reads only the
+ * entries of the scope's experiments. */
 static void key_clause_list_from(mfd_search_builder *b, const key_clause *k, size_t n) {
     for (size_t i = 0; i < n; i++)
         mfd_strbuf_appendf(&b->sql, "%s%s f%zu", i ? " CROSS JOIN " : " FROM ", k[i].table, i);
 }
 
 static void key_clause_list_where(mfd_search_builder *b, const key_clause *k, size_t n,
-                                  const mfd_search_scope *only, const int64_t *exp) {
+                                  const mfd_search_scope *only, const mfd_search_scope *exp) {
     for (size_t i = 0; i < n; i++) {
         mfd_search_emit(b, i ? " AND " : " WHERE ");
         if (i)
@@ -542,7 +559,7 @@ static void order_rest(mfd_search_builder *from, mfd_search_builder *order, cons
 static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder *order,
                                    const order_key *keys, size_t n_keys, const key_clause *list,
                                    size_t n_list, bool candidates_first,
-                                   const mfd_search_scope *only, const int64_t *exp,
+                                   const mfd_search_scope *only, const mfd_search_scope *exp,
                                    bool values_only) {
     mfd_arena *arena = from->arena;
     size_t prefix = 0;
@@ -579,7 +596,7 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
  * (PostgreSQL) or nested ones (SQLite), as many clauses per list as each takes. */
 static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, size_t start,
                              size_t n_keys, bool candidates_first, const mfd_search_scope *only,
-                             const int64_t *exp) {
+                             const mfd_search_scope *exp) {
     size_t per_list = candidates_first ? MAX_TABLES_PER_LIST : MAX_NESTED_LISTS;
     for (size_t i = start; i < n_keys; i += per_list) {
         size_t n = n_keys - i < per_list ? n_keys - i : per_list;
@@ -633,7 +650,7 @@ static void walk_conditions(mfd_search_builder *b, const key_clause *walk, size_
  * of o0, the key clauses from `n_list` on as lists, and `where`. */
 static mfd_err finish_window(mfd_search_builder *from, const order_key *keys, size_t n_order_keys,
                              const key_clause *list, size_t n_list, size_t n_keys,
-                             const mfd_search_builder *where, const int64_t *exp,
+                             const mfd_search_builder *where, const mfd_search_scope *exp,
                              mfd_search_sql *out) {
     mfd_search_builder lists, order;
     mfd_search_builder_init(&lists, from->arena);
@@ -679,12 +696,12 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
     mfd_search_builder from;
     mfd_search_builder_init(&from, arena);
     const char *direction = keys[0].ascending ? "ASC" : "DESC";
-    const int64_t *exp = indexed_experiment(scope);
+    const mfd_search_scope *exp = indexed_experiments(scope), *walk_exp = walked_experiment(exp);
     if (!n_list) {
         mfd_search_emit(&from, "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ");
         mfd_search_bind_text(&from, keys[0].key);
-        if (exp)
-            experiment_condition(&from, "w", exp);
+        if (walk_exp)
+            experiment_condition(&from, "w", walk_exp);
         walk_conditions(&from, walk, n_walk);
         mfd_strbuf_appendf(&from.sql,
                            " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT count(*) "
@@ -702,8 +719,8 @@ static mfd_err compile_window(mfd_arena *arena, const order_key *keys, size_t n_
                            "FROM latest_metrics w WHERE w.key = ",
                            WINDOW_MAX_CANDIDATES + 1);
         mfd_search_bind_text(&from, keys[0].key);
-        if (exp)
-            experiment_condition(&from, "w", exp);
+        if (walk_exp)
+            experiment_condition(&from, "w", walk_exp);
         walk_conditions(&from, walk, n_walk);
         mfd_strbuf_appendf(&from.sql,
                            " AND NOT w.is_nan ORDER BY w.value %s FETCH FIRST (SELECT CASE WHEN "
@@ -739,7 +756,7 @@ enum { PROBE_ENTRIES_PER_ROW = 20, PROBE_MAX_ENTRIES = 2000 };
 static mfd_err compile_probe(mfd_arena *arena, const order_key *keys, size_t n_order_keys,
                              const key_clause *rest, size_t n_rest, const key_clause *walk,
                              size_t n_walk, const mfd_search_builder *where, int64_t page_rows,
-                             const int64_t *exp, mfd_search_sql *out) {
+                             const mfd_search_scope *exp, mfd_search_sql *out) {
     mfd_search_builder from;
     mfd_search_builder_init(&from, arena);
     const char *direction = keys[0].ascending ? "ASC" : "DESC";
@@ -749,7 +766,7 @@ static mfd_err compile_probe(mfd_arena *arena, const order_key *keys, size_t n_o
     mfd_search_emit(&from, "(SELECT w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value FROM "
                            "latest_metrics w WHERE w.key = ");
     mfd_search_bind_text(&from, keys[0].key);
-    if (exp)
+    if (walked_experiment(exp))
         experiment_condition(&from, "w", exp);
     walk_conditions(&from, walk, n_walk);
     mfd_strbuf_appendf(&from.sql,
@@ -835,7 +852,7 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     if ((err = check_order_by(arena, in, &order_keys, &n_order_keys)))
         return err;
     sort_key_clauses(keys, n_keys);
-    const int64_t *exp = candidates_first ? indexed_experiment(scope) : NULL;
+    const mfd_search_scope *exp = candidates_first ? indexed_experiments(scope) : NULL;
     if (exp)
         experiment_indexed_first(keys, n_keys);
     /* SQLite: a clause on the first order key's metric tests the row the

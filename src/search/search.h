@@ -108,6 +108,9 @@ typedef struct mfd_search_scope {
  * compile_runs.c). */
 mfd_err mfd_search_runs_candidates_first(mfd_arena *arena, const mfd_search_input *in,
                                          const mfd_search_scope *scope, mfd_search_sql *out);
+/* Whether that form reads the scope's entries only, through the
+ * per-experiment indexes (then only_its_runs adds nothing). */
+bool mfd_search_reads_experiment_indexes(const mfd_search_scope *scope);
 mfd_err mfd_search_experiments(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
 mfd_err mfd_search_registered_models(mfd_arena *arena, const mfd_search_input *in,
                                      mfd_search_sql *out);

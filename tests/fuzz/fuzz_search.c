@@ -31,10 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&out, 0, sizeof out);
     int64_t offset;
     switch (data[0] % 7) {
-    case 0: { /* SQLite's form, or PostgreSQL's (with its window) and a scope */
+    case 0: { /* SQLite's form, or PostgreSQL's (with its window), a scope, its indexes */
         static const int64_t ids[] = {1, 2};
-        mfd_search_scope scope = {ids, (data[0] & 16) ? 2 : 0, (data[0] & 32) != 0,
-                                  (data[0] & 64) ? 100 : 0};
+        mfd_search_scope scope = {.experiment_ids = ids,
+                                  .n_experiment_ids = (data[0] & 16) ? 2 - (data[0] & 1) : 0,
+                                  .only_its_runs = (data[0] & 32) != 0,
+                                  .experiment_indexes = (data[0] & 128) != 0,
+                                  .page_rows = (data[0] & 64) ? 100 : 0};
         if (data[0] & 8)
             check(mfd_search_runs_candidates_first(arena, &in, &scope, &out));
         else

@@ -667,24 +667,37 @@ static void test_runs_order_by_execute(void) {
                                ORDER("metrics.n DESC")};
     CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
     CHECK(forms.window != NULL && forms.window->window == NULL);
-    CHECK(strstr(forms.window->from,
-                 "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
-                 "latest_metrics f1 CROSS JOIN params f2 WHERE f0.key = ? AND f0.value = ? AND "
-                 "length(f0.value) <= 300 AND mlflowd_run_experiment(f0.run_uuid) = ? AND "
-                 "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value > ? AND "
-                 "mlflowd_run_experiment(f1.run_uuid) = ? AND f2.run_uuid = f0.run_uuid AND f2.key "
-                 "= ? AND f2.value LIKE ? LIMIT 200001) SELECT w.run_uuid, w.value FROM (SELECT "
-                 "w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND "
-                 "mlflowd_run_experiment(w.run_uuid) = ? AND NOT w.is_nan") == forms.window->from);
+    CHECK(strstr(
+              forms.window->from,
+              "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
+              "latest_metrics f1 CROSS JOIN params f2 WHERE f0.key = ? AND f0.value = ? AND "
+              "length(f0.value) <= 300 AND mlflowd_run_experiment(f0.run_uuid) IN (?) AND "
+              "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value > ? AND "
+              "mlflowd_run_experiment(f1.run_uuid) IN (?) AND f2.run_uuid = f0.run_uuid AND f2.key "
+              "= ? AND f2.value LIKE ? LIMIT 200001) SELECT w.run_uuid, w.value FROM (SELECT "
+              "w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND "
+              "mlflowd_run_experiment(w.run_uuid) IN (?) AND NOT w.is_nan") == forms.window->from);
     CHECK(forms.window->params.values[2].i64 == 1 && forms.window->params.values[5].i64 == 1 &&
           forms.window->params.values[9].i64 == 1);
-    CHECK(strstr(forms.from, "mlflowd_run_experiment(f1.run_uuid) = ? AND f2.run_uuid") != NULL);
+    CHECK(strstr(forms.from, "mlflowd_run_experiment(f1.run_uuid) IN (?) AND f2.run_uuid") != NULL);
     indexed.page_rows = 30; /* the probe form walks the experiment's entries too */
     CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
-    CHECK(strstr(forms.window->window->from, "FROM latest_metrics w WHERE w.key = ? AND "
-                                             "mlflowd_run_experiment(w.run_uuid) = ? AND") != NULL);
-    indexed.experiment_ids = two; /* several experiments: the indexes of all of them */
+    CHECK(strstr(forms.window->window->from,
+                 "FROM latest_metrics w WHERE w.key = ? AND "
+                 "mlflowd_run_experiment(w.run_uuid) IN (?) AND") != NULL);
+    /* several experiments: each list reads their entries, the walk (one range in order) every
+     * experiment's; past 100 experiments, the lists too */
+    indexed.experiment_ids = two;
     indexed.n_experiment_ids = 2;
+    CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
+    CHECK(strstr(forms.window->from, "mlflowd_run_experiment(f0.run_uuid) IN (?, ?)") != NULL);
+    CHECK(strstr(forms.window->from, "mlflowd_run_experiment(w.") == NULL);
+    CHECK(strstr(forms.from, "mlflowd_run_experiment(f1.run_uuid) IN (?, ?)") != NULL);
+    CHECK(mfd_search_reads_experiment_indexes(&indexed));
+    static int64_t many[101];
+    indexed.experiment_ids = many;
+    indexed.n_experiment_ids = 101;
+    CHECK(!mfd_search_reads_experiment_indexes(&indexed));
     CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
     CHECK(strstr(forms.window->from, "mlflowd_run_experiment") == NULL);
     CHECK(strstr(forms.from, "mlflowd_run_experiment") == NULL);
