@@ -27,7 +27,9 @@ typedef struct mfd_app {
     struct mfd_artifact_repo *artifacts; /* the proxied destination; NULL if not serving */
     struct mfd_auth *auth;               /* NULL when auth is off */
     _Atomic bool draining;               /* shutting down: /ready answers 503 */
-    bool experiment_indexes; /* the tracking database has the per-experiment search indexes */
+    /* the tracking database has the per-experiment search indexes: on
+     * PostgreSQL of latest_metrics, params and tags, on SQLite of runs */
+    bool experiment_indexes;
 } mfd_app;
 
 /* Why the server is not ready for traffic (shutting down; the tracking

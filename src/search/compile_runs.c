@@ -274,10 +274,6 @@ static const mfd_search_scope *indexed_experiments(const mfd_search_scope *scope
                : NULL;
 }
 
-bool mfd_search_reads_experiment_indexes(const mfd_search_scope *scope) {
-    return indexed_experiments(scope) != NULL;
-}
-
 /* The same for a walk in a metric's order, which one range gives (an index
  * scan over several keeps no order across them): one experiment only. */
 static const mfd_search_scope *walked_experiment(const mfd_search_scope *indexed) {
@@ -592,6 +588,23 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
     return prefix > 0;
 }
 
+/* SQLite, runs read from a small part of the database (by_experiment): each
+ * clause looked up for the run, `EXISTS (SELECT 1 FROM <t> f<i> WHERE
+ * f<i>.run_uuid = r.run_uuid AND <condition>)`, by primary key (key,
+ * run_uuid). In a database of 510,000 runs whose experiments log the same
+ * keys, a filter over one of 10,000 runs: 270 -> 33 ms; over one making up
+ * the whole database it would be twice as slow as the lists. */
+static void key_clause_probes(mfd_search_builder *lists, const key_clause *keys, size_t n_keys) {
+    for (size_t i = 0; i < n_keys; i++) {
+        mfd_search_builder_and(lists);
+        mfd_strbuf_appendf(&lists->sql,
+                           "EXISTS (SELECT 1 FROM %s f%zu WHERE f%zu.run_uuid = r.run_uuid AND ",
+                           keys[i].table, i, i);
+        key_clause_condition(lists, &keys[i], i);
+        mfd_search_emit(lists, ")");
+    }
+}
+
 /* `r.run_uuid IN (<list>)` for the key clauses from `start` on: joined lists
  * (PostgreSQL) or nested ones (SQLite), as many clauses per list as each takes. */
 static void key_clause_lists(mfd_search_builder *lists, const key_clause *keys, size_t start,
@@ -881,7 +894,11 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
         mfd_search_builder_and(&lists);
         mfd_search_emit(&lists, "r.run_uuid = s.run_uuid");
     }
-    key_clause_lists(&lists, listed, in_from ? first : 0, n_listed, candidates_first, only, exp);
+    if (!candidates_first && scope && scope->by_experiment)
+        key_clause_probes(&lists, listed, n_listed);
+    else
+        key_clause_lists(&lists, listed, in_from ? first : 0, n_listed, candidates_first, only,
+                         exp);
     for (size_t i = 0; i < n_on_order; i++) {
         mfd_search_builder_and(&lists);
         mfd_search_number_cmp(&lists, "o0.value", on_order[i].cmp, on_order[i].number, false);
@@ -919,6 +936,11 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
 
 mfd_err mfd_search_runs(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {
     return compile_runs(arena, in, false, NULL, out);
+}
+
+mfd_err mfd_search_runs_in_scope(mfd_arena *arena, const mfd_search_input *in,
+                                 const mfd_search_scope *scope, mfd_search_sql *out) {
+    return compile_runs(arena, in, false, scope, out);
 }
 
 mfd_err mfd_search_runs_candidates_first(mfd_arena *arena, const mfd_search_input *in,

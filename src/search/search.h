@@ -97,6 +97,10 @@ typedef struct mfd_search_scope {
     /* the database has the per-experiment indexes (PostgreSQL): a search in
      * one experiment reads its entries through them */
     bool experiment_indexes;
+    /* SQLite: the experiments are a small part of the database: their runs,
+     * read through mlflowd_runs_experiment, each have their key clauses
+     * looked up, rather than the clauses' matches in every experiment */
+    bool by_experiment;
     /* offset + max_results of the page asked for, or 0: sizes the walk of
      * the probe form that a filtered metric order gets before its window */
     int64_t page_rows;
@@ -108,9 +112,9 @@ typedef struct mfd_search_scope {
  * compile_runs.c). */
 mfd_err mfd_search_runs_candidates_first(mfd_arena *arena, const mfd_search_input *in,
                                          const mfd_search_scope *scope, mfd_search_sql *out);
-/* Whether that form reads the scope's entries only, through the
- * per-experiment indexes (then only_its_runs adds nothing). */
-bool mfd_search_reads_experiment_indexes(const mfd_search_scope *scope);
+/* SQLite's form with the scope's by_experiment. */
+mfd_err mfd_search_runs_in_scope(mfd_arena *arena, const mfd_search_input *in,
+                                 const mfd_search_scope *scope, mfd_search_sql *out);
 mfd_err mfd_search_experiments(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out);
 mfd_err mfd_search_registered_models(mfd_arena *arena, const mfd_search_input *in,
                                      mfd_search_sql *out);

@@ -115,6 +115,10 @@ typedef struct mfd_run_search {
      * page (mfd_search_sql.window): tried first (its own window before it),
      * this one when it falls short. */
     const struct mfd_run_search *window;
+    /* SQLite: start from the experiments' runs through mlflowd_runs_experiment
+     * (mfd_search_scope.by_experiment); otherwise the runs table is read
+     * whole, which a large experiment is faster read by */
+    bool by_experiment;
 } mfd_run_search;
 
 /* PostgreSQL's work_mem for a search with a window, set for its transaction
@@ -122,6 +126,10 @@ typedef struct mfd_run_search {
  * estimated at 12.8 MB) instead of comparing each entry it walks with every
  * one of them. */
 #define MFD_RUNS_WINDOW_WORK_MEM "32MB"
+
+/* SQLite: at least as many as the runs there are (the largest rowid), read
+ * from the table's B-tree without a scan. */
+mfd_err mfd_runs_sqlite_bound(mfd_conn *conn, int64_t *bound);
 
 /* How many runs (any lifecycle stage) the experiments have, counting no
  * further than `at_most`. */

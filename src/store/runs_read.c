@@ -282,13 +282,28 @@ mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, mfd_arena *arena,
     return err;
 }
 
+mfd_err mfd_runs_sqlite_bound(mfd_conn *conn, int64_t *bound) {
+    *bound = 0;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, "SELECT max(rowid) FROM runs", true, &stmt);
+    if (err)
+        return err;
+    if (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
+        *bound = mfd_stmt_int64(stmt, 0);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
 /* The page's run rows (no data) from one form of the search. */
 static mfd_err select_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in,
                            mfd_run **out, size_t *count) {
     mfd_strbuf sql;
     mfd_strbuf_init(&sql, arena);
-    mfd_strbuf_appendf(&sql, "SELECT " RUN_COLUMNS " FROM %s WHERE r.experiment_id IN (",
-                       in->from ? in->from : "runs r");
+    /* SQLite: `+` keeps it from reading the experiment through its index
+     * unless by_experiment says so (schema.c, mlflowd_runs_experiment) */
+    bool plus = mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE && !in->by_experiment;
+    mfd_strbuf_appendf(&sql, "SELECT " RUN_COLUMNS " FROM %s WHERE %sr.experiment_id IN (",
+                       in->from ? in->from : "runs r", plus ? "+" : "");
     for (size_t i = 0; i < in->n_experiment_ids; i++)
         mfd_strbuf_append(&sql, i ? ", ?" : "?");
     mfd_strbuf_append(&sql, in->active && in->deleted ? ") AND r.lifecycle_stage IN (?, ?)"

@@ -165,12 +165,12 @@ static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_art
  * run of the experiment); its string indexes hold only short values (a
  * longer value cannot be a B-tree entry: the partial index leaves it out,
  * and the query states when its value is short, see
- * MFD_SEARCH_SHORT_VALUE_CHARS). SQLite has no such limit, and no runs index:
- * walking a large experiment's runs through one (a table lookup per run)
- * costs twice the scan of the table SQLite does without it. */
-#define STRINGIFY_(x) #x
-#define STRINGIFY(x)  STRINGIFY_(x)
-#define SHORT_VALUES  "WHERE length(value) <= " STRINGIFY(MFD_SEARCH_SHORT_VALUE_CHARS)
+ * MFD_SEARCH_SHORT_VALUE_CHARS). SQLite has no such limit; its runs index
+ * serves only experiments that are a small part of the database (below). */
+#define STRINGIFY_(x)    #x
+#define STRINGIFY(x)     STRINGIFY_(x)
+#define SHORT_VALUE_TEST "length(value) <= " STRINGIFY(MFD_SEARCH_SHORT_VALUE_CHARS)
+#define SHORT_VALUES     "WHERE " SHORT_VALUE_TEST
 typedef struct {
     const char *name, *ddl;
 } search_index;
@@ -237,7 +237,15 @@ static const search_index sqlite_search_indexes[] = {
      "CREATE INDEX IF NOT EXISTS mlflowd_params_key_value ON params (key, value, run_uuid)"},
     {"mlflowd_tags_key_value",
      "CREATE INDEX IF NOT EXISTS mlflowd_tags_key_value ON tags (key, value, run_uuid)"},
+    /* An experiment's runs, which a search in experiments that are a small
+     * part of the database starts from (mfd_search_scope.by_experiment);
+     * other searches keep reading the whole table, twice as fast as walking a
+     * large experiment through the index (a table lookup per run). Last: the
+     * per-experiment index. */
+    {"mlflowd_runs_experiment",
+     "CREATE INDEX IF NOT EXISTS mlflowd_runs_experiment ON runs (experiment_id)"},
 };
+enum { SQLITE_EXPERIMENT_INDEXES = 1 }; /* the last entries above */
 
 static size_t search_indexes(mfd_conn *conn, const search_index **out) {
     if (is_pg(conn)) {
@@ -274,15 +282,16 @@ static mfd_err count_missing(mfd_conn *conn, const search_index *indexes, size_t
 }
 
 /* How many of mlflowd's indexes the database lacks, and whether it has the
- * per-experiment ones (PostgreSQL). */
+ * per-experiment ones. */
 static mfd_err count_missing_search_indexes(mfd_conn *conn, int *missing,
                                             bool *experiment_indexes) {
     const search_index *indexes;
     size_t n = search_indexes(conn, &indexes);
+    size_t per_experiment = is_pg(conn) ? PG_EXPERIMENT_INDEXES : SQLITE_EXPERIMENT_INDEXES;
     int missing_per_experiment = 1;
     mfd_err err = count_missing(conn, indexes, n, missing);
-    if (!err && is_pg(conn))
-        err = count_missing(conn, indexes + n - PG_EXPERIMENT_INDEXES, PG_EXPERIMENT_INDEXES,
+    if (!err)
+        err = count_missing(conn, indexes + n - per_experiment, per_experiment,
                             &missing_per_experiment);
     *experiment_indexes = !err && missing_per_experiment == 0;
     return err;
@@ -299,6 +308,54 @@ static mfd_err create_search_indexes(mfd_conn *conn) {
     if (!err && is_pg(conn))
         err = mfd_conn_exec(conn, "ANALYZE latest_metrics, params, tags");
     return err;
+}
+
+/* PostgreSQL: entries that the per-experiment indexes hold under no
+ * experiment, because mlflowd_run_experiment could not see their run when
+ * they were written: by the statement that wrote the run (one INSERT with
+ * data-modifying WITH parts), or before it (a data-only pg_restore loads
+ * tables in name order, latest_metrics and params before runs). A search in
+ * one experiment would miss them. `db upgrade` rebuilds the indexes (the
+ * runs are there by then); a server falls back on the indexes over all
+ * experiments and says so. Each check is one index probe. */
+static mfd_err check_unfiled_entries(mfd_db *db, mfd_conn *conn, bool reindex,
+                                     bool *per_experiment) {
+    static const char *const tables[] = {"latest_metrics", "params", "tags"};
+    static const char *const short_only[] = {"", " AND " SHORT_VALUE_TEST,
+                                             " AND " SHORT_VALUE_TEST};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT 1 FROM %s WHERE " MFD_SEARCH_EXPERIMENT_OF_RUN "(run_uuid) IS NULL%s "
+                 "LIMIT 1",
+                 tables[i], short_only[i]);
+        mfd_stmt *stmt;
+        mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
+        if (err)
+            return err;
+        bool unfiled = mfd_stmt_step(stmt, &err) == MFD_STEP_ROW;
+        mfd_stmt_done(stmt);
+        if (err)
+            return err;
+        if (!unfiled)
+            continue;
+        if (!reindex) {
+            mfd_log_warn("%s: some %s entries were written before their run could be seen (a "
+                         "data-only restore?), so mlflowd's per-experiment indexes miss them: "
+                         "searches use the indexes over all experiments until `mlflowd db "
+                         "upgrade URI` rebuilds them",
+                         mfd_db_uri(db), tables[i]);
+            *per_experiment = false;
+            return NULL;
+        }
+        mfd_log_info("rebuilding the indexes of %s on %s: some entries were written before "
+                     "their run could be seen",
+                     tables[i], mfd_db_uri(db));
+        snprintf(sql, sizeof sql, "REINDEX TABLE %s", tables[i]);
+        if ((err = mfd_conn_exec(conn, sql)))
+            return err;
+    }
+    return NULL;
 }
 
 /* The embedded DDL ends with a comment line; sqlite3_exec / PQexec run it all. */
@@ -344,7 +401,7 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
         }
         if ((err = create_tracking_schema(conn)))
             goto out;
-        per_experiment = is_pg(conn);
+        per_experiment = true;
     } else if (strcmp(version, MFD_TRACKING_SCHEMA_HEAD) != 0) {
         err = mfd_err_new(MFD_INVALID_STATE,
                           "Detected out-of-date database schema (found version %s, but expected "
@@ -363,12 +420,15 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                          missing, mfd_db_uri(db));
             if ((err = create_search_indexes(conn)))
                 goto out;
-            per_experiment = is_pg(conn);
+            per_experiment = true;
         } else if (missing) {
             mfd_log_warn("%s lacks %d of mlflowd's search indexes: searching runs on it is "
                          "slower. `mlflowd db upgrade URI` adds them (MLflow ignores them).",
                          mfd_db_uri(db), missing);
         }
+        if (per_experiment && is_pg(conn) &&
+            (err = check_unfiled_entries(db, conn, add_search_indexes, &per_experiment)))
+            goto out;
     }
     if (default_artifact_root && (err = ensure_default_experiment(conn, default_artifact_root)))
         goto out;

@@ -17,7 +17,7 @@
  * <default_artifact_root>/0; with NULL it is not (`db upgrade`, like MLflow's,
  * leaves that to the server, which knows its artifact root).
  * *experiment_indexes (may be NULL) tells whether the database then has
- * the per-experiment search indexes (PostgreSQL only). */
+ * the per-experiment search indexes (mfd_app.experiment_indexes). */
 mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                                  bool add_search_indexes, bool *experiment_indexes);
 

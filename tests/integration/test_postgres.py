@@ -243,15 +243,16 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
         assert [r["info"]["run_id"] for r in got["runs"]] == [run]
 
 
-def test_a_search_in_one_experiment_reads_its_entries_through_the_experiment_indexes(
-        make_server, fresh_db):
-    """A filtered search in one experiment reads that experiment's entries through
-    mlflowd_run_experiment's indexes, which keep a run's experiment as it was when its
-    entries were written. Shown by moving a run in SQL, which neither MLflow nor mlflowd
-    can do: until REINDEX its entries stay under the old experiment (README, PostgreSQL),
-    while a search over both experiments (the indexes over all experiments) finds it."""
-    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+def two_large_experiments(s, db):
+    """Experiments a and b with more runs than a search restricts to their runs
+    (SMALL_SCOPE_RUNS, 2,000; filler runs written in SQL), so that their searches read
+    the per-experiment indexes: a1 and a2 in a, b1 in b, each with metric m (a1 1, b1 1.5,
+    a2 2) and param p = 'x'."""
     a, b = (s.api("POST", "experiments/create", {"name": n})["experiment_id"] for n in "ab")
+    for exp in (a, b):
+        query(db, "INSERT INTO runs (run_uuid, experiment_id, lifecycle_stage, status, start_time) "
+                  "SELECT md5(i || '-' || ?), ?, 'active', 'FINISHED', 0 "
+                  "FROM generate_series(1, 2001) i", (exp, int(exp)))
     runs = {}
     for exp, names in ((a, ("a1", "a2")), (b, ("b1",))):
         for i, name in enumerate(names):
@@ -261,23 +262,69 @@ def test_a_search_in_one_experiment_reads_its_entries_through_the_experiment_ind
                                              "metrics": [{"key": "m", "timestamp": 1,
                                                           "value": 1 + i + (exp == b) / 2}]})
             runs[name] = run
+    return a, b, runs
 
-    def found(exps, filt):
-        got = s.api("POST", "runs/search", {"experiment_ids": exps, "filter": filt,
-                                            "order_by": ["metrics.m DESC"]})
-        return [r["info"]["run_name"] for r in got.get("runs", [])]
 
-    shapes = ("metrics.m > 0", "params.p = 'x'", "params.p = 'x' and metrics.m >= 1")
-    for filt in shapes:
-        assert found([a], filt) == ["a2", "a1"] and found([b], filt) == ["b1"]
+def found(s, exps, filt):
+    got = s.api("POST", "runs/search", {"experiment_ids": exps, "filter": filt,
+                                        "order_by": ["metrics.m DESC"]})
+    return [r["info"]["run_name"] for r in got.get("runs", [])]
+
+
+FILTERS = ("metrics.m > 0", "params.p = 'x'", "params.p = 'x' and metrics.m >= 1")
+
+
+def test_a_search_in_one_experiment_reads_its_entries_through_the_experiment_indexes(
+        make_server, fresh_db):
+    """A filtered search in one experiment reads that experiment's entries through
+    mlflowd_run_experiment's indexes, which keep a run's experiment as it was when its
+    entries were written. Shown by moving a run in SQL, which neither MLflow nor mlflowd
+    can do: until REINDEX its entries stay under the old experiment (README, PostgreSQL),
+    while a search over both experiments finds it."""
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    a, b, runs = two_large_experiments(s, fresh_db)
+    for filt in FILTERS:
+        assert found(s, [a], filt) == ["a2", "a1"] and found(s, [b], filt) == ["b1"]
     query(fresh_db, "UPDATE runs SET experiment_id = ? WHERE run_uuid = ?", (int(b), runs["a2"]))
-    for filt in shapes:
-        assert found([b], filt) == ["b1"], filt  # a2's entries still say experiment a
-        assert found([a], filt) == ["a1"], filt
-        assert found([a, b], filt) == ["a2", "b1", "a1"], filt
+    for filt in FILTERS:
+        assert found(s, [b], filt) == ["b1"], filt  # a2's entries still say experiment a
+        assert found(s, [a], filt) == ["a1"], filt
+        assert found(s, [a, b], filt) == ["a2", "b1", "a1"], filt
     query(fresh_db, "REINDEX TABLE latest_metrics; REINDEX TABLE params")
-    for filt in shapes:
-        assert found([b], filt) == ["a2", "b1"], filt
+    for filt in FILTERS:
+        assert found(s, [b], filt) == ["a2", "b1"], filt
+
+
+def test_entries_written_before_their_run_is_seen_are_refiled_by_db_upgrade(
+        make_server, fresh_db):
+    """Entries written by the statement that writes their run (or before it, as a data-only
+    restore does) are indexed under no experiment. A server that finds such entries at start
+    says so and searches through the indexes over all experiments, so it still finds them;
+    `db upgrade` rebuilds the indexes, after which the per-experiment ones serve again."""
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    a, b, runs = two_large_experiments(s, fresh_db)
+    query(fresh_db, "WITH r AS (INSERT INTO runs (run_uuid, name, experiment_id, lifecycle_stage, "
+                    "status, start_time) VALUES ('0123456789abcdef0123456789abcdef', 'a3', ?, "
+                    "'active', 'FINISHED', 5) RETURNING run_uuid), m AS (INSERT INTO "
+                    "latest_metrics (key, value, timestamp, step, is_nan, run_uuid) SELECT 'm', 3, "
+                    "1, 0, false, run_uuid FROM r) INSERT INTO params (key, value, run_uuid) "
+                    "SELECT 'p', 'x', run_uuid FROM r", (int(a),))
+    assert found(s, [a], "metrics.m > 0") == ["a2", "a1"]  # what this server's indexes miss
+    s.stop()
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    assert "written before their run could be seen" in s.log()
+    for filt in FILTERS:
+        assert found(s, [a], filt) == ["a3", "a2", "a1"], filt
+    s.stop()
+    out = db_upgrade(fresh_db)
+    assert out.returncode == 0, out.stderr
+    assert "rebuilding the indexes of latest_metrics" in out.stderr
+    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    assert "written before" not in s.log()
+    for filt in FILTERS:
+        assert found(s, [a], filt) == ["a3", "a2", "a1"], filt
+    assert query(fresh_db, "SELECT count(*) FROM latest_metrics "
+                           "WHERE mlflowd_run_experiment(run_uuid) IS NULL") == [(0,)]
 
 
 def test_other_revision_is_refused(fresh_db):

@@ -447,17 +447,19 @@ def test_search_over_ajax(server, population):
 
 
 def test_experiments_sharing_keys_each_search_their_own_runs(server):
-    """Three experiments whose runs log the same keys, written by log-batch or one call at a
-    time: a filtered search sorted on a metric in one experiment (on PostgreSQL, read through
-    mlflowd's per-experiment indexes) answers exactly that experiment's matching runs, in
-    order, across pages; over two experiments, theirs."""
+    """Three small experiments and a large one whose runs log the same keys, written by
+    log-batch or one call at a time: a filtered search sorted on a metric answers exactly the
+    matching runs of its experiments, in order, across pages. On PostgreSQL they are read
+    through mlflowd's per-experiment indexes; on SQLite the small experiments' searches start
+    from their runs (a small part of the database), the large one's, and one over all four,
+    from the filter's matches."""
     import random
     rng = random.Random(11)
     values = (0.1, 0.25, 0.5, 0.75, 0.9)  # few values: ties, settled by start_time then run id
-    exps = [make_experiment(server) for _ in range(3)]
+    exps = [make_experiment(server) for _ in range(4)]
     runs = []
     for e, exp in enumerate(exps):
-        for i in range(24):
+        for i in range(24 if e < 3 else 160):
             row = {"exp": exp, "name": f"e{e}-{i}", "start": rng.randrange(1, 6) * 1000,
                    "m": rng.choice(values), "n": rng.choice(values), "p": rng.choice("ab"),
                    "t": rng.choice("xy")}
@@ -482,6 +484,7 @@ def test_experiments_sharing_keys_each_search_their_own_runs(server):
         ("tags.t = 'x' and metrics.n < 0.75", "n", False, lambda r: r["t"] == "x" and r["n"] < 0.75),
         ("metrics.m != 0.25 and params.p LIKE 'a%'", "n", True,
          lambda r: r["m"] != 0.25 and r["p"] == "a"),
+        (None, "m", True, lambda r: True),
     ]
 
     def expected(scope, keep, key, desc):
@@ -491,7 +494,7 @@ def test_experiments_sharing_keys_each_search_their_own_runs(server):
         rows.sort(key=lambda r: r[key], reverse=desc)
         return [r["name"] for r in rows]
 
-    for scope in ([exps[0]], [exps[1]], [exps[2]], exps[1:]):
+    for scope in ([exps[0]], [exps[1]], [exps[2]], exps[1:3], [exps[3]], exps):
         for filt, key, desc, keep in cases:
             got, token = [], None
             while True:
