@@ -38,10 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                   .only_its_runs = (data[0] & 32) != 0,
                                   .experiment_indexes = (data[0] & 128) != 0,
                                   .page_rows = (data[0] & 64) ? 100 : 0};
+        scope.by_experiment = (data[0] & 4) != 0;
         if (data[0] & 8)
             check(mfd_search_runs_candidates_first(arena, &in, &scope, &out));
         else
-            check(mfd_search_runs(arena, &in, &out));
+            check(mfd_search_runs_in_scope(arena, &in, &scope, &out));
         break;
     }
     case 1:

@@ -19,12 +19,22 @@ static mfd_err runs_pg(mfd_arena *arena, const mfd_search_input *in, mfd_search_
     return mfd_search_runs_candidates_first(arena, in, &scope, out);
 }
 
-#define RUNS     mfd_search_runs
-#define RUNS_PG  runs_pg
-#define EXPS     mfd_search_experiments
-#define RMS      mfd_search_registered_models
-#define MVS      mfd_search_model_versions
-#define NO_ORDER NULL, 0
+/* SQLite's form over a small part of the database: each key clause looked up per run */
+static mfd_err runs_by_experiment(mfd_arena *arena, const mfd_search_input *in,
+                                  mfd_search_sql *out) {
+    static const int64_t experiment_ids[] = {1};
+    mfd_search_scope scope = {
+        .experiment_ids = experiment_ids, .n_experiment_ids = 1, .by_experiment = true};
+    return mfd_search_runs_in_scope(arena, in, &scope, out);
+}
+
+#define RUNS               mfd_search_runs
+#define RUNS_PG            runs_pg
+#define RUNS_BY_EXPERIMENT runs_by_experiment
+#define EXPS               mfd_search_experiments
+#define RMS                mfd_search_registered_models
+#define MVS                mfd_search_model_versions
+#define NO_ORDER           NULL, 0
 #define ORDER(...)                                                                                 \
     (const char *const[]){__VA_ARGS__},                                                            \
         sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
@@ -202,6 +212,13 @@ static const char *runs(const char *filter, const char *const *order_by, size_t 
     if (strcmp(ids, pg_ids) != 0) {
         fprintf(stderr, "%s: [%s] candidates-first form gave %s, plain %s\n", __FILE__,
                 filter ? filter : "(null)", pg_ids, ids);
+        mfd_test_failed_checks++;
+    }
+    s = compile_at(__LINE__, RUNS_BY_EXPERIMENT, filter, order_by, n);
+    const char *probed = db_ids("r.run_uuid", "runs r", &s);
+    if (strcmp(ids, probed) != 0) {
+        fprintf(stderr, "%s: [%s] by-experiment form gave %s, plain %s\n", __FILE__,
+                filter ? filter : "(null)", probed, ids);
         mfd_test_failed_checks++;
     }
     return ids;
@@ -699,6 +716,11 @@ static void test_runs_order_by_execute(void) {
     CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
     CHECK(strstr(forms.window->from, "mlflowd_run_experiment") == NULL);
     CHECK(strstr(forms.from, "mlflowd_run_experiment") == NULL);
+    /* SQLite over a small part of the database: each key clause looked up for the run */
+    s = COMPILE(RUNS_BY_EXPERIMENT, "metrics.m > 0.5 and params.p = 'v'", ORDER("metrics.n"));
+    CHECK_STR(s.where, "EXISTS (SELECT 1 FROM params f0 WHERE f0.run_uuid = r.run_uuid AND f0.key "
+                       "= ? AND f0.value = ?) AND EXISTS (SELECT 1 FROM latest_metrics f1 WHERE "
+                       "f1.run_uuid = r.run_uuid AND f1.key = ? AND f1.value > ?)");
     s = COMPILE(RUNS_PG, "params.p = 'v'", ORDER("status", "metrics.m")); /* runs column first */
     CHECK(strncmp(s.from, "runs r LEFT JOIN", 16) == 0);
     CHECK_STR(runs("params.p != 'x'", ORDER("metrics.acc DESC")), "r1,r3,r2");
