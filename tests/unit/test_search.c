@@ -203,24 +203,25 @@ static const char *db_ids(const char *column, const char *from, const mfd_search
     return sb.data;
 }
 
-/* The run ids in order; the PostgreSQL form (candidates first) must give the same. */
+/* Fails the test when another form of the search gave other run ids than the plain one. */
+static void same_runs(const char *form, compile_fn fn, const char *filter,
+                      const char *const *order_by, size_t n, const char *ids) {
+    mfd_search_sql s = compile_at(__LINE__, fn, filter, order_by, n);
+    const char *other = db_ids("r.run_uuid", "runs r", &s);
+    if (strcmp(ids, other) != 0) {
+        fprintf(stderr, "%s: [%s] %s form gave %s, plain %s\n", __FILE__,
+                filter ? filter : "(null)", form, other, ids);
+        mfd_test_failed_checks++;
+    }
+}
+
+/* The run ids in order; PostgreSQL's form (candidates first) and SQLite's by-experiment
+ * form must give the same. */
 static const char *runs(const char *filter, const char *const *order_by, size_t n) {
     mfd_search_sql s = compile_at(__LINE__, RUNS, filter, order_by, n);
     const char *ids = db_ids("r.run_uuid", "runs r", &s);
-    s = compile_at(__LINE__, RUNS_PG, filter, order_by, n);
-    const char *pg_ids = db_ids("r.run_uuid", "runs r", &s);
-    if (strcmp(ids, pg_ids) != 0) {
-        fprintf(stderr, "%s: [%s] candidates-first form gave %s, plain %s\n", __FILE__,
-                filter ? filter : "(null)", pg_ids, ids);
-        mfd_test_failed_checks++;
-    }
-    s = compile_at(__LINE__, RUNS_BY_EXPERIMENT, filter, order_by, n);
-    const char *probed = db_ids("r.run_uuid", "runs r", &s);
-    if (strcmp(ids, probed) != 0) {
-        fprintf(stderr, "%s: [%s] by-experiment form gave %s, plain %s\n", __FILE__,
-                filter ? filter : "(null)", probed, ids);
-        mfd_test_failed_checks++;
-    }
+    same_runs("candidates-first", RUNS_PG, filter, order_by, n, ids);
+    same_runs("by-experiment", RUNS_BY_EXPERIMENT, filter, order_by, n, ids);
     return ids;
 }
 
