@@ -31,24 +31,33 @@ enum { SMALL_SCOPE_RUNS = 2000 };
 
 /* SQLite: experiments whose runs are at most a quarter of the database's,
  * and at most 50,000, have their search start from their runs
- * (mfd_search_scope.by_experiment); counting them costs at most ~3 ms. A
- * larger share is read faster by the whole-table form. */
+ * (mfd_search_scope.by_experiment), unless the filter's lists start from
+ * fewer rows than that (a run's name, a value few runs have: reading them
+ * from the key's index is cheaper than looking every run up), or it names
+ * run_id (its primary key is cheaper still). Each count reads at most
+ * 50,000 index entries (≈ 2 ms). A larger share is read faster by the
+ * whole-table form. */
 enum { BY_EXPERIMENT_SHARE = 4, BY_EXPERIMENT_MAX_RUNS = 50000 };
 
 /* Whether a SQLite search over these experiments starts from their runs. */
 static mfd_err sqlite_by_experiment(mfd_conn *conn, mfd_arena *arena, const int64_t *ids, size_t n,
-                                    bool *by_experiment) {
-    int64_t bound = 0, runs = 0;
+                                    const mfd_search_sql *sql, bool *by_experiment) {
+    int64_t bound = 0, runs = 0, rows = 0;
     *by_experiment = false;
     mfd_err err = mfd_runs_sqlite_bound(conn, &bound);
-    if (err || n == 0)
+    if (err || n == 0 || sql->names_run_id)
         return err;
     int64_t at_most = bound / BY_EXPERIMENT_SHARE;
     if (at_most > BY_EXPERIMENT_MAX_RUNS)
         at_most = BY_EXPERIMENT_MAX_RUNS;
-    if ((err = mfd_runs_count_in_experiments(conn, arena, ids, n, at_most + 1, &runs)))
+    if ((err = mfd_runs_count_in_experiments(conn, arena, ids, n, at_most + 1, &runs)) ||
+        runs > at_most)
         return err;
-    *by_experiment = runs <= at_most;
+    if (sql->first_clause &&
+        (err = mfd_runs_count_rows(conn, arena, sql->first_clause->where,
+                                   &sql->first_clause->params, runs + 1, &rows)))
+        return err;
+    *by_experiment = !sql->first_clause || rows > runs;
     return NULL;
 }
 
@@ -149,16 +158,18 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
             if ((err = mfd_runs_count_in_experiments(conn, req->arena, ids, scope.n_experiment_ids,
                                                      SMALL_SCOPE_RUNS + 1, &scope_runs)))
                 return err;
-            scope.only_its_runs = scope_runs <= SMALL_SCOPE_RUNS;
-            /* the restriction alone: it also serves the clauses no
-             * per-experiment index holds (LIKE, !=, long values) */
+            /* with the per-experiment indexes, only for clauses none of
+             * them holds (LIKE, !=, long values), which would read every
+             * experiment's entries */
+            scope.only_its_runs = scope_runs <= SMALL_SCOPE_RUNS &&
+                                  (!scope.experiment_indexes || sql.outside_experiment_indexes);
             scope.experiment_indexes = scope.experiment_indexes && !scope.only_its_runs;
             if (scope.only_its_runs &&
                 (err = mfd_search_runs_candidates_first(req->arena, &input, &scope, &sql)))
                 return err;
         }
         if (!postgres && scope.experiment_indexes) {
-            if ((err = sqlite_by_experiment(conn, req->arena, ids, scope.n_experiment_ids,
+            if ((err = sqlite_by_experiment(conn, req->arena, ids, scope.n_experiment_ids, &sql,
                                             &scope.by_experiment)))
                 return err;
             if (scope.by_experiment && sql.has_key_clauses &&

@@ -365,7 +365,7 @@ static void key_clause_chain(mfd_search_builder *b, const key_clause *k, size_t 
 /* Checks one clause; metric/param/tag/run_name clauses go to `keys` (the
  * caller joins them), the others are written to `w`. */
 static mfd_err compile_clause(mfd_arena *arena, const mfd_search_clause *c, mfd_search_builder *w,
-                              key_clause *keys, size_t *n_keys) {
+                              key_clause *keys, size_t *n_keys, bool *names_run_id) {
     run_entity entity = RUN_ATTRIBUTE;
     const char *key = NULL, *text = NULL, **items = NULL;
     const run_attribute *attr = NULL;
@@ -398,6 +398,7 @@ static mfd_err compile_clause(mfd_arena *arena, const mfd_search_clause *c, mfd_
             k->key = "mlflow.runName";
             break;
         }
+        *names_run_id = *names_run_id || strcmp(attr->canonical, "run_id") == 0;
         mfd_search_builder_and(w);
         if (attr->numeric)
             mfd_search_number_cmp(w, attr->column, cmp, &c->value.number, true);
@@ -586,6 +587,20 @@ static bool compile_from_and_order(mfd_search_builder *from, mfd_search_builder 
     }
     order_rest(from, order, keys, n_keys, prefix, values_only && prefix == 0);
     return prefix > 0;
+}
+
+/* SQLite: the rows that the lists' innermost clause (the first) reads, as
+ * `SELECT 1 FROM <t> f0 WHERE <condition>` in `where`: how many there are
+ * against the experiments' runs chooses by_experiment. */
+static mfd_search_sql *first_clause_matches(mfd_arena *arena, const key_clause *k) {
+    mfd_search_builder b;
+    mfd_search_builder_init(&b, arena);
+    mfd_strbuf_appendf(&b.sql, "SELECT 1 FROM %s f0 WHERE ", k->table);
+    key_clause_condition(&b, k, 0);
+    mfd_search_sql *out = mfd_arena_calloc(arena, 1, sizeof *out);
+    out->where = b.sql.data;
+    out->params = b.params;
+    return out;
 }
 
 /* SQLite, runs read from a small part of the database (by_experiment): each
@@ -857,8 +872,9 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     mfd_search_builder_init(&order, arena);
     key_clause *keys = mfd_arena_calloc(arena, n_clauses ? n_clauses : 1, sizeof *keys);
     size_t n_keys = 0;
+    bool names_run_id = false;
     for (size_t i = 0; i < n_clauses; i++)
-        if ((err = compile_clause(arena, &clauses[i], &where, keys, &n_keys)))
+        if ((err = compile_clause(arena, &clauses[i], &where, keys, &n_keys, &names_run_id)))
             return err;
     order_key *order_keys = NULL;
     size_t n_order_keys = 0;
@@ -907,6 +923,12 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     if ((err = mfd_search_finish_joined(&from, &lists, &order, out)))
         return err;
     out->has_key_clauses = n_keys > 0;
+    out->names_run_id = names_run_id;
+    for (size_t i = 0; i < n_keys; i++)
+        out->outside_experiment_indexes =
+            out->outside_experiment_indexes || !in_experiment_index(&keys[i]);
+    if (!candidates_first && n_listed)
+        out->first_clause = first_clause_matches(arena, &listed[0]);
     if (candidates_first && !only && n_order_keys && order_keys[0].entity == RUN_METRIC) {
         /* Clauses on the order's metric are tested by the walk itself; the
          * others are the candidates. */

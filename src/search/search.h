@@ -61,6 +61,13 @@ typedef struct mfd_search_sql {
      * on a short page run this one. */
     struct mfd_search_sql *window;
     bool has_key_clauses; /* runs: the filter names metrics, params or tags */
+    bool names_run_id;    /* runs: the filter names the run_id attribute */
+    /* runs: a key clause that no per-experiment index of PostgreSQL holds
+     * (LIKE, ILIKE, != and long values of params and tags) */
+    bool outside_experiment_indexes;
+    /* runs on SQLite, else NULL: `SELECT 1 FROM ... WHERE ...` (in `where`,
+     * its values in `params`) giving the rows the filter's lists start from */
+    struct mfd_search_sql *first_clause;
 } mfd_search_sql;
 
 /* PostgreSQL: parameter and tag values up to this many characters are in a

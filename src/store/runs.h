@@ -131,6 +131,11 @@ typedef struct mfd_run_search {
  * from the table's B-tree without a scan. */
 mfd_err mfd_runs_sqlite_bound(mfd_conn *conn, int64_t *bound);
 
+/* How many rows `select` (a SELECT over its bound `params`) gives, counting
+ * no further than `at_most`. */
+mfd_err mfd_runs_count_rows(mfd_conn *conn, mfd_arena *arena, const char *select,
+                            const mfd_sql_params *params, int64_t at_most, int64_t *count);
+
 /* How many runs (any lifecycle stage) the experiments have, counting no
  * further than `at_most`. */
 mfd_err mfd_runs_count_in_experiments(mfd_conn *conn, mfd_arena *arena,

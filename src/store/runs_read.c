@@ -294,6 +294,23 @@ mfd_err mfd_runs_sqlite_bound(mfd_conn *conn, int64_t *bound) {
     return err;
 }
 
+mfd_err mfd_runs_count_rows(mfd_conn *conn, mfd_arena *arena, const char *select,
+                            const mfd_sql_params *params, int64_t at_most, int64_t *count) {
+    *count = 0;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, mfd_arena_sprintf(arena, "SELECT count(*) FROM (%s LIMIT ?) x", select), false,
+        &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_params(stmt, 1, params);
+    mfd_stmt_bind_int64(stmt, (int)params->count + 1, at_most);
+    if (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
+        *count = mfd_stmt_int64(stmt, 0);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
 /* The page's run rows (no data) from one form of the search. */
 static mfd_err select_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in,
                            mfd_run **out, size_t *count) {

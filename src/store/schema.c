@@ -167,10 +167,10 @@ static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_art
  * and the query states when its value is short, see
  * MFD_SEARCH_SHORT_VALUE_CHARS). SQLite has no such limit; its runs index
  * serves only experiments that are a small part of the database (below). */
-#define STRINGIFY_(x)    #x
-#define STRINGIFY(x)     STRINGIFY_(x)
-#define SHORT_VALUE_TEST "length(value) <= " STRINGIFY(MFD_SEARCH_SHORT_VALUE_CHARS)
-#define SHORT_VALUES     "WHERE " SHORT_VALUE_TEST
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+#define SHORT_CHARS   STRINGIFY(MFD_SEARCH_SHORT_VALUE_CHARS)
+#define SHORT_VALUES  "WHERE length(value) <= " SHORT_CHARS
 typedef struct {
     const char *name, *ddl;
 } search_index;
@@ -321,13 +321,17 @@ static mfd_err create_search_indexes(mfd_conn *conn) {
 static mfd_err check_unfiled_entries(mfd_db *db, mfd_conn *conn, bool reindex,
                                      bool *per_experiment) {
     static const char *const tables[] = {"latest_metrics", "params", "tags"};
-    static const char *const short_only[] = {"", " AND " SHORT_VALUE_TEST,
-                                             " AND " SHORT_VALUE_TEST};
+    static const char *const short_only[] = {"", " AND length(x.value) <= " SHORT_CHARS,
+                                             " AND length(x.value) <= " SHORT_CHARS};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[256];
+        /* a run without an experiment (MLflow's schema allows it) is filed
+         * rightly under none */
         snprintf(sql, sizeof sql,
-                 "SELECT 1 FROM %s WHERE " MFD_SEARCH_EXPERIMENT_OF_RUN "(run_uuid) IS NULL%s "
-                 "LIMIT 1",
+                 "SELECT 1 FROM %s x JOIN runs r ON r.run_uuid = x.run_uuid "
+                 "WHERE " MFD_SEARCH_EXPERIMENT_OF_RUN
+                 "(x.run_uuid) IS NULL%s AND r.experiment_id IS "
+                 "NOT NULL LIMIT 1",
                  tables[i], short_only[i]);
         mfd_stmt *stmt;
         mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);

@@ -319,12 +319,21 @@ def test_entries_written_before_their_run_is_seen_are_refiled_by_db_upgrade(
     out = db_upgrade(fresh_db)
     assert out.returncode == 0, out.stderr
     assert "rebuilding the indexes of latest_metrics" in out.stderr
+    # a run without an experiment (MLflow's schema allows one) has its entries rightly
+    # filed under none: no warning for them, and no rebuild at every upgrade
+    query(fresh_db, "INSERT INTO runs (run_uuid, lifecycle_stage, status, start_time) VALUES "
+                    "('fedcba9876543210fedcba9876543210', 'active', 'FINISHED', 1)")
+    query(fresh_db, "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+                    "VALUES ('m', 1, 1, 0, false, 'fedcba9876543210fedcba9876543210')")
+    out = db_upgrade(fresh_db)
+    assert out.returncode == 0 and "rebuilding" not in out.stderr, out.stderr
     s = make_server(args=[f"--backend-store-uri={fresh_db}"])
     assert "written before" not in s.log()
     for filt in FILTERS:
         assert found(s, [a], filt) == ["a3", "a2", "a1"], filt
-    assert query(fresh_db, "SELECT count(*) FROM latest_metrics "
-                           "WHERE mlflowd_run_experiment(run_uuid) IS NULL") == [(0,)]
+    assert query(fresh_db, "SELECT run_uuid FROM latest_metrics WHERE "
+                           "mlflowd_run_experiment(run_uuid) IS NULL") == \
+        [("fedcba9876543210fedcba9876543210",)]  # the run without an experiment, only
 
 
 def test_other_revision_is_refused(fresh_db):
