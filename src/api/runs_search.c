@@ -154,15 +154,15 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         /* A filter on metrics/params/tags over experiments with few runs:
          * restricted to their runs, not the filter's runs in every experiment. */
         int64_t scope_runs = 0;
-        if (postgres && sql.has_key_clauses && scope.n_experiment_ids) {
+        if (postgres && sql.has_key_clauses && scope.n_experiment_ids &&
+            (!scope.experiment_indexes || sql.outside_experiment_indexes)) {
             if ((err = mfd_runs_count_in_experiments(conn, req->arena, ids, scope.n_experiment_ids,
                                                      SMALL_SCOPE_RUNS + 1, &scope_runs)))
                 return err;
             /* with the per-experiment indexes, only for clauses none of
              * them holds (LIKE, !=, long values), which would read every
-             * experiment's entries */
-            scope.only_its_runs = scope_runs <= SMALL_SCOPE_RUNS &&
-                                  (!scope.experiment_indexes || sql.outside_experiment_indexes);
+             * experiment's entries: the runs are counted only then */
+            scope.only_its_runs = scope_runs <= SMALL_SCOPE_RUNS;
             scope.experiment_indexes = scope.experiment_indexes && !scope.only_its_runs;
             if (scope.only_its_runs &&
                 (err = mfd_search_runs_candidates_first(req->arena, &input, &scope, &sql)))
