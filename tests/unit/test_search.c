@@ -541,10 +541,11 @@ static void test_runs_order_by_execute(void) {
     CHECK(s.window != NULL);
     CHECK_STR(s.window->from,
               "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 WHERE f0.key = ? AND "
-              "f0.value = ? AND length(f0.value) <= 300 LIMIT 200001) SELECT w.run_uuid, w.value "
-              "FROM (SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND NOT "
-              "w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT CASE WHEN count(*) <= 200000 "
-              "THEN 20 * count(*) ELSE 0 END FROM c) ROWS WITH TIES) w WHERE (w.run_uuid IN "
+              "f0.value = ? AND length(f0.value) <= 300 LIMIT 200001), n AS (SELECT CASE WHEN "
+              "count(*) <= 200000 THEN 20 * count(*) ELSE 0 END AS n FROM c) SELECT w.run_uuid, "
+              "w.value FROM (SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND "
+              "NOT w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT n.n FROM n) ROWS WITH TIES) "
+              "w WHERE (w.run_uuid IN "
               "(SELECT c.run_uuid FROM c)) IS TRUE ORDER BY w.value ASC) o0 CROSS "
               "JOIN runs r LEFT JOIN tags o1 ON o1.run_uuid = r.run_uuid AND o1.key = ? LEFT JOIN "
               "params o3 ON o3.run_uuid = r.run_uuid AND o3.key = ?");
@@ -582,42 +583,48 @@ static void test_runs_order_by_execute(void) {
     CHECK_STR(s.from,
               "runs r LEFT JOIN latest_metrics o0 ON o0.run_uuid = r.run_uuid AND o0.key = ?");
     /* the window then walks the metric's entries alone, as many as the scope has runs */
-    CHECK_STR(s.window->from,
-              "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND NOT w.is_nan "
-              "ORDER BY w.value ASC FETCH FIRST (SELECT count(*) FROM (SELECT 1 FROM runs rc "
-              "WHERE rc.experiment_id IN (?) LIMIT 5000) rc) ROWS WITH TIES) o0 CROSS JOIN runs r");
+    CHECK_STR(
+        s.window->from,
+        "(WITH n AS (SELECT count(*) AS n FROM (SELECT 1 FROM runs rc WHERE "
+        "rc.experiment_id IN (?) LIMIT 5000) rc) SELECT w.run_uuid, w.value FROM (SELECT "
+        "w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND NOT w.is_nan ORDER BY "
+        "w.value ASC FETCH FIRST (SELECT n.n FROM n) ROWS WITH TIES) w ORDER BY w.value ASC) o0 "
+        "CROSS JOIN runs r");
     CHECK_STR(s.window->where, "r.run_uuid = o0.run_uuid AND r.status = ?");
     CHECK_INT(s.window->n_join_params, 2);
-    CHECK_STR(param_text(s.window, 0), "m");
-    CHECK(s.window->params.values[1].kind == MFD_SQL_INT64 && s.window->params.values[1].i64 == 1);
+    CHECK(s.window->params.values[0].kind == MFD_SQL_INT64 && s.window->params.values[0].i64 == 1);
+    CHECK_STR(param_text(s.window, 1), "m");
     CHECK_STR(param_text(s.window, 2), "x");
     /* clauses on the order's metric are conditions of the walk, not candidates */
     s = COMPILE(RUNS_PG, "metrics.m > 0.5 and metrics.m <= 2 and status = 'x'",
                 ORDER("metrics.m DESC"));
     CHECK_STR(s.window->from,
-              "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND w.value > ? "
-              "AND w.value <= ? AND NOT w.is_nan ORDER BY w.value DESC FETCH FIRST (SELECT "
-              "count(*) FROM (SELECT 1 FROM runs rc WHERE rc.experiment_id IN (?) LIMIT 5000) rc) "
-              "ROWS WITH TIES) o0 CROSS JOIN runs r");
+              "(WITH n AS (SELECT count(*) AS n FROM (SELECT 1 FROM runs rc WHERE "
+              "rc.experiment_id IN (?) LIMIT 5000) rc) SELECT w.run_uuid, w.value FROM (SELECT "
+              "w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND w.value > ? AND "
+              "w.value <= ? AND NOT w.is_nan ORDER BY w.value DESC FETCH FIRST (SELECT n.n FROM n) "
+              "ROWS WITH TIES) w ORDER BY w.value DESC) o0 CROSS JOIN runs r");
     CHECK_STR(s.window->where, "r.run_uuid = o0.run_uuid AND r.status = ?");
     CHECK_INT(s.window->n_join_params, 4);
-    CHECK(s.window->params.values[1].kind == MFD_SQL_DOUBLE &&
-          s.window->params.values[1].f64 == 0.5);
-    CHECK(s.window->params.values[2].kind == MFD_SQL_DOUBLE && s.window->params.values[2].f64 == 2);
+    CHECK(s.window->params.values[2].kind == MFD_SQL_DOUBLE &&
+          s.window->params.values[2].f64 == 0.5);
+    CHECK(s.window->params.values[3].kind == MFD_SQL_DOUBLE && s.window->params.values[3].f64 == 2);
     /* the general form still has them as a candidate list */
     CHECK(strstr(s.from, "FROM latest_metrics f0 CROSS JOIN latest_metrics f1") != NULL);
     /* with other key clauses: those are the candidates, the metric's a walk condition */
     s = COMPILE(RUNS_PG, "metrics.m > 0.5 and params.p = 'v' and metrics.n < 3",
                 ORDER("metrics.m"));
-    CHECK_STR(s.window->from,
-              "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
-              "latest_metrics f1 WHERE f0.key = ? AND f0.value = ? AND length(f0.value) <= 300 AND "
-              "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value < ? LIMIT 200001) SELECT "
-              "w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value FROM latest_metrics w WHERE "
-              "w.key = ? AND w.value > ? AND NOT w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT "
-              "CASE WHEN count(*) <= 200000 THEN 20 * count(*) ELSE 0 END FROM c) ROWS WITH TIES) "
-              "w WHERE (w.run_uuid IN (SELECT c.run_uuid FROM c)) IS TRUE ORDER BY w.value ASC) o0 "
-              "CROSS JOIN runs r");
+    CHECK_STR(
+        s.window->from,
+        "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
+        "latest_metrics f1 WHERE f0.key = ? AND f0.value = ? AND length(f0.value) <= 300 AND "
+        "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value < ? LIMIT 200001), n AS (SELECT "
+        "CASE WHEN count(*) <= 200000 THEN 20 * count(*) ELSE 0 END AS n FROM c) SELECT "
+        "w.run_uuid, w.value FROM (SELECT w.run_uuid, w.value FROM latest_metrics w WHERE "
+        "w.key = ? AND w.value > ? AND NOT w.is_nan ORDER BY w.value ASC FETCH FIRST (SELECT "
+        "n.n FROM n) ROWS WITH TIES) w WHERE (w.run_uuid IN (SELECT c.run_uuid FROM c)) IS TRUE "
+        "ORDER BY w.value ASC) o0 "
+        "CROSS JOIN runs r");
     /* a clause on another metric, or a tag of the same name, stays a candidate */
     s = COMPILE(RUNS_PG, "tags.m = 'v'", ORDER("metrics.m"));
     CHECK(strstr(s.window->from, "FROM tags f0") != NULL);
@@ -685,16 +692,18 @@ static void test_runs_order_by_execute(void) {
                                ORDER("metrics.n DESC")};
     CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
     CHECK(forms.window != NULL && forms.window->window == NULL);
-    CHECK(strstr(
-              forms.window->from,
-              "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
-              "latest_metrics f1 CROSS JOIN params f2 WHERE f0.key = ? AND f0.value = ? AND "
-              "length(f0.value) <= 300 AND mlflowd_run_experiment(f0.run_uuid) IN (?) AND "
-              "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value > ? AND "
-              "mlflowd_run_experiment(f1.run_uuid) IN (?) AND f2.run_uuid = f0.run_uuid AND f2.key "
-              "= ? AND f2.value LIKE ? LIMIT 200001) SELECT w.run_uuid, w.value FROM (SELECT "
-              "w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND "
-              "mlflowd_run_experiment(w.run_uuid) IN (?) AND NOT w.is_nan") == forms.window->from);
+    CHECK(
+        strstr(
+            forms.window->from,
+            "(WITH c AS MATERIALIZED (SELECT f0.run_uuid FROM params f0 CROSS JOIN "
+            "latest_metrics f1 CROSS JOIN params f2 WHERE f0.key = ? AND f0.value = ? AND "
+            "length(f0.value) <= 300 AND mlflowd_run_experiment(f0.run_uuid) IN (?) AND "
+            "f1.run_uuid = f0.run_uuid AND f1.key = ? AND f1.value > ? AND "
+            "mlflowd_run_experiment(f1.run_uuid) IN (?) AND f2.run_uuid = f0.run_uuid AND f2.key "
+            "= ? AND f2.value LIKE ? LIMIT 200001), n AS (SELECT CASE WHEN count(*) <= 200000 THEN "
+            "20 * count(*) ELSE 0 END AS n FROM c) SELECT w.run_uuid, w.value FROM (SELECT "
+            "w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND "
+            "mlflowd_run_experiment(w.run_uuid) IN (?) AND NOT w.is_nan") == forms.window->from);
     CHECK(forms.window->params.values[2].i64 == 1 && forms.window->params.values[5].i64 == 1 &&
           forms.window->params.values[9].i64 == 1);
     CHECK(strstr(forms.from, "mlflowd_run_experiment(f1.run_uuid) IN (?) AND f2.run_uuid") != NULL);
@@ -703,14 +712,39 @@ static void test_runs_order_by_execute(void) {
     CHECK(strstr(forms.window->window->from,
                  "FROM latest_metrics w WHERE w.key = ? AND "
                  "mlflowd_run_experiment(w.run_uuid) IN (?) AND") != NULL);
-    /* several experiments: each list reads their entries, the walk (one range in order) every
-     * experiment's; past 100 experiments, the lists too */
+    /* several experiments: each list reads their entries; the walk reads each experiment's
+     * range in order and merges them, up to 20 experiments; past that the walk reads every
+     * experiment's entries, and past 100 experiments the lists too */
     indexed.experiment_ids = two;
     indexed.n_experiment_ids = 2;
     CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
     CHECK(strstr(forms.window->from, "mlflowd_run_experiment(f0.run_uuid) IN (?, ?)") != NULL);
-    CHECK(strstr(forms.window->from, "mlflowd_run_experiment(w.") == NULL);
+    CHECK(strstr(forms.window->from,
+                 "SELECT w.run_uuid, w.value FROM ((SELECT w.run_uuid, w.value FROM latest_metrics "
+                 "w WHERE w.key = ? AND mlflowd_run_experiment(w.run_uuid) IN (?) AND NOT w.is_nan "
+                 "ORDER BY w.value DESC FETCH FIRST (SELECT n.n FROM n) ROWS WITH TIES) UNION ALL "
+                 "(SELECT w.run_uuid, w.value FROM latest_metrics w WHERE w.key = ? AND "
+                 "mlflowd_run_experiment(w.run_uuid) IN (?) AND NOT w.is_nan ORDER BY w.value DESC "
+                 "FETCH FIRST (SELECT n.n FROM n) ROWS WITH TIES)) w ORDER BY w.value DESC FETCH "
+                 "FIRST (SELECT n.n FROM n) ROWS WITH TIES) w WHERE") != NULL);
+    CHECK(forms.window->params.values[11].i64 == 4 && forms.window->params.values[13].i64 == 5);
     CHECK(strstr(forms.from, "mlflowd_run_experiment(f1.run_uuid) IN (?, ?)") != NULL);
+    indexed.page_rows = 30; /* the probe form merges the ranges too */
+    CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
+    CHECK(strstr(forms.window->window->from, "FETCH FIRST 600 ROWS WITH TIES) UNION ALL (") !=
+          NULL);
+    indexed.page_rows = 0;
+    static const int64_t twenty_one[21] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                           12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+    indexed.experiment_ids = twenty_one;
+    indexed.n_experiment_ids = 20;
+    CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
+    CHECK(strstr(forms.window->from, "UNION ALL") != NULL);
+    indexed.n_experiment_ids = 21;
+    CHECK(mfd_search_runs_candidates_first(arena, &scoped, &indexed, &forms) == NULL);
+    CHECK(strstr(forms.window->from, "mlflowd_run_experiment(f0.run_uuid) IN (?, ?, ?") != NULL);
+    CHECK(strstr(forms.window->from, "mlflowd_run_experiment(w.") == NULL);
+    CHECK(strstr(forms.window->from, "UNION ALL") == NULL);
     static int64_t many[101];
     indexed.experiment_ids = many;
     indexed.n_experiment_ids = 101;
