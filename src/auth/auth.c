@@ -411,9 +411,7 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
     int pool = cfg->workers > 4 ? cfg->workers : 4;
     err = mfd_db_open(auth->settings->database_uri, pool, &auth->db);
     if (!err)
-        err = mfd_schema_auth_init(auth->db);
-    if (!err)
-        err = mfd_sso_store_init(auth->db);
+        err = mfd_schema_auth_init(auth->db); /* mlflowd's SSO tables too */
     if (!err && (err = mfd_sso_open(auth, &auth->sso)) == NULL)
         auth->sso_authoritative = mfd_sso_settings_of(auth->sso)->authoritative;
     if (!err)

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/sql_params.h"
 #include "search/search.h"
+#include "sso_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,14 +88,26 @@ static mfd_err read_version(mfd_conn *conn, const char *table, char *out, size_t
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
+/* The tables of a database that are no MLflow tracking schema's: not the
+ * version tables, and not those of an auth schema (stamped) or of mlflowd's
+ * SSO store, which may share the database (MLflow's auth app allows it). */
+#define AUTH_TABLES                                                                                \
+    "('users', 'experiment_permissions', 'registered_model_permissions', 'scorer_permissions')"
+
 static mfd_err count_user_tables(mfd_conn *conn, int64_t *count) {
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(
         conn,
-        is_pg(conn) ? "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = "
-                      "current_schema() AND tablename NOT LIKE 'alembic_%'"
-                    : "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
-                      "name NOT LIKE 'alembic_%' AND name NOT LIKE 'sqlite_%'",
+        is_pg(conn) ? "SELECT count(*) FROM pg_catalog.pg_tables t WHERE t.schemaname = "
+                      "current_schema() AND t.tablename NOT LIKE 'alembic_%' AND t.tablename NOT "
+                      "LIKE 'mlflowd\\_%' ESCAPE '\\' AND NOT (t.tablename IN " AUTH_TABLES
+                      " AND EXISTS (SELECT 1 FROM pg_catalog.pg_tables a WHERE a.schemaname = "
+                      "current_schema() AND a.tablename = 'alembic_version_auth'))"
+                    : "SELECT count(*) FROM sqlite_master t WHERE t.type = 'table' AND t.name NOT "
+                      "LIKE 'alembic_%' AND t.name NOT LIKE 'sqlite_%' AND t.name NOT LIKE "
+                      "'mlflowd\\_%' ESCAPE '\\' AND NOT (t.name IN " AUTH_TABLES
+                      " AND EXISTS (SELECT 1 FROM sqlite_master a WHERE a.type = 'table' AND "
+                      "a.name = 'alembic_version_auth'))",
         false, &stmt);
     if (err)
         return err;
@@ -513,6 +526,8 @@ mfd_err mfd_schema_auth_init(mfd_db *db) {
                           "(expected %s or %s)",
                           version, MFD_AUTH_SCHEMA_INITIAL, MFD_AUTH_SCHEMA_HEAD);
     }
+    if (!err) /* mlflowd's own tables, under the same lock */
+        err = mfd_sso_store_create(conn);
     if (!err)
         err = mfd_conn_commit(conn);
 out:

@@ -22,7 +22,9 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                                  bool add_search_indexes, bool *experiment_indexes);
 
 /* Auth DB: empty -> create at head; legacy (users, no version table) ->
- * stamp, add scorer_permissions, stamp head; at head -> as is. */
+ * stamp, add scorer_permissions, stamp head; at head -> as is. Then
+ * mlflowd's SSO tables when missing (sso_store.h). All under one lock, so
+ * replicas starting together on one PostgreSQL database take turns. */
 mfd_err mfd_schema_auth_init(mfd_db *db);
 
 /* Readiness (/ready): the tracking DB answers and is stamped at head.

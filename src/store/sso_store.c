@@ -45,14 +45,10 @@ static const char *const create_sql[] = {
     ")",
 };
 
-mfd_err mfd_sso_store_init(mfd_db *db) {
-    mfd_conn *conn;
-    mfd_err err = mfd_db_acquire(db, &conn);
-    if (err)
-        return err;
+mfd_err mfd_sso_store_create(mfd_conn *conn) {
+    mfd_err err = NULL;
     for (size_t i = 0; !err && i < sizeof create_sql / sizeof create_sql[0]; i++)
         err = mfd_conn_exec(conn, create_sql[i]);
-    mfd_db_release(db, conn);
     return err;
 }
 

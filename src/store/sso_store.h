@@ -27,8 +27,11 @@
  * werkzeug method starts with '!', so no password ever verifies against it. */
 #define MFD_SSO_UNUSABLE_PASSWORD "!sso"
 
-/* Creates the tables when missing (CREATE TABLE IF NOT EXISTS). */
-mfd_err mfd_sso_store_init(mfd_db *db);
+/* Creates the tables when missing (CREATE TABLE IF NOT EXISTS), on `conn`
+ * inside the auth schema's transaction and lock (mfd_schema_auth_init): on
+ * PostgreSQL, CREATE TABLE IF NOT EXISTS from two replicas at once fails in
+ * one of them (the table's type name is taken meanwhile). */
+mfd_err mfd_sso_store_create(mfd_conn *conn);
 
 /* --- identities ----------------------------------------------------------- */
 typedef struct mfd_sso_snapshot {

@@ -180,6 +180,36 @@ def test_replicas_sharing_the_auth_db_see_password_changes_at_once(tmp_path):
         a.stop()
 
 
+def test_auth_tables_may_share_the_tracking_database(tmp_path):
+    """MLflow lets the auth app's database_uri name the tracking database: its tables (and
+    mlflowd's SSO tables) are no reason to refuse that database as "not MLflow's", however
+    the two schemas come to be made (auth first here, on a new file)."""
+    db = tmp_path / "shared.db"
+    ini = tmp_path / "shared.ini"
+    ini.write_text(open(write_ini(tmp_path / "srv")).read().replace(
+        f"sqlite:///{tmp_path / 'srv'}/basic_auth.db", f"sqlite:///{db}"))
+    s = Server(tmp_path / "srv", args=["--auth", f"--backend-store-uri=sqlite:///{db}"],
+               env=auth_env(str(ini))).start()
+    try:
+        admin_api(s, "POST", "experiments/create", {"name": "in-shared-db"})
+        admin_api(s, "POST", "users/create", {"username": "shared", "password": "shared-pass-1"})
+    finally:
+        s.stop()
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert conn.execute("SELECT count(*) FROM experiments WHERE name = 'in-shared-db'"
+                            ).fetchone() == (1,)
+    assert {"users", "experiments", "mlflowd_sessions", "alembic_version",
+            "alembic_version_auth"} <= tables
+    # a database with a stranger's table is still refused
+    stranger = tmp_path / "stranger.db"
+    with sqlite3.connect(stranger) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER)")
+    out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{stranger}"], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode != 0 and "no MLflow schema revision" in out.stderr
+
+
 def test_grants_changed_by_another_process_are_enforced_at_once(tmp_path):
     """mlflowd remembers the rows it read for a decision (half a second at most), but a
     change to the shared SQLite auth DB — by another replica, or by MLflow itself writing

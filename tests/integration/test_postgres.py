@@ -375,6 +375,66 @@ def test_replicas_starting_together_on_a_new_database(tmp_path, fresh_db):
             s.stop()
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own-auth-db", "shared-db"])
+def test_replicas_with_auth_starting_together_on_a_new_database(tmp_path, fresh_db, shared):
+    """The auth schema and mlflowd's SSO tables are made under one lock too: with CREATE
+    TABLE IF NOT EXISTS alone, one of replicas starting at once failed (the table's type name
+    taken meanwhile) and exited. The auth tables may share the tracking database, as MLflow
+    allows: they do not make it "a database with tables but no MLflow schema"."""
+    auth_db = fresh_db if shared else pg_create_database(f"{tmp_path}/auth-{uuid.uuid4().hex}")
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = READ\n"
+                   f"database_uri = {auth_db}\n"
+                   "admin_username = admin\nadmin_password = password1234\n")
+    try:
+        for attempt in range(3):  # the failure needs the starts to overlap: three tries at it
+            if attempt:
+                for db in {fresh_db, auth_db}:
+                    query(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            servers = [Server(tmp_path / f"a{attempt}-{i}",
+                              args=[f"--backend-store-uri={fresh_db}", "--auth"],
+                              env={"MLFLOW_AUTH_CONFIG_PATH": str(ini),
+                                   "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret"})
+                       for i in range(3)]
+            errors = []
+
+            def start(s):
+                try:
+                    s.start()
+                except Exception as e:  # reported below with the server's log
+                    errors.append(e)
+
+            threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            try:
+                assert not errors, errors
+                assert query(auth_db, "SELECT version_num FROM alembic_version_auth") == \
+                    [("0965eb92f5f0",)]
+                assert query(fresh_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+                assert query(auth_db, "SELECT username FROM users") == [("admin",)]
+                tables = query(auth_db, "SELECT tablename FROM pg_tables WHERE tablename LIKE "
+                                        "'mlflowd\\_%' ORDER BY tablename")
+                assert tables == [("mlflowd_access_tokens",), ("mlflowd_sessions",),
+                                  ("mlflowd_sso_identities",)]
+                for i, s in enumerate(servers):
+                    r = requests.post(f"{s.url}/api/2.0/mlflow/users/create",
+                                      auth=("admin", "password1234"),
+                                      json={"username": f"user{i}", "password": "a-password-1234"})
+                    assert r.status_code == 200, r.text
+                    r = requests.post(f"{s.url}/api/2.0/mlflow/experiments/create",
+                                      auth=("admin", "password1234"), json={"name": f"e{i}"})
+                    assert r.status_code == 200, r.text
+            finally:
+                for s in servers:
+                    s.stop()
+    finally:
+        if not shared:
+            pg_drop_database(auth_db)
+
+
 def test_concurrent_db_upgrades_serialise(fresh_db):
     procs = [subprocess.Popen([BIN, "db", "upgrade", fresh_db], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
