@@ -119,6 +119,12 @@ static mfd_err exec_texts(mfd_conn *conn, const char *sql, const char *const *te
     return err;
 }
 
+mfd_err mfd_registry_lock_model(mfd_conn *conn, const char *name) {
+    if (mfd_conn_dialect(conn) != MFD_DIALECT_POSTGRES)
+        return NULL;
+    return exec_texts(conn, "SELECT 1 FROM registered_models WHERE name = ? FOR UPDATE", &name, 1);
+}
+
 /* ---- reading models with their children ------------------------------------------------------ */
 
 typedef struct name_entry {
@@ -493,13 +499,11 @@ mfd_err mfd_registry_delete_model(mfd_conn *conn, const char *name) {
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    /* PostgreSQL: a version, tag or alias written meanwhile would reference
-     * the row between its children's deletion and its own. Locked first, such
-     * a write waits for this one and then finds the model gone (404), and so
-     * does a second delete. SQLite runs one writer at a time. */
-    if (mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES)
-        err =
-            exec_texts(conn, "SELECT 1 FROM registered_models WHERE name = ? FOR UPDATE", &name, 1);
+    /* A version, tag or alias written meanwhile would reference the row
+     * between its children's deletion and its own. Locked first, such a write
+     * waits for this one and then finds the model gone (404), and so does a
+     * second delete. */
+    err = mfd_registry_lock_model(conn, name);
     if (!err)
         err = mfd_registry_require_model(conn, name);
     for (size_t i = 0; !err && i < sizeof deletes / sizeof deletes[0]; i++)

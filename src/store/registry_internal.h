@@ -33,7 +33,14 @@ mfd_err mfd_registry_finish_write(mfd_conn *conn, mfd_err err);
 
 /* 404 "Registered Model with name=<n> not found" when absent. */
 mfd_err mfd_registry_require_model(mfd_conn *conn, const char *name);
-/* 404 "Model Version (name=<n>, version=<v>) not found" unless live. */
+/* PostgreSQL: locks the model's row (FOR UPDATE) for the write transaction.
+ * Every write to a model's versions, aliases or the model takes it first, so
+ * they run one after another per model, each seeing the last one's result,
+ * and never lock in opposite orders (deadlocks). SQLite runs one writer at a
+ * time already. */
+mfd_err mfd_registry_lock_model(mfd_conn *conn, const char *name);
+/* In a write transaction: locks the model (mfd_registry_lock_model), then
+ * 404 "Model Version (name=<n>, version=<v>) not found" unless live. */
 mfd_err mfd_registry_require_version(mfd_conn *conn, const char *name, int64_t version);
 /* A live version with its tags (aliases when with_aliases);
  * 404 "Model Version (name=<n>, version=<v>) not found" otherwise. */

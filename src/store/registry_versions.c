@@ -36,10 +36,12 @@ mfd_err mfd_registry_require_version(mfd_conn *conn, const char *name, int64_t v
     if (!version_fits(version))
         return version_not_found(name, version);
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn,
-                                   "SELECT 1 FROM model_versions WHERE name = ? AND version = ? "
-                                   "AND current_stage <> ?",
-                                   true, &stmt);
+    mfd_err err = mfd_registry_lock_model(conn, name);
+    if (!err)
+        err = mfd_conn_prepare(conn,
+                               "SELECT 1 FROM model_versions WHERE name = ? AND version = ? AND "
+                               "current_stage <> ?",
+                               true, &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, name);
@@ -335,7 +337,8 @@ static mfd_err create_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_model_v
         run_id = row.source_run_id;
     }
     int64_t version = 0, now = mfd_now_ms();
-    if ((err = mfd_registry_require_model(conn, in->name)) ||
+    if ((err = mfd_registry_lock_model(conn, in->name)) ||
+        (err = mfd_registry_require_model(conn, in->name)) ||
         (err = mfd_registry_touch_model(conn, in->name, now)) ||
         (err = next_version(conn, in->name, &version)) ||
         (err = insert_version(conn, in, version, now, storage, run_id)))

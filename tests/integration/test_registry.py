@@ -260,6 +260,59 @@ def test_writes_racing_a_delete_get_404_not_a_database_error(server):
         assert r.status_code == 404
 
 
+def test_version_writes_racing_each_other_act_one_after_another(server):
+    """Writes to one model's versions take turns (on PostgreSQL they lock the model's row
+    first): an alias set while its version is deleted never points at the deleted version, a
+    version deleted while it is transitioned stays deleted, transitions that archive the
+    others leave one version in the stage, and no write fails on a deadlock. Before, on
+    PostgreSQL, each of these happened in most rounds."""
+    import threading
+    import requests
+
+    def race(*calls):
+        barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
+
+        def run(i):
+            method, endpoint, body = calls[i]
+            barrier.wait()
+            answers[i] = requests.request(method, f"{server.url}/api/2.0/mlflow/{endpoint}",
+                                          json=body, timeout=60)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in answers:
+            assert r.status_code in (200, 404), r.text  # never a deadlock (503) or a 500
+        return answers
+
+    name = f"turns-{uuid.uuid4().hex[:8]}"
+    server.api("POST", "registered-models/create", {"name": name})
+    for round_ in range(8):
+        v = server.api("POST", "model-versions/create",
+                       {"name": name, "source": "s3://b/m"})["model_version"]["version"]
+        delete, alias, transition = race(
+            ("DELETE", "model-versions/delete", {"name": name, "version": v}),
+            ("POST", "registered-models/alias", {"name": name, "alias": f"a{round_}", "version": v}),
+            ("POST", "model-versions/transition-stage",
+             {"name": name, "version": v, "stage": "Production", "archive_existing_versions": False}))
+        assert delete.status_code == 200
+        r = server.get("/api/2.0/mlflow/model-versions/get", params={"name": name, "version": v})
+        assert r.status_code == 404, r.text  # deleted, not brought back by the transition
+    model = server.api("GET", "registered-models/get", params={"name": name})["registered_model"]
+    assert model.get("aliases", []) == []  # no alias on a deleted version
+    versions = [server.api("POST", "model-versions/create", {"name": name, "source": "s3://b/m"})
+                ["model_version"]["version"] for _ in range(4)]
+    for _ in range(4):
+        race(*[("POST", "model-versions/transition-stage",
+                {"name": name, "version": v, "stage": "Production",
+                 "archive_existing_versions": True}) for v in versions])
+        found = server.api("GET", "model-versions/search",
+                           params={"filter": f"name = '{name}'"})["model_versions"]
+        assert [m["current_stage"] for m in found].count("Production") == 1, found
+
+
 def test_registered_model_tags(server):
     name = create_model(server)["name"]
     server.api("POST", "registered-models/set-tag", {"name": name, "key": "a", "value": "1"})
