@@ -255,8 +255,12 @@ mfd_err mfd_s3_prepare(CURL *curl, const mfd_s3_settings *s, const char *method,
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled transfer ends after 2 min */
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 120L);
+    /* A transfer with no byte for 60 s ends (boto3's read timeout, MLflow's S3
+     * client), not retried (mfd_s3_worth_retrying): answered within the mlflow
+     * client's 120 s timeout, which would otherwise give up and send it again
+     * while this one still waits. */
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     if (!s->verify_tls) {
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -345,7 +349,7 @@ bool mfd_s3_worth_retrying(CURLcode rc, long status) {
     if (rc == CURLE_OK)
         return status == 500 || status == 502 || status == 503 || status == 504;
     return rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
-           rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE || rc == CURLE_OPERATION_TIMEDOUT;
+           rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE;
 }
 
 mfd_err mfd_s3_perform(CURL *curl, mfd_arena *arena, const mfd_s3_settings *s,

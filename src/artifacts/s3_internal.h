@@ -102,7 +102,9 @@ typedef struct mfd_s3_response {
 
 /* The retry policy of every S3 request: MFD_S3_TRIES tries when S3 cannot
  * be reached or answers 500/502/503/504, mfd_s3_retry_pause() before each
- * try after the first (0.2 s, then 0.8 s). */
+ * try after the first (0.2 s, then 0.8 s). A timeout (10 s to connect, 60 s
+ * without a byte) is not tried again: its waits would add up past the
+ * client's own timeout. */
 enum { MFD_S3_TRIES = 3 };
 bool mfd_s3_worth_retrying(CURLcode rc, long status);
 void mfd_s3_retry_pause(int attempt);
