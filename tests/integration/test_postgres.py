@@ -345,15 +345,15 @@ def test_other_revision_is_refused(fresh_db):
     assert PASSWORD not in out.stderr
 
 
-def test_replicas_starting_together_on_a_new_database(tmp_path, fresh_db):
-    servers = [Server(tmp_path / f"r{i}", args=[f"--backend-store-uri={fresh_db}"])
-               for i in range(3)]
+def start_together(servers):
+    """Starts the servers at once (one thread each); the errors of those that did not start,
+    each with its server's log."""
     errors = []
 
     def start(s):
         try:
             s.start()
-        except Exception as e:  # reported below with the server's log
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=start, args=(s,)) for s in servers]
@@ -361,6 +361,13 @@ def test_replicas_starting_together_on_a_new_database(tmp_path, fresh_db):
         t.start()
     for t in threads:
         t.join()
+    return errors
+
+
+def test_replicas_starting_together_on_a_new_database(tmp_path, fresh_db):
+    servers = [Server(tmp_path / f"r{i}", args=[f"--backend-store-uri={fresh_db}"])
+               for i in range(3)]
+    errors = start_together(servers)
     try:
         assert not errors, errors
         assert query(fresh_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
@@ -396,19 +403,7 @@ def test_replicas_with_auth_starting_together_on_a_new_database(tmp_path, fresh_
                               env={"MLFLOW_AUTH_CONFIG_PATH": str(ini),
                                    "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret"})
                        for i in range(3)]
-            errors = []
-
-            def start(s):
-                try:
-                    s.start()
-                except Exception as e:  # reported below with the server's log
-                    errors.append(e)
-
-            threads = [threading.Thread(target=start, args=(s,)) for s in servers]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            errors = start_together(servers)
             try:
                 assert not errors, errors
                 assert query(auth_db, "SELECT version_num FROM alembic_version_auth") == \
