@@ -118,6 +118,9 @@ struct mfd_auth_request {
     const char *roles;  /* '\n'-joined, arena */
     int64_t expires_at; /* unix seconds; 0 = none */
     const char *csrf;   /* session CSRF token (native login) */
+    /* Before a model or scorer is deleted or renamed: the highest id of its
+     * permission rows, which the post-hook moves or deletes (hooks.c) */
+    int64_t resource_rows;
 };
 typedef struct mfd_auth_request mfd_auth_request;
 /* The request's notes, made (and its rule matched) on first use. */

@@ -83,7 +83,8 @@ static mfd_err drop_resource(mfd_auth *auth, mfd_request *req, mfd_auth_kind kin
     mfd_err err = with_auth_conn(auth, &conn);
     if (err)
         return err;
-    err = mfd_auth_store_delete_resource(conn, kind, key);
+    err = mfd_auth_store_delete_resource(conn, kind, key,
+                                         mfd_auth_request_state(auth, req)->resource_rows);
     mfd_auth_db_release(auth, conn);
     const char *resource = kind == MFD_AUTH_SCORER
                                ? mfd_arena_sprintf(req->arena, "scorer:%s/%s", key0, key1)
@@ -102,7 +103,8 @@ static mfd_err rename_model(mfd_auth *auth, mfd_request *req) {
     mfd_err err = with_auth_conn(auth, &conn);
     if (err)
         return err;
-    err = mfd_auth_store_rename_model(conn, old_name, new_name);
+    err = mfd_auth_store_rename_model(conn, old_name, new_name,
+                                      mfd_auth_request_state(auth, req)->resource_rows);
     mfd_auth_db_release(auth, conn);
     mfd_auth_audit(req->username, "permission.rename",
                    mfd_arena_sprintf(req->arena, "registered_model:%s", old_name), NULL,
@@ -132,6 +134,33 @@ static mfd_err filter_items(mfd_auth *auth, mfd_request *req, mfd_response *res,
 
 enum { MAX_PERMISSION_NAME = 255 }; /* registered_model_permissions.name */
 
+/* Before a model or scorer is deleted or renamed, the highest id of its
+ * permission rows: the post-hook moves or deletes those rows only. Another
+ * user may make the name again between the handler and the post-hook; that
+ * creator's grant (a newer row) must neither go with a rename nor with a
+ * delete. */
+static mfd_err snapshot_resource_rows(mfd_auth *auth, mfd_request *req, int after) {
+    const char *key[2] = {NULL, NULL};
+    mfd_auth_kind kind = MFD_AUTH_REGISTERED_MODEL;
+    if (after == MFD_AFTER_DELETE_MODEL || after == MFD_AFTER_RENAME_MODEL) {
+        key[0] = request_field(req, "name");
+    } else if (after == MFD_AFTER_DELETE_SCORER) {
+        kind = MFD_AUTH_SCORER;
+        key[0] = request_field(req, "experiment_id");
+        key[1] = request_field(req, "name");
+    }
+    if (!key[0] || (kind == MFD_AUTH_SCORER && !key[1]))
+        return NULL;
+    mfd_conn *conn;
+    mfd_err err = with_auth_conn(auth, &conn);
+    if (err)
+        return err;
+    err = mfd_auth_store_resource_rows(conn, kind, key,
+                                       &mfd_auth_request_state(auth, req)->resource_rows);
+    mfd_auth_db_release(auth, conn);
+    return err;
+}
+
 mfd_err mfd_auth_before(mfd_auth *auth, mfd_request *req) {
     if (!req->username)
         return NULL;
@@ -147,7 +176,7 @@ mfd_err mfd_auth_before(mfd_auth *auth, mfd_request *req) {
                            "A registered model name of %zu characters is too long: with "
                            "authentication on, names are limited to %d (the permission table's)",
                            mfd_utf8_chars(name), MAX_PERMISSION_NAME);
-    return NULL;
+    return snapshot_resource_rows(auth, req, m->rule->after);
 }
 
 mfd_err mfd_auth_after(mfd_auth *auth, mfd_request *req, mfd_response *res) {

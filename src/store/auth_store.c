@@ -35,7 +35,7 @@ static const kind_sql kinds[] = {
             "UPDATE experiment_permissions SET permission = ? WHERE experiment_id = ? AND "
             "user_id = ?",
             "DELETE FROM experiment_permissions WHERE experiment_id = ? AND user_id = ?",
-            "DELETE FROM experiment_permissions WHERE experiment_id = ?",
+            "DELETE FROM experiment_permissions WHERE experiment_id = ? AND id <= ?",
             "SELECT experiment_id, NULL, user_id, permission FROM experiment_permissions "
             "WHERE user_id = ? ORDER BY id",
             "DELETE FROM experiment_permissions WHERE user_id = ?",
@@ -58,7 +58,7 @@ static const kind_sql kinds[] = {
             "UPDATE registered_model_permissions SET permission = ? WHERE name = ? AND "
             "user_id = ?",
             "DELETE FROM registered_model_permissions WHERE name = ? AND user_id = ?",
-            "DELETE FROM registered_model_permissions WHERE name = ?",
+            "DELETE FROM registered_model_permissions WHERE name = ? AND id <= ?",
             "SELECT name, NULL, user_id, permission FROM registered_model_permissions "
             "WHERE user_id = ? ORDER BY id",
             "DELETE FROM registered_model_permissions WHERE user_id = ?",
@@ -83,7 +83,8 @@ static const kind_sql kinds[] = {
             "scorer_name = ? AND user_id = ?",
             "DELETE FROM scorer_permissions WHERE experiment_id = ? AND scorer_name = ? AND "
             "user_id = ?",
-            "DELETE FROM scorer_permissions WHERE experiment_id = ? AND scorer_name = ?",
+            "DELETE FROM scorer_permissions WHERE experiment_id = ? AND scorer_name = ? AND id <= "
+            "?",
             "SELECT experiment_id, scorer_name, user_id, permission FROM scorer_permissions "
             "WHERE user_id = ? ORDER BY id",
             "DELETE FROM scorer_permissions WHERE user_id = ?",
@@ -492,7 +493,14 @@ mfd_err mfd_auth_store_set_grant(mfd_conn *conn, mfd_auth_kind kind, const char 
     mfd_stmt *stmt = NULL;
     err = mfd_auth_store_get_user(conn, arena, username, &user);
     if (!err)
-        err = mfd_conn_prepare(conn, kinds[kind].upsert, true, &stmt);
+        err = mfd_conn_prepare(conn, kinds[kind].delete_one, true, &stmt);
+    if (!err) {
+        int next = bind_keys(stmt, 1, kind, key);
+        mfd_stmt_bind_int64(stmt, next, user.id);
+        err = exec_done(stmt);
+    }
+    if (!err)
+        err = mfd_conn_prepare(conn, kinds[kind].insert, true, &stmt);
     if (!err) {
         int next = bind_keys(stmt, 1, kind, key);
         mfd_stmt_bind_int64(stmt, next, user.id);
@@ -503,21 +511,46 @@ mfd_err mfd_auth_store_set_grant(mfd_conn *conn, mfd_auth_kind kind, const char 
     return finish_write(conn, err);
 }
 
-mfd_err mfd_auth_store_delete_resource(mfd_conn *conn, mfd_auth_kind kind,
-                                       const char *const key[2]) {
+mfd_err mfd_auth_store_resource_rows(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
+                                     int64_t *last_id) {
+    static const char *const sql[] = {
+        [MFD_AUTH_EXPERIMENT] =
+            "SELECT max(id) FROM experiment_permissions WHERE experiment_id = ?",
+        [MFD_AUTH_REGISTERED_MODEL] =
+            "SELECT max(id) FROM registered_model_permissions WHERE name = ?",
+        [MFD_AUTH_SCORER] =
+            "SELECT max(id) FROM scorer_permissions WHERE experiment_id = ? AND scorer_name = ?",
+    };
+    *last_id = 0;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, sql[kind], true, &stmt);
+    if (err)
+        return err;
+    bind_keys(stmt, 1, kind, key);
+    mfd_step s = mfd_stmt_step(stmt, &err);
+    if (s == MFD_STEP_ROW && !mfd_stmt_is_null(stmt, 0))
+        *last_id = mfd_stmt_int64(stmt, 0);
+    mfd_stmt_done(stmt);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+mfd_err mfd_auth_store_delete_resource(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
+                                       int64_t last_id) {
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
     mfd_stmt *stmt;
     err = mfd_conn_prepare(conn, kinds[kind].delete_all, true, &stmt);
     if (!err) {
-        bind_keys(stmt, 1, kind, key);
+        int next = bind_keys(stmt, 1, kind, key);
+        mfd_stmt_bind_int64(stmt, next, last_id);
         err = exec_done(stmt);
     }
     return finish_write(conn, err);
 }
 
-mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const char *new_name) {
+mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const char *new_name,
+                                    int64_t last_id) {
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
@@ -530,10 +563,12 @@ mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const 
     }
     if (!err)
         err = mfd_conn_prepare(
-            conn, "UPDATE registered_model_permissions SET name = ? WHERE name = ?", true, &stmt);
+            conn, "UPDATE registered_model_permissions SET name = ? WHERE name = ? AND id <= ?",
+            true, &stmt);
     if (!err) {
         mfd_stmt_bind_text(stmt, 1, new_name);
         mfd_stmt_bind_text(stmt, 2, old_name);
+        mfd_stmt_bind_int64(stmt, 3, last_id);
         err = exec_done(stmt);
     }
     return finish_write(conn, err);

@@ -87,16 +87,26 @@ mfd_err mfd_auth_store_update_grant(mfd_conn *conn, mfd_auth_kind kind, const ch
                                     const char *username, const char *permission);
 mfd_err mfd_auth_store_delete_grant(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
                                     const char *username);
-/* Creator grants: insert or overwrite the row (a stale row of a reused id
- * must not block the creator). 404 when the user is unknown. */
+/* Creator grants: replace the user's row by a new one (a stale row of a
+ * reused id must not block the creator; a new row's id is above any
+ * mfd_auth_store_resource_rows snapshot taken before). 404 when the user is
+ * unknown. */
 mfd_err mfd_auth_store_set_grant(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
                                  const char *username, const char *permission);
-/* Deletes every user's rows of one resource (model deleted, scorer deleted). */
-mfd_err mfd_auth_store_delete_resource(mfd_conn *conn, mfd_auth_kind kind,
-                                       const char *const key[2]);
-/* Moves every registered_model_permissions row of old_name to new_name;
- * stale rows already under new_name are dropped first. */
-mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const char *new_name);
+/* The highest id of the resource's rows (0 when none): taken before the
+ * resource is deleted or renamed, it bounds the two calls below to the rows
+ * of the resource as it was. A row written meanwhile belongs to a resource
+ * made again under the name (its creator's grant) and is left alone. */
+mfd_err mfd_auth_store_resource_rows(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
+                                     int64_t *last_id);
+/* Deletes every user's rows of one resource up to last_id (model deleted,
+ * scorer deleted). */
+mfd_err mfd_auth_store_delete_resource(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
+                                       int64_t last_id);
+/* Moves the registered_model_permissions rows of old_name up to last_id to
+ * new_name; stale rows already under new_name are dropped first. */
+mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const char *new_name,
+                                    int64_t last_id);
 
 /* --- tracking-side lookups (on a tracking DB connection) -------------- */
 /* 404 "Run with id=<id> not found". *experiment_id is an arena string. */

@@ -235,3 +235,58 @@ def test_head_is_checked_as_the_get_it_is(world):
                  f"/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/secret.txt"):
         assert raw(world, "dave", "HEAD", path)[0] == 403, path
         assert raw(world, "alice", "HEAD", path) == (200, b""), path
+
+
+@pytest.mark.parametrize("action", ["rename", "delete"])
+def test_a_name_made_again_meanwhile_keeps_its_creators_grant(tmp_path, action):
+    """alice renames (or deletes) her model while bob makes a model of the old name, as soon
+    as it is free: the permission rows the rename moves (or the delete removes) are those the
+    model had before, not bob's creator grant written in between. Before, bob's MANAGE went
+    to alice's renamed model in a few rounds of a hundred (he could delete it), or was
+    deleted (he could no longer manage his model)."""
+    import threading
+    server = start_auth_server(tmp_path / "srv", default_permission="READ")
+    try:
+        create_users(server, {"alice": None, "bob": None})
+        alice, bob = session(server, "alice"), session(server, "bob")
+        wrong = []
+        for i in range(150):
+            old, new = f"m{i}", f"m{i}-renamed"
+            assert call(alice, server, "POST", API + "registered-models/create",
+                        body={"name": old}).status_code == 200
+            barrier = threading.Barrier(2)
+
+            def change():
+                barrier.wait()
+                if action == "rename":
+                    r = call(alice, server, "POST", API + "registered-models/rename",
+                             body={"name": old, "new_name": new})
+                else:
+                    r = call(alice, server, "DELETE", API + "registered-models/delete",
+                             body={"name": old})
+                assert r.status_code == 200, r.text
+
+            def make_again():  # until the name is free
+                barrier.wait()
+                for _ in range(2000):
+                    r = call(bob, server, "POST", API + "registered-models/create",
+                             body={"name": old})
+                    if r.status_code == 200:
+                        return
+                    assert r.json()["error_code"] == "RESOURCE_ALREADY_EXISTS", r.text
+                raise AssertionError("the name never came free")
+
+            threads = [threading.Thread(target=f) for f in (change, make_again)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            admin = session(server, "admin")
+            on_old, on_new = (call(admin, server, "GET", API + "registered-models/permissions/get",
+                                   params={"name": name, "username": "bob"}) for name in (old, new))
+            if on_old.status_code != 200 or on_new.status_code != 404 or \
+                    on_old.json()["registered_model_permission"]["permission"] != "MANAGE":
+                wrong.append((i, on_old.text, on_new.status_code))
+        assert not wrong, wrong[:3]
+    finally:
+        server.stop()
