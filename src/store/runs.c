@@ -478,7 +478,21 @@ mfd_err mfd_runs_append_logged_model(mfd_conn *conn, mfd_arena *arena, const cha
         return err;
     }
     const char *previous = NULL;
-    err = mfd_runs_check_active(conn, run_id, NULL);
+    /* PostgreSQL: the history is read, then written whole; two calls at once
+     * each appended to what the other had not written yet, and one entry was
+     * lost. The run's row lock makes them take turns (NO KEY: other writes of
+     * the run's params, tags and metrics are not held up). */
+    if (mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES) {
+        mfd_stmt *lock;
+        if (!(err = mfd_conn_prepare(
+                  conn, "SELECT 1 FROM runs WHERE run_uuid = ? FOR NO KEY UPDATE", true, &lock))) {
+            mfd_stmt_bind_text(lock, 1, run_id);
+            err = mfd_stmt_exec(lock);
+            mfd_stmt_done(lock);
+        }
+    }
+    if (!err)
+        err = mfd_runs_check_active(conn, run_id, NULL);
     if (!err)
         err = select_tag(conn, arena, run_id, LOGGED_MODELS_TAG, &previous);
     if (!err) {

@@ -397,6 +397,26 @@ def test_log_model_appends_history_tag(server):
     ]
 
 
+def test_log_model_calls_at_once_keep_every_entry(server):
+    """Six log-model calls to one run at once: the history holds all six. On PostgreSQL each
+    read the history and wrote it back with its entry, and most rounds lost some."""
+    from concurrent.futures import ThreadPoolExecutor
+    import requests
+    for _ in range(5):
+        run_id = create_run(server)["info"]["run_id"]
+
+        def log(i):
+            model = {"artifact_path": f"m{i}", "run_id": run_id, "model_uuid": f"u{i}",
+                     "utc_time_created": "2024-01-01 00:00:00.000000", "flavors": {}}
+            return requests.post(f"{server.url}/api/2.0/mlflow/runs/log-model", timeout=60,
+                                 json={"run_id": run_id, "model_json": json.dumps(model)})
+
+        with ThreadPoolExecutor(6) as pool:
+            assert all(r.status_code == 200 for r in pool.map(log, range(6)))
+        history = json.loads(tags_of(get_run(server, run_id))["mlflow.log-model.history"])
+        assert sorted(h["artifact_path"] for h in history) == [f"m{i}" for i in range(6)]
+
+
 def test_log_model_errors(server):
     run_id = create_run(server)["info"]["run_id"]
     r = server.post("/api/2.0/mlflow/runs/log-model", {"run_id": run_id, "model_json": "{not json"})
