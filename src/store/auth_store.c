@@ -279,6 +279,18 @@ mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username) {
     mfd_arena *arena = mfd_arena_new();
     mfd_auth_user user;
     err = mfd_auth_store_get_user(conn, arena, username, &user);
+    /* PostgreSQL: a permission row written meanwhile (its foreign key holds
+     * the user's row) is either committed before this lock, then deleted
+     * below, or waits for it, then finds the user gone; without the lock it
+     * failed this delete (the user stayed, with a 404). */
+    if (!err && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES) {
+        mfd_stmt *stmt;
+        if (!(err = mfd_conn_prepare(conn, "SELECT 1 FROM users WHERE id = ? FOR UPDATE", true,
+                                     &stmt))) {
+            mfd_stmt_bind_int64(stmt, 1, user.id);
+            err = exec_done(stmt);
+        }
+    }
     for (size_t k = 0; !err && k < sizeof kinds / sizeof kinds[0]; k++) {
         mfd_stmt *stmt;
         err = mfd_conn_prepare(conn, kinds[k].delete_user_rows, true, &stmt);

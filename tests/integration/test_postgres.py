@@ -590,6 +590,58 @@ def test_auth_database_on_postgres(tmp_path, fresh_db):
         s.stop()
 
 
+def test_a_user_deleted_while_granted_is_deleted(tmp_path, fresh_db):
+    """users/delete racing permission creates for that user, the auth database on
+    PostgreSQL: the delete succeeds (the user and every row are gone) and each create either
+    landed before it or finds the user gone (404). A row committed between the delete's
+    statements failed it (404, the user left in place) in about half the rounds."""
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = READ\n"
+                   f"database_uri = {fresh_db}\n"
+                   "admin_username = admin\nadmin_password = password1234\n")
+    s = Server(tmp_path / "srv", args=["--auth"],
+               env={"MLFLOW_AUTH_CONFIG_PATH": str(ini),
+                    "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret"}).start()
+    auth = ("admin", "password1234")
+    api = f"{s.url}/api/2.0/mlflow"
+    try:
+        exps = [requests.post(f"{api}/experiments/create", auth=auth,
+                              json={"name": f"grants-{j}"}).json()["experiment_id"]
+                for j in range(6)]
+        for i in range(15):
+            name = f"doomed-{i}"
+            r = requests.post(f"{api}/users/create", auth=auth,
+                              json={"username": name, "password": "doomed-password-1"})
+            assert r.status_code == 200, r.text
+            barrier, answers = threading.Barrier(len(exps) + 1), {}
+
+            def run(what):
+                barrier.wait()
+                if what == "delete":
+                    answers[what] = requests.delete(f"{api}/users/delete", auth=auth,
+                                                    json={"username": name})
+                else:
+                    answers[what] = requests.post(
+                        f"{api}/experiments/permissions/create", auth=auth,
+                        json={"experiment_id": what, "username": name, "permission": "EDIT"})
+            threads = [threading.Thread(target=run, args=(w,))
+                       for w in exps[:3] + ["delete"] + exps[3:]]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert answers["delete"].status_code == 200, answers["delete"].text
+            for exp in exps:
+                assert answers[exp].status_code in (200, 404), answers[exp].text
+            assert query(fresh_db, "SELECT count(*) FROM users WHERE username = ?",
+                         (name,)) == [(0,)]
+        assert query(fresh_db, "SELECT count(*) FROM experiment_permissions p LEFT JOIN users u "
+                               "ON u.id = p.user_id WHERE u.id IS NULL") == [(0,)]  # no orphans
+        assert query(fresh_db, "SELECT count(*) FROM experiment_permissions") == [(6,)]  # admin's
+    finally:
+        s.stop()
+
+
 def test_driver_conformance_on_postgres():
     """The C test of db.h's contract, run against this cluster (and SQLite)."""
     exe = os.path.join(os.path.dirname(BIN), "tests/unit/test_db_conformance")
