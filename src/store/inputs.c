@@ -13,6 +13,7 @@
 
 #include "core/ids.h"
 #include "runs.h"
+#include "write_order.h"
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
@@ -110,10 +111,6 @@ static mfd_err insert_input_tags(mfd_conn *conn, const char *input_uuid, const m
     return err;
 }
 
-static bool same_text(const char *a, const char *b) {
-    return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
 static mfd_err log_dataset(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                            int64_t experiment_id, const mfd_dataset_input *input) {
     const mfd_dataset *d = &input->dataset;
@@ -147,6 +144,26 @@ static mfd_err log_dataset(mfd_conn *conn, mfd_arena *arena, const char *run_id,
     return insert_input_tags(conn, input_uuid, input->tags, input->n_tags);
 }
 
+/* Rows are written in one order (write_order.h): datasets by (name, digest),
+ * models by id. Two runs logging the same new datasets, or two requests the
+ * same models, in other orders deadlocked on PostgreSQL. */
+static int compare_datasets(const void *a, const void *b) {
+    const mfd_dataset *x = &((const mfd_dataset_input *)a)->dataset;
+    const mfd_dataset *y = &((const mfd_dataset_input *)b)->dataset;
+    /* an absent name or digest is the empty one (one dataset) */
+    int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+    return c ? c : strcmp(x->digest ? x->digest : "", y->digest ? y->digest : "");
+}
+
+static int compare_model_ids(const void *a, const void *b) {
+    return mfd_write_order_text(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int compare_outputs(const void *a, const void *b) {
+    return mfd_write_order_text(((const mfd_model_output *)a)->model_id,
+                                ((const mfd_model_output *)b)->model_id);
+}
+
 mfd_err mfd_inputs_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                        const mfd_dataset_input *datasets, size_t n_datasets,
                        const char *const *model_ids, size_t n_models) {
@@ -155,20 +172,21 @@ mfd_err mfd_inputs_log(mfd_conn *conn, mfd_arena *arena, const char *run_id,
         return err;
     int64_t experiment_id = 0;
     err = mfd_runs_check_active(conn, run_id, &experiment_id);
-    for (size_t i = 0; i < n_datasets && !err; i++) {
-        bool repeated = false; /* the first of a (name, digest) wins */
-        for (size_t j = 0; j < i && !repeated; j++)
-            repeated = same_text(datasets[j].dataset.name, datasets[i].dataset.name) &&
-                       same_text(datasets[j].dataset.digest, datasets[i].dataset.digest);
-        if (!repeated)
-            err = log_dataset(conn, arena, run_id, experiment_id, &datasets[i]);
+    size_t *order =
+        mfd_write_order(arena, datasets, n_datasets, sizeof *datasets, compare_datasets);
+    for (size_t k = 0; k < n_datasets && !err; k++) {
+        /* the first of a (name, digest) wins: the same ones are next to each
+         * other, in the order sent */
+        if (k == 0 || compare_datasets(&datasets[order[k - 1]], &datasets[order[k]]) != 0)
+            err = log_dataset(conn, arena, run_id, experiment_id, &datasets[order[k]]);
     }
-    for (size_t i = 0; i < n_models && !err; i++)
+    order = mfd_write_order(arena, model_ids, n_models, sizeof *model_ids, compare_model_ids);
+    for (size_t k = 0; k < n_models && !err; k++)
         err = insert_edge(conn,
                           "INSERT INTO inputs (input_uuid, source_type, source_id, "
                           "destination_type, destination_id, step) VALUES "
                           "(?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, ?) ON CONFLICT DO NOTHING",
-                          run_id, model_ids[i], 0, NULL, arena);
+                          run_id, model_ids[order[k]], 0, NULL, arena);
     return mfd_conn_finish(conn, err);
 }
 
@@ -178,14 +196,15 @@ mfd_err mfd_inputs_log_outputs(mfd_conn *conn, mfd_arena *arena, const char *run
     if (err)
         return err;
     err = mfd_runs_check_active(conn, run_id, NULL);
-    for (size_t i = 0; i < count && !err; i++)
+    size_t *order = mfd_write_order(arena, models, count, sizeof *models, compare_outputs);
+    for (size_t k = 0; k < count && !err; k++)
         err = insert_edge(conn,
                           "INSERT INTO inputs (input_uuid, source_type, source_id, "
                           "destination_type, destination_id, step) VALUES "
                           "(?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?) ON CONFLICT (source_type, "
                           "source_id, destination_type, destination_id) DO UPDATE SET "
                           "step = excluded.step",
-                          run_id, models[i].model_id, models[i].step, NULL, arena);
+                          run_id, models[order[k]].model_id, models[order[k]].step, NULL, arena);
     return mfd_conn_finish(conn, err);
 }
 

@@ -12,6 +12,7 @@
  *   rows, every write works on them as upstream does. */
 #include "experiments.h"
 #include "logged_models.h"
+#include "write_order.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -216,60 +217,69 @@ static mfd_err check_param(mfd_conn *conn, const char *model_id, const mfd_logge
     return err;
 }
 
+static int compare_kv_keys(const void *a, const void *b) {
+    return mfd_write_order_text(((const mfd_logged_model_kv *)a)->key,
+                                ((const mfd_logged_model_kv *)b)->key);
+}
+
+/* In key order (write_order.h): two requests listing the same keys in other
+ * orders deadlocked on PostgreSQL. */
 static mfd_err insert_params(mfd_conn *conn, const char *model_id, int64_t experiment_id,
                              const mfd_logged_model_kv *params, size_t n_params) {
-    for (size_t i = 0; i < n_params; i++) {
+    mfd_arena *arena = mfd_arena_new();
+    size_t *order = mfd_write_order(arena, params, n_params, sizeof *params, compare_kv_keys);
+    mfd_err err = NULL;
+    for (size_t k = 0; k < n_params && !err; k++) {
+        const mfd_logged_model_kv *param = &params[order[k]];
         bool found = false;
-        mfd_err err = check_param(conn, model_id, &params[i], &found);
-        if (err)
-            return err;
-        if (found)
-            continue; /* same value again: nothing to do */
+        if ((err = check_param(conn, model_id, param, &found)) || found)
+            continue; /* found: the same value again, nothing to do */
         mfd_stmt *stmt;
         if ((err = mfd_conn_prepare(conn,
                                     "INSERT INTO logged_model_params (model_id, experiment_id, "
                                     "param_key, param_value) VALUES (?, ?, ?, ?) "
                                     "ON CONFLICT DO NOTHING",
                                     true, &stmt)))
-            return err;
+            break;
         mfd_stmt_bind_text(stmt, 1, model_id);
         mfd_stmt_bind_int64(stmt, 2, experiment_id);
-        mfd_stmt_bind_text(stmt, 3, params[i].key);
-        mfd_stmt_bind_text(stmt, 4, params[i].value);
+        mfd_stmt_bind_text(stmt, 3, param->key);
+        mfd_stmt_bind_text(stmt, 4, param->value);
         err = mfd_stmt_exec(stmt);
         bool inserted = !err && mfd_conn_changes(conn) > 0;
         mfd_stmt_done(stmt);
         /* A concurrent request logged it first (PostgreSQL): its value decides. */
         if (!err && !inserted)
-            err = check_param(conn, model_id, &params[i], &found);
-        if (err)
-            return err;
+            err = check_param(conn, model_id, param, &found);
     }
-    return NULL;
+    mfd_arena_free(arena);
+    return err;
 }
 
 static mfd_err upsert_tags(mfd_conn *conn, const char *model_id, int64_t experiment_id,
                            const mfd_logged_model_kv *tags, size_t n_tags) {
-    for (size_t i = 0; i < n_tags; i++) {
+    mfd_arena *arena = mfd_arena_new();
+    size_t *order = mfd_write_order(arena, tags, n_tags, sizeof *tags, compare_kv_keys);
+    mfd_err err = NULL;
+    for (size_t k = 0; k < n_tags && !err; k++) {
+        const mfd_logged_model_kv *tag = &tags[order[k]];
         mfd_stmt *stmt;
-        mfd_err err = mfd_conn_prepare(
-            conn,
-            "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (model_id, tag_key) DO UPDATE SET "
-            "tag_value = excluded.tag_value",
-            true, &stmt);
-        if (err)
-            return err;
+        if ((err = mfd_conn_prepare(
+                 conn,
+                 "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) "
+                 "VALUES (?, ?, ?, ?) ON CONFLICT (model_id, tag_key) DO UPDATE SET "
+                 "tag_value = excluded.tag_value",
+                 true, &stmt)))
+            break;
         mfd_stmt_bind_text(stmt, 1, model_id);
         mfd_stmt_bind_int64(stmt, 2, experiment_id);
-        mfd_stmt_bind_text(stmt, 3, tags[i].key);
-        mfd_stmt_bind_text(stmt, 4, tags[i].value);
+        mfd_stmt_bind_text(stmt, 3, tag->key);
+        mfd_stmt_bind_text(stmt, 4, tag->value);
         err = mfd_stmt_exec(stmt);
         mfd_stmt_done(stmt);
-        if (err)
-            return err;
     }
-    return NULL;
+    mfd_arena_free(arena);
+    return err;
 }
 
 /* Ends a write transaction: commit on success, roll back on `err`. */

@@ -11,6 +11,7 @@
  *   HISTORY_CHUNK metrics, and one upsert per distinct key (folded in memory
  *   first): the hot path of log-batch does no allocation per metric. */
 #include "metrics.h"
+#include "write_order.h"
 
 #include <float.h>
 #include <pthread.h>
@@ -138,7 +139,7 @@ static void build_full_chunk_sql(void) {
 }
 
 static mfd_err write_history(mfd_conn *conn, mfd_arena *arena, const char *run_id,
-                             const mfd_metric_log *metrics, size_t count) {
+                             const mfd_metric_log *metrics, const size_t *order, size_t count) {
     pthread_once(&full_chunk_once, build_full_chunk_sql);
     mfd_err err = NULL;
     for (size_t done = 0; done < count && !err;) {
@@ -154,7 +155,7 @@ static mfd_err write_history(mfd_conn *conn, mfd_arena *arena, const char *run_i
         if ((err = mfd_conn_prepare(conn, sql, rows == HISTORY_CHUNK, &stmt)))
             return err;
         for (size_t i = 0; i < rows; i++) {
-            const mfd_metric_log *m = &metrics[done + i];
+            const mfd_metric_log *m = &metrics[order ? order[done + i] : done + i];
             int at = (int)(i * HISTORY_ROW_PARAMS);
             bool is_nan;
             double value = stored_value(m->value, &is_nan);
@@ -208,11 +209,12 @@ static mfd_err write_latest(mfd_conn *conn, const char *run_id, latest_value *la
 }
 
 static mfd_err write_model_metrics(mfd_conn *conn, const char *run_id, int64_t experiment_id,
-                                   const mfd_metric_log *metrics, size_t count) {
+                                   const mfd_metric_log *metrics, const size_t *order,
+                                   size_t count) {
     mfd_stmt *stmt = NULL;
     mfd_err err = NULL;
     for (size_t i = 0; i < count && !err; i++) {
-        const mfd_metric_log *m = &metrics[i];
+        const mfd_metric_log *m = &metrics[order ? order[i] : i];
         if (!present(m->model_id))
             continue;
         if (!stmt && (err = mfd_conn_prepare(
@@ -239,20 +241,41 @@ static mfd_err write_model_metrics(mfd_conn *conn, const char *run_id, int64_t e
     return err;
 }
 
+/* (key, timestamp, step, value, model): one order for every batch's rows */
+static int compare_points(const void *a, const void *b) {
+    const mfd_metric_log *x = a, *y = b;
+    int c = mfd_write_order_text(x->key, y->key);
+    if (!c)
+        c = mfd_write_order_int64(x->timestamp, y->timestamp);
+    if (!c)
+        c = mfd_write_order_int64(x->step, y->step);
+    if (!c) /* NaN after every number, as one group */
+        c = isnan(x->value) || isnan(y->value) ? (isnan(x->value) != 0) - (isnan(y->value) != 0)
+                                               : (x->value > y->value) - (x->value < y->value);
+    return c ? c : mfd_write_order_text(x->model_id, y->model_id);
+}
+
 mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                           int64_t experiment_id, const mfd_metric_log *metrics, size_t count) {
     if (count == 0)
         return NULL;
+    /* PostgreSQL: rows in one order (write_order.h); two batches holding the
+     * same points (a client sending one again) deadlocked. SQLite has one
+     * writer at a time: the order sent. */
+    const size_t *order =
+        mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES
+            ? mfd_write_order(arena, metrics, count, sizeof *metrics, compare_points)
+            : NULL;
     mfd_err err = check_models_exist(conn, metrics, count);
     if (!err)
-        err = write_history(conn, arena, run_id, metrics, count);
+        err = write_history(conn, arena, run_id, metrics, order, count);
     if (!err) {
         latest_value *latest;
         size_t n = fold_latest(arena, metrics, count, &latest);
         err = write_latest(conn, run_id, latest, n);
     }
     if (!err)
-        err = write_model_metrics(conn, run_id, experiment_id, metrics, count);
+        err = write_model_metrics(conn, run_id, experiment_id, metrics, order, count);
     return err;
 }
 

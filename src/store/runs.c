@@ -11,6 +11,7 @@
 #include "experiments.h"
 #include "runs.h"
 #include "schema.h"
+#include "write_order.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -395,31 +396,15 @@ static void append_repr(mfd_strbuf *sb, const char *s) {
     mfd_strbuf_appendn(sb, &quote, 1);
 }
 
-typedef struct keyed_index {
-    const char *key;
-    size_t index;
-} keyed_index;
-
-static int compare_keyed(const void *a, const void *b) {
-    const keyed_index *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->index > y->index) - (x->index < y->index);
+static int compare_tag_keys(const void *a, const void *b) {
+    return mfd_write_order_text(((const mfd_run_tag *)a)->key, ((const mfd_run_tag *)b)->key);
 }
 
 /* The order in which to write `n` params or tags: by key, then as sent (a
- * tag sent twice keeps its last value). On PostgreSQL each write locks its
- * row to the end of the transaction; two batches writing the same keys in
- * different orders deadlocked (one answered 503). */
+ * tag sent twice keeps its last value); two batches writing the same keys in
+ * different orders deadlocked on PostgreSQL (write_order.h). */
 static size_t *key_order(mfd_arena *arena, const mfd_run_tag *items, size_t n) {
-    keyed_index *keyed = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *keyed);
-    for (size_t i = 0; i < n; i++)
-        keyed[i] = (keyed_index){items[i].key, i};
-    if (n > 1)
-        qsort(keyed, n, sizeof *keyed, compare_keyed);
-    size_t *order = mfd_arena_alloc(arena, (n ? n : 1) * sizeof *order);
-    for (size_t i = 0; i < n; i++)
-        order[i] = keyed[i].index;
-    return order;
+    return mfd_write_order(arena, items, n, sizeof *items, compare_tag_keys);
 }
 
 mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,

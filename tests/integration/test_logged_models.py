@@ -708,3 +708,52 @@ def test_log_model_call_sequence(server):
     found = search(server, experiment_ids=[exp],
                    filter=f"source_run_id = '{run_id}' AND status = '2'")
     assert [m["info"]["model_id"] for m in found["models"]] == [model_id]
+
+
+def test_the_same_rows_listed_in_other_orders_never_deadlock(server):
+    """Two requests writing the same rows, listed in opposite orders, at once: logged-model
+    tags and params, metric points (a batch sent again), dataset inputs of two runs and run
+    outputs. They are written in one order, so on PostgreSQL the second waits for the first;
+    before, most rounds of 30 keys had one answered 503 (deadlock detected)."""
+    import threading
+    import requests
+    api = f"{server.url}/api/2.0/mlflow"
+    exp = server.api("POST", "experiments/create", {"name": f"order-{uuid.uuid4().hex[:8]}"})
+    eid = exp["experiment_id"]
+    mid = server.api("POST", "logged-models", {"experiment_id": eid})["model"]["info"]["model_id"]
+    mid2 = server.api("POST", "logged-models", {"experiment_id": eid})["model"]["info"]["model_id"]
+    runs = [server.api("POST", "runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
+            for _ in range(2)]
+
+    def race(method, path, bodies):
+        barrier, answers = threading.Barrier(2), [None, None]
+
+        def run(i):
+            barrier.wait()
+            answers[i] = requests.request(method, api + path, json=bodies[i], timeout=60)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in answers:
+            assert r.status_code == 200, (path, r.status_code, r.text)
+
+    for i in range(6):
+        keys = [{"key": f"k{i}-{j:02d}", "value": "v"} for j in range(30)]
+        race("PATCH", f"/logged-models/{mid}/tags", [{"tags": keys}, {"tags": keys[::-1]}])
+        race("POST", f"/logged-models/{mid}/params",
+             [{"model_id": mid, "params": keys}, {"model_id": mid, "params": keys[::-1]}])
+        points = [{"key": k["key"], "value": 1.0, "timestamp": 1000, "step": 0, "model_id": mid}
+                  for k in keys]
+        race("POST", "/runs/log-batch",
+             [{"run_id": runs[0], "metrics": points}, {"run_id": runs[0], "metrics": points[::-1]}])
+        datasets = [{"dataset": {"name": f"d{i}-{j}", "digest": "dg", "source_type": "local",
+                                 "source": "{}"}} for j in range(8)]
+        race("POST", "/runs/log-inputs", [{"run_id": runs[0], "datasets": datasets},
+                                          {"run_id": runs[1], "datasets": datasets[::-1]}])
+        outputs = [{"model_id": m, "step": i} for m in (mid, mid2)]
+        race("POST", "/runs/outputs", [{"run_id": runs[0], "models": outputs},
+                                       {"run_id": runs[0], "models": outputs[::-1]}])
+    model = server.api("GET", f"logged-models/{mid}")["model"]
+    assert len(model["data"]["params"]) == 180 and len(model["info"]["tags"]) == 180
