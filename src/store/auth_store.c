@@ -15,8 +15,8 @@
 /* Per-kind SQL; `keys` placeholders come first in every statement. */
 typedef struct kind_sql {
     int n_keys;
-    const char *lookup, *get, *insert, *upsert, *update, *delete_one, *delete_all, *list,
-        *delete_user_rows, *confirm_lookup;
+    const char *lookup, *get, *insert, *update, *delete_one, *delete_all, *list, *delete_user_rows,
+        *confirm_lookup;
 } kind_sql;
 
 static const kind_sql kinds[] = {
@@ -29,9 +29,6 @@ static const kind_sql kinds[] = {
             "WHERE p.experiment_id = ? AND p.user_id = ?",
             "INSERT INTO experiment_permissions (experiment_id, user_id, permission) "
             "VALUES (?, ?, ?)",
-            "INSERT INTO experiment_permissions (experiment_id, user_id, permission) "
-            "VALUES (?, ?, ?) ON CONFLICT (experiment_id, user_id) "
-            "DO UPDATE SET permission = excluded.permission",
             "UPDATE experiment_permissions SET permission = ? WHERE experiment_id = ? AND "
             "user_id = ?",
             "DELETE FROM experiment_permissions WHERE experiment_id = ? AND user_id = ?",
@@ -52,9 +49,6 @@ static const kind_sql kinds[] = {
             "WHERE p.name = ? AND p.user_id = ?",
             "INSERT INTO registered_model_permissions (name, user_id, permission) "
             "VALUES (?, ?, ?)",
-            "INSERT INTO registered_model_permissions (name, user_id, permission) "
-            "VALUES (?, ?, ?) ON CONFLICT (name, user_id) "
-            "DO UPDATE SET permission = excluded.permission",
             "UPDATE registered_model_permissions SET permission = ? WHERE name = ? AND "
             "user_id = ?",
             "DELETE FROM registered_model_permissions WHERE name = ? AND user_id = ?",
@@ -76,9 +70,6 @@ static const kind_sql kinds[] = {
             "p.user_id = ?",
             "INSERT INTO scorer_permissions (experiment_id, scorer_name, user_id, permission) "
             "VALUES (?, ?, ?, ?)",
-            "INSERT INTO scorer_permissions (experiment_id, scorer_name, user_id, permission) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (experiment_id, scorer_name, user_id) "
-            "DO UPDATE SET permission = excluded.permission",
             "UPDATE scorer_permissions SET permission = ? WHERE experiment_id = ? AND "
             "scorer_name = ? AND user_id = ?",
             "DELETE FROM scorer_permissions WHERE experiment_id = ? AND scorer_name = ? AND "
