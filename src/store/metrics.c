@@ -255,6 +255,26 @@ static int compare_points(const void *a, const void *b) {
     return c ? c : mfd_write_order_text(x->model_id, y->model_id);
 }
 
+/* A logged model's metric rows by their key (model, name, timestamp, step),
+ * ties in the order sent: the first of a key is inserted, as on SQLite, and
+ * the rest meet it and are skipped. */
+static int compare_model_points(const void *a, const void *b) {
+    const mfd_metric_log *x = a, *y = b;
+    int c = mfd_write_order_text(x->model_id, y->model_id);
+    if (!c)
+        c = mfd_write_order_text(x->key, y->key);
+    if (!c)
+        c = mfd_write_order_int64(x->timestamp, y->timestamp);
+    return c ? c : mfd_write_order_int64(x->step, y->step);
+}
+
+static bool any_model_metric(const mfd_metric_log *metrics, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        if (present(metrics[i].model_id))
+            return true;
+    return false;
+}
+
 mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                           int64_t experiment_id, const mfd_metric_log *metrics, size_t count) {
     if (count == 0)
@@ -274,6 +294,8 @@ mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
         size_t n = fold_latest(arena, metrics, count, &latest);
         err = write_latest(conn, run_id, latest, n);
     }
+    if (!err && order && any_model_metric(metrics, count))
+        order = mfd_write_order(arena, metrics, count, sizeof *metrics, compare_model_points);
     if (!err)
         err = write_model_metrics(conn, run_id, experiment_id, metrics, order, count);
     return err;

@@ -224,6 +224,25 @@ def test_log_metric_with_model_id(server):
     assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST", "m-missing")
 
 
+def test_a_batch_naming_one_model_point_twice_keeps_the_first_sent(server):
+    """Two entries of one batch with the same model, key, timestamp and step share the row's
+    key: the first sent is stored, on both engines, whatever the values (PostgreSQL once kept
+    the smaller, from the order it writes rows in)."""
+    exp = server.api("POST", "experiments/create", {"name": f"mm-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+    run_id = create_run(server, exp)
+    for first, second in ((100.0, 0.0), (0.0, 100.0)):
+        model_id = insert_logged_model(server, int(exp))
+        server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
+            {"key": "loss", "value": first, "timestamp": 30, "step": 1, "model_id": model_id,
+             "dataset_name": "train", "dataset_digest": "d1"},
+            {"key": "loss", "value": second, "timestamp": 30, "step": 1, "model_id": model_id,
+             "dataset_name": "eval", "dataset_digest": "d2"}]})
+        with db(server) as conn:
+            rows = conn.execute("SELECT metric_value, dataset_name FROM logged_model_metrics "
+                                "WHERE model_id=?", (model_id,)).fetchall()
+        assert rows == [(first, "train")]
+
+
 # --- get-history ----------------------------------------------------------------------------
 
 
