@@ -23,28 +23,107 @@ static bool big_integer(const json_error_t *error) {
     return json_error_code(error) == json_error_numeric_overflow && strstr(error->text, "integer");
 }
 
+static bool token_char(char c) {
+    return isalnum((unsigned char)c) || c == '.' || c == '+' || c == '-';
+}
+
+/* The string a double's protobuf JSON form gives a bare token that Python's
+ * json reads as a non-finite float, or NULL. */
+static const char *non_finite_string(const char *tok, size_t n) {
+    if (n == 3 && !memcmp(tok, "NaN", 3))
+        return "\"NaN\"";
+    if (n == 8 && !memcmp(tok, "Infinity", 8))
+        return "\"Infinity\"";
+    if (n == 9 && !memcmp(tok, "-Infinity", 9))
+        return "\"-Infinity\"";
+    char number[512];
+    bool numeric = isdigit((unsigned char)tok[0]) ||
+                   (tok[0] == '-' && n > 1 && isdigit((unsigned char)tok[1]));
+    if (!numeric || n >= sizeof number)
+        return NULL;
+    memcpy(number, tok, n);
+    number[n] = '\0';
+    char *end;
+    double d = strtod(number, &end);
+    if (end != number + n || !isinf(d))
+        return NULL;
+    return d < 0 ? "\"-Infinity\"" : "\"Infinity\"";
+}
+
+/* Python's json, MLflow's parser, reads NaN, Infinity and -Infinity, and a
+ * real too large for a double as an infinity (a REST client's json.dumps of a
+ * float('nan') sends them); jansson refuses all four. The body with each such
+ * token outside a string written as the string the protobuf JSON form uses,
+ * which double fields read; NULL when it has none. */
+static char *python_non_finite(const char *body, size_t len, size_t *out_len) {
+    char *out = NULL;
+    size_t n = 0, copied = 0;
+    for (size_t i = 0; i < len;) {
+        if (body[i] == '"') {
+            for (i++; i < len && body[i] != '"'; i += body[i] == '\\' ? 2 : 1)
+                ;
+            i++;
+            continue;
+        }
+        if (!token_char(body[i])) {
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < len && token_char(body[end]))
+            end++;
+        const char *text = non_finite_string(body + i, end - i);
+        if (text) {
+            /* each token at most doubles ("1e400" -> "\"Infinity\"") */
+            if (!out && !(out = malloc(2 * len + 16)))
+                return NULL;
+            memcpy(out + n, body + copied, i - copied);
+            n += i - copied;
+            memcpy(out + n, text, strlen(text));
+            n += strlen(text);
+            copied = end;
+        }
+        i = end;
+    }
+    if (!out)
+        return NULL;
+    memcpy(out + n, body + copied, len - copied);
+    *out_len = n + len - copied;
+    return out;
+}
+
 /* The body as JSON. An integer beyond 64 bits is no error to Python's json
  * (MLflow reads it; a metric value that big is a double): jansson refuses it,
  * saying where it ends, so ".0" is written there and the body read again —
  * that integer alone becomes a double, every other number stays as it is (up
- * to MAX_BIG_INTEGERS such integers). Any other unparseable body is {}
+ * to MAX_BIG_INTEGERS such integers). Non-finite numbers are read as Python
+ * reads them (python_non_finite). Any other unparseable body is {}
  * (rest-api.md §1.1). */
 static json_t *load_body(const char *body, size_t len) {
     json_error_t error;
     json_t *root = json_loadb(body, len, BODY_FLAGS, &error);
-    if (root || !big_integer(&error))
-        return root;
-    char *text = malloc(len + 2 * MAX_BIG_INTEGERS);
-    if (!text)
-        return NULL;
-    memcpy(text, body, len);
-    for (int round = 0; round < MAX_BIG_INTEGERS && !root && big_integer(&error); round++) {
-        size_t at = error.position > 0 ? (size_t)error.position : 0;
-        if (at > len)
+    char *text = NULL; /* the body as rewritten so far */
+    bool python_read = false;
+    for (int big = 0; !root;) {
+        char *next;
+        if (big_integer(&error)) {
+            size_t at = error.position > 0 ? (size_t)error.position : 0;
+            if (big++ == MAX_BIG_INTEGERS || at > len || !(next = malloc(len + 2)))
+                break;
+            memcpy(next, text ? text : body, at);
+            memcpy(next + at, ".0", 2);
+            memcpy(next + at + 2, (text ? text : body) + at, len - at);
+            len += 2;
+        } else if (!python_read && (json_error_code(&error) == json_error_invalid_syntax ||
+                                    json_error_code(&error) == json_error_numeric_overflow)) {
+            python_read = true;
+            if (!(next = python_non_finite(text ? text : body, len, &len)))
+                break;
+        } else {
             break;
-        memmove(text + at + 2, text + at, len - at);
-        memcpy(text + at, ".0", 2);
-        len += 2;
+        }
+        free(text);
+        text = next;
         root = json_loadb(text, len, BODY_FLAGS, &error);
     }
     free(text);

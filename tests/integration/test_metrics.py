@@ -80,6 +80,39 @@ def test_nan_and_infinity(server):
     assert rows == latest_rows == {"nan": (0.0, 1), "pinf": (DBL_MAX, 0), "ninf": (-DBL_MAX, 0)}
 
 
+def test_bare_nan_and_infinity_tokens_read_as_python_reads_them(server):
+    """json.dumps(float('nan')) writes bare NaN / Infinity / -Infinity, and Python's json (MLflow's
+    parser) reads them, and a real too large for a double as an infinity; inside strings they stay
+    text. An integer beyond 64 bits in the same body is still read."""
+    run_id = create_run(server)
+    body = {"run_id": run_id, "metrics": [
+        {"key": "nan", "value": float("nan"), "timestamp": 1, "step": 0},
+        {"key": "pinf", "value": float("inf"), "timestamp": 1, "step": 0},
+        {"key": "ninf", "value": float("-inf"), "timestamp": 1, "step": 0},
+        {"key": "Infinity", "value": 1, "timestamp": 1, "step": 0},
+        {"key": "big", "value": 2, "timestamp": 1, "step": 0}],
+        "params": [{"key": "NaN", "value": "NaN -Infinity"}]}
+    text = json.dumps(body)
+    assert "NaN," in text and "-Infinity," in text
+    text = text.replace('"value": 2,', '"value": 1e999,').replace('"value": 1,', '"value": 10000000000000000000000,')
+    r = server.post("/api/2.0/mlflow/runs/log-batch", data=text,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    m = latest(server, run_id)
+    assert {k: v["value"] for k, v in m.items()} == {
+        "nan": "NaN", "pinf": DBL_MAX, "ninf": -DBL_MAX, "Infinity": 1e22, "big": DBL_MAX}
+    params = server.api("GET", "runs/get", params={"run_id": run_id})["run"]["data"]["params"]
+    assert params == [{"key": "NaN", "value": "NaN -Infinity"}]
+    # -1e999 too, on a single metric; a token Python refuses stays refused
+    r = server.post("/api/2.0/mlflow/runs/log-metric", headers={"Content-Type": "application/json"},
+                    data='{"run_id": "%s", "key": "neg", "value": -1e999, "timestamp": 1}' % run_id)
+    assert r.status_code == 200, r.text
+    assert latest(server, run_id)["neg"]["value"] == -DBL_MAX
+    r = server.post("/api/2.0/mlflow/runs/log-metric", headers={"Content-Type": "application/json"},
+                    data='{"run_id": "%s", "key": "k", "value": nan, "timestamp": 1}' % run_id)
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "run_id")
+
+
 def test_negative_timestamp_message_quotes_the_value_as_python_does(server):
     """upstream _validate_metric writes f"(value={value})": Python's repr, in log-metric and
     log-batch alike; the timestamp is checked before the key's length, as there."""
