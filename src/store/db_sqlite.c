@@ -4,6 +4,7 @@
  * - every connection runs with foreign_keys=ON, case_sensitive_like=ON (the
  *   search semantics depend on it), busy_timeout=20000, WAL journal and
  *   synchronous=NORMAL (a killed process loses nothing committed);
+ * - the WAL is emptied once it passes 32 MB (wal_committed), readers or not;
  * - at most one write transaction per process at a time (writer_lock), taken
  *   in mfd_conn_begin(write=true) and released by commit/rollback, so writers
  *   queue on a mutex instead of sleeping in SQLite's busy handler;
@@ -22,7 +23,14 @@
 #include <string.h>
 #include <time.h>
 
-enum { CACHE_SLOTS = 256 };
+enum {
+    CACHE_SLOTS = 256,
+    BUSY_TIMEOUT_MS = 20000,
+    WAL_CHECKPOINT_PAGES = 1000, /* SQLite's default automatic checkpoint */
+    WAL_TRUNCATE_PAGES = 8192,   /* 32 MB of 4 KB pages */
+    WAL_TRUNCATE_RETRY_PAGES = 2048,
+    WAL_TRUNCATE_WAIT_MS = 2000,
+};
 
 typedef struct sqlite_db sqlite_db;
 typedef struct sqlite_conn sqlite_conn;
@@ -54,7 +62,8 @@ struct sqlite_db {
      * :memory:. The pool's connections stay open, so the -shm does too. */
     mfd_wal_index *_Atomic wal_index;
     pthread_mutex_t wal_index_lock;
-    int64_t wal_index_retry_at; /* monotonic seconds of the next attempt */
+    int64_t wal_index_retry_at;  /* monotonic seconds of the next attempt */
+    _Atomic int wal_truncate_at; /* WAL pages from which a commit truncates it */
 };
 
 #define DB(d)   ((sqlite_db *)(d))
@@ -121,6 +130,7 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     db->path = path;
     mfd_db_pool_init(&db->pool, strcmp(path, ":memory:") == 0 ? 1 : max_connections);
     pthread_mutex_init(&db->writer_lock, NULL);
+    db->wal_truncate_at = WAL_TRUNCATE_PAGES;
     pthread_mutex_init(&db->wal_index_lock, NULL);
     /* Open one connection now so a bad path fails at start, not on the first request. */
     mfd_conn *conn;
@@ -190,6 +200,27 @@ static void db_close(mfd_db *base) {
     free(db);
 }
 
+/* After each commit. SQLite's own checkpoint (PASSIVE, from 1000 pages) never
+ * starts the WAL over while a reader is always using it — searches that
+ * overlap without a pause — and the file grew past a gigabyte in minutes.
+ * From WAL_TRUNCATE_PAGES on, the checkpoint waits (up to WAL_TRUNCATE_WAIT_MS)
+ * for the readers of the moment to finish, then empties the file; readers
+ * that start meanwhile read the database file. Writers wait that long once;
+ * if readers hold on longer, the next try is WAL_TRUNCATE_RETRY_PAGES later. */
+static int wal_committed(void *arg, sqlite3 *handle, const char *name, int pages) {
+    sqlite_db *db = arg;
+    if (pages >= db->wal_truncate_at) {
+        sqlite3_busy_timeout(handle, WAL_TRUNCATE_WAIT_MS);
+        int rc = sqlite3_wal_checkpoint_v2(handle, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_timeout(handle, BUSY_TIMEOUT_MS);
+        db->wal_truncate_at =
+            rc == SQLITE_OK ? WAL_TRUNCATE_PAGES : pages + WAL_TRUNCATE_RETRY_PAGES;
+    } else if (pages >= WAL_CHECKPOINT_PAGES) {
+        sqlite3_wal_checkpoint_v2(handle, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    return SQLITE_OK;
+}
+
 static mfd_err conn_open(sqlite_db *db, sqlite_conn **out) {
     sqlite_conn *conn = calloc(1, sizeof *conn);
     conn->base.driver = &mfd_db_sqlite_driver;
@@ -205,7 +236,7 @@ static mfd_err conn_open(sqlite_db *db, sqlite_conn **out) {
         free(conn);
         return err;
     }
-    sqlite3_busy_timeout(conn->handle, 20000);
+    sqlite3_busy_timeout(conn->handle, BUSY_TIMEOUT_MS);
     mfd_sqlite_register_lower(conn->handle); /* if it fails, SQLite's ASCII one stays */
     /* cache_size: 16 MB of pages (SQLite's default is 2 MB), so that a search
      * over a database of some size reads its pages from memory rather than
@@ -224,6 +255,7 @@ static mfd_err conn_open(sqlite_db *db, sqlite_conn **out) {
         conn_close(conn);
         return err;
     }
+    sqlite3_wal_hook(conn->handle, wal_committed, db); /* replaces the automatic checkpoint */
     *out = conn;
     return NULL;
 }
