@@ -48,11 +48,21 @@ class Client:
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             self.auth = {"Authorization": "Basic " + token}
 
+    def send(self, method, path, body, headers):
+        """The response; a connection the server closed while it sat idle between requests
+        (--keep-alive-timeout) is opened again, as urllib3 does."""
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            return self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.conn.close()
+            self.conn.request(method, path, body=body, headers=headers)
+            return self.conn.getresponse()
+
     def raw(self, method, path, body):
         """The answer's bytes, not parsed: for timing the server alone."""
-        self.conn.request(method, path, body=json.dumps(body).encode(),
-                          headers={"Content-Type": "application/json", **self.auth})
-        resp = self.conn.getresponse()
+        resp = self.send(method, path, json.dumps(body).encode(),
+                         {"Content-Type": "application/json", **self.auth})
         payload = resp.read()
         if resp.status != 200:
             raise RuntimeError(f"{method} {path} -> {resp.status} {payload[:300]!r}")
@@ -65,8 +75,7 @@ class Client:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
         headers.update(self.auth)
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
+        resp = self.send(method, path, data, headers)
         payload = resp.read()
         if resp.status != 200:
             raise RuntimeError(f"{method} {path} -> {resp.status} {payload[:300]!r}")
@@ -330,8 +339,7 @@ def bench_metric_history(port, points=100_000, repeats=10):
     def fetch(params):
         """One GET, timed to the last byte received; JSON parsing is not timed (it is the
         client's cost, ~15 ms per 25k points in CPython, not the server's)."""
-        c.conn.request("GET", "/api/2.0/mlflow/metrics/get-history?" + urlencode(params))
-        resp = c.conn.getresponse()
+        resp = c.send("GET", "/api/2.0/mlflow/metrics/get-history?" + urlencode(params), None, {})
         raw = resp.read()
         assert resp.status == 200, raw[:200]
         return raw

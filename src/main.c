@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin/admin.h"
 #include "api/api.h"
@@ -68,6 +69,32 @@ static void tune_allocator(void) {
     mallopt(M_MMAP_THRESHOLD, 128 << 10);
 }
 
+enum { STOP_WATCHDOG_SECONDS = 3 };
+
+/* After the grace period the server's threads are stopped: those in a socket
+ * call end at once, but one waiting on the database (a stalled PostgreSQL)
+ * would hold the process past the grace period Kubernetes allows. If the
+ * stop is not done in STOP_WATCHDOG_SECONDS, or a further signal comes, the
+ * process ends without it; what was committed is in the database. */
+static void *stop_watchdog(void *arg) {
+    const sigset_t *signals = arg;
+    const struct timespec wait = {STOP_WATCHDOG_SECONDS, 0};
+    int sig = sigtimedwait(signals, NULL, &wait);
+    mfd_log_warn("%s: exiting without the requests still in progress",
+                 sig > 0 ? "another stop signal" : "the stop is held up by a request");
+    fflush(stderr);
+    _exit(0);
+    return NULL;
+}
+
+static void start_stop_watchdog(const sigset_t *signals) {
+    static sigset_t kept;
+    kept = *signals;
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, stop_watchdog, &kept) == 0)
+        pthread_detach(thread);
+}
+
 static int run_server(int argc, char **argv) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -101,12 +128,18 @@ static int run_server(int argc, char **argv) {
                                           &app.experiment_indexes)))))
         return close_app(&app, err);
 
-    /* Signals are taken synchronously by the main thread; server threads inherit the mask. */
-    sigset_t stop_signals;
+    /* Signals are taken synchronously by the main thread; server threads inherit the mask.
+     * SIGHUP, SIGUSR1 and SIGUSR2 killed the process at once (their default action);
+     * there is nothing to reload, so they are logged and ignored. */
+    sigset_t stop_signals, waited_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    waited_signals = stop_signals;
+    sigaddset(&waited_signals, SIGHUP);
+    sigaddset(&waited_signals, SIGUSR1);
+    sigaddset(&waited_signals, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &waited_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     mfd_server *server;
@@ -133,9 +166,14 @@ static int run_server(int argc, char **argv) {
     fflush(stderr);
 
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&waited_signals, &sig) == 0 && !sigismember(&stop_signals, sig))
+        mfd_log_info("received %s: ignored (nothing to reload; SIGTERM stops mlflowd)",
+                     sig == SIGHUP    ? "SIGHUP"
+                     : sig == SIGUSR1 ? "SIGUSR1"
+                                      : "SIGUSR2");
     mfd_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    mfd_server_drain(server, cfg.shutdown_grace, &stop_signals);
+    if (!mfd_server_drain(server, cfg.shutdown_grace, &stop_signals))
+        start_stop_watchdog(&stop_signals);
     mfd_health_stop(health);
     mfd_server_stop(server);
     return close_app(&app, NULL);

@@ -58,6 +58,9 @@ static const option_spec options[] = {
      "largest JSON request body in bytes (67108864); artifact uploads are streamed and unlimited"},
     {"--max-connections", "MLFLOWD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections),
      "simultaneous client connections (1024)"},
+    {"--keep-alive-timeout", "MLFLOWD_KEEP_ALIVE_TIMEOUT", OPT_INT, FIELD(keep_alive_timeout),
+     "seconds a connection may wait for its next request, or send nothing of its request "
+     "head, before it is closed (15); within a request the limit is 600 s without a byte"},
     {"--max-header-size", "MLFLOWD_MAX_HEADER_SIZE", OPT_SIZE, FIELD(max_header_bytes),
      "largest request header block in bytes (32768, at most 196608); larger gets 431"},
     {"--shutdown-grace", "MLFLOWD_SHUTDOWN_GRACE", OPT_INT, FIELD(shutdown_grace),
@@ -116,6 +119,7 @@ static void set_defaults(mfd_config *cfg) {
     cfg->static_prefix = "";
     cfg->max_body_bytes = 64u << 20;
     cfg->max_connections = 1024;
+    cfg->keep_alive_timeout = 15;
     cfg->shutdown_grace = 25;
     cfg->max_header_bytes = 32u << 10;
     cfg->health_host = "0.0.0.0";
@@ -254,6 +258,9 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
     if (cfg->health_port > 65535)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--health-port must be between 0 and 65535");
+    if (cfg->keep_alive_timeout < 1 || cfg->keep_alive_timeout > 600)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--keep-alive-timeout must be from 1 to 600 seconds");
     if (cfg->max_connections < 1)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--max-connections must be at least 1 (every connection was refused)");

@@ -93,6 +93,9 @@ enum { MFD_DRAIN_ALLOWANCE = 1 << 20 };
 /* A request whose arena held this much gives its memory back when it ends
  * (free_request_state). */
 enum { LARGE_REQUEST_BYTES = 16 << 20 };
+/* Seconds without a byte either way within a request (--keep-alive-timeout
+ * between requests). */
+enum { REQUEST_IDLE_SECONDS = 600 };
 
 typedef struct request_state request_state;
 
@@ -496,6 +499,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             st = calloc(1, sizeof *st);
         clock_gettime(CLOCK_MONOTONIC, &st->started);
         *con_cls = st;
+        /* Within a request, a slow upload or reader may pause this long. */
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)REQUEST_IDLE_SECONDS);
         mfd_request *req = &st->req;
         req->arena = mfd_arena_new();
         req->app = app;
@@ -708,12 +714,15 @@ static void free_request_state(request_state *st) {
 
 static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)connection;
-    (void)toe;
+    mfd_app *app = cls;
     if (*con_cls)
         free_request_state(*con_cls);
     *con_cls = NULL;
+    /* Between requests a connection holds its thread for little time: one
+     * client's idle connections took every slot for 600 s. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)app->config->keep_alive_timeout);
 }
 
 /* A connection's slot for the request that capture_raw_uri() began. When
@@ -775,11 +784,12 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
     struct MHD_Daemon *daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, access_handler, app, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-        request_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
+        request_completed, app, MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, capture_raw_uri, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg), MHD_OPTION_THREAD_STACK_SIZE,
-        MFD_THREAD_STACK_BYTES, MHD_OPTION_END);
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->keep_alive_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        connection_memory(cfg), MHD_OPTION_THREAD_STACK_SIZE, MFD_THREAD_STACK_BYTES,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon)
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on %s:%d: %s", cfg->host, cfg->port,

@@ -123,9 +123,17 @@ static void drop_garbage(pg_conn *conn) {
 mfd_err mfd_pg_conn_connect(pg_conn *conn) {
     if (conn->handle)
         PQfinish(conn->handle);
-    const char *keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
-                          "dbname", NULL};
-    const char *values[] = {"10", "mlflowd", "UTF8", conn->db->conninfo, NULL};
+    /* Defaults the URI may override (it is expanded after them). Keepalives and
+     * tcp_user_timeout: across a network partition a request waiting on the
+     * database fails in about a minute, not at the kernel's retransmission
+     * limit (~15 min), and a stop is not held up that long. */
+    const char *keys[] = {"connect_timeout",  "fallback_application_name",
+                          "client_encoding",  "keepalives",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout",
+                          "dbname",           NULL};
+    const char *values[] = {"10",    "mlflowd",          "UTF8", "1", "30", "10", "3",
+                            "60000", conn->db->conninfo, NULL};
     conn->handle = PQconnectdbParams(keys, values, 1);
     conn->generation++;
     drop_garbage(conn);

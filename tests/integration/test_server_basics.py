@@ -1,6 +1,7 @@
 """Process-level behaviour: health, version, routing errors, CLI, start-up."""
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import time
@@ -63,6 +64,57 @@ def test_max_connections_below_one_stops_the_start(make_server):
     with pytest.raises(RuntimeError) as e:
         make_server(args=["--max-connections", "0"])
     assert "--max-connections must be at least 1" in str(e.value)
+
+
+def test_keep_alive_timeout_out_of_range_stops_the_start(make_server):
+    for bad in ("0", "601"):
+        with pytest.raises(RuntimeError) as e:
+            make_server(args=["--keep-alive-timeout", bad])
+        assert "--keep-alive-timeout must be from 1 to 600 seconds" in str(e.value)
+
+
+def closed_within(sock, seconds):
+    """True when the server closes `sock` within `seconds` (it sends nothing more)."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(4096) == b""
+    except (socket.timeout, TimeoutError):
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_idle_connections_are_closed_after_the_keep_alive_timeout(make_server):
+    """One client's idle connections once held every slot for 600 s: a connection that sends
+    nothing, or nothing more after an answer, is closed after --keep-alive-timeout; within a
+    request (headers in, body pending) the limit stays long, and the next clients get in."""
+    srv = make_server(args=["--keep-alive-timeout", "1", "--max-connections", "4"])
+    idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(4)]
+    answered = None
+    try:
+        assert all(closed_within(s, 5) for s in idle)
+        answered = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        answered.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        head = answered.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"OK"), head
+        t0 = time.monotonic()
+        assert closed_within(answered, 5)
+        assert 0.5 < time.monotonic() - t0 < 4
+        # a request whose body comes 3 s after its headers is still served
+        body = b'{"name": "late-body"}'
+        slow = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        slow.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        time.sleep(3)
+        slow.sendall(body)
+        got = slow.recv(65536)
+        assert got.startswith(b"HTTP/1.1 200"), got[:300]
+        slow.close()
+    finally:
+        for s in idle + [answered]:
+            if s:
+                s.close()
+    assert srv.get("/health").ok
 
 
 def test_workers_below_one_stops_the_start(make_server):
@@ -382,6 +434,53 @@ def test_a_second_stop_signal_ends_the_wait(make_server):
     assert time.time() - t0 < 3
     sock.close()
     assert "second stop signal" in s.log()
+
+
+@pytest.mark.requires_sqlite
+def test_a_request_held_by_the_database_does_not_hold_the_stop(make_server):
+    """A request waiting on the database (here SQLite's lock, held by another process; in
+    production a stalled PostgreSQL) kept the process alive past --shutdown-grace until the
+    database let go: the stop now ends STOP_WATCHDOG_SECONDS (3) after the grace period."""
+    import signal
+    import sqlite3
+    import threading
+    s = make_server(args=["--shutdown-grace", "1"])
+    holder = sqlite3.connect(os.path.join(s.workdir, "mlflow.db"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # every write waits for it (busy timeout 20 s)
+    try:
+        def write():  # cut off by the exit: no answer
+            try:
+                requests.post(s.url + "/api/2.0/mlflow/experiments/create", json={"name": "held"},
+                              timeout=60)
+            except requests.RequestException:
+                pass
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        time.sleep(0.5)
+        t0 = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=15) == 0
+        assert time.time() - t0 < 8
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    log = s.log()
+    assert "stopping with 1 request still in progress" in log
+    assert "the stop is held up by a request: exiting without the requests still in progress" in log
+
+
+def test_sighup_and_sigusr_are_logged_and_ignored(make_server):
+    """They killed the server at once (their default action); there is nothing to reload."""
+    import signal
+    s = make_server()
+    for sig, name in ((signal.SIGHUP, "SIGHUP"), (signal.SIGUSR1, "SIGUSR1"),
+                      (signal.SIGUSR2, "SIGUSR2")):
+        s.proc.send_signal(sig)
+        time.sleep(0.3)
+        assert s.proc.poll() is None, name
+        assert s.get("/health").ok
+        assert f"received {name}: ignored" in s.log()
 
 
 @pytest.mark.requires_sqlite
