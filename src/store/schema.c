@@ -198,6 +198,12 @@ static const search_index pg_search_indexes[] = {
                                        "ON params (key, value, run_uuid) " SHORT_VALUES},
     {"mlflowd_tags_key_short_value", "CREATE INDEX IF NOT EXISTS mlflowd_tags_key_short_value ON "
                                      "tags (key, value, run_uuid) " SHORT_VALUES},
+    /* A model version's tags, whose primary key starts with the tag's key: the
+     * foreign-key checks of a version's delete or a model's rename read every
+     * version tag of the registry without it (100,000 tags: 170 -> 14 ms). */
+    {"mlflowd_model_version_tags_version",
+     "CREATE INDEX IF NOT EXISTS mlflowd_model_version_tags_version ON model_version_tags "
+     "(name, version)"},
     /* The same per experiment (EXPERIMENT_OF_RUN, below), so that a search
      * in one experiment reads that experiment's entries only, however many
      * other experiments log the same keys. Kept last: the ones before serve
@@ -250,6 +256,10 @@ static const search_index sqlite_search_indexes[] = {
      "CREATE INDEX IF NOT EXISTS mlflowd_params_key_value ON params (key, value, run_uuid)"},
     {"mlflowd_tags_key_value",
      "CREATE INDEX IF NOT EXISTS mlflowd_tags_key_value ON tags (key, value, run_uuid)"},
+    /* a model version's tags, as on PostgreSQL (above) */
+    {"mlflowd_model_version_tags_version",
+     "CREATE INDEX IF NOT EXISTS mlflowd_model_version_tags_version ON model_version_tags "
+     "(name, version)"},
     /* An experiment's runs, which a search in experiments that are a small
      * part of the database starts from (mfd_search_scope.by_experiment);
      * other searches keep reading the whole table, twice as fast as walking a

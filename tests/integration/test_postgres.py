@@ -175,7 +175,7 @@ def test_existing_mlflow_postgres_database_served_in_place(make_server, fresh_db
     assert s.api("POST", "experiments/create", {"name": "new"})["experiment_id"] == "2"
     assert schema_snapshot(fresh_db) == before
     # mlflowd's search indexes are not added behind the admin's back: the log says how
-    assert "lacks 7 of mlflowd's search indexes" in s.log()
+    assert "lacks 8 of mlflowd's search indexes" in s.log()
     assert "mlflowd db upgrade" in s.log()
 
 
@@ -190,8 +190,8 @@ def mlflowd_statistics(uri):
 
 
 def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db):
-    """A database mlflowd creates has its seven search indexes (four over all experiments,
-    three per experiment through mlflowd_run_experiment) and two statistics objects;
+    """A database mlflowd creates has its eight indexes (five over all experiments, three per
+    experiment through mlflowd_run_experiment) and two statistics objects;
     `db upgrade` adds them to one MLflow created, leaving MLflow's schema as it was; values
     too long for a B-tree entry are still stored and found."""
     assert db_upgrade(fresh_db).returncode == 0
@@ -200,7 +200,8 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
                          "mlflowd_params_key_short_value", "mlflowd_tags_key_short_value",
                          "mlflowd_latest_metrics_experiment_key_value",
                          "mlflowd_params_experiment_key_short_value",
-                         "mlflowd_tags_experiment_key_short_value"}
+                         "mlflowd_tags_experiment_key_short_value",
+                         "mlflowd_model_version_tags_version"}
     assert "(experiment_id, start_time DESC NULLS LAST, run_uuid)" in \
         made["mlflowd_runs_experiment_start_time"]
     assert "INCLUDE (run_uuid, is_nan)" in made["mlflowd_latest_metrics_key_value"]
@@ -220,7 +221,7 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
         assert mlflowd_indexes(other) == {}
         out = db_upgrade(other)
         assert out.returncode == 0, out.stderr
-        assert "creating 7 of mlflowd's search indexes" in out.stderr
+        assert "creating 8 of mlflowd's search indexes" in out.stderr
         assert mlflowd_indexes(other) == made
         assert mlflowd_statistics(other) == mlflowd_statistics(fresh_db)
         assert schema_snapshot(other)[:2] == (columns, constraints)

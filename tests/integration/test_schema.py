@@ -42,6 +42,7 @@ SEARCH_INDEXES = normalise([
     "is_nan)",
     "CREATE INDEX mlflowd_params_key_value ON params (key, value, run_uuid)",
     "CREATE INDEX mlflowd_tags_key_value ON tags (key, value, run_uuid)",
+    "CREATE INDEX mlflowd_model_version_tags_version ON model_version_tags (name, version)",
     "CREATE INDEX mlflowd_runs_experiment ON runs (experiment_id)",
 ])
 
@@ -83,7 +84,7 @@ def test_existing_mlflow_database_served_as_is(make_server, tmp_path):
     assert s.get("/health").status_code == 200
     assert created_ddl(path) == before
     # mlflowd's search indexes are not added behind the admin's back: the log says how
-    assert "lacks 4 of mlflowd's search indexes" in s.log()
+    assert "lacks 5 of mlflowd's search indexes" in s.log()
     assert "mlflowd db upgrade" in s.log()
 
 
@@ -138,7 +139,7 @@ def test_search_indexes_added_by_db_upgrade(make_server, tmp_path):
     s.stop()
     out = subprocess.run([BIN, "db", "upgrade", uri], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "creating 4 of mlflowd's search indexes" in out.stderr
+    assert "creating 5 of mlflowd's search indexes" in out.stderr
     assert created_ddl(path) == before | SEARCH_INDEXES
     out = subprocess.run([BIN, "db", "upgrade", uri], capture_output=True, text=True)
     assert out.returncode == 0 and "search indexes" not in out.stderr
