@@ -471,8 +471,12 @@ def test_search_default_order_and_shape(server, catalog):
     # creation_timestamp_ms DESC; the deleted model is excluded; no token (all rows fit)
     assert names(result) == ["epsilon", "delta", "gamma", "Beta", "alpha"]
     assert "next_page_token" not in result
+    # each model of the page with its own tags, params and metrics (read for the page at once)
+    for model in result["models"]:
+        assert model == get(server, model["info"]["model_id"])
+    assert [len(m["data"].get("metrics", [])) for m in result["models"]] == [0, 2, 2, 1, 2]
+    assert [m["info"].get("tags") for m in result["models"]][-2] == kv({"team": "nlp"})
     alpha = result["models"][-1]
-    assert alpha == get(server, catalog["ids"]["alpha"])
     assert alpha["info"]["status"] == "LOGGED_MODEL_READY"
     assert alpha["data"]["params"] == kv({"depth": "3", "lr": "0.1"})
     assert len(alpha["data"]["metrics"]) == 2
