@@ -99,6 +99,16 @@ static int run_server(int argc, char **argv) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     tune_allocator();
+    /* SIGHUP, SIGUSR1 and SIGUSR2 killed the process at once (their default action);
+     * there is nothing to reload: blocked from the start, so that no thread takes them,
+     * and logged by the main thread (below). */
+    sigset_t ignored_signals;
+    sigemptyset(&ignored_signals);
+    sigaddset(&ignored_signals, SIGHUP);
+    sigaddset(&ignored_signals, SIGUSR1);
+    sigaddset(&ignored_signals, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &ignored_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
     mfd_config cfg;
     bool exit_now;
     mfd_err err = mfd_config_from_args(argc, argv, &cfg, &exit_now);
@@ -128,19 +138,16 @@ static int run_server(int argc, char **argv) {
                                           &app.experiment_indexes)))))
         return close_app(&app, err);
 
-    /* Signals are taken synchronously by the main thread; server threads inherit the mask.
-     * SIGHUP, SIGUSR1 and SIGUSR2 killed the process at once (their default action);
-     * there is nothing to reload, so they are logged and ignored. */
+    /* SIGINT and SIGTERM are taken synchronously by the main thread from here on (until
+     * now they stop a start that hangs); the server's threads inherit the mask. */
     sigset_t stop_signals, waited_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
-    waited_signals = stop_signals;
-    sigaddset(&waited_signals, SIGHUP);
-    sigaddset(&waited_signals, SIGUSR1);
-    sigaddset(&waited_signals, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &waited_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    waited_signals = ignored_signals;
+    sigaddset(&waited_signals, SIGINT);
+    sigaddset(&waited_signals, SIGTERM);
 
     mfd_server *server;
     if ((err = mfd_server_start(&app, &server)))

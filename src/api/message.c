@@ -28,6 +28,33 @@ static bool token_char(char c) {
     return isalnum((unsigned char)c) || c == '.' || c == '+' || c == '-';
 }
 
+/* A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number(const char *s, size_t n) {
+    size_t i = s[0] == '-';
+    if (i >= n || !isdigit((unsigned char)s[i]))
+        return false;
+    if (s[i] == '0')
+        i++;
+    else
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++;
+    if (i < n && s[i] == '.') {
+        if (++i >= n || !isdigit((unsigned char)s[i]))
+            return false;
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        if (++i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !isdigit((unsigned char)s[i]))
+            return false;
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++;
+    }
+    return i == n;
+}
+
 /* The string a double's protobuf JSON form gives a bare token that Python's
  * json reads as a non-finite float, or NULL. */
 static const char *non_finite_string(const char *tok, size_t n) {
@@ -37,16 +64,16 @@ static const char *non_finite_string(const char *tok, size_t n) {
         return "\"Infinity\"";
     if (n == 9 && !memcmp(tok, "-Infinity", 9))
         return "\"-Infinity\"";
-    char number[512];
-    bool numeric = isdigit((unsigned char)tok[0]) ||
-                   (tok[0] == '-' && n > 1 && isdigit((unsigned char)tok[1]));
-    if (!numeric || n >= sizeof number)
+    if (!json_number(tok, n))
+        return NULL;
+    char *number = malloc(n + 1);
+    if (!number)
         return NULL;
     memcpy(number, tok, n);
     number[n] = '\0';
-    char *end;
-    double d = strtod(number, &end);
-    if (end != number + n || !isinf(d))
+    double d = strtod(number, NULL);
+    free(number);
+    if (!isinf(d))
         return NULL;
     return d < 0 ? "\"-Infinity\"" : "\"Infinity\"";
 }
@@ -70,10 +97,14 @@ static char *python_non_finite(const char *body, size_t len, size_t *out_len) {
             i++;
             continue;
         }
-        size_t end = i;
+        size_t end = i, next = i;
         while (end < len && token_char(body[end]))
             end++;
-        const char *text = non_finite_string(body + i, end - i);
+        for (next = end; next < len && isspace((unsigned char)body[next]); next++)
+            ;
+        /* a value only: an object key stays what it is, an error */
+        const char *text =
+            next < len && body[next] == ':' ? NULL : non_finite_string(body + i, end - i);
         if (text) {
             /* each token at most doubles ("1e400" -> "\"Infinity\"") */
             if (!out && !(out = malloc(2 * len + 16)))

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +202,14 @@ mfd_err mfd_jwks_open(const mfd_jwks_options *o, mfd_jwks **out) {
     pthread_mutex_lock(&j->lock);
     fetch_single_flight(j); /* warm-up */
     pthread_mutex_unlock(&j->lock);
-    if (pthread_create(&j->thread, NULL, refresher, j) != 0) {
+    /* The refresher takes no signal: the main thread waits for them, and a
+     * stop signal delivered here would end the process at once. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&j->thread, NULL, refresher, j);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         mfd_jwks_close(j);
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot start the JWKS refresher thread");
     }

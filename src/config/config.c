@@ -60,7 +60,8 @@ static const option_spec options[] = {
      "simultaneous client connections (1024)"},
     {"--keep-alive-timeout", "MLFLOWD_KEEP_ALIVE_TIMEOUT", OPT_INT, FIELD(keep_alive_timeout),
      "seconds a connection may wait for its next request, or send nothing of its request "
-     "head, before it is closed (15); within a request the limit is 600 s without a byte"},
+     "head, before it is closed (120: above the idle timeouts of the proxies in front); "
+     "within a request the limit is 600 s without a byte"},
     {"--max-header-size", "MLFLOWD_MAX_HEADER_SIZE", OPT_SIZE, FIELD(max_header_bytes),
      "largest request header block in bytes (32768, at most 196608); larger gets 431"},
     {"--shutdown-grace", "MLFLOWD_SHUTDOWN_GRACE", OPT_INT, FIELD(shutdown_grace),
@@ -119,7 +120,7 @@ static void set_defaults(mfd_config *cfg) {
     cfg->static_prefix = "";
     cfg->max_body_bytes = 64u << 20;
     cfg->max_connections = 1024;
-    cfg->keep_alive_timeout = 15;
+    cfg->keep_alive_timeout = 120;
     cfg->shutdown_grace = 25;
     cfg->max_header_bytes = 32u << 10;
     cfg->health_host = "0.0.0.0";

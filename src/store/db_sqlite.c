@@ -209,6 +209,8 @@ static void db_close(mfd_db *base) {
  * if readers hold on longer, the next try is WAL_TRUNCATE_RETRY_PAGES later. */
 static int wal_committed(void *arg, sqlite3 *handle, const char *name, int pages) {
     sqlite_db *db = arg;
+    if (pages < WAL_TRUNCATE_PAGES && db->wal_truncate_at != WAL_TRUNCATE_PAGES)
+        db->wal_truncate_at = WAL_TRUNCATE_PAGES; /* started over since a try failed */
     if (pages >= db->wal_truncate_at) {
         sqlite3_busy_timeout(handle, WAL_TRUNCATE_WAIT_MS);
         int rc = sqlite3_wal_checkpoint_v2(handle, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

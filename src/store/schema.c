@@ -443,14 +443,16 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
             goto out;
         if (missing && add_search_indexes) {
             mfd_log_info("creating %d of mlflowd's search indexes on %s (writes to runs, "
-                         "params, tags and latest_metrics wait until they are built)",
+                         "params, tags, latest_metrics and model version tags wait until they "
+                         "are built)",
                          missing, mfd_db_uri(db));
             if ((err = create_search_indexes(conn)))
                 goto out;
             per_experiment = true;
         } else if (missing) {
-            mfd_log_warn("%s lacks %d of mlflowd's search indexes: searching runs on it is "
-                         "slower. `mlflowd db upgrade URI` adds them (MLflow ignores them).",
+            mfd_log_warn("%s lacks %d of mlflowd's search indexes: searching runs, and "
+                         "deleting or renaming registered models, is slower on it. `mlflowd db "
+                         "upgrade URI` adds them (MLflow ignores them).",
                          mfd_db_uri(db), missing);
         }
         if (per_experiment && is_pg(conn) &&

@@ -108,9 +108,19 @@ def test_bare_nan_and_infinity_tokens_read_as_python_reads_them(server):
                     data='{"run_id": "%s", "key": "neg", "value": -1e999, "timestamp": 1}' % run_id)
     assert r.status_code == 200, r.text
     assert latest(server, run_id)["neg"]["value"] == -DBL_MAX
+    # a real of 600 digits is an infinity to Python too
     r = server.post("/api/2.0/mlflow/runs/log-metric", headers={"Content-Type": "application/json"},
-                    data='{"run_id": "%s", "key": "k", "value": nan, "timestamp": 1}' % run_id)
-    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "run_id")
+                    data='{"run_id": "%s", "key": "long", "value": %s.5, "timestamp": 1}'
+                    % (run_id, "9" * 600))
+    assert r.status_code == 200, r.text
+    assert latest(server, run_id)["long"]["value"] == DBL_MAX
+    # what Python's json refuses stays refused (the body is then read as {})
+    for bad in ('"value": nan', '"value": 0x1p99999', '"value": 01e999', '"value": 1.e999',
+                'NaN: 1, "value": 1'):
+        r = server.post("/api/2.0/mlflow/runs/log-metric",
+                        headers={"Content-Type": "application/json"},
+                        data='{"run_id": "%s", "key": "k", %s, "timestamp": 1}' % (run_id, bad))
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "run_id")
 
 
 def test_negative_timestamp_message_quotes_the_value_as_python_does(server):
