@@ -241,14 +241,18 @@ static mfd_err write_model_metrics(mfd_conn *conn, const char *run_id, int64_t e
     return err;
 }
 
-/* (key, timestamp, step, value, model): one order for every batch's rows */
-static int compare_points(const void *a, const void *b) {
-    const mfd_metric_log *x = a, *y = b;
+/* (key, timestamp, step): the part of a point's identity both orders share */
+static int compare_key_time_step(const mfd_metric_log *x, const mfd_metric_log *y) {
     int c = mfd_write_order_text(x->key, y->key);
     if (!c)
         c = mfd_write_order_int64(x->timestamp, y->timestamp);
-    if (!c)
-        c = mfd_write_order_int64(x->step, y->step);
+    return c ? c : mfd_write_order_int64(x->step, y->step);
+}
+
+/* (key, timestamp, step, value, model): one order for every batch's rows */
+static int compare_points(const void *a, const void *b) {
+    const mfd_metric_log *x = a, *y = b;
+    int c = compare_key_time_step(x, y);
     if (!c) /* NaN after every number, as one group */
         c = isnan(x->value) || isnan(y->value) ? (isnan(x->value) != 0) - (isnan(y->value) != 0)
                                                : (x->value > y->value) - (x->value < y->value);
@@ -261,11 +265,7 @@ static int compare_points(const void *a, const void *b) {
 static int compare_model_points(const void *a, const void *b) {
     const mfd_metric_log *x = a, *y = b;
     int c = mfd_write_order_text(x->model_id, y->model_id);
-    if (!c)
-        c = mfd_write_order_text(x->key, y->key);
-    if (!c)
-        c = mfd_write_order_int64(x->timestamp, y->timestamp);
-    return c ? c : mfd_write_order_int64(x->step, y->step);
+    return c ? c : compare_key_time_step(x, y);
 }
 
 static bool any_model_metric(const mfd_metric_log *metrics, size_t count) {
