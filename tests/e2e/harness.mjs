@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { afterEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -208,8 +209,41 @@ export async function launchBrowser() {
   return context;
 }
 
+// Pages being watched, and the last requests each made: when a test fails,
+// what the page showed and asked for is printed, so that a failure seen once
+// (a wait that timed out) can be told apart from a slow server afterwards.
+const watched = new Map();
+const RECENT = 30;
+
+afterEach(async (t) => {
+  if (t.passed) return;
+  for (const [page, recent] of watched) {
+    if (page.isClosed()) continue;
+    const name = `failed-${t.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}`;
+    const text = await page.locator('body').innerText({ timeout: 2000 }).catch((e) => `(no text: ${e.message})`);
+    const shot = await screenshot(page, name).catch((e) => `(no screenshot: ${e.message})`);
+    console.log(`failed test "${t.name}": page at ${page.url()}, screenshot ${shot}`);
+    console.log(`last requests (ms since the page opened, status, duration):\n${recent.join('\n')}`);
+    console.log(`page text:\n${text.slice(0, 3000)}`);
+  }
+});
+
 // Collects console errors and failed requests of a page, for assertions.
 export function watchPage(page) {
+  const recent = [];
+  const t0 = Date.now();
+  const remember = (line) => {
+    recent.push(`${Date.now() - t0} ${line}`);
+    if (recent.length > RECENT) recent.shift();
+  };
+  page.on('requestfinished', async (r) => {
+    const response = await r.response().catch(() => null);
+    remember(`${response?.status() ?? '-'} ${Math.round(r.timing().responseEnd)} ms ${r.method()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => remember(`FAILED ${r.failure()?.errorText} ${r.method()} ${r.url()}`));
+  page.on('framenavigated', (f) => f === page.mainFrame() && remember(`navigated to ${f.url()}`));
+  page.on('close', () => watched.delete(page));
+  watched.set(page, recent);
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
