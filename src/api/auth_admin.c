@@ -163,9 +163,11 @@ static mfd_err update_password(mfd_request *req, mfd_response *res) {
     if (!err)
         err = mfd_auth_param(req, "password", &password);
     /* A single-sign-on user has no password (its access follows the IdP's roles); a
-     * self-set one would open a second door with other rules. Admins may still set one. */
+     * self-set one would open a second door with other rules. Admins may still set one,
+     * and a local account a token was bound to still changes its own. */
     bool bound = false;
-    if (!err && !req->is_admin && !(err = mfd_auth_sso_bound(req, username, &bound)) && bound)
+    if (!err && !req->is_admin && !mfd_auth_by_own_password(req) &&
+        !(err = mfd_auth_sso_bound(req, username, &bound)) && bound)
         err = mfd_err_new(MFD_PERMISSION_DENIED,
                           "User %s signs in with single sign-on and has no password; create a "
                           "personal access token (POST /api/2.0/mlflowd/tokens/create) for API "

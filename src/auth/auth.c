@@ -342,6 +342,11 @@ static void warn_unknown_override(const char *name, size_t len, void *ctx) {
                  (int)len, name);
 }
 
+static void warn_ignored_key(const char *key, void *ctx) {
+    mfd_log_warn("%s: [mlflow] %s is MLflow's and has no effect in mlflowd: ignored",
+                 mfd_auth_ini_source(ctx), key);
+}
+
 static mfd_err ensure_admin(mfd_auth *auth) {
     const mfd_auth_settings *s = auth->settings;
     mfd_conn *conn;
@@ -402,6 +407,7 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
         return err;
     }
     mfd_auth_ini_unknown_overrides(environ, warn_unknown_override, NULL);
+    mfd_auth_ini_ignored(auth->ini, warn_ignored_key, auth->ini);
     auth->settings = mfd_auth_ini_settings(auth->ini);
     mfd_auth_parse_permission(auth->settings->default_permission, &auth->default_permission);
     if (!auth->settings->sso_hook && mfd_auth_ini_get(auth->ini, "sso", "issuer"))

@@ -166,6 +166,9 @@ void mfd_auth_sso_view_of(mfd_request *req, mfd_auth_sso_view *out);
 
 /* Whether the user signs in with single sign-on (has an (iss, sub) binding). */
 mfd_err mfd_auth_sso_bound(mfd_request *req, const char *username, bool *bound);
+/* Whether the request was authenticated by the user's own password (Basic,
+ * not an access token, a bearer token, proxy headers or a session). */
+bool mfd_auth_by_own_password(const mfd_request *req);
 /* Removes the SSO binding of a username (admins; the next sign-in binds
  * anew). 404 when it has none. */
 mfd_err mfd_auth_unbind(mfd_request *req, const char *username);

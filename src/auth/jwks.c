@@ -69,6 +69,8 @@ static mfd_err fetch_json(mfd_jwks *j, const char *url, json_t **out, long *max_
 
 static json_t *usable_keys(const json_t *jwks) {
     json_t *keys = json_object_get(jwks, "keys"), *kept = json_array();
+    if (!kept)
+        abort();
     size_t i;
     json_t *k;
     json_array_foreach(keys, i, k) {
@@ -111,8 +113,17 @@ static mfd_err fetch_all(mfd_jwks *j) {
         err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "%s has no jwks_uri", j->discovery_url);
     else
         err = fetch_json(j, url, &jwks, &max_age);
-    if (!err) {
-        json_t *keys = usable_keys(jwks);
+    json_t *keys = err ? NULL : usable_keys(jwks);
+    /* A set with no key we can use is a failed fetch: the last good set
+     * stays (stale-if-error) rather than every token being refused. */
+    if (!err && !json_array_size(keys))
+        err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                          "%s answered no signing key this server can use (a 'keys' array of "
+                          "RSA or EC public keys)",
+                          url);
+    if (err) {
+        json_decref(keys);
+    } else {
         int ttl = j->cache_seconds;
         if (max_age >= 0)
             ttl = max_age < 60 ? 60 : max_age > 86400 ? 86400 : (int)max_age;
@@ -277,7 +288,9 @@ json_t *mfd_jwks_find(mfd_jwks *j, const char *kid, const char *alg) {
 
 char *mfd_jwks_discovery_value(mfd_jwks *j, const char *name) {
     pthread_mutex_lock(&j->lock);
-    if (!j->discovery && !j->stopping)
+    /* While discovery fails, one attempt per RETRY_SECONDS: these calls come
+     * from unauthenticated requests (login, callback, logout). */
+    if (!j->discovery && !j->stopping && (j->fetching || now_seconds() >= j->retry_at))
         fetch_single_flight(j);
     const char *v = j->discovery ? json_string_value(json_object_get(j->discovery, name)) : NULL;
     char *copy = v ? strdup(v) : NULL;

@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/utf8.h"
 #include "sso.h"
 
 /* --- addresses --------------------------------------------------------------- */
@@ -104,20 +106,42 @@ static const json_t *claim_at(const json_t *claims, const char *path, bool *bad)
     return v;
 }
 
+const char *mfd_sso_username_problem(const char *v) {
+    if (strlen(v) > 255 || strpbrk(v, "\n\r"))
+        return "longer than 255 bytes or holds a line break";
+    if (!mfd_utf8_valid(v, strlen(v)))
+        return "not valid UTF-8";
+    return NULL;
+}
+
+/* An email the IdP says it has not verified names no one: anybody may type
+ * it into their profile (oauth2-proxy refuses such tokens too). Absent means
+ * the IdP does not say; some send the flag as a string. */
+static bool email_unverified(const json_t *claims) {
+    const json_t *f = json_object_get(claims, "email_verified");
+    return json_is_false(f) || (json_is_string(f) && !strcasecmp(json_string_value(f), "false"));
+}
+
 bool mfd_sso_claims_username(const mfd_sso_settings *s, const json_t *claims, const char **out,
                              const char **why) {
     for (size_t i = 0; i < s->username_claims.n; i++) {
         bool bad;
-        const json_t *v = claim_at(claims, s->username_claims.items[i], &bad);
+        const char *name = s->username_claims.items[i];
+        const json_t *v = claim_at(claims, name, &bad);
         if (bad || (v && !json_is_string(v)))
             return *why = "a username claim has the wrong type", false;
         if (!v || json_string_length(v) == 0)
             continue;
         /* The first non-empty claim is the user: one that cannot be a username
          * refuses the token rather than make it someone else (its email, its sub). */
-        if (json_string_length(v) > 255 || strpbrk(json_string_value(v), "\n\r"))
+        if (strlen(json_string_value(v)) != json_string_length(v) ||
+            mfd_sso_username_problem(json_string_value(v)))
             return *why = "the username claim is longer than 255 bytes or holds a line "
                           "break",
+                   false;
+        if (!strcmp(name, "email") && email_unverified(claims))
+            return *why = "the username claim is an email the issuer has not verified "
+                          "(email_verified is false)",
                    false;
         *out = json_string_value(v);
         return true;

@@ -133,15 +133,13 @@ static mfd_err retire_legacy_password(mfd_conn *conn, int64_t user_id, const cha
  * as a successful first sign-in retires it. No user is created. */
 static mfd_err record_refusal(mfd_auth *auth, mfd_arena *arena, const char *issuer,
                               const char *subject, const mfd_sso_identity *id) {
-    const mfd_sso_settings *s = auth->sso->settings;
     mfd_sso_snapshot snap = {permission_name(id->level), false, false};
     mfd_conn *conn;
     mfd_err err = mfd_auth_db_acquire(auth, &conn);
     if (err)
         return err;
     mfd_sso_refusal r;
-    err = mfd_sso_store_refuse(conn, arena, issuer, subject, id->username, &snap, s->authoritative,
-                               &r);
+    err = mfd_sso_store_refuse(conn, arena, issuer, subject, id->username, &snap, &r);
     if (!err)
         err = retire_legacy_password(conn, r.unbound_user_id, r.unbound_password_hash, subject,
                                      id->username);
@@ -171,8 +169,7 @@ static mfd_err resolve(mfd_auth *auth, mfd_arena *arena, const char *issuer, con
     if (err)
         return err;
     mfd_sso_binding b;
-    err =
-        mfd_sso_store_bind(conn, arena, issuer, subject, id->username, &snap, s->authoritative, &b);
+    err = mfd_sso_store_bind(conn, arena, issuer, subject, id->username, &snap, &b);
     if (!err && b.result == MFD_SSO_SUBJECT_MISMATCH)
         *refusal = "the username is bound to another identity of the issuer (an admin can "
                    "re-bind it)";
@@ -186,10 +183,6 @@ static mfd_err resolve(mfd_auth *auth, mfd_arena *arena, const char *issuer, con
     if (b.created)
         mfd_auth_audit("mlflowd", "user.create", "user", id->username, "single sign-on", "ok");
     id->user_id = b.user_id;
-    /* floor: an admin flag set on the row counts, unless the row is a local
-     * account's (its flag goes with its own password, not with the token) */
-    if (!s->authoritative)
-        id->is_admin = id->is_admin || (b.user_is_admin && b.user_sso_owned);
     return NULL;
 }
 
@@ -272,6 +265,8 @@ static bool read_claims(const mfd_sso_settings *s, const json_t *claims, mfd_are
     *subject = json_string_value(json_object_get(claims, "sub"));
     if (!*subject || !**subject)
         return *why = "token has no sub", false;
+    if (strlen(*subject) > 255) /* OIDC Core: at most 255 ASCII characters */
+        return *why = "the token's sub is longer than 255 bytes", false;
     if (!mfd_sso_claims_username(s, claims, &username, why) ||
         !mfd_sso_claims_roles(s, claims, arena, &roles, why))
         return false;
@@ -387,7 +382,7 @@ mfd_err mfd_sso_authenticate_headers(mfd_auth *auth, mfd_request *req, mfd_respo
     for (size_t i = 0; !username && i < s->username_claims.n; i++) {
         const char *name = header_for_claim(s->username_claims.items[i]);
         const char *v = name ? req->header(req, name) : NULL;
-        if (v && *v && strlen(v) <= 255)
+        if (v && *v)
             username = v;
     }
     if (!username)
@@ -396,6 +391,14 @@ mfd_err mfd_sso_authenticate_headers(mfd_auth *auth, mfd_request *req, mfd_respo
     const char *subject = req->header(req, "X-Forwarded-User");
     if (!subject || !*subject)
         subject = username;
+    /* As for token claims: a first header that names no one refuses the
+     * request, never the next header instead. */
+    const char *problem = mfd_sso_username_problem(username);
+    if (problem || (problem = mfd_sso_username_problem(subject))) {
+        deny(req, res, NULL,
+             mfd_arena_sprintf(req->arena, "the proxy's identity header is %s", problem), refused);
+        return NULL;
+    }
     const char *groups = req->header_all ? req->header_all(req, "X-Forwarded-Groups") : NULL;
     /* The cache key covers everything the proxy asserted. */
     const char *asserted =

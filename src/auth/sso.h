@@ -70,9 +70,12 @@ void mfd_strlist_split(const char *text, mfd_strlist *out);
 /* True when `peer` (textual IPv4/IPv6, IPv4-mapped accepted) is in a CIDR. */
 bool mfd_sso_peer_trusted(const mfd_sso_settings *s, const char *peer);
 bool mfd_cidr_parse(const char *text, mfd_cidr *out);
+/* Why text is no username (over 255 bytes, a line break, not UTF-8); NULL
+ * when it is one. */
+const char *mfd_sso_username_problem(const char *v);
 /* The first non-empty username claim; false with *why when none, when one
- * has the wrong type, or when the first is no username (over 255 bytes, a
- * line break): never the next claim instead. */
+ * has the wrong type, when the first is no username (mfd_sso_username_problem)
+ * or an email with email_verified false: never the next claim instead. */
 bool mfd_sso_claims_username(const mfd_sso_settings *s, const json_t *claims, const char **out,
                              const char **why);
 /* The union of the role claims ("client:role" for resource_access roles),

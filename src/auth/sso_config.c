@@ -64,7 +64,7 @@ static const char *get(const mfd_auth_ini *ini, const char *key) {
 
 static mfd_err bad(const mfd_auth_ini *ini, const char *key, const char *value, const char *why) {
     return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: [sso] %s '%s': %s",
-                       mfd_auth_ini_source(ini), key, value ? value : "", why);
+                       mfd_auth_ini_origin(ini, "sso", key), key, value ? value : "", why);
 }
 
 static mfd_err read_int(const mfd_auth_ini *ini, const char *key, int min, int max, int *out) {
@@ -75,7 +75,7 @@ static mfd_err read_int(const mfd_auth_ini *ini, const char *key, int min, int m
     if (errno || end == v || *end || n < min || n > max)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "%s: [sso] %s must be a whole number from %d to %d, got '%s'",
-                           mfd_auth_ini_source(ini), key, min, max, v);
+                           mfd_auth_ini_origin(ini, "sso", key), key, min, max, v);
     *out = (int)n;
     return NULL;
 }

@@ -97,6 +97,11 @@ bool mfd_auth_native_login_on(const mfd_request *req) {
     return s && s->enabled && s->native;
 }
 
+bool mfd_auth_by_own_password(const mfd_request *req) {
+    const mfd_auth_request *st = req->auth_state;
+    return st && st->method == MFD_AUTH_METHOD_BASIC;
+}
+
 mfd_err mfd_auth_sso_bound(mfd_request *req, const char *username, bool *bound) {
     mfd_auth *auth = mfd_auth_of(req);
     const char *issuer = NULL, *subject = NULL;

@@ -67,9 +67,8 @@ mfd_err mfd_auth_token_authenticate(mfd_auth *auth, mfd_request *req, const char
         mfd_auth_parse_permission(t.snap.permission, &level);
         st->sso = true;
         st->mapped = level;
-        /* as for the user's tokens from the issuer (sso.c resolve) */
-        req->is_admin = s->authoritative ? t.snap.is_admin
-                                         : t.snap.is_admin || (t.user_is_admin && t.user_sso_owned);
+        /* as for the user's tokens from the issuer: the mapping's admin only */
+        req->is_admin = t.snap.is_admin;
         if (!t.snap.allowed) {
             *outcome = MFD_TOKEN_FORBIDDEN;
             return NULL;

@@ -24,6 +24,11 @@ static const known_key known_keys[] = {
     {"mlflow", "admin_password", "password1234"},
     {"mlflow", "authorization_function", "mlflow.server.auth:authenticate_request_basic_auth"},
     {"mlflow", "auth_cache_ttl_seconds", "300"},
+    /* MLflow's newer keys for features mlflowd has not (workspaces, its own
+     * cache and session store): accepted so its files load, and logged. */
+    {"mlflow", "grant_default_workspace_access", NULL},
+    {"mlflow", "auth_cache_max_size", NULL},
+    {"mlflow", "session_ttl_seconds", NULL},
     {"role_mappings", "admin", NULL},
     {"role_mappings", "manage", NULL},
     {"role_mappings", "edit", NULL},
@@ -64,10 +69,16 @@ enum { N_KEYS = sizeof known_keys / sizeof known_keys[0] };
 static const char *const known_sections[] = {"mlflow", "role_mappings", "sso"};
 
 static const char basic_function[] = "mlflow.server.auth:authenticate_request_basic_auth";
+/* MLflow's session-cookie variant of Basic: mlflowd's web UI signs in on its
+ * own page, and API clients send Basic credentials either way. */
+static const char session_function[] = "mlflow.server.auth.session:authenticate_request_session";
+static const char *const ignored_keys[] = {"grant_default_workspace_access", "auth_cache_max_size",
+                                           "session_ttl_seconds"};
 
 struct mfd_auth_ini {
-    char *values[N_KEYS]; /* owned; NULL = not set by file or environment */
-    int lines[N_KEYS];    /* line of the file that set it (0 = not from the file) */
+    char *values[N_KEYS];  /* owned; NULL = not set by file or environment */
+    int lines[N_KEYS];     /* line of the file that set it (0 = not from the file) */
+    char *origins[N_KEYS]; /* "environment variable MLFLOWD_…" when one set it, else NULL */
     char *source;
     mfd_auth_settings settings;
 };
@@ -75,8 +86,10 @@ struct mfd_auth_ini {
 void mfd_auth_ini_free(mfd_auth_ini *ini) {
     if (!ini)
         return;
-    for (size_t i = 0; i < N_KEYS; i++)
+    for (size_t i = 0; i < N_KEYS; i++) {
         free(ini->values[i]);
+        free(ini->origins[i]);
+    }
     free(ini->source);
     free(ini);
 }
@@ -301,6 +314,9 @@ static mfd_err resolve_values(mfd_auth_ini *ini, mfd_env_lookup env) {
         if (v) {
             free(ini->values[i]);
             ini->values[i] = strdup(v);
+            char origin[128];
+            snprintf(origin, sizeof origin, "environment variable %s", name);
+            ini->origins[i] = strdup(origin);
         }
     }
     return NULL;
@@ -345,15 +361,16 @@ static bool ends_with(const char *s, const char *suffix) {
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-static mfd_err parse_seconds(const mfd_auth_ini *ini, const char *key, const char *value,
+static mfd_err parse_seconds(const mfd_auth_ini *ini, const char *section, const char *key,
                              int *out) {
+    const char *value = mfd_auth_ini_get(ini, section, key);
     char *end;
     errno = 0;
     long v = strtol(value, &end, 10);
     if (errno || end == value || *end || v < 0 || v > INT_MAX)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "%s: %s must be a whole number of seconds >= 0, got '%s'", ini->source,
-                           key, value);
+                           "%s: [%s] %s must be a whole number of seconds >= 0, got '%s'",
+                           mfd_auth_ini_origin(ini, section, key), section, key, value);
     *out = (int)v;
     return NULL;
 }
@@ -369,21 +386,23 @@ static mfd_err validate(mfd_auth_ini *ini) {
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "%s: default_permission '%s' is not one of READ, EDIT, MANAGE, "
                            "NO_PERMISSIONS",
-                           ini->source, s->default_permission);
+                           mfd_auth_ini_origin(ini, "mlflow", "default_permission"),
+                           s->default_permission);
     const char *unmapped = mfd_auth_ini_get(ini, "sso", "unmapped_permission");
     if (!valid_permission(unmapped))
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "%s: [sso] unmapped_permission '%s' is not one of READ, EDIT, MANAGE, "
                            "NO_PERMISSIONS",
-                           ini->source, unmapped);
+                           mfd_auth_ini_origin(ini, "sso", "unmapped_permission"), unmapped);
     if (!*s->database_uri)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: database_uri must not be empty",
-                           ini->source);
+                           mfd_auth_ini_origin(ini, "mlflow", "database_uri"));
     if (!*s->admin_username)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: admin_username must not be empty",
-                           ini->source);
+                           mfd_auth_ini_origin(ini, "mlflow", "admin_username"));
     const char *fn = s->authorization_function;
-    if (!strcmp(fn, basic_function) || !strcmp(fn, "mlflowd:basic")) {
+    if (!strcmp(fn, basic_function) || !strcmp(fn, "mlflowd:basic") ||
+        !strcmp(fn, session_function)) {
         s->sso_hook = false;
     } else if (ends_with(fn, ":authenticate_sso_request") || !strcmp(fn, "mlflowd:sso") ||
                !strcmp(fn, "builtin:sso")) {
@@ -393,21 +412,18 @@ static mfd_err validate(mfd_auth_ini *ini) {
                            "%s: authorization_function '%s' is not supported: mlflowd cannot run "
                            "Python hooks. Use '%s' (Basic auth), 'mlflowd:sso' or a value ending "
                            "in ':authenticate_sso_request' (Basic plus the [sso] modes)",
-                           ini->source, fn, basic_function);
+                           mfd_auth_ini_origin(ini, "mlflow", "authorization_function"), fn,
+                           basic_function);
     }
-    mfd_err err = parse_seconds(ini, "auth_cache_ttl_seconds",
-                                mfd_auth_ini_get(ini, "mlflow", "auth_cache_ttl_seconds"),
-                                &s->cache_ttl_seconds);
+    mfd_err err = parse_seconds(ini, "mlflow", "auth_cache_ttl_seconds", &s->cache_ttl_seconds);
     int unused = 0;
     if (!err)
-        err = parse_seconds(ini, "[sso] leeway_seconds",
-                            mfd_auth_ini_get(ini, "sso", "leeway_seconds"), &unused);
+        err = parse_seconds(ini, "sso", "leeway_seconds", &unused);
     if (!err && unused > 300)
         err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: [sso] leeway_seconds is at most 300",
-                          ini->source);
+                          mfd_auth_ini_origin(ini, "sso", "leeway_seconds"));
     if (!err)
-        err = parse_seconds(ini, "[sso] jwks_cache_seconds",
-                            mfd_auth_ini_get(ini, "sso", "jwks_cache_seconds"), &unused);
+        err = parse_seconds(ini, "sso", "jwks_cache_seconds", &unused);
     return err;
 }
 
@@ -443,16 +459,19 @@ mfd_err mfd_auth_ini_load(const char *path, mfd_env_lookup env, mfd_auth_ini **o
                            "cannot read the auth config file '%s' (MLFLOW_AUTH_CONFIG_PATH / "
                            "--auth-config): %s",
                            path, strerror(errno));
+    /* Read whole or refused: a file cut short could end mid-value. */
+    enum { MAX_BYTES = 1 << 20 };
     size_t cap = 4096, len = 0;
     char *text = malloc(cap);
     size_t n;
-    while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+    while (text && len <= MAX_BYTES && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
         len += n;
         if (len + 1 == cap) {
-            if (cap > (1u << 20))
-                break;
             cap *= 2;
-            text = realloc(text, cap);
+            char *grown = realloc(text, cap);
+            if (!grown)
+                free(text);
+            text = grown;
         }
     }
     bool failed = ferror(f) || !text;
@@ -460,6 +479,12 @@ mfd_err mfd_auth_ini_load(const char *path, mfd_env_lookup env, mfd_auth_ini **o
     if (failed) {
         free(text);
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "cannot read the auth config file '%s'",
+                           path);
+    }
+    if (len > MAX_BYTES) {
+        free(text);
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "the auth config file '%s' is larger than 1 MiB: is it the right file?",
                            path);
     }
     text[len] = '\0';
@@ -489,4 +514,16 @@ const char *mfd_auth_ini_get(const mfd_auth_ini *ini, const char *section, const
 
 const char *mfd_auth_ini_source(const mfd_auth_ini *ini) {
     return ini->source;
+}
+
+const char *mfd_auth_ini_origin(const mfd_auth_ini *ini, const char *section, const char *key) {
+    int i = find_key(section, key);
+    return i >= 0 && ini->origins[i] ? ini->origins[i] : ini->source;
+}
+
+void mfd_auth_ini_ignored(const mfd_auth_ini *ini, void (*report)(const char *key, void *ctx),
+                          void *ctx) {
+    for (size_t i = 0; i < sizeof ignored_keys / sizeof ignored_keys[0]; i++)
+        if (ini->values[find_key("mlflow", ignored_keys[i])])
+            report(ignored_keys[i], ctx);
 }

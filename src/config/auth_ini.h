@@ -54,5 +54,11 @@ const mfd_auth_settings *mfd_auth_ini_settings(const mfd_auth_ini *ini);
 const char *mfd_auth_ini_get(const mfd_auth_ini *ini, const char *section, const char *key);
 /* "the file <path>" or "the built-in defaults", for messages. */
 const char *mfd_auth_ini_source(const mfd_auth_ini *ini);
+/* Where a key's value came from, for messages: "environment variable
+ * MLFLOWD_<SECTION>_<KEY>" when one set it, else mfd_auth_ini_source. */
+const char *mfd_auth_ini_origin(const mfd_auth_ini *ini, const char *section, const char *key);
+/* Reports each key of MLflow's file that is set but means nothing to mlflowd. */
+void mfd_auth_ini_ignored(const mfd_auth_ini *ini, void (*report)(const char *key, void *ctx),
+                          void *ctx);
 
 #endif

@@ -221,8 +221,8 @@ static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *s
 /* One pass of the binding decision. With write=false it only reads and sets
  * *must_write when a change is due; with write=true it makes the changes. */
 static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, const char *subject,
-                         const char *username, const mfd_sso_snapshot *snap, bool mirror_admin,
-                         bool write, mfd_sso_binding *out, bool *must_write) {
+                         const char *username, const mfd_sso_snapshot *snap, bool write,
+                         mfd_sso_binding *out, bool *must_write) {
     memset(out, 0, sizeof *out);
     identity_row by_subject, by_username;
     user_row user;
@@ -248,18 +248,16 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
     /* The mirror is kept only in rows single sign-on owns: a local account
      * bound to a token keeps its own admin flag for its own password. */
     bool owned = !user.found || sso_owned(&user);
-    bool mirror = mirror_admin && owned;
+    bool mirror = owned;
     bool change = !user.found || !by_subject.found || !same_snapshot(&by_subject.snap, snap) ||
                   (user.found && mirror && user.is_admin != snap->is_admin);
-    out->user_sso_owned = owned;
     if (!write) {
         *must_write = change;
         out->user_id = user.id;
-        out->user_is_admin = user.is_admin;
         return NULL;
     }
     if (!user.found) {
-        if ((err = create_user(conn, username, mirror_admin && snap->is_admin)) ||
+        if ((err = create_user(conn, username, snap->is_admin)) ||
             (err = read_user(conn, arena, username, &user)))
             return err;
         out->created = true;
@@ -280,16 +278,14 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
             return err;
     }
     out->user_id = user.id;
-    out->user_is_admin = user.is_admin;
     return NULL;
 }
 
 mfd_err mfd_sso_store_bind(mfd_conn *conn, mfd_arena *arena, const char *issuer,
                            const char *subject, const char *username, const mfd_sso_snapshot *snap,
-                           bool mirror_admin, mfd_sso_binding *out) {
+                           mfd_sso_binding *out) {
     bool must_write = false;
-    mfd_err err = bind_pass(conn, arena, issuer, subject, username, snap, mirror_admin, false, out,
-                            &must_write);
+    mfd_err err = bind_pass(conn, arena, issuer, subject, username, snap, false, out, &must_write);
     if (err || out->result != MFD_SSO_BOUND || !must_write)
         return err;
     /* Two tries: a concurrent first sign-in of the same user on another
@@ -297,8 +293,7 @@ mfd_err mfd_sso_store_bind(mfd_conn *conn, mfd_arena *arena, const char *issuer,
     for (int attempt = 0; attempt < 2; attempt++) {
         if ((err = mfd_conn_begin(conn, true)))
             return err;
-        err = bind_pass(conn, arena, issuer, subject, username, snap, mirror_admin, true, out,
-                        &must_write);
+        err = bind_pass(conn, arena, issuer, subject, username, snap, true, out, &must_write);
         if (!err)
             return mfd_conn_commit(conn);
         mfd_conn_rollback(conn);
@@ -311,8 +306,7 @@ mfd_err mfd_sso_store_bind(mfd_conn *conn, mfd_arena *arena, const char *issuer,
 
 mfd_err mfd_sso_store_refuse(mfd_conn *conn, mfd_arena *arena, const char *issuer,
                              const char *subject, const char *username,
-                             const mfd_sso_snapshot *snap, bool mirror_admin,
-                             mfd_sso_refusal *out) {
+                             const mfd_sso_snapshot *snap, mfd_sso_refusal *out) {
     memset(out, 0, sizeof *out);
     identity_row by_subject, by_username;
     user_row user;
@@ -331,7 +325,7 @@ mfd_err mfd_sso_store_refuse(mfd_conn *conn, mfd_arena *arena, const char *issue
     }
     if ((err = read_user(conn, arena, by_subject.username, &user)))
         return err;
-    bool clear_admin = mirror_admin && user.found && sso_owned(&user) && user.is_admin;
+    bool clear_admin = user.found && sso_owned(&user) && user.is_admin;
     if (same_snapshot(&by_subject.snap, snap) && !clear_admin)
         return NULL;
     if ((err = mfd_conn_begin(conn, true)))
@@ -397,8 +391,31 @@ static mfd_err delete_where(mfd_conn *conn, const char *sql, const char *text, i
 }
 
 mfd_err mfd_sso_store_delete_binding(mfd_conn *conn, const char *username, bool *found) {
-    return delete_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username, 0,
-                        found);
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (err)
+        return err;
+    err = delete_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username, 0,
+                       found);
+    /* What the identity held goes with it: the next identity to claim the
+     * username must not inherit its tokens, sessions or admin mirror. */
+    if (!err && *found)
+        err = delete_where(conn,
+                           "DELETE FROM mlflowd_access_tokens WHERE user_id IN "
+                           "(SELECT id FROM users WHERE username = ?)",
+                           username, 0, NULL);
+    if (!err && *found)
+        err = delete_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
+                           NULL);
+    if (!err && *found)
+        err = delete_where(conn,
+                           "UPDATE users SET is_admin = FALSE WHERE username = ? AND "
+                           "password_hash = '" MFD_SSO_UNUSABLE_PASSWORD "'",
+                           username, 0, NULL);
+    if (err) {
+        mfd_conn_rollback(conn);
+        return err;
+    }
+    return mfd_conn_commit(conn);
 }
 
 /* --- personal access tokens ------------------------------------------------- */
@@ -430,7 +447,6 @@ static void read_token(mfd_stmt *stmt, mfd_arena *arena, mfd_sso_token *t) {
     t->expires_at = mfd_stmt_int64(stmt, 5);
     t->username = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 6));
     t->user_is_admin = mfd_stmt_int64(stmt, 7) != 0;
-    t->user_sso_owned = mfd_stmt_int64(stmt, 11) != 0;
     if (!mfd_stmt_is_null(stmt, 8)) {
         t->has_snapshot = true;
         t->snap.permission = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 8));
@@ -441,8 +457,7 @@ static void read_token(mfd_stmt *stmt, mfd_arena *arena, mfd_sso_token *t) {
 
 #define TOKEN_SELECT                                                                               \
     "SELECT t.token_id, t.user_id, t.name, t.secret_hash, t.created_at, t.expires_at, "            \
-    "u.username, CASE WHEN u.is_admin THEN 1 ELSE 0 END, i.permission, i.is_admin, i.allowed, "    \
-    "CASE WHEN u.password_hash = '" MFD_SSO_UNUSABLE_PASSWORD "' THEN 1 ELSE 0 END "               \
+    "u.username, CASE WHEN u.is_admin THEN 1 ELSE 0 END, i.permission, i.is_admin, i.allowed "     \
     "FROM mlflowd_access_tokens t JOIN users u ON u.id = t.user_id "                               \
     "LEFT JOIN mlflowd_sso_identities i ON i.username = u.username "
 

@@ -49,8 +49,6 @@ typedef enum mfd_sso_bind_result {
 typedef struct mfd_sso_binding {
     mfd_sso_bind_result result;
     int64_t user_id;
-    bool user_is_admin;         /* users.is_admin after the call */
-    bool user_sso_owned;        /* the row's password is MFD_SSO_UNUSABLE_PASSWORD (or new) */
     bool created;               /* the user row was made now (unusable password) */
     bool newly_bound;           /* an existing user row was bound now */
     const char *password_hash;  /* newly_bound: its hash, to check the legacy password=sub */
@@ -58,14 +56,15 @@ typedef struct mfd_sso_binding {
 } mfd_sso_binding;
 
 /* Finds or makes the user and the binding, and stores the snapshot when it
- * changed; mirror_admin also keeps users.is_admin equal to snap->is_admin.
+ * changed; a row single sign-on owns also keeps users.is_admin equal to
+ * snap->is_admin (a mirror of the mapping, never read back as a grant).
  * One write transaction only when something must change. */
 mfd_err mfd_sso_store_bind(mfd_conn *conn, mfd_arena *arena, const char *issuer,
                            const char *subject, const char *username, const mfd_sso_snapshot *snap,
-                           bool mirror_admin, mfd_sso_binding *out);
+                           mfd_sso_binding *out);
 /* A sign-in refused (outside the allowed groups): the snapshot of a bound
  * (iss, sub) records it, so its personal access tokens stop working too,
- * and with mirror_admin an SSO-owned row loses its admin flag. When (iss,
+ * and an SSO-owned row loses its admin flag (the mirror). When (iss,
  * sub) is unbound and its username's row is free to claim, that row is
  * returned (the caller retires a legacy password equal to the subject). */
 typedef struct mfd_sso_refusal {
@@ -74,14 +73,15 @@ typedef struct mfd_sso_refusal {
 } mfd_sso_refusal;
 mfd_err mfd_sso_store_refuse(mfd_conn *conn, mfd_arena *arena, const char *issuer,
                              const char *subject, const char *username,
-                             const mfd_sso_snapshot *snap, bool mirror_admin, mfd_sso_refusal *out);
+                             const mfd_sso_snapshot *snap, mfd_sso_refusal *out);
 /* Replaces the user's password hash by MFD_SSO_UNUSABLE_PASSWORD. */
 mfd_err mfd_sso_store_make_password_unusable(mfd_conn *conn, int64_t user_id);
 /* The binding of a username; *found false when none. Arena strings. */
 mfd_err mfd_sso_store_get_binding(mfd_conn *conn, mfd_arena *arena, const char *username,
                                   const char **issuer, const char **subject, mfd_sso_snapshot *snap,
                                   bool *found);
-/* Removes a username's binding (an admin re-binds it to the next sign-in). */
+/* Removes a username's binding (an admin re-binds it to the next sign-in),
+ * with the user's access tokens, web sessions and admin mirror. */
 mfd_err mfd_sso_store_delete_binding(mfd_conn *conn, const char *username, bool *found);
 
 /* --- personal access tokens ------------------------------------------------- */
@@ -94,8 +94,7 @@ typedef struct mfd_sso_token {
     int64_t created_at;      /* ms */
     int64_t expires_at;      /* ms; 0 = never */
     bool user_is_admin;
-    bool user_sso_owned; /* the user's password is MFD_SSO_UNUSABLE_PASSWORD */
-    bool has_snapshot;   /* the user is bound to an SSO identity */
+    bool has_snapshot; /* the user is bound to an SSO identity */
     mfd_sso_snapshot snap;
 } mfd_sso_token;
 

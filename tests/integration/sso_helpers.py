@@ -88,6 +88,11 @@ class FakeIssuer(NodeServer):
     def rotate(self):
         requests.post(self.base + "/control/rotate", timeout=10).raise_for_status()
 
+    def fail(self, discovery=False, jwks=False):
+        """Discovery answers 503 / the JWKS answers 200 with no usable keys, until called again."""
+        requests.post(self.base + "/control/fail", data=json.dumps(
+            {"discovery": discovery, "jwks": jwks}), timeout=10).raise_for_status()
+
     def set_user(self, **user):
         requests.post(self.base + "/control/user", data=json.dumps(user), timeout=10).raise_for_status()
 

@@ -153,32 +153,35 @@ def sso_replicas(tmp_path):
 
 
 def test_sso_identities_follow_another_replicas_changes_within_a_second(sso_replicas):
-    """What an SSO sign-in read (the admin flag of its row, its binding) is read again within
-    the decision cache's bound, as grants are, not after auth_cache_ttl_seconds (300 s)."""
+    """What an SSO sign-in read (the grants of its user in floor mode, its binding) is read
+    again within the decision cache's bound, not after auth_cache_ttl_seconds (300 s)."""
     a, b = sso_replicas
 
-    def as_proxy(server, sub="sub-u"):
-        return requests.get(f"{server.url}/api/2.0/mlflow/users/get", params={"username": "admin"},
+    def as_proxy(server, sub="sub-u"):  # u's groups map to nothing: only grants count
+        return requests.get(f"{server.url}/api/2.0/mlflow/experiments/get",
+                            params={"experiment_id": "0"},
                             headers={"X-Forwarded-Preferred-Username": "u",
-                                     "X-Forwarded-User": sub, "X-Forwarded-Groups": "viewer"},
+                                     "X-Forwarded-User": sub, "X-Forwarded-Groups": "nobody"},
                             timeout=60).status_code
 
-    assert as_proxy(a) == 403  # signs u in (admins only may read other users)
-    call(a, "PATCH", "users/update-admin", {"username": "u", "is_admin": True})
+    assert as_proxy(a) == 403  # signs u in
+    assert as_proxy(b) == 403  # warms b's caches
+    call(a, "POST", "experiments/permissions/create",
+         {"experiment_id": "0", "username": "u", "permission": "READ"})
     deadline = time.monotonic() + 1.0
     while as_proxy(b) != 200:
-        assert time.monotonic() < deadline, "replica b does not see u made admin"
+        assert time.monotonic() < deadline, "replica b does not see u's grant"
         time.sleep(0.02)
-    call(a, "PATCH", "users/update-admin", {"username": "u", "is_admin": False})
+    call(a, "DELETE", "experiments/permissions/delete", {"experiment_id": "0", "username": "u"})
     removed_at = time.monotonic()
     while as_proxy(b) != 403:
-        assert time.monotonic() - removed_at < 1.0, "replica b keeps u admin after 1 s"
+        assert time.monotonic() - removed_at < 1.0, "replica b keeps u's grant after 1 s"
         time.sleep(0.02)
     # the binding removed on a and taken by another subject: b refuses the old one
     r = requests.delete(f"{a.url}/api/2.0/mlflowd/users/sso-binding", json={"username": "u"},
                         headers=auth_header(*ADMIN), timeout=60)
     assert r.status_code == 200, r.text
-    assert as_proxy(a, sub="sub-other") == 403  # bound now to sub-other (not an admin)
+    assert as_proxy(a, sub="sub-other") == 403  # signs sub-other in: u is bound to it now
     rebound_at = time.monotonic()
     while True:
         r = requests.get(f"{b.url}/api/2.0/mlflowd/auth/whoami",

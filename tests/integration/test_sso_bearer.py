@@ -426,3 +426,25 @@ def test_header_limit_is_configurable(make_server):
     s = make_server(args=["--max-header-size", "65536"])
     assert s.get("/health", headers={"X-Padding": "p" * (40 * 1024)}).status_code == 200
     assert s.get("/health", headers={"X-Padding": "p" * (70 * 1024)}).status_code == 431
+
+
+def test_an_email_the_issuer_has_not_verified_names_no_one(issuer, server):
+    """An email claim with email_verified false is not a username (anyone may type a victim's
+    address into their profile); never the next claim instead. A verified one is."""
+    unverified = issuer.mint(claims_for("x", preferred_username=None, email="victim@corp.test",
+                                        email_verified=False, roles=["viewer"]))
+    message = assert_invalid_token(api(bearer(unverified), server, "GET", "auth/whoami",
+                                       service="mlflowd"))
+    assert "email_verified" in message
+    verified = issuer.mint(claims_for("x", sub="sub-verified", preferred_username=None,
+                                      email="owner@corp.test", email_verified=True,
+                                      roles=["viewer"]))
+    assert whoami(bearer(verified), server)["username"] == "owner@corp.test"
+
+
+def test_a_sub_longer_than_255_bytes_is_refused_as_a_token_problem(issuer, server):
+    """OIDC caps sub at 255 characters; a longer one is an invalid token (401), never an SQL
+    error about the column's width (PostgreSQL) or a stored identity (SQLite)."""
+    t = issuer.mint(claims_for("long-sub", sub="s" * 300, roles=["viewer"]))
+    message = assert_invalid_token(api(bearer(t), server, "GET", "experiments/search"))
+    assert "sub" in message and "SQL" not in message

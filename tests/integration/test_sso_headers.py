@@ -156,3 +156,25 @@ def test_trusted_proxies_setting(tmp_path, issuer):
         assert get(s, headers, values, source="127.0.0.1").status_code == 401
     finally:
         s.stop()
+
+
+def test_a_first_header_that_names_no_one_refuses_the_request(server):
+    """As with token claims: an unusable X-Forwarded-Preferred-Username (not UTF-8, over 255
+    bytes) refuses the request, never falls back to the next header (the email); an
+    over-long X-Forwarded-User likewise. Nothing is stored for them."""
+    cases = [
+        {"X-Forwarded-User": "sub-bad-utf8", "X-Forwarded-Preferred-Username": "bad\xff",
+         "X-Forwarded-Email": "bad@example.test"},
+        {"X-Forwarded-User": "sub-too-long", "X-Forwarded-Preferred-Username": "u" * 300,
+         "X-Forwarded-Email": "victim@example.test"},
+        {"X-Forwarded-User": "s" * 300, "X-Forwarded-Preferred-Username": "long-sub",
+         "X-Forwarded-Email": "long-sub@example.test"},
+    ]
+    for headers in cases:
+        r = get(server, headers, ["role:devops"])
+        assert r.status_code == 403, r.text
+    admin = requests.Session()
+    admin.auth = ("admin", "password1234")
+    for name in ("victim@example.test", "bad@example.test", "long-sub"):
+        r = api(admin, server, "GET", "users/get", params={"username": name})
+        assert r.status_code == 404, r.text

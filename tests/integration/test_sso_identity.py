@@ -127,3 +127,61 @@ def test_client_roles_of_a_dotted_client_id(tmp_path, issuer):
         assert "mlflow.example.com:editor" in user["roles"], user
     finally:
         s.stop()
+
+
+def test_admin_comes_from_the_mapping_only_in_either_mode(tmp_path, issuer):
+    """A user single sign-on made keeps is_admin as a mirror of the mapping
+    (sso-and-deploy.md §3.4), never read back as a grant: neither after a switch from
+    authoritative to floor mode, nor after a demotion in floor mode."""
+    work = tmp_path / "srv"
+    s = start_sso_server(work, issuer.issuer, sso={"modes": "bearer, basic"})
+    try:
+        boss = bearer(issuer.mint(claims_for("dana", roles=["mlflow-admin"])))
+        assert whoami(boss, s).json()["user"]["is_admin"] is True
+    finally:
+        s.stop()
+    s = start_sso_server(work, issuer.issuer, sso={"modes": "bearer, basic", "mapping_mode": "floor"})
+    try:
+        viewer = bearer(issuer.mint(claims_for("dana", roles=["viewer"])))
+        assert whoami(viewer, s).json()["user"]["is_admin"] is False
+        assert not can_create_users(viewer, s, "made-by-dana")
+        promoted = bearer(issuer.mint(claims_for("erin", roles=["mlflow-admin"])))
+        assert whoami(promoted, s).json()["user"]["is_admin"] is True
+        demoted = bearer(issuer.mint(claims_for("erin", roles=["editor"])))
+        assert whoami(demoted, s).json()["user"]["is_admin"] is False
+        assert not can_create_users(demoted, s, "made-by-erin")
+    finally:
+        s.stop()
+
+
+def test_removing_a_binding_revokes_what_the_identity_held(issuer, either_mode):
+    """The next identity to claim a username must not inherit the previous one's access
+    tokens; the previous identity keeps nothing either."""
+    s = either_mode
+    first = bearer(issuer.mint(claims_for("shared", sub="sub-first", roles=["mlflow-admin"])))
+    r = api(first, s, "POST", "tokens/create", {"name": "ci"}, service="mlflowd")
+    assert r.status_code == 200, r.text
+    pat = basic("shared", r.json()["token"])
+    assert whoami(pat, s).json()["user"]["is_admin"] is True
+    r = api(ADMIN, s, "DELETE", "users/sso-binding", {"username": "shared"}, service="mlflowd")
+    assert r.status_code == 200, r.text
+    assert whoami(pat, s).status_code == 401
+    second = bearer(issuer.mint(claims_for("shared", sub="sub-second", roles=["viewer"])))
+    me = whoami(second, s).json()["user"]
+    assert me["permission"] == "READ" and me["is_admin"] is False
+    assert whoami(pat, s).status_code == 401
+    assert not can_create_users(second, s, "made-by-second")
+
+
+def test_a_local_account_a_token_claimed_still_changes_its_own_password(issuer, either_mode):
+    """The owner of a local account (its own password) that a token was bound to may still
+    change that password; the token's holder may not."""
+    s = either_mode
+    create_local_user(s, "svcbot", "svcbot-local-password")
+    token = bearer(issuer.mint(claims_for("svcbot", roles=["viewer"])))
+    assert whoami(token, s).json()["user"]["username"] == "svcbot"
+    body = {"username": "svcbot", "password": "svcbot-new-password"}
+    assert api(token, s, "PATCH", "users/update-password", body).status_code == 403
+    r = api(basic("svcbot", "svcbot-local-password"), s, "PATCH", "users/update-password", body)
+    assert r.status_code == 200, r.text
+    assert whoami(basic("svcbot", "svcbot-new-password"), s).status_code == 200

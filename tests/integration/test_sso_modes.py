@@ -244,6 +244,25 @@ def test_issuer_and_discovery_url_are_separate_settings(tmp_path, issuer):
         s.stop()
 
 
+def test_a_jwks_without_usable_keys_keeps_the_last_good_set(tmp_path, issuer):
+    """R-SSO-5 stale-if-error: a 200 whose body holds no usable key is a failed fetch, not an
+    empty key set that refuses every token."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"jwks_refetch_seconds": "1"})
+    try:
+        assert ok(bearer(issuer.mint(claims_for("keeps", roles=["viewer"]))), s) == 200
+        issuer.fail(jwks=True)
+        jwks = issuer.counts()["jwks"]
+        assert_invalid_token(api(bearer(issuer.mint(claims_for("x"), header={"kid": "new-one"})),
+                                 s, "GET", "experiments/search"))
+        assert issuer.counts()["jwks"] == jwks + 1  # the unknown kid's refetch ran ...
+        assert "no signing key this server can use" in s.log()
+        # ... and a token of the known key, new to the server, still verifies
+        assert ok(bearer(issuer.mint(claims_for("keeps-2", roles=["viewer"]))), s) == 200
+    finally:
+        issuer.fail()
+        s.stop()
+
+
 def test_jwks_ttl_refresh_and_stale_if_error(tmp_path, issuer):
     """R-SSO-5: the JWKS TTL is a setting and the refetch runs in the background, not on a
     request; while the issuer is down the last good keys keep working past the TTL

@@ -144,6 +144,23 @@ def login(s, srv, next_path="/"):
     return r
 
 
+def test_a_failing_discovery_is_asked_again_at_most_every_10_s(tmp_path, issuer):
+    """Sign-in pages are unauthenticated: while the issuer's discovery document fails, a burst
+    of them costs no fetch each (one retry per 10 s, as the key refresher's)."""
+    issuer.fail(discovery=True)
+    srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false").start()
+    try:
+        before = issuer.counts()["discovery"]
+        s = browser()
+        codes = {s.get(srv.url + "/oidc/login", allow_redirects=False).status_code
+                 for _ in range(30)}
+        assert codes and all(c >= 500 for c in codes), codes
+        assert issuer.counts()["discovery"] - before <= 2
+    finally:
+        issuer.fail()
+        srv.stop()
+
+
 def test_session_rotation_state_and_open_redirects(tmp_path, issuer):
     """R-SSO-12: a new session id at every login, the old one dead; state bound to the
     pre-login cookie; no open redirect through `next`."""

@@ -14,6 +14,7 @@
 //                         variant: none | hs256-pubkey | jwe | pad (16 KiB+) | jwk-header | crit
 //   POST /control/rotate  publishes k2 next to k1
 //   GET  /control/counts  {jwks, discovery, token}
+//   POST /control/fail    {discovery, jwks}: discovery answers 503 / the JWKS a 200 with no keys
 //   POST /control/user    {sub, preferred_username, roles, groups} the identity .../auth signs in
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -35,6 +36,8 @@ const keys = {
 const algOf = { k1: 'RS256', k2: 'RS256', e1: 'ES256', weak: 'RS256', rogue: 'RS256' };
 let published = ['k1', 'e1', 'weak'];
 const counts = { jwks: 0, discovery: 0, token: 0 };
+// Failures to play (POST /control/fail): discovery answers 503, the JWKS a 200 without keys.
+let fail = { discovery: false, jwks: false };
 let user = { sub: 'sub-native-1', preferred_username: 'native-user', roles: ['editor'], groups: [] };
 const codes = new Map(); // code -> {challenge, nonce, client_id, redirect_uri}
 const refreshTokens = new Map(); // refresh token -> sub
@@ -158,6 +161,7 @@ const server = http.createServer(async (req, res) => {
     const path = url.pathname;
     if (path === '/realms/test/.well-known/openid-configuration') {
       counts.discovery++;
+      if (fail.discovery) return send(res, 503, 'unavailable');
       return send(res, 200, {
         issuer, jwks_uri: `${oidc}/certs`, authorization_endpoint: `${oidc}/auth`,
         token_endpoint: `${oidc}/token`, end_session_endpoint: `${oidc}/logout`,
@@ -166,6 +170,7 @@ const server = http.createServer(async (req, res) => {
     }
     if (path === `/realms/test/protocol/openid-connect/certs`) {
       counts.jwks++;
+      if (fail.jwks) return send(res, 200, { keys: 'garbage' });
       return send(res, 200, await jwks());
     }
     if (path === `/realms/test/protocol/openid-connect/auth`) {
@@ -193,6 +198,10 @@ const server = http.createServer(async (req, res) => {
       return send(res, 200, { keys: published });
     }
     if (path === '/control/counts') return send(res, 200, counts);
+    if (path === '/control/fail') {
+      fail = { discovery: false, jwks: false, ...JSON.parse((await readBody(req)) || '{}') };
+      return send(res, 200, fail);
+    }
     if (path === '/control/user') {
       user = { ...user, ...JSON.parse(await readBody(req)) };
       return send(res, 200, user);

@@ -1,8 +1,10 @@
 /* The auth INI contract (config.md): MLflow's file loads unchanged, defaults
  * fill the gaps, the environment wins, and unknown sections or keys, bad
  * values and unsupported hooks stop the start with a message naming them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/auth_ini.h"
 #include "test.h"
@@ -124,6 +126,70 @@ static void test_platform_sso_hook_is_accepted(void) {
     mfd_auth_ini_free(ini);
 }
 
+static void count_key(const char *key, void *ctx) {
+    (void)key;
+    ++*(int *)ctx;
+}
+
+/* MLflow's newer packaged file: workspace and cache keys mlflowd has no use
+ * for, and its session-cookie variant of Basic. */
+static void test_mlflows_newer_keys_are_accepted_and_reported(void) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse("[mlflow]\ndefault_permission = READ\n"
+                                     "grant_default_workspace_access = true\n"
+                                     "auth_cache_max_size = 10000\nsession_ttl_seconds = 86400\n"
+                                     "authorization_function = "
+                                     "mlflow.server.auth.session:authenticate_request_session\n",
+                                     "f", no_env, &ini);
+    CHECK(err == NULL);
+    mfd_err_free(err);
+    int ignored = 0;
+    if (ini) {
+        CHECK(!mfd_auth_ini_settings(ini)->sso_hook);
+        mfd_auth_ini_ignored(ini, count_key, &ignored);
+    }
+    CHECK_INT(ignored, 3);
+    mfd_auth_ini_free(ini);
+}
+
+static const char *bad_env(const char *name) {
+    return strcmp(name, "MLFLOWD_MLFLOW_DEFAULT_PERMISSION") ? NULL : "";
+}
+
+/* A bad value the environment set is blamed on the variable, not the file. */
+static void test_a_bad_override_names_its_variable(void) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse("[mlflow]\ndefault_permission = READ\n", "auth config 'x.ini'",
+                                     bad_env, &ini);
+    CHECK(err && strstr(err->message, "environment variable MLFLOWD_MLFLOW_DEFAULT_PERMISSION") &&
+          !strstr(err->message, "x.ini"));
+    mfd_err_free(err);
+    mfd_auth_ini_free(ini);
+}
+
+/* Over 1 MiB is refused whole, never read cut short (the end could hold a
+ * stricter default_permission). */
+static void test_an_oversized_file_is_refused(void) {
+    char path[] = "/tmp/mfd-auth-ini-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "w");
+    fputs("[mlflow]\n", f);
+    for (int i = 0; i < 40000; i++)
+        fputs("# a comment line of about thirty bytes\n", f);
+    fputs("default_permission = NO_PERMISSIONS\n", f);
+    fclose(f);
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_load(path, no_env, &ini);
+    CHECK(err && strstr(err->message, "larger than 1 MiB"));
+    mfd_err_free(err);
+    CHECK(ini == NULL);
+    mfd_auth_ini_free(ini);
+    unlink(path);
+}
+
 static void test_errors_name_the_problem_and_the_file(void) {
     CHECK(fails_with("[mlflow]\ndefualt_permission = READ\n", "unknown key 'defualt_permission'"));
     CHECK(fails_with("[mlflow]\ndefault_permission = READ\n[mlfow]\n", "unknown section [mlfow]"));
@@ -179,4 +245,7 @@ MFD_TEST_MAIN(MFD_TEST(test_mlflow_packaged_file_loads), MFD_TEST(test_defaults_
               MFD_TEST(test_case_comments_continuations_and_interpolation),
               MFD_TEST(test_platform_sso_hook_is_accepted),
               MFD_TEST(test_errors_name_the_problem_and_the_file),
-              MFD_TEST(test_missing_file_is_an_error), MFD_TEST(test_misspelt_overrides_are_named))
+              MFD_TEST(test_missing_file_is_an_error), MFD_TEST(test_misspelt_overrides_are_named),
+              MFD_TEST(test_mlflows_newer_keys_are_accepted_and_reported),
+              MFD_TEST(test_a_bad_override_names_its_variable),
+              MFD_TEST(test_an_oversized_file_is_refused))
