@@ -127,13 +127,19 @@ static mfd_err retire_legacy_password(mfd_conn *conn, int64_t user_id, const cha
     return err;
 }
 
+/* When what the identity says was said: the token's iat (proxy headers
+ * have none: now). */
+static int64_t as_of(const mfd_sso_identity *id) {
+    return id->issued_at > 0 ? id->issued_at : (int64_t)time(NULL);
+}
+
 /* A sign-in outside the allowed groups, kept where it matters: the bound
  * identity's snapshot (its personal access tokens stop working), and a
  * legacy password equal to the subject on the row it would claim, retired
  * as a successful first sign-in retires it. No user is created. */
 static mfd_err record_refusal(mfd_auth *auth, mfd_arena *arena, const char *issuer,
                               const char *subject, const mfd_sso_identity *id) {
-    mfd_sso_snapshot snap = {permission_name(id->level), false, false};
+    mfd_sso_snapshot snap = {permission_name(id->level), false, false, as_of(id)};
     mfd_conn *conn;
     mfd_err err = mfd_auth_db_acquire(auth, &conn);
     if (err)
@@ -163,7 +169,7 @@ static mfd_err resolve(mfd_auth *auth, mfd_arena *arena, const char *issuer, con
         id->is_admin = false;
         return record_refusal(auth, arena, issuer, subject, id);
     }
-    mfd_sso_snapshot snap = {permission_name(id->level), id->is_admin, id->allowed};
+    mfd_sso_snapshot snap = {permission_name(id->level), id->is_admin, id->allowed, as_of(id)};
     mfd_conn *conn;
     mfd_err err = mfd_auth_db_acquire(auth, &conn);
     if (err)
@@ -275,6 +281,7 @@ static bool read_claims(const mfd_sso_settings *s, const json_t *claims, mfd_are
     int64_t exp;
     bool bad;
     id->expires_at = mfd_jwt_time_claim(claims, "exp", &exp, &bad) ? exp : 0;
+    id->issued_at = mfd_jwt_time_claim(claims, "iat", &exp, &bad) ? exp : 0;
     return true;
 }
 

@@ -32,6 +32,7 @@ typedef struct mfd_sso_identity {
     bool allowed;       /* holds one of allowed_groups (else: 403) */
     const char *roles;  /* '\n'-joined, for the who-am-i endpoint */
     int64_t expires_at; /* unix seconds: the token's exp, the session's end; 0 = none */
+    int64_t issued_at;  /* unix seconds: the token's iat; 0 = none (proxy headers) */
     int method;         /* mfd_auth_method */
     const char *csrf;   /* session CSRF token; NULL otherwise */
 } mfd_sso_identity;

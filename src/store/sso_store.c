@@ -118,27 +118,24 @@ static mfd_err read_identity(mfd_conn *conn, mfd_arena *arena, const char *sql, 
         r->snap.permission = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 3));
         r->snap.is_admin = mfd_stmt_int64(stmt, 4) != 0;
         r->snap.allowed = mfd_stmt_int64(stmt, 5) != 0;
+        r->snap.as_of = mfd_stmt_int64(stmt, 6);
     }
     mfd_stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
 #define IDENTITY_COLUMNS "issuer, subject, username, permission, is_admin, allowed"
+#define IDENTITY_SELECT  "SELECT " IDENTITY_COLUMNS ", updated_at FROM mlflowd_sso_identities "
 
 static mfd_err identity_by_subject(mfd_conn *conn, mfd_arena *arena, const char *issuer,
                                    const char *subject, identity_row *r) {
-    return read_identity(conn, arena,
-                         "SELECT " IDENTITY_COLUMNS " FROM mlflowd_sso_identities "
-                         "WHERE issuer = ? AND subject = ?",
-                         issuer, subject, r);
+    return read_identity(conn, arena, IDENTITY_SELECT "WHERE issuer = ? AND subject = ?", issuer,
+                         subject, r);
 }
 
 static mfd_err identity_by_username(mfd_conn *conn, mfd_arena *arena, const char *username,
                                     identity_row *r) {
-    return read_identity(conn, arena,
-                         "SELECT " IDENTITY_COLUMNS " FROM mlflowd_sso_identities "
-                         "WHERE username = ?",
-                         username, NULL, r);
+    return read_identity(conn, arena, IDENTITY_SELECT "WHERE username = ?", username, NULL, r);
 }
 
 /* Made by single sign-on, or its legacy password retired: no password of
@@ -150,6 +147,13 @@ static bool sso_owned(const user_row *u) {
 static bool same_snapshot(const mfd_sso_snapshot *a, const mfd_sso_snapshot *b) {
     return !strcmp(a->permission, b->permission) && a->is_admin == b->is_admin &&
            a->allowed == b->allowed;
+}
+
+/* Whether `next` may replace `stored`: not when it comes from a token issued
+ * before the one `stored` was taken from (an old token replayed after a
+ * demotion must not restore what its access tokens run with). */
+static bool replaces(const mfd_sso_snapshot *next, const mfd_sso_snapshot *stored) {
+    return next->as_of >= stored->as_of && !same_snapshot(next, stored);
 }
 
 static mfd_err create_user(mfd_conn *conn, const char *username, bool is_admin) {
@@ -195,7 +199,7 @@ static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *s
     mfd_stmt_bind_int64(stmt, 5, snap->is_admin);
     mfd_stmt_bind_int64(stmt, 6, snap->allowed);
     mfd_stmt_bind_int64(stmt, 7, now);
-    mfd_stmt_bind_int64(stmt, 8, now);
+    mfd_stmt_bind_int64(stmt, 8, snap->as_of);
     return exec_done(stmt);
 }
 
@@ -212,7 +216,7 @@ static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *s
     mfd_stmt_bind_text(stmt, 1, snap->permission);
     mfd_stmt_bind_int64(stmt, 2, snap->is_admin);
     mfd_stmt_bind_int64(stmt, 3, snap->allowed);
-    mfd_stmt_bind_int64(stmt, 4, now_seconds());
+    mfd_stmt_bind_int64(stmt, 4, snap->as_of);
     mfd_stmt_bind_text(stmt, 5, issuer);
     mfd_stmt_bind_text(stmt, 6, subject);
     return exec_done(stmt);
@@ -248,9 +252,12 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
     /* The mirror is kept only in rows single sign-on owns: a local account
      * bound to a token keeps its own admin flag for its own password. */
     bool owned = !user.found || sso_owned(&user);
+    /* the snapshot in force: this one, unless a later token's is stored */
+    bool newer = !by_subject.found || snap->as_of >= by_subject.snap.as_of;
+    bool admin = newer ? snap->is_admin : by_subject.snap.is_admin;
     bool mirror = owned;
-    bool change = !user.found || !by_subject.found || !same_snapshot(&by_subject.snap, snap) ||
-                  (user.found && mirror && user.is_admin != snap->is_admin);
+    bool change = !user.found || !by_subject.found || replaces(snap, &by_subject.snap) ||
+                  (user.found && mirror && user.is_admin != admin);
     if (!write) {
         *must_write = change;
         out->user_id = user.id;
@@ -261,10 +268,10 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
             (err = read_user(conn, arena, username, &user)))
             return err;
         out->created = true;
-    } else if (mirror && user.is_admin != snap->is_admin) {
-        if ((err = set_user_admin(conn, user.id, snap->is_admin)))
+    } else if (mirror && user.is_admin != admin) {
+        if ((err = set_user_admin(conn, user.id, admin)))
             return err;
-        user.is_admin = snap->is_admin;
+        user.is_admin = admin;
     }
     if (!by_subject.found) {
         if ((err = insert_identity(conn, issuer, subject, username, snap)))
@@ -273,7 +280,7 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
             out->newly_bound = true;
             out->password_hash = user.password_hash;
         }
-    } else if (!same_snapshot(&by_subject.snap, snap)) {
+    } else if (replaces(snap, &by_subject.snap)) {
         if ((err = update_snapshot(conn, issuer, subject, snap)))
             return err;
     }
@@ -325,6 +332,8 @@ mfd_err mfd_sso_store_refuse(mfd_conn *conn, mfd_arena *arena, const char *issue
     }
     if ((err = read_user(conn, arena, by_subject.username, &user)))
         return err;
+    if (snap->as_of < by_subject.snap.as_of)
+        return NULL; /* a later token's snapshot stands */
     bool clear_admin = user.found && sso_owned(&user) && user.is_admin;
     if (same_snapshot(&by_subject.snap, snap) && !clear_admin)
         return NULL;

@@ -38,6 +38,8 @@ typedef struct mfd_sso_snapshot {
     const char *permission; /* READ, EDIT, MANAGE, NO_PERMISSIONS */
     bool is_admin;
     bool allowed;
+    int64_t as_of; /* unix seconds: the iat of the token it was taken from (stored as
+                    * updated_at); a snapshot never replaces one taken from a later token */
 } mfd_sso_snapshot;
 
 typedef enum mfd_sso_bind_result {

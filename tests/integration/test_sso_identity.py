@@ -8,6 +8,8 @@
     account's admin flag, and does not write the mapping's admin flag into it: the flag goes with
     the local password, the mapping with the token.
   * Client roles of a client id holding dots (`mlflow.example.com`) are read."""
+import time
+
 import requests
 
 from sso_helpers import FakeIssuer, api, bearer, claims_for, start_sso_server
@@ -185,3 +187,22 @@ def test_a_local_account_a_token_claimed_still_changes_its_own_password(issuer, 
     r = api(basic("svcbot", "svcbot-local-password"), s, "PATCH", "users/update-password", body)
     assert r.status_code == 200, r.text
     assert whoami(basic("svcbot", "svcbot-new-password"), s).status_code == 200
+
+
+def test_an_older_token_replayed_does_not_undo_a_demotion(issuer, either_mode):
+    """The snapshot a user's access tokens run with is the one of the latest-issued token seen:
+    an older, still valid token presented after a demotion does not restore what it said."""
+    s = either_mode
+    now = int(time.time())
+    old = bearer(issuer.mint(claims_for("fay", roles=["mlflow-admin"], iat=now - 120)))
+    assert whoami(old, s).json()["user"]["is_admin"] is True
+    r = api(old, s, "POST", "tokens/create", {"name": "ci"}, service="mlflowd")
+    assert r.status_code == 200, r.text
+    pat = basic("fay", r.json()["token"])
+    new = bearer(issuer.mint(claims_for("fay", roles=["viewer"], iat=now - 60)))
+    assert whoami(new, s).json()["user"]["is_admin"] is False
+    assert whoami(pat, s).json()["user"]["is_admin"] is False
+    assert whoami(old, s).json()["user"]["is_admin"] is True  # the token itself, until its exp
+    me = whoami(pat, s).json()["user"]
+    assert me["is_admin"] is False and me["permission"] == "READ"
+    assert not can_create_users(pat, s, "made-by-fay")
