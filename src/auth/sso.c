@@ -429,8 +429,8 @@ mfd_err mfd_sso_authenticate_headers(mfd_auth *auth, mfd_request *req, mfd_respo
     id.roles = roles.data;
     id.method = MFD_AUTH_METHOD_TRUSTED_HEADER;
     const char *refusal = NULL;
-    mfd_err err =
-        resolve(auth, req->arena, s->issuer ? s->issuer : "trusted_header", subject, &id, &refusal);
+    mfd_err err = resolve(auth, req->arena, s->issuer ? s->issuer : MFD_SSO_HEADER_ISSUER, subject,
+                          &id, &refusal);
     if (err)
         return err;
     if (refusal) {

@@ -222,6 +222,19 @@ static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *s
     return exec_done(stmt);
 }
 
+static mfd_err adopt_header_identity(mfd_conn *conn, const char *issuer, const char *subject) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "UPDATE mlflowd_sso_identities SET issuer = ? "
+                                   "WHERE issuer = '" MFD_SSO_HEADER_ISSUER "' AND subject = ?",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, issuer);
+    mfd_stmt_bind_text(stmt, 2, subject);
+    return exec_done(stmt);
+}
+
 /* One pass of the binding decision. With write=false it only reads and sets
  * *must_write when a change is due; with write=true it makes the changes. */
 static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, const char *subject,
@@ -237,6 +250,17 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
         out->result = MFD_SSO_USERNAME_MISMATCH;
         out->bound_username = by_subject.username;
         return NULL;
+    }
+    /* Bound by proxy headers before an issuer was configured: the proxy's
+     * X-Forwarded-User is the issuer's sub, so the identity is the same one
+     * and moves under the issuer (else adding an issuer locks everyone out). */
+    bool adopt = false;
+    if (!by_subject.found && strcmp(issuer, MFD_SSO_HEADER_ISSUER) != 0) {
+        if ((err = identity_by_subject(conn, arena, MFD_SSO_HEADER_ISSUER, subject, &by_subject)))
+            return err;
+        if (by_subject.found && strcmp(by_subject.username, username) != 0)
+            by_subject.found = false; /* another name: not this identity's binding */
+        adopt = by_subject.found;
     }
     if (!by_subject.found) {
         if ((err = identity_by_username(conn, arena, username, &by_username)))
@@ -256,13 +280,15 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
     bool newer = !by_subject.found || snap->as_of >= by_subject.snap.as_of;
     bool admin = newer ? snap->is_admin : by_subject.snap.is_admin;
     bool mirror = owned;
-    bool change = !user.found || !by_subject.found || replaces(snap, &by_subject.snap) ||
+    bool change = !user.found || !by_subject.found || adopt || replaces(snap, &by_subject.snap) ||
                   (user.found && mirror && user.is_admin != admin);
     if (!write) {
         *must_write = change;
         out->user_id = user.id;
         return NULL;
     }
+    if (adopt && (err = adopt_header_identity(conn, issuer, subject)))
+        return err;
     if (!user.found) {
         if ((err = create_user(conn, username, snap->is_admin)) ||
             (err = read_user(conn, arena, username, &user)))

@@ -34,6 +34,9 @@
 mfd_err mfd_sso_store_create(mfd_conn *conn);
 
 /* --- identities ----------------------------------------------------------- */
+/* The issuer of identities asserted by proxy headers while no issuer is set. */
+#define MFD_SSO_HEADER_ISSUER "trusted_header"
+
 typedef struct mfd_sso_snapshot {
     const char *permission; /* READ, EDIT, MANAGE, NO_PERMISSIONS */
     bool is_admin;

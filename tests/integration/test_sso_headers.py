@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 import requests
 
-from sso_helpers import FakeIssuer, api, session_from, start_sso_server
+from sso_helpers import FakeIssuer, api, bearer as bearer_session, session_from, start_sso_server
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,28 @@ def test_a_first_header_that_names_no_one_refuses_the_request(server):
     for name in ("victim@example.test", "bad@example.test", "long-sub"):
         r = api(admin, server, "GET", "users/get", params={"username": name})
         assert r.status_code == 404, r.text
+
+
+def test_adding_an_issuer_keeps_the_users_bound_by_headers(tmp_path, issuer):
+    """Identities bound from proxy headers while no issuer was set move under the issuer once
+    one is (the proxy's X-Forwarded-User is that issuer's sub): no user is locked out, and the
+    same person's bearer token is the same user."""
+    work = tmp_path / "srv"
+    headers, values = proxied("migrated", ["role:devops"], sub="sub-migrated")
+    s = start_sso_server(work, None, sso={"modes": "trusted_header"})
+    try:
+        assert get(s, headers, values).json()["user"]["username"] == "migrated"
+    finally:
+        s.stop()
+    s = start_sso_server(work, issuer.issuer, sso={"modes": "trusted_header, bearer"})
+    try:
+        r = get(s, headers, values)
+        assert r.status_code == 200, r.text
+        assert r.json()["user"]["username"] == "migrated"
+        token = issuer.mint({"preferred_username": "migrated", "sub": "sub-migrated",
+                             "realm_access": {"roles": ["devops"]}})
+        r = api(bearer_session(token), s, "GET", "auth/whoami", service="mlflowd")
+        assert r.status_code == 200, r.text
+        assert r.json()["user"]["username"] == "migrated"
+    finally:
+        s.stop()
