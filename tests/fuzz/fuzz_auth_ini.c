@@ -3,7 +3,8 @@
  * `%(key)s` interpolation, plus environment overrides. Byte 0 picks which
  * environment the parser sees; the rest is the file.
  *
- * Every outcome is a parsed file or a 400 naming the source; a parsed file
+ * Every outcome is a parsed file or a 400 naming the source (the file, or
+ * the environment variable that set the bad value); a parsed file
  * has valid settings, and every known key can be read back. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,8 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mfd_auth_ini *ini = NULL;
     mfd_err err = mfd_auth_ini_parse(text, "the file fuzz.ini", fuzz_env, &ini);
     if (err) {
-        if (err->code != MFD_INVALID_PARAMETER_VALUE || !strstr(err->message, "fuzz.ini"))
-            abort(); /* every refusal names the file it came from */
+        /* every refusal names where the value came from: the file, or the
+         * environment variable that overrode it */
+        if (err->code != MFD_INVALID_PARAMETER_VALUE ||
+            !(strstr(err->message, "fuzz.ini") ||
+              strstr(err->message, "environment variable MLFLOWD_")))
+            abort();
     } else {
         if (!ini)
             abort();
