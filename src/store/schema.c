@@ -6,8 +6,10 @@
  * sqlite_master compares equal but for mlflowd's search indexes (named
  * mlflowd_*, see below). On PostgreSQL it is MLflow's PostgreSQL
  * rendering of the same heads (schema_*_pg.sql). We never migrate a tracking
- * database: one at another revision is refused with the command that
- * upgrades it.
+ * database: one at another revision is refused, with the command that
+ * upgrades it when an older MLflow made it, and one at head must have every
+ * table of the schema. Existing tables are never created again, so a role
+ * that may only read and write rows serves a database its owner made.
  *
  * On PostgreSQL each init runs in one transaction that first takes a
  * transaction-scoped advisory lock, so replicas starting together on one
@@ -88,6 +90,46 @@ static mfd_err read_version(mfd_conn *conn, const char *table, char *out, size_t
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
+/* Appends to `out` those of the n tables that the database lacks, as "a, b":
+ * one catalog query (PostgreSQL: in the current schema, as
+ * mfd_conn_table_exists looks). */
+static mfd_err append_missing_tables(mfd_conn *conn, const char *const *tables, size_t n,
+                                     mfd_strbuf *out) {
+    mfd_arena *arena = mfd_arena_new();
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn,
+        mfd_sql_in_list(arena,
+                        is_pg(conn) ? "SELECT tablename FROM pg_catalog.pg_tables WHERE "
+                                      "schemaname = current_schema() AND tablename IN ("
+                                    : "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                      "name IN (",
+                        n, ")"),
+        false, &stmt);
+    if (err) {
+        mfd_arena_free(arena);
+        return err;
+    }
+    for (size_t i = 0; i < n; i++)
+        mfd_stmt_bind_text(stmt, (int)i + 1, tables[i]);
+    bool *found = mfd_arena_calloc(arena, n, sizeof *found);
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
+        for (size_t i = 0; i < n; i++)
+            found[i] |= !strcmp(tables[i], mfd_stmt_text(stmt, 0));
+    mfd_stmt_done(stmt);
+    for (size_t i = 0; s != MFD_STEP_ERROR && i < n; i++)
+        if (!found[i])
+            mfd_strbuf_appendf(out, "%s%s", out->len ? ", " : "", tables[i]);
+    mfd_arena_free(arena);
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* What a PostgreSQL role needs to serve a database another role made (the
+ * functions mlflowd's indexes call are PUBLIC's to execute). */
+#define ROW_PRIVILEGES                                                                             \
+    "SELECT, INSERT, UPDATE, DELETE on its tables and USAGE, SELECT, UPDATE on their sequences"
+
 /* The tables of a database that are no MLflow tracking schema's: not the
  * version tables, and not those of an auth schema (stamped) or of mlflowd's
  * SSO store, which may share the database (MLflow's auth app allows it). */
@@ -118,6 +160,33 @@ static mfd_err count_user_tables(mfd_conn *conn, int64_t *count) {
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
+/* Why a database stamped `version` (not our head) is refused, and what to do. */
+static mfd_err refuse_revision(mfd_db *db, const char *version) {
+    switch (mfd_schema_revision_of(version)) {
+    case MFD_REVISION_OLDER:
+        return mfd_err_new(MFD_INVALID_STATE,
+                           "Detected out-of-date database schema (found version %s, but expected "
+                           "%s). mlflowd serves MLflow 3.6 databases only: take a backup, then run "
+                           "`mlflow db upgrade %s` with MLflow 3.6 and start mlflowd again.",
+                           version, MFD_TRACKING_SCHEMA_HEAD, mfd_db_uri(db));
+    case MFD_REVISION_FORK_WORKSPACES:
+        return mfd_err_new(MFD_INVALID_STATE,
+                           "the database %s is at schema revision %s, which the opendatahub fork "
+                           "of MLflow adds after MLflow 3.6's %s (workspaces): mlflowd serves "
+                           "upstream MLflow 3.6 databases only and cannot serve or downgrade this "
+                           "one. Serve it with that fork's MLflow.",
+                           mfd_db_uri(db), version, MFD_TRACKING_SCHEMA_HEAD);
+    default:
+        return mfd_err_new(MFD_INVALID_STATE,
+                           "the database %s is at schema revision '%s', which is neither MLflow "
+                           "3.6's (%s) nor an older MLflow's: a newer MLflow or a fork of MLflow "
+                           "made it, or its alembic_version was changed by hand. mlflowd serves "
+                           "MLflow 3.6 databases only and cannot downgrade one: serve it with "
+                           "the MLflow that made it, or point mlflowd at an MLflow 3.6 database.",
+                           mfd_db_uri(db), version, MFD_TRACKING_SCHEMA_HEAD);
+    }
+}
+
 static mfd_err stamp(mfd_conn *conn, const char *table, const char *revision) {
     char sql[160];
     snprintf(sql, sizeof sql, "DELETE FROM %s", table);
@@ -134,25 +203,37 @@ static mfd_err stamp(mfd_conn *conn, const char *table, const char *revision) {
     return err;
 }
 
-/* The Default experiment (id 0), made as MLflow makes it: only in a database
- * without any experiment. One that lost it (`mlflow gc`), perhaps with the
- * name taken by another, is served as it is. */
-static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_artifact_root) {
+static mfd_err default_experiment_exists(mfd_conn *conn, bool *exists) {
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, "SELECT 1 FROM experiments LIMIT 1", false, &stmt);
+    mfd_err err =
+        mfd_conn_prepare(conn, "SELECT 1 FROM experiments WHERE experiment_id = 0", false, &stmt);
     if (err)
         return err;
     mfd_step s = mfd_stmt_step(stmt, &err);
     mfd_stmt_done(stmt);
-    if (s == MFD_STEP_ERROR)
+    *exists = s == MFD_STEP_ROW;
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* The Default experiment (id 0) whenever it is missing (schema.md §1.3): in a
+ * new database, and in one that lost it (deleted in SQL, a partial restore).
+ * ON CONFLICT: another process (an MLflow server, which takes no lock of
+ * ours) may insert it first, and that is no reason to fail; nor is another
+ * experiment holding the name 'Default', which keeps it (then there is no
+ * experiment 0, and the log says so). The explicit id leaves PostgreSQL's
+ * sequence where it is, so new experiments still count up from it as under
+ * MLflow. */
+static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_artifact_root) {
+    bool exists = false;
+    mfd_err err = default_experiment_exists(conn, &exists);
+    if (err || exists)
         return err;
-    if (s == MFD_STEP_ROW)
-        return NULL;
+    mfd_stmt *stmt;
     char *location = mfd_artifact_path_join(default_artifact_root, "0");
     if ((err = mfd_conn_prepare(conn,
                                 "INSERT INTO experiments (experiment_id, name, artifact_location, "
                                 "lifecycle_stage, creation_time, last_update_time) "
-                                "VALUES (0, 'Default', ?, 'active', ?, ?)",
+                                "VALUES (0, 'Default', ?, 'active', ?, ?) ON CONFLICT DO NOTHING",
                                 false, &stmt))) {
         free(location);
         return err;
@@ -164,6 +245,11 @@ static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_art
     err = mfd_stmt_exec(stmt);
     mfd_stmt_done(stmt);
     free(location);
+    if (!err && mfd_conn_changes(conn) == 0 && !(err = default_experiment_exists(conn, &exists)) &&
+        !exists)
+        mfd_log_warn("experiment 0 is missing and another experiment is named 'Default': the "
+                     "Default experiment is not made again (rename that experiment and restart "
+                     "to get it back)");
     return err;
 }
 
@@ -426,18 +512,43 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                               mfd_db_uri(db));
             goto out;
         }
-        if ((err = create_tracking_schema(conn)))
+        if ((err = create_tracking_schema(conn))) {
+            mfd_err cause = err;
+            err = mfd_err_new(MFD_INVALID_STATE,
+                              "could not create MLflow's schema in the empty tracking database "
+                              "%s: %s.%s",
+                              mfd_db_uri(db), cause->message,
+                              is_pg(conn) ? " If mlflowd's database role lacks CREATE on the "
+                                            "database's schema, run `mlflowd db upgrade URI` "
+                                            "with a role that has it (such as the database's "
+                                            "owner), then grant this one " ROW_PRIVILEGES "."
+                                          : "");
+            mfd_err_free(cause);
             goto out;
+        }
         per_experiment = true;
     } else if (strcmp(version, MFD_TRACKING_SCHEMA_HEAD) != 0) {
-        err = mfd_err_new(MFD_INVALID_STATE,
-                          "Detected out-of-date database schema (found version %s, but expected "
-                          "%s). mlflowd serves MLflow 3.6 databases only: take a backup, then run "
-                          "`mlflow db upgrade %s` with MLflow 3.6 and start mlflowd again.",
-                          version, MFD_TRACKING_SCHEMA_HEAD, mfd_db_uri(db));
+        err = refuse_revision(db, version);
         goto out;
     }
     if (stamped) {
+        /* a table dropped (or never restored) fails every request that
+         * reads it, while /ready answers: refused here instead */
+        mfd_arena *arena = mfd_arena_new();
+        mfd_strbuf lacking;
+        mfd_strbuf_init(&lacking, arena);
+        err = append_missing_tables(conn, mfd_schema_tracking_tables,
+                                    mfd_schema_tracking_table_count, &lacking);
+        if (!err && lacking.len)
+            err = mfd_err_new(MFD_INVALID_STATE,
+                              "the database %s is stamped at MLflow schema revision %s but lacks "
+                              "the tables %s (dropped by hand, or left out of a restore?), and "
+                              "requests that use them would fail: restore them from a backup, "
+                              "then start mlflowd again.",
+                              mfd_db_uri(db), MFD_TRACKING_SCHEMA_HEAD, lacking.data);
+        mfd_arena_free(arena);
+        if (err)
+            goto out;
         int missing = 0;
         if ((err = count_missing_search_indexes(conn, &missing, &per_experiment)))
             goto out;
@@ -497,11 +608,35 @@ static const char scorer_permissions_pg_ddl[] =
     "\tCONSTRAINT unique_scorer_user UNIQUE (experiment_id, scorer_name, user_id)\n"
     ")";
 
+/* MLflow's auth tables, all of which an empty database gets. */
+static const char *const auth_tables[] = {"alembic_version_auth", "users", "experiment_permissions",
+                                          "registered_model_permissions", "scorer_permissions"};
+
+/* Tables to create that could not be, most likely because the role may not
+ * (PostgreSQL: no CREATE on the schema, as for a role that only reads and
+ * writes rows). */
+static mfd_err auth_tables_not_created(mfd_conn *conn, mfd_db *db, const char *tables,
+                                       mfd_err cause) {
+    mfd_err err = mfd_err_new(
+        MFD_INVALID_STATE,
+        "the auth database %s lacks the tables %s, and mlflowd could not create them: %s.%s",
+        mfd_db_uri(db), tables, cause->message,
+        is_pg(conn) ? " If its database role lacks CREATE on the database's schema, a role that "
+                      "has it (such as the database's owner) must create them: start mlflowd "
+                      "once with that role in database_uri, then grant this one " ROW_PRIVILEGES "."
+                    : "");
+    mfd_err_free(cause);
+    return err;
+}
+
 mfd_err mfd_schema_auth_init(mfd_db *db) {
     mfd_conn *conn;
     mfd_err err = mfd_db_acquire(db, &conn);
     if (err)
         return err;
+    mfd_arena *arena = mfd_arena_new();
+    mfd_strbuf creating; /* the tables this start must create */
+    mfd_strbuf_init(&creating, arena);
     if ((err = mfd_conn_begin(conn, true)) || (err = lock_schema(conn, AUTH_LOCK_KEY)))
         goto out;
     bool has_version_table = false, has_users = false, stamped = false;
@@ -512,13 +647,27 @@ mfd_err mfd_schema_auth_init(mfd_db *db) {
     if (has_version_table &&
         (err = read_version(conn, "alembic_version_auth", version, sizeof version, &stamped)))
         goto out;
+    /* Legacy (pre-3.6) or initial revision: add what 0965eb92f5f0 adds. */
+    bool upgrade = has_users && (!stamped || strcmp(version, MFD_AUTH_SCHEMA_INITIAL) == 0);
+    if (has_users && !upgrade && strcmp(version, MFD_AUTH_SCHEMA_HEAD) != 0) {
+        err = mfd_err_new(MFD_INVALID_STATE,
+                          "the auth database is at revision %s, which this mlflowd does not know "
+                          "(expected %s or %s)",
+                          version, MFD_AUTH_SCHEMA_INITIAL, MFD_AUTH_SCHEMA_HEAD);
+        goto out;
+    }
+    if (((!has_users || upgrade) &&
+         (err = append_missing_tables(conn, auth_tables, sizeof auth_tables / sizeof auth_tables[0],
+                                      &creating))) ||
+        (err = append_missing_tables(conn, mfd_sso_store_tables, MFD_SSO_STORE_TABLE_COUNT,
+                                     &creating)))
+        goto out;
     if (!has_users) {
         err = mfd_conn_exec(conn, is_pg(conn) ? (const char *)mfd_schema_auth_pg_sql
                                               : (const char *)mfd_schema_auth_sql);
         if (!err)
             err = stamp(conn, "alembic_version_auth", MFD_AUTH_SCHEMA_HEAD);
-    } else if (!stamped || strcmp(version, MFD_AUTH_SCHEMA_INITIAL) == 0) {
-        /* Legacy (pre-3.6) or initial revision: add what 0965eb92f5f0 adds. */
+    } else if (upgrade) {
         bool has_scorers = false;
         if (!has_version_table)
             err = mfd_conn_exec(conn, "CREATE TABLE alembic_version_auth (\n"
@@ -532,20 +681,20 @@ mfd_err mfd_schema_auth_init(mfd_db *db) {
                                 is_pg(conn) ? scorer_permissions_pg_ddl : scorer_permissions_ddl);
         if (!err)
             err = stamp(conn, "alembic_version_auth", MFD_AUTH_SCHEMA_HEAD);
-    } else if (strcmp(version, MFD_AUTH_SCHEMA_HEAD) != 0) {
-        err = mfd_err_new(MFD_INVALID_STATE,
-                          "the auth database is at revision %s, which this mlflowd does not know "
-                          "(expected %s or %s)",
-                          version, MFD_AUTH_SCHEMA_INITIAL, MFD_AUTH_SCHEMA_HEAD);
     }
-    if (!err) /* mlflowd's own tables, under the same lock */
+    if (!err && creating.len) /* mlflowd's own tables, under the same lock */
         err = mfd_sso_store_create(conn);
+    if (err && creating.len) {
+        err = auth_tables_not_created(conn, db, creating.data, err);
+        goto out;
+    }
     if (!err)
         err = mfd_conn_commit(conn);
 out:
     if (err)
         mfd_conn_rollback(conn);
     mfd_db_release(db, conn);
+    mfd_arena_free(arena);
     return err;
 }
 

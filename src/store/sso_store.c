@@ -12,8 +12,12 @@
 
 #include "core/ids.h"
 
-static const char *const create_sql[] = {
-    "CREATE TABLE IF NOT EXISTS mlflowd_sso_identities (\n"
+const char *const mfd_sso_store_tables[MFD_SSO_STORE_TABLE_COUNT] = {
+    "mlflowd_sso_identities", "mlflowd_access_tokens", "mlflowd_sessions"};
+
+/* In the order of mfd_sso_store_tables. */
+static const char *const create_sql[MFD_SSO_STORE_TABLE_COUNT] = {
+    "CREATE TABLE mlflowd_sso_identities (\n"
     "  issuer VARCHAR(1024) NOT NULL,\n"
     "  subject VARCHAR(255) NOT NULL,\n"
     "  username VARCHAR(255) NOT NULL,\n"
@@ -25,7 +29,7 @@ static const char *const create_sql[] = {
     "  CONSTRAINT mlflowd_sso_identities_pk PRIMARY KEY (issuer, subject),\n"
     "  CONSTRAINT mlflowd_sso_identities_username UNIQUE (username)\n"
     ")",
-    "CREATE TABLE IF NOT EXISTS mlflowd_access_tokens (\n"
+    "CREATE TABLE mlflowd_access_tokens (\n"
     "  token_id VARCHAR(32) NOT NULL,\n"
     "  user_id INTEGER NOT NULL,\n"
     "  name VARCHAR(255) NOT NULL,\n"
@@ -34,7 +38,7 @@ static const char *const create_sql[] = {
     "  expires_at BIGINT NOT NULL,\n"
     "  CONSTRAINT mlflowd_access_tokens_pk PRIMARY KEY (token_id)\n"
     ")",
-    "CREATE TABLE IF NOT EXISTS mlflowd_sessions (\n"
+    "CREATE TABLE mlflowd_sessions (\n"
     "  id_hash VARCHAR(64) NOT NULL,\n"
     "  kind VARCHAR(16) NOT NULL,\n"
     "  username VARCHAR(255),\n"
@@ -47,8 +51,11 @@ static const char *const create_sql[] = {
 
 mfd_err mfd_sso_store_create(mfd_conn *conn) {
     mfd_err err = NULL;
-    for (size_t i = 0; !err && i < sizeof create_sql / sizeof create_sql[0]; i++)
-        err = mfd_conn_exec(conn, create_sql[i]);
+    for (size_t i = 0; !err && i < MFD_SSO_STORE_TABLE_COUNT; i++) {
+        bool exists = false;
+        if (!(err = mfd_conn_table_exists(conn, mfd_sso_store_tables[i], &exists)) && !exists)
+            err = mfd_conn_exec(conn, create_sql[i]);
+    }
     return err;
 }
 

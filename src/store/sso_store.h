@@ -27,10 +27,16 @@
  * werkzeug method starts with '!', so no password ever verifies against it. */
 #define MFD_SSO_UNUSABLE_PASSWORD "!sso"
 
-/* Creates the tables when missing (CREATE TABLE IF NOT EXISTS), on `conn`
- * inside the auth schema's transaction and lock (mfd_schema_auth_init): on
- * PostgreSQL, CREATE TABLE IF NOT EXISTS from two replicas at once fails in
- * one of them (the table's type name is taken meanwhile). */
+/* The tables' names, for the auth schema's check of what it must create. */
+enum { MFD_SSO_STORE_TABLE_COUNT = 3 };
+extern const char *const mfd_sso_store_tables[MFD_SSO_STORE_TABLE_COUNT];
+
+/* Creates those of the tables the database lacks, on `conn` inside the auth
+ * schema's transaction and lock (mfd_schema_auth_init): on PostgreSQL, CREATE
+ * TABLE IF NOT EXISTS from two replicas at once fails in one of them (the
+ * table's type name is taken meanwhile), and it needs the CREATE privilege
+ * even when the table exists, which a role that only reads and writes rows
+ * lacks: so it looks first. */
 mfd_err mfd_sso_store_create(mfd_conn *conn);
 
 /* --- identities ----------------------------------------------------------- */

@@ -21,6 +21,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -183,6 +184,25 @@ def server(tmp_path_factory):
         s.stop()
     finally:
         s.drop_database()
+
+
+def start_together(servers):
+    """Starts the servers at once (one thread each); the errors of those that did not start,
+    each with its server's log."""
+    errors = []
+
+    def start(s):
+        try:
+            s.start()
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def assert_error(resp, status, code, message_part=None):

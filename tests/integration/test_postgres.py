@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BIN, Server, assert_error, db_query
+from conftest import BIN, Server, assert_error, db_query, free_port, start_together
 from testdb import PG_ADMIN_URI, PgConnection, pg_create_database, pg_drop_database
 
 pytestmark = pytest.mark.requires_postgres
@@ -346,25 +346,6 @@ def test_other_revision_is_refused(fresh_db):
     assert PASSWORD not in out.stderr
 
 
-def start_together(servers):
-    """Starts the servers at once (one thread each); the errors of those that did not start,
-    each with its server's log."""
-    errors = []
-
-    def start(s):
-        try:
-            s.start()
-        except Exception as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
-
-
 def test_replicas_starting_together_on_a_new_database(tmp_path, fresh_db):
     servers = [Server(tmp_path / f"r{i}", args=[f"--backend-store-uri={fresh_db}"])
                for i in range(3)]
@@ -589,6 +570,108 @@ def test_auth_database_on_postgres(tmp_path, fresh_db):
         assert len(ids) == 4 and all(d[0].startswith("nextval(") for d in ids)
     finally:
         s.stop()
+
+
+def test_a_role_without_create_serves_databases_its_owner_made(tmp_path, fresh_db):
+    """A role that may only read and write rows (USAGE on schema public, row privileges on
+    the tables and sequences, no CREATE). With basic-auth, mlflowd ran CREATE TABLE IF NOT
+    EXISTS for its own tables at every start, and PostgreSQL checks the CREATE privilege
+    before IF NOT EXISTS: "permission denied for schema public" with every table there. Now
+    the tables it lacks are named (auth database, tables, what to do) and the start stops;
+    once the owner's start made them, the role serves both databases: the tracking one with
+    mlflowd's indexes, function and statistics objects, which `db upgrade` made as the owner.
+    An empty tracking database is refused saying that `db upgrade` must make its schema."""
+    role, password = f"mlflowd_rows_{uuid.uuid4().hex[:8]}", "rows-only-password-1"
+    auth_db = pg_create_database(f"{tmp_path}/auth-{uuid.uuid4().hex}")
+    empty_db = pg_create_database(f"{tmp_path}/empty-{uuid.uuid4().hex}")
+    host = PG_ADMIN_URI.split("@", 1)[1].rsplit("/", 1)[0]
+
+    def as_role(uri):
+        return f"postgresql://{role}:{password}@{host}/{uri.split('?')[0].rsplit('/', 1)[1]}"
+
+    def grant_rows(uri):
+        query(uri, f"REVOKE CREATE ON SCHEMA public FROM PUBLIC; "
+                   f"GRANT USAGE ON SCHEMA public TO {role}; "
+                   f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                   f"TO {role}; "
+                   f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+
+    def write_ini(name, uri):
+        ini = tmp_path / f"{name}.ini"
+        ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                       f"database_uri = {uri}\n"
+                       "admin_username = admin\nadmin_password = password1234\n")
+        return {"MLFLOW_AUTH_CONFIG_PATH": str(ini),
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret"}
+
+    def start_fails(args, env=None):
+        out = subprocess.run([BIN, "server", "--port", str(free_port()), *args,
+                              "--artifacts-destination", str(tmp_path / "art")],
+                             env=dict(os.environ, **(env or {})), capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 1, out.stderr
+        assert password not in out.stderr and PASSWORD not in out.stderr
+        return out.stderr
+
+    servers = []
+    try:
+        query(PG_ADMIN_URI, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        assert db_upgrade(fresh_db).returncode == 0  # by the owner: schema, indexes, function
+        conn = PgConnection(auth_db)  # the auth database as MLflow leaves it
+        conn.executescript(open(PG_AUTH_DDL).read())
+        conn.execute("INSERT INTO alembic_version_auth VALUES ('0965eb92f5f0')")
+        conn.close()
+        for uri in (fresh_db, auth_db, empty_db):
+            grant_rows(uri)
+        args = ["--app-name", "basic-auth", f"--backend-store-uri={as_role(fresh_db)}"]
+        role_env = write_ini("role", as_role(auth_db))
+        err = start_fails(args, role_env)
+        assert f"the auth database postgresql://{role}:***@" in err, err
+        assert "lacks the tables mlflowd_sso_identities, mlflowd_access_tokens, " \
+               "mlflowd_sessions" in err, err
+        assert "permission denied for schema public" in err and "CREATE" in err, err
+        err = start_fails([f"--backend-store-uri={as_role(empty_db)}"])
+        assert "could not create MLflow's schema in the empty tracking database" in err, err
+        assert "mlflowd db upgrade" in err, err
+        # what the message says: the owner's start makes them, then the role gets their rows
+        owner = Server(tmp_path / "owner", args=["--auth", f"--backend-store-uri={fresh_db}"],
+                       env=write_ini("owner", auth_db))
+        servers.append(owner.start())
+        owner.stop()
+        grant_rows(auth_db)
+        s = Server(tmp_path / "role", args=args, env=role_env)
+        servers.append(s.start())
+        assert "permission denied" not in s.log() and "search indexes" not in s.log()
+        admin = ("admin", "password1234")
+        api = f"{s.url}/api/2.0/mlflow"
+        r = requests.post(f"{api}/users/create", auth=admin,
+                          json={"username": "ann", "password": "ann-password-123"})
+        assert r.status_code == 200, r.text
+        exp = requests.post(f"{api}/experiments/create", auth=admin,
+                            json={"name": "rows-only"}).json()["experiment_id"]
+        r = requests.post(f"{api}/experiments/permissions/create", auth=admin,
+                          json={"experiment_id": exp, "username": "ann", "permission": "EDIT"})
+        assert r.status_code == 200, r.text
+        ann = ("ann", "ann-password-123")
+        assert requests.get(f"{api}/experiments/get", auth=ann,
+                            params={"experiment_id": "0"}).status_code == 403
+        run = requests.post(f"{api}/runs/create", auth=ann, json={"experiment_id": exp})
+        assert run.status_code == 200, run.text
+        run_id = run.json()["run"]["info"]["run_id"]
+        r = requests.post(f"{api}/runs/log-batch", auth=ann, json={
+            "run_id": run_id, "params": [{"key": "p", "value": "v"}],
+            "tags": [{"key": "t", "value": "x"}],
+            "metrics": [{"key": "m", "value": 1, "timestamp": 1}]})
+        assert r.status_code == 200, r.text
+        r = requests.post(f"{api}/runs/search", auth=ann,
+                          json={"experiment_ids": [exp], "filter": "params.p = 'v'"})
+        assert [x["info"]["run_id"] for x in r.json()["runs"]] == [run_id], r.text
+    finally:
+        for server in servers:
+            server.stop()
+        for uri in (auth_db, empty_db, fresh_db):
+            pg_drop_database(uri)
+        query(PG_ADMIN_URI, f"DROP ROLE IF EXISTS {role}")
 
 
 def test_a_user_deleted_while_granted_is_deleted(tmp_path, fresh_db):

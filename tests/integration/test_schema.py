@@ -2,13 +2,18 @@
 and index of schema.md Appendix A (tracking) and B (auth), compared from
 sqlite_master, so MLflow can open our database and we can open MLflow's. The
 tracking database also gets mlflowd's four search indexes (named mlflowd_*),
-which MLflow ignores."""
+which MLflow ignores. An existing database is checked at start (on the run's
+engine): experiment 0 is made again when missing, a revision mlflowd does not
+serve is refused saying what made it, and one lacking tables is refused."""
 import os
 import re
 import sqlite3
 import subprocess
 
-from conftest import BIN
+import pytest
+
+from conftest import BIN, TEST_DB, Server, free_port, start_together
+from testdb import pg_create_database, pg_drop_database, uri_query
 
 HERE = os.path.dirname(__file__)
 SPEC = os.path.join(HERE, "../../../shared/spec/schema.md")
@@ -153,3 +158,99 @@ def test_search_indexes_added_by_db_upgrade(make_server, tmp_path):
     assert search_all(s, exp) == found
     body = {"experiment_ids": [exp], "filter": f"params.p = '{long_value}'"}
     assert len(s.api("POST", "runs/search", body)["runs"]) == 1
+
+
+# --- an existing database, on the run's engine (SQLite, or PostgreSQL in the PostgreSQL run) ---
+
+@pytest.fixture
+def tracking_db(tmp_path):
+    """URI of a new tracking database made by `mlflowd db upgrade` (no Default experiment yet)
+    on the run's engine; dropped after the test."""
+    uri = (pg_create_database(f"{tmp_path}/tracking") if TEST_DB == "postgres"
+           else f"sqlite:///{tmp_path}/tracking.db")
+    out = subprocess.run([BIN, "db", "upgrade", uri], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    yield uri
+    if TEST_DB == "postgres":
+        pg_drop_database(uri)
+
+
+def start_fails(uri, tmp_path):
+    """`mlflowd server` on the database, expected to stop at start: its stderr."""
+    out = subprocess.run(
+        [BIN, "server", "--port", str(free_port()), "--backend-store-uri", uri,
+         "--artifacts-destination", str(tmp_path / "art")],
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"))
+    assert out.returncode == 1, out.stderr
+    assert not re.search(r"(AddressSanitizer|LeakSanitizer|runtime error:)", out.stderr), out.stderr
+    return out.stderr
+
+
+def db_upgrade_fails(uri):
+    out = subprocess.run([BIN, "db", "upgrade", uri], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stderr
+    return out.stderr
+
+
+def test_the_default_experiment_is_made_again_when_missing(tracking_db, tmp_path):
+    """schema.md §1.3: experiment 0 is inserted whenever it is missing, not only in a database
+    without experiments (which left one that lost it without it). Replicas starting together
+    all start and make it once; on PostgreSQL the explicit id leaves the sequence alone. An
+    experiment that took the name 'Default' meanwhile keeps it: the start goes on, and says
+    why there is no experiment 0."""
+    uri_query(tracking_db, "INSERT INTO experiments (name, artifact_location, lifecycle_stage, "
+                           "creation_time, last_update_time) VALUES ('kept', '/k', 'active', 1, 1)")
+    [(kept,)] = uri_query(tracking_db, "SELECT experiment_id FROM experiments")
+    servers = [Server(tmp_path / f"r{i}", args=[f"--backend-store-uri={tracking_db}"])
+               for i in range(3)]
+    errors = start_together(servers)
+    try:
+        assert not errors, errors
+        rows = uri_query(tracking_db, "SELECT experiment_id, name, artifact_location, "
+                                      "lifecycle_stage FROM experiments ORDER BY experiment_id")
+        assert rows == [(0, "Default", "mlflow-artifacts:/0", "active"), (kept, "kept", "/k",
+                                                                          "active")]
+        new = servers[0].api("POST", "experiments/create", {"name": "new"})["experiment_id"]
+        assert int(new) == kept + 1
+    finally:
+        for s in servers:
+            s.stop()
+    uri_query(tracking_db, "DELETE FROM experiments WHERE experiment_id = 0")
+    uri_query(tracking_db, "UPDATE experiments SET name = 'Default' WHERE name = 'kept'")
+    s = Server(tmp_path / "taken", args=[f"--backend-store-uri={tracking_db}"]).start()
+    try:
+        got = s.api("POST", "experiments/search", {"max_results": 10})["experiments"]
+        assert sorted(e["name"] for e in got) == ["Default", "new"]
+        assert "another experiment is named 'Default'" in s.log()
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("revision,says", [
+    ("0584bdc529eb", "Detected out-of-date database schema (found version 0584bdc529eb"),
+    ("1b5f0d9ad7c1", "which the opendatahub fork of MLflow adds after MLflow 3.6's"),
+    ("ffffffffffff", "neither MLflow 3.6's (bf29a5ff90ea) nor an older MLflow's"),
+], ids=["older-mlflow", "opendatahub-fork", "unknown"])
+def test_another_revision_is_refused_saying_what_made_it(tracking_db, tmp_path, revision, says):
+    """Only a revision of an older MLflow is told to run `mlflow db upgrade` with MLflow 3.6
+    (which would fail on the others): the fork's workspaces revision and any other are named
+    for what they are. The server and `db upgrade` say the same, and exit 1."""
+    uri_query(tracking_db, "UPDATE alembic_version SET version_num = ?", (revision,))
+    for err in (start_fails(tracking_db, tmp_path), db_upgrade_fails(tracking_db)):
+        assert says in err and revision in err, err
+        assert ("mlflow db upgrade" in err) == (revision == "0584bdc529eb"), err
+        assert "mlflowd serves" in err and "MLflow 3.6" in err, err
+
+
+def test_a_database_lacking_tables_of_the_schema_is_refused(tracking_db, tmp_path):
+    """schema.md §1.5 and appendix A: a database stamped at head must have every table of the
+    schema. With model_versions dropped, the server started, /ready answered 200 and every
+    registry call failed with 500 "no such table"; now the start stops, naming the tables,
+    and so does `db upgrade`."""
+    cascade = " CASCADE" if tracking_db.startswith("postgres") else ""
+    uri_query(tracking_db, "DROP TABLE webhook_events" + cascade)
+    uri_query(tracking_db, "DROP TABLE model_versions" + cascade)
+    for err in (start_fails(tracking_db, tmp_path), db_upgrade_fails(tracking_db)):
+        assert "lacks the tables model_versions, webhook_events" in err, err
+        assert "restore them" in err, err

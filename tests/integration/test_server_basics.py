@@ -484,27 +484,6 @@ def test_sighup_and_sigusr_are_logged_and_ignored(make_server):
 
 
 @pytest.mark.requires_sqlite
-def test_a_database_without_experiment_0_is_served_as_it_is(make_server, tmp_path):
-    """MLflow makes the Default experiment only in a database without experiments. One
-    whose experiment 0 was removed (mlflow gc), its name now another experiment's, used
-    to stop the start (UNIQUE constraint failed: experiments.name); one without that
-    conflict got a Default experiment back."""
-    for name in ("Default", "kept"):
-        path = tmp_path / f"{name}.db"
-        out = subprocess.run([BIN, "db", "upgrade", f"sqlite:///{path}"], capture_output=True,
-                             text=True)
-        assert out.returncode == 0, out.stderr
-        db = sqlite3.connect(path)
-        db.execute("INSERT INTO experiments VALUES (7, ?, '/x', 'active', 1, 1)", (name,))
-        db.commit()
-        db.close()
-        s = make_server(args=["--backend-store-uri", f"sqlite:///{path}"])
-        got = s.api("POST", "experiments/search", {"max_results": 10})["experiments"]
-        assert [(e["experiment_id"], e["name"]) for e in got] == [("7", name)]
-        s.stop()
-
-
-@pytest.mark.requires_sqlite
 def test_sqlite_experiment_ids_beyond_32_bits_are_served(make_server, tmp_path):
     """SQLite's INTEGER has 64 bits, and a database migrated from MLflow's file store holds
     18-digit experiment ids: they are read, searched and written to (only PostgreSQL's

@@ -177,14 +177,24 @@ if TEST_DB == "postgres":
 
 def db_connect(server):
     """A DB-API connection to the server's tracking database, on its engine."""
-    if server.db_uri.startswith("postgres"):
-        return PgConnection("postgresql://" + server.db_uri.split("://", 1)[1])
-    return _sqlite_connect(server.db_uri[len("sqlite:///"):], timeout=30)
+    return uri_connect(server.db_uri)
+
+
+def uri_connect(uri):
+    """A DB-API connection to the database of a `sqlite:///` or `postgresql://` URI."""
+    if uri.startswith("postgres"):
+        return PgConnection("postgresql://" + uri.split("://", 1)[1])
+    return _sqlite_connect(uri[len("sqlite:///"):], timeout=30)
 
 
 def db_query(server, sql, params=()):
     """Runs one statement (`?` placeholders) on the server's database; returns all rows."""
-    conn = db_connect(server)
+    return uri_query(server.db_uri, sql, params)
+
+
+def uri_query(uri, sql, params=()):
+    """db_query on the database of a URI."""
+    conn = uri_connect(uri)
     try:
         return conn.execute(sql, params).fetchall()
     finally:
