@@ -1,0 +1,22 @@
+/* schema_internal.h — what schema.c and schema_indexes.c share. */
+#ifndef MFD_STORE_SCHEMA_INTERNAL_H
+#define MFD_STORE_SCHEMA_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "db.h"
+
+bool mfd_schema_is_pg(mfd_conn *conn);
+
+/* *missing: how many of mlflowd's search indexes the database lacks;
+ * *experiment_indexes: whether the per-experiment ones are all there. */
+mfd_err mfd_schema_count_missing_search_indexes(mfd_conn *conn, int *missing,
+                                                bool *experiment_indexes);
+/* Creates the missing ones (and, on PostgreSQL, their function and statistics). */
+mfd_err mfd_schema_create_search_indexes(mfd_conn *conn);
+/* PostgreSQL: whether the per-experiment indexes hold every entry under its
+ * experiment; with reindex, rebuilds them when not (`db upgrade`). */
+mfd_err mfd_schema_check_unfiled_entries(mfd_db *db, mfd_conn *conn, bool reindex,
+                                         bool *per_experiment);
+
+#endif
