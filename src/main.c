@@ -1,5 +1,7 @@
 /* main.c — the mlflowd command: `server`, `db upgrade`, and later `admin`,
  * `kserve`. The only place that exits the process. */
+#include <libgen.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include "core/log.h"
 #include "http/health.h"
 #include "http/metrics.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "kserve/kserve.h"
 #include "store/db.h"
@@ -95,6 +98,38 @@ static void start_stop_watchdog(const sigset_t *signals) {
         pthread_detach(thread);
 }
 
+/* Whether the directory `dir` is `root` or lies below it (both resolved). */
+static bool dir_within(const char *dir, const char *root) {
+    size_t len = strlen(root);
+    return !strcmp(root, "/") ||
+           (!strncmp(dir, root, len) && (dir[len] == '/' || dir[len] == '\0'));
+}
+
+/* A local artifacts destination holding the SQLite tracking database (`.`, a parent of its
+ * directory) lets anyone who may upload artifacts overwrite the database, and read it. */
+static void warn_if_database_in_artifacts(const mfd_app *app) {
+    const char *db_file = app->tracking_db ? mfd_db_sqlite_file(app->tracking_db) : NULL;
+    const char *root = app->artifacts ? mfd_artifact_repo_root(app->artifacts) : NULL;
+    if (!db_file || !root || !strncmp(root, "s3://", 5))
+        return;
+    char *copy = strdup(db_file);
+    char db_dir[PATH_MAX], root_dir[PATH_MAX];
+    if (copy && realpath(dirname(copy), db_dir) && realpath(root, root_dir) &&
+        dir_within(db_dir, root_dir))
+        mfd_log_warn("the tracking database %s is inside the artifacts destination %s: clients "
+                     "that may upload artifacts can overwrite it; keep them apart",
+                     db_file, root);
+    free(copy);
+}
+
+/* "[::1]" for an IPv6 address in a URL. */
+static const char *url_host(const char *host, char *buf, size_t cap) {
+    if (!strchr(host, ':'))
+        return host;
+    snprintf(buf, cap, "[%s]", host);
+    return buf;
+}
+
 static int run_server(int argc, char **argv) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -129,6 +164,7 @@ static int run_server(int argc, char **argv) {
     /* Auth first, so a bad auth config stops the start before anything else
      * is open; the artifact settings before the tracking database is written. */
     if ((cfg.auth && (err = mfd_auth_open(&cfg, &app.auth))) ||
+        (err = mfd_router_check_prefix(cfg.static_prefix)) ||
         (cfg.serve_artifacts &&
          (err = mfd_artifact_repo_open(cfg.artifacts_destination, &app.artifacts))) ||
         (!cfg.artifacts_only && (err = mfd_artifact_root_check(cfg.default_artifact_root))) ||
@@ -159,16 +195,19 @@ static int run_server(int argc, char **argv) {
         mfd_server_stop(server);
         return close_app(&app, err);
     }
+    char host_buf[300];
     mfd_log_info("mlflowd %s (MLflow %s API) listening on http://%s:%d", MFD_VERSION,
-                 MFD_MLFLOW_API_VERSION, cfg.host, mfd_server_port(server));
+                 MFD_MLFLOW_API_VERSION, url_host(cfg.host, host_buf, sizeof host_buf),
+                 mfd_server_port(server));
     if (!cfg.artifacts_only)
         mfd_log_info("backend store: %s; default artifact root: %s", mfd_db_uri(app.tracking_db),
                      cfg.default_artifact_root);
     mfd_log_info("artifact proxy: %s%s", cfg.serve_artifacts ? "on, destination " : "off",
                  cfg.serve_artifacts ? cfg.artifacts_destination : "");
+    warn_if_database_in_artifacts(&app);
     if (health)
         mfd_log_info("health, readiness and metrics on http://%s:%d (/health, /ready, /metrics)",
-                     cfg.health_host, mfd_health_port(health));
+                     url_host(cfg.health_host, host_buf, sizeof host_buf), mfd_health_port(health));
     mfd_log_info("ready in %.1f ms", ms_since(&t0));
     fflush(stderr);
 

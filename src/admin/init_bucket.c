@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin.h"
+#include "config/config.h"
 
 typedef struct s3_env {
     const char *endpoint; /* MLFLOW_S3_ENDPOINT_URL; NULL = AWS */
@@ -234,8 +234,12 @@ int mfd_admin_init_bucket(int argc, char **argv) {
                         "required\n");
         return 2;
     }
+    const char *ignore_tls = env_or("MLFLOW_S3_IGNORE_TLS", NULL);
+    bool insecure = false;
+    if (ignore_tls && !mfd_config_mlflow_bool(ignore_tls, &insecure))
+        return mfd_cli_fail(mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                        "MLFLOW_S3_IGNORE_TLS must be true or false (or 1, 0)"));
     mfd_arena *arena = mfd_arena_new();
-    const char *ignore_tls = env_or("MLFLOW_S3_IGNORE_TLS", "false");
     s3_env s = {
         .endpoint = env_or("MLFLOW_S3_ENDPOINT_URL", NULL),
         .s3 =
@@ -245,7 +249,7 @@ int mfd_admin_init_bucket(int argc, char **argv) {
                 .secret_key = env_or("AWS_SECRET_ACCESS_KEY", ""),
                 .session_token = env_or("AWS_SESSION_TOKEN", NULL),
                 .ca_file = env_or("AWS_CA_BUNDLE", NULL),
-                .insecure = !strcasecmp(ignore_tls, "true") || !strcmp(ignore_tls, "1"),
+                .insecure = insecure,
             },
     };
     /* The admin's keys default to the S3 ones (MinIO's root user creating

@@ -3,7 +3,6 @@
  *
  * Decoding and validation happen here, in MLflow's order; the store
  * (store/experiments.c) owns the SQL and the transactions. */
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,7 +17,6 @@
 enum {
     MAX_EXPERIMENT_NAME = 500,
     MAX_EXPERIMENT_TAG_VALUE = 5000,
-    DEFAULT_ARTIFACT_LOCATION_MAX = 2048,
     MAX_SEARCH_RESULTS = 50000,
 };
 
@@ -118,10 +116,7 @@ static mfd_err validate_artifact_location(mfd_request *req, const char *location
     mfd_err err = resolve_local(req, location, &url, resolved);
     if (err)
         return err;
-    size_t max_length = DEFAULT_ARTIFACT_LOCATION_MAX;
-    const char *env = getenv("MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH");
-    if (env && atol(env) > 0)
-        max_length = (size_t)atol(env);
+    size_t max_length = req->app->config->artifact_location_max_length;
     if (mfd_utf8_chars(*resolved) > max_length)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid artifact path length. The length of the artifact path cannot "

@@ -28,8 +28,8 @@ static mfd_err read_tags(mfd_request *req, const char *field, mfd_run_tag **out,
             return err;
         if (!tags[i].key)
             tags[i].key = "";
-        if ((err = mfd_api_limit_value(req->arena, "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH,
-                                       &tags[i].value)))
+        if ((err = mfd_api_limit_value(req->arena, req->app->config->truncate_long_values,
+                                       "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH, &tags[i].value)))
             return err;
     }
     *out = tags;
@@ -146,8 +146,8 @@ static mfd_err log_param(mfd_request *req, mfd_response *res) {
     if ((err = mfd_msg_run_id(req, &run_id)) || (err = mfd_msg_required_string(req, "key", &key)) ||
         (err = mfd_msg_string(req, "value", &value)) ||
         (err = mfd_api_check_key(key, "key", "Param key")) ||
-        (err = mfd_api_limit_value(req->arena, "Param value", MFD_RUNS_MAX_PARAM_VALUE_LENGTH,
-                                   &value)))
+        (err = mfd_api_limit_value(req->arena, req->app->config->truncate_long_values,
+                                   "Param value", MFD_RUNS_MAX_PARAM_VALUE_LENGTH, &value)))
         return err;
     if ((err = mfd_api_conn(req, &conn)) ||
         (err = mfd_runs_log_param(conn, req->arena, run_id, key, value)))
@@ -164,7 +164,8 @@ static mfd_err set_tag(mfd_request *req, mfd_response *res) {
     if ((err = mfd_msg_run_id(req, &run_id)) || (err = mfd_msg_required_string(req, "key", &key)) ||
         (err = mfd_msg_string(req, "value", &value)) ||
         (err = mfd_api_check_key(key, "key", "key")) ||
-        (err = mfd_api_limit_value(req->arena, "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH, &value)))
+        (err = mfd_api_limit_value(req->arena, req->app->config->truncate_long_values, "Tag value",
+                                   MFD_RUNS_MAX_TAG_VALUE_LENGTH, &value)))
         return err;
     if ((err = mfd_api_conn(req, &conn)) || (err = mfd_runs_set_tag(conn, run_id, key, value)))
         return err;

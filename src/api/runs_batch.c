@@ -169,7 +169,8 @@ mfd_err mfd_api_runs_log_batch(mfd_request *req, mfd_response *res) {
         if ((err =
                  mfd_api_check_key(params[i].key, item_path(req, "params", i, "key"), "Param key")))
             return err;
-        if ((err = mfd_api_limit_value(req->arena, "Param value", MFD_RUNS_MAX_PARAM_VALUE_LENGTH,
+        if ((err = mfd_api_limit_value(req->arena, req->app->config->truncate_long_values,
+                                       "Param value", MFD_RUNS_MAX_PARAM_VALUE_LENGTH,
                                        &params[i].value)))
             return err;
     }
@@ -177,8 +178,8 @@ mfd_err mfd_api_runs_log_batch(mfd_request *req, mfd_response *res) {
         const char *path = item_path(req, "tags", i, "key");
         if ((err = mfd_api_check_key(tags[i].key, path, path)))
             return err;
-        if ((err = mfd_api_limit_value(req->arena, "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH,
-                                       &tags[i].value)))
+        if ((err = mfd_api_limit_value(req->arena, req->app->config->truncate_long_values,
+                                       "Tag value", MFD_RUNS_MAX_TAG_VALUE_LENGTH, &tags[i].value)))
             return err;
     }
     if ((err = batch_limit("metrics", MAX_METRICS_PER_BATCH, n_metrics)) ||

@@ -38,10 +38,12 @@ mfd_err mfd_api_check_metric(mfd_arena *arena, const mfd_metric_log *m, const ch
                              const char *timestamp_path);
 
 /* A run param or tag value (NULL as "") of at most `limit` characters (code
- * points) in *value. A longer one is cut to the limit, as MLflow does by
- * default, or, when MLFLOW_TRUNCATE_LONG_VALUES is false (or 0), refused:
+ * points) in *value. A longer one is cut to the limit when `truncate`, as
+ * MLflow does by default, or else (MLFLOW_TRUNCATE_LONG_VALUES false, the
+ * config's truncate_long_values) refused:
  * "<what> '<first 250>' had length N, which exceeded length limit of L". */
-mfd_err mfd_api_limit_value(mfd_arena *arena, const char *what, size_t limit, const char **value);
+mfd_err mfd_api_limit_value(mfd_arena *arena, bool truncate, const char *what, size_t limit,
+                            const char **value);
 
 /* "Invalid value <json> for parameter '<path>' supplied: <detail>" */
 mfd_err mfd_api_invalid_value(const char *path, json_t *value, const char *detail);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/escape.h"
 #include "core/json_text.h"
@@ -270,19 +269,15 @@ mfd_err mfd_api_check_metric(mfd_arena *arena, const mfd_metric_log *m, const ch
     return key_length(m->key, "Metric name");
 }
 
-static bool truncation_disabled(void) {
-    const char *env = getenv("MLFLOW_TRUNCATE_LONG_VALUES");
-    return env && (strcasecmp(env, "false") == 0 || strcmp(env, "0") == 0);
-}
-
-mfd_err mfd_api_limit_value(mfd_arena *arena, const char *what, size_t limit, const char **value) {
+mfd_err mfd_api_limit_value(mfd_arena *arena, bool truncate, const char *what, size_t limit,
+                            const char **value) {
     const char *v = *value ? *value : "";
     size_t bytes = mfd_utf8_prefix_bytes(v, limit);
     if (!v[bytes]) {
         *value = v;
         return NULL;
     }
-    if (truncation_disabled())
+    if (!truncate)
         return mfd_validate_max_length(v, limit, what);
     *value = mfd_arena_strndup(arena, v, bytes);
     return NULL;

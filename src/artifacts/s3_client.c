@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/digest.h"
 #include "core/escape.h"
 #include "s3_internal.h"
@@ -89,8 +90,10 @@ static const char *read_settings(mfd_s3_settings *s) {
     if (has_line_break(s->access_key) || has_line_break(s->session_token))
         return "AWS_ACCESS_KEY_ID and AWS_SESSION_TOKEN must be one line each";
     const char *ignore_tls = env("MLFLOW_S3_IGNORE_TLS");
-    if (ignore_tls && (!strcasecmp(ignore_tls, "true") || !strcmp(ignore_tls, "1")))
-        s->verify_tls = false;
+    bool ignore = false;
+    if (ignore_tls && !mfd_config_mlflow_bool(ignore_tls, &ignore))
+        return "MLFLOW_S3_IGNORE_TLS must be true or false (or 1, 0)";
+    s->verify_tls = !ignore;
     s->ca_bundle = env("AWS_CA_BUNDLE");
     if (!env_size("MLFLOWD_S3_MULTIPART_THRESHOLD", &s->multipart_threshold))
         return "MLFLOWD_S3_MULTIPART_THRESHOLD must be a positive number of bytes";

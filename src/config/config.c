@@ -1,9 +1,14 @@
 /* config.c — `mlflowd server` flags and their MLFLOW_* environment twins.
- * Precedence: flag > environment > default, as with `mlflow server`. */
+ * Precedence: flag > environment > default, as with `mlflow server`; an empty
+ * variable is an unset one. Invariant: every value is checked here, and one
+ * that cannot mean what README says stops the start with a message naming it,
+ * never read as something else (a default, no limit, the working directory). */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +68,8 @@ static const option_spec options[] = {
      "head, before it is closed (120: above the idle timeouts of the proxies in front); "
      "within a request the limit is 600 s without a byte"},
     {"--max-header-size", "MLFLOWD_MAX_HEADER_SIZE", OPT_SIZE, FIELD(max_header_bytes),
-     "largest request header block in bytes (32768, at most 196608); larger gets 431"},
+     "largest request line and headers together, in bytes (32768; 1024 to 196608); larger "
+     "gets 431"},
     {"--shutdown-grace", "MLFLOWD_SHUTDOWN_GRACE", OPT_INT, FIELD(shutdown_grace),
      "on SIGTERM/SIGINT, seconds to let requests in progress finish after new connections "
      "stop (25)"},
@@ -125,6 +131,8 @@ static void set_defaults(mfd_config *cfg) {
     cfg->max_header_bytes = 32u << 10;
     cfg->health_host = "0.0.0.0";
     cfg->x_frame_options = "SAMEORIGIN";
+    cfg->truncate_long_values = true;
+    cfg->artifact_location_max_length = 2048;
     cfg->kserve_namespace = "default";
     cfg->kserve_service_account = "mlflow-kserve";
     cfg->kserve_runtime = "kserve-mlserver";
@@ -146,31 +154,46 @@ static bool parse_bool(const char *s, bool *out) {
     return false;
 }
 
+bool mfd_config_mlflow_bool(const char *value, bool *out) {
+    if (!strcasecmp(value, "true") || !strcmp(value, "1"))
+        return (*out = true);
+    if (!strcasecmp(value, "false") || !strcmp(value, "0"))
+        return !(*out = false);
+    return false;
+}
+
+/* A whole number in digits alone, at most `max`: strtol and strtoull also take a sign and
+ * leading spaces, and "-1" read as a size is the largest size there is (no limit at all). */
+static bool parse_whole(const char *s, unsigned long long max, unsigned long long *out) {
+    if (!*s || strspn(s, "0123456789") != strlen(s))
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
 static mfd_err apply(const option_spec *o, const char *name, const char *value, mfd_config *cfg) {
     char *base = (char *)cfg;
-    char *end;
+    unsigned long long v;
     switch (o->kind) {
     case OPT_STRING:
         *(const char **)(base + o->offset) = value;
         return NULL;
-    case OPT_INT: {
-        errno = 0;
-        long v = strtol(value, &end, 10);
-        if (errno || *end || end == value || v < 0 || v > INT_MAX)
+    case OPT_INT:
+        if (!parse_whole(value, INT_MAX, &v))
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: '%s' is not a valid number", name,
                                value);
         *(int *)(base + o->offset) = (int)v;
         return NULL;
-    }
-    case OPT_SIZE: {
-        errno = 0;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (errno || *end || end == value || v == 0)
+    case OPT_SIZE:
+        if (!parse_whole(value, SIZE_MAX, &v) || v == 0)
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "%s: '%s' is not a valid size in bytes",
                                name, value);
         *(size_t *)(base + o->offset) = (size_t)v;
         return NULL;
-    }
     case OPT_FLAG:
     case OPT_NOFLAG: {
         bool b = true;
@@ -184,6 +207,65 @@ static mfd_err apply(const option_spec *o, const char *name, const char *value, 
     return NULL;
 }
 
+/* MLflow's server settings that have no flag, read here once like the flags (and, like
+ * theirs, an empty variable is an unset one). */
+static mfd_err read_environment_only(mfd_config *cfg) {
+    const char *v = getenv("MLFLOW_TRUNCATE_LONG_VALUES");
+    if (v && *v && !mfd_config_mlflow_bool(v, &cfg->truncate_long_values))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "MLFLOW_TRUNCATE_LONG_VALUES: '%s' is not true, false, 1 or 0", v);
+    v = getenv("MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH");
+    unsigned long long n;
+    if (v && *v) {
+        if (!parse_whole(v, SIZE_MAX, &n) || n == 0)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH: '%s' is not a positive whole "
+                               "number of characters",
+                               v);
+        cfg->artifact_location_max_length = (size_t)n;
+    }
+    return NULL;
+}
+
+/* The values README documents, spelt as sent: the value reaches a header of every answer. */
+static mfd_err check_frame_options(mfd_config *cfg) {
+    static const char *const known[] = {"SAMEORIGIN", "DENY", "NONE"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcasecmp(cfg->x_frame_options, known[i])) {
+            cfg->x_frame_options = known[i];
+            return NULL;
+        }
+    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                       "--x-frame-options '%s': must be SAMEORIGIN, DENY or NONE (no header)",
+                       cfg->x_frame_options);
+}
+
+/* Whether a comma-separated list names anything: "" or ",,," would accept no Host at all
+ * (every request refused), or no origin beyond the localhost ones, which no one means. */
+static bool list_has_entry(const char *list) {
+    for (const char *p = list; *p; p++)
+        if (*p != ',' && !isspace((unsigned char)*p))
+            return true;
+    return false;
+}
+
+/* The prefix is compared with decoded request paths and written into the UI's page and its
+ * URLs: segments of unreserved URL characters (RFC 3986), none empty, "." or ".." (which a
+ * browser resolves away before asking). */
+static bool prefix_is_url_safe(const char *prefix) {
+    for (const char *seg = prefix; *seg == '/';) {
+        seg++;
+        size_t len = strcspn(seg, "/");
+        if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && !strncmp(seg, "..", 2)))
+            return false;
+        for (size_t i = 0; i < len; i++)
+            if (!isalnum((unsigned char)seg[i]) && !strchr("-._~", seg[i]))
+                return false;
+        seg += len;
+    }
+    return true;
+}
+
 void mfd_config_print_help(void) {
     printf("Usage: mlflowd server [OPTIONS]\n\n"
            "Runs the MLflow-compatible tracking server, model registry and artifact proxy.\n\n"
@@ -193,7 +275,11 @@ void mfd_config_print_help(void) {
         if (!o->help)
             continue;
         const char *arg = o->kind == OPT_FLAG || o->kind == OPT_NOFLAG ? "" : " VALUE";
-        printf("  %s%s\n      %s", o->flag, arg, o->help);
+        printf("  %s", o->flag);
+        for (size_t j = 0; j < sizeof options / sizeof options[0]; j++) /* -h, -p, -w */
+            if (!options[j].help && options[j].offset == o->offset)
+                printf(", %s", options[j].flag);
+        printf("%s\n      %s", arg, o->help);
         if (o->env)
             printf(" [%s]", o->env);
         printf("\n");
@@ -214,6 +300,9 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
                 return err;
         }
     }
+    mfd_err env_err = read_environment_only(cfg);
+    if (env_err)
+        return env_err;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "--help")) {
@@ -275,6 +364,27 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
                            cfg->app_name);
     if (cfg->app_name && strcmp(cfg->app_name, "basic-auth") == 0)
         cfg->auth = true;
+    mfd_err err;
+    if ((err = check_frame_options(cfg)))
+        return err;
+    if (cfg->allowed_hosts && !list_has_entry(cfg->allowed_hosts))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--allowed-hosts (MLFLOW_SERVER_ALLOWED_HOSTS) '%s' names no host: "
+                           "list the Host headers to accept, or leave it out for localhost and "
+                           "private addresses",
+                           cfg->allowed_hosts);
+    if (cfg->cors_allowed_origins && !list_has_entry(cfg->cors_allowed_origins))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--cors-allowed-origins (MLFLOW_SERVER_CORS_ALLOWED_ORIGINS) '%s' names "
+                           "no origin: list the origins to allow, or leave it out for the "
+                           "localhost ones",
+                           cfg->cors_allowed_origins);
+    /* Only a flag can be empty here (an empty variable is unset): without a file the built-in
+     * defaults apply, the well-known admin password included. */
+    if (cfg->auth_config_path && !*cfg->auth_config_path)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--auth-config is empty: name the auth INI file, or leave the flag out "
+                           "for the built-in defaults");
     /* Normalise the static prefix to "" or "/x" without a trailing slash. */
     if (cfg->static_prefix && *cfg->static_prefix) {
         const char *p = cfg->static_prefix;
@@ -289,24 +399,38 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
         memcpy(prefix_buf, p, len);
         prefix_buf[len] = '\0';
         cfg->static_prefix = strcmp(prefix_buf, "/") == 0 ? "" : prefix_buf;
+        if (!prefix_is_url_safe(cfg->static_prefix))
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "--static-prefix '%s': use segments of letters, digits and - . _ ~ "
+                               "separated by single slashes, e.g. /mlflow",
+                               p);
     }
     /* Artifact locations: absolute destination; default root depends on serving. */
     static char dest_buf[4096], root_buf[4096 + 16];
     const char *dest = cfg->artifacts_destination;
-    if (strstr(dest, "://") == NULL && dest[0] != '/') {
-        if (strncmp(dest, "file:", 5) == 0)
-            dest += 5;
+    const char *local = !strncmp(dest, "file://", 7) ? dest + 7
+                        : !strncmp(dest, "file:", 5) ? dest + 5
+                        : strstr(dest, "://")        ? NULL
+                                                     : dest;
+    /* An empty path was the working directory, the databases beside it included: a client's
+     * PUT .../artifacts/mlflow.db replaced the tracking database. */
+    if (local && !*local)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--artifacts-destination '%s' names no directory: give a directory or "
+                           "s3://bucket/prefix, or leave it out for ./mlartifacts",
+                           dest);
+    if (local && local[0] != '/') {
         char cwd[2048];
         if (!getcwd(cwd, sizeof cwd))
             return mfd_err_new(MFD_INTERNAL_ERROR, "cannot read the current directory");
-        const char *rel = dest;
+        const char *rel = local;
         if (rel[0] == '.' && rel[1] == '/')
             rel += 2;
         snprintf(dest_buf, sizeof dest_buf, "%s/%s", cwd, rel);
         cfg->artifacts_destination = dest_buf;
-    } else if (strncmp(dest, "file://", 7) == 0) {
-        cfg->artifacts_destination = dest + 7;
-    } else if (cfg->serve_artifacts && strstr(dest, "://") && strncmp(dest, "s3://", 5) != 0) {
+    } else if (local) {
+        cfg->artifacts_destination = local;
+    } else if (cfg->serve_artifacts && strncmp(dest, "s3://", 5) != 0) {
         /* Anything else would be taken as a local directory named "gs:". */
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--artifacts-destination '%s': mlflowd stores artifacts on local disk "

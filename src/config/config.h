@@ -25,7 +25,7 @@ typedef struct mfd_config {
     bool auth;                         /* --auth, MLFLOWD_AUTH, or --app-name basic-auth */
     const char *auth_config_path;      /* --auth-config, MLFLOW_AUTH_CONFIG_PATH; NULL = defaults */
     bool quiet;                        /* --quiet: no per-request log lines */
-    size_t max_body_bytes;   /* --max-body-size, MLFLOW_MAX_BODY_SIZE: JSON bodies; 64 MiB */
+    size_t max_body_bytes;   /* --max-body-size, MLFLOWD_MAX_BODY_SIZE: JSON bodies; 64 MiB */
     int max_connections;     /* --max-connections; 1024 */
     int keep_alive_timeout;  /* --keep-alive-timeout: seconds idle between requests; 120 */
     size_t max_header_bytes; /* --max-header-size, MLFLOWD_MAX_HEADER_SIZE; 32 KiB */
@@ -40,9 +40,13 @@ typedef struct mfd_config {
                                          localhost and private IPs, any port */
     const char *cors_allowed_origins; /* --cors-allowed-origins,
                                          MLFLOW_SERVER_CORS_ALLOWED_ORIGINS; NULL = localhost */
-    const char *x_frame_options; /* --x-frame-options, MLFLOW_SERVER_X_FRAME_OPTIONS; SAMEORIGIN */
+    const char *x_frame_options; /* --x-frame-options, MLFLOW_SERVER_X_FRAME_OPTIONS: SAMEORIGIN
+                                    (default), DENY or NONE (no header), upper-cased at start */
     bool disable_security_middleware; /* --disable-security-middleware,
                                          MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE */
+    /* MLflow server settings that have no flag, read from the environment with the flags. */
+    bool truncate_long_values;           /* MLFLOW_TRUNCATE_LONG_VALUES; true */
+    size_t artifact_location_max_length; /* MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH; 2048 */
     /* KServe hand-off (src/kserve, sso-and-deploy.md §5). */
     const char *kserve_namespace;       /* --kserve-namespace; "default" */
     const char *kserve_service_account; /* --kserve-service-account; mlflow-kserve */
@@ -65,5 +69,8 @@ typedef struct mfd_config {
  * Strings point into argv/environ or static storage. */
 mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_now);
 void mfd_config_print_help(void);
+/* MLflow's boolean environment variables (_BooleanEnvironmentVariable): true, false, 1 or 0, in
+ * any case; false for anything else, leaving *out alone. */
+bool mfd_config_mlflow_bool(const char *value, bool *out);
 
 #endif

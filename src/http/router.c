@@ -2,7 +2,8 @@
  *
  * Versioned routes live at /api/<pattern> and [<prefix>]/ajax-api/<pattern>;
  * bare routes (/health, /version) at their pattern. A path that matches some
- * route with another method is a 405, anything else a 404. */
+ * route with another method is a 405, anything else a 404. The same tables
+ * tell which static prefixes would shadow the server's own paths. */
 #include "router.h"
 
 #include <string.h>
@@ -94,4 +95,31 @@ mfd_route_match mfd_router_match(mfd_request *req, const char *static_prefix,
         }
     }
     return path_known ? MFD_ROUTE_BAD_METHOD : MFD_ROUTE_NO_PATH;
+}
+
+mfd_err mfd_router_check_prefix(const char *static_prefix) {
+    if (!*static_prefix)
+        return NULL;
+    const char *first = static_prefix + 1;
+    size_t len = strcspn(first, "/");
+    static const char *const versioned_roots[] = {"api", "ajax-api"};
+    for (size_t i = 0; i < sizeof versioned_roots / sizeof versioned_roots[0]; i++)
+        if (strlen(versioned_roots[i]) == len && !strncmp(versioned_roots[i], first, len))
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "--static-prefix %s: %.*s is a path of the server's own API; "
+                               "choose another prefix",
+                               static_prefix, (int)len + 1, static_prefix);
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const mfd_route *r = tables[t]; r->method; r++) {
+            if (!(r->flags & MFD_ROUTE_BARE) || r->pattern[0] != '/')
+                continue;
+            const char *own = r->pattern + 1;
+            size_t own_len = strcspn(own, "/");
+            if (own_len == len && own_len && !strncmp(own, first, len))
+                return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                   "--static-prefix %s: %.*s is a path the server answers itself "
+                                   "(%s); choose another prefix",
+                                   static_prefix, (int)len + 1, static_prefix, r->pattern);
+        }
+    return NULL;
 }

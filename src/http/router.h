@@ -15,4 +15,8 @@ typedef enum mfd_route_match {
 mfd_route_match mfd_router_match(mfd_request *req, const char *static_prefix,
                                  const mfd_route **route);
 
+/* Refuses a static prefix whose first segment is one of the server's own (/api, /ajax-api, or
+ * that of a bare route: /health, /static-files, /oidc, ...): those paths would answer both. */
+mfd_err mfd_router_check_prefix(const char *static_prefix);
+
 #endif

@@ -41,6 +41,9 @@ void mfd_db_close(mfd_db *db);
 mfd_dialect mfd_db_dialect(const mfd_db *db);
 /* The URI for logs and messages: its password is masked. */
 const char *mfd_db_uri(const mfd_db *db);
+/* The SQLite database file as opened (relative to the working directory, or
+ * absolute), or NULL for PostgreSQL and an in-memory database. */
+const char *mfd_db_sqlite_file(const mfd_db *db);
 /* Any database URI with the password (and password= query value) replaced
  * by "***"; malloc'd. For logging URIs before (or without) opening them. */
 char *mfd_db_redact_uri(const char *uri);

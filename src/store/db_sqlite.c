@@ -143,6 +143,12 @@ static mfd_err db_open(const char *uri, int max_connections, mfd_db **out) {
     return NULL;
 }
 
+const char *mfd_db_sqlite_file(const mfd_db *base) {
+    if (base->driver != &mfd_db_sqlite_driver || !strcmp(DB(base)->path, ":memory:"))
+        return NULL;
+    return DB(base)->path;
+}
+
 /* The WAL index, mapped on first need and retried at most once a second
  * while there is none yet. */
 static mfd_wal_index *wal_index_of(sqlite_db *db) {

@@ -626,3 +626,97 @@ def test_mlflow_server_command_lines_start_it(make_server, tmp_path):
     assert not (tmp_path / "prometheus").exists()
     r = s.get("/metrics")
     assert r.status_code == 200 and "mlflowd_http_requests_total" in r.text, r.text[:300]
+
+
+@pytest.mark.parametrize("destination", ["", "file:", "file://"])
+def test_an_empty_artifacts_destination_stops_the_start(make_server, destination):
+    """--artifacts-destination "" made the working directory the proxy's root, the tracking
+    database beside it: a client's PUT .../artifacts/mlflow.db replaced it ("file://"
+    overran a buffer)."""
+    with pytest.raises(RuntimeError) as e:
+        make_server(args=["--artifacts-destination", destination])
+    assert "names no directory" in str(e.value) and "Sanitizer" not in str(e.value)
+
+
+@pytest.mark.requires_sqlite
+def test_a_database_inside_the_artifacts_destination_is_warned_about(make_server, tmp_path):
+    s = make_server(args=["--artifacts-destination", "."], workdir=tmp_path)
+    assert "is inside the artifacts destination" in s.log()
+    apart = make_server(workdir=tmp_path / "apart")
+    assert "is inside the artifacts destination" not in apart.log()
+
+
+@pytest.mark.parametrize("args,env,message", [
+    (["--max-body-size", "-1"], {}, "not a valid size in bytes"),  # -1 was no limit at all
+    (["--max-body-size", "+5"], {}, "not a valid size in bytes"),
+    (["--max-body-size", " 5"], {}, "not a valid size in bytes"),
+    ([], {"MLFLOWD_MAX_BODY_SIZE": "-1"}, "MLFLOWD_MAX_BODY_SIZE"),
+    (["--port", "+5000"], {}, "not a valid number"),
+    (["--x-frame-options", "ALLOW-FROM https://a.example"], {}, "SAMEORIGIN, DENY or NONE"),
+    (["--x-frame-options", "DENY\r\nSet-Cookie: a=b"], {}, "SAMEORIGIN, DENY or NONE"),
+    (["--allowed-hosts", ",,,"], {}, "names no host"),
+    (["--cors-allowed-origins", " , "], {}, "names no origin"),
+    (["--static-prefix", "/my prefix"], {}, "letters, digits"),
+    (["--static-prefix", "/api"], {}, "choose another prefix"),
+    (["--static-prefix", "/metrics"], {}, "choose another prefix"),
+    (["--static-prefix", "/health/mlflow"], {}, "choose another prefix"),
+    (["--auth-config", ""], {}, "--auth-config is empty"),
+    ([], {"MLFLOW_TRUNCATE_LONG_VALUES": "no"}, "MLFLOW_TRUNCATE_LONG_VALUES"),
+    ([], {"MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH": "-1"}, "MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH"),
+    ([], {"MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH": "2k"}, "MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH"),
+])
+def test_an_invalid_value_stops_the_start(make_server, args, env, message):
+    """README: an invalid value stops the start with the reason, never read as another."""
+    with pytest.raises(RuntimeError) as e:
+        make_server(args=args, env=env)
+    assert message in str(e.value) and "exited with 1" in str(e.value), str(e.value)
+
+
+def test_environment_only_settings_are_read_at_start(make_server):
+    """MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH and MLFLOW_TRUNCATE_LONG_VALUES in any case."""
+    s = make_server(env={"MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH": "40",
+                         "MLFLOW_TRUNCATE_LONG_VALUES": "FALSE"})
+    assert_error(s.post("/api/2.0/mlflow/experiments/create",
+                        {"name": "long", "artifact_location": "/tmp/" + "x" * 40}),
+                 400, "INVALID_PARAMETER_VALUE", "cannot be greater than 40 characters")
+    run = s.api("POST", "runs/create", {"experiment_id": "0"})["run"]["info"]["run_id"]
+    assert_error(s.post("/api/2.0/mlflow/runs/log-parameter",
+                        {"run_id": run, "key": "p", "value": "v" * 6001}),
+                 400, "INVALID_PARAMETER_VALUE", "exceeded length limit of 6000")
+
+
+def test_a_bad_s3_ignore_tls_stops_the_start(make_server):
+    """MLFLOW_S3_IGNORE_TLS took any value but true and 1 as false (README: a bad S3 value stops
+    the start, naming the variable)."""
+    with pytest.raises(RuntimeError) as e:
+        make_server(args=["--artifacts-destination", "s3://bucket/x"],
+                    env={"MLFLOW_S3_IGNORE_TLS": "yes"})
+    assert "MLFLOW_S3_IGNORE_TLS" in str(e.value)
+
+
+def test_the_start_log_brackets_an_ipv6_host(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([BIN, "server", "--host", "::1", "--port", str(port),
+                             "--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db",
+                             "--artifacts-destination", str(tmp_path / "art")],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        lines = []
+        while not any("ready in" in line for line in lines):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        assert f"listening on http://[::1]:{port}" in "".join(lines), "".join(lines)
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0 and "Sanitizer" not in rest, rest
+
+
+def test_server_help_names_the_short_forms():
+    out = subprocess.run([BIN, "server", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for line in ("--host, -h VALUE", "--port, -p VALUE", "--workers, -w VALUE"):
+        assert line in out.stdout, out.stdout
+    assert "largest request line and headers together" in out.stdout

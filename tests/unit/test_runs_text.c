@@ -136,8 +136,8 @@ static void test_key_rules(void) {
     CHECK(mfd_api_check_key(long_key, "key", "Param key") == NULL);
 }
 
-static const char *limited(mfd_arena *arena, const char *value, size_t limit) {
-    mfd_err err = mfd_api_limit_value(arena, "Param value", limit, &value);
+static const char *limited(mfd_arena *arena, bool truncate, const char *value, size_t limit) {
+    mfd_err err = mfd_api_limit_value(arena, truncate, "Param value", limit, &value);
     if (err) {
         fprintf(stderr, "refused: %s\n", err->message);
         mfd_err_free(err);
@@ -148,22 +148,18 @@ static const char *limited(mfd_arena *arena, const char *value, size_t limit) {
 
 static void test_truncation_counts_characters(void) {
     mfd_arena *arena = mfd_arena_new();
-    unsetenv("MLFLOW_TRUNCATE_LONG_VALUES");
-    CHECK_STR(limited(arena, "short", 6000), "short");
-    CHECK_STR(limited(arena, "\xc3\xa9\xc3\xa9\xc3\xa9", 2), "\xc3\xa9\xc3\xa9");
-    CHECK_STR(limited(arena, NULL, 2), "");
-    setenv("MLFLOW_TRUNCATE_LONG_VALUES", "true", 1);
-    CHECK_STR(limited(arena, "abc", 2), "ab");
+    CHECK_STR(limited(arena, true, "short", 6000), "short");
+    CHECK_STR(limited(arena, true, "\xc3\xa9\xc3\xa9\xc3\xa9", 2), "\xc3\xa9\xc3\xa9");
+    CHECK_STR(limited(arena, true, NULL, 2), "");
+    CHECK_STR(limited(arena, true, "abc", 2), "ab");
     /* MLFLOW_TRUNCATE_LONG_VALUES=false: refused with MLflow's wording */
-    setenv("MLFLOW_TRUNCATE_LONG_VALUES", "False", 1);
-    CHECK_STR(limited(arena, "ab", 2), "ab");
+    CHECK_STR(limited(arena, false, "ab", 2), "ab");
     const char *value = "abc";
-    mfd_err err = mfd_api_limit_value(arena, "Tag value", 2, &value);
+    mfd_err err = mfd_api_limit_value(arena, false, "Tag value", 2, &value);
     CHECK(err && err->code == MFD_INVALID_PARAMETER_VALUE &&
           strcmp(err->message, "Tag value 'abc' had length 3, which exceeded length limit of 2") ==
               0);
     mfd_err_free(err);
-    unsetenv("MLFLOW_TRUNCATE_LONG_VALUES");
     mfd_arena_free(arena);
 }
 
