@@ -271,6 +271,9 @@ mfd_err mfd_sso_settings_load(const mfd_auth_ini *ini, mfd_sso_settings **out) {
         err = read_int(ini, "session_seconds", 60, 30 * 86400, &s->session_seconds);
     if (!err && !s->username_claims.n)
         err = bad(ini, "username_claims", "", "name at least one claim");
+    /* Empty, the payload typ went unchecked: refresh and logout tokens passed. */
+    if (!err && !s->token_types.n)
+        err = bad(ini, "token_types", "", "name at least one type (e.g. ID, Bearer)");
     if (!err && !s->redirect_uri && s->external_url) {
         snprintf(s->derived_redirect_uri, sizeof s->derived_redirect_uri, "%s/oidc/callback",
                  s->external_url);

@@ -311,7 +311,7 @@ static mfd_err resolve_values(mfd_auth_ini *ini, mfd_env_lookup env) {
         char name[96];
         override_name(known_keys[i].section, known_keys[i].key, name, sizeof name);
         const char *v = env ? env(name) : NULL;
-        if (v) {
+        if (v && *v) { /* an empty variable is an unset one, as every mlflowd variable */
             free(ini->values[i]);
             ini->values[i] = strdup(v);
             char origin[128];

@@ -1,11 +1,11 @@
 /* auth_ini.h — the auth INI file (shared/spec/config.md): MLflow's [mlflow]
  * keys plus mlflowd's [role_mappings] and [sso], read once at start.
  *
- * Sources, strongest first: the environment (MLFLOWD_<SECTION>_<KEY>), the
- * file, the built-in defaults. Section and key names are case-insensitive;
- * an unknown section or key is an error naming it and the file, so a typo
- * never silently weakens security. Values follow Python's configparser
- * (MLflow reads the same file with it): `key = value` or `key: value`,
+ * Sources, strongest first: the environment (MLFLOWD_<SECTION>_<KEY>; set
+ * empty, it counts as unset), the file, the built-in defaults. Section and key names are
+ * case-insensitive; an unknown section or key is an error naming it and the file, so a typo never
+ * silently weakens security. Values follow Python's configparser (MLflow reads the same file with
+ * it): `key = value` or `key: value`,
  * `#`/`;` comment lines, indented continuation lines, `%%` for a literal `%`
  * and `%(other_key)s` interpolation within the section. */
 #ifndef MFD_AUTH_INI_H

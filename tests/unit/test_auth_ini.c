@@ -153,7 +153,7 @@ static void test_mlflows_newer_keys_are_accepted_and_reported(void) {
 }
 
 static const char *bad_env(const char *name) {
-    return strcmp(name, "MLFLOWD_MLFLOW_DEFAULT_PERMISSION") ? NULL : "";
+    return strcmp(name, "MLFLOWD_MLFLOW_DEFAULT_PERMISSION") ? NULL : "read";
 }
 
 /* A bad value the environment set is blamed on the variable, not the file. */
@@ -164,6 +164,25 @@ static void test_a_bad_override_names_its_variable(void) {
     CHECK(err && strstr(err->message, "environment variable MLFLOWD_MLFLOW_DEFAULT_PERMISSION") &&
           !strstr(err->message, "x.ini"));
     mfd_err_free(err);
+    mfd_auth_ini_free(ini);
+}
+
+static const char *empty_env(const char *name) {
+    return strcmp(name, "MLFLOWD_MLFLOW_DEFAULT_PERMISSION") ? NULL : "";
+}
+
+/* An override set empty (a chart's blank value) is an unset one, as every mlflowd variable:
+ * the file's value stands, not an empty one that is refused or read as none. */
+static void test_an_empty_override_is_unset(void) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err =
+        mfd_auth_ini_parse("[mlflow]\ndefault_permission = NO_PERMISSIONS\n", "f", empty_env, &ini);
+    CHECK(err == NULL);
+    mfd_err_free(err);
+    if (ini) {
+        CHECK_STR(mfd_auth_ini_settings(ini)->default_permission, "NO_PERMISSIONS");
+        CHECK_STR(mfd_auth_ini_origin(ini, "mlflow", "default_permission"), "f");
+    }
     mfd_auth_ini_free(ini);
 }
 
@@ -248,4 +267,5 @@ MFD_TEST_MAIN(MFD_TEST(test_mlflow_packaged_file_loads), MFD_TEST(test_defaults_
               MFD_TEST(test_missing_file_is_an_error), MFD_TEST(test_misspelt_overrides_are_named),
               MFD_TEST(test_mlflows_newer_keys_are_accepted_and_reported),
               MFD_TEST(test_a_bad_override_names_its_variable),
+              MFD_TEST(test_an_empty_override_is_unset),
               MFD_TEST(test_an_oversized_file_is_refused))

@@ -215,6 +215,27 @@ static void test_basic_in_modes_and_basic_auth(void) {
     mfd_sso_settings_free(s);
 }
 
+/* An empty token_types left the payload typ unchecked (refresh and logout tokens passed);
+ * it stops the start, naming the key. */
+static void test_empty_token_types_are_refused(void) {
+    mfd_sso_settings *s = NULL;
+    mfd_err err = load_sso("token_types =\n", &s);
+    CHECK(err && strstr(err->message, "token_types") && strstr(err->message, "at least one"));
+    mfd_err_free(err);
+    mfd_sso_settings_free(s);
+    s = NULL;
+    err = load_sso("token_types = , ,\n", &s);
+    CHECK(err && strstr(err->message, "token_types"));
+    mfd_err_free(err);
+    mfd_sso_settings_free(s);
+    s = NULL;
+    err = load_sso("token_types = Bearer\n", &s);
+    CHECK(err == NULL && s && s->token_types.n == 1);
+    mfd_err_free(err);
+    mfd_sso_settings_free(s);
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_hostile_shapes_are_refused_before_any_key),
               MFD_TEST(test_keys_must_match_the_algorithm), MFD_TEST(test_trusted_proxies),
-              MFD_TEST(test_roles_and_mapping), MFD_TEST(test_basic_in_modes_and_basic_auth))
+              MFD_TEST(test_roles_and_mapping), MFD_TEST(test_basic_in_modes_and_basic_auth),
+              MFD_TEST(test_empty_token_types_are_refused))
