@@ -50,7 +50,7 @@ enum mfd_route_flags {
     MFD_ROUTE_NO_AJAX = 1 << 4,   /* only under /api/ */
     MFD_ROUTE_OWN_CONTENT_TYPE =
         1 << 5, /* the handler checks Content-Type itself (auth's users/create, form posts) */
-    MFD_ROUTE_PREFIXED = 1 << 6, /* bare route also served under the static prefix (web UI) */
+    MFD_ROUTE_PREFIXED = 1 << 6, /* bare route also served under the static prefix (UI, /health) */
 };
 
 /* pattern: for versioned routes "<version>/<service path>", e.g.

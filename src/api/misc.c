@@ -1,5 +1,6 @@
-/* misc.c — unversioned endpoints: /health and /version (rest-api.md §3), and
- * /ready for load balancers and Kubernetes readiness probes. */
+/* misc.c — unversioned endpoints: /health and /version (rest-api.md §3), also
+ * under --static-prefix, and /ready for load balancers and Kubernetes
+ * readiness probes. */
 #include "api.h"
 #include "store/schema.h"
 
@@ -33,8 +34,10 @@ static mfd_err ready(mfd_request *req, mfd_response *res) {
 }
 
 const mfd_route mfd_api_misc_routes[] = {
-    {"GET", "/health", health, MFD_ROUTE_BARE, NULL},
-    {"GET", "/version", version, MFD_ROUTE_BARE, NULL},
+    /* Also at <prefix>/health and <prefix>/version, where MLflow serves them (its
+     * _add_static_prefix); the bare ones stay for probes. */
+    {"GET", "/health", health, MFD_ROUTE_BARE | MFD_ROUTE_PREFIXED, NULL},
+    {"GET", "/version", version, MFD_ROUTE_BARE | MFD_ROUTE_PREFIXED, NULL},
     {"GET", "/ready", ready, MFD_ROUTE_BARE, NULL},
     {0},
 };

@@ -12,6 +12,7 @@
  *                          assets, never the prefixed ones that need
  *                          credentials)
  *   <prefix>               302 to <prefix>/
+ *   /favicon.ico           the UI's favicon.svg (at the root only)
  * index.html carries a small JSON config filled in here per request (static
  * prefix, whether auth is on), from which the app computes its API base
  * <prefix>/ajax-api/2.0/....
@@ -245,15 +246,14 @@ static mfd_err serve_index(mfd_request *req, mfd_response *res) {
     return NULL;
 }
 
-static mfd_err serve_static(mfd_request *req, mfd_response *res) {
-    if (strcmp(req->path_tail, "index.html") == 0)
-        return serve_index(req, res);
-    const ui_asset *asset = NULL;
+static const ui_asset *find_asset(const char *name) {
     for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++)
-        if (strcmp(assets[i].name, req->path_tail) == 0)
-            asset = &assets[i];
-    if (!asset)
-        return mfd_err_new(MFD_ENDPOINT_NOT_FOUND, "No file %s in the web UI", req->path);
+        if (strcmp(assets[i].name, name) == 0)
+            return &assets[i];
+    return NULL;
+}
+
+static mfd_err serve_asset(mfd_request *req, mfd_response *res, const ui_asset *asset) {
     const char *hash = (const char *)mfd_ui_build_hash;
     bool gzip = asset->gz && accepts_gzip(request_header(req, "Accept-Encoding"));
     const char *etag = mfd_arena_sprintf(req->arena, "\"%s%s\"", hash, gzip ? ".gz" : "");
@@ -281,6 +281,21 @@ static mfd_err serve_static(mfd_request *req, mfd_response *res) {
     return NULL;
 }
 
+static mfd_err serve_static(mfd_request *req, mfd_response *res) {
+    if (strcmp(req->path_tail, "index.html") == 0)
+        return serve_index(req, res);
+    const ui_asset *asset = find_asset(req->path_tail);
+    if (!asset)
+        return mfd_err_new(MFD_ENDPOINT_NOT_FOUND, "No file %s in the web UI", req->path);
+    return serve_asset(req, res, asset);
+}
+
+/* Browsers ask for /favicon.ico whatever the page links: the UI's icon, which is SVG (the
+ * Content-Type says so; browsers go by it, not by the name). */
+static mfd_err serve_favicon(mfd_request *req, mfd_response *res) {
+    return serve_asset(req, res, find_asset("favicon.svg"));
+}
+
 /* <prefix> without its slash: relative URLs in the page need the slash. */
 static mfd_err redirect_to_prefix_root(mfd_request *req, mfd_response *res) {
     res->status = 302;
@@ -301,5 +316,7 @@ const mfd_route mfd_api_ui_routes[] = {
     UI_ROUTE("GET", "/static-files/", serve_index),
     UI_ROUTE("GET", "/static-files/<path>", serve_static),
     UI_ROUTE("GET", "", redirect_to_prefix_root),
+    /* At the root only: the path auth leaves public is the bare one. */
+    {"GET", "/favicon.ico", serve_favicon, MFD_ROUTE_BARE, NULL},
     {0},
 };

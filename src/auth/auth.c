@@ -86,9 +86,13 @@ void mfd_auth_audit(const char *actor, const char *action, const char *resource,
 
 /* Exact paths, so that no static prefix or look-alike (/healthz, /static/ajax-api/…)
  * makes an API route public. */
-bool mfd_auth_is_unprotected(const char *path) {
+bool mfd_auth_is_unprotected(const char *static_prefix, const char *path) {
     if (strncmp(path, "/api/", 5) == 0)
         return false; /* the API, nearly every request: no list to walk */
+    size_t prefix_len = strlen(static_prefix);
+    if (prefix_len && !strncmp(path, static_prefix, prefix_len) &&
+        !strcmp(path + prefix_len, "/health"))
+        return true; /* the probe MLflow serves under its prefix, and opens */
     static const char *const exact[] = {"/health",      "/ready",         "/favicon.ico",
                                         "/oidc/login",  "/oidc/callback", "/oidc/info",
                                         "/static-files"};
@@ -392,7 +396,7 @@ static void redact_uri(const char *uri, char *out, size_t cap);
 mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out) {
     /* A prefix spelled like a public path would carry the UI's routes under it (the
      * redirect at <prefix> itself) out of the protected space. */
-    if (*cfg->static_prefix && mfd_auth_is_unprotected(cfg->static_prefix))
+    if (*cfg->static_prefix && mfd_auth_is_unprotected("", cfg->static_prefix))
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--static-prefix %s is a path served without credentials; "
                            "choose another prefix",

@@ -38,8 +38,9 @@ mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out);
 void mfd_auth_close(mfd_auth *auth);
 
 /* /static-files/…, /favicon.ico, /health, /ready and the native login's
- * /oidc/login, /oidc/callback, /oidc/info need no credentials. */
-bool mfd_auth_is_unprotected(const char *path);
+ * /oidc/login, /oidc/callback, /oidc/info need no credentials; under the
+ * static prefix ("" or "/x") only <prefix>/health, as in MLflow. */
+bool mfd_auth_is_unprotected(const char *static_prefix, const char *path);
 
 /* Sets req->username and req->is_admin, or fills a 401 and sets *refused. */
 mfd_err mfd_auth_authenticate(mfd_auth *auth, mfd_request *req, mfd_response *res, bool *refused);

@@ -5,7 +5,8 @@
  * origin, and a plain cross-origin POST needs no preflight. So, in MLflow's order:
  *   1. The Host header must match --allowed-hosts (default: localhost and addresses in the
  *      private ranges, any port); /health, /version (MLflow's exemptions) and /ready (our probe)
- * are exempt. Else 403 text/plain "Invalid Host header - possible DNS rebinding attack detected".
+ *      are exempt, also under --static-prefix. Else 403 text/plain "Invalid Host header -
+ *      possible DNS rebinding attack detected".
  *   2. A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered
  *      here, the way Starlette's CORSMiddleware answers: 200 "OK" for an allowed origin,
  *      400 "Disallowed CORS origin" otherwise.
@@ -13,7 +14,8 @@
  *      Origin that is neither a localhost origin nor in --cors-allowed-origins: 403 text/plain
  *      "Cross-origin request blocked". Requests without Origin (the Python client, curl) pass.
  *   4. Every answer gets X-Content-Type-Options: nosniff and X-Frame-Options (SAMEORIGIN by
- *      default; NONE leaves it out); an allowed Origin gets the CORS headers.
+ *      default; NONE leaves it out); an allowed Origin gets the CORS headers, with credentials
+ *      only for an origin allowed by name or pattern (with '*', "*" and no credentials).
  * Where mlflowd differs, on purpose: MLflow's FastAPI server sends CORS headers to every
  * origin (Access-Control-Allow-Origin: * on reads), letting any page read the API's answers;
  * here only allowed origins get them, as in MLflow's Flask variant.
@@ -251,9 +253,15 @@ static void answer_preflight(const mfd_config *cfg, mfd_request *req, mfd_respon
 bool mfd_request_guard_check(const mfd_config *cfg, mfd_request *req, mfd_response *res) {
     if (cfg->disable_security_middleware)
         return false;
+    /* The probes answer under the static prefix too (/health and /version, as MLflow). */
+    const char *prefix = cfg->static_prefix ? cfg->static_prefix : "";
+    size_t prefix_len = strlen(prefix);
+    const char *unprefixed =
+        prefix_len && !strncmp(req->path, prefix, prefix_len) ? req->path + prefix_len : req->path;
     bool exempt = false;
     for (size_t i = 0; i < sizeof HOST_EXEMPT_PATHS / sizeof HOST_EXEMPT_PATHS[0]; i++)
-        exempt = exempt || !strcmp(req->path, HOST_EXEMPT_PATHS[i]);
+        exempt = exempt || !strcmp(req->path, HOST_EXEMPT_PATHS[i]) ||
+                 !strcmp(unprefixed, HOST_EXEMPT_PATHS[i]);
     const char *host = req->header(req, "Host");
     if (!exempt && !host_allowed(cfg, req->arena, host)) {
         mfd_log_warn("Rejected request with invalid Host header: %s", quoted(req->arena, host));
@@ -290,16 +298,17 @@ static void add_cors_headers(const mfd_config *cfg, const mfd_request *req, cons
     list_match m = origin_allowed(cfg, req->arena, origin);
     if (m == LIST_NO_MATCH)
         return;
-    /* With every origin allowed, "*" unless the request carries cookies (a credentialed
-     * request needs the origin itself) or is a preflight, as Starlette answers. */
+    /* With every origin allowed, "*" and never credentials (flask-cors' default): echoing the
+     * origin of a request with cookies, as Starlette does, let any site read the API with the
+     * browser's session; "*" with Allow-Credentials is a pair browsers refuse anyway. */
     bool preflight = !strcmp(req->method, "OPTIONS");
-    if (m == LIST_HAS_STAR && !preflight && !req->header(req, "Cookie")) {
+    if (m == LIST_HAS_STAR) {
         MHD_add_response_header(response, "Access-Control-Allow-Origin", "*");
     } else {
         MHD_add_response_header(response, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(response, "Vary", "Origin");
+        MHD_add_response_header(response, "Access-Control-Allow-Credentials", "true");
     }
-    MHD_add_response_header(response, "Access-Control-Allow-Credentials", "true");
     if (!preflight)
         MHD_add_response_header(response, "Access-Control-Expose-Headers", "*");
 }
@@ -310,12 +319,9 @@ void mfd_request_guard_add_headers(const mfd_config *cfg, const mfd_request *req
         return;
     if (!has_header(res, "X-Content-Type-Options"))
         MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    /* SAMEORIGIN, DENY or NONE, upper-cased at start (src/config/config.c). */
     const char *frame = cfg->x_frame_options;
-    if (frame && *frame && strcasecmp(frame, "NONE") != 0 && !has_header(res, "X-Frame-Options")) {
-        char *upper = mfd_arena_strdup(req->arena, frame);
-        for (char *c = upper; *c; c++)
-            *c = (char)toupper((unsigned char)*c);
-        MHD_add_response_header(response, "X-Frame-Options", upper);
-    }
+    if (frame && strcmp(frame, "NONE") != 0 && !has_header(res, "X-Frame-Options"))
+        MHD_add_response_header(response, "X-Frame-Options", frame);
     add_cors_headers(cfg, req, res, response);
 }

@@ -548,7 +548,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         if (!st->early_error)
             st->answered_early = mfd_request_guard_check(app->config, req, &st->res);
         if (!st->early_error && !st->answered_early && app->auth &&
-            !mfd_auth_is_unprotected(req->path))
+            !mfd_auth_is_unprotected(app->config->static_prefix, req->path))
             st->early_error = mfd_auth_authenticate(app->auth, req, &st->res, &st->answered_early);
         if (st->early_error || st->answered_early)
             ; /* answered below, or once the body is drained */

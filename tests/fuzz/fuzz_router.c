@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const methods[] = {"GET",    "POST",    "PUT",  "PATCH",
                                           "DELETE", "OPTIONS", "HEAD", "get"};
     /* Prefixes an operator may set, including look-alikes of the public paths. A
-     * public path itself ("/favicon.ico") is refused by mfd_auth_open. */
+     * public path itself ("/favicon.ico") is refused by mfd_auth_open, and since
+     * mfd_router_check_prefix also "/api" and "/favicon.ico/x": kept as inputs. */
     static const char *const prefixes[] = {"",        "/mlflow",  "/a/b",     "/api",
                                            "/static", "/healthz", "/staticx", "/favicon.ico/x"};
     const char *prefix = prefixes[(data[0] >> 3) & 7];
@@ -108,8 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* Only a route that is itself public (/health, /ready, the UI's static files, the
          * SSO login steps: its own path is unprotected) may be reached without
          * credentials. */
-        if (mfd_auth_is_unprotected(req.path) &&
-            !mfd_auth_is_unprotected(sample_path(arena, route)))
+        if (mfd_auth_is_unprotected(prefix, req.path) &&
+            !mfd_auth_is_unprotected("", sample_path(arena, route)))
             abort(); /* a handler reached without credentials */
         const mfd_auth_rule *expected = rule_of(route);
         if (expected) {

@@ -33,7 +33,7 @@ AJAX_ONLY, BARE, NO_AJAX = 4, 8, 16
 # Routes served without credentials: auth.md §2 step 1, the readiness probe, and the
 # steps of the native SSO login that happen before there is a user.
 PUBLIC = {("GET", "/health"), ("GET", "/static-files/"),
-          ("GET", "/static-files/<path>"), ("GET", "/ready"),
+          ("GET", "/static-files/<path>"), ("GET", "/ready"), ("GET", "/favicon.ico"),
           ("GET", "/oidc/login"), ("GET", "/oidc/callback"), ("GET", "/oidc/info")}
 
 # Routes any authenticated user may call (auth.md §3: creators, searches that filter

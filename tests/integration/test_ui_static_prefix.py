@@ -113,3 +113,35 @@ def test_get_artifact_under_the_prefix_needs_read(auth_prefixed):
     assert r.status_code == 401 and b"for readers" not in r.content
     r = anonymous_get(auth_prefixed, f"{PREFIX}/get-artifact", params=params, auth=ADMIN)
     assert r.status_code == 200 and r.content == b"for readers"
+
+
+def test_health_and_version_under_the_prefix(make_server):
+    """MLflow serves /health and /version under its prefix (_add_static_prefix); mlflowd
+    keeps the bare ones for probes too. Both accept any Host, as the bare ones do."""
+    server = make_server(args=["--static-prefix", PREFIX, "--allowed-hosts", "mlflow.example"])
+    for base in ("", PREFIX):
+        r = anonymous_get(server, f"{base}/health", headers={"Host": "10.42.0.17:5000"})
+        assert r.status_code == 200 and r.text == "OK", (base, r.status_code, r.text)
+        r = anonymous_get(server, f"{base}/version", headers={"Host": "10.42.0.17:5000"})
+        assert r.status_code == 200 and r.text == anonymous_get(server, "/version").text, base
+
+
+def test_prefixed_health_is_public_and_version_is_not(auth_prefixed):
+    """With auth, MLflow opens <prefix>/health (its probe) and not /version: as the bare ones."""
+    r = anonymous_get(auth_prefixed, f"{PREFIX}/health")
+    assert r.status_code == 200 and r.text == "OK"
+    for path in ("/version", f"{PREFIX}/version"):
+        assert anonymous_get(auth_prefixed, path).status_code == 401, path
+        assert anonymous_get(auth_prefixed, path, auth=ADMIN).status_code == 200, path
+    # nothing else under the prefix became public
+    assert anonymous_get(auth_prefixed, f"{PREFIX}/health/x").status_code in (401, 404)
+    assert anonymous_get(auth_prefixed, f"{PREFIX}/healthz").status_code == 401
+
+
+def test_favicon_ico_is_the_uis_icon(auth_prefixed):
+    """Browsers ask for /favicon.ico, which README lists as public; it was a 404."""
+    r = anonymous_get(auth_prefixed, "/favicon.ico")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "image/svg+xml"
+    assert r.content == anonymous_get(auth_prefixed, "/static-files/favicon.svg").content
+    assert b"<svg" in r.content

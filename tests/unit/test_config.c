@@ -124,10 +124,11 @@ static void test_static_prefix_is_a_plain_path(void) {
 
 /* The server's own paths would answer twice, or not at all, under such a prefix. */
 static void test_static_prefix_may_not_shadow_server_paths(void) {
-    static const char *const taken[] = {
-        "/api",          "/ajax-api", "/health", "/version",      "/ready",          "/metrics",
-        "/static-files", "/oidc",     "/signup", "/get-artifact", "/model-versions", "/api/x",
-        "/health/mlflow"};
+    static const char *const taken[] = {"/api",          "/ajax-api",       "/health",
+                                        "/version",      "/ready",          "/metrics",
+                                        "/static-files", "/oidc",           "/signup",
+                                        "/get-artifact", "/model-versions", "/favicon.ico",
+                                        "/api/x",        "/health/mlflow"};
     for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
         mfd_err err = mfd_router_check_prefix(taken[i]);
         CHECK(err && strstr(err->message, "choose another prefix"));
