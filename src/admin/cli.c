@@ -47,6 +47,9 @@ static bool list_from_env(mfd_cli_list *list, const char *value) {
     return true;
 }
 
+/* Exit statuses as README's `mlflowd admin` says: a value that cannot be used is a failure
+ * (1, the message says what to fix); 2 is bad usage (an unknown option, a flag without its
+ * value, a required flag missing). */
 static int apply(const mfd_cli_option *o, const char *name, const char *value, bool from_env) {
     switch (o->kind) {
     case MFD_CLI_STRING:
@@ -56,7 +59,7 @@ static int apply(const mfd_cli_option *o, const char *name, const char *value, b
         bool b = true;
         if (value && !parse_bool(value, &b)) {
             fprintf(stderr, "mlflowd: %s: '%s' is not true or false\n", name, value);
-            return 2;
+            return 1;
         }
         *(bool *)o->target = b;
         return 0;
@@ -66,10 +69,10 @@ static int apply(const mfd_cli_option *o, const char *name, const char *value, b
         if (from_env ? list_from_env(list, value) : list_add(list, value))
             return 0;
         fprintf(stderr, "mlflowd: %s: more than %d values\n", name, MFD_CLI_LIST_MAX);
-        return 2;
+        return 1;
     }
     }
-    return 2;
+    return 1;
 }
 
 void mfd_cli_print_usage(const mfd_cli *cli, FILE *out) {

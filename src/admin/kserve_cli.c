@@ -65,12 +65,16 @@ int mfd_admin_kserve_main(int argc, char **argv) {
     int rc = mfd_cli_parse(&cli, argc - 1, argv + 1, &stop);
     if (stop)
         return rc;
+    /* Exit statuses as `mlflowd admin`'s: 2 = bad usage (a required flag missing), 1 = failed,
+     * a value that cannot be used included. */
     bool has_version = version && *version, has_alias = alias && *alias;
-    if (!model || !*model || has_version == has_alias ||
-        (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0)) {
-        fprintf(stderr, "mlflowd kserve: give --name and exactly one of --version and --alias; "
-                        "--output is yaml or json\n");
+    if (!model || !*model || has_version == has_alias) {
+        fprintf(stderr, "mlflowd kserve: give --name and exactly one of --version and --alias\n");
         return 2;
+    }
+    if (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0) {
+        fprintf(stderr, "mlflowd kserve: --output '%s': yaml or json\n", output);
+        return 1;
     }
     mfd_kserve_target target = {model, 0, has_alias ? alias : NULL};
     if (has_version) {
@@ -78,7 +82,7 @@ int mfd_admin_kserve_main(int argc, char **argv) {
         target.version = strtoll(version, &end, 10);
         if (*end || target.version <= 0) {
             fprintf(stderr, "mlflowd kserve: --version '%s' is not a version number\n", version);
-            return 2;
+            return 1;
         }
     }
     settings.artifacts_destination = destination;

@@ -133,6 +133,17 @@ def test_init_db_refuses_bad_names_and_missing_password(pg_prefix):
     assert catalog(pg_prefix) == ([], [])
 
 
+def test_exit_status_separates_bad_values_from_bad_usage():
+    """README: 1 = failed, a flag with an invalid value included; 2 = bad usage. A bad boolean
+    (flag or variable) exited 2."""
+    out = admin("init-db", "--no-auth-database=maybe")
+    assert out.returncode == 1 and "is not true or false" in out.stderr, out.stderr
+    out = admin("init-bucket", "--destination", "s3://b/x", env={"MLFLOW_S3_IGNORE_TLS": "yes"})
+    assert out.returncode == 1 and "MLFLOW_S3_IGNORE_TLS" in out.stderr, out.stderr
+    assert admin("init-db", "--no-such-flag").returncode == 2
+    assert admin("init-db", "--prefix").returncode == 2
+
+
 def test_init_db_unreachable_server_names_it_without_the_password():
     out = admin("init-db", "--admin-uri", "postgresql://postgres:topsecret@127.0.0.1:1/postgres",
                 env={"MLFLOWD_DB_PASSWORD": "x"})

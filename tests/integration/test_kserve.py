@@ -215,6 +215,27 @@ def test_cli_prints_the_same_manifest(kserve_server, s3_server):
         assert bad.returncode != 0 and "not a Kubernetes namespace name" in bad.stderr, namespace
 
 
+def test_cli_exit_status_follows_admins(tmp_path):
+    """As `mlflowd admin`: a value that cannot be used fails (1), a missing flag is bad usage
+    (2); --version x exited 2 while --namespace Bad_NS exited 1."""
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+
+    def kserve(*args):
+        out = subprocess.run([BIN, "kserve", "manifest", *args], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+        assert "Sanitizer" not in out.stderr, out.stderr
+        return out
+
+    out = kserve("--name", "m", "--version", "x")
+    assert out.returncode == 1 and "not a version number" in out.stderr, out.stderr
+    out = kserve("--name", "m", "--version", "1", "--output", "xml")
+    assert out.returncode == 1 and "--output 'xml'" in out.stderr, out.stderr
+    out = kserve("--name", "m", "--version", "1", "--namespace", "Bad_NS")
+    assert out.returncode == 1 and "not a Kubernetes namespace name" in out.stderr, out.stderr
+    assert kserve("--name", "m").returncode == 2
+    assert kserve("--no-such-flag").returncode == 2
+
+
 # --- server-side apply (R-KS-4) ------------------------------------------------------------------
 
 class FakeKubernetes:
