@@ -10,9 +10,10 @@
  *
  * Invariants checked besides "no crash":
  *   - with the default allowed hosts, a request to a path that is not a probe
- *     passes the Host check only with a host that is "localhost" or an
- *     address literal (dotted IPv4 or bracketed IPv6), with an optional
- *     numeric port: no DNS name an attacker can re-point gets through;
+ *     (/health, /version, /ready, also under the static prefix) passes the
+ *     Host check only with a host that is "localhost" or an address literal
+ *     (dotted IPv4 or bracketed IPv6), with an optional numeric port: no DNS
+ *     name an attacker can re-point gets through;
  *   - an answer of the guard is 200, 400 or 403. */
 #include <ctype.h>
 #include <stdint.h>
@@ -117,8 +118,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool answered = mfd_request_guard_check(&cfg, &req, &res);
     if (answered && res.status != 200 && res.status != 400 && res.status != 403)
         abort();
-    bool probe = !strcmp(req.path, "/health") || !strcmp(req.path, "/version") ||
-                 !strcmp(req.path, "/ready");
+    /* the probes, also under the static prefix */
+    static const char *const probes[] = {"/health", "/version", "/ready"};
+    size_t prefix_len = strlen(cfg.static_prefix);
+    const char *unprefixed =
+        !strncmp(req.path, cfg.static_prefix, prefix_len) ? req.path + prefix_len : req.path;
+    bool probe = false;
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
+        probe = probe || !strcmp(req.path, probes[i]) || !strcmp(unprefixed, probes[i]);
     bool host_refused = answered && res.status == 403 && res.body &&
                         strstr((const char *)res.body, "Invalid Host header");
     if (!(flags & 0x08) && !probe && !host_refused &&
