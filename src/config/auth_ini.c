@@ -5,6 +5,8 @@
  * the line and the key. */
 #include "auth_ini.h"
 
+#include "core/utf8.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -101,11 +103,13 @@ static int find_key(const char *section, const char *key) {
     return -1;
 }
 
-static bool known_section(const char *section) {
-    for (size_t i = 0; i < sizeof known_sections / sizeof known_sections[0]; i++)
+enum { N_SECTIONS = sizeof known_sections / sizeof known_sections[0] };
+
+static int section_index(const char *section) {
+    for (size_t i = 0; i < N_SECTIONS; i++)
         if (!strcasecmp(known_sections[i], section))
-            return true;
-    return false;
+            return (int)i;
+    return -1;
 }
 
 static char *trim(char *s) {
@@ -213,7 +217,8 @@ static mfd_err interpolate(mfd_auth_ini *ini, int index, int depth, char **out) 
 
 static mfd_err parse_text(mfd_auth_ini *ini, char *text) {
     char section[64] = "";
-    int current = -1; /* key receiving continuation lines */
+    int section_lines[N_SECTIONS] = {0}; /* where each section started */
+    int current = -1;                    /* key receiving continuation lines */
     int line_no = 0;
     char *save = NULL;
     for (char *line = text; line; line = save) {
@@ -241,11 +246,18 @@ static mfd_err parse_text(mfd_auth_ini *ini, char *text) {
                                    ini->source, line_no);
             *close = '\0';
             char *name = trim(s + 1);
-            if (!known_section(name))
+            int index = section_index(name);
+            if (index < 0)
                 return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                    "%s, line %d: unknown section [%s] (known sections: [mlflow], "
                                    "[role_mappings], [sso])",
                                    ini->source, line_no, name);
+            /* configparser (strict, as MLflow reads the file) refuses it too */
+            if (section_lines[index])
+                return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                   "%s, line %d: section [%s] was already started on line %d",
+                                   ini->source, line_no, name, section_lines[index]);
+            section_lines[index] = line_no;
             snprintf(section, sizeof section, "%s", name);
             for (char *c = section; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
@@ -493,6 +505,13 @@ mfd_err mfd_auth_ini_load(const char *path, mfd_env_lookup env, mfd_auth_ini **o
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "the auth config file '%s' contains a NUL byte: is it a text file?",
                            path);
+    }
+    /* A Latin-1 admin password could never match a (UTF-8) Basic login;
+     * MLflow's configparser refuses such a file as well. */
+    if (!mfd_utf8_valid(text, len)) {
+        free(text);
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "the auth config file '%s' is not UTF-8 text (saved as Latin-1?)", path);
     }
     char source[4200];
     snprintf(source, sizeof source, "auth config '%s'", path);

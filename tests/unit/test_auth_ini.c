@@ -209,6 +209,23 @@ static void test_an_oversized_file_is_refused(void) {
     unlink(path);
 }
 
+static void test_a_file_that_is_not_utf8_is_refused(void) {
+    char path[] = "/tmp/mfd-auth-ini-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "w");
+    fputs("[mlflow]\nadmin_password = p\xe4sswort-sehr-lang\n", f); /* Latin-1 */
+    fclose(f);
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_load(path, no_env, &ini);
+    CHECK(err && strstr(err->message, "not UTF-8"));
+    mfd_err_free(err);
+    CHECK(ini == NULL);
+    unlink(path);
+}
+
 static void test_errors_name_the_problem_and_the_file(void) {
     CHECK(fails_with("[mlflow]\ndefualt_permission = READ\n", "unknown key 'defualt_permission'"));
     CHECK(fails_with("[mlflow]\ndefault_permission = READ\n[mlfow]\n", "unknown section [mlfow]"));
@@ -222,6 +239,8 @@ static void test_errors_name_the_problem_and_the_file(void) {
     CHECK(fails_with("[mlflow]\njust some words\n", "expected 'key = value'"));
     CHECK(fails_with("[sso]\nissuer = x\nleeway_seconds = 900\n", "leeway_seconds"));
     CHECK(fails_with("[role_mappings]\nsuperuser = x\n", "unknown key 'superuser'"));
+    CHECK(
+        fails_with("[mlflow]\nadmin_username = a\n[sso]\n[MLflow]\n", "already started on line 1"));
 }
 
 static void test_missing_file_is_an_error(void) {
@@ -268,4 +287,5 @@ MFD_TEST_MAIN(MFD_TEST(test_mlflow_packaged_file_loads), MFD_TEST(test_defaults_
               MFD_TEST(test_mlflows_newer_keys_are_accepted_and_reported),
               MFD_TEST(test_a_bad_override_names_its_variable),
               MFD_TEST(test_an_empty_override_is_unset),
-              MFD_TEST(test_an_oversized_file_is_refused))
+              MFD_TEST(test_an_oversized_file_is_refused),
+              MFD_TEST(test_a_file_that_is_not_utf8_is_refused))
