@@ -119,10 +119,11 @@ static mfd_err check_source(mfd_request *req, mfd_conn *conn, const char *source
                        owner_is_model ? "model" : "run", owner_is_model ? "model_id" : "run_id");
 }
 
-/* MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX (re.search). */
-static mfd_err check_source_regex(const char *source) {
-    const char *pattern = getenv("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX");
-    if (!pattern || !*pattern || !*source)
+/* MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX (re.search); the
+ * pattern compiled at start (config.c), so it compiles here too. */
+static mfd_err check_source_regex(const mfd_request *req, const char *source) {
+    const char *pattern = req->app->config->source_validation_regex;
+    if (!pattern || !*source)
         return NULL;
     regex_t re;
     bool matched = false;
@@ -193,7 +194,7 @@ mfd_err mfd_registry_api_create_version(mfd_request *req, mfd_response *res) {
         (err = mfd_msg_string(req, "run_link", &in.run_link)) ||
         (err = mfd_msg_string(req, "description", &in.description)) ||
         (err = mfd_msg_string(req, "model_id", &in.model_id)) ||
-        (err = check_source_regex(in.source)))
+        (err = check_source_regex(req, in.source)))
         return err;
     /* Absent strings are protobuf's "" and are stored as such. */
     in.run_id = in.run_id ? in.run_id : "";

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,20 @@ static mfd_err read_environment_only(mfd_config *cfg) {
                                "number of characters",
                                v);
         cfg->artifact_location_max_length = (size_t)n;
+    }
+    /* MLflow's is a Python pattern; one regcomp cannot read must stop the
+     * start, not refuse every model version's source. */
+    v = getenv("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX");
+    if (v && *v) {
+        regex_t re;
+        if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX: '%s' is not a "
+                               "POSIX extended regular expression (Python's \\d, (?i) and "
+                               "lookarounds have none)",
+                               v);
+        regfree(&re);
+        cfg->source_validation_regex = v;
     }
     return NULL;
 }

@@ -47,6 +47,8 @@ typedef struct mfd_config {
     /* MLflow server settings that have no flag, read from the environment with the flags. */
     bool truncate_long_values;           /* MLFLOW_TRUNCATE_LONG_VALUES; true */
     size_t artifact_location_max_length; /* MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH; 2048 */
+    const char *source_validation_regex; /* MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX
+                                            (POSIX extended, checked at start); NULL = none */
     /* KServe hand-off (src/kserve, sso-and-deploy.md §5). */
     const char *kserve_namespace;       /* --kserve-namespace; "default" */
     const char *kserve_service_account; /* --kserve-service-account; mlflow-kserve */

@@ -664,6 +664,8 @@ def test_a_database_inside_the_artifacts_destination_is_warned_about(make_server
     ([], {"MLFLOW_TRUNCATE_LONG_VALUES": "no"}, "MLFLOW_TRUNCATE_LONG_VALUES"),
     ([], {"MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH": "-1"}, "MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH"),
     ([], {"MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH": "2k"}, "MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH"),
+    ([], {"MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX": "^(?:s3|gs)://"},
+     "not a POSIX extended regular expression"),
 ])
 def test_an_invalid_value_stops_the_start(make_server, args, env, message):
     """README: an invalid value stops the start with the reason, never read as another."""
