@@ -182,6 +182,40 @@ static const char *optional(const mfd_auth_ini *ini, const char *key) {
     return v && *v ? v : NULL;
 }
 
+/* The issuer's URLs and ours must be absolute http(s) URLs: anything else
+ * fails at every use, or never matches (a CSRF origin, a redirect). Plain
+ * http off loopback is allowed (test setups) but said, as tokens' keys then
+ * travel unauthenticated. */
+static mfd_err check_url(const mfd_auth_ini *ini, const char *key, const char *v, bool fetched) {
+    if (!v)
+        return NULL;
+    const char *rest = !strncasecmp(v, "https://", 8) ? v + 8
+                       : !strncasecmp(v, "http://", 7) ? v + 7
+                                                       : NULL;
+    if (!rest || !*rest || *rest == '/' || strpbrk(v, " \t\r\n"))
+        return bad(ini, key, v, "must be an absolute http:// or https:// URL");
+    bool loopback = !strncmp(rest, "127.", 4) || !strncasecmp(rest, "localhost", 9) ||
+                    !strncmp(rest, "[::1]", 5);
+    if (fetched && rest == v + 7 && !loopback)
+        mfd_log_warn("%s: [sso] %s '%s' is fetched over plain http: the issuer's keys could be "
+                     "replaced on the way; use https",
+                     mfd_auth_ini_origin(ini, "sso", key), key, v);
+    return NULL;
+}
+
+static mfd_err check_urls(const mfd_auth_ini *ini, const mfd_sso_settings *s) {
+    mfd_err err = check_url(ini, "issuer", s->issuer, !s->discovery_url && !s->jwks_url);
+    if (!err)
+        err = check_url(ini, "discovery_url", s->discovery_url, true);
+    if (!err)
+        err = check_url(ini, "jwks_url", s->jwks_url, true);
+    if (!err)
+        err = check_url(ini, "redirect_uri", s->redirect_uri, false);
+    if (!err)
+        err = check_url(ini, "external_url", s->external_url, false);
+    return err;
+}
+
 static mfd_err check_modes(const mfd_auth_ini *ini, mfd_sso_settings *s) {
     if (!s->enabled)
         return NULL;
@@ -274,6 +308,8 @@ mfd_err mfd_sso_settings_load(const mfd_auth_ini *ini, mfd_sso_settings **out) {
     /* Empty, the payload typ went unchecked: refresh and logout tokens passed. */
     if (!err && !s->token_types.n)
         err = bad(ini, "token_types", "", "name at least one type (e.g. ID, Bearer)");
+    if (!err && s->enabled)
+        err = check_urls(ini, s);
     if (!err && !s->redirect_uri && s->external_url) {
         snprintf(s->derived_redirect_uri, sizeof s->derived_redirect_uri, "%s/oidc/callback",
                  s->external_url);

@@ -218,7 +218,10 @@ def test_bad_sso_settings_stop_the_start(tmp_path, issuer):
                          ({"trusted_proxies": "10.0.0.0/33"}, "trusted_proxies"),
                          ({"modes": "bearer, saml"}, "saml"),
                          ({"audiences": None}, "audiences"),
-                         ({"leeway_seconds": "301"}, "leeway_seconds")):
+                         ({"leeway_seconds": "301"}, "leeway_seconds"),
+                         ({"external_url": "mlflow.example.com"}, "external_url"),
+                         ({"jwks_url": "/certs"}, "jwks_url"),
+                         ({"discovery_url": "ftp://kc/.well-known"}, "discovery_url")):
         path = write_sso_ini(tmp_path / f"bad{abs(hash(message))}", issuer.issuer, sso=sso)
         srv = Server(tmp_path / f"bad{abs(hash(message))}", args=["--auth"],
                      env={"MLFLOW_AUTH_CONFIG_PATH": path})
