@@ -443,6 +443,21 @@ mfd_err mfd_schema_auth_init(mfd_db *db) {
                           version, MFD_AUTH_SCHEMA_INITIAL, MFD_AUTH_SCHEMA_HEAD);
         goto out;
     }
+    /* At head, it must be whole: a lacking table would fail requests later. */
+    if (has_users && !upgrade) {
+        mfd_strbuf lacking;
+        mfd_strbuf_init(&lacking, arena);
+        err = append_missing_tables(conn, auth_tables, sizeof auth_tables / sizeof auth_tables[0],
+                                    &lacking);
+        if (!err && lacking.len)
+            err = mfd_err_new(MFD_INVALID_STATE,
+                              "the auth database %s is stamped at revision %s but lacks the "
+                              "tables %s (dropped by hand, or left out of a restore?): restore "
+                              "them from a backup, then start mlflowd again.",
+                              mfd_db_uri(db), version, lacking.data);
+        if (err)
+            goto out;
+    }
     if (((!has_users || upgrade) &&
          (err = append_missing_tables(conn, auth_tables, sizeof auth_tables / sizeof auth_tables[0],
                                       &creating))) ||

@@ -338,3 +338,16 @@ def test_environment_overrides_the_file(tmp_path):
         assert "MLFLOWD_MLFLOW_ADMIN_PASSWORD names no key" not in s.log()
     finally:
         s.stop()
+
+
+def test_an_auth_database_lacking_tables_is_refused(tmp_path):
+    """An auth database stamped at head must be whole: with a table dropped, the start stops
+    naming it, rather than serving 500s from the requests that use it."""
+    start_auth_server(tmp_path).stop()
+    conn = sqlite3.connect(tmp_path / "basic_auth.db")
+    conn.execute("DROP TABLE registered_model_permissions")
+    conn.commit()
+    conn.close()
+    with pytest.raises(RuntimeError) as e:
+        start_auth_server(tmp_path)
+    assert "lacks the tables registered_model_permissions" in str(e.value), str(e.value)[-800:]
