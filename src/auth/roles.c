@@ -136,8 +136,8 @@ bool mfd_sso_claims_username(const mfd_sso_settings *s, const json_t *claims, co
          * refuses the token rather than make it someone else (its email, its sub). */
         if (strlen(json_string_value(v)) != json_string_length(v) ||
             mfd_sso_username_problem(json_string_value(v)))
-            return *why = "the username claim is longer than 255 bytes or holds a line "
-                          "break",
+            return *why = "the username claim is no username (longer than 255 bytes, a line "
+                          "break, a NUL or not UTF-8)",
                    false;
         if (!strcmp(name, "email") && email_unverified(claims))
             return *why = "the username claim is an email the issuer has not verified "

@@ -127,10 +127,10 @@ static mfd_err retire_legacy_password(mfd_conn *conn, int64_t user_id, const cha
     return err;
 }
 
-/* When what the identity says was said: the token's iat (proxy headers
- * have none: now). */
+/* When what the identity says was said: the token's iat; 0 (unknown) for
+ * proxy headers, which order with nothing (sso_store.h). */
 static int64_t as_of(const mfd_sso_identity *id) {
-    return id->issued_at > 0 ? id->issued_at : (int64_t)time(NULL);
+    return id->issued_at > 0 ? id->issued_at : 0;
 }
 
 /* A sign-in outside the allowed groups, kept where it matters: the bound

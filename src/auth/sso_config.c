@@ -189,13 +189,17 @@ static const char *optional(const mfd_auth_ini *ini, const char *key) {
 static mfd_err check_url(const mfd_auth_ini *ini, const char *key, const char *v, bool fetched) {
     if (!v)
         return NULL;
-    const char *rest = !strncasecmp(v, "https://", 8) ? v + 8
+    const char *rest = !strncasecmp(v, "https://", 8)  ? v + 8
                        : !strncasecmp(v, "http://", 7) ? v + 7
                                                        : NULL;
     if (!rest || !*rest || *rest == '/' || strpbrk(v, " \t\r\n"))
         return bad(ini, key, v, "must be an absolute http:// or https:// URL");
-    bool loopback = !strncmp(rest, "127.", 4) || !strncasecmp(rest, "localhost", 9) ||
-                    !strncmp(rest, "[::1]", 5);
+    /* the host alone: "127.0.0.1.nip.io" and "localhost.example" are not loopback */
+    size_t host_len = strcspn(rest, ":/?#");
+    bool loopback =
+        (host_len == 9 && !strncasecmp(rest, "localhost", 9)) ||
+        (host_len == 5 && !strncmp(rest, "[::1]", 5)) ||
+        (host_len >= 7 && !strncmp(rest, "127.", 4) && strspn(rest, "0123456789.") == host_len);
     if (fetched && rest == v + 7 && !loopback)
         mfd_log_warn("%s: [sso] %s '%s' is fetched over plain http: the issuer's keys could be "
                      "replaced on the way; use https",

@@ -252,7 +252,8 @@ static mfd_err parse_text(mfd_auth_ini *ini, char *text) {
                                    "%s, line %d: unknown section [%s] (known sections: [mlflow], "
                                    "[role_mappings], [sso])",
                                    ini->source, line_no, name);
-            /* configparser (strict, as MLflow reads the file) refuses it too */
+            /* configparser (strict, as MLflow reads the file) refuses a repeated
+             * section too; it tells [mlflow] from [MLflow], which mlflowd does not */
             if (section_lines[index])
                 return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                    "%s, line %d: section [%s] was already started on line %d",
@@ -324,6 +325,12 @@ static mfd_err resolve_values(mfd_auth_ini *ini, mfd_env_lookup env) {
         override_name(known_keys[i].section, known_keys[i].key, name, sizeof name);
         const char *v = env ? env(name) : NULL;
         if (v && *v) { /* an empty variable is an unset one, as every mlflowd variable */
+            if (!mfd_utf8_valid(v, strlen(v))) { /* as for the file */
+                for (size_t j = i + 1; j < N_KEYS; j++)
+                    free(expanded[j]);
+                return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                   "environment variable %s is not UTF-8 text", name);
+            }
             free(ini->values[i]);
             ini->values[i] = strdup(v);
             char origin[128];

@@ -208,6 +208,18 @@ static mfd_err apply(const option_spec *o, const char *name, const char *value, 
     return NULL;
 }
 
+/* Whether a pattern holds \d or \D: Python's digit classes, which glibc
+ * takes for the letters d and D (another meaning, not an error). */
+static bool has_python_digit_class(const char *pattern) {
+    for (const char *p = pattern; *p; p++)
+        if (*p == '\\' && p[1]) {
+            if (p[1] == 'd' || p[1] == 'D')
+                return true;
+            p++; /* an escaped character, \\ included */
+        }
+    return false;
+}
+
 /* MLflow's server settings that have no flag, read here once like the flags (and, like
  * theirs, an empty variable is an unset one). */
 static mfd_err read_environment_only(mfd_config *cfg) {
@@ -230,11 +242,11 @@ static mfd_err read_environment_only(mfd_config *cfg) {
     v = getenv("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX");
     if (v && *v) {
         regex_t re;
-        if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)
+        if (has_python_digit_class(v) || regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                                "MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX: '%s' is not a "
-                               "POSIX extended regular expression (Python's \\d, (?i) and "
-                               "lookarounds have none)",
+                               "POSIX extended regular expression (no \\d: write [0-9]; no (?:, "
+                               "(?i) or lookarounds)",
                                v);
         regfree(&re);
         cfg->source_validation_regex = v;
@@ -315,9 +327,6 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
                 return err;
         }
     }
-    mfd_err env_err = read_environment_only(cfg);
-    if (env_err)
-        return env_err;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "--help")) {
@@ -352,6 +361,10 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
         if (err)
             return err;
     }
+    /* after the flags: --help and --version answer whatever the environment holds */
+    mfd_err env_err = read_environment_only(cfg);
+    if (env_err)
+        return env_err;
     if (cfg->port < 0 || cfg->port > 65535)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--port must be between 0 and 65535");
     if (cfg->workers < 1)

@@ -40,10 +40,6 @@ extern const unsigned char mfd_schema_auth_pg_sql[];
 #define TRACKING_LOCK_KEY "7884789663531492353"
 #define AUTH_LOCK_KEY     "7884789663531492354"
 
-static bool is_pg(mfd_conn *conn) {
-    return mfd_schema_is_pg(conn);
-}
-
 bool mfd_schema_is_pg(mfd_conn *conn) {
     return mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES;
 }
@@ -51,7 +47,7 @@ bool mfd_schema_is_pg(mfd_conn *conn) {
 /* Waits for the other replicas' schema work on this database (PostgreSQL);
  * released by the transaction's end. */
 static mfd_err lock_schema(mfd_conn *conn, const char *key) {
-    if (!is_pg(conn))
+    if (!mfd_schema_is_pg(conn))
         return NULL;
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%s)", key);
@@ -105,10 +101,11 @@ static mfd_err append_missing_tables(mfd_conn *conn, const char *const *tables, 
     mfd_err err = mfd_conn_prepare(
         conn,
         mfd_sql_in_list(arena,
-                        is_pg(conn) ? "SELECT tablename FROM pg_catalog.pg_tables WHERE "
-                                      "schemaname = current_schema() AND tablename IN ("
-                                    : "SELECT name FROM sqlite_master WHERE type = 'table' AND "
-                                      "name IN (",
+                        mfd_schema_is_pg(conn)
+                            ? "SELECT tablename FROM pg_catalog.pg_tables WHERE "
+                              "schemaname = current_schema() AND tablename IN ("
+                            : "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                              "name IN (",
                         n, ")"),
         false, &stmt);
     if (err) {
@@ -145,16 +142,17 @@ static mfd_err count_user_tables(mfd_conn *conn, int64_t *count) {
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(
         conn,
-        is_pg(conn) ? "SELECT count(*) FROM pg_catalog.pg_tables t WHERE t.schemaname = "
-                      "current_schema() AND t.tablename NOT LIKE 'alembic_%' AND t.tablename NOT "
-                      "LIKE 'mlflowd\\_%' ESCAPE '\\' AND NOT (t.tablename IN " AUTH_TABLES
-                      " AND EXISTS (SELECT 1 FROM pg_catalog.pg_tables a WHERE a.schemaname = "
-                      "current_schema() AND a.tablename = 'alembic_version_auth'))"
-                    : "SELECT count(*) FROM sqlite_master t WHERE t.type = 'table' AND t.name NOT "
-                      "LIKE 'alembic_%' AND t.name NOT LIKE 'sqlite_%' AND t.name NOT LIKE "
-                      "'mlflowd\\_%' ESCAPE '\\' AND NOT (t.name IN " AUTH_TABLES
-                      " AND EXISTS (SELECT 1 FROM sqlite_master a WHERE a.type = 'table' AND "
-                      "a.name = 'alembic_version_auth'))",
+        mfd_schema_is_pg(conn)
+            ? "SELECT count(*) FROM pg_catalog.pg_tables t WHERE t.schemaname = "
+              "current_schema() AND t.tablename NOT LIKE 'alembic_%' AND t.tablename NOT "
+              "LIKE 'mlflowd\\_%' ESCAPE '\\' AND NOT (t.tablename IN " AUTH_TABLES
+              " AND EXISTS (SELECT 1 FROM pg_catalog.pg_tables a WHERE a.schemaname = "
+              "current_schema() AND a.tablename = 'alembic_version_auth'))"
+            : "SELECT count(*) FROM sqlite_master t WHERE t.type = 'table' AND t.name NOT "
+              "LIKE 'alembic_%' AND t.name NOT LIKE 'sqlite_%' AND t.name NOT LIKE "
+              "'mlflowd\\_%' ESCAPE '\\' AND NOT (t.name IN " AUTH_TABLES
+              " AND EXISTS (SELECT 1 FROM sqlite_master a WHERE a.type = 'table' AND "
+              "a.name = 'alembic_version_auth'))",
         false, &stmt);
     if (err)
         return err;
@@ -260,8 +258,9 @@ static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_art
 
 /* The embedded DDL ends with a comment line; sqlite3_exec / PQexec run it all. */
 static mfd_err create_tracking_schema(mfd_conn *conn) {
-    mfd_err err = mfd_conn_exec(conn, is_pg(conn) ? (const char *)mfd_schema_tracking_pg_sql
-                                                  : (const char *)mfd_schema_tracking_sql);
+    mfd_err err =
+        mfd_conn_exec(conn, mfd_schema_is_pg(conn) ? (const char *)mfd_schema_tracking_pg_sql
+                                                   : (const char *)mfd_schema_tracking_sql);
     if (!err)
         err = mfd_schema_create_search_indexes(conn);
     if (err)
@@ -305,11 +304,12 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                               "could not create MLflow's schema in the empty tracking database "
                               "%s: %s.%s",
                               mfd_db_uri(db), cause->message,
-                              is_pg(conn) ? " If mlflowd's database role lacks CREATE on the "
-                                            "database's schema, run `mlflowd db upgrade URI` "
-                                            "with a role that has it (such as the database's "
-                                            "owner), then grant this one " ROW_PRIVILEGES "."
-                                          : "");
+                              mfd_schema_is_pg(conn)
+                                  ? " If mlflowd's database role lacks CREATE on the "
+                                    "database's schema, run `mlflowd db upgrade URI` "
+                                    "with a role that has it (such as the database's "
+                                    "owner), then grant this one " ROW_PRIVILEGES "."
+                                  : "");
             mfd_err_free(cause);
             goto out;
         }
@@ -353,7 +353,7 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                          "upgrade URI` adds them (MLflow ignores them).",
                          mfd_db_uri(db), missing);
         }
-        if (per_experiment && is_pg(conn) &&
+        if (per_experiment && mfd_schema_is_pg(conn) &&
             (err = mfd_schema_check_unfiled_entries(db, conn, add_search_indexes, &per_experiment)))
             goto out;
     }
@@ -408,10 +408,11 @@ static mfd_err auth_tables_not_created(mfd_conn *conn, mfd_db *db, const char *t
         MFD_INVALID_STATE,
         "the auth database %s lacks the tables %s, and mlflowd could not create them: %s.%s",
         mfd_db_uri(db), tables, cause->message,
-        is_pg(conn) ? " If its database role lacks CREATE on the database's schema, a role that "
-                      "has it (such as the database's owner) must create them: start mlflowd "
-                      "once with that role in database_uri, then grant this one " ROW_PRIVILEGES "."
-                    : "");
+        mfd_schema_is_pg(conn)
+            ? " If its database role lacks CREATE on the database's schema, a role that "
+              "has it (such as the database's owner) must create them: start mlflowd "
+              "once with that role in database_uri, then grant this one " ROW_PRIVILEGES "."
+            : "");
     mfd_err_free(cause);
     return err;
 }
@@ -465,8 +466,8 @@ mfd_err mfd_schema_auth_init(mfd_db *db) {
                                      &creating)))
         goto out;
     if (!has_users) {
-        err = mfd_conn_exec(conn, is_pg(conn) ? (const char *)mfd_schema_auth_pg_sql
-                                              : (const char *)mfd_schema_auth_sql);
+        err = mfd_conn_exec(conn, mfd_schema_is_pg(conn) ? (const char *)mfd_schema_auth_pg_sql
+                                                         : (const char *)mfd_schema_auth_sql);
         if (!err)
             err = stamp(conn, "alembic_version_auth", MFD_AUTH_SCHEMA_HEAD);
     } else if (upgrade) {
@@ -479,8 +480,8 @@ mfd_err mfd_schema_auth_init(mfd_db *db) {
         if (!err)
             err = mfd_conn_table_exists(conn, "scorer_permissions", &has_scorers);
         if (!err && !has_scorers)
-            err = mfd_conn_exec(conn,
-                                is_pg(conn) ? scorer_permissions_pg_ddl : scorer_permissions_ddl);
+            err = mfd_conn_exec(conn, mfd_schema_is_pg(conn) ? scorer_permissions_pg_ddl
+                                                             : scorer_permissions_ddl);
         if (!err)
             err = stamp(conn, "alembic_version_auth", MFD_AUTH_SCHEMA_HEAD);
     }

@@ -156,11 +156,20 @@ static bool same_snapshot(const mfd_sso_snapshot *a, const mfd_sso_snapshot *b) 
            a->allowed == b->allowed;
 }
 
-/* Whether `next` may replace `stored`: not when it comes from a token issued
- * before the one `stored` was taken from (an old token replayed after a
- * demotion must not restore what its access tokens run with). */
+/* Whether `next` is at least as late as `stored`: not when it comes from a
+ * token issued before the one `stored` was taken from (an old token replayed
+ * after a demotion must not restore what its access tokens run with). Proxy
+ * headers tell no issue time (as_of 0): they are ordered with nothing. */
+static bool not_earlier(const mfd_sso_snapshot *next, const mfd_sso_snapshot *stored) {
+    return next->as_of == 0 || stored->as_of == 0 || next->as_of >= stored->as_of;
+}
+
+/* Whether `next` must be written over `stored`: a change, or the same
+ * snapshot from a later token (its time moves on, so that a token issued in
+ * between, replayed later, stays earlier). */
 static bool replaces(const mfd_sso_snapshot *next, const mfd_sso_snapshot *stored) {
-    return next->as_of >= stored->as_of && !same_snapshot(next, stored);
+    return not_earlier(next, stored) &&
+           (!same_snapshot(next, stored) || next->as_of > stored->as_of);
 }
 
 static mfd_err create_user(mfd_conn *conn, const char *username, bool is_admin) {
@@ -210,14 +219,18 @@ static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *s
     return exec_done(stmt);
 }
 
+/* The ordering of not_earlier() is re-checked by the UPDATE itself: under
+ * PostgreSQL's READ COMMITTED another replica may have stored a later
+ * snapshot since this one read the row (then nothing is written). */
 static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *subject,
                                const mfd_sso_snapshot *snap) {
     mfd_stmt *stmt;
-    mfd_err err =
-        mfd_conn_prepare(conn,
-                         "UPDATE mlflowd_sso_identities SET permission = ?, is_admin = ?, "
-                         "allowed = ?, updated_at = ? WHERE issuer = ? AND subject = ?",
-                         true, &stmt);
+    mfd_err err = mfd_conn_prepare(
+        conn,
+        "UPDATE mlflowd_sso_identities SET permission = ?, is_admin = ?, allowed = ?, "
+        "updated_at = ? WHERE issuer = ? AND subject = ? AND (? = 0 OR updated_at = 0 OR "
+        "updated_at <= ?)",
+        true, &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, snap->permission);
@@ -226,6 +239,8 @@ static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *s
     mfd_stmt_bind_int64(stmt, 4, snap->as_of);
     mfd_stmt_bind_text(stmt, 5, issuer);
     mfd_stmt_bind_text(stmt, 6, subject);
+    mfd_stmt_bind_int64(stmt, 7, snap->as_of);
+    mfd_stmt_bind_int64(stmt, 8, snap->as_of);
     return exec_done(stmt);
 }
 
@@ -242,6 +257,26 @@ static mfd_err adopt_header_identity(mfd_conn *conn, const char *issuer, const c
     return exec_done(stmt);
 }
 
+/* The identity row of (issuer, sub). One filed under MFD_SSO_HEADER_ISSUER
+ * for this sub and username — bound by proxy headers before an issuer was
+ * configured — is the same identity (the proxy's X-Forwarded-User is the
+ * issuer's sub): *adopt says it is to be moved under the issuer (else adding
+ * an issuer locks everyone out, and their refusals reach nothing). */
+static mfd_err find_identity(mfd_conn *conn, mfd_arena *arena, const char *issuer,
+                             const char *subject, const char *username, identity_row *r,
+                             bool *adopt) {
+    *adopt = false;
+    mfd_err err = identity_by_subject(conn, arena, issuer, subject, r);
+    if (err || r->found || !strcmp(issuer, MFD_SSO_HEADER_ISSUER))
+        return err;
+    if ((err = identity_by_subject(conn, arena, MFD_SSO_HEADER_ISSUER, subject, r)))
+        return err;
+    if (r->found && strcmp(r->username, username) != 0)
+        r->found = false; /* another name: not this identity's binding */
+    *adopt = r->found;
+    return NULL;
+}
+
 /* One pass of the binding decision. With write=false it only reads and sets
  * *must_write when a change is due; with write=true it makes the changes. */
 static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, const char *subject,
@@ -250,24 +285,14 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
     memset(out, 0, sizeof *out);
     identity_row by_subject, by_username;
     user_row user;
-    mfd_err err = identity_by_subject(conn, arena, issuer, subject, &by_subject);
+    bool adopt;
+    mfd_err err = find_identity(conn, arena, issuer, subject, username, &by_subject, &adopt);
     if (err)
         return err;
     if (by_subject.found && strcmp(by_subject.username, username) != 0) {
         out->result = MFD_SSO_USERNAME_MISMATCH;
         out->bound_username = by_subject.username;
         return NULL;
-    }
-    /* Bound by proxy headers before an issuer was configured: the proxy's
-     * X-Forwarded-User is the issuer's sub, so the identity is the same one
-     * and moves under the issuer (else adding an issuer locks everyone out). */
-    bool adopt = false;
-    if (!by_subject.found && strcmp(issuer, MFD_SSO_HEADER_ISSUER) != 0) {
-        if ((err = identity_by_subject(conn, arena, MFD_SSO_HEADER_ISSUER, subject, &by_subject)))
-            return err;
-        if (by_subject.found && strcmp(by_subject.username, username) != 0)
-            by_subject.found = false; /* another name: not this identity's binding */
-        adopt = by_subject.found;
     }
     if (!by_subject.found) {
         if ((err = identity_by_username(conn, arena, username, &by_username)))
@@ -284,7 +309,7 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
      * bound to a token keeps its own admin flag for its own password. */
     bool owned = !user.found || sso_owned(&user);
     /* the snapshot in force: this one, unless a later token's is stored */
-    bool newer = !by_subject.found || snap->as_of >= by_subject.snap.as_of;
+    bool newer = !by_subject.found || not_earlier(snap, &by_subject.snap);
     bool admin = newer ? snap->is_admin : by_subject.snap.is_admin;
     bool mirror = owned;
     bool change = !user.found || !by_subject.found || adopt || replaces(snap, &by_subject.snap) ||
@@ -297,7 +322,7 @@ static mfd_err bind_pass(mfd_conn *conn, mfd_arena *arena, const char *issuer, c
     if (adopt && (err = adopt_header_identity(conn, issuer, subject)))
         return err;
     if (!user.found) {
-        if ((err = create_user(conn, username, snap->is_admin)) ||
+        if ((err = create_user(conn, username, admin)) ||
             (err = read_user(conn, arena, username, &user)))
             return err;
         out->created = true;
@@ -350,31 +375,31 @@ mfd_err mfd_sso_store_refuse(mfd_conn *conn, mfd_arena *arena, const char *issue
     memset(out, 0, sizeof *out);
     identity_row by_subject, by_username;
     user_row user;
-    mfd_err err = identity_by_subject(conn, arena, issuer, subject, &by_subject);
-    if (err)
-        return err;
-    if (!by_subject.found) {
+    bool adopt;
+    /* Decided inside the write transaction: refusals are rare (cached per
+     * token), and the decision must hold against another replica's. */
+    mfd_err err = mfd_conn_begin(conn, true);
+    if (!err)
+        err = find_identity(conn, arena, issuer, subject, username, &by_subject, &adopt);
+    if (!err && !by_subject.found) {
         /* Nothing of this identity to record; a row of its username it could
          * have claimed (unbound) is returned for the legacy password check. */
-        if ((err = identity_by_username(conn, arena, username, &by_username)) ||
-            by_username.found || (err = read_user(conn, arena, username, &user)) || !user.found)
-            return err;
-        out->unbound_user_id = user.id;
-        out->unbound_password_hash = user.password_hash;
-        return NULL;
+        if (!(err = identity_by_username(conn, arena, username, &by_username)) &&
+            !by_username.found && !(err = read_user(conn, arena, username, &user)) && user.found) {
+            out->unbound_user_id = user.id;
+            out->unbound_password_hash = user.password_hash;
+        }
+    } else if (!err) {
+        if (adopt)
+            err = adopt_header_identity(conn, issuer, subject);
+        if (!err)
+            err = read_user(conn, arena, by_subject.username, &user);
+        bool later = not_earlier(snap, &by_subject.snap); /* else a later token's stands */
+        if (!err && later && replaces(snap, &by_subject.snap))
+            err = update_snapshot(conn, issuer, subject, snap);
+        if (!err && later && user.found && sso_owned(&user) && user.is_admin)
+            err = set_user_admin(conn, user.id, false);
     }
-    if ((err = read_user(conn, arena, by_subject.username, &user)))
-        return err;
-    if (snap->as_of < by_subject.snap.as_of)
-        return NULL; /* a later token's snapshot stands */
-    bool clear_admin = user.found && sso_owned(&user) && user.is_admin;
-    if (same_snapshot(&by_subject.snap, snap) && !clear_admin)
-        return NULL;
-    if ((err = mfd_conn_begin(conn, true)))
-        return err;
-    err = update_snapshot(conn, issuer, subject, snap);
-    if (!err && clear_admin)
-        err = set_user_admin(conn, user.id, false);
     if (err) {
         mfd_conn_rollback(conn);
         return err;
@@ -416,7 +441,7 @@ mfd_err mfd_sso_store_get_binding(mfd_conn *conn, mfd_arena *arena, const char *
     return NULL;
 }
 
-static mfd_err delete_where(mfd_conn *conn, const char *sql, const char *text, int64_t number,
+static mfd_err change_where(mfd_conn *conn, const char *sql, const char *text, int64_t number,
                             bool *found) {
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
@@ -436,20 +461,20 @@ mfd_err mfd_sso_store_delete_binding(mfd_conn *conn, const char *username, bool 
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    err = delete_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username, 0,
+    err = change_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username, 0,
                        found);
     /* What the identity held goes with it: the next identity to claim the
      * username must not inherit its tokens, sessions or admin mirror. */
     if (!err && *found)
-        err = delete_where(conn,
+        err = change_where(conn,
                            "DELETE FROM mlflowd_access_tokens WHERE user_id IN "
                            "(SELECT id FROM users WHERE username = ?)",
                            username, 0, NULL);
     if (!err && *found)
-        err = delete_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
+        err = change_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
                            NULL);
     if (!err && *found)
-        err = delete_where(conn,
+        err = change_where(conn,
                            "UPDATE users SET is_admin = FALSE WHERE username = ? AND "
                            "password_hash = '" MFD_SSO_UNUSABLE_PASSWORD "'",
                            username, 0, NULL);
@@ -587,7 +612,7 @@ mfd_err mfd_sso_store_session_put(mfd_conn *conn, const char *id_hash, const cha
 }
 
 mfd_err mfd_sso_store_session_delete(mfd_conn *conn, const char *id_hash) {
-    return delete_where(conn, "DELETE FROM mlflowd_sessions WHERE id_hash = ?", id_hash, 0, NULL);
+    return change_where(conn, "DELETE FROM mlflowd_sessions WHERE id_hash = ?", id_hash, 0, NULL);
 }
 
 mfd_err mfd_sso_store_session_get(mfd_conn *conn, mfd_arena *arena, const char *id_hash,
@@ -633,13 +658,13 @@ mfd_err mfd_sso_store_session_sweep(mfd_conn *conn, int64_t now) {
 }
 
 mfd_err mfd_sso_store_forget_user(mfd_conn *conn, int64_t user_id, const char *username) {
-    mfd_err err = delete_where(conn, "DELETE FROM mlflowd_access_tokens WHERE user_id = ?", NULL,
+    mfd_err err = change_where(conn, "DELETE FROM mlflowd_access_tokens WHERE user_id = ?", NULL,
                                user_id, NULL);
     if (!err)
-        err = delete_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username,
+        err = change_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username,
                            0, NULL);
     if (!err)
-        err = delete_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
+        err = change_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
                            NULL);
     return err;
 }

@@ -48,7 +48,8 @@ typedef struct mfd_sso_snapshot {
     bool is_admin;
     bool allowed;
     int64_t as_of; /* unix seconds: the iat of the token it was taken from (stored as
-                    * updated_at); a snapshot never replaces one taken from a later token */
+                    * updated_at); a snapshot never replaces one taken from a later token.
+                    * 0: proxy headers, no issue time, ordered with nothing */
 } mfd_sso_snapshot;
 
 typedef enum mfd_sso_bind_result {

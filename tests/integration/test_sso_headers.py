@@ -203,3 +203,30 @@ def test_adding_an_issuer_keeps_the_users_bound_by_headers(tmp_path, issuer):
         assert r.json()["user"]["username"] == "migrated"
     finally:
         s.stop()
+
+
+def test_a_refusal_reaches_a_binding_made_by_headers_before_the_issuer(tmp_path, issuer):
+    """A header user bound before an issuer was set, then refused by allowed_groups after it
+    was: the refusal reaches the (adopted) binding, so the user's access tokens stop too."""
+    work = tmp_path / "srv"
+    headers = {"X-Forwarded-User": "sub-bob", "X-Forwarded-Preferred-Username": "bob"}
+    s = start_sso_server(work, None, sso={"modes": "trusted_header", "allowed_groups": "staff"})
+    try:
+        r = requests.post(f"{s.url}/api/2.0/mlflowd/tokens/create", json={"name": "ci"},
+                          headers={**headers, "X-Forwarded-Groups": "staff,role:mlflow-admin"},
+                          timeout=30)
+        assert r.status_code == 200, r.text
+        token = r.json()["token"]
+    finally:
+        s.stop()
+    s = start_sso_server(work, issuer.issuer, sso={"modes": "trusted_header, basic",
+                                                   "allowed_groups": "staff"})
+    try:
+        pat = requests.Session()
+        pat.auth = ("bob", token)
+        assert api(pat, s, "GET", "auth/whoami", service="mlflowd").status_code == 200
+        r = get(s, headers, ["contractors"])
+        assert r.status_code == 403, r.text
+        assert api(pat, s, "GET", "auth/whoami", service="mlflowd").status_code == 403
+    finally:
+        s.stop()

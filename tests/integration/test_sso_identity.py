@@ -206,3 +206,43 @@ def test_an_older_token_replayed_does_not_undo_a_demotion(issuer, either_mode):
     me = whoami(pat, s).json()["user"]
     assert me["is_admin"] is False and me["permission"] == "READ"
     assert not can_create_users(pat, s, "made-by-fay")
+
+
+def test_a_later_token_with_the_same_roles_still_moves_the_snapshot_on(issuer, either_mode):
+    """Viewer, then admin, then viewer again: the admin token, issued in between and replayed
+    after the second viewer token, is earlier than what is stored, though the stored
+    snapshot's content did not change with the second viewer token."""
+    s = either_mode
+    now = int(time.time())
+    first = bearer(issuer.mint(claims_for("gil", roles=["viewer"], iat=now - 300)))
+    between = bearer(issuer.mint(claims_for("gil", roles=["mlflow-admin"], iat=now - 200)))
+    last = bearer(issuer.mint(claims_for("gil", roles=["viewer"], iat=now - 100)))
+    r = api(first, s, "POST", "tokens/create", {"name": "ci"}, service="mlflowd")
+    assert r.status_code == 200, r.text
+    pat = basic("gil", r.json()["token"])
+    assert whoami(last, s).json()["user"]["is_admin"] is False
+    assert whoami(between, s).json()["user"]["is_admin"] is True  # the token itself
+    assert whoami(pat, s).json()["user"]["is_admin"] is False
+
+
+def test_an_older_refused_token_does_not_stop_a_users_access_tokens(tmp_path, issuer):
+    """A refusal (outside allowed_groups) is recorded only if the token is not earlier than
+    the stored snapshot: a replayed old token of a user since let in changes nothing."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"allowed_groups": "/mlflow-users"})
+    try:
+        now = int(time.time())
+        old = bearer(issuer.mint(claims_for("hal", roles=["viewer"], groups=["/other"],
+                                            iat=now - 200)))
+        new = bearer(issuer.mint(claims_for("hal", roles=["viewer"], groups=["/mlflow-users"],
+                                            iat=now - 100)))
+        r = api(new, s, "POST", "tokens/create", {"name": "ci"}, service="mlflowd")
+        assert r.status_code == 200, r.text
+        pat = basic("hal", r.json()["token"])
+        assert api(old, s, "GET", "auth/whoami", service="mlflowd").status_code == 403
+        assert whoami(pat, s).status_code == 200
+        newest = bearer(issuer.mint(claims_for("hal", roles=["viewer"], groups=["/other"],
+                                               iat=now - 10)))
+        assert api(newest, s, "GET", "auth/whoami", service="mlflowd").status_code == 403
+        assert whoami(pat, s).status_code == 403  # a later refusal does reach them
+    finally:
+        s.stop()

@@ -152,6 +152,19 @@ static void test_mlflows_newer_keys_are_accepted_and_reported(void) {
     mfd_auth_ini_free(ini);
 }
 
+static const char *latin1_env(const char *name) {
+    return strcmp(name, "MLFLOWD_MLFLOW_ADMIN_PASSWORD") ? NULL : "p\xe4sswort-sehr-lang";
+}
+
+/* As for the file: a Latin-1 password could never match a login. */
+static void test_an_override_that_is_not_utf8_is_refused(void) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_parse("[mlflow]\n", "auth config 'x.ini'", latin1_env, &ini);
+    CHECK(err && strstr(err->message, "MLFLOWD_MLFLOW_ADMIN_PASSWORD is not UTF-8"));
+    mfd_err_free(err);
+    mfd_auth_ini_free(ini);
+}
+
 static const char *bad_env(const char *name) {
     return strcmp(name, "MLFLOWD_MLFLOW_DEFAULT_PERMISSION") ? NULL : "read";
 }
@@ -288,4 +301,5 @@ MFD_TEST_MAIN(MFD_TEST(test_mlflow_packaged_file_loads), MFD_TEST(test_defaults_
               MFD_TEST(test_a_bad_override_names_its_variable),
               MFD_TEST(test_an_empty_override_is_unset),
               MFD_TEST(test_an_oversized_file_is_refused),
-              MFD_TEST(test_a_file_that_is_not_utf8_is_refused))
+              MFD_TEST(test_a_file_that_is_not_utf8_is_refused),
+              MFD_TEST(test_an_override_that_is_not_utf8_is_refused))
