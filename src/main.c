@@ -31,7 +31,8 @@ static void usage(FILE *out) {
                  "  server            run the tracking server (see mlflowd server --help)\n"
                  "  db upgrade URI    create MLflow's schema in a new database, or check an\n"
                  "                    existing one is at the revision mlflowd serves (and add\n"
-                 "                    the search indexes it lacks)\n"
+                 "                    the search indexes it lacks); --auth URI: the same for an\n"
+                 "                    auth database\n"
                  "  admin init-db     create the PostgreSQL role and databases (idempotent)\n"
                  "  admin init-bucket create the S3 bucket of the artifacts destination\n"
                  "  admin keycloak    create the Keycloak client, mappers, roles and groups\n"
@@ -226,11 +227,15 @@ static int run_server(int argc, char **argv) {
 }
 
 static void db_usage(FILE *out) {
-    fprintf(out, "Usage: mlflowd db upgrade URI\n\n"
+    fprintf(out, "Usage: mlflowd db upgrade URI\n"
+                 "       mlflowd db upgrade --auth URI\n\n"
                  "Creates MLflow's schema in a new database (sqlite:///path or postgresql://...),\n"
                  "or checks that an existing one is at the revision mlflowd serves and adds the\n"
-                 "search indexes mlflowd uses that it lacks (MLflow ignores them). Exit status\n"
-                 "0 = done, 1 = failed, 2 = bad usage.\n");
+                 "search indexes mlflowd uses that it lacks (MLflow ignores them). With --auth,\n"
+                 "the same for an auth database (basic_auth.ini's database_uri): MLflow's auth\n"
+                 "schema, pre-3.6 ones upgraded, and mlflowd's single sign-on tables. Run by the\n"
+                 "database's owner, it lets a role that only reads and writes rows serve it.\n"
+                 "Exit status 0 = done, 1 = failed, 2 = bad usage.\n");
 }
 
 static bool is_help(const char *arg) {
@@ -243,20 +248,21 @@ static int run_db(int argc, char **argv) {
             db_usage(stdout);
             return 0;
         }
-    if (argc != 3 || strcmp(argv[1], "upgrade") != 0) {
+    bool auth = argc == 4 && !strcmp(argv[2], "--auth");
+    if ((argc != 3 && !auth) || strcmp(argv[1], "upgrade") != 0 || argv[argc - 1][0] == '-') {
         db_usage(stderr);
         return 2;
     }
     mfd_db *db;
-    mfd_err err = mfd_db_open(argv[2], 1, &db);
+    mfd_err err = mfd_db_open(argv[argc - 1], 1, &db);
     if (err)
         return fail(err);
-    /* No Default experiment here: the server makes it at its first start with
-     * its own --default-artifact-root (an init job has no artifact flags). */
-    err = mfd_schema_tracking_init(db, NULL, true, NULL);
+    /* No Default experiment here (nor admin user, for --auth): the server
+     * makes them at its first start with its own settings. */
+    err = auth ? mfd_schema_auth_init(db) : mfd_schema_tracking_init(db, NULL, true, NULL);
     if (!err)
-        mfd_log_info("database %s is at MLflow schema revision %s", mfd_db_uri(db),
-                     MFD_TRACKING_SCHEMA_HEAD);
+        mfd_log_info("%s %s is at MLflow schema revision %s", auth ? "auth database" : "database",
+                     mfd_db_uri(db), auth ? MFD_AUTH_SCHEMA_HEAD : MFD_TRACKING_SCHEMA_HEAD);
     mfd_db_close(db);
     if (err)
         return fail(err);

@@ -351,3 +351,40 @@ def test_an_auth_database_lacking_tables_is_refused(tmp_path):
     with pytest.raises(RuntimeError) as e:
         start_auth_server(tmp_path)
     assert "lacks the tables registered_model_permissions" in str(e.value), str(e.value)[-800:]
+
+
+def test_db_upgrade_auth_makes_and_upgrades_an_auth_database(tmp_path):
+    """`mlflowd db upgrade --auth URI`: what the server's start does to an auth database
+    (MLflow's schema at head, a pre-3.6 one upgraded, mlflowd's SSO tables), run by a
+    deployment's init job as the database's owner; no admin user (the server makes it)."""
+    def upgrade(db):
+        return subprocess.run([BIN, "db", "upgrade", "--auth", f"sqlite:///{db}"],
+                              capture_output=True, text=True, timeout=60)
+
+    fresh = tmp_path / "fresh.db"
+    for _ in range(2):  # and again: nothing to do
+        r = upgrade(fresh)
+        assert r.returncode == 0, r.stderr
+    tables, version = schema_of(fresh)
+    assert version == [(HEAD,)]
+    assert {"users", "experiment_permissions", "scorer_permissions"} <= set(tables)
+    conn = sqlite3.connect(fresh)
+    ours = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name LIKE 'mlflowd%'")}
+    assert ours == {"mlflowd_sso_identities", "mlflowd_access_tokens", "mlflowd_sessions"}
+    assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    conn.close()
+    legacy = tmp_path / "legacy.db"
+    conn = sqlite3.connect(legacy)
+    conn.executescript(";\n".join(stmt for stmt in MLFLOW_AUTH_DDL.split(";")
+                                  if "alembic_version_auth" not in stmt
+                                  and "scorer_permissions" not in stmt) + ";")
+    fill_users(conn)
+    conn.commit()
+    conn.close()
+    r = upgrade(legacy)
+    assert r.returncode == 0, r.stderr
+    tables, version = schema_of(legacy)
+    assert version == [(HEAD,)] and "scorer_permissions" in tables
+    r = subprocess.run([BIN, "db", "upgrade", "--auth"], capture_output=True, text=True)
+    assert r.returncode == 2
