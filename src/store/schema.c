@@ -410,8 +410,8 @@ static mfd_err auth_tables_not_created(mfd_conn *conn, mfd_db *db, const char *t
         mfd_db_uri(db), tables, cause->message,
         mfd_schema_is_pg(conn)
             ? " If its database role lacks CREATE on the database's schema, a role that "
-              "has it (such as the database's owner) must create them: start mlflowd "
-              "once with that role in database_uri, then grant this one " ROW_PRIVILEGES "."
+              "has it (such as the database's owner) must create them (`mlflowd db upgrade "
+              "--auth URI` with that role), then grant this one " ROW_PRIVILEGES "."
             : "");
     mfd_err_free(cause);
     return err;
