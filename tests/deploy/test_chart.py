@@ -212,6 +212,7 @@ def test_proxy_flags_loopback_app_and_single_service_port(renderer):
     assert [p["name"] for p in app["ports"]] == ["health"]  # no API port on the pod IP
     args = proxy["args"]
     for flag in ("--pass-authorization-header=true", "--cookie-refresh=4m",
+                 "--code-challenge-method=S256",  # the Keycloak Job's client requires PKCE
                  "--skip-jwt-bearer-tokens=true", "--api-route=^/api/",
                  "--upstream=http://127.0.0.1:5000"):
         assert flag in args

@@ -16,6 +16,9 @@ args:
   - --oidc-issuer-url={{ default .Values.auth.sso.issuer $proxy.oidc.issuerUrl }}
   - --client-id={{ $proxy.oidc.clientId }}
   - --redirect-url=https://{{ .Values.global.domain }}/oauth2/callback
+  # PKCE: the client `mlflowd admin keycloak` makes requires S256 (Keycloak refuses a login
+  # without it, and oauth2-proxy sends none unless told)
+  - --code-challenge-method=S256
   - --email-domain=*
   - --reverse-proxy=true
   - --cookie-secure=true
