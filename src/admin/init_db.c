@@ -25,24 +25,51 @@ typedef struct init_db {
     mfd_admin_report report;
 } init_db;
 
+static const char *ident(init_db *d, const char *name);
+
 static mfd_err pg_error(init_db *d, const char *what, PGresult *res) {
-    mfd_err err = mfd_err_new(MFD_INTERNAL_ERROR, "%s: %s", what,
-                              res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn));
+    const char *message = res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn);
+    size_t len = strlen(message); /* libpq ends it with a line break */
+    while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == ' '))
+        len--;
+    mfd_err err = mfd_err_new(MFD_INTERNAL_ERROR, "%s: %.*s", what, (int)len, message);
     PQclear(res);
     return err;
 }
 
-/* Runs one statement; `params` are text values. *out (if given) keeps the result. */
-static mfd_err run(init_db *d, const char *sql, int n, const char *const *params, PGresult **out) {
+/* Runs one statement; `params` are text values. *out (if given) keeps the
+ * result. An error names `shown`, or the statement when it is NULL. */
+static mfd_err run_shown(init_db *d, const char *sql, const char *shown, int n,
+                         const char *const *params, PGresult **out) {
     PGresult *res = PQexecParams(d->conn, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        return pg_error(d, sql, res);
+        return pg_error(d, shown ? shown : sql, res);
     if (out)
         *out = res;
     else
         PQclear(res);
     return NULL;
+}
+
+static mfd_err run(init_db *d, const char *sql, int n, const char *const *params, PGresult **out) {
+    return run_shown(d, sql, NULL, n, params, out);
+}
+
+/* PostgreSQL 15 makes a role a database's owner only for a member of that
+ * role: a CREATEROLE admin that is no superuser (managed services) must
+ * join it first. */
+static mfd_err ensure_member_of(init_db *d, const char *role) {
+    PGresult *res = NULL;
+    const char *params[] = {role};
+    mfd_err err = run(d, "SELECT pg_has_role(current_user, $1, 'MEMBER')", 1, params, &res);
+    if (err)
+        return err;
+    bool member = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return member ? NULL
+                  : run(d, mfd_arena_sprintf(d->arena, "GRANT %s TO CURRENT_USER", ident(d, role)),
+                        0, NULL, NULL);
 }
 
 static const char *ident(init_db *d, const char *name) {
@@ -119,9 +146,12 @@ static mfd_err ensure_role_exists(init_db *d, const char *role, const char *pass
                            "role \"%s\" does not exist and no password was given: set "
                            "MLFLOWD_DB_PASSWORD or --password-file",
                            role);
+    /* the password's verifier stays out of messages (an offline attack's input) */
     const char *sql = mfd_arena_sprintf(d->arena, "CREATE ROLE %s LOGIN PASSWORD %s",
                                         ident(d, role), literal(d, secret));
-    if ((err = run(d, sql, 0, NULL, NULL)))
+    const char *shown =
+        mfd_arena_sprintf(d->arena, "CREATE ROLE %s LOGIN PASSWORD '***'", ident(d, role));
+    if ((err = run_shown(d, sql, shown, 0, NULL, NULL)))
         return err;
     mfd_admin_note(&d->report, MFD_CREATED, "role \"%s\"", role);
     return NULL;
@@ -147,7 +177,9 @@ static mfd_err ensure_role_login(init_db *d, const char *role, const char *passw
         const char *sql = mfd_arena_sprintf(d->arena, "ALTER ROLE %s LOGIN%s%s", ident(d, role),
                                             fix_password ? " PASSWORD " : "",
                                             fix_password ? literal(d, secret) : "");
-        if ((err = run(d, sql, 0, NULL, NULL)))
+        const char *shown = mfd_arena_sprintf(d->arena, "ALTER ROLE %s LOGIN%s", ident(d, role),
+                                              fix_password ? " PASSWORD '***'" : "");
+        if ((err = run_shown(d, sql, shown, 0, NULL, NULL)))
             return err;
         mfd_admin_note(&d->report, MFD_UPDATED, "role \"%s\" (%s)", role,
                        fix_password ? "password set" : "LOGIN granted");
@@ -173,7 +205,8 @@ static mfd_err ensure_database(init_db *d, const char *database, const char *own
     const char *db = ident(d, database), *role = ident(d, owner);
     if (!exists) {
         /* CREATE DATABASE cannot run in a transaction block: one statement. */
-        if ((err = run(d,
+        if ((err = ensure_member_of(d, owner)) ||
+            (err = run(d,
                        mfd_arena_sprintf(d->arena,
                                          "CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE "
                                          "template0",
@@ -189,7 +222,8 @@ static mfd_err ensure_database(init_db *d, const char *database, const char *own
     }
     bool changed = false;
     if (strcmp(current_owner, owner) != 0) {
-        if ((err = run(d, mfd_arena_sprintf(d->arena, "ALTER DATABASE %s OWNER TO %s", db, role), 0,
+        if ((err = ensure_member_of(d, owner)) ||
+            (err = run(d, mfd_arena_sprintf(d->arena, "ALTER DATABASE %s OWNER TO %s", db, role), 0,
                        NULL, NULL)))
             return err;
         changed = true;

@@ -95,6 +95,36 @@ def test_init_db_creates_once_then_changes_nothing(pg_prefix, tmp_path):
 
 
 @pytest.mark.requires_postgres
+def test_init_db_with_an_admin_that_is_no_superuser(pg_prefix):
+    """README: the admin only needs to be a role that may create roles and databases (as on
+    managed PostgreSQL). On PostgreSQL 15 such an admin must join the new role to make it a
+    database's owner. One that may not create roles fails, and its error shows no password
+    verifier (an offline attack's input)."""
+    host = PG_ADMIN_URI.split("@", 1)[1].split("/", 1)[0]
+    managed, weak = pg_prefix + "_mgd", pg_prefix + "_weak"
+    pg(f"CREATE ROLE {managed} LOGIN CREATEROLE CREATEDB PASSWORD 'managed-pw'")
+    pg(f"CREATE ROLE {weak} LOGIN CREATEDB PASSWORD 'weak-pw'")
+    try:
+        env = {"MLFLOWD_DB_PASSWORD": "app-password"}
+        uri = f"postgresql://{managed}:managed-pw@{host}/postgres"
+        out = admin("init-db", "--admin-uri", uri, "--prefix", pg_prefix, env=env)
+        assert out.returncode == 0, out.stderr
+        assert summary(out) == "init-db: 3 created, 0 updated, 0 unchanged"
+        out = admin("init-db", "--admin-uri", uri, "--prefix", pg_prefix, env=env)
+        assert summary(out) == "init-db: 0 created, 0 updated, 3 unchanged", out.stdout
+        out = admin("init-db", "--admin-uri", f"postgresql://{weak}:weak-pw@{host}/postgres",
+                    "--prefix", pg_prefix + "_other", env=env)
+        assert out.returncode == 1 and "permission denied to create role" in out.stderr, out.stderr
+        assert "SCRAM-SHA-256" not in out.stderr and "'***'" in out.stderr, out.stderr
+        assert "\\x0a" not in out.stderr, out.stderr
+    finally:
+        for db in (pg_prefix, pg_prefix + "_auth"):
+            pg(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        pg(f"DROP ROLE IF EXISTS {managed}")
+        pg(f"DROP ROLE IF EXISTS {weak}")
+
+
+@pytest.mark.requires_postgres
 def test_init_db_repairs_what_drifted(pg_prefix, tmp_path):
     pw_file = tmp_path / "pw"
     pw_file.write_text("first-password\n")
