@@ -197,11 +197,22 @@ static char *dns_part(mfd_arena *arena, const char *s) {
     return out;
 }
 
+/* Whether s is HASH_HEX lower-case hex digits: what a hashed name ends with. */
+static bool hash_shaped(const char *s) {
+    return strlen(s) == HASH_HEX && strspn(s, "0123456789abcdef") == HASH_HEX;
+}
+
+/* "<model>-<suffix>" read back splits at the last '-': unambiguous while the
+ * suffix holds none (a version's "v<N>" never does) and cannot pass for a
+ * hash. Anything else — a changed model name, the "m-" lead, such a suffix —
+ * ends with the hash, so two models never share a name (and a model's alias
+ * never names another model's service). */
 const char *mfd_kserve_name(mfd_arena *arena, const char *model, const char *suffix) {
     char *base = dns_part(arena, model);
     char *tail = dns_part(arena, suffix);
-    bool lossy = strcmp(base, model) != 0 || strcmp(tail, suffix) != 0;
     const char *lead = (base[0] >= 'a' && base[0] <= 'z') ? "" : "m-";
+    bool lossy = strcmp(base, model) != 0 || strcmp(tail, suffix) != 0 || *lead ||
+                 strchr(tail, '-') || hash_shaped(tail);
     char *name = mfd_arena_sprintf(arena, "%s%s%s%s", lead, base, *tail ? "-" : "", tail);
     if (!lossy && strlen(name) <= MAX_NAME)
         return name;

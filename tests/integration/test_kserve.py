@@ -436,3 +436,28 @@ def test_manifest_and_apply_need_read_where_the_files_are(tmp_path, s3_server, k
     finally:
         s.stop()
         s.drop_database()
+
+
+def test_different_models_never_share_a_name(kserve_server):
+    """Pairs that once gave one name (and `apply` then replaced one model's service with the
+    other's): a model and an alias of another, split at another '-'; the "m-" lead; an alias
+    shaped like the hash a changed name ends with."""
+    s = kserve_server
+    tag = uuid.uuid4().hex[:4]
+
+    def named(model, version=None, alias=None):
+        name, v = make_version(s, "s3://b/m", name=model)
+        if alias:
+            s.api("POST", "registered-models/alias", {"name": name, "alias": alias, "version": v})
+            return manifest(s, name=name, alias=alias)["metadata"]["name"]
+        return manifest(s, name=name, version=v)["metadata"]["name"]
+
+    pairs = [(named(f"a{tag}-b"), named(f"a{tag}", alias="b-v1")),
+             (named(f"3model{tag}"), named(f"m-3model{tag}")),
+             (named(f"w{tag}-prod"), named(f"w{tag}", alias="prod-v1"))]
+    hashed = named(f"Q{tag}")  # upper case: the name ends with a hash
+    model, _, digits = hashed.rpartition("-")
+    pairs.append((hashed, named(model, alias=digits)))
+    for one, other in pairs:
+        assert one != other, (one, other)
+        assert DNS_1035.match(one) and DNS_1035.match(other)
