@@ -401,15 +401,20 @@ static int level_index(const char *name) {
     return -1;
 }
 
+/* Entries as the server reads them (sso_config.c): split on commas and the
+ * INI's continuation lines, and oauth2-proxy's "role:" prefix dropped
+ * ("role:x" is the realm role x, "role:client:x" the client role client:x). */
 static void add_entries(mfd_arena *arena, role_mappings *rm, int level, const char *list) {
     char *copy = mfd_arena_strdup(arena, list);
-    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
-         item = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *item = strtok_r(copy, ",\n", &save); item;
+         item = strtok_r(NULL, ",\n", &save)) {
         while (*item == ' ' || *item == '\t')
             item++;
         size_t len = strlen(item);
-        while (len > 0 && (item[len - 1] == ' ' || item[len - 1] == '\t'))
+        while (len > 0 && (item[len - 1] == ' ' || item[len - 1] == '\t' || item[len - 1] == '\r'))
             item[--len] = '\0';
+        if (!strncmp(item, "role:", 5))
+            item += 5;
         if (*item && rm->n[level] < MAX_ENTRIES)
             rm->entries[level][rm->n[level]++] = item;
     }
@@ -447,6 +452,12 @@ static mfd_err read_mappings(mfd_arena *arena, const char *auth_config, const mf
 
 static mfd_err provision(keycloak *kc, const role_mappings *rm, bool roles, bool groups) {
     mfd_err err = NULL;
+    /* client roles belong to their client, which this command does not make */
+    for (int l = 0; l < N_LEVELS && roles; l++)
+        for (int i = 0; i < rm->n[l]; i++)
+            if (rm->entries[l][i][0] != '/' && strchr(rm->entries[l][i], ':'))
+                printf("skipped client role \"%s\" (%s): create it on its client\n",
+                       rm->entries[l][i], level_names[l]);
     for (int l = 0; l < N_LEVELS && !err; l++)
         for (int i = 0; i < rm->n[l] && !err && roles; i++)
             if (rm->entries[l][i][0] != '/' && !strchr(rm->entries[l][i], ':'))

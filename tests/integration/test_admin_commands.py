@@ -705,3 +705,17 @@ def test_keycloak_password_grant_and_refusals(keycloak, tmp_path):
     mapping = admin("keycloak", "--url", keycloak.url, "--realm", "platform",
                     "--role-mapping", "SUPER=x", env=KC_ENV)
     assert mapping.returncode == 1 and "LEVEL" in mapping.stderr
+
+
+def test_keycloak_reads_role_mappings_as_the_server_does(keycloak, tmp_path):
+    """`role:` prefixes dropped and continuation lines split, as the server reads the INI;
+    a client role (client:role) is not a realm role to create, and the output says so."""
+    path = tmp_path / "prefixed.ini"
+    path.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n\n[role_mappings]\n"
+                    "admin = role:mlflow-admin\nEDIT = editor,\n  role:mlflow:reader\n"
+                    "READ = viewer\n")
+    out = admin("keycloak", "--url", keycloak.url + "/", "--realm", "platform", "--domain",
+                "mlflow.example.com", "--auth-config", str(path), env=KC_ENV)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert set(keycloak.roles) == {"mlflow-admin", "editor", "viewer"}
+    assert 'skipped client role "mlflow:reader" (EDIT)' in out.stdout, out.stdout
