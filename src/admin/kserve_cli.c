@@ -4,6 +4,7 @@
  * server-side apply with the caller's Kubernetes token. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "kserve/kserve.h"
@@ -90,7 +91,15 @@ int mfd_admin_kserve_main(int argc, char **argv) {
     mfd_db *db = NULL;
     mfd_conn *conn = NULL;
     json_t *manifest = NULL, *applied = NULL;
-    mfd_err err = mfd_db_open(backend, 1, &db);
+    mfd_err err = NULL;
+    /* Opening would make an empty SQLite file where none is (a mistyped path). */
+    const char *file = !strncmp(backend, "sqlite:///", 10) ? backend + 10 : NULL;
+    if (file && *file && strcmp(file, ":memory:") != 0 && !strchr(file, '?') &&
+        access(file, F_OK) != 0)
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "no tracking database at '%s' (%s)", file,
+                          backend);
+    if (!err)
+        err = mfd_db_open(backend, 1, &db);
     if (!err)
         err = mfd_db_acquire(db, &conn);
     if (!err)

@@ -461,3 +461,13 @@ def test_different_models_never_share_a_name(kserve_server):
     for one, other in pairs:
         assert one != other, (one, other)
         assert DNS_1035.match(one) and DNS_1035.match(other)
+
+
+def test_cli_makes_no_database_where_there_is_none(tmp_path):
+    """A mistyped --backend-store-uri is an error naming the path, not a new empty file."""
+    missing = tmp_path / "mlflow.db"
+    out = subprocess.run([BIN, "kserve", "manifest", "--backend-store-uri", f"sqlite:///{missing}",
+                          "--artifacts-destination", "s3://b/p", "--name", "m", "--version", "1"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "no tracking database" in out.stderr, out.stderr
+    assert not missing.exists()
