@@ -219,6 +219,7 @@ def test_cli_exit_status_follows_admins(tmp_path):
     """As `mlflowd admin`: a value that cannot be used fails (1), a missing flag is bad usage
     (2); --version x exited 2 while --namespace Bad_NS exited 1."""
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+    (tmp_path / "mlflow.db").touch()  # the default --backend-store-uri, present
 
     def kserve(*args):
         out = subprocess.run([BIN, "kserve", "manifest", *args], env=env, cwd=tmp_path,
