@@ -66,7 +66,7 @@ schema = {
             "s3": obj({
                 "bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
                 "prefix": S, "endpointUrl": {"type": "string", "pattern": r"^(https?://.+)?$"},
-                "region": S, "pathStyle": B, "createBucket": B, "ignoreTls": B,
+                "region": S, "pathStyle": {"enum": [True]}, "createBucket": B, "ignoreTls": B,
                 "minioUser": obj({
                     "enabled": B,
                     "adminSecret": secret_ref(accessKeyIdKey=True, secretAccessKeyKey=True),

@@ -158,6 +158,10 @@ def test_default_values_refuse_to_render_without_datastores(renderer):
     (["proxy.enabled=true"], "proxy.oidc.existingSecret.name"),
     (["artifacts.s3.createBucket=true", "artifacts.s3.existingSecret.name="], "createBucket"),
     (["keycloakBootstrap.enabled=true"], "keycloakBootstrap.adminSecret.name"),
+    (["proxy.enabled=true", "proxy.oidc.existingSecret.name=p", "auth.sso.enabled=false"],
+     "proxy.enabled needs auth.sso.enabled"),
+    (["auth.sso.enabled=true", "auth.sso.mode=native"],
+     "auth.sso.mode=native needs proxy.oidc.existingSecret.name"),
 ])
 def test_rendering_fails_with_what_to_set(renderer, sets, message):
     assert message in render(renderer, ["minimal.yaml"], sets, expect_ok=False)
@@ -397,6 +401,13 @@ def test_keycloak_bootstrap_job(renderer):
     assert env["KEYCLOAK_ADMIN_CLIENT_SECRET"] == {"name": "keycloak-bootstrap", "key": "client-secret"}
     assert env["MLFLOWD_KEYCLOAK_CLIENT_SECRET"] == {"name": "mlflowd-oauth2-proxy",
                                                      "key": "client-secret"}
+    assert "--redirect-uri" not in c["args"]  # the proxy's callback, from --domain
+    # the native login: mlflowd's own callback registered (and the proxy's, while it runs)
+    job = find(render(renderer, ["platform.yaml"], ["auth.sso.mode=native"]), "Job", "-keycloak")
+    args = container(pod_spec(job), "keycloak")["args"]
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--redirect-uri"] == [
+        "https://mlflow.apps.example.com/oidc/callback",
+        "https://mlflow.apps.example.com/oauth2/callback"]
 
 
 # --- R-HELM-12: pod security --------------------------------------------------------------------------

@@ -165,6 +165,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.proxy.enabled (not .Values.auth.enabled) -}}
 {{- fail "proxy.enabled needs auth.enabled: mlflowd reads the users' identity from the proxy's token" -}}
 {{- end -}}
+{{- if and .Values.proxy.enabled (not .Values.auth.sso.enabled) -}}
+{{- fail "proxy.enabled needs auth.sso.enabled: the proxy sends a bearer token in place of the users' credentials, which basic-auth alone refuses" -}}
+{{- end -}}
+{{- if and .Values.auth.enabled .Values.auth.sso.enabled (eq .Values.auth.sso.mode "native") (not .Values.proxy.oidc.existingSecret.name) -}}
+{{- fail "auth.sso.mode=native needs proxy.oidc.existingSecret.name: the Secret holding the OIDC client's secret (key clientSecretKey), which mlflowd and the Keycloak Job read" -}}
+{{- end -}}
 {{- if and .Values.auth.enabled .Values.auth.sso.enabled (not .Values.auth.sso.issuer) -}}
 {{- fail "auth.sso.enabled needs auth.sso.issuer" -}}
 {{- end -}}
