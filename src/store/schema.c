@@ -91,40 +91,47 @@ static mfd_err read_version(mfd_conn *conn, const char *table, char *out, size_t
     return s == MFD_STEP_ERROR ? err : NULL;
 }
 
-/* Appends to `out` those of the n tables that the database lacks, as "a, b":
- * one catalog query (PostgreSQL: in the current schema, as
- * mfd_conn_table_exists looks). */
-static mfd_err append_missing_tables(mfd_conn *conn, const char *const *tables, size_t n,
-                                     mfd_strbuf *out) {
+mfd_err mfd_schema_objects_found(mfd_conn *conn, bool indexes, const char *const *names, size_t n,
+                                 bool *found) {
+    static const char *const queries[2][2] = {
+        {"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (",
+         "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND "
+         "tablename IN ("},
+        {"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN (",
+         "SELECT indexname FROM pg_catalog.pg_indexes WHERE schemaname = current_schema() AND "
+         "indexname IN ("}};
     mfd_arena *arena = mfd_arena_new();
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(
-        conn,
-        mfd_sql_in_list(arena,
-                        mfd_schema_is_pg(conn)
-                            ? "SELECT tablename FROM pg_catalog.pg_tables WHERE "
-                              "schemaname = current_schema() AND tablename IN ("
-                            : "SELECT name FROM sqlite_master WHERE type = 'table' AND "
-                              "name IN (",
-                        n, ")"),
-        false, &stmt);
-    if (err) {
-        mfd_arena_free(arena);
+        conn, mfd_sql_in_list(arena, queries[indexes][mfd_schema_is_pg(conn)], n, ")"), false,
+        &stmt);
+    mfd_arena_free(arena);
+    if (err)
         return err;
+    for (size_t i = 0; i < n; i++) {
+        mfd_stmt_bind_text(stmt, (int)i + 1, names[i]);
+        found[i] = false;
     }
-    for (size_t i = 0; i < n; i++)
-        mfd_stmt_bind_text(stmt, (int)i + 1, tables[i]);
-    bool *found = mfd_arena_calloc(arena, n, sizeof *found);
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
         for (size_t i = 0; i < n; i++)
-            found[i] |= !strcmp(tables[i], mfd_stmt_text(stmt, 0));
+            found[i] |= !strcmp(names[i], mfd_stmt_text(stmt, 0));
     mfd_stmt_done(stmt);
-    for (size_t i = 0; s != MFD_STEP_ERROR && i < n; i++)
+    return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+/* Appends to `out` those of the n tables that the database lacks, as "a, b". */
+static mfd_err append_missing_tables(mfd_conn *conn, const char *const *tables, size_t n,
+                                     mfd_strbuf *out) {
+    bool *found = calloc(n ? n : 1, sizeof *found);
+    if (!found)
+        abort();
+    mfd_err err = mfd_schema_objects_found(conn, false, tables, n, found);
+    for (size_t i = 0; !err && i < n; i++)
         if (!found[i])
             mfd_strbuf_appendf(out, "%s%s", out->len ? ", " : "", tables[i]);
-    mfd_arena_free(arena);
-    return s == MFD_STEP_ERROR ? err : NULL;
+    free(found);
+    return err;
 }
 
 /* What a PostgreSQL role needs to serve a database another role made (the

@@ -7,6 +7,7 @@
 #include "search/search.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* mlflowd's own indexes, beside MLflow's (MLflow ignores them; no table
@@ -123,27 +124,18 @@ static size_t search_indexes(mfd_conn *conn, const search_index **out) {
 
 /* How many of these indexes the database lacks. */
 static mfd_err count_missing(mfd_conn *conn, const search_index *indexes, size_t n, int *missing) {
-    *missing = 0;
-    mfd_arena *arena = mfd_arena_new();
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(
-        conn,
-        mfd_sql_in_list(arena,
-                        mfd_schema_is_pg(conn)
-                            ? "SELECT count(*) FROM pg_catalog.pg_indexes WHERE schemaname "
-                              "= current_schema() AND indexname IN ("
-                            : "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
-                              "AND name IN (",
-                        n, ")"),
-        false, &stmt);
-    mfd_arena_free(arena);
-    if (err)
-        return err;
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    bool *found = calloc(n ? n : 1, sizeof *found);
+    if (!names || !found)
+        abort();
     for (size_t i = 0; i < n; i++)
-        mfd_stmt_bind_text(stmt, (int)i + 1, indexes[i].name);
-    if (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW)
-        *missing = (int)n - (int)mfd_stmt_int64(stmt, 0);
-    mfd_stmt_done(stmt);
+        names[i] = indexes[i].name;
+    *missing = 0;
+    mfd_err err = mfd_schema_objects_found(conn, true, names, n, found);
+    for (size_t i = 0; !err && i < n; i++)
+        *missing += !found[i];
+    free(names);
+    free(found);
     return err;
 }
 

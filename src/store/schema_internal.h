@@ -7,6 +7,11 @@
 #include "db.h"
 
 bool mfd_schema_is_pg(mfd_conn *conn);
+/* found[i]: whether the database has the table (or, with `indexes`, the
+ * index) names[i]; one catalog query (PostgreSQL: the current schema, as
+ * mfd_conn_table_exists looks). */
+mfd_err mfd_schema_objects_found(mfd_conn *conn, bool indexes, const char *const *names, size_t n,
+                                 bool *found);
 
 /* *missing: how many of mlflowd's search indexes the database lacks;
  * *experiment_indexes: whether the per-experiment ones are all there. */

@@ -199,44 +199,47 @@ static void test_an_empty_override_is_unset(void) {
     mfd_auth_ini_free(ini);
 }
 
+/* A file for mfd_auth_ini_load (path: "/tmp/mfd-auth-ini-XXXXXX"). */
+static FILE *temp_ini(char *path) {
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    return fd >= 0 ? fdopen(fd, "w") : NULL;
+}
+
+/* Whether loading the file fails naming `part`; the file is removed. */
+static bool load_refused(const char *path, const char *part) {
+    mfd_auth_ini *ini = NULL;
+    mfd_err err = mfd_auth_ini_load(path, no_env, &ini);
+    bool refused = err && strstr(err->message, part) && !ini;
+    mfd_err_free(err);
+    mfd_auth_ini_free(ini);
+    unlink(path);
+    return refused;
+}
+
 /* Over 1 MiB is refused whole, never read cut short (the end could hold a
  * stricter default_permission). */
 static void test_an_oversized_file_is_refused(void) {
     char path[] = "/tmp/mfd-auth-ini-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    if (fd < 0)
+    FILE *f = temp_ini(path);
+    if (!f)
         return;
-    FILE *f = fdopen(fd, "w");
     fputs("[mlflow]\n", f);
     for (int i = 0; i < 40000; i++)
         fputs("# a comment line of about thirty bytes\n", f);
     fputs("default_permission = NO_PERMISSIONS\n", f);
     fclose(f);
-    mfd_auth_ini *ini = NULL;
-    mfd_err err = mfd_auth_ini_load(path, no_env, &ini);
-    CHECK(err && strstr(err->message, "larger than 1 MiB"));
-    mfd_err_free(err);
-    CHECK(ini == NULL);
-    mfd_auth_ini_free(ini);
-    unlink(path);
+    CHECK(load_refused(path, "larger than 1 MiB"));
 }
 
 static void test_a_file_that_is_not_utf8_is_refused(void) {
     char path[] = "/tmp/mfd-auth-ini-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    if (fd < 0)
+    FILE *f = temp_ini(path);
+    if (!f)
         return;
-    FILE *f = fdopen(fd, "w");
     fputs("[mlflow]\nadmin_password = p\xe4sswort-sehr-lang\n", f); /* Latin-1 */
     fclose(f);
-    mfd_auth_ini *ini = NULL;
-    mfd_err err = mfd_auth_ini_load(path, no_env, &ini);
-    CHECK(err && strstr(err->message, "not UTF-8"));
-    mfd_err_free(err);
-    CHECK(ini == NULL);
-    unlink(path);
+    CHECK(load_refused(path, "not UTF-8"));
 }
 
 static void test_errors_name_the_problem_and_the_file(void) {
