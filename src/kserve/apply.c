@@ -58,6 +58,67 @@ static const char *status_message(mfd_arena *arena, const char *body) {
     return copy;
 }
 
+/* One call to the API server; *status 0 when it could not be reached. */
+typedef struct kube_call {
+    const char *method, *url, *body, *token, *ca_file;
+} kube_call;
+
+static CURLcode kube_request(mfd_arena *arena, const kube_call *c, long *status,
+                             const char **answer) {
+    *status = 0;
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return CURLE_FAILED_INIT;
+    struct curl_slist *headers = NULL;
+    if (c->body)
+        headers = curl_slist_append(headers, "Content-Type: application/apply-patch+yaml");
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (*c->token)
+        headers = curl_slist_append(headers,
+                                    mfd_arena_sprintf(arena, "Authorization: Bearer %s", c->token));
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_strbuf_append(&sb, "");
+    curl_easy_setopt(curl, CURLOPT_URL, c->url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, c->method);
+    if (c->body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, c->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(c->body));
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sb);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c->ca_file && *c->ca_file && !strncmp(c->url, "https:", 6))
+        curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    *answer = sb.data;
+    return rc;
+}
+
+/* The registered model an existing InferenceService serves, as mlflowd
+ * wrote it (NULL: none, or not written by mlflowd). */
+static const char *served_model(mfd_arena *arena, const char *object) {
+    json_t *isvc = json_loads(object, 0, NULL);
+    const char *model = json_string_value(
+        json_object_get(json_object_get(json_object_get(isvc, "metadata"), "annotations"),
+                        "mlflow.org/registered-model-name"));
+    const char *copy = model ? mfd_arena_strdup(arena, model) : NULL;
+    json_decref(isvc);
+    return copy;
+}
+
+static mfd_err unreachable(size_t api_len, const char *api, CURLcode rc) {
+    return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "cannot reach the Kubernetes API at %.*s: %s",
+                       (int)api_len, api, curl_easy_strerror(rc));
+}
+
 mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
                          const json_t *manifest, json_t **result) {
     const char *api =
@@ -70,8 +131,10 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     json_t *metadata = json_object_get(manifest, "metadata");
     const char *ns = json_string_value(json_object_get(metadata, "namespace"));
     const char *name = json_string_value(json_object_get(metadata, "name"));
-    if (!ns || !name)
-        return mfd_err_new(MFD_INTERNAL_ERROR, "the manifest has no namespace or name");
+    const char *model = json_string_value(json_object_get(json_object_get(metadata, "annotations"),
+                                                          "mlflow.org/registered-model-name"));
+    if (!ns || !name || !model)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "the manifest has no namespace, name or model");
     const char *token = "";
     mfd_err err = read_token(arena, cluster->token_file, &token);
     if (err)
@@ -80,55 +143,40 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     while (api_len > 0 && api[api_len - 1] == '/')
         api_len--;
     /* ns and name are DNS labels: nothing to escape in the path. */
-    const char *url =
-        mfd_arena_sprintf(arena,
-                          "%.*s/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices/%s"
-                          "?fieldManager=mlflowd&force=true",
-                          (int)api_len, api, ns, name);
-    const char *body = mfd_kserve_yaml(arena, manifest);
-
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return mfd_err_new(MFD_INTERNAL_ERROR, "cannot start an HTTP client");
-    struct curl_slist *headers = NULL;
-    headers = curl_slist_append(headers, "Content-Type: application/apply-patch+yaml");
-    headers = curl_slist_append(headers, "Accept: application/json");
-    if (*token)
-        headers =
-            curl_slist_append(headers, mfd_arena_sprintf(arena, "Authorization: Bearer %s", token));
-    mfd_strbuf answer;
-    mfd_strbuf_init(&answer, arena);
-    mfd_strbuf_append(&answer, "");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PATCH");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (cluster->ca_file && *cluster->ca_file && !strncmp(api, "https:", 6))
-        curl_easy_setopt(curl, CURLOPT_CAINFO, cluster->ca_file);
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    const char *object = mfd_arena_sprintf(
+        arena, "%.*s/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices/%s",
+        (int)api_len, api, ns, name);
+    long status;
+    const char *answer;
+    /* An InferenceService of that name serving another model (or made by
+     * someone else) is not replaced: apply with force would take it over. */
+    kube_call get = {"GET", object, NULL, token, cluster->ca_file};
+    CURLcode rc = kube_request(arena, &get, &status, &answer);
     if (rc != CURLE_OK)
-        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                           "cannot reach the Kubernetes API at %.*s: %s", (int)api_len, api,
-                           curl_easy_strerror(rc));
+        return unreachable(api_len, api, rc);
+    if (status == 200) {
+        const char *serves = served_model(arena, answer);
+        if (!serves || strcmp(serves, model) != 0)
+            return mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS,
+                               "InferenceService %s/%s already exists and serves %s%s%s: mlflowd "
+                               "does not replace it",
+                               ns, name,
+                               serves ? "registered model '" : "something mlflowd did not make",
+                               serves ? serves : "", serves ? "'" : "");
+    }
+    kube_call patch = {"PATCH",
+                       mfd_arena_sprintf(arena, "%s?fieldManager=mlflowd&force=true", object),
+                       mfd_kserve_yaml(arena, manifest), token, cluster->ca_file};
+    if ((rc = kube_request(arena, &patch, &status, &answer)) != CURLE_OK)
+        return unreachable(api_len, api, rc);
     if (status == 200 || status == 201) {
-        *result = json_loads(answer.data, 0, NULL);
+        *result = json_loads(answer, 0, NULL);
         if (!*result)
             return mfd_err_new(MFD_INTERNAL_ERROR, "the Kubernetes API answered %ld without JSON",
                                status);
         return NULL;
     }
-    const char *message = status_message(arena, answer.data);
+    const char *message = status_message(arena, answer);
     if (status == 400 || status == 422)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "the Kubernetes API refused InferenceService %s/%s: %s", ns, name,

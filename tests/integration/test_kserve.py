@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.parse
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -240,28 +241,40 @@ def test_cli_exit_status_follows_admins(tmp_path):
 # --- server-side apply (R-KS-4) ------------------------------------------------------------------
 
 class FakeKubernetes:
-    """Answers PATCH .../inferenceservices/<name> with the applied object and records calls."""
+    """Answers PATCH .../inferenceservices/<name> with the applied object (kept, and answered to
+    a GET of it; 404 before) and records the PATCH calls."""
 
     def __init__(self, status=200):
         self.calls = []
+        self.objects = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
+            def answer(self, code, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                obj = fake.objects.get(self.path.split("?")[0])
+                self.answer(200, obj) if obj else self.answer(404, {"kind": "Status",
+                                                                     "message": "not found"})
+
             def do_PATCH(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 fake.calls.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 obj = yaml.safe_load(body)
                 obj.setdefault("metadata", {})["uid"] = "uid-1"
-                answer = json.dumps(obj if status < 400 else {
-                    "kind": "Status", "message": "inferenceservices is forbidden"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                if status < 400:
+                    fake.objects[self.path.split("?")[0]] = obj
+                self.answer(status, obj if status < 400 else {
+                    "kind": "Status", "message": "inferenceservices is forbidden"})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -472,3 +485,25 @@ def test_cli_makes_no_database_where_there_is_none(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "no tracking database" in out.stderr, out.stderr
     assert not missing.exists()
+
+
+def test_apply_replaces_no_service_of_another_model(make_server, s3_server, kube, tmp_path):
+    """Server-side apply with force takes over whatever holds the name: an InferenceService
+    that serves another registered model (or that mlflowd did not make) is left alone (400 RESOURCE_ALREADY_EXISTS)."""
+    token = tmp_path / "token"
+    token.write_text("t")
+    s = make_server(args=["--kserve-apply", "--kserve-api-url", kube.url, "--kserve-token-file",
+                          str(token), "--kserve-namespace", "models"], env=s3_server.env)
+    name, version = make_version(s, "s3://mlflow/m")
+    r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+    assert r.status_code == 200, r.text
+    path = urllib.parse.urlparse(kube.calls[0]["path"]).path
+    assert s.post("/api/2.0/mlflowd/kserve/apply",
+                  {"name": name, "version": version}).status_code == 200  # its own: updated
+    kube.objects[path]["metadata"]["annotations"]["mlflow.org/registered-model-name"] = "other"
+    r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+    assert_error(r, 400, "RESOURCE_ALREADY_EXISTS", "serves registered model 'other'")
+    del kube.objects[path]["metadata"]["annotations"]
+    r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+    assert_error(r, 400, "RESOURCE_ALREADY_EXISTS", "something mlflowd did not make")
+    assert len(kube.calls) == 2
