@@ -203,16 +203,75 @@ static mfd_err ensure_mappers(keycloak *kc, const char *client_id, const char *i
     return err;
 }
 
+/* Adds to `have` (an array of strings, may be NULL) those of `want` it
+ * lacks; the union as a new array, *added whether any was. */
+static json_t *union_of(const json_t *have, const json_t *want, bool *added) {
+    json_t *all = json_is_array(have) ? json_deep_copy(have) : json_array();
+    size_t i, j;
+    json_t *w, *h;
+    json_array_foreach(want, i, w) {
+        bool found = false;
+        json_array_foreach(all, j, h) found = found || json_equal(h, w);
+        if (!found) {
+            json_array_append(all, w);
+            *added = true;
+        }
+    }
+    return all;
+}
+
+/* An existing client keeps what an admin set, and gets what this install
+ * needs: its redirect URIs and web origins added, the proxy's secret (a
+ * rotated one, a changed domain would otherwise break every login). */
+static mfd_err update_client(keycloak *kc, const char *client_id, const char *id,
+                             const char *secret, const json_t *uris, const json_t *origins) {
+    const char *path = mfd_arena_sprintf(kc->arena, "/clients/%s", id);
+    mfd_http_answer answer;
+    mfd_err err = admin_call(kc, "GET", path, NULL, &answer);
+    if (err)
+        return err;
+    if (answer.status != 200)
+        return unexpected("GET client", &answer);
+    json_t *have = mfd_http_json(&answer);
+    bool changed = false;
+    json_t *update = json_object();
+    json_object_set_new(update, "redirectUris",
+                        union_of(json_object_get(have, "redirectUris"), uris, &changed));
+    json_object_set_new(update, "webOrigins",
+                        union_of(json_object_get(have, "webOrigins"), origins, &changed));
+    json_decref(have);
+    bool new_secret = false;
+    if (secret) {
+        err = admin_call(kc, "GET", mfd_arena_sprintf(kc->arena, "%s/client-secret", path), NULL,
+                         &answer);
+        json_t *current = !err && answer.status == 200 ? mfd_http_json(&answer) : NULL;
+        const char *value = json_string_value(json_object_get(current, "value"));
+        new_secret = !err && (!value || strcmp(value, secret) != 0);
+        json_decref(current);
+        if (new_secret)
+            json_object_set_new(update, "secret", json_string(secret));
+    }
+    if (!err && (changed || new_secret)) {
+        err = admin_call(kc, "PUT", path, update, &answer);
+        if (!err && answer.status != 204 && answer.status != 200)
+            err = unexpected("PUT client", &answer);
+        if (!err)
+            mfd_admin_note(&kc->report, MFD_UPDATED, "client \"%s\" (%s%s%s)", client_id,
+                           changed ? "redirect URIs and web origins" : "",
+                           changed && new_secret ? ", " : "", new_secret ? "secret" : "");
+    } else if (!err) {
+        mfd_admin_note(&kc->report, MFD_UNCHANGED, "client \"%s\"", client_id);
+    }
+    json_decref(update);
+    return err;
+}
+
 static mfd_err ensure_client(keycloak *kc, const char *client_id, const char *secret,
                              const mfd_cli_list *redirects, const char *domain) {
     const char *id;
     mfd_err err = find_client(kc, client_id, &id);
     if (err)
         return err;
-    if (id) {
-        mfd_admin_note(&kc->report, MFD_UNCHANGED, "client \"%s\"", client_id);
-        return ensure_mappers(kc, client_id, id);
-    }
     json_t *uris = json_array(), *origins = json_array(), *attributes = json_object();
     for (int i = 0; i < redirects->n; i++)
         json_array_append_new(uris, json_string(redirects->items[i]));
@@ -222,6 +281,13 @@ static mfd_err ensure_client(keycloak *kc, const char *client_id, const char *se
                                             kc->arena, "https://%s/oauth2/callback", domain)));
         json_array_append_new(origins,
                               json_string(mfd_arena_sprintf(kc->arena, "https://%s", domain)));
+    }
+    if (id) {
+        err = update_client(kc, client_id, id, secret, uris, origins);
+        json_decref(uris);
+        json_decref(origins);
+        json_decref(attributes);
+        return err ? err : ensure_mappers(kc, client_id, id);
     }
     json_object_set_new(attributes, "pkce.code.challenge.method", json_string("S256"));
     if (domain)

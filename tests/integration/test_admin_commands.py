@@ -528,6 +528,16 @@ class FakeKeycloak:
             self.clients[cid] = dict(body, id=cid, protocolMappers=[
                 dict(m, id=str(uuid.uuid4())) for m in body.get("protocolMappers", [])])
             return 201, None, f"{loc}/clients/{cid}"
+        if p.startswith("/clients/") and p.count("/") == 2:
+            client = self.clients[p.split("/")[2]]
+            if method == "GET":
+                return 200, {k: v for k, v in client.items() if k != "secret"}, None
+            if method == "PUT":  # Keycloak updates the fields given
+                client.update(body)
+                return 204, None, None
+        if p.startswith("/clients/") and p.endswith("/client-secret") and method == "GET":
+            client = self.clients[p.split("/")[2]]
+            return 200, {"type": "secret", "value": client.get("secret")}, None
         if p.startswith("/clients/") and p.endswith("/protocol-mappers/models"):
             client = self.clients[p.split("/")[2]]
             if method == "GET":
@@ -719,3 +729,28 @@ def test_keycloak_reads_role_mappings_as_the_server_does(keycloak, tmp_path):
     assert out.returncode == 0, out.stderr + out.stdout
     assert set(keycloak.roles) == {"mlflow-admin", "editor", "viewer"}
     assert 'skipped client role "mlflow:reader" (EDIT)' in out.stdout, out.stdout
+
+
+def test_keycloak_brings_an_existing_client_up_to_date(keycloak, tmp_path):
+    """A rotated proxy secret or a new domain reaches the client an earlier run made (login
+    broke after `helm upgrade`); what an admin added to the client stays."""
+    assert run_keycloak(keycloak, tmp_path).returncode == 0
+    (client,) = keycloak.clients.values()
+    client["redirectUris"].append("https://admin-added.example.com/cb")
+    n = len(keycloak.calls)
+    out = admin("keycloak", "--url", keycloak.url + "/", "--realm", "platform", "--domain",
+                "mlflow.new.example.com", "--no-roles", "--no-groups",
+                env=dict(KC_ENV, MLFLOWD_KEYCLOAK_CLIENT_SECRET="rotated-secret"))
+    assert out.returncode == 0, out.stderr + out.stdout
+    puts = [c for c in keycloak.calls[n:] if c["method"] == "PUT"]
+    assert len(puts) == 1, puts
+    assert client["secret"] == "rotated-secret"
+    assert client["redirectUris"] == ["https://mlflow.example.com/oauth2/callback",
+                                      "https://admin-added.example.com/cb",
+                                      "https://mlflow.new.example.com/oauth2/callback"]
+    assert "https://mlflow.new.example.com" in client["webOrigins"]
+    assert 'updated client "mlflow" (redirect URIs and web origins, secret)' in out.stdout
+    again = admin("keycloak", "--url", keycloak.url + "/", "--realm", "platform", "--domain",
+                  "mlflow.new.example.com", "--no-roles", "--no-groups",
+                  env=dict(KC_ENV, MLFLOWD_KEYCLOAK_CLIENT_SECRET="rotated-secret"))
+    assert summary(again) == "keycloak: 0 created, 0 updated, 4 unchanged", again.stdout
