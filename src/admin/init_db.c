@@ -189,6 +189,85 @@ static mfd_err ensure_role_login(init_db *d, const char *role, const char *passw
     return NULL;
 }
 
+/* The admin's connection to another database: the same server, user and
+ * settings (PQconninfo of the admin's own), another dbname. */
+static PGconn *admin_connection_to(init_db *d, const char *database) {
+    PQconninfoOption *options = PQconninfo(d->conn);
+    size_t n = 0;
+    for (PQconninfoOption *o = options; o && o->keyword; o++)
+        n++;
+    const char **keys = mfd_arena_calloc(d->arena, n + 2, sizeof *keys);
+    const char **values = mfd_arena_calloc(d->arena, n + 2, sizeof *values);
+    size_t k = 0;
+    for (PQconninfoOption *o = options; o && o->keyword; o++)
+        if (o->val && *o->val && strcmp(o->keyword, "dbname") != 0) {
+            keys[k] = mfd_arena_strdup(d->arena, o->keyword);
+            values[k++] = mfd_arena_strdup(d->arena, o->val);
+        }
+    keys[k] = "dbname";
+    values[k] = database;
+    PQconninfoFree(options);
+    return PQconnectdbParams(keys, values, 0);
+}
+
+/* ALTER DATABASE ... OWNER moves the database, not what is in it: what the
+ * previous owner made there (MLflow's tables, their sequences, views,
+ * functions, statistics, its schemas) moves to the new owner too, or the new
+ * role could not migrate or serve it. Object by object, in that database:
+ * REASSIGN OWNED would also hand over the previous owner's other databases. */
+static mfd_err move_contents(init_db *d, const char *database, const char *from, const char *to) {
+    mfd_err err = ensure_member_of(d, from);
+    if (err)
+        return err;
+    PGconn *conn = admin_connection_to(d, database);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        err = mfd_err_new(MFD_INTERNAL_ERROR, "cannot connect to database \"%s\": %s", database,
+                          PQerrorMessage(conn));
+        PQfinish(conn);
+        return err;
+    }
+    const char *old_owner = literal(d, from), *new_owner = literal(d, to);
+    const char *sql = mfd_arena_sprintf(
+        d->arena,
+        "DO $mlflowd$ DECLARE s text; BEGIN FOR s IN "
+        "SELECT format('ALTER %%s %%s OWNER TO %%I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' "
+        "WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, c.oid::regclass, "
+        "%s) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = %s) AND c.relkind IN ('r', "
+        "'p', 'S', 'v', 'm') "
+        "AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema' "
+        /* a column's sequence moves with its table (and may not be moved alone) */
+        "AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = c.oid "
+        "AND x.classid = 'pg_class'::regclass AND x.deptype IN ('a', 'i'))) "
+        "UNION ALL SELECT format('ALTER ROUTINE %%s OWNER TO %%I', p.oid::regprocedure, %s) "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proowner = "
+        "(SELECT oid FROM pg_roles WHERE rolname = %s) AND n.nspname NOT LIKE 'pg\\_%%' AND "
+        "n.nspname <> 'information_schema' "
+        "UNION ALL SELECT format('ALTER STATISTICS %%I.%%I OWNER TO %%I', n.nspname, x.stxname, "
+        "%s) "
+        "FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE x.stxowner "
+        "= (SELECT oid FROM pg_roles WHERE rolname = %s) "
+        "UNION ALL SELECT format('ALTER SCHEMA %%I OWNER TO %%I', n.nspname, %s) FROM "
+        "pg_namespace n WHERE n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = %s) AND "
+        "n.nspname NOT LIKE 'pg\\_%%' AND "
+        "n.nspname <> 'information_schema' "
+        "LOOP EXECUTE s; END LOOP; END $mlflowd$",
+        new_owner, old_owner, new_owner, old_owner, new_owner, old_owner, new_owner, old_owner);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *what = mfd_arena_sprintf(
+            d->arena, "moving what \"%s\" owns in database \"%s\" to \"%s\"", from, database, to);
+        PGconn *admin = d->conn;
+        d->conn = conn; /* pg_error reads the message of this connection's result */
+        err = pg_error(d, what, res);
+        d->conn = admin;
+    } else {
+        PQclear(res);
+    }
+    PQfinish(conn);
+    return err;
+}
+
 static mfd_err ensure_database(init_db *d, const char *database, const char *owner) {
     PGresult *res = NULL;
     const char *params[] = {database};
@@ -224,7 +303,8 @@ static mfd_err ensure_database(init_db *d, const char *database, const char *own
     if (strcmp(current_owner, owner) != 0) {
         if ((err = ensure_member_of(d, owner)) ||
             (err = run(d, mfd_arena_sprintf(d->arena, "ALTER DATABASE %s OWNER TO %s", db, role), 0,
-                       NULL, NULL)))
+                       NULL, NULL)) ||
+            (err = move_contents(d, database, current_owner, owner)))
             return err;
         changed = true;
     }

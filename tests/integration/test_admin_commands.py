@@ -754,3 +754,42 @@ def test_keycloak_brings_an_existing_client_up_to_date(keycloak, tmp_path):
                   "mlflow.new.example.com", "--no-roles", "--no-groups",
                   env=dict(KC_ENV, MLFLOWD_KEYCLOAK_CLIENT_SECRET="rotated-secret"))
     assert summary(again) == "keycloak: 0 created, 0 updated, 4 unchanged", again.stdout
+
+
+@pytest.mark.requires_postgres
+def test_init_db_takes_over_a_database_another_role_made(pg_prefix):
+    """README: a database with another owner is put right — with what is in it: MLflow's
+    tables, sequences, mlflowd's function and statistics move to the new role, which can then
+    run `db upgrade` and serve it. The previous owner's other databases stay its own."""
+    host = PG_ADMIN_URI.split("@", 1)[1].split("/", 1)[0]
+    legacy, elsewhere = pg_prefix + "_old", pg_prefix + "_other"
+    pg(f"CREATE ROLE {legacy} LOGIN PASSWORD 'legacy-pw'")
+    try:
+        for db in (pg_prefix, elsewhere):
+            pg(f"CREATE DATABASE {db} OWNER {legacy}")
+        up = subprocess.run([BIN, "db", "upgrade",
+                             f"postgresql://{legacy}:legacy-pw@{host}/{pg_prefix}"],
+                            capture_output=True, text=True, timeout=120)
+        assert up.returncode == 0, up.stderr
+        env = {"MLFLOWD_DB_PASSWORD": "new-role-pw"}
+        out = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix,
+                    "--no-auth-database", env=env)
+        assert out.returncode == 0, out.stderr
+        assert f'updated database "{pg_prefix}" owned by "{pg_prefix}"' in out.stdout, out.stdout
+        left = pg("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                  "WHERE pg_get_userbyid(c.relowner) = %s AND n.nspname = 'public'", (legacy,),
+                  dbname=pg_prefix)
+        assert left == [(0,)]
+        up = subprocess.run([BIN, "db", "upgrade",
+                             f"postgresql://{pg_prefix}:new-role-pw@{host}/{pg_prefix}"],
+                            capture_output=True, text=True, timeout=120)
+        assert up.returncode == 0, up.stderr
+        assert pg("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                  (elsewhere,)) == [(legacy,)]
+        again = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix,
+                      "--no-auth-database", env=env)
+        assert summary(again) == "init-db: 0 created, 0 updated, 2 unchanged", again.stdout
+    finally:
+        for db in (pg_prefix, elsewhere):
+            pg(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        pg(f"DROP ROLE IF EXISTS {legacy}")
