@@ -160,6 +160,7 @@ def test_default_values_refuse_to_render_without_datastores(renderer):
     (["keycloakBootstrap.enabled=true"], "keycloakBootstrap.adminSecret.name"),
     (["proxy.enabled=true", "proxy.oidc.existingSecret.name=p", "auth.sso.enabled=false"],
      "proxy.enabled needs auth.sso.enabled"),
+    (["networkPolicy.enabled=true"], "networkPolicy.egress.postgresCidrs"),
     (["auth.sso.enabled=true", "auth.sso.mode=native"],
      "auth.sso.mode=native needs proxy.oidc.existingSecret.name"),
 ])

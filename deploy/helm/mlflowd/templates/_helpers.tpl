@@ -165,6 +165,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.proxy.enabled (not .Values.auth.enabled) -}}
 {{- fail "proxy.enabled needs auth.enabled: mlflowd reads the users' identity from the proxy's token" -}}
 {{- end -}}
+{{- with .Values.networkPolicy -}}
+{{- if and .enabled (not .egress.postgresCidrs) -}}
+{{- fail "networkPolicy.enabled needs networkPolicy.egress.postgresCidrs: the policy lets the pods reach only what it lists, and they cannot start without PostgreSQL" -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.proxy.enabled (not .Values.auth.sso.enabled) -}}
 {{- fail "proxy.enabled needs auth.sso.enabled: the proxy sends a bearer token in place of the users' credentials, which basic-auth alone refuses" -}}
 {{- end -}}
