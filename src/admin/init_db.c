@@ -101,15 +101,26 @@ static mfd_err check_name(const char *what, const char *name) {
 }
 
 /* Does `password` open a session as `role`, where the admin connection goes? */
-static bool password_works(init_db *d, const char *role, const char *password,
-                           const char *database) {
+typedef enum { LOGIN_OK, LOGIN_REFUSED, LOGIN_UNKNOWN } login_probe;
+
+/* Tries to log in as the role. LOGIN_UNKNOWN: it failed for another reason
+ * than its password (a pg_hba rule, its connection limit, the server's),
+ * *why says which: no reason to set the password again. */
+static login_probe try_login(init_db *d, const char *role, const char *password,
+                             const char *database, const char **why) {
     const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", NULL};
     const char *host = PQhost(d->conn);
     const char *values[] = {host, PQport(d->conn), role, password, database, "10", NULL};
     PGconn *probe = PQconnectdbParams(keys, values, 0);
-    bool ok = PQstatus(probe) == CONNECTION_OK;
+    login_probe result = LOGIN_OK;
+    if (PQstatus(probe) != CONNECTION_OK) {
+        const char *message = PQerrorMessage(probe);
+        result = strstr(message, "password authentication failed") ? LOGIN_REFUSED : LOGIN_UNKNOWN;
+        size_t len = strcspn(message, "\n");
+        *why = mfd_arena_strndup(d->arena, message, len);
+    }
     PQfinish(probe);
-    return ok;
+    return result;
 }
 
 static mfd_err encrypted_password(init_db *d, const char *role, const char *password,
@@ -164,25 +175,37 @@ static mfd_err ensure_role_login(init_db *d, const char *role, const char *passw
                                  const char *probe_db) {
     PGresult *res = NULL;
     const char *params[] = {role};
-    mfd_err err = run(d, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", 1, params, &res);
+    mfd_err err = run(d,
+                      "SELECT rolcanlogin, rolvaliduntil IS NOT NULL AND rolvaliduntil < now() "
+                      "FROM pg_roles WHERE rolname = $1",
+                      1, params, &res);
     if (err)
         return err;
     bool can_login = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    bool expired = PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] == 't';
     PQclear(res);
     const char *secret;
     if ((err = encrypted_password(d, role, password, &secret)))
         return err;
-    bool fix_password = secret && (!can_login || !password_works(d, role, password, probe_db));
-    if (!can_login || fix_password) {
-        const char *sql = mfd_arena_sprintf(d->arena, "ALTER ROLE %s LOGIN%s%s", ident(d, role),
-                                            fix_password ? " PASSWORD " : "",
-                                            fix_password ? literal(d, secret) : "");
-        const char *shown = mfd_arena_sprintf(d->arena, "ALTER ROLE %s LOGIN%s", ident(d, role),
-                                              fix_password ? " PASSWORD '***'" : "");
+    const char *why = NULL;
+    login_probe probe = secret && can_login && !expired
+                            ? try_login(d, role, password, probe_db, &why)
+                            : LOGIN_REFUSED;
+    bool fix_password = secret && probe == LOGIN_REFUSED;
+    if (probe == LOGIN_UNKNOWN) /* said, and left as it is */
+        printf("could not check the password of role \"%s\": %s\n", role, why);
+    if (!can_login || fix_password || (expired && secret)) {
+        const char *sql = mfd_arena_sprintf(
+            d->arena, "ALTER ROLE %s LOGIN%s%s%s", ident(d, role), fix_password ? " PASSWORD " : "",
+            fix_password ? literal(d, secret) : "", expired ? " VALID UNTIL 'infinity'" : "");
+        const char *shown = mfd_arena_sprintf(d->arena, "ALTER ROLE %s LOGIN%s%s", ident(d, role),
+                                              fix_password ? " PASSWORD '***'" : "",
+                                              expired ? " VALID UNTIL 'infinity'" : "");
         if ((err = run_shown(d, sql, shown, 0, NULL, NULL)))
             return err;
-        mfd_admin_note(&d->report, MFD_UPDATED, "role \"%s\" (%s)", role,
-                       fix_password ? "password set" : "LOGIN granted");
+        mfd_admin_note(&d->report, MFD_UPDATED, "role \"%s\" (%s%s)", role,
+                       fix_password ? "password set" : "LOGIN granted",
+                       expired ? ", validity renewed" : "");
         return NULL;
     }
     mfd_admin_note(&d->report, MFD_UNCHANGED, "role \"%s\"", role);

@@ -793,3 +793,22 @@ def test_init_db_takes_over_a_database_another_role_made(pg_prefix):
         for db in (pg_prefix, elsewhere):
             pg(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         pg(f"DROP ROLE IF EXISTS {legacy}")
+
+
+@pytest.mark.requires_postgres
+def test_init_db_tells_a_wrong_password_from_other_login_failures(pg_prefix):
+    """Only a refused password is set again: a role at its connection limit keeps its password
+    (said in the output); an expired VALID UNTIL, which refuses every login, is renewed."""
+    env = {"MLFLOWD_DB_PASSWORD": "pw-steady"}
+    base = ["init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix, "--no-auth-database"]
+    assert summary(admin(*base, env=env)) == "init-db: 2 created, 0 updated, 0 unchanged"
+    verifier = pg("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (pg_prefix,))
+    pg(f"ALTER ROLE {pg_prefix} CONNECTION LIMIT 0")
+    out = admin(*base, env=env)
+    assert summary(out) == "init-db: 0 created, 0 updated, 2 unchanged", out.stdout
+    assert f'could not check the password of role "{pg_prefix}"' in out.stdout, out.stdout
+    assert pg("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (pg_prefix,)) == verifier
+    pg(f"ALTER ROLE {pg_prefix} CONNECTION LIMIT -1 VALID UNTIL '2001-01-01'")
+    out = admin(*base, env=env)
+    assert f'updated role "{pg_prefix}" (password set, validity renewed)' in out.stdout, out.stdout
+    assert summary(admin(*base, env=env)) == "init-db: 0 created, 0 updated, 2 unchanged"
