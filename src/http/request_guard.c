@@ -97,10 +97,12 @@ static bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Whether `value` matches an entry of the comma-separated `list`; LIST_HAS_STAR when an
- * entry is "*" (everything allowed, and for origins a different CORS answer). */
+/* Whether `value` matches an entry of the comma-separated `list` (LIST_MATCH), else
+ * LIST_HAS_STAR when an entry is "*" (everything allowed, and for origins a different CORS
+ * answer: an origin named beside "*" keeps its own, with credentials). */
 static list_match match_list(mfd_arena *arena, const char *list, const char *value) {
     list_match found = LIST_NO_MATCH;
+    bool star = false;
     for (const char *p = list; p;) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
@@ -111,8 +113,8 @@ static list_match match_list(mfd_arena *arena, const char *list, const char *val
             end--;
         size_t len = (size_t)(end - start);
         if (len == 1 && *start == '*')
-            return LIST_HAS_STAR;
-        if (found == LIST_NO_MATCH) {
+            star = true;
+        else if (len > 0 && found == LIST_NO_MATCH) {
             if (memchr(start, '*', len)) {
                 const char *pattern = mfd_arena_strndup(arena, start, len);
                 if (fnmatch(pattern, value, FNM_NOESCAPE) == 0)
@@ -123,7 +125,7 @@ static list_match match_list(mfd_arena *arena, const char *list, const char *val
         }
         p = comma ? comma + 1 : NULL;
     }
-    return found;
+    return found == LIST_NO_MATCH && star ? LIST_HAS_STAR : found;
 }
 
 static bool host_allowed(const mfd_config *cfg, mfd_arena *arena, const char *host) {

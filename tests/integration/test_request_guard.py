@@ -258,6 +258,21 @@ def test_environment_and_wildcards(make_server):
     assert "Access-Control-Allow-Credentials" not in r.headers
 
 
+def test_an_origin_named_beside_the_star_keeps_its_credentials(make_server):
+    """`*` answers the origins it alone allows with "*" and no credentials; an origin the list
+    also names (before or after the star) is answered as a named one: itself, with credentials."""
+    for origins in ("*, https://app.example.com", "https://app.example.com,*"):
+        s = make_server(args=["--cors-allowed-origins", origins])
+        r = requests.get(s.url + SEARCH, params={"max_results": 1},
+                         headers={"Origin": "https://app.example.com"}, timeout=30)
+        assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+        assert r.headers["Access-Control-Allow-Credentials"] == "true"
+        r = requests.get(s.url + SEARCH, params={"max_results": 1},
+                         headers={"Origin": "https://other.example"}, timeout=30)
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in r.headers
+
+
 def test_flags_win_over_the_environment(make_server):
     s = make_server(args=["--allowed-hosts", "flag.example"],
                     env={"MLFLOW_SERVER_ALLOWED_HOSTS": "env.example"})
