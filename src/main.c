@@ -106,21 +106,27 @@ static bool dir_within(const char *dir, const char *root) {
            (!strncmp(dir, root, len) && (dir[len] == '/' || dir[len] == '\0'));
 }
 
-/* A local artifacts destination holding the SQLite tracking database (`.`, a parent of its
- * directory) lets anyone who may upload artifacts overwrite the database, and read it. */
+/* A local artifacts destination holding a SQLite database (`.`, a parent of its
+ * directory) lets anyone who may upload artifacts overwrite the database, and read it:
+ * the tracking database, or the auth database with its password hashes. */
 static void warn_if_database_in_artifacts(const mfd_app *app) {
-    const char *db_file = app->tracking_db ? mfd_db_sqlite_file(app->tracking_db) : NULL;
     const char *root = app->artifacts ? mfd_artifact_repo_root(app->artifacts) : NULL;
-    if (!db_file || !root || !strncmp(root, "s3://", 5))
+    char root_dir[PATH_MAX];
+    if (!root || !strncmp(root, "s3://", 5) || !realpath(root, root_dir))
         return;
-    char *copy = strdup(db_file);
-    char db_dir[PATH_MAX], root_dir[PATH_MAX];
-    if (copy && realpath(dirname(copy), db_dir) && realpath(root, root_dir) &&
-        dir_within(db_dir, root_dir))
-        mfd_log_warn("the tracking database %s is inside the artifacts destination %s: clients "
-                     "that may upload artifacts can overwrite it; keep them apart",
-                     db_file, root);
-    free(copy);
+    const struct mfd_db *dbs[] = {app->tracking_db,
+                                  app->auth ? mfd_auth_database(app->auth) : NULL};
+    static const char *const what[] = {"tracking", "auth"};
+    for (int i = 0; i < 2; i++) {
+        const char *db_file = dbs[i] ? mfd_db_sqlite_file(dbs[i]) : NULL;
+        char *copy = db_file ? strdup(db_file) : NULL;
+        char db_dir[PATH_MAX];
+        if (copy && realpath(dirname(copy), db_dir) && dir_within(db_dir, root_dir))
+            mfd_log_warn("the %s database %s is inside the artifacts destination %s: clients "
+                         "that may upload artifacts can overwrite it; keep them apart",
+                         what[i], db_file, root);
+        free(copy);
+    }
 }
 
 /* "[::1]" for an IPv6 address in a URL. */

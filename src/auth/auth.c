@@ -481,6 +481,10 @@ static void redact_uri(const char *uri, char *out, size_t cap) {
         snprintf(out, cap, "%s", uri);
 }
 
+const struct mfd_db *mfd_auth_database(const mfd_auth *auth) {
+    return auth->db;
+}
+
 void mfd_auth_close(mfd_auth *auth) {
     if (!auth)
         return;

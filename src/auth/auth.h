@@ -36,6 +36,8 @@ typedef enum mfd_permission {
  * upgrades the auth DB, creates the admin user if missing. */
 mfd_err mfd_auth_open(const mfd_config *cfg, mfd_auth **out);
 void mfd_auth_close(mfd_auth *auth);
+/* The auth database (for start-up checks of where it lives). */
+const struct mfd_db *mfd_auth_database(const mfd_auth *auth);
 
 /* /static-files/…, /favicon.ico, /health, /ready and the native login's
  * /oidc/login, /oidc/callback, /oidc/info need no credentials; under the

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from conftest import BIN, assert_error, free_port
+from test_auth_helpers import start_auth_server
 from test_auth_helpers import ADMIN, session, start_auth_server
 
 
@@ -648,6 +649,17 @@ def test_a_database_inside_the_artifacts_destination_is_warned_about(make_server
     assert "is inside the artifacts destination" in s.log()
     apart = make_server(workdir=tmp_path / "apart")
     assert "is inside the artifacts destination" not in apart.log()
+
+
+def test_an_auth_database_inside_the_artifacts_destination_is_warned_about(tmp_path):
+    """The auth database holds password hashes: the same warning, whatever the tracking
+    database's engine."""
+    work = tmp_path / "srv"
+    s = start_auth_server(work, args=["--artifacts-destination", str(work)])
+    try:
+        assert "the auth database" in s.log() and "is inside the artifacts destination" in s.log()
+    finally:
+        s.stop()
 
 
 @pytest.mark.parametrize("args,env,message", [
