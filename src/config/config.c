@@ -5,6 +5,8 @@
  * never read as something else (a default, no limit, the working directory). */
 #include "config.h"
 
+#include "artifacts/repo.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -447,6 +449,27 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
                            "--artifacts-destination '%s' names no directory: give a directory or "
                            "s3://bucket/prefix, or leave it out for ./mlartifacts",
                            dest);
+    /* file: URIs as the artifact store reads them: %-escapes decoded, a host other than
+     * this one refused (file://host/path was the relative directory host/path) */
+    static char file_path_buf[4096];
+    if (local && local != dest) {
+        mfd_arena *arena = mfd_arena_new();
+        const char *root, *prefix;
+        mfd_err err = mfd_artifact_uri_resolve(arena, NULL, dest, &root, &prefix);
+        if (!err && strlen(root) >= sizeof file_path_buf)
+            err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "the path is too long");
+        if (!err) {
+            memcpy(file_path_buf, root, strlen(root) + 1);
+            local = file_path_buf;
+        }
+        mfd_arena_free(arena);
+        if (err) {
+            mfd_err why = mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "--artifacts-destination: %s",
+                                      err->message);
+            mfd_err_free(err);
+            return why;
+        }
+    }
     if (local && local[0] != '/') {
         char cwd[2048];
         if (!getcwd(cwd, sizeof cwd))
@@ -454,7 +477,12 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
         const char *rel = local;
         if (rel[0] == '.' && rel[1] == '/')
             rel += 2;
-        snprintf(dest_buf, sizeof dest_buf, "%s/%s", cwd, rel);
+        if (strlen(cwd) + 1 + strlen(rel) >= sizeof dest_buf)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "--artifacts-destination: the path is too long");
+        memcpy(dest_buf, cwd, strlen(cwd));
+        dest_buf[strlen(cwd)] = '/';
+        memcpy(dest_buf + strlen(cwd) + 1, rel, strlen(rel) + 1);
         cfg->artifacts_destination = dest_buf;
     } else if (local) {
         cfg->artifacts_destination = local;

@@ -32,22 +32,30 @@ static const char *parse1(mfd_config *cfg, const char *flag, const char *value) 
  * .../artifacts/mlflow.db replaced the tracking database. */
 static void test_an_empty_artifacts_destination_is_refused(void) {
     mfd_config cfg;
+    const char *why;
     static const char *const empty[] = {"", "file:", "file://"};
     for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
-        const char *why = parse1(&cfg, "--artifacts-destination", empty[i]);
+        why = parse1(&cfg, "--artifacts-destination", empty[i]);
         CHECK(why && strstr(why, "--artifacts-destination") && strstr(why, "names no directory"));
     }
     CHECK(parse1(&cfg, "--artifacts-destination", "file:/srv/artifacts") == NULL);
     CHECK_STR(cfg.artifacts_destination, "/srv/artifacts");
     CHECK(parse1(&cfg, "--artifacts-destination", "file:///srv/a") == NULL);
     CHECK_STR(cfg.artifacts_destination, "/srv/a");
+    /* file: URIs read as the artifact store reads them */
+    CHECK(parse1(&cfg, "--artifacts-destination", "file://localhost/srv/b") == NULL);
+    CHECK_STR(cfg.artifacts_destination, "/srv/b");
+    CHECK(parse1(&cfg, "--artifacts-destination", "file:///srv/my%20dir") == NULL);
+    CHECK_STR(cfg.artifacts_destination, "/srv/my dir");
+    why = parse1(&cfg, "--artifacts-destination", "file://nas/srv/a");
+    CHECK(why && strstr(why, "--artifacts-destination") && strstr(why, "another host"));
     CHECK(parse1(&cfg, "--artifacts-destination", "s3://bucket/p") == NULL);
     CHECK_STR(cfg.artifacts_destination, "s3://bucket/p");
     /* the default root is MLflow's when empty, as in MLflow: nothing is exposed */
     CHECK(parse1(&cfg, "--default-artifact-root", "") == NULL);
     CHECK_STR(cfg.default_artifact_root, "mlflow-artifacts:/");
     /* without a file, the built-in defaults (and their admin password) would apply */
-    const char *why = parse1(&cfg, "--auth-config", "");
+    why = parse1(&cfg, "--auth-config", "");
     CHECK(why && strstr(why, "--auth-config is empty"));
 }
 
