@@ -2,9 +2,9 @@
  * keycloak` (provisioning that the Helm chart's hook Jobs run) and
  * `mlflowd kserve manifest | apply`; plus the small pieces they share:
  * option parsing (flag > environment > default, as `mlflowd server`), the
- * report of what was created, updated or found unchanged, a JSON-over-HTTP
- * client (libcurl) for the Keycloak and MinIO admin APIs with SigV4 signing
- * for S3 and MinIO, and the encryption of MinIO's admin request bodies.
+ * report of what was created, updated or found unchanged, SigV4-signed
+ * requests for S3 and MinIO (over core/http_client.h, which the Keycloak
+ * calls use directly), and the encryption of MinIO's admin request bodies.
  *
  * Every admin command is idempotent: it looks before it creates, tolerates
  * "already exists", and a second run reports "0 created, 0 updated". */
@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/http_client.h"
 
 /* Entry points from main.c: argv[0] is "admin" / "kserve"; exit codes
  * 0 = done, 1 = failed (message on stderr), 2 = usage. */
@@ -78,37 +79,6 @@ void mfd_admin_note(mfd_admin_report *report, mfd_change change, const char *fmt
     __attribute__((format(printf, 3, 4)));
 /* The closing line: "<command>: N created, N updated, N unchanged". */
 void mfd_admin_summary(const mfd_admin_report *report);
-
-/* --- JSON over HTTP (http.c) -------------------------------------------- */
-
-typedef struct mfd_http_answer {
-    long status;
-    const char *body;     /* NUL-terminated, in the arena; "" when none */
-    const char *location; /* the Location header, NULL when absent */
-} mfd_http_answer;
-
-typedef struct mfd_http_call {
-    const char *method;
-    const char *url;
-    const char *bearer;       /* Authorization: Bearer ...; NULL = none */
-    const char *content_type; /* of body; NULL = none */
-    const char *body;         /* NULL = no body */
-    size_t body_len;
-    const char *aws_sigv4;      /* "aws:amz:<region>:<service>" to sign with; NULL = no */
-    const char *aws_user;       /* access key:secret for the signature */
-    const char *payload_sha256; /* x-amz-content-sha256 (signed requests) */
-    const char *extra_header;   /* one more "Name: value" line; NULL = none */
-    const char *ca_file;        /* NULL = the system's */
-    bool insecure;              /* skip TLS checks (test setups) */
-} mfd_http_call;
-
-/* One request; an answer of any status is success. No answer at all
- * (refused, timeout, TLS): TEMPORARILY_UNAVAILABLE naming the URL. */
-mfd_err mfd_http_perform(mfd_arena *arena, const mfd_http_call *call, mfd_http_answer *answer);
-/* The answer's body as JSON (new reference), NULL when it is not JSON. */
-json_t *mfd_http_json(const mfd_http_answer *answer);
-/* %-encodes everything but A-Z a-z 0-9 - _ . ~ (and '/' when keep_slash). */
-const char *mfd_http_escape(mfd_arena *arena, const char *s, bool keep_slash);
 
 /* --- S3-signed requests (http.c): S3 itself and MinIO's admin API ------- */
 

@@ -5,22 +5,14 @@
  * The token is read from its file at every call (kubelet rotates projected
  * tokens) and never logged. The body is the manifest as YAML, which is what
  * application/apply-patch+yaml names. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/http_client.h"
 #include "kserve.h"
 
-enum { MAX_ANSWER = 4 << 20, MAX_TOKEN = 64 << 10 };
-
-static size_t collect(char *data, size_t size, size_t n, void *closure) {
-    mfd_strbuf *sb = closure;
-    if (sb->len + size * n > MAX_ANSWER)
-        return 0;
-    mfd_strbuf_appendn(sb, data, size * n);
-    return size * n;
-}
+enum { MAX_TOKEN = 64 << 10 };
 
 static mfd_err read_token(mfd_arena *arena, const char *path, const char **token) {
     FILE *f = path ? fopen(path, "r") : NULL;
@@ -58,48 +50,23 @@ static const char *status_message(mfd_arena *arena, const char *body) {
     return copy;
 }
 
-/* One call to the API server; *status 0 when it could not be reached. */
-typedef struct kube_call {
-    const char *method, *url, *body, *token, *ca_file;
-} kube_call;
-
-static CURLcode kube_request(mfd_arena *arena, const kube_call *c, long *status,
-                             const char **answer) {
-    *status = 0;
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return CURLE_FAILED_INIT;
-    struct curl_slist *headers = NULL;
-    if (c->body)
-        headers = curl_slist_append(headers, "Content-Type: application/apply-patch+yaml");
-    headers = curl_slist_append(headers, "Accept: application/json");
-    if (*c->token)
-        headers = curl_slist_append(headers,
-                                    mfd_arena_sprintf(arena, "Authorization: Bearer %s", c->token));
-    mfd_strbuf sb;
-    mfd_strbuf_init(&sb, arena);
-    mfd_strbuf_append(&sb, "");
-    curl_easy_setopt(curl, CURLOPT_URL, c->url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, c->method);
-    if (c->body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, c->body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(c->body));
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sb);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (c->ca_file && *c->ca_file && !strncmp(c->url, "https:", 6))
-        curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
-    CURLcode rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    *answer = sb.data;
-    return rc;
+/* One call to the API server, with the token when there is one. Shorter
+ * timeouts than the admin commands' (5 s to connect, 30 s in all): the
+ * server's KServe endpoint waits on this inside a request. */
+static mfd_err kube_request(mfd_arena *arena, const char *method, const char *url, const char *yaml,
+                            const char *token, const char *ca_file, mfd_http_answer *answer) {
+    mfd_http_call call = {
+        .method = method,
+        .url = url,
+        .bearer = *token ? token : NULL,
+        .content_type = yaml ? "application/apply-patch+yaml" : NULL,
+        .body = yaml,
+        .body_len = yaml ? strlen(yaml) : 0,
+        .ca_file = ca_file,
+        .connect_timeout = 5,
+        .timeout = 30,
+    };
+    return mfd_http_perform(arena, &call, answer);
 }
 
 /* The registered model an existing InferenceService serves, as mlflowd
@@ -114,9 +81,13 @@ static const char *served_model(mfd_arena *arena, const char *object) {
     return copy;
 }
 
-static mfd_err unreachable(size_t api_len, const char *api, CURLcode rc) {
+/* Replaces the client's error (which names the whole URL) by one naming the
+ * API server. */
+static mfd_err unreachable(mfd_err err, size_t api_len, const char *api,
+                           const mfd_http_answer *answer) {
+    mfd_err_free(err);
     return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "cannot reach the Kubernetes API at %.*s: %s",
-                       (int)api_len, api, curl_easy_strerror(rc));
+                       (int)api_len, api, answer->failure);
 }
 
 mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
@@ -146,16 +117,14 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     const char *object = mfd_arena_sprintf(
         arena, "%.*s/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices/%s",
         (int)api_len, api, ns, name);
-    long status;
-    const char *answer;
+    mfd_http_answer answer;
     /* An InferenceService of that name serving another model (or made by
      * someone else) is not replaced: apply with force would take it over. */
-    kube_call get = {"GET", object, NULL, token, cluster->ca_file};
-    CURLcode rc = kube_request(arena, &get, &status, &answer);
-    if (rc != CURLE_OK)
-        return unreachable(api_len, api, rc);
-    if (status == 200) {
-        const char *serves = served_model(arena, answer);
+    err = kube_request(arena, "GET", object, NULL, token, cluster->ca_file, &answer);
+    if (err)
+        return unreachable(err, api_len, api, &answer);
+    if (answer.status == 200) {
+        const char *serves = served_model(arena, answer.body);
         if (!serves || strcmp(serves, model) != 0)
             return mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS,
                                "InferenceService %s/%s already exists and serves %s%s%s: mlflowd "
@@ -164,19 +133,20 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
                                serves ? "registered model '" : "something mlflowd did not make",
                                serves ? serves : "", serves ? "'" : "");
     }
-    kube_call patch = {"PATCH",
+    err = kube_request(arena, "PATCH",
                        mfd_arena_sprintf(arena, "%s?fieldManager=mlflowd&force=true", object),
-                       mfd_kserve_yaml(arena, manifest), token, cluster->ca_file};
-    if ((rc = kube_request(arena, &patch, &status, &answer)) != CURLE_OK)
-        return unreachable(api_len, api, rc);
+                       mfd_kserve_yaml(arena, manifest), token, cluster->ca_file, &answer);
+    if (err)
+        return unreachable(err, api_len, api, &answer);
+    long status = answer.status;
     if (status == 200 || status == 201) {
-        *result = json_loads(answer, 0, NULL);
+        *result = json_loads(answer.body, 0, NULL);
         if (!*result)
             return mfd_err_new(MFD_INTERNAL_ERROR, "the Kubernetes API answered %ld without JSON",
                                status);
         return NULL;
     }
-    const char *message = status_message(arena, answer);
+    const char *message = status_message(arena, answer.body);
     if (status == 400 || status == 422)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "the Kubernetes API refused InferenceService %s/%s: %s", ns, name,
