@@ -138,14 +138,6 @@ static mfd_err exec_done(mfd_stmt *stmt) {
     return err;
 }
 
-static mfd_err finish_write(mfd_conn *conn, mfd_err err) {
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
-}
-
 /* --- users ------------------------------------------------------------ */
 
 mfd_err mfd_auth_store_find_user(mfd_conn *conn, mfd_arena *arena, const char *username,
@@ -227,7 +219,7 @@ mfd_err mfd_auth_store_create_user(mfd_conn *conn, mfd_arena *arena, const char 
     }
     if (!err)
         err = mfd_auth_store_get_user(conn, arena, username, out);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 static mfd_err update_user_column(mfd_conn *conn, const char *sql, const char *username,
@@ -247,7 +239,7 @@ static mfd_err update_user_column(mfd_conn *conn, const char *sql, const char *u
     }
     if (!err && mfd_conn_changes(conn) == 0)
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "User with username=%s not found", username);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_auth_store_update_password(mfd_conn *conn, const char *username,
@@ -301,7 +293,7 @@ mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username) {
         }
     }
     mfd_arena_free(arena);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* --- permission rows -------------------------------------------------- */
@@ -372,12 +364,7 @@ mfd_err mfd_auth_store_list_grants(mfd_conn *conn, mfd_arena *arena, mfd_auth_ki
     mfd_auth_grant *rows = mfd_arena_alloc(arena, cap * sizeof *rows);
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        if (count == cap) {
-            mfd_auth_grant *bigger = mfd_arena_alloc(arena, 2 * cap * sizeof *rows);
-            memcpy(bigger, rows, count * sizeof *rows);
-            rows = bigger;
-            cap *= 2;
-        }
+        rows = mfd_arena_grow(arena, rows, count, &cap, sizeof *rows, cap);
         read_grant(stmt, arena, &rows[count++]);
     }
     mfd_stmt_done(stmt);
@@ -445,7 +432,7 @@ mfd_err mfd_auth_store_create_grant(mfd_conn *conn, mfd_arena *arena, mfd_auth_k
         out->user_id = user.id;
         out->permission = mfd_arena_strdup(arena, permission);
     }
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* Runs `sql` (keys..., user_id) or (permission, keys..., user_id) on the
@@ -473,7 +460,7 @@ static mfd_err change_grant(mfd_conn *conn, mfd_auth_kind kind, const char *sql,
     if (!err && mfd_conn_changes(conn) == 0)
         err = row_missing_error(kind, key, username);
     mfd_arena_free(arena);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_auth_store_update_grant(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
@@ -511,7 +498,7 @@ mfd_err mfd_auth_store_set_grant(mfd_conn *conn, mfd_auth_kind kind, const char 
         err = exec_done(stmt);
     }
     mfd_arena_free(arena);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_auth_store_resource_rows(mfd_conn *conn, mfd_auth_kind kind, const char *const key[2],
@@ -549,7 +536,7 @@ mfd_err mfd_auth_store_delete_resource(mfd_conn *conn, mfd_auth_kind kind, const
         mfd_stmt_bind_int64(stmt, next, last_id);
         err = exec_done(stmt);
     }
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const char *new_name,
@@ -574,7 +561,7 @@ mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const 
         mfd_stmt_bind_int64(stmt, 3, last_id);
         err = exec_done(stmt);
     }
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* --- tracking-side lookups -------------------------------------------- */

@@ -49,14 +49,6 @@ static char *copy_text(mfd_arena *arena, mfd_stmt *stmt, int col) {
     return text ? mfd_arena_strdup(arena, text) : NULL;
 }
 
-static mfd_err finish_write(mfd_conn *conn, mfd_err err) {
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
-}
-
 /* ---- reading --------------------------------------------------------------------------------- */
 
 /* Statements that read experiments return these columns first, then the
@@ -302,7 +294,7 @@ mfd_err mfd_experiments_create(mfd_conn *conn, const char *name, const char *art
         err = set_default_location(conn, id, default_artifact_root);
     for (size_t i = 0; !err && i < n_tags; i++)
         err = upsert_tag(conn, id, tags[i].key, tags[i].value);
-    if ((err = finish_write(conn, err)))
+    if ((err = mfd_conn_finish(conn, err)))
         return err;
     *experiment_id = id;
     return NULL;
@@ -367,7 +359,7 @@ mfd_err mfd_experiments_rename(mfd_conn *conn, const char *experiment_id, const 
                               new_name);
         }
     }
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* Moves an experiment from stage `from` to `to` with all its runs. */
@@ -406,7 +398,7 @@ static mfd_err change_stage(mfd_conn *conn, const char *experiment_id, const cha
         err = mfd_stmt_exec(stmt);
         mfd_stmt_done(stmt);
     }
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_experiments_delete(mfd_conn *conn, const char *experiment_id) {
@@ -426,7 +418,7 @@ mfd_err mfd_experiments_set_tag(mfd_conn *conn, const char *experiment_id, const
     err = require_active(conn, experiment_id, &id);
     if (!err)
         err = upsert_tag(conn, id, key, value);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_experiments_delete_tag(mfd_conn *conn, const char *experiment_id, const char *key) {
@@ -447,5 +439,5 @@ mfd_err mfd_experiments_delete_tag(mfd_conn *conn, const char *experiment_id, co
             err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST,
                               "No tag with name: %s in experiment with id %s", key, experiment_id);
     }
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }

@@ -162,12 +162,7 @@ mfd_err mfd_logged_models_get(mfd_conn *conn, mfd_arena *arena, const char *mode
     mfd_err err = mfd_conn_begin(conn, false);
     if (err)
         return err;
-    err = load_model(conn, arena, model_id, allow_deleted, out);
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
+    return mfd_conn_finish(conn, load_model(conn, arena, model_id, allow_deleted, out));
 }
 
 /* ---- writing --------------------------------------------------------------------------------- */
@@ -283,15 +278,6 @@ static mfd_err upsert_tags(mfd_conn *conn, const char *model_id, int64_t experim
     return err;
 }
 
-/* Ends a write transaction: commit on success, roll back on `err`. */
-static mfd_err finish_write(mfd_conn *conn, mfd_err err) {
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
-}
-
 /* The experiment's artifact location, checking it exists and is active. */
 static mfd_err active_experiment(mfd_conn *conn, mfd_arena *arena, const char *experiment_id,
                                  int64_t *id, const char **artifact_location) {
@@ -376,7 +362,7 @@ mfd_err mfd_logged_models_create(mfd_conn *conn, mfd_arena *arena, const mfd_log
     err = create_in_txn(conn, arena, in, model_id);
     if (!err)
         err = load_model(conn, arena, model_id, true, out);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* Runs a prepared UPDATE whose last placeholder is the model id; 404 when no
@@ -407,7 +393,7 @@ mfd_err mfd_logged_models_finalize(mfd_conn *conn, mfd_arena *arena, const char 
     }
     if (!err)
         err = load_model(conn, arena, model_id, true, out);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_logged_models_delete(mfd_conn *conn, const char *model_id) {
@@ -424,7 +410,7 @@ mfd_err mfd_logged_models_delete(mfd_conn *conn, const char *model_id) {
         mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
         err = run_update(conn, stmt, 3, model_id);
     }
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id,
@@ -436,7 +422,7 @@ mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id,
     err = model_experiment(conn, model_id, &experiment_id);
     if (!err)
         err = upsert_tags(conn, model_id, experiment_id, tags, n_tags);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* Python's repr() of a str as MLflow's messages show keys: 'k', or "k" when
@@ -493,7 +479,7 @@ mfd_err mfd_logged_models_delete_tag(mfd_conn *conn, mfd_arena *arena, const cha
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    return finish_write(conn, delete_tag_in_txn(conn, arena, model_id, key));
+    return mfd_conn_finish(conn, delete_tag_in_txn(conn, arena, model_id, key));
 }
 
 mfd_err mfd_logged_models_log_params(mfd_conn *conn, const char *model_id,
@@ -505,7 +491,7 @@ mfd_err mfd_logged_models_log_params(mfd_conn *conn, const char *model_id,
     err = model_experiment(conn, model_id, &experiment_id);
     if (!err)
         err = insert_params(conn, model_id, experiment_id, params, n_params);
-    return finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* ---- search ---------------------------------------------------------------------------------- */
@@ -542,12 +528,7 @@ static mfd_err search_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_logged_
     mfd_logged_model *items = mfd_arena_alloc(arena, cap * sizeof *items);
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        if (n == cap) {
-            cap *= 2;
-            mfd_logged_model *grown = mfd_arena_alloc(arena, cap * sizeof *grown);
-            memcpy(grown, items, n * sizeof *grown);
-            items = grown;
-        }
+        items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, cap);
         read_model_row(arena, stmt, &items[n++]);
     }
     mfd_stmt_done(stmt);
@@ -574,10 +555,5 @@ mfd_err mfd_logged_models_search(mfd_conn *conn, mfd_arena *arena,
     mfd_err err = mfd_conn_begin(conn, false);
     if (err)
         return err;
-    err = search_in_txn(conn, arena, query, models, n_models, more);
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
+    return mfd_conn_finish(conn, search_in_txn(conn, arena, query, models, n_models, more));
 }

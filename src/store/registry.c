@@ -54,14 +54,6 @@ void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_registr
                                          mfd_registry_copy_text(arena, stmt, col + 1)};
 }
 
-mfd_err mfd_registry_finish_write(mfd_conn *conn, mfd_err err) {
-    if (err) {
-        mfd_conn_rollback(conn);
-        return err;
-    }
-    return mfd_conn_commit(conn);
-}
-
 static mfd_err model_not_found(const char *name) {
     return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Registered Model with name=%s not found",
                        name);
@@ -427,7 +419,7 @@ mfd_err mfd_registry_create_model(mfd_conn *conn, mfd_arena *arena, const char *
         err = upsert_model_tag(conn, name, tags[i].key, tags[i].value);
     if (!err)
         err = load_model(conn, arena, name, out);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_rename_model(mfd_conn *conn, mfd_arena *arena, const char *name,
@@ -463,7 +455,7 @@ mfd_err mfd_registry_rename_model(mfd_conn *conn, mfd_arena *arena, const char *
     }
     if (!err)
         err = load_model(conn, arena, new_name, out);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_update_model(mfd_conn *conn, mfd_arena *arena, const char *name,
@@ -485,7 +477,7 @@ mfd_err mfd_registry_update_model(mfd_conn *conn, mfd_arena *arena, const char *
     }
     if (!err)
         err = load_model(conn, arena, name, out);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_delete_model(mfd_conn *conn, const char *name) {
@@ -508,7 +500,7 @@ mfd_err mfd_registry_delete_model(mfd_conn *conn, const char *name) {
         err = mfd_registry_require_model(conn, name);
     for (size_t i = 0; !err && i < sizeof deletes / sizeof deletes[0]; i++)
         err = exec_texts(conn, deletes[i], &name, 1);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_set_model_tag(mfd_conn *conn, const char *name, const char *key,
@@ -519,7 +511,7 @@ mfd_err mfd_registry_set_model_tag(mfd_conn *conn, const char *name, const char 
     err = mfd_registry_require_model(conn, name);
     if (!err)
         err = upsert_model_tag(conn, name, key, value);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_delete_model_tag(mfd_conn *conn, const char *name, const char *key) {
@@ -531,7 +523,7 @@ mfd_err mfd_registry_delete_model_tag(mfd_conn *conn, const char *name, const ch
     if (!err)
         err = exec_texts(conn, "DELETE FROM registered_model_tags WHERE name = ? AND key = ?",
                          texts, 2);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* ---- latest versions and aliases ------------------------------------------------------------- */
@@ -607,7 +599,7 @@ mfd_err mfd_registry_set_alias(mfd_conn *conn, const char *name, const char *ali
         err = mfd_stmt_exec(stmt);
         mfd_stmt_done(stmt);
     }
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_delete_alias(mfd_conn *conn, const char *name, const char *alias) {
@@ -619,7 +611,7 @@ mfd_err mfd_registry_delete_alias(mfd_conn *conn, const char *name, const char *
     if (!err)
         err = exec_texts(conn, "DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?",
                          texts, 2);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_get_version_by_alias(mfd_conn *conn, mfd_arena *arena, const char *name,

@@ -29,7 +29,6 @@ void mfd_registry_read_version(mfd_arena *arena, mfd_stmt *stmt, mfd_model_versi
 /* Appends the (key, value) at columns col, col+1 unless the key is NULL. */
 void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_registry_tag **tags,
                           size_t *n, size_t *cap);
-mfd_err mfd_registry_finish_write(mfd_conn *conn, mfd_err err);
 
 /* 404 "Registered Model with name=<n> not found" when absent. */
 mfd_err mfd_registry_require_model(mfd_conn *conn, const char *name);

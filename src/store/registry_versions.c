@@ -357,7 +357,7 @@ mfd_err mfd_registry_create_version(mfd_conn *conn, mfd_arena *arena,
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    return mfd_registry_finish_write(conn, create_in_txn(conn, arena, in, out));
+    return mfd_conn_finish(conn, create_in_txn(conn, arena, in, out));
 }
 
 /* ---- reading and changing one version -------------------------------------------------------- */
@@ -393,7 +393,7 @@ mfd_err mfd_registry_update_version(mfd_conn *conn, mfd_arena *arena, const char
     }
     if (!err)
         err = mfd_registry_load_version(conn, arena, name, version, true, out);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 static mfd_err set_stage(mfd_conn *conn, const char *sql, const char *stage, int64_t now,
@@ -435,7 +435,7 @@ mfd_err mfd_registry_transition_stage(mfd_conn *conn, mfd_arena *arena, const ch
         err = mfd_registry_touch_model(conn, name, now);
     if (!err)
         err = mfd_registry_load_version(conn, arena, name, version, true, out);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_delete_version(mfd_conn *conn, const char *name, int64_t version) {
@@ -471,7 +471,7 @@ mfd_err mfd_registry_delete_version(mfd_conn *conn, const char *name, int64_t ve
         err = mfd_stmt_exec(stmt);
         mfd_stmt_done(stmt);
     }
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_download_uri(mfd_conn *conn, mfd_arena *arena, const char *name,
@@ -487,7 +487,7 @@ mfd_err mfd_registry_set_version_tag(mfd_conn *conn, const char *name, int64_t v
     err = mfd_registry_require_version(conn, name, version);
     if (!err)
         err = upsert_version_tag(conn, name, version, key, value);
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 mfd_err mfd_registry_delete_version_tag(mfd_conn *conn, const char *name, int64_t version,
@@ -507,7 +507,7 @@ mfd_err mfd_registry_delete_version_tag(mfd_conn *conn, const char *name, int64_
         err = mfd_stmt_exec(stmt);
         mfd_stmt_done(stmt);
     }
-    return mfd_registry_finish_write(conn, err);
+    return mfd_conn_finish(conn, err);
 }
 
 /* ---- source lookups --------------------------------------------------------------- */
