@@ -180,6 +180,27 @@ mfd_err mfd_registry_read_tags(mfd_request *req, mfd_registry_tag **tags, size_t
     return NULL;
 }
 
+mfd_err mfd_registry_read_search(mfd_request *req, int64_t fallback, int most, mfd_search_input *in,
+                                 const char **page_token, int64_t *max_results) {
+    const char **order_by;
+    bool has_max;
+    mfd_err err;
+    if ((err = mfd_msg_string(req, "filter", &in->filter)) ||
+        (err = mfd_msg_int64(req, "max_results", &has_max, max_results)) ||
+        (err = mfd_msg_string_list(req, "order_by", &order_by, &in->n_order_by)) ||
+        (err = mfd_msg_string(req, "page_token", page_token)))
+        return err;
+    in->order_by = order_by;
+    if (!has_max)
+        *max_results = fallback;
+    if (*max_results > most)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Invalid value for request parameter max_results. It must be at most "
+                           "%d, but got value %lld",
+                           most, (long long)*max_results);
+    return NULL;
+}
+
 /* _validate_model_alias_name. */
 static mfd_err validate_alias(const char *alias) {
     if (!mfd_utf8_word_chars_only(alias, "-")) /* MLflow: ^[\w\-]*$ */
@@ -273,30 +294,19 @@ static mfd_err delete_model(mfd_request *req, mfd_response *res) {
 }
 
 static mfd_err search_models(mfd_request *req, mfd_response *res) {
-    const char *filter, *page_token;
-    const char **order_by;
-    size_t n_order_by;
-    bool has_max;
-    int64_t max_results = DEFAULT_MODEL_SEARCH_RESULTS;
-    mfd_err err;
-    if ((err = mfd_msg_string(req, "filter", &filter)) ||
-        (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)) ||
-        (err = mfd_msg_string_list(req, "order_by", &order_by, &n_order_by)) ||
-        (err = mfd_msg_string(req, "page_token", &page_token)))
+    mfd_search_input in;
+    const char *page_token;
+    int64_t max_results;
+    mfd_err err =
+        mfd_registry_read_search(req, DEFAULT_MODEL_SEARCH_RESULTS, MAX_MODEL_SEARCH_RESULTS, &in,
+                                 &page_token, &max_results);
+    if (err)
         return err;
-    if (!has_max)
-        max_results = DEFAULT_MODEL_SEARCH_RESULTS;
-    if (max_results > MAX_MODEL_SEARCH_RESULTS)
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "Invalid value for request parameter max_results. It must be at most "
-                           "%d, but got value %lld",
-                           MAX_MODEL_SEARCH_RESULTS, (long long)max_results);
     if (max_results < 1)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid value for request parameter max_results. It must be a "
                            "positive integer, but got value %lld",
                            (long long)max_results);
-    mfd_search_input in = {filter, order_by, n_order_by};
     mfd_search_sql sql;
     int64_t offset = 0;
     mfd_conn *conn;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "search/search.h"
 #include "store/registry.h"
 
 enum { MFD_REGISTRY_TAG_VALUE_MAX = 100000 };
@@ -25,6 +26,13 @@ mfd_err mfd_registry_validate_tag(const char *key, const char *value);
 mfd_err mfd_registry_canonical_stage(const char *stage, const char **out);
 /* Reads the `tags` array of {key, value} of the request, validated. */
 mfd_err mfd_registry_read_tags(mfd_request *req, mfd_registry_tag **tags, size_t *n_tags);
+
+/* The request fields both registry searches read: filter and order_by into
+ * `in`, page_token, and max_results (`fallback` when absent; more than `most`
+ * refused in MLflow's words). Below 1 is left to the caller: MLflow words
+ * that refusal differently for models and for versions. */
+mfd_err mfd_registry_read_search(mfd_request *req, int64_t fallback, int most, mfd_search_input *in,
+                                 const char **page_token, int64_t *max_results);
 
 /* Model version handlers (registry_versions.c), routed by registry.c. */
 mfd_err mfd_registry_api_create_version(mfd_request *req, mfd_response *res);

@@ -318,30 +318,19 @@ mfd_err mfd_registry_api_download_uri(mfd_request *req, mfd_response *res) {
 }
 
 mfd_err mfd_registry_api_search_versions(mfd_request *req, mfd_response *res) {
-    const char *filter, *page_token;
-    const char **order_by;
-    size_t n_order_by;
-    bool has_max;
+    mfd_search_input in;
+    const char *page_token;
     int64_t max_results;
-    mfd_err err;
-    if ((err = mfd_msg_string(req, "filter", &filter)) ||
-        (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)) ||
-        (err = mfd_msg_string_list(req, "order_by", &order_by, &n_order_by)) ||
-        (err = mfd_msg_string(req, "page_token", &page_token)))
+    mfd_err err =
+        mfd_registry_read_search(req, MAX_VERSION_SEARCH_RESULTS, MAX_VERSION_SEARCH_RESULTS, &in,
+                                 &page_token, &max_results);
+    if (err)
         return err;
-    if (!has_max)
-        max_results = MAX_VERSION_SEARCH_RESULTS;
-    if (max_results > MAX_VERSION_SEARCH_RESULTS)
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "Invalid value for request parameter max_results. It must be at most "
-                           "%d, but got value %lld",
-                           MAX_VERSION_SEARCH_RESULTS, (long long)max_results);
     if (max_results < 1)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid value for max_results. It must be a positive integer, but got "
                            "%lld",
                            (long long)max_results);
-    mfd_search_input in = {filter, order_by, n_order_by};
     mfd_search_sql sql;
     int64_t offset = 0;
     mfd_conn *conn;
