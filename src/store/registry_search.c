@@ -32,43 +32,6 @@ static mfd_err prepare_page(mfd_conn *conn, mfd_arena *arena, const char *fmt,
     return NULL;
 }
 
-mfd_err mfd_registry_search_models(mfd_conn *conn, mfd_arena *arena, const mfd_search_sql *search,
-                                   int64_t offset, int64_t limit, mfd_registered_model **out,
-                                   size_t *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    if (search->match_nothing)
-        return NULL;
-    mfd_stmt *stmt;
-    mfd_err err = prepare_page(conn, arena,
-                               "SELECT rm.name, rm.creation_time, rm.last_updated_time, "
-                               "rm.description FROM registered_models rm WHERE (%s) "
-                               "ORDER BY %s LIMIT ? OFFSET ?",
-                               search, offset, limit, &stmt);
-    if (err)
-        return err;
-    if ((err = mfd_conn_begin(conn, false))) {
-        mfd_stmt_done(stmt);
-        return err;
-    }
-    mfd_registered_model *items = NULL;
-    size_t n = 0, cap = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, 64);
-        mfd_registry_read_model(arena, stmt, &items[n++]);
-    }
-    mfd_stmt_done(stmt);
-    if (s != MFD_STEP_ERROR)
-        err = mfd_registry_complete_models(conn, arena, items, n);
-    mfd_conn_rollback(conn);
-    if (err)
-        return err;
-    *out = items;
-    *n_out = n;
-    return NULL;
-}
-
 /* ---- version tags of a page ------------------------------------------------------------------ */
 
 typedef struct version_entry {
@@ -141,38 +104,88 @@ static mfd_err attach_version_tags(mfd_conn *conn, mfd_arena *arena, mfd_model_v
     return err;
 }
 
-mfd_err mfd_registry_search_versions(mfd_conn *conn, mfd_arena *arena, const mfd_search_sql *search,
-                                     int64_t offset, int64_t limit, mfd_model_version **out,
-                                     size_t *n_out) {
+/* ---- the pages ------------------------------------------------------------------------------- */
+
+/* What tells the two searches apart: the page's SQL (where and order_by go
+ * in its two %s), how a row becomes an item, how a page of items gets its
+ * children. */
+typedef struct page_kind {
+    const char *sql;
+    size_t item_size;
+    void (*read_row)(mfd_arena *arena, mfd_stmt *stmt, void *item);
+    mfd_err (*complete)(mfd_conn *conn, mfd_arena *arena, void *items, size_t n);
+} page_kind;
+
+static mfd_err read_page(mfd_conn *conn, mfd_arena *arena, const page_kind *kind,
+                         const mfd_search_sql *search, int64_t offset, int64_t limit, void **out,
+                         size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     if (search->match_nothing)
         return NULL;
     mfd_stmt *stmt;
-    mfd_err err = prepare_page(conn, arena,
-                               "SELECT " MFD_MV_COLUMNS " FROM model_versions mv WHERE (%s) "
-                               "ORDER BY %s LIMIT ? OFFSET ?",
-                               search, offset, limit, &stmt);
+    mfd_err err = prepare_page(conn, arena, kind->sql, search, offset, limit, &stmt);
     if (err)
         return err;
     if ((err = mfd_conn_begin(conn, false))) {
         mfd_stmt_done(stmt);
         return err;
     }
-    mfd_model_version *items = NULL;
+    char *items = NULL;
     size_t n = 0, cap = 0;
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        items = mfd_arena_grow(arena, items, n, &cap, sizeof *items, 64);
-        mfd_registry_read_version(arena, stmt, &items[n++]);
+        items = mfd_arena_grow(arena, items, n, &cap, kind->item_size, 64);
+        kind->read_row(arena, stmt, items + n++ * kind->item_size);
     }
     mfd_stmt_done(stmt);
     if (s != MFD_STEP_ERROR)
-        err = attach_version_tags(conn, arena, items, n);
+        err = kind->complete(conn, arena, items, n);
     mfd_conn_rollback(conn);
     if (err)
         return err;
     *out = items;
     *n_out = n;
     return NULL;
+}
+
+static void read_model_row(mfd_arena *arena, mfd_stmt *stmt, void *item) {
+    mfd_registry_read_model(arena, stmt, item);
+}
+
+static mfd_err complete_models(mfd_conn *conn, mfd_arena *arena, void *items, size_t n) {
+    return mfd_registry_complete_models(conn, arena, items, n);
+}
+
+static void read_version_row(mfd_arena *arena, mfd_stmt *stmt, void *item) {
+    mfd_registry_read_version(arena, stmt, item);
+}
+
+static mfd_err complete_versions(mfd_conn *conn, mfd_arena *arena, void *items, size_t n) {
+    return attach_version_tags(conn, arena, items, n);
+}
+
+mfd_err mfd_registry_search_models(mfd_conn *conn, mfd_arena *arena, const mfd_search_sql *search,
+                                   int64_t offset, int64_t limit, mfd_registered_model **out,
+                                   size_t *n_out) {
+    static const page_kind models = {
+        "SELECT rm.name, rm.creation_time, rm.last_updated_time, rm.description "
+        "FROM registered_models rm WHERE (%s) ORDER BY %s LIMIT ? OFFSET ?",
+        sizeof **out, read_model_row, complete_models};
+    void *items;
+    mfd_err err = read_page(conn, arena, &models, search, offset, limit, &items, n_out);
+    *out = items;
+    return err;
+}
+
+mfd_err mfd_registry_search_versions(mfd_conn *conn, mfd_arena *arena, const mfd_search_sql *search,
+                                     int64_t offset, int64_t limit, mfd_model_version **out,
+                                     size_t *n_out) {
+    static const page_kind versions = {
+        "SELECT " MFD_MV_COLUMNS " FROM model_versions mv WHERE (%s) ORDER BY %s LIMIT ? OFFSET ?",
+        sizeof **out, read_version_row, complete_versions};
+    void *items;
+    mfd_err err = read_page(conn, arena, &versions, search, offset, limit, &items, n_out);
+    *out = items;
+    return err;
 }
