@@ -30,21 +30,28 @@ static mfd_err run_not_found(const char *run_id) {
     return mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found", run_id);
 }
 
-static mfd_err select_tag(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
-                          const char **value) {
+/* The text `sql` (two text parameters, `first` and `second`) selects, copied
+ * into the arena ("" for SQL NULL); *value NULL when no row matched. */
+static mfd_err select_text(mfd_conn *conn, mfd_arena *arena, const char *sql, const char *first,
+                           const char *second, const char **value) {
+    *value = NULL;
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, "SELECT value FROM tags WHERE run_uuid = ? AND key = ?",
-                                   true, &stmt);
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
     if (err)
         return err;
-    mfd_stmt_bind_text(stmt, 1, run_id);
-    mfd_stmt_bind_text(stmt, 2, key);
-    *value = NULL;
+    mfd_stmt_bind_text(stmt, 1, first);
+    mfd_stmt_bind_text(stmt, 2, second);
     mfd_step s = mfd_stmt_step(stmt, &err);
     if (s == MFD_STEP_ROW)
         *value = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 0) ? mfd_stmt_text(stmt, 0) : "");
     mfd_stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;
+}
+
+static mfd_err select_tag(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
+                          const char **value) {
+    return select_text(conn, arena, "SELECT value FROM tags WHERE run_uuid = ? AND key = ?", run_id,
+                       key, value);
 }
 
 mfd_err mfd_runs_check_active(mfd_conn *conn, const char *run_id, int64_t *experiment_id) {
@@ -345,16 +352,8 @@ static mfd_err insert_param(mfd_conn *conn, mfd_arena *arena, const char *run_id
     mfd_stmt_done(stmt);
     if (err || mfd_conn_changes(conn) > 0)
         return err;
-    if ((err = mfd_conn_prepare(conn, "SELECT value FROM params WHERE key = ? AND run_uuid = ?",
-                                true, &stmt)))
-        return err;
-    mfd_stmt_bind_text(stmt, 1, key);
-    mfd_stmt_bind_text(stmt, 2, run_id);
-    mfd_step s = mfd_stmt_step(stmt, &err);
-    if (s == MFD_STEP_ROW)
-        *existing = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 0) ? mfd_stmt_text(stmt, 0) : "");
-    mfd_stmt_done(stmt);
-    return s == MFD_STEP_ERROR ? err : NULL;
+    return select_text(conn, arena, "SELECT value FROM params WHERE key = ? AND run_uuid = ?", key,
+                       run_id, existing);
 }
 
 mfd_err mfd_runs_log_param(mfd_conn *conn, mfd_arena *arena, const char *run_id, const char *key,
