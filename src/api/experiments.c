@@ -20,13 +20,6 @@ enum {
     MAX_SEARCH_RESULTS = 50000,
 };
 
-static const mfd_enum_value view_types[] = {
-    {"ACTIVE_ONLY", MFD_VIEW_ACTIVE_ONLY},
-    {"DELETED_ONLY", MFD_VIEW_DELETED_ONLY},
-    {"ALL", MFD_VIEW_ALL},
-    {NULL, 0},
-};
-
 /* ---- the Experiment message ------------------------------------------------------------------ */
 
 static json_t *experiment_json(const mfd_experiment *e) {
@@ -199,7 +192,7 @@ static mfd_err search_experiments(mfd_request *req, mfd_response *res) {
     const char **order_by;
     size_t n_order_by;
     mfd_err err;
-    if ((err = mfd_msg_enum(req, "view_type", view_types, &has_view, &view_type)) ||
+    if ((err = mfd_msg_enum(req, "view_type", mfd_msg_view_types, &has_view, &view_type)) ||
         (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)) ||
         (err = mfd_msg_string_list(req, "order_by", &order_by, &n_order_by)) ||
         (err = mfd_msg_string(req, "filter", &filter)) ||

@@ -489,6 +489,13 @@ static bool enum_from_text(const mfd_enum_value *table, const char *text, int *o
            (mfd_parse_int64(text, &n) && enum_lookup(table, NULL, (long)n, false, out));
 }
 
+const mfd_enum_value mfd_msg_view_types[] = {
+    {"ACTIVE_ONLY", 1},
+    {"DELETED_ONLY", 2},
+    {"ALL", 3},
+    {NULL, 0},
+};
+
 mfd_err mfd_msg_enum(mfd_request *req, const char *field, const mfd_enum_value *table,
                      bool *present, int *out) {
     *present = false;

@@ -35,6 +35,10 @@ mfd_err mfd_msg_double(mfd_request *req, const char *field, bool *present, doubl
 mfd_err mfd_msg_bool(mfd_request *req, const char *field, bool *present, bool *out);
 mfd_err mfd_msg_enum(mfd_request *req, const char *field, const mfd_enum_value *table,
                      bool *present, int *out);
+/* MLflow's ViewType, of the experiments' and the runs' searches: ACTIVE_ONLY
+ * 1, DELETED_ONLY 2, ALL 3 (the numbers of store/experiments.h's
+ * mfd_view_type). */
+extern const mfd_enum_value mfd_msg_view_types[];
 mfd_err mfd_msg_string_list(mfd_request *req, const char *field, const char ***out, size_t *n);
 /* A repeated message field (JSON array of objects); *out NULL when absent. */
 mfd_err mfd_msg_array(mfd_request *req, const char *field, json_t **out);

@@ -20,7 +20,6 @@ enum {
 };
 
 extern const mfd_enum_value mfd_api_run_status_values[];
-extern const mfd_enum_value mfd_api_view_type_values[];
 
 /* Response shapes of rest-api.md §2, appended as JSON text; fields unset in
  * the store are omitted. */

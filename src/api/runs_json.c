@@ -17,13 +17,6 @@ const mfd_enum_value mfd_api_run_status_values[] = {
     {"RUNNING", 1}, {"SCHEDULED", 2}, {"FINISHED", 3}, {"FAILED", 4}, {"KILLED", 5}, {NULL, 0},
 };
 
-const mfd_enum_value mfd_api_view_type_values[] = {
-    {"ACTIVE_ONLY", 1},
-    {"DELETED_ONLY", 2},
-    {"ALL", 3},
-    {NULL, 0},
-};
-
 /* ---- messages ------------------------------------------------------------------------------- */
 
 /* The messages are written as JSON text, not built as jansson trees: a page

@@ -94,7 +94,7 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     mfd_err err;
     if ((err = mfd_msg_string_list(req, "experiment_ids", &experiment_ids, &n_experiment_ids)) ||
         (err = mfd_msg_string(req, "filter", &filter)) ||
-        (err = mfd_msg_enum(req, "run_view_type", mfd_api_view_type_values, &has_view, &view)) ||
+        (err = mfd_msg_enum(req, "run_view_type", mfd_msg_view_types, &has_view, &view)) ||
         (err = mfd_msg_int64(req, "max_results", &has_max, &max_results)) ||
         (err = mfd_msg_string_list(req, "order_by", &order_by, &n_order_by)) ||
         (err = mfd_msg_string(req, "page_token", &page_token)))
