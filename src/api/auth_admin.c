@@ -16,6 +16,7 @@
 #include "auth/passwords.h"
 #include "message.h"
 #include "store/auth_store.h"
+#include "uri.h"
 
 static mfd_err auth_off(mfd_request *req) {
     return mfd_err_new(MFD_ENDPOINT_NOT_FOUND, "No endpoint %s %s", req->method, req->path);
@@ -352,38 +353,16 @@ static const char *alert_page(mfd_request *req, const char *message, const char 
                              mfd_markup_escape(req->arena, message), href);
 }
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The value of `key` in an application/x-www-form-urlencoded body. */
 static const char *form_value(mfd_request *req, const char *key) {
     size_t key_len = strlen(key);
     for (const char *p = req->body; p && *p;) {
         size_t len = strcspn(p, "&");
         const char *eq = memchr(p, '=', len);
-        if (eq && (size_t)(eq - p) == key_len && !strncmp(p, key, key_len)) {
-            char *out = mfd_arena_alloc(req->arena, len + 1), *o = out;
-            for (const char *v = eq + 1; v < p + len; v++) {
-                if (*v == '+') {
-                    *o++ = ' ';
-                } else if (*v == '%' && v + 2 < p + len && hex_value(v[1]) >= 0 &&
-                           hex_value(v[2]) >= 0) {
-                    *o++ = (char)(hex_value(v[1]) * 16 + hex_value(v[2]));
-                    v += 2;
-                } else {
-                    *o++ = *v;
-                }
-            }
-            *o = '\0';
-            return out;
-        }
+        if (eq && (size_t)(eq - p) == key_len && !strncmp(p, key, key_len))
+            return mfd_uri_unquote(
+                req->arena, mfd_arena_strndup(req->arena, eq + 1, len - (size_t)(eq + 1 - p)), true,
+                NULL);
         p += len + (p[len] == '&');
     }
     return NULL;
