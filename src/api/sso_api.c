@@ -95,6 +95,13 @@ static mfd_err delete_token(mfd_request *req, mfd_response *res) {
     return err;
 }
 
+static json_t *string_array(const char *const *items, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(items[i]));
+    return a;
+}
+
 static mfd_err whoami(mfd_request *req, mfd_response *res) {
     mfd_auth *auth;
     mfd_err err = auth_off(req, &auth);
@@ -109,12 +116,8 @@ static mfd_err whoami(mfd_request *req, mfd_response *res) {
     json_object_set_new(u, "sso", json_boolean(w.sso));
     json_object_set_new(u, "permission", json_string(w.permission));
     mfd_json_set_str(u, "mapping_mode", w.mapping_mode);
-    if (w.sso) {
-        json_t *roles = json_array();
-        for (size_t i = 0; i < w.n_roles; i++)
-            json_array_append_new(roles, json_string(w.roles[i]));
-        json_object_set_new(u, "roles", roles);
-    }
+    if (w.sso)
+        json_object_set_new(u, "roles", string_array(w.roles, w.n_roles));
     if (w.expires_at)
         json_object_set_new(u, "expires_at", json_integer(w.expires_at));
     res->json = json_object();
@@ -123,13 +126,6 @@ static mfd_err whoami(mfd_request *req, mfd_response *res) {
     if (w.csrf_token)
         json_object_set_new(res->json, "logout_url", json_string("/oidc/logout"));
     return NULL;
-}
-
-static json_t *string_array(const char *const *items, size_t n) {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(items[i]));
-    return a;
 }
 
 static mfd_err role_mappings(mfd_request *req, mfd_response *res) {
