@@ -75,6 +75,20 @@ static mfd_err unexpected(const char *what, const mfd_http_answer *answer) {
                        answer->status, answer->body ? answer->body : "");
 }
 
+/* A GET of `path`: *json its answer (new reference) when 200; NULL and no
+ * error when 404 and `missing_ok`; any other status unexpected(`what`). */
+static mfd_err admin_get(keycloak *kc, const char *path, const char *what, bool missing_ok,
+                         mfd_http_answer *answer, json_t **json) {
+    *json = NULL;
+    mfd_err err = admin_call(kc, "GET", path, NULL, answer);
+    if (err || (missing_ok && answer->status == 404))
+        return err;
+    if (answer->status != 200)
+        return unexpected(what, answer);
+    *json = mfd_http_json(answer);
+    return NULL;
+}
+
 /* The id at the end of a Location header. */
 static const char *location_id(keycloak *kc, const mfd_http_answer *answer) {
     if (!answer->location)
@@ -146,15 +160,13 @@ static json_t *mappers(const char *client_id) {
 
 static mfd_err find_client(keycloak *kc, const char *client_id, const char **id) {
     mfd_http_answer answer;
-    mfd_err err = admin_call(kc, "GET",
-                             mfd_arena_sprintf(kc->arena, "/clients?clientId=%s",
-                                               mfd_http_escape(kc->arena, client_id, false)),
-                             NULL, &answer);
+    json_t *list;
+    mfd_err err = admin_get(kc,
+                            mfd_arena_sprintf(kc->arena, "/clients?clientId=%s",
+                                              mfd_http_escape(kc->arena, client_id, false)),
+                            "GET clients", false, &answer, &list);
     if (err)
         return err;
-    if (answer.status != 200)
-        return unexpected("GET clients", &answer);
-    json_t *list = mfd_http_json(&answer);
     *id = NULL;
     size_t i;
     json_t *c;
@@ -171,12 +183,11 @@ static mfd_err find_client(keycloak *kc, const char *client_id, const char **id)
 static mfd_err ensure_mappers(keycloak *kc, const char *client_id, const char *id) {
     const char *path = mfd_arena_sprintf(kc->arena, "/clients/%s/protocol-mappers/models", id);
     mfd_http_answer answer;
-    mfd_err err = admin_call(kc, "GET", path, NULL, &answer);
+    json_t *existing;
+    mfd_err err = admin_get(kc, path, "GET protocol mappers", false, &answer, &existing);
     if (err)
         return err;
-    if (answer.status != 200)
-        return unexpected("GET protocol mappers", &answer);
-    json_t *existing = mfd_http_json(&answer), *wanted = mappers(client_id);
+    json_t *wanted = mappers(client_id);
     size_t i, j;
     json_t *m, *e;
     json_array_foreach(wanted, i, m) {
@@ -227,12 +238,10 @@ static mfd_err update_client(keycloak *kc, const char *client_id, const char *id
                              const char *secret, const json_t *uris, const json_t *origins) {
     const char *path = mfd_arena_sprintf(kc->arena, "/clients/%s", id);
     mfd_http_answer answer;
-    mfd_err err = admin_call(kc, "GET", path, NULL, &answer);
+    json_t *have;
+    mfd_err err = admin_get(kc, path, "GET client", false, &answer, &have);
     if (err)
         return err;
-    if (answer.status != 200)
-        return unexpected("GET client", &answer);
-    json_t *have = mfd_http_json(&answer);
     bool changed = false;
     json_t *update = json_object();
     json_object_set_new(update, "redirectUris",
@@ -323,18 +332,13 @@ static mfd_err ensure_client(keycloak *kc, const char *client_id, const char *se
 /* The role's representation {id, name} (new reference), or NULL if missing. */
 static mfd_err get_role(keycloak *kc, const char *name, json_t **role) {
     mfd_http_answer answer;
-    mfd_err err = admin_call(
-        kc, "GET",
-        mfd_arena_sprintf(kc->arena, "/roles/%s", mfd_http_escape(kc->arena, name, false)), NULL,
-        &answer);
+    json_t *json;
     *role = NULL;
-    if (err)
+    mfd_err err = admin_get(
+        kc, mfd_arena_sprintf(kc->arena, "/roles/%s", mfd_http_escape(kc->arena, name, false)),
+        "GET role", true, &answer, &json);
+    if (err || answer.status == 404)
         return err;
-    if (answer.status == 404)
-        return NULL;
-    if (answer.status != 200)
-        return unexpected("GET role", &answer);
-    json_t *json = mfd_http_json(&answer);
     *role = json_pack("{s:O,s:O}", "id", json_object_get(json, "id"), "name",
                       json_object_get(json, "name"));
     json_decref(json);
@@ -367,16 +371,14 @@ static mfd_err ensure_role(keycloak *kc, const char *name, const char *level) {
 
 static mfd_err group_by_path(keycloak *kc, const char *path, const char **id) {
     mfd_http_answer answer;
+    json_t *json;
     *id = NULL;
-    mfd_err err = admin_call(kc, "GET",
-                             mfd_arena_sprintf(kc->arena, "/group-by-path/%s",
-                                               mfd_http_escape(kc->arena, path + 1, true)),
-                             NULL, &answer);
+    mfd_err err = admin_get(kc,
+                            mfd_arena_sprintf(kc->arena, "/group-by-path/%s",
+                                              mfd_http_escape(kc->arena, path + 1, true)),
+                            "GET group-by-path", true, &answer, &json);
     if (err || answer.status == 404)
         return err;
-    if (answer.status != 200)
-        return unexpected("GET group-by-path", &answer);
-    json_t *json = mfd_http_json(&answer);
     const char *gid = json_string_value(json_object_get(json, "id"));
     *id = gid ? mfd_arena_strdup(kc->arena, gid) : NULL;
     json_decref(json);
@@ -420,12 +422,11 @@ static mfd_err ensure_group_roles(keycloak *kc, const char *group_path, const ch
                                   const char *const *roles, int n_roles) {
     const char *path = mfd_arena_sprintf(kc->arena, "/groups/%s/role-mappings/realm", group_id);
     mfd_http_answer answer;
-    mfd_err err = admin_call(kc, "GET", path, NULL, &answer);
+    json_t *have;
+    mfd_err err = admin_get(kc, path, "GET group role mappings", false, &answer, &have);
     if (err)
         return err;
-    if (answer.status != 200)
-        return unexpected("GET group role mappings", &answer);
-    json_t *have = mfd_http_json(&answer), *add = json_array();
+    json_t *add = json_array();
     for (int r = 0; r < n_roles && !err; r++) {
         bool found = false;
         size_t i;
