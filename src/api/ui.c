@@ -67,17 +67,10 @@ static const char INDEX_CSP[] =
     "img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'";
 
-/* The URL of the native OIDC login when the server offers it, else NULL.
- * The SSO issue fills this in from its config; the login page shows its
- * "Sign in with SSO" button only when index.html's config has the URL. */
-static const char *sso_login_url(const mfd_config *cfg) {
-    (void)cfg;
-    return NULL;
-}
-
 /* True when an Accept-Encoding value allows gzip (RFC 9110 §12.5.3:
  * "gzip" or "*" with a q-value other than 0). */
 static bool accepts_gzip(const char *accept_encoding) {
+    double gzip_weight = -1.0, star_weight = -1.0; /* -1: not named */
     const char *p = accept_encoding;
     while (p && *p) {
         size_t item_len = strcspn(p, ",");
@@ -87,25 +80,23 @@ static bool accepts_gzip(const char *accept_encoding) {
         size_t name_len = strcspn(name, ",; \t");
         if (name + name_len > p + item_len)
             name_len = (size_t)(p + item_len - name);
-        bool named = (name_len == 4 && strncasecmp(name, "gzip", 4) == 0) ||
-                     (name_len == 1 && name[0] == '*');
-        if (named) {
-            const char *q = name + name_len;
-            double weight = 1.0;
-            while (q < p + item_len) {
+        double *weight = name_len == 4 && strncasecmp(name, "gzip", 4) == 0 ? &gzip_weight
+                         : name_len == 1 && name[0] == '*'                  ? &star_weight
+                                                                            : NULL;
+        if (weight) {
+            *weight = 1.0;
+            for (const char *q = name + name_len; q < p + item_len; q++)
                 if ((q[0] == 'q' || q[0] == 'Q') && q[1] == '=') {
-                    weight = strtod(q + 2, NULL);
+                    *weight = strtod(q + 2, NULL);
                     break;
                 }
-                q++;
-            }
-            return weight > 0.0;
         }
         p += item_len;
         if (*p == ',')
             p++;
     }
-    return false;
+    /* "*" stands for the codings not named (RFC 9110 §12.5.3): gzip;q=0 wins over it */
+    return gzip_weight >= 0.0 ? gzip_weight > 0.0 : star_weight > 0.0;
 }
 
 /* If-None-Match: "*" or a list of (possibly weak) tags; compared weakly as
@@ -175,9 +166,6 @@ static void append_config(mfd_request *req, mfd_strbuf *sb) {
     json_object_set_new(config, "version", json_string(MFD_VERSION));
     json_object_set_new(config, "mlflow_version", json_string(MFD_MLFLOW_API_VERSION));
     json_object_set_new(config, "build", json_string((const char *)mfd_ui_build_hash));
-    const char *sso = sso_login_url(cfg);
-    if (sso)
-        json_object_set_new(config, "sso_login_url", json_string(sso));
     char *text = json_dumps(config, JSON_COMPACT | JSON_ESCAPE_SLASH);
     json_decref(config);
     mfd_strbuf_append(sb, text ? text : "{}");

@@ -1,5 +1,5 @@
 /* escape.h — text made safe to place inside HTML or XML markup, or JSON;
- * bytes as hex. */
+ * text as Python's repr() shows it; bytes as hex. */
 #ifndef MFD_ESCAPE_H
 #define MFD_ESCAPE_H
 
@@ -12,6 +12,14 @@ const char *mfd_markup_escape(mfd_arena *arena, const char *text);
 /* `s` (NULL as "") as a JSON string literal (also a YAML double-quoted
  * scalar), escaped as jansson escapes; a string that is not UTF-8 as "". */
 void mfd_json_append_string(mfd_strbuf *sb, const char *s);
+
+/* Python's repr() of a str, as MLflow's messages quote values: in single
+ * quotes, or double quotes when the text holds a single quote and no double
+ * quote; backslash, the quote, \n \r \t and the code points Python does not
+ * print (controls, separators but the space, format characters, private use,
+ * noncharacters; not yet unassigned code points) escaped as \xhh, \uhhhh or
+ * \Uhhhhhhhh. */
+void mfd_python_repr_append(mfd_strbuf *sb, const char *s);
 
 /* `n` bytes as 2n lowercase hex digits and a NUL in `out` (2n + 1 bytes). */
 void mfd_hex_encode(const unsigned char *bytes, size_t n, char *out);

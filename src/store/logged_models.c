@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "artifact_locations.h"
+#include "core/escape.h"
 #include "core/ids.h"
 
 static const char *const DELETED = "deleted";
@@ -425,30 +426,11 @@ mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id,
     return mfd_conn_finish(conn, err);
 }
 
-/* Python's repr() of a str as MLflow's messages show keys: 'k', or "k" when
- * the text holds a single quote and no double quote. */
+/* Python's repr() of a str, as MLflow's messages show keys */
 static char *py_repr(mfd_arena *arena, const char *s) {
-    bool single = strchr(s, '\'') != NULL, dbl = strchr(s, '"') != NULL;
-    char quote = single && !dbl ? '"' : '\'';
     mfd_strbuf sb;
     mfd_strbuf_init(&sb, arena);
-    mfd_strbuf_appendn(&sb, &quote, 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '\\')
-            mfd_strbuf_append(&sb, "\\\\");
-        else if (*p == '\n')
-            mfd_strbuf_append(&sb, "\\n");
-        else if (*p == '\r')
-            mfd_strbuf_append(&sb, "\\r");
-        else if (*p == '\t')
-            mfd_strbuf_append(&sb, "\\t");
-        else if (*p == quote) {
-            mfd_strbuf_append(&sb, "\\");
-            mfd_strbuf_appendn(&sb, p, 1);
-        } else
-            mfd_strbuf_appendn(&sb, p, 1);
-    }
-    mfd_strbuf_appendn(&sb, &quote, 1);
+    mfd_python_repr_append(&sb, s);
     return sb.data;
 }
 

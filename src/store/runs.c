@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "artifact_locations.h"
+#include "core/escape.h"
 #include "core/ids.h"
 #include "core/json_text.h"
 
@@ -374,27 +375,6 @@ mfd_err mfd_runs_log_param(mfd_conn *conn, mfd_arena *arena, const char *run_id,
     return mfd_conn_finish(conn, err);
 }
 
-/* Python's repr() of a str, for messages that quote upstream's lists. */
-static void append_repr(mfd_strbuf *sb, const char *s) {
-    char quote = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    mfd_strbuf_appendn(sb, &quote, 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\\' || *p == (unsigned char)quote)
-            mfd_strbuf_appendf(sb, "\\%c", *p);
-        else if (*p == '\n')
-            mfd_strbuf_append(sb, "\\n");
-        else if (*p == '\r')
-            mfd_strbuf_append(sb, "\\r");
-        else if (*p == '\t')
-            mfd_strbuf_append(sb, "\\t");
-        else if (*p < 0x20 || *p == 0x7f)
-            mfd_strbuf_appendf(sb, "\\x%02x", *p);
-        else
-            mfd_strbuf_appendn(sb, (const char *)p, 1);
-    }
-    mfd_strbuf_appendn(sb, &quote, 1);
-}
-
 static int compare_tag_keys(const void *a, const void *b) {
     return mfd_write_order_text(((const mfd_run_tag *)a)->key, ((const mfd_run_tag *)b)->key);
 }
@@ -430,11 +410,11 @@ mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
         const char *value = params[i].value ? params[i].value : "";
         if (existing[i] && strcmp(existing[i], value) != 0) {
             mfd_strbuf_append(&conflicts, conflicts.len ? ", {'key': " : "{'key': ");
-            append_repr(&conflicts, params[i].key);
+            mfd_python_repr_append(&conflicts, params[i].key);
             mfd_strbuf_append(&conflicts, ", 'old_value': ");
-            append_repr(&conflicts, existing[i]);
+            mfd_python_repr_append(&conflicts, existing[i]);
             mfd_strbuf_append(&conflicts, ", 'new_value': ");
-            append_repr(&conflicts, value);
+            mfd_python_repr_append(&conflicts, value);
             mfd_strbuf_append(&conflicts, "}");
         }
     }

@@ -261,7 +261,35 @@ static void test_json_string_literals(void) {
     mfd_arena_free(arena);
 }
 
-MFD_TEST_MAIN(MFD_TEST(test_json_string_literals), MFD_TEST(test_int64_as_number_or_string),
+static const char *as_python_repr(mfd_arena *arena, const char *s) {
+    mfd_strbuf sb;
+    mfd_strbuf_init(&sb, arena);
+    mfd_python_repr_append(&sb, s);
+    return sb.data;
+}
+
+/* As Python 3.11's repr() of the same str (the store's messages quote values so). */
+static void test_python_repr(void) {
+    mfd_arena *arena = mfd_arena_new();
+    CHECK_STR(as_python_repr(arena, "lr"), "'lr'");
+    CHECK_STR(as_python_repr(arena, ""), "''");
+    CHECK_STR(as_python_repr(arena, "it's"), "\"it's\"");
+    CHECK_STR(as_python_repr(arena, "it's \"x\""), "'it\\'s \"x\"'");
+    CHECK_STR(as_python_repr(arena, "C:\\x\n\r\t"), "'C:\\\\x\\n\\r\\t'");
+    CHECK_STR(as_python_repr(arena, "ctl\x01 del\x7f"), "'ctl\\x01 del\\x7f'");
+    /* U+0085, U+00A0, U+00AD, U+200B, U+2028, U+E000, U+FEFF, U+10FFFD: not printable */
+    CHECK_STR(as_python_repr(arena, "\xc2\x85 \xc2\xa0 \xc2\xad"), "'\\x85 \\xa0 \\xad'");
+    CHECK_STR(as_python_repr(arena, "\xe2\x80\x8b\xe2\x80\xa8\xee\x80\x80\xef\xbb\xbf"),
+              "'\\u200b\\u2028\\ue000\\ufeff'");
+    CHECK_STR(as_python_repr(arena, "\xf4\x8f\xbf\xbd"), "'\\U0010fffd'");
+    /* printable beyond ASCII: as it is */
+    CHECK_STR(as_python_repr(arena, "gr\xc3\xb6\xc3\x9f \xe6\x97\xa5 \xf0\x9f\x98\x80"),
+              "'gr\xc3\xb6\xc3\x9f \xe6\x97\xa5 \xf0\x9f\x98\x80'");
+    mfd_arena_free(arena);
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_json_string_literals), MFD_TEST(test_python_repr),
+              MFD_TEST(test_int64_as_number_or_string),
               MFD_TEST(test_doubles_accept_nan_and_infinity_strings),
               MFD_TEST(test_experiment_id_numbers_become_strings),
               MFD_TEST(test_get_reads_query_with_repeated_keys),

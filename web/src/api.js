@@ -189,10 +189,8 @@ export const whoami = () =>
       : null,
   );
 
-// Native SSO login offered by the server: {login_url} or null. From the
-// page's config (src/api/ui.c) or the server's /oidc/info.
+// Native SSO login offered by the server (its /oidc/info): {login_url} or null.
 export async function ssoLogin() {
-  if (config.sso_login_url) return { login_url: config.sso_login_url };
   try {
     const r = await fetch('/oidc/info', { credentials: 'omit' });
     const info = r.ok ? await r.json() : null;
