@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "core/escape.h"
 #include "artifact_owner.h"
 #include "artifacts/repo.h"
 #include "message.h"
@@ -48,7 +49,7 @@ static const char *raw_tail(const mfd_request *req, size_t *len) {
 static const char *decoded_tail(mfd_request *req, size_t *len) {
     size_t raw_len;
     const char *raw = raw_tail(req, &raw_len);
-    return mfd_artifact_unescape(req->arena, raw, raw_len, false, len);
+    return mfd_percent_decode(req->arena, raw, raw_len, false, len);
 }
 
 static mfd_err tail_path(mfd_request *req, const char **rel) {
@@ -80,11 +81,11 @@ static const char *raw_query_value(mfd_request *req, const char *field, size_t *
         size_t pair_len = strcspn(q, "&");
         size_t key_len = strcspn(q, "=&");
         size_t k_len;
-        const char *key = mfd_artifact_unescape(req->arena, q, key_len, true, &k_len);
+        const char *key = mfd_percent_decode(req->arena, q, key_len, true, &k_len);
         if (k_len == strlen(field) && !memcmp(key, field, k_len)) {
             const char *value = q + key_len + (key_len < pair_len ? 1 : 0);
             size_t value_len = pair_len - (size_t)(value - q);
-            return mfd_artifact_unescape(req->arena, value, value_len, true, len);
+            return mfd_percent_decode(req->arena, value, value_len, true, len);
         }
         q += pair_len + (q[pair_len] ? 1 : 0);
     }

@@ -1,6 +1,7 @@
 /* uri.c — urlparse, unquote and pathlib normalisation as MLflow's checks
  * use them (see uri.h). Pure functions over the request arena. */
 #include "uri.h"
+#include "core/escape.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -54,32 +55,11 @@ void mfd_uri_parse(mfd_arena *arena, const char *url, mfd_uri *out) {
     }
 }
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *mfd_uri_unquote(mfd_arena *arena, const char *s, bool plus, bool *had_nul) {
-    char *out = mfd_arena_alloc(arena, strlen(s) + 1), *o = out;
+    size_t len;
+    char *out = mfd_percent_decode(arena, s, strlen(s), plus, &len);
     if (had_nul)
-        *had_nul = false;
-    for (const char *p = s; *p; p++) {
-        if (p[0] == '%' && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
-            char c = (char)(hex_value(p[1]) * 16 + hex_value(p[2]));
-            if (c == '\0' && had_nul)
-                *had_nul = true;
-            *o++ = c;
-            p += 2;
-        } else {
-            *o++ = plus && *p == '+' ? ' ' : *p;
-        }
-    }
-    *o = '\0';
+        *had_nul = strlen(out) != len;
     return out;
 }
 

@@ -11,6 +11,7 @@
  *     %252e%252e, never to rename a file (behaviours.md #10: "50%25off.txt"
  *     stores "50%off.txt", "100%.txt" stays as it is, '+' stays '+'). */
 #include "repo.h"
+#include "core/escape.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,37 +22,6 @@ enum {
     MAX_DEPTH = 256,         /* segments; bounds the recursion of tree removal in local.c */
     MAX_SEGMENT_BYTES = 255, /* NAME_MAX */
 };
-
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-char *mfd_artifact_unescape(mfd_arena *arena, const char *s, size_t len, bool form,
-                            size_t *out_len) {
-    char *out = mfd_arena_alloc(arena, len + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
-            (lo = hex_value(s[i + 2])) >= 0) {
-            out[n++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (form && s[i] == '+') {
-            out[n++] = ' ';
-        } else {
-            out[n++] = s[i];
-        }
-    }
-    out[n] = '\0';
-    *out_len = n;
-    return out;
-}
 
 static bool is_control(unsigned char c) {
     return c < 0x20 || c == 0x7f;
@@ -150,7 +120,7 @@ bool mfd_artifact_path_is_safe(mfd_arena *arena, const char *path, size_t len) {
     size_t cur_len = len;
     for (int round = 0;; round++) {
         size_t next_len;
-        char *next = mfd_artifact_unescape(arena, cur, cur_len, false, &next_len);
+        char *next = mfd_percent_decode(arena, cur, cur_len, false, &next_len);
         if (next_len == cur_len && memcmp(next, cur, cur_len) == 0)
             break;
         if (round == MAX_DECODE_ROUNDS) /* still changing: MLflow gives up too */

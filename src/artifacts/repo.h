@@ -45,12 +45,6 @@ const char *mfd_artifact_repo_root(const mfd_artifact_repo *repo);
 
 /* --- path.c ---------------------------------------------------------- */
 
-/* Decodes %XX escapes that have two hex digits and leaves every other
- * character as it is (libmicrohttpd's rule for URL paths); with `form`, '+'
- * also becomes a space (query strings). The result may contain NUL bytes:
- * its length is *out_len. */
-char *mfd_artifact_unescape(mfd_arena *arena, const char *s, size_t len, bool form,
-                            size_t *out_len);
 /* §8.0 on a path decoded once (`len` bytes, NULs included): false if it, or
  * what up to 10 more decoding rounds make of it, holds a control character
  * (in the name itself), '#', '\\', a ".." segment, or is absolute (/..., a

@@ -98,7 +98,7 @@ static const char *listed_text(mfd_arena *arena, xmlNode *result, xmlNode *entry
     if (!text || !encoding || strcmp(encoding, "url") != 0)
         return text;
     size_t len;
-    char *decoded = mfd_artifact_unescape(arena, text, strlen(text), true, &len);
+    char *decoded = mfd_percent_decode(arena, text, strlen(text), true, &len);
     return strlen(decoded) == len ? decoded : NULL;
 }
 

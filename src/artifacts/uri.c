@@ -13,6 +13,7 @@
  *
  * Anything else (gs://, wasbs://, ...) is storage this server does not reach. */
 #include "repo.h"
+#include "core/escape.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -96,7 +97,7 @@ mfd_err mfd_artifact_uri_resolve(mfd_arena *arena, const char *destination, cons
             p = host + host_len;
         }
         size_t len = strcspn(p, "?#"), decoded_len;
-        const char *path = mfd_artifact_unescape(arena, p, len, false, &decoded_len);
+        const char *path = mfd_percent_decode(arena, p, len, false, &decoded_len);
         if (decoded_len != strlen(path) || !*path)
             return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "Invalid artifact URI '%s'", uri);
         *root = path;

@@ -147,3 +147,31 @@ void mfd_python_repr_append(mfd_strbuf *sb, const char *s) {
     }
     mfd_strbuf_appendn(sb, &quote, 1);
 }
+
+int mfd_hex_digit_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *mfd_percent_decode(mfd_arena *arena, const char *s, size_t len, bool plus, size_t *out_len) {
+    char *out = mfd_arena_alloc(arena, len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = mfd_hex_digit_value(s[i + 1])) >= 0 &&
+            (lo = mfd_hex_digit_value(s[i + 2])) >= 0) {
+            out[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[n++] = plus && s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    out[n] = '\0';
+    *out_len = n;
+    return out;
+}

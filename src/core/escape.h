@@ -5,6 +5,8 @@
 
 #include "arena.h"
 
+#include <stdbool.h>
+
 /* & < > " ' as character references (valid in HTML and XML alike); NULL
  * gives "". The result lives in the arena. */
 const char *mfd_markup_escape(mfd_arena *arena, const char *text);
@@ -20,6 +22,15 @@ void mfd_json_append_string(mfd_strbuf *sb, const char *s);
  * noncharacters; not yet unassigned code points) escaped as \xhh, \uhhhh or
  * \Uhhhhhhhh. */
 void mfd_python_repr_append(mfd_strbuf *sb, const char *s);
+
+/* The value of a hex digit (either case), or -1. */
+int mfd_hex_digit_value(char c);
+
+/* `len` bytes with every %XX escape of two hex digits decoded and anything
+ * else kept (libmicrohttpd's rule for URL paths, urllib.parse.unquote's);
+ * with `plus`, '+' also becomes a space (query strings, unquote_plus). The
+ * result, in the arena, may hold NUL bytes: its length is *out_len. */
+char *mfd_percent_decode(mfd_arena *arena, const char *s, size_t len, bool plus, size_t *out_len);
 
 /* `n` bytes as 2n lowercase hex digits and a NUL in `out` (2n + 1 bytes). */
 void mfd_hex_encode(const unsigned char *bytes, size_t n, char *out);

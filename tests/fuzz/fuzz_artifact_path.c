@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "artifacts/repo.h"
+#include "core/escape.h"
 
 static bool has_drive_prefix(const char *s) {
     return ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) && s[1] == ':';
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 0: /* a raw URL tail: decoded once as the server does, then the gate */
     case 1: {
         size_t decoded_len;
-        char *decoded = mfd_artifact_unescape(arena, text, len, data[0] & 1, &decoded_len);
+        char *decoded = mfd_percent_decode(arena, text, len, data[0] & 1, &decoded_len);
         if (decoded_len > len)
             abort(); /* decoding never grows a string */
         const char *norm = NULL;

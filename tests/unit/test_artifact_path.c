@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "artifacts/repo.h"
+#include "core/escape.h"
 #include "store/artifact_locations.h"
 #include "test.h"
 
@@ -20,7 +21,7 @@ static const char *norm(mfd_arena *a, const char *path) {
 /* The path as the server hands it over: one URL-decoding round. */
 static const char *norm_url(mfd_arena *a, const char *raw) {
     size_t len;
-    const char *decoded = mfd_artifact_unescape(a, raw, strlen(raw), false, &len);
+    const char *decoded = mfd_percent_decode(a, raw, strlen(raw), false, &len);
     const char *out = NULL;
     mfd_err err = mfd_artifact_path_normalize(a, decoded, len, &out);
     if (err) {
@@ -136,11 +137,11 @@ static void test_escaped_names_round_trip(void) {
 static void test_unescape(void) {
     mfd_arena *a = mfd_arena_new();
     size_t len;
-    const char *s = mfd_artifact_unescape(a, "a%00b%zz%4", 10, false, &len);
+    const char *s = mfd_percent_decode(a, "a%00b%zz%4", 10, false, &len);
     CHECK_INT(len, 8);
     CHECK(memcmp(s, "a\0b%zz%4", 9) == 0);
-    CHECK_STR(mfd_artifact_unescape(a, "a+b%2B", 6, true, &len), "a b+");
-    CHECK_STR(mfd_artifact_unescape(a, "a+b%2B", 6, false, &len), "a+b+");
+    CHECK_STR(mfd_percent_decode(a, "a+b%2B", 6, true, &len), "a b+");
+    CHECK_STR(mfd_percent_decode(a, "a+b%2B", 6, false, &len), "a+b+");
     mfd_arena_free(a);
 }
 
