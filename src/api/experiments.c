@@ -34,16 +34,8 @@ static json_t *experiment_json(const mfd_experiment *e) {
         mfd_json_set_int(o, "last_update_time", e->last_update_time);
     if (e->creation_time)
         mfd_json_set_int(o, "creation_time", e->creation_time);
-    if (e->n_tags) {
-        json_t *tags = json_array();
-        for (size_t i = 0; i < e->n_tags; i++) {
-            json_t *t = json_object();
-            mfd_json_set_str(t, "key", e->tags[i].key);
-            mfd_json_set_str(t, "value", e->tags[i].value);
-            json_array_append_new(tags, t);
-        }
-        json_object_set_new(o, "tags", tags);
-    }
+    if (e->n_tags)
+        json_object_set_new(o, "tags", mfd_json_key_values(e->tags, e->n_tags));
     return o;
 }
 
@@ -131,7 +123,7 @@ static mfd_err create_experiment(mfd_request *req, mfd_response *res) {
         (err = mfd_validate_max_length(name, MAX_EXPERIMENT_NAME, "Experiment name")))
         return err;
     size_t n_tags = tag_array ? json_array_size(tag_array) : 0;
-    mfd_experiment_tag *tags = mfd_arena_calloc(req->arena, n_tags + 1, sizeof *tags);
+    mfd_key_value *tags = mfd_arena_calloc(req->arena, n_tags + 1, sizeof *tags);
     for (size_t i = 0; i < n_tags; i++) {
         json_t *t = json_array_get(tag_array, i);
         const char *key_path = mfd_arena_sprintf(req->arena, "tags[%zu].key", i);

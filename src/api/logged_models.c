@@ -39,17 +39,6 @@ static const char *status_name(int status) {
 
 /* ---- response shape -------------------------------------------------------------------------- */
 
-static json_t *kv_array(const mfd_logged_model_kv *items, size_t n) {
-    json_t *array = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *kv = json_object();
-        mfd_json_set_str(kv, "key", items[i].key);
-        mfd_json_set_str(kv, "value", items[i].value);
-        json_array_append_new(array, kv);
-    }
-    return array;
-}
-
 static json_t *metric_json(const mfd_logged_model_metric *m) {
     json_t *metric = json_object();
     mfd_json_set_str(metric, "key", m->key);
@@ -80,11 +69,11 @@ static json_t *model_json(const mfd_logged_model *m) {
     mfd_json_set_str(info, "model_type", m->model_type);
     mfd_json_set_str(info, "source_run_id", m->source_run_id);
     if (m->n_tags)
-        json_object_set_new(info, "tags", kv_array(m->tags, m->n_tags));
+        json_object_set_new(info, "tags", mfd_json_key_values(m->tags, m->n_tags));
 
     json_t *data = json_object();
     if (m->n_params)
-        json_object_set_new(data, "params", kv_array(m->params, m->n_params));
+        json_object_set_new(data, "params", mfd_json_key_values(m->params, m->n_params));
     if (m->n_metrics) {
         json_t *metrics = json_array();
         for (size_t i = 0; i < m->n_metrics; i++)
@@ -107,7 +96,7 @@ static void respond_model(mfd_response *res, const mfd_logged_model *m) {
 /* A repeated LoggedModelTag / LoggedModelParameter field: `key` required
  * (at most 255 characters), an absent `value` is "". */
 static mfd_err read_kv_list(mfd_request *req, const char *field, const char *what,
-                            mfd_logged_model_kv **out, size_t *n_out) {
+                            mfd_key_value **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     json_t *array;
@@ -115,7 +104,7 @@ static mfd_err read_kv_list(mfd_request *req, const char *field, const char *wha
     if (err || !array)
         return err;
     size_t n = json_array_size(array);
-    mfd_logged_model_kv *items = mfd_arena_calloc(req->arena, n + 1, sizeof *items);
+    mfd_key_value *items = mfd_arena_calloc(req->arena, n + 1, sizeof *items);
     for (size_t i = 0; i < n; i++) {
         json_t *obj = json_array_get(array, i);
         char *key_name = mfd_arena_sprintf(req->arena, "%s[%zu].key", field, i);
@@ -163,7 +152,7 @@ static mfd_err create_logged_model(mfd_request *req, mfd_response *res) {
         (err = mfd_msg_string(req, "model_type", &in.model_type)) ||
         (err = mfd_msg_string(req, "source_run_id", &in.source_run_id)))
         return err;
-    mfd_logged_model_kv *params, *tags;
+    mfd_key_value *params, *tags;
     if ((err = read_kv_list(req, "params", "Param key", &params, &in.n_params)) ||
         (err = read_kv_list(req, "tags", "Tag key", &tags, &in.n_tags)))
         return err;
@@ -244,7 +233,7 @@ static mfd_err delete_logged_model(mfd_request *req, mfd_response *res) {
 }
 
 static mfd_err set_logged_model_tags(mfd_request *req, mfd_response *res) {
-    mfd_logged_model_kv *tags;
+    mfd_key_value *tags;
     size_t n_tags;
     mfd_err err = read_kv_list(req, "tags", "Tag key", &tags, &n_tags);
     if (err)
@@ -271,7 +260,7 @@ static mfd_err delete_logged_model_tag(mfd_request *req, mfd_response *res) {
 /* Upstream checks the body's model_id is there but writes to the path's. */
 static mfd_err log_logged_model_params(mfd_request *req, mfd_response *res) {
     const char *model_id;
-    mfd_logged_model_kv *params;
+    mfd_key_value *params;
     size_t n_params;
     mfd_err err;
     if ((err = body_model_id(req, &model_id)) ||

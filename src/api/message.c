@@ -589,6 +589,17 @@ void mfd_json_set_str(json_t *obj, const char *key, const char *value) {
         json_object_set_new(obj, key, json_string(value));
 }
 
+json_t *mfd_json_key_values(const mfd_key_value *items, size_t n) {
+    json_t *array = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *kv = json_object();
+        mfd_json_set_str(kv, "key", items[i].key);
+        mfd_json_set_str(kv, "value", items[i].value);
+        json_array_append_new(array, kv);
+    }
+    return array;
+}
+
 void mfd_json_set_int(json_t *obj, const char *key, int64_t value) {
     json_object_set_new(obj, key, json_integer(value));
 }

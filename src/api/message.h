@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "http/request.h"
+#include "store/key_value.h"
 
 typedef struct mfd_enum_value {
     const char *name;
@@ -61,6 +62,8 @@ mfd_err mfd_nul_param(const char *display);
 json_t *mfd_json_from_double(double v); /* NaN/±Inf as "NaN"/"Infinity"/"-Infinity" */
 /* Convenience setters that take ownership semantics of jansson *_new. */
 void mfd_json_set_str(json_t *obj, const char *key, const char *value); /* skips NULL */
+/* [{"key": k, "value": v}, ...], a NULL value left out */
+json_t *mfd_json_key_values(const mfd_key_value *items, size_t n);
 void mfd_json_set_int(json_t *obj, const char *key, int64_t value);
 
 /* The answer of a search whose store was asked for max_results + 1 rows:

@@ -23,17 +23,6 @@ enum { MAX_MODEL_SEARCH_RESULTS = 1000, DEFAULT_MODEL_SEARCH_RESULTS = 100, MAX_
 
 /* ---- messages -------------------------------------------------------------------------------- */
 
-static json_t *tags_json(const mfd_registry_tag *tags, size_t n) {
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *t = json_object();
-        mfd_json_set_str(t, "key", tags[i].key);
-        mfd_json_set_str(t, "value", tags[i].value);
-        json_array_append_new(list, t);
-    }
-    return list;
-}
-
 static char *version_text(int64_t version, char buf[24]) {
     snprintf(buf, 24, "%lld", (long long)version);
     return buf;
@@ -57,7 +46,7 @@ json_t *mfd_registry_version_json(const mfd_model_version *mv, bool with_aliases
     if (mv->status_message && *mv->status_message)
         mfd_json_set_str(o, "status_message", mv->status_message);
     if (mv->n_tags)
-        json_object_set_new(o, "tags", tags_json(mv->tags, mv->n_tags));
+        json_object_set_new(o, "tags", mfd_json_key_values(mv->tags, mv->n_tags));
     mfd_json_set_str(o, "run_link", mv->run_link);
     if (with_aliases && mv->n_aliases) {
         json_t *aliases = json_array();
@@ -85,7 +74,7 @@ static json_t *model_json(const mfd_registered_model *m) {
         json_object_set_new(o, "latest_versions", list);
     }
     if (m->n_tags)
-        json_object_set_new(o, "tags", tags_json(m->tags, m->n_tags));
+        json_object_set_new(o, "tags", mfd_json_key_values(m->tags, m->n_tags));
     if (m->n_aliases) {
         json_t *list = json_array();
         for (size_t i = 0; i < m->n_aliases; i++) {
@@ -156,13 +145,13 @@ mfd_err mfd_registry_canonical_stage(const char *stage, const char **out) {
                        stage ? stage : "");
 }
 
-mfd_err mfd_registry_read_tags(mfd_request *req, mfd_registry_tag **tags, size_t *n_tags) {
+mfd_err mfd_registry_read_tags(mfd_request *req, mfd_key_value **tags, size_t *n_tags) {
     json_t *array;
     mfd_err err = mfd_msg_array(req, "tags", &array);
     if (err)
         return err;
     size_t n = array ? json_array_size(array) : 0;
-    mfd_registry_tag *list = mfd_arena_calloc(req->arena, n + 1, sizeof *list);
+    mfd_key_value *list = mfd_arena_calloc(req->arena, n + 1, sizeof *list);
     for (size_t i = 0; i < n; i++) {
         json_t *t = json_array_get(array, i);
         if ((err = mfd_json_string(req, t, "key", mfd_arena_sprintf(req->arena, "tags[%zu].key", i),
@@ -229,7 +218,7 @@ static mfd_err validate_alias(const char *alias) {
 
 static mfd_err create_model(mfd_request *req, mfd_response *res) {
     const char *name, *description;
-    mfd_registry_tag *tags;
+    mfd_key_value *tags;
     size_t n_tags;
     mfd_conn *conn;
     mfd_registered_model m;

@@ -25,7 +25,7 @@ mfd_err mfd_registry_validate_tag(const char *key, const char *value);
  * 400 "Invalid Model Version stage: ..." otherwise. */
 mfd_err mfd_registry_canonical_stage(const char *stage, const char **out);
 /* Reads the `tags` array of {key, value} of the request, validated. */
-mfd_err mfd_registry_read_tags(mfd_request *req, mfd_registry_tag **tags, size_t *n_tags);
+mfd_err mfd_registry_read_tags(mfd_request *req, mfd_key_value **tags, size_t *n_tags);
 
 /* The request fields both registry searches read: filter and order_by into
  * `in`, page_token, and max_results (`fallback` when absent; more than `most`

@@ -184,7 +184,7 @@ static mfd_err answer_version(mfd_response *res, const mfd_model_version *mv) {
 
 mfd_err mfd_registry_api_create_version(mfd_request *req, mfd_response *res) {
     mfd_model_version_new in = {0};
-    mfd_registry_tag *tags;
+    mfd_key_value *tags;
     json_t *tag_array;
     mfd_err err;
     if ((err = mfd_msg_required_string(req, "name", &in.name)) ||

@@ -10,7 +10,7 @@
 
 /* A RunTag[] field; absent keys and values read as "", long values are cut
  * (or refused) as runs/set-tag's are. */
-static mfd_err read_tags(mfd_request *req, const char *field, mfd_run_tag **out, size_t *n) {
+static mfd_err read_tags(mfd_request *req, const char *field, mfd_key_value **out, size_t *n) {
     json_t *list;
     *out = NULL;
     *n = 0;
@@ -18,7 +18,7 @@ static mfd_err read_tags(mfd_request *req, const char *field, mfd_run_tag **out,
     if (err || !list)
         return err;
     size_t count = json_array_size(list);
-    mfd_run_tag *tags = mfd_arena_calloc(req->arena, count + 1, sizeof *tags);
+    mfd_key_value *tags = mfd_arena_calloc(req->arena, count + 1, sizeof *tags);
     for (size_t i = 0; i < count; i++) {
         json_t *item = json_array_get(list, i);
         const char *key_path = mfd_arena_sprintf(req->arena, "%s[%zu].key", field, i);
@@ -50,7 +50,7 @@ static void answer_run(mfd_request *req, mfd_response *res, const mfd_run *run, 
 /* POST runs/create */
 static mfd_err create_run(mfd_request *req, mfd_response *res) {
     mfd_run_create in = {0};
-    mfd_run_tag *tags;
+    mfd_key_value *tags;
     bool has_start;
     mfd_err err;
     if ((err = mfd_msg_string(req, "experiment_id", &in.experiment_id)) ||

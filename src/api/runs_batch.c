@@ -86,10 +86,10 @@ static mfd_err read_metric(mfd_request *req, json_t *item, size_t i, mfd_metric_
     return NULL;
 }
 
-static mfd_err read_pairs(mfd_request *req, json_t *list, const char *name, mfd_run_tag **out,
+static mfd_err read_pairs(mfd_request *req, json_t *list, const char *name, mfd_key_value **out,
                           size_t *n) {
     size_t count = json_array_size(list);
-    mfd_run_tag *pairs = mfd_arena_calloc(req->arena, count + 1, sizeof *pairs);
+    mfd_key_value *pairs = mfd_arena_calloc(req->arena, count + 1, sizeof *pairs);
     for (size_t i = 0; i < count; i++) {
         json_t *item = json_array_get(list, i);
         mfd_err err;
@@ -113,7 +113,7 @@ static mfd_err batch_limit(const char *entity, size_t limit, size_t length) {
                        limit, entity, length, entity, entity);
 }
 
-static mfd_err unique_param_keys(mfd_request *req, const mfd_run_tag *params, size_t n) {
+static mfd_err unique_param_keys(mfd_request *req, const mfd_key_value *params, size_t n) {
     mfd_strbuf dupes;
     mfd_strbuf_init(&dupes, req->arena);
     for (size_t i = 1; i < n; i++) {
@@ -153,7 +153,7 @@ mfd_err mfd_api_runs_log_batch(mfd_request *req, mfd_response *res) {
     for (size_t i = 0; i < n_metrics; i++)
         if ((err = read_metric(req, json_array_get(metric_list, i), i, &metrics[i])))
             return err;
-    mfd_run_tag *params, *tags;
+    mfd_key_value *params, *tags;
     if ((err = read_pairs(req, param_list, "params", &params, &n_params)) ||
         (err = read_pairs(req, tag_list, "tags", &tags, &n_tags)))
         return err;
@@ -242,7 +242,7 @@ static mfd_err read_dataset_input(mfd_request *req, json_t *item, size_t i,
     if (tag_list && !json_is_null(tag_list) && !json_is_array(tag_list))
         return mfd_api_invalid_value(tags_name, json_incref(tag_list), "expected a list");
     size_t n = json_array_size(tag_list);
-    mfd_input_tag *tags = mfd_arena_calloc(req->arena, n + 1, sizeof *tags);
+    mfd_key_value *tags = mfd_arena_calloc(req->arena, n + 1, sizeof *tags);
     for (size_t t = 0; t < n; t++) {
         json_t *tag = json_array_get(tag_list, t);
         if ((err = item_string(req, tag, tags_name, (long)t, "key", false, &tags[t].key)) ||

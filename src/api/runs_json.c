@@ -133,12 +133,12 @@ static void nth_metric(mfd_strbuf *sb, const void *items, size_t i) {
 }
 
 static void nth_key_value(mfd_strbuf *sb, const void *items, size_t i) {
-    const mfd_run_tag *tag = (const mfd_run_tag *)items + i;
+    const mfd_key_value *tag = (const mfd_key_value *)items + i;
     append_key_value(sb, tag->key, tag->value);
 }
 
 static void nth_input_tag(mfd_strbuf *sb, const void *items, size_t i) {
-    const mfd_input_tag *tag = (const mfd_input_tag *)items + i;
+    const mfd_key_value *tag = (const mfd_key_value *)items + i;
     append_key_value(sb, tag->key, tag->value);
 }
 

@@ -72,8 +72,8 @@ static void add_tag(mfd_arena *arena, mfd_experiment *e, size_t *cap, mfd_stmt *
     if (mfd_stmt_is_null(stmt, TAG_KEY_COL))
         return;
     e->tags = mfd_arena_grow(arena, e->tags, e->n_tags, cap, sizeof *e->tags, 8);
-    e->tags[e->n_tags++] = (mfd_experiment_tag){copy_text(arena, stmt, TAG_KEY_COL),
-                                                copy_text(arena, stmt, TAG_VALUE_COL)};
+    e->tags[e->n_tags++] =
+        (mfd_key_value){copy_text(arena, stmt, TAG_KEY_COL), copy_text(arena, stmt, TAG_VALUE_COL)};
 }
 
 /* Reads the rows of a statement whose rows are grouped by experiment (in
@@ -275,7 +275,7 @@ static mfd_err set_default_location(mfd_conn *conn, int64_t id, const char *root
 enum { RUN_URI_MAX = 200, RUN_URI_SUFFIX = 1 + 32 + 10 };
 
 mfd_err mfd_experiments_create(mfd_conn *conn, const char *name, const char *artifact_location,
-                               const char *default_artifact_root, const mfd_experiment_tag *tags,
+                               const char *default_artifact_root, const mfd_key_value *tags,
                                size_t n_tags, int64_t *experiment_id) {
     if (artifact_location && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES &&
         mfd_utf8_chars(artifact_location) > RUN_URI_MAX - RUN_URI_SUFFIX)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "key_value.h"
 #include "core/err.h"
 #include "db.h"
 #include "search/search.h"
@@ -24,10 +25,6 @@ enum mfd_view_type {
     MFD_VIEW_ALL = 3,
 };
 
-typedef struct mfd_experiment_tag {
-    const char *key, *value; /* value NULL when the column is NULL */
-} mfd_experiment_tag;
-
 typedef struct mfd_experiment {
     int64_t experiment_id;
     const char *name;
@@ -35,7 +32,7 @@ typedef struct mfd_experiment {
     const char *lifecycle_stage;   /* "active" / "deleted" */
     int64_t creation_time;         /* 0 when NULL */
     int64_t last_update_time;      /* 0 when NULL */
-    mfd_experiment_tag *tags;      /* ordered by key */
+    mfd_key_value *tags;           /* ordered by key */
     size_t n_tags;
 } mfd_experiment;
 
@@ -53,7 +50,7 @@ typedef struct mfd_experiment {
 bool mfd_experiment_id_parse(mfd_dialect dialect, const char *text, int64_t *out);
 
 mfd_err mfd_experiments_create(mfd_conn *conn, const char *name, const char *artifact_location,
-                               const char *default_artifact_root, const mfd_experiment_tag *tags,
+                               const char *default_artifact_root, const mfd_key_value *tags,
                                size_t n_tags, int64_t *experiment_id);
 
 /* An experiment, active or deleted, with its tags. */

@@ -91,7 +91,7 @@ static mfd_err insert_edge(mfd_conn *conn, const char *sql, const char *source_i
     return err;
 }
 
-static mfd_err insert_input_tags(mfd_conn *conn, const char *input_uuid, const mfd_input_tag *tags,
+static mfd_err insert_input_tags(mfd_conn *conn, const char *input_uuid, const mfd_key_value *tags,
                                  size_t n) {
     mfd_err err = NULL;
     for (size_t i = 0; i < n && !err; i++) {
@@ -245,9 +245,9 @@ static void dataset_row(void *ctx, size_t index, mfd_stmt *stmt) {
     if (mfd_stmt_is_null(stmt, 8))
         return;
     mfd_dataset_input *in = &io->datasets[io->n_datasets - 1];
-    mfd_input_tag *tags = mfd_arena_grow(l->arena, (void *)in->tags, in->n_tags,
+    mfd_key_value *tags = mfd_arena_grow(l->arena, (void *)in->tags, in->n_tags,
                                          &l->last_tag_capacity[index], sizeof *tags, 4);
-    tags[in->n_tags++] = (mfd_input_tag){column(l->arena, stmt, 8), column(l->arena, stmt, 9)};
+    tags[in->n_tags++] = (mfd_key_value){column(l->arena, stmt, 8), column(l->arena, stmt, 9)};
     in->tags = tags;
 }
 

@@ -9,11 +9,8 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "key_value.h"
 #include "db.h"
-
-typedef struct mfd_input_tag {
-    const char *key, *value;
-} mfd_input_tag;
 
 typedef struct mfd_dataset {
     const char *name, *digest, *source_type, *source;
@@ -22,7 +19,7 @@ typedef struct mfd_dataset {
 
 typedef struct mfd_dataset_input {
     mfd_dataset dataset;
-    const mfd_input_tag *tags;
+    const mfd_key_value *tags;
     size_t n_tags;
 } mfd_dataset_input;
 

@@ -69,10 +69,10 @@ typedef struct children_page {
     size_t *caps; /* per model: tags, params, metrics */
 } children_page;
 
-static void add_kv(children_page *page, mfd_stmt *stmt, mfd_logged_model_kv **items, size_t *n,
+static void add_kv(children_page *page, mfd_stmt *stmt, mfd_key_value **items, size_t *n,
                    size_t *cap) {
     *items = mfd_arena_grow(page->arena, *items, *n, cap, sizeof **items, 8);
-    mfd_logged_model_kv *kv = &(*items)[(*n)++];
+    mfd_key_value *kv = &(*items)[(*n)++];
     kv->key = copy_text(page->arena, stmt, 1);
     kv->value = copy_text(page->arena, stmt, 2);
     if (!kv->value)
@@ -186,7 +186,7 @@ static mfd_err model_experiment(mfd_conn *conn, const char *model_id, int64_t *e
 }
 
 /* The logged value of a param: *found, and an error if it differs. */
-static mfd_err check_param(mfd_conn *conn, const char *model_id, const mfd_logged_model_kv *param,
+static mfd_err check_param(mfd_conn *conn, const char *model_id, const mfd_key_value *param,
                            bool *found) {
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn,
@@ -215,19 +215,18 @@ static mfd_err check_param(mfd_conn *conn, const char *model_id, const mfd_logge
 }
 
 static int compare_kv_keys(const void *a, const void *b) {
-    return mfd_write_order_text(((const mfd_logged_model_kv *)a)->key,
-                                ((const mfd_logged_model_kv *)b)->key);
+    return mfd_write_order_text(((const mfd_key_value *)a)->key, ((const mfd_key_value *)b)->key);
 }
 
 /* In key order (write_order.h): two requests listing the same keys in other
  * orders deadlocked on PostgreSQL. */
 static mfd_err insert_params(mfd_conn *conn, const char *model_id, int64_t experiment_id,
-                             const mfd_logged_model_kv *params, size_t n_params) {
+                             const mfd_key_value *params, size_t n_params) {
     mfd_arena *arena = mfd_arena_new();
     size_t *order = mfd_write_order(arena, params, n_params, sizeof *params, compare_kv_keys);
     mfd_err err = NULL;
     for (size_t k = 0; k < n_params && !err; k++) {
-        const mfd_logged_model_kv *param = &params[order[k]];
+        const mfd_key_value *param = &params[order[k]];
         bool found = false;
         if ((err = check_param(conn, model_id, param, &found)) || found)
             continue; /* found: the same value again, nothing to do */
@@ -254,12 +253,12 @@ static mfd_err insert_params(mfd_conn *conn, const char *model_id, int64_t exper
 }
 
 static mfd_err upsert_tags(mfd_conn *conn, const char *model_id, int64_t experiment_id,
-                           const mfd_logged_model_kv *tags, size_t n_tags) {
+                           const mfd_key_value *tags, size_t n_tags) {
     mfd_arena *arena = mfd_arena_new();
     size_t *order = mfd_write_order(arena, tags, n_tags, sizeof *tags, compare_kv_keys);
     mfd_err err = NULL;
     for (size_t k = 0; k < n_tags && !err; k++) {
-        const mfd_logged_model_kv *tag = &tags[order[k]];
+        const mfd_key_value *tag = &tags[order[k]];
         mfd_stmt *stmt;
         if ((err = mfd_conn_prepare(
                  conn,
@@ -414,8 +413,8 @@ mfd_err mfd_logged_models_delete(mfd_conn *conn, const char *model_id) {
     return mfd_conn_finish(conn, err);
 }
 
-mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id,
-                                   const mfd_logged_model_kv *tags, size_t n_tags) {
+mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id, const mfd_key_value *tags,
+                                   size_t n_tags) {
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
@@ -465,7 +464,7 @@ mfd_err mfd_logged_models_delete_tag(mfd_conn *conn, mfd_arena *arena, const cha
 }
 
 mfd_err mfd_logged_models_log_params(mfd_conn *conn, const char *model_id,
-                                     const mfd_logged_model_kv *params, size_t n_params) {
+                                     const mfd_key_value *params, size_t n_params) {
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;

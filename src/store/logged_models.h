@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "key_value.h"
 #include "core/err.h"
 #include "db.h"
 #include "search/search.h"
@@ -23,10 +24,6 @@ enum mfd_logged_model_status {
     MFD_LOGGED_MODEL_READY = 2,
     MFD_LOGGED_MODEL_UPLOAD_FAILED = 3,
 };
-
-typedef struct mfd_logged_model_kv {
-    const char *key, *value;
-} mfd_logged_model_kv;
 
 /* A row of logged_model_metrics. NULL strings are unset columns. */
 typedef struct mfd_logged_model_metric {
@@ -46,9 +43,9 @@ typedef struct mfd_logged_model {
     int status;
     const char *lifecycle_stage; /* "active" / "deleted" (NULL if the column is NULL) */
     const char *model_type, *source_run_id, *status_message; /* NULL when unset */
-    mfd_logged_model_kv *tags;                               /* ordered by key */
+    mfd_key_value *tags;                                     /* ordered by key */
     size_t n_tags;
-    mfd_logged_model_kv *params; /* ordered by key */
+    mfd_key_value *params; /* ordered by key */
     size_t n_params;
     mfd_logged_model_metric *metrics; /* ordered by name, timestamp, step, run */
     size_t n_metrics;
@@ -58,9 +55,9 @@ typedef struct mfd_logged_model_new {
     const char *experiment_id;              /* as received: must name an active experiment */
     const char *name;                       /* required: the caller generates one when absent */
     const char *model_type, *source_run_id; /* NULL = not set */
-    const mfd_logged_model_kv *params;
+    const mfd_key_value *params;
     size_t n_params;
-    const mfd_logged_model_kv *tags;
+    const mfd_key_value *tags;
     size_t n_tags;
 } mfd_logged_model_new;
 
@@ -85,8 +82,8 @@ mfd_err mfd_logged_models_finalize(mfd_conn *conn, mfd_arena *arena, const char 
 mfd_err mfd_logged_models_delete(mfd_conn *conn, const char *model_id);
 
 /* Upserts tags (model row must exist, deleted or not). */
-mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id,
-                                   const mfd_logged_model_kv *tags, size_t n_tags);
+mfd_err mfd_logged_models_set_tags(mfd_conn *conn, const char *model_id, const mfd_key_value *tags,
+                                   size_t n_tags);
 
 /* Absent model or absent tag -> 404. */
 mfd_err mfd_logged_models_delete_tag(mfd_conn *conn, mfd_arena *arena, const char *model_id,
@@ -95,7 +92,7 @@ mfd_err mfd_logged_models_delete_tag(mfd_conn *conn, mfd_arena *arena, const cha
 /* Inserts params. A key already logged with the same value is skipped; with
  * a different value the whole call fails with INVALID_PARAMETER_VALUE. */
 mfd_err mfd_logged_models_log_params(mfd_conn *conn, const char *model_id,
-                                     const mfd_logged_model_kv *params, size_t n_params);
+                                     const mfd_key_value *params, size_t n_params);
 
 /* One page of a search: non-deleted models of the given experiments that
  * satisfy the compiled filter (alias `lm`), in its order, skipping `offset`

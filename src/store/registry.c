@@ -45,13 +45,13 @@ void mfd_registry_read_version(mfd_arena *arena, mfd_stmt *stmt, mfd_model_versi
     mv->storage_location = mfd_registry_copy_text(arena, stmt, 12);
 }
 
-void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_registry_tag **tags,
+void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_key_value **tags,
                           size_t *n, size_t *cap) {
     if (mfd_stmt_is_null(stmt, col))
         return;
     *tags = mfd_arena_grow(arena, *tags, *n, cap, sizeof **tags, 8);
-    (*tags)[(*n)++] = (mfd_registry_tag){mfd_registry_copy_text(arena, stmt, col),
-                                         mfd_registry_copy_text(arena, stmt, col + 1)};
+    (*tags)[(*n)++] = (mfd_key_value){mfd_registry_copy_text(arena, stmt, col),
+                                      mfd_registry_copy_text(arena, stmt, col + 1)};
 }
 
 static mfd_err model_not_found(const char *name) {
@@ -360,7 +360,7 @@ static mfd_err upsert_model_tag(mfd_conn *conn, const char *name, const char *ke
                       texts, 3);
 }
 
-static bool tags_have_prompt(const mfd_registry_tag *tags, size_t n) {
+static bool tags_have_prompt(const mfd_key_value *tags, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (strcmp(tags[i].key, MFD_PROMPT_TAG_KEY) == 0)
             return true;
@@ -386,8 +386,8 @@ static mfd_err name_taken(mfd_conn *conn, const char *name, bool new_is_prompt) 
 }
 
 mfd_err mfd_registry_create_model(mfd_conn *conn, mfd_arena *arena, const char *name,
-                                  const char *description, const mfd_registry_tag *tags,
-                                  size_t n_tags, mfd_registered_model *out) {
+                                  const char *description, const mfd_key_value *tags, size_t n_tags,
+                                  mfd_registered_model *out) {
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;

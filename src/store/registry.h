@@ -16,16 +16,13 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "key_value.h"
 #include "core/err.h"
 #include "db.h"
 #include "search/search.h"
 
 #define MFD_STAGE_DELETED_INTERNAL "Deleted_Internal"
 #define MFD_PROMPT_TAG_KEY         "mlflow.prompt.is_prompt"
-
-typedef struct mfd_registry_tag {
-    const char *key, *value; /* value NULL when the column is NULL */
-} mfd_registry_tag;
 
 typedef struct mfd_registry_alias {
     const char *alias;
@@ -39,7 +36,7 @@ typedef struct mfd_model_version {
     int64_t creation_time, last_updated_time;
     const char *description, *user_id, *current_stage, *source, *run_id, *status, *status_message,
         *run_link, *storage_location;
-    mfd_registry_tag *tags; /* ordered by key */
+    mfd_key_value *tags; /* ordered by key */
     size_t n_tags;
     const char **aliases; /* alias names pointing here, ordered; filled where the API shows them */
     size_t n_aliases;
@@ -51,7 +48,7 @@ typedef struct mfd_registered_model {
     const char *description;                  /* NULL when NULL */
     mfd_model_version *latest_versions;       /* per stage, the highest version (no aliases) */
     size_t n_latest_versions;
-    mfd_registry_tag *tags; /* ordered by key */
+    mfd_key_value *tags; /* ordered by key */
     size_t n_tags;
     mfd_registry_alias *aliases; /* ordered by alias */
     size_t n_aliases;
@@ -62,8 +59,8 @@ typedef struct mfd_registered_model {
 /* Creates a model with its tags (duplicate keys: last wins). A taken name ->
  * RESOURCE_ALREADY_EXISTS, worded for models or prompts as upstream. */
 mfd_err mfd_registry_create_model(mfd_conn *conn, mfd_arena *arena, const char *name,
-                                  const char *description, const mfd_registry_tag *tags,
-                                  size_t n_tags, mfd_registered_model *out);
+                                  const char *description, const mfd_key_value *tags, size_t n_tags,
+                                  mfd_registered_model *out);
 mfd_err mfd_registry_get_model(mfd_conn *conn, mfd_arena *arena, const char *name,
                                mfd_registered_model *out);
 /* Renames the model, its versions (last_updated_time = now for all), tags
@@ -114,7 +111,7 @@ typedef struct mfd_model_version_new {
     const char *name, *source;
     const char *run_id, *run_link, *description; /* stored as given; NULL stores NULL */
     const char *model_id;                        /* NULL or "" = none */
-    const mfd_registry_tag *tags;
+    const mfd_key_value *tags;
     size_t n_tags;
     bool is_prompt; /* a prompt version: no logged-model bookkeeping */
     mfd_source_kind source_kind;

@@ -27,7 +27,7 @@ enum { MFD_MV_N_COLUMNS = 13 };
 char *mfd_registry_copy_text(mfd_arena *arena, mfd_stmt *stmt, int col);
 void mfd_registry_read_version(mfd_arena *arena, mfd_stmt *stmt, mfd_model_version *mv);
 /* Appends the (key, value) at columns col, col+1 unless the key is NULL. */
-void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_registry_tag **tags,
+void mfd_registry_add_tag(mfd_arena *arena, mfd_stmt *stmt, int col, mfd_key_value **tags,
                           size_t *n, size_t *cap);
 
 /* 404 "Registered Model with name=<n> not found" when absent. */

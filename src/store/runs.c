@@ -134,8 +134,9 @@ static mfd_err insert_run(mfd_conn *conn, const mfd_run_info *info, int64_t expe
 
 /* The tags as stored: one per key (the last value of a repeated key wins, at
  * the position of its first occurrence). */
-static size_t dedupe_tags(mfd_arena *arena, const mfd_run_tag *tags, size_t n, mfd_run_tag **out) {
-    mfd_run_tag *unique = mfd_arena_calloc(arena, n + 1, sizeof *unique);
+static size_t dedupe_tags(mfd_arena *arena, const mfd_key_value *tags, size_t n,
+                          mfd_key_value **out) {
+    mfd_key_value *unique = mfd_arena_calloc(arena, n + 1, sizeof *unique);
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
@@ -175,7 +176,7 @@ mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *
         size_t j = 0;
         while (j < n_tags && strcmp(out->tags[j].key, MFD_RUN_NAME_TAG) != 0)
             j++;
-        out->tags[j] = (mfd_run_tag){MFD_RUN_NAME_TAG, name};
+        out->tags[j] = (mfd_key_value){MFD_RUN_NAME_TAG, name};
         if (j == n_tags)
             n_tags++;
     }
@@ -376,19 +377,19 @@ mfd_err mfd_runs_log_param(mfd_conn *conn, mfd_arena *arena, const char *run_id,
 }
 
 static int compare_tag_keys(const void *a, const void *b) {
-    return mfd_write_order_text(((const mfd_run_tag *)a)->key, ((const mfd_run_tag *)b)->key);
+    return mfd_write_order_text(((const mfd_key_value *)a)->key, ((const mfd_key_value *)b)->key);
 }
 
 /* The order in which to write `n` params or tags: by key, then as sent (a
  * tag sent twice keeps its last value); two batches writing the same keys in
  * different orders deadlocked on PostgreSQL (write_order.h). */
-static size_t *key_order(mfd_arena *arena, const mfd_run_tag *items, size_t n) {
+static size_t *key_order(mfd_arena *arena, const mfd_key_value *items, size_t n) {
     return mfd_write_order(arena, items, n, sizeof *items, compare_tag_keys);
 }
 
 mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                            const mfd_metric_log *metrics, size_t n_metrics,
-                           const mfd_run_tag *params, size_t n_params, const mfd_run_tag *tags,
+                           const mfd_key_value *params, size_t n_params, const mfd_key_value *tags,
                            size_t n_tags) {
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)

@@ -11,17 +11,13 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "key_value.h"
 #include "core/sql_params.h"
 #include "db.h"
 #include "inputs.h"
 #include "metrics.h"
 
 #define MFD_RUN_NAME_TAG "mlflow.runName"
-
-/* A param or a run tag. */
-typedef struct mfd_run_tag {
-    const char *key, *value;
-} mfd_run_tag;
 
 typedef struct mfd_run_info {
     const char *run_id;
@@ -37,9 +33,9 @@ typedef struct mfd_run_info {
 
 typedef struct mfd_run {
     mfd_run_info info;
-    mfd_run_tag *params;
+    mfd_key_value *params;
     size_t n_params;
-    mfd_run_tag *tags;
+    mfd_key_value *tags;
     size_t n_tags;
     mfd_metric *metrics; /* latest value per key */
     size_t n_metrics;
@@ -51,7 +47,7 @@ typedef struct mfd_run_create {
     const char *user_id;       /* stored verbatim; NULL stored as "" */
     const char *run_name;      /* NULL or "" = none */
     int64_t start_time;
-    const mfd_run_tag *tags; /* stored as given (a repeated key: last value wins) */
+    const mfd_key_value *tags; /* stored as given (a repeated key: last value wins) */
     size_t n_tags;
     /* --default-artifact-root: the root of an experiment that has no artifact
      * location (one written by another tool): <root>/<experiment id>, as a new
@@ -92,7 +88,7 @@ mfd_err mfd_runs_log_param(mfd_conn *conn, mfd_arena *arena, const char *run_id,
  * (history, latest, logged-model rows), then tags. */
 mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                            const mfd_metric_log *metrics, size_t n_metrics,
-                           const mfd_run_tag *params, size_t n_params, const mfd_run_tag *tags,
+                           const mfd_key_value *params, size_t n_params, const mfd_key_value *tags,
                            size_t n_tags);
 
 /* runs/log-model: appends `entry_json` (a JSON object) to the JSON array in

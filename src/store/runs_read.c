@@ -161,8 +161,8 @@ static void tag_row(void *ctx, size_t index, mfd_stmt *stmt) {
     run->tags =
         mfd_arena_grow(l->arena, run->tags, run->n_tags, &l->capacity[index], sizeof *run->tags, 8);
     const char *value = mfd_stmt_text(stmt, 2);
-    run->tags[run->n_tags++] = (mfd_run_tag){dup_column(l->arena, stmt, 1),
-                                             mfd_arena_strdup(l->arena, value ? value : "")};
+    run->tags[run->n_tags++] = (mfd_key_value){dup_column(l->arena, stmt, 1),
+                                               mfd_arena_strdup(l->arena, value ? value : "")};
 }
 
 static void param_row(void *ctx, size_t index, mfd_stmt *stmt) {
@@ -171,8 +171,8 @@ static void param_row(void *ctx, size_t index, mfd_stmt *stmt) {
     run->params = mfd_arena_grow(l->arena, run->params, run->n_params, &l->capacity[index],
                                  sizeof *run->params, 8);
     const char *value = mfd_stmt_text(stmt, 2);
-    run->params[run->n_params++] = (mfd_run_tag){dup_column(l->arena, stmt, 1),
-                                                 mfd_arena_strdup(l->arena, value ? value : "")};
+    run->params[run->n_params++] = (mfd_key_value){dup_column(l->arena, stmt, 1),
+                                                   mfd_arena_strdup(l->arena, value ? value : "")};
 }
 
 static void metric_row(void *ctx, size_t index, mfd_stmt *stmt) {
@@ -190,7 +190,7 @@ static void metric_row(void *ctx, size_t index, mfd_stmt *stmt) {
 }
 
 static int compare_tags(const void *a, const void *b) {
-    return strcmp(((const mfd_run_tag *)a)->key, ((const mfd_run_tag *)b)->key);
+    return strcmp(((const mfd_key_value *)a)->key, ((const mfd_key_value *)b)->key);
 }
 
 static int compare_metrics(const void *a, const void *b) {

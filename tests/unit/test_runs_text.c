@@ -205,9 +205,9 @@ static void test_run_message_carries_everything(void) {
     mfd_metric metrics[] = {{.key = "acc", .value = 0.1, .timestamp = 5, .step = -1},
                             {.key = "bad", .is_nan = true, .timestamp = 6, .step = 2},
                             {.key = "big", .value = INFINITY, .timestamp = 7, .step = 3}};
-    mfd_run_tag params[] = {{"p\"q", "line\nbreak"}};
-    mfd_run_tag tags[] = {{"mlflow.runName", "caf\xc3\xa9"}, {"t", ""}};
-    mfd_input_tag input_tags[] = {{"mlflow.data.context", "train"}};
+    mfd_key_value params[] = {{"p\"q", "line\nbreak"}};
+    mfd_key_value tags[] = {{"mlflow.runName", "caf\xc3\xa9"}, {"t", ""}};
+    mfd_key_value input_tags[] = {{"mlflow.data.context", "train"}};
     mfd_dataset_input datasets[] = {
         {{"ds", "d1", "local", "{\"uri\": \"x\"}", NULL, "{}"}, input_tags, 1}};
     const char *model_inputs[] = {"m-1"};
