@@ -1,0 +1,135 @@
+"""Request paths a user can reach that no other test ran (found by measuring coverage):
+the artifact proxy never deletes its whole destination, an experiment tag without a key
+creates nothing, a page token whose offset is negative is refused on every search that
+takes one, and a run's dataset inputs of the wrong shape or size are refused before
+anything is stored."""
+import base64
+import http.client
+import json
+import os
+import uuid
+
+from conftest import assert_error, db_query
+
+ART = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+def raw_request(server, method, target, body=None, headers=None):
+    """Sends `target` byte for byte (no client-side dot-segment removal)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def page_token(fields):
+    """A page token as upstream writes one: Base64 of JSON with Python's separators."""
+    return base64.b64encode(json.dumps(fields).encode()).decode()
+
+
+def new_run(server):
+    exp = server.api("POST", "experiments/create", {"name": f"cov-{uuid.uuid4().hex[:10]}"})
+    run = server.api("POST", "runs/create", {"experiment_id": exp["experiment_id"]})
+    return exp["experiment_id"], run["run"]["info"]["run_id"]
+
+
+# --- the artifact proxy ------------------------------------------------------------
+
+def test_deleting_the_whole_artifact_destination_is_refused(server):
+    """DELETE of an empty path, or of one that normalises to empty, names the whole
+    destination: it is a 400 and every file stays."""
+    root = os.path.join(server.workdir, "mlartifacts")
+    for rel in ["keep-top.txt", "0/keep/inner.txt"]:
+        r = server.put(f"{ART}/{rel}", data=b"kept", headers={"Content-Type": "application/octet-stream"})
+        assert r.status_code == 200, r.text
+    status, body = raw_request(server, "DELETE", f"{ART}/")  # no path at all: no route
+    assert status == 404 and b"ENDPOINT_NOT_FOUND" in body, (status, body)
+    for target in [f"{ART}/.", f"{ART}/./", f"{ART}//", f"{ART}/%2e", f"{ART}/./.",
+                   "/ajax-api/2.0/mlflow-artifacts/artifacts/."]:
+        status, body = raw_request(server, "DELETE", target)
+        assert status == 400, (target, status, body)
+        answer = json.loads(body)
+        assert answer["error_code"] == "INVALID_PARAMETER_VALUE", (target, answer)
+        assert answer["message"] == "Invalid path", (target, answer)
+    for rel in ["keep-top.txt", "0/keep/inner.txt"]:
+        with open(os.path.join(root, rel), "rb") as f:
+            assert f.read() == b"kept", rel
+    listing = server.get(ART).json()
+    assert {f["path"] for f in listing["files"]} >= {"keep-top.txt", "0"}
+
+
+# --- experiments --------------------------------------------------------------------
+
+def test_experiment_tag_without_a_key_is_refused_and_creates_nothing(server):
+    name = f"cov-tagless-{uuid.uuid4().hex[:10]}"
+    for tags in ([{"value": "v"}], [{"key": "ok", "value": "v"}, {"key": None, "value": "w"}]):
+        r = server.post("/api/2.0/mlflow/experiments/create", json={"name": name, "tags": tags})
+        index = len(tags) - 1
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", f"tags[{index}].key")
+    assert_error(server.get("/api/2.0/mlflow/experiments/get-by-name",
+                            params={"experiment_name": name}), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert db_query(server, "SELECT COUNT(*) FROM experiments WHERE name = ?", (name,))[0][0] == 0
+
+
+# --- page tokens ---------------------------------------------------------------------
+
+def test_a_page_token_with_a_negative_offset_is_refused(server):
+    """A token is the client's to send back unchanged, but nothing stops a user from
+    writing one: a negative offset is a 400, never a page read from before the start."""
+    experiment_id, run_id = new_run(server)
+    for step in range(3):
+        server.api("POST", "runs/log-metric", {"run_id": run_id, "key": "m", "value": step,
+                                               "timestamp": 1000 + step, "step": step})
+    token = page_token({"offset": -1})
+    r = server.post("/api/2.0/mlflow/runs/search",
+                    json={"experiment_ids": [experiment_id], "page_token": token})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "offset must not be negative")
+    r = server.get("/api/2.0/mlflow/metrics/get-history",
+                   params={"run_id": run_id, "metric_key": "m", "page_token": token})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "offset must not be negative")
+    # the same searches with a valid token answer
+    ok = page_token({"offset": 1})
+    r = server.post("/api/2.0/mlflow/runs/search",
+                    json={"experiment_ids": [experiment_id], "page_token": ok})
+    assert r.status_code == 200 and r.json().get("runs", []) == [], r.text
+    r = server.get("/api/2.0/mlflow/metrics/get-history",
+                   params={"run_id": run_id, "metric_key": "m", "page_token": ok})
+    assert r.status_code == 200, r.text
+    assert [m["step"] for m in r.json()["metrics"]] == [1, 2]
+
+
+# --- runs/log-inputs ------------------------------------------------------------------
+
+def dataset(name="ds", **more):
+    d = {"name": name, "digest": "d1", "source_type": "local", "source": "/data"}
+    d.update(more)
+    return d
+
+
+def test_dataset_inputs_of_the_wrong_shape_or_size_store_nothing(server):
+    _, run_id = new_run(server)
+    good = {"dataset": dataset("first")}
+    cases = [  # (datasets, what the message names); a good dataset first is not stored either
+        ([{"dataset": "not an object"}], "datasets[0].dataset"),
+        ([{"dataset": [dataset()]}], "datasets[0].dataset"),
+        ([good, {"dataset": dataset(), "tags": {"key": "k", "value": "v"}}], "datasets[1].tags"),
+        ([{"dataset": dataset(), "tags": "k=v"}], "datasets[0].tags"),
+        ([good, {"dataset": dataset(source="s" * 65536)}], "source"),
+        ([{"dataset": dataset(schema="s" * 1048576)}], "schema"),
+    ]
+    for datasets, says in cases:
+        r = server.post("/api/2.0/mlflow/runs/log-inputs", json={"run_id": run_id, "datasets": datasets})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", says)
+    assert db_query(server, "SELECT COUNT(*) FROM inputs WHERE destination_id = ?", (run_id,))[0][0] == 0
+    run = server.api("GET", "runs/get", params={"run_id": run_id})["run"]
+    assert run.get("inputs", {}).get("dataset_inputs", []) == []
+    # at the limits they are stored
+    server.api("POST", "runs/log-inputs", {"run_id": run_id, "datasets": [
+        {"dataset": dataset(source="s" * 65535), "tags": [{"key": "k", "value": "v"}]}]})
+    run = server.api("GET", "runs/get", params={"run_id": run_id})["run"]
+    inputs = run["inputs"]["dataset_inputs"]
+    assert len(inputs) == 1 and len(inputs[0]["dataset"]["source"]) == 65535
+    assert inputs[0]["tags"] == [{"key": "k", "value": "v"}]
