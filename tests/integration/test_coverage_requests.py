@@ -133,3 +133,37 @@ def test_dataset_inputs_of_the_wrong_shape_or_size_store_nothing(server):
     inputs = run["inputs"]["dataset_inputs"]
     assert len(inputs) == 1 and len(inputs[0]["dataset"]["source"]) == 65535
     assert inputs[0]["tags"] == [{"key": "k", "value": "v"}]
+
+
+# --- message decoding -------------------------------------------------------------------
+
+def test_integer_fields_take_whole_reals_and_quoted_integers_only(server):
+    """protobuf's JSON reading: an int64 may come as 3.0 or "3", never as 3.5 or beyond int64."""
+    _, run_id = new_run(server)
+    ok = [({"timestamp": 1700000000000.0, "step": 3.0}, (1700000000000, 3)),
+          ({"timestamp": 1700000000001, "step": -2.0}, (1700000000001, -2)),
+          ({"timestamp": "1700000000002", "step": "4"}, (1700000000002, 4))]
+    for fields, _ in ok:
+        server.api("POST", "runs/log-metric", {"run_id": run_id, "key": "m", "value": 1.5, **fields})
+    for fields, name in [({"timestamp": 1700000000000, "step": 3.5}, "step"),
+                         ({"timestamp": 1e19, "step": 1}, "timestamp"),
+                         ({"timestamp": 1700000000000, "step": "3.0"}, "step"),
+                         ({"timestamp": 1700000000000, "step": 9.3e18}, "step")]:
+        r = server.post("/api/2.0/mlflow/runs/log-metric",
+                        json={"run_id": run_id, "key": "m", "value": 1.5, **fields})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", f"'{name}'")
+    got = server.api("GET", "metrics/get-history", params={"run_id": run_id, "metric_key": "m"})
+    assert sorted((m["timestamp"], m["step"]) for m in got["metrics"]) == sorted(p for _, p in ok)
+
+
+def test_list_items_of_the_wrong_type_or_with_nul_are_refused(server):
+    experiment_id, run_id = new_run(server)
+    for ids, says in [([experiment_id + "\u0000"], "NUL"), ([1.5], "'float'"), ([True], "'bool'"),
+                      ([None], "'NoneType'"), ([[experiment_id]], "'list'"),
+                      ([experiment_id, {"id": experiment_id}], "'dict'")]:
+        r = server.post("/api/2.0/mlflow/runs/search", json={"experiment_ids": ids})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", says)
+    # an integer id is read as its decimal text, as the mlflow server reads it
+    r = server.post("/api/2.0/mlflow/runs/search", json={"experiment_ids": [int(experiment_id)]})
+    assert r.status_code == 200, r.text
+    assert [run["info"]["run_id"] for run in r.json()["runs"]] == [run_id]
