@@ -167,3 +167,42 @@ def test_list_items_of_the_wrong_type_or_with_nul_are_refused(server):
     r = server.post("/api/2.0/mlflow/runs/search", json={"experiment_ids": [int(experiment_id)]})
     assert r.status_code == 200, r.text
     assert [run["info"]["run_id"] for run in r.json()["runs"]] == [run_id]
+
+
+# --- logged-model search --------------------------------------------------------------------
+
+def test_logged_model_search_reads_an_empty_dataset_digest_or_name_as_absent(server):
+    """The handler hands the store `x or None`: "" in a datasets clause or an order_by
+    entry is the same as leaving it out, never a dataset whose digest is ""."""
+    experiment_id, run_id = new_run(server)
+    for i, (name, digest, value) in enumerate([("eval", "d1", 0.9), ("eval", "d2", 0.5),
+                                               ("train", "d1", 0.7)]):
+        model_id = server.api("POST", "logged-models", {"experiment_id": experiment_id,
+                                                        "name": f"m{i}", "source_run_id": run_id}
+                              )["model"]["info"]["model_id"]
+        server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
+            {"key": "acc", "value": value, "timestamp": 1, "step": 0, "model_id": model_id,
+             "dataset_name": name, "dataset_digest": digest}]})
+
+    def names(**body):
+        got = server.api("POST", "logged-models/search", {"experiment_ids": [experiment_id], **body})
+        return [m["info"]["name"] for m in got.get("models", [])]
+
+    on_eval = names(filter="metrics.acc > 0", datasets=[{"dataset_name": "eval"}])
+    assert sorted(on_eval) == ["m0", "m1"]
+    assert sorted(names(filter="metrics.acc > 0",
+                        datasets=[{"dataset_name": "eval", "dataset_digest": ""}])) == ["m0", "m1"]
+    assert names(filter="metrics.acc > 0",
+                 datasets=[{"dataset_name": "eval", "dataset_digest": "d2"}]) == ["m1"]
+    for clause in ({"dataset_name": ""}, {"dataset_digest": "d1"}):
+        r = server.post("/api/2.0/mlflow/logged-models/search",
+                        json={"experiment_ids": [experiment_id], "filter": "metrics.acc > 0",
+                              "datasets": [clause]})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "`dataset_name` in the `datasets` clause")
+    # order_by: "" dataset fields are no restriction; a dataset orders models without it last
+    everything = names(order_by=[{"field_name": "metrics.acc", "ascending": False}])
+    assert everything == ["m0", "m2", "m1"]
+    assert names(order_by=[{"field_name": "metrics.acc", "ascending": False, "dataset_name": "",
+                            "dataset_digest": ""}]) == everything
+    assert names(order_by=[{"field_name": "metrics.acc", "ascending": True,
+                            "dataset_name": "eval", "dataset_digest": ""}]) == ["m1", "m0", "m2"]
