@@ -75,11 +75,24 @@ static void printable(char *dst, size_t dst_size, const unsigned char *src, size
     strcpy(dst + i, n < len ? "..." : "");
 }
 
-/* The JSON of an encoded token; abort on OOM like the arena does. */
+/* The JSON of a token, `value` consumed; NULL when out of memory. */
 static char *dump_json(json_t *value) {
     char *text = value ? json_dumps(value, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
     json_decref(value);
     return text;
+}
+
+/* The token of `root` (consumed): base64 of its JSON. Aborts when out of
+ * memory, as the arena does. */
+static char *encode_token(mfd_arena *arena, json_t *root) {
+    char *json = dump_json(root);
+    if (!json) {
+        fputs("mlflowd: out of memory\n", stderr);
+        abort();
+    }
+    char *token = base64_encode(arena, json);
+    free(json);
+    return token;
 }
 
 char *mfd_page_token_encode(mfd_arena *arena, int64_t offset) {
@@ -92,14 +105,7 @@ char *mfd_page_token_encode_fields(mfd_arena *arena, int64_t offset, json_t *fie
         json_decref(root);
         root = NULL;
     }
-    char *json = dump_json(root);
-    if (!json) {
-        fputs("mlflowd: out of memory\n", stderr);
-        abort();
-    }
-    char *token = base64_encode(arena, json);
-    free(json);
-    return token;
+    return encode_token(arena, root);
 }
 
 /* A JSON string of digits (Python's int() of it). */
@@ -229,14 +235,7 @@ char *mfd_logged_model_token_encode(mfd_arena *arena, const mfd_logged_model_pag
     json_object_set_new(root, "filter_string", string_or_null(request->filter));
     json_object_set_new(root, "order_by", order);
     json_object_set_new(root, "offset", json_integer((json_int_t)offset));
-    char *json = dump_json(root);
-    if (!json) {
-        fputs("mlflowd: out of memory\n", stderr);
-        abort();
-    }
-    char *token = base64_encode(arena, json);
-    free(json);
-    return token;
+    return encode_token(arena, root);
 }
 
 static bool same_string(json_t *value, const char *expected) {
