@@ -34,14 +34,9 @@ static mfd_err experiment_identifier(mfd_arena *arena, const char *identifier, b
     mfd_search_split_identifier(arena, identifier, &entity, &raw_key);
     *attr = NULL;
     bool is_tag = false;
-    if (entity) {
-        if (strcmp(entity, "attribute") != 0 && strcmp(entity, "tag") != 0 &&
-            strcmp(entity, "tags") != 0)
-            return mfd_search_error("Invalid entity type '%s'. Valid entity types are "
-                                    "('attribute', 'tag', 'tags')",
-                                    mfd_search_excerpt(arena, entity));
-        is_tag = strcmp(entity, "attribute") != 0;
-    }
+    mfd_err err = mfd_search_attribute_or_tag(arena, entity, &is_tag);
+    if (err)
+        return err;
     *key = mfd_search_trim_backticks(arena, mfd_search_strip_quotes(arena, raw_key));
     if (is_tag)
         return NULL;
@@ -142,10 +137,7 @@ static mfd_err compile_order_by(mfd_arena *arena, const mfd_search_input *in,
 }
 
 mfd_err mfd_search_experiments(mfd_arena *arena, const mfd_search_input *in, mfd_search_sql *out) {
-    static const mfd_search_input none = {0};
-    memset(out, 0, sizeof *out);
-    if (!in)
-        in = &none;
+    in = mfd_search_start(in, out);
     mfd_search_clause *clauses;
     size_t n_clauses;
     mfd_err err = mfd_search_parse_filter(arena, in->filter, &clauses, &n_clauses);

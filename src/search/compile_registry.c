@@ -71,15 +71,9 @@ static mfd_err registry_identifier(mfd_arena *arena, const registry_table *table
                                    const char *identifier, bool *is_tag, const char **key) {
     const char *entity, *raw_key;
     mfd_search_split_identifier(arena, identifier, &entity, &raw_key);
-    *is_tag = false;
-    if (entity) {
-        if (strcmp(entity, "attribute") != 0 && strcmp(entity, "tag") != 0 &&
-            strcmp(entity, "tags") != 0)
-            return mfd_search_error("Invalid entity type '%s'. Valid entity types are "
-                                    "('attribute', 'tag', 'tags')",
-                                    mfd_search_excerpt(arena, entity));
-        *is_tag = strcmp(entity, "attribute") != 0;
-    }
+    mfd_err err = mfd_search_attribute_or_tag(arena, entity, is_tag);
+    if (err)
+        return err;
     if (!*is_tag) {
         size_t i = 0;
         while (table->attrs[i] && strcmp(table->attrs[i], raw_key) != 0)
@@ -387,10 +381,7 @@ static mfd_err compile_order_by(mfd_arena *arena, bool model_versions_search,
 
 static mfd_err compile(mfd_arena *arena, const registry_table *table, const mfd_search_input *in,
                        mfd_search_sql *out) {
-    static const mfd_search_input none = {0};
-    memset(out, 0, sizeof *out);
-    if (!in)
-        in = &none;
+    in = mfd_search_start(in, out);
     mfd_search_builder where, order;
     mfd_search_builder_init(&where, arena);
     mfd_search_builder_init(&order, arena);

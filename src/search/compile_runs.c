@@ -155,10 +155,7 @@ static void split_on_metric(mfd_arena *arena, const key_clause *keys, size_t n_k
 
 static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool candidates_first,
                             const mfd_search_scope *scope, mfd_search_sql *out) {
-    static const mfd_search_input none = {0};
-    memset(out, 0, sizeof *out);
-    if (!in)
-        in = &none;
+    in = mfd_search_start(in, out);
     mfd_search_clause *clauses;
     size_t n_clauses;
     mfd_err err = mfd_search_parse_filter(arena, in->filter, &clauses, &n_clauses);

@@ -273,6 +273,19 @@ void mfd_search_split_identifier(mfd_arena *arena, const char *identifier, const
     *key = dot + 1;
 }
 
+mfd_err mfd_search_attribute_or_tag(mfd_arena *arena, const char *entity, bool *is_tag) {
+    *is_tag = false;
+    if (!entity)
+        return NULL;
+    if (strcmp(entity, "attribute") != 0 && strcmp(entity, "tag") != 0 &&
+        strcmp(entity, "tags") != 0)
+        return mfd_search_error("Invalid entity type '%s'. Valid entity types are "
+                                "('attribute', 'tag', 'tags')",
+                                mfd_search_excerpt(arena, entity));
+    *is_tag = strcmp(entity, "attribute") != 0;
+    return NULL;
+}
+
 mfd_err mfd_search_string_value(mfd_arena *arena, const mfd_search_value *value, const char *what,
                                 const char **out) {
     *out = NULL;

@@ -105,6 +105,10 @@ const char *mfd_search_trim_backticks(mfd_arena *arena, const char *s);
 /* identifier.split(".", 1): *entity is NULL when there is no dot. */
 void mfd_search_split_identifier(mfd_arena *arena, const char *identifier, const char **entity,
                                  const char **key);
+/* The entity of an experiment, registered model or model version identifier
+ * (NULL when it has none): "attribute" (*is_tag false), "tag" or "tags"
+ * (true), else upstream's "Invalid entity type" error. */
+mfd_err mfd_search_attribute_or_tag(mfd_arena *arena, const char *entity, bool *is_tag);
 /* A quoted string value ('..' or ".."), else the "Expected a quoted string
  * value for <what> ..." error. */
 mfd_err mfd_search_string_value(mfd_arena *arena, const mfd_search_value *value, const char *what,
@@ -168,6 +172,9 @@ void mfd_search_list_cmp(mfd_search_builder *b, const char *column, mfd_search_c
  * integral, else CAST(? AS DOUBLE PRECISION) so PostgreSQL compares numerically. */
 void mfd_search_number_cmp(mfd_search_builder *b, const char *column, mfd_search_cmp cmp,
                            const mfd_search_number *number, bool integer_column);
+/* The start of a string-grammar compile: *out cleared (as it is on any
+ * error), and the input to read, a NULL one taken as no filter, no order_by. */
+const mfd_search_input *mfd_search_start(const mfd_search_input *in, mfd_search_sql *out);
 /* Fills `out` from a FROM clause (may be NULL), a where and an order_by
  * builder (an empty where is "1=1"); params are laid out from, where, order_by. */
 mfd_err mfd_search_finish_joined(mfd_search_builder *from, mfd_search_builder *where,

@@ -146,6 +146,12 @@ void mfd_search_number_cmp(mfd_search_builder *b, const char *column, mfd_search
     }
 }
 
+const mfd_search_input *mfd_search_start(const mfd_search_input *in, mfd_search_sql *out) {
+    static const mfd_search_input none = {0};
+    memset(out, 0, sizeof *out);
+    return in ? in : &none;
+}
+
 mfd_err mfd_search_finish(mfd_search_builder *where, mfd_search_builder *order,
                           mfd_search_sql *out) {
     return mfd_search_finish_joined(NULL, where, order, out);
