@@ -1,11 +1,14 @@
 /* metrics_read.c — the history readers of the metrics store: one run's
- * history in pages (get-history), several runs' whole histories (the UI's
- * get-history-bulk) and the sampled histories of get-history-bulk-interval.
+ * history in pages (get-history) and several runs' whole histories (the UI's
+ * get-history-bulk), with what they share with the sampled histories of
+ * get-history-bulk-interval (metrics_interval.c): the reading plan, a run's
+ * rows read into memory and their orders, the read transaction.
  *
- * Each chooses its reading plan (see choose_key_walk) and orders rows in C
- * where SQL would sort a whole history. get-history pages by position (the
- * last row's place in the full order), so a page costs its own rows. */
-#include "metrics.h"
+ * Each chooses its reading plan (see mfd_metrics_choose_key_walk) and orders
+ * rows in C where SQL would sort a whole history. get-history pages by
+ * position (the last row's place in the full order), so a page costs its own
+ * rows. */
+#include "metrics_read.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,8 +43,8 @@ static mfd_err count_rows(mfd_conn *conn, const char *sql, const char *text, int
 }
 
 /* *run_rows_out (when given) is the runs' row count, or -1 when not counted. */
-static mfd_err choose_key_walk(mfd_conn *conn, const char *const *run_ids, size_t n_runs,
-                               const char *key, bool *key_walk, int64_t *run_rows_out) {
+mfd_err mfd_metrics_choose_key_walk(mfd_conn *conn, const char *const *run_ids, size_t n_runs,
+                                    const char *key, bool *key_walk, int64_t *run_rows_out) {
     *key_walk = true;
     if (run_rows_out)
         *run_rows_out = -1;
@@ -68,8 +71,8 @@ static mfd_err choose_key_walk(mfd_conn *conn, const char *const *run_ids, size_
     return err;
 }
 
-static const char *run_rows_sql(mfd_conn *conn, mfd_arena *arena, bool key_walk,
-                                const char *columns, const char *extra) {
+const char *mfd_metrics_run_rows_sql(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                     const char *columns, const char *extra) {
     const char *from = !key_walk && mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE
                            ? " FROM metrics INDEXED BY index_metrics_run_uuid"
                            : " FROM metrics";
@@ -77,18 +80,7 @@ static const char *run_rows_sql(mfd_conn *conn, mfd_arena *arena, bool key_walk,
                              extra);
 }
 
-typedef struct metric_row {
-    int64_t step, timestamp;
-    double value; /* as stored: NaN is 0 with is_nan set, and sorts as 0 */
-    bool is_nan;
-} metric_row;
-
-typedef struct row_list {
-    metric_row *rows;
-    size_t n, cap;
-} row_list;
-
-static void row_push(mfd_arena *arena, row_list *l, metric_row r) {
+void mfd_metrics_row_push(mfd_arena *arena, row_list *l, metric_row r) {
     l->rows = mfd_arena_grow(arena, l->rows, l->n, &l->cap, sizeof *l->rows, 256);
     l->rows[l->n++] = r;
 }
@@ -110,7 +102,7 @@ static int compare_by_time(const void *a, const void *b) {
 
 /* get-history-bulk-interval order: (step, timestamp, value), then is_nan so
  * that the order does not depend on the order rows were read in. */
-static int compare_by_step(const void *a, const void *b) {
+int mfd_metrics_compare_by_step(const void *a, const void *b) {
     const metric_row *x = a, *y = b;
     int c = cmp_i64(x->step, y->step);
     if (!c)
@@ -121,7 +113,7 @@ static int compare_by_step(const void *a, const void *b) {
 }
 
 /* Sorts unless already in order (rows usually arrive in logging order). */
-static void sort_rows(row_list *l, int (*compare)(const void *, const void *)) {
+void mfd_metrics_sort_rows(row_list *l, int (*compare)(const void *, const void *)) {
     for (size_t i = 1; i < l->n; i++) {
         if (compare(&l->rows[i - 1], &l->rows[i]) > 0) {
             qsort(l->rows, l->n, sizeof *l->rows, compare);
@@ -132,16 +124,17 @@ static void sort_rows(row_list *l, int (*compare)(const void *, const void *)) {
 
 /* Reads the run's rows of the metric: all, only steps in [lo, hi]
  * (step_range), or only those after a get-history position (after). */
-static mfd_err read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk, const char *run_id,
-                             const char *key, const int64_t *step_range,
-                             const mfd_metric_position *after, row_list *out) {
+mfd_err mfd_metrics_read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk,
+                                  const char *run_id, const char *key, const int64_t *step_range,
+                                  const mfd_metric_position *after, row_list *out) {
     const char *extra = step_range ? " AND step >= ? AND step <= ?"
                         : after    ? " AND (timestamp, step, value, is_nan) > (?, ?, ?, ?)"
                                    : "";
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(
-        conn, run_rows_sql(conn, arena, key_walk, "timestamp, step, value, is_nan", extra), true,
-        &stmt);
+        conn,
+        mfd_metrics_run_rows_sql(conn, arena, key_walk, "timestamp, step, value, is_nan", extra),
+        true, &stmt);
     if (err)
         return err;
     mfd_stmt_bind_text(stmt, 1, run_id);
@@ -157,9 +150,9 @@ static mfd_err read_run_rows(mfd_conn *conn, mfd_arena *arena, bool key_walk, co
     }
     mfd_step s;
     while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW)
-        row_push(arena, out,
-                 (metric_row){mfd_stmt_int64(stmt, 1), mfd_stmt_int64(stmt, 0),
-                              mfd_stmt_double(stmt, 2), mfd_stmt_int64(stmt, 3) != 0});
+        mfd_metrics_row_push(arena, out,
+                             (metric_row){mfd_stmt_int64(stmt, 1), mfd_stmt_int64(stmt, 0),
+                                          mfd_stmt_double(stmt, 2), mfd_stmt_int64(stmt, 3) != 0});
     mfd_stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;
 }
@@ -246,7 +239,7 @@ static mfd_err history_key_walk(mfd_conn *conn, const char *run_id, const char *
  * history, again for every page): it walks the key from the cursor, SQL
  * flagging the run's rows and the other runs' passed over here, while the
  * run owns the rows met. Once the others pass KEY_WALK_FACTOR times the
- * run's (plus KEY_WALK_SLACK), choose_key_walk counts and decides as for the
+ * run's (plus KEY_WALK_SLACK), mfd_metrics_choose_key_walk counts and decides as for the
  * other readers: walk on, or *hand_over the rest to the run's index. */
 enum { KEY_WALK_SLACK = 64 };
 
@@ -287,7 +280,7 @@ static mfd_err history_watched_walk(mfd_conn *conn, const char *run_id, const ch
             if (!cursor_take(c, run_id, p, row, ctx, more))
                 break;
         } else if (watching && ++others > KEY_WALK_FACTOR * mine + KEY_WALK_SLACK) {
-            if ((err = choose_key_walk(conn, &run_id, 1, key, &key_walk, NULL)))
+            if ((err = mfd_metrics_choose_key_walk(conn, &run_id, 1, key, &key_walk, NULL)))
                 break;
             *hand_over = !key_walk;
             if (*hand_over)
@@ -304,11 +297,11 @@ static mfd_err history_by_run_index(mfd_conn *conn, mfd_arena *arena, const char
                                     const char *key, history_cursor *c, mfd_metric_row_fn row,
                                     void *ctx, bool *more) {
     row_list rows = {0};
-    mfd_err err = read_run_rows(conn, arena, false, run_id, key, NULL,
-                                c->has_after ? &c->after : NULL, &rows);
+    mfd_err err = mfd_metrics_read_run_rows(conn, arena, false, run_id, key, NULL,
+                                            c->has_after ? &c->after : NULL, &rows);
     if (err)
         return err;
-    sort_rows(&rows, compare_by_time);
+    mfd_metrics_sort_rows(&rows, compare_by_time);
     for (size_t i = 0; i < rows.n; i++) {
         const metric_row *r = &rows.rows[i];
         mfd_metric_position p = {r->timestamp, r->step, r->value, r->is_nan};
@@ -323,7 +316,7 @@ static mfd_err history_by_run_index(mfd_conn *conn, mfd_arena *arena, const char
  * of every run (the primary key starts with the key): a run's 10,000 points
  * took 227 ms instead of 20, the UI's chart call over 100 runs 35 s instead
  * of 2. Within the transaction each run is planned for its values. */
-static mfd_err begin_read(mfd_conn *conn) {
+mfd_err mfd_metrics_begin_read(mfd_conn *conn) {
     mfd_err err = mfd_conn_begin(conn, false);
     if (!err && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES &&
         (err = mfd_conn_exec(conn, "SET LOCAL plan_cache_mode = force_custom_plan")))
@@ -338,7 +331,7 @@ mfd_err mfd_metrics_history(mfd_conn *conn, mfd_arena *arena, const char *run_id
     history_cursor c = {.has_after = after != NULL, .skip = after ? 0 : offset, .left = limit};
     if (after)
         c.after = *after;
-    mfd_err err = begin_read(conn); /* the walk and its hand-over see one state */
+    mfd_err err = mfd_metrics_begin_read(conn); /* the walk and its hand-over see one state */
     if (err)
         return err;
     if (mfd_conn_dialect(conn) != MFD_DIALECT_SQLITE)
@@ -375,313 +368,4 @@ mfd_err mfd_metrics_history_bulk(mfd_conn *conn, mfd_arena *arena, const char *c
             mfd_stmt_double(stmt, 3), mfd_stmt_int64(stmt, 4) != 0);
     mfd_stmt_done(stmt);
     return s == MFD_STEP_ERROR ? err : NULL;
-}
-
-typedef struct step_list {
-    int64_t *steps;
-    size_t n, cap;
-} step_list;
-
-static void step_push(mfd_arena *arena, step_list *l, int64_t step) {
-    l->steps = mfd_arena_grow(arena, l->steps, l->n, &l->cap, sizeof *l->steps, 64);
-    l->steps[l->n++] = step;
-}
-
-static int compare_steps(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Appends every step of the run's metric (one pass over its rows, in index
- * order, no SQL sort) to `all`, and the run's min and max step to `extremes`. */
-static mfd_err collect_run_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
-                                 const char *run_id, const char *key, step_list *all,
-                                 step_list *extremes) {
-    mfd_stmt *stmt;
-    mfd_err err =
-        mfd_conn_prepare(conn, run_rows_sql(conn, arena, key_walk, "step", ""), true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, run_id);
-    mfd_stmt_bind_text(stmt, 2, key);
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        int64_t step = mfd_stmt_int64(stmt, 0);
-        step_push(arena, all, step);
-        lo = step < lo ? step : lo;
-        hi = step > hi ? step : hi;
-    }
-    mfd_stmt_done(stmt);
-    if (s == MFD_STEP_ERROR)
-        return err;
-    if (lo <= hi) {
-        step_push(arena, extremes, lo);
-        step_push(arena, extremes, hi);
-    }
-    return NULL;
-}
-
-/* Sorts (only when needed: rows usually come in step order) and removes
- * duplicates in place. */
-static void sort_unique(step_list *l) {
-    bool sorted = true;
-    for (size_t i = 1; i < l->n && sorted; i++)
-        sorted = l->steps[i - 1] <= l->steps[i];
-    if (!sorted)
-        qsort(l->steps, l->n, sizeof *l->steps, compare_steps);
-    size_t unique = l->n ? 1 : 0;
-    for (size_t i = 1; i < l->n; i++)
-        if (l->steps[i] != l->steps[unique - 1])
-            l->steps[unique++] = l->steps[i];
-    l->n = unique;
-}
-
-static size_t lower_bound(const int64_t *a, size_t n, int64_t v) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static size_t upper_bound(const int64_t *a, size_t n, int64_t v) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The steps to return (upstream's _get_sampled_steps, quirks included):
- * every run's min and max step inside the range, plus all distinct steps in
- * range when there are at most max_results of them, else max_results evenly
- * spaced ones and the last. Sorted, without duplicates. */
-/* Index of an earlier identical run id (a run given twice counts once, as
- * in SQL's IN), or r itself. */
-static size_t first_of(const char *const *run_ids, size_t r) {
-    for (size_t k = 0; k < r; k++)
-        if (strcmp(run_ids[k], run_ids[r]) == 0)
-            return k;
-    return r;
-}
-
-static void choose_steps(mfd_arena *arena, step_list *all, const step_list *extremes,
-                         bool has_range, int64_t start, int64_t end, int64_t max_results,
-                         step_list *chosen);
-
-static mfd_err sample_steps(mfd_conn *conn, mfd_arena *arena, bool key_walk,
-                            const char *const *run_ids, size_t n_runs, const char *key,
-                            bool has_range, int64_t start, int64_t end, int64_t max_results,
-                            step_list *chosen) {
-    step_list all = {0}, extremes = {0};
-    mfd_err err = NULL;
-    for (size_t r = 0; r < n_runs && !err; r++)
-        if (first_of(run_ids, r) == r)
-            err = collect_run_steps(conn, arena, key_walk, run_ids[r], key, &all, &extremes);
-    if (err)
-        return err;
-    choose_steps(arena, &all, &extremes, has_range, start, end, max_results, chosen);
-    return NULL;
-}
-
-/* `all` is every step of the runs (any order, duplicates allowed); `extremes`
- * each run's min and max. */
-static void choose_steps(mfd_arena *arena, step_list *all_steps, const step_list *extremes,
-                         bool has_range, int64_t start, int64_t end, int64_t max_results,
-                         step_list *chosen) {
-    sort_unique(all_steps);
-    const step_list all = *all_steps;
-    if (!has_range) {
-        start = 0;
-        end = all.n ? all.steps[all.n - 1] : 0;
-    }
-    for (size_t i = 0; i < extremes->n; i++)
-        if (extremes->steps[i] >= start && extremes->steps[i] <= end)
-            step_push(arena, chosen, extremes->steps[i]);
-    size_t start_idx = lower_bound(all.steps, all.n, start);
-    size_t end_idx = upper_bound(all.steps, all.n, end);
-    size_t in_range = end_idx > start_idx ? end_idx - start_idx : 0;
-    if ((int64_t)in_range <= max_results) {
-        for (size_t i = start_idx; i < end_idx; i++)
-            step_push(arena, chosen, all.steps[i]);
-    } else {
-        double interval = (double)in_range / (double)max_results;
-        for (int64_t i = 0; i < max_results; i++) {
-            size_t idx = start_idx + (size_t)((double)i * interval);
-            if (idx < in_range) /* upstream compares an absolute index with a count */
-                step_push(arena, chosen, all.steps[idx]);
-        }
-        step_push(arena, chosen, all.steps[end_idx - 1]);
-    }
-    sort_unique(chosen);
-}
-
-/* Emits, ordered by (step, timestamp, value), the rows whose step was chosen. */
-static void emit_chosen(mfd_arena *arena, const char *run_id, const row_list *rows,
-                        const step_list *steps, int64_t per_run_limit, mfd_metric_row_fn row,
-                        void *ctx) {
-    row_list kept = {0};
-    for (size_t i = 0; i < rows->n; i++)
-        if (bsearch(&rows->rows[i].step, steps->steps, steps->n, sizeof(int64_t), compare_steps))
-            row_push(arena, &kept, rows->rows[i]);
-    sort_rows(&kept, compare_by_step);
-    for (size_t i = 0; i < kept.n && (int64_t)i < per_run_limit; i++)
-        row(ctx, run_id, kept.rows[i].timestamp, kept.rows[i].step, kept.rows[i].value,
-            kept.rows[i].is_nan);
-}
-
-/* One run's rows whose step was chosen, ordered by (step, timestamp, value)
- * in C: the step range is read once and only the kept rows are sorted. */
-static mfd_err stream_run_interval(mfd_conn *conn, mfd_arena *arena, bool key_walk,
-                                   const char *run_id, const char *key, const step_list *steps,
-                                   int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
-    row_list rows = {0};
-    int64_t range[2] = {steps->steps[0], steps->steps[steps->n - 1]};
-    mfd_err err = read_run_rows(conn, arena, key_walk, run_id, key, range, NULL, &rows);
-    if (!err)
-        emit_chosen(arena, run_id, &rows, steps, per_run_limit, row, ctx);
-    return err;
-}
-
-/* Reading each run's rows once, rather than once for the steps and again for
- * the chosen rows, halves the work of a long history; it holds the rows in
- * memory, so only while the runs have at most ONE_PASS_MAX_ROWS rows. libpq
- * holds a whole result as text besides (~150 bytes a row here), so on
- * PostgreSQL the one pass takes at most PG_ONE_PASS_MAX_ROWS of the key. */
-enum { ONE_PASS_MAX_ROWS = 4 * 1000 * 1000, PG_ONE_PASS_MAX_ROWS = 500 * 1000 };
-
-typedef struct run_slot {
-    const char *run_id;
-    size_t index; /* first_of: its first place in the request */
-} run_slot;
-
-static int compare_slots(const void *a, const void *b) {
-    return strcmp(((const run_slot *)a)->run_id, ((const run_slot *)b)->run_id);
-}
-
-/* Every requested run's rows of the metric in one walk of the key (not one
- * walk per run: with 100 runs that read the key's rows of every run in the
- * database 100 times), each row put in its run's list. PostgreSQL plans the
- * read from its statistics; SQLite is kept on the key's index (`+run_uuid`
- * takes the run index out of its choice), as choose_key_walk decided. At
- * most the cap above: *fits is false when there are more. */
-static mfd_err read_key_rows(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
-                             size_t n_runs, const char *key, row_list *rows, bool *fits) {
-    run_slot *slots = mfd_arena_calloc(arena, n_runs, sizeof *slots);
-    size_t n_slots = 0;
-    for (size_t r = 0; r < n_runs; r++)
-        if (first_of(run_ids, r) == r)
-            slots[n_slots++] = (run_slot){run_ids[r], r};
-    qsort(slots, n_slots, sizeof *slots, compare_slots);
-    const char *head = mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE
-                           ? "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
-                             "WHERE key = ? AND +run_uuid IN ("
-                           : "SELECT run_uuid, timestamp, step, value, is_nan FROM metrics "
-                             "WHERE key = ? AND run_uuid IN (";
-    mfd_stmt *stmt;
-    mfd_err err =
-        mfd_conn_prepare(conn, mfd_sql_in_list(arena, head, n_slots, ") LIMIT ?"), false, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, key);
-    for (size_t i = 0; i < n_slots; i++)
-        mfd_stmt_bind_text(stmt, (int)i + 2, slots[i].run_id);
-    int64_t cap =
-        mfd_conn_dialect(conn) == MFD_DIALECT_SQLITE ? ONE_PASS_MAX_ROWS : PG_ONE_PASS_MAX_ROWS;
-    mfd_stmt_bind_int64(stmt, (int)n_slots + 2, cap + 1);
-    size_t n_read = 0;
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        run_slot probe = {mfd_stmt_text(stmt, 0), 0};
-        const run_slot *slot = bsearch(&probe, slots, n_slots, sizeof *slots, compare_slots);
-        if (slot)
-            row_push(arena, &rows[slot->index],
-                     (metric_row){mfd_stmt_int64(stmt, 2), mfd_stmt_int64(stmt, 1),
-                                  mfd_stmt_double(stmt, 3), mfd_stmt_int64(stmt, 4) != 0});
-        n_read++;
-    }
-    mfd_stmt_done(stmt);
-    *fits = (int64_t)n_read <= cap;
-    return s == MFD_STEP_ERROR ? err : NULL;
-}
-
-/* *done is false (nothing emitted) when the runs' rows of the key are more
- * than ONE_PASS_MAX_ROWS: the caller samples steps instead. */
-static mfd_err interval_one_pass(mfd_conn *conn, mfd_arena *arena, bool key_walk,
-                                 const char *const *run_ids, size_t n_runs, const char *key,
-                                 bool has_range, int64_t start, int64_t end, int64_t max_results,
-                                 int64_t per_run_limit, mfd_metric_row_fn row, void *ctx,
-                                 bool *done) {
-    row_list *rows = mfd_arena_calloc(arena, n_runs, sizeof *rows);
-    step_list all = {0}, extremes = {0}, chosen = {0};
-    *done = true;
-    if (key_walk) {
-        mfd_err err = read_key_rows(conn, arena, run_ids, n_runs, key, rows, done);
-        if (err || !*done)
-            return err;
-    }
-    for (size_t r = 0; r < n_runs; r++) {
-        if (first_of(run_ids, r) != r)
-            continue;
-        if (!key_walk) {
-            mfd_err err = read_run_rows(conn, arena, false, run_ids[r], key, NULL, NULL, &rows[r]);
-            if (err)
-                return err;
-        }
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-        for (size_t i = 0; i < rows[r].n; i++) {
-            int64_t step = rows[r].rows[i].step;
-            step_push(arena, &all, step);
-            lo = step < lo ? step : lo;
-            hi = step > hi ? step : hi;
-        }
-        if (lo <= hi) {
-            step_push(arena, &extremes, lo);
-            step_push(arena, &extremes, hi);
-        }
-    }
-    choose_steps(arena, &all, &extremes, has_range, start, end, max_results, &chosen);
-    for (size_t r = 0; r < n_runs && chosen.n; r++)
-        emit_chosen(arena, run_ids[r], &rows[first_of(run_ids, r)], &chosen, per_run_limit, row,
-                    ctx);
-    return NULL;
-}
-
-mfd_err mfd_metrics_history_interval(mfd_conn *conn, mfd_arena *arena, const char *const *run_ids,
-                                     size_t n_runs, const char *key, bool has_range,
-                                     int64_t start_step, int64_t end_step, int64_t max_results,
-                                     int64_t per_run_limit, mfd_metric_row_fn row, void *ctx) {
-    if (n_runs == 0)
-        return NULL;
-    mfd_err err = begin_read(conn);
-    if (err)
-        return err;
-    step_list steps = {0};
-    bool key_walk = false;
-    int64_t run_rows = -1;
-    err = choose_key_walk(conn, run_ids, n_runs, key, &key_walk, &run_rows);
-    /* uncounted (PostgreSQL): the one pass finds out whether the rows fit */
-    if (!err && run_rows <= ONE_PASS_MAX_ROWS) {
-        bool done = false;
-        err = interval_one_pass(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
-                                end_step, max_results, per_run_limit, row, ctx, &done);
-        if (err || done)
-            return mfd_conn_finish(conn, err);
-    }
-    if (!err)
-        err = sample_steps(conn, arena, key_walk, run_ids, n_runs, key, has_range, start_step,
-                           end_step, max_results, &steps);
-    for (size_t r = 0; r < n_runs && !err && steps.n; r++)
-        err = stream_run_interval(conn, arena, key_walk, run_ids[r], key, &steps, per_run_limit,
-                                  row, ctx);
-    return mfd_conn_finish(conn, err);
 }
