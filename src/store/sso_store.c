@@ -1,4 +1,6 @@
-/* sso_store.c — SQL of mlflowd's SSO tables (sso_store.h).
+/* sso_store.c — SQL of mlflowd's SSO tables (sso_store.h): their creation,
+ * the identities bound to usernames, and what goes when a user or a binding
+ * does. Tokens and sessions are in sso_store_tokens.c.
  *
  * Invariants kept here: a username is bound to at most one (issuer, subject)
  * and the reverse (primary key + unique constraint); binding and snapshot
@@ -6,7 +8,7 @@
  * that something must change, and re-decided inside it (another replica may
  * have done it first). Flags are INTEGER 0/1 so the SQL is the same on
  * SQLite and PostgreSQL. */
-#include "sso_store.h"
+#include "sso_store_internal.h"
 
 #include <string.h>
 
@@ -59,13 +61,13 @@ mfd_err mfd_sso_store_create(mfd_conn *conn) {
     return err;
 }
 
-static mfd_err exec_done(mfd_stmt *stmt) {
+mfd_err mfd_sso_store_exec_done(mfd_stmt *stmt) {
     mfd_err err = mfd_stmt_exec(stmt);
     mfd_stmt_done(stmt);
     return err;
 }
 
-static int64_t now_seconds(void) {
+int64_t mfd_sso_store_now_seconds(void) {
     return mfd_now_ms() / 1000;
 }
 
@@ -183,7 +185,7 @@ static mfd_err create_user(mfd_conn *conn, const char *username, bool is_admin) 
     mfd_stmt_bind_text(stmt, 1, username);
     mfd_stmt_bind_text(stmt, 2, MFD_SSO_UNUSABLE_PASSWORD);
     mfd_stmt_bind_int64(stmt, 3, is_admin ? 1 : 0);
-    return exec_done(stmt);
+    return mfd_sso_store_exec_done(stmt);
 }
 
 static mfd_err set_user_admin(mfd_conn *conn, int64_t user_id, bool is_admin) {
@@ -195,7 +197,7 @@ static mfd_err set_user_admin(mfd_conn *conn, int64_t user_id, bool is_admin) {
         return err;
     mfd_stmt_bind_int64(stmt, 1, is_admin ? 1 : 0);
     mfd_stmt_bind_int64(stmt, 2, user_id);
-    return exec_done(stmt);
+    return mfd_sso_store_exec_done(stmt);
 }
 
 static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *subject,
@@ -207,7 +209,7 @@ static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *s
                                    true, &stmt);
     if (err)
         return err;
-    int64_t now = now_seconds();
+    int64_t now = mfd_sso_store_now_seconds();
     mfd_stmt_bind_text(stmt, 1, issuer);
     mfd_stmt_bind_text(stmt, 2, subject);
     mfd_stmt_bind_text(stmt, 3, username);
@@ -216,7 +218,7 @@ static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *s
     mfd_stmt_bind_int64(stmt, 6, snap->allowed);
     mfd_stmt_bind_int64(stmt, 7, now);
     mfd_stmt_bind_int64(stmt, 8, snap->as_of);
-    return exec_done(stmt);
+    return mfd_sso_store_exec_done(stmt);
 }
 
 /* The ordering of not_earlier() is re-checked by the UPDATE itself: under
@@ -241,7 +243,7 @@ static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *s
     mfd_stmt_bind_text(stmt, 6, subject);
     mfd_stmt_bind_int64(stmt, 7, snap->as_of);
     mfd_stmt_bind_int64(stmt, 8, snap->as_of);
-    return exec_done(stmt);
+    return mfd_sso_store_exec_done(stmt);
 }
 
 static mfd_err adopt_header_identity(mfd_conn *conn, const char *issuer, const char *subject) {
@@ -254,7 +256,7 @@ static mfd_err adopt_header_identity(mfd_conn *conn, const char *issuer, const c
         return err;
     mfd_stmt_bind_text(stmt, 1, issuer);
     mfd_stmt_bind_text(stmt, 2, subject);
-    return exec_done(stmt);
+    return mfd_sso_store_exec_done(stmt);
 }
 
 /* The identity row of (issuer, sub). One filed under MFD_SSO_HEADER_ISSUER
@@ -416,7 +418,7 @@ mfd_err mfd_sso_store_make_password_unusable(mfd_conn *conn, int64_t user_id) {
     if (!err) {
         mfd_stmt_bind_text(stmt, 1, MFD_SSO_UNUSABLE_PASSWORD);
         mfd_stmt_bind_int64(stmt, 2, user_id);
-        err = exec_done(stmt);
+        err = mfd_sso_store_exec_done(stmt);
     }
     if (err) {
         mfd_conn_rollback(conn);
@@ -441,8 +443,8 @@ mfd_err mfd_sso_store_get_binding(mfd_conn *conn, mfd_arena *arena, const char *
     return NULL;
 }
 
-static mfd_err change_where(mfd_conn *conn, const char *sql, const char *text, int64_t number,
-                            bool *found) {
+mfd_err mfd_sso_store_change_where(mfd_conn *conn, const char *sql, const char *text,
+                                   int64_t number, bool *found) {
     mfd_stmt *stmt;
     mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
     if (err)
@@ -451,7 +453,7 @@ static mfd_err change_where(mfd_conn *conn, const char *sql, const char *text, i
         mfd_stmt_bind_text(stmt, 1, text);
     else
         mfd_stmt_bind_int64(stmt, 1, number);
-    err = exec_done(stmt);
+    err = mfd_sso_store_exec_done(stmt);
     if (!err && found)
         *found = mfd_conn_changes(conn) > 0;
     return err;
@@ -461,23 +463,23 @@ mfd_err mfd_sso_store_delete_binding(mfd_conn *conn, const char *username, bool 
     mfd_err err = mfd_conn_begin(conn, true);
     if (err)
         return err;
-    err = change_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username, 0,
-                       found);
+    err = mfd_sso_store_change_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?",
+                                     username, 0, found);
     /* What the identity held goes with it: the next identity to claim the
      * username must not inherit its tokens, sessions or admin mirror. */
     if (!err && *found)
-        err = change_where(conn,
-                           "DELETE FROM mlflowd_access_tokens WHERE user_id IN "
-                           "(SELECT id FROM users WHERE username = ?)",
-                           username, 0, NULL);
+        err = mfd_sso_store_change_where(conn,
+                                         "DELETE FROM mlflowd_access_tokens WHERE user_id IN "
+                                         "(SELECT id FROM users WHERE username = ?)",
+                                         username, 0, NULL);
     if (!err && *found)
-        err = change_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
-                           NULL);
+        err = mfd_sso_store_change_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?",
+                                         username, 0, NULL);
     if (!err && *found)
-        err = change_where(conn,
-                           "UPDATE users SET is_admin = FALSE WHERE username = ? AND "
-                           "password_hash = '" MFD_SSO_UNUSABLE_PASSWORD "'",
-                           username, 0, NULL);
+        err = mfd_sso_store_change_where(conn,
+                                         "UPDATE users SET is_admin = FALSE WHERE username = ? AND "
+                                         "password_hash = '" MFD_SSO_UNUSABLE_PASSWORD "'",
+                                         username, 0, NULL);
     if (err) {
         mfd_conn_rollback(conn);
         return err;
@@ -485,186 +487,14 @@ mfd_err mfd_sso_store_delete_binding(mfd_conn *conn, const char *username, bool 
     return mfd_conn_commit(conn);
 }
 
-/* --- personal access tokens ------------------------------------------------- */
-
-mfd_err mfd_sso_store_token_insert(mfd_conn *conn, const mfd_sso_token *t) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn,
-                                   "INSERT INTO mlflowd_access_tokens (token_id, user_id, name, "
-                                   "secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                   true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, t->token_id);
-    mfd_stmt_bind_int64(stmt, 2, t->user_id);
-    mfd_stmt_bind_text(stmt, 3, t->name);
-    mfd_stmt_bind_text(stmt, 4, t->secret_hash);
-    mfd_stmt_bind_int64(stmt, 5, t->created_at);
-    mfd_stmt_bind_int64(stmt, 6, t->expires_at);
-    return exec_done(stmt);
-}
-
-static void read_token(mfd_stmt *stmt, mfd_arena *arena, mfd_sso_token *t) {
-    memset(t, 0, sizeof *t);
-    t->token_id = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 0));
-    t->user_id = mfd_stmt_int64(stmt, 1);
-    t->name = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 2));
-    t->secret_hash = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 3));
-    t->created_at = mfd_stmt_int64(stmt, 4);
-    t->expires_at = mfd_stmt_int64(stmt, 5);
-    t->username = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 6));
-    t->user_is_admin = mfd_stmt_int64(stmt, 7) != 0;
-    if (!mfd_stmt_is_null(stmt, 8)) {
-        t->has_snapshot = true;
-        t->snap.permission = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 8));
-        t->snap.is_admin = mfd_stmt_int64(stmt, 9) != 0;
-        t->snap.allowed = mfd_stmt_int64(stmt, 10) != 0;
-    }
-}
-
-#define TOKEN_SELECT                                                                               \
-    "SELECT t.token_id, t.user_id, t.name, t.secret_hash, t.created_at, t.expires_at, "            \
-    "u.username, CASE WHEN u.is_admin THEN 1 ELSE 0 END, i.permission, i.is_admin, i.allowed "     \
-    "FROM mlflowd_access_tokens t JOIN users u ON u.id = t.user_id "                               \
-    "LEFT JOIN mlflowd_sso_identities i ON i.username = u.username "
-
-mfd_err mfd_sso_store_token_find(mfd_conn *conn, mfd_arena *arena, const char *token_id,
-                                 mfd_sso_token *out, bool *found) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, TOKEN_SELECT "WHERE t.token_id = ?", true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, token_id);
-    *found = false;
-    mfd_step s = mfd_stmt_step(stmt, &err);
-    if (s == MFD_STEP_ROW) {
-        read_token(stmt, arena, out);
-        *found = true;
-    }
-    mfd_stmt_done(stmt);
-    return s == MFD_STEP_ERROR ? err : NULL;
-}
-
-mfd_err mfd_sso_store_token_list(mfd_conn *conn, mfd_arena *arena, int64_t user_id,
-                                 mfd_sso_token **out, size_t *n) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(
-        conn, TOKEN_SELECT "WHERE t.user_id = ? ORDER BY t.created_at, t.token_id", true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_int64(stmt, 1, user_id);
-    size_t cap = 8, count = 0;
-    mfd_sso_token *rows = mfd_arena_alloc(arena, cap * sizeof *rows);
-    mfd_step s;
-    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW) {
-        if (count == cap) {
-            mfd_sso_token *bigger = mfd_arena_alloc(arena, 2 * cap * sizeof *rows);
-            memcpy(bigger, rows, count * sizeof *rows);
-            rows = bigger;
-            cap *= 2;
-        }
-        read_token(stmt, arena, &rows[count++]);
-    }
-    mfd_stmt_done(stmt);
-    *out = rows;
-    *n = count;
-    return s == MFD_STEP_ERROR ? err : NULL;
-}
-
-mfd_err mfd_sso_store_token_delete(mfd_conn *conn, const char *token_id, int64_t user_id,
-                                   bool *found) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn,
-                                   "DELETE FROM mlflowd_access_tokens WHERE token_id = ? AND "
-                                   "(user_id = ? OR ? < 0)",
-                                   true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, token_id);
-    mfd_stmt_bind_int64(stmt, 2, user_id);
-    mfd_stmt_bind_int64(stmt, 3, user_id);
-    err = exec_done(stmt);
-    if (!err)
-        *found = mfd_conn_changes(conn) > 0;
-    return err;
-}
-
-/* --- sessions ----------------------------------------------------------------- */
-
-mfd_err mfd_sso_store_session_put(mfd_conn *conn, const char *id_hash, const char *kind,
-                                  const char *username, const char *data, int64_t expires_at) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn,
-                                   "INSERT INTO mlflowd_sessions (id_hash, kind, username, data, "
-                                   "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) "
-                                   "ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, "
-                                   "expires_at = excluded.expires_at",
-                                   true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, id_hash);
-    mfd_stmt_bind_text(stmt, 2, kind);
-    mfd_stmt_bind_text(stmt, 3, username);
-    mfd_stmt_bind_text(stmt, 4, data);
-    mfd_stmt_bind_int64(stmt, 5, now_seconds());
-    mfd_stmt_bind_int64(stmt, 6, expires_at);
-    return exec_done(stmt);
-}
-
-mfd_err mfd_sso_store_session_delete(mfd_conn *conn, const char *id_hash) {
-    return change_where(conn, "DELETE FROM mlflowd_sessions WHERE id_hash = ?", id_hash, 0, NULL);
-}
-
-mfd_err mfd_sso_store_session_get(mfd_conn *conn, mfd_arena *arena, const char *id_hash,
-                                  const char *kind, bool take, const char **username,
-                                  const char **data, int64_t *expires_at, bool *found) {
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(
-        conn, "SELECT kind, username, data, expires_at FROM mlflowd_sessions WHERE id_hash = ?",
-        true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 1, id_hash);
-    *found = false;
-    bool exists = false;
-    mfd_step s = mfd_stmt_step(stmt, &err);
-    if (s == MFD_STEP_ROW) {
-        exists = true;
-        const char *k = mfd_stmt_text(stmt, 0);
-        *expires_at = mfd_stmt_int64(stmt, 3);
-        if (k && !strcmp(k, kind) && *expires_at > now_seconds()) {
-            const char *u = mfd_stmt_text(stmt, 1);
-            *username = u ? mfd_arena_strdup(arena, u) : NULL;
-            *data = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 2));
-            *found = true;
-        }
-    }
-    mfd_stmt_done(stmt);
-    if (s == MFD_STEP_ERROR)
-        return err;
-    if (exists && (take || !*found))
-        err = mfd_sso_store_session_delete(conn, id_hash);
-    return err;
-}
-
-mfd_err mfd_sso_store_session_sweep(mfd_conn *conn, int64_t now) {
-    mfd_stmt *stmt;
-    mfd_err err =
-        mfd_conn_prepare(conn, "DELETE FROM mlflowd_sessions WHERE expires_at < ?", true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_int64(stmt, 1, now);
-    return exec_done(stmt);
-}
-
 mfd_err mfd_sso_store_forget_user(mfd_conn *conn, int64_t user_id, const char *username) {
-    mfd_err err = change_where(conn, "DELETE FROM mlflowd_access_tokens WHERE user_id = ?", NULL,
-                               user_id, NULL);
+    mfd_err err = mfd_sso_store_change_where(
+        conn, "DELETE FROM mlflowd_access_tokens WHERE user_id = ?", NULL, user_id, NULL);
     if (!err)
-        err = change_where(conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username,
-                           0, NULL);
+        err = mfd_sso_store_change_where(
+            conn, "DELETE FROM mlflowd_sso_identities WHERE username = ?", username, 0, NULL);
     if (!err)
-        err = change_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?", username, 0,
-                           NULL);
+        err = mfd_sso_store_change_where(conn, "DELETE FROM mlflowd_sessions WHERE username = ?",
+                                         username, 0, NULL);
     return err;
 }
