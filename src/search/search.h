@@ -57,7 +57,7 @@ typedef struct mfd_search_sql {
     /* Runs on PostgreSQL only, else NULL: a faster form of the same search
      * that is exact only when it fills the page (LIMIT rows): it walks the
      * first order key's metric index and may stop before the end (see
-     * compile_runs.c). Run it first (its own window before it, and so on);
+     * compile_runs_window.c). Run it first (its own window before it, and so on);
      * on a short page run this one. */
     struct mfd_search_sql *window;
     bool has_key_clauses; /* runs: the filter names metrics, params or tags */
@@ -116,7 +116,7 @@ typedef struct mfd_search_scope {
 /* The same search, rows and order, written for PostgreSQL: runs sorted on
  * metric/param/tag keys are ordered among the filter's candidates before the
  * runs table is read, and a metric order gets a window form (see
- * compile_runs.c). */
+ * compile_runs.c and compile_runs_window.c). */
 mfd_err mfd_search_runs_candidates_first(mfd_arena *arena, const mfd_search_input *in,
                                          const mfd_search_scope *scope, mfd_search_sql *out);
 /* SQLite's form with the scope's by_experiment. */
