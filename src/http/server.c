@@ -10,8 +10,9 @@
  *   last call: run the handler, queue the response, log one line.
  * request_completed frees everything and removes an unfinished upload.
  *
- * Invariant: draining (app->draining) is only ever switched on, before the
- * listening socket is shut; the daemon is stopped only after it. */
+ * Invariants: draining (app->draining) is only ever switched on, and before
+ * the listening socket is shut; that socket, quiesced, is closed only after
+ * MHD_stop_daemon (a connection thread may still refer to it). */
 #include "server.h"
 
 #include <errno.h>
