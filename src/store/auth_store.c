@@ -131,13 +131,6 @@ static int bind_keys(mfd_stmt *stmt, int first, mfd_auth_kind kind, const char *
     return first + kinds[kind].n_keys;
 }
 
-/* Runs one statement with prepared bindings to completion. */
-static mfd_err exec_done(mfd_stmt *stmt) {
-    mfd_err err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
-    return err;
-}
-
 /* --- users ------------------------------------------------------------ */
 
 mfd_err mfd_auth_store_find_user(mfd_conn *conn, mfd_arena *arena, const char *username,
@@ -210,7 +203,7 @@ mfd_err mfd_auth_store_create_user(mfd_conn *conn, mfd_arena *arena, const char 
         mfd_stmt_bind_text(stmt, 1, username);
         mfd_stmt_bind_text(stmt, 2, password_hash);
         mfd_stmt_bind_int64(stmt, 3, is_admin ? 1 : 0);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
         if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
             mfd_err_free(err);
             err = mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS, "User (username=%s) already exists.",
@@ -235,7 +228,7 @@ static mfd_err update_user_column(mfd_conn *conn, const char *sql, const char *u
         else
             mfd_stmt_bind_int64(stmt, 1, number);
         mfd_stmt_bind_text(stmt, 2, username);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err && mfd_conn_changes(conn) == 0)
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "User with username=%s not found", username);
@@ -271,7 +264,7 @@ mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username) {
         if (!(err = mfd_conn_prepare(conn, "SELECT 1 FROM users WHERE id = ? FOR UPDATE", true,
                                      &stmt))) {
             mfd_stmt_bind_int64(stmt, 1, user.id);
-            err = exec_done(stmt);
+            err = mfd_stmt_exec_done(stmt);
         }
     }
     for (size_t k = 0; !err && k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -279,7 +272,7 @@ mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username) {
         err = mfd_conn_prepare(conn, kinds[k].delete_user_rows, true, &stmt);
         if (!err) {
             mfd_stmt_bind_int64(stmt, 1, user.id);
-            err = exec_done(stmt);
+            err = mfd_stmt_exec_done(stmt);
         }
     }
     if (!err) /* mlflowd's own rows: tokens, SSO binding, sessions */
@@ -289,7 +282,7 @@ mfd_err mfd_auth_store_delete_user(mfd_conn *conn, const char *username) {
         err = mfd_conn_prepare(conn, "DELETE FROM users WHERE id = ?", true, &stmt);
         if (!err) {
             mfd_stmt_bind_int64(stmt, 1, user.id);
-            err = exec_done(stmt);
+            err = mfd_stmt_exec_done(stmt);
         }
     }
     mfd_arena_free(arena);
@@ -420,7 +413,7 @@ mfd_err mfd_auth_store_create_grant(mfd_conn *conn, mfd_arena *arena, mfd_auth_k
         int next = bind_keys(stmt, 1, kind, key);
         mfd_stmt_bind_int64(stmt, next, user.id);
         mfd_stmt_bind_text(stmt, next + 1, permission);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
         if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
             mfd_err_free(err);
             err = row_exists_error(kind, key, username);
@@ -455,7 +448,7 @@ static mfd_err change_grant(mfd_conn *conn, mfd_auth_kind kind, const char *sql,
             mfd_stmt_bind_text(stmt, next++, permission);
         next = bind_keys(stmt, next, kind, key);
         mfd_stmt_bind_int64(stmt, next, user.id);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err && mfd_conn_changes(conn) == 0)
         err = row_missing_error(kind, key, username);
@@ -487,7 +480,7 @@ mfd_err mfd_auth_store_set_grant(mfd_conn *conn, mfd_auth_kind kind, const char 
     if (!err) {
         int next = bind_keys(stmt, 1, kind, key);
         mfd_stmt_bind_int64(stmt, next, user.id);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err)
         err = mfd_conn_prepare(conn, kinds[kind].insert, true, &stmt);
@@ -495,7 +488,7 @@ mfd_err mfd_auth_store_set_grant(mfd_conn *conn, mfd_auth_kind kind, const char 
         int next = bind_keys(stmt, 1, kind, key);
         mfd_stmt_bind_int64(stmt, next, user.id);
         mfd_stmt_bind_text(stmt, next + 1, permission);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     mfd_arena_free(arena);
     return mfd_conn_finish(conn, err);
@@ -534,7 +527,7 @@ mfd_err mfd_auth_store_delete_resource(mfd_conn *conn, mfd_auth_kind kind, const
     if (!err) {
         int next = bind_keys(stmt, 1, kind, key);
         mfd_stmt_bind_int64(stmt, next, last_id);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     return mfd_conn_finish(conn, err);
 }
@@ -549,7 +542,7 @@ mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const 
                            &stmt);
     if (!err) {
         mfd_stmt_bind_text(stmt, 1, new_name);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err)
         err = mfd_conn_prepare(
@@ -559,7 +552,7 @@ mfd_err mfd_auth_store_rename_model(mfd_conn *conn, const char *old_name, const 
         mfd_stmt_bind_text(stmt, 1, new_name);
         mfd_stmt_bind_text(stmt, 2, old_name);
         mfd_stmt_bind_int64(stmt, 3, last_id);
-        err = exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     return mfd_conn_finish(conn, err);
 }

@@ -267,6 +267,12 @@ mfd_err mfd_stmt_exec(mfd_stmt *stmt) {
     return stmt->driver->exec_stmt(stmt);
 }
 
+mfd_err mfd_stmt_exec_done(mfd_stmt *stmt) {
+    mfd_err err = mfd_stmt_exec(stmt);
+    mfd_stmt_done(stmt);
+    return err;
+}
+
 void mfd_stmt_reset(mfd_stmt *stmt) {
     stmt->driver->reset(stmt);
 }

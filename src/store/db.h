@@ -97,6 +97,8 @@ typedef enum mfd_step { MFD_STEP_ROW, MFD_STEP_DONE, MFD_STEP_ERROR } mfd_step;
 mfd_step mfd_stmt_step(mfd_stmt *stmt, mfd_err *err);
 /* Runs a statement that returns no rows to completion; resets it for reuse. */
 mfd_err mfd_stmt_exec(mfd_stmt *stmt);
+/* The same for a statement run once: it is released (mfd_stmt_done) too. */
+mfd_err mfd_stmt_exec_done(mfd_stmt *stmt);
 void mfd_stmt_reset(mfd_stmt *stmt); /* keeps bindings' slots, clears values */
 
 /* Column access for the current row; columns start at 0. Text stays valid

@@ -218,8 +218,7 @@ static mfd_err upsert_tag(mfd_conn *conn, int64_t id, const char *key, const cha
     mfd_stmt_bind_text(stmt, 1, key);
     mfd_stmt_bind_text(stmt, 2, value ? value : "");
     mfd_stmt_bind_int64(stmt, 3, id);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -262,8 +261,7 @@ static mfd_err set_default_location(mfd_conn *conn, int64_t id, const char *root
     if (!err) {
         mfd_stmt_bind_text(stmt, 1, location);
         mfd_stmt_bind_int64(stmt, 2, id);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     free(location);
     return err;
@@ -351,8 +349,7 @@ mfd_err mfd_experiments_rename(mfd_conn *conn, const char *experiment_id, const 
         mfd_stmt_bind_text(stmt, 1, new_name);
         mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
         mfd_stmt_bind_int64(stmt, 3, id);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
         if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
             mfd_err_free(err);
             err = mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS, "Experiment(name=%s) already exists.",
@@ -382,8 +379,7 @@ static mfd_err change_stage(mfd_conn *conn, const char *experiment_id, const cha
         mfd_stmt_bind_text(stmt, 1, to);
         mfd_stmt_bind_int64(stmt, 2, now);
         mfd_stmt_bind_int64(stmt, 3, id);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err && !(err = mfd_conn_prepare(conn,
                                          "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? "
@@ -395,8 +391,7 @@ static mfd_err change_stage(mfd_conn *conn, const char *experiment_id, const cha
         else
             mfd_stmt_bind_null(stmt, 2);
         mfd_stmt_bind_int64(stmt, 3, id);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     return mfd_conn_finish(conn, err);
 }
@@ -433,8 +428,7 @@ mfd_err mfd_experiments_delete_tag(mfd_conn *conn, const char *experiment_id, co
                       &stmt))) {
         mfd_stmt_bind_int64(stmt, 1, id);
         mfd_stmt_bind_text(stmt, 2, key);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
         if (!err && mfd_conn_changes(conn) == 0)
             err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST,
                               "No tag with name: %s in experiment with id %s", key, experiment_id);

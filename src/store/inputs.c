@@ -105,8 +105,7 @@ static mfd_err insert_input_tags(mfd_conn *conn, const char *input_uuid, const m
         mfd_stmt_bind_text(stmt, 1, input_uuid);
         mfd_stmt_bind_text(stmt, 2, tags[i].key ? tags[i].key : "");
         mfd_stmt_bind_text(stmt, 3, tags[i].value ? tags[i].value : "");
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     return err;
 }

@@ -271,8 +271,7 @@ static mfd_err upsert_tags(mfd_conn *conn, const char *model_id, int64_t experim
         mfd_stmt_bind_int64(stmt, 2, experiment_id);
         mfd_stmt_bind_text(stmt, 3, tag->key);
         mfd_stmt_bind_text(stmt, 4, tag->value);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     mfd_arena_free(arena);
     return err;
@@ -342,8 +341,7 @@ static mfd_err create_in_txn(mfd_conn *conn, mfd_arena *arena, const mfd_logged_
     mfd_stmt_bind_text(stmt, 8, ACTIVE);
     mfd_stmt_bind_text(stmt, 9, in->model_type);
     mfd_stmt_bind_text(stmt, 10, in->source_run_id);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     if (!err)
         err = insert_params(conn, model_id, experiment_id, in->params, in->n_params);
     if (!err)
@@ -369,8 +367,7 @@ mfd_err mfd_logged_models_create(mfd_conn *conn, mfd_arena *arena, const mfd_log
  * row matched. */
 static mfd_err run_update(mfd_conn *conn, mfd_stmt *stmt, int id_index, const char *model_id) {
     mfd_stmt_bind_text(stmt, id_index, model_id);
-    mfd_err err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    mfd_err err = mfd_stmt_exec_done(stmt);
     if (!err && mfd_conn_changes(conn) == 0)
         err = not_found(model_id);
     return err;
@@ -446,8 +443,7 @@ static mfd_err delete_tag_in_txn(mfd_conn *conn, mfd_arena *arena, const char *m
         return err;
     mfd_stmt_bind_text(stmt, 1, model_id);
     mfd_stmt_bind_text(stmt, 2, key);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     if (!err && mfd_conn_changes(conn) == 0)
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST,
                           "No tag with key %s found for model with ID %s.", py_repr(arena, key),

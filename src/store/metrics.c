@@ -166,8 +166,7 @@ static mfd_err write_history(mfd_conn *conn, mfd_arena *arena, const char *run_i
             mfd_stmt_bind_int64(stmt, at + 5, m->step);
             mfd_stmt_bind_int64(stmt, at + 6, is_nan);
         }
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
         done += rows;
     }
     return err;

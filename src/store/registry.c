@@ -93,8 +93,7 @@ mfd_err mfd_registry_touch_model(mfd_conn *conn, const char *name, int64_t now) 
         return err;
     mfd_stmt_bind_int64(stmt, 1, now);
     mfd_stmt_bind_text(stmt, 2, name);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -106,8 +105,7 @@ static mfd_err exec_texts(mfd_conn *conn, const char *sql, const char *const *te
         return err;
     for (int i = 0; i < n; i++)
         mfd_stmt_bind_text(stmt, i + 1, texts[i]);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -407,8 +405,7 @@ mfd_err mfd_registry_create_model(mfd_conn *conn, mfd_arena *arena, const char *
         mfd_stmt_bind_int64(stmt, 2, now);
         mfd_stmt_bind_int64(stmt, 3, now);
         mfd_stmt_bind_text(stmt, 4, description);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS && !taken) { /* lost a race */
         mfd_err_free(err);
@@ -437,8 +434,7 @@ mfd_err mfd_registry_rename_model(mfd_conn *conn, mfd_arena *arena, const char *
         mfd_stmt_bind_text(stmt, 1, new_name);
         mfd_stmt_bind_int64(stmt, 2, now);
         mfd_stmt_bind_text(stmt, 3, name);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
         if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
             mfd_err_free(err);
             err = mfd_err_new(MFD_RESOURCE_ALREADY_EXISTS,
@@ -450,8 +446,7 @@ mfd_err mfd_registry_rename_model(mfd_conn *conn, mfd_arena *arena, const char *
                       &stmt))) {
         mfd_stmt_bind_int64(stmt, 1, now);
         mfd_stmt_bind_text(stmt, 2, new_name);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err)
         err = load_model(conn, arena, new_name, out);
@@ -472,8 +467,7 @@ mfd_err mfd_registry_update_model(mfd_conn *conn, mfd_arena *arena, const char *
         mfd_stmt_bind_text(stmt, 1, description);
         mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
         mfd_stmt_bind_text(stmt, 3, name);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err)
         err = load_model(conn, arena, name, out);
@@ -596,8 +590,7 @@ mfd_err mfd_registry_set_alias(mfd_conn *conn, const char *name, const char *ali
         mfd_stmt_bind_text(stmt, 1, alias);
         mfd_stmt_bind_int64(stmt, 2, version);
         mfd_stmt_bind_text(stmt, 3, name);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     return mfd_conn_finish(conn, err);
 }

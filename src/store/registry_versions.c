@@ -103,8 +103,7 @@ static mfd_err upsert_version_tag(mfd_conn *conn, const char *name, int64_t vers
     mfd_stmt_bind_text(stmt, 2, value ? value : "");
     mfd_stmt_bind_text(stmt, 3, name);
     mfd_stmt_bind_int64(stmt, 4, version);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -271,8 +270,7 @@ static mfd_err record_on_logged_model(mfd_conn *conn, mfd_arena *arena, const ch
         mfd_stmt_bind_int64(stmt, 2, row.experiment_id);
         mfd_stmt_bind_text(stmt, 3, MODEL_VERSIONS_TAG);
         mfd_stmt_bind_text(stmt, 4, text);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     free(text);
     return err;
@@ -316,8 +314,7 @@ static mfd_err insert_version(mfd_conn *conn, const mfd_model_version_new *in, i
     mfd_stmt_bind_text(stmt, 9, "READY");
     mfd_stmt_bind_text(stmt, 10, in->run_link);
     mfd_stmt_bind_text(stmt, 11, storage);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -388,8 +385,7 @@ mfd_err mfd_registry_update_version(mfd_conn *conn, mfd_arena *arena, const char
         mfd_stmt_bind_int64(stmt, 2, mfd_now_ms());
         mfd_stmt_bind_text(stmt, 3, name);
         mfd_stmt_bind_int64(stmt, 4, version);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err)
         err = mfd_registry_load_version(conn, arena, name, version, true, out);
@@ -408,8 +404,7 @@ static mfd_err set_stage(mfd_conn *conn, const char *sql, const char *stage, int
     mfd_stmt_bind_int64(stmt, 4, version);
     if (current)
         mfd_stmt_bind_text(stmt, 5, current);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -452,8 +447,7 @@ mfd_err mfd_registry_delete_version(mfd_conn *conn, const char *name, int64_t ve
                       true, &stmt))) {
         mfd_stmt_bind_text(stmt, 1, name);
         mfd_stmt_bind_int64(stmt, 2, version);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err && !(err = mfd_conn_prepare(conn,
                                          "UPDATE model_versions SET current_stage = ?, "
@@ -468,8 +462,7 @@ mfd_err mfd_registry_delete_version(mfd_conn *conn, const char *name, int64_t ve
         mfd_stmt_bind_text(stmt, 5, "REDACTED-RUN-LINK");
         mfd_stmt_bind_text(stmt, 6, name);
         mfd_stmt_bind_int64(stmt, 7, version);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     return mfd_conn_finish(conn, err);
 }
@@ -504,8 +497,7 @@ mfd_err mfd_registry_delete_version_tag(mfd_conn *conn, const char *name, int64_
         mfd_stmt_bind_text(stmt, 1, name);
         mfd_stmt_bind_int64(stmt, 2, version);
         mfd_stmt_bind_text(stmt, 3, key);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     return mfd_conn_finish(conn, err);
 }

@@ -90,8 +90,7 @@ static mfd_err upsert_tag(mfd_conn *conn, const char *run_id, const char *key, c
     mfd_stmt_bind_text(stmt, 1, key);
     mfd_stmt_bind_text(stmt, 2, value ? value : "");
     mfd_stmt_bind_text(stmt, 3, run_id);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -103,8 +102,7 @@ static mfd_err rename_run(mfd_conn *conn, const char *run_id, const char *name) 
         return err;
     mfd_stmt_bind_text(stmt, 1, name);
     mfd_stmt_bind_text(stmt, 2, run_id);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err ? err : upsert_tag(conn, run_id, MFD_RUN_NAME_TAG, name);
 }
 
@@ -127,8 +125,7 @@ static mfd_err insert_run(mfd_conn *conn, const mfd_run_info *info, int64_t expe
     mfd_stmt_bind_int64(stmt, 4, info->start_time);
     mfd_stmt_bind_text(stmt, 5, info->artifact_uri);
     mfd_stmt_bind_int64(stmt, 6, experiment_id);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -263,8 +260,7 @@ mfd_err mfd_runs_update(mfd_conn *conn, mfd_arena *arena, const char *run_id, co
         mfd_stmt_bind_int64(stmt, 2, has_end_time ? 1 : 0);
         mfd_stmt_bind_int64(stmt, 3, end_time);
         mfd_stmt_bind_text(stmt, 4, run_id);
-        err = mfd_stmt_exec(stmt);
-        mfd_stmt_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (!err && run_name && *run_name)
         err = rename_run(conn, run_id, run_name);
@@ -291,8 +287,7 @@ mfd_err mfd_runs_set_deleted(mfd_conn *conn, const char *run_id, bool deleted) {
     else
         mfd_stmt_bind_null(stmt, 2);
     mfd_stmt_bind_text(stmt, 3, run_id);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     if (!err && mfd_conn_changes(conn) == 0)
         err = run_not_found(run_id);
     return mfd_conn_finish(conn, err);
@@ -327,8 +322,7 @@ mfd_err mfd_runs_delete_tag(mfd_conn *conn, const char *run_id, const char *key)
         return mfd_conn_finish(conn, err);
     mfd_stmt_bind_text(stmt, 1, run_id);
     mfd_stmt_bind_text(stmt, 2, key);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     if (!err && mfd_conn_changes(conn) == 0)
         err = mfd_err_new(MFD_RESOURCE_DOES_NOT_EXIST, "No tag with name: %s in run with id %s",
                           key, run_id);
@@ -350,8 +344,7 @@ static mfd_err insert_param(mfd_conn *conn, mfd_arena *arena, const char *run_id
     mfd_stmt_bind_text(stmt, 1, key);
     mfd_stmt_bind_text(stmt, 2, value ? value : "");
     mfd_stmt_bind_text(stmt, 3, run_id);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     if (err || mfd_conn_changes(conn) > 0)
         return err;
     return select_text(conn, arena, "SELECT value FROM params WHERE key = ? AND run_uuid = ?", key,

@@ -55,8 +55,7 @@ static mfd_err lock_schema(mfd_conn *conn, const char *key) {
     mfd_err err = mfd_conn_prepare(conn, sql, false, &stmt);
     if (err)
         return err;
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -208,8 +207,7 @@ static mfd_err stamp(mfd_conn *conn, const char *table, const char *revision) {
     if ((err = mfd_conn_prepare(conn, sql, false, &stmt)))
         return err;
     mfd_stmt_bind_text(stmt, 1, revision);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     return err;
 }
 
@@ -252,8 +250,7 @@ static mfd_err ensure_default_experiment(mfd_conn *conn, const char *default_art
     mfd_stmt_bind_text(stmt, 1, location);
     mfd_stmt_bind_int64(stmt, 2, now);
     mfd_stmt_bind_int64(stmt, 3, now);
-    err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     free(location);
     if (!err && mfd_conn_changes(conn) == 0 && !(err = default_experiment_exists(conn, &exists)) &&
         !exists)

@@ -61,12 +61,6 @@ mfd_err mfd_sso_store_create(mfd_conn *conn) {
     return err;
 }
 
-mfd_err mfd_sso_store_exec_done(mfd_stmt *stmt) {
-    mfd_err err = mfd_stmt_exec(stmt);
-    mfd_stmt_done(stmt);
-    return err;
-}
-
 int64_t mfd_sso_store_now_seconds(void) {
     return mfd_now_ms() / 1000;
 }
@@ -185,7 +179,7 @@ static mfd_err create_user(mfd_conn *conn, const char *username, bool is_admin) 
     mfd_stmt_bind_text(stmt, 1, username);
     mfd_stmt_bind_text(stmt, 2, MFD_SSO_UNUSABLE_PASSWORD);
     mfd_stmt_bind_int64(stmt, 3, is_admin ? 1 : 0);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
 
 static mfd_err set_user_admin(mfd_conn *conn, int64_t user_id, bool is_admin) {
@@ -197,7 +191,7 @@ static mfd_err set_user_admin(mfd_conn *conn, int64_t user_id, bool is_admin) {
         return err;
     mfd_stmt_bind_int64(stmt, 1, is_admin ? 1 : 0);
     mfd_stmt_bind_int64(stmt, 2, user_id);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
 
 static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *subject,
@@ -218,7 +212,7 @@ static mfd_err insert_identity(mfd_conn *conn, const char *issuer, const char *s
     mfd_stmt_bind_int64(stmt, 6, snap->allowed);
     mfd_stmt_bind_int64(stmt, 7, now);
     mfd_stmt_bind_int64(stmt, 8, snap->as_of);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
 
 /* The ordering of not_earlier() is re-checked by the UPDATE itself: under
@@ -243,7 +237,7 @@ static mfd_err update_snapshot(mfd_conn *conn, const char *issuer, const char *s
     mfd_stmt_bind_text(stmt, 6, subject);
     mfd_stmt_bind_int64(stmt, 7, snap->as_of);
     mfd_stmt_bind_int64(stmt, 8, snap->as_of);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
 
 static mfd_err adopt_header_identity(mfd_conn *conn, const char *issuer, const char *subject) {
@@ -256,7 +250,7 @@ static mfd_err adopt_header_identity(mfd_conn *conn, const char *issuer, const c
         return err;
     mfd_stmt_bind_text(stmt, 1, issuer);
     mfd_stmt_bind_text(stmt, 2, subject);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
 
 /* The identity row of (issuer, sub). One filed under MFD_SSO_HEADER_ISSUER
@@ -418,7 +412,7 @@ mfd_err mfd_sso_store_make_password_unusable(mfd_conn *conn, int64_t user_id) {
     if (!err) {
         mfd_stmt_bind_text(stmt, 1, MFD_SSO_UNUSABLE_PASSWORD);
         mfd_stmt_bind_int64(stmt, 2, user_id);
-        err = mfd_sso_store_exec_done(stmt);
+        err = mfd_stmt_exec_done(stmt);
     }
     if (err) {
         mfd_conn_rollback(conn);
@@ -453,7 +447,7 @@ mfd_err mfd_sso_store_change_where(mfd_conn *conn, const char *sql, const char *
         mfd_stmt_bind_text(stmt, 1, text);
     else
         mfd_stmt_bind_int64(stmt, 1, number);
-    err = mfd_sso_store_exec_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     if (!err && found)
         *found = mfd_conn_changes(conn) > 0;
     return err;

@@ -9,8 +9,6 @@
 
 #include "sso_store.h"
 
-/* Runs a write statement and finishes it. */
-mfd_err mfd_sso_store_exec_done(mfd_stmt *stmt);
 /* Unix seconds, as the tables store them. */
 int64_t mfd_sso_store_now_seconds(void);
 /* Runs `sql`, whose one `?` is `text` or, when that is NULL, `number`;

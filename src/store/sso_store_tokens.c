@@ -26,7 +26,7 @@ mfd_err mfd_sso_store_token_insert(mfd_conn *conn, const mfd_sso_token *t) {
     mfd_stmt_bind_text(stmt, 4, t->secret_hash);
     mfd_stmt_bind_int64(stmt, 5, t->created_at);
     mfd_stmt_bind_int64(stmt, 6, t->expires_at);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
 
 static void read_token(mfd_stmt *stmt, mfd_arena *arena, mfd_sso_token *t) {
@@ -108,7 +108,7 @@ mfd_err mfd_sso_store_token_delete(mfd_conn *conn, const char *token_id, int64_t
     mfd_stmt_bind_text(stmt, 1, token_id);
     mfd_stmt_bind_int64(stmt, 2, user_id);
     mfd_stmt_bind_int64(stmt, 3, user_id);
-    err = mfd_sso_store_exec_done(stmt);
+    err = mfd_stmt_exec_done(stmt);
     if (!err)
         *found = mfd_conn_changes(conn) > 0;
     return err;
@@ -133,7 +133,7 @@ mfd_err mfd_sso_store_session_put(mfd_conn *conn, const char *id_hash, const cha
     mfd_stmt_bind_text(stmt, 4, data);
     mfd_stmt_bind_int64(stmt, 5, mfd_sso_store_now_seconds());
     mfd_stmt_bind_int64(stmt, 6, expires_at);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
 
 mfd_err mfd_sso_store_session_delete(mfd_conn *conn, const char *id_hash) {
@@ -180,5 +180,5 @@ mfd_err mfd_sso_store_session_sweep(mfd_conn *conn, int64_t now) {
     if (err)
         return err;
     mfd_stmt_bind_int64(stmt, 1, now);
-    return mfd_sso_store_exec_done(stmt);
+    return mfd_stmt_exec_done(stmt);
 }
