@@ -298,7 +298,7 @@ static mfd_err redirect_to_prefix_root(mfd_request *req, mfd_response *res) {
 #define UI_ROUTE(method, pattern, handler)                                                         \
     { method, pattern, handler, MFD_ROUTE_BARE | MFD_ROUTE_PREFIXED, NULL }
 
-/* HEAD is served by the GET routes (server.c). */
+/* HEAD is served by the GET routes (http/server_request.c). */
 const mfd_route mfd_api_ui_routes[] = {
     UI_ROUTE("GET", "/", serve_index),
     UI_ROUTE("GET", "/static-files/", serve_index),

@@ -1,7 +1,7 @@
 /* auth.h — the basic-auth layer (auth.md): the whole face the HTTP server,
  * main and the handlers see.
  *
- * Pipeline per request (server.c calls these in order):
+ * Pipeline per request (http/server_request.c calls these in order):
  *   mfd_auth_authenticate  — Basic credentials; refuses with 401
  *   mfd_auth_authorize     — the endpoint's rule (rules.c); refuses with 403
  *                            or answers an MLflow error (404/400)

@@ -10,6 +10,8 @@
  * Nothing here recurses, so input depth cannot exhaust the stack. */
 #include "search_internal.h"
 
+#include "core/escape.h"
+
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -322,16 +324,6 @@ bool mfd_search_parse_number(const char *s, mfd_search_number *out) {
 
 /* ---- IN lists: a Python tuple of str literals ----------------------------------------------- */
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void append_code_point(mfd_strbuf *sb, uint32_t cp) {
     char buf[4];
     size_t n;
@@ -381,7 +373,7 @@ static bool decode_escape(mfd_strbuf *sb, const char **p) {
         int digits = c == 'x' ? 2 : c == 'u' ? 4 : 8;
         (*p)++;
         for (int k = 0; k < digits; k++, (*p)++) {
-            int h = hex_value(**p);
+            int h = mfd_hex_digit_value(**p);
             if (h < 0)
                 return false;
             cp = cp * 16 + (uint32_t)h;

@@ -1,5 +1,6 @@
 /* metrics.c — the metrics store's writing side: history rows, latest
- * values and logged-model metrics (the readers are in metrics_read.c).
+ * values and logged-model metrics (the readers are in metrics_read.c and
+ * metrics_interval.c).
  *
  * Invariants kept here:
  * - history holds one row per distinct (key, timestamp, step, value, is_nan)
