@@ -25,7 +25,7 @@
 #include "http/metrics.h"
 #include "passwords.h"
 #include "sso.h"
-#include "sso_http.h"
+#include "core/http_client.h"
 #include "store/schema.h"
 #include "store/sso_store.h"
 
@@ -137,7 +137,7 @@ static void refuse_unauthenticated(mfd_auth *auth, mfd_request *req, mfd_respons
     const mfd_sso_settings *s = mfd_sso_settings_of(auth->sso);
     *refused = true;
     if (wants_login_page(auth, req)) {
-        char *next = mfd_sso_form_escape_arena(req->arena, req->path);
+        char *next = (char *)mfd_http_escape(req->arena, req->path, false);
         mfd_response_text(req, res, 302, "text/html; charset=utf-8", "");
         mfd_response_header(res, "Location",
                             mfd_arena_sprintf(req->arena, "/oidc/login?next=%s", next));

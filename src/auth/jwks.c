@@ -15,9 +15,15 @@
 
 #include "core/log.h"
 #include "jwt.h"
-#include "sso_http.h"
+#include "core/http_client.h"
 
-enum { STALE_GRACE_SECONDS = 600, RETRY_SECONDS = 10, MAX_DOCUMENT_BYTES = 1 << 20 };
+/* sso-and-deploy.md §7: connect + total time of a fetch capped at 5 s */
+enum {
+    STALE_GRACE_SECONDS = 600,
+    RETRY_SECONDS = 10,
+    MAX_DOCUMENT_BYTES = 1 << 20,
+    FETCH_SECONDS = 5
+};
 
 struct mfd_jwks {
     char *issuer, *discovery_url, *jwks_url, *ca_file;
@@ -46,11 +52,19 @@ static char *dup_or_null(const char *s) {
 
 /* GETs a JSON object. */
 static mfd_err fetch_json(mfd_jwks *j, const char *url, json_t **out, long *max_age) {
-    mfd_sso_http_call call = {.url = url, .ca_file = j->ca_file, .max_bytes = MAX_DOCUMENT_BYTES};
-    mfd_sso_http_answer answer;
-    mfd_err err = mfd_sso_http(&call, &answer);
-    if (err)
+    mfd_http_call call = {.method = "GET",
+                          .url = url,
+                          .ca_file = j->ca_file,
+                          .connect_timeout = FETCH_SECONDS,
+                          .timeout = FETCH_SECONDS,
+                          .max_bytes = MAX_DOCUMENT_BYTES};
+    mfd_http_answer answer;
+    mfd_arena *arena = mfd_arena_new();
+    mfd_err err = mfd_http_perform(arena, &call, &answer);
+    if (err) {
+        mfd_arena_free(arena);
         return err;
+    }
     if (answer.status != 200)
         err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "%s answered HTTP %ld", url, answer.status);
     json_t *doc = err ? NULL : json_loadb(answer.body, answer.len, JSON_REJECT_DUPLICATES, NULL);
@@ -62,7 +76,7 @@ static mfd_err fetch_json(mfd_jwks *j, const char *url, json_t **out, long *max_
     }
     if (max_age)
         *max_age = answer.max_age;
-    mfd_sso_http_answer_free(&answer);
+    mfd_arena_free(arena);
     *out = doc;
     return err;
 }

@@ -23,10 +23,11 @@
 #include "jose_lib.h"
 #include "core/log.h"
 #include "sso.h"
-#include "sso_http.h"
+#include "core/http_client.h"
 #include "store/sso_store.h"
 
-enum { LOGIN_SECONDS = 600, MAX_TOKEN_ANSWER = 256 * 1024 };
+/* CALL_SECONDS: the token endpoint's connect + total time (sso-and-deploy.md §7) */
+enum { LOGIN_SECONDS = 600, MAX_TOKEN_ANSWER = 256 * 1024, CALL_SECONDS = 5 };
 
 static int64_t now_seconds(void) {
     return (int64_t)time(NULL);
@@ -92,7 +93,7 @@ static void set_cookie(mfd_request *req, mfd_response *res, const char *name, co
 }
 
 static const char *form_escape(mfd_arena *arena, const char *s) {
-    return mfd_sso_form_escape_arena(arena, s ? s : "");
+    return mfd_http_escape(arena, s ? s : "", false);
 }
 
 static void redirect(mfd_request *req, mfd_response *res, int status, const char *location) {
@@ -190,15 +191,20 @@ static json_t *token_call(mfd_auth *auth, mfd_arena *arena, const char *form, co
     if (!endpoint)
         return *why = "the identity provider's token endpoint is unknown", NULL;
     /* client_secret_basic: RFC 6749 §2.3.1 form-encodes both parts first. */
-    mfd_sso_http_call call = {.url = endpoint,
-                              .form = form,
-                              .user = form_escape(arena, s->client_id),
-                              .password =
-                                  s->client_secret ? form_escape(arena, s->client_secret) : NULL,
-                              .ca_file = s->ca_file,
-                              .max_bytes = MAX_TOKEN_ANSWER};
-    mfd_sso_http_answer answer;
-    mfd_err err = mfd_sso_http(&call, &answer);
+    mfd_http_call call = {.method = "POST",
+                          .url = endpoint,
+                          .content_type = "application/x-www-form-urlencoded",
+                          .body = form,
+                          .body_len = strlen(form),
+                          .user = form_escape(arena, s->client_id),
+                          .password =
+                              s->client_secret ? form_escape(arena, s->client_secret) : NULL,
+                          .ca_file = s->ca_file,
+                          .connect_timeout = CALL_SECONDS,
+                          .timeout = CALL_SECONDS,
+                          .max_bytes = MAX_TOKEN_ANSWER};
+    mfd_http_answer answer;
+    mfd_err err = mfd_http_perform(arena, &call, &answer);
     free(endpoint);
     if (err) {
         *why = mfd_arena_strdup(arena, err->message);
@@ -213,7 +219,6 @@ static json_t *token_call(mfd_auth *auth, mfd_arena *arena, const char *form, co
         json_decref(doc);
         doc = NULL;
     }
-    mfd_sso_http_answer_free(&answer);
     return doc;
 }
 

@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "passwords.h"
 #include "sso.h"
-#include "sso_http.h"
+#include "core/http_client.h"
 #include "store/sso_store.h"
 
 struct mfd_sso {
@@ -50,7 +50,7 @@ mfd_err mfd_sso_open(mfd_auth *auth, mfd_sso **out) {
     if (!sso)
         abort();
     sso->ttl_seconds = auth->settings->cache_ttl_seconds;
-    mfd_sso_http_init();
+    mfd_http_client_init();
     mfd_err err = mfd_sso_settings_load(auth->ini, &sso->settings);
     int fresh_ms = mfd_db_sees_other_writers(auth->db) ? 0 : MFD_AUTH_ROW_TTL_MS;
     if (!err && !(sso->cache = mfd_token_cache_new(fresh_ms)))
@@ -88,7 +88,7 @@ void mfd_sso_close(mfd_sso *sso) {
     mfd_token_cache_free(sso->cache);
     mfd_sso_settings_free(sso->settings);
     free(sso);
-    mfd_sso_http_cleanup();
+    mfd_http_client_cleanup();
 }
 
 /* --- answers ---------------------------------------------------------------- */

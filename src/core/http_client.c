@@ -3,7 +3,9 @@
  * command or per deployment, so nothing is worth keeping between them. */
 #include "http_client.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,13 +14,15 @@ enum { MAX_ANSWER = 4 << 20 };
 typedef struct transfer {
     mfd_arena *arena;
     mfd_strbuf body;
+    size_t max_bytes;
     const char *location;
+    long max_age;
 } transfer;
 
 static size_t on_body(char *data, size_t size, size_t n, void *closure) {
     transfer *t = closure;
-    if (t->body.len + size * n > MAX_ANSWER)
-        return 0;
+    if (t->body.len + size * n > t->max_bytes)
+        return 0; /* aborts the transfer: too large */
     mfd_strbuf_appendn(&t->body, data, size * n);
     return size * n;
 }
@@ -36,18 +40,28 @@ static size_t on_header(char *data, size_t size, size_t n, void *closure) {
             v_len--;
         t->location = mfd_arena_strndup(t->arena, v, v_len);
     }
+    static const char cache_control[] = "cache-control:";
+    if (len > sizeof cache_control - 1 &&
+        !strncasecmp(data, cache_control, sizeof cache_control - 1)) {
+        char *line = mfd_arena_strndup(t->arena, data, len);
+        for (char *p = line; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        const char *m = strstr(line, "max-age=");
+        if (m)
+            t->max_age = strtol(m + 8, NULL, 10);
+    }
     return len;
 }
 
 mfd_err mfd_http_perform(mfd_arena *arena, const mfd_http_call *call, mfd_http_answer *answer) {
-    answer->status = 0;
-    answer->failure = NULL;
+    *answer = (mfd_http_answer){.body = "", .max_age = -1};
     CURL *curl = curl_easy_init();
     if (!curl) {
         answer->failure = curl_easy_strerror(CURLE_FAILED_INIT);
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot start an HTTP client");
     }
-    transfer t = {.arena = arena};
+    transfer t = {
+        .arena = arena, .max_bytes = call->max_bytes ? call->max_bytes : MAX_ANSWER, .max_age = -1};
     mfd_strbuf_init(&t.body, arena);
     mfd_strbuf_append(&t.body, "");
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
@@ -74,6 +88,11 @@ mfd_err mfd_http_perform(mfd_arena *arena, const mfd_http_call *call, mfd_http_a
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
     }
+    if (call->user) {
+        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(curl, CURLOPT_USERNAME, call->user);
+        curl_easy_setopt(curl, CURLOPT_PASSWORD, call->password ? call->password : "");
+    }
     if (call->aws_sigv4) {
         curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, call->aws_sigv4);
         curl_easy_setopt(curl, CURLOPT_USERPWD, call->aws_user);
@@ -88,6 +107,11 @@ mfd_err mfd_http_perform(mfd_arena *arena, const mfd_http_call *call, mfd_http_a
                      call->connect_timeout > 0 ? call->connect_timeout : 10L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, call->timeout > 0 ? call->timeout : 60L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t.max_bytes);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mlflowd/" MFD_VERSION);
+    char reason[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, reason);
     if (call->ca_file && *call->ca_file)
         curl_easy_setopt(curl, CURLOPT_CAINFO, call->ca_file);
     if (call->insecure) {
@@ -99,12 +123,17 @@ mfd_err mfd_http_perform(mfd_arena *arena, const mfd_http_call *call, mfd_http_a
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     if (rc != CURLE_OK) {
-        answer->failure = curl_easy_strerror(rc);
+        answer->failure = rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED
+                              ? "answer too large"
+                          : *reason ? mfd_arena_strdup(arena, reason)
+                                    : curl_easy_strerror(rc);
         return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "%s %s: no answer: %s", call->method,
                            call->url, answer->failure);
     }
     answer->body = t.body.data;
+    answer->len = t.body.len;
     answer->location = t.location;
+    answer->max_age = t.max_age;
     return NULL;
 }
 
@@ -128,4 +157,12 @@ const char *mfd_http_escape(mfd_arena *arena, const char *s, bool keep_slash) {
     }
     *p = '\0';
     return out;
+}
+
+void mfd_http_client_init(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void mfd_http_client_cleanup(void) {
+    curl_global_cleanup();
 }

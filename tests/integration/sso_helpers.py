@@ -89,7 +89,8 @@ class FakeIssuer(NodeServer):
         requests.post(self.base + "/control/rotate", timeout=10).raise_for_status()
 
     def fail(self, discovery=False, jwks=False):
-        """Discovery answers 503 / the JWKS answers 200 with no usable keys, until called again."""
+        """Discovery answers 503 / the JWKS answers 200 with no usable keys (jwks="huge": a 200 of
+        2 MiB), until called again."""
         requests.post(self.base + "/control/fail", data=json.dumps(
             {"discovery": discovery, "jwks": jwks}), timeout=10).raise_for_status()
 

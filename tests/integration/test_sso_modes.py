@@ -266,6 +266,24 @@ def test_a_jwks_without_usable_keys_keeps_the_last_good_set(tmp_path, issuer):
         s.stop()
 
 
+def test_a_jwks_answer_over_1_mib_is_a_failed_fetch(tmp_path, issuer):
+    """sso-and-deploy.md §7: the IdP's answers are capped (1 MiB for discovery and JWKS); a larger
+    one is read no further, and the last good keys stay."""
+    s = start_sso_server(tmp_path / "srv", issuer.issuer, sso={"jwks_refetch_seconds": "1"})
+    try:
+        assert ok(bearer(issuer.mint(claims_for("big", roles=["viewer"]))), s) == 200
+        issuer.fail(jwks="huge")
+        jwks = issuer.counts()["jwks"]
+        assert_invalid_token(api(bearer(issuer.mint(claims_for("x"), header={"kid": "new-one"})),
+                                 s, "GET", "experiments/search"))
+        assert issuer.counts()["jwks"] == jwks + 1
+        assert "answer too large" in s.log(), s.log()[-2000:]
+        assert ok(bearer(issuer.mint(claims_for("big-2", roles=["viewer"]))), s) == 200
+    finally:
+        issuer.fail()
+        s.stop()
+
+
 def test_jwks_ttl_refresh_and_stale_if_error(tmp_path, issuer):
     """R-SSO-5: the JWKS TTL is a setting and the refetch runs in the background, not on a
     request; while the issuer is down the last good keys keep working past the TTL

@@ -15,6 +15,7 @@
 //   POST /control/rotate  publishes k2 next to k1
 //   GET  /control/counts  {jwks, discovery, token}
 //   POST /control/fail    {discovery, jwks}: discovery answers 503 / the JWKS a 200 with no keys
+//                         (jwks: "huge": a 200 of 2 MiB)
 //   POST /control/user    {sub, preferred_username, roles, groups} the identity .../auth signs in
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -170,6 +171,7 @@ const server = http.createServer(async (req, res) => {
     }
     if (path === `/realms/test/protocol/openid-connect/certs`) {
       counts.jwks++;
+      if (fail.jwks === 'huge') return send(res, 200, { keys: [], pad: 'x'.repeat(2 << 20) });
       if (fail.jwks) return send(res, 200, { keys: 'garbage' });
       return send(res, 200, await jwks());
     }
