@@ -5,7 +5,6 @@ objects. Rendering: tests/deploy/render everywhere; `helm lint` + `helm template
 same goldens where a helm binary exists (skipped, with the reason, where it does not).
 
 Refresh the goldens after an intended change: UPDATE_GOLDEN=1 /usr/bin/python3 -m pytest tests/deploy"""
-import hashlib
 import json
 import os
 import re

@@ -16,6 +16,7 @@ a --backend-store-uri then gets its own new database, dropped after its test
 `sqlite3.connect("<server workdir>/mlflow.db")` is routed the same way so
 older tests keep working. Tests that need SQLite itself are marked
 `@pytest.mark.requires_sqlite` and deselected (and counted) in that run."""
+import http.client
 import os
 import re
 import signal
@@ -214,6 +215,18 @@ def assert_error(resp, status, code, message_part=None):
     if message_part is not None:
         assert message_part in body["message"], body["message"]
     return body
+
+
+def raw_request(server, method, target, body=None, headers=None, timeout=60):
+    """Sends `target` and `body` byte for byte (no client-side quoting or dot-segment removal);
+    returns (status, headers dict with lower-case names, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
 
 
 # --- S3 (sso-and-deploy.md §6.3) -----------------------------------------------

@@ -9,7 +9,6 @@ import hashlib
 import http.client
 import os
 import sqlite3
-import threading
 import time
 import urllib.parse
 import uuid
@@ -17,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import assert_error
+from conftest import assert_error, raw_request
 
 ART = "/api/2.0/mlflow-artifacts/artifacts"
 AJAX_ART = "/ajax-api/2.0/mlflow-artifacts/artifacts"
@@ -29,18 +28,6 @@ MPU_MESSAGE = "Multipart upload is not supported for the current artifact reposi
 
 def destination(server):
     return os.path.join(server.workdir, "mlartifacts")
-
-
-def raw_request(server, method, target, body=None, headers=None):
-    """Sends `target` byte for byte (no client-side quoting or dot-segment
-    removal); returns (status, headers dict, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
 
 
 def put_artifact(server, path, data, quote=True):

@@ -261,7 +261,7 @@ def test_default_no_permissions_hides_everything_but_own_creations(tmp_path):
                  body={"max_results": 100})
         assert r.status_code == 200, r.text
         assert [e["experiment_id"] for e in r.json().get("experiments", [])] == [mine]
-        r = s.session.get(s.url + f"/api/2.0/mlflow-artifacts/artifacts/x.txt",
+        r = s.session.get(s.url + "/api/2.0/mlflow-artifacts/artifacts/x.txt",
                           auth=("nina", "nina-password-1"))
         assert_forbidden(r)
     finally:

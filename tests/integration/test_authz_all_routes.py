@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from test_auth_helpers import (ADMIN, admin_api, assert_forbidden, assert_unauthenticated,
+from test_auth_helpers import (admin_api, assert_forbidden, assert_unauthenticated,
                                call, create_users, session, start_auth_server)
 
 SRC_API = os.path.join(os.path.dirname(__file__), "..", "..", "src", "api")

@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import Server, db_query
+from conftest import Server, db_query, raw_request
 
 API = "/api/2.0/mlflow/"
 ART = "/api/2.0/mlflow-artifacts/artifacts"
@@ -33,17 +33,6 @@ INVALID = "INVALID_PARAMETER_VALUE"
 
 
 # --- helpers -------------------------------------------------------------------
-
-def raw(server, method, target, body=None, headers=None, timeout=60):
-    """Sends `target` and `body` byte for byte; returns (status, headers, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
-
 
 def check_error(status, headers, body, want_status, want_code, part=None):
     """MLflow's error contract on a raw answer."""
@@ -60,7 +49,7 @@ def check_error(status, headers, body, want_status, want_code, part=None):
 def post_raw(server, endpoint, body, headers=JSON_CT):
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
-    return raw(server, "POST", API + endpoint, body=body, headers=headers)
+    return raw_request(server, "POST", API + endpoint, body=body, headers=headers)
 
 
 def never_5xx(status, body):
@@ -437,8 +426,8 @@ def test_invalid_utf8_in_query_is_400(server, target):
 
 
 def test_invalid_utf8_in_artifact_path_is_400(server):
-    check_error(*raw(server, "PUT", f"{ART}/bad-utf8/a%FFb.txt", body=b"x"), 400, INVALID)
-    check_error(*raw(server, "GET", f"{ART}?path=a%C0%AF"), 400, INVALID)
+    check_error(*raw_request(server, "PUT", f"{ART}/bad-utf8/a%FFb.txt", body=b"x"), 400, INVALID)
+    check_error(*raw_request(server, "GET", f"{ART}?path=a%C0%AF"), 400, INVALID)
 
 
 # --- NUL bytes -----------------------------------------------------------------------
@@ -495,7 +484,7 @@ def test_nul_in_the_path_is_refused_before_routing(server):
     for target in [API + "experiments/get%00junk?experiment_id=0",
                    "/static-files/%00/../api/2.0/mlflow/experiments/search",
                    "/api/2.0/mlflow-artifacts/artifacts/0/a%00b.txt", "/health%00"]:
-        status, headers, answer = raw(server, "GET", target)
+        status, headers, answer = raw_request(server, "GET", target)
         check_error(status, headers, answer, 400, INVALID, "NUL character")
     assert server.get(API + "experiments/get", params={"experiment_id": "0"}).status_code == 200
 
@@ -503,7 +492,7 @@ def test_nul_in_the_path_is_refused_before_routing(server):
 def test_nul_in_query_values_never_matches_the_prefix(server):
     name = unique("nulquery")
     server.api("POST", "experiments/create", {"name": name})
-    status, headers, body = raw(server, "GET",
+    status, headers, body = raw_request(server, "GET",
                                 API + f"experiments/get-by-name?experiment_name={name}%00junk")
     assert status in (400, 404), body
     check_error(status, headers, body, status, INVALID if status == 400 else "RESOURCE_DOES_NOT_EXIST")
@@ -540,7 +529,7 @@ ENUM_IDS = [c[0] for c in enum_cases({"run": "r", "exp": "0", "model": "m", "log
 def test_unknown_enum_values_are_400(server, world, case):
     _, method, endpoint, body, part = next(c for c in enum_cases(world) if c[0] == case)
     data = json.dumps(body).encode() if body is not None else None
-    check_error(*raw(server, method, API + endpoint, body=data, headers=JSON_CT), 400, INVALID, part)
+    check_error(*raw_request(server, method, API + endpoint, body=data, headers=JSON_CT), 400, INVALID, part)
 
 
 # --- wrong methods and Content-Type -------------------------------------------------------
@@ -557,7 +546,7 @@ WRONG_METHODS = [
 
 @pytest.mark.parametrize("method,path", WRONG_METHODS)
 def test_wrong_method_is_405_json(server, method, path):
-    status, headers, body = raw(server, method, path, body=b"{}" if method != "GET" else None,
+    status, headers, body = raw_request(server, method, path, body=b"{}" if method != "GET" else None,
                                 headers=JSON_CT)
     assert status == 405, body
     assert json.loads(body)["error_code"], body
@@ -627,7 +616,7 @@ def test_enormous_max_results(server, world, method, endpoint, body, want):
     endpoint = endpoint.replace("{run}", world["run"])
     data = json.dumps(body).encode() if body is not None else None
     start = time.monotonic()
-    status, headers, answer = raw(server, method, API + endpoint, body=data, headers=JSON_CT)
+    status, headers, answer = raw_request(server, method, API + endpoint, body=data, headers=JSON_CT)
     assert time.monotonic() - start < 10
     if want == 400:
         check_error(status, headers, answer, 400, INVALID, "max_results")
@@ -769,9 +758,9 @@ def test_chunked_body_far_over_the_limit_is_cut_off(limited):
 
 def test_artifact_uploads_are_not_bound_by_the_json_limit(limited):
     data = os.urandom(3 * LIMIT)
-    status, _, body = raw(limited, "PUT", f"{ART}/big/upload.bin", body=data)
+    status, _, body = raw_request(limited, "PUT", f"{ART}/big/upload.bin", body=data)
     assert status == 200, body
-    status, _, body = raw(limited, "GET", f"{ART}/big/upload.bin")
+    status, _, body = raw_request(limited, "GET", f"{ART}/big/upload.bin")
     assert status == 200 and body == data
 
 
@@ -885,7 +874,7 @@ def test_traversal_table_covers_every_artifact_route(world):
 def test_traversal_is_refused_on_every_artifact_route(server, world, outside, form):
     for method, pattern, target, body in traversal_targets(world, form):
         headers = JSON_CT if method == "POST" and "mpu" in target else {}
-        status, headers, answer = raw(server, method, target, body=body, headers=headers)
+        status, headers, answer = raw_request(server, method, target, body=body, headers=headers)
         assert SECRET not in answer, (target, answer[:200])
         # A NUL in the path or a query value is refused for the whole request, before routing.
         check_error(status, headers, answer, 400, INVALID, "NUL" if "%00" in form else "Invalid path")
@@ -913,7 +902,7 @@ def test_symlinks_are_never_followed_on_any_artifact_route(server, world, outsid
             if method == "DELETE":
                 continue  # below
             headers = JSON_CT if method == "POST" and "mpu" in target else {}
-            status, _, answer = raw(server, method, target, body=body, headers=headers)
+            status, _, answer = raw_request(server, method, target, body=body, headers=headers)
             if "mpu" not in target:  # multipart: 501 on a local destination (§8.2)
                 never_5xx(status, answer)
             assert SECRET not in answer, (target, answer[:200])
@@ -923,7 +912,7 @@ def test_symlinks_are_never_followed_on_any_artifact_route(server, world, outsid
     assert not os.path.exists(os.path.join(outside_dir, "planted"))
     for method, _, target, _ in traversal_targets(world, "ln-dir/secret.txt"):
         if method == "DELETE":
-            status, _, answer = raw(server, method, target)
+            status, _, answer = raw_request(server, method, target)
             never_5xx(status, answer)
     with open(outside, "rb") as f:
         assert f.read() == SECRET
@@ -934,7 +923,7 @@ def test_symlinks_are_never_followed_on_any_artifact_route(server, world, outsid
     for target in (f"/get-artifact?run_id={run2}&path=secret.txt",
                    f"{API}artifacts/list?run_id={run2}&path=",
                    f"{ART}/{world['exp']}/{run2}/artifacts/secret.txt"):
-        status, _, answer = raw(server, "GET", target)
+        status, _, answer = raw_request(server, "GET", target)
         never_5xx(status, answer)
         assert SECRET not in answer, (target, answer[:200])
         if status == 200 and "list" in target:
@@ -944,7 +933,7 @@ def test_symlinks_are_never_followed_on_any_artifact_route(server, world, outsid
 def test_dot_segment_before_a_drive_name(server):
     """'./C:/x' must not be accepted as 'C:/x', a name the gate itself refuses: the file
     could then never be listed, downloaded or deleted (found by fuzz_artifact_path)."""
-    status, _, answer = raw(server, "PUT", f"{ART}/./C:/dot-drive.txt", body=b"x")
+    status, _, answer = raw_request(server, "PUT", f"{ART}/./C:/dot-drive.txt", body=b"x")
     if status == 400:
         return
     assert status == 200, answer
@@ -1053,7 +1042,7 @@ def search_experiments(server, m, flt):
 
 
 def search_models(server, m, flt):
-    status, headers, body = raw(server, "GET", API + "registered-models/search?" +
+    status, headers, body = raw_request(server, "GET", API + "registered-models/search?" +
                                 urlencode({"filter": flt, "max_results": 1000}))
     ids = ({r["name"] for r in json.loads(body).get("registered_models", [])} & set(m["models"])
            if status == 200 else None)
@@ -1061,7 +1050,7 @@ def search_models(server, m, flt):
 
 
 def search_versions(server, m, flt):
-    status, headers, body = raw(server, "GET", API + "model-versions/search?" +
+    status, headers, body = raw_request(server, "GET", API + "model-versions/search?" +
                                 urlencode({"filter": flt, "max_results": 10000}))
     ids = ({r["name"] for r in json.loads(body).get("model_versions", [])} & set(m["models"])
            if status == 200 else None)
@@ -1199,7 +1188,7 @@ def test_metacharacters_in_order_by_are_400_or_harmless(server, meta, order_by):
         assert len(json.loads(body)["runs"]) == len(META_VALUES) + 1
     else:
         check_error(status, headers, body, 400, INVALID)
-    status, headers, body = raw(server, "GET", API + "registered-models/search?" +
+    status, headers, body = raw_request(server, "GET", API + "registered-models/search?" +
                                 urlencode({"order_by": order_by}))
     never_5xx(status, body)
 
@@ -1210,7 +1199,7 @@ def test_metacharacters_in_page_tokens_are_400(server, meta, token):
     for status, headers, body in [
             post_raw(server, "runs/search", {"experiment_ids": [meta["exp"]], "page_token": token}),
             post_raw(server, "experiments/search", {"max_results": 10, "page_token": token}),
-            raw(server, "GET", API + "registered-models/search?" + urlencode({"page_token": token})),
+            raw_request(server, "GET", API + "registered-models/search?" + urlencode({"page_token": token})),
             post_raw(server, "logged-models/search",
                      {"experiment_ids": [meta["exp"]], "page_token": token})]:
         check_error(status, headers, body, 400, INVALID)

@@ -4,25 +4,13 @@ creates nothing, a page token whose offset is negative is refused on every searc
 takes one, and a run's dataset inputs of the wrong shape or size are refused before
 anything is stored."""
 import base64
-import http.client
 import json
 import os
 import uuid
 
-from conftest import assert_error, db_query
+from conftest import assert_error, db_query, raw_request
 
 ART = "/api/2.0/mlflow-artifacts/artifacts"
-
-
-def raw_request(server, method, target, body=None, headers=None):
-    """Sends `target` byte for byte (no client-side dot-segment removal)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def page_token(fields):
@@ -45,11 +33,11 @@ def test_deleting_the_whole_artifact_destination_is_refused(server):
     for rel in ["keep-top.txt", "0/keep/inner.txt"]:
         r = server.put(f"{ART}/{rel}", data=b"kept", headers={"Content-Type": "application/octet-stream"})
         assert r.status_code == 200, r.text
-    status, body = raw_request(server, "DELETE", f"{ART}/")  # no path at all: no route
+    status, _, body = raw_request(server, "DELETE", f"{ART}/")  # no path at all: no route
     assert status == 404 and b"ENDPOINT_NOT_FOUND" in body, (status, body)
     for target in [f"{ART}/.", f"{ART}/./", f"{ART}//", f"{ART}/%2e", f"{ART}/./.",
                    "/ajax-api/2.0/mlflow-artifacts/artifacts/."]:
-        status, body = raw_request(server, "DELETE", target)
+        status, _, body = raw_request(server, "DELETE", target)
         assert status == 400, (target, status, body)
         answer = json.loads(body)
         assert answer["error_code"] == "INVALID_PARAMETER_VALUE", (target, answer)

@@ -2,7 +2,6 @@
 writers through both lose nothing and duplicate nothing, and a permission
 revoked through one replica is enforced by the other within a second."""
 import base64
-import os
 import threading
 import time
 import uuid

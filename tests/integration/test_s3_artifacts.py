@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from conftest import Server, assert_error
+from conftest import Server, assert_error, raw_request
 
 ART = "/api/2.0/mlflow-artifacts/artifacts"
 NS = "{*}"  # any namespace: s3rver's differs from S3's
@@ -53,16 +53,6 @@ def s3_get(s3, key):
 def s3_put(s3, key, data, session=None):
     r = (session or requests).put(s3.url(urllib.parse.quote(key)), data=data, timeout=60)
     assert r.status_code == 200, r.text
-
-
-def raw_request(server, method, target, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def put_artifact(server, path, data, quote=True):
@@ -306,7 +296,7 @@ def test_concurrent_uploads_of_one_name_leave_one_whole_file(server):
 def test_unsafe_paths_are_refused_before_s3(server, s3_server):
     for form in ["../secret.txt", "%2e%2e/secret.txt", "a%00b", "/etc/passwd", ".mlflowd-upload-x"]:
         for method in ["GET", "PUT", "DELETE"]:
-            status, body = raw_request(server, method, f"{ART}/{form}", body=b"x" if method == "PUT" else None)
+            status, _, body = raw_request(server, method, f"{ART}/{form}", body=b"x" if method == "PUT" else None)
             want = b"NUL character" if "%00" in form else b"Invalid path"
             assert status == 400 and want in body, (method, form, body)
     assert_error(server.get(ART, params={"path": "../x"}), 400, "INVALID_PARAMETER_VALUE")
@@ -449,7 +439,7 @@ def test_multipart_paths_are_checked(server, s3_server):
     """The route's path is an artifact path (traversal refused); of the client's local file
     only the base name is used, as MLflow's S3 repository does (a Windows path's too)."""
     for target in ["../x", "%2e%2e/x", "/etc"]:
-        status, body = raw_request(server, "POST", f"{MPU}/create/{target}",
+        status, _, body = raw_request(server, "POST", f"{MPU}/create/{target}",
                                    body=b'{"path": "f.bin", "num_parts": 1}',
                                    headers={"Content-Type": "application/json"})
         assert status == 400 and b"Invalid path" in body, (target, body)
@@ -494,7 +484,7 @@ def test_bare_percent_sent_raw(server, s3_server):
     assert raw_request(server, "PUT", f"{ART}/rawpct/50%25off.txt", body=b"b")[0] == 200
     assert sorted(s3_keys(s3_server, f"{PREFIX}/rawpct/")) == [f"{PREFIX}/rawpct/100%.txt",
                                                                f"{PREFIX}/rawpct/50%off.txt"]
-    assert raw_request(server, "GET", f"{ART}/rawpct/100%25.txt")[1] == b"a"
+    assert raw_request(server, "GET", f"{ART}/rawpct/100%25.txt")[2] == b"a"
 
 
 # --- runs: proxied to S3, and s3:// artifact URIs -------------------------------------

@@ -11,7 +11,6 @@ import pytest
 import requests
 
 from conftest import BIN, assert_error, free_port
-from test_auth_helpers import start_auth_server
 from test_auth_helpers import ADMIN, session, start_auth_server
 
 
