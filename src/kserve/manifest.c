@@ -149,12 +149,19 @@ static mfd_err resolve(mfd_conn *conn, mfd_arena *arena, const char *destination
     const char *root, *prefix;
     mfd_err err = mfd_artifact_uri_resolve(arena, destination, uri, &root, &prefix);
     if (err) {
+        /* a malformed URI of a known kind says what is wrong with it */
+        mfd_err why = err->code == MFD_INVALID_PARAMETER_VALUE
+                          ? mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                        "Model location '%s' cannot be served by KServe: %s", uri,
+                                        err->message)
+                          : mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                                        "Model location '%s' cannot be served by KServe: only "
+                                        "s3://, mlflow-artifacts:/ (with an s3:// artifacts "
+                                        "destination), runs:/ and models:/ sources resolve to an "
+                                        "s3:// storageUri",
+                                        uri);
         mfd_err_free(err);
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "Model location '%s' cannot be served by KServe: only s3://, "
-                           "mlflow-artifacts:/ (with an s3:// artifacts destination), runs:/ and "
-                           "models:/ sources resolve to an s3:// storageUri",
-                           uri);
+        return why;
     }
     if (!starts_with(root, "s3://"))
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,

@@ -44,9 +44,10 @@ static bool plain_safe(const char *s) {
 }
 
 /* A double-quoted scalar: JSON's escapes are YAML's too, but JSON leaves
- * DEL and the C1 controls (U+0080-U+009F, NEL among them) as they are,
- * which YAML may not hold raw (a parser refuses them or reads NEL as a line
- * break): those are written as \u00XX, valid in both. */
+ * DEL, the C1 controls (U+0080-U+009F, NEL among them) and the
+ * noncharacters U+FFFE and U+FFFF as they are, which YAML may not hold raw
+ * (outside its c-printable: a parser refuses the document, or reads NEL as
+ * a line break): those are written as \uXXXX, valid in both. */
 static void scalar_string(mfd_strbuf *sb, const char *s) {
     if (plain_safe(s)) {
         mfd_strbuf_append(sb, s);
@@ -56,13 +57,20 @@ static void scalar_string(mfd_strbuf *sb, const char *s) {
     mfd_strbuf_init(&quoted, sb->arena);
     mfd_json_append_string(&quoted, s);
     for (const unsigned char *p = (const unsigned char *)quoted.data; *p; p++) {
-        unsigned code = *p == 0x7f ? 0x7f : p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f ? p[1] : 0;
+        unsigned code = 0;
+        size_t len = 1;
+        if (*p == 0x7f)
+            code = 0x7f;
+        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            code = p[1], len = 2;
+        else if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
+            code = p[2] == 0xbe ? 0xfffe : 0xffff, len = 3;
         if (!code) {
             mfd_strbuf_appendn(sb, (const char *)p, 1);
             continue;
         }
         mfd_strbuf_appendf(sb, "\\u%04x", code);
-        p += code == 0x7f ? 0 : 1;
+        p += len - 1;
     }
 }
 
