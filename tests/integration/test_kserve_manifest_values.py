@@ -1,0 +1,175 @@
+"""KServe manifests for hostile or odd values (README "KServe hand-off"): every registered-model
+name, alias, storage URI, service account and runtime a user can choose comes out of the YAML
+form as the very string the JSON form holds (a YAML 1.1 reader, PyYAML, reads `yes`, `on`,
+`1e3`, `0x1`, `~`, `-x`, `a: b`, `#x`, newlines, Unicode ... back as strings, and no value adds
+a key); metadata.name stays a DNS-1035 label of at most 45 characters, and the label values
+stay Kubernetes label values, whatever the model name and alias are."""
+import json
+import os
+import re
+import subprocess
+import uuid
+
+import pytest
+import yaml
+
+from conftest import BIN
+
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
+
+# Plain YAML would read each of these as something else, or not at all.
+ODD = ["yes", "No", "ON", "off", "y", "n", "true", "False", "null", "NULL", "~", "1e3", "0x1",
+       "0o17", "017", ".inf", "-.inf", ".NaN", "+1", "-1", "1_000", "1:20", "2001-12-14",
+       "12:30:45", "a: b", "a:b", "trailing:", "a #b", "#x", "-x", "- x", "--- x", "...", "*x",
+       "&x", "!x", "!!str", "|x", ">x", "'x", '"x"', "%x", "@x", "`x", "?x", ",x", "[x]", "{x}",
+       "<<", "=", "a\nb", "a\r\nb", "tab\tx", " lead", "trail ", "back\\slash", "é", "日本語",
+       "emoji 🎉", "zero\u200bwidth", "x" * 2000, "key: [1, {a: b}] # c"]
+
+
+@pytest.fixture
+def kserve_server(make_server, s3_server):
+    prefix = "kserve-values-" + uuid.uuid4().hex[:8]
+    s = make_server(args=["--artifacts-destination", f"s3://mlflow/{prefix}",
+                          "--kserve-namespace", "models", "--kserve-service-account", "sa-kserve"],
+                    env=s3_server.env)
+    s.s3_root = f"s3://mlflow/{prefix}"
+    return s
+
+
+def register(server, name, source="s3://bucket/model"):
+    server.api("POST", "registered-models/create", {"name": name})
+    mv = server.api("POST", "model-versions/create", {"name": name, "source": source})
+    return mv["model_version"]["version"]
+
+
+def both_forms(server, **params):
+    """The JSON manifest and the YAML one read back; asserts both answered 200."""
+    r = server.get("/api/2.0/mlflowd/kserve/manifest", params)
+    assert r.status_code == 200, r.text
+    y = server.get("/api/2.0/mlflowd/kserve/manifest", dict(params, format="yaml"))
+    assert y.status_code == 200, y.text
+    return r.json(), y.text
+
+
+def check_names(isvc):
+    name = isvc["metadata"]["name"]
+    assert DNS_1035.match(name) and len(name) <= 45, name
+    for key, value in isvc["metadata"]["labels"].items():
+        assert LABEL_VALUE.match(value) and len(value) <= 63, (key, value)
+
+
+def test_odd_model_names_read_back_from_yaml_as_written(kserve_server):
+    s = kserve_server
+    wrong = []
+    for odd in ODD:
+        version = register(s, odd)
+        isvc, text = both_forms(s, name=odd, version=version)
+        assert isvc["metadata"]["annotations"]["mlflow.org/registered-model-name"] == odd
+        check_names(isvc)
+        if yaml.safe_load(text) != isvc:
+            wrong.append((odd, text))
+    assert not wrong, wrong
+
+
+def test_odd_aliases_read_back_from_yaml_as_written(kserve_server):
+    """Aliases are word characters and '-' (MLflow's rule), which still allows `yes`, `1e3`,
+    `-x`, `0x1`, `___` and non-ASCII letters."""
+    s = kserve_server
+    model = "aliased-" + uuid.uuid4().hex[:6]
+    version = register(s, model)
+    names = set()
+    for alias in ["yes", "on", "No", "null", "1e3", "0x1", "-x", "--", "___", "_", "-1",
+                  "日本語", "é", "a" * 255, "Champion", "champion"]:
+        s.api("POST", "registered-models/alias", {"name": model, "alias": alias,
+                                                  "version": version})
+        isvc, text = both_forms(s, name=model, alias=alias)
+        assert yaml.safe_load(text) == isvc, (alias, text)
+        assert isvc["metadata"]["annotations"]["mlflow.org/model-alias"] == alias
+        check_names(isvc)
+        names.add(isvc["metadata"]["name"])
+    assert len(names) == 16  # "Champion" and "champion" too: an alias changed is a new name
+
+
+def test_odd_storage_uris_read_back_from_yaml_as_written(kserve_server):
+    """An s3:// source is kept as it is, so whatever its key holds reaches storageUri and the
+    mlflow.org/source annotation. (A raw '#' in a source is refused when the version is made:
+    MLflow reads it as a fragment.)"""
+    s = kserve_server
+    model = "sources-" + uuid.uuid4().hex[:6]
+    s.api("POST", "registered-models/create", {"name": model})
+    for source in ["s3://b/yes", "s3://b/a: b", "s3://b/1e3",
+                   "s3://b/'q'", 's3://b/"q"', "s3://b/new\nline", "s3://b/日本語",
+                   "s3://b/" + "k" * 3000, "s3://b/- x", "s3://b/&a *b !c"]:
+        version = s.api("POST", "model-versions/create", {"name": model, "source": source})[
+            "model_version"]["version"]
+        isvc, text = both_forms(s, name=model, version=version)
+        assert yaml.safe_load(text) == isvc, (source, text)
+        assert isvc["metadata"]["annotations"]["mlflow.org/source"] == source
+        assert isvc["spec"]["predictor"]["model"]["storageUri"] == source.rstrip("/") + "/"
+        assert isvc["metadata"]["labels"]["mlflow.org/model-version"] == version
+
+
+def test_names_at_the_length_limit(kserve_server):
+    """A name that fits (45 characters) is kept as it is; one character more is cut and ends
+    with the hash, still 45 at most; models that differ only past the cut get different names."""
+    s = kserve_server
+    tag = uuid.uuid4().hex[:6]
+    fits = ("f" + tag + "x" * 45)[:42]                # + "-v1" = 45
+    version = register(s, fits)
+    assert version == "1"
+    name = both_forms(s, name=fits, version=version)[0]["metadata"]["name"]
+    assert name == fits + "-v1"
+    longer = fits + "y"                               # 46: hashed
+    register(s, longer)
+    hashed = both_forms(s, name=longer, version="1")[0]["metadata"]["name"]
+    assert len(hashed) <= 45 and re.search(r"-[0-9a-f]{8}$", hashed), hashed
+    assert hashed != name
+    other = fits + "z"
+    register(s, other)
+    assert both_forms(s, name=other, version="1")[0]["metadata"]["name"] != hashed
+
+
+@pytest.mark.parametrize("model", ["___", "---", "日本語", "123", "-", "é", ".", "A" * 300,
+                                   "-leading-and-trailing-", "a" + "-" * 60 + "b"])
+def test_model_names_without_a_usable_lead_still_give_a_label(kserve_server, model):
+    """Nothing ASCII-alphanumeric, a leading digit or dash, many dashes: the name starts with a
+    letter ("m-" lead), has no '-' at its end and fits, and is the same each time."""
+    s = kserve_server
+    version = register(s, model)
+    isvc, text = both_forms(s, name=model, version=version)
+    check_names(isvc)
+    assert yaml.safe_load(text) == isvc
+    again = both_forms(s, name=model, version=version)[0]
+    assert again["metadata"]["name"] == isvc["metadata"]["name"]
+
+
+def test_cli_settings_read_back_from_yaml_as_written(kserve_server):
+    """--service-account and --runtime are not checked (KServe is): whatever they hold is
+    written so that the YAML reads back as the JSON; an empty one leaves its field out."""
+    s = kserve_server
+    model = "cli-" + uuid.uuid4().hex[:6]
+    version = register(s, model)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+    base = [BIN, "kserve", "manifest", "--backend-store-uri", s.db_uri,
+            "--artifacts-destination", s.s3_root, "--name", model, "--version", version,
+            "--namespace", "models"]
+    for odd in ["yes", "1e3", "0x1", "- x", "a: b", "#c", "x\ny", "'", "null", "~", "日本語",
+                "key: value\nkind: Secret"]:
+        args = base + ["--service-account", odd, "--runtime", odd]
+        out_json = subprocess.run(args + ["--output", "json"], env=env, capture_output=True,
+                                  text=True, timeout=60)
+        out_yaml = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert out_json.returncode == 0 and out_yaml.returncode == 0, out_json.stderr
+        isvc = json.loads(out_json.stdout)
+        assert isvc["spec"]["predictor"]["serviceAccountName"] == odd
+        assert isvc["spec"]["predictor"]["model"]["runtime"] == odd
+        assert isvc["kind"] == "InferenceService"
+        assert yaml.safe_load(out_yaml.stdout) == isvc, (odd, out_yaml.stdout)
+    out = subprocess.run(base + ["--service-account=", "--runtime=", "--namespace="], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    isvc = yaml.safe_load(out.stdout)
+    assert "serviceAccountName" not in isvc["spec"]["predictor"]
+    assert "runtime" not in isvc["spec"]["predictor"]["model"]
+    assert "namespace" not in isvc["metadata"]
