@@ -173,3 +173,52 @@ def test_cli_settings_read_back_from_yaml_as_written(kserve_server):
     assert "serviceAccountName" not in isvc["spec"]["predictor"]
     assert "runtime" not in isvc["spec"]["predictor"]["model"]
     assert "namespace" not in isvc["metadata"]
+
+
+def test_cli_settings_from_the_environment_and_empty_ones(kserve_server):
+    """The settings' variables are read when no flag is given; set empty they count as unset
+    and give the defaults (README), unlike an empty flag."""
+    s = kserve_server
+    model = "cli-env-" + uuid.uuid4().hex[:6]
+    version = register(s, model)
+    base = [BIN, "kserve", "manifest", "--backend-store-uri", s.db_uri,
+            "--artifacts-destination", s.s3_root, "--name", model, "--version", version,
+            "--output", "json"]
+
+    def predictor_and_metadata(**variables):
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", **variables)
+        out = subprocess.run(base, env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        isvc = json.loads(out.stdout)
+        return isvc["spec"]["predictor"], isvc["metadata"]
+
+    predictor, metadata = predictor_and_metadata(
+        MLFLOWD_KSERVE_NAMESPACE="from-env", MLFLOWD_KSERVE_SERVICE_ACCOUNT="yes",
+        MLFLOWD_KSERVE_RUNTIME="1e3")
+    assert metadata["namespace"] == "from-env"
+    assert predictor["serviceAccountName"] == "yes" and predictor["model"]["runtime"] == "1e3"
+    predictor, metadata = predictor_and_metadata(
+        MLFLOWD_KSERVE_NAMESPACE="", MLFLOWD_KSERVE_SERVICE_ACCOUNT="", MLFLOWD_KSERVE_RUNTIME="")
+    assert metadata["namespace"] == "default"
+    assert predictor["serviceAccountName"] == "mlflow-kserve"
+    assert predictor["model"]["runtime"] == "kserve-mlserver"
+
+
+def test_yaml_layout_is_block_style_with_two_space_indent(kserve_server):
+    """What people read and `kubectl apply -f -` takes: one key per line, nested two spaces,
+    the leading keys in Kubernetes' order, a final newline, no document markers or flow
+    collections, and no line a value of several lines could have added."""
+    s = kserve_server
+    model = "a\nkind: Secret\n  x: y"
+    version = register(s, model)
+    isvc, text = both_forms(s, name=model, version=version)
+    lines = text.split("\n")
+    assert text.endswith("\n") and lines[-1] == ""
+    assert lines[:3] == ["apiVersion: serving.kserve.io/v1beta1", "kind: InferenceService",
+                         "metadata:"]
+    assert sum(1 for line in lines if line.startswith("kind:")) == 1
+    for line in lines[:-1]:
+        stripped = line.lstrip(" ")
+        assert (len(line) - len(stripped)) % 2 == 0, line
+        assert ":" in stripped and not stripped.startswith(("---", "...", "{", "[")), line
+    assert yaml.safe_load(text) == isvc
