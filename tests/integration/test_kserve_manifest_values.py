@@ -222,3 +222,36 @@ def test_yaml_layout_is_block_style_with_two_space_indent(kserve_server):
         assert (len(line) - len(stripped)) % 2 == 0, line
         assert ":" in stripped and not stripped.startswith(("---", "...", "{", "[")), line
     assert yaml.safe_load(text) == isvc
+
+
+def test_apply_sends_odd_values_intact(make_server, s3_server, tmp_path):
+    """The apply's body is the same YAML: the fake API server reads back what the JSON
+    manifest holds, the URL carries only the DNS name, and the model's second apply (an update
+    of its own service, found by the annotation read back) succeeds."""
+    from test_kserve import FakeKubernetes
+    kube = FakeKubernetes()
+    try:
+        token = tmp_path / "token"
+        token.write_text("t")
+        s = make_server(args=["--kserve-apply", "--kserve-api-url", kube.url,
+                              "--kserve-token-file", str(token), "--kserve-namespace", "models",
+                              "--kserve-runtime", "on", "--kserve-service-account", "0x1"],
+                        env=s3_server.env)
+        model = "yes: no\n#x &a *b !c 'q' \"d\" ~"
+        version = register(s, model, source="s3://mlflow/odd: key/m")
+        for _ in range(2):
+            r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": model, "version": version})
+            assert r.status_code == 200, r.text
+        isvc = r.json()["manifest"]
+        assert isvc["metadata"]["annotations"]["mlflow.org/registered-model-name"] == model
+        assert isvc["spec"]["predictor"]["model"]["runtime"] == "on"
+        assert isvc["spec"]["predictor"]["serviceAccountName"] == "0x1"
+        assert len(kube.calls) == 2
+        for call in kube.calls:
+            assert yaml.safe_load(call["body"]) == isvc
+            path = call["path"].split("?")[0]
+            assert path == ("/apis/serving.kserve.io/v1beta1/namespaces/models/inferenceservices/"
+                            + isvc["metadata"]["name"])
+            assert DNS_1035.match(path.rsplit("/", 1)[1])
+    finally:
+        kube.close()
