@@ -2,6 +2,7 @@
  * GET /api/2.0/mlflowd/kserve/manifest from the command line, straight from
  * the tracking database (for CI pipelines and `kubectl apply -f -`), and its
  * server-side apply with the caller's Kubernetes token. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include "admin.h"
 #include "kserve/kserve.h"
 #include "store/db.h"
+#include "store/schema.h"
 
 static const char *env_or(const char *name, const char *fallback) {
     const char *v = getenv(name);
@@ -80,8 +82,9 @@ int mfd_admin_kserve_main(int argc, char **argv) {
     mfd_kserve_target target = {model, 0, has_alias ? alias : NULL};
     if (has_version) {
         char *end;
+        errno = 0;
         target.version = strtoll(version, &end, 10);
-        if (*end || target.version <= 0) {
+        if (*end || errno == ERANGE || target.version <= 0) {
             fprintf(stderr, "mlflowd kserve: --version '%s' is not a version number\n", version);
             return 1;
         }
@@ -105,6 +108,16 @@ int mfd_admin_kserve_main(int argc, char **argv) {
     if (!err)
         err = mfd_kserve_manifest(conn, arena, &settings, &target, &manifest);
     mfd_db_release(db, conn);
+    mfd_err not_ready;
+    if (err && err->code == MFD_INTERNAL_ERROR && (not_ready = mfd_schema_tracking_ready(db))) {
+        /* a database never upgraded, or not MLflow's: say so, not "no such table" */
+        mfd_err_free(not_ready);
+        mfd_err_free(err);
+        err = mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                          "%s is no tracking database at MLflow's current schema: make or "
+                          "upgrade it with `mlflowd db upgrade URI`",
+                          mfd_db_uri(db));
+    }
     if (!err && do_apply)
         err = mfd_kserve_apply(&cluster, arena, manifest, &applied);
     if (!err) {

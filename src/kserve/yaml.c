@@ -44,10 +44,12 @@ static bool plain_safe(const char *s) {
 }
 
 /* A double-quoted scalar: JSON's escapes are YAML's too, but JSON leaves
- * DEL, the C1 controls (U+0080-U+009F, NEL among them) and the
- * noncharacters U+FFFE and U+FFFF as they are, which YAML may not hold raw
- * (outside its c-printable: a parser refuses the document, or reads NEL as
- * a line break): those are written as \uXXXX, valid in both. */
+ * DEL, the C1 controls (U+0080-U+009F, NEL among them), the line and
+ * paragraph separators U+2028 and U+2029 and the noncharacters U+FFFE and
+ * U+FFFF as they are, which YAML may not hold raw (a YAML 1.1 parser reads
+ * NEL, U+2028 and U+2029 as line breaks and folds the spaces around them;
+ * the noncharacters are outside c-printable, and the document is refused):
+ * those are written as \uXXXX, valid in both. */
 static void scalar_string(mfd_strbuf *sb, const char *s) {
     if (plain_safe(s)) {
         mfd_strbuf_append(sb, s);
@@ -65,6 +67,8 @@ static void scalar_string(mfd_strbuf *sb, const char *s) {
             code = p[1], len = 2;
         else if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
             code = p[2] == 0xbe ? 0xfffe : 0xffff, len = 3;
+        else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+            code = p[2] == 0xa8 ? 0x2028 : 0x2029, len = 3;
         if (!code) {
             mfd_strbuf_appendn(sb, (const char *)p, 1);
             continue;

@@ -221,3 +221,19 @@ def test_kserve_backend_from_environment_and_flag(tmp_path):
     assert out.returncode == 1 and str(missing_flag) in out.stderr
     assert str(missing_env) not in out.stderr
     assert not missing_env.exists() and not missing_flag.exists()
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999", "9223372036854775808"])
+def test_kserve_version_past_int64_is_no_version_number(version, tmp_path):
+    (tmp_path / "mlflow.db").touch()
+    out = run("kserve", "manifest", "--name", "m", "--version", version, cwd=tmp_path)
+    assert out.returncode == 1
+    assert f"--version '{version}' is not a version number" in out.stderr, out.stderr
+
+
+def test_kserve_on_a_database_without_schema_says_what_to_do(tmp_path):
+    (tmp_path / "mlflow.db").touch()
+    out = run("kserve", "manifest", "--name", "m", "--version", "1", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "no such table" not in out.stderr, out.stderr
+    assert "mlflow.db" in out.stderr, out.stderr

@@ -13,7 +13,8 @@ import uuid
 import pytest
 import yaml
 
-from conftest import BIN
+from conftest import BIN, assert_error
+from test_kserve import FakeKubernetes
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
@@ -228,7 +229,6 @@ def test_apply_sends_odd_values_intact(make_server, s3_server, tmp_path):
     """The apply's body is the same YAML: the fake API server reads back what the JSON
     manifest holds, the URL carries only the DNS name, and the model's second apply (an update
     of its own service, found by the annotation read back) succeeds."""
-    from test_kserve import FakeKubernetes
     kube = FakeKubernetes()
     try:
         token = tmp_path / "token"
@@ -255,3 +255,60 @@ def test_apply_sends_odd_values_intact(make_server, s3_server, tmp_path):
             assert DNS_1035.match(path.rsplit("/", 1)[1])
     finally:
         kube.close()
+
+
+@pytest.mark.parametrize("source", ["s3://b/m#", "s3://b/x%20#y", "s3:///m"])
+def test_refused_s3_source_says_why(kserve_server, source):
+    s = kserve_server
+    s.api("POST", "registered-models/create", {"name": "frag"})
+    version = s.api("POST", "model-versions/create", {"name": "frag", "source": source})[
+        "model_version"]["version"]
+    r = s.get("/api/2.0/mlflowd/kserve/manifest", {"name": "frag", "version": version})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", source)
+    assert "only s3://" not in r.json()["message"], r.json()["message"]
+
+
+@pytest.mark.parametrize("odd", ["a \u2028  b", "p\u2029 q", "x \u2028"])
+def test_yaml_holds_line_and_paragraph_separators(kserve_server, odd):
+    s = kserve_server
+    version = register(s, odd)
+    isvc, text = both_forms(s, name=odd, version=version)
+    assert yaml.safe_load(text) == isvc
+
+
+def test_apply_twice_of_a_model_whose_name_holds_a_line_separator(make_server, s3_server,
+                                                                   tmp_path):
+    kube = FakeKubernetes()  # reads the applied YAML with yaml.safe_load, as the API server does
+    try:
+        token = tmp_path / "token"
+        token.write_text("t")
+        s = make_server(args=["--kserve-apply", "--kserve-api-url", kube.url,
+                              "--kserve-token-file", str(token), "--kserve-namespace", "models"],
+                        env=s3_server.env)
+        name = "wine \u2028 red"
+        version = register(s, name, source="s3://mlflow/m")
+        r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+        assert r.status_code == 200, r.text
+        r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+        # was 400 RESOURCE_ALREADY_EXISTS: YAML folded the name, so the service seemed another's
+        assert r.status_code == 200, r.text
+    finally:
+        kube.close()
+
+
+@pytest.mark.parametrize("odd", ["nc\ufffex", "nc\uffffx"])
+def test_yaml_holds_model_names_with_noncharacters(kserve_server, odd):
+    s = kserve_server
+    version = register(s, odd)  # accepted by registered-models/create
+    isvc, text = both_forms(s, name=odd, version=version)
+    assert yaml.safe_load(text) == isvc  # ReaderError: unacceptable character #xfffe
+
+
+def test_yaml_holds_sources_with_noncharacters(kserve_server):
+    s = kserve_server
+    s.api("POST", "registered-models/create", {"name": "src-nonchar"})
+    source = "s3://b/m\ufffe"
+    version = s.api("POST", "model-versions/create", {"name": "src-nonchar", "source": source})[
+        "model_version"]["version"]
+    isvc, text = both_forms(s, name="src-nonchar", version=version)
+    assert yaml.safe_load(text) == isvc
