@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 static const char HTTP_ANCHOR[] = "/api/2.0/mlflow-artifacts/artifacts";
 
@@ -91,7 +92,7 @@ mfd_err mfd_artifact_uri_resolve(mfd_arena *arena, const char *destination, cons
         if (p[0] == '/' && p[1] == '/') { /* file://host/abs: only this host */
             const char *host = p + 2;
             size_t host_len = strcspn(host, "/");
-            if (host_len != 0 && !(host_len == 9 && !strncmp(host, "localhost", 9)))
+            if (host_len != 0 && !(host_len == 9 && !strncasecmp(host, "localhost", 9)))
                 return mfd_err_new(MFD_NOT_IMPLEMENTED,
                                    "Artifact URI '%s' names another host's files", uri);
             p = host + host_len;

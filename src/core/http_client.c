@@ -108,7 +108,8 @@ mfd_err mfd_http_perform(mfd_arena *arena, const mfd_http_call *call, mfd_http_a
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, call->timeout > 0 ? call->timeout : 60L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t.max_bytes);
+    if (strcmp(call->method, "HEAD") != 0) /* a HEAD's Content-Length is no answer's size */
+        curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t.max_bytes);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mlflowd/" MFD_VERSION);
     char reason[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, reason);
@@ -122,11 +123,14 @@ mfd_err mfd_http_perform(mfd_arena *arena, const mfd_http_call *call, mfd_http_a
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer->status);
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
+    if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) {
+        answer->failure = "answer too large";
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "%s %s: answer too large (over %zu bytes), not read", call->method,
+                           call->url, t.max_bytes);
+    }
     if (rc != CURLE_OK) {
-        answer->failure = rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED
-                              ? "answer too large"
-                          : *reason ? mfd_arena_strdup(arena, reason)
-                                    : curl_easy_strerror(rc);
+        answer->failure = *reason ? mfd_arena_strdup(arena, reason) : curl_easy_strerror(rc);
         return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "%s %s: no answer: %s", call->method,
                            call->url, answer->failure);
     }

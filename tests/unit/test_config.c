@@ -45,6 +45,8 @@ static void test_an_empty_artifacts_destination_is_refused(void) {
     /* file: URIs read as the artifact store reads them */
     CHECK(parse1(&cfg, "--artifacts-destination", "file://localhost/srv/b") == NULL);
     CHECK_STR(cfg.artifacts_destination, "/srv/b");
+    CHECK(parse1(&cfg, "--artifacts-destination", "file://LocalHost/srv/c") == NULL);
+    CHECK_STR(cfg.artifacts_destination, "/srv/c"); /* host names know no case */
     CHECK(parse1(&cfg, "--artifacts-destination", "file:///srv/my%20dir") == NULL);
     CHECK_STR(cfg.artifacts_destination, "/srv/my dir");
     why = parse1(&cfg, "--artifacts-destination", "file://nas/srv/a");
