@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/escape.h"
+#include "core/number_text.h"
 #include "kserve.h"
 
 static bool looks_like_other_type(const char *s) {
@@ -88,6 +89,20 @@ static bool is_block(const json_t *v) {
            (json_is_array(v) && json_array_size(v) > 0);
 }
 
+/* A real as a float to YAML 1.1 and 1.2 alike: Python's repr (the fewest
+ * digits that read back the same) with a '.' in the mantissa, which 1.1's
+ * float needs ("1e+22" would be a string, "1" an integer). JSON has no
+ * infinities or NaN, so none reaches here. */
+static void real(mfd_strbuf *sb, double value) {
+    char text[40];
+    text[mfd_double_python_repr(text, value)] = '\0';
+    const char *exponent = strchr(text, 'e');
+    if (exponent && !memchr(text, '.', (size_t)(exponent - text)))
+        mfd_strbuf_appendf(sb, "%.*s.0%s", (int)(exponent - text), text, exponent);
+    else
+        mfd_strbuf_append(sb, text);
+}
+
 static void scalar(mfd_strbuf *sb, const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_STRING:
@@ -97,7 +112,7 @@ static void scalar(mfd_strbuf *sb, const json_t *v) {
         mfd_strbuf_appendf(sb, "%lld", (long long)json_integer_value(v));
         break;
     case JSON_REAL:
-        mfd_strbuf_appendf(sb, "%.17g", json_real_value(v));
+        real(sb, json_real_value(v));
         break;
     case JSON_TRUE:
         mfd_strbuf_append(sb, "true");

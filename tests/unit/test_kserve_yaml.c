@@ -32,6 +32,11 @@ static void test_every_json_kind_has_its_layout(void) {
     CHECK_STR(yaml_of(a, "[\"x\", 2, [3, [4]], {\"k\": \"v\", \"l\": [5]}, {}, []]"),
               "- x\n- 2\n-\n  - 3\n  -\n    - 4\n-\n  k: v\n  l:\n    - 5\n- {}\n- []\n");
     CHECK_STR(yaml_of(a, "1.5"), "1.5\n");
+    /* reals stay floats to YAML 1.1 readers too: a '.' always, the fewest digits */
+    CHECK_STR(yaml_of(a, "1.0"), "1.0\n");
+    CHECK_STR(yaml_of(a, "1e22"), "1.0e+22\n");
+    CHECK_STR(yaml_of(a, "-2.5e-7"), "-2.5e-07\n");
+    CHECK_STR(yaml_of(a, "0.1"), "0.1\n");
     CHECK_STR(yaml_of(a, "{}"), "{}\n");
     CHECK_STR(yaml_of(a, "[]"), "[]\n");
     CHECK_STR(yaml_of(a, "\"plain\""), "plain\n");
