@@ -24,6 +24,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -319,3 +320,15 @@ def s3_server(tmp_path_factory):
         raise
     yield s
     s.stop()
+
+
+@pytest.fixture
+def kserve_server(make_server, s3_server):
+    """A server whose artifacts go to S3 (the KServe hand-off needs s3:// storage), namespace
+    `models`, service account `sa-kserve`."""
+    prefix = "kserve-" + uuid.uuid4().hex[:8]
+    s = make_server(args=["--artifacts-destination", f"s3://mlflow/{prefix}",
+                          "--kserve-namespace", "models", "--kserve-service-account", "sa-kserve"],
+                    env=s3_server.env)
+    s.s3_root = f"s3://mlflow/{prefix}"
+    return s

@@ -22,16 +22,6 @@ from test_auth_helpers import start_auth_server
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
-@pytest.fixture
-def kserve_server(make_server, s3_server, tmp_path):
-    prefix = "kserve-" + uuid.uuid4().hex[:8]
-    s = make_server(args=["--artifacts-destination", f"s3://mlflow/{prefix}",
-                          "--kserve-namespace", "models", "--kserve-service-account", "sa-kserve"],
-                    env=s3_server.env)
-    s.s3_root = f"s3://mlflow/{prefix}"
-    return s
-
-
 def make_run(server):
     exp = server.api("POST", "experiments/create", {"name": "ks-" + uuid.uuid4().hex[:8]})[
         "experiment_id"]

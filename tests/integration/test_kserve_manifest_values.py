@@ -28,16 +28,6 @@ ODD = ["yes", "No", "ON", "off", "y", "n", "true", "False", "null", "NULL", "~",
        "emoji 🎉", "zero\u200bwidth", "x" * 2000, "key: [1, {a: b}] # c"]
 
 
-@pytest.fixture
-def kserve_server(make_server, s3_server):
-    prefix = "kserve-values-" + uuid.uuid4().hex[:8]
-    s = make_server(args=["--artifacts-destination", f"s3://mlflow/{prefix}",
-                          "--kserve-namespace", "models", "--kserve-service-account", "sa-kserve"],
-                    env=s3_server.env)
-    s.s3_root = f"s3://mlflow/{prefix}"
-    return s
-
-
 def register(server, name, source="s3://bucket/model"):
     server.api("POST", "registered-models/create", {"name": name})
     mv = server.api("POST", "model-versions/create", {"name": name, "source": source})

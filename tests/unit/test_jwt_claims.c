@@ -8,6 +8,7 @@
 #include "auth/jose_lib.h"
 #include "auth/jwt.h"
 #include "test.h"
+#include "test_b64.h"
 
 enum { NOW = 1700000000, LEEWAY = 30 };
 
@@ -142,15 +143,6 @@ static void test_time_claim_reading(void) {
     CHECK(!mfd_jwt_time_claim(c, "s", &t, &bad) && bad);
     CHECK(!mfd_jwt_time_claim(c, "absent", &t, &bad) && !bad);
     json_decref(c);
-}
-
-static char *b64(const char *s) {
-    static char out[4][512];
-    static int next;
-    char *o = out[next++ % 4];
-    size_t n = mfd_jose_b64_enc_buf(s, strlen(s), o, sizeof out[0] - 1);
-    o[n] = '\0';
-    return o;
 }
 
 static const char *parse_why(const char *header, const char *payload) {

@@ -10,19 +10,11 @@
 #include "auth/sso.h"
 #include "config/auth_ini.h"
 #include "test.h"
+#include "test_b64.h"
 
 static mfd_strlist rs256_only(void) {
     static char *items[] = {"RS256"};
     return (mfd_strlist){items, 1};
-}
-
-static char *b64(const char *s) {
-    static char out[4][512];
-    static int next;
-    char *o = out[next++ % 4];
-    size_t n = mfd_jose_b64_enc_buf(s, strlen(s), o, sizeof out[0] - 1);
-    o[n] = '\0';
-    return o;
 }
 
 static const char *parse_why(const char *token) {
