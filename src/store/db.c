@@ -3,10 +3,13 @@
  *
  * Kept here, the same for every engine: the URI shown in logs never carries
  * a password (mfd_db_uri returns the masked copy made at open), text bound
- * as NULL binds SQL NULL, and mfd_stmt_bind_params. */
+ * as NULL binds SQL NULL, mfd_stmt_bind_params, and the multi-row INSERTs
+ * of mfd_conn_upsert_rows (also mfd_conn_insert_rows' unless the driver has
+ * a faster way). */
 #include "db_driver.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -303,4 +306,64 @@ int64_t mfd_conn_changes(mfd_conn *conn) {
 
 mfd_err mfd_conn_table_exists(mfd_conn *conn, const char *table, bool *exists) {
     return conn->driver->table_exists(conn, table, exists);
+}
+
+static char *rows_insert_sql(const char *table, const char *columns, size_t n_columns, size_t rows,
+                             const char *on_conflict) {
+    mfd_arena *arena = mfd_arena_new();
+    mfd_strbuf sql;
+    mfd_strbuf_init(&sql, arena);
+    mfd_strbuf_appendf(&sql, "INSERT INTO %s (%s) VALUES ", table, columns);
+    for (size_t r = 0; r < rows; r++) {
+        mfd_strbuf_append(&sql, r ? ", (" : "(");
+        for (size_t c = 0; c < n_columns; c++)
+            mfd_strbuf_append(&sql, c ? ", ?" : "?");
+        mfd_strbuf_append(&sql, ")");
+    }
+    mfd_strbuf_appendf(&sql, " %s", on_conflict);
+    char *copy = strdup(sql.data);
+    mfd_arena_free(arena);
+    return copy;
+}
+
+/* Every chunk's statement is cached, the shorter last one too: a client
+ * logs the same keys batch after batch, so its sizes repeat. */
+mfd_err mfd_conn_upsert_rows(mfd_conn *conn, const char *table, const char *columns,
+                             size_t n_columns, const mfd_sql_params *values,
+                             const char *on_conflict) {
+    size_t n_rows = n_columns ? values->count / n_columns : 0;
+    size_t chunk = MFD_INSERT_ROWS_PARAMS / n_columns ? MFD_INSERT_ROWS_PARAMS / n_columns : 1;
+    char *full_sql = NULL;
+    mfd_err err = NULL;
+    for (size_t done = 0; done < n_rows && !err;) {
+        size_t rows = n_rows - done < chunk ? n_rows - done : chunk;
+        char *sql = rows == chunk && full_sql
+                        ? full_sql
+                        : rows_insert_sql(table, columns, n_columns, rows, on_conflict);
+        if (!sql)
+            return mfd_err_new(MFD_INTERNAL_ERROR, "out of memory");
+        if (rows == chunk)
+            full_sql = sql;
+        mfd_stmt *stmt;
+        if (!(err = mfd_conn_prepare(conn, sql, true, &stmt))) {
+            mfd_sql_params part = {values->values + done * n_columns, rows * n_columns,
+                                   rows * n_columns};
+            mfd_stmt_bind_params(stmt, 1, &part);
+            err = mfd_stmt_exec_done(stmt);
+        }
+        if (sql != full_sql)
+            free(sql);
+        done += rows;
+    }
+    free(full_sql);
+    return err;
+}
+
+mfd_err mfd_conn_insert_rows(mfd_conn *conn, const char *table, const char *columns,
+                             size_t n_columns, const mfd_sql_params *values) {
+    if (!n_columns || values->count < n_columns)
+        return NULL;
+    if (conn->driver->insert_rows)
+        return conn->driver->insert_rows(conn, table, columns, n_columns, values);
+    return mfd_conn_upsert_rows(conn, table, columns, n_columns, values, "ON CONFLICT DO NOTHING");
 }

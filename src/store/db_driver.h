@@ -58,10 +58,20 @@ struct mfd_db_driver {
     double (*float64)(mfd_stmt *stmt, int col);
     int64_t (*changes)(mfd_conn *conn);
     mfd_err (*table_exists)(mfd_conn *conn, const char *table, bool *exists);
+    /* Optional: mfd_conn_insert_rows done the engine's faster way; NULL means
+     * mfd_conn_upsert_rows with ON CONFLICT DO NOTHING. */
+    mfd_err (*insert_rows)(mfd_conn *conn, const char *table, const char *columns, size_t n_columns,
+                           const mfd_sql_params *values);
     /* Optional: mfd_db_data_version when the engine can see other processes'
      * writes; NULL means local_writes alone. */
     uint64_t (*data_version)(mfd_db *db);
 };
+
+/* Values per multi-row INSERT of mfd_conn_upsert_rows: 100 rows of 6 columns
+ * (log-batch's history) is one round trip per 100 rows on PostgreSQL and
+ * less per-statement work on SQLite, far below both engines' parameter
+ * limits. */
+enum { MFD_INSERT_ROWS_PARAMS = 600 };
 
 extern const mfd_db_driver mfd_db_sqlite_driver;
 extern const mfd_db_driver mfd_db_pg_driver;

@@ -348,7 +348,7 @@ static void db_release(mfd_db *base, mfd_conn *conn_base) {
 
 void mfd_pg_count_changes(pg_conn *conn, const PGresult *res) {
     const char *status = PQcmdStatus((PGresult *)res);
-    static const char *const writes[] = {"INSERT", "UPDATE", "DELETE", "MERGE"};
+    static const char *const writes[] = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY"};
     for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
         if (strncmp(status, writes[i], strlen(writes[i])) == 0)
             conn->changes = strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
@@ -436,4 +436,5 @@ const mfd_db_driver mfd_db_pg_driver = {
     .float64 = mfd_pg_col_double,
     .changes = conn_changes,
     .table_exists = mfd_pg_conn_table_exists,
+    .insert_rows = mfd_pg_insert_rows,
 };

@@ -8,9 +8,10 @@
  * - latest_metrics holds, per (run, key), the history row with the greatest
  *   (step, timestamp, stored value) — NaN compares as its stored 0 — and is
  *   maintained in the transaction that writes the history;
- * - logging is one write transaction, cached multi-row INSERTs of up to
- *   HISTORY_CHUNK metrics, and one upsert per distinct key (folded in memory
- *   first): the hot path of log-batch does no allocation per metric. */
+ * - logging is one write transaction: the history rows in one
+ *   mfd_conn_insert_rows, the latest value per distinct key (folded in memory
+ *   first) in one mfd_conn_upsert_rows; the hot path of log-batch does no
+ *   allocation per metric. */
 #include "metrics.h"
 #include "write_order.h"
 
@@ -112,100 +113,59 @@ static mfd_err check_models_exist(mfd_conn *conn, const mfd_metric_log *metrics,
     return err;
 }
 
-/* History rows go in multi-row INSERTs of up to HISTORY_CHUNK rows: one
- * round trip per chunk on PostgreSQL, and less per-statement work on SQLite.
- * An exact duplicate (the whole row is the key) is skipped, also within one
- * statement. Full chunks use one cached statement; a shorter tail is
- * prepared for its size. */
-enum { HISTORY_CHUNK = 100, HISTORY_ROW_PARAMS = 6 };
-
-static void append_history_insert(mfd_strbuf *sql, size_t rows) {
-    mfd_strbuf_append(sql, "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                           "VALUES ");
-    for (size_t i = 0; i < rows; i++)
-        mfd_strbuf_append(sql, i ? ", (?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?)");
-    mfd_strbuf_append(sql, " ON CONFLICT DO NOTHING");
-}
-
-static char full_chunk_sql[160 + HISTORY_CHUNK * 24];
-static pthread_once_t full_chunk_once = PTHREAD_ONCE_INIT;
-
-static void build_full_chunk_sql(void) {
-    mfd_arena *arena = mfd_arena_new();
-    mfd_strbuf sql;
-    mfd_strbuf_init(&sql, arena);
-    append_history_insert(&sql, HISTORY_CHUNK);
-    snprintf(full_chunk_sql, sizeof full_chunk_sql, "%s", sql.data);
-    mfd_arena_free(arena);
-}
-
+/* History rows in one mfd_conn_insert_rows: COPY on PostgreSQL, multi-row
+ * INSERTs on SQLite; an exact duplicate (the whole row is the key) is
+ * skipped, also within the batch. Rows go in `order` (write_order.h). */
 static mfd_err write_history(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                              const mfd_metric_log *metrics, const size_t *order, size_t count) {
-    pthread_once(&full_chunk_once, build_full_chunk_sql);
-    mfd_err err = NULL;
-    for (size_t done = 0; done < count && !err;) {
-        size_t rows = count - done < HISTORY_CHUNK ? count - done : HISTORY_CHUNK;
-        const char *sql = full_chunk_sql;
-        if (rows < HISTORY_CHUNK) {
-            mfd_strbuf tail;
-            mfd_strbuf_init(&tail, arena);
-            append_history_insert(&tail, rows);
-            sql = tail.data;
-        }
-        mfd_stmt *stmt;
-        if ((err = mfd_conn_prepare(conn, sql, rows == HISTORY_CHUNK, &stmt)))
-            return err;
-        for (size_t i = 0; i < rows; i++) {
-            const mfd_metric_log *m = &metrics[order ? order[done + i] : done + i];
-            int at = (int)(i * HISTORY_ROW_PARAMS);
-            bool is_nan;
-            double value = stored_value(m->value, &is_nan);
-            mfd_stmt_bind_text(stmt, at + 1, m->key);
-            mfd_stmt_bind_double(stmt, at + 2, value);
-            mfd_stmt_bind_int64(stmt, at + 3, m->timestamp);
-            mfd_stmt_bind_text(stmt, at + 4, run_id);
-            mfd_stmt_bind_int64(stmt, at + 5, m->step);
-            mfd_stmt_bind_int64(stmt, at + 6, is_nan);
-        }
-        err = mfd_stmt_exec_done(stmt);
-        done += rows;
+    enum { COLUMNS = 6 };
+    mfd_sql_params rows = {mfd_arena_alloc(arena, count * COLUMNS * sizeof *rows.values), 0,
+                           count * COLUMNS};
+    for (size_t i = 0; i < count; i++) {
+        const mfd_metric_log *m = &metrics[order ? order[i] : i];
+        bool is_nan;
+        double value = stored_value(m->value, &is_nan);
+        mfd_sql_params_text(&rows, arena, m->key);
+        mfd_sql_params_double(&rows, arena, value);
+        mfd_sql_params_int64(&rows, arena, m->timestamp);
+        mfd_sql_params_text(&rows, arena, run_id);
+        mfd_sql_params_int64(&rows, arena, m->step);
+        mfd_sql_params_int64(&rows, arena, is_nan);
     }
-    return err;
+    return mfd_conn_insert_rows(conn, "metrics", "key, value, timestamp, run_uuid, step, is_nan",
+                                COLUMNS, &rows);
 }
 
 static int compare_latest_keys(const void *a, const void *b) {
     return strcmp(((const latest_value *)a)->key, ((const latest_value *)b)->key);
 }
 
-/* Upserted in key order: on PostgreSQL each upsert locks its row to the end
- * of the transaction, and two batches for one run that listed their keys in
- * different orders deadlocked (one answered 503). */
-static mfd_err write_latest(mfd_conn *conn, const char *run_id, latest_value *latest,
-                            size_t count) {
+/* Upserted in key order, in multi-row statements (one round trip per 100
+ * keys, not per key): on PostgreSQL each upsert locks its row to the end of
+ * the transaction, and two batches for one run that listed their keys in
+ * different orders deadlocked (one answered 503). The keys are distinct
+ * (fold_latest), as one statement's rows must be. */
+static mfd_err write_latest(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                            latest_value *latest, size_t count) {
+    enum { COLUMNS = 6 };
     if (count > 1)
         qsort(latest, count, sizeof *latest, compare_latest_keys);
-    mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(
-        conn,
-        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, run_uuid) DO UPDATE SET "
-        "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
-        "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) > "
-        "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-        true, &stmt);
-    if (err)
-        return err;
-    mfd_stmt_bind_text(stmt, 6, run_id);
-    for (size_t i = 0; i < count && !err; i++) {
-        mfd_stmt_bind_text(stmt, 1, latest[i].key);
-        mfd_stmt_bind_double(stmt, 2, latest[i].value);
-        mfd_stmt_bind_int64(stmt, 3, latest[i].timestamp);
-        mfd_stmt_bind_int64(stmt, 4, latest[i].step);
-        mfd_stmt_bind_int64(stmt, 5, latest[i].is_nan);
-        err = mfd_stmt_exec(stmt);
+    mfd_sql_params rows = {mfd_arena_alloc(arena, count * COLUMNS * sizeof *rows.values), 0,
+                           count * COLUMNS};
+    for (size_t i = 0; i < count; i++) {
+        mfd_sql_params_text(&rows, arena, latest[i].key);
+        mfd_sql_params_double(&rows, arena, latest[i].value);
+        mfd_sql_params_int64(&rows, arena, latest[i].timestamp);
+        mfd_sql_params_int64(&rows, arena, latest[i].step);
+        mfd_sql_params_int64(&rows, arena, latest[i].is_nan);
+        mfd_sql_params_text(&rows, arena, run_id);
     }
-    mfd_stmt_done(stmt);
-    return err;
+    return mfd_conn_upsert_rows(
+        conn, "latest_metrics", "key, value, timestamp, step, is_nan, run_uuid", COLUMNS, &rows,
+        "ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = "
+        "excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan WHERE "
+        "(excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, "
+        "latest_metrics.timestamp, latest_metrics.value)");
 }
 
 static mfd_err write_model_metrics(mfd_conn *conn, const char *run_id, int64_t experiment_id,
@@ -292,7 +252,7 @@ mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
     if (!err) {
         latest_value *latest;
         size_t n = fold_latest(arena, metrics, count, &latest);
-        err = write_latest(conn, run_id, latest, n);
+        err = write_latest(conn, arena, run_id, latest, n);
     }
     if (!err && order && any_model_metric(metrics, count))
         order = mfd_write_order(arena, metrics, count, sizeof *metrics, compare_model_points);

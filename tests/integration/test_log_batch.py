@@ -256,3 +256,34 @@ def test_quoted_values_in_messages_escape_as_python_does(server):
     r = server.post(URL, {"run_id": run_id, "tags": [{"key": "t\u00e9!\U0001F600", "value": "v"}]})
     body = assert_error(r, 400, "INVALID_PARAMETER_VALUE")
     assert '"t\\u00e9!\\ud83d\\ude00"' in body["message"], body["message"]
+
+
+def test_large_batches_sent_again_keep_each_point_once(server):
+    """Batches of more than 100 points take PostgreSQL's COPY; one holding points
+    already stored (a client repeating a batch whose answer it lost), or a point
+    twice, falls back to the INSERTs that skip them, and keeps the batch's
+    params and tags."""
+    run_id = create_run(server)
+
+    def points(steps):
+        return [{"key": f"k{s % 7}", "value": s / 3, "timestamp": 1000 + s, "step": s} for s in steps]
+
+    first = {"run_id": run_id, "metrics": points(range(990)),
+             "params": [{"key": "p1", "value": "1"}], "tags": [{"key": "t1", "value": "a"}]}
+    assert server.api("POST", "runs/log-batch", first) == {}
+    assert server.api("POST", "runs/log-batch", first) == {}
+    again = {"run_id": run_id, "metrics": points(range(500, 1490)) + points([1489, 1200]),
+             "params": [{"key": "p2", "value": "2"}], "tags": [{"key": "t2", "value": "b"}]}
+    assert server.api("POST", "runs/log-batch", again) == {}
+    run = get_run(server, run_id)
+    assert as_dict(run["data"]["params"]) == {"p1": "1", "p2": "2"}
+    tags = as_dict(run["data"]["tags"])
+    assert tags["t1"] == "a" and tags["t2"] == "b"
+    for k in range(7):
+        steps = [m["step"] for m in history(server, run_id, f"k{k}")]
+        assert sorted(steps) == [s for s in range(1490) if s % 7 == k]
+        assert all(m["value"] == m["step"] / 3 for m in history(server, run_id, f"k{k}"))
+    latest = {m["key"]: m for m in run["data"]["metrics"]}
+    assert latest["k5"] == {"key": "k5", "value": 1489 / 3, "timestamp": 2489, "step": 1489}
+    with db(server) as conn:
+        assert conn.execute("SELECT count(*) FROM metrics WHERE run_uuid=?", (run_id,)).fetchone()[0] == 1490

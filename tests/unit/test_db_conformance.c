@@ -312,6 +312,98 @@ static void test_reconnect(mfd_conn *conn) {
     mfd_db_release(db, other);
 }
 
+/* mfd_conn_insert_rows: values of every kind come back exactly (PostgreSQL's
+ * COPY escapes), a row already stored or repeated is skipped, and what the
+ * transaction wrote before stays (the COPY's savepoint rolls back only it). */
+enum { ROWS = 250, ROW_COLUMNS = 5 };
+
+static const char *row_key(int i) {
+    static const char *const keys[] = {"plain",       "tab\there", "new\nline", "cr\rret",
+                                       "back\\slash", "\\N",       "\\.",       "it's \"q\"",
+                                       "caf\xc3\xa9", ""};
+    return keys[i % 10];
+}
+
+static int64_t row_number(int i) {
+    return i == 0 ? INT64_MIN : i == 1 ? INT64_MAX : i;
+}
+
+static double row_value(int i) {
+    static const double values[] = {
+        0.1, 1.7976931348623157e308, -1.7976931348623157e308, 5e-324, -0.0, 1e22, 123456789.125};
+    return values[i % 7] * (i % 2 ? -1 : 1);
+}
+
+static void add_row(mfd_sql_params *rows, mfd_arena *arena, int i) {
+    mfd_sql_params_text(rows, arena, row_key(i));
+    mfd_sql_params_int64(rows, arena, row_number(i));
+    mfd_sql_params_double(rows, arena, row_value(i));
+    mfd_sql_params_int64(rows, arena, i % 2);
+    mfd_sql_params_text(rows, arena, i % 3 ? "note" : NULL);
+}
+
+static void test_insert_rows(mfd_conn *conn) {
+    OK(mfd_conn_exec(conn, "CREATE TABLE r (k VARCHAR(50) NOT NULL, n BIGINT NOT NULL, v DOUBLE "
+                           "PRECISION, f BOOLEAN NOT NULL, note TEXT, PRIMARY KEY (k, n))"));
+    const char *columns = "k, n, v, f, note";
+    mfd_arena *arena = mfd_arena_new();
+    mfd_sql_params rows = {0};
+    for (int i = 0; i < ROWS; i++)
+        add_row(&rows, arena, i);
+    OK(mfd_conn_begin(conn, true));
+    OK(mfd_conn_insert_rows(conn, "r", columns, ROW_COLUMNS, &rows));
+    if (pg()) /* one COPY wrote them (the INSERTs' last statement would count its 10) */
+        CHECK_INT(mfd_conn_changes(conn), ROWS);
+    OK(mfd_conn_commit(conn));
+    mfd_stmt *stmt;
+    mfd_err err = NULL;
+    OK(mfd_conn_prepare(conn, "SELECT k, n, v, f, note FROM r WHERE n = ?", true, &stmt));
+    for (int i = 0; i < ROWS; i++) {
+        mfd_stmt_bind_int64(stmt, 1, row_number(i));
+        CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_ROW);
+        CHECK_STR(mfd_stmt_text(stmt, 0), row_key(i));
+        CHECK(mfd_stmt_int64(stmt, 1) == row_number(i));
+        double v = mfd_stmt_double(stmt, 2);
+        if (v != row_value(i))
+            fprintf(stderr, "%s: row %d: %.17g read back as %.17g\n", engine, i, row_value(i), v);
+        CHECK(v == row_value(i));
+        CHECK_INT(mfd_stmt_int64(stmt, 3), i % 2);
+        CHECK(mfd_stmt_is_null(stmt, 4) == (i % 3 == 0));
+        CHECK(mfd_stmt_step(stmt, &err) == MFD_STEP_DONE);
+        mfd_stmt_reset(stmt);
+    }
+    mfd_stmt_done(stmt);
+    OK(err);
+
+    /* Again, with new rows among stored ones and one row twice, after another
+     * write of the same transaction; then outside any transaction. */
+    mfd_sql_params more = {0};
+    for (int i = ROWS - 150; i < ROWS + 10; i++) /* more than one INSERT takes: COPY first */
+        add_row(&more, arena, i);
+    add_row(&more, arena, ROWS + 5);
+    OK(mfd_conn_begin(conn, true));
+    OK(run(conn, "INSERT INTO r (k, n, f) VALUES (?, -1, ?)", "before the rows", "1"));
+    OK(mfd_conn_insert_rows(conn, "r", columns, ROW_COLUMNS, &more));
+    OK(mfd_conn_commit(conn));
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM r"), ROWS + 11);
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM r WHERE k = 'before the rows'"), 1);
+    OK(mfd_conn_insert_rows(conn, "r", columns, ROW_COLUMNS, &more));
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM r"), ROWS + 11);
+
+    /* A row the table refuses for another reason fails the write, as an INSERT would. */
+    mfd_sql_params bad = {0};
+    for (int i = ROWS + 20; i < ROWS + 220; i++)
+        add_row(&bad, arena, i);
+    bad.values[ROW_COLUMNS * 150 + 3].kind = MFD_SQL_NULL; /* f is NOT NULL */
+    OK(mfd_conn_begin(conn, true));
+    err = mfd_conn_insert_rows(conn, "r", columns, ROW_COLUMNS, &bad);
+    CHECK(err != NULL);
+    mfd_err_free(err);
+    mfd_conn_rollback(conn);
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM r"), ROWS + 11);
+    mfd_arena_free(arena);
+}
+
 static void run_all(const char *uri) {
     OK(mfd_db_open(uri, 2, &db));
     if (!db)
@@ -327,6 +419,7 @@ static void run_all(const char *uri) {
     test_text_arrays(conn);
     test_lower_folds_every_letter(conn);
     test_statement_reuse(conn);
+    test_insert_rows(conn);
     test_reconnect(conn);
     mfd_db_release(db, conn);
     mfd_db_close(db);
