@@ -180,11 +180,13 @@ static mfd_err update_password(mfd_request *req, mfd_response *res) {
     char *hash = NULL;
     if (!err)
         err = mfd_auth_password_hash(password, &hash);
-    mfd_conn *conn;
-    if (!err && !(err = mfd_auth_db_acquire(auth, &conn))) {
-        err = mfd_auth_store_update_password(conn, username, hash);
-        mfd_auth_db_release(auth, conn);
-        mfd_auth_forget_user(auth, username);
+    if (!err) {
+        mfd_conn *conn;
+        if (!(err = mfd_auth_db_acquire(auth, &conn))) {
+            err = mfd_auth_store_update_password(conn, username, hash);
+            mfd_auth_db_release(auth, conn);
+            mfd_auth_forget_user(auth, username);
+        }
         mfd_auth_audit(req->username, "user.update_password", "user", username, NULL,
                        result_of(err));
     }
@@ -214,11 +216,11 @@ static mfd_err update_admin(mfd_request *req, mfd_response *res) {
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "Invalid value for parameter 'is_admin' supplied: expected a boolean.");
     mfd_conn *conn;
-    if ((err = mfd_auth_db_acquire(auth, &conn)))
-        return err;
-    err = mfd_auth_store_update_admin(conn, username, is_admin);
-    mfd_auth_db_release(auth, conn);
-    mfd_auth_forget_user(auth, username);
+    if (!(err = mfd_auth_db_acquire(auth, &conn))) {
+        err = mfd_auth_store_update_admin(conn, username, is_admin);
+        mfd_auth_db_release(auth, conn);
+        mfd_auth_forget_user(auth, username);
+    }
     mfd_auth_audit(req->username, "user.update_admin", "user", username,
                    is_admin ? "is_admin=true" : "is_admin=false", result_of(err));
     if (!err)
@@ -233,13 +235,13 @@ static mfd_err delete_user(mfd_request *req, mfd_response *res) {
     if (err)
         return err;
     mfd_conn *conn;
-    if ((err = mfd_auth_db_acquire(auth, &conn)))
-        return err;
     /* Upstream fails with 500 when the user still has permission rows;
      * auth.md recommends deleting them in the same transaction. */
-    err = mfd_auth_store_delete_user(conn, username);
-    mfd_auth_db_release(auth, conn);
-    mfd_auth_forget_user(auth, username);
+    if (!(err = mfd_auth_db_acquire(auth, &conn))) {
+        err = mfd_auth_store_delete_user(conn, username);
+        mfd_auth_db_release(auth, conn);
+        mfd_auth_forget_user(auth, username);
+    }
     mfd_auth_audit(req->username, "user.delete", "user", username, NULL, result_of(err));
     if (!err)
         res->json = json_object();
@@ -266,26 +268,26 @@ static mfd_err grant_call(mfd_request *req, mfd_response *res, mfd_auth_kind kin
     if (kind == MFD_AUTH_EXPERIMENT || kind == MFD_AUTH_SCORER)
         key[0] = mfd_auth_experiment_key(req->arena, key[0]); /* as the checks read it */
     mfd_conn *conn;
-    if ((err = mfd_auth_db_acquire(auth, &conn)))
-        return err;
     mfd_auth_grant grant;
     static const char *const actions[] = {"create", "get", "update", "delete"};
-    switch (op) {
-    case GRANT_CREATE:
-        err =
-            mfd_auth_store_create_grant(conn, req->arena, kind, key, username, permission, &grant);
-        break;
-    case GRANT_GET:
-        err = mfd_auth_store_get_grant(conn, req->arena, kind, key, username, &grant);
-        break;
-    case GRANT_UPDATE:
-        err = mfd_auth_store_update_grant(conn, kind, key, username, permission);
-        break;
-    case GRANT_DELETE:
-        err = mfd_auth_store_delete_grant(conn, kind, key, username);
-        break;
+    if (!(err = mfd_auth_db_acquire(auth, &conn))) {
+        switch (op) {
+        case GRANT_CREATE:
+            err = mfd_auth_store_create_grant(conn, req->arena, kind, key, username, permission,
+                                              &grant);
+            break;
+        case GRANT_GET:
+            err = mfd_auth_store_get_grant(conn, req->arena, kind, key, username, &grant);
+            break;
+        case GRANT_UPDATE:
+            err = mfd_auth_store_update_grant(conn, kind, key, username, permission);
+            break;
+        case GRANT_DELETE:
+            err = mfd_auth_store_delete_grant(conn, kind, key, username);
+            break;
+        }
+        mfd_auth_db_release(auth, conn);
     }
-    mfd_auth_db_release(auth, conn);
     if (op != GRANT_GET)
         mfd_auth_audit(
             req->username,
@@ -407,11 +409,13 @@ static mfd_err create_user_ui(mfd_request *req, mfd_response *res) {
     char *hash = NULL;
     if (!err)
         err = mfd_auth_password_hash(password, &hash);
-    mfd_conn *conn;
-    if (!err && !(err = mfd_auth_db_acquire(auth, &conn))) {
+    if (!err) {
+        mfd_conn *conn;
         mfd_auth_user user;
-        err = mfd_auth_store_create_user(conn, req->arena, username, hash, false, &user);
-        mfd_auth_db_release(auth, conn);
+        if (!(err = mfd_auth_db_acquire(auth, &conn))) {
+            err = mfd_auth_store_create_user(conn, req->arena, username, hash, false, &user);
+            mfd_auth_db_release(auth, conn);
+        }
         mfd_auth_audit(req->username, "user.create", "user", username, "signup form",
                        result_of(err));
         if (err && err->code == MFD_RESOURCE_ALREADY_EXISTS) {
