@@ -168,37 +168,34 @@ static mfd_err write_latest(mfd_conn *conn, mfd_arena *arena, const char *run_id
         "latest_metrics.timestamp, latest_metrics.value)");
 }
 
-static mfd_err write_model_metrics(mfd_conn *conn, const char *run_id, int64_t experiment_id,
-                                   const mfd_metric_log *metrics, const size_t *order,
-                                   size_t count) {
-    mfd_stmt *stmt = NULL;
-    mfd_err err = NULL;
-    for (size_t i = 0; i < count && !err; i++) {
+/* The points that name a logged model, in one mfd_conn_insert_rows; of two
+ * rows with one key the first in `order` stays. */
+static mfd_err write_model_metrics(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                                   int64_t experiment_id, const mfd_metric_log *metrics,
+                                   const size_t *order, size_t count) {
+    enum { COLUMNS = 10 };
+    mfd_sql_params rows = {0};
+    for (size_t i = 0; i < count; i++) {
         const mfd_metric_log *m = &metrics[order ? order[i] : i];
         if (!present(m->model_id))
             continue;
-        if (!stmt && (err = mfd_conn_prepare(
-                          conn,
-                          "INSERT INTO logged_model_metrics (model_id, metric_name, "
-                          "metric_timestamp_ms, metric_step, metric_value, experiment_id, run_id, "
-                          "dataset_uuid, dataset_name, dataset_digest) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
-                          true, &stmt)))
-            return err;
         bool is_nan;
-        mfd_stmt_bind_text(stmt, 1, m->model_id);
-        mfd_stmt_bind_text(stmt, 2, m->key);
-        mfd_stmt_bind_int64(stmt, 3, m->timestamp);
-        mfd_stmt_bind_int64(stmt, 4, m->step);
-        mfd_stmt_bind_double(stmt, 5, stored_value(m->value, &is_nan));
-        mfd_stmt_bind_int64(stmt, 6, experiment_id);
-        mfd_stmt_bind_text(stmt, 7, run_id);
-        mfd_stmt_bind_text(stmt, 8, present(m->dataset_name) ? m->dataset_name : NULL);
-        mfd_stmt_bind_text(stmt, 9, present(m->dataset_digest) ? m->dataset_digest : NULL);
-        err = mfd_stmt_exec(stmt);
+        mfd_sql_params_text(&rows, arena, m->model_id);
+        mfd_sql_params_text(&rows, arena, m->key);
+        mfd_sql_params_int64(&rows, arena, m->timestamp);
+        mfd_sql_params_int64(&rows, arena, m->step);
+        mfd_sql_params_double(&rows, arena, stored_value(m->value, &is_nan));
+        mfd_sql_params_int64(&rows, arena, experiment_id);
+        mfd_sql_params_text(&rows, arena, run_id);
+        mfd_sql_params_text(&rows, arena, NULL); /* dataset_uuid */
+        mfd_sql_params_text(&rows, arena, present(m->dataset_name) ? m->dataset_name : NULL);
+        mfd_sql_params_text(&rows, arena, present(m->dataset_digest) ? m->dataset_digest : NULL);
     }
-    mfd_stmt_done(stmt);
-    return err;
+    return mfd_conn_insert_rows(conn, "logged_model_metrics",
+                                "model_id, metric_name, metric_timestamp_ms, metric_step, "
+                                "metric_value, experiment_id, run_id, dataset_uuid, dataset_name, "
+                                "dataset_digest",
+                                COLUMNS, &rows);
 }
 
 /* (key, timestamp, step): the part of a point's identity both orders share */
@@ -257,7 +254,7 @@ mfd_err mfd_metrics_write(mfd_conn *conn, mfd_arena *arena, const char *run_id,
     if (!err && order && any_model_metric(metrics, count))
         order = mfd_write_order(arena, metrics, count, sizeof *metrics, compare_model_points);
     if (!err)
-        err = write_model_metrics(conn, run_id, experiment_id, metrics, order, count);
+        err = write_model_metrics(conn, arena, run_id, experiment_id, metrics, order, count);
     return err;
 }
 

@@ -286,6 +286,23 @@ def test_a_batch_naming_one_model_point_twice_keeps_the_first_sent(server):
         assert rows == [(first, "train")]
 
 
+def test_a_large_batch_of_model_points_sent_twice_keeps_each_once(server):
+    """More model points than one INSERT takes (PostgreSQL's COPY), one key twice in the
+    batch and the whole batch sent again: each key stored once, the first sent kept."""
+    exp = server.api("POST", "experiments/create", {"name": f"mm-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+    run_id = create_run(server, exp)
+    model_id = insert_logged_model(server, int(exp))
+    points = [{"key": "loss", "value": float(s), "timestamp": 30, "step": s, "model_id": model_id,
+               "dataset_name": "train", "dataset_digest": "d1"} for s in range(150)]
+    points.append(dict(points[70], value=-1.0, dataset_name="eval"))
+    for _ in range(2):
+        server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": points})
+    with db(server) as conn:
+        rows = conn.execute("SELECT metric_step, metric_value, dataset_name FROM logged_model_metrics "
+                            "WHERE model_id=? ORDER BY metric_step", (model_id,)).fetchall()
+    assert rows == [(s, float(s), "train") for s in range(150)]
+
+
 # --- get-history ----------------------------------------------------------------------------
 
 
