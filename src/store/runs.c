@@ -380,6 +380,72 @@ static size_t *key_order(mfd_arena *arena, const mfd_key_value *items, size_t n)
     return mfd_write_order(arena, items, n, sizeof *items, compare_tag_keys);
 }
 
+/* The batch's params in one multi-row INSERT that skips stored keys, in key
+ * order; then the stored values of all its keys in one read: existing[i] is
+ * the value stored under params[i].key (the one sent when it was new). */
+static mfd_err insert_params(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                             const mfd_key_value *params, size_t n, const char **existing) {
+    if (n == 0)
+        return NULL;
+    size_t *order = key_order(arena, params, n);
+    mfd_sql_params rows = {0};
+    for (size_t k = 0; k < n; k++) {
+        const mfd_key_value *p = &params[order[k]];
+        mfd_sql_params_text(&rows, arena, p->key);
+        mfd_sql_params_text(&rows, arena, p->value ? p->value : "");
+        mfd_sql_params_text(&rows, arena, run_id);
+    }
+    mfd_err err = mfd_conn_upsert_rows(conn, "params", "key, value, run_uuid", 3, &rows,
+                                       "ON CONFLICT (key, run_uuid) DO NOTHING");
+    if (err)
+        return err;
+    mfd_stmt *stmt;
+    const char *sql = mfd_sql_in_list(
+        arena, "SELECT key, value FROM params WHERE run_uuid = ? AND key IN (", n, ")");
+    if ((err = mfd_conn_prepare(conn, sql, true, &stmt)))
+        return err;
+    mfd_stmt_bind_text(stmt, 1, run_id);
+    for (size_t i = 0; i < n; i++)
+        mfd_stmt_bind_text(stmt, (int)i + 2, params[i].key);
+    while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
+        const char *key = mfd_stmt_text(stmt, 0);
+        for (size_t i = 0; i < n; i++) /* the API refuses a key twice */
+            if (!strcmp(params[i].key, key)) {
+                existing[i] = mfd_arena_strdup(arena, mfd_stmt_text(stmt, 1));
+                break;
+            }
+    }
+    mfd_stmt_done(stmt);
+    return err;
+}
+
+/* The batch's tags: the run's name as set-tag sets it, each in the order
+ * sent; the others upserted in one multi-row statement in key order, a key
+ * sent twice with its last value (one statement may not update a row twice). */
+static mfd_err write_tags(mfd_conn *conn, mfd_arena *arena, const char *run_id,
+                          const mfd_key_value *tags, size_t n) {
+    mfd_err err = NULL;
+    for (size_t i = 0; i < n && !err; i++)
+        if (!strcmp(tags[i].key, MFD_RUN_NAME_TAG))
+            err = write_tag(conn, run_id, tags[i].key, tags[i].value);
+    size_t *order = key_order(arena, tags, n);
+    mfd_sql_params rows = {0};
+    for (size_t k = 0; k < n && !err; k++) {
+        const mfd_key_value *t = &tags[order[k]];
+        if (!strcmp(t->key, MFD_RUN_NAME_TAG) ||
+            (k + 1 < n && !strcmp(tags[order[k + 1]].key, t->key)))
+            continue; /* a later one of the same key follows in `order` */
+        mfd_sql_params_text(&rows, arena, t->key);
+        mfd_sql_params_text(&rows, arena, t->value ? t->value : "");
+        mfd_sql_params_text(&rows, arena, run_id);
+    }
+    if (!err && rows.count)
+        err = mfd_conn_upsert_rows(conn, "tags", "key, value, run_uuid", 3, &rows,
+                                   "ON CONFLICT (key, run_uuid) DO UPDATE SET value = "
+                                   "excluded.value");
+    return err;
+}
+
 mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                            const mfd_metric_log *metrics, size_t n_metrics,
                            const mfd_key_value *params, size_t n_params, const mfd_key_value *tags,
@@ -390,14 +456,9 @@ mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
     int64_t experiment_id = 0;
     if ((err = mfd_runs_check_active(conn, run_id, &experiment_id)))
         return mfd_conn_finish(conn, err);
-    /* Written in key order; the conflicts are told in the order sent. */
+    /* The conflicts are told in the order sent. */
     const char **existing = mfd_arena_calloc(arena, n_params ? n_params : 1, sizeof *existing);
-    size_t *order = key_order(arena, params, n_params);
-    for (size_t k = 0; k < n_params && !err; k++) {
-        size_t i = order[k];
-        err = insert_param(conn, arena, run_id, params[i].key,
-                           params[i].value ? params[i].value : "", &existing[i]);
-    }
+    err = insert_params(conn, arena, run_id, params, n_params, existing);
     mfd_strbuf conflicts;
     mfd_strbuf_init(&conflicts, arena);
     for (size_t i = 0; i < n_params && !err; i++) {
@@ -419,9 +480,8 @@ mfd_err mfd_runs_log_batch(mfd_conn *conn, mfd_arena *arena, const char *run_id,
                           conflicts.data, run_id);
     if (!err)
         err = mfd_metrics_write(conn, arena, run_id, experiment_id, metrics, n_metrics);
-    order = key_order(arena, tags, n_tags);
-    for (size_t k = 0; k < n_tags && !err; k++)
-        err = write_tag(conn, run_id, tags[order[k]].key, tags[order[k]].value);
+    if (!err)
+        err = write_tags(conn, arena, run_id, tags, n_tags);
     return mfd_conn_finish(conn, err);
 }
 

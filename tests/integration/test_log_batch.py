@@ -287,3 +287,39 @@ def test_large_batches_sent_again_keep_each_point_once(server):
     assert latest["k5"] == {"key": "k5", "value": 1489 / 3, "timestamp": 2489, "step": 1489}
     with db(server) as conn:
         assert conn.execute("SELECT count(*) FROM metrics WHERE run_uuid=?", (run_id,)).fetchone()[0] == 1490
+
+
+def test_full_batch_of_params_and_tags(server):
+    """100 params and 100 tags (MLflow's per-batch limit for params) go in one statement
+    each: stored params sent again with their values are fine, a changed one among many
+    is told with the others in the order sent, and a tag sent twice keeps its last value."""
+    run_id = create_run(server, "before")
+    params = [{"key": f"p{i:03}", "value": str(i)} for i in range(100)]
+    tags = [{"key": f"t{i:03}", "value": str(i)} for i in range(98)]
+    tags += [{"key": "t005", "value": "last"}, {"key": "mlflow.runName", "value": "renamed"}]
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "params": params[:40], "tags": tags[:10]})
+    assert server.api("POST", "runs/log-batch", {"run_id": run_id, "params": params, "tags": tags}) == {}
+    run = get_run(server, run_id)
+    assert as_dict(run["data"]["params"]) == {p["key"]: p["value"] for p in params}
+    stored = as_dict(run["data"]["tags"])
+    assert stored["t005"] == "last" and stored["t097"] == "97" and stored["mlflow.runName"] == "renamed"
+    assert run["info"]["run_name"] == "renamed"
+    changed = [dict(p, value="x") if p["key"] in ("p090", "p010") else p for p in params]
+    changed.reverse()
+    r = server.post(URL, {"run_id": run_id, "params": changed})
+    err = assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Changing param values is not allowed")
+    assert err["message"].index("'p090'") < err["message"].index("'p010'"), err["message"]
+    assert "'old_value': '90', 'new_value': 'x'" in err["message"]
+
+
+def test_run_name_tags_in_a_batch_apply_in_the_order_sent(server):
+    run_id = create_run(server, "start")
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "tags": [
+        {"key": "mlflow.runName", "value": "named"}, {"key": "a", "value": "1"},
+        {"key": "mlflow.runName", "value": ""}]})
+    run = get_run(server, run_id)
+    assert run["info"]["run_name"] == "named" and as_dict(run["data"]["tags"])["mlflow.runName"] == "named"
+    server.api("POST", "runs/log-batch", {"run_id": run_id, "tags": [
+        {"key": "mlflow.runName", "value": "one"}, {"key": "mlflow.runName", "value": "two"}]})
+    run = get_run(server, run_id)
+    assert run["info"]["run_name"] == "two" and as_dict(run["data"]["tags"])["mlflow.runName"] == "two"
