@@ -235,8 +235,14 @@ mfd_err mfd_runs_create(mfd_conn *conn, mfd_arena *arena, const mfd_run_create *
     mfd_stmt_done(stmt);
     if (!err)
         err = insert_run(conn, info, experiment_id);
-    for (size_t i = 0; i < out->n_tags && !err; i++)
-        err = upsert_tag(conn, run_id, out->tags[i].key, out->tags[i].value);
+    mfd_sql_params rows = {0};
+    for (size_t i = 0; i < out->n_tags; i++) {
+        mfd_sql_params_text(&rows, arena, out->tags[i].key);
+        mfd_sql_params_text(&rows, arena, out->tags[i].value);
+        mfd_sql_params_text(&rows, arena, run_id);
+    }
+    if (!err) /* a new run's tags, one per key: one statement */
+        err = mfd_conn_insert_rows(conn, "tags", "key, value, run_uuid", 3, &rows);
     return mfd_conn_finish(conn, err);
 }
 
