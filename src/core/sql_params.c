@@ -42,3 +42,10 @@ const char *mfd_sql_in_list(mfd_arena *arena, const char *head, size_t n, const 
     mfd_strbuf_append(&sql, tail);
     return sql.data;
 }
+
+size_t mfd_sql_in_list_slots(size_t n, size_t max) {
+    size_t slots = 1;
+    while (slots < n)
+        slots *= 2;
+    return slots > max ? max : slots;
+}

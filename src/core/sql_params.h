@@ -38,4 +38,9 @@ void mfd_sql_params_append(mfd_sql_params *p, mfd_arena *arena, const mfd_sql_pa
 /* "<head>?, ?, ...<tail>": an IN list of n placeholders, in the arena. */
 const char *mfd_sql_in_list(mfd_arena *arena, const char *head, size_t n, const char *tail);
 
+/* The placeholders of an IN list for n values (1 <= n <= max): n rounded up
+ * to a power of two (at most max), the last value repeated to fill, so a
+ * cached statement serves every length up to it. */
+size_t mfd_sql_in_list_slots(size_t n, size_t max);
+
 #endif

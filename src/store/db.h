@@ -112,14 +112,16 @@ double mfd_stmt_double(mfd_stmt *stmt, int col);
 int64_t mfd_conn_changes(mfd_conn *conn); /* rows changed by the last statement */
 
 /* Many rows into one table, the fastest way the engine has (PostgreSQL:
- * COPY; SQLite: cached multi-row INSERTs). `values` holds the rows one after
+ * COPY past 600 values in a transaction; else, and on SQLite, the multi-row
+ * INSERTs of mfd_conn_upsert_rows). `values` holds the rows one after
  * another, `n_columns` values each, in the order of `columns` ("a, b, c").
  * A row whose key (any unique index) is already in the table, or repeated in
  * `values`, is skipped: INSERT ... ON CONFLICT DO NOTHING, row by row. */
 mfd_err mfd_conn_insert_rows(mfd_conn *conn, const char *table, const char *columns,
                              size_t n_columns, const mfd_sql_params *values);
 /* The same rows in multi-row INSERTs ending with `on_conflict` (e.g. "ON
- * CONFLICT (k) DO UPDATE SET ..."), for rows that update what is stored.
+ * CONFLICT (k) DO UPDATE SET ..."), for rows that update what is stored;
+ * statements of a few cached sizes (db.c).
  * No two rows may share a key (PostgreSQL refuses a statement that updates
  * one row twice). */
 mfd_err mfd_conn_upsert_rows(mfd_conn *conn, const char *table, const char *columns,

@@ -3,11 +3,13 @@
  * 40 % less than on ten 100-row INSERTs (no per-statement executor, no
  * conflict check); each row's foreign-key check and index entries remain.
  *
- * COPY has no ON CONFLICT: it runs under a savepoint, and when it fails (a
- * point stored before, as when a client repeats a batch; a row repeated in
- * the batch; a run deleted under it) the savepoint is rolled back and the
- * rows go through mfd_conn_upsert_rows (ON CONFLICT DO NOTHING), which skips what is there
- * and words any other error as every other statement does. Text format: the
+ * COPY has no ON CONFLICT: it runs under a savepoint (a subtransaction), and
+ * when a row's key is there already (a point stored before, as when a client
+ * repeats a batch; a row repeated in the batch) the savepoint is rolled back
+ * and the rows go through mfd_conn_upsert_rows (ON CONFLICT DO NOTHING),
+ * which skips them. Any other failure (a run deleted under it, a lock wait
+ * past lock_timeout, a deadlock) fails the transaction as a failed INSERT
+ * would, without trying again: a wait is not paid twice. Text format: the
  * server reads each value by its column's type, as with the driver's text
  * parameters, so a database whose columns differ in width or type (an older
  * MLflow's) still takes the rows. */
@@ -73,28 +75,40 @@ static mfd_err insert_rows_as_inserts(mfd_conn *conn, const char *table, const c
     return mfd_conn_upsert_rows(conn, table, columns, n_columns, values, "ON CONFLICT DO NOTHING");
 }
 
-/* Runs the COPY; NULL on success, else the failed result (to be cleared). */
-static PGresult *run_copy(pg_conn *conn, const char *sql, const char *data, size_t len) {
-    PGresult *res = PQexec(conn->handle, sql);
-    if (PQresultStatus(res) != PGRES_COPY_IN)
-        return res;
-    PQclear(res);
+/* Runs the COPY: true when the server took every row; else *failed is the
+ * server's answer, or NULL when libpq could not send (its error on the
+ * connection). Nothing is drained after a failed end of data: libpq may
+ * still be in COPY state, and the connection is then of no further use. */
+static bool run_copy(pg_conn *conn, const char *sql, const char *data, size_t len,
+                     PGresult **failed) {
+    *failed = PQexec(conn->handle, sql);
+    if (PQresultStatus(*failed) != PGRES_COPY_IN) /* NULL too: PGRES_FATAL_ERROR */
+        return false;
+    PQclear(*failed);
+    *failed = NULL;
     /* The data in pieces well under libpq's int length. */
     enum { PIECE = 1 << 20 };
     bool sent = true;
     for (size_t at = 0; at < len && sent; at += PIECE)
         sent =
             PQputCopyData(conn->handle, data + at, (int)(len - at < PIECE ? len - at : PIECE)) == 1;
-    sent = PQputCopyEnd(conn->handle, sent ? NULL : "mlflowd could not send the rows") == 1 && sent;
-    res = PQgetResult(conn->handle);
+    if (PQputCopyEnd(conn->handle, sent ? NULL : "mlflowd could not send the rows") != 1)
+        return false;
+    PGresult *res = PQgetResult(conn->handle);
     for (PGresult *more; (more = PQgetResult(conn->handle));)
         PQclear(more);
     if (sent && PQresultStatus(res) == PGRES_COMMAND_OK) {
         mfd_pg_count_changes(conn, res);
         PQclear(res);
-        return NULL;
+        return true;
     }
-    return res;
+    *failed = res;
+    return false;
+}
+
+static bool unique_violation(const PGresult *res) {
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && strcmp(state, "23505") == 0;
 }
 
 mfd_err mfd_pg_insert_rows(mfd_conn *base, const char *table, const char *columns, size_t n_columns,
@@ -114,11 +128,12 @@ mfd_err mfd_pg_insert_rows(mfd_conn *base, const char *table, const char *column
     mfd_strbuf sql;
     mfd_strbuf_init(&sql, arena);
     mfd_strbuf_appendf(&sql, "COPY %s (%s) FROM STDIN", table, columns);
-    PGresult *failed = run_copy(conn, sql.data, data, len);
+    PGresult *failed;
+    bool copied = run_copy(conn, sql.data, data, len, &failed);
     mfd_arena_free(arena);
-    if (!failed)
+    if (copied)
         return mfd_pg_run_simple(conn, "RELEASE SAVEPOINT mfd_insert_rows", NULL);
-    if (PQstatus(conn->handle) != CONNECTION_OK) {
+    if (!unique_violation(failed) || PQstatus(conn->handle) != CONNECTION_OK) {
         err = mfd_pg_statement_failed(conn, failed);
         PQclear(failed);
         return err;

@@ -16,8 +16,6 @@
 #include "write_order.h"
 
 #include <float.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -406,13 +407,14 @@ static mfd_err insert_params(mfd_conn *conn, mfd_arena *arena, const char *run_i
     if (err)
         return err;
     mfd_stmt *stmt;
+    size_t slots = mfd_sql_in_list_slots(n, SIZE_MAX);
     const char *sql = mfd_sql_in_list(
-        arena, "SELECT key, value FROM params WHERE run_uuid = ? AND key IN (", n, ")");
+        arena, "SELECT key, value FROM params WHERE run_uuid = ? AND key IN (", slots, ")");
     if ((err = mfd_conn_prepare(conn, sql, true, &stmt)))
         return err;
     mfd_stmt_bind_text(stmt, 1, run_id);
-    for (size_t i = 0; i < n; i++)
-        mfd_stmt_bind_text(stmt, (int)i + 2, params[i].key);
+    for (size_t i = 0; i < slots; i++)
+        mfd_stmt_bind_text(stmt, (int)i + 2, params[i < n ? i : n - 1].key);
     while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
         const char *key = mfd_stmt_text(stmt, 0);
         for (size_t i = 0; i < n; i++) /* the API refuses a key twice */

@@ -119,11 +119,7 @@ mfd_err mfd_runs_for_each_row(mfd_conn *conn, mfd_arena *arena, const mfd_run_id
             /* A few list lengths only, the last id repeated to fill: the
              * statement is prepared once per connection, not parsed again
              * for every page. */
-            size_t slots = 1;
-            while (slots < m)
-                slots *= 2;
-            if (slots > IN_LIST_CHUNK)
-                slots = IN_LIST_CHUNK;
+            size_t slots = mfd_sql_in_list_slots(m, IN_LIST_CHUNK);
             const char *head = mfd_arena_sprintf(arena, "%s IN (", sql_head);
             const char *tail = mfd_arena_sprintf(arena, ")%s", sql_tail);
             if ((err = mfd_conn_prepare(conn, mfd_sql_in_list(arena, head, slots, tail), true,

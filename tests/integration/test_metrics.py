@@ -291,16 +291,18 @@ def test_a_large_batch_of_model_points_sent_twice_keeps_each_once(server):
     batch and the whole batch sent again: each key stored once, the first sent kept."""
     exp = server.api("POST", "experiments/create", {"name": f"mm-{uuid.uuid4().hex[:8]}"})["experiment_id"]
     run_id = create_run(server, exp)
-    model_id = insert_logged_model(server, int(exp))
-    points = [{"key": "loss", "value": float(s), "timestamp": 30, "step": s, "model_id": model_id,
-               "dataset_name": "train", "dataset_digest": "d1"} for s in range(150)]
-    points.append(dict(points[70], value=-1.0, dataset_name="eval"))
-    for _ in range(2):
-        server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": points})
-    with db(server) as conn:
-        rows = conn.execute("SELECT metric_step, metric_value, dataset_name FROM logged_model_metrics "
-                            "WHERE model_id=? ORDER BY metric_step", (model_id,)).fetchall()
-    assert rows == [(s, float(s), "train") for s in range(150)]
+    for repeated in (False, True):  # all new (COPY takes them), then one key twice in the batch
+        model_id = insert_logged_model(server, int(exp))
+        points = [{"key": "loss", "value": float(s), "timestamp": 30, "step": s, "model_id": model_id,
+                   "dataset_name": "train", "dataset_digest": "d1"} for s in range(150)]
+        if repeated:
+            points.append(dict(points[70], value=-1.0, dataset_name="eval"))
+        for _ in range(2):
+            server.api("POST", "runs/log-batch", {"run_id": run_id, "metrics": points})
+        with db(server) as conn:
+            rows = conn.execute("SELECT metric_step, metric_value, dataset_name FROM logged_model_metrics "
+                                "WHERE model_id=? ORDER BY metric_step", (model_id,)).fetchall()
+        assert rows == [(s, float(s), "train") for s in range(150)]
 
 
 # --- get-history ----------------------------------------------------------------------------

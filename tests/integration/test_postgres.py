@@ -484,6 +484,35 @@ def test_a_lock_held_elsewhere_ends_in_503_after_lock_timeout(make_server, fresh
           {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1, "step": 0})
 
 
+def test_a_lock_wait_under_copy_is_not_paid_twice(make_server, fresh_db):
+    """A batch past 100 points goes in by COPY; a COPY that fails for any reason but a
+    stored key (here lock_timeout) fails the request at once, where falling back to
+    the INSERTs waited for the lock a second time. The batch sent again is stored whole."""
+    import time
+    name = fresh_db.rsplit("/", 1)[1]
+    query(PG_ADMIN_URI, f"ALTER DATABASE {name} SET lock_timeout = '1s'")
+    s = make_server(args=[f"--backend-store-uri={fresh_db}", "--workers", "2"])
+    run_id = s.api("POST", "runs/create", {"experiment_id": "0"})["run"]["info"]["run_id"]
+    batch = {"run_id": run_id, "params": [{"key": "p", "value": "1"}],
+             "metrics": [{"key": "m", "value": i, "timestamp": 1, "step": i} for i in range(500)]}
+    holder = PgConnection(fresh_db)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE metrics IN EXCLUSIVE MODE")
+        t0 = time.monotonic()
+        r = s.post("/api/2.0/mlflow/runs/log-batch", json=batch)
+        waited = time.monotonic() - t0
+        body = assert_error(r, 503, "TEMPORARILY_UNAVAILABLE", "lock timeout")
+        assert 0.9 < waited < 1.9, (waited, body)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert query(fresh_db, "SELECT count(*) FROM params WHERE run_uuid = ?", (run_id,)) == [(0,)]
+    assert s.api("POST", "runs/log-batch", batch) == {}
+    assert query(fresh_db, "SELECT count(*), max(step) FROM metrics WHERE run_uuid = ?",
+                 (run_id,)) == [(500, 499)]
+
+
 def test_not_ready_while_database_is_unreachable(make_server, fresh_db):
     s = make_server(args=[f"--backend-store-uri={fresh_db}"])
     assert s.get("/ready").status_code == 200

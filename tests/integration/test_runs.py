@@ -98,6 +98,17 @@ def test_generated_run_name(server):
     assert len(names) > 1
 
 
+def test_create_with_many_tags_and_a_key_twice(server):
+    """250 tags (PostgreSQL takes them by COPY), one key sent twice: its last value."""
+    tags = [{"key": f"tag.{i:03}", "value": f"v{i}"} for i in range(250)]
+    tags.append({"key": "tag.007", "value": "again"})
+    run = create_run(server, tags=tags)
+    want = {t["key"]: t["value"] for t in tags}
+    want["mlflow.runName"] = run["info"]["run_name"]
+    assert tags_of(run) == want
+    assert tags_of(get_run(server, run["info"]["run_id"])) == want
+
+
 def test_run_name_from_tag_and_conflicts(server):
     run = create_run(server, tags=[{"key": "mlflow.runName", "value": "from-tag"}])
     assert run["info"]["run_name"] == "from-tag"
