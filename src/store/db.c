@@ -9,7 +9,6 @@
 #include "db_driver.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
