@@ -196,6 +196,26 @@ def bench_log_batch(port, clients=4, batches=25, target=80_000):
     points = _log_batch_worker((port, runs[0], batches, 100))
     report("log-batch 1000 metrics (1 client)", points / (time.perf_counter() - t0), "points/s",
            target)
+    # Other batch shapes, one client, for reference: every point under its own key (each key's
+    # latest value is written too), and a batch of params and tags as autologging sends.
+    shapes = [("log-batch 1000 metrics under 1000 keys", lambda r, b: {
+                   "run_id": r, "metrics": [{"key": f"k{i}", "value": i, "timestamp": 1, "step": b}
+                                            for i in range(1000)]}),
+              ("log-batch 100 params + 100 tags + 50 metrics", lambda r, b: {
+                   "run_id": r, "params": [{"key": f"p{i}", "value": str(i)} for i in range(100)],
+                   "tags": [{"key": f"t{i}", "value": str(b)} for i in range(100)],
+                   "metrics": [{"key": f"m{i}", "value": i, "timestamp": 1, "step": b}
+                               for i in range(50)]})]
+    for label, body in shapes:
+        times = []
+        for b in range(20):
+            run = c.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+            payload = body(run, b)
+            t0 = time.perf_counter()
+            c.api("POST", "runs/log-batch", payload)
+            times.append((time.perf_counter() - t0) * 1000)
+        print(f"  {PREFIX + label + ', p50':<58} {statistics.median(times):>12,.1f} ms"
+              "         (for reference)")
 
 
 def bench_create_run(port, clients=8, seconds=5):
