@@ -56,36 +56,33 @@ def put(server, path, data):
     assert r.status_code == 200, r.text
 
 
-def test_a_file_made_where_the_uploads_directory_goes_refuses_the_upload(server):
+def race_upload(server, path, other_path, other_data):
+    """Starts a slow upload to `<base>/<path>`, puts `<base>/<other_path>` while it waits
+    in its temporary file, then lets it finish: (its answer, the store's root, base)."""
     root = os.path.join(server.workdir, "mlartifacts")
     os.makedirs(root, exist_ok=True)
     base = f"race-{uuid.uuid4().hex[:8]}"
     go_on = threading.Event()
-    t, result = slow_upload(server, f"{base}/dir/f.bin", b"A" * 65536, b"B" * 65536, go_on)
+    t, result = slow_upload(server, f"{base}/{path}", b"A" * 65536, b"B" * 65536, go_on)
     try:
         wait_for_temporary_file(root)
-        put(server, f"{base}/dir", b"the other request's file")
+        put(server, f"{base}/{other_path}", other_data)
     finally:
         go_on.set()
         t.join(60)
-    assert_error(result[0], 400, "INVALID_PARAMETER_VALUE", "a file or link is in the way")
+    return result[0], root, base
+
+
+def test_a_file_made_where_the_uploads_directory_goes_refuses_the_upload(server):
+    answer, root, base = race_upload(server, "dir/f.bin", "dir", b"the other request's file")
+    assert_error(answer, 400, "INVALID_PARAMETER_VALUE", "a file or link is in the way")
     assert server.get(f"{ART}/{base}/dir").content == b"the other request's file"
     assert temporary_files(root) == []
 
 
 def test_a_directory_made_where_the_uploads_file_goes_refuses_the_upload(server):
-    root = os.path.join(server.workdir, "mlartifacts")
-    os.makedirs(root, exist_ok=True)
-    base = f"race-{uuid.uuid4().hex[:8]}"
-    go_on = threading.Event()
-    t, result = slow_upload(server, f"{base}/leaf", b"A" * 65536, b"B" * 65536, go_on)
-    try:
-        wait_for_temporary_file(root)
-        put(server, f"{base}/leaf/inner.txt", b"inner")
-    finally:
-        go_on.set()
-        t.join(60)
-    assert_error(result[0], 400, "INVALID_PARAMETER_VALUE", "a directory of that name exists")
+    answer, root, base = race_upload(server, "leaf", "leaf/inner.txt", b"inner")
+    assert_error(answer, 400, "INVALID_PARAMETER_VALUE", "a directory of that name exists")
     assert server.get(f"{ART}/{base}/leaf/inner.txt").content == b"inner"
     listing = server.get(ART, params={"path": f"{base}/leaf"}).json()
     assert [f["path"] for f in listing["files"]] == ["inner.txt"]
