@@ -4,7 +4,8 @@
  * Kubernetes probes and Prometheus connect to the pod IP, while the API
  * port may be bound to 127.0.0.1 behind an oauth2-proxy sidecar
  * (sso-and-deploy.md R-HELM-4). This listener answers only those three
- * read-only paths, from one polling thread, and never reads a body. */
+ * read-only paths and never reads a body. A thread per connection (at most
+ * 64): /health and /metrics answer while a /ready waits on the database. */
 #include "health.h"
 
 #include <errno.h>
@@ -94,7 +95,8 @@ mfd_err mfd_health_start(mfd_app *app, const char *host, int port, mfd_health **
     if (rc != 0)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "cannot resolve --health-host '%s': %s",
                            host, gai_strerror(rc));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_Daemon *daemon =

@@ -146,6 +146,10 @@ mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out) {
     return db->driver->acquire(db, out);
 }
 
+mfd_err mfd_db_acquire_spare(mfd_db *db, int wait_ms, mfd_conn **out) {
+    return db->driver->acquire_spare(db, wait_ms, out);
+}
+
 void mfd_db_release(mfd_db *db, mfd_conn *conn) {
     if (conn)
         db->driver->release(db, conn);

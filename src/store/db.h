@@ -58,6 +58,10 @@ uint64_t mfd_db_data_version(mfd_db *db);
 bool mfd_db_sees_other_writers(mfd_db *db);
 
 mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out);
+/* A connection outside the pool, for readiness probes (one at a time; waits at
+ * most wait_ms for the previous probe's): it answers while requests hold every
+ * pooled one. Given back with mfd_db_release. */
+mfd_err mfd_db_acquire_spare(mfd_db *db, int wait_ms, mfd_conn **out);
 void mfd_db_release(mfd_db *db, mfd_conn *conn);
 mfd_dialect mfd_conn_dialect(const mfd_conn *conn);
 

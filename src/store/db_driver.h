@@ -37,6 +37,7 @@ struct mfd_db_driver {
     mfd_err (*open)(const char *uri, int max_connections, mfd_db **out);
     void (*close)(mfd_db *db);
     mfd_err (*acquire)(mfd_db *db, mfd_conn **out);
+    mfd_err (*acquire_spare)(mfd_db *db, int wait_ms, mfd_conn **out);
     void (*release)(mfd_db *db, mfd_conn *conn);
     mfd_err (*begin)(mfd_conn *conn, bool write);
     mfd_err (*commit)(mfd_conn *conn);

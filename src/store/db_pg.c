@@ -328,6 +328,11 @@ static mfd_err db_acquire(mfd_db *base, mfd_conn **out) {
     return mfd_db_pool_acquire(&db->pool, pool_open_conn, db, out);
 }
 
+static mfd_err db_acquire_spare(mfd_db *base, int wait_ms, mfd_conn **out) {
+    pg_db *db = DB(base);
+    return mfd_db_pool_acquire_spare(&db->pool, pool_open_conn, db, wait_ms, out);
+}
+
 static void db_release(mfd_db *base, mfd_conn *conn_base) {
     pg_db *db = DB(base);
     pg_conn *conn = CONN(conn_base);
@@ -415,6 +420,7 @@ const mfd_db_driver mfd_db_pg_driver = {
     .open = db_open,
     .close = db_close,
     .acquire = db_acquire,
+    .acquire_spare = db_acquire_spare,
     .release = db_release,
     .begin = conn_begin,
     .commit = conn_commit,

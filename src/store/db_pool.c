@@ -17,14 +17,18 @@ void mfd_db_pool_init(mfd_db_pool *pool, int max) {
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&pool->cond, &attr);
+    pthread_cond_init(&pool->spare_cond, &attr);
     pthread_condattr_destroy(&attr);
 }
 
 void mfd_db_pool_destroy(mfd_db_pool *pool, void (*close_conn)(mfd_conn *conn)) {
     for (int i = 0; i < pool->n_idle; i++)
         close_conn(pool->idle[i]);
+    if (pool->spare)
+        close_conn(pool->spare);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->cond);
+    pthread_cond_destroy(&pool->spare_cond);
     free(pool->idle);
 }
 
@@ -63,8 +67,52 @@ mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *c
     }
 }
 
+mfd_err mfd_db_pool_acquire_spare(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *ctx,
+                                  int wait_ms, mfd_conn **out) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&pool->lock);
+    while (pool->spare_busy)
+        if (pthread_cond_timedwait(&pool->spare_cond, &pool->lock, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&pool->lock);
+            return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                               "the previous readiness check is still waiting on the database");
+        }
+    pool->spare_busy = true;
+    mfd_conn *spare = pool->spare;
+    pthread_mutex_unlock(&pool->lock);
+    if (spare) {
+        *out = spare;
+        return NULL;
+    }
+    mfd_err err = open(ctx, &spare); /* outside the lock: connecting may take seconds */
+    pthread_mutex_lock(&pool->lock);
+    if (err) {
+        pool->spare_busy = false;
+        pthread_cond_signal(&pool->spare_cond);
+    } else {
+        pool->spare = *out = spare;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return err;
+}
+
 void mfd_db_pool_release(mfd_db_pool *pool, mfd_conn *conn, bool broken) {
     pthread_mutex_lock(&pool->lock);
+    if (conn == pool->spare) {
+        if (broken)
+            pool->spare = NULL;
+        pool->spare_busy = false;
+        pthread_cond_signal(&pool->spare_cond);
+        pthread_mutex_unlock(&pool->lock);
+        return;
+    }
     if (broken)
         pool->open--;
     else

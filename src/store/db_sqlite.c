@@ -281,6 +281,14 @@ static mfd_err db_acquire(mfd_db *base, mfd_conn **out) {
     return mfd_db_pool_acquire(&db->pool, pool_open_conn, db, out);
 }
 
+/* :memory: is one database per connection: its probe takes the pooled one. */
+static mfd_err db_acquire_spare(mfd_db *base, int wait_ms, mfd_conn **out) {
+    sqlite_db *db = DB(base);
+    if (strcmp(db->path, ":memory:") == 0)
+        return db_acquire(base, out);
+    return mfd_db_pool_acquire_spare(&db->pool, pool_open_conn, db, wait_ms, out);
+}
+
 static void db_release(mfd_db *base, mfd_conn *conn_base) {
     if (CONN(conn_base)->in_txn)
         conn_rollback(conn_base);
@@ -480,6 +488,7 @@ const mfd_db_driver mfd_db_sqlite_driver = {
     .open = db_open,
     .close = db_close,
     .acquire = db_acquire,
+    .acquire_spare = db_acquire_spare,
     .release = db_release,
     .begin = conn_begin,
     .commit = conn_commit,

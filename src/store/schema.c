@@ -505,9 +505,13 @@ out:
     return err;
 }
 
+/* A probe waits this long for the previous one, then reports not ready:
+ * under Kubernetes' default 5 s probe timeout. */
+enum { READY_SPARE_WAIT_MS = 2000 };
+
 mfd_err mfd_schema_tracking_ready(mfd_db *db) {
     mfd_conn *conn;
-    mfd_err err = mfd_db_acquire(db, &conn);
+    mfd_err err = mfd_db_acquire_spare(db, READY_SPARE_WAIT_MS, &conn);
     if (err)
         return err;
     char version[64] = "";

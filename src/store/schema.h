@@ -50,7 +50,8 @@ extern const size_t mfd_schema_tracking_table_count;
 mfd_err mfd_schema_auth_init(mfd_db *db);
 
 /* Readiness (/ready): the tracking DB answers and is stamped at head.
- * TEMPORARILY_UNAVAILABLE otherwise, saying which. */
+ * TEMPORARILY_UNAVAILABLE otherwise, saying which. Asked on the pool's spare
+ * connection, so busy pooled connections do not hold it up. */
 mfd_err mfd_schema_tracking_ready(mfd_db *db);
 
 /* <root>/<child> as mfd_artifact_location_append joins them (upstream's

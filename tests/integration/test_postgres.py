@@ -513,6 +513,47 @@ def test_a_lock_wait_under_copy_is_not_paid_twice(make_server, fresh_db):
                  (run_id,)) == [(500, 499)]
 
 
+def test_probe_port_answers_while_a_readiness_check_waits(make_server, fresh_db):
+    """The probe port answered from one thread: a /ready waiting on the database (here on a
+    lock of alembic_version; a stalled server or a partition the same) held /health, the
+    liveness probe, and /metrics behind it, so the pod was restarted for a slow database.
+    Now /health and /metrics answer at once, and a second /ready reports not ready after
+    2 s instead of queueing behind the first."""
+    import time
+    name = fresh_db.rsplit("/", 1)[1]
+    query(PG_ADMIN_URI, f"ALTER DATABASE {name} SET lock_timeout = '6s'")
+    probe = free_port()
+    s = make_server(args=[f"--backend-store-uri={fresh_db}", "--health-port", str(probe),
+                          "--health-host", "127.0.0.1"])
+    base = f"http://127.0.0.1:{probe}"
+    assert requests.get(base + "/ready", timeout=10).status_code == 200
+    holder = PgConnection(fresh_db)
+    first = []
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+        waiting = threading.Thread(
+            target=lambda: first.append(requests.get(base + "/ready", timeout=30)))
+        waiting.start()
+        time.sleep(0.5)
+        for path in ("/health", "/metrics"):
+            t0 = time.monotonic()
+            assert requests.get(base + path, timeout=10).status_code == 200
+            assert time.monotonic() - t0 < 1, path
+        t0 = time.monotonic()
+        second = requests.get(base + "/ready", timeout=10)
+        waited = time.monotonic() - t0
+        assert_error(second, 503, "TEMPORARILY_UNAVAILABLE", "still waiting on the database")
+        assert 1.5 < waited < 4, waited
+        assert waiting.is_alive()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    waiting.join(30)
+    assert first and first[0].status_code == 200, first and first[0].text
+    assert requests.get(base + "/ready", timeout=10).status_code == 200
+
+
 def test_not_ready_while_database_is_unreachable(make_server, fresh_db):
     s = make_server(args=[f"--backend-store-uri={fresh_db}"])
     assert s.get("/ready").status_code == 200

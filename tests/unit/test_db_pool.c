@@ -1,5 +1,6 @@
 /* The connection pool both drivers share (store/db_pool.h): reuse, the
- * limit, a waiter woken by a release, and a wait that ends in a 503. */
+ * limit, a waiter woken by a release, and a wait that ends in a 503; the
+ * spare connection of readiness probes, apart from all that. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -70,4 +71,44 @@ static void test_limit_reuse_wake_and_give_up(void) {
     mfd_db_pool_destroy(&pool, close_fake);
 }
 
-MFD_TEST_MAIN(MFD_TEST(test_limit_reuse_wake_and_give_up))
+static void test_spare_is_apart_from_the_pool(void) {
+    static int a, b, c;
+    fake_conns[0] = (mfd_conn *)&a;
+    fake_conns[1] = (mfd_conn *)&b;
+    fake_conns[2] = (mfd_conn *)&c;
+    opened = 0;
+    mfd_db_pool pool;
+    mfd_db_pool_init(&pool, 1);
+    pool.wait_seconds = 1;
+    mfd_conn *pooled = NULL, *spare = NULL, *again = NULL;
+    CHECK(mfd_db_pool_acquire(&pool, open_fake, NULL, &pooled) == NULL);
+    /* every pooled connection is out: the spare is opened all the same */
+    CHECK(mfd_db_pool_acquire_spare(&pool, open_fake, NULL, 200, &spare) == NULL);
+    CHECK(spare == fake_conns[1] && opened == 2);
+    /* one probe at a time: the next gives up after wait_ms */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mfd_err err = mfd_db_pool_acquire_spare(&pool, open_fake, NULL, 200, &again);
+    double waited = seconds_since(&t0);
+    CHECK(err && err->code == MFD_TEMPORARILY_UNAVAILABLE && again == NULL);
+    CHECK(waited >= 0.15 && waited < 2);
+    mfd_err_free(err);
+    /* given back, it is the spare again, not an idle pooled connection */
+    mfd_db_pool_release(&pool, spare, false);
+    CHECK_INT(pool.n_idle, 0);
+    CHECK(mfd_db_pool_acquire_spare(&pool, open_fake, NULL, 200, &again) == NULL);
+    CHECK(again == fake_conns[1] && opened == 2);
+    /* a broken spare is forgotten and the next probe opens another */
+    mfd_db_pool_release(&pool, again, true);
+    CHECK(mfd_db_pool_acquire_spare(&pool, open_fake, NULL, 200, &again) == NULL);
+    CHECK(again == fake_conns[2] && opened == 3);
+    mfd_db_pool_release(&pool, again, false);
+    /* the pooled connection still comes back to the pool */
+    mfd_db_pool_release(&pool, pooled, false);
+    CHECK_INT(pool.n_idle, 1);
+    CHECK_INT(pool.open, 1);
+    mfd_db_pool_destroy(&pool, close_fake);
+}
+
+MFD_TEST_MAIN(MFD_TEST(test_limit_reuse_wake_and_give_up),
+              MFD_TEST(test_spare_is_apart_from_the_pool))
