@@ -5,7 +5,8 @@
  * port may be bound to 127.0.0.1 behind an oauth2-proxy sidecar
  * (sso-and-deploy.md R-HELM-4). This listener answers only those three
  * read-only paths and never reads a body. A thread per connection (at most
- * 64): /health and /metrics answer while a /ready waits on the database. */
+ * 64): /health and /metrics answer while a /ready waits on the database; a
+ * request head must come whole within 10 s (head_deadline.h). */
 #include "health.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "head_deadline.h"
 #include "metrics.h"
 #include "store/schema.h"
 
@@ -52,6 +54,41 @@ static enum MHD_Result ready(mfd_app *app, struct MHD_Connection *connection) {
     return ret;
 }
 
+static mfd_head_watch *connection_watch(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+/* A probe sends its whole request at once: a head not in after this long is
+ * a client holding one of the 64 connections. */
+enum { HEALTH_HEAD_SECONDS = 10 };
+
+static void connection_event(void *cls, struct MHD_Connection *connection, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        mfd_head_watch *watch = calloc(1, sizeof *watch);
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        mfd_head_deadline_add(watch, info ? (int)info->connect_fd : -1, HEALTH_HEAD_SECONDS);
+        *socket_context = watch;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        mfd_head_deadline_remove(*socket_context);
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)con_cls;
+    mfd_head_watch *watch = connection_watch(connection);
+    if (watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        mfd_head_deadline_arm(watch); /* the next request's head */
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -61,6 +98,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
     mfd_app *app = cls;
     if (!*con_cls) { /* headers in: wait for the (ignored) body */
         *con_cls = app;
+        mfd_head_watch *watch = connection_watch(connection);
+        if (watch)
+            mfd_head_deadline_disarm(watch);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -99,14 +139,23 @@ mfd_err mfd_health_start(mfd_app *app, const char *host, int port, mfd_health **
                      MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *daemon =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_handler, app,
-                         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!mfd_head_deadline_start()) {
+        freeaddrinfo(ai);
+        return mfd_err_new(MFD_INTERNAL_ERROR, "cannot start the request-head watchdog thread");
+    }
+    struct MHD_Daemon *daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, access_handler, app, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, NULL, MHD_OPTION_END);
+    int listen_errno = errno;
     freeaddrinfo(ai);
-    if (!daemon)
-        return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on --health-host %s:%d: %s", host,
-                           port, errno ? strerror(errno) : "address in use or not available");
+    if (!daemon) {
+        mfd_head_deadline_stop();
+        return mfd_err_new(
+            MFD_INTERNAL_ERROR, "cannot listen on --health-host %s:%d: %s", host, port,
+            listen_errno ? strerror(listen_errno) : "address in use or not available");
+    }
     mfd_health *health = calloc(1, sizeof *health);
     health->daemon = daemon;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -123,5 +172,6 @@ void mfd_health_stop(mfd_health *health) {
     if (!health)
         return;
     MHD_stop_daemon(health->daemon);
+    mfd_head_deadline_stop();
     free(health);
 }

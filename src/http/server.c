@@ -2,6 +2,9 @@
  * stopped. One thread per connection; each request's handling is in
  * server_request.c (see server_internal.h for the parts).
  *
+ * A request head must come whole within --keep-alive-timeout of the
+ * connection's start or previous answer (head_deadline.h).
+ *
  * Lifecycle of a request (MHD calls the access handler several times):
  *   1st call: headers are in. Route it; reject early (404/405/415/413/503)
  *             without reading the body; streamed routes open their upload.
@@ -79,20 +82,27 @@ mfd_err mfd_server_start(mfd_app *app, mfd_server **out) {
                      MHD_USE_ITC; /* MHD_quiesce_daemon() needs it in this mode */
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *daemon =
-        MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, mfd_server_access_handler, app,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-                         ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, mfd_server_request_completed,
-                         app, MHD_OPTION_NOTIFY_CONNECTION, mfd_server_connection_event, NULL,
-                         MHD_OPTION_URI_LOG_CALLBACK, mfd_server_request_new, NULL,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->keep_alive_timeout,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg),
-                         MHD_OPTION_THREAD_STACK_SIZE, MFD_THREAD_STACK_BYTES, MHD_OPTION_END);
+    if (!mfd_head_deadline_start()) {
+        freeaddrinfo(ai);
+        return mfd_err_new(MFD_INTERNAL_ERROR, "cannot start the request-head watchdog thread");
+    }
+    struct MHD_Daemon *daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, mfd_server_access_handler, app,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_NOTIFY_COMPLETED, mfd_server_request_completed, app,
+        MHD_OPTION_NOTIFY_CONNECTION, mfd_server_connection_event, app, MHD_OPTION_URI_LOG_CALLBACK,
+        mfd_server_request_new, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->keep_alive_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(cfg), MHD_OPTION_THREAD_STACK_SIZE,
+        MFD_THREAD_STACK_BYTES, MHD_OPTION_END);
+    int listen_errno = errno;
     freeaddrinfo(ai);
-    if (!daemon)
+    if (!daemon) {
+        mfd_head_deadline_stop();
         return mfd_err_new(MFD_INTERNAL_ERROR, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
-                           errno ? strerror(errno) : "address in use or not available");
+                           listen_errno ? strerror(listen_errno)
+                                        : "address in use or not available");
+    }
     mfd_server *server = calloc(1, sizeof *server);
     server->daemon = daemon;
     server->app = app;
@@ -145,6 +155,7 @@ void mfd_server_stop(mfd_server *server) {
     if (!server)
         return;
     MHD_stop_daemon(server->daemon);
+    mfd_head_deadline_stop(); /* every connection is closed by now */
     if (server->quiesced != MHD_INVALID_SOCKET)
         close(server->quiesced);
     free(server);

@@ -21,16 +21,19 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "api/api.h"
+#include "head_deadline.h"
 #include "request.h"
 #include "router.h"
 
 typedef struct request_state request_state;
 
 typedef struct connection_slot {
-    request_state *pending; /* begun by mfd_server_request_new(), not yet completed */
+    request_state *pending;    /* begun by mfd_server_request_new(), not yet completed */
+    mfd_head_watch head_watch; /* when its request head is due (head_deadline.h) */
 } connection_slot;
 
 struct request_state {

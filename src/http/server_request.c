@@ -151,6 +151,8 @@ static enum MHD_Result begin_request(mfd_app *app, request_state *st,
                                      struct MHD_Connection *connection, const char *url,
                                      const char *method) {
     clock_gettime(CLOCK_MONOTONIC, &st->started);
+    if (st->slot)
+        mfd_head_deadline_disarm(&st->slot->head_watch);
     /* Within a request, a slow upload or reader may pause this long. */
     MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
                               (unsigned)REQUEST_IDLE_SECONDS);
@@ -216,6 +218,13 @@ static enum MHD_Result begin_request(mfd_app *app, request_state *st,
         mfd_api_conn_release(req); /* not held while an upload streams in */
     }
     if (st->answered_early && !st->early_error) {
+        /* A refused body is read only so that the client sees the answer: it
+         * gets the keep-alive timeout, not a request's, and must come whole by
+         * a head's deadline, so trickling it holds no slot for long. */
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)app->config->keep_alive_timeout);
+        if (st->slot)
+            mfd_head_deadline_arm(&st->slot->head_watch);
         /* A client waiting for "100 Continue" gets the refusal instead: it then
          * sends no body (curl, boto3); others are read a little (below). */
         const char *expect =
@@ -330,9 +339,14 @@ void mfd_server_request_completed(void *cls, struct MHD_Connection *connection, 
     *con_cls = NULL;
     /* Between requests a connection holds its thread for little time: one
      * client's idle connections took every slot for 600 s. */
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
         MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
                                   (unsigned)app->config->keep_alive_timeout);
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (info && info->socket_context)
+            mfd_head_deadline_arm(&((connection_slot *)info->socket_context)->head_watch);
+    }
 }
 
 /* A connection's slot for the request that mfd_server_request_new() began. When
@@ -341,12 +355,17 @@ void mfd_server_request_completed(void *cls, struct MHD_Connection *connection, 
  * mfd_server_request_completed(): the slot lets the connection's end free it. */
 void mfd_server_connection_event(void *cls, struct MHD_Connection *connection,
                                  void **socket_context, enum MHD_ConnectionNotificationCode code) {
-    (void)cls;
-    (void)connection;
+    const mfd_app *app = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(connection_slot));
+        connection_slot *slot = calloc(1, sizeof *slot);
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        mfd_head_deadline_add(&slot->head_watch, info ? (int)info->connect_fd : -1,
+                              app->config->keep_alive_timeout);
+        *socket_context = slot;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
         connection_slot *slot = *socket_context;
+        mfd_head_deadline_remove(&slot->head_watch);
         if (slot->pending)
             mfd_server_request_free(slot->pending);
         free(slot);

@@ -1,6 +1,7 @@
 """Process-level behaviour: health, version, routing errors, CLI, start-up."""
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -115,6 +116,99 @@ def test_idle_connections_are_closed_after_the_keep_alive_timeout(make_server):
             if s:
                 s.close()
     assert srv.get("/health").ok
+
+
+def test_a_request_head_sent_a_byte_at_a_time_is_cut_at_the_keep_alive_timeout(make_server):
+    """The keep-alive timeout counted idle time only: a client sending a byte of its
+    request head now and then kept its connection (a thread and a --max-connections slot)
+    for ever, and a few such clients locked everyone out. The head must now come whole
+    within --keep-alive-timeout of the connection's start or its previous answer; a slow
+    body and a connection reused after a pause are served as before."""
+    srv = make_server(args=["--keep-alive-timeout", "2", "--max-connections", "2"])
+    trickling = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(2)]
+    t0 = time.monotonic()
+    try:
+        for s in trickling:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        closed_at = [None, None]
+        while None in closed_at and time.monotonic() - t0 < 8:
+            for i, s in enumerate(trickling):
+                if closed_at[i] is None:
+                    try:
+                        s.sendall(b"X: y\r\n")
+                    except OSError:
+                        closed_at[i] = time.monotonic() - t0
+                        continue
+                    if closed_within(s, 0.05):
+                        closed_at[i] = time.monotonic() - t0
+            time.sleep(0.25)
+        assert None not in closed_at, "a trickled request head kept its connection for 8 s"
+        assert all(1.5 < t < 5 for t in closed_at), closed_at
+    finally:
+        for s in trickling:
+            s.close()
+    assert re.search(r"closed [12] connections? whose request head did not come whole in time",
+                     srv.log())
+    # the slots are free again; a connection used after a pause shorter than the timeout
+    # is served, and so is a body sent slowly after its head
+    reused = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        for _ in range(3):
+            reused.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert reused.recv(4096).startswith(b"HTTP/1.1 200")
+            time.sleep(1.5)
+        body = b'{"name": "slow-body"}'
+        reused.sendall(b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\n"
+                       b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for byte in body[:12]:
+            time.sleep(0.3)  # 3.6 s in all, past the 2 s timeout
+            reused.sendall(bytes([byte]))
+        reused.sendall(body[12:])
+        assert reused.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        reused.close()
+
+
+def trickle_until_closed(port, head, seconds):
+    """Sends `head`, then a byte every 0.25 s; the seconds until the server closed the
+    connection, or None if it was still open after `seconds`."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    t0 = time.monotonic()
+    try:
+        sock.sendall(head)
+        while time.monotonic() - t0 < seconds:
+            try:
+                sock.sendall(b" ")
+            except OSError:
+                return time.monotonic() - t0
+            if closed_within(sock, 0.25):
+                return time.monotonic() - t0
+        return None
+    finally:
+        sock.close()
+
+
+def test_a_refused_body_sent_a_byte_at_a_time_is_cut_too(make_server):
+    """A refused request (here a cross-origin write, 403) has its body read so that the
+    client sees the answer; that body, trickled, held the connection with a request's 600 s
+    idle timeout. It must now come whole by a head's deadline."""
+    srv = make_server(args=["--keep-alive-timeout", "2"])
+    head = (b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: localhost\r\n"
+            b"Origin: http://evil.example\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n")
+    waited = trickle_until_closed(srv.port, head, 8)
+    assert waited is not None and 1.5 < waited < 5, waited
+
+
+def test_the_probe_port_cuts_a_trickled_head_after_10_s(make_server):
+    """The probe port's 64 connections could be held the same way, failing every liveness
+    probe; a head not in 10 s after the connection opened is cut there."""
+    probe = free_port()
+    srv = make_server(args=["--health-port", str(probe), "--health-host", "127.0.0.1"])
+    waited = trickle_until_closed(probe, b"GET /health HTTP/1.1\r\nX: ", 16)
+    assert waited is not None and 9 < waited < 13, waited
+    assert requests.get(f"http://127.0.0.1:{probe}/health", timeout=5).ok
+    assert "did not come whole in time" in srv.log()
 
 
 def test_workers_below_one_stops_the_start(make_server):
