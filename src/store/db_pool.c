@@ -10,6 +10,8 @@
 void mfd_db_pool_init(mfd_db_pool *pool, int max) {
     pool->max = max < 1 ? 1 : max;
     pool->open = pool->n_idle = 0;
+    pool->spare = NULL;
+    pool->spare_busy = false;
     pool->wait_seconds = MFD_DB_POOL_WAIT_SECONDS;
     pool->idle = calloc((size_t)pool->max, sizeof *pool->idle);
     pthread_mutex_init(&pool->lock, NULL);
