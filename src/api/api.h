@@ -37,6 +37,13 @@ typedef struct mfd_app {
  * ports. */
 mfd_err mfd_api_readiness(mfd_app *app);
 
+/* The experiment runs/create puts its run in: the Default experiment (0)
+ * when experiment_id is absent or empty (protobuf's default), read so by the
+ * handler and by the auth layer's check alike. */
+static inline const char *mfd_api_new_run_experiment(const char *sent) {
+    return sent && *sent ? sent : "0";
+}
+
 typedef mfd_err (*mfd_handler)(mfd_request *req, mfd_response *res);
 /* Streamed routes: called once headers are in, before the body. */
 typedef mfd_err (*mfd_upload_begin)(mfd_request *req, mfd_upload *upload);

@@ -174,6 +174,12 @@ static mfd_err update_password(mfd_request *req, mfd_response *res) {
                           "personal access token (POST /api/2.0/mlflowd/tokens/create) for API "
                           "clients",
                           username);
+    /* A token that could set its user's password would outlive its own expiry and
+     * revocation (the new password makes new tokens), as one that made tokens would. */
+    if (!err && mfd_auth_by_access_token(req) && req->username && !strcmp(username, req->username))
+        err = mfd_err_new(MFD_PERMISSION_DENIED,
+                          "A personal access token cannot change its user's password: sign in "
+                          "with your password");
     /* Upstream applies no rule here; auth.md recommends the same 12 characters. */
     if (!err)
         err = mfd_auth_password_check_rule(password);

@@ -136,44 +136,6 @@ static mfd_err check_source_regex(const mfd_request *req, const char *source) {
                                  source);
 }
 
-/* What a models:/ source names (_parse_model_uri). */
-static mfd_err parse_models_source(mfd_request *req, mfd_model_version_new *in) {
-    mfd_uri uri;
-    mfd_uri_parse(req->arena, in->source, &uri);
-    in->source_kind = MFD_SOURCE_PLAIN;
-    if (strcmp(uri.scheme, "models") != 0)
-        return NULL;
-    const char *path = uri.path;
-    const char *rest = path + strspn(path, "/");
-    char *first = mfd_arena_strndup(req->arena, rest, strcspn(rest, "/"));
-    const char *second = rest[strlen(first)] == '/' ? rest + strlen(first) + 1 : NULL;
-    bool blank = strspn(first, " \t\r\n") == strlen(first);
-    if (path[0] != '/' || !*rest || blank || (second && strchr(second, '/')) ||
-        (second && strspn(second, " \t\r\n") == strlen(second)))
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "Not a proper models:/ URI: %s. Models URIs must be of the form "
-                           "'models:/model_name/suffix' or 'models:/model_name@alias' where "
-                           "suffix is a model version, stage, or the special string 'latest' "
-                           "and where alias is a registered model alias. Only one of suffix or "
-                           "alias can be defined at a time.",
-                           in->source);
-    if (second && strspn(second, "0123456789") == strlen(second)) {
-        in->source_kind = MFD_SOURCE_MODEL_VERSION;
-        in->source_name = first;
-        in->source_version = atoll(second);
-        return NULL;
-    }
-    if (!second && !strchr(first, '@')) {
-        in->source_kind = MFD_SOURCE_LOGGED_MODEL;
-        in->source_model_id = first;
-        return NULL;
-    }
-    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                       "Unable to fetch model from model URI source artifact location '%s'.Error: "
-                       "a model version source must name a version number or a logged model",
-                       in->source);
-}
-
 /* ---- handlers -------------------------------------------------------------------------------- */
 
 static mfd_err answer_version(mfd_response *res, const mfd_model_version *mv) {
@@ -214,7 +176,7 @@ mfd_err mfd_registry_api_create_version(mfd_request *req, mfd_response *res) {
             return err;
     }
     if ((err = mfd_registry_read_tags(req, &tags, &in.n_tags)) ||
-        (err = parse_models_source(req, &in)))
+        (err = mfd_uri_parse_models_source(req->arena, &in)))
         return err;
     in.tags = tags;
     mfd_model_version mv;

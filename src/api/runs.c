@@ -60,8 +60,7 @@ static mfd_err create_run(mfd_request *req, mfd_response *res) {
         (err = read_tags(req, "tags", &tags, &in.n_tags)))
         return err;
     in.tags = tags;
-    if (!in.experiment_id || !*in.experiment_id)
-        in.experiment_id = "0";
+    in.experiment_id = mfd_api_new_run_experiment(in.experiment_id);
     in.default_artifact_root = req->app->config->default_artifact_root;
     if (!has_start)
         in.start_time = 0;

@@ -4,6 +4,7 @@
 #include "core/escape.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -127,4 +128,42 @@ char *mfd_uri_resolve_path(mfd_arena *arena, const char *path) {
         out[len++] = '/';
     out[len] = '\0';
     return out;
+}
+
+/* What a models:/ source names (_parse_model_uri). */
+mfd_err mfd_uri_parse_models_source(mfd_arena *arena, mfd_model_version_new *in) {
+    mfd_uri uri;
+    mfd_uri_parse(arena, in->source, &uri);
+    in->source_kind = MFD_SOURCE_PLAIN;
+    if (strcmp(uri.scheme, "models") != 0)
+        return NULL;
+    const char *path = uri.path;
+    const char *rest = path + strspn(path, "/");
+    char *first = mfd_arena_strndup(arena, rest, strcspn(rest, "/"));
+    const char *second = rest[strlen(first)] == '/' ? rest + strlen(first) + 1 : NULL;
+    bool blank = strspn(first, " \t\r\n") == strlen(first);
+    if (path[0] != '/' || !*rest || blank || (second && strchr(second, '/')) ||
+        (second && strspn(second, " \t\r\n") == strlen(second)))
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Not a proper models:/ URI: %s. Models URIs must be of the form "
+                           "'models:/model_name/suffix' or 'models:/model_name@alias' where "
+                           "suffix is a model version, stage, or the special string 'latest' "
+                           "and where alias is a registered model alias. Only one of suffix or "
+                           "alias can be defined at a time.",
+                           in->source);
+    if (second && strspn(second, "0123456789") == strlen(second)) {
+        in->source_kind = MFD_SOURCE_MODEL_VERSION;
+        in->source_name = first;
+        in->source_version = atoll(second);
+        return NULL;
+    }
+    if (!second && !strchr(first, '@')) {
+        in->source_kind = MFD_SOURCE_LOGGED_MODEL;
+        in->source_model_id = first;
+        return NULL;
+    }
+    return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                       "Unable to fetch model from model URI source artifact location '%s'.Error: "
+                       "a model version source must name a version number or a logged model",
+                       in->source);
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 
 #include "core/arena.h"
+#include "core/err.h"
+#include "store/registry.h"
 
 /* urllib.parse.urlparse: every part is "" when absent; scheme lower-cased. */
 typedef struct mfd_uri {
@@ -32,5 +34,11 @@ char *mfd_uri_resolve_path(mfd_arena *arena, const char *path);
 bool mfd_uri_is_local(const mfd_uri *uri);
 /* file:/x with a host that is not local (so not a valid local URI). */
 bool mfd_uri_has_remote_host(const mfd_uri *uri);
+
+/* What a model version's source names when it is a models:/ URI (MLflow's
+ * _parse_model_uri): sets in->source_kind, and source_model_id or
+ * source_name and source_version, from in->source; 400 for a models:/ URI
+ * that names neither. Read so by the handler and by the auth layer. */
+mfd_err mfd_uri_parse_models_source(mfd_arena *arena, mfd_model_version_new *in);
 
 #endif

@@ -172,6 +172,8 @@ mfd_err mfd_auth_sso_bound(mfd_request *req, const char *username, bool *bound);
 /* Whether the request was authenticated by the user's own password (Basic,
  * not an access token, a bearer token, proxy headers or a session). */
 bool mfd_auth_by_own_password(const mfd_request *req);
+/* Whether the request was authenticated by a personal access token. */
+bool mfd_auth_by_access_token(const mfd_request *req);
 /* Removes the SSO binding of a username (admins; the next sign-in binds
  * anew). 404 when it has none. */
 mfd_err mfd_auth_unbind(mfd_request *req, const char *username);

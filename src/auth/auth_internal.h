@@ -47,6 +47,7 @@ typedef enum mfd_rule_resource {
     MFD_RES_SELF,              /* param username == sender */
     MFD_RES_EXPERIMENT_ID,     /* param experiment_id */
     MFD_RES_EXPERIMENT_NAME,   /* param experiment_name -> its experiment */
+    MFD_RES_NEW_RUN,           /* param experiment_id; "" = 0 (runs/create) */
     MFD_RES_RUN,               /* param run_id (run_uuid) -> its experiment */
     MFD_RES_RUN_QUERY,         /* query run_id or run_uuid (non-proto routes) */
     MFD_RES_RUN_UUID_QUERY,    /* query run_uuid alone: the run the UI's upload writes */
@@ -132,8 +133,11 @@ uint64_t mfd_auth_data_version(mfd_auth *auth, mfd_auth_request *st);
 /* --- permissions.c: reading requests, levels, readable sets ------------ */
 const char *mfd_auth_query_first(const mfd_request *req, const char *name);
 /* True when this request's validator parameters may come from its body (a
- * DELETE's do when it has one), which must then be read before the check. */
+ * DELETE's do when it has one, and a GET's when it has no query string, as
+ * the handlers read them), which must then be read before the check. */
 bool mfd_auth_params_may_be_in_body(const mfd_request *req);
+/* A parameter from where the handler reads it; NULL when absent. */
+mfd_err mfd_auth_param_optional(mfd_request *req, const char *name, const char **out);
 mfd_err mfd_auth_json_text(mfd_request *req, json_t *v, const char *name, const char **out);
 mfd_err mfd_auth_param_run_id(mfd_request *req, const char **out);
 /* A stored permission name as a level (unknown names: NO_PERMISSIONS). */

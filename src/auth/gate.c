@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/message.h"
+#include "api/uri.h"
 #include "artifacts/repo.h"
 #include "auth_internal.h"
 #include "sso.h"
@@ -123,24 +124,36 @@ static void plan_artifact_path(mfd_request *req, plan *p, const char *path) {
 }
 
 /* model-versions/create: the rule's level on the registered model, and READ
- * on the run and logged model the version is made from (its run_id and
- * model_id; the version's files are checked where they are read,
- * mfd_auth_require_read). Upstream asks only the first, so anyone with a
- * model of their own could link another user's logged model and write its
- * mlflow.modelVersions tag. An id that names nothing is left to the handler,
- * which answers as upstream does. */
+ * on the run and logged models the version is made from (its run_id and
+ * model_id, and a source models:/<model_id>) and on a registered model whose
+ * version is its source (models:/<name>/<version>); the version's files are
+ * checked where they are read, mfd_auth_require_read. Upstream asks only the
+ * first, so anyone with a model of their own could link another user's
+ * logged model, write its mlflow.modelVersions tag, and learn where its files
+ * are. An id that names nothing, or a source the handler refuses, is left to
+ * the handler, which answers as upstream does. */
 static mfd_err plan_new_version(mfd_auth *auth, mfd_request *req, plan *p) {
-    const char *name, *ids[2] = {NULL, NULL}, *experiment_id;
+    const char *name, *ids[3] = {NULL, NULL, NULL}, *experiment_id;
+    mfd_model_version_new source = {0};
     mfd_err err;
     if ((err = mfd_auth_param(req, "name", &name)) ||
         (err = mfd_msg_string(req, "run_id", &ids[0])) ||
-        (err = mfd_msg_string(req, "model_id", &ids[1])))
+        (err = mfd_msg_string(req, "model_id", &ids[1])) ||
+        (err = mfd_msg_string(req, "source", &source.source)))
         return err;
     add_check(req, p, MFD_AUTH_REGISTERED_MODEL, name, NULL);
-    for (int i = 0; i < 2; i++) {
+    if (source.source && !(err = mfd_uri_parse_models_source(req->arena, &source))) {
+        if (source.source_kind == MFD_SOURCE_LOGGED_MODEL)
+            ids[2] = source.source_model_id;
+        else if (source.source_kind == MFD_SOURCE_MODEL_VERSION)
+            add_check_at(req, p, MFD_AUTH_REGISTERED_MODEL, source.source_name, NULL,
+                         MFD_PERM_READ);
+    }
+    mfd_err_free(err);
+    for (int i = 0; i < 3; i++) {
         if (!ids[i] || !*ids[i])
             continue;
-        err = experiment_of(auth, req, ids[i], i == 1, &experiment_id);
+        err = experiment_of(auth, req, ids[i], i > 0, &experiment_id);
         if (err && err->code == MFD_RESOURCE_DOES_NOT_EXIST) {
             mfd_err_free(err);
             continue;
@@ -187,6 +200,10 @@ static mfd_err make_plan(mfd_auth *auth, mfd_request *req, const mfd_rule_match 
     case MFD_RES_EXPERIMENT_ID:
         if (!(err = mfd_auth_param(req, "experiment_id", &a)))
             add_check(req, p, MFD_AUTH_EXPERIMENT, a, NULL);
+        return err;
+    case MFD_RES_NEW_RUN: /* absent: upstream's 400; "": the experiment the run goes to */
+        if (!(err = mfd_auth_param(req, "experiment_id", &a)))
+            add_check(req, p, MFD_AUTH_EXPERIMENT, mfd_api_new_run_experiment(a), NULL);
         return err;
     case MFD_RES_EXPERIMENT_NAME:
         if (!(err = mfd_auth_param(req, "experiment_name", &a)) &&
@@ -238,9 +255,10 @@ static mfd_err make_plan(mfd_auth *auth, mfd_request *req, const mfd_rule_match 
     case MFD_RES_ARTIFACT_PATH:
         plan_artifact_path(req, p, m->tail);
         return NULL;
-    case MFD_RES_ARTIFACT_QUERY:
-        plan_artifact_path(req, p, mfd_auth_query_first(req, "path"));
-        return NULL;
+    case MFD_RES_ARTIFACT_QUERY: /* the listing: its path may be in a GET's body */
+        if (!(err = mfd_auth_param_optional(req, "path", &a)))
+            plan_artifact_path(req, p, a);
+        return err;
     case MFD_RES_EXPERIMENT_IDS: {
         const char **ids = NULL;
         size_t n = 0;
@@ -495,6 +513,7 @@ bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req) {
     switch ((mfd_rule_resource)rule->resource) {
     case MFD_RES_SELF:
     case MFD_RES_EXPERIMENT_ID:
+    case MFD_RES_NEW_RUN:
     case MFD_RES_EXPERIMENT_NAME:
     case MFD_RES_RUN:
     case MFD_RES_MODEL_NAME:
@@ -502,6 +521,7 @@ bool mfd_auth_needs_body(mfd_auth *auth, mfd_request *req) {
     case MFD_RES_SCORER:
     case MFD_RES_SCORER_GRANT:
     case MFD_RES_EXPERIMENT_IDS:
+    case MFD_RES_ARTIFACT_QUERY:
         return mfd_auth_params_may_be_in_body(req);
     case MFD_RES_PROMPTLAB:
     case MFD_RES_RUNS_SEARCH:

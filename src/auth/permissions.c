@@ -49,8 +49,8 @@ typedef enum { FROM_QUERY, FROM_BODY, FROM_NOWHERE } param_source;
  * another (`?name=mine` with `{"name": "theirs"}` as text/plain; MLflow
  * 3.5 has that hole). */
 static param_source source_of(mfd_request *req) {
-    if (!strcmp(req->method, "GET"))
-        return FROM_QUERY;
+    if (!strcmp(req->method, "GET")) /* as the handlers read a GET (rest-api.md §1.1) */
+        return req->n_query > 0 ? FROM_QUERY : FROM_BODY;
     if (!strcmp(req->method, "POST") || !strcmp(req->method, "PATCH"))
         return FROM_BODY;
     if (!strcmp(req->method, "DELETE"))
@@ -60,7 +60,7 @@ static param_source source_of(mfd_request *req) {
 
 bool mfd_auth_params_may_be_in_body(const mfd_request *req) {
     return !strcmp(req->method, "POST") || !strcmp(req->method, "PATCH") ||
-           !strcmp(req->method, "DELETE");
+           !strcmp(req->method, "DELETE") || (!strcmp(req->method, "GET") && req->n_query == 0);
 }
 
 /* A JSON scalar as the string the permission tables hold. */
@@ -115,6 +115,10 @@ static mfd_err param_required(mfd_request *req, const char *name, const char **o
     if (!err && !*out)
         err = mfd_missing_param(name);
     return err;
+}
+
+mfd_err mfd_auth_param_optional(mfd_request *req, const char *name, const char **out) {
+    return param_optional(req, name, out);
 }
 
 mfd_err mfd_auth_param(mfd_request *req, const char *name, const char **out) {

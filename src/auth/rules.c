@@ -39,7 +39,7 @@ static const mfd_auth_rule rules[] = {
     RULE("POST", "2.0/mlflow/experiments/search", BOTH, ANY, NONE, FILTER_EXPERIMENTS),
     RULE("GET", "2.0/mlflow/experiments/search", BOTH, ANY, NONE, FILTER_EXPERIMENTS),
     /* §3.2 runs and metrics */
-    RULE("POST", "2.0/mlflow/runs/create", BOTH, U, EXPERIMENT_ID, NONE),
+    RULE("POST", "2.0/mlflow/runs/create", BOTH, U, NEW_RUN, NONE),
     RULE("GET", "2.0/mlflow/runs/get", BOTH, R, RUN, NONE),
     RULE("GET", "2.0/mlflow/metrics/get-history", BOTH, R, RUN, NONE),
     RULE("GET", "2.0/mlflow/artifacts/list", BOTH, R, RUN, NONE),

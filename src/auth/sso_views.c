@@ -102,6 +102,11 @@ bool mfd_auth_by_own_password(const mfd_request *req) {
     return st && st->method == MFD_AUTH_METHOD_BASIC;
 }
 
+bool mfd_auth_by_access_token(const mfd_request *req) {
+    const mfd_auth_request *st = req->auth_state;
+    return st && st->method == MFD_AUTH_METHOD_TOKEN;
+}
+
 mfd_err mfd_auth_sso_bound(mfd_request *req, const char *username, bool *bound) {
     mfd_auth *auth = mfd_auth_of(req);
     const char *issuer = NULL, *subject = NULL;

@@ -290,3 +290,91 @@ def test_a_name_made_again_meanwhile_keeps_its_creators_grant(tmp_path, action):
         assert not wrong, wrong[:3]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("prefix", ["/api", "/ajax-api"])
+def test_an_artifact_listing_with_its_path_in_a_get_body_is_checked_on_it(world, prefix):
+    """A GET without a query string is read from its JSON body (rest-api.md §1.1); the
+    check read only the query string, found no path and let the default permission
+    decide, so dave listed the files of alice's runs. The body's path is checked now."""
+    import json
+    alice, dave = world["alice_ids"], world["dave_ids"]
+    for path in (f"{alice['exp']}/{alice['run']}/artifacts", alice["exp"]):
+        status, text = raw(world, "dave", "GET", f"{prefix}/2.0/mlflow-artifacts/artifacts",
+                           json.dumps({"path": path}).encode(),
+                           {"Content-Type": "application/json"})
+        assert status == 403, text
+        assert b"secret" not in text and alice["run"].encode() not in text
+    status, text = raw(world, "dave", "GET", f"{prefix}/2.0/mlflow-artifacts/artifacts",
+                       json.dumps({"path": f"{dave['exp']}/{dave['run']}/artifacts"}).encode(),
+                       {"Content-Type": "application/json"})
+    assert status == 200, text
+    assert "secret.txt" in [f["path"] for f in json.loads(text)["files"]], text
+
+
+def test_a_get_with_its_message_in_the_body_is_checked_on_it(world):
+    """The same for any GET: experiments/get with {"experiment_id"} as its body is checked
+    on that experiment (it was refused as missing the parameter)."""
+    import json
+    for who, status in (("alice", 403), ("dave", 200)):
+        got, text = raw(world, "dave", "GET", f"{API}experiments/get",
+                        json.dumps({"experiment_id": world[who + "_ids"]["exp"]}).encode())
+        assert got == status, text
+
+
+@pytest.mark.parametrize("source", ["models:/{lm}", "models:/{model}/1"])
+def test_a_version_made_from_a_models_uri_needs_read_on_what_it_names(world, source):
+    """model-versions/create with source models:/<logged model> (or models:/<name>/<version>)
+    copies where that model's files are into the new version and links it: dave did so with
+    alice's, and learned where her files are. READ on what the source names is needed now."""
+    alice, dave = world["alice_ids"], world["dave_ids"]
+    s, server = world["dave"], world["server"]
+    r = call(s, server, "POST", API + "model-versions/create",
+             body={"name": dave["model"], "source": source.format(**alice)})
+    assert r.status_code == 403, r.text
+    r = call(s, server, "POST", API + "model-versions/create",
+             body={"name": dave["model"], "source": source.format(**dave)})
+    assert r.status_code == 200, r.text
+
+
+def test_runs_create_is_checked_on_the_experiment_it_writes_to(tmp_path):
+    """runs/create with experiment_id "" makes the run in experiment 0; the check read ""
+    as an experiment of its own, with no rows, so under default_permission EDIT a user with
+    READ on experiment 0 still made runs there. It is checked on 0 now."""
+    body = {"experiment_id": ""}
+    server = start_auth_server(tmp_path / "srv", default_permission="EDIT")
+    try:
+        create_users(server, {"erin": None})
+        grant(server, "exp", "0", "erin", "READ")
+        erin = session(server, "erin")
+        for sent in (body, {"experiment_id": "0"}):
+            r = call(erin, server, "POST", API + "runs/create", body=sent)
+            assert r.status_code == 403, (sent, r.text)
+        admin_api(server, "PATCH", "experiments/permissions/update",
+                  {"experiment_id": "0", "username": "erin", "permission": "EDIT"})
+        r = call(erin, server, "POST", API + "runs/create", body=body)
+        assert r.status_code == 200 and r.json()["run"]["info"]["experiment_id"] == "0", r.text
+    finally:
+        server.stop()
+
+
+def test_an_access_token_cannot_change_its_users_password(tmp_path):
+    """A personal access token that could set its user's password would outlive its expiry
+    and revocation (the new password makes new tokens; the owner is locked out), as one
+    that made tokens would. The password still changes with the password."""
+    server = start_auth_server(tmp_path / "srv")
+    try:
+        create_users(server, {"fay": None})
+        fay = session(server, "fay")
+        r = call(fay, server, "POST", "/api/2.0/mlflowd/tokens/create", body={"name": "ci"})
+        assert r.status_code == 200, r.text
+        token = session(server, "fay", r.json()["token"])
+        new = {"username": "fay", "password": "a-new-password-0123"}
+        r = call(token, server, "PATCH", "/api/2.0/mlflow/users/update-password", body=new)
+        assert r.status_code == 403 and "cannot change" in r.json()["message"], r.text
+        assert call(fay, server, "GET", API + "experiments/get",
+                    params={"experiment_id": "0"}).status_code == 200
+        r = call(fay, server, "PATCH", "/api/2.0/mlflow/users/update-password", body=new)
+        assert r.status_code == 200, r.text
+    finally:
+        server.stop()
