@@ -1,9 +1,11 @@
 /* server_body.c — the body calls of a request: a JSON body read into memory
- * (within --max-body-size and the budget all bodies share), an upload
- * written to its file, a refused body read a little and dropped.
+ * (within --max-body-size and the budget all bodies share, which counts what
+ * reading it as JSON will take once it is in), an upload written to its
+ * file, a refused body read a little and dropped.
  *
- * Invariants: the bytes counted in the shared budget are exactly the bytes
- * held in memory bodies (st->body_held, given back once per request); a body
+ * Invariants: what is counted in the shared budget is exactly what each
+ * request holds (st->body_held: its body's bytes, then the estimate of its
+ * parsed tree; given back once per request); a body
  * with a declared length never takes more memory than that length; a refused
  * body is read at most up to its allowance before the connection is dropped. */
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/json_cost.h"
 #include "server_internal.h"
 
 /* JSON bodies are read into memory (up to --max-body-size each); the bytes
@@ -50,6 +53,26 @@ static bool take_body_bytes(const mfd_config *cfg, size_t *held, size_t total) {
 static mfd_err body_budget_error(void) {
     return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
                        "The server is reading too many large request bodies at once; try again");
+}
+
+mfd_err mfd_server_body_charge_parse(const mfd_app *app, request_state *st) {
+    if (st->body.len == 0)
+        return NULL;
+    size_t cost = mfd_json_parse_cost(st->body.data, st->body.len);
+    if (cost <= st->body_held)
+        return NULL;
+    size_t budget = body_budget(app->config);
+    if (cost > budget) {
+        st->res.status = 413;
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "Request body of %zu bytes holds too many JSON values: reading it "
+                           "would take about %zu MiB, more than the %zu MiB the request bodies "
+                           "in progress may take together",
+                           st->body.len, cost >> 20, budget >> 20);
+    }
+    if (!take_body_bytes(app->config, &st->body_held, cost))
+        return body_budget_error();
+    return NULL;
 }
 
 /* How much of a refused (over-limit) chunked body is read before hanging up. */

@@ -92,6 +92,11 @@ bool mfd_server_collect_query(mfd_request *req, struct MHD_Connection *connectio
 /* A body call: the chunk appended, written to the upload or dropped. */
 enum MHD_Result mfd_server_receive_body(const mfd_app *app, request_state *st,
                                         const char *upload_data, size_t *upload_data_size);
+/* Once the whole body is in, before anything reads it: the memory reading
+ * it as JSON will take (core/json_cost.h) counted in the budget in place of
+ * its bytes. 413 when that alone passes the budget, 503 when the bodies in
+ * progress leave no room for it. */
+mfd_err mfd_server_body_charge_parse(const mfd_app *app, request_state *st);
 /* Gives back a request's share of the body budget. */
 void mfd_server_body_release(size_t held);
 

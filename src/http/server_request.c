@@ -262,6 +262,9 @@ static enum MHD_Result finish_request(mfd_app *app, request_state *st,
         return mfd_server_send_response(connection, st, NULL);
     st->req.body = st->body.data;
     st->req.body_len = st->body.len;
+    mfd_err charge_err = st->have_upload ? NULL : mfd_server_body_charge_parse(app, st);
+    if (charge_err)
+        return mfd_server_send_response(connection, st, charge_err);
     if (st->have_upload && st->upload.fd >= 0) {
         close(st->upload.fd);
         st->upload.fd = -1;

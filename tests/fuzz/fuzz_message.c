@@ -1,12 +1,17 @@
 /* Fuzz target: request-message decoding (rest-api.md §1.1) on arbitrary bodies
- * and query strings. Every getter must return a value or an error, never crash. */
+ * and query strings. Every getter must return a value or an error, never crash;
+ * the parse-cost estimate the server charges before decoding (core/json_cost.h)
+ * reads no byte past the body and is never below its length. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/message.h"
+#include "core/json_cost.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (mfd_json_parse_cost((const char *)data, size) < size)
+        abort();
     mfd_request req;
     memset(&req, 0, sizeof req);
     req.arena = mfd_arena_new();
