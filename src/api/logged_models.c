@@ -399,13 +399,11 @@ static mfd_err search_logged_models(mfd_request *req, mfd_response *res) {
     if ((err = mfd_search_logged_models(req->arena, &in, &sql)))
         return err;
 
-    /* Ids that are not integers name no experiment: they match nothing. */
-    int64_t *ids = mfd_arena_calloc(req->arena, page.n_experiment_ids + 1, sizeof *ids);
-    size_t n_ids = 0;
-    for (size_t i = 0; i < page.n_experiment_ids; i++)
-        if (mfd_experiment_id_parse(mfd_db_dialect(req->app->tracking_db), experiment_ids[i],
-                                    &ids[n_ids]))
-            n_ids++;
+    int64_t *ids;
+    size_t n_ids;
+    if ((err = mfd_search_experiment_ids(req->arena, mfd_db_dialect(req->app->tracking_db),
+                                         experiment_ids, page.n_experiment_ids, &ids, &n_ids)))
+        return err;
     mfd_logged_models_query query = {
         .experiment_ids = ids,
         .n_experiment_ids = n_ids,

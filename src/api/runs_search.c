@@ -7,21 +7,9 @@
 #include "runs_internal.h"
 #include "search/search.h"
 #include "store/experiments.h"
+#include "validate.h"
 
 enum { DEFAULT_MAX_RESULTS = 1000, MAX_RESULTS_LIMIT = 50000 };
-
-/* Text that is no experiment id can match no run: it is dropped rather than
- * answered with an error. */
-static size_t parse_experiment_ids(mfd_arena *arena, mfd_dialect dialect, const char **ids,
-                                   size_t n, int64_t **out) {
-    int64_t *values = mfd_arena_alloc(arena, (n + 1) * sizeof *values);
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (mfd_experiment_id_parse(dialect, ids[i], &values[count]))
-            count++;
-    *out = values;
-    return count;
-}
 
 /* Experiments with at most this many runs (any lifecycle stage) have their
  * PostgreSQL search restricted to their runs (mfd_search_scope.only_its_runs):
@@ -116,8 +104,10 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
 
     int64_t *ids;
     mfd_search_scope scope = {0};
-    scope.n_experiment_ids = parse_experiment_ids(req->arena, mfd_db_dialect(req->app->tracking_db),
-                                                  experiment_ids, n_experiment_ids, &ids);
+    if ((err = mfd_search_experiment_ids(req->arena, mfd_db_dialect(req->app->tracking_db),
+                                         experiment_ids, n_experiment_ids, &ids,
+                                         &scope.n_experiment_ids)))
+        return err;
     scope.experiment_ids = ids;
     scope.experiment_indexes = req->app->experiment_indexes;
     mfd_search_input input = {filter, order_by, n_order_by};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/utf8.h"
+#include "store/experiments.h"
 
 size_t mfd_utf8_prefix_bytes(const char *s, size_t chars) {
     const unsigned char *p = (const unsigned char *)s;
@@ -127,4 +128,30 @@ bool mfd_valid_run_id(const char *run_id) {
             return false;
     }
     return true;
+}
+
+static int compare_ids(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+mfd_err mfd_search_experiment_ids(mfd_arena *arena, mfd_dialect dialect, const char *const *ids,
+                                  size_t n, int64_t **out, size_t *count) {
+    int64_t *values = mfd_arena_alloc(arena, (n + 1) * sizeof *values);
+    size_t parsed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (mfd_experiment_id_parse(dialect, ids[i], &values[parsed]))
+            parsed++;
+    qsort(values, parsed, sizeof *values, compare_ids);
+    size_t distinct = 0;
+    for (size_t i = 0; i < parsed; i++)
+        if (distinct == 0 || values[distinct - 1] != values[i])
+            values[distinct++] = values[i];
+    if (distinct > MFD_SEARCH_MAX_EXPERIMENTS)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "A search may name at most %d experiments (experiment_ids names %zu)",
+                           MFD_SEARCH_MAX_EXPERIMENTS, distinct);
+    *out = values;
+    *count = distinct;
+    return NULL;
 }

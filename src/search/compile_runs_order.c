@@ -16,7 +16,8 @@ static const char *order_table(run_entity entity) {
 }
 
 /* Upstream's order_by checks, in its order: parse, identifier, no dataset, no
- * field twice. */
+ * field twice; then at most MFD_SEARCH_MAX_ORDER_KEYS joined keys (upstream
+ * has no bound: on SQLite its 64-table join limit fails the query). */
 mfd_err mfd_search_runs_check_order_by(mfd_arena *arena, const mfd_search_input *in,
                                        order_key **out, size_t *count) {
     size_t n = in->order_by ? in->n_order_by : 0;
@@ -43,6 +44,12 @@ mfd_err mfd_search_runs_check_order_by(mfd_arena *arena, const mfd_search_input 
                 return mfd_search_error("`order_by` contains duplicate fields: %s",
                                         mfd_search_order_by_repr(arena, in->order_by, n));
     }
+    size_t joined = 0;
+    for (size_t i = 0; i < n; i++)
+        joined += keys[i].entity != RUN_ATTRIBUTE;
+    if (joined > MFD_SEARCH_MAX_ORDER_KEYS)
+        return mfd_search_error("Too many metrics, params and tags in order_by (at most %d)",
+                                MFD_SEARCH_MAX_ORDER_KEYS);
     *out = keys;
     *count = n;
     return NULL;

@@ -12,6 +12,7 @@
  *           character (`1abc` is a NAME, `-x` a BAD);
  *   OP      a run of < > = ! ~ (validated later, so `==` is an error there);
  *   ( ) , ;  and BAD for anything else, including an unterminated quote.
+ * Whitespace is what Python's \s matches, Unicode's spaces included.
  *
  * Invariants: the lexer never fails on any byte string that is valid UTF-8
  * (invalid UTF-8 is rejected up front, so every token text and every message
@@ -24,8 +25,26 @@
 
 enum { EXCERPT_MAX_BYTES = 200 };
 
-static bool is_space(unsigned char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+/* Bytes of the whitespace character at s, or 0: what Python's `\s` matches
+ * in a str (sqlparse's Whitespace token), so ASCII 0x1c-0x1f and Unicode's
+ * spaces (U+00A0, U+2028, U+3000, ...) too, not only " \t\n\r\f\v". */
+static size_t space_len(const char *s) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r') || (u[0] >= 0x1c && u[0] <= 0x1f))
+        return 1;
+    if (u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0))
+        return 2;
+    if (u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80) /* U+1680 */
+        return 3;
+    if (u[0] == 0xE2 && u[1] == 0x80 &&
+        ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xA8 || u[2] == 0xA9 ||
+         u[2] == 0xAF)) /* U+2000-200A, 2028, 2029, 202F */
+        return 3;
+    if (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F) /* U+205F */
+        return 3;
+    if (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80) /* U+3000 */
+        return 3;
+    return 0;
 }
 
 static bool is_digit(unsigned char c) {
@@ -60,24 +79,60 @@ bool mfd_search_token_is(const mfd_search_token *token, const char *keyword) {
     return token->kind == MFD_TOK_NAME && token->bare && strcasecmp(token->text, keyword) == 0;
 }
 
+/* The lexer's input, and for each kind of quote (' and " read backslash
+ * escapes, ` does not) the positions from which the escape reading is known
+ * to run off the end: a bit set per position, made on the first reading that
+ * does. A later reading that reaches one stops there, so the readings of a
+ * string of many unclosed quotes cost linear time in all, not quadratic. */
+typedef struct lexer {
+    mfd_arena *arena;
+    const char *s;
+    size_t len;
+    unsigned char *runs_off[3];
+} lexer;
+
+static unsigned char **runs_off_of(lexer *lx, char quote) {
+    return &lx->runs_off[quote == '\'' ? 0 : quote == '"' ? 1 : 2];
+}
+
+static bool known_to_run_off(const unsigned char *bits, size_t j) {
+    return bits && (bits[j >> 3] >> (j & 7)) & 1;
+}
+
+/* One step of the escape reading at s[j]: the next position, or the end of
+ * the run (one past its closing quote) with *closed set. */
+static size_t quoted_step(const char *s, size_t j, char quote, bool backslash_escapes,
+                          bool *closed) {
+    if (s[j] == quote) {
+        if (s[j + 1] == quote)
+            return j + 2; /* a doubled quote continues the run */
+        *closed = true;
+        return j + 1;
+    }
+    if (backslash_escapes && s[j] == '\\' && s[j + 1] != '\0')
+        return j + 2;
+    return j + 1;
+}
+
 /* End (one past the closing quote) of the quoted run opening at s[i], or 0
  * when it never closes. A doubled quote always continues the run; a
  * backslash escapes the next byte only with `backslash_escapes`. */
-static size_t scan_quoted(const char *s, size_t i, char quote, bool backslash_escapes) {
+static size_t scan_quoted(lexer *lx, size_t i, char quote, bool backslash_escapes) {
+    const char *s = lx->s;
+    unsigned char **bits = runs_off_of(lx, quote);
+    bool closed = false;
     size_t j = i + 1;
-    while (s[j] != '\0') {
-        if (s[j] == quote) {
-            if (s[j + 1] == quote) {
-                j += 2;
-                continue;
-            }
-            return j + 1;
-        }
-        if (backslash_escapes && s[j] == '\\' && s[j + 1] != '\0') {
-            j += 2;
-            continue;
-        }
-        j++;
+    while (s[j] != '\0' && !known_to_run_off(*bits, j)) {
+        j = quoted_step(s, j, quote, backslash_escapes, &closed);
+        if (closed)
+            return j;
+    }
+    /* Runs off the end: so does any reading that reaches these positions. */
+    if (!*bits)
+        *bits = mfd_arena_calloc(lx->arena, lx->len / 8 + 1, 1);
+    for (j = i + 1; s[j] != '\0' && !known_to_run_off(*bits, j);) {
+        (*bits)[j >> 3] |= (unsigned char)(1u << (j & 7));
+        j = quoted_step(s, j, quote, backslash_escapes, &closed);
     }
     /* The escape reading ran off the end: the first later quote closes it. */
     const char *close = strchr(s + i + 1, quote);
@@ -116,7 +171,7 @@ static size_t scan_number(const char *s, size_t i) {
             j = k;
         }
     }
-    if (is_word_char((unsigned char)s[j]) || s[j] == '.')
+    if ((is_word_char((unsigned char)s[j]) && !space_len(s + j)) || s[j] == '.')
         return 0;
     return j - i;
 }
@@ -127,20 +182,21 @@ static bool starts_name_part(unsigned char c) {
 
 /* Length of the NAME at s[i] (0 when its first part is an unterminated
  * quote); *bare tells whether it is one unquoted word. */
-static size_t scan_name(const char *s, size_t i, bool *bare) {
+static size_t scan_name(lexer *lx, size_t i, bool *bare) {
+    const char *s = lx->s;
     size_t j = i, end_of_last_part = i, parts = 0;
     bool quoted = false;
     for (;;) {
         unsigned char c = (unsigned char)s[j];
         size_t part_end;
         if (c == '`' || c == '"') {
-            part_end = scan_quoted(s, j, (char)c, c == '"');
+            part_end = scan_quoted(lx, j, (char)c, c == '"');
             if (part_end == 0)
                 break;
             quoted = true;
-        } else if (is_word_start(c)) {
+        } else if (is_word_start(c) && !space_len(s + j)) {
             part_end = j;
-            while (is_word_char((unsigned char)s[part_end]))
+            while (is_word_char((unsigned char)s[part_end]) && !space_len(s + part_end))
                 part_end++;
         } else {
             break;
@@ -178,23 +234,25 @@ mfd_err mfd_search_lex(mfd_arena *arena, const char *input, mfd_search_token **t
     size_t len = strlen(input), cap = 0, i = 0;
     if (!mfd_utf8_valid(input, len))
         return mfd_search_error("Invalid search string: it is not valid UTF-8");
+    lexer lx = {arena, input, len, {NULL, NULL, NULL}};
     while (i < len) {
         unsigned char c = (unsigned char)input[i];
-        if (is_space(c)) {
-            i++;
+        size_t space = space_len(input + i);
+        if (space) {
+            i += space;
             continue;
         }
         size_t n = 0;
         bool bare = false;
         mfd_search_token_kind kind = MFD_TOK_BAD;
         if (c == '\'') {
-            n = scan_quoted(input, i, '\'', true);
+            n = scan_quoted(&lx, i, '\'', true);
             n = n ? n - i : 0;
             kind = MFD_TOK_STRING;
         } else if ((n = (c == '-' || c == '.' || is_digit(c)) ? scan_number(input, i) : 0)) {
             kind = MFD_TOK_NUMBER;
         } else if (starts_name_part(c)) {
-            n = scan_name(input, i, &bare);
+            n = scan_name(&lx, i, &bare);
             kind = MFD_TOK_NAME;
         } else if (is_op_char(c)) {
             while (is_op_char((unsigned char)input[i + n]))

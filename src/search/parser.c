@@ -68,8 +68,8 @@ static const char *read_comparator(mfd_arena *arena, const mfd_search_token *tok
         static const char *const negatable[] = {"IN", "LIKE", "ILIKE"};
         for (size_t k = 0; k < sizeof negatable / sizeof negatable[0]; k++) {
             if (mfd_search_token_is(next, negatable[k])) {
-                *i += 2;
-                return mfd_arena_sprintf(arena, "NOT %s", negatable[k]);
+                *i += 2; /* as written: a case-sensitive grammar refuses "not in" */
+                return mfd_arena_sprintf(arena, "%s %s", t->text, next->text);
             }
         }
     }

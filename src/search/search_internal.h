@@ -23,6 +23,9 @@ enum {
     MFD_SEARCH_MAX_TOKENS = 100000,
     MFD_SEARCH_MAX_CLAUSES = 200,
     MFD_SEARCH_MAX_ORDER_BY = 100,
+    /* metric/param/tag keys in a run search's order_by: each is a join and two
+     * sort terms, and SQLite 3.40 crashes on 64 sort terms over such joins */
+    MFD_SEARCH_MAX_ORDER_KEYS = 20,
     MFD_SEARCH_MAX_PARAMS = 30000,
 };
 

@@ -553,6 +553,8 @@ def test_search_metric_filter_restricted_to_datasets(server, catalog):
     ("foo.name = 'x'", "Invalid entity type: 'foo'"),
     ("no_such_column = 'x'", "Invalid attribute key 'no_such_column'"),  # upstream: a 500
     ("name like 'x'", "Invalid comparison operator for name: 'like'"),  # upper-case only
+    ("tags.t not in ('x')", "Invalid comparison operator for tags.t: 'not in'"),
+    ("name NOT like 'x'", "Invalid comparison operator for name: 'NOT like'"),
     ("metrics.acc > 'x'", "Invalid numeric value for metrics.acc"),
     ("creation_timestamp = 'x'", "Invalid numeric value for creation_timestamp"),
     ("metrics.acc LIKE '1'", "Invalid comparison operator for metrics.acc"),

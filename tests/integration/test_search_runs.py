@@ -410,6 +410,43 @@ def test_search_errors(server, population, body, part):
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", part)
 
 
+def test_order_by_many_keys_is_refused_not_a_crash(server, population):
+    """Each metric/param/tag order key is a join and two sort terms; with 31 of them SQLite
+    3.40 crashed (SEGV: the server went down for everyone). At most 20 are taken (400
+    beyond), and 20 with every orderable attribute still sort."""
+    exp, runs = population
+    keys = [f"metrics.k{i}" for i in range(10)] + [f"params.p{i}" for i in range(6)] + \
+        [f"tags.t{i}" for i in range(5)]
+    r = server.post(URL, {"experiment_ids": [exp], "order_by": keys})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "at most 20")
+    attrs = ["start_time", "end_time", "status", "run_name", "user_id", "artifact_uri",
+             "run_id"]
+    got = search(server, [exp], order_by=["metrics.acc DESC"] + keys[:19] + attrs)
+    assert names(got) == ["r2", "r3", "r1", "r4"], names(got)
+    assert server.get("/health").ok
+
+
+def test_experiment_ids_past_the_bound_values_limit_are_refused(server, population):
+    """Each experiment id is a bound value: 40,000 of them with a 29,000-value filter passed
+    PostgreSQL's 65,535 (500). At most 30,000 distinct ids are taken (400 beyond, on both
+    engines); repeats and text that names no experiment do not count."""
+    exp, _ = population
+    many = [str(100000 + i) for i in range(30001)]
+    for endpoint in ("runs/search", "logged-models/search"):
+        r = server.post(f"/api/2.0/mlflow/{endpoint}", {"experiment_ids": many + [exp]})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "at most 30000 experiments")
+    ids = many[:29999] + [exp] * 5000 + ["x"] * 100
+    assert len(search(server, ids)["runs"]) == 4
+    # the most of both bound at once still runs
+    wanted = sorted(r["info"]["run_id"] for r in search(server, [exp])["runs"])[:2]
+    run_ids = ", ".join(f"'{i:032x}'" for i in range(28998)) + ", " + \
+        ", ".join(f"'{r}'" for r in wanted)
+    got = search(server, ids, filter=f"run_id IN ({run_ids})")
+    assert sorted(r["info"]["run_id"] for r in got["runs"]) == wanted
+    r = server.post("/api/2.0/mlflow/logged-models/search", {"experiment_ids": ids})
+    assert r.status_code == 200, r.text
+
+
 def test_max_results_accepts_the_limit(server, population):
     exp, _ = population
     assert len(search(server, [exp], max_results=50000)["runs"]) == 4

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <time.h>
 
 typedef mfd_err (*compile_fn)(mfd_arena *, const mfd_search_input *, mfd_search_sql *);
 
@@ -339,6 +340,29 @@ static void test_grammar_errors(void) {
     CHECK_ERROR(RUNS, "run_id IN 'a'", NO_ORDER, "requires a parenthesised list");
     CHECK_ERROR(RUNS, "params.x = '\xff'", NO_ORDER, "not valid UTF-8");
     CHECK_ERROR(RUNS, "params.x = '\xc0\xaf'", NO_ORDER, "not valid UTF-8");
+    teardown();
+}
+
+/* Whitespace is what Python's \\s matches in a str (sqlparse's tokens), so
+ * Unicode's spaces separate tokens as ASCII ones do. */
+static void test_unicode_whitespace(void) {
+    setup();
+    const char *ascii = runs("status = 'FINISHED' AND user_id = 'u3'", NO_ORDER);
+    CHECK_STR(runs("\xc2\xa0status = 'FINISHED'\xe2\x80\xa8"
+                   "AND\xe3\x80\x80user_id\xc2\xa0= 'u3'"
+                   "\xe2\x80\xa9",
+                   NO_ORDER),
+              ascii);
+    CHECK_STR(runs("status\x1c=\x1f'FINISHED' AND user_id = 'u3'", NO_ORDER), ascii);
+    /* inside quotes they are the value's */
+    CHECK_STR(runs("tags.`a\xc2\xa0"
+                   "b` = 'x'",
+                   NO_ORDER),
+              "");
+    CHECK_ERROR(RUNS,
+                "attributes.st\xc2\xa0"
+                "atus = 'x'",
+                NO_ORDER, "Invalid clause");
     teardown();
 }
 
@@ -1005,6 +1029,7 @@ static void test_logged_models(void) {
     CHECK_LM_ERROR("foo.x = 'a'", NULL, 0, "Invalid entity type: 'foo'");
     CHECK_LM_ERROR("metric.x > 1", NULL, 0, "Invalid entity type: 'metric'");
     CHECK_LM_ERROR("name like 'a'", NULL, 0, "Invalid comparison operator");
+    CHECK_LM_ERROR("tags.t not in ('a')", NULL, 0, "Invalid comparison operator");
     CHECK_LM_ERROR("metrics.acc LIKE 1", NULL, 0, "Invalid comparison operator");
     CHECK_LM_ERROR("metrics.acc > 'a'", NULL, 0, "Invalid numeric value");
     CHECK_LM_ERROR("name IN 'a'", NULL, 0, "requires a parenthesised list");
@@ -1307,6 +1332,22 @@ static void test_huge_and_deep_inputs(void) {
     mfd_err err = mfd_search_runs(arena, &in, &out);
     CHECK(err && strlen(err->message) < 400); /* messages quote a bounded excerpt */
     mfd_err_free(err);
+    /* Many unclosed quotes: each string's escape reading ran to the end of the input
+     * before falling back (quadratic: 200,000 quotes took 40 s); linear now. */
+    static const char quotes[] = {'\'', '"', '`'};
+    for (size_t q = 0; q < 3; q++) {
+        memset(text, quotes[q], big);
+        text[big] = '\0';
+        clock_t t0 = clock();
+        in = (mfd_search_input){text, NULL, 0};
+        err = mfd_search_runs(arena, &in, &out);
+        double seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        CHECK(err != NULL);
+        mfd_err_free(err);
+        if (seconds >= 2)
+            fprintf(stderr, "%zu MB of %c took %.1f s to lex\n", big >> 20, quotes[q], seconds);
+        CHECK(seconds < 2);
+    }
 
     mfd_strbuf sb;
     mfd_strbuf_init(&sb, arena);
@@ -1338,10 +1379,10 @@ static void test_huge_and_deep_inputs(void) {
 
 MFD_TEST_MAIN(MFD_TEST(test_identifier_split_and_quoting),
               MFD_TEST(test_values_are_taken_literally), MFD_TEST(test_grammar_errors),
-              MFD_TEST(test_in_lists_keep_lower_case_only), MFD_TEST(test_runs_filters_execute),
-              MFD_TEST(test_runs_order_by_execute), MFD_TEST(test_experiments),
-              MFD_TEST(test_registered_models), MFD_TEST(test_model_versions),
-              MFD_TEST(test_logged_models), MFD_TEST(test_offset_page_tokens),
-              MFD_TEST(test_offset_page_tokens_with_fields),
+              MFD_TEST(test_in_lists_keep_lower_case_only), MFD_TEST(test_unicode_whitespace),
+              MFD_TEST(test_runs_filters_execute), MFD_TEST(test_runs_order_by_execute),
+              MFD_TEST(test_experiments), MFD_TEST(test_registered_models),
+              MFD_TEST(test_model_versions), MFD_TEST(test_logged_models),
+              MFD_TEST(test_offset_page_tokens), MFD_TEST(test_offset_page_tokens_with_fields),
               MFD_TEST(test_logged_model_page_tokens), MFD_TEST(test_fuzz_never_crashes),
               MFD_TEST(test_huge_and_deep_inputs))
