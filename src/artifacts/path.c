@@ -81,9 +81,13 @@ static bool is_utf8(const unsigned char *s, size_t len) {
     return true;
 }
 
-static bool is_drive_prefix(const char *s, size_t len) {
+/* "C:/x" (and "C:\\x", refused for its backslash anyway): what Python's
+ * PureWindowsPath calls absolute. "C:x" and "C:" are relative to a drive,
+ * and MLflow on Linux accepts them as names ("x:y.txt"). */
+static bool is_drive_root(const char *s, size_t len) {
     char c = len > 0 ? s[0] : '\0';
-    return len >= 2 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) && s[1] == ':';
+    return len >= 3 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) && s[1] == ':' &&
+           (s[2] == '/' || s[2] == '\\');
 }
 
 static bool has_dotdot_segment(const char *s, size_t len) {
@@ -104,7 +108,7 @@ static bool form_is_safe(const char *s, size_t len) {
         return false;
     if (len > 0 && s[0] == '/') /* POSIX absolute, and //server/share */
         return false;
-    if (is_drive_prefix(s, len)) /* C:\x, C:/x, C:x */
+    if (is_drive_root(s, len)) /* C:\x, C:/x */
         return false;
     if (len >= 5 && strncmp(s, "file:", 5) == 0) /* a file: URI names an absolute place */
         return false;

@@ -190,13 +190,23 @@ static int compare_params(const void *a, const void *b) {
     return c ? c : strcmp(x->value, y->value);
 }
 
+/* Whether the bucket can be the first label of the host name: a '.' would
+ * not match the TLS certificate, and capitals and '_' (allowed in old
+ * buckets' names) are no host name's. */
+static bool host_label(const char *bucket) {
+    for (const char *p = bucket; *p; p++)
+        if (*p == '.' || *p == '_' || (*p >= 'A' && *p <= 'Z'))
+            return false;
+    return true;
+}
+
 const char *mfd_s3_url(mfd_arena *arena, const mfd_s3_settings *s, const char *bucket,
                        const char *key, mfd_s3_param *query, size_t n_query) {
     mfd_strbuf url;
     mfd_strbuf_init(&url, arena);
     if (s->endpoint) {
         mfd_strbuf_appendf(&url, "%s/%s", s->endpoint, bucket);
-    } else if (strchr(bucket, '.')) { /* would not match the TLS certificate as a host name */
+    } else if (!host_label(bucket)) { /* path-style, as botocore addresses such buckets */
         mfd_strbuf_appendf(&url, "https://s3.%s.amazonaws.com/%s", s->region, bucket);
     } else if (!strcmp(s->region, "us-east-1")) {
         mfd_strbuf_appendf(&url, "https://%s.s3.amazonaws.com", bucket);

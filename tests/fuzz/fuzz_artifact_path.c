@@ -5,7 +5,7 @@
  * Besides "no crash, no leak", it checks the invariant the file operations
  * rely on: whatever mfd_artifact_path_normalize accepts is relative, has no
  * empty, "." or ".." segment, no '\\', '#', control character or drive
- * prefix, and normalising it again gives it back unchanged. */
+ * root ("C:/"), and normalising it again gives it back unchanged. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +13,10 @@
 #include "artifacts/repo.h"
 #include "core/escape.h"
 
-static bool has_drive_prefix(const char *s) {
-    return ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) && s[1] == ':';
+/* "C:/x": absolute to Python's PureWindowsPath ("C:x" and "C:" are not). */
+static bool has_drive_root(const char *s) {
+    return ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) && s[1] == ':' &&
+           (s[2] == '/' || s[2] == '\\');
 }
 
 static void check_normalized(mfd_arena *arena, const char *norm, bool again_too) {
@@ -28,7 +30,7 @@ static void check_normalized(mfd_arena *arena, const char *norm, bool again_too)
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)norm[i] < 0x20 || norm[i] == 0x7f)
             abort();
-    if (has_drive_prefix(norm))
+    if (has_drive_root(norm))
         abort();
     for (const char *seg = norm; *seg;) {
         size_t seg_len = strcspn(seg, "/");

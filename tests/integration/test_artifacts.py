@@ -299,6 +299,26 @@ def test_escaped_names_round_trip_exactly(server, quote):
             assert r.content == f"content {i}".encode()
 
 
+def test_names_with_a_drive_like_colon_are_served_everywhere(server):
+    """"x:y.txt" and "k:dir" are names on Linux (Python's PureWindowsPath calls them
+    relative; MLflow takes them): the proxy stored them but the run-relative endpoints
+    refused them, so the UI listed a file it could not open. "C:/x" stays refused."""
+    run_id, _ = insert_run(server)
+    base = f"0/{run_id}/artifacts"
+    put_artifact(server, f"{base}/x:y.txt", b"colon")
+    put_artifact(server, f"{base}/k:dir/f.txt", b"in dir")
+    r = server.get("/get-artifact", params={"run_id": run_id, "path": "x:y.txt"})
+    assert r.status_code == 200 and r.content == b"colon", r.text
+    r = server.get("/api/2.0/mlflow/artifacts/list", params={"run_id": run_id, "path": "k:dir"})
+    assert r.status_code == 200 and [f["path"] for f in r.json()["files"]] == ["k:dir/f.txt"], \
+        r.text
+    r = server.get("/get-artifact", params={"run_id": run_id, "path": "k:dir/f.txt"})
+    assert r.status_code == 200 and r.content == b"in dir", r.text
+    for bad in ("C:/x", "c:\\x"):
+        r = server.get("/get-artifact", params={"run_id": run_id, "path": bad})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid path")
+
+
 def test_bare_percent_sent_raw(server):
     """The wire form MLflow's client produces for these names."""
     status, _, _ = raw_request(server, "PUT", f"{ART}/rawpct/100%.txt", body=b"a")

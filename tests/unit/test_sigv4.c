@@ -228,6 +228,11 @@ static void test_s3_get_object(void) {
     mfd_s3_settings s = s3_example_settings();
     const char *url = mfd_s3_url(a, &s, "examplebucket", "test.txt", NULL, 0);
     CHECK_STR(url, "https://examplebucket.s3.amazonaws.com/test.txt");
+    /* buckets whose name is no host name are addressed path-style, as botocore does */
+    CHECK_STR(mfd_s3_url(a, &s, "My_Bucket", "k", NULL, 0),
+              "https://s3.us-east-1.amazonaws.com/My_Bucket/k");
+    CHECK_STR(mfd_s3_url(a, &s, "a.b.c", NULL, NULL, 0),
+              "https://s3.us-east-1.amazonaws.com/a.b.c/");
     signed_request r = {.method = "GET",
                         .url = plain_http(a, url),
                         .payload_hash = MFD_S3_EMPTY_SHA256,
