@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -407,25 +408,27 @@ static bool refresh_session(mfd_auth *auth, mfd_request *req, json_t *data, mfd_
     return ok;
 }
 
-/* The session row of `session_id` as an identity; *found false when gone. */
-static mfd_err load_session(mfd_auth *auth, mfd_request *req, const char *session_id,
-                            mfd_sso_identity *id, int64_t *cache_until, bool *found) {
-    const char *username = NULL, *text = NULL;
-    int64_t expires = 0;
+/* The session row of hash `key`: its user, its data (to json_decref) and
+ * when it ends; *found false when it is gone. */
+static mfd_err read_session(mfd_auth *auth, mfd_request *req, const char *key,
+                            const char **username, json_t **data, int64_t *expires, bool *found) {
+    const char *text = NULL;
     mfd_conn *conn;
+    *data = NULL;
     mfd_err err = with_conn(auth, &conn);
     if (err)
         return err;
-    const char *key = sha256_hex(req->arena, session_id);
-    err = mfd_sso_store_session_get(conn, req->arena, key, "session", false, &username, &text,
-                                    &expires, found);
+    err = mfd_sso_store_session_get(conn, req->arena, key, "session", false, username, &text,
+                                    expires, found);
     mfd_auth_db_release(auth, conn);
-    json_t *data = !err && *found ? json_loads(text, 0, NULL) : NULL;
-    if (err || !*found || !data) {
+    *data = !err && *found ? json_loads(text, 0, NULL) : NULL;
+    if (!*data)
         *found = false;
-        json_decref(data);
-        return err;
-    }
+    return err;
+}
+
+static void session_identity(mfd_request *req, const char *username, const json_t *data,
+                             mfd_sso_identity *id) {
     memset(id, 0, sizeof *id);
     id->username = username;
     id->level = (int)json_integer_value(json_object_get(data, "level"));
@@ -435,34 +438,100 @@ static mfd_err load_session(mfd_auth *auth, mfd_request *req, const char *sessio
     id->roles =
         mfd_arena_strdup(req->arena, string_of(data, "roles") ? string_of(data, "roles") : "");
     id->csrf = mfd_arena_strdup(req->arena, string_of(data, "csrf") ? string_of(data, "csrf") : "");
+}
+
+/* One refresh of a session at a time in this process: the requests of a
+ * session whose ID token has expired (a page's parallel calls) wait for the
+ * first one's refresh and read what it stored, rather than each spending
+ * the refresh token (an IdP that rotates refresh tokens refuses all but one,
+ * and a refused refresh ends the session). Locks by the session's hash. */
+enum { REFRESH_LOCKS = 64 };
+static pthread_mutex_t refresh_locks[REFRESH_LOCKS];
+static pthread_once_t refresh_locks_once = PTHREAD_ONCE_INIT;
+
+static void init_refresh_locks(void) {
+    for (int i = 0; i < REFRESH_LOCKS; i++)
+        pthread_mutex_init(&refresh_locks[i], NULL);
+}
+
+/* `key` is a SHA-256 in hex: its first two digits pick the lock. */
+static pthread_mutex_t *refresh_lock_of(const char *key) {
+    pthread_once(&refresh_locks_once, init_refresh_locks);
+    char first[3] = {key[0], key[0] ? key[1] : '\0', '\0'};
+    return &refresh_locks[strtoul(first, NULL, 16) % REFRESH_LOCKS];
+}
+
+/* Under the session's refresh lock: read again (another request may have
+ * refreshed it, or a logout ended it), and if its ID token is still expired,
+ * refresh it and store the result, only while the session still exists. */
+static mfd_err refresh_if_due(mfd_auth *auth, mfd_request *req, const char *key,
+                              mfd_sso_identity *id, int64_t *token_exp, bool *found) {
+    const char *username = NULL;
+    int64_t expires = 0;
+    json_t *data = NULL;
+    mfd_err err = read_session(auth, req, key, &username, &data, &expires, found);
+    if (err || !*found)
+        return err;
+    session_identity(req, username, data, id);
+    *token_exp = json_integer_value(json_object_get(data, "token_exp"));
+    if (*token_exp > now_seconds()) { /* refreshed meanwhile */
+        json_decref(data);
+        return NULL;
+    }
+    const char *csrf = id->csrf;
+    mfd_conn *conn;
+    if (!refresh_session(auth, req, data, id)) {
+        json_decref(data);
+        *found = false;
+        if (!with_conn(auth, &conn)) {
+            mfd_err_free(mfd_sso_store_session_delete(conn, key));
+            mfd_auth_db_release(auth, conn);
+        }
+        return NULL;
+    }
+    id->csrf = csrf;
+    *token_exp = id->expires_at;
+    char *updated = session_data(id, string_of(data, "id_token"), string_of(data, "refresh_token"),
+                                 *token_exp, csrf);
+    json_decref(data);
+    if (!(err = with_conn(auth, &conn))) {
+        err = mfd_sso_store_session_update(conn, key, updated, expires, found);
+        mfd_auth_db_release(auth, conn);
+    }
+    free(updated);
+    return err;
+}
+
+/* The session row of `session_id` as an identity; *found false when gone. */
+static mfd_err load_session(mfd_auth *auth, mfd_request *req, const char *session_id,
+                            mfd_sso_identity *id, int64_t *cache_until, bool *found) {
+    const char *username = NULL;
+    int64_t expires = 0;
+    json_t *data = NULL;
+    const char *key = sha256_hex(req->arena, session_id);
+    mfd_err err = read_session(auth, req, key, &username, &data, &expires, found);
+    if (err || !*found)
+        return err;
+    session_identity(req, username, data, id);
     int64_t token_exp = json_integer_value(json_object_get(data, "token_exp"));
+    bool refreshable = string_of(data, "refresh_token") && token_exp;
+    json_decref(data);
     *cache_until = expires;
-    if (string_of(data, "refresh_token") && token_exp) {
+    if (refreshable) {
         if (token_exp <= now_seconds()) {
-            const char *csrf = id->csrf;
-            if (!refresh_session(auth, req, data, id)) {
-                json_decref(data);
-                *found = false;
-                if (!with_conn(auth, &conn)) {
-                    mfd_err_free(mfd_sso_store_session_delete(conn, key));
-                    mfd_auth_db_release(auth, conn);
-                }
-                return NULL;
-            }
-            id->csrf = csrf;
-            token_exp = id->expires_at;
-            char *updated = session_data(id, string_of(data, "id_token"),
-                                         string_of(data, "refresh_token"), token_exp, csrf);
-            err = store_session(auth, req, session_id, id->username, updated, expires);
-            free(updated);
+            pthread_mutex_t *lock = refresh_lock_of(key);
+            pthread_mutex_lock(lock);
+            err = refresh_if_due(auth, req, key, id, &token_exp, found);
+            pthread_mutex_unlock(lock);
+            if (err || !*found)
+                return err;
         }
         if (token_exp < *cache_until)
             *cache_until = token_exp;
     }
     id->expires_at = expires;
     id->method = MFD_AUTH_METHOD_SESSION;
-    json_decref(data);
-    return err;
+    return NULL;
 }
 
 mfd_err mfd_sso_authenticate_session(mfd_auth *auth, mfd_request *req, mfd_response *res,

@@ -130,6 +130,10 @@ mfd_err mfd_sso_store_session_put(mfd_conn *conn, const char *id_hash, const cha
 mfd_err mfd_sso_store_session_get(mfd_conn *conn, mfd_arena *arena, const char *id_hash,
                                   const char *kind, bool take, const char **username,
                                   const char **data, int64_t *expires_at, bool *found);
+/* A session's new data, only while it still exists (*found): a refresh that
+ * ends after a logout or a revocation must not bring the session back. */
+mfd_err mfd_sso_store_session_update(mfd_conn *conn, const char *id_hash, const char *data,
+                                     int64_t expires_at, bool *found);
 mfd_err mfd_sso_store_session_delete(mfd_conn *conn, const char *id_hash);
 /* Deletes expired rows (called now and then from logins). */
 mfd_err mfd_sso_store_session_sweep(mfd_conn *conn, int64_t now);

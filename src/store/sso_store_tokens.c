@@ -136,6 +136,24 @@ mfd_err mfd_sso_store_session_put(mfd_conn *conn, const char *id_hash, const cha
     return mfd_stmt_exec_done(stmt);
 }
 
+mfd_err mfd_sso_store_session_update(mfd_conn *conn, const char *id_hash, const char *data,
+                                     int64_t expires_at, bool *found) {
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn,
+                                   "UPDATE mlflowd_sessions SET data = ?, expires_at = ? "
+                                   "WHERE id_hash = ? AND kind = 'session'",
+                                   true, &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text(stmt, 1, data);
+    mfd_stmt_bind_int64(stmt, 2, expires_at);
+    mfd_stmt_bind_text(stmt, 3, id_hash);
+    err = mfd_stmt_exec_done(stmt);
+    if (!err)
+        *found = mfd_conn_changes(conn) > 0;
+    return err;
+}
+
 mfd_err mfd_sso_store_session_delete(mfd_conn *conn, const char *id_hash) {
     return mfd_sso_store_change_where(conn, "DELETE FROM mlflowd_sessions WHERE id_hash = ?",
                                       id_hash, 0, NULL);

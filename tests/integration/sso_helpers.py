@@ -97,6 +97,11 @@ class FakeIssuer(NodeServer):
     def set_user(self, **user):
         requests.post(self.base + "/control/user", data=json.dumps(user), timeout=10).raise_for_status()
 
+    def delay_refresh(self, ms):
+        """Refresh-token grants answer `ms` later, until called again."""
+        requests.post(self.base + "/control/delay", data=json.dumps({"refresh_ms": ms}),
+                      timeout=10).raise_for_status()
+
 
 def claims_for(username, sub=None, roles=(), client_roles=(), groups=(), **more):
     claims = {"preferred_username": username, "email": f"{username}@example.test",

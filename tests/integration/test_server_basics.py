@@ -124,7 +124,7 @@ def test_a_request_head_sent_a_byte_at_a_time_is_cut_at_the_keep_alive_timeout(m
     for ever, and a few such clients locked everyone out. The head must now come whole
     within --keep-alive-timeout of the connection's start or its previous answer; a slow
     body and a connection reused after a pause are served as before."""
-    srv = make_server(args=["--keep-alive-timeout", "2", "--max-connections", "2"])
+    srv = make_server(args=["--keep-alive-timeout", "2", "--max-connections", "4"])
     trickling = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(2)]
     t0 = time.monotonic()
     try:

@@ -257,6 +257,82 @@ def test_refresh_updates_roles_and_demotes(tmp_path, issuer):
         srv.stop()
 
 
+def expire_id_tokens(srv):
+    """Makes every session's ID token expired, so its next use refreshes it."""
+    with sqlite3.connect(os.path.join(srv.workdir, "basic_auth.db")) as db:
+        db.execute("UPDATE mlflowd_sessions SET data = replace(data, '\"token_exp\":', "
+                   "'\"token_exp\":1,\"old_exp\":') WHERE kind = 'session'")
+
+
+def test_parallel_requests_refresh_a_session_once(tmp_path, issuer):
+    """A page's parallel calls on a session whose ID token has expired each spent the refresh
+    token (8 calls, 8 refreshes: an IdP that rotates refresh tokens refuses all but one, and
+    a refused refresh ends the session). The first refreshes; the others wait and read it."""
+    import threading
+    srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
+    srv.env["MLFLOWD_MLFLOW_AUTH_CACHE_TTL_SECONDS"] = "1"
+    srv.start()
+    try:
+        issuer.set_user(sub="sub-n5", preferred_username="native-parallel", roles=["editor"])
+        s = browser()
+        login(s, srv)
+        assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 200
+        expire_id_tokens(srv)
+        time.sleep(1.2)  # the per-session cache lapses
+        issuer.delay_refresh(300)
+        before = issuer.counts()["token"]
+        statuses = []
+        threads = [threading.Thread(target=lambda: statuses.append(
+            api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 8, statuses
+        assert issuer.counts()["token"] == before + 1
+    finally:
+        issuer.delay_refresh(0)
+        srv.stop()
+
+
+def test_a_revocation_during_a_refresh_does_not_bring_the_session_back(tmp_path, issuer):
+    """A refresh that ended after the session was revoked (here an admin removes the user's
+    SSO binding, which ends their web sessions; a logout the same) wrote the session row
+    again (an upsert), so the revoked cookie worked again and could mint an access token.
+    The refresh now stores its result only while the session still exists."""
+    import threading
+    srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
+    srv.env["MLFLOWD_MLFLOW_AUTH_CACHE_TTL_SECONDS"] = "1"
+    srv.start()
+    try:
+        issuer.set_user(sub="sub-n6", preferred_username="native-race", roles=["editor"])
+        s = browser()
+        login(s, srv)
+        assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 200
+        expire_id_tokens(srv)
+        time.sleep(1.2)  # the per-session cache lapses
+        issuer.delay_refresh(2000)
+        in_flight = threading.Thread(
+            target=lambda: api(s, srv, "GET", "auth/whoami", service="mlflowd"))
+        in_flight.start()
+        time.sleep(0.5)  # its refresh is at the issuer now
+        admin = requests.Session()
+        admin.auth = ("admin", "password1234")
+        r = api(admin, srv, "DELETE", "users/sso-binding", {"username": "native-race"},
+                service="mlflowd")
+        assert r.status_code == 200, r.text
+        assert [row for row in session_rows(srv) if row[0] == "session"] == []
+        in_flight.join()
+        assert [row for row in session_rows(srv) if row[0] == "session"] == []
+        time.sleep(1.2)
+        assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 401
+        r = api(s, srv, "POST", "tokens/create", {"name": "late"}, service="mlflowd")
+        assert r.status_code == 401, r.text
+    finally:
+        issuer.delay_refresh(0)
+        srv.stop()
+
+
 def test_credentials_win_over_the_session_cookie(tmp_path, issuer):
     """R-SSO-1: precedence Bearer > Basic > trusted headers > session cookie."""
     srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false",

@@ -17,6 +17,7 @@
 //   POST /control/fail    {discovery, jwks}: discovery answers 503 / the JWKS a 200 with no keys
 //                         (jwks: "huge": a 200 of 2 MiB)
 //   POST /control/user    {sub, preferred_username, roles, groups} the identity .../auth signs in
+//   POST /control/delay   {refresh_ms}: refresh-token grants answer that much later
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
@@ -42,6 +43,7 @@ let fail = { discovery: false, jwks: false };
 let user = { sub: 'sub-native-1', preferred_username: 'native-user', roles: ['editor'], groups: [] };
 const codes = new Map(); // code -> {challenge, nonce, client_id, redirect_uri}
 const refreshTokens = new Map(); // refresh token -> sub
+let refreshDelayMs = 0;
 
 async function publicJwk(name) {
   const jwk = await exportJWK(keys[name].publicKey);
@@ -148,6 +150,7 @@ async function token(req, res, form) {
       id_token: await idToken(user.sub, c.nonce, 'mlflow'), refresh_token: refresh });
   }
   if (form.get('grant_type') === 'refresh_token') {
+    if (refreshDelayMs) await new Promise((done) => setTimeout(done, refreshDelayMs));
     const sub = refreshTokens.get(form.get('refresh_token'));
     if (!sub) return send(res, 400, { error: 'invalid_grant' });
     return send(res, 200, { access_token: 'opaque', token_type: 'Bearer', expires_in: 60,
@@ -203,6 +206,10 @@ const server = http.createServer(async (req, res) => {
     if (path === '/control/fail') {
       fail = { discovery: false, jwks: false, ...JSON.parse((await readBody(req)) || '{}') };
       return send(res, 200, fail);
+    }
+    if (path === '/control/delay') {
+      refreshDelayMs = Number(JSON.parse((await readBody(req)) || '{}').refresh_ms || 0);
+      return send(res, 200, { refresh_ms: refreshDelayMs });
     }
     if (path === '/control/user') {
       user = { ...user, ...JSON.parse(await readBody(req)) };
