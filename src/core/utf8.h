@@ -22,8 +22,9 @@ locale_t mfd_utf8_locale(void);
  * characters of `also`? MLflow's name rules are regexes such as
  * ^[/\w.\- :]*$. The C library's classes differ from Python's for a few
  * characters only: combining marks that are part of a script's letters (glibc
- * counts them, Python does not) and numbers such as '²' or '½' (Python counts
- * them). Without the locale every non-ASCII character counts. */
+ * counts them, Python does not: such keys are taken where MLflow refuses
+ * them) and numbers such as '²' or '½' (Python counts them, and so do we,
+ * from a table). Without the locale every non-ASCII character counts. */
 bool mfd_utf8_word_chars_only(const char *s, const char *also);
 
 #endif

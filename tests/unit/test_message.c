@@ -193,6 +193,11 @@ static void test_python_json_escapes(void) {
 
 static void test_key_validation(void) {
     CHECK(mfd_validate_key("loss/train.v1 a:b-c", "metric") == NULL);
+    /* Python's \\w takes Unicode's other numbers: r², ½, ₂, ① (glibc's iswalnum does not) */
+    CHECK(mfd_validate_key("r\xc2\xb2", "metric") == NULL);
+    CHECK(mfd_validate_key("\xc2\xbd \xe2\x82\x82 \xe2\x91\xa0", "metric") == NULL);
+    CHECK(mfd_validate_key("\xe6\x97\xa5\xe6\x9c\xac", "tag") == NULL); /* 日本 */
+    CHECK(fails_with(mfd_validate_key("a\xe2\x82\xac", "param"), "Invalid param name")); /* € */
     CHECK(fails_with(mfd_validate_key("bad!", "metric"), "Invalid metric name: 'bad!'"));
     CHECK(fails_with(mfd_validate_key("a//b", "param"), "Invalid param name"));
     CHECK(fails_with(mfd_validate_key("../x", "tag"), "Invalid tag name"));
