@@ -435,8 +435,9 @@ int mfd_admin_init_db(int argc, char **argv) {
                                                          : "dbname=postgres");
         if (PQstatus(d.conn) != CONNECTION_OK) {
             char *shown = admin_uri ? mfd_db_redact_uri(admin_uri) : strdup("(PG* environment)");
-            err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "cannot connect to %s: %s", shown,
-                              PQerrorMessage(d.conn));
+            char *why = mfd_db_redact_message(admin_uri, PQerrorMessage(d.conn));
+            err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE, "cannot connect to %s: %s", shown, why);
+            free(why);
             free(shown);
         }
     }

@@ -90,6 +90,25 @@ static mfd_err unreachable(mfd_err err, size_t api_len, const char *api,
                        (int)api_len, api, answer->failure);
 }
 
+/* The error for an answer other than success about InferenceService ns/name. */
+static mfd_err refusal(mfd_arena *arena, const mfd_http_answer *answer, const char *ns,
+                       const char *name) {
+    long status = answer->status;
+    const char *message = status_message(arena, answer->body);
+    if (status == 400 || status == 422)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "the Kubernetes API refused InferenceService %s/%s: %s", ns, name,
+                           message);
+    if (status >= 500 || status == 429)
+        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                           "the Kubernetes API answered %ld for InferenceService %s/%s: %s", status,
+                           ns, name, message);
+    return mfd_err_new(MFD_INTERNAL_ERROR,
+                       "the Kubernetes API answered %ld for InferenceService %s/%s: %s (does the "
+                       "service account have the Role of kserve.manageInferenceServices?)",
+                       status, ns, name, message);
+}
+
 mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
                          const json_t *manifest, json_t **result) {
     const char *api =
@@ -123,6 +142,8 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     err = kube_request(arena, "GET", object, NULL, token, cluster->ca_file, &answer);
     if (err)
         return unreachable(err, api_len, api, &answer);
+    if (answer.status != 200 && answer.status != 404) /* unknown: never apply with force */
+        return refusal(arena, &answer, ns, name);
     if (answer.status == 200) {
         const char *serves = served_model(arena, answer.body);
         if (!serves || strcmp(serves, model) != 0)
@@ -146,17 +167,5 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
                                status);
         return NULL;
     }
-    const char *message = status_message(arena, answer.body);
-    if (status == 400 || status == 422)
-        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
-                           "the Kubernetes API refused InferenceService %s/%s: %s", ns, name,
-                           message);
-    if (status >= 500)
-        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                           "the Kubernetes API answered %ld for InferenceService %s/%s: %s", status,
-                           ns, name, message);
-    return mfd_err_new(MFD_INTERNAL_ERROR,
-                       "the Kubernetes API answered %ld for InferenceService %s/%s: %s (does the "
-                       "service account have the Role of kserve.manageInferenceServices?)",
-                       status, ns, name, message);
+    return refusal(arena, &answer, ns, name);
 }

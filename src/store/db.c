@@ -92,6 +92,92 @@ char *mfd_db_redact_uri(const char *uri) {
     return out;
 }
 
+/* The password fields of a URI: the userinfo's after ':' and every
+ * password= parameter's value, as written; up to `max`. */
+static size_t password_spans(const char *uri, const char **starts, size_t *lens, size_t max) {
+    size_t n = 0;
+    const char *authority = strstr(uri, "://");
+    if (authority) {
+        authority += 3;
+        const char *end = authority + strcspn(authority, "/?#"), *at = NULL;
+        for (const char *q = authority; q < end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+        if (colon && n < max) {
+            starts[n] = colon + 1;
+            lens[n++] = (size_t)(at - colon - 1);
+        }
+    }
+    for (const char *p = strstr(uri, "password="); p && n < max; p = strstr(p + 1, "password=")) {
+        starts[n] = p + strlen("password=");
+        lens[n] = strcspn(starts[n], "&# \t");
+        n++;
+    }
+    return n;
+}
+
+static int hex_value(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Replaces every occurrence of secret[0..len) in *text by "***" (a new
+ * malloc'd string; the old one freed). Secrets under 4 bytes are left: they
+ * would mask ordinary words. */
+static void mask_in(char **text, const char *secret, size_t len) {
+    if (len < 4 || !*text)
+        return;
+    size_t count = 0;
+    for (const char *p = *text; (p = memmem(p, strlen(p), secret, len)); p += len)
+        count++;
+    if (!count)
+        return;
+    char *out = malloc(strlen(*text) + count * 3 + 1), *o = out;
+    if (!out)
+        return;
+    const char *p = *text;
+    for (const char *hit; (hit = memmem(p, strlen(p), secret, len)); p = hit + len) {
+        memcpy(o, p, (size_t)(hit - p));
+        o += hit - p;
+        memcpy(o, "***", 3);
+        o += 3;
+    }
+    strcpy(o, p);
+    free(*text);
+    *text = out;
+}
+
+char *mfd_db_redact_message(const char *uri, const char *message) {
+    char *text = strdup(message ? message : "");
+    const char *starts[8];
+    size_t lens[8];
+    size_t n = uri ? password_spans(uri, starts, lens, 8) : 0;
+    for (size_t i = 0; i < n; i++) {
+        mask_in(&text, starts[i], lens[i]);
+        char *decoded = malloc(lens[i] + 1); /* valid %XX decoded, the rest kept */
+        if (!decoded)
+            continue;
+        size_t d = 0;
+        for (size_t k = 0; k < lens[i]; k++) {
+            const char *c = starts[i] + k;
+            bool escape = c[0] == '%' && k + 2 < lens[i];
+            int hi = escape ? hex_value(c[1]) : -1, lo = escape ? hex_value(c[2]) : -1;
+            if (hi >= 0 && lo >= 0) {
+                decoded[d++] = (char)(hi * 16 + lo);
+                k += 2;
+            } else {
+                decoded[d++] = *c;
+            }
+        }
+        mask_in(&text, decoded, d);
+        free(decoded);
+    }
+    return text;
+}
+
 mfd_err mfd_db_open(const char *uri, int max_connections, mfd_db **out) {
     const mfd_db_driver *driver = NULL;
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)

@@ -47,6 +47,10 @@ const char *mfd_db_sqlite_file(const mfd_db *db);
 /* Any database URI with the password (and password= query value) replaced
  * by "***"; malloc'd. For logging URIs before (or without) opening them. */
 char *mfd_db_redact_uri(const char *uri);
+/* `message` (libpq's, which may quote a piece of the URI it could not parse,
+ * such as a password with a stray '%') with the URI's password, as written
+ * and percent-decoded, masked as "***". malloc'd. */
+char *mfd_db_redact_message(const char *uri, const char *message);
 
 /* A number that changes whenever the data may have changed, for caches of
  * what was read: a write transaction ended through this pool, or — SQLite in

@@ -140,12 +140,14 @@ mfd_err mfd_pg_conn_connect(pg_conn *conn) {
     if (!conn->handle)
         return mfd_err_new(MFD_INTERNAL_ERROR, "out of memory connecting to PostgreSQL");
     if (PQstatus(conn->handle) != CONNECTION_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn->handle));
-        msg[strcspn(msg, "\n")] = '\0';
-        return mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
-                           "cannot connect to the PostgreSQL database %s: %s", conn->db->shown,
-                           msg);
+        char *msg = mfd_db_redact_message(conn->db->conninfo, PQerrorMessage(conn->handle));
+        if (msg)
+            msg[strcspn(msg, "\n")] = '\0';
+        mfd_err err = mfd_err_new(MFD_TEMPORARILY_UNAVAILABLE,
+                                  "cannot connect to the PostgreSQL database %s: %s",
+                                  conn->db->shown, msg ? msg : "");
+        free(msg);
+        return err;
     }
     /* MLflow's schema has a generated column (12), run search a FETCH ... WITH
      * TIES (13); 12 has been out of support since 2024. */

@@ -234,7 +234,7 @@ class FakeKubernetes:
     """Answers PATCH .../inferenceservices/<name> with the applied object (kept, and answered to
     a GET of it; 404 before) and records the PATCH calls."""
 
-    def __init__(self, status=200):
+    def __init__(self, status=200, get_status=None):
         self.calls = []
         self.objects = {}
         fake = self
@@ -252,6 +252,8 @@ class FakeKubernetes:
                 self.wfile.write(data)
 
             def do_GET(self):
+                if get_status:  # a GET the API refuses or fails (403, 500)
+                    return self.answer(get_status, {"kind": "Status", "message": "get refused"})
                 obj = fake.objects.get(self.path.split("?")[0])
                 self.answer(200, obj) if obj else self.answer(404, {"kind": "Status",
                                                                      "message": "not found"})
@@ -475,6 +477,26 @@ def test_cli_makes_no_database_where_there_is_none(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "no tracking database" in out.stderr, out.stderr
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("get_status, code", [(403, "INTERNAL_ERROR"),
+                                              (500, "TEMPORARILY_UNAVAILABLE")])
+def test_apply_does_not_force_when_the_service_could_not_be_read(make_server, s3_server,
+                                                                  tmp_path, get_status, code):
+    """The check that no other model's InferenceService is replaced acted only on a 200: a GET
+    answered 403 or 500 went on to apply with force, over whatever holds the name."""
+    k = FakeKubernetes(get_status=get_status)
+    try:
+        token = tmp_path / "token"
+        token.write_text("t")
+        s = make_server(args=["--kserve-apply", "--kserve-api-url", k.url, "--kserve-token-file",
+                              str(token)], env=s3_server.env)
+        name, version = make_version(s, "s3://mlflow/m")
+        r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
+        assert_error(r, 500 if get_status == 403 else 503, code, "get refused")
+        assert k.calls == []
+    finally:
+        k.close()
 
 
 def test_apply_replaces_no_service_of_another_model(make_server, s3_server, kube, tmp_path):

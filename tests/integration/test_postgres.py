@@ -346,6 +346,17 @@ def test_other_revision_is_refused(fresh_db):
     assert PASSWORD not in out.stderr
 
 
+def test_a_password_libpq_cannot_parse_stays_out_of_the_log(tmp_path):
+    """libpq quotes the token it cannot parse, here a password with a stray '%': the URI was
+    masked in the message but libpq's own words printed the password."""
+    uri = PG_ADMIN_URI.replace(f":{PASSWORD}@", ":s3cr%zzet@")
+    for cmd in ([BIN, "server", "--port", str(free_port()), "--backend-store-uri", uri],
+                [BIN, "admin", "init-db", "--admin-uri", uri, "--user", "x"]):
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert out.returncode != 0, out
+        assert "percent-encoded" in out.stderr and "s3cr%zzet" not in out.stderr, out.stderr
+
+
 def test_replicas_starting_together_on_a_new_database(tmp_path, fresh_db):
     servers = [Server(tmp_path / f"r{i}", args=[f"--backend-store-uri={fresh_db}"])
                for i in range(3)]

@@ -104,8 +104,28 @@ static void test_uri_passwords_are_masked(void) {
     check_redact("host=db mypassword=x", "host=db mypassword=x"); /* another key */
 }
 
+static void check_message(const char *uri, const char *message, const char *expected) {
+    char *out = mfd_db_redact_message(uri, message);
+    CHECK_STR(out, expected);
+    free(out);
+}
+
+/* libpq quotes the part of a URI it cannot parse: a password with a stray '%'. */
+static void test_passwords_in_libpq_messages_are_masked(void) {
+    check_message("postgresql://postgres:s3cr%zzet@h/db",
+                  "invalid percent-encoded token: \"s3cr%zzet\"",
+                  "invalid percent-encoded token: \"***\"");
+    check_message("postgresql://u:p%40ssword@h/db", "password p@ssword and p%40ssword",
+                  "password *** and ***");
+    check_message("postgres://u@h/db?password=hunter22&sslmode=require", "x hunter22 y", "x *** y");
+    check_message("postgresql://u:abc@h/db", "abc stays: too short to tell",
+                  "abc stays: too short to tell");
+    check_message(NULL, "no uri", "no uri");
+}
+
 MFD_TEST_MAIN(MFD_TEST(test_placeholders_numbered_in_order),
               MFD_TEST(test_question_marks_that_are_data_are_kept),
               MFD_TEST(test_sqlite_limit_minus_one_becomes_limit_all),
               MFD_TEST(test_like_gets_no_escape_character),
-              MFD_TEST(test_doubles_round_trip_as_text), MFD_TEST(test_uri_passwords_are_masked))
+              MFD_TEST(test_doubles_round_trip_as_text), MFD_TEST(test_uri_passwords_are_masked),
+              MFD_TEST(test_passwords_in_libpq_messages_are_masked))
