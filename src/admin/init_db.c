@@ -252,28 +252,30 @@ static mfd_err move_contents(init_db *d, const char *database, const char *from,
     const char *old_owner = literal(d, from), *new_owner = literal(d, to);
     const char *sql = mfd_arena_sprintf(
         d->arena,
-        "DO $mlflowd$ DECLARE s text; BEGIN FOR s IN "
-        "SELECT format('ALTER %%s %%s OWNER TO %%I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' "
-        "WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, c.oid::regclass, "
-        "%s) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "DO $mlflowd$ DECLARE s text; BEGIN FOR s IN SELECT q FROM ("
+        /* schemas first: a role that is not a superuser may move a table only
+         * once it owns (or may create in) the table's schema */
+        "SELECT 0 AS k, format('ALTER SCHEMA %%I OWNER TO %%I', n.nspname, %s) AS q FROM "
+        "pg_namespace n WHERE n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = %s) AND "
+        "n.nspname NOT LIKE 'pg\\_%%' AND "
+        "n.nspname <> 'information_schema' "
+        "UNION ALL SELECT 1, format('ALTER %%s %%s OWNER TO %%I', CASE c.relkind WHEN 'S' THEN "
+        "'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, "
+        "c.oid::regclass, %s) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = %s) AND c.relkind IN ('r', "
         "'p', 'S', 'v', 'm') "
         "AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema' "
         /* a column's sequence moves with its table (and may not be moved alone) */
         "AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = c.oid "
         "AND x.classid = 'pg_class'::regclass AND x.deptype IN ('a', 'i'))) "
-        "UNION ALL SELECT format('ALTER ROUTINE %%s OWNER TO %%I', p.oid::regprocedure, %s) "
+        "UNION ALL SELECT 1, format('ALTER ROUTINE %%s OWNER TO %%I', p.oid::regprocedure, %s) "
         "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proowner = "
         "(SELECT oid FROM pg_roles WHERE rolname = %s) AND n.nspname NOT LIKE 'pg\\_%%' AND "
         "n.nspname <> 'information_schema' "
-        "UNION ALL SELECT format('ALTER STATISTICS %%I.%%I OWNER TO %%I', n.nspname, x.stxname, "
-        "%s) "
+        "UNION ALL SELECT 1, format('ALTER STATISTICS %%I.%%I OWNER TO %%I', n.nspname, "
+        "x.stxname, %s) "
         "FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE x.stxowner "
-        "= (SELECT oid FROM pg_roles WHERE rolname = %s) "
-        "UNION ALL SELECT format('ALTER SCHEMA %%I OWNER TO %%I', n.nspname, %s) FROM "
-        "pg_namespace n WHERE n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = %s) AND "
-        "n.nspname NOT LIKE 'pg\\_%%' AND "
-        "n.nspname <> 'information_schema' "
+        "= (SELECT oid FROM pg_roles WHERE rolname = %s)) moves ORDER BY k "
         "LOOP EXECUTE s; END LOOP; END $mlflowd$",
         new_owner, old_owner, new_owner, old_owner, new_owner, old_owner, new_owner, old_owner);
     PGresult *res = PQexec(conn, sql);
@@ -296,13 +298,14 @@ static mfd_err ensure_database(init_db *d, const char *database, const char *own
     const char *params[] = {database};
     mfd_err err = run(d,
                       "SELECT pg_get_userbyid(datdba), has_database_privilege('public', oid, "
-                      "'CONNECT') FROM pg_database WHERE datname = $1",
+                      "'CONNECT') OR has_database_privilege('public', oid, 'TEMPORARY') FROM "
+                      "pg_database WHERE datname = $1",
                       1, params, &res);
     if (err)
         return err;
     bool exists = PQntuples(res) == 1;
     const char *current_owner = exists ? mfd_arena_strdup(d->arena, PQgetvalue(res, 0, 0)) : NULL;
-    bool public_connect = exists && PQgetvalue(res, 0, 1)[0] == 't';
+    bool public_access = exists && PQgetvalue(res, 0, 1)[0] == 't';
     PQclear(res);
     const char *db = ident(d, database), *role = ident(d, owner);
     if (!exists) {
@@ -324,14 +327,25 @@ static mfd_err ensure_database(init_db *d, const char *database, const char *own
     }
     bool changed = false;
     if (strcmp(current_owner, owner) != 0) {
-        if ((err = ensure_member_of(d, owner)) ||
+        /* A role without superuser may hand over only between roles it
+         * belongs to. The database first (its public schema belongs to its
+         * owner, and tables move only into a schema the new owner may create
+         * in), then what is in it; a move that fails gives the database back,
+         * so the next run tries again instead of finding it done. */
+        if ((err = ensure_member_of(d, owner)) || (err = ensure_member_of(d, current_owner)) ||
             (err = run(d, mfd_arena_sprintf(d->arena, "ALTER DATABASE %s OWNER TO %s", db, role), 0,
-                       NULL, NULL)) ||
-            (err = move_contents(d, database, current_owner, owner)))
+                       NULL, NULL)))
             return err;
+        if ((err = move_contents(d, database, current_owner, owner))) {
+            mfd_err_free(run(d,
+                             mfd_arena_sprintf(d->arena, "ALTER DATABASE %s OWNER TO %s", db,
+                                               ident(d, current_owner)),
+                             0, NULL, NULL));
+            return err;
+        }
         changed = true;
     }
-    if (public_connect) {
+    if (public_access) {
         if ((err = run(d,
                        mfd_arena_sprintf(
                            d->arena, "REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC", db),

@@ -136,6 +136,10 @@ def test_init_db_repairs_what_drifted(pg_prefix, tmp_path):
     out = admin(*args)
     assert summary(out) == "init-db: 0 created, 2 updated, 0 unchanged", out.stdout
     assert summary(admin(*args)) == "init-db: 0 created, 0 updated, 2 unchanged"
+    # TEMPORARY given to PUBLIC is taken back too (only CONNECT was looked at)
+    pg(f"GRANT TEMPORARY ON DATABASE {pg_prefix} TO PUBLIC")
+    assert summary(admin(*args)) == "init-db: 0 created, 1 updated, 1 unchanged"
+    assert not pg("SELECT has_database_privilege('public', %s, 'TEMPORARY')", (pg_prefix,))[0][0]
 
 
 @pytest.mark.requires_postgres
@@ -793,6 +797,47 @@ def test_init_db_takes_over_a_database_another_role_made(pg_prefix):
         for db in (pg_prefix, elsewhere):
             pg(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         pg(f"DROP ROLE IF EXISTS {legacy}")
+
+
+@pytest.mark.requires_postgres
+def test_init_db_takes_over_with_an_admin_that_is_no_superuser(pg_prefix):
+    """An admin that may only create roles and databases handed the database over before it
+    had joined the previous owner (PostgreSQL refused), and moved tables before their schema
+    (refused again, after the database had changed hands, so the next run said all was done
+    with the tables still the old role's). It joins both roles first, moves schemas, then
+    tables, and hands the database over last."""
+    import psycopg2
+    host = PG_ADMIN_URI.split("@", 1)[1].split("/", 1)[0]
+    legacy, managed = pg_prefix + "_old", pg_prefix + "_mgd"
+    pg(f"CREATE ROLE {legacy} LOGIN PASSWORD 'legacy-pw'")
+    pg(f"CREATE ROLE {managed} LOGIN CREATEROLE CREATEDB PASSWORD 'managed-pw'")
+    try:
+        pg(f"CREATE DATABASE {pg_prefix} OWNER {legacy}")
+        legacy_conn = psycopg2.connect(f"postgresql://{legacy}:legacy-pw@{host}/{pg_prefix}")
+        legacy_conn.autocommit = True
+        with legacy_conn.cursor() as cur:
+            cur.execute("CREATE SCHEMA s; CREATE TABLE s.t (id serial); CREATE TABLE p (x int)")
+        legacy_conn.close()
+        env = {"MLFLOWD_DB_PASSWORD": "new-role-pw"}
+        uri = f"postgresql://{managed}:managed-pw@{host}/postgres"
+        out = admin("init-db", "--admin-uri", uri, "--prefix", pg_prefix, "--no-auth-database",
+                    env=env)
+        assert out.returncode == 0, out.stderr
+        owners = pg("SELECT pg_get_userbyid(c.relowner), count(*) FROM pg_class c JOIN "
+                    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('s', 'public') "
+                    "AND c.relkind IN ('r', 'S') GROUP BY 1", dbname=pg_prefix)
+        assert owners == [(pg_prefix, 3)], owners
+        assert pg("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 's'",
+                  dbname=pg_prefix) == [(pg_prefix,)]
+        assert pg("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                  (pg_prefix,)) == [(pg_prefix,)]
+        again = admin("init-db", "--admin-uri", uri, "--prefix", pg_prefix, "--no-auth-database",
+                      env=env)
+        assert summary(again) == "init-db: 0 created, 0 updated, 2 unchanged", again.stdout
+    finally:
+        pg(f"DROP DATABASE IF EXISTS {pg_prefix} WITH (FORCE)")
+        pg(f"DROP ROLE IF EXISTS {legacy}")
+        pg(f"DROP ROLE IF EXISTS {managed}")
 
 
 @pytest.mark.requires_postgres
