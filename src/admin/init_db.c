@@ -362,9 +362,15 @@ static mfd_err read_password_file(mfd_arena *arena, const char *path, const char
     FILE *f = fopen(path, "r");
     if (!f)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "cannot read --password-file '%s'", path);
-    char *buf = mfd_arena_alloc(arena, 4097);
-    size_t n = fread(buf, 1, 4096, f);
+    char *buf = mfd_arena_alloc(arena, 4098);
+    size_t n = fread(buf, 1, 4097, f);
+    bool failed = ferror(f) != 0; /* a directory reads as an error, not as no password */
     fclose(f);
+    if (failed || n > 4096)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           failed ? "cannot read --password-file '%s'"
+                                  : "--password-file '%s' is longer than 4096 bytes",
+                           path);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     buf[n] = '\0';

@@ -471,7 +471,23 @@ static int level_index(const char *name) {
 /* Entries as the server reads them (sso_config.c): split on commas and the
  * INI's continuation lines, and oauth2-proxy's "role:" prefix dropped
  * ("role:x" is the realm role x, "role:client:x" the client role client:x). */
-static void add_entries(mfd_arena *arena, role_mappings *rm, int level, const char *list) {
+/* A group path as Keycloak's group-by-path reads it: "/a/b", no empty, "."
+ * or ".." segment (libcurl would fold "..", and an empty name makes a group
+ * named ""). */
+static bool valid_group_path(const char *path) {
+    if (path[0] != '/')
+        return false;
+    for (const char *seg = path + 1;;) {
+        size_t len = strcspn(seg, "/");
+        if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && !strncmp(seg, "..", 2)))
+            return false;
+        if (!seg[len])
+            return true;
+        seg += len + 1;
+    }
+}
+
+static mfd_err add_entries(mfd_arena *arena, role_mappings *rm, int level, const char *list) {
     char *copy = mfd_arena_strdup(arena, list);
     for (char *save = NULL, *item = strtok_r(copy, ",\n", &save); item;
          item = strtok_r(NULL, ",\n", &save)) {
@@ -482,9 +498,19 @@ static void add_entries(mfd_arena *arena, role_mappings *rm, int level, const ch
             item[--len] = '\0';
         if (!strncmp(item, "role:", 5))
             item += 5;
-        if (*item && rm->n[level] < MAX_ENTRIES)
-            rm->entries[level][rm->n[level]++] = item;
+        if (!*item)
+            continue;
+        if (item[0] == '/' && !valid_group_path(item))
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                               "group path '%s' (%s): expected /name/name..., without empty, '.' "
+                               "or '..' parts",
+                               item, level_names[level]);
+        if (rm->n[level] == MAX_ENTRIES)
+            return mfd_err_new(MFD_INVALID_PARAMETER_VALUE, "more than %d roles and groups for %s",
+                               MAX_ENTRIES, level_names[level]);
+        rm->entries[level][rm->n[level]++] = item;
     }
+    return NULL;
 }
 
 static mfd_err read_mappings(mfd_arena *arena, const char *auth_config, const mfd_cli_list *flags,
@@ -497,8 +523,10 @@ static mfd_err read_mappings(mfd_arena *arena, const char *auth_config, const mf
             return err;
         for (int l = 0; l < N_LEVELS; l++) {
             const char *v = mfd_auth_ini_get(ini, "role_mappings", level_names[l]);
-            if (v)
-                add_entries(arena, rm, l, v);
+            if (v && (err = add_entries(arena, rm, l, v))) {
+                mfd_auth_ini_free(ini);
+                return err;
+            }
         }
         mfd_auth_ini_free(ini);
     }
@@ -512,7 +540,9 @@ static mfd_err read_mappings(mfd_arena *arena, const char *auth_config, const mf
                                "--role-mapping '%s': expected LEVEL=role,/group,... with LEVEL "
                                "one of admin, MANAGE, EDIT, READ, USE",
                                flags->items[i]);
-        add_entries(arena, rm, level, eq + 1);
+        mfd_err err = add_entries(arena, rm, level, eq + 1);
+        if (err)
+            return err;
     }
     return NULL;
 }

@@ -123,8 +123,12 @@ mfd_err mfd_kserve_apply(const mfd_kserve_cluster *cluster, mfd_arena *arena,
     const char *name = json_string_value(json_object_get(metadata, "name"));
     const char *model = json_string_value(json_object_get(json_object_get(metadata, "annotations"),
                                                           "mlflow.org/registered-model-name"));
-    if (!ns || !name || !model)
-        return mfd_err_new(MFD_INTERNAL_ERROR, "the manifest has no namespace, name or model");
+    if (!ns) /* an empty namespace leaves it to `kubectl apply -n`; an API call needs one */
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "applying an InferenceService needs a namespace (--kserve-namespace; "
+                           "--namespace of mlflowd kserve apply)");
+    if (!name || !model)
+        return mfd_err_new(MFD_INTERNAL_ERROR, "the manifest has no name or model");
     const char *token = "";
     mfd_err err = read_token(arena, cluster->token_file, &token);
     if (err)

@@ -157,13 +157,19 @@ def test_init_db_new_database_for_an_existing_role_leaves_the_role_alone(pg_pref
 
 
 @pytest.mark.requires_postgres
-def test_init_db_refuses_bad_names_and_missing_password(pg_prefix):
+def test_init_db_refuses_bad_names_and_missing_password(pg_prefix, tmp_path):
     out = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", "Bad-Name",
                 env={"MLFLOWD_DB_PASSWORD": "x"})
     assert out.returncode == 1 and "Bad-Name" in out.stderr
     out = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix,
                 env={"MLFLOWD_DB_PASSWORD": ""})
     assert out.returncode == 1 and "MLFLOWD_DB_PASSWORD" in out.stderr
+    # a password file longer than read was cut short, and a directory read as no password
+    (tmp_path / "long").write_text("a" * 5000)
+    for path, part in ((tmp_path / "long", "longer than 4096 bytes"), (tmp_path, "cannot read")):
+        out = admin("init-db", "--admin-uri", PG_ADMIN_URI, "--prefix", pg_prefix,
+                    "--password-file", str(path))
+        assert out.returncode == 1 and part in out.stderr, out.stderr
     assert catalog(pg_prefix) == ([], [])
 
 
@@ -733,6 +739,23 @@ def test_keycloak_reads_role_mappings_as_the_server_does(keycloak, tmp_path):
     assert out.returncode == 0, out.stderr + out.stdout
     assert set(keycloak.roles) == {"mlflow-admin", "editor", "viewer"}
     assert 'skipped client role "mlflow:reader" (EDIT)' in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ("EDIT=/grp/../../master/x", "group path '/grp/../../master/x'"),
+    ("EDIT=/a//b", "group path '/a//b'"),
+    ("EDIT=/c/", "group path '/c/'"),
+    ("READ=" + ",".join(f"r{i}" for i in range(65)), "more than 64 roles and groups for READ"),
+])
+def test_keycloak_refuses_group_paths_and_lists_it_would_mangle(keycloak, tmp_path, mapping,
+                                                                message):
+    """Group paths went into Keycloak's URLs segment by segment: libcurl folded "..", and an
+    empty segment made a group named "". Entries past 64 a level were dropped silently. Both
+    are refused now, before any call."""
+    out = admin("keycloak", "--url", keycloak.url + "/", "--realm", "platform", "--domain",
+                "mlflow.example.com", "--role-mapping", mapping, env=KC_ENV)
+    assert out.returncode != 0 and message in out.stderr, out.stderr + out.stdout
+    assert keycloak.calls == []
 
 
 def test_keycloak_brings_an_existing_client_up_to_date(keycloak, tmp_path):

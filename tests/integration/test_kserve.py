@@ -317,6 +317,13 @@ def test_apply_uses_server_side_apply(make_server, s3_server, kube, tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["metadata"]["uid"] == "uid-1"
     assert len(kube.calls) == 2 and kube.calls[1]["path"] == call["path"]
+    # an empty namespace (kubectl apply -n decides) cannot be applied: said so, nothing sent
+    out = subprocess.run([BIN, "kserve", "apply", "--backend-store-uri", s.db_uri,
+                          "--artifacts-destination", "s3://mlflow/apply", "--name", name,
+                          "--version", version, "--namespace=", "--api-url", kube.url,
+                          "--token-file", str(token)], capture_output=True, text=True)
+    assert out.returncode == 1 and "needs a namespace" in out.stderr, out.stderr
+    assert len(kube.calls) == 2
 
 
 def test_apply_reports_a_refusal(make_server, s3_server, tmp_path):
