@@ -326,8 +326,16 @@ def test_apply_uses_server_side_apply(make_server, s3_server, kube, tmp_path):
     assert len(kube.calls) == 2
 
 
-def test_apply_reports_a_refusal(make_server, s3_server, tmp_path):
-    k = FakeKubernetes(status=403)
+@pytest.mark.parametrize("patch_status, get_status, status, code, message", [
+    (403, None, 500, "INTERNAL_ERROR", "inferenceservices is forbidden"),
+    # The check that no other model's InferenceService is replaced acted only on a 200: a GET
+    # answered 403 or 500 went on to apply with force, over whatever holds the name.
+    (200, 403, 500, "INTERNAL_ERROR", "get refused"),
+    (200, 500, 503, "TEMPORARILY_UNAVAILABLE", "get refused"),
+])
+def test_apply_reports_a_refusal(make_server, s3_server, tmp_path, patch_status, get_status,
+                                 status, code, message):
+    k = FakeKubernetes(status=patch_status, get_status=get_status)
     try:
         token = tmp_path / "token"
         token.write_text("t")
@@ -335,7 +343,8 @@ def test_apply_reports_a_refusal(make_server, s3_server, tmp_path):
                               str(token)], env=s3_server.env)
         name, version = make_version(s, "s3://mlflow/m")
         r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
-        assert_error(r, 500, "INTERNAL_ERROR", "inferenceservices is forbidden")
+        assert_error(r, status, code, message)
+        assert len(k.calls) == (0 if get_status else 1)  # never applied after a failed GET
     finally:
         k.close()
 
@@ -484,26 +493,6 @@ def test_cli_makes_no_database_where_there_is_none(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "no tracking database" in out.stderr, out.stderr
     assert not missing.exists()
-
-
-@pytest.mark.parametrize("get_status, code", [(403, "INTERNAL_ERROR"),
-                                              (500, "TEMPORARILY_UNAVAILABLE")])
-def test_apply_does_not_force_when_the_service_could_not_be_read(make_server, s3_server,
-                                                                  tmp_path, get_status, code):
-    """The check that no other model's InferenceService is replaced acted only on a 200: a GET
-    answered 403 or 500 went on to apply with force, over whatever holds the name."""
-    k = FakeKubernetes(get_status=get_status)
-    try:
-        token = tmp_path / "token"
-        token.write_text("t")
-        s = make_server(args=["--kserve-apply", "--kserve-api-url", k.url, "--kserve-token-file",
-                              str(token)], env=s3_server.env)
-        name, version = make_version(s, "s3://mlflow/m")
-        r = s.post("/api/2.0/mlflowd/kserve/apply", {"name": name, "version": version})
-        assert_error(r, 500 if get_status == 403 else 503, code, "get refused")
-        assert k.calls == []
-    finally:
-        k.close()
 
 
 def test_apply_replaces_no_service_of_another_model(make_server, s3_server, kube, tmp_path):

@@ -4,6 +4,7 @@ followed, R-SSO-3) driven by a cookie-jar client; server-side sessions, __Host- 
 rotation, refresh via the refresh token (demotion at refresh), CSRF on cookie sessions, and
 logout to the IdP's end_session_endpoint."""
 import base64
+import contextlib
 import html
 import os
 import re
@@ -257,11 +258,27 @@ def test_refresh_updates_roles_and_demotes(tmp_path, issuer):
         srv.stop()
 
 
-def expire_id_tokens(srv):
-    """Makes every session's ID token expired, so its next use refreshes it."""
-    with sqlite3.connect(os.path.join(srv.workdir, "basic_auth.db")) as db:
-        db.execute("UPDATE mlflowd_sessions SET data = replace(data, '\"token_exp\":', "
-                   "'\"token_exp\":1,\"old_exp\":') WHERE kind = 'session'")
+@contextlib.contextmanager
+def session_due_for_refresh(tmp_path, issuer, sub, username, refresh_ms):
+    """A server and a browser signed in as `username` whose session's ID token has expired,
+    so its next use refreshes it; refresh grants answer `refresh_ms` late meanwhile."""
+    srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
+    srv.env["MLFLOWD_MLFLOW_AUTH_CACHE_TTL_SECONDS"] = "1"
+    srv.start()
+    try:
+        issuer.set_user(sub=sub, preferred_username=username, roles=["editor"])
+        s = browser()
+        login(s, srv)
+        assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 200
+        with sqlite3.connect(os.path.join(srv.workdir, "basic_auth.db")) as db:
+            db.execute("UPDATE mlflowd_sessions SET data = replace(data, '\"token_exp\":', "
+                       "'\"token_exp\":1,\"old_exp\":') WHERE kind = 'session'")
+        time.sleep(1.2)  # the per-session cache lapses
+        issuer.delay_refresh(refresh_ms)
+        yield srv, s
+    finally:
+        issuer.delay_refresh(0)
+        srv.stop()
 
 
 def test_parallel_requests_refresh_a_session_once(tmp_path, issuer):
@@ -269,17 +286,7 @@ def test_parallel_requests_refresh_a_session_once(tmp_path, issuer):
     token (8 calls, 8 refreshes: an IdP that rotates refresh tokens refuses all but one, and
     a refused refresh ends the session). The first refreshes; the others wait and read it."""
     import threading
-    srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
-    srv.env["MLFLOWD_MLFLOW_AUTH_CACHE_TTL_SECONDS"] = "1"
-    srv.start()
-    try:
-        issuer.set_user(sub="sub-n5", preferred_username="native-parallel", roles=["editor"])
-        s = browser()
-        login(s, srv)
-        assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 200
-        expire_id_tokens(srv)
-        time.sleep(1.2)  # the per-session cache lapses
-        issuer.delay_refresh(300)
+    with session_due_for_refresh(tmp_path, issuer, "sub-n5", "native-parallel", 300) as (srv, s):
         before = issuer.counts()["token"]
         statuses = []
         threads = [threading.Thread(target=lambda: statuses.append(
@@ -290,9 +297,6 @@ def test_parallel_requests_refresh_a_session_once(tmp_path, issuer):
             t.join()
         assert statuses == [200] * 8, statuses
         assert issuer.counts()["token"] == before + 1
-    finally:
-        issuer.delay_refresh(0)
-        srv.stop()
 
 
 def test_a_revocation_during_a_refresh_does_not_bring_the_session_back(tmp_path, issuer):
@@ -301,17 +305,7 @@ def test_a_revocation_during_a_refresh_does_not_bring_the_session_back(tmp_path,
     again (an upsert), so the revoked cookie worked again and could mint an access token.
     The refresh now stores its result only while the session still exists."""
     import threading
-    srv = native_server(tmp_path / "srv", issuer.issuer, cookie_secure="false")
-    srv.env["MLFLOWD_MLFLOW_AUTH_CACHE_TTL_SECONDS"] = "1"
-    srv.start()
-    try:
-        issuer.set_user(sub="sub-n6", preferred_username="native-race", roles=["editor"])
-        s = browser()
-        login(s, srv)
-        assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 200
-        expire_id_tokens(srv)
-        time.sleep(1.2)  # the per-session cache lapses
-        issuer.delay_refresh(2000)
+    with session_due_for_refresh(tmp_path, issuer, "sub-n6", "native-race", 2000) as (srv, s):
         in_flight = threading.Thread(
             target=lambda: api(s, srv, "GET", "auth/whoami", service="mlflowd"))
         in_flight.start()
@@ -328,9 +322,6 @@ def test_a_revocation_during_a_refresh_does_not_bring_the_session_back(tmp_path,
         assert api(s, srv, "GET", "auth/whoami", service="mlflowd").status_code == 401
         r = api(s, srv, "POST", "tokens/create", {"name": "late"}, service="mlflowd")
         assert r.status_code == 401, r.text
-    finally:
-        issuer.delay_refresh(0)
-        srv.stop()
 
 
 def test_credentials_win_over_the_session_cookie(tmp_path, issuer):
