@@ -25,7 +25,9 @@ static size_t weigh(const counts *c) {
 
 /* Structural characters outside strings; with `everywhere`, inside them too
  * (a string holding a message: escaped quotes then open and close its
- * strings, and an upper bound is all that is needed). */
+ * strings, and a \\uXXXX escape may stand for any structural character, so
+ * it is counted as the dearest, an object; an upper bound is all that is
+ * needed). */
 static void count(const char *text, size_t len, bool everywhere, counts *c) {
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
@@ -35,6 +37,14 @@ static void count(const char *text, size_t len, bool everywhere, counts *c) {
                 i++;
             else if (ch == '"')
                 in_string = false;
+            continue;
+        }
+        if (everywhere && ch == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u')
+                c->objects++;
+            else if (text[i + 1] == '"')
+                c->quotes++;
+            i++;
             continue;
         }
         switch (ch) {

@@ -118,8 +118,13 @@ void mfd_head_deadline_remove(mfd_head_watch *watch) {
     pthread_mutex_unlock(&watchdog.lock);
 }
 
+/* A second past the time itself: libmicrohttpd's idle timeout, when it is
+ * as long, closes an idle connection first (quietly); the watchdog closes
+ * only those that keep sending a head slowly. */
+enum { GRACE_MS = 1000 };
+
 void mfd_head_deadline_arm(mfd_head_watch *watch) {
-    atomic_store(&watch->deadline_ms, now_ms() + (int64_t)watch->seconds * 1000);
+    atomic_store(&watch->deadline_ms, now_ms() + (int64_t)watch->seconds * 1000 + GRACE_MS);
 }
 
 void mfd_head_deadline_disarm(mfd_head_watch *watch) {

@@ -31,8 +31,9 @@ void mfd_head_deadline_stop(void);
  * socket: the watchdog never shuts a descriptor given to a newer connection. */
 void mfd_head_deadline_add(mfd_head_watch *watch, int fd, int seconds);
 void mfd_head_deadline_remove(mfd_head_watch *watch);
-/* A head (or a refused request's body) is due within `seconds` from now / has
- * come whole. */
+/* A head (or a refused request's body) is due within `seconds` from now (a
+ * second more, so an idle timeout as long closes idle connections first) /
+ * has come whole. */
 void mfd_head_deadline_arm(mfd_head_watch *watch);
 void mfd_head_deadline_disarm(mfd_head_watch *watch);
 

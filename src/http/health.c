@@ -6,7 +6,8 @@
  * (sso-and-deploy.md R-HELM-4). This listener answers only those three
  * read-only paths and never reads a body. A thread per connection (at most
  * 64): /health and /metrics answer while a /ready waits on the database; a
- * request head must come whole within 10 s (head_deadline.h). */
+ * first request head must come whole within 10 s, the next ones within 30 s
+ * of the previous answer (head_deadline.h). */
 #include "health.h"
 
 #include <errno.h>
@@ -60,15 +61,19 @@ static mfd_head_watch *connection_watch(struct MHD_Connection *connection) {
     return info ? info->socket_context : NULL;
 }
 
-/* A probe sends its whole request at once: a head not in after this long is
- * a client holding one of the 64 connections. */
-enum { HEALTH_HEAD_SECONDS = 10 };
+/* A probe sends its whole request at once: a first head not in after this
+ * long is a client holding one of the 64 connections. Between requests a
+ * connection may idle for HEALTH_IDLE_SECONDS (Prometheus keeps one open
+ * between scrapes), and the next head is due by then. */
+enum { HEALTH_HEAD_SECONDS = 10, HEALTH_IDLE_SECONDS = 30 };
 
 static void connection_event(void *cls, struct MHD_Connection *connection, void **socket_context,
                              enum MHD_ConnectionNotificationCode code) {
     (void)cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         mfd_head_watch *watch = calloc(1, sizeof *watch);
+        if (!watch)
+            return;
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
         mfd_head_deadline_add(watch, info ? (int)info->connect_fd : -1, HEALTH_HEAD_SECONDS);
@@ -85,8 +90,10 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     (void)cls;
     (void)con_cls;
     mfd_head_watch *watch = connection_watch(connection);
-    if (watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        mfd_head_deadline_arm(watch); /* the next request's head */
+    if (watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        watch->seconds = HEALTH_IDLE_SECONDS; /* the next request's head */
+        mfd_head_deadline_arm(watch);
+    }
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
@@ -145,9 +152,9 @@ mfd_err mfd_health_start(mfd_app *app, const char *host, int port, mfd_health **
     }
     struct MHD_Daemon *daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, access_handler, app, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-        request_completed, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HEALTH_IDLE_SECONDS, MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
     int listen_errno = errno;
     freeaddrinfo(ai);
     if (!daemon) {

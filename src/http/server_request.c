@@ -361,6 +361,8 @@ void mfd_server_connection_event(void *cls, struct MHD_Connection *connection,
     const mfd_app *app = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         connection_slot *slot = calloc(1, sizeof *slot);
+        if (!slot)
+            return; /* no slot, no deadline: as before the watchdog */
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
         mfd_head_deadline_add(&slot->head_watch, info ? (int)info->connect_fd : -1,

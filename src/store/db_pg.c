@@ -346,9 +346,11 @@ static void db_release(mfd_db *base, mfd_conn *conn_base) {
     if (conn->n_garbage >= GARBAGE_MAX / 2)
         flush_garbage(conn);
     bool broken = PQstatus(conn->handle) != CONNECTION_OK;
+    /* the pool first: it compares the pointer with its spare, which must not
+     * be done with memory already freed (and perhaps given to a new spare) */
+    mfd_db_pool_release(&db->pool, conn_base, broken);
     if (broken)
         conn_close(conn);
-    mfd_db_pool_release(&db->pool, conn_base, broken);
 }
 
 /* ---- transactions and plain SQL ------------------------------------------------------------ */

@@ -40,8 +40,8 @@ mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *c
  * wait_ms while another probe has it. Given back with mfd_db_pool_release. */
 mfd_err mfd_db_pool_acquire_spare(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *ctx,
                                   int wait_ms, mfd_conn **out);
-/* Back to the idle list (the spare: free again); with broken=true the connection (already closed by
- * the driver) is forgotten and its slot freed. */
+/* Back to the idle list (the spare: free again); with broken=true the
+ * connection is forgotten and its slot freed (the driver closes it after). */
 void mfd_db_pool_release(mfd_db_pool *pool, mfd_conn *conn, bool broken);
 
 #endif

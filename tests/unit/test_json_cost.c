@@ -67,6 +67,34 @@ static void test_estimate_bounds_what_jansson_takes(void) {
     json_set_alloc_funcs(malloc, free);
 }
 
+/* A message sent as one JSON string, read twice (api/message.c): its structure may hide in
+ * \\u escapes ("\\u007b" is '{'), each counted as an object. */
+static void test_a_message_inside_a_string_is_bounded_too(void) {
+    json_set_alloc_funcs(counting_malloc, free);
+    for (int form = 0; form < 2; form++) {
+        size_t len;
+        char *text =
+            repeat("\"{\\\"tags\\\":[", form ? "\\u007b\\u007d" : "{\\\"k\\\":\\u0022v\\u0022}",
+                   "]}\"", 20000, &len);
+        allocated = 0;
+        json_error_t error;
+        json_t *outer = json_loadb(text, len, JSON_DECODE_ANY, &error);
+        CHECK(outer && json_is_string(outer));
+        json_t *inner =
+            outer ? json_loadb(json_string_value(outer), json_string_length(outer), 0, &error)
+                  : NULL;
+        CHECK(inner != NULL);
+        size_t used = allocated, estimate = mfd_json_parse_cost(text, len);
+        if (estimate < used)
+            fprintf(stderr, "form %d: estimate %zu, allocated %zu\n", form, estimate, used);
+        CHECK(estimate >= used);
+        json_decref(inner);
+        json_decref(outer);
+        free(text);
+    }
+    json_set_alloc_funcs(malloc, free);
+}
+
 static void test_strings_and_escapes(void) {
     /* structure inside strings is not counted: a long string costs its length */
     const char *text = "{\"value\":\"{[:,]}{[:,]}\\\"{[:,]}\"}";
@@ -88,4 +116,6 @@ static void test_strings_and_escapes(void) {
     CHECK(mfd_json_parse_cost("[\"\\", 3) < 300);
 }
 
-MFD_TEST_MAIN(MFD_TEST(test_estimate_bounds_what_jansson_takes), MFD_TEST(test_strings_and_escapes))
+MFD_TEST_MAIN(MFD_TEST(test_estimate_bounds_what_jansson_takes),
+              MFD_TEST(test_a_message_inside_a_string_is_bounded_too),
+              MFD_TEST(test_strings_and_escapes))
