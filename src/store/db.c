@@ -26,6 +26,24 @@ static const struct {
  * password=... query parameter, and the password of a libpq key=value
  * string ("host=h password=secret" -> "host=h password=***"). Anything
  * unparsable is returned as is. */
+/* The password of a URI's userinfo ("scheme://user:PASSWORD@host"): its
+ * start, and its length in *len; NULL when there is none. */
+static const char *userinfo_password(const char *uri, size_t *len) {
+    const char *authority = strstr(uri, "://");
+    if (!authority)
+        return NULL;
+    authority += 3;
+    const char *end = authority + strcspn(authority, "/?#"), *at = NULL;
+    for (const char *q = authority; q < end; q++)
+        if (*q == '@')
+            at = q; /* the last '@' ends the userinfo */
+    const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+    if (!colon)
+        return NULL;
+    *len = (size_t)(at - colon - 1);
+    return colon + 1;
+}
+
 char *mfd_db_redact_uri(const char *uri) {
     if (!uri)
         return NULL;
@@ -36,22 +54,15 @@ char *mfd_db_redact_uri(const char *uri) {
     const char *authority = strstr(uri, "://");
     const char *p = uri;
     char *o = out;
-    if (authority) {
-        authority += 3;
-        const char *end = authority + strcspn(authority, "/?#");
-        const char *at = NULL;
-        for (const char *q = authority; q < end; q++)
-            if (*q == '@')
-                at = q; /* the last '@' ends the userinfo */
-        const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
-        if (colon) {
-            size_t head = (size_t)(colon + 1 - uri);
-            memcpy(o, uri, head);
-            o += head;
-            memcpy(o, "***", 3);
-            o += 3;
-            p = at;
-        }
+    size_t secret_len;
+    const char *secret = userinfo_password(uri, &secret_len);
+    if (secret) {
+        size_t head = (size_t)(secret - uri);
+        memcpy(o, uri, head);
+        o += head;
+        memcpy(o, "***", 3);
+        o += 3;
+        p = secret + secret_len;
     }
     /* Copy the rest, masking the value of any password= parameter, and of a
      * libpq key=value string's `password = value` (quoted or not). */
@@ -96,19 +107,8 @@ char *mfd_db_redact_uri(const char *uri) {
  * password= parameter's value, as written; up to `max`. */
 static size_t password_spans(const char *uri, const char **starts, size_t *lens, size_t max) {
     size_t n = 0;
-    const char *authority = strstr(uri, "://");
-    if (authority) {
-        authority += 3;
-        const char *end = authority + strcspn(authority, "/?#"), *at = NULL;
-        for (const char *q = authority; q < end; q++)
-            if (*q == '@')
-                at = q;
-        const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
-        if (colon && n < max) {
-            starts[n] = colon + 1;
-            lens[n++] = (size_t)(at - colon - 1);
-        }
-    }
+    if (max > 0 && (starts[0] = userinfo_password(uri, &lens[0])))
+        n++;
     for (const char *p = strstr(uri, "password="); p && n < max; p = strstr(p + 1, "password=")) {
         starts[n] = p + strlen("password=");
         lens[n] = strcspn(starts[n], "&# \t");
