@@ -23,6 +23,7 @@
 #include "http/server.h"
 #include "kserve/kserve.h"
 #include "store/db.h"
+#include "store/run_cache.h"
 #include "store/schema.h"
 
 static void usage(FILE *out) {
@@ -51,8 +52,16 @@ static int fail(mfd_err err) {
 static int close_app(mfd_app *app, mfd_err err) {
     mfd_auth_close(app->auth);
     mfd_artifact_repo_close(app->artifacts);
+    mfd_run_cache_stop(app->run_cache);
     mfd_db_close(app->tracking_db);
     return err ? fail(err) : 0;
+}
+
+/* The run-search cache's figures for /metrics. */
+static void read_search_cache(void *ctx, mfd_metrics_search_cache *out) {
+    mfd_run_cache_stats st;
+    mfd_run_cache_get_stats(ctx, &st);
+    *out = (mfd_metrics_search_cache){st.hits, st.misses, st.runs, st.bytes, st.experiments};
 }
 
 static double ms_since(const struct timespec *t0) {
@@ -192,6 +201,10 @@ static int run_server(int argc, char **argv) {
     sigaddset(&waited_signals, SIGINT);
     sigaddset(&waited_signals, SIGTERM);
 
+    if (!cfg.artifacts_only)
+        app.run_cache = mfd_run_cache_start(app.tracking_db, (size_t)cfg.search_cache_mb << 20);
+    if (app.run_cache)
+        mfd_metrics_set_search_cache_source(read_search_cache, app.run_cache);
     mfd_server *server;
     if ((err = mfd_server_start(&app, &server)))
         return close_app(&app, err);

@@ -20,6 +20,7 @@
 struct mfd_db;
 struct mfd_artifact_repo;
 struct mfd_auth;
+struct mfd_run_cache;
 
 typedef struct mfd_app {
     const mfd_config *config;
@@ -30,6 +31,8 @@ typedef struct mfd_app {
     /* the tracking database has the per-experiment search indexes: on
      * PostgreSQL of latest_metrics, params and tags, on SQLite of runs */
     bool experiment_indexes;
+    /* PostgreSQL: the run-search cache (store/run_cache.h), or NULL */
+    struct mfd_run_cache *run_cache;
 } mfd_app;
 
 /* Why the server is not ready for traffic (shutting down; the tracking

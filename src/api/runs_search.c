@@ -7,6 +7,7 @@
 #include "runs_internal.h"
 #include "search/search.h"
 #include "store/experiments.h"
+#include "store/run_cache.h"
 #include "validate.h"
 
 enum { DEFAULT_MAX_RESULTS = 1000, MAX_RESULTS_LIMIT = 50000 };
@@ -166,6 +167,23 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
                 (err = mfd_search_runs_in_scope(req->arena, &input, &scope, &sql)))
                 return err;
         }
+        /* A search the run-search cache holds the data of: the page is
+         * picked in memory, and only its runs are read. */
+        const char **page_ids = NULL;
+        size_t n_page_ids = 0;
+        bool cached = false;
+        if (postgres && req->app->run_cache && sql.plan) {
+            mfd_run_cache_query q = {.plan = sql.plan,
+                                     .experiment_ids = ids,
+                                     .n_experiment_ids = scope.n_experiment_ids,
+                                     .active = view == 1 || view == 3,
+                                     .deleted = view == 2 || view == 3,
+                                     .offset = offset,
+                                     .limit = max_results};
+            if ((err = mfd_run_cache_page(req->app->run_cache, conn, req->arena, &q, &page_ids,
+                                          &n_page_ids, &cached)))
+                return err;
+        }
         mfd_run_search search = {0};
         search.by_experiment = scope.by_experiment;
         search.n_experiment_ids = scope.n_experiment_ids;
@@ -175,6 +193,11 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
         search.offset = offset;
         search.limit = max_results;
         set_query(req->arena, &search, &sql);
+        if (cached) {
+            search.page_ids = page_ids;
+            search.n_page_ids = n_page_ids;
+            search.window = NULL;
+        }
         if ((err = mfd_runs_search(conn, req->arena, &search, write_runs, &page, &count)))
             return err;
     }

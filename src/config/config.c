@@ -66,6 +66,10 @@ static const option_spec options[] = {
      "largest JSON request body in bytes (67108864); artifact uploads are streamed and unlimited"},
     {"--max-connections", "MLFLOWD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections),
      "simultaneous client connections (1024)"},
+    {"--search-cache-mb", "MLFLOWD_SEARCH_CACHE_MB", OPT_INT, FIELD(search_cache_mb),
+     "PostgreSQL: memory in MiB for the runs that filtered and metric-ordered searches pick "
+     "their pages from, kept right across replicas by triggers (256; 0 = off, every search "
+     "reads the database)"},
     {"--keep-alive-timeout", "MLFLOWD_KEEP_ALIVE_TIMEOUT", OPT_INT, FIELD(keep_alive_timeout),
      "seconds a connection may wait for its next request, or send nothing of its request "
      "head, before it is closed (120: above the idle timeouts of the proxies in front); "
@@ -126,6 +130,7 @@ static void set_defaults(mfd_config *cfg) {
     cfg->serve_artifacts = true;
     cfg->artifacts_destination = "./mlartifacts";
     cfg->workers = 4;
+    cfg->search_cache_mb = 256;
     cfg->static_prefix = "";
     cfg->max_body_bytes = 64u << 20;
     cfg->max_connections = 1024;
@@ -372,6 +377,9 @@ mfd_err mfd_config_from_args(int argc, char **argv, mfd_config *cfg, bool *exit_
     if (cfg->workers < 1)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--workers must be at least 1 (the database connections of the pool)");
+    if (cfg->search_cache_mb < 0 || cfg->search_cache_mb > 1048576)
+        return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
+                           "--search-cache-mb must be from 0 to 1048576");
     if (cfg->max_header_bytes < 1024 || cfg->max_header_bytes > 196608)
         return mfd_err_new(MFD_INVALID_PARAMETER_VALUE,
                            "--max-header-size must be from 1024 to 196608 bytes");

@@ -27,6 +27,7 @@ typedef struct mfd_config {
     bool quiet;                        /* --quiet: no per-request log lines */
     size_t max_body_bytes;   /* --max-body-size, MLFLOWD_MAX_BODY_SIZE: JSON bodies; 64 MiB */
     int max_connections;     /* --max-connections; 1024 */
+    int search_cache_mb;     /* --search-cache-mb: PostgreSQL run-search cache budget; 256 */
     int keep_alive_timeout;  /* --keep-alive-timeout: seconds idle between requests; 120 */
     size_t max_header_bytes; /* --max-header-size, MLFLOWD_MAX_HEADER_SIZE; 32 KiB */
     /* Probes and metrics on their own port (src/http/health.c), so they work while the API port

@@ -124,6 +124,15 @@ mfd_metrics_auth mfd_metrics_auth_decision(bool auth_on, bool authenticated, int
     return authenticated ? MFD_METRICS_AUTH_ALLOWED : MFD_METRICS_AUTH_NONE;
 }
 
+static void (*search_cache_read)(void *ctx, mfd_metrics_search_cache *out);
+static void *search_cache_ctx;
+
+void mfd_metrics_set_search_cache_source(void (*read)(void *ctx, mfd_metrics_search_cache *out),
+                                         void *ctx) {
+    search_cache_ctx = ctx;
+    search_cache_read = read;
+}
+
 void mfd_metrics_set_db_pool_size(int size) {
     atomic_store_explicit(&db_pool_size, size, memory_order_relaxed);
     int64_t expected = 0;
@@ -270,5 +279,25 @@ const char *mfd_metrics_render(mfd_arena *arena) {
     mfd_strbuf_appendf(&sb, "mlflowd_db_pool_connections{state=\"in_use\"} %d\n", in_use);
     mfd_strbuf_appendf(&sb, "mlflowd_db_pool_connections{state=\"idle\"} %d\n",
                        size > in_use ? size - in_use : 0);
+    if (search_cache_read) {
+        mfd_metrics_search_cache c;
+        search_cache_read(search_cache_ctx, &c);
+        header(&sb, "mlflowd_search_cache_searches_total", "counter",
+               "Run searches the run-search cache could take, by whether it answered them "
+               "(hit) or the database did (miss: not loaded yet, or catching up failed).");
+        mfd_strbuf_appendf(&sb, "mlflowd_search_cache_searches_total{result=\"hit\"} %llu\n",
+                           (unsigned long long)c.hits);
+        mfd_strbuf_appendf(&sb, "mlflowd_search_cache_searches_total{result=\"miss\"} %llu\n",
+                           (unsigned long long)c.misses);
+        header(&sb, "mlflowd_search_cache_experiments", "gauge",
+               "Experiments the run-search cache holds.");
+        mfd_strbuf_appendf(&sb, "mlflowd_search_cache_experiments %llu\n",
+                           (unsigned long long)c.experiments);
+        header(&sb, "mlflowd_search_cache_runs", "gauge", "Runs the run-search cache holds.");
+        mfd_strbuf_appendf(&sb, "mlflowd_search_cache_runs %llu\n", (unsigned long long)c.runs);
+        header(&sb, "mlflowd_search_cache_bytes", "gauge",
+               "Memory the run-search cache holds, about (--search-cache-mb bounds it).");
+        mfd_strbuf_appendf(&sb, "mlflowd_search_cache_bytes %llu\n", (unsigned long long)c.bytes);
+    }
     return sb.data;
 }

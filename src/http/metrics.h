@@ -10,6 +10,7 @@
 #define MFD_HTTP_METRICS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/arena.h"
 
@@ -42,6 +43,14 @@ void mfd_metrics_db_borrowed(void);
 void mfd_metrics_db_returned(void);
 
 /* The whole exposition, NUL-terminated, in the arena. */
+/* The run-search cache's figures (store/run_cache.h), read at each render
+ * from `read` when one is set (PostgreSQL with the cache on). */
+typedef struct mfd_metrics_search_cache {
+    uint64_t hits, misses, runs, bytes, experiments;
+} mfd_metrics_search_cache;
+void mfd_metrics_set_search_cache_source(void (*read)(void *ctx, mfd_metrics_search_cache *out),
+                                         void *ctx);
+
 const char *mfd_metrics_render(mfd_arena *arena);
 
 /* The Content-Type of the exposition. */

@@ -153,6 +153,45 @@ static void split_on_metric(mfd_arena *arena, const key_clause *keys, size_t n_k
     }
 }
 
+/* The search as the run-search cache takes it, or NULL (mfd_search_sql.plan). */
+static const mfd_run_plan *cache_plan(mfd_arena *arena, const mfd_search_builder *where,
+                                      const key_clause *keys, size_t n_keys, const order_key *order,
+                                      size_t n_order) {
+    if (where->n_terms)
+        return NULL; /* attribute or dataset clauses */
+    bool metric_order = false;
+    for (size_t i = 0; i < n_order; i++) {
+        if (order[i].entity != RUN_METRIC &&
+            !(order[i].entity == RUN_ATTRIBUTE && strcmp(order[i].key, "start_time") == 0))
+            return NULL;
+        metric_order = metric_order || order[i].entity == RUN_METRIC;
+    }
+    if (!n_keys && !metric_order)
+        return NULL; /* the SQL reads the experiment's runs in order from an index */
+    mfd_run_plan *plan = mfd_arena_calloc(arena, 1, sizeof *plan);
+    mfd_run_plan_clause *clauses = mfd_arena_calloc(arena, n_keys ? n_keys : 1, sizeof *clauses);
+    mfd_run_plan_order *orders = mfd_arena_calloc(arena, n_order ? n_order : 1, sizeof *orders);
+    for (size_t i = 0; i < n_keys; i++) {
+        const key_clause *k = &keys[i];
+        if (k->cmp > MFD_CMP_GE)
+            return NULL; /* LIKE, ILIKE */
+        clauses[i] =
+            (mfd_run_plan_clause){.table = k->number                         ? MFD_PLAN_METRIC
+                                           : strcmp(k->table, "params") == 0 ? MFD_PLAN_PARAM
+                                                                             : MFD_PLAN_TAG,
+                                  .key = k->key,
+                                  .cmp = (mfd_run_plan_cmp)k->cmp,
+                                  .number = k->number ? k->number->f64 : 0,
+                                  .text = k->text};
+    }
+    for (size_t i = 0; i < n_order; i++)
+        orders[i] = (mfd_run_plan_order){.metric = order[i].entity == RUN_METRIC,
+                                         .key = order[i].key,
+                                         .ascending = order[i].ascending};
+    *plan = (mfd_run_plan){clauses, n_keys, orders, n_order};
+    return plan;
+}
+
 static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool candidates_first,
                             const mfd_search_scope *scope, mfd_search_sql *out) {
     in = mfd_search_start(in, out);
@@ -176,6 +215,7 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     size_t n_order_keys = 0;
     if ((err = mfd_search_runs_check_order_by(arena, in, &order_keys, &n_order_keys)))
         return err;
+    const mfd_run_plan *plan = cache_plan(arena, &where, keys, n_keys, order_keys, n_order_keys);
     mfd_search_runs_sort_key_clauses(keys, n_keys);
     const mfd_search_scope *exp =
         candidates_first ? mfd_search_runs_indexed_experiments(scope) : NULL;
@@ -220,6 +260,7 @@ static mfd_err compile_runs(mfd_arena *arena, const mfd_search_input *in, bool c
     if ((err = mfd_search_finish_joined(&from, &lists, &order, out)))
         return err;
     out->has_key_clauses = n_keys > 0;
+    out->plan = plan;
     out->names_run_id = names_run_id;
     for (size_t i = 0; i < n_keys; i++)
         out->outside_experiment_indexes =

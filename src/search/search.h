@@ -45,6 +45,45 @@
 #include "../core/err.h"
 #include "../core/sql_params.h"
 
+/* A run search in the form the run-search cache answers (store/run_cache.h):
+ * key clauses and an order over metrics and start_time only. Semantics as
+ * the SQL's (compile_runs.c): a clause is met by the run's value for its key
+ * (a run without the key meets none, `!=` included); metric clauses compare
+ * the stored value (NaN is stored as 0); each metric order key puts values
+ * first, then NaN, then runs without it, both ways; start_time sorts NULL
+ * last; the order ends with start_time DESC (unless ordered on) and run_uuid. */
+typedef enum mfd_run_plan_table {
+    MFD_PLAN_METRIC,
+    MFD_PLAN_PARAM,
+    MFD_PLAN_TAG
+} mfd_run_plan_table;
+typedef enum mfd_run_plan_cmp {
+    MFD_PLAN_EQ,
+    MFD_PLAN_NE,
+    MFD_PLAN_LT,
+    MFD_PLAN_LE,
+    MFD_PLAN_GT,
+    MFD_PLAN_GE
+} mfd_run_plan_cmp;
+typedef struct mfd_run_plan_clause {
+    mfd_run_plan_table table;
+    const char *key;
+    mfd_run_plan_cmp cmp; /* params and tags: EQ or NE */
+    double number;        /* metrics */
+    const char *text;     /* params and tags */
+} mfd_run_plan_clause;
+typedef struct mfd_run_plan_order {
+    bool metric;     /* else the start_time attribute */
+    const char *key; /* the metric */
+    bool ascending;
+} mfd_run_plan_order;
+typedef struct mfd_run_plan {
+    const mfd_run_plan_clause *clauses;
+    size_t n_clauses;
+    const mfd_run_plan_order *order;
+    size_t n_order;
+} mfd_run_plan;
+
 typedef struct mfd_search_sql {
     const char *from;     /* runs only (else NULL): the FROM clause, `runs r` and its joins */
     const char *where;    /* boolean SQL expression; "1=1" when there is no filter */
@@ -68,6 +107,10 @@ typedef struct mfd_search_sql {
     /* runs on SQLite, else NULL: `SELECT 1 FROM ... WHERE ...` (in `where`,
      * its values in `params`) giving the rows the filter's lists start from */
     struct mfd_search_sql *first_clause;
+    /* runs: the same search for the run-search cache, or NULL when it has
+     * other clauses or order keys (attributes, datasets, LIKE, params or tags
+     * in the order), or neither a key clause nor a metric order */
+    const mfd_run_plan *plan;
 } mfd_search_sql;
 
 /* PostgreSQL: parameter and tag values up to this many characters are in a

@@ -115,6 +115,10 @@ typedef struct mfd_run_search {
      * (mfd_search_scope.by_experiment); otherwise the runs table is read
      * whole, which a large experiment is faster read by */
     bool by_experiment;
+    /* Or the page's run ids in order, picked by the run-search cache
+     * (run_cache.h): their rows are read, and the query above is not run. */
+    const char *const *page_ids;
+    size_t n_page_ids;
 } mfd_run_search;
 
 /* PostgreSQL's work_mem for a search with a window, set for its transaction

@@ -368,6 +368,47 @@ static mfd_err select_page(mfd_conn *conn, mfd_arena *arena, const mfd_run_searc
     return NULL;
 }
 
+static int by_run_id(const void *a, const void *b) {
+    return strcmp(((const mfd_run *)a)->info.run_id, ((const mfd_run *)b)->info.run_id);
+}
+
+/* The rows of the runs the run-search cache picked, in its order; a run
+ * removed since is left out. */
+static mfd_err select_ids(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *in, mfd_run **out,
+                          size_t *count) {
+    *out = NULL;
+    *count = 0;
+    if (in->n_page_ids == 0)
+        return NULL;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(
+        conn, "SELECT " RUN_COLUMNS " FROM runs r WHERE r.run_uuid = ANY(CAST(? AS text[]))", true,
+        &stmt);
+    if (err)
+        return err;
+    mfd_stmt_bind_text_array(stmt, 1, in->page_ids, in->n_page_ids);
+    mfd_run *rows = mfd_arena_calloc(arena, in->n_page_ids, sizeof *rows);
+    size_t n = 0;
+    mfd_step s;
+    while ((s = mfd_stmt_step(stmt, &err)) == MFD_STEP_ROW && n < in->n_page_ids)
+        read_info(stmt, arena, &rows[n++].info);
+    mfd_stmt_done(stmt);
+    if (s == MFD_STEP_ERROR)
+        return err;
+    qsort(rows, n, sizeof *rows, by_run_id);
+    mfd_run *page = mfd_arena_calloc(arena, in->n_page_ids, sizeof *page);
+    size_t m = 0;
+    for (size_t i = 0; i < in->n_page_ids; i++) {
+        mfd_run key = {.info.run_id = in->page_ids[i]};
+        const mfd_run *row = bsearch(&key, rows, n, sizeof *rows, by_run_id);
+        if (row)
+            page[m++] = *row;
+    }
+    *out = page;
+    *count = m;
+    return NULL;
+}
+
 /* One form of the search, SQL, values, scope and page, as a hash. */
 static uint64_t form_hash(const mfd_run_search *in) {
     uint64_t h = mfd_hash_str(MFD_HASH_INIT, in->from ? in->from : "");
@@ -425,7 +466,8 @@ mfd_err mfd_runs_search(mfd_conn *conn, mfd_arena *arena, const mfd_run_search *
     if (in->window && mfd_conn_dialect(conn) == MFD_DIALECT_POSTGRES &&
         (err = mfd_conn_exec(conn, "SET LOCAL work_mem = '" MFD_RUNS_WINDOW_WORK_MEM "'")))
         return mfd_conn_finish(conn, err);
-    if ((err = select_full_page(conn, arena, in, false, &page, &n)))
+    if ((err = in->page_ids ? select_ids(conn, arena, in, &page, &n)
+                            : select_full_page(conn, arena, in, false, &page, &n)))
         return mfd_conn_finish(conn, err);
     for (size_t first = 0; first < n && !err; first += MFD_RUNS_SEARCH_PART) {
         size_t m = n - first < MFD_RUNS_SEARCH_PART ? n - first : MFD_RUNS_SEARCH_PART;

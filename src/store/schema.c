@@ -267,6 +267,8 @@ static mfd_err create_tracking_schema(mfd_conn *conn) {
                                                    : (const char *)mfd_schema_tracking_sql);
     if (!err)
         err = mfd_schema_create_search_indexes(conn);
+    if (!err && mfd_schema_is_pg(conn))
+        err = mfd_schema_create_run_change_triggers(conn);
     if (err)
         return err;
     return stamp(conn, "alembic_version", MFD_TRACKING_SCHEMA_HEAD);
@@ -357,6 +359,24 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
                          "upgrade URI` adds them (MLflow ignores them).",
                          mfd_db_uri(db), missing);
         }
+        int triggers = 0;
+        if (mfd_schema_is_pg(conn) &&
+            !(err = mfd_schema_count_run_change_triggers(conn, &triggers)) &&
+            !mfd_schema_run_change_triggers_complete(triggers)) {
+            if (add_search_indexes) {
+                mfd_log_info("creating mlflowd's triggers that report changed runs to the "
+                             "run-search cache on %s",
+                             mfd_db_uri(db));
+                err = mfd_schema_create_run_change_triggers(conn);
+            } else {
+                mfd_log_warn("%s lacks mlflowd's triggers that report changed runs, so the "
+                             "run-search cache is off and every search reads the database. "
+                             "`mlflowd db upgrade URI` adds them (MLflow ignores them).",
+                             mfd_db_uri(db));
+            }
+        }
+        if (err)
+            goto out;
         if (per_experiment && mfd_schema_is_pg(conn) &&
             (err = mfd_schema_check_unfiled_entries(db, conn, add_search_indexes, &per_experiment)))
             goto out;

@@ -7,6 +7,10 @@
 #define MFD_TRACKING_SCHEMA_HEAD "bf29a5ff90ea"
 #define MFD_AUTH_SCHEMA_HEAD     "0965eb92f5f0"
 #define MFD_AUTH_SCHEMA_INITIAL  "8606fa83a998"
+/* PostgreSQL: the channel mlflowd's triggers notify with the runs a
+ * committed transaction changed (schema_triggers.c), "<experiment_id>:<run
+ * id>" each, "*" for a TRUNCATE. */
+#define MFD_RUN_CHANGES_CHANNEL "mlflowd_run_changes"
 /* The opendatahub fork's revision after our head (workspaces): out of scope. */
 #define MFD_TRACKING_SCHEMA_FORK_WORKSPACES "1b5f0d9ad7c1"
 

@@ -152,6 +152,7 @@ mfd_err mfd_schema_count_missing_search_indexes(mfd_conn *conn, int *missing,
     if (!err)
         err = count_missing(conn, indexes + n - per_experiment, per_experiment,
                             &missing_per_experiment);
+
     *experiment_indexes = !err && missing_per_experiment == 0;
     return err;
 }

@@ -24,4 +24,11 @@ mfd_err mfd_schema_create_search_indexes(mfd_conn *conn);
 mfd_err mfd_schema_check_unfiled_entries(mfd_db *db, mfd_conn *conn, bool reindex,
                                          bool *per_experiment);
 
+/* PostgreSQL: the triggers of schema_triggers.c. count: how many of them the
+ * current schema has, enabled; complete: whether that is all of them. create
+ * (re)creates them all and their function. */
+mfd_err mfd_schema_count_run_change_triggers(mfd_conn *conn, int *count);
+bool mfd_schema_run_change_triggers_complete(int count);
+mfd_err mfd_schema_create_run_change_triggers(mfd_conn *conn);
+
 #endif

@@ -176,6 +176,7 @@ def test_existing_mlflow_postgres_database_served_in_place(make_server, fresh_db
     assert schema_snapshot(fresh_db) == before
     # mlflowd's search indexes are not added behind the admin's back: the log says how
     assert "lacks 8 of mlflowd's search indexes" in s.log()
+    assert "lacks mlflowd's triggers that report changed runs" in s.log()
     assert "mlflowd db upgrade" in s.log()
 
 
@@ -222,6 +223,7 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
         out = db_upgrade(other)
         assert out.returncode == 0, out.stderr
         assert "creating 8 of mlflowd's search indexes" in out.stderr
+        assert "creating mlflowd's triggers that report changed runs" in out.stderr
         assert mlflowd_indexes(other) == made
         assert mlflowd_statistics(other) == mlflowd_statistics(fresh_db)
         assert schema_snapshot(other)[:2] == (columns, constraints)
@@ -230,7 +232,7 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
     finally:
         pg_drop_database(other)
     s = make_server(args=[f"--backend-store-uri={fresh_db}"])
-    assert "search indexes" not in s.log()
+    assert "search indexes" not in s.log() and "triggers" not in s.log()
     exp = s.api("POST", "experiments/create", {"name": "long"})["experiment_id"]
     run = s.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
     long_value = "é" * 2000  # 4,000 bytes: more than a B-tree entry holds (2,704)
@@ -281,8 +283,9 @@ def test_a_search_in_one_experiment_reads_its_entries_through_the_experiment_ind
     mlflowd_run_experiment's indexes, which keep a run's experiment as it was when its
     entries were written. Shown by moving a run in SQL, which neither MLflow nor mlflowd
     can do: until REINDEX its entries stay under the old experiment (README, PostgreSQL),
-    while a search over both experiments finds it."""
-    s = make_server(args=[f"--backend-store-uri={fresh_db}"])
+    while a search over both experiments finds it. Without the run-search cache, which
+    would see the move (its triggers report both experiments)."""
+    s = make_server(args=[f"--backend-store-uri={fresh_db}", "--search-cache-mb", "0"])
     a, b, runs = two_large_experiments(s, fresh_db)
     for filt in FILTERS:
         assert found(s, [a], filt) == ["a2", "a1"] and found(s, [b], filt) == ["b1"]
