@@ -369,6 +369,13 @@ const char **rc_select(rc_experiment *const *experiments, size_t n_experiments,
                 scopes[i].order_cols[k] =
                     rc_column_of(e, MFD_PLAN_METRIC, plan->order[k].key, false);
     }
+    /* metric clauses first: a string clause follows a pointer per run */
+    size_t *by_cost = mfd_arena_calloc(arena, plan->n_clauses + 1, sizeof *by_cost);
+    size_t n_ordered = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < plan->n_clauses; k++)
+            if ((plan->clauses[k].table == MFD_PLAN_METRIC) == (pass == 0))
+                by_cost[n_ordered++] = k;
     uint8_t stages = (uint8_t)((active ? RC_ACTIVE : 0) | (deleted ? RC_DELETED : 0));
     /* every match up to `want`, then only those before the heap's top */
     size_t want = offset > INT64_MAX - limit ? SIZE_MAX : (size_t)(offset + limit);
@@ -380,8 +387,10 @@ const char **rc_select(rc_experiment *const *experiments, size_t n_experiments,
             if (!(s->e->flags[slot] & stages) || (s->e->flags[slot] & RC_GONE))
                 continue;
             bool ok = true;
-            for (size_t k = 0; k < plan->n_clauses && ok; k++)
+            for (size_t i = 0; i < plan->n_clauses && ok; i++) {
+                size_t k = by_cost[i];
                 ok = meets(s->clause_cols[k], slot, &plan->clauses[k]);
+            }
             if (!ok)
                 continue;
             (*total)++;
