@@ -14,6 +14,18 @@ int64_t mfd_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec mfd_deadline_after_ms(clockid_t clock, int ms) {
+    struct timespec t;
+    clock_gettime(clock, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 void mfd_uuid_hex(char out[33]) {
     unsigned char b[16];
     if (RAND_bytes(b, sizeof b) != 1) {

@@ -3,6 +3,8 @@
  * lock) and given back if opening fails. */
 #include "db_pool.h"
 
+#include "core/ids.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -71,14 +73,7 @@ mfd_err mfd_db_pool_acquire(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *c
 
 mfd_err mfd_db_pool_acquire_spare(mfd_db_pool *pool, mfd_db_pool_open_fn open, void *ctx,
                                   int wait_ms, mfd_conn **out) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = mfd_deadline_after_ms(CLOCK_MONOTONIC, wait_ms);
     pthread_mutex_lock(&pool->lock);
     while (pool->spare_busy)
         if (pthread_cond_timedwait(&pool->spare_cond, &pool->lock, &deadline) == ETIMEDOUT) {

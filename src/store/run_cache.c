@@ -222,14 +222,7 @@ static void on_notify(void *ctx, const char *payload) {
 
 /* Sleeps up to ms unless stopping; under lock. */
 static void pause_ms(mfd_run_cache *c, int ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = mfd_deadline_after_ms(CLOCK_REALTIME, ms);
     while (!c->stopping && pthread_cond_timedwait(&c->changed, &c->lock, &until) != ETIMEDOUT) {
     }
 }
@@ -542,9 +535,7 @@ static bool sync_changes(mfd_run_cache *c, mfd_conn *conn) {
         mfd_conn_rollback(conn);
         mfd_err_free(err);
     }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += SYNC_WAIT_MS / 1000;
+    struct timespec until = mfd_deadline_after_ms(CLOCK_REALTIME, SYNC_WAIT_MS);
     pthread_mutex_lock(&c->lock);
     while (!err && !w.seen && c->epoch == epoch &&
            pthread_cond_timedwait(&c->changed, &c->lock, &until) != ETIMEDOUT) {
