@@ -228,23 +228,6 @@ bool mfd_db_sees_other_writers(mfd_db *db) {
     return db->sees_other_writers;
 }
 
-mfd_err mfd_db_listen(mfd_db *db, const char *channel, mfd_db_listener **out) {
-    *out = NULL;
-    if (!db->driver->listen)
-        return mfd_err_new(MFD_INVALID_STATE, "the %s driver sends no notifications",
-                           db->driver->name);
-    return db->driver->listen(db, channel, out);
-}
-
-mfd_err mfd_db_listener_wait(mfd_db_listener *l, int timeout_ms, mfd_db_notify_fn fn, void *ctx) {
-    return l->ops->wait(l, timeout_ms, fn, ctx);
-}
-
-void mfd_db_listener_close(mfd_db_listener *l) {
-    if (l)
-        l->ops->close(l);
-}
-
 mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out) {
     return db->driver->acquire(db, out);
 }

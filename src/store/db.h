@@ -61,16 +61,6 @@ char *mfd_db_redact_message(const char *uri, const char *message);
 uint64_t mfd_db_data_version(mfd_db *db);
 bool mfd_db_sees_other_writers(mfd_db *db);
 
-/* Notifications (PostgreSQL's LISTEN) on a connection of their own, outside
- * the pool; INVALID_STATE where the engine sends none (SQLite). wait reads
- * what arrives within timeout_ms and calls fn with each payload; an error
- * means the connection broke, and notifications may have been lost. */
-typedef struct mfd_db_listener mfd_db_listener;
-typedef void (*mfd_db_notify_fn)(void *ctx, const char *payload);
-mfd_err mfd_db_listen(mfd_db *db, const char *channel, mfd_db_listener **out);
-mfd_err mfd_db_listener_wait(mfd_db_listener *l, int timeout_ms, mfd_db_notify_fn fn, void *ctx);
-void mfd_db_listener_close(mfd_db_listener *l);
-
 mfd_err mfd_db_acquire(mfd_db *db, mfd_conn **out);
 /* A connection outside the pool, for readiness probes (one at a time; waits at
  * most wait_ms for the previous probe's): it answers while requests hold every

@@ -30,15 +30,6 @@ struct mfd_stmt {
     const mfd_db_driver *driver;
 };
 
-typedef struct mfd_db_listener_ops {
-    mfd_err (*wait)(mfd_db_listener *l, int timeout_ms, mfd_db_notify_fn fn, void *ctx);
-    void (*close)(mfd_db_listener *l);
-} mfd_db_listener_ops;
-
-struct mfd_db_listener {
-    const mfd_db_listener_ops *ops;
-};
-
 struct mfd_db_driver {
     const char *name;
     mfd_dialect dialect;
@@ -75,8 +66,6 @@ struct mfd_db_driver {
     /* Optional: mfd_db_data_version when the engine can see other processes'
      * writes; NULL means local_writes alone. */
     uint64_t (*data_version)(mfd_db *db);
-    /* Optional: mfd_db_listen; NULL where the engine sends no notifications. */
-    mfd_err (*listen)(mfd_db *db, const char *channel, mfd_db_listener **out);
 };
 
 /* Values per multi-row INSERT of mfd_conn_upsert_rows: 100 rows of 6 columns

@@ -447,5 +447,4 @@ const mfd_db_driver mfd_db_pg_driver = {
     .changes = conn_changes,
     .table_exists = mfd_pg_conn_table_exists,
     .insert_rows = mfd_pg_insert_rows,
-    .listen = mfd_pg_listen,
 };

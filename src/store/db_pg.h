@@ -101,9 +101,6 @@ int64_t mfd_pg_col_int64(mfd_stmt *stmt, int col);
 double mfd_pg_col_double(mfd_stmt *stmt, int col);
 mfd_err mfd_pg_conn_table_exists(mfd_conn *conn, const char *table, bool *exists);
 
-/* db_pg_listen.c: mfd_db_listen. */
-mfd_err mfd_pg_listen(mfd_db *db, const char *channel, mfd_db_listener **out);
-
 /* db_pg_copy.c: mfd_conn_insert_rows by COPY. */
 mfd_err mfd_pg_insert_rows(mfd_conn *conn, const char *table, const char *columns, size_t n_columns,
                            const mfd_sql_params *values);

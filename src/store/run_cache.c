@@ -1,11 +1,20 @@
 /* run_cache.c — the run-search cache's threads and database work
- * (run_cache.h): the listener that files notifications, the loader that
- * reads experiments and columns, and a search's sync, catch-up and answer.
+ * (run_cache.h): reading the change log and filing what it says, the loader
+ * that reads experiments and columns, and a search's catch-up and answer.
+ *
+ * Reading the log: a reading remembers the highest id it saw and the
+ * transactions in progress in its snapshot (pg_snapshot_xip). The next one
+ * reads the rows above that id, and those of the remembered transactions,
+ * whose rows may have lower ids (ids are taken at insert, visibility comes
+ * at commit). A transaction that was not visible to the last reading was in
+ * progress then, or began after it and so took higher ids: every change
+ * committed since is read (schema_triggers.c writes the log).
  *
  * Locks: `lock` guards the entry table, each entry's bookkeeping (dirty
- * runs, wanted columns, flags) and the tokens; each entry's `data_lock`
- * guards its data. Order: data_lock before lock, never the other way (the
- * loader only try-locks other entries' data to drop them). */
+ * runs, wanted columns, flags); `poll_lock` the log position; each entry's
+ * `data_lock` its data. Order: data_lock, then lock; poll_lock, then lock. A
+ * thread holding data_lock takes no pooled connection (the loader takes its
+ * connection first), and the loader only try-locks other entries' data. */
 #include "run_cache.h"
 
 #include <errno.h>
@@ -14,10 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "core/hash.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "run_cache_data.h"
@@ -25,20 +33,84 @@
 #include "schema_internal.h"
 
 enum {
-    /* changed runs an experiment reads again before a search; beyond that
-     * it is loaded again (≈ a second per 100,000 runs either way) */
+    /* distinct changed runs an experiment reads again before a search;
+     * beyond that it is loaded again (≈ a second per 100,000 runs either way) */
     MAX_DIRTY = 20000,
-    /* a search waits this long for its notification to come back, then
-     * the SQL answers */
-    SYNC_WAIT_MS = 2000,
+    /* log rows one reading takes; more, and every experiment is loaded again */
+    MAX_LOG_ROWS = 200000,
     MAX_EXPERIMENTS = 20,        /* a search over more goes to SQL */
-    TOO_LARGE_RETRY_MS = 600000, /* an experiment over the budget is tried again after */
-    LISTEN_RETRY_MS = 2000,      /* the listener connects again after */
-    LISTEN_POLL_MS = 500,        /* how often the listener looks at `stopping` */
-    /* after a notification that did not come back, searches go to SQL for
-     * this long rather than each wait SYNC_WAIT_MS */
-    SYNC_FAILED_PAUSE_MS = 5000,
+    MAX_ENTRIES = 1024,          /* experiments known at once */
+    TOO_LARGE_RETRY_MS = 600000, /* an experiment the cache cannot hold is tried again after */
+    POLL_EVERY_MS = 1000,        /* the poller's reading */
+    PRUNE_EVERY_MS = 60000,      /* the poller deletes old log rows and checks the triggers */
+    /* log rows are kept 10 minutes: a position older than half that may
+     * have lost rows, and every experiment is loaded again */
+    STALE_AFTER_MS = 300000,
+    DATA_LOCK_WAIT_MS = 50, /* a search waits this long for another's catch-up, then goes to SQL */
 };
+
+#define PRUNE_SQL "DELETE FROM " MFD_RUN_CHANGES_TABLE " WHERE at < now() - interval '10 minutes'"
+
+/* ---- a set of run ids (the runs to read again) ----------------------------------------------- */
+
+typedef struct dirty_set {
+    char **ids;
+    bool *exact; /* filed under this experiment (a runs row), not just any */
+    size_t n, cap;
+    uint32_t *index; /* open addressing, position + 1; 0 = empty */
+    size_t index_cap;
+} dirty_set;
+
+static void dirty_free(dirty_set *d) {
+    for (size_t i = 0; i < d->n; i++)
+        free(d->ids[i]);
+    free(d->ids);
+    free(d->exact);
+    free(d->index);
+    memset(d, 0, sizeof *d);
+}
+
+static void dirty_index(dirty_set *d, size_t i) {
+    size_t h = mfd_hash_str(MFD_HASH_INIT, d->ids[i]) & (d->index_cap - 1);
+    while (d->index[h])
+        h = (h + 1) & (d->index_cap - 1);
+    d->index[h] = (uint32_t)i + 1;
+}
+
+/* Adds the run (once); false when the set is full. */
+static bool dirty_add(dirty_set *d, const char *id, bool exact) {
+    if (d->index_cap) {
+        size_t h = mfd_hash_str(MFD_HASH_INIT, id) & (d->index_cap - 1);
+        for (; d->index[h]; h = (h + 1) & (d->index_cap - 1))
+            if (strcmp(d->ids[d->index[h] - 1], id) == 0) {
+                d->exact[d->index[h] - 1] |= exact;
+                return true;
+            }
+    }
+    if (d->n == MAX_DIRTY)
+        return false;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        d->ids = realloc(d->ids, cap * sizeof *d->ids);
+        d->exact = realloc(d->exact, cap * sizeof *d->exact);
+        free(d->index);
+        d->index_cap = cap * 2;
+        d->index = calloc(d->index_cap, sizeof *d->index);
+        if (!d->ids || !d->exact || !d->index)
+            abort();
+        d->cap = cap;
+        for (size_t i = 0; i < d->n; i++)
+            dirty_index(d, i);
+    }
+    d->ids[d->n] = strdup(id);
+    if (!d->ids[d->n])
+        abort();
+    d->exact[d->n] = exact;
+    dirty_index(d, d->n++);
+    return true;
+}
+
+/* ---- bookkeeping (under lock) --------------------------------------------------------------- */
 
 typedef struct want {
     mfd_run_plan_table table;
@@ -52,51 +124,66 @@ typedef struct entry {
     /* the rest under the cache's lock */
     bool ready;      /* data loaded in `epoch` */
     bool building;   /* the loader holds data_lock for a while */
-    bool collecting; /* notifications for it are kept in dirty */
+    bool collecting; /* changes of its runs are kept in dirty */
     uint64_t epoch;
-    char **dirty;
-    size_t n_dirty, cap_dirty;
+    dirty_set dirty;
     bool all_dirty; /* more than MAX_DIRTY, or a TRUNCATE: load again */
     want *wants;
     size_t n_wants;
     bool queued;
+    int users; /* searches between entry_of and their end */
     uint64_t last_used;
     int64_t refused_until_ms;
     size_t bytes, runs;
 } entry;
 
-typedef struct waiter {
-    uint64_t token;
-    bool seen;
-    struct waiter *next;
-} waiter;
-
 struct mfd_run_cache {
     mfd_db *db;
     size_t max_bytes;
     pthread_mutex_t lock;
-    pthread_cond_t changed; /* a token seen, work queued, the listener's state, stop */
+    pthread_cond_t changed; /* work queued, the log read, stop */
     entry **entries;
     size_t n_entries;
-    bool listening;
-    uint64_t epoch; /* bumped when notifications may have been lost */
-    bool disabled;  /* the database lacks the triggers */
+    uint64_t epoch; /* bumped when changes may have been missed */
+    bool disabled;  /* the database lacks the log or its triggers */
     bool stopping;
-    char tag[24]; /* "#<random>:", the prefix of this process's tokens */
-    uint64_t next_token;
-    waiter *waiters;
     uint64_t tick;
-    int64_t sync_failed_ms; /* when a search's notification last failed to come back */
     uint64_t hits, misses;
-    pthread_t listener, loader;
+    /* the log position, under poll_lock (`polled` also under lock) */
+    pthread_mutex_t poll_lock;
+    bool polled;
+    int64_t last_id;
+    char *xip; /* "{xid,...}": in progress at the last reading */
+    int64_t last_read_ms;
+    pthread_t poller, loader;
 };
 
-/* ---- bookkeeping (under lock) --------------------------------------------------------------- */
+static void entry_free(entry *e) {
+    rc_experiment_free(e->data);
+    dirty_free(&e->dirty);
+    for (size_t k = 0; k < e->n_wants; k++)
+        free(e->wants[k].key);
+    free(e->wants);
+    pthread_mutex_destroy(&e->data_lock);
+    free(e);
+}
 
+/* The entry of the experiment, made when missing; NULL when the table is
+ * full of experiments in use. */
 static entry *entry_of(mfd_run_cache *c, int64_t id) {
     for (size_t i = 0; i < c->n_entries; i++)
         if (c->entries[i]->id == id)
             return c->entries[i];
+    if (c->n_entries == MAX_ENTRIES) /* those holding nothing go */
+        for (size_t i = c->n_entries; i-- > 0;) {
+            entry *e = c->entries[i];
+            if (!e->users && !e->data && !e->building && !e->queued) {
+                entry_free(e);
+                c->entries[i] = c->entries[--c->n_entries];
+            }
+        }
+    if (c->n_entries == MAX_ENTRIES)
+        return NULL;
     entry *e = calloc(1, sizeof *e);
     entry **grown = realloc(c->entries, (c->n_entries + 1) * sizeof *grown);
     if (!e || !grown)
@@ -108,32 +195,13 @@ static entry *entry_of(mfd_run_cache *c, int64_t id) {
     return e;
 }
 
-static void clear_dirty(entry *e) {
-    for (size_t i = 0; i < e->n_dirty; i++)
-        free(e->dirty[i]);
-    e->n_dirty = 0;
-}
-
-static void add_dirty(entry *e, const char *uuid) {
+static void add_dirty(entry *e, const char *uuid, bool exact) {
     if (!e->collecting || e->all_dirty)
         return;
-    if (e->n_dirty == MAX_DIRTY) {
-        clear_dirty(e);
+    if (!dirty_add(&e->dirty, uuid, exact)) {
+        dirty_free(&e->dirty);
         e->all_dirty = true;
-        return;
     }
-    if (e->n_dirty == e->cap_dirty) {
-        size_t cap = e->cap_dirty ? e->cap_dirty * 2 : 64;
-        char **grown = realloc(e->dirty, cap * sizeof *grown);
-        if (!grown)
-            abort();
-        e->dirty = grown;
-        e->cap_dirty = cap;
-    }
-    char *copy = strdup(uuid);
-    if (!copy)
-        abort();
-    e->dirty[e->n_dirty++] = copy;
 }
 
 /* Asks the loader for the entry with the plan's columns. */
@@ -175,7 +243,7 @@ static void forget(entry *e) {
     e->ready = false;
     e->collecting = false;
     e->all_dirty = false;
-    clear_dirty(e);
+    dirty_free(&e->dirty);
 }
 
 /* Frees the entry's data; under both its data_lock and the lock. */
@@ -186,38 +254,153 @@ static void drop(entry *e) {
     forget(e);
 }
 
-/* ---- the listener --------------------------------------------------------------------------- */
+/* Every entry is to be loaded again: changes may have been missed. */
+static void new_epoch(mfd_run_cache *c) {
+    c->epoch++;
+    for (size_t i = 0; i < c->n_entries; i++)
+        forget(c->entries[i]);
+}
 
-static void on_notify(void *ctx, const char *payload) {
-    mfd_run_cache *c = ctx;
-    pthread_mutex_lock(&c->lock);
-    if (payload[0] == '#') {
-        size_t n = strlen(c->tag);
-        if (strncmp(payload, c->tag, n) == 0) {
-            uint64_t token = strtoull(payload + n, NULL, 10);
-            for (waiter *w = c->waiters; w; w = w->next)
-                if (w->token == token)
-                    w->seen = true;
-            pthread_cond_broadcast(&c->changed);
-        }
-    } else if (strcmp(payload, "*") == 0) {
-        for (size_t i = 0; i < c->n_entries; i++)
-            if (c->entries[i]->collecting) {
-                clear_dirty(c->entries[i]);
-                c->entries[i]->all_dirty = true;
+/* The cache off for good: the log cannot be trusted; under lock. */
+static void disable(mfd_run_cache *c) {
+    if (!c->disabled)
+        mfd_log_warn("run-search cache: off, the database lacks mlflowd's log of changed runs or "
+                     "one of its triggers, or a trigger is disabled (`mlflowd db upgrade URI` "
+                     "makes them again; restart the servers then); searches read the database");
+    c->disabled = true;
+    new_epoch(c);
+}
+
+/* ---- reading the change log ----------------------------------------------------------------- */
+
+typedef struct log_row {
+    bool has_experiment;
+    int64_t experiment_id;
+    char *run_uuid;
+} log_row;
+
+/* Files the rows with the entries that keep their runs; under lock. */
+static void file_rows(mfd_run_cache *c, const log_row *rows, size_t n) {
+    for (size_t r = 0; r < n; r++) {
+        const log_row *row = &rows[r];
+        for (size_t i = 0; i < c->n_entries; i++) {
+            entry *e = c->entries[i];
+            if (strcmp(row->run_uuid, "*") == 0) {
+                if (e->collecting) {
+                    dirty_free(&e->dirty);
+                    e->all_dirty = true;
+                }
+            } else if (!row->has_experiment || row->experiment_id == e->id) {
+                add_dirty(e, row->run_uuid, row->has_experiment);
             }
-    } else {
-        const char *colon = strchr(payload, ':');
-        if (colon) {
-            char *end;
-            long long id = strtoll(payload, &end, 10);
-            bool known = end == colon && colon != payload;
-            for (size_t i = 0; i < c->n_entries; i++)
-                if (!known || c->entries[i]->id == id)
-                    add_dirty(c->entries[i], colon + 1);
         }
     }
+}
+
+/* Reads the log from the last position and files what changed; false when
+ * it could not (the caller answers from SQL). */
+static bool read_log(mfd_run_cache *c, mfd_conn *conn) {
+    pthread_mutex_lock(&c->poll_lock);
+    /* the snapshot's transactions in progress, and the rows after the
+     * position in the same statement, so in the same snapshot */
+    static const char first_sql[] =
+        "SELECT (SELECT '{' || coalesce(string_agg(x::text, ','), '') || '}' FROM "
+        "pg_snapshot_xip(pg_current_snapshot()) x), (SELECT coalesce(max(id), 0) "
+        "FROM " MFD_RUN_CHANGES_TABLE "), NULL, NULL, " MFD_SCHEMA_RUN_CHANGE_TRIGGERS_COUNT;
+    static const char next_sql[] =
+        "SELECT (SELECT '{' || coalesce(string_agg(x::text, ','), '') || '}' FROM "
+        "pg_snapshot_xip(pg_current_snapshot()) x), l.id, l.experiment_id, "
+        "l.run_uuid, " MFD_SCHEMA_RUN_CHANGE_TRIGGERS_COUNT
+        " FROM (SELECT 1) one LEFT JOIN (SELECT id, experiment_id, run_uuid "
+        "FROM " MFD_RUN_CHANGES_TABLE
+        " WHERE id > ? OR xid = ANY(CAST(? AS xid8[])) ORDER BY id LIMIT ?) l ON true";
+    bool first = !c->polled;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, first ? first_sql : next_sql, true, &stmt);
+    if (err) {
+        pthread_mutex_unlock(&c->poll_lock);
+        mfd_err_free(err);
+        return false;
+    }
+    if (!first) {
+        mfd_stmt_bind_int64(stmt, 1, c->last_id);
+        mfd_stmt_bind_text(stmt, 2, c->xip);
+        mfd_stmt_bind_int64(stmt, 3, MAX_LOG_ROWS + 1);
+    }
+    log_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    char *xip = NULL;
+    int64_t last_id = c->last_id;
+    bool complete = true; /* every trigger enabled, the log there */
+    while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
+        if (!xip && !(xip = strdup(mfd_stmt_text(stmt, 0))))
+            abort();
+        complete = mfd_schema_run_change_triggers_complete((int)mfd_stmt_int64(stmt, 4));
+        if (first) {
+            last_id = mfd_stmt_int64(stmt, 1);
+            continue;
+        }
+        if (mfd_stmt_is_null(stmt, 1))
+            continue; /* no change */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            if (!(rows = realloc(rows, cap * sizeof *rows)))
+                abort();
+        }
+        int64_t id = mfd_stmt_int64(stmt, 1);
+        last_id = id > last_id ? id : last_id;
+        rows[n] = (log_row){!mfd_stmt_is_null(stmt, 2), mfd_stmt_int64(stmt, 2),
+                            strdup(mfd_stmt_text(stmt, 3))};
+        if (!rows[n++].run_uuid)
+            abort();
+    }
+    mfd_stmt_done(stmt);
+    bool ok = !err && xip;
+    bool filed = false;
+    if (ok && !complete) {
+        pthread_mutex_lock(&c->lock);
+        disable(c);
+        pthread_mutex_unlock(&c->lock);
+    } else if (ok) {
+        int64_t now = mfd_now_ms();
+        pthread_mutex_lock(&c->lock);
+        if (n > MAX_LOG_ROWS || (c->polled && now - c->last_read_ms > STALE_AFTER_MS)) {
+            /* too much to file, or rows deleted before they were read */
+            new_epoch(c);
+            c->polled = false;
+        } else {
+            file_rows(c, rows, n);
+            c->polled = true;
+            c->last_id = last_id;
+            free(c->xip);
+            c->xip = xip;
+            xip = NULL;
+            c->last_read_ms = now;
+            filed = true;
+        }
+        pthread_cond_broadcast(&c->changed);
+        pthread_mutex_unlock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->poll_lock);
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].run_uuid);
+    free(rows);
+    free(xip);
+    mfd_err_free(err);
+    return filed;
+}
+
+/* Whether the database has the log and every trigger; the cache is off
+ * (and the log says why) when not. */
+static mfd_err check_triggers(mfd_run_cache *c, mfd_conn *conn) {
+    int triggers = 0;
+    mfd_err err = mfd_schema_count_run_change_triggers(conn, &triggers);
+    if (err || mfd_schema_run_change_triggers_complete(triggers))
+        return err;
+    pthread_mutex_lock(&c->lock);
+    disable(c);
     pthread_mutex_unlock(&c->lock);
+    return NULL;
 }
 
 /* Sleeps up to ms unless stopping; under lock. */
@@ -227,59 +410,46 @@ static void pause_ms(mfd_run_cache *c, int ms) {
     }
 }
 
-/* Every entry is to be loaded again: notifications may have been lost. */
-static void new_epoch(mfd_run_cache *c, bool listening) {
-    c->epoch++;
-    c->listening = listening;
-    for (size_t i = 0; i < c->n_entries; i++)
-        forget(c->entries[i]);
-    pthread_cond_broadcast(&c->changed);
-}
-
-static void *listener_main(void *arg) {
+static void *poller_main(void *arg) {
     mfd_run_cache *c = arg;
-    mfd_db_listener *l = NULL;
-    bool warned = false;
+    int64_t last_prune = 0;
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        if (!l) {
-            pthread_mutex_unlock(&c->lock);
-            mfd_err err = mfd_db_listen(c->db, MFD_RUN_CHANGES_CHANNEL, &l);
-            pthread_mutex_lock(&c->lock);
-            if (err) {
-                if (!warned)
-                    mfd_log_warn("run-search cache: cannot listen for changes (%s); searches "
-                                 "read the database until it can",
-                                 err->message);
-                warned = true;
-                mfd_err_free(err);
-                pause_ms(c, LISTEN_RETRY_MS);
-                continue;
-            }
-            if (warned)
-                mfd_log_info("run-search cache: listening for changes again");
-            warned = false;
-            new_epoch(c, true);
-        }
         pthread_mutex_unlock(&c->lock);
-        mfd_err err = mfd_db_listener_wait(l, LISTEN_POLL_MS, on_notify, c);
-        pthread_mutex_lock(&c->lock);
-        if (err) {
-            mfd_log_warn("run-search cache: %s; its experiments are loaded again", err->message);
-            mfd_err_free(err);
-            mfd_db_listener_close(l);
-            l = NULL;
-            new_epoch(c, false);
+        mfd_conn *conn = NULL;
+        mfd_err err = mfd_db_acquire(c->db, &conn);
+        if (!err && mfd_now_ms() - last_prune >= PRUNE_EVERY_MS) {
+            last_prune = mfd_now_ms();
+            err = check_triggers(c, conn);
+            mfd_err e2 = err ? NULL : mfd_conn_exec(conn, PRUNE_SQL);
+            mfd_err_free(e2); /* another replica's delete, a read-only role: tried again */
         }
+        if (!err)
+            read_log(c, conn);
+        mfd_db_release(c->db, conn);
+        mfd_err_free(err);
+        pthread_mutex_lock(&c->lock);
+        pause_ms(c, POLL_EVERY_MS);
     }
     pthread_mutex_unlock(&c->lock);
-    mfd_db_listener_close(l);
     return NULL;
 }
 
-/* ---- reading from the database -------------------------------------------------------------- */
+/* ---- reading runs --------------------------------------------------------------------------- */
 
 static const char *const tables[] = {"latest_metrics", "params", "tags"};
+
+/* One value of a column from a row (value at `col`, is_nan after it); a
+ * NULL value (a tag's may be) is no value, as `=` and `!=` find none. */
+static void set_value(rc_experiment *x, rc_column *column, long slot, mfd_stmt *stmt, int col) {
+    if (mfd_stmt_is_null(stmt, col))
+        rc_clear_value(x, column, slot);
+    else if (column->table == MFD_PLAN_METRIC)
+        rc_set_number(x, column, slot, mfd_stmt_double(stmt, col),
+                      mfd_stmt_int64(stmt, col + 1) != 0);
+    else
+        rc_set_text(x, column, slot, mfd_stmt_text(stmt, col));
+}
 
 /* One column of the experiment, every run's value. */
 static mfd_err load_column(mfd_conn *conn, rc_experiment *x, rc_column *col) {
@@ -297,12 +467,8 @@ static mfd_err load_column(mfd_conn *conn, rc_experiment *x, rc_column *col) {
     mfd_stmt_bind_text(stmt, 2, col->key);
     while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
         long slot = rc_slot(x, mfd_stmt_text(stmt, 0), false);
-        if (slot < 0)
-            continue; /* written after the runs were read: it comes as a change */
-        if (col->table == MFD_PLAN_METRIC)
-            rc_set_number(x, col, slot, mfd_stmt_double(stmt, 1), mfd_stmt_int64(stmt, 2) != 0);
-        else
-            rc_set_text(x, col, slot, mfd_stmt_text(stmt, 1));
+        if (slot >= 0) /* else written after the runs were read: it comes as a change */
+            set_value(x, col, slot, stmt, 1);
     }
     mfd_stmt_done(stmt);
     return err;
@@ -374,13 +540,8 @@ static mfd_err catch_up(mfd_conn *conn, rc_experiment *x, char **runs, size_t n)
                     long slot = rc_slot(x, mfd_stmt_text(stmt, 0), false);
                     rc_column *col =
                         rc_column_of(x, (mfd_run_plan_table)t, mfd_stmt_text(stmt, 1), false);
-                    if (slot < 0 || !col || (x->flags[slot] & RC_GONE))
-                        continue;
-                    if (t == MFD_PLAN_METRIC)
-                        rc_set_number(x, col, slot, mfd_stmt_double(stmt, 2),
-                                      mfd_stmt_int64(stmt, 3) != 0);
-                    else
-                        rc_set_text(x, col, slot, mfd_stmt_text(stmt, 2));
+                    if (slot >= 0 && col && !(x->flags[slot] & RC_GONE))
+                        set_value(x, col, slot, stmt, 2);
                 }
                 mfd_stmt_done(stmt);
             }
@@ -417,59 +578,45 @@ static void evict(mfd_run_cache *c, entry *keep) {
     }
 }
 
-/* Loads the entry (when it is not ready) and the columns asked for. */
-static void load(mfd_run_cache *c, entry *e, want *wants, size_t n_wants) {
+/* Loads the entry (when it is not ready) and the columns asked for; under
+ * its data_lock, with a connection taken before it. */
+static void load(mfd_run_cache *c, mfd_conn *conn, entry *e, want *wants, size_t n_wants) {
     pthread_mutex_lock(&c->lock);
     bool fresh = !e->ready || e->epoch != c->epoch;
     if (fresh) {
         /* collect from now on: a change committed after the runs are read
-         * comes as a notification after this */
-        forget(e);
+         * is read from the log after this */
+        drop(e);
         e->collecting = true;
         e->epoch = c->epoch;
     }
     uint64_t epoch = c->epoch;
     pthread_mutex_unlock(&c->lock);
 
-    mfd_conn *conn = NULL;
-    mfd_err err = mfd_db_acquire(c->db, &conn);
-    int triggers = 0;
-    if (!err && !(err = mfd_schema_count_run_change_triggers(conn, &triggers)) &&
-        !mfd_schema_run_change_triggers_complete(triggers)) {
-        mfd_log_warn("run-search cache: off, the database lacks mlflowd's triggers that report "
-                     "changed runs (`mlflowd db upgrade URI` adds them); searches read the "
-                     "database");
-        pthread_mutex_lock(&c->lock);
-        c->disabled = true;
-        pthread_mutex_unlock(&c->lock);
-    }
+    mfd_err err = check_triggers(c, conn);
     if (fresh) {
-        pthread_mutex_lock(&c->lock);
-        drop(e);
-        e->collecting = true;
-        pthread_mutex_unlock(&c->lock);
         e->data = rc_experiment_new(e->id);
-        if (!err && !c->disabled)
+        if (!err)
             err = load_runs(conn, e->data);
     }
-    for (size_t i = 0; i < n_wants && !err && !c->disabled; i++)
+    for (size_t i = 0; i < n_wants && !err; i++)
         if (!rc_column_of(e->data, wants[i].table, wants[i].key, false))
             err = load_column(conn, e->data,
                               rc_column_of(e->data, wants[i].table, wants[i].key, true));
-    mfd_db_release(c->db, conn);
 
     pthread_mutex_lock(&c->lock);
     bool too_large = !err && e->data->bytes > c->max_bytes;
-    if (err || too_large || c->disabled || epoch != c->epoch) {
+    bool odd = !err && e->data->odd_ids;
+    if (err || too_large || odd || c->disabled || epoch != c->epoch) {
         if (err)
             mfd_log_warn("run-search cache: loading experiment %" PRId64 ": %s", e->id,
                          err->message);
-        if (too_large) {
+        if (too_large)
             mfd_log_info("run-search cache: experiment %" PRId64 " needs %zu MB, more than "
                          "--search-cache-mb allows; its searches read the database",
                          e->id, e->data->bytes >> 20);
+        if (too_large || odd) /* odd: run ids its collation may order otherwise */
             e->refused_until_ms = mfd_now_ms() + TOO_LARGE_RETRY_MS;
-        }
         drop(e);
     } else {
         e->ready = true;
@@ -490,7 +637,7 @@ static void *loader_main(void *arg) {
         for (size_t i = 0; i < c->n_entries && !e; i++)
             if (c->entries[i]->queued)
                 e = c->entries[i];
-        if (!e || !c->listening || c->disabled) {
+        if (!e || !c->polled || c->disabled) {
             pthread_cond_wait(&c->changed, &c->lock);
             continue;
         }
@@ -500,14 +647,26 @@ static void *loader_main(void *arg) {
         e->wants = NULL;
         e->n_wants = 0;
         e->building = true;
+        e->users++;
         pthread_mutex_unlock(&c->lock);
+        mfd_conn *conn = NULL;
+        mfd_err err = mfd_db_acquire(c->db, &conn); /* before data_lock (see the top) */
         pthread_mutex_lock(&e->data_lock);
-        load(c, e, wants, n_wants);
+        if (err) {
+            pthread_mutex_lock(&c->lock);
+            e->building = false;
+            pthread_mutex_unlock(&c->lock);
+            mfd_err_free(err);
+        } else {
+            load(c, conn, e, wants, n_wants);
+        }
         pthread_mutex_unlock(&e->data_lock);
+        mfd_db_release(c->db, conn);
         for (size_t i = 0; i < n_wants; i++)
             free(wants[i].key);
         free(wants);
         pthread_mutex_lock(&c->lock);
+        e->users--;
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -515,50 +674,50 @@ static void *loader_main(void *arg) {
 
 /* ---- a search ------------------------------------------------------------------------------- */
 
-/* Sends a notification through the database and waits until the listener
- * has it: every change committed before it was sent is then filed. */
-static bool sync_changes(mfd_run_cache *c, mfd_conn *conn) {
-    pthread_mutex_lock(&c->lock);
-    waiter w = {.token = ++c->next_token, .next = c->waiters};
-    c->waiters = &w;
-    uint64_t epoch = c->epoch;
-    pthread_mutex_unlock(&c->lock);
-    /* asynchronous commit: nothing is stored, so there is nothing to flush */
-    char sql[200];
-    snprintf(
-        sql, sizeof sql,
-        "BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_notify('" MFD_RUN_CHANGES_CHANNEL
-        "', '%s%" PRIu64 "'); COMMIT",
-        c->tag, w.token);
-    mfd_err err = mfd_conn_exec(conn, sql);
-    if (err) {
-        mfd_conn_rollback(conn);
-        mfd_err_free(err);
-    }
-    struct timespec until = mfd_deadline_after_ms(CLOCK_REALTIME, SYNC_WAIT_MS);
-    pthread_mutex_lock(&c->lock);
-    while (!err && !w.seen && c->epoch == epoch &&
-           pthread_cond_timedwait(&c->changed, &c->lock, &until) != ETIMEDOUT) {
-    }
-    bool ok = !err && w.seen && c->epoch == epoch;
-    if (!ok && !err && c->epoch == epoch) {
-        mfd_log_warn("run-search cache: a notification sent through the database did not come "
-                     "back within %d ms; searches read the database for %d s",
-                     SYNC_WAIT_MS, SYNC_FAILED_PAUSE_MS / 1000);
-        c->sync_failed_ms = mfd_now_ms();
-    }
-    for (waiter **p = &c->waiters; *p; p = &(*p)->next)
-        if (*p == &w) {
-            *p = w.next;
-            break;
-        }
-    pthread_mutex_unlock(&c->lock);
-    return ok;
-}
-
 static int by_id(const void *a, const void *b) {
     const entry *x = *(entry *const *)a, *y = *(entry *const *)b;
     return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The entry's changed runs read again, under its data_lock: false when its
+ * data cannot answer now (the loader is asked for it). */
+static bool catch_up_entry(mfd_run_cache *c, mfd_conn *conn, entry *e, const mfd_run_plan *plan) {
+    pthread_mutex_lock(&c->lock);
+    bool ok = e->ready && e->epoch == c->epoch && !e->all_dirty && e->data &&
+              rc_has_columns(e->data, plan);
+    dirty_set dirty = {0};
+    if (ok) {
+        dirty = e->dirty;
+        memset(&e->dirty, 0, sizeof e->dirty);
+    } else {
+        if (e->data && (e->all_dirty || e->epoch != c->epoch))
+            drop(e); /* loaded again when asked */
+        add_wants(c, e, plan);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (!ok)
+        return false;
+    /* runs filed under any experiment matter only if this one holds them */
+    char **runs = malloc((dirty.n + 1) * sizeof *runs);
+    if (!runs)
+        abort();
+    size_t n = 0;
+    for (size_t i = 0; i < dirty.n; i++)
+        if (dirty.exact[i] || rc_slot(e->data, dirty.ids[i], false) >= 0)
+            runs[n++] = dirty.ids[i];
+    mfd_err err = catch_up(conn, e->data, runs, n);
+    free(runs);
+    dirty_free(&dirty);
+    if (err) {
+        mfd_log_warn("run-search cache: reading changed runs of experiment %" PRId64 ": %s", e->id,
+                     err->message);
+        mfd_err_free(err);
+        pthread_mutex_lock(&c->lock);
+        drop(e);
+        pthread_mutex_unlock(&c->lock);
+        return false;
+    }
+    return true;
 }
 
 mfd_err mfd_run_cache_page(mfd_run_cache *c, mfd_conn *conn, mfd_arena *arena,
@@ -570,14 +729,18 @@ mfd_err mfd_run_cache_page(mfd_run_cache *c, mfd_conn *conn, mfd_arena *arena,
     if (!c || !q->plan || q->n_experiment_ids == 0 || q->n_experiment_ids > MAX_EXPERIMENTS)
         return NULL;
     entry *es[MAX_EXPERIMENTS];
-    size_t n = q->n_experiment_ids;
+    size_t n = 0;
     pthread_mutex_lock(&c->lock);
-    bool ready =
-        c->listening && !c->disabled &&
-        (c->sync_failed_ms == 0 || mfd_now_ms() - c->sync_failed_ms > SYNC_FAILED_PAUSE_MS);
-    for (size_t i = 0; i < n && ready; i++) {
-        es[i] = entry_of(c, q->experiment_ids[i]);
-        es[i]->last_used = ++c->tick;
+    bool ready = c->polled && !c->disabled;
+    for (size_t i = 0; i < q->n_experiment_ids && ready; i++) {
+        entry *e = entry_of(c, q->experiment_ids[i]);
+        if (!e) {
+            ready = false;
+            break;
+        }
+        e->users++;
+        e->last_used = ++c->tick;
+        es[n++] = e;
     }
     for (size_t i = 0; i < n && ready; i++)
         if (!es[i]->ready || es[i]->building || es[i]->epoch != c->epoch) {
@@ -586,53 +749,21 @@ mfd_err mfd_run_cache_page(mfd_run_cache *c, mfd_conn *conn, mfd_arena *arena,
                 for (size_t j = 0; j < n; j++)
                     add_wants(c, es[j], q->plan);
         }
-    if (!ready)
-        c->misses++;
     pthread_mutex_unlock(&c->lock);
-    if (!ready || !sync_changes(c, conn)) {
-        if (ready) {
-            pthread_mutex_lock(&c->lock);
-            c->misses++;
-            pthread_mutex_unlock(&c->lock);
-        }
-        return NULL;
-    }
 
+    /* every change committed before this search began, filed */
+    bool ok = ready && read_log(c, conn);
     qsort(es, n, sizeof *es, by_id); /* the order data locks are taken in */
     size_t locked = 0;
-    mfd_err err = NULL;
-    bool ok = true;
-    for (; locked < n && ok && !err; locked++) {
-        entry *e = es[locked];
-        pthread_mutex_lock(&e->data_lock);
-        pthread_mutex_lock(&c->lock);
-        ok = e->ready && e->epoch == c->epoch && !e->all_dirty && e->data &&
-             rc_has_columns(e->data, q->plan);
-        char **dirty = NULL;
-        size_t n_dirty = 0;
-        if (ok) {
-            dirty = e->dirty;
-            n_dirty = e->n_dirty;
-            e->dirty = NULL;
-            e->n_dirty = e->cap_dirty = 0;
-        } else if (e->data && (e->all_dirty || e->epoch != c->epoch)) {
-            drop(e); /* loaded again when asked */
+    while (ok && locked < n) {
+        struct timespec until = mfd_deadline_after_ms(CLOCK_REALTIME, DATA_LOCK_WAIT_MS);
+        if (pthread_mutex_timedlock(&es[locked]->data_lock, &until) != 0) {
+            ok = false; /* the loader holds it, or a long catch-up */
+            break;
         }
-        if (!ok)
-            add_wants(c, e, q->plan);
-        pthread_mutex_unlock(&c->lock);
-        if (ok && (err = catch_up(conn, e->data, dirty, n_dirty))) {
-            mfd_log_warn("run-search cache: reading changed runs of experiment %" PRId64 ": %s",
-                         e->id, err->message);
-            pthread_mutex_lock(&c->lock);
-            drop(e);
-            pthread_mutex_unlock(&c->lock);
-        }
-        for (size_t i = 0; i < n_dirty; i++)
-            free(dirty[i]);
-        free(dirty);
+        ok = catch_up_entry(c, conn, es[locked++], q->plan);
     }
-    if (ok && !err) {
+    if (ok) {
         rc_experiment *xs[MAX_EXPERIMENTS];
         for (size_t i = 0; i < n; i++)
             xs[i] = es[i]->data;
@@ -655,12 +786,13 @@ mfd_err mfd_run_cache_page(mfd_run_cache *c, mfd_conn *conn, mfd_arena *arena,
         }
         pthread_mutex_unlock(&e->data_lock);
     }
+    for (size_t i = 0; i < n; i++)
+        es[i]->users--;
     if (*answered)
         c->hits++;
     else
         c->misses++;
     pthread_mutex_unlock(&c->lock);
-    mfd_err_free(err); /* the SQL answers instead */
     return NULL;
 }
 
@@ -675,12 +807,9 @@ mfd_run_cache *mfd_run_cache_start(mfd_db *db, size_t max_bytes) {
     c->db = db;
     c->max_bytes = max_bytes;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->poll_lock, NULL);
     pthread_cond_init(&c->changed, NULL);
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-        r = (uint64_t)mfd_now_ms() ^ ((uint64_t)getpid() << 32);
-    snprintf(c->tag, sizeof c->tag, "#%016" PRIx64 ":", r);
-    if (pthread_create(&c->listener, NULL, listener_main, c) != 0 ||
+    if (pthread_create(&c->poller, NULL, poller_main, c) != 0 ||
         pthread_create(&c->loader, NULL, loader_main, c) != 0)
         abort();
     return c;
@@ -693,21 +822,14 @@ void mfd_run_cache_stop(mfd_run_cache *c) {
     c->stopping = true;
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
-    pthread_join(c->listener, NULL);
+    pthread_join(c->poller, NULL);
     pthread_join(c->loader, NULL);
-    for (size_t i = 0; i < c->n_entries; i++) {
-        entry *e = c->entries[i];
-        rc_experiment_free(e->data);
-        clear_dirty(e);
-        free(e->dirty);
-        for (size_t k = 0; k < e->n_wants; k++)
-            free(e->wants[k].key);
-        free(e->wants);
-        pthread_mutex_destroy(&e->data_lock);
-        free(e);
-    }
+    for (size_t i = 0; i < c->n_entries; i++)
+        entry_free(c->entries[i]);
     free(c->entries);
+    free(c->xip);
     pthread_cond_destroy(&c->changed);
+    pthread_mutex_destroy(&c->poll_lock);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -6,13 +6,15 @@
  * ~2 ms).
  *
  * Kept right across replicas by mlflowd's triggers (schema_triggers.c): each
- * committed change to runs, latest_metrics, params or tags notifies the runs
- * it touched, whoever wrote it. A listener connection collects them; a search
- * first sends a notification of its own and waits for it to come back, so
- * every change committed before the search began has reached the cache, then
- * reads those runs again. Anything it cannot vouch for (the listener
- * reconnected, a TRUNCATE, more changes than reading again is worth) drops
- * the experiment, and the SQL answers until it is loaded again.
+ * committed change to runs, latest_metrics, params or tags is logged with
+ * the runs it touched, whoever wrote it. Before it answers, a search reads
+ * the log from where the last reading stopped (the last id read, and the
+ * transactions then in progress, whose rows may come with lower ids), so
+ * every change committed before the search began is seen, then reads those
+ * runs again. A poller does the same every second, so quiet times leave
+ * little to catch up. Anything it cannot vouch for (the log not read for
+ * minutes, a TRUNCATE, more changes than reading again is worth) drops the
+ * experiment, and the SQL answers until it is loaded again.
  *
  * Loading is in the background: a search the cache cannot answer yet goes to
  * SQL and asks for the experiment (and the columns it needs) to be loaded.
@@ -38,8 +40,8 @@ void mfd_run_cache_stop(mfd_run_cache *cache);
 
 /* The page of a search in the experiments: run ids in order, from `offset`,
  * at most `limit`, or *answered false when the cache cannot answer it now
- * (the caller runs the SQL). `conn` (outside any transaction) sends the
- * search's notification and reads changed runs again. */
+ * (the caller runs the SQL). `conn` (outside any transaction) reads the
+ * change log and the changed runs. */
 typedef struct mfd_run_cache_query {
     const mfd_run_plan *plan;
     const int64_t *experiment_ids;

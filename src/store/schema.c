@@ -364,15 +364,18 @@ mfd_err mfd_schema_tracking_init(mfd_db *db, const char *default_artifact_root,
             !(err = mfd_schema_count_run_change_triggers(conn, &triggers)) &&
             !mfd_schema_run_change_triggers_complete(triggers)) {
             if (add_search_indexes) {
-                mfd_log_info("creating mlflowd's triggers that report changed runs to the "
-                             "run-search cache on %s",
+                mfd_log_info("creating mlflowd's log of changed runs (the table "
+                             "mlflowd_run_changes and its triggers), which keeps the run-search "
+                             "cache right, on %s",
                              mfd_db_uri(db));
                 err = mfd_schema_create_run_change_triggers(conn);
             } else {
-                mfd_log_warn("%s lacks mlflowd's triggers that report changed runs, so the "
-                             "run-search cache is off and every search reads the database. "
-                             "`mlflowd db upgrade URI` adds them (MLflow ignores them).",
-                             mfd_db_uri(db));
+                mfd_log_warn(
+                    "%s lacks mlflowd's log of changed runs (the table "
+                    "mlflowd_run_changes and its triggers), so the run-search cache is off "
+                    "and every search reads the database. `mlflowd db upgrade URI` adds "
+                    "it (MLflow ignores it).",
+                    mfd_db_uri(db));
             }
         }
         if (err)

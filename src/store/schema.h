@@ -7,10 +7,10 @@
 #define MFD_TRACKING_SCHEMA_HEAD "bf29a5ff90ea"
 #define MFD_AUTH_SCHEMA_HEAD     "0965eb92f5f0"
 #define MFD_AUTH_SCHEMA_INITIAL  "8606fa83a998"
-/* PostgreSQL: the channel mlflowd's triggers notify with the runs a
- * committed transaction changed (schema_triggers.c), "<experiment_id>:<run
- * id>" each, "*" for a TRUNCATE. */
-#define MFD_RUN_CHANGES_CHANNEL "mlflowd_run_changes"
+/* PostgreSQL: the table mlflowd's triggers log changed runs in
+ * (schema_triggers.c): id, xid (the writer's transaction), at, experiment_id
+ * (NULL: not known), run_uuid ("*": every run, a TRUNCATE). */
+#define MFD_RUN_CHANGES_TABLE "mlflowd_run_changes"
 /* The opendatahub fork's revision after our head (workspaces): out of scope. */
 #define MFD_TRACKING_SCHEMA_FORK_WORKSPACES "1b5f0d9ad7c1"
 

@@ -24,9 +24,17 @@ mfd_err mfd_schema_create_search_indexes(mfd_conn *conn);
 mfd_err mfd_schema_check_unfiled_entries(mfd_db *db, mfd_conn *conn, bool reindex,
                                          bool *per_experiment);
 
-/* PostgreSQL: the triggers of schema_triggers.c. count: how many of them the
- * current schema has, enabled; complete: whether that is all of them. create
- * (re)creates them all and their function. */
+/* PostgreSQL: the log of changed runs and its triggers (schema_triggers.c).
+ * count: how many of the triggers the current schema has, enabled, with the
+ * log table (0 without it; the subquery below, for a statement of its own);
+ * complete: whether that is all of them. create (re)creates the table, the
+ * function and the triggers. */
+#define MFD_SCHEMA_RUN_CHANGE_TRIGGERS_COUNT                                                       \
+    "(SELECT count(*) FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = "         \
+    "t.tgrelid WHERE c.relnamespace = to_regnamespace(current_schema()) AND NOT t.tgisinternal "   \
+    "AND t.tgenabled <> 'D' AND c.relname IN ('runs', 'latest_metrics', 'params', 'tags') AND "    \
+    "starts_with(t.tgname, 'mlflowd_run_changes_') AND to_regclass('mlflowd_run_changes') IS NOT " \
+    "NULL)"
 mfd_err mfd_schema_count_run_change_triggers(mfd_conn *conn, int *count);
 bool mfd_schema_run_change_triggers_complete(int count);
 mfd_err mfd_schema_create_run_change_triggers(mfd_conn *conn);

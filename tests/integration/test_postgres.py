@@ -68,16 +68,18 @@ def appendix_columns():
 
 
 def schema_snapshot(uri):
-    """Everything a migration would change: columns, constraints, indexes, sequences."""
+    """Everything a migration would change: columns, constraints, indexes, sequences (of
+    MLflow's tables: mlflowd's log of changed runs is left out, and checked on its own)."""
     return (query(uri, "SELECT table_name, column_name, ordinal_position, data_type, "
                        "character_maximum_length, is_nullable, column_default, is_generated "
                        "FROM information_schema.columns WHERE table_schema = current_schema() "
-                       "ORDER BY 1, 3"),
+                       "AND table_name <> 'mlflowd_run_changes' ORDER BY 1, 3"),
             query(uri, "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
                        "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
-                       "ORDER BY 1, 2"),
+                       "AND conrelid::regclass::text <> 'mlflowd_run_changes' ORDER BY 1, 2"),
             query(uri, "SELECT indexname, indexdef FROM pg_indexes "
-                       "WHERE schemaname = current_schema() ORDER BY 1"))
+                       "WHERE schemaname = current_schema() AND tablename <> "
+                       "'mlflowd_run_changes' ORDER BY 1"))
 
 
 def db_upgrade(uri):
@@ -95,6 +97,11 @@ def test_db_upgrade_creates_mlflow_postgres_schema(fresh_db):
     got = {}
     for table, column, data_type, length in rows:
         got.setdefault(table, []).append((column, (data_type, length)))
+    # beside MLflow's tables, mlflowd's log of changed runs (the run-search cache's)
+    assert got.pop("mlflowd_run_changes") == [
+        ("id", ("bigint", None)), ("xid", ("xid8", None)),
+        ("at", ("timestamp with time zone", None)), ("experiment_id", ("integer", None)),
+        ("run_uuid", ("character varying", 32))]
     assert got == expected
     defaults = dict(((t, c), d) for t, c, d in query(
         fresh_db, "SELECT table_name, column_name, column_default FROM information_schema.columns "
@@ -176,13 +183,20 @@ def test_existing_mlflow_postgres_database_served_in_place(make_server, fresh_db
     assert schema_snapshot(fresh_db) == before
     # mlflowd's search indexes are not added behind the admin's back: the log says how
     assert "lacks 8 of mlflowd's search indexes" in s.log()
-    assert "lacks mlflowd's triggers that report changed runs" in s.log()
+    assert "lacks mlflowd's log of changed runs" in s.log()
     assert "mlflowd db upgrade" in s.log()
 
 
 def mlflowd_indexes(uri):
+    """mlflowd's search indexes (not those of its log of changed runs)."""
     return dict(query(uri, "SELECT indexname, indexdef FROM pg_indexes WHERE "
-                           "schemaname = current_schema() AND indexname LIKE 'mlflowd%'"))
+                           "schemaname = current_schema() AND indexname LIKE 'mlflowd%' AND "
+                           "tablename <> 'mlflowd_run_changes'"))
+
+
+def run_change_triggers(uri):
+    return query(uri, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE "
+                      "'mlflowd\\_run\\_changes\\_%' AND tgenabled <> 'D'")[0][0]
 
 
 def mlflowd_statistics(uri):
@@ -223,7 +237,8 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
         out = db_upgrade(other)
         assert out.returncode == 0, out.stderr
         assert "creating 8 of mlflowd's search indexes" in out.stderr
-        assert "creating mlflowd's triggers that report changed runs" in out.stderr
+        assert "creating mlflowd's log of changed runs" in out.stderr
+        assert run_change_triggers(other) == run_change_triggers(fresh_db) == 16
         assert mlflowd_indexes(other) == made
         assert mlflowd_statistics(other) == mlflowd_statistics(fresh_db)
         assert schema_snapshot(other)[:2] == (columns, constraints)
@@ -232,7 +247,7 @@ def test_search_indexes_on_new_databases_and_by_db_upgrade(make_server, fresh_db
     finally:
         pg_drop_database(other)
     s = make_server(args=[f"--backend-store-uri={fresh_db}"])
-    assert "search indexes" not in s.log() and "triggers" not in s.log()
+    assert "search indexes" not in s.log() and "changed runs" not in s.log()
     exp = s.api("POST", "experiments/create", {"name": "long"})["experiment_id"]
     run = s.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
     long_value = "é" * 2000  # 4,000 bytes: more than a B-tree entry holds (2,704)
@@ -407,7 +422,8 @@ def test_replicas_with_auth_starting_together_on_a_new_database(tmp_path, fresh_
                 assert query(fresh_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
                 assert query(auth_db, "SELECT username FROM users") == [("admin",)]
                 tables = query(auth_db, "SELECT tablename FROM pg_tables WHERE tablename LIKE "
-                                        "'mlflowd\\_%' ORDER BY tablename")
+                                        "'mlflowd\\_%' AND tablename <> 'mlflowd_run_changes' "
+                                        "ORDER BY tablename")
                 assert tables == [("mlflowd_access_tokens",), ("mlflowd_sessions",),
                                   ("mlflowd_sso_identities",)]
                 for i, s in enumerate(servers):
