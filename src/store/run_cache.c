@@ -2,13 +2,13 @@
  * (run_cache.h): reading the change log and filing what it says, the loader
  * that reads experiments and columns, and a search's catch-up and answer.
  *
- * Reading the log: a reading remembers the highest id it saw and the
- * transactions in progress in its snapshot (pg_snapshot_xip). The next one
- * reads the rows above that id, and those of the remembered transactions,
- * whose rows may have lower ids (ids are taken at insert, visibility comes
- * at commit). A transaction that was not visible to the last reading was in
- * progress then, or began after it and so took higher ids: every change
- * committed since is read (schema_triggers.c writes the log).
+ * Reading the log: a reading keeps its statement's snapshot (xmax and the
+ * transactions in progress, pg_snapshot_xip) as the position. The rows that
+ * snapshot could not see are those of transactions in progress then, or
+ * with an xid at or above its xmax; the next reading takes exactly those
+ * that its own snapshot sees, in the same statement: every change committed
+ * since is read once, whatever order ids or commits came in
+ * (schema_triggers.c writes the log).
  *
  * Locks: `lock` guards the entry table, each entry's bookkeeping (dirty
  * runs, wanted columns, flags); `poll_lock` the log position; each entry's
@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,11 @@ enum {
     DATA_LOCK_WAIT_MS = 50, /* a search waits this long for another's catch-up, then goes to SQL */
 };
 
-#define PRUNE_SQL "DELETE FROM " MFD_RUN_CHANGES_TABLE " WHERE at < now() - interval '10 minutes'"
+/* Log rows are deleted once every transaction older than a reading made
+ * PRUNE_AFTER_MS ago has finished: any server that read the log since (and
+ * every server whose position is younger than STALE_AFTER_MS did) has them. */
+enum { PRUNE_AFTER_MS = 600000, PRUNE_HORIZONS = PRUNE_AFTER_MS / PRUNE_EVERY_MS + 2 };
+#define PRUNE_SQL "DELETE FROM " MFD_RUN_CHANGES_TABLE " WHERE xid < CAST(? AS xid8)"
 
 /* ---- a set of run ids (the runs to read again) ----------------------------------------------- */
 
@@ -149,12 +154,21 @@ struct mfd_run_cache {
     bool stopping;
     uint64_t tick;
     uint64_t hits, misses;
-    /* the log position, under poll_lock (`polled` also under lock) */
+    /* the log position: the last reading's snapshot, whose xmax and
+     * transactions in progress say which rows it did not see (under
+     * poll_lock; `polled` also under lock) */
     pthread_mutex_t poll_lock;
     bool polled;
-    int64_t last_id;
-    char *xip; /* "{xid,...}": in progress at the last reading */
+    char *xmin, *xmax, *xip; /* xid8 as text; xip "{xid,...}" */
     int64_t last_read_ms;
+    _Atomic uint64_t readings_started;
+    uint64_t last_good_reading; /* the number of the last reading that filed its rows */
+    /* the poller's prune horizons: a reading's xmin every PRUNE_EVERY_MS */
+    struct {
+        int64_t at_ms;
+        char xmin[24];
+    } horizons[PRUNE_HORIZONS];
+    size_t n_horizons;
     pthread_t poller, loader;
 };
 
@@ -177,7 +191,7 @@ static entry *entry_of(mfd_run_cache *c, int64_t id) {
     if (c->n_entries == MAX_ENTRIES) /* those holding nothing go */
         for (size_t i = c->n_entries; i-- > 0;) {
             entry *e = c->entries[i];
-            if (!e->users && !e->data && !e->building && !e->queued) {
+            if (!e->users && !e->bytes && !e->ready && !e->building && !e->queued) {
                 entry_free(e);
                 c->entries[i] = c->entries[--c->n_entries];
             }
@@ -298,86 +312,88 @@ static void file_rows(mfd_run_cache *c, const log_row *rows, size_t n) {
 }
 
 /* Reads the log from the last position and files what changed; false when
- * it could not (the caller answers from SQL). */
+ * it could not (the caller answers from SQL). A search calls it to see
+ * every change committed before it began: a reading that began after the
+ * caller did and succeeded does as well, and is not repeated. */
 static bool read_log(mfd_run_cache *c, mfd_conn *conn) {
+    uint64_t arrived = atomic_load(&c->readings_started);
     pthread_mutex_lock(&c->poll_lock);
-    /* the snapshot's transactions in progress, and the rows after the
-     * position in the same statement, so in the same snapshot */
-    static const char first_sql[] =
-        "SELECT (SELECT '{' || coalesce(string_agg(x::text, ','), '') || '}' FROM "
-        "pg_snapshot_xip(pg_current_snapshot()) x), (SELECT coalesce(max(id), 0) "
-        "FROM " MFD_RUN_CHANGES_TABLE "), NULL, NULL, " MFD_SCHEMA_RUN_CHANGE_TRIGGERS_COUNT;
-    static const char next_sql[] =
-        "SELECT (SELECT '{' || coalesce(string_agg(x::text, ','), '') || '}' FROM "
-        "pg_snapshot_xip(pg_current_snapshot()) x), l.id, l.experiment_id, "
-        "l.run_uuid, " MFD_SCHEMA_RUN_CHANGE_TRIGGERS_COUNT
-        " FROM (SELECT 1) one LEFT JOIN (SELECT id, experiment_id, run_uuid "
-        "FROM " MFD_RUN_CHANGES_TABLE
-        " WHERE id > ? OR xid = ANY(CAST(? AS xid8[])) ORDER BY id LIMIT ?) l ON true";
-    bool first = !c->polled;
+    if (c->polled && c->last_good_reading > arrived) {
+        pthread_mutex_unlock(&c->poll_lock);
+        return true;
+    }
+    uint64_t mine = atomic_fetch_add(&c->readings_started, 1) + 1;
+    /* the new position (the snapshot's xmin, xmax and transactions in
+     * progress) and the rows it sees that the last position did not, in
+     * one statement, so in one snapshot */
+    static const char sql[] =
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
+        "pg_snapshot_xmax(pg_current_snapshot())::text, (SELECT '{' || "
+        "coalesce(string_agg(x::text, ','), '') || '}' FROM pg_snapshot_xip(pg_current_snapshot()) "
+        "x), " MFD_SCHEMA_RUN_CHANGE_TRIGGERS_COUNT ", l.experiment_id, l.run_uuid FROM (SELECT 1) "
+        "one LEFT JOIN (SELECT experiment_id, run_uuid FROM " MFD_RUN_CHANGES_TABLE
+        " WHERE ? = 1 AND (xid >= CAST(? AS xid8) OR xid = ANY(CAST(? AS xid8[]))) LIMIT ?) l ON "
+        "true";
     mfd_stmt *stmt;
-    mfd_err err = mfd_conn_prepare(conn, first ? first_sql : next_sql, true, &stmt);
+    mfd_err err = mfd_conn_prepare(conn, sql, true, &stmt);
     if (err) {
         pthread_mutex_unlock(&c->poll_lock);
         mfd_err_free(err);
         return false;
     }
-    if (!first) {
-        mfd_stmt_bind_int64(stmt, 1, c->last_id);
-        mfd_stmt_bind_text(stmt, 2, c->xip);
-        mfd_stmt_bind_int64(stmt, 3, MAX_LOG_ROWS + 1);
-    }
+    /* the first reading only takes the position */
+    mfd_stmt_bind_int64(stmt, 1, c->polled);
+    mfd_stmt_bind_text(stmt, 2, c->polled ? c->xmax : "0");
+    mfd_stmt_bind_text(stmt, 3, c->polled ? c->xip : "{}");
+    mfd_stmt_bind_int64(stmt, 4, MAX_LOG_ROWS + 1);
     log_row *rows = NULL;
     size_t n = 0, cap = 0;
-    char *xip = NULL;
-    int64_t last_id = c->last_id;
-    bool complete = true; /* every trigger enabled, the log there */
+    char *position[3] = {NULL, NULL, NULL}; /* xmin, xmax, xip */
+    bool complete = true;                   /* every trigger enabled, the log there */
     while (mfd_stmt_step(stmt, &err) == MFD_STEP_ROW) {
-        if (!xip && !(xip = strdup(mfd_stmt_text(stmt, 0))))
-            abort();
-        complete = mfd_schema_run_change_triggers_complete((int)mfd_stmt_int64(stmt, 4));
-        if (first) {
-            last_id = mfd_stmt_int64(stmt, 1);
-            continue;
-        }
-        if (mfd_stmt_is_null(stmt, 1))
+        for (int k = 0; k < 3; k++)
+            if (!position[k] && !(position[k] = strdup(mfd_stmt_text(stmt, k))))
+                abort();
+        complete = mfd_schema_run_change_triggers_complete((int)mfd_stmt_int64(stmt, 3));
+        if (mfd_stmt_is_null(stmt, 5))
             continue; /* no change */
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             if (!(rows = realloc(rows, cap * sizeof *rows)))
                 abort();
         }
-        int64_t id = mfd_stmt_int64(stmt, 1);
-        last_id = id > last_id ? id : last_id;
-        rows[n] = (log_row){!mfd_stmt_is_null(stmt, 2), mfd_stmt_int64(stmt, 2),
-                            strdup(mfd_stmt_text(stmt, 3))};
+        rows[n] = (log_row){!mfd_stmt_is_null(stmt, 4), mfd_stmt_int64(stmt, 4),
+                            strdup(mfd_stmt_text(stmt, 5))};
         if (!rows[n++].run_uuid)
             abort();
     }
     mfd_stmt_done(stmt);
-    bool ok = !err && xip;
-    bool filed = false;
+    bool ok = !err && position[0];
     if (ok && !complete) {
         pthread_mutex_lock(&c->lock);
         disable(c);
         pthread_mutex_unlock(&c->lock);
+        ok = false;
     } else if (ok) {
         int64_t now = mfd_now_ms();
         pthread_mutex_lock(&c->lock);
-        if (n > MAX_LOG_ROWS || (c->polled && now - c->last_read_ms > STALE_AFTER_MS)) {
-            /* too much to file, or rows deleted before they were read */
+        /* too much to file, rows deleted before they were read, or another
+         * database behind the URI (a restore: transaction ids went back):
+         * everything is loaded again, after this position */
+        if (c->polled && (n > MAX_LOG_ROWS || now - c->last_read_ms > STALE_AFTER_MS ||
+                          strtoull(position[1], NULL, 10) < strtoull(c->xmax, NULL, 10)))
             new_epoch(c);
-            c->polled = false;
-        } else {
+        else
             file_rows(c, rows, n);
-            c->polled = true;
-            c->last_id = last_id;
-            free(c->xip);
-            c->xip = xip;
-            xip = NULL;
-            c->last_read_ms = now;
-            filed = true;
+        c->polled = true;
+        for (int k = 0; k < 3; k++) {
+            char **field = k == 0 ? &c->xmin : k == 1 ? &c->xmax : &c->xip;
+            free(*field);
+            *field = position[k];
+            position[k] = NULL;
         }
+        c->last_read_ms = now;
+        c->last_good_reading = mine;
         pthread_cond_broadcast(&c->changed);
         pthread_mutex_unlock(&c->lock);
     }
@@ -385,9 +401,10 @@ static bool read_log(mfd_run_cache *c, mfd_conn *conn) {
     for (size_t i = 0; i < n; i++)
         free(rows[i].run_uuid);
     free(rows);
-    free(xip);
+    for (int k = 0; k < 3; k++)
+        free(position[k]);
     mfd_err_free(err);
-    return filed;
+    return ok;
 }
 
 /* Whether the database has the log and every trigger; the cache is off
@@ -410,6 +427,37 @@ static void pause_ms(mfd_run_cache *c, int ms) {
     }
 }
 
+/* Notes the last reading's xmin as a horizon, and deletes the log rows of
+ * transactions that finished before the newest horizon PRUNE_AFTER_MS old. */
+static void prune(mfd_run_cache *c, mfd_conn *conn) {
+    int64_t now = mfd_now_ms();
+    char horizon[24] = "";
+    pthread_mutex_lock(&c->poll_lock);
+    if (c->polled && c->n_horizons < PRUNE_HORIZONS) {
+        c->horizons[c->n_horizons].at_ms = now;
+        snprintf(c->horizons[c->n_horizons++].xmin, sizeof c->horizons[0].xmin, "%s", c->xmin);
+    }
+    size_t old = 0; /* horizons at least PRUNE_AFTER_MS old: the newest of them counts */
+    while (old < c->n_horizons && now - c->horizons[old].at_ms >= PRUNE_AFTER_MS)
+        old++;
+    if (old) {
+        snprintf(horizon, sizeof horizon, "%s", c->horizons[old - 1].xmin);
+        memmove(c->horizons, c->horizons + old - 1,
+                (c->n_horizons - old + 1) * sizeof c->horizons[0]);
+        c->n_horizons -= old - 1;
+    }
+    pthread_mutex_unlock(&c->poll_lock);
+    if (!*horizon)
+        return;
+    mfd_stmt *stmt;
+    mfd_err err = mfd_conn_prepare(conn, PRUNE_SQL, true, &stmt);
+    if (!err) {
+        mfd_stmt_bind_text(stmt, 1, horizon);
+        err = mfd_stmt_exec_done(stmt);
+    }
+    mfd_err_free(err); /* another replica's delete, a role without DELETE: tried again */
+}
+
 static void *poller_main(void *arg) {
     mfd_run_cache *c = arg;
     int64_t last_prune = 0;
@@ -418,14 +466,14 @@ static void *poller_main(void *arg) {
         pthread_mutex_unlock(&c->lock);
         mfd_conn *conn = NULL;
         mfd_err err = mfd_db_acquire(c->db, &conn);
+        if (!err)
+            read_log(c, conn);
         if (!err && mfd_now_ms() - last_prune >= PRUNE_EVERY_MS) {
             last_prune = mfd_now_ms();
             err = check_triggers(c, conn);
-            mfd_err e2 = err ? NULL : mfd_conn_exec(conn, PRUNE_SQL);
-            mfd_err_free(e2); /* another replica's delete, a read-only role: tried again */
+            if (!err)
+                prune(c, conn);
         }
-        if (!err)
-            read_log(c, conn);
         mfd_db_release(c->db, conn);
         mfd_err_free(err);
         pthread_mutex_lock(&c->lock);
@@ -827,6 +875,8 @@ void mfd_run_cache_stop(mfd_run_cache *c) {
     for (size_t i = 0; i < c->n_entries; i++)
         entry_free(c->entries[i]);
     free(c->entries);
+    free(c->xmin);
+    free(c->xmax);
     free(c->xip);
     pthread_cond_destroy(&c->changed);
     pthread_mutex_destroy(&c->poll_lock);

@@ -8,13 +8,12 @@
  * Kept right across replicas by mlflowd's triggers (schema_triggers.c): each
  * committed change to runs, latest_metrics, params or tags is logged with
  * the runs it touched, whoever wrote it. Before it answers, a search reads
- * the log from where the last reading stopped (the last id read, and the
- * transactions then in progress, whose rows may come with lower ids), so
- * every change committed before the search began is seen, then reads those
- * runs again. A poller does the same every second, so quiet times leave
- * little to catch up. Anything it cannot vouch for (the log not read for
- * minutes, a TRUNCATE, more changes than reading again is worth) drops the
- * experiment, and the SQL answers until it is loaded again.
+ * the log from where the last reading stopped (the rows of the transactions
+ * that reading's snapshot could not see), so every change committed before
+ * the search began is seen, then reads those runs again. A poller does the same every second, so
+ * quiet times leave little to catch up. Anything it cannot vouch for (the log not read for minutes,
+ * a TRUNCATE, more changes than reading again is worth) drops the experiment, and the SQL answers
+ * until it is loaded again.
  *
  * Loading is in the background: a search the cache cannot answer yet goes to
  * SQL and asks for the experiment (and the columns it needs) to be loaded.

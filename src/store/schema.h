@@ -8,7 +8,7 @@
 #define MFD_AUTH_SCHEMA_HEAD     "0965eb92f5f0"
 #define MFD_AUTH_SCHEMA_INITIAL  "8606fa83a998"
 /* PostgreSQL: the table mlflowd's triggers log changed runs in
- * (schema_triggers.c): id, xid (the writer's transaction), at, experiment_id
+ * (schema_triggers.c): id, xid (the writer's transaction), experiment_id
  * (NULL: not known), run_uuid ("*": every run, a TRUNCATE). */
 #define MFD_RUN_CHANGES_TABLE "mlflowd_run_changes"
 /* The opendatahub fork's revision after our head (workspaces): out of scope. */

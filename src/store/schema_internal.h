@@ -32,7 +32,8 @@ mfd_err mfd_schema_check_unfiled_entries(mfd_db *db, mfd_conn *conn, bool reinde
 #define MFD_SCHEMA_RUN_CHANGE_TRIGGERS_COUNT                                                       \
     "(SELECT count(*) FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = "         \
     "t.tgrelid WHERE c.relnamespace = to_regnamespace(current_schema()) AND NOT t.tgisinternal "   \
-    "AND t.tgenabled <> 'D' AND c.relname IN ('runs', 'latest_metrics', 'params', 'tags') AND "    \
+    "AND t.tgenabled IN ('O', 'A') AND c.relname IN ('runs', 'latest_metrics', 'params', 'tags') " \
+    "AND "                                                                                         \
     "starts_with(t.tgname, 'mlflowd_run_changes_') AND to_regclass('mlflowd_run_changes') IS NOT " \
     "NULL)"
 mfd_err mfd_schema_count_run_change_triggers(mfd_conn *conn, int *count);

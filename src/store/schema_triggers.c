@@ -4,12 +4,12 @@
  * they change none of its tables.
  *
  * mlflowd_run_changes holds one row per run and statement that wrote runs,
- * latest_metrics, params or tags, with the writing transaction's id, so a
- * reader that remembers the last id it read and the transactions then in
- * progress finds every change committed since (run_cache.c). Rows of runs
- * carry the run's experiment; rows of the other tables none (a run moved by
- * a concurrent transaction would be filed under the old one), nor does a
- * TRUNCATE's ("*"). Rows older than ten minutes are deleted by the servers.
+ * latest_metrics, params or tags, with the writing transaction's id: a
+ * reader that remembers its last snapshot finds exactly the rows it could
+ * not see then (run_cache.c). Rows of runs carry the run's experiment; rows
+ * of the other tables none (a run moved by a concurrent transaction would be
+ * filed under the old one), nor does a TRUNCATE's ("*"). The servers delete
+ * the rows of transactions finished ten minutes before.
  *
  * One statement-level trigger per table and event, with its transition
  * tables, so a statement that writes a thousand rows of one run logs one
@@ -30,9 +30,8 @@ enum { WATCHED_TABLES = 4, TRIGGERS_PER_TABLE = 4 };
 
 static const char log_table_ddl[] =
     "CREATE TABLE IF NOT EXISTS " LOG_TABLE " (id BIGSERIAL PRIMARY KEY, xid XID8 NOT NULL DEFAULT "
-    "pg_current_xact_id(), at TIMESTAMPTZ NOT NULL DEFAULT now(), experiment_id INTEGER, "
-    "run_uuid VARCHAR(32) NOT NULL); CREATE INDEX IF NOT EXISTS " LOG_TABLE "_xid ON " LOG_TABLE
-    " (xid); CREATE INDEX IF NOT EXISTS " LOG_TABLE "_at ON " LOG_TABLE " (at)";
+    "pg_current_xact_id(), experiment_id INTEGER, run_uuid VARCHAR(32) NOT NULL); CREATE INDEX "
+    "IF NOT EXISTS " LOG_TABLE "_xid ON " LOG_TABLE " (xid)";
 
 /* The function, created in the current schema with that schema as its
  * search_path, as mlflowd_run_experiment reads its own (schema_indexes.c). */

@@ -99,8 +99,7 @@ def test_db_upgrade_creates_mlflow_postgres_schema(fresh_db):
         got.setdefault(table, []).append((column, (data_type, length)))
     # beside MLflow's tables, mlflowd's log of changed runs (the run-search cache's)
     assert got.pop("mlflowd_run_changes") == [
-        ("id", ("bigint", None)), ("xid", ("xid8", None)),
-        ("at", ("timestamp with time zone", None)), ("experiment_id", ("integer", None)),
+        ("id", ("bigint", None)), ("xid", ("xid8", None)), ("experiment_id", ("integer", None)),
         ("run_uuid", ("character varying", 32))]
     assert got == expected
     defaults = dict(((t, c), d) for t, c, d in query(

@@ -194,6 +194,36 @@ def test_a_change_through_another_replica_is_in_the_next_search(pair):
     assert check("params.p = 'new'") == []
 
 
+def test_a_transaction_that_commits_after_a_reading_it_began_before_is_seen(pair):
+    """T takes its transaction id after U and logs its change first; U commits; a reading
+    then (its snapshot's xmax is T's id, so T is not among those in progress); T commits.
+    The next search must see T's change."""
+    import psycopg2
+    cached, writer, uri = pair
+    exp = populate(cached, uri, n=10)
+    runs, _ = search(writer, exp, "", ["metrics.a DESC"])
+    first, other = runs[0], runs[1]
+    for run in (first, other):
+        writer.api("POST", "runs/set-tag", {"run_id": run, "key": "k", "value": "old"})
+    cached_search(cached, exp, "tags.k = 'new'", ["metrics.a DESC"])
+    u, t = psycopg2.connect(uri), psycopg2.connect(uri)
+    try:
+        u.cursor().execute("SELECT pg_current_xact_id()")
+        t.cursor().execute("UPDATE tags SET value = 'new' WHERE run_uuid = %s AND key = 'k'",
+                           (first,))
+        u.cursor().execute("UPDATE tags SET value = 'old' WHERE run_uuid = %s AND key = 'k'",
+                           (other,))
+        u.commit()
+        assert search(cached, exp, "tags.k = 'new'", ["metrics.a DESC"])[0] == []
+        t.commit()
+    finally:
+        u.close()
+        t.close()
+    before = hits(cached)
+    assert search(cached, exp, "tags.k = 'new'", ["metrics.a DESC"])[0] == [first]
+    assert hits(cached) == before + 1
+
+
 def test_one_run_changed_many_times_is_read_again_once(pair):
     """25,000 changes of one run between two searches (more than the 20,000 runs an
     experiment reads again rather than load anew): one run to read again. Logged by hand,
