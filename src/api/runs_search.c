@@ -142,31 +142,6 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
     if (!sql.match_nothing) {
         if ((err = mfd_api_conn(req, &conn)))
             return err;
-        /* A filter on metrics/params/tags over experiments with few runs:
-         * restricted to their runs, not the filter's runs in every experiment. */
-        int64_t scope_runs = 0;
-        if (postgres && sql.has_key_clauses && scope.n_experiment_ids &&
-            (!scope.experiment_indexes || sql.outside_experiment_indexes)) {
-            if ((err = mfd_runs_count_in_experiments(conn, req->arena, ids, scope.n_experiment_ids,
-                                                     SMALL_SCOPE_RUNS + 1, &scope_runs)))
-                return err;
-            /* with the per-experiment indexes, only for clauses none of
-             * them holds (LIKE, !=, long values), which would read every
-             * experiment's entries: the runs are counted only then */
-            scope.only_its_runs = scope_runs <= SMALL_SCOPE_RUNS;
-            scope.experiment_indexes = scope.experiment_indexes && !scope.only_its_runs;
-            if (scope.only_its_runs &&
-                (err = mfd_search_runs_candidates_first(req->arena, &input, &scope, &sql)))
-                return err;
-        }
-        if (!postgres && scope.experiment_indexes) {
-            if ((err = sqlite_by_experiment(conn, req->arena, ids, scope.n_experiment_ids, &sql,
-                                            &scope.by_experiment)))
-                return err;
-            if (scope.by_experiment && sql.has_key_clauses &&
-                (err = mfd_search_runs_in_scope(req->arena, &input, &scope, &sql)))
-                return err;
-        }
         /* A search the run-search cache holds the data of: the page is
          * picked in memory, and only its runs are read. */
         const char **page_ids = NULL;
@@ -182,6 +157,31 @@ mfd_err mfd_api_runs_search(mfd_request *req, mfd_response *res) {
                                      .limit = max_results};
             if ((err = mfd_run_cache_page(req->app->run_cache, conn, req->arena, &q, &page_ids,
                                           &n_page_ids, &cached)))
+                return err;
+        }
+        /* A filter on metrics/params/tags over experiments with few runs:
+         * restricted to their runs, not the filter's runs in every experiment. */
+        int64_t scope_runs = 0;
+        if (!cached && postgres && sql.has_key_clauses && scope.n_experiment_ids &&
+            (!scope.experiment_indexes || sql.outside_experiment_indexes)) {
+            if ((err = mfd_runs_count_in_experiments(conn, req->arena, ids, scope.n_experiment_ids,
+                                                     SMALL_SCOPE_RUNS + 1, &scope_runs)))
+                return err;
+            /* with the per-experiment indexes, only for clauses none of
+             * them holds (LIKE, !=, long values), which would read every
+             * experiment's entries: the runs are counted only then */
+            scope.only_its_runs = scope_runs <= SMALL_SCOPE_RUNS;
+            scope.experiment_indexes = scope.experiment_indexes && !scope.only_its_runs;
+            if (scope.only_its_runs &&
+                (err = mfd_search_runs_candidates_first(req->arena, &input, &scope, &sql)))
+                return err;
+        }
+        if (!cached && !postgres && scope.experiment_indexes) {
+            if ((err = sqlite_by_experiment(conn, req->arena, ids, scope.n_experiment_ids, &sql,
+                                            &scope.by_experiment)))
+                return err;
+            if (scope.by_experiment && sql.has_key_clauses &&
+                (err = mfd_search_runs_in_scope(req->arena, &input, &scope, &sql)))
                 return err;
         }
         mfd_run_search search = {0};
