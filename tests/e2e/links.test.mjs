@@ -40,6 +40,10 @@ describe('web UI under --static-prefix with basic-auth', () => {
   it('shows the sign-in page at the public /static-files/ entry', async () => {
     await page.goto(`${server.url}/static-files/#/experiments`);
     await page.getByRole('heading', { name: 'Sign in to mlflowd' }).waitFor();
+    // the favicon is fetched on its own schedule, not before the page shows (up to 5 s)
+    for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 25))) {
+      if (requested.some(([path]) => path === '/static-files/favicon.svg')) break;
+    }
     const assets = requested.filter(([path]) => /\/static-files\/.+/.test(path));
     assert.deepEqual(assets.map(([path]) => path).sort(), ['/static-files/app.css', '/static-files/app.js', '/static-files/favicon.svg']);
     assert.ok(assets.every(([, status]) => status === 200), JSON.stringify(assets));
